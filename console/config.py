@@ -1,0 +1,514 @@
+"""Typed, validated configuration read from TOML.
+
+Validation collects *every* problem with its TOML key path (``target.port``)
+instead of stopping at the first, so ``check-config`` can show them all.
+Secrets are accepted only by reference (``env:NAME``); an inline webhook URL,
+password or API key is rejected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from console.secrets import SecretRef
+from console.validate import is_valid_hostname
+
+SECRET_KEYS = {"password", "webhook_url", "api_key", "database_url", "token"}
+COMPOSE_COMMANDS = ("docker-compose", "docker compose")
+MIGRATION_ORDERS = ("before_down", "after_up")
+DEFAULT_COMMANDS = {
+    "maintenance_on": ["npm", "run", "maintenance:on"],
+    "maintenance_off": ["npm", "run", "maintenance:off"],
+    "migrate_rollback": ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"],
+    "migrate_status": ["npm", "run", "migrate:status"],
+    "smoke_tests": [
+        ["npm", "run", "smoke:test", "--prefix", "backend"],
+        ["npm", "run", "smoke:test", "--prefix", "frontend"],
+    ],
+}
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; ``problems`` lists ``(key_path, message)``."""
+
+    def __init__(self, path: str, problems: list[tuple[str, str]]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = [f"{key}: {msg}" if key else msg for key, msg in problems]
+        super().__init__(f"{path}: " + "; ".join(lines))
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int = 22
+    user: str = ""
+    identity_file: str | None = None
+    agent: bool = False
+    known_hosts: str | None = None
+    project_dir: str = "/opt/mr-dj"
+    project_name: str = "mr-dj"
+    compose_command: str = "docker-compose"
+    artifacts_dir: str = "/opt/artifacts"
+    connect_timeout: float = 10.0
+    keepalive_interval: float = 15.0
+    command_timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class Registry:
+    url: str
+    username: str | None = None
+    password: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    image: str
+    role: str = "other"
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    name: str
+    url: str
+    expected_status: int = 200
+    timeout: float = 5.0
+    interval: float = 5.0
+    version_key: str | None = "version"
+    expect: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Commands:
+    maintenance_on: list[str]
+    maintenance_off: list[str]
+    migrate_rollback: list[str]
+    migrate_status: list[str]
+    smoke_tests: list[list[str]]
+    migration_order: str = "before_down"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    impact_window_minutes: float = 30
+    validation_window_minutes: float = 15
+    ttr_target_minutes: float = 15
+    monitor_minutes: float = 5
+
+
+@dataclass(frozen=True)
+class Paths:
+    state_dir: Path
+    release_log: Path
+    runbook: Path | None = None
+
+
+@dataclass(frozen=True)
+class Capture:
+    source_dir: Path
+    compose_file: str = "docker-compose.yml"
+    env_files: list[str] = field(default_factory=list)
+    extra_files: list[str] = field(default_factory=list)
+    migration_dirs: list[str] = field(default_factory=list)
+    local_artifacts_dir: Path = Path("artifacts")
+    database_url: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class Prerequisites:
+    backup_check_command: list[str] | None = None
+    backup_check_url: str | None = None
+    alerts_check_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Slack:
+    webhook_url: SecretRef
+    channel: str = "#ops"
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    api_base: str
+    page_id: str
+    api_key: SecretRef
+    component_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path
+    operator: str
+    target: Target
+    registry: Registry
+    services: list[Service]
+    health: list[HealthCheck]
+    commands: Commands
+    thresholds: Thresholds
+    paths: Paths
+    capture: Capture
+    prerequisites: Prerequisites
+    slack: Slack | None = None
+    statuspage: StatusPage | None = None
+
+    @property
+    def backend(self) -> Service:
+        for service in self.services:
+            if service.role == "backend":
+                return service
+        return self.services[0]
+
+
+class _Reader:
+    """Walks a TOML table, recording problems with their key paths."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.problems: list[tuple[str, str]] = []
+        self.base_dir = base_dir
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append((key, message))
+
+    def table(self, data: dict, key: str, allowed: set[str], required: bool = True) -> dict:
+        value = data.get(key.rsplit(".", 1)[-1])
+        if value is None:
+            if required:
+                self.problem(key, "missing table")
+            return {}
+        if not isinstance(value, dict):
+            self.problem(key, "must be a table")
+            return {}
+        self.unknown(value, key, allowed)
+        return value
+
+    def unknown(self, table: dict, prefix: str, allowed: set[str]) -> None:
+        for name in table:
+            if name not in allowed:
+                path = f"{prefix}.{name}" if prefix else name
+                self.problem(path, "unknown key")
+
+    def get(self, table: dict, prefix: str, name: str, kind: type | tuple, default: Any = ..., ) -> Any:
+        path = f"{prefix}.{name}" if prefix else name
+        if name not in table:
+            if default is ...:
+                self.problem(path, "missing required key")
+                return None
+            return default
+        value = table[name]
+        if name in SECRET_KEYS:
+            return self.secret(path, value)
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            self.problem(path, f"must be {_kind_name(kinds)}, not a boolean")
+            return None if default is ... else default
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds):
+            self.problem(path, f"must be {_kind_name(kinds)}, not {type(value).__name__}")
+            return None if default is ... else default
+        return value
+
+    def secret(self, path: str, value: Any) -> SecretRef | None:
+        if not isinstance(value, str) or not value.startswith("env:") or len(value) <= 4:
+            self.problem(path, 'secrets must be given by reference as "env:NAME", never inline')
+            return None
+        name = value[4:]
+        if not name.replace("_", "").isalnum():
+            self.problem(path, f"invalid environment variable name {name!r}")
+            return None
+        return SecretRef(name)
+
+    def argv(self, table: dict, prefix: str, name: str, default: list[str]) -> list[str]:
+        value = self.get(table, prefix, name, list, default)
+        path = f"{prefix}.{name}"
+        if value is None:
+            return default
+        if not value or not all(isinstance(v, str) and v for v in value):
+            self.problem(path, "must be a non-empty list of non-empty strings (an argv)")
+            return default
+        return list(value)
+
+    def path(self, value: str | None) -> Path | None:
+        if value is None:
+            return None
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else (self.base_dir / p)
+
+
+def _kind_name(kinds: tuple) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+             list: "a list", dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def load_config(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Config:
+    """Read and validate ``path``; raise :class:`ConfigError` listing every problem."""
+    source = Path(path)
+    try:
+        raw = source.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(source), [("", f"cannot read file: {exc.strerror}")]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(source), [("", f"not valid TOML: {exc}")]) from None
+    return parse_config(data, source, environ)
+
+
+def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None) -> Config:
+    env = os.environ if environ is None else environ
+    r = _Reader(source.parent.resolve())
+    r.unknown(data, "", {"operator", "target", "registry", "services", "health", "commands",
+                         "thresholds", "paths", "capture", "prerequisites", "notifications"})
+    operator = r.get(data, "", "operator", str, env.get("USER") or "operator")
+    target = _target(r, data)
+    registry = _registry(r, data)
+    services = _services(r, data)
+    health = _health(r, data)
+    commands = _commands(r, data)
+    thresholds = _thresholds(r, data)
+    paths = _paths(r, data)
+    capture = _capture(r, data)
+    prerequisites = _prerequisites(r, data)
+    slack, statuspage = _notifications(r, data)
+    if r.problems:
+        raise ConfigError(str(source), r.problems)
+    return Config(source=source, operator=operator, target=target, registry=registry,
+                  services=services, health=health, commands=commands, thresholds=thresholds,
+                  paths=paths, capture=capture, prerequisites=prerequisites, slack=slack,
+                  statuspage=statuspage)
+
+
+def _target(r: _Reader, data: dict) -> Target:
+    keys = {"host", "port", "user", "identity_file", "agent", "known_hosts", "project_dir",
+            "project_name", "compose_command", "artifacts_dir", "connect_timeout",
+            "keepalive_interval", "command_timeout"}
+    t = r.table(data, "target", keys)
+    if not t:
+        return Target(host="")
+    host = r.get(t, "target", "host", str)
+    if host is not None and not is_valid_hostname(host):
+        r.problem("target.host", f"not a valid host name or address: {host!r}")
+    port = r.get(t, "target", "port", int, 22)
+    if port is not None and not 1 <= port <= 65535:
+        r.problem("target.port", f"must be between 1 and 65535, not {port}")
+    compose = r.get(t, "target", "compose_command", str, "docker-compose")
+    if compose not in COMPOSE_COMMANDS:
+        r.problem("target.compose_command", f"must be one of {', '.join(COMPOSE_COMMANDS)}")
+    project_name = r.get(t, "target", "project_name", str, "mr-dj")
+    from console.validate import is_valid_project_name
+    if project_name is not None and not is_valid_project_name(project_name):
+        r.problem("target.project_name", "must match [a-z0-9][a-z0-9_-]* (compose project name)")
+    for key in ("project_dir", "artifacts_dir"):
+        value = r.get(t, "target", key, str, Target.project_dir if key == "project_dir" else Target.artifacts_dir)
+        if value is not None and not value.startswith("/"):
+            r.problem(f"target.{key}", "must be an absolute path on the host")
+    timeouts = {}
+    for key in ("connect_timeout", "keepalive_interval", "command_timeout"):
+        value = r.get(t, "target", key, float, getattr(Target, key))
+        if value is not None and value <= 0:
+            r.problem(f"target.{key}", "must be positive")
+        timeouts[key] = value
+    identity = r.get(t, "target", "identity_file", str, None)
+    known = r.get(t, "target", "known_hosts", str, None)
+    return Target(
+        host=host or "", port=port or 22, user=r.get(t, "target", "user", str, ""),
+        identity_file=str(r.path(identity)) if identity else None,
+        agent=r.get(t, "target", "agent", bool, False) or False,
+        known_hosts=str(r.path(known)) if known else None,
+        project_dir=t.get("project_dir", Target.project_dir),
+        project_name=project_name or "mr-dj", compose_command=compose or "docker-compose",
+        artifacts_dir=t.get("artifacts_dir", Target.artifacts_dir),
+        connect_timeout=timeouts["connect_timeout"] or 10.0,
+        keepalive_interval=timeouts["keepalive_interval"] or 15.0,
+        command_timeout=timeouts["command_timeout"] or 600.0,
+    )
+
+
+def _registry(r: _Reader, data: dict) -> Registry:
+    t = r.table(data, "registry", {"url", "username", "password"})
+    if not t:
+        return Registry(url="")
+    url = r.get(t, "registry", "url", str)
+    if url and ("://" in url or "/" in url.rstrip("/")):
+        r.problem("registry.url", "give the registry as host[:port], without a scheme or path")
+    return Registry(url=(url or "").rstrip("/"), username=r.get(t, "registry", "username", str, None),
+                    password=r.get(t, "registry", "password", str, None))
+
+
+def _services(r: _Reader, data: dict) -> list[Service]:
+    from console.validate import is_valid_image_name, is_valid_service_name
+    items = data.get("services")
+    if not isinstance(items, list) or not items:
+        r.problem("services", "at least one [[services]] table is required")
+        return []
+    services = []
+    for i, item in enumerate(items):
+        prefix = f"services[{i}]"
+        if not isinstance(item, dict):
+            r.problem(prefix, "must be a table")
+            continue
+        r.unknown(item, prefix, {"name", "image", "role"})
+        name = r.get(item, prefix, "name", str)
+        image = r.get(item, prefix, "image", str)
+        role = r.get(item, prefix, "role", str, "other")
+        if name and not is_valid_service_name(name):
+            r.problem(f"{prefix}.name", f"not a valid compose service name: {name!r}")
+        if image and not is_valid_image_name(image):
+            r.problem(f"{prefix}.image", f"not a valid image name: {image!r}")
+        if role not in ("backend", "frontend", "other"):
+            r.problem(f"{prefix}.role", "must be backend, frontend or other")
+        services.append(Service(name=name or "", image=image or "", role=role or "other"))
+    if services and sum(s.role == "backend" for s in services) > 1:
+        r.problem("services", "only one service may have role = \"backend\"")
+    return services
+
+
+def _health(r: _Reader, data: dict) -> list[HealthCheck]:
+    items = data.get("health", [])
+    if not isinstance(items, list):
+        r.problem("health", "must be an array of tables ([[health]])")
+        return []
+    checks = []
+    for i, item in enumerate(items):
+        prefix = f"health[{i}]"
+        if not isinstance(item, dict):
+            r.problem(prefix, "must be a table")
+            continue
+        r.unknown(item, prefix, {"name", "url", "expected_status", "timeout", "interval",
+                                 "version_key", "expect"})
+        url = r.get(item, prefix, "url", str)
+        if url and not url.startswith(("http://", "https://")):
+            r.problem(f"{prefix}.url", "must start with http:// or https://")
+        status = r.get(item, prefix, "expected_status", int, 200)
+        if status is not None and not 100 <= status <= 599:
+            r.problem(f"{prefix}.expected_status", "must be an HTTP status code")
+        expect = r.get(item, prefix, "expect", dict, {})
+        checks.append(HealthCheck(
+            name=r.get(item, prefix, "name", str) or "", url=url or "",
+            expected_status=status or 200,
+            timeout=r.get(item, prefix, "timeout", float, 5.0) or 5.0,
+            interval=r.get(item, prefix, "interval", float, 5.0) or 5.0,
+            version_key=r.get(item, prefix, "version_key", str, "version"),
+            expect=expect or {}))
+    return checks
+
+
+def _commands(r: _Reader, data: dict) -> Commands:
+    t = r.table(data, "commands", set(DEFAULT_COMMANDS) | {"migration_order"}, required=False)
+    smoke = r.get(t, "commands", "smoke_tests", list, DEFAULT_COMMANDS["smoke_tests"])
+    if smoke is None or not all(isinstance(a, list) and a and all(isinstance(v, str) for v in a)
+                                for a in smoke):
+        r.problem("commands.smoke_tests", "must be a list of argv lists")
+        smoke = DEFAULT_COMMANDS["smoke_tests"]
+    order = r.get(t, "commands", "migration_order", str, "before_down")
+    if order not in MIGRATION_ORDERS:
+        r.problem("commands.migration_order", f"must be one of {', '.join(MIGRATION_ORDERS)}")
+    rollback = r.argv(t, "commands", "migrate_rollback", DEFAULT_COMMANDS["migrate_rollback"])
+    if "{migration}" not in rollback:
+        r.problem("commands.migrate_rollback", 'must contain the placeholder "{migration}"')
+    return Commands(
+        maintenance_on=r.argv(t, "commands", "maintenance_on", DEFAULT_COMMANDS["maintenance_on"]),
+        maintenance_off=r.argv(t, "commands", "maintenance_off", DEFAULT_COMMANDS["maintenance_off"]),
+        migrate_rollback=rollback,
+        migrate_status=r.argv(t, "commands", "migrate_status", DEFAULT_COMMANDS["migrate_status"]),
+        smoke_tests=[list(a) for a in smoke], migration_order=order or "before_down")
+
+
+def _thresholds(r: _Reader, data: dict) -> Thresholds:
+    keys = {"impact_window_minutes", "validation_window_minutes", "ttr_target_minutes", "monitor_minutes"}
+    t = r.table(data, "thresholds", keys, required=False)
+    values = {}
+    for key in keys:
+        value = r.get(t, "thresholds", key, float, float(getattr(Thresholds, key)))
+        if value is not None and value <= 0:
+            r.problem(f"thresholds.{key}", "must be positive")
+        values[key] = value if value else float(getattr(Thresholds, key))
+    return Thresholds(**values)
+
+
+def _paths(r: _Reader, data: dict) -> Paths:
+    t = r.table(data, "paths", {"state_dir", "release_log", "runbook"}, required=False)
+    state = r.path(r.get(t, "paths", "state_dir", str, "~/.local/state/incident-console"))
+    log = r.get(t, "paths", "release_log", str, None)
+    runbook = r.path(r.get(t, "paths", "runbook", str, None))
+    if runbook is not None and not runbook.exists():
+        r.problem("paths.runbook", f"file not found: {runbook}")
+    return Paths(state_dir=state, release_log=r.path(log) if log else state / "releases.toml",
+                 runbook=runbook)
+
+
+def _capture(r: _Reader, data: dict) -> Capture:
+    keys = {"source_dir", "compose_file", "env_files", "extra_files", "migration_dirs",
+            "local_artifacts_dir", "database_url"}
+    t = r.table(data, "capture", keys, required=False)
+
+    def rel_list(name: str) -> list[str]:
+        values = r.get(t, "capture", name, list, [])
+        if values is None or not all(isinstance(v, str) for v in values):
+            r.problem(f"capture.{name}", "must be a list of strings")
+            return []
+        for v in values:
+            if v.startswith("/") or ".." in Path(v).parts:
+                r.problem(f"capture.{name}", f"must be relative paths inside source_dir: {v!r}")
+        return list(values)
+
+    source = r.path(r.get(t, "capture", "source_dir", str, "."))
+    return Capture(
+        source_dir=source, compose_file=r.get(t, "capture", "compose_file", str, "docker-compose.yml"),
+        env_files=rel_list("env_files"), extra_files=rel_list("extra_files"),
+        migration_dirs=rel_list("migration_dirs"),
+        local_artifacts_dir=r.path(r.get(t, "capture", "local_artifacts_dir", str, "artifacts")),
+        database_url=r.get(t, "capture", "database_url", str, None))
+
+
+def _prerequisites(r: _Reader, data: dict) -> Prerequisites:
+    t = r.table(data, "prerequisites", {"backup_check_command", "backup_check_url", "alerts_check_url"},
+                required=False)
+    command = t.get("backup_check_command")
+    if command is not None:
+        command = r.argv(t, "prerequisites", "backup_check_command", [])
+    urls = {}
+    for key in ("backup_check_url", "alerts_check_url"):
+        url = r.get(t, "prerequisites", key, str, None)
+        if url and not url.startswith(("http://", "https://")):
+            r.problem(f"prerequisites.{key}", "must start with http:// or https://")
+        urls[key] = url
+    return Prerequisites(backup_check_command=command or None, **urls)
+
+
+def _notifications(r: _Reader, data: dict) -> tuple[Slack | None, StatusPage | None]:
+    t = r.table(data, "notifications", {"slack", "statuspage"}, required=False)
+    slack = statuspage = None
+    s = r.table(t, "notifications.slack", {"webhook_url", "channel"}, required=False)
+    if s:
+        hook = r.get(s, "notifications.slack", "webhook_url", str)
+        slack = Slack(webhook_url=hook, channel=r.get(s, "notifications.slack", "channel", str, "#ops"))
+    p = r.table(t, "notifications.statuspage", {"api_base", "page_id", "api_key", "component_ids"},
+                required=False)
+    if p:
+        base = r.get(p, "notifications.statuspage", "api_base", str)
+        if base and not base.startswith(("http://", "https://")):
+            r.problem("notifications.statuspage.api_base", "must start with http:// or https://")
+        statuspage = StatusPage(
+            api_base=(base or "").rstrip("/"), page_id=r.get(p, "notifications.statuspage", "page_id", str) or "",
+            api_key=r.get(p, "notifications.statuspage", "api_key", str),
+            component_ids=r.get(p, "notifications.statuspage", "component_ids", list, []) or [])
+    return slack, statuspage
+
+
+def find_config(explicit: str | None) -> Path:
+    """The config to use: ``--config``, ``$INCIDENT_CONSOLE_CONFIG``, or the user's default."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("INCIDENT_CONSOLE_CONFIG")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return Path(base) / "incident-console" / "config.toml"

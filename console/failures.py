@@ -1,0 +1,56 @@
+"""The small taxonomy of why a step failed, shared by engine, UI and report."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class FailureReason(str, Enum):
+    CONNECTION_LOST = "connection_lost"
+    CONNECTION_TIMEOUT = "connection_timeout"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    HOST_KEY_REJECTED = "host_key_rejected"
+    NON_ZERO_EXIT = "non_zero_exit"
+    STEP_TIMEOUT = "step_timeout"
+    PRECONDITION = "precondition_failed"   # e.g. checksum mismatch, lock held
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class TransportError(Exception):
+    """Base for failures of the link to the host (not of the command run on it)."""
+
+    reason = FailureReason.CONNECTION_LOST
+
+
+class ConnectionLost(TransportError):
+    reason = FailureReason.CONNECTION_LOST
+
+
+class ConnectTimeout(TransportError):
+    reason = FailureReason.CONNECTION_TIMEOUT
+
+
+class AuthenticationFailed(TransportError):
+    reason = FailureReason.AUTHENTICATION_FAILED
+
+
+class HostKeyRejected(TransportError):
+    """Unknown or changed host key; the message shows the fingerprint and how to trust it."""
+
+    reason = FailureReason.HOST_KEY_REJECTED
+
+
+class CommandTimeout(TransportError):
+    """The command ran past its timeout and was killed (with its process group)."""
+
+    reason = FailureReason.STEP_TIMEOUT
+
+
+class PreconditionFailed(Exception):
+    """A check before a mutating step refused to go on (checksums, lock, schema)."""
+
+    reason = FailureReason.PRECONDITION

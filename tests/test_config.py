@@ -1,0 +1,113 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from console.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config.example.toml"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def problems_of(path):
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return dict(info.value.problems)
+
+
+def example_with(replace_from, replace_to):
+    text = EXAMPLE.read_text()
+    assert replace_from in text
+    return text.replace(replace_from, replace_to, 1)
+
+
+def test_example_config_is_valid():
+    config = load_config(EXAMPLE)
+    assert config.target.project_dir == "/opt/mr-dj"
+    assert config.target.compose_command == "docker-compose"
+    assert config.backend.name == "mr-dj-backend"
+    assert config.health[0].expect == {"status": "ok"}
+    assert config.thresholds.impact_window_minutes == 30
+    assert config.slack.webhook_url.name == "SLACK_WEBHOOK_URL"
+    assert config.statuspage.api_key.name == "STATUSPAGE_API_KEY"
+
+
+def test_every_example_key_is_documented_by_a_comment():
+    lines = EXAMPLE.read_text().splitlines()
+    undocumented = [
+        line for index, line in enumerate(lines)
+        if re.match(r"^\s*[a-z_]+\s*=", line) and "#" not in line
+        and not lines[index - 1].strip().startswith("#")
+    ]
+    assert undocumented == []
+
+
+def test_inline_secret_is_rejected_naming_the_key(tmp_path):
+    path = write(tmp_path, example_with('webhook_url = "env:SLACK_WEBHOOK_URL"',
+                                        'webhook_url = "https://hooks.slack.com/services/T0/B0/xyz"'))
+    problems = problems_of(path)
+    assert "notifications.slack.webhook_url" in problems
+    assert "env:NAME" in problems["notifications.slack.webhook_url"]
+    # the inline value itself is never echoed back
+    assert "xyz" not in str(problems)
+
+
+def test_missing_host_is_rejected(tmp_path):
+    path = write(tmp_path, example_with('host = "vps.example.com"', ""))
+    assert problems_of(path)["target.host"] == "missing required key"
+
+
+@pytest.mark.parametrize("port, message", [("0", "between 1 and 65535"), ("70000", "between 1 and 65535"),
+                                           ('"22"', "must be an integer")])
+def test_bad_port_is_rejected(tmp_path, port, message):
+    path = write(tmp_path, example_with("port = 22 ", f"port = {port} "))
+    assert message in problems_of(path)["target.port"]
+
+
+def test_unknown_key_is_rejected(tmp_path):
+    path = write(tmp_path, example_with("[target]\n", "[target]\nhostname = \"x\"\n"))
+    assert problems_of(path)["target.hostname"] == "unknown key"
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = example_with("port = 22 ", "port = 0 ")
+    text = text.replace('compose_command = "docker-compose"', 'compose_command = "podman"')
+    text = text.replace("[registry]\n", "[registry]\nbogus = 1\n")
+    problems = problems_of(write(tmp_path, text))
+    assert {"target.port", "target.compose_command", "registry.bogus"} <= set(problems)
+
+
+def test_malformed_toml_names_the_line(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML.*line 1"):
+        load_config(write(tmp_path, "[target\nhost = 1"))
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read file"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path):
+    text = example_with('known_hosts = "~/.ssh/known_hosts"', 'known_hosts = "pinned_hosts"')
+    config = load_config(write(tmp_path, text))
+    assert config.target.known_hosts == str(tmp_path.resolve() / "pinned_hosts")
+
+
+def test_migrate_rollback_needs_placeholder(tmp_path):
+    text = example_with('"--to", "{migration}"]', '"--to", "x"]')
+    assert "placeholder" in problems_of(write(tmp_path, text))["commands.migrate_rollback"]
+
+
+def test_defaults_are_the_seed_commands(tmp_path):
+    text = EXAMPLE.read_text()
+    start = text.index("[commands]")
+    end = text.index("[thresholds]")
+    config = load_config(write(tmp_path, text[:start] + text[end:]))
+    assert config.commands.maintenance_on == ["npm", "run", "maintenance:on"]
+    assert config.commands.smoke_tests[1] == ["npm", "run", "smoke:test", "--prefix", "frontend"]
