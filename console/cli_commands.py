@@ -1,9 +1,269 @@
-"""Subcommands that drive the engine; filled in as the engine lands."""
+"""Headless subcommands: rollback, hotfix, verify, incidents, resume, report, unlock.
+
+Exit codes: 0 success, 1 procedure failed, 2 bad input.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    return None
+    def output_flags(p: argparse.ArgumentParser, dry: bool = True, yes: bool = True) -> None:
+        if yes:
+            p.add_argument("--yes", action="store_true", help="confirm destructive steps without asking")
+        if dry:
+            p.add_argument("--dry-run", action="store_true", help="show every exact command; change nothing")
+        p.add_argument("--json", action="store_true", help="print one JSON event per line")
+
+    p = sub.add_parser("rollback", help="roll back to the previous known-good release (runbook section 3)")
+    p.add_argument("--to", metavar="TAG", help="release to restore (default: newest good one before the deployed)")
+    p.add_argument("--migration-order", choices=("before_down", "after_up"),
+                   help="when to roll migrations back (default from config)")
+    output_flags(p)
+    p.set_defaults(handler=cmd_rollback)
+
+    p = sub.add_parser("hotfix", help="deploy a hotfix release HOTFIX_TAG and monitor it (runbook section 4)")
+    p.add_argument("--tag", required=True, metavar="TAG", help="the hotfix release tag (captured first)")
+    p.add_argument("--monitor-minutes", type=float, help="how long to watch health after deploying")
+    output_flags(p)
+    p.set_defaults(handler=cmd_hotfix)
+
+    p = sub.add_parser("config-hotfix", help="change env-file keys on the host and recreate only affected services")
+    p.add_argument("--service", required=True, help="compose service whose env file changes")
+    p.add_argument("--env-file", help="env file relative to the project dir (default <role>/.env)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY",
+                   help="key to set; its value is read from the environment variable of the same name, "
+                        "never from the command line")
+    p.add_argument("--flag-command", nargs=argparse.REMAINDER, help="instead: a feature-flag command to run")
+    p.add_argument("--undo", metavar="INCIDENT", help="restore the env file kept by that incident")
+    output_flags(p)
+    p.set_defaults(handler=cmd_config_hotfix)
+
+    p = sub.add_parser("verify", help="post-rollback verification: ps, logs, health JSON, smoke tests")
+    p.add_argument("--expect-version", metavar="TAG", help="version health must report (default: deployed)")
+    p.add_argument("--json", action="store_true", help="print one JSON event per line")
+    p.set_defaults(handler=cmd_verify)
+
+    p = sub.add_parser("incidents", help="list incidents, newest first")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_incidents)
+
+    p = sub.add_parser("resume", help="continue an unfinished incident at its interrupted step")
+    p.add_argument("id", metavar="ID")
+    output_flags(p, dry=False)
+    p.set_defaults(handler=cmd_resume)
+
+    p = sub.add_parser("report", help="write the incident report (Markdown) from its journal")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--out", metavar="FILE")
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("unlock", help="show the host lock, or remove it with --force (asks first)")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--yes", action="store_true")
+    p.set_defaults(handler=cmd_unlock)
+
+    try:
+        from console.capture.cli import register_capture
+    except ImportError:
+        pass
+    else:
+        register_capture(sub)
+
+
+def _config(args):
+    from console.cli import load_or_exit
+    return load_or_exit(args.config)
+
+
+def _bad(message: str) -> int:
+    print(f"incident-console: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+async def _execute(config, procedure, args, *, journal=None, done_steps=None, resume=False,
+                   record=True) -> int:
+    from console.cli_output import CLIDecider, EventPrinter
+    from console.engine.incident import IncidentRun, make_transport, open_new_incident, recheck_host
+    from console.failures import TransportError
+
+    printer = EventPrinter(args.json)
+    dry_run = getattr(args, "dry_run", False)
+    transport = make_transport(config)
+    try:
+        await transport.connect()
+    except TransportError as exc:
+        print(f"incident-console: cannot reach {transport.description}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        if journal is None and not dry_run and record:
+            journal = open_new_incident(config, procedure.from_tag)
+        if resume:
+            await recheck_host(config, transport, journal, printer)
+        run = IncidentRun(config, journal, transport, CLIDecider(getattr(args, "yes", False)), [printer],
+                          assume_yes=getattr(args, "yes", False), dry_run=dry_run)
+        outcome = await run.run(procedure, done_steps)
+    finally:
+        await transport.close()
+    if journal is not None and not args.json:
+        print(f"journal: {journal.path}")
+    return EXIT_OK if outcome == "succeeded" else EXIT_FAILED
+
+
+def cmd_rollback(args) -> int:
+    from console.engine.incident import build_rollback
+    from console.engine.rollback import RollbackTargetError
+    from console.validate import UnsafeValue
+    config = _config(args)
+    try:
+        procedure = build_rollback(config, args.to)
+        if args.migration_order:
+            from console.engine.rollback import rollback_procedure
+            from console.releaselog import ReleaseLog
+            procedure = rollback_procedure(config, ReleaseLog.load(config.paths.release_log),
+                                           procedure.from_tag, procedure.to_tag,
+                                           migration_order=args.migration_order)
+    except (UnsafeValue, RollbackTargetError) as exc:
+        return _bad(str(exc))
+    return asyncio.run(_execute(config, procedure, args))
+
+
+def cmd_hotfix(args) -> int:
+    from console.engine.hotfix import build_code_hotfix
+    from console.engine.rollback import RollbackTargetError
+    from console.validate import UnsafeValue
+    config = _config(args)
+    try:
+        procedure = build_code_hotfix(config, args.tag, args.monitor_minutes)
+    except (UnsafeValue, RollbackTargetError, ValueError) as exc:
+        return _bad(str(exc))
+    return asyncio.run(_execute(config, procedure, args))
+
+
+def cmd_config_hotfix(args) -> int:
+    from console.engine.hotfix import build_config_hotfix
+    from console.validate import UnsafeValue
+    from console.engine.incident import open_new_incident
+    from console.journal import new_incident_id
+    from console.releaselog import ReleaseLog
+    config = _config(args)
+    incident_id = new_incident_id()
+    try:
+        procedure = build_config_hotfix(config, service=args.service, env_file=args.env_file, keys=args.set,
+                                        flag_command=args.flag_command, undo_incident=args.undo,
+                                        incident_id=incident_id)
+    except (UnsafeValue, ValueError, KeyError) as exc:
+        return _bad(str(exc))
+    journal = None
+    if not args.dry_run:
+        journal = open_new_incident(config, ReleaseLog.load(config.paths.release_log).deployed, incident_id)
+    return asyncio.run(_execute(config, procedure, args, journal=journal))
+
+
+def cmd_verify(args) -> int:
+    from console.engine.incident import build_verify
+    from console.validate import UnsafeValue, require_tag
+    config = _config(args)
+    try:
+        if args.expect_version:
+            require_tag(args.expect_version)
+        procedure = build_verify(config, args.expect_version)
+    except UnsafeValue as exc:
+        return _bad(str(exc))
+    args.dry_run = False
+    args.yes = True
+    # Verify on its own is read-only and not an incident: nothing to journal.
+    return asyncio.run(_execute(config, procedure, args, record=False))
+
+
+def cmd_incidents(args) -> int:
+    from console.incidents import all_incidents
+    config = _config(args)
+    items = all_incidents(config.paths.state_dir)
+    if args.json:
+        for item in items:
+            print(json.dumps(item.to_dict()))
+        return EXIT_OK
+    if not items:
+        print("no incidents")
+        return EXIT_OK
+    print(f"{'ID':<24} {'STATE':<10} {'TARGET':<26} {'PROCEDURE':<14} {'TAGS':<14} OUTCOME")
+    for i in items:
+        tags = f"{i.from_tag or '?'}->{i.to_tag}" if i.to_tag else "-"
+        print(f"{i.id:<24} {i.state:<10} {i.target:<26} {i.procedure or '-':<14} {tags:<14} {i.outcome or '-'}")
+    return EXIT_OK
+
+
+def cmd_resume(args) -> int:
+    from console.engine.incident import load_incident, rebuild_procedure
+    config = _config(args)
+    try:
+        journal = load_incident(config, args.id)
+        procedure, done = rebuild_procedure(config, journal)
+    except (FileNotFoundError, ValueError) as exc:
+        return _bad(str(exc))
+    args.dry_run = False
+    return asyncio.run(_execute(config, procedure, args, journal=journal, done_steps=done, resume=True))
+
+
+def cmd_report(args) -> int:
+    from console.engine.incident import load_incident
+    from console.report import render_report
+    config = _config(args)
+    try:
+        journal = load_incident(config, args.id)
+    except FileNotFoundError as exc:
+        return _bad(str(exc))
+    text = render_report(list(journal.records()))
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(f"report written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_unlock(args) -> int:
+    return asyncio.run(_unlock(args))
+
+
+async def _unlock(args) -> int:
+    from console.engine.incident import make_transport
+    from console.engine.lock import RemoteLock
+    from console.failures import TransportError
+    from console.journal import Journal
+    config = _config(args)
+    transport = make_transport(config)
+    try:
+        await transport.connect()
+        lock = RemoteLock(transport, config.target.project_dir, config.operator, "")
+        info = await lock.read()
+        if not info:
+            print("the host is not locked")
+            return EXIT_OK
+        print(f"lock {lock.lock_dir}: held by {info.get('holder')} for incident {info.get('incident_id')} "
+              f"since {info.get('since')}")
+        if not args.force:
+            return EXIT_OK
+        if not args.yes:
+            if not sys.stdin.isatty():
+                return _bad("force-unlock needs confirmation: run it in a terminal or pass --yes")
+            if input("Remove it? The other console may still be running. [y/N] ").strip().lower() not in ("y", "yes"):
+                return EXIT_FAILED
+        await lock.release()
+        journal = Journal.create(config.paths.state_dir)
+        journal.record("lock", action="force_unlocked", lock_dir=lock.lock_dir, holder=info, by=config.operator)
+        print(f"lock removed (journaled in incident {journal.incident_id})")
+        return EXIT_OK
+    except TransportError as exc:
+        print(f"incident-console: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await transport.close()

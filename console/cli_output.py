@@ -1,0 +1,99 @@
+"""How the headless CLI shows engine events and asks its questions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+from console.engine.events import (AwaitingConfirmation, Event, Notice, ProcedureFinished,
+                                   ProcedureStarted, StepFailed, StepFinished, StepOutput,
+                                   StepSkipped, StepStarted, WouldRun)
+from console.engine.procedure import Step
+from console.engine.runner import Choice
+
+MAX_SHOWN_LINE = 400
+
+
+class EventPrinter:
+    """Human output shows each step live; ``--json`` prints one JSON event per line."""
+
+    def __init__(self, as_json: bool, stream=None) -> None:
+        self.as_json = as_json
+        self.stream = stream or sys.stdout
+        self.started = time.monotonic()
+
+    def __call__(self, event: Event) -> None:
+        if self.as_json:
+            self.stream.write(json.dumps(event.to_dict(), default=str) + "\n")
+            self.stream.flush()
+            return
+        line = self.human(event)
+        if line is not None:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def human(self, event: Event) -> str | None:
+        if isinstance(event, ProcedureStarted):
+            tags = f" {event.from_tag or '?'} -> {event.to_tag}" if event.to_tag else ""
+            mode = " (DRY RUN: nothing will be changed)" if event.dry_run else ""
+            return f"== {event.procedure}{tags}, incident {event.incident_id or '-'}{mode}"
+        if isinstance(event, StepStarted):
+            return f"-> {event.step_id}: {event.title}\n   $ {event.command}"
+        if isinstance(event, StepOutput):
+            prefix = "   | " if event.stream == "stdout" else "   ! "
+            return "\n".join(prefix + line[:MAX_SHOWN_LINE] for line in event.lines)
+        if isinstance(event, StepFinished):
+            summary = f" {event.summary}" if event.summary else ""
+            return f"   ok ({event.duration:.1f}s){summary}"
+        if isinstance(event, StepFailed):
+            code = "" if event.exit_code is None else f", exit {event.exit_code}"
+            return f"   FAILED [{event.reason.label}{code}] {event.message}"
+        if isinstance(event, StepSkipped):
+            return f"-- {event.step_id}: skipped ({event.reason})"
+        if isinstance(event, WouldRun):
+            mark = " [destructive]" if event.destructive else ""
+            return f"would run {event.step_id}: {event.title}{mark}\n   $ {event.command}"
+        if isinstance(event, AwaitingConfirmation):
+            return None
+        if isinstance(event, Notice):
+            return f"[{event.level}] {event.message}"
+        if isinstance(event, ProcedureFinished):
+            return f"== {event.procedure} {event.outcome.upper()} after {event.duration:.1f}s"
+        return None
+
+
+class CLIDecider:
+    """Asks on the terminal when one is attached; otherwise follows --yes or stops safely."""
+
+    def __init__(self, assume_yes: bool, interactive: bool | None = None) -> None:
+        self.assume_yes = assume_yes
+        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+
+    async def _ask(self, prompt: str) -> str:
+        return (await asyncio.to_thread(input, prompt)).strip()
+
+    async def confirm(self, step: Step, prompt: str) -> bool:
+        if self.assume_yes:
+            return True
+        if not self.interactive:
+            print(f"refusing {step.id} without confirmation: pass --yes to run destructive steps "
+                  f"non-interactively", file=sys.stderr)
+            return False
+        answer = await self._ask(f"{prompt}\nProceed? [y/N] ")
+        return answer.lower() in ("y", "yes")
+
+    async def on_failure(self, step: Step, failure) -> Choice:
+        if not self.interactive:
+            return Choice("abort")
+        while True:
+            answer = (await self._ask(f"{step.id} failed: [r]etry, [s]kip with a reason, [a]bort? ")).lower()
+            if answer in ("r", "retry"):
+                return Choice("retry")
+            if answer in ("a", "abort"):
+                return Choice("abort")
+            if answer in ("s", "skip"):
+                reason = await self._ask("Reason for skipping (recorded in the journal): ")
+                if reason:
+                    return Choice("skip", reason)

@@ -1,0 +1,144 @@
+"""Docker Compose commands for the runbook's steps, for ``docker-compose`` (v1) and ``docker compose`` (v2).
+
+Every command names the project explicitly (``-p NAME -f DIR/docker-compose.yml
+--project-directory DIR``): commands travel over SSH as one argv, so nothing may
+depend on a ``cd`` or on the directory name compose would otherwise derive the
+project from. ``down`` never takes ``-v``/``--volumes``: a rollback must not
+delete the database's volumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from console.commands.base import argv, user_argv
+from console.validate import (UnsafeValue, require_migration, require_project_name,
+                              require_remote_path, require_service)
+
+COMPOSE_FLAVOURS = {"docker-compose": ("docker-compose",), "docker compose": ("docker", "compose")}
+MIGRATION_PLACEHOLDER = "{migration}"
+Via = Literal["run", "exec"]
+
+
+class ComposeCommands:
+    """Builders bound to one target's compose flavour, project name and directory."""
+
+    def __init__(self, compose_command: str, project_name: str, project_dir: str,
+                 compose_file: str = "docker-compose.yml") -> None:
+        if compose_command not in COMPOSE_FLAVOURS:
+            raise UnsafeValue(
+                f"refusing compose command {compose_command!r}: use one of {', '.join(COMPOSE_FLAVOURS)}")
+        if "/" in compose_file:
+            raise UnsafeValue(f"refusing compose file {compose_file!r}: give a file name inside project_dir")
+        self.compose_command = compose_command
+        self.project_name = require_project_name(project_name)
+        self.project_dir = require_remote_path(project_dir, "project directory")
+        self.compose_file = require_remote_path(f"{self.project_dir}/{compose_file}", "compose file")
+
+    @classmethod
+    def for_target(cls, target) -> "ComposeCommands":
+        """From a :class:`console.config.Target` (compose_command, project_name, project_dir)."""
+        return cls(target.compose_command, target.project_name, target.project_dir)
+
+    @property
+    def is_v1(self) -> bool:
+        return self.compose_command == "docker-compose"
+
+    def compose(self, *args: str | Sequence[str]) -> list[str]:
+        return argv(COMPOSE_FLAVOURS[self.compose_command], "-p", self.project_name,
+                    "-f", self.compose_file, "--project-directory", self.project_dir, *args)
+
+    # -- Running commands inside a service ------------------------------------------------
+    # `run`/`exec` always get -T: over SSH there is no terminal, and compose v1 otherwise
+    # tries to allocate one and fails ("the input device is not a TTY").
+
+    def run_rm(self, service: str, command: Iterable[str]) -> list[str]:
+        return self.compose("run", "--rm", "-T", require_service(service),
+                            user_argv(command, "service command"))
+
+    def exec_(self, service: str, command: Iterable[str]) -> list[str]:
+        return self.compose("exec", "-T", require_service(service),
+                            user_argv(command, "service command"))
+
+    def _in_service(self, via: Via, service: str, command: Iterable[str]) -> list[str]:
+        if via == "run":
+            return self.run_rm(service, command)
+        if via == "exec":
+            return self.exec_(service, command)
+        raise UnsafeValue(f"refusing via={via!r}: use 'run' or 'exec'")
+
+    def maintenance_on(self, service: str, command: Iterable[str]) -> list[str]:
+        return self.run_rm(service, command)
+
+    def maintenance_off(self, service: str, command: Iterable[str]) -> list[str]:
+        return self.run_rm(service, command)
+
+    def migrate_rollback(self, service: str, template: Iterable[str], migration: str,
+                         via: Via = "run") -> list[str]:
+        """``via="run"``: a one-off container of the release still deployed (before ``down``);
+        ``via="exec"``: inside the running service, the seed's order (after ``up``)."""
+        migration = require_migration(migration)
+        template = user_argv(template, "migration rollback command")
+        if not any(MIGRATION_PLACEHOLDER in part for part in template):
+            raise UnsafeValue(f"refusing migration rollback command without {MIGRATION_PLACEHOLDER}")
+        command = [part.replace(MIGRATION_PLACEHOLDER, migration) for part in template]
+        return self._in_service(via, service, command)
+
+    def migrate_status(self, service: str, command: Iterable[str], via: Via = "exec") -> list[str]:
+        return self._in_service(via, service, command)
+
+    def smoke_test(self, service: str, command: Iterable[str], via: Via = "exec") -> list[str]:
+        return self._in_service(via, service, command)
+
+    # -- Lifecycle ---------------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        # Deliberately no -v/--volumes: named volumes hold the database.
+        return self.compose("down")
+
+    def up_detached(self) -> list[str]:
+        return self.compose("up", "-d")
+
+    def pull(self) -> list[str]:
+        return self.compose("pull")
+
+    def build(self) -> list[str]:
+        return self.compose("build")
+
+    def recreate(self, services: Iterable[str]) -> list[str]:
+        """Recreate only these services so they re-read a hotfixed env file."""
+        names = [require_service(s) for s in services]
+        if not names:
+            raise UnsafeValue("refusing to recreate: name at least one service")
+        return self.compose("up", "-d", "--no-deps", "--force-recreate", names)
+
+    # -- Looking -------------------------------------------------------------------------------
+
+    def ps(self) -> list[str]:
+        """Machine-readable where compose can: v1 has no JSON output, only its text table."""
+        if self.is_v1:
+            return self.compose("ps")
+        return self.compose("ps", "--format", "json", "-a")
+
+    def logs_tail(self, n: int = 50, services: Iterable[str] = ()) -> list[str]:
+        return self.compose("logs", "--no-color", f"--tail={_count(n)}",
+                            [require_service(s) for s in services])
+
+    def logs_follow(self, tail: int = 50, services: Iterable[str] = (),
+                    timestamps: bool = True) -> list[str]:
+        return self.compose("logs", "-f", "--no-color", f"--tail={_count(tail)}",
+                            ["-t"] if timestamps else [], [require_service(s) for s in services])
+
+    def config_services(self) -> list[str]:
+        return self.compose("config", "--services")
+
+    def version(self) -> list[str]:
+        """The compose version (``--short``), to tell JSON-array from JSON-lines ``ps``."""
+        return argv(COMPOSE_FLAVOURS[self.compose_command], "version", "--short")
+
+
+def _count(n: int) -> str:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise UnsafeValue(f"refusing line count {n!r}: it must be a non-negative integer")
+    return str(n)

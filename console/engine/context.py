@@ -1,0 +1,31 @@
+"""What a step can reach while it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from console.config import Config
+from console.journal import Journal
+from console.transport.base import CommandResult, Transport
+
+
+@dataclass
+class StepContext:
+    config: Config
+    transport: Transport
+    journal: Journal | None
+    emit_output: Callable[[str, list[str]], None] = lambda stream, lines: None
+    state: dict[str, Any] = field(default_factory=dict)   # shared between the steps of one run
+    dry_run: bool = False
+    operator: str = ""
+
+    async def run(self, argv: list[str], timeout: float | None = None, *, capture: bool = True,
+                  stdin: bytes | None = None) -> CommandResult:
+        """Run a helper command for a built-in check, streaming its output to the step."""
+        return await self.transport.run(argv, timeout=timeout or self.config.target.command_timeout,
+                                        on_output=self.emit_output, capture=capture, stdin=stdin)
+
+    def record(self, type_: str, **fields: Any) -> None:
+        if self.journal is not None and not self.dry_run:
+            self.journal.record(type_, **fields)

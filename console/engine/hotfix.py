@@ -1,0 +1,169 @@
+"""The runbook's two hotfix outcomes as procedures.
+
+Code hotfix (section 4): the fix is built, tagged HOTFIX_TAG and captured like any
+release; deploying it restores its bundle and images, starts it, then watches
+health for the monitoring window. Configuration hotfix (decision tree, second
+outcome): change env-file keys on the host (the old file kept beside it, values
+never shown or journaled) or run a feature-flag command, recreate only the
+affected service, verify health; undo restores the kept file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import httpx
+
+from console.commands import artifacts as art
+from console.commands import envfile
+from console.commands.compose import ComposeCommands
+from console.config import Config
+from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
+from console.engine.context import StepContext
+from console.engine.procedure import ActionResult, Procedure, Step
+from console.engine.verification import verification_steps, wait_for_health
+from console.health import check_all
+from console.secrets import Secret
+from console.validate import UnsafeValue, require_env_key, require_tag
+
+
+async def monitor_health(ctx: StepContext, expected_version: str | None, minutes: float) -> ActionResult:
+    """Watch every check for the window; any failing round fails the step (after the first OK)."""
+    first = await wait_for_health(ctx, expected_version)
+    if not first.ok:
+        return first
+    deadline = time.monotonic() + minutes * 60
+    rounds = failures = 0
+    interval = min((h.interval for h in ctx.config.health), default=5.0)
+    async with httpx.AsyncClient(trust_env=False) as client:
+        while time.monotonic() < deadline:
+            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            results = await check_all(ctx.config.health, client, expected_version)
+            rounds += 1
+            bad = [f"{r.check}: {r.reason}" for r in results if not r.ok]
+            if bad:
+                failures += 1
+                ctx.emit_output("stderr", bad)
+    detail = {"rounds": rounds, "failed_rounds": failures, "minutes": minutes}
+    if failures:
+        return ActionResult(False, f"health failed in {failures} of {rounds} rounds while monitoring", detail)
+    return ActionResult(True, f"health OK in all {rounds} rounds over {minutes:g} min", detail)
+
+
+def build_code_hotfix(config: Config, tag: str, monitor_minutes: float | None = None) -> Procedure:
+    from console.releaselog import ReleaseLog
+    log = ReleaseLog.load(config.paths.release_log)
+    return code_hotfix_procedure(config, log, log.deployed, tag, monitor_minutes)
+
+
+def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
+                          monitor_minutes: float | None = None) -> Procedure:
+    require_tag(tag)
+    release = log.get(tag)
+    if release is None:
+        raise ValueError(f"hotfix {tag} is not in the release log: build it, then "
+                         f"`incident-console capture --tag {tag}` before deploying")
+    minutes = monitor_minutes if monitor_minutes is not None else config.thresholds.monitor_minutes
+    target = config.target
+    compose = ComposeCommands.for_target(target)
+    use_registry = bool(release.pushed)
+    recorded = dict(release.files)
+    steps = [
+        Step("verify_artifacts", f"Verify {tag} artifacts (SHA256SUMS + release log)",
+             action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
+             display=f"sha256sum {art.bundle_path(target.artifacts_dir, tag)} vs SHA256SUMS.txt and the release log",
+             read_only=True),
+        Step("inspect_bundle", f"Inspect {tag}-compose.tar.gz", action=lambda ctx: verify_bundle_members(ctx, tag),
+             display=" ".join(art.list_bundle(target.artifacts_dir, tag)), read_only=True),
+        Step("validate_staging", "Validate on staging", action=_no_staging, display="(staging target)",
+             when=lambda ctx: "no staging target is configured; validated by its own tests before capture"),
+        Step("restore_bundle", f"Restore the {tag} compose bundle",
+             argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir), destructive=True, mutating=True),
+    ]
+    if use_registry:
+        steps += [Step(f"pull_{s.name}", f"Pull {s.image}:{tag}", argv=art.docker_pull(config.registry.url, s.image, tag),
+                       mutating=True, timeout=900) for s in config.services]
+    else:
+        steps.append(Step("load_images", f"Load {tag} images", argv=art.docker_load(target.artifacts_dir, tag),
+                          mutating=True, timeout=900))
+    steps += [
+        Step("compose_up", f"Deploy {tag} (compose up -d)", argv=compose.up_detached(), destructive=True,
+             mutating=True, timeout=600),
+        Step("monitor", f"Monitor health for {minutes:g} min (one full request cycle)",
+             action=lambda ctx: monitor_health(ctx, tag, minutes),
+             display=", ".join(h.url for h in config.health), read_only=True, timeout=minutes * 60 + 180),
+    ]
+    steps += [s for s in verification_steps(config, tag) if s.id != "verify_health"]
+    return Procedure("code_hotfix", steps, from_tag=from_tag, to_tag=tag,
+                     options={"monitor_minutes": minutes, "use_registry": use_registry})
+
+
+async def _no_staging(ctx: StepContext) -> ActionResult:
+    return ActionResult(True, "no staging target")
+
+
+def env_file_for(config: Config, service: str, env_file: str | None) -> str:
+    names = {s.name: s for s in config.services}
+    if service not in names:
+        raise ValueError(f"unknown service {service!r}; configured: {', '.join(names)}")
+    relative = env_file or f"{names[service].role if names[service].role != 'other' else service}/.env"
+    if relative.startswith("/") or ".." in relative.split("/"):
+        raise UnsafeValue(f"refusing env file {relative!r}: give a path inside the project directory")
+    return f"{config.target.project_dir.rstrip('/')}/{relative}"
+
+
+def build_config_hotfix(config: Config, *, service: str, env_file: str | None, keys: list[str],
+                        flag_command: list[str] | None, undo_incident: str | None,
+                        incident_id: str | None = None, environ: dict[str, str] | None = None) -> Procedure:
+    env = os.environ if environ is None else environ
+    compose = ComposeCommands.for_target(config.target)
+    path = env_file_for(config, service, env_file)
+    steps: list[Step] = []
+    if undo_incident:
+        steps.append(Step("restore_env", f"Restore {path} as it was before incident {undo_incident}",
+                          argv=envfile.restore_env_file(path, undo_incident), destructive=True, mutating=True))
+    elif flag_command:
+        steps.append(Step("feature_flag", "Run the feature-flag command",
+                          argv=compose.exec_(service, flag_command), destructive=True, mutating=True))
+    else:
+        if not keys:
+            raise ValueError("name the keys to change with --set KEY (values come from the environment)")
+        if incident_id is None:
+            raise ValueError("a configuration hotfix needs its incident id to name the kept env file")
+        values = {}
+        for key in keys:
+            require_env_key(key)
+            if key not in env:
+                raise ValueError(f"--set {key}: export {key}=<new value> first; values never go on the command line")
+            values[key] = Secret(env[key], source=f"env:{key}")
+        steps += [
+            Step("backup_env", f"Keep the current {path} beside it", argv=envfile.backup_env_file(path, incident_id),
+                 mutating=True),
+            Step("set_env_keys", f"Set {', '.join(keys)} in {path} (values not shown)",
+                 argv=envfile.set_env_keys(path, keys), stdin=envfile.set_keys_stdin(values),
+                 destructive=True, mutating=True),
+        ]
+    if not flag_command:
+        steps.append(Step("recreate", f"Recreate {service} so it reads the new configuration",
+                          argv=compose.recreate([service]), mutating=True, timeout=600))
+    steps += verification_steps(config, None)
+    return Procedure("config_hotfix", steps,
+                     options={"service": service, "env_file": path, "keys": list(keys),
+                              "flag_command": flag_command, "undo_incident": undo_incident})
+
+
+def rebuild_hotfix(config: Config, log, name: str, started: dict, options: dict) -> Procedure:
+    if name == "code_hotfix":
+        return code_hotfix_procedure(config, log, started.get("from_tag"), started["to_tag"],
+                                     options.get("monitor_minutes"))
+    if name == "config_hotfix":
+        if options.get("keys") and not options.get("undo_incident"):
+            # The values were never written down, so the edit cannot be replayed blindly.
+            raise ValueError("a configuration hotfix that sets keys cannot be resumed: its values are not "
+                             "journaled; run config-hotfix again (the first backup is kept)")
+        return build_config_hotfix(config, service=options["service"], env_file=None, keys=[],
+                                   flag_command=options.get("flag_command"),
+                                   undo_incident=options.get("undo_incident"))
+    raise ValueError(f"cannot resume a {name} procedure")

@@ -1,0 +1,173 @@
+"""An incident session: the journal, the transport, the lock and the release log around one run.
+
+Both the TUI and the headless CLI go through here, so a rollback started in one
+can be resumed in the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from console.commands.compose import ComposeCommands
+from console.config import Config
+from console.engine.context import StepContext
+from console.engine.events import Event, Notice
+from console.engine.lock import RemoteLock
+from console.engine.migrations import PLAN_KEY
+from console.engine.procedure import Procedure
+from console.engine.rollback import choose_target, rollback_procedure
+from console.engine.runner import Decider, StepEngine
+from console.engine.verification import verify_procedure
+from console.journal import Journal, open_incident
+from console.releaselog import ReleaseLog
+from console.transport.base import Transport
+
+
+def make_transport(config: Config) -> Transport:
+    from console.transport.ssh import SSHTransport
+    return SSHTransport(config.target)
+
+
+def target_label(config: Config) -> str:
+    t = config.target
+    return f"{t.user}@{t.host}:{t.port}" if t.user else f"{t.host}:{t.port}"
+
+
+def open_new_incident(config: Config, deployed: str | None, incident_id: str | None = None) -> Journal:
+    journal = Journal.create(config.paths.state_dir, incident_id)
+    journal.record("incident_opened", incident_id=journal.incident_id, operator=config.operator,
+                   target=target_label(config), project=config.target.project_name, deployed=deployed,
+                   ttr_target_minutes=config.thresholds.ttr_target_minutes)
+    return journal
+
+
+@dataclass
+class IncidentRun:
+    """Runs one procedure of an incident and applies its outcome to the release log."""
+
+    config: Config
+    journal: Journal | None
+    transport: Transport
+    decider: Decider
+    listeners: list[Callable[[Event], None]] = field(default_factory=list)
+    assume_yes: bool = False
+    dry_run: bool = False
+
+    def engine(self, procedure: Procedure, done_steps: set[str] | None = None) -> StepEngine:
+        context = StepContext(self.config, self.transport, self.journal, dry_run=self.dry_run,
+                              operator=self.config.operator)
+        lock = None
+        if not self.dry_run and self.journal is not None:
+            lock = RemoteLock(self.transport, self.config.target.project_dir, self.config.operator,
+                              self.journal.incident_id)
+        return StepEngine(procedure, context, self.decider, assume_yes=self.assume_yes, lock=lock,
+                          done_steps=done_steps, listeners=self.listeners)
+
+    async def run(self, procedure: Procedure, done_steps: set[str] | None = None) -> str:
+        engine = self.engine(procedure, done_steps)
+        outcome = await engine.run()
+        if not self.dry_run:
+            self._after(procedure, engine, outcome)
+        return outcome
+
+    def _after(self, procedure: Procedure, engine: StepEngine, outcome: str) -> None:
+        if procedure.name != "rollback" or self.journal is None:
+            return
+        plan = engine.ctx.state.get(PLAN_KEY)
+        status = engine.statuses.get("migrate_rollback")
+        if status in ("done", "skipped"):
+            skipped = self.journal.last("step_skipped")
+            self.journal.record(
+                "migration_decision",
+                action="rolled_back" if status == "done" else (
+                    "none_needed" if plan is not None and plan.known and not plan.needed else "skipped"),
+                from_head=plan.applied[-1] if plan and plan.applied else None,
+                to_head=procedure.options.get("target_migration_head"),
+                undone=plan.undo if plan and status == "done" else [],
+                reason=(skipped or {}).get("reason") if status == "skipped" else None,
+                by=self.config.operator)
+        if outcome != "succeeded":
+            return
+        log = ReleaseLog.load(self.config.paths.release_log)
+        hashes = {}
+        for record in self.journal.records():
+            if record["type"] == "artifact" and record.get("tag") == procedure.to_tag:
+                hashes[record["file"]] = record["sha256"]
+        if procedure.from_tag and log.get(procedure.from_tag) is not None:
+            log.mark_bad(procedure.from_tag, by=self.config.operator,
+                         reason=f"rolled back by incident {self.journal.incident_id}")
+        log.set_deployed(procedure.to_tag)
+        decision = self.journal.last("migration_decision")
+        log.record_incident(procedure.to_tag, self.journal.incident_id, outcome, hashes,
+                            decision and {k: decision.get(k) for k in ("action", "from_head", "to_head", "undone", "reason")})
+        log.save()
+        self.journal.record("release_log", deployed=procedure.to_tag, marked_bad=procedure.from_tag)
+
+
+def build_rollback(config: Config, to_tag: str | None) -> Procedure:
+    log = ReleaseLog.load(config.paths.release_log)
+    deployed = log.deployed
+    target = choose_target(log, deployed, to_tag)
+    return rollback_procedure(config, log, deployed, target)
+
+
+def build_verify(config: Config, expected_version: str | None) -> Procedure:
+    if expected_version is None:
+        expected_version = ReleaseLog.load(config.paths.release_log).deployed
+    return verify_procedure(config, expected_version)
+
+
+def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[str]]:
+    """From an unfinished incident's journal: the same procedure, and the steps already done."""
+    started = journal.last("procedure_started")
+    if started is None:
+        raise ValueError(f"incident {journal.incident_id} never started a procedure; nothing to resume")
+    finished = journal.last("procedure_finished")
+    if finished is not None and finished["seq"] > started["seq"] and finished["outcome"] == "succeeded":
+        raise ValueError(f"incident {journal.incident_id}'s {started['procedure']} already succeeded")
+    name = started["procedure"]
+    options = started.get("options") or {}
+    log = ReleaseLog.load(config.paths.release_log)
+    if name == "rollback":
+        procedure = rollback_procedure(config, log, started.get("from_tag"), started["to_tag"],
+                                       migration_order=options.get("migration_order"))
+    elif name == "verify":
+        procedure = verify_procedure(config, started.get("to_tag"))
+    else:
+        from console.engine.hotfix import rebuild_hotfix
+        procedure = rebuild_hotfix(config, log, name, started, options)
+    # Every step that finished or was skipped in any run of this procedure counts as done,
+    # except verification, which is always re-run after a resume.
+    first = _first_start(journal, name, started)
+    done = set()
+    for record in journal.records():
+        if record["seq"] < first or record["type"] not in ("step_finished", "step_skipped"):
+            continue
+        done.add(record["step_id"])
+    done -= {s.id for s in procedure.steps if s.read_only}
+    return procedure, done
+
+
+def _first_start(journal: Journal, name: str, last_started: dict) -> int:
+    """The seq of the original start of the procedure a chain of resumes belongs to."""
+    first = last_started["seq"]
+    for record in journal.records():
+        if record["type"] == "procedure_started" and record["procedure"] == name \
+                and record.get("to_tag") == last_started.get("to_tag"):
+            first = min(first, record["seq"])
+    return first
+
+
+async def recheck_host(config: Config, transport: Transport, journal: Journal,
+                       emit: Callable[[Event], None]) -> None:
+    """Before resuming: look at what is actually running, and journal it."""
+    compose = ComposeCommands.for_target(config.target)
+    result = await transport.run(compose.ps(), timeout=120, capture=True)
+    state = result.stdout.strip().splitlines()[-10:] if result.ok else [f"ps failed: {result.exit_status}"]
+    journal.record("resume_check", ps=state, exit_code=result.exit_status)
+    emit(Notice("host state before resuming:\n  " + "\n  ".join(state)))
+
+
+def load_incident(config: Config, incident_id: str) -> Journal:
+    return open_incident(config.paths.state_dir, incident_id)

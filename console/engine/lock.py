@@ -1,0 +1,67 @@
+"""The remote lock as the engine uses it: take, refuse with who holds it, release, force."""
+
+from __future__ import annotations
+
+from console.commands import lock as lock_cmd
+from console.journal import iso, utc_now
+from console.transport.base import Transport
+
+
+class LockHeld(Exception):
+    """Another console (or an unfinished incident) holds the lock."""
+
+    def __init__(self, lock_dir: str, info: dict) -> None:
+        self.lock_dir = lock_dir
+        self.info = info
+        holder = info.get("holder") or "unknown"
+        since = info.get("since") or "unknown time"
+        incident = info.get("incident_id") or "unknown incident"
+        super().__init__(
+            f"the host is locked by {holder} (incident {incident}) since {since}; "
+            f"wait for them, or resume that incident, or force it with "
+            f"`incident-console unlock --force` after talking to them")
+
+
+class LockError(Exception):
+    """The lock could not be taken for a reason other than another holder."""
+
+
+class RemoteLock:
+    def __init__(self, transport: Transport, project_dir: str, holder: str, incident_id: str) -> None:
+        self.transport = transport
+        self.project_dir = project_dir
+        self.lock_dir = lock_cmd.default_lock_dir(project_dir)
+        self.holder = holder
+        self.incident_id = incident_id
+        self.held = False
+
+    async def acquire(self) -> None:
+        argv = lock_cmd.acquire_lock(self.lock_dir, self.project_dir, self.holder, self.incident_id,
+                                     iso(utc_now()))
+        result = await self.transport.run(argv, timeout=30, capture=True)
+        if result.ok:
+            self.held = True
+            return
+        if lock_cmd.lock_held_from_stderr(result.stderr):
+            info = await self.read()
+            if info.get("incident_id") == self.incident_id:
+                # Our own lock from before a crash or a dropped link: a resume continues under it.
+                self.held = True
+                return
+            raise LockHeld(self.lock_dir, info)
+        raise LockError(f"could not create {self.lock_dir}: {result.stderr.strip() or result.exit_status}")
+
+    async def read(self) -> dict:
+        result = await self.transport.run(lock_cmd.read_lock(self.lock_dir, self.project_dir), timeout=30,
+                                          capture=True)
+        if not result.ok:
+            return {}
+        info = lock_cmd.parse_lock_info(result.stdout)
+        return {"holder": info.holder, "incident_id": info.incident_id, "since": info.since}
+
+    async def release(self) -> None:
+        result = await self.transport.run(lock_cmd.release_lock(self.lock_dir, self.project_dir), timeout=30,
+                                          capture=True)
+        if not result.ok:
+            raise LockError(result.stderr.strip() or f"exit {result.exit_status}")
+        self.held = False

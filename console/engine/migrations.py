@@ -1,0 +1,81 @@
+"""Compare the database's schema with the target release before rolling migrations back.
+
+The seed runs ``migrate:rollback`` inside the *old* release after ``up``, but old
+code cannot know the newer migrations' down steps. So by default the rollback runs
+with the release being rolled back from, before ``down``; this module works out
+what that rollback will undo, so the coordinator sees it first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from console.commands.compose import ComposeCommands
+from console.engine.context import StepContext
+from console.engine.procedure import ActionResult
+
+PLAN_KEY = "migration_plan"
+
+
+@dataclass
+class MigrationPlan:
+    applied: list[str]
+    target_head: str | None
+    undo: list[str] = field(default_factory=list)
+    known: bool = True          # is the target's head among the applied migrations?
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.undo)
+
+
+def plan_rollback(applied: list[str], target_head: str | None) -> MigrationPlan:
+    """Applied migrations (oldest first) and the target's head → what a rollback undoes."""
+    if target_head is None:
+        return MigrationPlan(applied, None, [], known=False)
+    if target_head not in applied:
+        return MigrationPlan(applied, target_head, [], known=False)
+    index = applied.index(target_head)
+    return MigrationPlan(applied, target_head, list(reversed(applied[index + 1:])), known=True)
+
+
+def parse_applied(output: str) -> list[str]:
+    """``migrate:status`` prints one applied migration per line; npm adds banner lines."""
+    names = []
+    for line in output.splitlines():
+        line = line.strip()
+        if not line or line.startswith(">") or line.startswith("npm "):
+            continue
+        names.append(line.split()[0])
+    return names
+
+
+async def check_schema(ctx: StepContext, target_head: str | None, via: str) -> ActionResult:
+    config = ctx.config
+    compose = ComposeCommands.for_target(config.target)
+    argv = compose.migrate_status(config.backend.name, config.commands.migrate_status, via=via)
+    result = await ctx.run(argv, timeout=300)
+    if not result.ok:
+        return ActionResult(False, f"cannot read the schema version: migrate:status exited {result.exit_status}")
+    plan = plan_rollback(parse_applied(result.stdout), target_head)
+    ctx.state[PLAN_KEY] = plan
+    detail = {"applied": plan.applied, "target_head": target_head, "undo": plan.undo}
+    if not plan.known:
+        why = ("the release log has no migration head for the target" if target_head is None
+               else f"the target's migration head {target_head} is not applied on the database")
+        return ActionResult(False, f"schema of the target is unknown: {why}; skip with a reason to go on "
+                                   f"without a migration rollback", detail)
+    if not plan.needed:
+        return ActionResult(True, f"database already at {target_head}: no migration to roll back", detail)
+    return ActionResult(True, f"rollback to {target_head} will undo: {', '.join(plan.undo)}", detail)
+
+
+def skip_reason_for_rollback(ctx: StepContext) -> str | None:
+    plan: MigrationPlan | None = ctx.state.get(PLAN_KEY)
+    if plan is None:
+        return None   # the check was skipped by the coordinator: run as configured
+    if not plan.known:
+        return "the target's schema is unknown; the coordinator chose to go on without a migration rollback"
+    if not plan.needed:
+        return f"database already at {plan.target_head}: nothing to undo"
+    return None

@@ -1,0 +1,63 @@
+"""A procedure is a list of steps; a step is a command on the host or a built-in check."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+if TYPE_CHECKING:
+    from console.engine.context import StepContext
+
+
+@dataclass
+class ActionResult:
+    """What a built-in step (a check, a comparison) concluded."""
+
+    ok: bool
+    message: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)   # journaled with the step
+
+
+Action = Callable[["StepContext"], Awaitable[ActionResult]]
+
+
+@dataclass
+class Step:
+    id: str
+    title: str
+    argv: list[str] | None = None       # a command run on the host...
+    action: Action | None = None        # ...or a built-in check run by the console
+    display: str = ""                   # what a built-in check does, for the screen and dry run
+    destructive: bool = False           # needs a confirmation (or --yes)
+    mutating: bool = False              # changes the host: the lock must be held first
+    read_only: bool = False             # safe to run for real during a dry run
+    timeout: float | None = None
+    skip_needs_reason: bool = True      # every skip is recorded with why
+    stdin: bytes | None = None          # never journaled (may carry secret values)
+    when: Callable[["StepContext"], str | None] | None = None  # returns a skip reason, or None to run
+
+    @property
+    def command(self) -> str:
+        if self.argv is not None:
+            return shlex.join(self.argv)
+        return self.display
+
+    def describe(self) -> dict:
+        return {"id": self.id, "title": self.title, "destructive": self.destructive,
+                "command": self.command}
+
+
+@dataclass
+class Procedure:
+    name: str                       # rollback | code_hotfix | config_hotfix | verify
+    steps: list[Step]
+    from_tag: str | None = None
+    to_tag: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)   # journaled so resume can rebuild it
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)

@@ -1,0 +1,116 @@
+"""The runbook's Rollback Procedure (section 3) as steps, plus its verification (section 5).
+
+Default order (``migration_order = "before_down"``): the migration rollback runs with
+the release being rolled back from, before ``down``, because only the newer code
+knows its migrations' down steps. ``"after_up"`` keeps the seed's order.
+"""
+
+from __future__ import annotations
+
+from console.commands import artifacts as art
+from console.commands.compose import ComposeCommands
+from console.config import Config
+from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
+from console.engine.migrations import check_schema, skip_reason_for_rollback
+from console.engine.procedure import Procedure, Step
+from console.engine.verification import verification_steps
+from console.validate import require_tag
+
+
+class RollbackTargetError(ValueError):
+    """No usable rollback target (unknown tag, none before the deployed one, bad release)."""
+
+
+def choose_target(release_log, deployed: str | None, to_tag: str | None) -> str:
+    """``--to`` if given (validated and known), else the newest good release before the deployed one."""
+    if to_tag is not None:
+        require_tag(to_tag)
+        if release_log.get(to_tag) is None:
+            raise RollbackTargetError(f"release {to_tag} is not in the release log; capture it first "
+                                      f"or pick one of: {', '.join(r.tag for r in release_log.releases)}")
+        if to_tag == deployed:
+            raise RollbackTargetError(f"{to_tag} is already the deployed release")
+        return to_tag
+    if deployed is None:
+        raise RollbackTargetError("the release log does not say which release is deployed; give --to TAG")
+    previous = release_log.previous_good(deployed)
+    if previous is None:
+        raise RollbackTargetError(f"no release before {deployed} that is not marked bad; give --to TAG")
+    return previous.tag
+
+
+def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag: str,
+                       *, migration_order: str | None = None) -> Procedure:
+    require_tag(to_tag)
+    if from_tag is not None:
+        require_tag(from_tag)
+    target = config.target
+    compose = ComposeCommands.for_target(target)
+    backend = config.backend.name
+    order = migration_order or config.commands.migration_order
+    release = release_log.get(to_tag)
+    target_head = release.migration_head if release is not None else None
+    use_registry = bool(release is not None and release.pushed)
+    recorded = dict(release.files) if release is not None else {}
+    cmds = config.commands
+
+    steps = [
+        Step("verify_artifacts", f"Verify {to_tag} artifacts (SHA256SUMS + release log)",
+             action=lambda ctx: verify_release_artifacts(ctx, to_tag, recorded, use_registry),
+             display=f"sha256sum {art.bundle_path(target.artifacts_dir, to_tag)}"
+                     + ("" if use_registry else f" {art.images_path(target.artifacts_dir, to_tag)}")
+                     + f" vs {art.sha256sums_path(target.artifacts_dir)} and the release log",
+             read_only=True, timeout=600),
+        Step("inspect_bundle", f"Inspect {to_tag}-compose.tar.gz (no absolute paths, .. or links)",
+             action=lambda ctx: verify_bundle_members(ctx, to_tag),
+             display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)), read_only=True),
+        Step("maintenance_on", "Switch traffic to maintenance",
+             argv=compose.maintenance_on(backend, cmds.maintenance_on), destructive=True, mutating=True),
+    ]
+    via_status = "run" if order == "before_down" else "exec"
+    schema_step = Step("migration_check", f"Compare the schema with {to_tag}'s migrations",
+                       action=lambda ctx: check_schema(ctx, target_head, via_status),
+                       display=" ".join(compose.migrate_status(backend, cmds.migrate_status, via=via_status)),
+                       read_only=True, timeout=300)
+    migrate_step = Step("migrate_rollback",
+                        f"Roll back migrations to {target_head or '(unknown)'}"
+                        + (f" with {from_tag}'s tooling" if order == "before_down" and from_tag else ""),
+                        argv=(compose.migrate_rollback(backend, cmds.migrate_rollback, target_head,
+                                                       via="run" if order == "before_down" else "exec")
+                              if target_head else None),
+                        display="(target migration head unknown)", destructive=True, mutating=True,
+                        when=skip_reason_for_rollback, timeout=900)
+    if migrate_step.argv is None:
+        migrate_step.action = _unknown_head_action
+    if order == "before_down":
+        steps += [schema_step, migrate_step]
+    steps += [
+        Step("compose_down", "Stop the current stack (compose down, volumes kept)", argv=compose.down(),
+             destructive=True, mutating=True, timeout=300),
+        Step("restore_bundle", f"Restore the {to_tag} compose bundle",
+             argv=art.extract_bundle(target.artifacts_dir, to_tag, target.project_dir),
+             destructive=True, mutating=True),
+    ]
+    if use_registry:
+        for service in config.services:
+            steps.append(Step(f"pull_{service.name}", f"Pull {service.image}:{to_tag} from the registry",
+                              argv=art.docker_pull(config.registry.url, service.image, to_tag),
+                              mutating=True, timeout=900))
+    else:
+        steps.append(Step("load_images", f"Load {to_tag} images from the tarball",
+                          argv=art.docker_load(target.artifacts_dir, to_tag), mutating=True, timeout=900))
+    steps.append(Step("compose_up", f"Start {to_tag} (compose up -d)", argv=compose.up_detached(),
+                      mutating=True, timeout=600))
+    if order == "after_up":
+        steps += [schema_step, migrate_step]
+    steps.append(Step("maintenance_off", "Re-enable traffic",
+                      argv=compose.maintenance_off(backend, cmds.maintenance_off), mutating=True))
+    steps += verification_steps(config, to_tag)
+    return Procedure("rollback", steps, from_tag=from_tag, to_tag=to_tag,
+                     options={"migration_order": order, "use_registry": use_registry,
+                              "target_migration_head": target_head})
+
+
+async def _unknown_head_action(ctx):
+    from console.engine.procedure import ActionResult
+    return ActionResult(False, "the target's migration head is unknown: skip with a reason to go on")

@@ -1,0 +1,290 @@
+"""Runs a procedure step by step, asking the decider where a person must decide.
+
+The runner owns the order of things: confirmation before destructive steps, the
+remote lock before the first mutating step, retry/skip/abort after a failure,
+and releasing the lock however the run ends (success, failure, abort, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from console.engine.context import StepContext
+from console.engine.events import (AwaitingConfirmation, Event, Notice, ProcedureFinished,
+                                   ProcedureStarted, StepFailed, StepFinished, StepOutput,
+                                   StepSkipped, StepStarted, WouldRun)
+from console.engine.lock import LockHeld, RemoteLock
+from console.engine.procedure import ActionResult, Procedure, Step
+from console.failures import (CommandTimeout, FailureReason, PreconditionFailed,
+                              TransportError)
+from console.validate import UnsafeValue
+
+OUTPUT_KEEP_BYTES = 8 * 1024 * 1024   # full output side file is capped so a flood cannot fill the disk
+
+
+@dataclass(frozen=True)
+class Choice:
+    action: str            # retry | skip | abort
+    reason: str = ""
+
+
+class Decider(Protocol):
+    """Where a person decides: the TUI shows dialogs, the CLI prompts or follows --yes."""
+
+    async def confirm(self, step: Step, prompt: str) -> bool: ...
+
+    async def on_failure(self, step: Step, failure: StepFailed) -> Choice: ...
+
+
+class AbortProcedure(Exception):
+    pass
+
+
+class StepEngine:
+    def __init__(self, procedure: Procedure, context: StepContext, decider: Decider, *,
+                 assume_yes: bool = False, lock: RemoteLock | None = None,
+                 done_steps: set[str] | None = None,
+                 listeners: list[Callable[[Event], None]] | None = None) -> None:
+        self.procedure = procedure
+        self.ctx = context
+        self.decider = decider
+        self.assume_yes = assume_yes
+        self.lock = lock
+        self.done_steps = set(done_steps or ())
+        self.listeners = list(listeners or [])
+        self.statuses: dict[str, str] = {s.id: "pending" for s in procedure.steps}
+
+    # -- events -------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    def _journal(self, type_: str, **fields) -> None:
+        self.ctx.record(type_, **fields)
+
+    # -- the run ------------------------------------------------------------
+    async def run(self) -> str:
+        """Run the procedure; return succeeded | failed | aborted."""
+        proc = self.procedure
+        started = time.monotonic()
+        incident_id = self.ctx.journal.incident_id if self.ctx.journal else ""
+        self.emit(ProcedureStarted(proc.name, incident_id, [s.describe() for s in proc.steps],
+                                   proc.from_tag, proc.to_tag, self.ctx.dry_run))
+        self._journal("procedure_started", procedure=proc.name, from_tag=proc.from_tag,
+                      to_tag=proc.to_tag, dry_run=self.ctx.dry_run, options=proc.options,
+                      resumed=bool(self.done_steps),
+                      steps=[{"id": s.id, "title": s.title} for s in proc.steps])
+        outcome = "failed"
+        try:
+            outcome = await self._run_steps()
+        except AbortProcedure:
+            outcome = "aborted"
+        except asyncio.CancelledError:
+            outcome = "aborted"
+            self._journal("note", message="procedure interrupted (Ctrl-C or quit); it can be resumed")
+            await self._release_lock()
+            self._finish(outcome, started)
+            raise
+        await self._release_lock()
+        self._finish(outcome, started)
+        return outcome
+
+    def _finish(self, outcome: str, started: float) -> None:
+        proc = self.procedure
+        duration = round(time.monotonic() - started, 3)
+        self._journal("procedure_finished", procedure=proc.name, outcome=outcome,
+                      from_tag=proc.from_tag, to_tag=proc.to_tag, duration=duration)
+        self.emit(ProcedureFinished(proc.name, outcome, duration, proc.from_tag, proc.to_tag))
+
+    async def _release_lock(self) -> None:
+        if self.lock is None or not self.lock.held:
+            return
+        try:
+            await self.lock.release()
+            self._journal("lock", action="released", lock_dir=self.lock.lock_dir)
+        except Exception as exc:  # the host may be unreachable; say what is left behind
+            message = (f"could not release the lock {self.lock.lock_dir}: {exc}; "
+                       f"it names incident {self.lock.incident_id}; run `incident-console unlock` once the host is back")
+            self._journal("lock", action="release_failed", lock_dir=self.lock.lock_dir, error=str(exc))
+            self.emit(Notice(message, "error"))
+
+    async def _run_steps(self) -> str:
+        for step in self.procedure.steps:
+            if step.id in self.done_steps:
+                self.statuses[step.id] = "done"
+                self.emit(StepSkipped(step.id, "already done before the resume"))
+                continue
+            if step.when is not None:
+                reason = step.when(self.ctx)
+                if reason:
+                    self.statuses[step.id] = "skipped"
+                    self._journal("step_skipped", step_id=step.id, reason=reason, by="console")
+                    self.emit(StepSkipped(step.id, reason))
+                    continue
+            if self.ctx.dry_run and not step.read_only:
+                self.statuses[step.id] = "would_run"
+                self.emit(WouldRun(step.id, step.title, step.command, step.destructive))
+                continue
+            if not await self._run_until_settled(step):
+                return "failed"
+        return "succeeded"
+
+    async def _run_until_settled(self, step: Step) -> bool:
+        """Run one step, with retries, until it succeeds, is skipped, or the run stops."""
+        if step.destructive and not self.assume_yes and not self.ctx.dry_run:
+            self.statuses[step.id] = "confirm"
+            prompt = f"{step.title}: this changes the host.\n  {step.command}"
+            self.emit(AwaitingConfirmation(step.id, prompt))
+            if not await self.decider.confirm(step, prompt):
+                self._journal("step_confirmed", step_id=step.id, confirmed=False, by=self.ctx.operator)
+                raise AbortProcedure()
+            self._journal("step_confirmed", step_id=step.id, confirmed=True, by=self.ctx.operator)
+        if step.mutating and self.lock is not None and not self.lock.held:
+            if not await self._take_lock():
+                return False
+        while True:
+            failure = await self._attempt(step)
+            if failure is None:
+                return True
+            choice = await self.decider.on_failure(step, failure)
+            self._journal("step_choice", step_id=step.id, action=choice.action, reason=choice.reason,
+                          by=self.ctx.operator)
+            if choice.action == "retry":
+                await self._reconnect_if_needed(failure)
+                continue
+            if choice.action == "skip":
+                if step.skip_needs_reason and not choice.reason.strip():
+                    self.emit(Notice(f"skipping {step.id} needs a reason; stopping instead", "error"))
+                    return False
+                self.statuses[step.id] = "skipped"
+                self._journal("step_skipped", step_id=step.id, reason=choice.reason, by=self.ctx.operator)
+                self.emit(StepSkipped(step.id, choice.reason))
+                return True
+            raise AbortProcedure()
+
+    async def _take_lock(self) -> bool:
+        assert self.lock is not None
+        try:
+            await self.lock.acquire()
+        except LockHeld as held:
+            self._journal("lock", action="refused", lock_dir=self.lock.lock_dir, holder=held.info)
+            self.emit(Notice(str(held), "error"))
+            return False
+        except TransportError as exc:
+            self.emit(Notice(f"could not take the lock: {exc}", "error"))
+            return False
+        self._journal("lock", action="acquired", lock_dir=self.lock.lock_dir)
+        self.emit(Notice(f"lock taken: {self.lock.lock_dir}"))
+        return True
+
+    async def _reconnect_if_needed(self, failure: StepFailed) -> None:
+        if failure.reason in (FailureReason.CONNECTION_LOST, FailureReason.CONNECTION_TIMEOUT):
+            reconnect = getattr(self.ctx.transport, "reconnect", None)
+            if reconnect is not None:
+                self.emit(Notice("reconnecting to the host...", "warning"))
+                try:
+                    await reconnect()
+                except TransportError as exc:
+                    self.emit(Notice(f"reconnect failed: {exc}", "error"))
+
+    async def _attempt(self, step: Step) -> StepFailed | None:
+        self.statuses[step.id] = "running"
+        self._journal("step_started", step_id=step.id, title=step.title, argv=step.argv,
+                      command=step.command, destructive=step.destructive)
+        self.emit(StepStarted(step.id, step.title, step.command, step.destructive))
+        output = _OutputSink()
+
+        def on_output(stream: str, lines: list[str]) -> None:
+            output.add(stream, lines)
+            self.emit(StepOutput(step.id, stream, lines))
+
+        self.ctx.emit_output = on_output
+        started = time.monotonic()
+        exit_code: int | None = None
+        detail: dict = {}
+        try:
+            if step.argv is not None:
+                timeout = step.timeout or self.ctx.config.target.command_timeout
+                result = await self.ctx.transport.run(step.argv, timeout=timeout, on_output=on_output,
+                                                      stdin=step.stdin)
+                exit_code = result.exit_status
+                if exit_code is None:
+                    raise _Unknown()
+                ok, message = exit_code == 0, f"exit {exit_code}"
+            else:
+                assert step.action is not None
+                action_result: ActionResult = await step.action(self.ctx)
+                ok, message, detail = action_result.ok, action_result.message, action_result.detail
+                exit_code = 0 if ok else 1
+                if message:
+                    on_output("stdout", [message])
+        except _Unknown:
+            return self._failed(step, FailureReason.CONNECTION_LOST,
+                                "the connection died before the command reported its exit status: "
+                                "the outcome is UNKNOWN; the host is re-checked before any retry",
+                                None, started, output)
+        except CommandTimeout as exc:
+            return self._failed(step, FailureReason.STEP_TIMEOUT, str(exc), None, started, output)
+        except TransportError as exc:
+            return self._failed(step, exc.reason, str(exc), None, started, output)
+        except (PreconditionFailed, UnsafeValue) as exc:
+            return self._failed(step, FailureReason.PRECONDITION, str(exc), None, started, output)
+        duration = round(time.monotonic() - started, 3)
+        if not ok:
+            reason = FailureReason.NON_ZERO_EXIT if step.argv is not None else FailureReason.PRECONDITION
+            return self._failed(step, reason, message if step.argv is None else f"exited with {exit_code}",
+                                exit_code, started, output, detail)
+        rel, digest = self._store_output(step, output)
+        self.statuses[step.id] = "done"
+        self._journal("step_finished", step_id=step.id, exit_code=exit_code, duration=duration,
+                      output=rel, sha256=digest, detail=detail)
+        self.emit(StepFinished(step.id, exit_code, duration, message if step.argv is None else ""))
+        return None
+
+    def _failed(self, step: Step, reason: FailureReason, message: str, exit_code: int | None,
+                started: float, output: "_OutputSink", detail: dict | None = None) -> StepFailed:
+        duration = round(time.monotonic() - started, 3)
+        rel, digest = self._store_output(step, output)
+        self.statuses[step.id] = "failed"
+        self._journal("step_failed", step_id=step.id, reason=reason.value, message=message,
+                      exit_code=exit_code, duration=duration, output=rel, sha256=digest,
+                      detail=detail or {})
+        failure = StepFailed(step.id, reason, message, exit_code, duration)
+        self.emit(failure)
+        return failure
+
+    def _store_output(self, step: Step, output: "_OutputSink") -> tuple[str | None, str]:
+        data = output.data()
+        if self.ctx.journal is None or self.ctx.dry_run:
+            return None, hashlib.sha256(data).hexdigest()
+        return self.ctx.journal.write_output(step.id, data)
+
+
+class _Unknown(Exception):
+    pass
+
+
+class _OutputSink:
+    """Keeps a step's output for its side file, bounded."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.truncated = False
+
+    def add(self, stream: str, lines: list[str]) -> None:
+        if self.size > OUTPUT_KEEP_BYTES:
+            self.truncated = True
+            return
+        prefix = "" if stream == "stdout" else "[stderr] "
+        chunk = "".join(f"{prefix}{line}\n" for line in lines).encode("utf-8", "replace")
+        self.parts.append(chunk)
+        self.size += len(chunk)
+
+    def data(self) -> bytes:
+        tail = b"[output truncated]\n" if self.truncated else b""
+        return b"".join(self.parts) + tail

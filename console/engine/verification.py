@@ -1,0 +1,87 @@
+"""Post-rollback verification (runbook section 5): ps, logs, health JSON, smoke tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from console.commands.compose import ComposeCommands
+from console.commands.ps import parse_ps
+from console.config import Config
+from console.engine.context import StepContext
+from console.engine.procedure import ActionResult, Procedure, Step
+from console.health import check_all
+
+HEALTH_WAIT_SECONDS = 90.0
+
+
+async def services_running(ctx: StepContext) -> ActionResult:
+    compose = ComposeCommands.for_target(ctx.config.target)
+    result = await ctx.run(compose.ps(), timeout=120)
+    if not result.ok:
+        return ActionResult(False, f"compose ps exited {result.exit_status}")
+    states = parse_ps(result.stdout, ctx.config.target.compose_command,
+                      project_name=ctx.config.target.project_name)
+    states = [s for s in states if not s.one_off]
+    by_service = {s.service: s for s in states}
+    missing = [s.name for s in ctx.config.services if s.name not in by_service]
+    down = [f"{s.service} ({s.state})" for s in states if not s.running]
+    detail = {"services": {s.service: s.state for s in states}}
+    if missing or down:
+        parts = []
+        if missing:
+            parts.append("not created: " + ", ".join(missing))
+        if down:
+            parts.append("not running: " + ", ".join(down))
+        return ActionResult(False, "; ".join(parts), detail)
+    return ActionResult(True, "all services up: " + ", ".join(sorted(by_service)), detail)
+
+
+async def wait_for_health(ctx: StepContext, expected_version: str | None,
+                          wait: float = HEALTH_WAIT_SECONDS) -> ActionResult:
+    """Every check must answer as expected (and report the target version) within ``wait``."""
+    deadline = time.monotonic() + wait
+    async with httpx.AsyncClient(trust_env=False) as client:
+        while True:
+            results = await check_all(ctx.config.health, client, expected_version)
+            lines = [f"{r.check}: {'OK' if r.ok else 'FAIL'} {r.http_status or '-'} "
+                     f"version={r.version or '-'} {r.reason}".rstrip() for r in results]
+            ctx.emit_output("stdout", lines)
+            if all(r.ok for r in results) or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(1.0)
+    for r in results:
+        ctx.record("health", check=r.check, ok=r.ok, status=r.http_status, version=r.version,
+                   latency_ms=None if r.latency_ms is None else round(r.latency_ms, 1))
+    detail = {"health": [r.to_dict() for r in results]}
+    failing = [f"{r.check}: {r.reason}" for r in results if not r.ok]
+    if failing:
+        return ActionResult(False, "health checks failing: " + "; ".join(failing), detail)
+    version = f" reporting {expected_version}" if expected_version else ""
+    return ActionResult(True, f"{len(results)} health checks OK{version}", detail)
+
+
+def verification_steps(config: Config, expected_version: str | None) -> list[Step]:
+    compose = ComposeCommands.for_target(config.target)
+    steps = [
+        Step("verify_ps", "All services up (compose ps)", action=services_running,
+             display=" ".join(compose.ps()), read_only=True),
+        Step("verify_logs", "Recent logs (compose logs --tail=50)", argv=compose.logs_tail(50), read_only=True,
+             timeout=120),
+        Step("verify_health", "Health endpoints return 200 and the expected JSON",
+             action=lambda ctx: wait_for_health(ctx, expected_version),
+             display=", ".join(h.url for h in config.health) or "(no health checks configured)",
+             read_only=True),
+    ]
+    for argv in config.commands.smoke_tests:
+        prefix = argv[argv.index("--prefix") + 1] if "--prefix" in argv[:-1] else "backend"
+        service = config.backend.name
+        steps.append(Step(f"smoke_{prefix}", f"Smoke test: {prefix}",
+                          argv=compose.smoke_test(service, argv, via="exec"), read_only=True, timeout=300))
+    return steps
+
+
+def verify_procedure(config: Config, expected_version: str | None) -> Procedure:
+    return Procedure("verify", verification_steps(config, expected_version), to_tag=expected_version)

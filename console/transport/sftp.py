@@ -1,0 +1,90 @@
+"""Resumable file transfer over the incident's SSH connection (release artifacts).
+
+Resuming trusts the bytes already transferred and only compares sizes; the
+artifacts' SHA256SUMS.txt is what proves their content, checked afterwards.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import asyncssh
+
+from console.failures import ConnectionLost, TransportError
+
+BLOCK = 1024 * 1024
+
+# Called as (bytes_done, bytes_total) after every block.
+ProgressCallback = Callable[[int, int], None]
+
+
+class TransferFailed(TransportError):
+    """The file could not be transferred whole (missing path, no permission, size mismatch)."""
+
+
+async def put_file(conn: asyncssh.SSHClientConnection, local: Path, remote: str, *,
+                   progress: ProgressCallback | None = None, resume: bool = True) -> int:
+    total = local.stat().st_size
+    try:
+        async with conn.start_sftp_client() as client:
+            done = await _remote_size(client, remote) if resume else 0
+            if done is None or done > total:
+                done = 0   # nothing there, or not a prefix of ours: start over
+            async with client.open(remote, "r+b" if done else "wb") as target:
+                with local.open("rb") as source:
+                    source.seek(done)
+                    if progress:
+                        progress(done, total)
+                    while block := source.read(BLOCK):
+                        await target.write(block, done)
+                        done += len(block)
+                        if progress:
+                            progress(done, total)
+            final = await _remote_size(client, remote)
+    except asyncssh.SFTPError as exc:
+        raise TransferFailed(f"upload of {local.name} to {remote} failed: {exc.reason}") from None
+    except (asyncssh.Error, OSError) as exc:
+        raise ConnectionLost(f"upload of {local.name} to {remote} interrupted: {exc}; "
+                             "run it again to resume") from None
+    if final != total:
+        raise TransferFailed(f"{remote} has {final} bytes after upload, expected {total}")
+    return total
+
+
+async def get_file(conn: asyncssh.SSHClientConnection, remote: str, local: Path, *,
+                   progress: ProgressCallback | None = None, resume: bool = True) -> int:
+    try:
+        async with conn.start_sftp_client() as client:
+            total = await _remote_size(client, remote)
+            if total is None:
+                raise TransferFailed(f"{remote} does not exist on the host")
+            done = local.stat().st_size if resume and local.exists() else 0
+            if done > total:
+                done = 0
+            async with client.open(remote, "rb") as source:
+                with local.open("r+b" if done else "wb") as target:
+                    target.seek(done)
+                    target.truncate()
+                    if progress:
+                        progress(done, total)
+                    while block := await source.read(BLOCK, done):
+                        target.write(block)
+                        done += len(block)
+                        if progress:
+                            progress(done, total)
+    except asyncssh.SFTPError as exc:
+        raise TransferFailed(f"download of {remote} failed: {exc.reason}") from None
+    except (asyncssh.Error, OSError) as exc:
+        raise ConnectionLost(f"download of {remote} interrupted: {exc}; run it again to resume") from None
+    final = local.stat().st_size
+    if final != total:
+        raise TransferFailed(f"{local} has {final} bytes after download, expected {total}")
+    return total
+
+
+async def _remote_size(client: asyncssh.SFTPClient, remote: str) -> int | None:
+    try:
+        return (await client.stat(remote)).size
+    except asyncssh.SFTPNoSuchFile:
+        return None

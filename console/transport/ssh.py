@@ -1,0 +1,366 @@
+"""Running commands on the VPS over one SSH connection kept for the whole incident.
+
+One connection, many channels: a rollback runs dozens of short commands and a
+fresh handshake for each would cost seconds and hammer sshd's MaxStartups.
+A dropped link is re-established before the *next* command, never by silently
+re-running the one that was in flight: its outcome is UNKNOWN (exit status None).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import signal
+import time
+from pathlib import Path
+from typing import Callable
+
+import asyncssh
+
+from console.config import Target
+from console.failures import (AuthenticationFailed, CommandTimeout, ConnectionLost, ConnectTimeout,
+                              HostKeyRejected, TransportError)
+from console.transport import sftp
+from console.transport.base import CommandResult, OutputCallback
+from console.transport.known_hosts import (has_entry_for, known_hosts_path, load_trusted_keys,
+                                           rejection_message)
+from console.transport.process_group import kill_group_argv, parse_marker, wrap_in_process_group
+from console.transport.streams import CHUNK_SIZE, BoundedCapture, LineSplitter
+
+KEEPALIVE_COUNT_MAX = 3
+KILL_GRACE = 5.0          # seconds between TERM and KILL of a timed-out command's group
+MARKER_WAIT = 2.0         # how long an abort waits for the PGID marker of a just-started command
+
+RetryCallback = Callable[[int, float, TransportError], None]
+
+
+class _MarkedStderr(LineSplitter):
+    """stderr whose first line is the wrapper's PGID marker, stripped before anyone sees it."""
+
+    def __init__(self, on_output: OutputCallback | None, capture: BoundedCapture | None) -> None:
+        super().__init__("stderr", on_output, capture)
+        self.pgid: int | None = None
+        self.marker_seen = asyncio.Event()
+
+    def filter(self, lines: list[str]) -> list[str]:
+        if self.marker_seen.is_set():
+            return lines
+        self.marker_seen.set()
+        self.pgid = parse_marker(lines[0])
+        return lines[1:] if self.pgid is not None else lines
+
+    def finish(self) -> None:
+        super().finish()
+        self.marker_seen.set()
+
+
+class _Client(asyncssh.SSHClient):
+    """Tells the transport when its connection goes away, so the next run reconnects."""
+
+    def __init__(self, transport: "SSHTransport") -> None:
+        self._transport = transport
+        self._conn: asyncssh.SSHClientConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self._conn = conn
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport._forget(self._conn, exc)
+
+
+class SSHTransport:
+    """The :class:`~console.transport.base.Transport` for a :class:`Target` reached over SSH."""
+
+    def __init__(self, target: Target, *, ssh_config_path: str | os.PathLike | None = None,
+                 kill_grace: float = KILL_GRACE) -> None:
+        self.target = target
+        self.ssh_config_path = Path(ssh_config_path) if ssh_config_path else None
+        self.known_hosts_file = known_hosts_path(target.known_hosts)
+        self.kill_grace = kill_grace
+        self.connections_opened = 0
+        self.last_drop: str | None = None
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._lock = asyncio.Lock()
+        self.host, self.port, self.user = self._resolve()
+        self.description = f"{self.user}@{self.host}:{self.port}"
+
+    # -- connection ---------------------------------------------------------------
+
+    @property
+    def connection(self) -> asyncssh.SSHClientConnection | None:
+        """The live asyncssh connection, or None when not connected."""
+        return self._conn
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    async def connect(self) -> None:
+        async with self._lock:
+            if self._conn is None:
+                await self._open()
+
+    async def reconnect(self, *, attempts: int = 5, base_delay: float = 0.5, max_delay: float = 10.0,
+                        on_retry: RetryCallback | None = None) -> None:
+        """Drop the current connection (if any) and connect again, backing off exponentially.
+
+        A rejected host key or failed authentication is not retried: waiting will not fix it.
+        ``on_retry(attempt, delay, error)`` is called before each wait, for the UI.
+        """
+        async with self._lock:
+            await self._drop()
+            await self._open_with_backoff(attempts, base_delay, max_delay, on_retry)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._drop()
+
+    def fingerprint(self) -> str | None:
+        """SHA256 fingerprint of the connected server's host key."""
+        key = self._conn.get_server_host_key() if self._conn else None
+        return key.get_fingerprint("sha256") if key else None
+
+    async def _ensure_connected(self) -> asyncssh.SSHClientConnection:
+        async with self._lock:
+            if self._conn is None:
+                if self.connections_opened:
+                    await self._open_with_backoff(3, 0.5, 4.0, None)
+                else:
+                    await self._open()
+            return self._conn
+
+    async def _open_with_backoff(self, attempts: int, base_delay: float, max_delay: float,
+                                 on_retry: RetryCallback | None) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._open()
+                return
+            except (HostKeyRejected, AuthenticationFailed):
+                raise
+            except TransportError as exc:
+                if attempt == attempts:
+                    raise
+                delay = min(base_delay * 2 ** (attempt - 1), max_delay)
+                if on_retry is not None:
+                    on_retry(attempt, delay, exc)
+                await asyncio.sleep(delay)
+
+    async def _open(self) -> None:
+        try:
+            conn = await asyncssh.connect(**self._connect_options())
+        except asyncssh.HostKeyNotVerifiable:
+            raise HostKeyRejected(await self._rejection()) from None
+        except asyncssh.PermissionDenied as exc:
+            raise AuthenticationFailed(
+                f"{self.description}: authentication failed ({exc.reason}); "
+                f"check {'ssh-agent' if self.target.agent else 'identity_file'} and user") from None
+        except asyncssh.KeyImportError as exc:
+            raise AuthenticationFailed(f"cannot load identity file: {exc}") from None
+        except TimeoutError:
+            raise ConnectTimeout(f"{self.description}: no SSH connection within "
+                                 f"{self.target.connect_timeout:g}s") from None
+        except (asyncssh.Error, OSError) as exc:
+            raise ConnectionLost(f"{self.description}: cannot connect: {_why(exc)}") from None
+        self._conn = conn
+        self.connections_opened += 1
+        self.last_drop = None
+
+    def _connect_options(self) -> dict:
+        t = self.target
+        return dict(
+            host=t.host,
+            # Target's defaults (port 22, no user) yield to ~/.ssh/config; explicit values win.
+            port=t.port if t.port != 22 else (),
+            username=t.user or (),
+            config=[str(self.ssh_config_path)] if self.ssh_config_path else (),
+            # Always explicit: ssh config must never be able to weaken the host key check.
+            known_hosts=load_trusted_keys(self.known_hosts_file),
+            # GSS key exchange can skip the host key entirely; we never want that.
+            gss_kex=False, gss_auth=False,
+            client_keys=[t.identity_file] if t.identity_file else (),
+            agent_path=() if t.agent else None,
+            agent_forwarding=False,
+            password_auth=False, kbdint_auth=False,
+            connect_timeout=t.connect_timeout,
+            keepalive_interval=t.keepalive_interval,
+            keepalive_count_max=KEEPALIVE_COUNT_MAX,
+            client_factory=lambda: _Client(self),
+        )
+
+    def _resolve(self) -> tuple[str, int, str]:
+        """Host, port and user after ~/.ssh/config aliases, for messages and keyscan lines."""
+        opts = self._connect_options()
+        try:
+            resolved = asyncssh.SSHClientConnectionOptions(
+                config=opts["config"], host=opts["host"], port=opts["port"], username=opts["username"],
+                known_hosts=None, client_keys=None, agent_path=None, gss_kex=False, gss_auth=False)
+            return resolved.host, resolved.port, resolved.username
+        except (OSError, ValueError, asyncssh.Error):
+            return self.target.host, self.target.port, self.target.user or "?"
+
+    async def _rejection(self) -> str:
+        """Read the server's key (no authentication) so the refusal can show its fingerprint."""
+        opts = self._connect_options()
+        try:
+            key = await asyncio.wait_for(
+                asyncssh.get_server_host_key(opts["host"], opts["port"], config=opts["config"]),
+                self.target.connect_timeout)
+        except (asyncssh.Error, OSError, TimeoutError):
+            key = None
+        changed = has_entry_for(self.known_hosts_file, self.host, self.port)
+        return rejection_message(self.host, self.port, self.known_hosts_file, key, changed)
+
+    def _forget(self, conn: asyncssh.SSHClientConnection | None, exc: Exception | None) -> None:
+        if conn is not None and conn is self._conn:
+            self._conn = None
+            self.last_drop = _why(exc) if exc else "closed"
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+            try:
+                await asyncio.wait_for(conn.wait_closed(), 5)
+            except (TimeoutError, asyncssh.Error, OSError):
+                conn.abort()
+
+    # -- commands -----------------------------------------------------------------
+
+    async def run(self, argv: list[str], *, timeout: float | None = None,
+                  on_output: OutputCallback | None = None, stdin: bytes | None = None,
+                  capture: bool = False) -> CommandResult:
+        """Run ``argv`` on the host in its own process group; see :class:`Transport`.
+
+        A link that dies mid-command raises ConnectionLost whose ``result`` has
+        exit_status None: the command may or may not have done its work.
+        """
+        conn = await self._ensure_connected()
+        started = time.monotonic()
+        out_capture = BoundedCapture() if capture else None
+        err_capture = BoundedCapture() if capture else None
+        out = LineSplitter("stdout", on_output, out_capture)
+        err = _MarkedStderr(on_output, err_capture)
+
+        def result(status: int | None) -> CommandResult:
+            return CommandResult(argv=list(argv), exit_status=status,
+                                 duration=time.monotonic() - started,
+                                 stdout=out_capture.text() if out_capture else "",
+                                 stderr=err_capture.text() if err_capture else "")
+
+        try:
+            proc = await conn.create_process(wrap_in_process_group(argv), encoding=None)
+        except (asyncssh.Error, OSError) as exc:
+            raise _lost(f"{self.description}: could not start {shlex.join(argv)}: {_why(exc)}",
+                        result(None)) from None
+        if stdin:
+            proc.stdin.write(stdin)
+        proc.stdin.write_eof()
+        pump = asyncio.ensure_future(_pump(proc, out, err))
+        try:
+            done, _ = await asyncio.wait({pump}, timeout=timeout)
+        except asyncio.CancelledError:
+            await _shielded(self._abort(conn, proc, err, pump))
+            raise
+        if not done:
+            await _shielded(self._abort(conn, proc, err, pump))
+            exc = CommandTimeout(f"{shlex.join(argv)} ran past its {timeout:g}s timeout on "
+                                 f"{self.description} and was killed with its process group")
+            exc.result = result(None)
+            raise exc
+        try:
+            status = pump.result()
+        except (asyncssh.Error, OSError) as exc:
+            raise _lost(f"{self.description}: connection lost during {shlex.join(argv)}: "
+                        f"{_why(exc)}; its outcome is UNKNOWN", result(None)) from None
+        except BaseException:
+            await _shielded(self._abort(conn, proc, err, pump))
+            raise
+        if status is None:
+            raise _lost(f"{self.description}: {shlex.join(argv)} ended without an exit status "
+                        f"({self.last_drop or 'channel closed'}); its outcome is UNKNOWN", result(None))
+        return result(status)
+
+    async def _abort(self, conn: asyncssh.SSHClientConnection, proc: asyncssh.SSHClientProcess,
+                     err: _MarkedStderr, pump: asyncio.Future) -> None:
+        """Kill the command's whole remote process group, then close its channel."""
+        try:
+            if not pump.done():
+                try:
+                    await asyncio.wait_for(err.marker_seen.wait(), MARKER_WAIT)
+                except TimeoutError:
+                    pass
+                if err.pgid is not None and conn is self._conn:
+                    await asyncio.wait_for(
+                        conn.run(shlex.join(kill_group_argv(err.pgid, self.kill_grace)), check=False),
+                        self.kill_grace + 5)
+        except (asyncssh.Error, OSError, TimeoutError):
+            pass  # the link is gone: nothing more we can do from here
+        finally:
+            proc.close()
+            try:
+                await asyncio.wait_for(asyncio.shield(pump), 2)
+            except BaseException:
+                pump.cancel()
+
+    # -- files ----------------------------------------------------------------------
+
+    async def sftp_put(self, local: str | os.PathLike, remote: str,
+                       progress: sftp.ProgressCallback | None = None, resume: bool = True) -> int:
+        """Upload ``local`` to ``remote``, continuing a shorter partial upload; returns its size."""
+        conn = await self._ensure_connected()
+        return await sftp.put_file(conn, Path(local), remote, progress=progress, resume=resume)
+
+    async def sftp_get(self, remote: str, local: str | os.PathLike,
+                       progress: sftp.ProgressCallback | None = None, resume: bool = True) -> int:
+        """Download ``remote`` to ``local``, continuing a shorter partial download; returns its size."""
+        conn = await self._ensure_connected()
+        return await sftp.get_file(conn, remote, Path(local), progress=progress, resume=resume)
+
+
+async def _pump(proc: asyncssh.SSHClientProcess, out: LineSplitter, err: LineSplitter) -> int | None:
+    """Stream both outputs to EOF, then return the exit status (None: unknown)."""
+
+    async def drain(reader: asyncssh.SSHReader, splitter: LineSplitter) -> None:
+        while chunk := await reader.read(CHUNK_SIZE):
+            splitter.feed(chunk)
+        splitter.finish()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(drain(proc.stdout, out))
+            group.create_task(drain(proc.stderr, err))
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None  # both readers fail alike when the link dies
+    await proc.wait_closed()
+    if proc.exit_signal:
+        name = proc.exit_signal[0]
+        try:
+            return 128 + signal.Signals[f"SIG{name}"].value
+        except KeyError:
+            return 255
+    return proc.exit_status
+
+
+async def _shielded(coro) -> None:
+    """Finish a cleanup even if the task awaiting it is cancelled again meanwhile."""
+    task = asyncio.ensure_future(coro)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
+def _lost(message: str, result: CommandResult) -> ConnectionLost:
+    exc = ConnectionLost(message)
+    exc.result = result
+    return exc
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_why(e) for e in exc.exceptions)
+    if isinstance(exc, asyncssh.DisconnectError):
+        return exc.reason or type(exc).__name__
+    return str(exc) or type(exc).__name__
