@@ -20,6 +20,7 @@ from console.validate import is_valid_hostname
 SECRET_KEYS = {"password", "webhook_url", "api_key", "database_url", "token"}
 COMPOSE_COMMANDS = ("docker-compose", "docker compose")
 MIGRATION_ORDERS = ("before_down", "after_up")
+SERVICE_COMMAND_MODES = ("run", "exec")
 DEFAULT_COMMANDS = {
     "maintenance_on": ["npm", "run", "maintenance:on"],
     "maintenance_off": ["npm", "run", "maintenance:off"],
@@ -92,6 +93,7 @@ class Commands:
     migrate_status: list[str]
     smoke_tests: list[list[str]]
     migration_order: str = "before_down"
+    service_command_mode: str = "run"
 
 
 @dataclass(frozen=True)
@@ -401,7 +403,8 @@ def _health(r: _Reader, data: dict) -> list[HealthCheck]:
 
 
 def _commands(r: _Reader, data: dict) -> Commands:
-    t = r.table(data, "commands", set(DEFAULT_COMMANDS) | {"migration_order"}, required=False)
+    t = r.table(data, "commands", set(DEFAULT_COMMANDS) | {"migration_order", "service_command_mode"},
+                required=False)
     smoke = r.get(t, "commands", "smoke_tests", list, DEFAULT_COMMANDS["smoke_tests"])
     if smoke is None or not all(isinstance(a, list) and a and all(isinstance(v, str) for v in a)
                                 for a in smoke):
@@ -410,6 +413,9 @@ def _commands(r: _Reader, data: dict) -> Commands:
     order = r.get(t, "commands", "migration_order", str, "before_down")
     if order not in MIGRATION_ORDERS:
         r.problem("commands.migration_order", f"must be one of {', '.join(MIGRATION_ORDERS)}")
+    mode = r.get(t, "commands", "service_command_mode", str, "run")
+    if mode not in SERVICE_COMMAND_MODES:
+        r.problem("commands.service_command_mode", f"must be one of {', '.join(SERVICE_COMMAND_MODES)}")
     rollback = r.argv(t, "commands", "migrate_rollback", DEFAULT_COMMANDS["migrate_rollback"])
     if "{migration}" not in rollback:
         r.problem("commands.migrate_rollback", 'must contain the placeholder "{migration}"')
@@ -418,7 +424,8 @@ def _commands(r: _Reader, data: dict) -> Commands:
         maintenance_off=r.argv(t, "commands", "maintenance_off", DEFAULT_COMMANDS["maintenance_off"]),
         migrate_rollback=rollback,
         migrate_status=r.argv(t, "commands", "migrate_status", DEFAULT_COMMANDS["migrate_status"]),
-        smoke_tests=[list(a) for a in smoke], migration_order=order or "before_down")
+        smoke_tests=[list(a) for a in smoke], migration_order=order or "before_down",
+        service_command_mode=mode or "run")
 
 
 def _thresholds(r: _Reader, data: dict) -> Thresholds:

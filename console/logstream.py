@@ -191,6 +191,16 @@ class LogBuffer:
                 self._start = 0
         return first
 
+    def skip(self, count: int) -> None:
+        """Account for ``count`` lines that arrived but were dropped before being stored.
+
+        Only used when a burst larger than the whole buffer arrives at once: then
+        every line held now is older than the burst and would be dropped too.
+        """
+        self._dropped = self.end_seq + count
+        self._services, self._timestamps, self._texts = [], [], []
+        self._start = 0
+
     def clear(self) -> None:
         self._dropped = self.end_seq
         self._services, self._timestamps, self._texts = [], [], []

@@ -89,9 +89,15 @@ ISO_TIME_RE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})?",
     re.ASCII)
 URL_RE = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(?:/[A-Za-z0-9._~!$&()*+,;=:@%/?#-]*)?", re.ASCII)
+# A registry part is only recognised by docker when it has a dot, a port or is localhost;
+# anything else is read as a Docker Hub path, so "registry/x" would pull from the Hub.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+REGISTRY_HOST_RE = re.compile(
+    rf"(?:{_LABEL}(?:\.{_LABEL})+|localhost)(?::[0-9]{{1,5}})?|{_LABEL}:[0-9]{{1,5}}|\[[0-9A-Fa-f:]+\](?::[0-9]{{1,5}})?",
+    re.ASCII)
 # [registry[:port]/]name[:tag][@sha256:digest], the subset of the reference grammar we ship.
 IMAGE_REF_RE = re.compile(
-    r"(?:(?P<registry>[A-Za-z0-9.-]+(?::[0-9]{1,5})?|localhost(?::[0-9]{1,5})?)/)?"
+    rf"(?:(?P<registry>{REGISTRY_HOST_RE.pattern})/)?"
     r"(?P<name>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@sha256:[0-9a-f]{64})?",
@@ -133,19 +139,19 @@ def require_iso_time(value: str) -> str:
 
 
 def require_url(url: str) -> str:
+    if isinstance(url, str) and "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        # Credentials in a URL would be printed with the command in the journal (and here).
+        raise UnsafeValue("refusing URL with credentials (user:password@): pass them another way")
     if not isinstance(url, str) or URL_RE.fullmatch(url) is None:
         raise UnsafeValue(
             f"refusing URL {url!r}: it must be http(s):// without whitespace, quotes or backslashes")
-    authority = url.split("://", 1)[1].split("/", 1)[0]
-    if "@" in authority:
-        # Credentials in a URL would be printed with the command in the journal.
-        raise UnsafeValue("refusing URL with credentials (user:password@): pass them another way")
     return url
 
 
 def require_registry(registry: str) -> str:
-    if not isinstance(registry, str) or REGISTRY_RE.fullmatch(registry) is None:
-        raise UnsafeValue(f"refusing registry {registry!r}: give it as host[:port]")
+    if not isinstance(registry, str) or REGISTRY_HOST_RE.fullmatch(registry) is None:
+        raise UnsafeValue(
+            f"refusing registry {registry!r}: give it as host[:port] with a dot, a port or localhost")
     return registry
 
 

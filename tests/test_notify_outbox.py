@@ -243,3 +243,13 @@ async def test_no_secret_reaches_disk_journal_or_errors(tmp_path, mock_services)
     for secret in secrets:
         assert secret not in dumped
     assert any(r["status"] == "sent" for r in journal.records)
+
+
+def test_one_outbox_survives_several_event_loops(tmp_path, mock_services):
+    # The headless CLI may asyncio.run() each phase separately.
+    mock_services.fail(1, "500", route="slack")
+    outbox = _outbox(tmp_path, mock_services, JournalSpy())
+    assert asyncio.run(outbox.send_or_queue("slack", "incident_opened", {"text": "a"})) == "queued"
+    asyncio.run(_drain(outbox))
+    assert asyncio.run(outbox.send_or_queue("slack", "incident_resolved", {"text": "b"})) == "sent"
+    assert _slack_texts(mock_services) == ["a", "b"]

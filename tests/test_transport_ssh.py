@@ -271,6 +271,14 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def kill_groups_matching(pattern: str) -> None:
+    for pid in subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split():
+        try:
+            os.killpg(os.getpgid(int(pid)), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def kill_sshd_session_of(pattern: str, user: str) -> list[int]:
     """Kill (as root, the host is this machine) the sshd session processes serving ``pattern``."""
     pids = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
@@ -307,7 +315,7 @@ async def test_dropped_link_mid_command_is_unknown_and_next_run_reconnects(trans
         assert transport.connection is not first
     finally:
         await transport.close()
-        subprocess.run(["pkill", "-f", pattern])  # the orphaned command: its fate was UNKNOWN
+        kill_groups_matching(pattern)  # the orphaned command: its fate was UNKNOWN
 
 
 @pytest.mark.asyncio
@@ -507,3 +515,19 @@ async def test_sftp_put_resumes_a_partial_upload_and_get_brings_it_back(transpor
     finally:
         await transport.run(["rm", "-f", remote])
         await transport.close()
+
+
+@pytest.mark.asyncio
+async def test_failing_output_callback_kills_the_remote_command(transport, target, empty_ssh_config):
+    marker, pattern = unique_marker()
+
+    def explode(stream, lines):
+        raise RuntimeError("widget gone")
+
+    try:
+        with pytest.raises(RuntimeError, match="widget gone"):
+            await transport.run(["sh", "-c", f"echo hi; sleep 300; echo {marker}"], on_output=explode,
+                                timeout=20)
+    finally:
+        await transport.close()
+    assert await remote_processes(target, empty_ssh_config, pattern) == []

@@ -138,14 +138,15 @@ def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[
         from console.engine.hotfix import rebuild_hotfix
         procedure = rebuild_hotfix(config, log, name, started, options)
     # Every step that finished or was skipped in any run of this procedure counts as done,
-    # except verification, which is always re-run after a resume.
+    # except the artifact checks and verification, which are always re-run after a resume
+    # (the host may have changed while the console was away).
     first = _first_start(journal, name, started)
     done = set()
     for record in journal.records():
         if record["seq"] < first or record["type"] not in ("step_finished", "step_skipped"):
             continue
         done.add(record["step_id"])
-    done -= {s.id for s in procedure.steps if s.read_only}
+    done -= {s.id for s in procedure.steps if s.read_only and s.id != "migration_check"}
     return procedure, done
 
 

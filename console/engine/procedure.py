@@ -31,7 +31,8 @@ class Step:
     display: str = ""                   # what a built-in check does, for the screen and dry run
     destructive: bool = False           # needs a confirmation (or --yes)
     mutating: bool = False              # changes the host: the lock must be held first
-    read_only: bool = False             # safe to run for real during a dry run
+    read_only: bool = False             # changes nothing on the host
+    preflight: bool = False             # a read-only check run for real even in a dry run
     timeout: float | None = None
     skip_needs_reason: bool = True      # every skip is recorded with why
     stdin: bytes | None = None          # never journaled (may carry secret values)

@@ -53,6 +53,7 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
     use_registry = bool(release is not None and release.pushed)
     recorded = dict(release.files) if release is not None else {}
     cmds = config.commands
+    via_run = cmds.service_command_mode  # "run" (one-off container) or "exec" (running container)
 
     steps = [
         Step("verify_artifacts", f"Verify {to_tag} artifacts (SHA256SUMS + release log)",
@@ -60,23 +61,23 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
              display=f"sha256sum {art.bundle_path(target.artifacts_dir, to_tag)}"
                      + ("" if use_registry else f" {art.images_path(target.artifacts_dir, to_tag)}")
                      + f" vs {art.sha256sums_path(target.artifacts_dir)} and the release log",
-             read_only=True, timeout=600),
+             read_only=True, preflight=True, timeout=600),
         Step("inspect_bundle", f"Inspect {to_tag}-compose.tar.gz (no absolute paths, .. or links)",
              action=lambda ctx: verify_bundle_members(ctx, to_tag),
-             display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)), read_only=True),
+             display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)), read_only=True, preflight=True),
         Step("maintenance_on", "Switch traffic to maintenance",
-             argv=compose.maintenance_on(backend, cmds.maintenance_on), destructive=True, mutating=True),
+             argv=compose._in_service(via_run, backend, cmds.maintenance_on), destructive=True, mutating=True),
     ]
-    via_status = "run" if order == "before_down" else "exec"
+    via_status = via_run if order == "before_down" else "exec"
     schema_step = Step("migration_check", f"Compare the schema with {to_tag}'s migrations",
                        action=lambda ctx: check_schema(ctx, target_head, via_status),
                        display=" ".join(compose.migrate_status(backend, cmds.migrate_status, via=via_status)),
-                       read_only=True, timeout=300)
+                       read_only=True, preflight=order == "before_down", timeout=300)
     migrate_step = Step("migrate_rollback",
                         f"Roll back migrations to {target_head or '(unknown)'}"
                         + (f" with {from_tag}'s tooling" if order == "before_down" and from_tag else ""),
                         argv=(compose.migrate_rollback(backend, cmds.migrate_rollback, target_head,
-                                                       via="run" if order == "before_down" else "exec")
+                                                       via=via_status)
                               if target_head else None),
                         display="(target migration head unknown)", destructive=True, mutating=True,
                         when=skip_reason_for_rollback, timeout=900)
@@ -104,7 +105,7 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
     if order == "after_up":
         steps += [schema_step, migrate_step]
     steps.append(Step("maintenance_off", "Re-enable traffic",
-                      argv=compose.maintenance_off(backend, cmds.maintenance_off), mutating=True))
+                      argv=compose._in_service(via_run, backend, cmds.maintenance_off), mutating=True))
     steps += verification_steps(config, to_tag)
     return Procedure("rollback", steps, from_tag=from_tag, to_tag=to_tag,
                      options={"migration_order": order, "use_registry": use_registry,

@@ -125,7 +125,7 @@ class StepEngine:
                     self._journal("step_skipped", step_id=step.id, reason=reason, by="console")
                     self.emit(StepSkipped(step.id, reason))
                     continue
-            if self.ctx.dry_run and not step.read_only:
+            if self.ctx.dry_run and not step.preflight:
                 self.statuses[step.id] = "would_run"
                 self.emit(WouldRun(step.id, step.title, step.command, step.destructive))
                 continue

@@ -43,12 +43,15 @@ async def wait_for_health(ctx: StepContext, expected_version: str | None,
                           wait: float = HEALTH_WAIT_SECONDS) -> ActionResult:
     """Every check must answer as expected (and report the target version) within ``wait``."""
     deadline = time.monotonic() + wait
+    shown: list[str] = []
     async with httpx.AsyncClient(trust_env=False) as client:
         while True:
             results = await check_all(ctx.config.health, client, expected_version)
             lines = [f"{r.check}: {'OK' if r.ok else 'FAIL'} {r.http_status or '-'} "
                      f"version={r.version or '-'} {r.reason}".rstrip() for r in results]
-            ctx.emit_output("stdout", lines)
+            if lines != shown:  # only changes: a 90 s wait must not flood the log
+                ctx.emit_output("stdout", lines)
+                shown = lines
             if all(r.ok for r in results) or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(1.0)

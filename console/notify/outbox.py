@@ -116,6 +116,7 @@ class Outbox:
         self._locks: dict[str, asyncio.Lock] = {}
         self._due: dict[str, float] = {}          # message name → monotonic time of next try
         self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._seq = self._last_seq()
 
     # -- what is on disk ---------------------------------------------------
@@ -158,6 +159,7 @@ class Outbox:
         Never raises because of the remote service: a failure leaves the message
         queued for :meth:`drain`. Returns ``"sent"``, ``"queued"`` or ``"failed"``.
         """
+        self._bind_loop()
         message = self._persist_new(channel, event, payload)
         if channel not in self.senders:
             self._record(message, "queued", f"no sender configured for {channel}")
@@ -180,6 +182,7 @@ class Outbox:
         The UI and CLI run this as a background task; ``until_empty`` suits the
         end of a headless run (bound it with ``asyncio.wait_for``).
         """
+        self._bind_loop()
         while True:
             now = time.monotonic()
             due: list[OutboxMessage] = []
@@ -310,6 +313,15 @@ class Outbox:
                           error=self._redact(error) if error else None)
         except Exception:  # a journal problem is reported elsewhere; the outbox keeps going
             log.exception("could not journal a notification outcome")
+
+    def _bind_loop(self) -> None:
+        # A headless run may call asyncio.run() more than once; asyncio locks and
+        # events belong to one loop, so start fresh ones on a new loop.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._locks = {}
+            self._wake = None
 
     def _lock(self, channel: str) -> asyncio.Lock:
         return self._locks.setdefault(channel, asyncio.Lock())

@@ -14,6 +14,7 @@ import signal
 import time
 
 from console.failures import CommandTimeout
+from console.transport.aborting import finish_despite_cancel
 from console.transport.base import CommandResult, OutputCallback
 from console.transport.streams import CHUNK_SIZE, BoundedCapture, LineSplitter
 
@@ -67,10 +68,10 @@ class LocalTransport:
         try:
             done, _ = await asyncio.wait({pump}, timeout=timeout)
         except asyncio.CancelledError:
-            await _finish_abort(self._abort(proc, pump))
+            await finish_despite_cancel(self._abort(proc, pump))
             raise
         if not done:
-            await _finish_abort(self._abort(proc, pump))
+            await finish_despite_cancel(self._abort(proc, pump))
             exc = CommandTimeout(f"{shlex.join(argv)} ran past its {timeout:g}s timeout and was "
                                  "killed with its process group")
             exc.result = result(None)
@@ -78,7 +79,7 @@ class LocalTransport:
         try:
             status = pump.result()
         except BaseException:
-            await _finish_abort(self._abort(proc, pump))
+            await finish_despite_cancel(self._abort(proc, pump))
             raise
         return result(status)
 
@@ -139,12 +140,3 @@ def _group_alive(pgid: int) -> bool:
         return False
     return True
 
-
-async def _finish_abort(coro) -> None:
-    """Finish the kill even if the awaiting task is cancelled again meanwhile."""
-    task = asyncio.ensure_future(coro)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task
-        raise

@@ -44,6 +44,8 @@ async def put_file(conn: asyncssh.SSHClientConnection, local: Path, remote: str,
             final = await _remote_size(client, remote)
     except asyncssh.SFTPError as exc:
         raise TransferFailed(f"upload of {local.name} to {remote} failed: {exc.reason}") from None
+    except asyncssh.ChannelOpenError as exc:
+        raise TransferFailed(f"upload of {local.name}: the host offers no SFTP ({exc.reason})") from None
     except (asyncssh.Error, OSError) as exc:
         raise ConnectionLost(f"upload of {local.name} to {remote} interrupted: {exc}; "
                              "run it again to resume") from None
@@ -75,6 +77,8 @@ async def get_file(conn: asyncssh.SSHClientConnection, remote: str, local: Path,
                             progress(done, total)
     except asyncssh.SFTPError as exc:
         raise TransferFailed(f"download of {remote} failed: {exc.reason}") from None
+    except asyncssh.ChannelOpenError as exc:
+        raise TransferFailed(f"download of {remote}: the host offers no SFTP ({exc.reason})") from None
     except (asyncssh.Error, OSError) as exc:
         raise ConnectionLost(f"download of {remote} interrupted: {exc}; run it again to resume") from None
     final = local.stat().st_size

@@ -22,6 +22,7 @@ from console.config import Target
 from console.failures import (AuthenticationFailed, CommandTimeout, ConnectionLost, ConnectTimeout,
                               HostKeyRejected, TransportError)
 from console.transport import sftp
+from console.transport.aborting import finish_despite_cancel
 from console.transport.base import CommandResult, OutputCallback
 from console.transport.known_hosts import (has_entry_for, known_hosts_path, load_trusted_keys,
                                            rejection_message)
@@ -260,10 +261,10 @@ class SSHTransport:
         try:
             done, _ = await asyncio.wait({pump}, timeout=timeout)
         except asyncio.CancelledError:
-            await _shielded(self._abort(conn, proc, err, pump))
+            await finish_despite_cancel(self._abort(conn, proc, err, pump))
             raise
         if not done:
-            await _shielded(self._abort(conn, proc, err, pump))
+            await finish_despite_cancel(self._abort(conn, proc, err, pump))
             exc = CommandTimeout(f"{shlex.join(argv)} ran past its {timeout:g}s timeout on "
                                  f"{self.description} and was killed with its process group")
             exc.result = result(None)
@@ -274,7 +275,7 @@ class SSHTransport:
             raise _lost(f"{self.description}: connection lost during {shlex.join(argv)}: "
                         f"{_why(exc)}; its outcome is UNKNOWN", result(None)) from None
         except BaseException:
-            await _shielded(self._abort(conn, proc, err, pump))
+            await finish_despite_cancel(self._abort(conn, proc, err, pump))
             raise
         if status is None:
             raise _lost(f"{self.description}: {shlex.join(argv)} ended without an exit status "
@@ -285,7 +286,7 @@ class SSHTransport:
                      err: _MarkedStderr, pump: asyncio.Future) -> None:
         """Kill the command's whole remote process group, then close its channel."""
         try:
-            if not pump.done():
+            if proc.exit_status is None:   # no exit reported: the command may still run
                 try:
                     await asyncio.wait_for(err.marker_seen.wait(), MARKER_WAIT)
                 except TimeoutError:
@@ -340,16 +341,6 @@ async def _pump(proc: asyncssh.SSHClientProcess, out: LineSplitter, err: LineSpl
         except KeyError:
             return 255
     return proc.exit_status
-
-
-async def _shielded(coro) -> None:
-    """Finish a cleanup even if the task awaiting it is cancelled again meanwhile."""
-    task = asyncio.ensure_future(coro)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task
-        raise
 
 
 def _lost(message: str, result: CommandResult) -> ConnectionLost:

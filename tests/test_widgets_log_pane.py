@@ -1,0 +1,274 @@
+"""Pilot tests of the live log pane in a tiny host app at 80x24."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from textual.app import App, ComposeResult
+
+from widgets.log_pane import LogPane, service_colour
+
+TS = "2026-03-01T10:15:30.123456789Z"
+
+
+class PaneApp(App):
+    def __init__(self, **pane_options) -> None:
+        super().__init__()
+        self.pane_options = pane_options
+        self.messages: list = []
+
+    def compose(self) -> ComposeResult:
+        yield LogPane(id="logs", **self.pane_options)
+
+    def on_mount(self) -> None:
+        self.query_one(LogPane).focus()
+
+
+def lines(n: int, service: str = "mr-dj-backend-1", start: int = 0, text: str = "line") -> list[str]:
+    return [f"{service}  | {TS} {text} {i}" for i in range(start, start + n)]
+
+
+def screen_rows(pane: LogPane) -> list[str]:
+    return [pane.render_line(y).text for y in range(pane.scrollable_content_region.height)]
+
+
+async def flush(pilot, pane: LogPane) -> None:
+    pane.drain()
+    await pilot.pause()
+
+
+def sent(app: PaneApp, kind: type) -> list:
+    """Messages of ``kind``, once each (the hook sees a bubbling message at every level)."""
+    return list({id(m): m for m in app.messages if isinstance(m, kind)}.values())
+
+
+def run(**options):
+    app = PaneApp(**options)
+    return app, app.run_test(size=(80, 24), message_hook=app.messages.append)
+
+
+@pytest.mark.asyncio
+async def test_ingested_lines_become_visible_rows_and_follow_the_end():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(100))
+        await flush(pilot, pane)
+        rows = screen_rows(pane)
+        assert len(pane.view) == 100
+        assert rows[-1].startswith("10:15:30.123 mr-dj-backend │ line 99")
+        assert "line 99" in rows[-1] and "line 78" in rows[0]       # 22 rows inside the border
+        assert pane.follow and pane.scroll_y == pane.max_scroll_y
+
+
+@pytest.mark.asyncio
+async def test_ingest_from_a_thread_is_coalesced_by_the_timer():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        refreshes = 0
+        original = pane.refresh
+
+        def counting_refresh(*args, **kwargs):
+            nonlocal refreshes
+            refreshes += 1
+            return original(*args, **kwargs)
+
+        pane.refresh = counting_refresh
+        threads = [threading.Thread(target=lambda k=k: [pane.ingest(lines(1, start=k * 1000 + i))
+                                                        for i in range(500)]) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        await pilot.pause(0.2)                                         # a few timer ticks
+        assert len(pane.buffer) == 2000
+        assert refreshes < 20                                          # not one per line
+
+
+@pytest.mark.asyncio
+async def test_paused_view_stays_put_and_counts_new_lines():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(100))
+        await flush(pilot, pane)
+        await pilot.press("f")
+        assert pane.follow is False
+        before = screen_rows(pane)[:-1]
+        top = pane.scroll_y
+        pane.ingest(lines(50, start=100))
+        await flush(pilot, pane)
+        assert pane.scroll_y == top and screen_rows(pane)[:-1] == before
+        assert "50 new lines" in screen_rows(pane)[-1]
+        await pilot.press("f")
+        assert pane.follow and pane.new_lines == 0
+        assert "line 149" in screen_rows(pane)[-1]
+        follow_messages = [m.follow for m in sent(app, LogPane.FollowChanged)]
+        assert follow_messages == [False, True]
+
+
+@pytest.mark.asyncio
+async def test_scrolling_up_pauses_following():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(100))
+        await flush(pilot, pane)
+        await pilot.press("up")
+        assert pane.follow is False
+
+
+@pytest.mark.asyncio
+async def test_text_filter_typed_in_the_prompt():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(30) + lines(3, text="ERROR boom"))
+        await flush(pilot, pane)
+        await pilot.press("slash", *"error", "enter")
+        assert pane.text_filter == "error"
+        assert len(pane.view) == 3
+        assert all("ERROR boom" in r for r in screen_rows(pane)[:3])
+        changed = sent(app, LogPane.FilterChanged)
+        assert changed[-1].rows == 3 and changed[-1].control is pane
+        await pilot.press("slash", "ctrl+u", *"re:boom [02]", "enter")        # regex form
+        assert len(pane.view) == 2
+        await pilot.press("slash", "ctrl+u", *"re:(", "enter")               # bad regex: prompt stays open
+        assert pane._prompt_kind == "filter" and pane.text_filter == "re:boom [02]"
+        await pilot.press("escape")
+        assert pane._prompt_kind is None
+
+
+@pytest.mark.asyncio
+async def test_service_filter_and_cycling():
+    app, ctx = run(project="mr-dj", services=["mr-dj-backend", "mr-dj-frontend"])
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(5) + lines(7, service="mr-dj_mr-dj-frontend_1"))
+        await flush(pilot, pane)
+        pane.service_filter = frozenset({"mr-dj-frontend"})
+        await pilot.pause()
+        assert len(pane.view) == 7
+        assert "mr-dj-frontend" in screen_rows(pane)[0]
+        pane.service_filter = None
+        await pilot.press("v")
+        assert pane.service_filter == frozenset({"mr-dj-backend"}) and len(pane.view) == 5
+        await pilot.press("v")
+        assert pane.service_filter == frozenset({"mr-dj-frontend"})
+        await pilot.press("v")
+        assert pane.service_filter is None and len(pane.view) == 12
+        # new lines respect the active filter
+        pane.service_filter = frozenset({"mr-dj-backend"})
+        pane.ingest(lines(2, start=5) + lines(2, service="mr-dj-frontend-1", start=7))
+        await flush(pilot, pane)
+        assert len(pane.view) == 7
+
+
+@pytest.mark.asyncio
+async def test_search_moves_to_the_match_and_highlights_it():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(10) + lines(1, text="needle A") + lines(200, start=20) + lines(1, text="needle B")
+                    + lines(100, start=300))
+        await flush(pilot, pane)
+        await pilot.press("s", *"needle", "enter")
+        assert pane.follow is False
+        moved = sent(app, LogPane.SearchMoved)
+        assert moved[-1].row is not None
+        row = moved[-1].row
+        assert pane.view.line_at(row).text.startswith("needle")
+        assert any("needle" in r for r in screen_rows(pane))
+        first = pane.view.line_at(row).text
+        await pilot.press("n")
+        second = pane.view.line_at(pane.view.row_of(pane._match_seq)).text
+        assert {first, second} == {"needle A 0", "needle B 0"}
+        assert any(second in r for r in screen_rows(pane))
+        await pilot.press("N")
+        assert pane.view.line_at(pane.view.row_of(pane._match_seq)).text == first
+        # the match itself is styled differently from the rest of its row
+        y = pane.view.row_of(pane._match_seq) - int(pane.scroll_y)
+        segments = list(pane.render_line(y))
+        match_styles = {s.style for s in segments if s.text == "needle"}
+        other_styles = {s.style for s in segments if s.text.startswith(" A") or s.text.startswith(" B")}
+        assert match_styles and other_styles and match_styles.isdisjoint(other_styles)
+
+
+@pytest.mark.asyncio
+async def test_search_without_match_reports_none():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(10))
+        await flush(pilot, pane)
+        await pilot.press("s", *"absent", "enter")
+        assert [m.row for m in sent(app, LogPane.SearchMoved)] == [None]
+
+
+@pytest.mark.asyncio
+async def test_bounded_buffer_drops_oldest_lines():
+    app, ctx = run(max_lines=50)
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        for k in range(4):
+            pane.ingest(lines(50, start=k * 50))
+            await flush(pilot, pane)
+        assert len(pane.buffer) == 50 and len(pane.view) == 50
+        assert pane.view.line_at(0).text == "line 150"
+        # a single burst bigger than the buffer is trimmed in the queue, numbers stay honest
+        pane.ingest(lines(500, start=200))
+        await flush(pilot, pane)
+        assert pane.buffer.end_seq == 700 and pane.view.line_at(0).text == "line 650"
+        assert "line 699" in screen_rows(pane)[-1]
+
+
+@pytest.mark.asyncio
+async def test_paused_view_holds_still_while_old_lines_drop():
+    app, ctx = run(max_lines=100)
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(100))
+        await flush(pilot, pane)
+        await pilot.press("f")
+        pane.scroll_to(y=50, animate=False, immediate=True)
+        await pilot.pause()
+        top_text = screen_rows(pane)[0]
+        pane.ingest(lines(30, start=100))                            # drops line 0..29
+        await flush(pilot, pane)
+        assert screen_rows(pane)[0] == top_text
+
+
+@pytest.mark.asyncio
+async def test_long_line_is_truncated():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest([f"mr-dj-backend-1  | {TS} " + "x" * 2_000_000])
+        await flush(pilot, pane)
+        text = pane.view.line_at(0).text
+        assert len(text) < 4200 and text.endswith("chars]")
+        assert pane.virtual_size.width < 4300
+        assert screen_rows(pane)[0].endswith("x" * 40)
+
+
+@pytest.mark.asyncio
+async def test_timestamps_toggle_and_copy_visible_lines():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(3))
+        await flush(pilot, pane)
+        await pilot.press("t")
+        assert pane.show_timestamps is False
+        assert screen_rows(pane)[0].startswith("mr-dj-backend │ line 0")
+        await pilot.press("c")
+        assert app.clipboard == "\n".join(f"mr-dj-backend | line {i}" for i in range(3))
+        await pilot.press("t", "c")
+        assert app.clipboard.splitlines()[0] == f"{TS} mr-dj-backend | line 0"
+
+
+def test_service_colour_is_stable():
+    assert service_colour("mr-dj-backend") == service_colour("mr-dj-backend")
+    assert len({service_colour(f"svc{i}") for i in range(50)}) > 3

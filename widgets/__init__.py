@@ -1,0 +1,1 @@
+"""Reusable Textual widgets that present the headless core in ``console/``."""

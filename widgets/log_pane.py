@@ -1,0 +1,478 @@
+"""The live log pane: ``docker compose logs -f`` for the whole stack, flood-proof.
+
+A Line API widget (as Toolong's ``LogLines``): only the rows on screen are ever
+rendered, from a bounded :class:`~console.logstream.LogBuffer`. ``ingest`` may
+be called from any thread or worker as often as it likes; lines are parsed by
+the caller, parked under a lock, and a timer moves them into the buffer in one
+batch with one refresh, so a crash-looping service printing a million lines
+costs a few refreshes a second, not a million.
+
+The filter and search prompts are drawn on the pane's bottom row by the pane
+itself, so the widget is one self-contained Line API widget with no children.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import zlib
+from collections.abc import Collection
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from console.logstream import DEFAULT_MAX_LINES, LogBuffer, LogFilter, LogParser, LogView, TextMatcher
+
+DRAIN_INTERVAL = 0.05          # seconds; the ceiling on how often floods refresh the pane
+SERVICE_COLUMN_MAX = 20
+REGEX_PREFIX = "re:"
+# Foreground colours for service names; a service keeps its colour across runs (crc32, not hash()).
+PALETTE = ("cyan", "magenta", "green", "yellow", "bright_blue", "bright_red", "bright_cyan",
+           "bright_magenta", "bright_green", "orange1")
+_STRIP_CACHE_SIZE = 2000
+
+
+def service_colour(service: str) -> str:
+    return PALETTE[zlib.crc32(service.encode()) % len(PALETTE)]
+
+
+def parse_prompt(value: str) -> TextMatcher | None:
+    """``re:<pattern>`` is a regex, anything else a case-insensitive substring."""
+    if not value:
+        return None
+    if value.startswith(REGEX_PREFIX):
+        return TextMatcher(value[len(REGEX_PREFIX):], regex=True)
+    return TextMatcher(value)
+
+
+class LogPane(ScrollView, can_focus=True):
+    """Follows the stack's logs; pause, filter, search and copy without losing lines."""
+
+    BINDINGS = [
+        Binding("f", "toggle_follow", "Follow/pause", id="log-pane.follow"),
+        Binding("end", "follow", "Follow", show=False, id="log-pane.end"),
+        Binding("slash", "prompt('filter')", "Filter", id="log-pane.filter"),
+        Binding("s", "prompt('search')", "Search", id="log-pane.search"),
+        Binding("n", "next_match", "Next match", id="log-pane.next-match"),
+        Binding("N", "previous_match", "Prev match", id="log-pane.previous-match"),
+        Binding("v", "cycle_service", "Service", id="log-pane.service"),
+        Binding("c", "copy", "Copy", id="log-pane.copy"),
+        Binding("t", "toggle_timestamps", "Timestamps", id="log-pane.timestamps"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "log-pane--timestamp",
+        "log-pane--separator",
+        "log-pane--match",
+        "log-pane--current-match",
+        "log-pane--indicator",
+        "log-pane--prompt",
+    }
+
+    DEFAULT_CSS = """
+    LogPane {
+        height: 1fr;
+        border: round $panel;
+        border-title-color: $text-muted;
+        border-subtitle-color: $text-muted;
+        &:focus { border: round $accent; }
+        & > .log-pane--timestamp { color: $text-muted; }
+        & > .log-pane--separator { color: $text-disabled; }
+        & > .log-pane--match { background: $warning 60%; color: $text; }
+        & > .log-pane--current-match { background: $accent 30%; }
+        & > .log-pane--indicator { background: $warning; color: $background; text-style: bold; }
+        & > .log-pane--prompt { background: $boost; color: $text; }
+    }
+    """
+
+    follow: reactive[bool] = reactive(True, init=False)
+    show_timestamps: reactive[bool] = reactive(True, init=False)
+    text_filter: reactive[str] = reactive("", init=False)
+    service_filter: reactive[frozenset[str] | None] = reactive(None, init=False)
+    search_term: reactive[str] = reactive("", init=False)
+    new_lines: reactive[int] = reactive(0, init=False)
+
+    class FollowChanged(Message):
+        """Following the end of the log was switched on or off."""
+
+        def __init__(self, log_pane: LogPane, follow: bool) -> None:
+            super().__init__()
+            self.log_pane = log_pane
+            self.follow = follow
+
+        @property
+        def control(self) -> LogPane:
+            return self.log_pane
+
+    class FilterChanged(Message):
+        """The rows shown changed because the service or text filter did."""
+
+        def __init__(self, log_pane: LogPane, services: frozenset[str] | None, text: str,
+                     rows: int) -> None:
+            super().__init__()
+            self.log_pane = log_pane
+            self.services = services
+            self.text = text
+            self.rows = rows
+
+        @property
+        def control(self) -> LogPane:
+            return self.log_pane
+
+    class SearchMoved(Message):
+        """``n``/``N`` moved to a match (``row`` None: no line matches)."""
+
+        def __init__(self, log_pane: LogPane, term: str, row: int | None) -> None:
+            super().__init__()
+            self.log_pane = log_pane
+            self.term = term
+            self.row = row
+
+        @property
+        def control(self) -> LogPane:
+            return self.log_pane
+
+    def __init__(self, *, max_lines: int = DEFAULT_MAX_LINES, project: str | None = None,
+                 services: Collection[str] = (), name: str | None = None, id: str | None = None,
+                 classes: str | None = None, disabled: bool = False) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.buffer = LogBuffer(max_lines)
+        self.view = LogView(self.buffer)
+        self._parser = LogParser(project, services)
+        self._pending: list[list[str]] = [[], [], []]
+        self._pending_lock = threading.Lock()
+        self._pending_skipped = 0
+        self._matcher: TextMatcher | None = None
+        self._match_seq: int | None = None
+        self._service_width = 0
+        self._text_width = 0
+        self._strips: dict[int, Strip] = {}
+        self._prompt_kind: str | None = None
+        self._prompt_text = ""
+        self.border_title = "logs"
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def ingest(self, raw_lines: list[str]) -> None:
+        """Queue raw ``docker compose logs`` lines; safe from any thread, never refreshes.
+
+        Parsing happens here, in the caller's thread or worker; the UI thread only
+        concatenates lists when it drains.
+        """
+        services, timestamps, texts = self._parser.columns(raw_lines)
+        with self._pending_lock:
+            pending = self._pending
+            pending[0].extend(services)
+            pending[1].extend(timestamps)
+            pending[2].extend(texts)
+            excess = len(pending[2]) - self.buffer.max_lines
+            if excess > 0:
+                # The buffer would drop these on arrival anyway; do it before they cost anything.
+                for column in pending:
+                    del column[:excess]
+                self._pending_skipped += excess
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._update_title()
+        self.set_interval(DRAIN_INTERVAL, self.drain)
+
+    def drain(self) -> int:
+        """Move queued lines into the buffer, in one batch and one refresh; returns their count."""
+        with self._pending_lock:
+            services, timestamps, texts = self._pending
+            if not texts:
+                return 0
+            self._pending = [[], [], []]
+            skipped, self._pending_skipped = self._pending_skipped, 0
+        if skipped:
+            # Lines trimmed in the queue still get sequence numbers, so counts stay honest.
+            self.buffer.skip(skipped)
+        self.buffer.extend_columns(services, timestamps, texts)
+        longest_service = max(map(len, set(services)))
+        if longest_service > self._service_width:
+            self._service_width = min(longest_service, SERVICE_COLUMN_MAX)
+            self._strips.clear()
+        self._text_width = max(self._text_width, max(map(len, texts)))
+        added, dropped = self.view.sync()
+        self._update_virtual_size()
+        if self.follow:
+            self._scroll_to_end()
+        else:
+            self.new_lines += added
+            if dropped:
+                # Rows vanished above the viewport: move with the text so it stays still.
+                self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True, force=True)
+        self.refresh()
+        return len(texts)
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _prefix_width(self) -> int:
+        return (13 if self.show_timestamps else 0) + self._service_width + 3
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self._prefix_width() + self._text_width, len(self.view))
+
+    def _scroll_to_end(self) -> None:
+        self.scroll_to(y=max(0, len(self.view) - self.scrollable_content_region.height),
+                       animate=False, immediate=True, force=True)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        height = self.scrollable_content_region.height
+        base = self.rich_style
+        if y == height - 1 and self._prompt_kind is not None:
+            label = f" {self._prompt_kind} (re: regex, ^U clear) › {self._prompt_text}▏"
+            style = base + self.get_component_rich_style("log-pane--prompt")
+            return Strip([Segment(label, style)]).crop_extend(0, width, style)
+        if y == height - 1 and not self.follow and self.new_lines:
+            label = f" ↓ {self.new_lines:,} new lines, f to follow "
+            style = base + self.get_component_rich_style("log-pane--indicator")
+            return Strip([Segment(label, style)]).crop_extend(0, width, style)
+        scroll_x, scroll_y = self.scroll_offset
+        row = scroll_y + y
+        if row >= len(self.view):
+            return Strip.blank(width, base)
+        seq = self.view.seq_at(row)
+        strip = self._strips.get(seq)
+        if strip is None:
+            if len(self._strips) > _STRIP_CACHE_SIZE:
+                self._strips.clear()
+            strip = self._strips[seq] = self._render_row(seq)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _render_row(self, seq: int) -> Strip:
+        line = self.buffer.get(seq)
+        base = self.rich_style
+        current = seq == self._match_seq
+        if current:
+            base = base + self.get_component_rich_style("log-pane--current-match")
+        segments = []
+        if self.show_timestamps:
+            # "2026-03-01T10:15:30.123456789Z" -> "10:15:30.123": the date rarely matters mid-incident.
+            stamp = line.timestamp[11:23].ljust(12)
+            segments.append(Segment(stamp + " ", base + self.get_component_rich_style("log-pane--timestamp")))
+        service = line.service[:SERVICE_COLUMN_MAX].ljust(self._service_width)
+        segments.append(Segment(service, base + Style(color=service_colour(line.service))))
+        segments.append(Segment(" │ ", base + self.get_component_rich_style("log-pane--separator")))
+        text = line.text
+        spans = self._matcher.spans(text) if self._matcher else []
+        if spans:
+            match = base + self.get_component_rich_style("log-pane--match")
+            at = 0
+            for start, end in spans:
+                if start > at:
+                    segments.append(Segment(text[at:start], base))
+                segments.append(Segment(text[start:end], match))
+                at = end
+            if at < len(text):
+                segments.append(Segment(text[at:], base))
+        else:
+            segments.append(Segment(text, base))
+        return Strip(segments)
+
+    def plain_row(self, row: int) -> str:
+        """A row as text, the way it is shown (for copying)."""
+        line = self.view.line_at(row)
+        stamp = f"{line.timestamp} " if self.show_timestamps and line.timestamp else ""
+        return f"{stamp}{line.service} | {line.text}" if line.service else f"{stamp}{line.text}"
+
+    def visible_rows(self) -> range:
+        top = int(self.scroll_y)
+        return range(top, min(len(self.view), top + self.scrollable_content_region.height))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    # -- filters and search ------------------------------------------------------------------
+
+    def _apply_filter(self) -> None:
+        try:
+            matcher = parse_prompt(self.text_filter)
+        except re.error as exc:
+            self.notify(f"Bad filter regex: {exc}", severity="error")
+            return
+        self.view.rebuild(LogFilter(services=self.service_filter, text=matcher))
+        self._strips.clear()
+        self._update_virtual_size()
+        if self.follow:
+            self._scroll_to_end()
+        self.refresh()
+        self.post_message(self.FilterChanged(self, self.service_filter, self.text_filter, len(self.view)))
+        self._update_title()
+
+    def _update_title(self) -> None:
+        parts = ["logs"]
+        if self.service_filter is not None:
+            parts.append("service: " + ",".join(sorted(self.service_filter)))
+        if self.text_filter:
+            parts.append(f"filter: {self.text_filter}")
+        if self.search_term:
+            parts.append(f"search: {self.search_term}")
+        self.border_title = " · ".join(parts)
+        self.border_subtitle = "following" if self.follow else "paused"
+
+    def _move_to_match(self, backward: bool) -> int | None:
+        if self._matcher is None:
+            self.notify("No search term: press s to search", severity="warning")
+            return None
+        start = None
+        if self._match_seq is not None:
+            start = self.view.row_of(self._match_seq)
+        if start is None:
+            start = int(self.scroll_y) + (self.scrollable_content_region.height if backward else -1)
+        row = self.view.search(self._matcher, start, backward=backward)
+        if row is None:
+            self._match_seq = None
+            self.notify(f"No line matches {self.search_term!r}", severity="warning")
+        else:
+            self._match_seq = self.view.seq_at(row)
+            self.follow = False          # a match we jump to must not scroll away
+            height = self.scrollable_content_region.height
+            if not int(self.scroll_y) <= row < int(self.scroll_y) + height - 1:
+                self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True, force=True)
+        self._strips.clear()
+        self.refresh()
+        self.post_message(self.SearchMoved(self, self.search_term, row))
+        return row
+
+    # -- prompt ------------------------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        if self._prompt_kind is None:
+            return
+        # While the prompt is open every key is text for it, not a binding.
+        event.stop()
+        event.prevent_default()
+        if event.key == "escape":
+            self._close_prompt()
+        elif event.key == "enter":
+            self._submit_prompt()
+        elif event.key == "backspace":
+            self._prompt_text = self._prompt_text[:-1]
+        elif event.key == "ctrl+u":
+            self._prompt_text = ""
+        elif event.is_printable and event.character:
+            self._prompt_text += event.character
+        self.refresh()
+
+    def on_paste(self, event: events.Paste) -> None:
+        if self._prompt_kind is not None:
+            event.stop()
+            self._prompt_text += event.text.splitlines()[0] if event.text else ""
+            self.refresh()
+
+    def _close_prompt(self) -> None:
+        self._prompt_kind = None
+        self.refresh()
+
+    def _submit_prompt(self) -> None:
+        kind, value = self._prompt_kind, self._prompt_text
+        try:
+            parse_prompt(value)
+        except re.error as exc:
+            self.notify(f"Bad regex: {exc}", severity="error")
+            return
+        self._close_prompt()
+        if kind == "filter":
+            self.text_filter = value
+        else:
+            self.search_term = value
+            if value:
+                self.action_next_match()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+
+    def action_follow(self) -> None:
+        self.follow = True
+
+    def action_prompt(self, kind: str) -> None:
+        self._prompt_kind = kind
+        self._prompt_text = self.text_filter if kind == "filter" else self.search_term
+        self.refresh()
+
+    def action_next_match(self) -> None:
+        self._move_to_match(backward=False)
+
+    def action_previous_match(self) -> None:
+        self._move_to_match(backward=True)
+
+    def action_cycle_service(self) -> None:
+        """All services, then each one alone, then all again."""
+        services = self.buffer.services()
+        if not services:
+            return
+        if self.service_filter is None:
+            self.service_filter = frozenset({services[0]})
+            return
+        current = next(iter(self.service_filter))
+        at = services.index(current) + 1 if current in services else len(services)
+        self.service_filter = frozenset({services[at]}) if at < len(services) else None
+
+    def action_copy(self) -> None:
+        rows = self.visible_rows()
+        if self._match_seq is not None and self.view.row_of(self._match_seq) in rows:
+            rows = range(self.view.row_of(self._match_seq), self.view.row_of(self._match_seq) + 1)
+        text = "\n".join(self.plain_row(r) for r in rows)
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {len(rows)} line{'s' if len(rows) != 1 else ''}")
+
+    def action_toggle_timestamps(self) -> None:
+        self.show_timestamps = not self.show_timestamps
+
+    # -- watchers ----------------------------------------------------------------------------
+
+    def watch_follow(self, follow: bool) -> None:
+        if follow:
+            self.new_lines = 0
+            self._match_seq = None
+            self._strips.clear()
+            self._scroll_to_end()
+        self.refresh()
+        self._update_title()
+        self.post_message(self.FollowChanged(self, follow))
+
+    def watch_show_timestamps(self) -> None:
+        self._strips.clear()
+        self._update_virtual_size()
+        self.refresh()
+
+    def watch_text_filter(self) -> None:
+        self._apply_filter()
+
+    def watch_service_filter(self) -> None:
+        self._apply_filter()
+
+    def watch_search_term(self, term: str) -> None:
+        try:
+            self._matcher = parse_prompt(term)
+        except re.error as exc:
+            self._matcher = None
+            self.notify(f"Bad search regex: {exc}", severity="error")
+        self._match_seq = None
+        self._strips.clear()
+        self._update_title()
+        self.refresh()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # Scrolling up (wheel, keys, scrollbar) means the operator wants to read: stop following.
+        # A shrinking view clamps scroll_y too; that is not the operator, so stay at the end.
+        if self.follow and new_value < old_value and new_value < self.max_scroll_y:
+            self.follow = False
+
+    def watch_new_lines(self) -> None:
+        if not self.follow:
+            self.refresh_line(int(self.scroll_y) + self.scrollable_content_region.height - 1)
