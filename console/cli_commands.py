@@ -106,9 +106,19 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
             journal = open_new_incident(config, procedure.from_tag)
         if resume:
             await recheck_host(config, transport, journal, printer)
+        from console.engine.announce import announce, flush, incident_notifier
+        from console.notify import messages
+        notifier = None if dry_run else incident_notifier(config, journal)
+        if notifier is not None and not resume and len(list(journal.records())) <= 1:
+            await announce(notifier, messages.INCIDENT_OPENED)
+        await announce(notifier, messages.PROCEDURE_STARTED, procedure=procedure.name,
+                       from_tag=procedure.from_tag, to_tag=procedure.to_tag)
         run = IncidentRun(config, journal, transport, CLIDecider(getattr(args, "yes", False)), [printer],
                           assume_yes=getattr(args, "yes", False), dry_run=dry_run)
         outcome = await run.run(procedure, done_steps)
+        await announce(notifier, messages.PROCEDURE_FINISHED, procedure=procedure.name, outcome=outcome,
+                       from_tag=procedure.from_tag, to_tag=procedure.to_tag)
+        await flush(notifier)
     finally:
         await transport.close()
     if journal is not None and not args.json:

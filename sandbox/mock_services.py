@@ -314,7 +314,9 @@ class MockServices:
             self.state.fail_count, self.state.fail_mode, self.state.fail_route = count, mode, route
 
     def start(self) -> str:
-        self._thread = threading.Thread(target=self.server.serve_forever, name="mock-services", daemon=True)
+        # A short poll interval makes stop() quick (shutdown waits for one poll).
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="mock-services", daemon=True)
         self._thread.start()
         return self.base_url
 

@@ -531,3 +531,39 @@ async def test_failing_output_callback_kills_the_remote_command(transport, targe
     finally:
         await transport.close()
     assert await remote_processes(target, empty_ssh_config, pattern) == []
+
+
+@pytest.fixture
+def ssh_agent(target, tmp_path):
+    """A private ssh-agent holding the sandbox key (its socket lives in tmp_path)."""
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while not sock.exists():
+            assert time.monotonic() < deadline, "ssh-agent did not start"
+            time.sleep(0.05)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(["ssh-add", "-q", target.identity_file], env=env, check=True,
+                       capture_output=True)
+        yield sock
+    finally:
+        agent.terminate()
+        agent.wait(5)
+
+
+@pytest.mark.asyncio
+async def test_agent_keys_are_used_only_when_agent_is_on(target, empty_ssh_config, ssh_agent, tmp_path,
+                                                         monkeypatch):
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(ssh_agent))
+    monkeypatch.setenv("HOME", str(tmp_path))   # no default ~/.ssh/id_* keys to fall back on
+    with_agent = SSHTransport(dataclasses.replace(target, identity_file=None, agent=True),
+                              ssh_config_path=empty_ssh_config)
+    try:
+        assert (await with_agent.run(["true"])).ok
+    finally:
+        await with_agent.close()
+    without = SSHTransport(dataclasses.replace(target, identity_file=None, agent=False),
+                           ssh_config_path=empty_ssh_config)
+    with pytest.raises(AuthenticationFailed):
+        await without.connect()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import zlib
 from collections.abc import Collection
 
@@ -30,6 +31,8 @@ from textual.strip import Strip
 
 from console.logstream import DEFAULT_MAX_LINES, LogBuffer, LogFilter, LogParser, LogView, TextMatcher
 
+INGEST_CHUNK = 1000           # lines parsed per GIL slice in ingest()
+GIL_YIELD = 0.0001              # seconds a producer thread sleeps per chunk (see ingest)
 DRAIN_INTERVAL = 0.05          # seconds; the ceiling on how often floods refresh the pane
 SERVICE_COLUMN_MAX = 20
 REGEX_PREFIX = "re:"
@@ -149,6 +152,7 @@ class LogPane(ScrollView, can_focus=True):
         self._pending: list[list[str]] = [[], [], []]
         self._pending_lock = threading.Lock()
         self._pending_skipped = 0
+        self._ui_thread = threading.get_ident()
         self._matcher: TextMatcher | None = None
         self._match_seq: int | None = None
         self._service_width = 0
@@ -164,9 +168,19 @@ class LogPane(ScrollView, can_focus=True):
         """Queue raw ``docker compose logs`` lines; safe from any thread, never refreshes.
 
         Parsing happens here, in the caller's thread or worker; the UI thread only
-        concatenates lists when it drains.
+        concatenates lists when it drains. A producer thread yields the GIL after
+        every chunk: otherwise CPython lets it run 5 ms slices while the event loop
+        waits for the GIL at each of the many hops a key press makes, and a flood
+        turns a 5 ms key response into 100 ms.
         """
-        services, timestamps, texts = self._parser.columns(raw_lines)
+        off_ui_thread = threading.get_ident() != self._ui_thread
+        for start in range(0, len(raw_lines), INGEST_CHUNK):
+            self._queue(self._parser.columns(raw_lines[start:start + INGEST_CHUNK]))
+            if off_ui_thread:
+                time.sleep(GIL_YIELD)
+
+    def _queue(self, columns: tuple[list[str], list[str], list[str]]) -> None:
+        services, timestamps, texts = columns
         with self._pending_lock:
             pending = self._pending
             pending[0].extend(services)

@@ -42,7 +42,7 @@ class RemoteLock:
         if result.ok:
             self.held = True
             return
-        if lock_cmd.lock_held_from_stderr(result.stderr):
+        if lock_cmd.lock_held(result.exit_status, result.stderr):
             info = await self.read()
             if info.get("incident_id") == self.incident_id:
                 # Our own lock from before a crash or a dropped link: a resume continues under it.

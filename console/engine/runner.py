@@ -164,7 +164,7 @@ class StepEngine:
                 self._journal("step_skipped", step_id=step.id, reason=choice.reason, by=self.ctx.operator)
                 self.emit(StepSkipped(step.id, choice.reason))
                 return True
-            raise AbortProcedure()
+            return False  # abort after a failure: the procedure failed at this step
 
     async def _take_lock(self) -> bool:
         assert self.lock is not None

@@ -1,0 +1,190 @@
+"""The step engine's rules, run locally (LocalTransport) so every branch is cheap to reach."""
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from console.config import load_config
+from console.engine.context import StepContext
+from console.engine.events import StepFailed, StepSkipped, WouldRun
+from console.engine.lock import RemoteLock
+from console.engine.procedure import ActionResult, Procedure, Step
+from console.engine.runner import Choice, StepEngine
+from console.failures import FailureReason
+from console.journal import Journal
+from console.transport.local import LocalTransport
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+class ScriptedDecider:
+    def __init__(self, confirm=True, choices=()):
+        self.confirm_answer = confirm
+        self.choices = list(choices)
+        self.confirmed = []
+        self.failures = []
+
+    async def confirm(self, step, prompt):
+        self.confirmed.append(step.id)
+        return self.confirm_answer
+
+    async def on_failure(self, step, failure):
+        self.failures.append((step.id, failure.reason))
+        return self.choices.pop(0) if self.choices else Choice("abort")
+
+
+@pytest.fixture
+def config(tmp_path):
+    base = load_config(EXAMPLE)
+    target = dataclasses.replace(base.target, project_dir=str(tmp_path / "project"), command_timeout=30)
+    (tmp_path / "project").mkdir()
+    paths = dataclasses.replace(base.paths, state_dir=tmp_path / "state")
+    return dataclasses.replace(base, target=target, paths=paths)
+
+
+def make_engine(config, steps, decider, *, dry_run=False, yes=False, lock=True):
+    journal = Journal.create(config.paths.state_dir)
+    transport = LocalTransport()
+    events = []
+    ctx = StepContext(config, transport, journal, dry_run=dry_run, operator="tester")
+    remote_lock = RemoteLock(transport, config.target.project_dir, "tester", journal.incident_id) if lock else None
+    engine = StepEngine(Procedure("rollback", steps, "v2", "v1"), ctx, decider, assume_yes=yes,
+                        lock=remote_lock, listeners=[events.append])
+    return engine, journal, events
+
+
+def types(journal):
+    return [r["type"] for r in journal.records()]
+
+
+async def test_steps_run_in_order_and_the_journal_has_each_command(config):
+    steps = [Step("one", "One", argv=["echo", "hello"]), Step("two", "Two", argv=["sh", "-c", "echo err >&2"])]
+    engine, journal, events = make_engine(config, steps, ScriptedDecider())
+    assert await engine.run() == "succeeded"
+    finished = [r for r in journal.records() if r["type"] == "step_finished"]
+    assert [r["step_id"] for r in finished] == ["one", "two"]
+    assert finished[0]["exit_code"] == 0 and finished[0]["duration"] >= 0
+    side = (journal.directory / finished[0]["output"]).read_text()
+    assert side == "hello\n"
+    import hashlib
+    assert finished[0]["sha256"] == hashlib.sha256(side.encode()).hexdigest()
+    assert types(journal)[-1] == "procedure_finished"
+
+
+async def test_destructive_step_needs_confirmation_and_refusal_aborts(config):
+    marker = Path(config.target.project_dir) / "touched"
+    steps = [Step("down", "Down", argv=["touch", str(marker)], destructive=True, mutating=True)]
+    decider = ScriptedDecider(confirm=False)
+    engine, journal, _ = make_engine(config, steps, decider)
+    assert await engine.run() == "aborted"
+    assert decider.confirmed == ["down"] and not marker.exists()
+    assert any(r["type"] == "step_confirmed" and r["confirmed"] is False for r in journal.records())
+
+
+async def test_yes_skips_confirmation(config):
+    steps = [Step("down", "Down", argv=["true"], destructive=True)]
+    decider = ScriptedDecider(confirm=False)
+    engine, _, _ = make_engine(config, steps, decider, yes=True)
+    assert await engine.run() == "succeeded"
+    assert decider.confirmed == []
+
+
+async def test_failure_offers_retry_then_succeeds(config):
+    flag = Path(config.target.project_dir) / "second-try"
+    script = f'if [ -e {flag} ]; then exit 0; else touch {flag}; exit 3; fi'
+    decider = ScriptedDecider(choices=[Choice("retry")])
+    engine, journal, events = make_engine(config, [Step("flaky", "Flaky", argv=["sh", "-c", script])], decider)
+    assert await engine.run() == "succeeded"
+    assert decider.failures == [("flaky", FailureReason.NON_ZERO_EXIT)]
+    failed = [e for e in events if isinstance(e, StepFailed)]
+    assert failed[0].exit_code == 3
+
+
+async def test_skip_needs_a_reason_and_records_it(config):
+    steps = [Step("bad", "Bad", argv=["false"]), Step("after", "After", argv=["true"])]
+    engine, journal, _ = make_engine(config, steps, ScriptedDecider(choices=[Choice("skip", "")]))
+    assert await engine.run() == "failed"
+    engine, journal, events = make_engine(config, steps, ScriptedDecider(choices=[Choice("skip", "known flaky")]))
+    assert await engine.run() == "succeeded"
+    skipped = [r for r in journal.records() if r["type"] == "step_skipped"]
+    assert skipped[0]["reason"] == "known flaky" and skipped[0]["by"] == "tester"
+
+
+async def test_dry_run_changes_nothing_and_shows_every_command(config):
+    marker = Path(config.target.project_dir) / "x"
+    steps = [Step("check", "Check", argv=["true"], read_only=True, preflight=True),
+             Step("change", "Change", argv=["touch", str(marker)], destructive=True, mutating=True)]
+    engine, journal, events = make_engine(config, steps, ScriptedDecider(confirm=False), dry_run=True)
+    assert await engine.run() == "succeeded"
+    assert not marker.exists()
+    would = [e for e in events if isinstance(e, WouldRun)]
+    assert [w.command for w in would] == [f"touch {marker}"]
+    assert not (Path(config.target.project_dir) / ".incident-console.lock").exists()
+
+
+async def test_lock_taken_before_first_mutating_step_and_released_on_failure(config):
+    lock_dir = Path(config.target.project_dir) / ".incident-console.lock"
+    seen = {}
+    steps = [Step("look", "Look", argv=["true"], read_only=True),
+             Step("change", "Change", argv=["sh", "-c", f"test -d {lock_dir} && exit 4"], mutating=True)]
+
+    engine, journal, _ = make_engine(config, steps, ScriptedDecider())
+    outcome = await engine.run()
+    seen["failed_with"] = [r.get("exit_code") for r in journal.records() if r["type"] == "step_failed"]
+    assert outcome == "failed" and seen["failed_with"] == [4]  # the lock existed while the step ran
+    assert not lock_dir.exists()
+    actions = [r["action"] for r in journal.records() if r["type"] == "lock"]
+    assert actions == ["acquired", "released"]
+
+
+async def test_a_second_console_is_refused_and_told_who_holds_the_lock(config):
+    first, _, _ = make_engine(config, [], ScriptedDecider())
+    await first.lock.acquire()
+    steps = [Step("change", "Change", argv=["true"], mutating=True)]
+    engine, journal, events = make_engine(config, steps, ScriptedDecider())
+    assert await engine.run() == "failed"
+    refused = [r for r in journal.records() if r["type"] == "lock" and r["action"] == "refused"][0]
+    assert refused["holder"]["holder"] == "tester"
+    assert refused["holder"]["incident_id"] == first.lock.incident_id
+    assert Path(first.lock.lock_dir).exists()  # the other console's lock is left alone
+    await first.lock.release()
+
+
+async def test_cancel_releases_the_lock_and_journals_the_interruption(config):
+    lock_dir = Path(config.target.project_dir) / ".incident-console.lock"
+    steps = [Step("slow", "Slow", argv=["sleep", "30"], mutating=True)]
+    engine, journal, _ = make_engine(config, steps, ScriptedDecider())
+    task = asyncio.create_task(engine.run())
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if lock_dir.exists():
+            break
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not lock_dir.exists()
+    finished = journal.last("procedure_finished")
+    assert finished["outcome"] == "aborted"
+
+
+async def test_step_timeout_is_its_own_failure_reason(config):
+    steps = [Step("hang", "Hang", argv=["sleep", "30"], timeout=0.5)]
+    engine, journal, events = make_engine(config, steps, ScriptedDecider())
+    assert await engine.run() == "failed"
+    failed = [e for e in events if isinstance(e, StepFailed)][0]
+    assert failed.reason is FailureReason.STEP_TIMEOUT
+
+
+async def test_action_steps_and_when_skips(config):
+    async def check(ctx):
+        return ActionResult(False, "checksum mismatch: v1-compose.tar.gz")
+    steps = [Step("skip_me", "Skip", argv=["false"], when=lambda ctx: "nothing to undo"),
+             Step("verify", "Verify", action=check, display="sha256sum ...")]
+    engine, journal, events = make_engine(config, steps, ScriptedDecider())
+    assert await engine.run() == "failed"
+    assert isinstance(events[1], StepSkipped) and events[1].reason == "nothing to undo"
+    failed = [r for r in journal.records() if r["type"] == "step_failed"][0]
+    assert failed["reason"] == "precondition_failed" and "checksum mismatch" in failed["message"]

@@ -1,0 +1,230 @@
+"""The rollback procedure end to end against the real sandbox (sshd, dockerd, registry, PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from console.commands.compose import ComposeCommands
+from console.config import load_config
+from console.engine.events import StepStarted
+from console.engine.incident import IncidentRun, build_rollback, open_new_incident, rebuild_procedure
+from console.engine.procedure import Procedure, Step
+from console.engine.runner import Choice
+from console.failures import FailureReason
+from console.journal import Journal, list_incidents
+from console.releaselog import ReleaseLog
+from console.transport.ssh import SSHTransport
+from tests.conftest import ROOT, sandbox_env
+
+pytestmark = pytest.mark.sandbox
+CLI = [sys.executable, "-m", "console"]
+
+
+def cli(config_path, *args, timeout=600):
+    return subprocess.run([*CLI, "--config", str(config_path), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=sandbox_env())
+
+
+def health_versions():
+    out = {}
+    for port in (18081, 18082):
+        try:
+            out[port] = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5, trust_env=False).json().get("version")
+        except httpx.HTTPError:
+            out[port] = None
+    return out
+
+
+def host(config, script):
+    t = config.target
+    return subprocess.run(["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                           "-o", f"UserKnownHostsFile={t.known_hosts}", "-i", t.identity_file, "-p", str(t.port),
+                           f"{t.user}@{t.host}", script], capture_output=True, text=True, timeout=120)
+
+
+def compose_state(config):
+    ps = host(config, "docker ps -a --format '{{.ID}} {{.Image}} {{.Status}}' | sort").stdout
+    ids = sorted(line.split()[0] + " " + line.split()[1] for line in ps.splitlines())
+    schema = host(config, "cd /opt/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend npm run migrate:status").stdout
+    return ids, schema
+
+
+class Decider:
+    def __init__(self, choices=()):
+        self.choices = list(choices)
+
+    async def confirm(self, step, prompt):
+        return True
+
+    async def on_failure(self, step, failure):
+        return self.choices.pop(0) if self.choices else Choice("abort")
+
+
+def test_rollback_v2_to_v1_ends_healthy_on_v1_with_a_complete_journal(fresh_sandbox):
+    result = cli(fresh_sandbox, "rollback", "--yes", "--json")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert events[0]["event"] == "procedure_started" and events[0]["to_tag"] == "v1"
+    assert events[-1] == {**events[-1], "event": "procedure_finished", "outcome": "succeeded"}
+    assert health_versions() == {18081: "v1", 18082: "v1"}
+
+    config = load_config(fresh_sandbox)
+    journal = list_incidents(config.paths.state_dir)[0]
+    records = list(journal.records())
+    step_ids = [s.id for s in build_rollback_for(config).steps]
+    finished = {r["step_id"] for r in records if r["type"] == "step_finished"}
+    assert set(step_ids) == finished, set(step_ids) ^ finished
+    for r in records:
+        if r["type"] == "step_finished":
+            assert (journal.directory / r["output"]).exists() and len(r["sha256"]) == 64
+    decision = [r for r in records if r["type"] == "migration_decision"][0]
+    assert decision["action"] == "rolled_back" and decision["undone"] == ["002_add_booking_notes"]
+    assert [r["action"] for r in records if r["type"] == "lock"] == ["acquired", "released"]
+    log = ReleaseLog.load(config.paths.release_log)
+    assert log.deployed == "v1" and log.get("v2").is_bad
+    text = journal.path.read_text()
+    assert "mrdj:" not in text and "DATABASE_URL=" not in text  # env values never journaled
+
+
+def build_rollback_for(config):
+    # the same procedure the CLI built, before the release log changed
+    log = ReleaseLog.load(config.paths.release_log)
+    from console.engine.rollback import rollback_procedure
+    return rollback_procedure(config, log, "v2", "v1")
+
+
+def test_dry_run_leaves_compose_state_identical(fresh_sandbox):
+    config = load_config(fresh_sandbox)
+    before = compose_state(config)
+    result = cli(fresh_sandbox, "rollback", "--to", "v1", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "would run compose_down" in result.stdout
+    assert "docker-compose -p mr-dj -f /opt/mr-dj/docker-compose.yml --project-directory /opt/mr-dj down" in result.stdout
+    assert compose_state(config) == before
+    assert health_versions() == {18081: "v2", 18082: "v2"}
+
+
+def test_a_second_rollback_is_refused_while_the_lock_is_held(fresh_sandbox):
+    config = load_config(fresh_sandbox)
+    from console.commands.lock import acquire_lock, default_lock_dir
+    import shlex
+    lock_dir = default_lock_dir(config.target.project_dir)
+    argv = acquire_lock(lock_dir, config.target.project_dir, "alice", "20261125-000000-beef", "2026-11-25T03:00:00Z")
+    assert host(config, shlex.join(argv)).returncode == 0
+    result = cli(fresh_sandbox, "rollback", "--yes")
+    assert result.returncode == 1
+    assert "locked by alice (incident 20261125-000000-beef) since 2026-11-25T03:00:00Z" in result.stdout
+    assert host(config, f"test -d {lock_dir}").returncode == 0  # still theirs
+    assert health_versions()[18081] == "v2"  # nothing was changed
+
+
+def test_an_unsafe_tag_is_refused_before_any_command_runs(fresh_sandbox):
+    config = load_config(fresh_sandbox)
+    Path("/tmp/pwned").unlink(missing_ok=True)
+    before = len(list_incidents(config.paths.state_dir))
+    result = cli(fresh_sandbox, "rollback", "--to", "v1;touch /tmp/pwned", "--yes")
+    assert result.returncode == 2
+    assert "refusing release tag 'v1;touch /tmp/pwned'" in result.stderr
+    assert not Path("/tmp/pwned").exists()
+    assert host(config, "test -e /tmp/pwned").returncode != 0
+    assert len(list_incidents(config.paths.state_dir)) == before
+
+
+def test_an_unknown_host_key_is_refused_with_its_fingerprint(fresh_sandbox, tmp_path):
+    text = Path(fresh_sandbox).read_text()
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    text = re.sub(r'known_hosts = ".*"', f'known_hosts = "{empty}"', text)
+    config_path = tmp_path / "console.toml"
+    config_path.write_text(text)
+    result = cli(config_path, "rollback", "--yes")
+    assert result.returncode == 1
+    assert "SHA256:" in result.stderr
+    assert health_versions()[18081] == "v2"
+
+
+def test_a_hung_step_is_killed_at_its_timeout_and_leaves_no_process(sandbox_config_path):
+    config = load_config(sandbox_config_path)
+    marker = f"hang-{uuid.uuid4().hex[:8]}"
+
+    async def scenario():
+        transport = SSHTransport(config.target)
+        await transport.connect()
+        try:
+            procedure = Procedure("verify", [Step("hang", "Hang", argv=["sh", "-c", f"sleep 300; echo {marker}"],
+                                                  timeout=1.5)])
+            events = []
+            run = IncidentRun(config, None, transport, Decider(), [events.append])
+            outcome = await run.run(procedure)
+            return outcome, events
+        finally:
+            await transport.close()
+
+    outcome, events = asyncio.run(scenario())
+    assert outcome == "failed"
+    failed = [e for e in events if type(e).__name__ == "StepFailed"][0]
+    assert failed.reason is FailureReason.STEP_TIMEOUT
+    left = host(config, f"pgrep -af {marker} || true").stdout
+    assert marker not in left.replace(f"pgrep -af {marker}", "")
+
+
+def _kill_our_sshd_session(local_port: int) -> None:
+    """Cut the link as a network failure would: kill the sshd processes serving our TCP connection."""
+    out = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :2222 and dport = :{local_port} )"],
+                         capture_output=True, text=True).stdout
+    pids = set(re.findall(r"pid=(\d+)", out))
+    assert pids, f"no sshd process found for port {local_port}: {out!r}"
+    for pid in pids:
+        subprocess.run(["kill", "-9", pid])
+
+
+def test_connection_cut_mid_step_then_resume_finishes_the_rollback(fresh_sandbox, tmp_path):
+    # A maintenance command that takes a few seconds, so the cut lands mid-step.
+    text = Path(fresh_sandbox).read_text().replace(
+        'maintenance_on = ["npm", "run", "maintenance:on"]',
+        'maintenance_on = ["sh", "-c", "sleep 4; npm run maintenance:on"]')
+    config_path = tmp_path / "console.toml"
+    config_path.write_text(text)
+    config = load_config(config_path)
+
+    async def first_attempt():
+        transport = SSHTransport(config.target)
+        await transport.connect()
+        journal = open_new_incident(config, "v2")
+        procedure = build_rollback(config, None)
+
+        def on_event(event):
+            if isinstance(event, StepStarted) and event.step_id == "maintenance_on":
+                port = transport.connection.get_extra_info("sockname")[1]
+                asyncio.get_running_loop().call_later(1.5, _kill_our_sshd_session, port)
+
+        run = IncidentRun(config, journal, transport, Decider(), [on_event], assume_yes=True)
+        try:
+            return await run.run(procedure), journal
+        finally:
+            await transport.close()
+
+    outcome, journal = asyncio.run(first_attempt())
+    assert outcome == "failed"
+    failed = [r for r in journal.records() if r["type"] == "step_failed"][0]
+    assert failed["step_id"] == "maintenance_on" and failed["reason"] == "connection_lost"
+
+    procedure, done = rebuild_procedure(config, Journal(journal.directory))
+    assert "maintenance_on" not in done
+    result = cli(config_path, "resume", journal.incident_id, "--yes")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "host state before resuming" in result.stdout
+    assert health_versions() == {18081: "v1", 18082: "v1"}
+    records = list(Journal(journal.directory).records())
+    assert records[-1]["type"] == "release_log" or records[-1]["type"] == "procedure_finished"
+    assert any(r["type"] == "procedure_finished" and r["outcome"] == "succeeded" for r in records)
