@@ -82,3 +82,17 @@ def test_target_defaults_yield_to_ssh_config(tmp_path):
     options = transport._connect_options()
     assert options["port"] == () and options["username"] == () and options["agent_path"] == ()
     assert transport.description == "ops@10.0.0.5:2200"
+
+
+def test_unreadable_known_hosts_refuses_instead_of_trusting(tmp_path):
+    import asyncio
+
+    import pytest
+
+    from console.failures import HostKeyRejected
+    known = tmp_path / "known_hosts"
+    known.write_text("[127.0.0.1]:2222 ssh-ed25519 not-base64!!\n")
+    transport = SSHTransport(Target(host="127.0.0.1", port=2222, user="deploy", known_hosts=str(known)),
+                             ssh_config_path=tmp_path / "absent_config")
+    with pytest.raises(HostKeyRejected, match="cannot use"):
+        asyncio.run(transport.connect())

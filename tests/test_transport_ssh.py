@@ -567,3 +567,10 @@ async def test_agent_keys_are_used_only_when_agent_is_on(target, empty_ssh_confi
                            ssh_config_path=empty_ssh_config)
     with pytest.raises(AuthenticationFailed):
         await without.connect()
+
+
+@pytest.mark.asyncio
+async def test_missing_identity_file_is_authentication_failed(target, empty_ssh_config, tmp_path):
+    missing = dataclasses.replace(target, identity_file=str(tmp_path / "nope"))
+    with pytest.raises(AuthenticationFailed, match="cannot be read"):
+        await SSHTransport(missing, ssh_config_path=empty_ssh_config).connect()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
-import signal
 import time
 from pathlib import Path
 from typing import Callable
@@ -26,34 +25,15 @@ from console.transport.aborting import finish_despite_cancel
 from console.transport.base import CommandResult, OutputCallback
 from console.transport.known_hosts import (has_entry_for, known_hosts_path, load_trusted_keys,
                                            rejection_message)
-from console.transport.process_group import kill_group_argv, parse_marker, wrap_in_process_group
-from console.transport.streams import CHUNK_SIZE, BoundedCapture, LineSplitter
+from console.transport.process_group import kill_group_argv, wrap_in_process_group
+from console.transport.remote_command import MarkedStderr, read_until_exit
+from console.transport.ssh_options import connect_options, read_server_key, resolve_destination
+from console.transport.streams import BoundedCapture, LineSplitter
 
-KEEPALIVE_COUNT_MAX = 3
 KILL_GRACE = 5.0          # seconds between TERM and KILL of a timed-out command's group
 MARKER_WAIT = 2.0         # how long an abort waits for the PGID marker of a just-started command
 
 RetryCallback = Callable[[int, float, TransportError], None]
-
-
-class _MarkedStderr(LineSplitter):
-    """stderr whose first line is the wrapper's PGID marker, stripped before anyone sees it."""
-
-    def __init__(self, on_output: OutputCallback | None, capture: BoundedCapture | None) -> None:
-        super().__init__("stderr", on_output, capture)
-        self.pgid: int | None = None
-        self.marker_seen = asyncio.Event()
-
-    def filter(self, lines: list[str]) -> list[str]:
-        if self.marker_seen.is_set():
-            return lines
-        self.marker_seen.set()
-        self.pgid = parse_marker(lines[0])
-        return lines[1:] if self.pgid is not None else lines
-
-    def finish(self) -> None:
-        super().finish()
-        self.marker_seen.set()
 
 
 class _Client(asyncssh.SSHClient):
@@ -83,7 +63,8 @@ class SSHTransport:
         self.last_drop: str | None = None
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
-        self.host, self.port, self.user = self._resolve()
+        self.host, self.port, self.user = resolve_destination(
+            connect_options(target, self.ssh_config_path, None), target)
         self.description = f"{self.user}@{self.host}:{self.port}"
 
     # -- connection ---------------------------------------------------------------
@@ -148,8 +129,12 @@ class SSHTransport:
                 await asyncio.sleep(delay)
 
     async def _open(self) -> None:
+        key_file = self.target.identity_file
+        if key_file and not os.access(key_file, os.R_OK):
+            raise AuthenticationFailed(f"identity file {key_file} cannot be read")
+        options = self._connect_options()
         try:
-            conn = await asyncssh.connect(**self._connect_options())
+            conn = await asyncssh.connect(**options)
         except asyncssh.HostKeyNotVerifiable:
             raise HostKeyRejected(await self._rejection()) from None
         except asyncssh.PermissionDenied as exc:
@@ -168,47 +153,16 @@ class SSHTransport:
         self.last_drop = None
 
     def _connect_options(self) -> dict:
-        t = self.target
-        return dict(
-            host=t.host,
-            # Target's defaults (port 22, no user) yield to ~/.ssh/config; explicit values win.
-            port=t.port if t.port != 22 else (),
-            username=t.user or (),
-            config=[str(self.ssh_config_path)] if self.ssh_config_path else (),
-            # Always explicit: ssh config must never be able to weaken the host key check.
-            known_hosts=load_trusted_keys(self.known_hosts_file),
-            # GSS key exchange can skip the host key entirely; we never want that.
-            gss_kex=False, gss_auth=False,
-            client_keys=[t.identity_file] if t.identity_file else (),
-            agent_path=() if t.agent else None,
-            agent_forwarding=False,
-            password_auth=False, kbdint_auth=False,
-            connect_timeout=t.connect_timeout,
-            keepalive_interval=t.keepalive_interval,
-            keepalive_count_max=KEEPALIVE_COUNT_MAX,
-            client_factory=lambda: _Client(self),
-        )
-
-    def _resolve(self) -> tuple[str, int, str]:
-        """Host, port and user after ~/.ssh/config aliases, for messages and keyscan lines."""
-        opts = self._connect_options()
         try:
-            resolved = asyncssh.SSHClientConnectionOptions(
-                config=opts["config"], host=opts["host"], port=opts["port"], username=opts["username"],
-                known_hosts=None, client_keys=None, agent_path=None, gss_kex=False, gss_auth=False)
-            return resolved.host, resolved.port, resolved.username
-        except (OSError, ValueError, asyncssh.Error):
-            return self.target.host, self.target.port, self.target.user or "?"
+            trusted = load_trusted_keys(self.known_hosts_file)
+        except (OSError, ValueError) as exc:
+            raise HostKeyRejected(f"cannot use {self.known_hosts_file} to check host keys: {exc}") from None
+        options = connect_options(self.target, self.ssh_config_path, trusted)
+        return {**options, "client_factory": lambda: _Client(self)}
 
     async def _rejection(self) -> str:
         """Read the server's key (no authentication) so the refusal can show its fingerprint."""
-        opts = self._connect_options()
-        try:
-            key = await asyncio.wait_for(
-                asyncssh.get_server_host_key(opts["host"], opts["port"], config=opts["config"]),
-                self.target.connect_timeout)
-        except (asyncssh.Error, OSError, TimeoutError):
-            key = None
+        key = await read_server_key(self._connect_options(), self.target.connect_timeout)
         changed = has_entry_for(self.known_hosts_file, self.host, self.port)
         return rejection_message(self.host, self.port, self.known_hosts_file, key, changed)
 
@@ -241,7 +195,7 @@ class SSHTransport:
         out_capture = BoundedCapture() if capture else None
         err_capture = BoundedCapture() if capture else None
         out = LineSplitter("stdout", on_output, out_capture)
-        err = _MarkedStderr(on_output, err_capture)
+        err = MarkedStderr(on_output, err_capture)
 
         def result(status: int | None) -> CommandResult:
             return CommandResult(argv=list(argv), exit_status=status,
@@ -257,7 +211,7 @@ class SSHTransport:
         if stdin:
             proc.stdin.write(stdin)
         proc.stdin.write_eof()
-        pump = asyncio.ensure_future(_pump(proc, out, err))
+        pump = asyncio.ensure_future(read_until_exit(proc, out, err))
         try:
             done, _ = await asyncio.wait({pump}, timeout=timeout)
         except asyncio.CancelledError:
@@ -283,7 +237,7 @@ class SSHTransport:
         return result(status)
 
     async def _abort(self, conn: asyncssh.SSHClientConnection, proc: asyncssh.SSHClientProcess,
-                     err: _MarkedStderr, pump: asyncio.Future) -> None:
+                     err: MarkedStderr, pump: asyncio.Future) -> None:
         """Kill the command's whole remote process group, then close its channel."""
         try:
             if proc.exit_status is None:   # no exit reported: the command may still run
@@ -317,30 +271,6 @@ class SSHTransport:
         """Download ``remote`` to ``local``, continuing a shorter partial download; returns its size."""
         conn = await self._ensure_connected()
         return await sftp.get_file(conn, remote, Path(local), progress=progress, resume=resume)
-
-
-async def _pump(proc: asyncssh.SSHClientProcess, out: LineSplitter, err: LineSplitter) -> int | None:
-    """Stream both outputs to EOF, then return the exit status (None: unknown)."""
-
-    async def drain(reader: asyncssh.SSHReader, splitter: LineSplitter) -> None:
-        while chunk := await reader.read(CHUNK_SIZE):
-            splitter.feed(chunk)
-        splitter.finish()
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(drain(proc.stdout, out))
-            group.create_task(drain(proc.stderr, err))
-    except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None  # both readers fail alike when the link dies
-    await proc.wait_closed()
-    if proc.exit_signal:
-        name = proc.exit_signal[0]
-        try:
-            return 128 + signal.Signals[f"SIG{name}"].value
-        except KeyError:
-            return 255
-    return proc.exit_status
 
 
 def _lost(message: str, result: CommandResult) -> ConnectionLost:

@@ -1,0 +1,1 @@
+"""Screens of the incident console (Textual). The core in ``console/`` never imports these."""

@@ -1,0 +1,190 @@
+"""The Textual app: wiring only. Screens do the work; this moves between them.
+
+``make_app(config)`` is the one factory the CLI and the tests share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from console.config import Config
+from console.engine.incident import load_incident, make_transport, open_new_incident, rebuild_procedure, target_label
+from console.journal import Journal
+from console.releaselog import ReleaseLog
+from console.runbook import Runbook, load_runbook
+from screens import flow
+from screens.modals import ConfirmDialog
+from widgets.ttr_clock import utc_now
+
+THEMES = ("textual-dark", "textual-light")
+
+
+class IncidentConsoleApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "incident-console"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit_ctrl", show=False, priority=True),
+        Binding("f2", "toggle_theme", "Theme", id="app.toggle_theme"),
+    ]
+
+    def __init__(self, config: Config, *, transport: Any = None, clock: Callable[[], datetime] = utc_now,
+                 runbook: Runbook | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.clock = clock
+        self.transport = transport          # one SSH connection for the whole app, made on first use
+        self._transport_connected = False
+        self._transport_lock = asyncio.Lock()
+        self.runbook = runbook or load_runbook(config.paths.runbook, {
+            "impact_window_minutes": config.thresholds.impact_window_minutes,
+            "validation_window_minutes": config.thresholds.validation_window_minutes})
+        self.journal: Journal | None = None
+        self.incident_opened_at: datetime | None = None
+        self.theme = THEMES[0]
+
+    @property
+    def target(self) -> str:
+        return target_label(self.config)
+
+    def on_mount(self) -> None:
+        from screens.home import HomeScreen
+        self.push_screen(HomeScreen())
+
+    async def connected_transport(self) -> Any:
+        """The app's transport, connected on first use (call from a worker, never the UI path)."""
+        async with self._transport_lock:
+            if self.transport is None:
+                self.transport = make_transport(self.config)
+            if not self._transport_connected:
+                await self.transport.connect()
+                self._transport_connected = True
+            return self.transport
+
+    async def on_unmount(self) -> None:
+        if self.transport is not None and self._transport_connected:
+            await self.transport.close()
+
+    # -- the incident ------------------------------------------------------------
+
+    def set_incident(self, journal: Journal | None) -> None:
+        self.journal = journal
+        self.incident_opened_at = flow.opened_at(journal) if journal else None
+        if hasattr(self.screen, "sync_incident"):
+            self.screen.sync_incident()
+
+    def start_incident(self) -> None:
+        deployed = ReleaseLog.load(self.config.paths.release_log).deployed
+        self.set_incident(open_new_incident(self.config, deployed))
+        self.show_stage(flow.DECISION)
+
+    def resume_incident(self, incident_id: str) -> None:
+        journal = load_incident(self.config, incident_id)
+        self.set_incident(journal)
+        self.show_stage(flow.next_stage(journal))
+
+    def show_stage(self, stage: str, outcome: str | None = None) -> None:
+        from screens.checklist import ChecklistScreen
+        from screens.decision import DecisionScreen
+        from screens.followup import FollowupScreen
+        from screens.verification import VerificationScreen
+        journal = self.journal
+        if stage == flow.DECISION:
+            self.push_screen(DecisionScreen(journal))
+        elif stage == flow.CHECKLIST:
+            self.push_screen(ChecklistScreen(journal, flow.last_outcome(journal) or "rollback"))
+        elif stage == flow.PROCEDURE:
+            try:
+                procedure, done = rebuild_procedure(self.config, journal)
+            except ValueError as exc:
+                self.notify(str(exc), title="cannot resume", severity="error", timeout=15)
+                return
+            self.open_procedure(procedure, done)
+        elif stage == flow.VERIFICATION:
+            self.push_screen(VerificationScreen(journal, outcome or "succeeded"))
+        else:
+            self.push_screen(FollowupScreen(journal))
+
+    @work(exclusive=True, group="open-procedure", exit_on_error=False)
+    async def open_procedure(self, procedure: Any, done_steps: set[str] | None) -> None:
+        try:
+            from screens.procedure import ProcedureScreen
+        except ImportError as exc:
+            self.notify(f"the procedure screen is not available: {exc}", severity="error")
+            return
+        transport = await self.connected_transport()
+        screen = ProcedureScreen(config=self.config, transport=transport, journal=self.journal,
+                                 procedure=procedure, done_steps=done_steps)
+        self.push_screen(screen, callback=self._procedure_finished)
+
+    def _procedure_finished(self, outcome: str | None) -> None:
+        self.show_stage(flow.VERIFICATION, outcome=outcome or "aborted")
+
+    def go_home(self) -> None:
+        from screens.home import HomeScreen
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+        self.set_incident(None)
+
+    # -- app-wide actions ---------------------------------------------------------
+
+    def procedure_running(self) -> bool:
+        """A ProcedureScreen is on the stack with a worker still running."""
+        screens = [s for s in self.screen_stack if type(s).__name__ == "ProcedureScreen"]
+        return any(w.node in screens and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+                   for w in self.workers) if screens else False
+
+    async def action_quit(self) -> None:
+        if not self.procedure_running():
+            self.exit()
+            return
+
+        def answered(really: bool | None) -> None:
+            if really:
+                # Cancelling the engine's worker journals the interruption; the incident stays resumable.
+                self.exit()
+
+        self.push_screen(ConfirmDialog(
+            "A procedure is running. Quit anyway?\nThe step in progress is interrupted and the incident "
+            "can be resumed later.", yes_label="Quit", no_label="Stay", danger=True), answered)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        # Every footer action of the current screen is in the palette too.
+        seen = {"quit", "command_palette", "toggle_theme"}
+        for node, binding, _enabled, _tip in screen.active_bindings.values():
+            if not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            yield SystemCommand(binding.description, f"key: {binding.key}", _runner(self, node, binding.action))
+        yield SystemCommand("Toggle light / dark theme", "key: f2", self.action_toggle_theme)
+
+    # -- one place where any worker's failure becomes visible -----------------------
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"{type(error).__name__}: {error}", title=f"{event.worker.group} failed",
+                        severity="error", timeout=15)
+
+
+def _runner(app: App, node: Any, action: str) -> Callable[[], Any]:
+    async def run() -> None:
+        await app.run_action(action, node)
+    return run
+
+
+def make_app(config: Config, **options: Any) -> IncidentConsoleApp:
+    return IncidentConsoleApp(config, **options)

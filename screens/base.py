@@ -1,0 +1,72 @@
+"""What every console screen shares: the incident header (with the TTR clock) and the footer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from widgets.ttr_clock import TTRClock
+
+if TYPE_CHECKING:
+    from screens.app import IncidentConsoleApp
+
+
+class IncidentHeader(Horizontal):
+    """Screen title, target, incident id and the TTR clock, on one line."""
+
+    DEFAULT_CSS = """
+    IncidentHeader {
+        height: 1;
+        dock: top;
+        background: $panel;
+        & > .incident-header--title { width: auto; text-style: bold; padding: 0 1; }
+        & > .incident-header--target { width: 1fr; color: $text-muted; padding: 0 1; }
+        & > .incident-header--incident { width: auto; color: $text-muted; padding: 0 1; }
+    }
+    """
+
+    def __init__(self, title: str) -> None:
+        super().__init__(id="incident-header")
+        self.title = title
+
+    def compose(self) -> ComposeResult:
+        app: IncidentConsoleApp = self.app  # type: ignore[assignment]
+        yield Static(self.title, classes="incident-header--title")
+        yield Static(app.target, classes="incident-header--target")
+        yield Static("", id="incident-id", classes="incident-header--incident")
+        yield TTRClock(now=app.clock, id="ttr-clock")
+
+
+class ConsoleScreen(Screen):
+    """A screen with the incident header; keeps its TTR clock in step with the app's incident."""
+
+    SCREEN_TITLE = ""
+
+    @property
+    def console_app(self) -> IncidentConsoleApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose_header(self) -> ComposeResult:
+        yield IncidentHeader(self.SCREEN_TITLE)
+
+    def compose_footer(self) -> ComposeResult:
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sync_incident()
+
+    def on_screen_resume(self) -> None:
+        self.sync_incident()
+
+    def sync_incident(self) -> None:
+        """Pass the app's incident (opened time, target) down to the header."""
+        app = self.console_app
+        for clock in self.query(TTRClock):
+            clock.target_minutes = app.config.thresholds.ttr_target_minutes
+            clock.opened_at = app.incident_opened_at
+        for label in self.query("#incident-id").results(Static):
+            label.update(f"incident {app.journal.incident_id}" if app.journal else "no open incident")

@@ -1,0 +1,84 @@
+"""The headless CLI's contracts: verbs, flags and exit codes (no network)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from console.journal import Journal
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config.example.toml"
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, env=env)
+
+
+def test_check_config_accepts_the_example():
+    result = run("check-config", str(EXAMPLE))
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+def test_check_config_lists_every_problem_and_exits_2(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text().replace("port = 22 ", "port = 99999 ")
+                   .replace('webhook_url = "env:SLACK_WEBHOOK_URL"', 'webhook_url = "https://hooks.example/x"'))
+    result = run("check-config", str(bad))
+    assert result.returncode == 2
+    assert "target.port: must be between 1 and 65535" in result.stderr
+    assert "notifications.slack.webhook_url" in result.stderr
+    assert "hooks.example" not in result.stderr
+
+
+def test_version_and_help():
+    assert run("--version").stdout.startswith("incident-console ")
+    help_text = run("--help").stdout
+    for verb in ("check-config", "rollback", "hotfix", "verify", "incidents", "resume", "report", "unlock"):
+        assert verb in help_text
+
+
+def config_with_state(tmp_path):
+    text = EXAMPLE.read_text().replace('state_dir = "~/.local/state/incident-console"',
+                                       f'state_dir = "{tmp_path / "state"}"')
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_rollback_refuses_an_unsafe_tag_with_exit_2(tmp_path):
+    result = run("--config", str(config_with_state(tmp_path)), "rollback", "--to", "v1\n", "--yes")
+    assert result.returncode == 2
+    assert "refusing release tag" in result.stderr
+
+
+def test_incidents_newest_first_with_state(tmp_path):
+    config = config_with_state(tmp_path)
+    older = Journal.create(tmp_path / "state", "20261125-010000-aaaa")
+    older.record("incident_opened", incident_id=older.incident_id, target="deploy@h:22", deployed="v2")
+    older.record("procedure_started", procedure="rollback", from_tag="v2", to_tag="v1", dry_run=False)
+    older.record("procedure_finished", procedure="rollback", outcome="succeeded", from_tag="v2", to_tag="v1")
+    newer = Journal.create(tmp_path / "state", "20261125-020000-bbbb")
+    newer.record("incident_opened", incident_id=newer.incident_id, target="deploy@h:22", deployed="v1")
+    newer.record("procedure_started", procedure="rollback", from_tag="v1", to_tag="v0", dry_run=False)
+    result = run("--config", str(config), "incidents", "--json")
+    assert result.returncode == 0, result.stderr
+    items = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [i["id"] for i in items] == ["20261125-020000-bbbb", "20261125-010000-aaaa"]
+    assert [i["state"] for i in items] == ["running", "succeeded"]
+    assert items[1]["to_tag"] == "v1"
+
+
+def test_report_and_unknown_incident(tmp_path):
+    config = config_with_state(tmp_path)
+    journal = Journal.create(tmp_path / "state", "20261125-030000-cccc")
+    journal.record("incident_opened", incident_id=journal.incident_id, operator="alice", target="deploy@h:22",
+                   project="mr-dj", deployed="v2", ttr_target_minutes=15)
+    out = tmp_path / "report.md"
+    result = run("--config", str(config), "report", journal.incident_id, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert journal.incident_id in out.read_text()
+    assert run("--config", str(config), "report", "nope").returncode == 2
+    assert run("--config", str(config), "resume", "nope").returncode == 2
