@@ -96,6 +96,8 @@ class _Parser:
             key = _unquote(match.group(1), line) if match.group(1)[0] in "\"'" else match.group(1).strip()
             if key in result:
                 raise ComposeParseError(f"line {line.number}: duplicate key")
+            if key == "<<" and match.group(1) == "<<":
+                raise ComposeParseError(f"line {line.number}: merge keys (<<) are not supported")
             rest = line.text[match.end():]
             self.i += 1
             result[key] = self.value_after_key(rest, indent, line)

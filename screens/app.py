@@ -21,7 +21,12 @@ from console.journal import Journal
 from console.releaselog import ReleaseLog
 from console.runbook import Runbook, load_runbook
 from screens import flow
+from screens.checklist import ChecklistScreen
+from screens.decision import DecisionScreen
+from screens.followup import FollowupScreen
+from screens.home import HomeScreen
 from screens.modals import ConfirmDialog
+from screens.verification import VerificationScreen
 from widgets.ttr_clock import utc_now
 
 THEMES = ("textual-dark", "textual-light")
@@ -30,6 +35,7 @@ THEMES = ("textual-dark", "textual-light")
 class IncidentConsoleApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "incident-console"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit_ctrl", show=False, priority=True),
@@ -48,6 +54,7 @@ class IncidentConsoleApp(App[None]):
             "impact_window_minutes": config.thresholds.impact_window_minutes,
             "validation_window_minutes": config.thresholds.validation_window_minutes})
         self.journal: Journal | None = None
+        self._procedure_name: str | None = None
         self.incident_opened_at: datetime | None = None
         self.theme = THEMES[0]
 
@@ -56,7 +63,6 @@ class IncidentConsoleApp(App[None]):
         return target_label(self.config)
 
     def on_mount(self) -> None:
-        from screens.home import HomeScreen
         self.push_screen(HomeScreen())
 
     async def connected_transport(self) -> Any:
@@ -92,10 +98,6 @@ class IncidentConsoleApp(App[None]):
         self.show_stage(flow.next_stage(journal))
 
     def show_stage(self, stage: str, outcome: str | None = None) -> None:
-        from screens.checklist import ChecklistScreen
-        from screens.decision import DecisionScreen
-        from screens.followup import FollowupScreen
-        from screens.verification import VerificationScreen
         journal = self.journal
         if stage == flow.DECISION:
             self.push_screen(DecisionScreen(journal))
@@ -121,26 +123,57 @@ class IncidentConsoleApp(App[None]):
             self.notify(f"the procedure screen is not available: {exc}", severity="error")
             return
         transport = await self.connected_transport()
+        self._procedure_name = procedure.name
         screen = ProcedureScreen(config=self.config, transport=transport, journal=self.journal,
                                  procedure=procedure, done_steps=done_steps)
         self.push_screen(screen, callback=self._procedure_finished)
 
     def _procedure_finished(self, outcome: str | None) -> None:
+        if self._procedure_name == "verify":
+            return   # the verification screen underneath reloads its results when it resumes
         self.show_stage(flow.VERIFICATION, outcome=outcome or "aborted")
 
     def go_home(self) -> None:
-        from screens.home import HomeScreen
         while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
             self.pop_screen()
         self.set_incident(None)
+
+    # -- messages up from the screens ----------------------------------------------------
+
+    @on(HomeScreen.StartIncident)
+    def _start(self) -> None:
+        self.start_incident()
+
+    @on(HomeScreen.ResumeIncident)
+    def _resume(self, message: HomeScreen.ResumeIncident) -> None:
+        self.resume_incident(message.incident_id)
+
+    @on(DecisionScreen.Decided)
+    def _decided(self, message: DecisionScreen.Decided) -> None:
+        self.push_screen(ChecklistScreen(self.journal, message.outcome))
+
+    @on(ChecklistScreen.ProcedureChosen)
+    def _procedure_chosen(self, message: ChecklistScreen.ProcedureChosen) -> None:
+        self.open_procedure(message.procedure, None)
+
+    @on(VerificationScreen.Done)
+    def _verified(self) -> None:
+        self.push_screen(FollowupScreen(self.journal))
+
+    @on(VerificationScreen.RunVerification)
+    def _run_verification(self, message: VerificationScreen.RunVerification) -> None:
+        self.open_procedure(message.procedure, None)
+
+    @on(FollowupScreen.Home)
+    def _home(self) -> None:
+        self.go_home()
 
     # -- app-wide actions ---------------------------------------------------------
 
     def procedure_running(self) -> bool:
         """A ProcedureScreen is on the stack with a worker still running."""
-        screens = [s for s in self.screen_stack if type(s).__name__ == "ProcedureScreen"]
-        return any(w.node in screens and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
-                   for w in self.workers) if screens else False
+        return any(getattr(s, "running", False) for s in self.screen_stack
+                   if type(s).__name__ == "ProcedureScreen")
 
     async def action_quit(self) -> None:
         if not self.procedure_running():

@@ -162,6 +162,46 @@ class SkipReasonDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class YesNoDialog(ModalScreen[bool]):
+    """A plain question; y / n (Escape is no)."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="yes-no.yes"),
+        Binding("n,escape", "answer(False)", "No", id="yes-no.no"),
+    ]
+    DEFAULT_CSS = """
+    YesNoDialog {
+        align: center middle;
+        & > Vertical { width: 70; max-width: 95%; height: auto;
+                       border: thick $warning; background: $surface; padding: 1 2; }
+        & .dialog--title { text-style: bold; margin-bottom: 1; }
+        & Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
+        & Button { margin-left: 1; }
+    }
+    """
+
+    def __init__(self, question: str, detail: str = "") -> None:
+        super().__init__(id="yes-no-dialog")
+        self.question = question
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question, classes="dialog--title")
+            if self.detail:
+                yield Static(self.detail, markup=False)
+            with Horizontal():
+                yield Button("No (n)", id="answer-no")
+                yield Button("Yes (y)", id="answer-yes", variant="warning")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "answer-yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
 class ScreenDecider:
     """Implements console.engine.runner.Decider with modal dialogs on ``app``.
 
@@ -169,8 +209,8 @@ class ScreenDecider:
     show or hide its "decision needed" bar and refresh its bindings.
     """
 
-    def __init__(self, app: "App", on_change: Callable[[], None] = lambda: None) -> None:
-        self.app = app
+    def __init__(self, app: "App | None", on_change: Callable[[], None] = lambda: None) -> None:
+        self.app = app   # set when the screen that owns it is mounted
         self.on_change = on_change
         self.pending_step: Step | None = None
         self.pending_failure: StepFailed | None = None

@@ -61,18 +61,18 @@ class DecisionScreen(ConsoleScreen):
                     yield Static("", id="question-text")
                     yield Static("", id="question-why")
                     with Horizontal(classes="buttons"):
-                        yield Button("Yes [y]", id="yes", variant="primary")
-                        yield Button("No [n]", id="no")
-                        yield Button("Back [b]", id="back-q")
+                        yield Button("Yes (y)", id="yes", variant="primary")
+                        yield Button("No (n)", id="no")
+                        yield Button("Back (b)", id="back-q")
                 with Vertical(id="outcome-box"):
                     yield Static("", id="outcome-title")
                     yield Static("", id="outcome-summary")
                     yield MatrixTable(self.runbook.matrix, id="matrix")
                     yield Static("", id="matrix-verdict")
                     with Horizontal(classes="buttons"):
-                        yield Button("Continue [c]", id="accept", variant="success")
-                        yield Button("Override [o]", id="override", variant="warning")
-                        yield Button("Back [b]", id="back-o")
+                        yield Button("Continue (c)", id="accept", variant="success")
+                        yield Button("Override (o)", id="override", variant="warning")
+                        yield Button("Back (b)", id="back-o")
             with VerticalScroll(id="decision-evidence", classes="split--side"):
                 yield EvidencePanel(id="evidence")
         yield from self.compose_footer()
@@ -214,7 +214,8 @@ class DecisionScreen(ConsoleScreen):
         config = self.console_app.config
         transport = await self.console_app.connected_transport()
         try:
-            panel.evidence = await gather_evidence(config, transport, ReleaseLog.load(config.paths.release_log))
+            panel.evidence = await gather_evidence(config, transport, ReleaseLog.load(config.paths.release_log),
+                                                   now=self.console_app.clock())
         except Exception as exc:
             panel.error = f"Could not gather evidence: {exc}"
             raise

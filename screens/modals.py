@@ -66,8 +66,8 @@ class ReasonDialog(ModalScreen[str | None]):
             yield Input(placeholder=self.placeholder, id="reason")
             yield Label("", id="reason-error", classes="dialog--error")
             with Horizontal(classes="dialog--buttons"):
-                yield Button("Record [enter]", id="ok", variant="primary")
-                yield Button("Cancel [esc]", id="cancel")
+                yield Button("Record (enter)", id="ok", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#reason", Input).focus()

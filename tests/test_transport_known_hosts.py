@@ -1,10 +1,13 @@
 """Host key trust and the connection options SSHTransport hands to asyncssh (no network)."""
 
+import asyncio
 from pathlib import Path
 
 import asyncssh
+import pytest
 
 from console.config import Target
+from console.failures import HostKeyRejected
 from console.transport.known_hosts import (has_entry_for, known_hosts_path, load_trusted_keys,
                                            rejection_message)
 from console.transport.ssh import SSHTransport
@@ -85,14 +88,9 @@ def test_target_defaults_yield_to_ssh_config(tmp_path):
 
 
 def test_unreadable_known_hosts_refuses_instead_of_trusting(tmp_path):
-    import asyncio
-
-    import pytest
-
-    from console.failures import HostKeyRejected
     known = tmp_path / "known_hosts"
-    known.write_text("[127.0.0.1]:2222 ssh-ed25519 not-base64!!\n")
+    known.write_text("garbage\n")
     transport = SSHTransport(Target(host="127.0.0.1", port=2222, user="deploy", known_hosts=str(known)),
-                             ssh_config_path=tmp_path / "absent_config")
+                             ssh_config_path=None)
     with pytest.raises(HostKeyRejected, match="cannot use"):
         asyncio.run(transport.connect())

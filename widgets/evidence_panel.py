@@ -25,6 +25,18 @@ def _short_digest(digest: str | None) -> str:
     return value[:12]
 
 
+def _image_fields(change: Any) -> tuple:
+    if isinstance(change, tuple):
+        return change
+    return change.service, change.old_digest, change.new_digest
+
+
+def _key_fields(change: Any) -> tuple:
+    if isinstance(change, tuple):
+        return change
+    return change.file, change.key, change.change
+
+
 class EvidencePanel(Widget):
     """Shows one ``console.evidence.Evidence``; set ``evidence`` (or ``error``) from outside."""
 
@@ -77,7 +89,7 @@ class EvidencePanel(Widget):
         lines.append(self._section("Images", [
             Text.assemble(("~ ", style("evidence-panel--changed")), f"{service} ",
                           (f"{_short_digest(old)} → {_short_digest(new)}", style("evidence-panel--muted")))
-            for service, old, new in ev.image_changes]))
+            for service, old, new in map(_image_fields, ev.image_changes)]))
         lines.append(self._section("Compose", self._key_changes(ev.compose_changes)))
         lines.append(self._section("Env keys (values hidden)", self._key_changes(ev.env_changes)))
         lines.append(self._section("Migrations added", [
@@ -100,7 +112,7 @@ class EvidencePanel(Widget):
         style = self.get_component_rich_style
         return [Text.assemble((f"{CHANGE_MARKS.get(kind, '?')} ", style(f"evidence-panel--{kind}")
                                if kind in CHANGE_MARKS else ""), f"{key} ", (f"({file})", style("evidence-panel--muted")))
-                for file, key, kind in changes]
+                for file, key, kind in map(_key_fields, changes)]
 
     def _section(self, title: str, rows: list[Text]) -> Text:
         style = self.get_component_rich_style

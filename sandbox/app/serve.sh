@@ -25,7 +25,8 @@ case "$path" in
     if [ -e "$state_dir/maintenance.on" ]; then
       respond 503 "Service Unavailable" "{\"status\":\"maintenance\",\"service\":\"$svc\",\"version\":\"$rel\"}"
     fi
-    if [ -e /app/BROKEN ]; then
+    # The configuration hotfix for v2's bug: BOOKING_NOTES_ENABLED=false in backend/.env.
+    if [ -e /app/BROKEN ] && [ "${BOOKING_NOTES_ENABLED:-true}" != "false" ]; then
       err=$(cat /app/BROKEN)
       respond 500 "Internal Server Error" "{\"status\":\"error\",\"service\":\"$svc\",\"version\":\"$rel\",\"error\":\"$err\"}"
     fi

@@ -1,0 +1,216 @@
+"""The runbook's prerequisites before a rollback or hotfix, in its three groups.
+
+Machine-checkable items are checked in a worker; the rest are ticked by hand
+(who and when are journaled) or waived with a reason. The procedure cannot be
+started until every required item is done or waived.
+"""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, DataTable, Static
+
+from console.engine.hotfix import build_code_hotfix, build_config_hotfix
+from console.engine.incident import build_rollback
+from console.engine.procedure import Procedure
+from console.journal import Journal
+from console.prerequisites import Checklist, ItemState
+from screens.base import ConsoleScreen
+from screens.modals import ReasonDialog
+from screens.notifying import notifier_for
+from screens.procedure_inputs import ConfigChange, ConfigHotfixDialog, HotfixTagDialog
+
+STATUS_MARKS = {"pending": "[ ]", "done": "[✓]", "waived": "[~]", "failed": "[✗]"}
+GROUP_PREFIX = "group:"
+
+
+def describe_state(state: ItemState, clock_format: str = "%H:%M:%S") -> str:
+    """Who settled it and when, and what the check said."""
+    parts = []
+    if state.status == "waived":
+        parts.append(f"waived: {state.reason}")
+    if state.by and state.status != "pending":
+        when = f" {state.at:{clock_format}}" if state.at else ""
+        parts.append(f"{state.how} by {state.by}{when}")
+    if state.detail:
+        parts.append(state.detail)
+    return " · ".join(parts)
+
+
+class ChecklistScreen(ConsoleScreen):
+    SCREEN_TITLE = "Prerequisites"
+
+    BINDINGS = [
+        Binding("space", "tick", "Tick", id="checklist.tick"),
+        Binding("w", "waive", "Waive…", id="checklist.waive"),
+        Binding("a", "run_checks", "Run checks", id="checklist.run_checks"),
+        Binding("p", "start_procedure", "Start procedure", id="checklist.start"),
+        Binding("escape", "back", "Back", id="checklist.back", show=False),
+    ]
+
+    class ProcedureChosen(Message):
+        """The checklist is ready and the procedure for the outcome is built."""
+
+        def __init__(self, procedure: Procedure) -> None:
+            super().__init__()
+            self.procedure = procedure
+
+    def __init__(self, journal: Journal, outcome: str) -> None:
+        super().__init__()
+        self.journal = journal
+        self.outcome = outcome
+        self.checklist: Checklist | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with VerticalScroll(id="checklist-main", classes="split--main"):
+            yield Static("", id="checklist-outcome", classes="section-title")
+            yield DataTable(id="checklist-table", cursor_type="row", zebra_stripes=False)
+            yield Static("", id="checklist-status")
+            with Horizontal(classes="buttons"):
+                yield Button("Tick (space)", id="tick")
+                yield Button("Waive (w)", id="waive")
+                yield Button("Run checks (a)", id="run-checks")
+                yield Button("Start procedure (p)", id="start", variant="success", disabled=True)
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        app = self.console_app
+        self.checklist = Checklist(app.runbook, self.journal, app.config.operator)
+        title = app.runbook.outcomes[self.outcome].title if self.outcome in app.runbook.outcomes else self.outcome
+        self.query_one("#checklist-outcome", Static).update(f"Before the {title.lower()}: prerequisites")
+        table = self.query_one("#checklist-table", DataTable)
+        table.add_column("", key="status", width=3)
+        table.add_column("Item", key="item")
+        table.add_column("Who / when / detail", key="detail")
+        for group, items in app.runbook.prerequisite_groups().items():
+            table.add_row("", f"── {group} ──", "", key=GROUP_PREFIX + group)
+            for item in items:
+                optional = "" if item.required else " (optional)"
+                table.add_row("", item.title + optional, "", key=item.id)
+        self.show_states()
+        table.move_cursor(row=1)
+        table.focus()
+        self.run_auto_checks()
+
+    def show_states(self) -> None:
+        checklist = self.checklist
+        if checklist is None:
+            return
+        table = self.query_one("#checklist-table", DataTable)
+        for item in checklist.items:
+            state = checklist.state(item.id)
+            auto = " (auto)" if item.check and state.status == "pending" else ""
+            table.update_cell(item.id, "status", STATUS_MARKS.get(state.status, "?"))
+            table.update_cell(item.id, "detail", describe_state(state) + auto, update_width=False)
+        ready = checklist.ready()
+        status = self.query_one("#checklist-status", Static)
+        status.set_class(ready, "-ready")
+        status.set_class(not ready, "-blocked")
+        if ready:
+            status.update("Ready: every required item is done or waived. Start the procedure (p).")
+        else:
+            names = ", ".join(item.title.split(":")[0] for item in checklist.blocking()[:3])
+            more = len(checklist.blocking()) - 3
+            status.update(f"Blocked by {len(checklist.blocking())} item(s): {names}"
+                          + (f" and {more} more" if more > 0 else ""))
+        self.query_one("#start", Button).disabled = not ready
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "start_procedure":
+            return bool(self.checklist and self.checklist.ready()) or None
+        return True
+
+    def selected_item(self) -> str | None:
+        table = self.query_one("#checklist-table", DataTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        key = str(row_key.value)
+        return None if key.startswith(GROUP_PREFIX) else key
+
+    # -- ticks and waivers -------------------------------------------------------------------
+
+    def action_tick(self) -> None:
+        item_id = self.selected_item()
+        if item_id is None or self.checklist is None:
+            return
+        if self.checklist.state(item_id).status == "done":
+            self.checklist.untick(item_id, by=self.console_app.config.operator)
+        else:
+            self.checklist.tick(item_id, by=self.console_app.config.operator)
+        self.show_states()
+
+    def action_waive(self) -> None:
+        item_id = self.selected_item()
+        if item_id is None or self.checklist is None:
+            return
+        title = self.checklist.item(item_id).title
+
+        def reasoned(reason: str | None) -> None:
+            if reason and self.checklist is not None:
+                self.checklist.waive(item_id, reason, by=self.console_app.config.operator)
+                self.show_states()
+
+        self.app.push_screen(ReasonDialog(f"Why waive “{title}”?"), reasoned)
+
+    @on(DataTable.RowSelected, "#checklist-table")
+    def _row_selected(self) -> None:
+        self.action_tick()
+
+    # -- machine checks ----------------------------------------------------------------------
+
+    def action_run_checks(self) -> None:
+        self.run_auto_checks()
+
+    @work(exclusive=True, group="prerequisites", exit_on_error=False)
+    async def run_auto_checks(self) -> None:
+        if self.checklist is None:
+            return
+        app = self.console_app
+        await self.checklist.run_auto_checks(app.config, app.transport, notifier_for(app.config, self.journal))
+        self.show_states()
+
+    # -- the procedure -----------------------------------------------------------------------
+
+    def action_start_procedure(self) -> None:
+        if self.checklist is None or not self.checklist.ready():
+            self.notify("The checklist is not complete yet.", severity="warning")
+            return
+        config = self.console_app.config
+        if self.outcome == "code_hotfix":
+            self.app.push_screen(HotfixTagDialog(),
+                                 lambda tag: tag and self.build(lambda: build_code_hotfix(config, tag)))
+        elif self.outcome == "config_hotfix":
+            def changed(change: ConfigChange | None) -> None:
+                if change is not None:
+                    self.build(lambda: build_config_hotfix(
+                        config, service=change.service, env_file=None, keys=change.keys, flag_command=None,
+                        undo_incident=None, incident_id=self.journal.incident_id))
+            self.app.push_screen(ConfigHotfixDialog([s.name for s in config.services]), changed)
+        else:
+            self.build(lambda: build_rollback(config, None))
+
+    def build(self, builder) -> None:
+        try:
+            procedure = builder()
+        except ValueError as exc:   # RollbackTargetError and UnsafeValue are ValueErrors
+            self.query_one("#checklist-status", Static).update(f"Cannot build the procedure: {exc}")
+            self.notify(str(exc), title="cannot build the procedure", severity="error", timeout=15)
+            return
+        self.post_message(self.ProcedureChosen(procedure))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    @on(Button.Pressed)
+    async def _button(self, event: Button.Pressed) -> None:
+        actions = {"tick": "tick", "waive": "waive", "run-checks": "run_checks", "start": "start_procedure"}
+        if event.button.id in actions:
+            await self.run_action(actions[event.button.id])

@@ -1,0 +1,180 @@
+"""Communication and follow-up: the runbook's follow-up items, the retro, resolution and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, DataTable, Label, Static, TextArea
+
+from console.journal import Journal, parse_iso
+from console.notify.messages import INCIDENT_RESOLVED
+from console.report import render_report
+from screens.base import ConsoleScreen
+from screens.checklist import STATUS_MARKS
+from screens.modals import ReasonDialog
+from screens.notifying import notifier_for
+from screens.verification import manual_states
+
+GROUP = "Communication & follow-up"
+REPORT_NAME = "report.md"
+
+
+def write_report(journal: Journal) -> Path:
+    path = journal.directory / REPORT_NAME
+    path.write_text(render_report(list(journal.records())), encoding="utf-8")
+    return path
+
+
+class FollowupScreen(ConsoleScreen):
+    SCREEN_TITLE = "Follow-up"
+
+    BINDINGS = [
+        Binding("space", "tick", "Tick", id="followup.tick"),
+        Binding("ctrl+s", "save_retro", "Save retro", id="followup.save_retro"),
+        Binding("ctrl+r", "resolve", "Resolve", id="followup.resolve"),
+        Binding("ctrl+e", "write_report", "Write report", id="followup.write_report"),
+        Binding("ctrl+o", "post_resolution", "Post resolution", id="followup.post"),
+        Binding("ctrl+b", "home", "Home", id="followup.home"),
+    ]
+
+    class Home(Message):
+        """Back to the home screen (the incident stays in the list until resolved)."""
+
+    def __init__(self, journal: Journal) -> None:
+        super().__init__()
+        self.journal = journal
+        self.report_path: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with VerticalScroll(classes="split--main"):
+            yield Static("Follow-up (space to tick)", classes="section-title")
+            yield DataTable(id="followup-table", cursor_type="row")
+            yield Static("Retro", classes="section-title")
+            with Vertical(id="retro"):
+                yield Label("Root cause")
+                yield TextArea(id="root-cause")
+                yield Label("Detection gaps")
+                yield TextArea(id="detection-gaps")
+                yield Label("Action items (one per line)")
+                yield TextArea(id="action-items")
+            yield Static("", id="notify-note", classes="hint")
+            yield Static("", id="report-path")
+            with Horizontal(classes="buttons"):
+                yield Button("Save retro (^s)", id="save", variant="primary")
+                yield Button("Resolve (^r)", id="resolve", variant="success")
+                yield Button("Write report (^e)", id="report")
+                yield Button("Post resolution (^o)", id="post")
+                yield Button("Home (^b)", id="home")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#followup-table", DataTable)
+        table.add_column("", key="status", width=3)
+        table.add_column("Item", key="title")
+        table.add_column("By / when", key="by")
+        for item in self.console_app.runbook.follow_up:
+            table.add_row("", item.title, "", key=item.id)
+        retro = self.journal.last("retro")
+        if retro:
+            self.query_one("#root-cause", TextArea).text = retro.get("root_cause") or ""
+            self.query_one("#detection-gaps", TextArea).text = retro.get("detection_gaps") or ""
+            self.query_one("#action-items", TextArea).text = "\n".join(retro.get("action_items") or [])
+        config = self.console_app.config
+        if config.slack is None and config.statuspage is None:
+            self.query_one("#notify-note", Static).update(
+                "No notifications are configured: post the resolution in #ops and on the status page by hand.")
+        table.focus()
+        self.show_items()
+
+    def show_items(self) -> None:
+        items = self.console_app.runbook.follow_up
+        states = manual_states(self.journal, {i.id for i in items})
+        table = self.query_one("#followup-table", DataTable)
+        for item in items:
+            record = states.get(item.id)
+            status = record.get("status", "pending") if record else "pending"
+            table.update_cell(item.id, "status", STATUS_MARKS.get(status, "?"))
+            when = f"{record.get('by')} {parse_iso(record['ts']):%H:%M:%S}" if record and status != "pending" else ""
+            table.update_cell(item.id, "by", when, update_width=False)
+
+    def action_tick(self) -> None:
+        table = self.query_one("#followup-table", DataTable)
+        if not table.row_count:
+            return
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        item = {i.id: i for i in self.console_app.runbook.follow_up}[str(row_key.value)]
+        current = manual_states(self.journal, {item.id}).get(item.id)
+        status = "pending" if current and current.get("status") == "done" else "done"
+        self.journal.record("checklist", item_id=item.id, group=GROUP, title=item.title, status=status,
+                            how="manual", by=self.console_app.config.operator, detail="", reason="")
+        self.show_items()
+
+    @on(DataTable.RowSelected, "#followup-table")
+    def _selected(self) -> None:
+        self.action_tick()
+
+    def action_save_retro(self) -> None:
+        actions = [line.strip() for line in self.query_one("#action-items", TextArea).text.splitlines()
+                   if line.strip()]
+        self.journal.record("retro", root_cause=self.query_one("#root-cause", TextArea).text.strip(),
+                            detection_gaps=self.query_one("#detection-gaps", TextArea).text.strip(),
+                            action_items=actions, by=self.console_app.config.operator)
+        self.notify("Retro saved to the journal.")
+
+    def action_resolve(self) -> None:
+        if self.journal.last("incident_resolved"):
+            self.notify("This incident is already resolved.", severity="warning")
+            return
+
+        def summarised(summary: str | None) -> None:
+            if not summary:
+                return
+            opened = self.console_app.incident_opened_at
+            ttr = round((self.console_app.clock() - opened).total_seconds(), 1) if opened else None
+            self.journal.record("incident_resolved", ttr_seconds=ttr, by=self.console_app.config.operator,
+                                summary=summary)
+            self.notify(f"Incident {self.journal.incident_id} resolved.")
+
+        self.app.push_screen(ReasonDialog("Resolution summary (one line, for #ops and the report):",
+                                          placeholder="what was wrong and what fixed it"), summarised)
+
+    def action_write_report(self) -> None:
+        self.report_path = write_report(self.journal)
+        self.query_one("#report-path", Static).update(f"Report written: {self.report_path}")
+        self.notify(f"Report written: {self.report_path}")
+
+    def action_post_resolution(self) -> None:
+        resolved = self.journal.last("incident_resolved")
+        if resolved is None:
+            self.notify("Resolve the incident first (ctrl+r): the summary goes into the message.",
+                        severity="warning")
+            return
+        if notifier_for(self.console_app.config, self.journal) is None:
+            self.query_one("#notify-note", Static).update(
+                "Not posted: no notifications are configured. Post the resolution by hand.")
+            return
+        self.post_resolution(resolved.get("summary") or "")
+
+    @work(exclusive=True, group="notify", exit_on_error=False)
+    async def post_resolution(self, summary: str) -> None:
+        notifier = notifier_for(self.console_app.config, self.journal)
+        results = await notifier.notify(INCIDENT_RESOLVED, summary=summary)
+        said = ", ".join(f"{channel}: {status}" for channel, status in results.items())
+        self.query_one("#notify-note", Static).update(f"Resolution posted ({said}).")
+
+    def action_home(self) -> None:
+        self.post_message(self.Home())
+
+    @on(Button.Pressed)
+    async def _button(self, event: Button.Pressed) -> None:
+        actions = {"save": "save_retro", "resolve": "resolve", "report": "write_report",
+                   "post": "post_resolution", "home": "home"}
+        if event.button.id in actions:
+            await self.run_action(actions[event.button.id])

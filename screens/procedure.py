@@ -1,0 +1,473 @@
+"""The live procedure screen: the steps as they run, the stack's logs and health beside them.
+
+Three kinds of worker, each in its own group so one never cancels another: the
+engine (``procedure``), ``docker compose logs -f`` over the same SSH connection
+(``procedure-logs``, restarted with a backoff whenever it ends, as it does when
+the rollback takes the stack down), and the health poller (``procedure-health``).
+The engine's listener only posts messages; output lines are parked and drained
+in one batch per message so a noisy step never costs one widget update per line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from functools import partial
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, ContentSwitcher, Footer, Log, Static
+from textual.worker import Worker, WorkerState
+
+from console.commands.compose import ComposeCommands
+from console.config import Config
+from console.engine.events import (AwaitingConfirmation, Event, Notice, ProcedureFinished,
+                                   ProcedureStarted, StepFailed, StepFinished, StepOutput,
+                                   StepSkipped, StepStarted, WouldRun)
+from console.engine.incident import IncidentRun
+from console.engine.procedure import Procedure
+from console.failures import TransportError
+from console.health import HealthPoller, HealthResult
+from console.journal import Journal
+from console.transport.base import Transport
+from screens.decider import ScreenDecider, YesNoDialog
+from widgets.command_log import CommandLog
+from widgets.health_pane import HealthPane
+from widgets.log_pane import LogPane
+from widgets.step_list import OUTPUT_KEEP_LINES, StepList
+
+LOG_TAIL = 50
+LOG_RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0)   # seconds between `logs -f` restarts, growing while it keeps dying
+LOG_HEALTHY_RUN = 30.0                       # a follow that lasted this long resets the backoff
+SHOWN_LINE_MAX = 2000
+NARROW_WIDTH = 110
+OUTCOME_WORDS = {"succeeded": "SUCCEEDED", "failed": "FAILED", "aborted": "ABORTED"}
+
+
+class ProcedureCommands(Provider):
+    """The screen's actions in the command palette (only those that apply right now)."""
+
+    ENTRIES = [
+        ("retry", "Retry the failed step"),
+        ("skip", "Skip the failed step (with a reason)"),
+        ("abort", "Abort the procedure (it stays resumable)"),
+        ("continue", "Continue to verification / follow-up"),
+        ("toggle_follow", "Follow / pause the logs"),
+        ("filter_logs", "Filter the logs"),
+        ("toggle_command_log", "Show the commands run on the host / the logs"),
+        ("toggle_health", "Show / hide the health pane"),
+        ("leave", "Leave the procedure screen"),
+    ]
+
+    def _entries(self):
+        screen = self.screen
+        if not isinstance(screen, ProcedureScreen):
+            return
+        for action, help_text in self.ENTRIES:
+            if screen.check_action(action, ()):
+                yield action, help_text, partial(screen.run_action, action)
+
+    async def discover(self) -> Hits:
+        for action, help_text, callback in self._entries():
+            yield DiscoveryHit(help_text, callback, help=action)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for action, help_text, callback in self._entries():
+            score = matcher.match(help_text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(help_text), callback, help=action)
+
+
+class ProcedureScreen(Screen[str]):
+    """Runs one procedure and dismisses with its outcome (succeeded | failed | aborted)."""
+
+    CSS_PATH = "procedure.tcss"
+    COMMANDS = {ProcedureCommands}
+    # Decision keys are priority bindings (the log pane binds `s` to search) gated by
+    # check_action, so outside a decision the key reaches the focused widget as usual.
+    BINDINGS = [
+        Binding("r", "retry", "Retry", id="procedure.retry", priority=True),
+        Binding("s", "skip", "Skip…", id="procedure.skip", priority=True),
+        Binding("a", "abort", "Abort", id="procedure.abort", priority=True),
+        Binding("c", "continue", "Continue", id="procedure.continue", priority=True),
+        Binding("f", "toggle_follow", "Follow logs", id="procedure.follow"),
+        Binding("slash", "filter_logs", "Filter", id="procedure.filter"),
+        Binding("l", "toggle_command_log", "Commands", id="procedure.command-log"),
+        Binding("h", "toggle_health", "Health", id="procedure.health"),
+        Binding("q", "leave", "Leave", id="procedure.leave"),
+    ]
+
+    class EngineEvent(Message):
+        """One engine event, other than step output, for the UI to present."""
+
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
+    class OutputReady(Message):
+        """Step output is parked; draining it takes every line that arrived meanwhile."""
+
+    class Finished(Message):
+        """The procedure ended (the screen stays up so the operator can read the outcome)."""
+
+        def __init__(self, procedure_screen: ProcedureScreen, outcome: str) -> None:
+            super().__init__()
+            self.procedure_screen = procedure_screen
+            self.outcome = outcome
+
+        @property
+        def control(self) -> ProcedureScreen:
+            return self.procedure_screen
+
+    def __init__(self, config: Config, transport: Transport, journal: Journal | None,
+                 procedure: Procedure, done_steps: set[str] | None = None, *,
+                 assume_yes: bool = False, dry_run: bool = False, name: str | None = None,
+                 id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.config = config
+        self.transport = transport
+        self.journal = journal
+        self.procedure = procedure
+        self.done_steps = set(done_steps or ())
+        self.assume_yes = assume_yes
+        self.dry_run = dry_run
+        self.decider = ScreenDecider(None, self._decision_changed)
+        self.outcome: str | None = None
+        self.current_step: str | None = None
+        self.log_restarts = 0
+        self._parked: list[tuple[str, list[str]]] = []
+        self._drain_posted = False
+        self._started_at = time.monotonic()
+        self._finished_at: float | None = None
+        self._engine: Worker | None = None
+        self._poller: HealthPoller | None = None
+        self._leaving = False
+
+    # -- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="procedure-status", markup=False)
+        yield Static(id="procedure-outcome")
+        yield Static(id="decision-bar")
+        with Horizontal(id="procedure-main"):
+            with Vertical(id="procedure-left"):
+                yield StepList(id="steps")
+                yield Static(id="step-header", markup=False)
+                yield Log(id="step-output", max_lines=OUTPUT_KEEP_LINES, highlight=False)
+            with Vertical(id="procedure-right"):
+                yield HealthPane([c.name for c in self.config.health], id="health")
+                with ContentSwitcher(initial="logs", id="right-switcher"):
+                    yield LogPane(project=self.config.target.project_name,
+                                  services=[s.name for s in self.config.services], id="logs")
+                    yield CommandLog(id="commands")
+        with Horizontal(id="outcome-actions"):
+            yield Button("Continue to verification / follow-up (c)", id="continue", variant="success")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.decider.app = self.app
+        steps = self.query_one(StepList)
+        steps.set_steps([s.describe() for s in self.procedure.steps])
+        steps.focus()
+        self._update_status()
+        self.set_interval(1.0, self._update_status)
+        self._engine = self.run_procedure()
+        self.stream_logs()
+        if self.config.health:
+            self.poll_health()
+        else:
+            self.query_one(HealthPane).display = False
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+
+    def on_unmount(self) -> None:
+        self._stop_watchers()
+
+    # -- the engine ----------------------------------------------------------------------
+
+    @work(exclusive=True, group="procedure", exit_on_error=False)
+    async def run_procedure(self) -> str:
+        run = IncidentRun(self.config, self.journal, self.transport, self.decider,
+                          listeners=[self._engine_listener], assume_yes=self.assume_yes,
+                          dry_run=self.dry_run)
+        return await run.run(self.procedure, self.done_steps or None)
+
+    def _engine_listener(self, event: Event) -> None:
+        if isinstance(event, StepOutput):
+            self._parked.append((event.step_id, event.lines))
+            if not self._drain_posted:
+                self._drain_posted = True
+                self.post_message(self.OutputReady())
+            return
+        self.post_message(self.EngineEvent(event))
+
+    @on(OutputReady)
+    def drain_output(self) -> None:
+        self._drain_posted = False
+        parked, self._parked = self._parked, []
+        if not parked:
+            return
+        steps = self.query_one(StepList)
+        selected = steps.selected_id
+        shown: list[str] = []
+        for step_id, lines in parked:
+            lines = [line if len(line) <= SHOWN_LINE_MAX else line[:SHOWN_LINE_MAX] + " …" for line in lines]
+            steps.add_output(step_id, lines)
+            if step_id == selected:
+                shown.extend(lines)
+        if shown:
+            self.query_one("#step-output", Log).write_lines(shown)
+
+    @on(EngineEvent)
+    def present_event(self, message: EngineEvent) -> None:
+        self.drain_output()   # output first, so a step never reads "done" above its last lines
+        event = message.event
+        steps = self.query_one(StepList)
+        commands = self.query_one(CommandLog)
+        if isinstance(event, ProcedureStarted):
+            steps.set_steps(event.steps)
+        elif isinstance(event, StepStarted):
+            self.current_step = event.step_id
+            record = steps.record(event.step_id)
+            if record is not None:
+                record.attempts += 1
+                record.duration = None
+                record.note = ""
+            steps.update_step(event.step_id, state="running", command=event.command)
+            steps.follow(event.step_id)
+            commands.command_started(event.step_id, event.command)
+        elif isinstance(event, StepFinished):
+            steps.update_step(event.step_id, state="done", duration=event.duration, note=event.summary)
+            commands.command_ended(event.step_id, event.exit_code, event.duration)
+        elif isinstance(event, StepFailed):
+            steps.update_step(event.step_id, state="failed", duration=event.duration,
+                              note=f"{event.reason.label}: {event.message}")
+            commands.command_ended(event.step_id, event.exit_code, event.duration)
+        elif isinstance(event, StepSkipped):
+            steps.update_step(event.step_id, state="skipped", note=event.reason)
+        elif isinstance(event, AwaitingConfirmation):
+            steps.update_step(event.step_id, state="confirm")
+            steps.follow(event.step_id)
+        elif isinstance(event, WouldRun):
+            steps.update_step(event.step_id, state="would_run", command=event.command)
+        elif isinstance(event, Notice):
+            severity = {"warning": "warning", "error": "error"}.get(event.level, "information")
+            self.notify(event.message, severity=severity, timeout=8 if severity == "information" else 20)
+        elif isinstance(event, ProcedureFinished):
+            self._procedure_ended(event.outcome)
+        self._show_selected()
+        self._update_status()
+
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "procedure":
+            if event.state == WorkerState.SUCCESS and self.outcome is None:
+                self._procedure_ended(worker.result or "failed")
+            elif event.state == WorkerState.ERROR:
+                self.notify(f"The procedure stopped on an error: {worker.error}", severity="error",
+                            timeout=30)
+                if self.outcome is None:
+                    self._procedure_ended("failed")
+            elif event.state == WorkerState.CANCELLED:
+                if self.outcome is None:
+                    self._procedure_ended("aborted")
+                if self._leaving:
+                    self._dismiss_now()
+        elif event.state == WorkerState.ERROR:
+            # A watcher (logs, health) failing must be seen, never kill the screen.
+            self.notify(f"{worker.group}: {worker.error}", severity="warning", timeout=10)
+
+    def _procedure_ended(self, outcome: str) -> None:
+        if self.outcome is not None:
+            return
+        self.outcome = outcome
+        self._finished_at = time.monotonic()
+        self.set_class(True, f"-{outcome}")
+        self.set_class(True, "-finished")
+        took = self._finished_at - self._started_at
+        name = self.procedure.name.replace("_", " ").upper()
+        mark = {"succeeded": "✓", "failed": "✗", "aborted": "■"}.get(outcome, "")
+        word = OUTCOME_WORDS.get(outcome, outcome.upper())
+        if self.dry_run:
+            word = f"DRY RUN {'DONE' if outcome == 'succeeded' else word} (nothing was changed)"
+        tags = f" {self.procedure.from_tag or '?'} → {self.procedure.to_tag}" if self.procedure.to_tag else ""
+        resumable = " · the incident can be resumed" if outcome != "succeeded" and not self.dry_run else ""
+        self.query_one("#procedure-outcome", Static).update(
+            Content(f"{mark} {name}{tags} {word} in {took:.1f}s{resumable}"))
+        self.post_message(self.Finished(self, outcome))
+        self.refresh_bindings()
+        self._update_status()
+        self.query_one("#continue", Button).focus()
+
+    # -- decisions -----------------------------------------------------------------------
+
+    def _decision_changed(self) -> None:
+        bar = self.query_one("#decision-bar", Static)
+        if self.decider.awaiting_failure_choice and self.decider.pending_step is not None:
+            bar.update(Content(f"✗ {self.decider.pending_step.title} failed — "
+                               "r retry · s skip (with a reason) · a abort"))
+            self.set_class(True, "-deciding")
+        else:
+            self.set_class(False, "-deciding")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("retry", "skip", "abort"):
+            if self._log_prompt_open():
+                return False
+            return self.decider.awaiting_failure_choice
+        if action == "continue":
+            return self.outcome is not None and not self._log_prompt_open()
+        return True
+
+    def _log_prompt_open(self) -> bool:
+        # While the log pane's filter/search prompt is open every key is text for it.
+        # (LogPane has no public flag for this yet.)
+        pane = self.query_one(LogPane)
+        return self.focused is pane and getattr(pane, "_prompt_kind", None) is not None
+
+    def action_retry(self) -> None:
+        self.decider.choose("retry")
+
+    def action_skip(self) -> None:
+        self.decider.choose("skip")
+
+    def action_abort(self) -> None:
+        self.decider.choose("abort")
+
+    def action_continue(self) -> None:
+        if self.outcome is not None:
+            self._dismiss_now()
+
+    @on(Button.Pressed, "#continue")
+    def continue_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_continue()
+
+    # -- panes ---------------------------------------------------------------------------
+
+    @on(StepList.Selected)
+    def step_selected(self) -> None:
+        self._show_selected(rewrite=True)
+
+    def _show_selected(self, rewrite: bool = False) -> None:
+        steps = self.query_one(StepList)
+        step_id = steps.selected_id
+        record = steps.record(step_id) if step_id else None
+        header = self.query_one("#step-header", Static)
+        if record is None:
+            header.update("")
+            return
+        note = f" · {record.note}" if record.note else ""
+        took = f" · {record.duration:.1f}s" if record.duration is not None else ""
+        header.update(f"{record.title} [{record.label}{took}{note}]\n$ {record.command or '(built-in check)'}")
+        if rewrite:
+            output = self.query_one("#step-output", Log)
+            output.clear()
+            output.write_lines(list(record.output))
+
+    def action_toggle_follow(self) -> None:
+        self.query_one(LogPane).action_toggle_follow()
+
+    def action_filter_logs(self) -> None:
+        self.query_one("#right-switcher", ContentSwitcher).current = "logs"
+        pane = self.query_one(LogPane)
+        pane.focus()
+        pane.action_prompt("filter")
+
+    def action_toggle_command_log(self) -> None:
+        switcher = self.query_one("#right-switcher", ContentSwitcher)
+        switcher.current = "commands" if switcher.current == "logs" else "logs"
+
+    def action_toggle_health(self) -> None:
+        pane = self.query_one(HealthPane)
+        pane.display = not pane.display
+
+    # -- logs and health -----------------------------------------------------------------
+
+    @work(exclusive=True, group="procedure-logs", exit_on_error=False)
+    async def stream_logs(self) -> None:
+        """`logs -f` ends when the stack goes down or the link drops: start it again."""
+        argv = ComposeCommands.for_target(self.config.target).logs_follow(tail=LOG_TAIL)
+        pane = self.query_one(LogPane)
+        failures = 0
+        while True:
+            started = time.monotonic()
+            try:
+                await self.transport.run(argv, on_output=lambda _stream, lines: pane.ingest(lines))
+            except TransportError as exc:
+                pane.ingest([f"[console] log stream interrupted: {exc}"])
+            if time.monotonic() - started > LOG_HEALTHY_RUN:
+                failures = 0
+            delay = LOG_RESTART_DELAYS[min(failures, len(LOG_RESTART_DELAYS) - 1)]
+            failures += 1
+            await asyncio.sleep(delay)
+            self.log_restarts += 1
+
+    @work(exclusive=True, group="procedure-health", exit_on_error=False)
+    async def poll_health(self) -> None:
+        self._poller = HealthPoller(self.config.health, self._health_results,
+                                    expected_version=self.procedure.to_tag)
+        await self._poller.run()
+
+    def _health_results(self, results: list[HealthResult]) -> None:
+        history = self._poller.latency_history() if self._poller is not None else None
+        self.query_one(HealthPane).update_results(results, history)
+
+    def _stop_watchers(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+        self.workers.cancel_group(self, "procedure-logs")
+        self.workers.cancel_group(self, "procedure-health")
+
+    # -- leaving -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._engine is not None and self._engine.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    def action_leave(self) -> None:
+        if not self.running:
+            self._dismiss_now()
+            return
+
+        def answered(stop: bool | None) -> None:
+            if stop and self.running and self._engine is not None:
+                self._leaving = True
+                self._engine.cancel()   # the engine journals the interruption and releases the lock
+
+        self.app.push_screen(YesNoDialog(
+            "The procedure is still running. Stop it here?",
+            "The step in progress is stopped, the lock released and the incident stays resumable."),
+            answered)
+
+    def _dismiss_now(self) -> None:
+        self._stop_watchers()
+        if self.is_current:
+            self.dismiss(self.outcome or "aborted")
+
+    # -- status --------------------------------------------------------------------------
+
+    def _update_status(self) -> None:
+        counts = self.query_one(StepList).counts()
+        total = len(self.procedure.steps)
+        settled = sum(counts.get(k, 0) for k in ("done", "skipped", "would_run"))
+        end = self._finished_at or time.monotonic()
+        elapsed = int(end - self._started_at)
+        tags = f" {self.procedure.from_tag or '?'} → {self.procedure.to_tag}" if self.procedure.to_tag else ""
+        mode = " · DRY RUN" if self.dry_run else ""
+        incident = f" · incident {self.journal.incident_id}" if self.journal is not None else ""
+        state = OUTCOME_WORDS.get(self.outcome or "", "running") if self.outcome else (
+            "waiting for you" if self.decider.awaiting_failure_choice or counts.get("confirm") else "running")
+        self.query_one("#procedure-status", Static).update(
+            f"{self.procedure.name}{tags}{mode}{incident} · {settled}/{total} steps · "
+            f"{elapsed // 60:02d}:{elapsed % 60:02d} · {state}")

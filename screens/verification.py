@@ -1,0 +1,163 @@
+"""Post-rollback verification (runbook section 5): the checks as they ran, and the ones only a person can do.
+
+The automatic checks' results are read back from the journal's step records;
+the manual ones (smoke tests by hand, dashboards) are ticked here and
+journaled as ``checklist`` records of the "Post-rollback verification" group.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, DataTable, Static
+
+from console.engine.incident import build_verify
+from console.engine.procedure import Procedure
+from console.engine.verification import verification_steps
+from console.journal import Journal, parse_iso
+from screens.base import ConsoleScreen
+from screens.checklist import STATUS_MARKS
+
+GROUP = "Post-rollback verification"
+STEP_RESULTS = {"step_finished": "passed", "step_failed": "FAILED", "step_skipped": "skipped"}
+
+
+def verification_results(journal: Journal, step_ids: list[str]) -> dict[str, dict]:
+    """The latest result record of each verification step (any procedure that ran it)."""
+    found: dict[str, dict] = {}
+    for record in journal.records():
+        if record["type"] in STEP_RESULTS and record.get("step_id") in step_ids:
+            found[record["step_id"]] = record
+    return found
+
+
+def describe_result(record: dict | None) -> tuple[str, str]:
+    if record is None:
+        return "not run", ""
+    kind = record["type"]
+    if kind == "step_failed":
+        return STEP_RESULTS[kind], str(record.get("message") or record.get("reason") or "")
+    if kind == "step_skipped":
+        return STEP_RESULTS[kind], str(record.get("reason") or "")
+    duration = record.get("duration")
+    exit_code = record.get("exit_code")
+    bits = [f"exit {exit_code}" if exit_code is not None else "", f"{duration:.1f}s" if duration else ""]
+    return STEP_RESULTS[kind], ", ".join(b for b in bits if b)
+
+
+def manual_states(journal: Journal, item_ids: set[str]) -> dict[str, dict]:
+    states: dict[str, dict] = {}
+    for record in journal.records():
+        if record["type"] == "checklist" and record.get("item_id") in item_ids:
+            states[record["item_id"]] = record
+    return states
+
+
+class VerificationScreen(ConsoleScreen):
+    SCREEN_TITLE = "Verify"
+
+    BINDINGS = [
+        Binding("space", "tick", "Tick", id="verification.tick"),
+        Binding("v", "run_verification", "Run checks", id="verification.run"),
+        Binding("c", "done", "Follow-up", id="verification.done"),
+    ]
+
+    class Done(Message):
+        """Go on to communication and follow-up."""
+
+    class RunVerification(Message):
+        def __init__(self, procedure: Procedure) -> None:
+            super().__init__()
+            self.procedure = procedure
+
+    def __init__(self, journal: Journal, outcome: str) -> None:
+        super().__init__()
+        self.journal = journal
+        self.outcome = outcome
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with VerticalScroll(classes="split--main"):
+            yield Static("", id="verify-outcome", classes="section-title")
+            yield DataTable(id="verify-table", cursor_type="row", show_cursor=False)
+            yield Static("Checks only a person can do (space to tick)", classes="section-title")
+            yield DataTable(id="manual-table", cursor_type="row")
+            with Horizontal(classes="buttons"):
+                yield Button("Tick (space)", id="tick")
+                yield Button("Run checks again (v)", id="run")
+                yield Button("Follow-up (c)", id="done", variant="success")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        checks = self.query_one("#verify-table", DataTable)
+        checks.add_column("Check", key="check")
+        checks.add_column("Result", key="result", width=8)
+        checks.add_column("Detail", key="detail")
+        for step in verification_steps(self.console_app.config, None):
+            checks.add_row(step.title, "", "", key=step.id)
+        manual = self.query_one("#manual-table", DataTable)
+        manual.add_column("", key="status", width=3)
+        manual.add_column("Check", key="title")
+        manual.add_column("By / when", key="by")
+        for item in self.console_app.runbook.manual_verification:
+            manual.add_row("", item.title, "", key=item.id)
+        manual.focus()
+        self.show_results()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.show_results()
+
+    def show_results(self) -> None:
+        words = {"succeeded": "succeeded", "failed": "FAILED", "aborted": "was aborted (resumable)"}
+        self.query_one("#verify-outcome", Static).update(
+            f"The procedure {words.get(self.outcome, self.outcome)}. Post-rollback verification:")
+        step_ids = [s.id for s in verification_steps(self.console_app.config, None)]
+        results = verification_results(self.journal, step_ids)
+        checks = self.query_one("#verify-table", DataTable)
+        for step_id in step_ids:
+            result, detail = describe_result(results.get(step_id))
+            checks.update_cell(step_id, "result", result)
+            checks.update_cell(step_id, "detail", detail, update_width=False)
+        items = self.console_app.runbook.manual_verification
+        states = manual_states(self.journal, {i.id for i in items})
+        manual = self.query_one("#manual-table", DataTable)
+        for item in items:
+            record = states.get(item.id)
+            status = record.get("status", "pending") if record else "pending"
+            manual.update_cell(item.id, "status", STATUS_MARKS.get(status, "?"))
+            when = f" {parse_iso(record['ts']):%H:%M:%S}" if record and status != "pending" else ""
+            manual.update_cell(item.id, "by", f"{record.get('by')}{when}" if when else "", update_width=False)
+
+    def action_tick(self) -> None:
+        manual = self.query_one("#manual-table", DataTable)
+        items = {i.id: i for i in self.console_app.runbook.manual_verification}
+        if not manual.row_count:
+            return
+        row_key, _ = manual.coordinate_to_cell_key(manual.cursor_coordinate)
+        item = items[str(row_key.value)]
+        current = manual_states(self.journal, {item.id}).get(item.id)
+        status = "pending" if current and current.get("status") == "done" else "done"
+        self.journal.record("checklist", item_id=item.id, group=GROUP, title=item.title, status=status,
+                            how="manual", by=self.console_app.config.operator, detail="", reason="")
+        self.show_results()
+
+    @on(DataTable.RowSelected, "#manual-table")
+    def _selected(self) -> None:
+        self.action_tick()
+
+    def action_run_verification(self) -> None:
+        self.post_message(self.RunVerification(build_verify(self.console_app.config, None)))
+
+    def action_done(self) -> None:
+        self.post_message(self.Done())
+
+    @on(Button.Pressed)
+    async def _button(self, event: Button.Pressed) -> None:
+        actions = {"tick": "tick", "run": "run_verification", "done": "done"}
+        if event.button.id in actions:
+            await self.run_action(actions[event.button.id])
