@@ -102,6 +102,7 @@ class Thresholds:
     validation_window_minutes: float = 15
     ttr_target_minutes: float = 15
     monitor_minutes: float = 5
+    health_wait_seconds: float = 90
 
 
 @dataclass(frozen=True)
@@ -429,7 +430,8 @@ def _commands(r: _Reader, data: dict) -> Commands:
 
 
 def _thresholds(r: _Reader, data: dict) -> Thresholds:
-    keys = {"impact_window_minutes", "validation_window_minutes", "ttr_target_minutes", "monitor_minutes"}
+    keys = {"impact_window_minutes", "validation_window_minutes", "ttr_target_minutes", "monitor_minutes",
+            "health_wait_seconds"}
     t = r.table(data, "thresholds", keys, required=False)
     values = {}
     for key in keys:

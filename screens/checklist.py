@@ -70,6 +70,7 @@ class ChecklistScreen(ConsoleScreen):
         with VerticalScroll(id="checklist-main", classes="split--main"):
             yield Static("", id="checklist-outcome", classes="section-title")
             yield DataTable(id="checklist-table", cursor_type="row", zebra_stripes=False)
+            yield Static("", id="checklist-detail", classes="muted")
             yield Static("", id="checklist-status")
             with Horizontal(classes="buttons"):
                 yield Button("Tick (space)", id="tick")
@@ -107,7 +108,7 @@ class ChecklistScreen(ConsoleScreen):
             state = checklist.state(item.id)
             auto = " (auto)" if item.check and state.status == "pending" else ""
             table.update_cell(item.id, "status", STATUS_MARKS.get(state.status, "?"))
-            table.update_cell(item.id, "detail", describe_state(state) + auto, update_width=False)
+            table.update_cell(item.id, "detail", describe_state(state) + auto, update_width=True)
         ready = checklist.ready()
         status = self.query_one("#checklist-status", Static)
         status.set_class(ready, "-ready")
@@ -120,7 +121,23 @@ class ChecklistScreen(ConsoleScreen):
             status.update(f"Blocked by {len(checklist.blocking())} item(s): {names}"
                           + (f" and {more} more" if more > 0 else ""))
         self.query_one("#start", Button).disabled = not ready
+        self.show_selected()
         self.refresh_bindings()
+
+    def show_selected(self) -> None:
+        """The full state of the item under the cursor (the table may be cut at 80 columns)."""
+        item_id = self.selected_item()
+        text = ""
+        if item_id is not None and self.checklist is not None:
+            state = self.checklist.state(item_id)
+            text = f"{self.checklist.item(item_id).title}: {state.status}"
+            described = describe_state(state)
+            text += f" · {described}" if described else ""
+        self.query_one("#checklist-detail", Static).update(text)
+
+    @on(DataTable.RowHighlighted, "#checklist-table")
+    def _highlighted(self) -> None:
+        self.show_selected()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "start_procedure":

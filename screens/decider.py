@@ -48,7 +48,7 @@ class StepConfirmDialog(ModalScreen[bool]):
     """
 
     def __init__(self, step: Step, prompt: str) -> None:
-        super().__init__(id="step-confirm-dialog")
+        super().__init__()
         self.step = step
         self.prompt = prompt
 
@@ -92,7 +92,7 @@ class FailureDialog(ModalScreen[str | None]):
     """
 
     def __init__(self, step: Step, failure: StepFailed) -> None:
-        super().__init__(id="failure-dialog")
+        super().__init__()
         self.step = step
         self.failure = failure
 
@@ -137,7 +137,7 @@ class SkipReasonDialog(ModalScreen[str | None]):
     """
 
     def __init__(self, step: Step) -> None:
-        super().__init__(id="skip-reason-dialog")
+        super().__init__()
         self.step = step
 
     def compose(self) -> ComposeResult:
@@ -181,7 +181,7 @@ class YesNoDialog(ModalScreen[bool]):
     """
 
     def __init__(self, question: str, detail: str = "") -> None:
-        super().__init__(id="yes-no-dialog")
+        super().__init__()
         self.question = question
         self.detail = detail
 

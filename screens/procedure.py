@@ -107,12 +107,16 @@ class ProcedureScreen(Screen[str]):
     class EngineEvent(Message):
         """One engine event, other than step output, for the UI to present."""
 
+        bubble = False
+
         def __init__(self, event: Event) -> None:
             super().__init__()
             self.event = event
 
     class OutputReady(Message):
         """Step output is parked; draining it takes every line that arrived meanwhile."""
+
+        bubble = False
 
     class Finished(Message):
         """The procedure ended (the screen stays up so the operator can read the outcome)."""

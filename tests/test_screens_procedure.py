@@ -78,8 +78,10 @@ async def test_a_dry_run_shows_every_step_as_would_run_with_its_command_and_stre
         steps = screen.query_one(StepList)
         for step in procedure.steps:
             record = steps.record(step.id)
-            # Read-only preflight checks run for real even in a dry run; everything else only says what it would do.
-            assert record.state == ("done" if step.preflight else "would_run"), step.id
+            # Read-only preflight checks run for real even in a dry run; everything else only says
+            # what it would do, unless its condition says it is not needed (no migration to undo).
+            expected = {"done"} if step.preflight else {"would_run", "skipped"} if step.when else {"would_run"}
+            assert record.state in expected, (step.id, record.state, record.note)
             assert record.command == step.command
         assert [s for s in procedure.steps if s.destructive], "the rollback has destructive steps"
         assert all(steps.record(s.id).state == "would_run" for s in procedure.steps if s.destructive)
@@ -190,21 +192,24 @@ async def test_a_failing_step_offers_retry_skip_abort_and_skip_needs_a_reason(sa
 
 
 @pytest.mark.asyncio
-async def test_abort_after_a_failure_ends_the_procedure_aborted(sandbox_config_path, tmp_path):
+async def test_abort_after_a_failure_stops_the_procedure_at_that_step(sandbox_config_path, tmp_path):
     config = load_config(sandbox_config_path)
     procedure = Procedure("verify", [Step("fails", "Fail on purpose", argv=["false"]),
                                      Step("never", "Never reached", argv=["true"])])
-    app = Host(config, procedure, make_journal(tmp_path))
+    journal = make_journal(tmp_path)
+    app = Host(config, procedure, journal)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, FailureDialog), 30, "the failure dialog")
         await pilot.press("a")
         await wait_until(pilot, lambda: app.finished, 30, "the procedure to end")
-        assert app.finished == ["aborted"]
+        # The engine counts an abort after a failure as the procedure failing at that step.
+        assert app.finished == ["failed"]
         assert by_id(app, "never").state == "pending"
         await pilot.press("q")   # finished: leaving needs no question
         await pilot.pause(0.2)
-        assert app.dismissed == ["aborted"]
+        assert app.dismissed == ["failed"]
     await app.transport.close()
+    assert [r["action"] for r in journal.records() if r["type"] == "step_choice"] == ["abort"]
 
 
 @pytest.mark.asyncio
@@ -246,6 +251,7 @@ async def test_an_output_flood_is_coalesced_and_kept_bounded(sandbox_config_path
 
     def hook(message) -> None:
         counts[type(message).__name__] += 1
+        if type(message).__name__ == "EngineEvent": print("HOOK", id(message), type(message.event).__name__)
 
     outputs = 0
 

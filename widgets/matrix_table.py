@@ -27,7 +27,6 @@ class MatrixTable(DataTable):
     DEFAULT_CSS = """
     MatrixTable {
         height: auto;
-        max-height: 9;
         & > .matrix-table--rollback { color: $warning; }
         & > .matrix-table--hotfix { color: $accent; }
         & > .matrix-table--mark { color: $success; text-style: bold; }

@@ -14,8 +14,6 @@ from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.health import check_all
 
-HEALTH_WAIT_SECONDS = 90.0
-
 
 async def services_running(ctx: StepContext) -> ActionResult:
     compose = ComposeCommands.for_target(ctx.config.target)
@@ -40,8 +38,10 @@ async def services_running(ctx: StepContext) -> ActionResult:
 
 
 async def wait_for_health(ctx: StepContext, expected_version: str | None,
-                          wait: float = HEALTH_WAIT_SECONDS) -> ActionResult:
+                          wait: float | None = None) -> ActionResult:
     """Every check must answer as expected (and report the target version) within ``wait``."""
+    if wait is None:
+        wait = ctx.config.thresholds.health_wait_seconds
     deadline = time.monotonic() + wait
     shown: list[str] = []
     async with httpx.AsyncClient(trust_env=False) as client:

@@ -1,0 +1,150 @@
+"""One end-to-end run in a real terminal: the installed `incident-console` in tmux, driven by keys.
+
+Home → decision tree (customer impact: yes → rollback) → prerequisites checklist
+(anything still open is waived with a reason) → the live rollback, confirming each
+destructive step → health shows v1 → verification → quit. The screen is read
+with `tmux capture-pane` against a deadline, exactly as an operator would see it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from console.config import load_config
+from console.releaselog import ReleaseLog
+
+ROOT = Path(__file__).resolve().parent.parent
+CTL = ROOT / "sandbox" / "ctl"
+CONSOLE = Path(sys.executable).parent / "incident-console"
+
+pytestmark = [pytest.mark.e2e, pytest.mark.sandbox,
+              pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
+
+
+class Terminal:
+    def __init__(self, session: str) -> None:
+        self.session = session
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
+
+    def text(self, text: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.session, "-l", text], check=True)
+
+    def screen(self) -> str:
+        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session],
+                                capture_output=True, text=True)
+        return result.stdout
+
+    def alive(self) -> bool:
+        return subprocess.run(["tmux", "has-session", "-t", self.session],
+                              capture_output=True).returncode == 0
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if re.search(pattern, screen):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{pattern!r} not on screen after {timeout:g}s; screen was:\n{screen}")
+
+
+def _ctl(*args: str) -> str:
+    result = subprocess.run([str(CTL), *args], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"sandbox/ctl {' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _waive_everything_open(term: Terminal, rows: int) -> None:
+    """Walk every checklist row; waive whatever is still pending or failed (the sandbox has no Slack etc.)."""
+    term.keys("Home")
+    for _ in range(rows):
+        time.sleep(0.2)
+        screen = term.screen()
+        if re.search(r"^ *Ready: every required item", screen, re.M):
+            return
+        if re.search(r": (pending|failed)\b", screen):
+            term.keys("w")
+            term.wait_for(r"Why waive", 10)
+            term.text("sandbox e2e: not available here")
+            term.keys("Enter")
+            term.wait_for(r": waived\b", 10)
+        term.keys("Down")
+
+
+def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_path):
+    config_path = Path(_ctl("reset"))
+    config = load_config(config_path)
+    assert ReleaseLog.load(config.paths.release_log).deployed == "v2"
+    session = f"ic-e2e-{uuid.uuid4().hex[:8]}"
+    env_sh = ROOT / "sandbox" / ".state" / "env.sh"
+    command = f". {shlex.quote(str(env_sh))}; exec {shlex.quote(str(CONSOLE))} --config {shlex.quote(str(config_path))}"
+    term = Terminal(session)
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
+                    "bash", "-c", command], check=True, env={**os.environ, "TERM": "xterm-256color"})
+    try:
+        term.wait_for(r"Start incident", 30)
+        term.keys("s")
+
+        # The decision tree: customer impact right now → yes → rollback.
+        term.wait_for(r"Q1\.", 30)
+        term.keys("y")
+        term.wait_for(r"Outcome: .*[Rr]ollback", 15)
+        term.keys("c")
+
+        # The prerequisites: wait for the machine checks, then waive what only a person could do.
+        term.wait_for(r"prerequisites", 15)
+        term.wait_for(r"Ready: every required|Blocked by", 30)
+        time.sleep(3)   # the automatic checks run in a worker; let them settle
+        for _ in range(3):
+            if re.search(r"Ready: every required", term.screen()):
+                break
+            _waive_everything_open(term, rows=16)
+        term.wait_for(r"Ready: every required", 10)
+        term.keys("p")
+
+        # The live rollback: answer each destructive step's confirmation with y.
+        deadline = time.monotonic() + 240
+        confirmed = 0
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = term.screen()
+            if re.search(r"ROLLBACK v2 → v1 SUCCEEDED", screen):
+                break
+            assert not re.search(r"ROLLBACK .*(FAILED|ABORTED)", screen), screen
+            if "Run it (y)" in screen:
+                term.keys("y")
+                confirmed += 1
+                time.sleep(0.5)
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the rollback did not succeed in time; screen:\n{screen}")
+        assert confirmed >= 2, "the destructive steps were confirmed one by one"
+
+        # Health: every check OK and reporting v1.
+        screen = term.wait_for(r"backend +OK .*v1", 40)
+        term.wait_for(r"frontend +OK .*v1", 20)
+        assert ReleaseLog.load(config.paths.release_log).deployed == "v1"
+
+        term.keys("c")   # continue to verification
+        term.wait_for(r"[Vv]erif", 15)
+        term.keys("C-q")
+        deadline = time.monotonic() + 15
+        while term.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not term.alive(), "the app quits"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        _ctl("reset")

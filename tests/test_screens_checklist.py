@@ -1,0 +1,111 @@
+"""Pilot tests of the prerequisites checklist: it blocks the start until ready, ticks and waivers
+are journaled with who and when, a waiver needs a reason, bad hotfix input is an error, not a crash."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Button, DataTable
+
+from console.engine.incident import open_new_incident
+from screens.app import make_app
+from screens.checklist import ChecklistScreen
+from screens.modals import ReasonDialog
+from screens.procedure_inputs import HotfixTagDialog
+
+from tests._screens_support import HostStandIn, fixed_clock, make_config, records, wait_for
+
+
+async def open_checklist(pilot, app, outcome: str) -> ChecklistScreen:
+    journal = open_new_incident(app.config, "v2")
+    journal.record("outcome", outcome=outcome, path=[], overridden=False, reason="", by="oncall")
+    app.set_incident(journal)
+    screen = ChecklistScreen(journal, outcome)
+    await app.push_screen(screen)
+    await wait_for(pilot, lambda: not screen.workers or all(w.is_finished for w in screen.workers),
+                   what="the machine checks")
+    return screen
+
+
+def move_to(screen: ChecklistScreen, item_id: str) -> None:
+    table = screen.query_one("#checklist-table", DataTable)
+    table.move_cursor(row=table.get_row_index(item_id))
+
+
+@pytest.mark.asyncio
+async def test_start_is_blocked_until_every_required_item_is_done_or_waived(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    chosen = {}
+    async with app.run_test(size=(80, 24), message_hook=lambda m: isinstance(m, ChecklistScreen.ProcedureChosen)
+                            and chosen.setdefault(id(m), m.procedure)) as pilot:
+        screen = await open_checklist(pilot, app, "rollback")
+        checklist = screen.checklist
+        assert checklist.state("backup_verified").status == "failed"   # `false` exits 1
+        assert checklist.state("coordinator_assigned").status == "done"
+        assert screen.query_one("#start", Button).disabled
+        await pilot.press("p")
+        assert not chosen and isinstance(app.screen, ChecklistScreen)
+        for item in checklist.blocking():
+            move_to(screen, item.id)
+            await pilot.press("space")
+        assert checklist.ready()
+        assert not screen.query_one("#start", Button).disabled
+        await pilot.press("p")
+        await wait_for(pilot, lambda: chosen, what="the procedure")
+        procedure = next(iter(chosen.values()))
+        assert procedure.name == "rollback" and (procedure.from_tag, procedure.to_tag) == ("v2", "v1")
+
+
+@pytest.mark.asyncio
+async def test_a_manual_tick_records_who_and_when(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_checklist(pilot, app, "rollback")
+        move_to(screen, "traffic_plan")
+        await pilot.press("space")
+        tick = [r for r in records(app.journal, "checklist") if r["item_id"] == "traffic_plan"]
+        assert len(tick) == 1
+        assert tick[0]["status"] == "done" and tick[0]["how"] == "manual" and tick[0]["by"] == "oncall"
+        assert tick[0]["group"] == "Traffic switch planning" and tick[0]["ts"]
+        table = screen.query_one("#checklist-table", DataTable)
+        assert "manual by oncall" in str(table.get_cell("traffic_plan", "detail"))
+        await pilot.press("enter")   # enter toggles too
+        assert screen.checklist.state("traffic_plan").status == "pending"
+
+
+@pytest.mark.asyncio
+async def test_a_waiver_needs_a_reason(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_checklist(pilot, app, "rollback")
+        move_to(screen, "support_informed")
+        await pilot.press("w")
+        assert isinstance(app.screen, ReasonDialog)
+        await pilot.press("enter")
+        assert isinstance(app.screen, ReasonDialog)
+        await pilot.press("escape")
+        assert screen.checklist.state("support_informed").status == "pending"
+        await pilot.press("w", *"night, nobody on shift", "enter")
+        state = screen.checklist.state("support_informed")
+        assert state.status == "waived" and state.reason == "night, nobody on shift"
+        waived = [r for r in records(app.journal, "checklist") if r["item_id"] == "support_informed"]
+        assert [(r["status"], r["reason"], r["by"]) for r in waived] == [("waived", "night, nobody on shift", "oncall")]
+
+
+@pytest.mark.asyncio
+async def test_code_hotfix_asks_for_a_valid_tag_and_shows_build_errors(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_checklist(pilot, app, "code_hotfix")
+        for item in screen.checklist.blocking():
+            screen.checklist.waive(item.id, "test", by="oncall")
+        screen.show_states()
+        await pilot.press("p")
+        assert isinstance(app.screen, HotfixTagDialog)
+        await pilot.press(*"bad tag!", "enter")
+        assert isinstance(app.screen, HotfixTagDialog)
+        assert "valid" in str(app.screen.query_one("#tag-error").render())
+        app.screen.query_one("#tag").value = ""
+        await pilot.press(*"v3-hotfix", "enter")
+        await pilot.pause()
+        assert app.screen is screen   # not in the release log: an error on screen, no crash
+        assert "not in the release log" in str(screen.query_one("#checklist-status").render())

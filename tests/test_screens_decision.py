@@ -1,0 +1,153 @@
+"""Pilot tests of the decision tree: every path by keys, back, matrix marks, override with a reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from screens.app import make_app
+from screens.checklist import ChecklistScreen
+from screens.decision import DecisionScreen
+from screens.modals import ChoiceDialog, ReasonDialog
+from widgets.evidence_panel import EvidencePanel
+from widgets.matrix_table import MatrixTable
+from widgets.ttr_clock import TTRClock
+
+from tests._screens_support import HostStandIn, fixed_clock, make_config, records, wait_for
+
+PATHS = [
+    ("y", "rollback", [("customer_impact", True)]),
+    ("ny", "config_hotfix", [("customer_impact", False), ("config_mitigation", True)]),
+    ("nny", "code_hotfix", [("customer_impact", False), ("config_mitigation", False), ("low_risk_patch", True)]),
+    ("nnn", "rollback", [("customer_impact", False), ("config_mitigation", False), ("low_risk_patch", False)]),
+]
+
+
+async def start(pilot, app) -> DecisionScreen:
+    await pilot.press("s")
+    await wait_for(pilot, lambda: isinstance(app.screen, DecisionScreen), what="the decision screen")
+    return app.screen
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("keys, outcome, path", PATHS)
+async def test_every_path_by_keys_reaches_its_outcome_and_is_journaled(tmp_path, keys, outcome, path):
+    config = make_config(tmp_path)
+    app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
+    decided = {}   # a bubbling message is seen at each node it passes: keep each once
+    async with app.run_test(size=(80, 24), message_hook=lambda m: isinstance(m, DecisionScreen.Decided)
+                            and decided.setdefault(id(m), m.outcome)) as pilot:
+        screen = await start(pilot, app)
+        for key in keys:
+            await pilot.press(key)
+        assert screen.evaluation.outcome == outcome
+        assert screen.query_one("#outcome-box").display
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="the checklist")
+        assert list(decided.values()) == [outcome]
+        journal = app.journal
+        assert [(d["question_id"], d["answer"]) for d in records(journal, "decision")] == path
+        assert all(d["by"] == config.operator and d["ts"] for d in records(journal, "decision"))
+        final = records(journal, "outcome")
+        assert len(final) == 1 and final[0]["outcome"] == outcome and final[0]["overridden"] is False
+        assert final[0]["path"] == [{"question_id": q, "answer": a} for q, a in path]
+
+
+@pytest.mark.asyncio
+async def test_back_changes_an_answer_and_the_path_follows(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start(pilot, app)
+        await pilot.press("n", "n")
+        assert screen.evaluation.next_question == "low_risk_patch"
+        await pilot.press("backspace")
+        assert screen.evaluation.next_question == "config_mitigation"
+        await pilot.press("b")
+        assert screen.evaluation.next_question == "customer_impact"
+        await pilot.press("y")
+        assert screen.evaluation.outcome == "rollback"
+        assert "→ yes" in str(screen.query_one("#path").render())
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="the checklist")
+        answers = [(d["question_id"], d["answer"]) for d in records(app.journal, "decision")]
+        assert answers == [("customer_impact", False), ("config_mitigation", False), ("customer_impact", True)]
+        assert records(app.journal, "outcome")[0]["path"] == [{"question_id": "customer_impact", "answer": True}]
+
+
+@pytest.mark.asyncio
+async def test_answer_keys_do_nothing_once_an_outcome_is_reached(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start(pilot, app)
+        await pilot.press("y", "n", "y")
+        assert screen.evaluation.outcome == "rollback"
+        assert len(records(app.journal, "decision")) == 1
+
+
+@pytest.mark.asyncio
+async def test_matrix_marks_are_journaled_and_say_whether_the_matrix_agrees(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start(pilot, app)
+        await pilot.press("y")  # rollback
+        table = screen.query_one(MatrixTable)
+        assert table.has_focus
+        verdict = screen.query_one("#matrix-verdict")
+        assert "does not decide" in str(verdict.render())
+        await pilot.press("space")  # artifact_caused favours rollback
+        assert table.marked == {"artifact_caused"}
+        assert verdict.has_class("-agrees")
+        await pilot.press("down", "space", "down", "down", "space")  # two hotfix rows
+        assert table.marked == {"artifact_caused", "needs_code_change", "regression_in_prior"}
+        assert verdict.has_class("-disagrees") and "hotfix" in str(verdict.render())
+        await pilot.press("space")  # unmark regression_in_prior: a tie decides nothing
+        assert not verdict.has_class("-agrees") and not verdict.has_class("-disagrees")
+        marks = records(app.journal, "matrix_mark")
+        assert [(m["column"], m["marked"]) for m in marks] == [
+            ("rollback", True), ("hotfix", True), ("hotfix", True), ("hotfix", False)]
+        assert marks[0]["condition"] == "Issue caused by deployment artifact (image/config)"
+        assert all(m["by"] == "oncall" for m in marks)
+
+
+@pytest.mark.asyncio
+async def test_override_needs_a_written_reason(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app)
+        await pilot.press("y", "o")
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.press("enter")           # the first other outcome: configuration hotfix
+        assert isinstance(app.screen, ReasonDialog)
+        await pilot.press("enter")           # empty: refused
+        assert isinstance(app.screen, ReasonDialog)
+        assert "required" in str(app.screen.query_one("#reason-error").render())
+        assert records(app.journal, "outcome") == []
+        await pilot.press("escape")          # cancelling records nothing
+        assert isinstance(app.screen, DecisionScreen)
+        assert records(app.journal, "outcome") == []
+        await pilot.press("o", "enter")
+        await pilot.press(*"flag off fixes it")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="the checklist")
+        outcome = records(app.journal, "outcome")[0]
+        assert outcome["outcome"] == "config_hotfix" and outcome["overridden"] is True
+        assert outcome["reason"] == "flag off fixes it" and outcome["tree_outcome"] == "rollback"
+        assert app.screen.outcome == "config_hotfix"
+
+
+@pytest.mark.asyncio
+async def test_evidence_panel_shows_the_release_log_facts_and_host_errors(tmp_path):
+    host = HostStandIn()
+    app = make_app(make_config(tmp_path), transport=host, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app)
+        panel = screen.query_one(EvidencePanel)
+        await wait_for(pilot, lambda: panel.evidence is not None or panel.error, what="evidence")
+        evidence = panel.evidence
+        assert (evidence.deployed_tag, evidence.previous_tag) == ("v2", "v1")
+        assert evidence.within_impact_window is True and round(evidence.minutes_since_deploy) == 12
+        assert [c.service for c in evidence.image_changes] == ["mr-dj-backend"]
+        assert evidence.errors  # the stand-in host has no bundles to compare
+        text = "\n".join(panel.render_line(y).text for y in range(panel.size.height))
+        assert "12 min ago" in text and "mr-dj-backend" in text
+        assert host.connected
+        assert screen.query_one(TTRClock).opened_at is not None

@@ -1,0 +1,106 @@
+"""Pilot tests of verification and follow-up: results read from the journal, manual ticks,
+the retro saved, the incident resolved with its TTR, and the report written."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from textual.widgets import DataTable, TextArea
+
+from console.engine.incident import open_new_incident
+from screens.app import make_app
+from screens.followup import FollowupScreen
+from screens.modals import ReasonDialog
+from screens.verification import GROUP, VerificationScreen
+
+from tests._screens_support import FIXED_NOW, HostStandIn, fixed_clock, make_config, records, wait_for
+
+
+async def incident_app(tmp_path, pilot_size=(80, 24)):
+    config = make_config(tmp_path)
+    journal = open_new_incident(config, "v2")
+    app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
+    return app, journal
+
+
+@pytest.mark.asyncio
+async def test_verification_shows_the_journaled_checks_and_ticks_manual_ones(tmp_path):
+    app, journal = await incident_app(tmp_path)
+    journal.record("step_finished", step_id="verify_ps", exit_code=None, duration=0.4, detail={})
+    journal.record("step_failed", step_id="verify_health", reason="health", message="backend: HTTP 500",
+                   exit_code=None, duration=90.0, detail={})
+    journal.record("step_skipped", step_id="smoke_frontend", reason="no frontend tests yet", by="oncall")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.set_incident(journal)
+        screen = VerificationScreen(journal, "succeeded")
+        await app.push_screen(screen)
+        checks = screen.query_one("#verify-table", DataTable)
+        assert checks.get_cell("verify_ps", "result") == "passed"
+        assert checks.get_cell("verify_health", "result") == "FAILED"
+        assert checks.get_cell("verify_health", "detail") == "backend: HTTP 500"
+        assert checks.get_cell("smoke_frontend", "result") == "skipped"
+        assert checks.get_cell("verify_logs", "result") == "not run"
+        await pilot.press("space")
+        ticks = records(journal, "checklist")
+        assert [(t["item_id"], t["group"], t["status"], t["by"]) for t in ticks] == [
+            ("manual_smoke_booking", GROUP, "done", "oncall")]
+        assert screen.query_one("#manual-table", DataTable).get_cell("manual_smoke_booking", "status") == "[✓]"
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, FollowupScreen), what="follow-up")
+
+
+@pytest.mark.asyncio
+async def test_retro_is_saved_the_incident_resolved_and_the_report_written(tmp_path):
+    app, journal = await incident_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.set_incident(journal)
+        app.incident_opened_at = FIXED_NOW - timedelta(minutes=11)
+        screen = FollowupScreen(journal)
+        await app.push_screen(screen)
+        await pilot.press("space")   # first follow-up item
+        assert records(journal, "checklist")[0]["item_id"] == "resolution_posted"
+        screen.query_one("#root-cause", TextArea).text = "v2 image read a renamed env key"
+        screen.query_one("#detection-gaps", TextArea).text = "no alert on 500s from /api/health"
+        screen.query_one("#action-items", TextArea).text = "alert on health 500\n\nrename keys with a fallback\n"
+        await pilot.press("ctrl+s")
+        retro = records(journal, "retro")
+        assert len(retro) == 1
+        assert retro[0]["root_cause"] == "v2 image read a renamed env key"
+        assert retro[0]["action_items"] == ["alert on health 500", "rename keys with a fallback"]
+        assert retro[0]["by"] == "oncall"
+
+        await pilot.press("ctrl+o")   # nothing resolved yet: nothing posted
+        await pilot.press("ctrl+r")
+        assert isinstance(app.screen, ReasonDialog)
+        await pilot.press("enter")
+        assert isinstance(app.screen, ReasonDialog)   # a summary is required
+        await pilot.press(*"rolled back to v1", "enter")
+        resolved = records(journal, "incident_resolved")
+        assert len(resolved) == 1
+        assert resolved[0]["ttr_seconds"] == 660.0 and resolved[0]["summary"] == "rolled back to v1"
+
+        await pilot.press("ctrl+o")
+        assert "no notifications are configured" in str(screen.query_one("#notify-note").render())
+
+        await pilot.press("ctrl+e")
+        report = journal.directory / "report.md"
+        assert report.exists()
+        text = report.read_text()
+        assert "v2 image read a renamed env key" in text and "- [ ] alert on health 500" in text
+        assert str(report) in str(screen.query_one("#report-path").render())
+
+
+@pytest.mark.asyncio
+async def test_followup_reloads_a_saved_retro(tmp_path):
+    app, journal = await incident_app(tmp_path)
+    journal.record("retro", root_cause="cause", detection_gaps="gaps", action_items=["one", "two"], by="oncall")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.set_incident(journal)
+        screen = FollowupScreen(journal)
+        await app.push_screen(screen)
+        await pilot.pause()
+        assert screen.query_one("#action-items", TextArea).text == "one\ntwo"
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert app.journal is None and len(app.screen_stack) == 2
