@@ -91,6 +91,16 @@ class IncidentConsoleApp(App[None]):
         deployed = ReleaseLog.load(self.config.paths.release_log).deployed
         self.set_incident(open_new_incident(self.config, deployed))
         self.show_stage(flow.DECISION)
+        self.run_worker(self._announce_opened(), group="notify-opened", exit_on_error=False)
+
+    async def _announce_opened(self) -> None:
+        """Tell #ops and the status page; the outbox retries in the background, never blocking."""
+        from console.engine.announce import announce, flush
+        from console.notify import messages
+        from screens.notifying import notifier_for
+        notifier = notifier_for(self.config, self.journal)
+        await announce(notifier, messages.INCIDENT_OPENED)
+        await flush(notifier, seconds=120)
 
     def resume_incident(self, incident_id: str) -> None:
         journal = load_incident(self.config, incident_id)

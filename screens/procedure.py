@@ -295,6 +295,12 @@ class ProcedureScreen(Screen[str]):
             return
         self.outcome = outcome
         self._finished_at = time.monotonic()
+        steps = self.query_one(StepList)
+        for record in steps.records.values():
+            if record.state in ("confirm", "running"):
+                # Confirmed, then the run stopped before it (lock refused, interrupted): it did not run.
+                steps.update_step(record.id, state="pending" if record.state == "confirm" else "failed",
+                                  note="interrupted" if record.state == "running" else "not run")
         self.set_class(True, f"-{outcome}")
         self.set_class(True, "-finished")
         took = self._finished_at - self._started_at

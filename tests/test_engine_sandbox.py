@@ -79,7 +79,7 @@ def test_rollback_v2_to_v1_ends_healthy_on_v1_with_a_complete_journal(fresh_sand
     assert health_versions() == {18081: "v1", 18082: "v1"}
 
     config = load_config(fresh_sandbox)
-    journal = list_incidents(config.paths.state_dir)[0]
+    journal = Journal(config.paths.state_dir / "incidents" / events[0]["incident_id"])
     records = list(journal.records())
     step_ids = [s.id for s in build_rollback_for(config).steps]
     finished = {r["step_id"] for r in records if r["type"] == "step_finished"}
@@ -240,7 +240,9 @@ def test_config_hotfix_sets_a_key_without_showing_it_and_undo_restores(fresh_san
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert health_versions() == {18081: "v2", 18082: "v2"}
     assert httpx.get("http://127.0.0.1:18081/api/health", trust_env=False).status_code == 200
-    journal = list_incidents(config.paths.state_dir)[0]
+    journal = max((j for j in list_incidents(config.paths.state_dir)
+                   if (j.last("procedure_started") or {}).get("procedure") == "config_hotfix"),
+                  key=lambda j: j.incident_id)
     text = journal.path.read_text() + "".join(p.read_text() for p in (journal.directory / "outputs").iterdir())
     assert "BOOKING_NOTES_ENABLED" in text and "=false" not in text
     keys = host(config, "sed 's/=.*//' /opt/mr-dj/backend/.env").stdout.split()

@@ -34,12 +34,15 @@ def _last_line(out: str) -> str:
     return lines[-1].strip()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sandbox() -> dict:
     if os.geteuid() != 0:
         pytest.skip("the sandbox needs root")
     proc = _ctl("up")
     assert proc.returncode == 0, f"ctl up failed:\n{proc.stdout}\n{proc.stderr}"
+    # Earlier test modules roll the stack back and forth: start from "v2 deployed".
+    reset = _ctl("reset")
+    assert reset.returncode == 0, f"ctl reset failed:\n{reset.stdout}\n{reset.stderr}"
     config_path = Path(_last_line(proc.stdout))
     assert config_path.is_absolute() and config_path.is_file()
     with config_path.open("rb") as fh:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-import console.prerequisites
+import console.journal
 from console.engine.incident import target_label
 from console.journal import Journal
 from screens.app import make_app
@@ -25,8 +25,8 @@ INCIDENT_ID = "20260314-025600-0001"
 
 @pytest.fixture
 def config(tmp_path, monkeypatch):
-    # Checklist times come from the prerequisites module's clock: freeze it too.
-    monkeypatch.setattr(console.prerequisites, "utc_now", fixed_clock)
+    # Checklist times are the journal's timestamps: freeze the journal's clock too.
+    monkeypatch.setattr(console.journal, "utc_now", fixed_clock)
     return make_config(tmp_path)
 
 

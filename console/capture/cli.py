@@ -85,6 +85,10 @@ def cmd_capture(args) -> int:
     except CaptureError as exc:
         print(f"incident-console: capture of {args.tag} failed, nothing recorded: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:
+        print(f"incident-console: capture of {args.tag} failed, nothing recorded: "
+              f"{exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return EXIT_FAILED
     record = result.record
     if args.json:
         print(json.dumps({"event": "captured", "release": record}), flush=True)

@@ -17,9 +17,10 @@ import docker
 import docker.errors
 import requests
 
-from console.capture.errors import CaptureError
+from console.capture.errors import BadCaptureInput, CaptureError
 from console.commands import artifacts as art
 from console.config import Config
+from console.secrets import SecretUnavailable
 
 # (image ref, layer id or None, status text, bytes done or None, bytes total or None)
 PushProgress = Callable[[str, str | None, str, int | None, int | None], None]
@@ -176,4 +177,8 @@ def registry_auth(config: Config) -> dict[str, str] | None:
         return None
     if registry.password is None:
         raise CaptureError("registry.username is set but registry.password is not")
-    return {"username": registry.username, "password": registry.password.resolve().reveal()}
+    try:
+        password = registry.password.resolve().reveal()
+    except SecretUnavailable as exc:
+        raise BadCaptureInput(f"registry.password ({registry.password!r}): {exc}") from None
+    return {"username": registry.username, "password": password}
