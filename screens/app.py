@@ -136,9 +136,17 @@ class IncidentConsoleApp(App[None]):
         self._procedure_name = procedure.name
         screen = ProcedureScreen(config=self.config, transport=transport, journal=self.journal,
                                  procedure=procedure, done_steps=done_steps)
+        self._procedure = procedure
+        if self._procedure_name != "verify":
+            self._announce("procedure_started", procedure=procedure.name, from_tag=procedure.from_tag,
+                           to_tag=procedure.to_tag)
         self.push_screen(screen, callback=self._procedure_finished)
 
     def _procedure_finished(self, outcome: str | None) -> None:
+        procedure = getattr(self, "_procedure", None)
+        if procedure is not None and self._procedure_name != "verify":
+            self._announce("procedure_finished", procedure=procedure.name, outcome=outcome or "aborted",
+                           from_tag=procedure.from_tag, to_tag=procedure.to_tag)
         if self._procedure_name == "verify":
             return   # the verification screen underneath reloads its results when it resumes
         self.show_stage(flow.VERIFICATION, outcome=outcome or "aborted")
@@ -161,6 +169,17 @@ class IncidentConsoleApp(App[None]):
     @on(DecisionScreen.Decided)
     def _decided(self, message: DecisionScreen.Decided) -> None:
         self.push_screen(ChecklistScreen(self.journal, message.outcome))
+        self._announce("decision_made", outcome=message.outcome)
+
+    def _announce(self, event: str, **details: Any) -> None:
+        """Slack #ops and the status page hear of it; the outbox retries, never blocking."""
+        async def send() -> None:
+            from console.engine.announce import announce, flush
+            from screens.notifying import notifier_for
+            notifier = notifier_for(self.config, self.journal)
+            await announce(notifier, event, **details)
+            await flush(notifier, seconds=120)
+        self.run_worker(send(), group=f"notify-{event}", exit_on_error=False)
 
     @on(ChecklistScreen.ProcedureChosen)
     def _procedure_chosen(self, message: ChecklistScreen.ProcedureChosen) -> None:

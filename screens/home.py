@@ -23,6 +23,7 @@ class HomeScreen(ConsoleScreen):
         Binding("s", "start_incident", "Start incident", id="home.start"),
         Binding("r", "resume", "Resume", id="home.resume"),
         Binding("u", "reload", "Refresh", id="home.refresh"),
+        Binding("c", "capture", "Capture release", id="home.capture"),
     ]
 
     class StartIncident(Message):
@@ -116,6 +117,10 @@ class HomeScreen(ConsoleScreen):
             self.action_reload()
 
     # -- actions ----------------------------------------------------------------------------
+
+    def action_capture(self) -> None:
+        from screens.capture import CaptureScreen   # loads the docker SDK: only when asked for
+        self.app.push_screen(CaptureScreen(self.console_app.config))
 
     def action_start_incident(self) -> None:
         self.post_message(self.StartIncident())

@@ -120,8 +120,10 @@ async def test_a_real_rollback_asks_before_each_destructive_step_and_ends_health
     async with app.run_test(size=(120, 40)) as pilot:
         deadline = time.monotonic() + 180
         while not app.finished:
-            assert time.monotonic() < deadline, "the rollback did not finish in time"
-            if isinstance(app.screen, StepConfirmDialog):
+            states = [(r.id, r.state, r.note) for r in procedure_screen(app).query_one(StepList).records.values()]
+            assert time.monotonic() < deadline, f"the rollback did not finish in time: {states}"
+            assert not isinstance(app.screen, FailureDialog), f"a step failed: {states}"
+            if isinstance(app.screen, StepConfirmDialog) and app.screen.step.id not in confirmed:
                 confirmed.append(app.screen.step.id)
                 await pilot.press("y")
             await pilot.pause(0.1)
@@ -143,6 +145,11 @@ async def test_a_real_rollback_asks_before_each_destructive_step_and_ends_health
         await wait_until(pilot, lambda: health.results and all(
             r.ok and r.version == "v1" for r in health.results.values()), 30, "health to show v1")
         assert ReleaseLog.load(config.paths.release_log).deployed == "v1"
+        # `logs -f` ended when the stack went down; the restarted stream shows v1 starting.
+        pane = screen.query_one(LogPane)
+        await wait_until(pilot, lambda: any("backend v1 listening" in line.text for _, line in pane.buffer),
+                         30, "the restarted log stream to show v1")
+        assert screen.log_restarts >= 1
         assert "SUCCEEDED" in str(screen.query_one("#procedure-outcome").render())
     await app.transport.close()
     assert [r["confirmed"] for r in journal.records() if r["type"] == "step_confirmed"] == [True] * len(confirmed)
