@@ -91,16 +91,7 @@ class IncidentConsoleApp(App[None]):
         deployed = ReleaseLog.load(self.config.paths.release_log).deployed
         self.set_incident(open_new_incident(self.config, deployed))
         self.show_stage(flow.DECISION)
-        self.run_worker(self._announce_opened(), group="notify-opened", exit_on_error=False)
-
-    async def _announce_opened(self) -> None:
-        """Tell #ops and the status page; the outbox retries in the background, never blocking."""
-        from console.engine.announce import announce, flush
-        from console.notify import messages
-        from screens.notifying import notifier_for
-        notifier = notifier_for(self.config, self.journal)
-        await announce(notifier, messages.INCIDENT_OPENED)
-        await flush(notifier, seconds=120)
+        self._announce("incident_opened")
 
     def resume_incident(self, incident_id: str) -> None:
         journal = load_incident(self.config, incident_id)
@@ -174,9 +165,8 @@ class IncidentConsoleApp(App[None]):
     def _announce(self, event: str, **details: Any) -> None:
         """Slack #ops and the status page hear of it; the outbox retries, never blocking."""
         async def send() -> None:
-            from console.engine.announce import announce, flush
-            from screens.notifying import notifier_for
-            notifier = notifier_for(self.config, self.journal)
+            from console.engine.announce import announce, flush, incident_notifier
+            notifier = incident_notifier(self.config, self.journal)
             await announce(notifier, event, **details)
             await flush(notifier, seconds=120)
         self.run_worker(send(), group=f"notify-{event}", exit_on_error=False)

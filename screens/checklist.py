@@ -14,6 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
+from console.engine.announce import incident_notifier
 from console.engine.hotfix import build_code_hotfix, build_config_hotfix
 from console.engine.incident import build_rollback
 from console.engine.procedure import Procedure
@@ -21,7 +22,6 @@ from console.journal import Journal
 from console.prerequisites import Checklist, ItemState
 from screens.base import ConsoleScreen
 from screens.modals import ReasonDialog
-from screens.notifying import notifier_for
 from screens.procedure_inputs import ConfigChange, ConfigHotfixDialog, HotfixTagDialog
 
 STATUS_MARKS = {"pending": "[ ]", "done": "[✓]", "waived": "[~]", "failed": "[✗]"}
@@ -191,7 +191,7 @@ class ChecklistScreen(ConsoleScreen):
         if self.checklist is None:
             return
         app = self.console_app
-        await self.checklist.run_auto_checks(app.config, app.transport, notifier_for(app.config, self.journal))
+        await self.checklist.run_auto_checks(app.config, app.transport, incident_notifier(app.config, self.journal))
         self.show_states()
 
     # -- the procedure -----------------------------------------------------------------------

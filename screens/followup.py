@@ -11,13 +11,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, DataTable, Label, Static, TextArea
 
+from console.engine.announce import incident_notifier
 from console.journal import Journal, parse_iso
 from console.notify.messages import INCIDENT_RESOLVED
 from console.report import render_report
 from screens.base import ConsoleScreen
 from screens.checklist import STATUS_MARKS
 from screens.modals import ReasonDialog
-from screens.notifying import notifier_for
 from screens.verification import manual_states
 
 GROUP = "Communication & follow-up"
@@ -156,15 +156,15 @@ class FollowupScreen(ConsoleScreen):
             self.notify("Resolve the incident first (ctrl+r): the summary goes into the message.",
                         severity="warning")
             return
-        if notifier_for(self.console_app.config, self.journal) is None:
-            self.query_one("#notify-note", Static).update(
-                "Not posted: no notifications are configured. Post the resolution by hand.")
-            return
         self.post_resolution(resolved.get("summary") or "")
 
     @work(exclusive=True, group="notify", exit_on_error=False)
     async def post_resolution(self, summary: str) -> None:
-        notifier = notifier_for(self.console_app.config, self.journal)
+        notifier = incident_notifier(self.console_app.config, self.journal)
+        if notifier is None:
+            self.query_one("#notify-note", Static).update(
+                "Not posted: no notifications are configured. Post the resolution by hand.")
+            return
         results = await notifier.notify(INCIDENT_RESOLVED, summary=summary)
         said = ", ".join(f"{channel}: {status}" for channel, status in results.items())
         self.query_one("#notify-note", Static).update(f"Resolution posted ({said}).")
