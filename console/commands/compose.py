@@ -68,11 +68,11 @@ class ComposeCommands:
             return self.exec_(service, command)
         raise UnsafeValue(f"refusing via={via!r}: use 'run' or 'exec'")
 
-    def maintenance_on(self, service: str, command: Iterable[str]) -> list[str]:
-        return self.run_rm(service, command)
+    def maintenance_on(self, service: str, command: Iterable[str], via: Via = "run") -> list[str]:
+        return self._in_service(via, service, command)
 
-    def maintenance_off(self, service: str, command: Iterable[str]) -> list[str]:
-        return self.run_rm(service, command)
+    def maintenance_off(self, service: str, command: Iterable[str], via: Via = "run") -> list[str]:
+        return self._in_service(via, service, command)
 
     def migrate_rollback(self, service: str, template: Iterable[str], migration: str,
                          via: Via = "run") -> list[str]:

@@ -66,7 +66,7 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
              action=lambda ctx: verify_bundle_members(ctx, to_tag),
              display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)), read_only=True, preflight=True),
         Step("maintenance_on", "Switch traffic to maintenance",
-             argv=compose._in_service(via_run, backend, cmds.maintenance_on), destructive=True, mutating=True),
+             argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run), destructive=True, mutating=True),
     ]
     via_status = via_run if order == "before_down" else "exec"
     schema_step = Step("migration_check", f"Compare the schema with {to_tag}'s migrations",
@@ -105,7 +105,7 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
     if order == "after_up":
         steps += [schema_step, migrate_step]
     steps.append(Step("maintenance_off", "Re-enable traffic",
-                      argv=compose._in_service(via_run, backend, cmds.maintenance_off), mutating=True))
+                      argv=compose.maintenance_off(backend, cmds.maintenance_off, via=via_run), mutating=True))
     steps += verification_steps(config, to_tag)
     return Procedure("rollback", steps, from_tag=from_tag, to_tag=to_tag,
                      options={"migration_order": order, "use_registry": use_registry,
