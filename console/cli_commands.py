@@ -132,13 +132,7 @@ def cmd_rollback(args) -> int:
     from console.validate import UnsafeValue
     config = _config(args)
     try:
-        procedure = build_rollback(config, args.to)
-        if args.migration_order:
-            from console.engine.rollback import rollback_procedure
-            from console.releaselog import ReleaseLog
-            procedure = rollback_procedure(config, ReleaseLog.load(config.paths.release_log),
-                                           procedure.from_tag, procedure.to_tag,
-                                           migration_order=args.migration_order)
+        procedure = build_rollback(config, args.to, args.migration_order)
     except (UnsafeValue, RollbackTargetError) as exc:
         return _bad(str(exc))
     return asyncio.run(_execute(config, procedure, args))

@@ -188,3 +188,17 @@ async def test_action_steps_and_when_skips(config):
     assert isinstance(events[1], StepSkipped) and events[1].reason == "nothing to undo"
     failed = [r for r in journal.records() if r["type"] == "step_failed"][0]
     assert failed["reason"] == "precondition_failed" and "checksum mismatch" in failed["message"]
+
+
+async def test_migration_decision_keeps_the_reason_given_for_skipping_the_migration(config):
+    from console.engine.incident import IncidentRun
+    steps = [Step("migrate_rollback", "Roll back migrations", argv=["false"]),
+             Step("later", "A later step", argv=["false"]),
+             Step("last", "Last", argv=["false"])]
+    decider = ScriptedDecider(choices=[Choice("skip", "schema reviewed by hand"), Choice("skip", "unrelated")])
+    journal = Journal.create(config.paths.state_dir)
+    run = IncidentRun(config, journal, LocalTransport(), decider)
+    assert await run.run(Procedure("rollback", steps, "v2", "v1")) == "failed"
+    decision = journal.last("migration_decision")
+    assert decision["action"] == "skipped"
+    assert decision["reason"] == "schema reviewed by hand"

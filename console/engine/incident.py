@@ -77,8 +77,9 @@ class IncidentRun:
         plan = engine.ctx.state.get(PLAN_KEY)
         status = engine.statuses.get("migrate_rollback")
         if status in ("done", "skipped"):
-            skipped = self.journal.last("step_skipped")
-            self.journal.record(
+            skipped = next((r for r in reversed(list(self.journal.records()))
+                            if r["type"] == "step_skipped" and r["step_id"] == "migrate_rollback"), None)
+            decision = self.journal.record(
                 "migration_decision",
                 action="rolled_back" if status == "done" else (
                     "none_needed" if plan is not None and plan.known and not plan.needed else "skipped"),
@@ -87,6 +88,8 @@ class IncidentRun:
                 undone=plan.undo if plan and status == "done" else [],
                 reason=(skipped or {}).get("reason") if status == "skipped" else None,
                 by=self.config.operator)
+        else:
+            decision = None
         if outcome != "succeeded":
             return
         log = ReleaseLog.load(self.config.paths.release_log)
@@ -98,18 +101,17 @@ class IncidentRun:
             log.mark_bad(procedure.from_tag, by=self.config.operator,
                          reason=f"rolled back by incident {self.journal.incident_id}")
         log.set_deployed(procedure.to_tag)
-        decision = self.journal.last("migration_decision")
         log.record_incident(procedure.to_tag, self.journal.incident_id, outcome, hashes,
                             decision and {k: decision.get(k) for k in ("action", "from_head", "to_head", "undone", "reason")})
         log.save()
         self.journal.record("release_log", deployed=procedure.to_tag, marked_bad=procedure.from_tag)
 
 
-def build_rollback(config: Config, to_tag: str | None) -> Procedure:
+def build_rollback(config: Config, to_tag: str | None, migration_order: str | None = None) -> Procedure:
     log = ReleaseLog.load(config.paths.release_log)
     deployed = log.deployed
     target = choose_target(log, deployed, to_tag)
-    return rollback_procedure(config, log, deployed, target)
+    return rollback_procedure(config, log, deployed, target, migration_order=migration_order)
 
 
 def build_verify(config: Config, expected_version: str | None) -> Procedure:
