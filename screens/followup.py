@@ -18,7 +18,7 @@ from console.report import render_report
 from screens.base import ConsoleScreen
 from screens.checklist import STATUS_MARKS
 from screens.modals import ReasonDialog
-from screens.verification import manual_states
+from screens.verification import manual_states, toggle_manual_tick
 
 GROUP = "Communication & follow-up"
 REPORT_NAME = "report.md"
@@ -110,10 +110,7 @@ class FollowupScreen(ConsoleScreen):
             return
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         item = {i.id: i for i in self.console_app.runbook.follow_up}[str(row_key.value)]
-        current = manual_states(self.journal, {item.id}).get(item.id)
-        status = "pending" if current and current.get("status") == "done" else "done"
-        self.journal.record("checklist", item_id=item.id, group=GROUP, title=item.title, status=status,
-                            how="manual", by=self.console_app.config.operator, detail="", reason="")
+        toggle_manual_tick(self.journal, item, GROUP, self.console_app.config.operator)
         self.show_items()
 
     @on(DataTable.RowSelected, "#followup-table")

@@ -56,6 +56,14 @@ def manual_states(journal: Journal, item_ids: set[str]) -> dict[str, dict]:
     return states
 
 
+def toggle_manual_tick(journal: Journal, item, group: str, by: str) -> None:
+    """Tick a hand-checked item, or untick it if it is ticked; journaled with who and when."""
+    current = manual_states(journal, {item.id}).get(item.id)
+    status = "pending" if current and current.get("status") == "done" else "done"
+    journal.record("checklist", item_id=item.id, group=group, title=item.title, status=status,
+                   how="manual", by=by, detail="", reason="")
+
+
 class VerificationScreen(ConsoleScreen):
     SCREEN_TITLE = "Verify"
 
@@ -139,11 +147,7 @@ class VerificationScreen(ConsoleScreen):
         if not manual.row_count:
             return
         row_key, _ = manual.coordinate_to_cell_key(manual.cursor_coordinate)
-        item = items[str(row_key.value)]
-        current = manual_states(self.journal, {item.id}).get(item.id)
-        status = "pending" if current and current.get("status") == "done" else "done"
-        self.journal.record("checklist", item_id=item.id, group=GROUP, title=item.title, status=status,
-                            how="manual", by=self.console_app.config.operator, detail="", reason="")
+        toggle_manual_tick(self.journal, items[str(row_key.value)], GROUP, self.console_app.config.operator)
         self.show_results()
 
     @on(DataTable.RowSelected, "#manual-table")
