@@ -20,6 +20,7 @@ import os
 import secrets as _random
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -57,8 +58,8 @@ def _scrub(value: Any) -> Any:
         return str(value)
     if isinstance(value, datetime):
         return iso(value)
-    if hasattr(value, "value") and hasattr(value, "name") and type(value).__module__ != "builtins":
-        return value.value  # enums
+    if isinstance(value, Enum):
+        return value.value
     return value
 
 

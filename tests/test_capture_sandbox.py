@@ -24,7 +24,7 @@ from console.capture.release import CaptureReporter, capture_release
 from console.config import load_config
 from console.journal import list_incidents
 from console.releaselog import ReleaseLog
-from tests.conftest import ROOT, sandbox_env
+from tests.conftest import ROOT, host, sandbox_env
 
 pytestmark = pytest.mark.sandbox
 CLI = [sys.executable, "-m", "console"]
@@ -42,13 +42,6 @@ def health_version(port=18081):
         return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5, trust_env=False).json().get("version")
     except (httpx.HTTPError, ValueError):
         return None
-
-
-def host(config, script):
-    t = config.target
-    return subprocess.run(["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                           "-o", f"UserKnownHostsFile={t.known_hosts}", "-i", t.identity_file, "-p", str(t.port),
-                           f"{t.user}@{t.host}", script], capture_output=True, text=True, timeout=120)
 
 
 def temp_config(sandbox_config: Path, tmp_path: Path, **registry) -> Path:

@@ -24,7 +24,7 @@ from console.failures import FailureReason
 from console.journal import Journal, list_incidents
 from console.releaselog import ReleaseLog
 from console.transport.ssh import SSHTransport
-from tests.conftest import ROOT, sandbox_env
+from tests.conftest import ROOT, host, sandbox_env
 
 pytestmark = pytest.mark.sandbox
 CLI = [sys.executable, "-m", "console"]
@@ -43,13 +43,6 @@ def health_versions():
         except httpx.HTTPError:
             out[port] = None
     return out
-
-
-def host(config, script):
-    t = config.target
-    return subprocess.run(["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                           "-o", f"UserKnownHostsFile={t.known_hosts}", "-i", t.identity_file, "-p", str(t.port),
-                           f"{t.user}@{t.host}", script], capture_output=True, text=True, timeout=120)
 
 
 def compose_state(config):

@@ -102,7 +102,8 @@ def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
 
 
 async def _no_staging(ctx: StepContext) -> ActionResult:
-    return ActionResult(True, "no staging target")
+    # Only reached if the skip condition above ever changes: never claim a validation that did not happen.
+    return ActionResult(False, "no staging target is configured: nothing was validated")
 
 
 def env_file_for(config: Config, service: str, env_file: str | None) -> str:
