@@ -85,6 +85,10 @@ def test_rollback_v2_to_v1_ends_healthy_on_v1_with_a_complete_journal(fresh_sand
     assert [r["action"] for r in records if r["type"] == "lock"] == ["acquired", "released"]
     log = ReleaseLog.load(config.paths.release_log)
     assert log.deployed == "v1" and log.get("v2").is_bad
+    entry = log.get("v1").incidents[-1]
+    assert entry["id"] == journal.incident_id and entry["from"] == "v2" and entry["to"] == "v1"
+    assert entry["hashes"]["v1-compose.tar.gz"] == log.get("v1").files["v1-compose.tar.gz"]
+    assert entry["migration"]["action"] == "rolled_back"
     text = journal.path.read_text()
     assert "mrdj:" not in text and "DATABASE_URL=" not in text  # env values never journaled
 
@@ -248,3 +252,41 @@ def test_config_hotfix_sets_a_key_without_showing_it_and_undo_restores(fresh_san
     assert httpx.get("http://127.0.0.1:18081/api/health", trust_env=False).status_code == 500
     keys = host(config, "sed 's/=.*//' /opt/mr-dj/backend/.env").stdout.split()
     assert "BOOKING_NOTES_ENABLED" not in keys
+
+
+def test_a_headless_rollback_tells_slack_and_the_status_page(fresh_sandbox, tmp_path):
+    from sandbox.mock_services import MockServices
+    slack_token, api_key = "T0LEAD/B0LEAD/webhooksecret99", "sp-key-lead-secret-42"
+    services = MockServices(api_key=api_key, slack_token=slack_token)
+    services.start()
+    try:
+        config_path = tmp_path / "console.toml"
+        config_path.write_text(Path(fresh_sandbox).read_text() + f'''
+[notifications.slack]
+webhook_url = "env:SLACK_WEBHOOK_URL"
+
+[notifications.statuspage]
+api_base = "{services.statuspage_api_base}"
+page_id = "mrdj"
+api_key = "env:STATUSPAGE_API_KEY"
+''')
+        env = sandbox_env()
+        env.update(SLACK_WEBHOOK_URL=services.slack_url(slack_token), STATUSPAGE_API_KEY=api_key)
+        result = subprocess.run([*CLI, "--config", str(config_path), "rollback", "--yes", "--json"],
+                                capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        incident_id = json.loads(result.stdout.splitlines()[0])["incident_id"]
+        slack = [r["body"]["text"] for r in services.requests if r["route"] == "slack" and r["status"] == 200]
+        assert len(slack) == 3   # opened, procedure started, procedure finished
+        assert all(incident_id in text for text in slack)
+        assert "v2" in slack[1] and "v1" in slack[1]
+        statuspage = [r for r in services.requests if r["route"] == "statuspage"]
+        assert [r["method"] for r in statuspage] == ["POST", "PATCH", "PATCH"]
+        assert all(r["authorized"] for r in statuspage)
+        journal = Journal(load_config(config_path).paths.state_dir / "incidents" / incident_id)
+        sent = [r for r in journal.records() if r["type"] == "notification" and r["status"] == "sent"]
+        assert len(sent) == 6
+        text = journal.path.read_text()
+        assert slack_token not in text and api_key not in text
+    finally:
+        services.stop()
