@@ -255,10 +255,18 @@ def test_capture_with_a_broken_dump_records_unverified(sandbox_environ, fresh_sa
     assert any("NOT verified" in w for w in warnings)
 
 
-def test_without_createdb_the_archive_is_read_but_not_verified(sandbox_environ, tmp_path):
+@pytest.fixture
+def without_createdb(sandbox_config_path):
+    """A capture role that may not create databases (the sandbox grants CREATEDB; put back afterwards)."""
+    before = _pg_admin("select rolcreatedb from pg_roles where rolname = 'mrdj'")
+    _pg_admin("alter role mrdj nocreatedb")
+    yield
+    if before == "t":
+        _pg_admin("alter role mrdj createdb")
+
+
+def test_without_createdb_the_archive_is_read_but_not_verified(sandbox_environ, tmp_path, without_createdb):
     tools = _tools(sandbox_environ)
-    if _pg_admin("select rolcreatedb from pg_roles where rolname = 'mrdj'") == "t":
-        pytest.skip("the sandbox role has CREATEDB: the fallback is not reachable")
     dump = database.dump_database(tools, tmp_path / "x-db.dump")
     counts = tools.row_counts()
     result = database.verify_dump(tools, dump, counts)
