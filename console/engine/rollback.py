@@ -12,7 +12,7 @@ from console.commands.compose import ComposeCommands
 from console.config import Config
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
 from console.engine.migrations import check_schema, skip_reason_for_rollback
-from console.engine.procedure import Procedure, Step
+from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.verification import verification_steps
 from console.validate import require_tag
 
@@ -112,6 +112,5 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
                               "target_migration_head": target_head})
 
 
-async def _unknown_head_action(ctx):
-    from console.engine.procedure import ActionResult
+async def _unknown_head_action(ctx) -> ActionResult:
     return ActionResult(False, "the target's migration head is unknown: skip with a reason to go on")
