@@ -178,3 +178,13 @@ def test_a_plain_bundle_is_safe():
                "-rw------- root/root        40 2024-05-01 12:00 backend/.env\n")
     assert a.unsafe_members(a.parse_bundle_listing(listing)) == []
     assert a.unsafe_members(a.parse_bundle_listing("-rw-r--r-- 0/0 1 2024-05-01 12:00 /etc/cron.d/x\n"))
+
+
+def test_extract_bundle_member_takes_one_plain_relative_file():
+    from console.commands.artifacts import extract_bundle_member
+    assert extract_bundle_member("/opt/artifacts", "v3", "/opt/mr-dj-staging", "docker-compose.yml") == [
+        "tar", "-xzf", "/opt/artifacts/v3-compose.tar.gz", "-C", "/opt/mr-dj-staging", "--no-same-owner",
+        "--no-same-permissions", "--no-overwrite-dir", "--", "docker-compose.yml"]
+    for bad in ("/etc/passwd", "../x.yml", "-xf", "a b.yml", "", "x\n.yml"):
+        with pytest.raises(UnsafeValue):
+            extract_bundle_member("/opt/artifacts", "v3", "/opt/mr-dj-staging", bad)

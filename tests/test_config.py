@@ -111,3 +111,89 @@ def test_defaults_are_the_seed_commands(tmp_path):
     config = load_config(write(tmp_path, text[:start] + text[end:]))
     assert config.commands.maintenance_on == ["npm", "run", "maintenance:on"]
     assert config.commands.smoke_tests[1] == ["npm", "run", "smoke:test", "--prefix", "frontend"]
+
+
+# -- [staging] ------------------------------------------------------------------------------------
+
+STAGING_BASE = '''
+[target]
+host = "vps.example.com"
+port = 2200
+user = "deploy"
+known_hosts = "/etc/ssh/known"
+project_dir = "/opt/mr-dj"
+project_name = "mr-dj"
+[registry]
+url = "registry.example.com"
+[[services]]
+name = "mr-dj-backend"
+image = "mr-dj-backend"
+role = "backend"
+[[health]]
+name = "backend"
+url = "https://mr-dj.example.com/api/health"
+'''
+
+
+def test_staging_inherits_the_targets_connection_and_has_its_own_project(tmp_path):
+    config = load_config(write(tmp_path, STAGING_BASE + '''
+[staging]
+project_dir = "/opt/mr-dj-staging"
+project_name = "mr-dj-staging"
+[[staging.health]]
+name = "backend"
+url = "https://staging.example.com/api/health"
+'''))
+    staging = config.staging.target
+    assert (staging.host, staging.port, staging.user, staging.known_hosts) == (
+        "vps.example.com", 2200, "deploy", "/etc/ssh/known")
+    assert (staging.project_dir, staging.project_name) == ("/opt/mr-dj-staging", "mr-dj-staging")
+    aimed = config.on_staging()
+    assert aimed.target == staging and [h.url for h in aimed.health] == ["https://staging.example.com/api/health"]
+    assert config.target.project_name == "mr-dj"   # the production config is untouched
+
+
+def test_staging_on_another_host_does_not_inherit_the_port(tmp_path):
+    config = load_config(write(tmp_path, STAGING_BASE + '''
+[staging]
+host = "staging.example.com"
+project_dir = "/opt/mr-dj"
+project_name = "mr-dj"
+[[staging.health]]
+name = "backend"
+url = "https://staging.example.com/api/health"
+'''))
+    assert (config.staging.target.host, config.staging.target.port) == ("staging.example.com", 22)
+
+
+def test_no_staging_table_means_no_staging(tmp_path):
+    config = load_config(write(tmp_path, STAGING_BASE))
+    assert config.staging is None
+    with pytest.raises(ValueError, match="no \\[staging\\]"):
+        config.on_staging()
+
+
+def test_staging_that_would_be_production_is_refused(tmp_path):
+    problems = problems_of(write(tmp_path, STAGING_BASE + '''
+[staging]
+project_dir = "/opt/mr-dj/"
+project_name = "mr-dj"
+[[staging.health]]
+name = "backend"
+url = "https://mr-dj.example.com/api/health"
+'''))
+    assert "must differ from target.project_name" in problems["staging.project_name"]
+    assert "must differ from target.project_dir" in problems["staging.project_dir"]
+    assert "production health URL" in problems["staging.health[0].url"]
+
+
+def test_staging_needs_its_project_and_health_checks(tmp_path):
+    problems = problems_of(write(tmp_path, STAGING_BASE + '''
+[staging]
+user = "other"
+colour = "blue"
+'''))
+    assert "missing required key" in problems["staging.project_dir"]
+    assert "missing required key" in problems["staging.project_name"]
+    assert "at least one" in problems["staging.health"]
+    assert problems["staging.colour"] == "unknown key"

@@ -198,7 +198,7 @@ def test_second_up_changes_nothing(sandbox):
 def test_status_exits_zero(sandbox):
     proc = _ctl("status", timeout=120)
     assert proc.returncode == 0, proc.stdout
-    for component in ("dockerd", "sshd", "registry", "postgres", "stack"):
+    for component in ("dockerd", "sshd", "registry", "postgres", "stack", "staging"):
         assert any(line.split()[:2] == [component, "up"] for line in proc.stdout.splitlines()), proc.stdout
 
 
@@ -225,3 +225,21 @@ def test_reset_restores_v2_deployed(sandbox):
     proc = _ssh(sandbox, "cd /opt/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend npm run migrate:status")
     assert proc.stdout.splitlines()[-1] == "002_add_booking_notes"
     assert tomllib.loads(Path(sandbox["config"]["paths"]["release_log"]).read_text())["deployed"] == "v2"
+
+
+def test_staging_is_its_own_v2_stack_and_reset_puts_it_back(sandbox):
+    assert _get("http://127.0.0.1:28081/api/health")[1]["version"] == "v2"
+    assert sandbox["config"]["staging"]["project_name"] == "mr-dj-staging"
+    proc = _ssh(sandbox, "cd /opt/mr-dj-staging && tar -xzf /opt/artifacts/v1-compose.tar.gz docker-compose.yml "
+                         "&& docker-compose -p mr-dj-staging up -d", timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    code, body = _get("http://127.0.0.1:28081/api/health")
+    assert (code, body["version"]) == (200, "v1")
+    assert _get("http://127.0.0.1:18081/api/health")[1]["version"] == "v2"   # production untouched
+    proc = _ssh(sandbox, "cd /opt/mr-dj-staging && docker-compose -p mr-dj-staging exec -T mr-dj-backend "
+                         "npm run smoke:test --prefix backend")
+    assert "PASS backend http://127.0.0.1:28081/api/health" in proc.stdout   # staging's own smoke URL
+    proc = _ctl("reset", timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _get("http://127.0.0.1:28081/api/health")[1]["version"] == "v2"
+    assert _get("http://127.0.0.1:28082/api/health")[1]["version"] == "v2"

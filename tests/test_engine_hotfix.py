@@ -1,0 +1,151 @@
+"""The code hotfix procedure: staging validation before production (no network: fake transports)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from console.config import load_config
+from console.engine.context import StepContext
+from console.engine.hotfix import code_hotfix_procedure
+from console.engine.procedure import Procedure
+from console.engine.runner import Choice, StepEngine
+from console.failures import FailureReason
+from console.journal import Journal
+from console.releaselog import ReleaseLog
+from console.transport.base import CommandResult
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+RELEASES = """
+deployed = "v2"
+[[releases]]
+tag = "v2"
+captured_at = "2026-11-24T10:00:00Z"
+pushed = true
+[releases.files]
+"v2-compose.tar.gz" = "aa"
+[[releases]]
+tag = "v3"
+captured_at = "2026-11-25T10:00:00Z"
+pushed = true
+[releases.files]
+"v3-compose.tar.gz" = "bb"
+"""
+
+
+class RecordingTransport:
+    """Answers every command with exit 0 (or the code given for an argv fragment) and remembers it."""
+
+    def __init__(self, name: str, fail_on: str | None = None) -> None:
+        self.description = name
+        self.fail_on = fail_on
+        self.ran: list[list[str]] = []
+        self.closed = False
+
+    async def connect(self) -> None:
+        pass
+
+    async def run(self, argv, *, timeout=None, on_output=None, stdin=None, capture=False):
+        self.ran.append(list(argv))
+        failed = self.fail_on is not None and self.fail_on in " ".join(argv)
+        return CommandResult(list(argv), 1 if failed else 0, 0.0)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class AbortingDecider:
+    def __init__(self):
+        self.failures = []
+
+    async def confirm(self, step, prompt):
+        return True
+
+    async def on_failure(self, step, failure):
+        self.failures.append((step.id, failure.reason))
+        return Choice("abort")
+
+
+@pytest.fixture
+def log(tmp_path):
+    path = tmp_path / "releases.toml"
+    path.write_text(RELEASES)
+    return ReleaseLog.load(path)
+
+
+@pytest.fixture
+def config(tmp_path):
+    return dataclasses.replace(load_config(EXAMPLE), paths=dataclasses.replace(
+        load_config(EXAMPLE).paths, state_dir=tmp_path / "state"))
+
+
+def test_without_staging_the_validation_is_one_skipped_step_that_never_claims_success(config, log):
+    procedure = code_hotfix_procedure(dataclasses.replace(config, staging=None), log, "v2", "v3", 1)
+    staging = [s for s in procedure.steps if "staging" in s.id]
+    assert [s.id for s in staging] == ["validate_staging"]
+    assert "no [staging] target" in staging[0].when(None)
+
+
+def test_with_staging_every_staging_step_runs_there_before_production_is_touched(config, log):
+    procedure = code_hotfix_procedure(config, log, "v2", "v3", 1)
+    ids = [s.id for s in procedure.steps]
+    staging = [s for s in procedure.steps if s.host == "staging"]
+    assert [s.id for s in staging] == [
+        "staging_verify_artifacts", "staging_compose_file", "staging_pull_mr-dj-backend",
+        "staging_pull_mr-dj-frontend", "staging_up", "staging_health", "staging_smoke_backend",
+        "staging_smoke_frontend"]
+    first_production_change = min(ids.index(s.id) for s in procedure.steps if s.mutating and s.host == "target")
+    assert max(ids.index(s.id) for s in staging) < first_production_change
+    by_id = {s.id: s for s in procedure.steps}
+    # staging takes only the compose file: its own env files stay, production secrets never go there
+    assert by_id["staging_compose_file"].argv[-2:] == ["--", "docker-compose.yml"]
+    assert "/opt/mr-dj-staging" in by_id["staging_compose_file"].argv
+    assert by_id["staging_up"].argv[:3] == ["docker-compose", "-p", "mr-dj-staging"]
+    assert by_id["staging_smoke_backend"].argv[:3] == ["docker-compose", "-p", "mr-dj-staging"]
+    assert by_id["staging_health"].display == "https://staging.sevensa.nl/api/health"
+    assert not any(s.destructive for s in staging)
+    assert by_id["compose_up"].argv[:3] == ["docker-compose", "-p", "mr-dj"]
+
+
+async def _run(config, procedure, production, staging):
+    journal = Journal.create(config.paths.state_dir)
+    ctx = StepContext(config, production, journal, operator="tester", staging_transport=staging)
+    decider = AbortingDecider()
+    engine = StepEngine(procedure, ctx, decider, assume_yes=True)
+    return await engine.run(), journal, decider
+
+
+async def test_staging_steps_go_over_the_staging_link_and_production_steps_over_the_target(config, log):
+    procedure = code_hotfix_procedure(config, log, "v2", "v3", 1)
+    # only the command steps: the health and artifact checks would need real hosts
+    commands = Procedure(procedure.name, [s for s in procedure.steps if s.argv is not None], "v2", "v3")
+    production, staging = RecordingTransport("prod"), RecordingTransport("staging")
+    outcome, journal, _ = await _run(config, commands, production, staging)
+    assert outcome == "succeeded"
+    assert staging.ran == [s.argv for s in commands.steps if s.host == "staging"]
+    assert production.ran == [s.argv for s in commands.steps if s.host == "target"]
+    assert not any("mr-dj-staging" in " ".join(a) for a in production.ran)
+    assert ["docker", "pull", "registry.example.com/mr-dj-backend:v3"] in staging.ran
+    started = {r["step_id"]: r["host"] for r in journal.records() if r["type"] == "step_started"}
+    assert started["staging_up"] == "staging" and started["compose_up"] == "target"
+
+
+async def test_a_hotfix_failing_on_staging_stops_before_production(config, log):
+    procedure = code_hotfix_procedure(config, log, "v2", "v3", 1)
+    commands = Procedure(procedure.name, [s for s in procedure.steps if s.argv is not None], "v2", "v3")
+    production, staging = RecordingTransport("prod"), RecordingTransport("staging", fail_on=" up -d")
+    outcome, journal, decider = await _run(config, commands, production, staging)
+    assert outcome == "failed"
+    assert decider.failures == [("staging_up", FailureReason.NON_ZERO_EXIT)]
+    assert production.ran == []
+    assert not any(r["type"] == "step_started" and r["host"] == "target" for r in journal.records())
+
+
+async def test_a_staging_step_without_a_staging_target_fails_as_a_precondition(config, log):
+    procedure = code_hotfix_procedure(config, log, "v2", "v3", 1)
+    only_staging = Procedure(procedure.name, [procedure.step("staging_up")], "v2", "v3")
+    outcome, _, decider = await _run(config, only_staging, RecordingTransport("prod"), None)
+    assert outcome == "failed"
+    assert decider.failures == [("staging_up", FailureReason.PRECONDITION)]
