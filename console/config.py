@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +145,14 @@ class StatusPage:
 
 
 @dataclass(frozen=True)
+class Staging:
+    """Where a code hotfix is validated before production (runbook section 4)."""
+
+    target: Target
+    health: list[HealthCheck]
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     operator: str
@@ -159,6 +167,13 @@ class Config:
     prerequisites: Prerequisites
     slack: Slack | None = None
     statuspage: StatusPage | None = None
+    staging: Staging | None = None
+
+    def on_staging(self) -> "Config":
+        """This config aimed at the staging target: its host, project and health checks."""
+        if self.staging is None:
+            raise ValueError("no [staging] target is configured")
+        return replace(self, target=self.staging.target, health=self.staging.health)
 
     @property
     def backend(self) -> Service:
@@ -268,7 +283,7 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     env = os.environ if environ is None else environ
     r = _Reader(source.parent.resolve())
     r.unknown(data, "", {"operator", "target", "registry", "services", "health", "commands",
-                         "thresholds", "paths", "capture", "prerequisites", "notifications"})
+                         "thresholds", "paths", "capture", "prerequisites", "notifications", "staging"})
     operator = r.get(data, "", "operator", str, env.get("USER") or "operator")
     target = _target(r, data)
     registry = _registry(r, data)
@@ -280,50 +295,65 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     capture = _capture(r, data)
     prerequisites = _prerequisites(r, data)
     slack, statuspage = _notifications(r, data)
+    staging = _staging(r, data, target, health)
     if r.problems:
         raise ConfigError(str(source), r.problems)
     return Config(source=source, operator=operator, target=target, registry=registry,
                   services=services, health=health, commands=commands, thresholds=thresholds,
                   paths=paths, capture=capture, prerequisites=prerequisites, slack=slack,
-                  statuspage=statuspage)
+                  statuspage=statuspage, staging=staging)
+
+
+TARGET_KEYS = {"host", "port", "user", "identity_file", "agent", "known_hosts", "project_dir",
+               "project_name", "compose_command", "artifacts_dir", "connect_timeout",
+               "keepalive_interval", "command_timeout"}
 
 
 def _target(r: _Reader, data: dict) -> Target:
-    keys = {"host", "port", "user", "identity_file", "agent", "known_hosts", "project_dir",
-            "project_name", "compose_command", "artifacts_dir", "connect_timeout",
-            "keepalive_interval", "command_timeout"}
-    t = r.table(data, "target", keys)
+    t = r.table(data, "target", TARGET_KEYS)
     if not t:
         return Target(host="")
-    host = r.get(t, "target", "host", str)
+    return _target_fields(r, t, "target")
+
+
+def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None) -> Target:
+    """A [target]-shaped table; keys it leaves out come from ``base`` (staging inherits the target's)."""
+    if base is not None:
+        t = {**{k: getattr(base, k) for k in ("user", "agent", "compose_command", "artifacts_dir",
+                                               "connect_timeout", "keepalive_interval", "command_timeout")
+                if k not in t},
+             **{k: getattr(base, k) for k in ("identity_file", "known_hosts")
+                if k not in t and getattr(base, k) is not None},
+             **t}
+    host = r.get(t, prefix, "host", str)
     if host is not None and not is_valid_hostname(host):
-        r.problem("target.host", f"not a valid host name or address: {host!r}")
-    port = r.get(t, "target", "port", int, 22)
+        r.problem(f"{prefix}.host", f"not a valid host name or address: {host!r}")
+    port = r.get(t, prefix, "port", int, 22)
     if port is not None and not 1 <= port <= 65535:
-        r.problem("target.port", f"must be between 1 and 65535, not {port}")
-    compose = r.get(t, "target", "compose_command", str, "docker-compose")
+        r.problem(f"{prefix}.port", f"must be between 1 and 65535, not {port}")
+    compose = r.get(t, prefix, "compose_command", str, "docker-compose")
     if compose not in COMPOSE_COMMANDS:
-        r.problem("target.compose_command", f"must be one of {', '.join(COMPOSE_COMMANDS)}")
-    project_name = r.get(t, "target", "project_name", str, "mr-dj")
+        r.problem(f"{prefix}.compose_command", f"must be one of {', '.join(COMPOSE_COMMANDS)}")
+    project_name = r.get(t, prefix, "project_name", str, "mr-dj")
     from console.validate import is_valid_project_name
     if project_name is not None and not is_valid_project_name(project_name):
-        r.problem("target.project_name", "must match [a-z0-9][a-z0-9_-]* (compose project name)")
+        r.problem(f"{prefix}.project_name", "must match [a-z0-9][a-z0-9_-]* (compose project name)")
     for key in ("project_dir", "artifacts_dir"):
-        value = r.get(t, "target", key, str, Target.project_dir if key == "project_dir" else Target.artifacts_dir)
+        value = r.get(t, prefix, key, str, Target.project_dir if key == "project_dir" else Target.artifacts_dir)
         if value is not None and not value.startswith("/"):
-            r.problem(f"target.{key}", "must be an absolute path on the host")
+            r.problem(f"{prefix}.{key}", "must be an absolute path on the host")
     timeouts = {}
     for key in ("connect_timeout", "keepalive_interval", "command_timeout"):
-        value = r.get(t, "target", key, float, getattr(Target, key))
+        value = r.get(t, prefix, key, float, getattr(Target, key))
         if value is not None and value <= 0:
-            r.problem(f"target.{key}", "must be positive")
+            r.problem(f"{prefix}.{key}", "must be positive")
         timeouts[key] = value
-    identity = r.get(t, "target", "identity_file", str, None)
-    known = r.get(t, "target", "known_hosts", str, None)
+    identity = r.get(t, prefix, "identity_file", str, None)
+    known = r.get(t, prefix, "known_hosts", str, None)
     return Target(
-        host=host or "", port=port or 22, user=r.get(t, "target", "user", str, ""),
+        host=host or "", port=port or 22, user=r.get(t, prefix, "user", str, ""),
         identity_file=str(r.path(identity)) if identity else None,
-        agent=r.get(t, "target", "agent", bool, False) or False,
+        agent=r.get(t, prefix, "agent", bool, False) or False,
         known_hosts=str(r.path(known)) if known else None,
         project_dir=t.get("project_dir", Target.project_dir),
         project_name=project_name or "mr-dj", compose_command=compose or "docker-compose",
@@ -332,6 +362,34 @@ def _target(r: _Reader, data: dict) -> Target:
         keepalive_interval=timeouts["keepalive_interval"] or 15.0,
         command_timeout=timeouts["command_timeout"] or 600.0,
     )
+
+
+def _staging(r: _Reader, data: dict, target: Target, production: list[HealthCheck]) -> Staging | None:
+    t = r.table(data, "staging", TARGET_KEYS | {"health"}, required=False)
+    if not t:
+        return None
+    for key in ("project_dir", "project_name"):
+        if key not in t:
+            r.problem(f"staging.{key}", "missing required key (staging must name its own compose project)")
+    fields = {k: v for k, v in t.items() if k != "health"}
+    fields.setdefault("host", target.host)
+    if "port" not in fields and fields["host"] == target.host:
+        fields["port"] = target.port
+    staging = _target_fields(r, fields, "staging", base=target)
+    if (staging.host, staging.port) == (target.host, target.port):
+        # Same machine: sharing a project name or directory would validate on production itself.
+        if "project_name" in t and staging.project_name == target.project_name:
+            r.problem("staging.project_name", "must differ from target.project_name on the same host")
+        if "project_dir" in t and staging.project_dir.rstrip("/") == target.project_dir.rstrip("/"):
+            r.problem("staging.project_dir", "must differ from target.project_dir on the same host")
+    health = _health(r, t, "staging.health")
+    if not health:
+        r.problem("staging.health", "at least one [[staging.health]] check is required: staging is judged by it")
+    production_urls = {h.url for h in production}
+    for i, check in enumerate(health):
+        if check.url in production_urls:
+            r.problem(f"staging.health[{i}].url", "is a production health URL: staging would be judged by production")
+    return Staging(target=staging, health=health)
 
 
 def _registry(r: _Reader, data: dict) -> Registry:
@@ -373,14 +431,14 @@ def _services(r: _Reader, data: dict) -> list[Service]:
     return services
 
 
-def _health(r: _Reader, data: dict) -> list[HealthCheck]:
+def _health(r: _Reader, data: dict, where: str = "health") -> list[HealthCheck]:
     items = data.get("health", [])
     if not isinstance(items, list):
-        r.problem("health", "must be an array of tables ([[health]])")
+        r.problem(where, f"must be an array of tables ([[{where}]])")
         return []
     checks = []
     for i, item in enumerate(items):
-        prefix = f"health[{i}]"
+        prefix = f"{where}[{i}]"
         if not isinstance(item, dict):
             r.problem(prefix, "must be a table")
             continue

@@ -42,6 +42,16 @@ def extract_bundle(artifacts_dir: str, tag: str, project_dir: str) -> list[str]:
                 "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir")
 
 
+def extract_bundle_member(artifacts_dir: str, tag: str, project_dir: str, member: str) -> list[str]:
+    """Unpack one file of a bundle (staging takes the compose file and keeps its own env files)."""
+    if not member or member.startswith(("/", "-")) or ".." in member.split("/") \
+            or not all(c.isprintable() and not c.isspace() for c in member):
+        raise UnsafeValue(f"refusing bundle member {member!r}: give a plain relative path")
+    return argv("tar", "-xzf", bundle_path(artifacts_dir, tag),
+                "-C", require_remote_path(project_dir, "project directory"),
+                "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir", "--", member)
+
+
 def list_bundle(artifacts_dir: str, tag: str) -> list[str]:
     """List members with types (``tar -tv``) so links and odd paths are seen before extraction."""
     return argv("tar", "-tvzf", bundle_path(artifacts_dir, tag))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from console.config import Config
+from console.failures import PreconditionFailed
 from console.journal import Journal
 from console.transport.base import CommandResult, Transport
 
@@ -19,6 +20,18 @@ class StepContext:
     state: dict[str, Any] = field(default_factory=dict)   # shared between the steps of one run
     dry_run: bool = False
     operator: str = ""
+    staging_transport: Transport | None = None   # its own connection: staging is another host
+    host: str = "target"                          # which host this context is aimed at
+
+    def on(self, host: str) -> "StepContext":
+        """This context aimed at ``host``: the same journal and output, that host's config and link."""
+        if host == "target":
+            return self
+        if host != "staging":
+            raise ValueError(f"unknown step host {host!r}")
+        if self.staging_transport is None or self.config.staging is None:
+            raise PreconditionFailed("this step runs on staging, but no [staging] target is configured")
+        return replace(self, config=self.config.on_staging(), transport=self.staging_transport, host=host)
 
     async def run(self, argv: list[str], timeout: float | None = None, *, capture: bool = True,
                   stdin: bytes | None = None) -> CommandResult:

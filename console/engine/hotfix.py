@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import replace
 
 import httpx
 
@@ -23,7 +24,7 @@ from console.config import Config
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Procedure, Step
-from console.engine.verification import verification_steps, wait_for_health
+from console.engine.verification import smoke_test_steps, verification_steps, wait_for_health
 from console.health import check_all
 from console.secrets import Secret
 from console.validate import UnsafeValue, require_env_key, require_tag
@@ -78,8 +79,9 @@ def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
         Step("inspect_bundle", f"Inspect {tag}-compose.tar.gz", action=lambda ctx: verify_bundle_members(ctx, tag),
              display=" ".join(art.list_bundle(target.artifacts_dir, tag)), read_only=True,
              preflight=True),
-        Step("validate_staging", "Validate on staging", action=_no_staging, display="(staging target)",
-             when=lambda ctx: "no staging target is configured; validated by its own tests before capture"),
+    ]
+    steps += staging_steps(config, tag, recorded, use_registry)
+    steps += [
         Step("restore_bundle", f"Restore the {tag} compose bundle",
              argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir), destructive=True, mutating=True),
     ]
@@ -99,6 +101,46 @@ def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
     steps += [s for s in verification_steps(config, tag) if s.id != "verify_health"]
     return Procedure("code_hotfix", steps, from_tag=from_tag, to_tag=tag,
                      options={"monitor_minutes": minutes, "use_registry": use_registry})
+
+
+def staging_steps(config: Config, tag: str, recorded: dict[str, str], use_registry: bool) -> list[Step]:
+    """Runbook section 4, "validate on staging": the hotfix's images and compose file on the staging
+    target (which keeps its own env files: production secrets never go there), then its health and
+    smoke tests. A failure stops the hotfix before production is touched."""
+    if config.staging is None:
+        return [Step("validate_staging", "Validate on staging", action=_no_staging, display="(staging target)",
+                     when=lambda ctx: "no [staging] target is configured; nothing was validated on staging")]
+    staging = config.on_staging()
+    where = staging.target
+    compose = ComposeCommands.for_target(where)
+    steps = [
+        Step("staging_verify_artifacts", f"Staging: verify {tag} artifacts",
+             action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
+             display=f"sha256sum {art.bundle_path(where.artifacts_dir, tag)} vs SHA256SUMS.txt and the release log",
+             read_only=True, preflight=True, host="staging"),
+        Step("staging_compose_file", f"Staging: put the {tag} compose file in {where.project_dir}",
+             argv=art.extract_bundle_member(where.artifacts_dir, tag, where.project_dir,
+                                            config.capture.compose_file),
+             mutating=True, host="staging"),
+    ]
+    if use_registry:
+        steps += [Step(f"staging_pull_{s.name}", f"Staging: pull {s.image}:{tag}",
+                       argv=art.docker_pull(config.registry.url, s.image, tag), mutating=True, timeout=900,
+                       host="staging") for s in config.services]
+    else:
+        steps.append(Step("staging_load_images", f"Staging: load {tag} images",
+                          argv=art.docker_load(where.artifacts_dir, tag), mutating=True, timeout=900,
+                          host="staging"))
+    steps += [
+        Step("staging_up", f"Staging: start {tag} (compose up -d)", argv=compose.up_detached(), mutating=True,
+             timeout=600, host="staging"),
+        Step("staging_health", f"Staging: health checks report {tag}",
+             action=lambda ctx: wait_for_health(ctx, tag),
+             display=", ".join(h.url for h in staging.health), read_only=True, host="staging"),
+    ]
+    steps += [replace(step, id=f"staging_{step.id}", title=f"Staging: {step.title.lower()}", host="staging")
+              for step in smoke_test_steps(staging)]
+    return steps
 
 
 async def _no_staging(ctx: StepContext) -> ActionResult:

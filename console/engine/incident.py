@@ -29,6 +29,13 @@ def make_transport(config: Config) -> Transport:
     return SSHTransport(config.target)
 
 
+def make_staging_transport(config: Config, procedure: Procedure) -> Transport | None:
+    """A second link, opened on first use, only for a procedure with steps on staging."""
+    if config.staging is None or not any(step.host == "staging" for step in procedure.steps):
+        return None
+    return make_transport(config.on_staging())
+
+
 def target_label(config: Config) -> str:
     t = config.target
     return f"{t.user}@{t.host}:{t.port}" if t.user else f"{t.host}:{t.port}"
@@ -56,7 +63,8 @@ class IncidentRun:
 
     def engine(self, procedure: Procedure, done_steps: set[str] | None = None) -> StepEngine:
         context = StepContext(self.config, self.transport, self.journal, dry_run=self.dry_run,
-                              operator=self.config.operator)
+                              operator=self.config.operator,
+                              staging_transport=make_staging_transport(self.config, procedure))
         lock = None
         if not self.dry_run and self.journal is not None:
             lock = RemoteLock(self.transport, self.config.target.project_dir, self.config.operator,
@@ -66,45 +74,55 @@ class IncidentRun:
 
     async def run(self, procedure: Procedure, done_steps: set[str] | None = None) -> str:
         engine = self.engine(procedure, done_steps)
-        outcome = await engine.run()
+        try:
+            outcome = await engine.run()
+        finally:
+            if engine.ctx.staging_transport is not None:
+                await engine.ctx.staging_transport.close()
         if not self.dry_run:
             self._after(procedure, engine, outcome)
         return outcome
 
     def _after(self, procedure: Procedure, engine: StepEngine, outcome: str) -> None:
-        if procedure.name != "rollback" or self.journal is None:
+        if self.journal is None or procedure.name not in ("rollback", "code_hotfix"):
             return
-        plan = engine.ctx.state.get(PLAN_KEY)
-        status = engine.statuses.get("migrate_rollback")
-        if status in ("done", "skipped"):
-            skipped = next((r for r in reversed(list(self.journal.records()))
-                            if r["type"] == "step_skipped" and r["step_id"] == "migrate_rollback"), None)
-            decision = self.journal.record(
-                "migration_decision",
-                action="rolled_back" if status == "done" else (
-                    "none_needed" if plan is not None and plan.known and not plan.needed else "skipped"),
-                from_head=plan.applied[-1] if plan and plan.applied else None,
-                to_head=procedure.options.get("target_migration_head"),
-                undone=plan.undo if plan and status == "done" else [],
-                reason=(skipped or {}).get("reason") if status == "skipped" else None,
-                by=self.config.operator)
-        else:
-            decision = None
+        decision = self._migration_decision(procedure, engine) if procedure.name == "rollback" else None
         if outcome != "succeeded":
             return
         log = ReleaseLog.load(self.config.paths.release_log)
         hashes = {}
         for record in self.journal.records():
-            if record["type"] == "artifact" and record.get("tag") == procedure.to_tag:
+            if record["type"] == "artifact" and record.get("tag") == procedure.to_tag \
+                    and record.get("on", "target") == "target":
                 hashes[record["file"]] = record["sha256"]
-        if procedure.from_tag and log.get(procedure.from_tag) is not None:
+        if procedure.from_tag and procedure.from_tag != procedure.to_tag and log.get(procedure.from_tag) is not None:
+            # Both outcomes leave the old release behind for a reason: never roll back onto it blindly.
+            why = ("rolled back" if procedure.name == "rollback" else f"replaced by hotfix {procedure.to_tag}")
             log.mark_bad(procedure.from_tag, by=self.config.operator,
-                         reason=f"rolled back by incident {self.journal.incident_id}")
+                         reason=f"{why} by incident {self.journal.incident_id}")
         log.set_deployed(procedure.to_tag)
         log.record_incident(procedure.to_tag, self.journal.incident_id, outcome, hashes,
                             decision and {k: decision.get(k) for k in ("action", "from_head", "to_head", "undone", "reason")})
         log.save()
         self.journal.record("release_log", deployed=procedure.to_tag, marked_bad=procedure.from_tag)
+
+    def _migration_decision(self, procedure: Procedure, engine: StepEngine) -> dict | None:
+        assert self.journal is not None
+        plan = engine.ctx.state.get(PLAN_KEY)
+        status = engine.statuses.get("migrate_rollback")
+        if status not in ("done", "skipped"):
+            return None
+        skipped = next((r for r in reversed(list(self.journal.records()))
+                        if r["type"] == "step_skipped" and r["step_id"] == "migrate_rollback"), None)
+        return self.journal.record(
+            "migration_decision",
+            action="rolled_back" if status == "done" else (
+                "none_needed" if plan is not None and plan.known and not plan.needed else "skipped"),
+            from_head=plan.applied[-1] if plan and plan.applied else None,
+            to_head=procedure.options.get("target_migration_head"),
+            undone=plan.undo if plan and status == "done" else [],
+            reason=(skipped or {}).get("reason") if status == "skipped" else None,
+            by=self.config.operator)
 
 
 def build_rollback(config: Config, to_tag: str | None, migration_order: str | None = None) -> Procedure:

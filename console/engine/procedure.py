@@ -37,6 +37,7 @@ class Step:
     skip_needs_reason: bool = True      # every skip is recorded with why
     stdin: bytes | None = None          # never journaled (may carry secret values)
     when: Callable[["StepContext"], str | None] | None = None  # returns a skip reason, or None to run
+    host: str = "target"                # "target" (production) or "staging": where the step runs
 
     @property
     def command(self) -> str:
@@ -45,8 +46,11 @@ class Step:
         return self.display
 
     def describe(self) -> dict:
-        return {"id": self.id, "title": self.title, "destructive": self.destructive,
-                "command": self.command}
+        described = {"id": self.id, "title": self.title, "destructive": self.destructive,
+                     "command": self.command}
+        if self.host != "target":
+            described["host"] = self.host
+        return described
 
 
 @dataclass

@@ -68,7 +68,12 @@ class StepEngine:
 
     # -- the run ------------------------------------------------------------
     async def run(self) -> str:
-        """Run the procedure; return succeeded | failed | aborted."""
+        """Run the procedure; return succeeded | failed | aborted.
+
+        Cancelling the run (Ctrl-C, quitting, leaving the procedure screen) is not an
+        outcome: the procedure stopped part-way and is resumed from the journal, so it
+        is journaled as ``procedure_interrupted``, never as ``procedure_finished``.
+        """
         proc = self.procedure
         started = time.monotonic()
         incident_id = self.ctx.journal.incident_id if self.ctx.journal else ""
@@ -84,10 +89,8 @@ class StepEngine:
         except AbortProcedure:
             outcome = "aborted"
         except asyncio.CancelledError:
-            outcome = "aborted"
-            self._journal("note", message="procedure interrupted (Ctrl-C or quit); it can be resumed")
             await self._release_lock()
-            self._finish(outcome, started)
+            self._interrupted(started)
             raise
         await self._release_lock()
         self._finish(outcome, started)
@@ -99,6 +102,15 @@ class StepEngine:
         self._journal("procedure_finished", procedure=proc.name, outcome=outcome,
                       from_tag=proc.from_tag, to_tag=proc.to_tag, duration=duration)
         self.emit(ProcedureFinished(proc.name, outcome, duration, proc.from_tag, proc.to_tag))
+
+    def _interrupted(self, started: float) -> None:
+        proc = self.procedure
+        duration = round(time.monotonic() - started, 3)
+        step_id = next((s for s, state in self.statuses.items() if state in ("running", "confirm")), None)
+        self._journal("procedure_interrupted", procedure=proc.name, step_id=step_id,
+                      from_tag=proc.from_tag, to_tag=proc.to_tag, duration=duration,
+                      message="procedure interrupted (Ctrl-C, quit or left); it can be resumed")
+        self.emit(ProcedureFinished(proc.name, "interrupted", duration, proc.from_tag, proc.to_tag))
 
     async def _release_lock(self) -> None:
         if self.lock is None or not self.lock.held:
@@ -154,7 +166,7 @@ class StepEngine:
             self._journal("step_choice", step_id=step.id, action=choice.action, reason=choice.reason,
                           by=self.ctx.operator)
             if choice.action == "retry":
-                await self._reconnect_if_needed(failure)
+                await self._reconnect_if_needed(step, failure)
                 continue
             if choice.action == "skip":
                 if step.skip_needs_reason and not choice.reason.strip():
@@ -181,9 +193,9 @@ class StepEngine:
         self.emit(Notice(f"lock taken: {self.lock.lock_dir}"))
         return True
 
-    async def _reconnect_if_needed(self, failure: StepFailed) -> None:
+    async def _reconnect_if_needed(self, step: Step, failure: StepFailed) -> None:
         if failure.reason in (FailureReason.CONNECTION_LOST, FailureReason.CONNECTION_TIMEOUT):
-            reconnect = getattr(self.ctx.transport, "reconnect", None)
+            reconnect = getattr(self.ctx.on(step.host).transport, "reconnect", None)
             if reconnect is not None:
                 self.emit(Notice("reconnecting to the host...", "warning"))
                 try:
@@ -194,7 +206,7 @@ class StepEngine:
     async def _attempt(self, step: Step) -> StepFailed | None:
         self.statuses[step.id] = "running"
         self._journal("step_started", step_id=step.id, title=step.title, argv=step.argv,
-                      command=step.command, destructive=step.destructive)
+                      command=step.command, destructive=step.destructive, host=step.host)
         self.emit(StepStarted(step.id, step.title, step.command, step.destructive))
         output = _OutputSink()
 
@@ -207,9 +219,10 @@ class StepEngine:
         exit_code: int | None = None
         detail: dict = {}
         try:
+            ctx = self.ctx.on(step.host)
             if step.argv is not None:
-                timeout = step.timeout or self.ctx.config.target.command_timeout
-                result = await self.ctx.transport.run(step.argv, timeout=timeout, on_output=on_output,
+                timeout = step.timeout or ctx.config.target.command_timeout
+                result = await ctx.transport.run(step.argv, timeout=timeout, on_output=on_output,
                                                       stdin=step.stdin)
                 exit_code = result.exit_status
                 if exit_code is None:
@@ -217,7 +230,7 @@ class StepEngine:
                 ok, message = exit_code == 0, f"exit {exit_code}"
             else:
                 assert step.action is not None
-                action_result: ActionResult = await step.action(self.ctx)
+                action_result: ActionResult = await step.action(ctx)
                 ok, message, detail = action_result.ok, action_result.message, action_result.detail
                 exit_code = 0 if ok else 1
                 if message:

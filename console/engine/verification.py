@@ -78,11 +78,18 @@ def verification_steps(config: Config, expected_version: str | None) -> list[Ste
              display=", ".join(h.url for h in config.health) or "(no health checks configured)",
              read_only=True),
     ]
+    return steps + smoke_test_steps(config)
+
+
+def smoke_test_steps(config: Config) -> list[Step]:
+    """The configured smoke tests, each run inside the running backend of ``config.target``."""
+    compose = ComposeCommands.for_target(config.target)
+    steps = []
     for argv in config.commands.smoke_tests:
         prefix = argv[argv.index("--prefix") + 1] if "--prefix" in argv[:-1] else "backend"
-        service = config.backend.name
         steps.append(Step(f"smoke_{prefix}", f"Smoke test: {prefix}",
-                          argv=compose.smoke_test(service, argv, via="exec"), read_only=True, timeout=300))
+                          argv=compose.smoke_test(config.backend.name, argv, via="exec"), read_only=True,
+                          timeout=300))
     return steps
 
 
