@@ -54,6 +54,10 @@ class ScreenReporter(CaptureReporter):
                 layers[layer] = (done, done)
             self._dirty = True
 
+    def build_output(self, image: str, line: str) -> None:
+        with self._lock:
+            self._lines.append(f"  {line}"[:MAX_LINE])
+
     def upload_progress(self, name: str, done: int, total: int) -> None:
         with self._lock:
             self._uploads[name] = (done, total)
@@ -85,6 +89,8 @@ class CaptureScreen(ConsoleScreen):
         #capture-form { height: auto; }
         #capture-form > Input { width: 30; }
         #capture-form > Checkbox { margin: 0 0 0 1; }
+        #capture-options { height: auto; }
+        #capture-options > Checkbox { margin: 0 0 0 31; }
         #capture-tag-error { color: $error; height: auto; }
         #capture-progress { height: auto; }
         .capture--bar { height: 1; }
@@ -114,6 +120,9 @@ class CaptureScreen(ConsoleScreen):
                 yield Input(placeholder="e.g. v3", id="capture-tag")
                 yield Checkbox("Push images to the registry", True, id="capture-push")
                 yield Checkbox("Database snapshot", True, id="capture-db")
+            with Horizontal(id="capture-options"):
+                # Runbook section 4, step 3: build <image>:latest from the compose build: contexts first.
+                yield Checkbox("Build images first (compose build: contexts)", False, id="capture-build")
             yield Static("", id="capture-tag-error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Start capture (ctrl+r)", id="capture-start", variant="primary")
@@ -146,7 +155,8 @@ class CaptureScreen(ConsoleScreen):
         self.running = True
         self.query_one("#capture-start", Button).disabled = True
         self.run_capture(tag, self.query_one("#capture-push", Checkbox).value,
-                         self.query_one("#capture-db", Checkbox).value)
+                         self.query_one("#capture-db", Checkbox).value,
+                         self.query_one("#capture-build", Checkbox).value)
 
     @on(Button.Pressed, "#capture-start")
     @on(Input.Submitted, "#capture-tag")
@@ -167,10 +177,11 @@ class CaptureScreen(ConsoleScreen):
     # -- the capture ----------------------------------------------------------------------
 
     @work(exclusive=True, group="capture", exit_on_error=False)
-    async def run_capture(self, tag: str, push: bool, with_db: bool) -> None:
+    async def run_capture(self, tag: str, push: bool, with_db: bool, build: bool = False) -> None:
         try:
             # transport=None: the capture opens and closes its own connection for the upload.
-            result = await capture_release(self.config, tag, push=push, with_db=with_db, reporter=self._reporter)
+            result = await capture_release(self.config, tag, push=push, with_db=with_db, reporter=self._reporter,
+                                           build=build)
         except BadCaptureInput as exc:
             self._show_error(f"Cannot capture {tag}: {exc}")
         except CaptureError as exc:

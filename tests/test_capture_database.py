@@ -6,7 +6,7 @@ import pytest
 
 from console.capture.database import PostgresTools, compare_counts, pg_environment, scratch_name
 from console.capture.errors import CaptureError
-from console.capture.images import _push_failure, _stream_error
+from console.capture.images import _push_failure, stream_error
 from console.secrets import Secret
 
 URL = "postgresql://mrdj:s3cr%40t-pass@127.0.0.1:55432/mrdj?sslmode=disable"
@@ -57,8 +57,8 @@ def test_scratch_names_are_random_and_safe():
 
 
 def test_push_stream_errors_are_recognised_and_worded():
-    assert _stream_error({"status": "Pushing", "id": "abc"}) is None
-    assert _stream_error({"errorDetail": {"message": "denied"}, "error": "denied"}) == "denied"
+    assert stream_error({"status": "Pushing", "id": "abc"}) is None
+    assert stream_error({"errorDetail": {"message": "denied"}, "error": "denied"}) == "denied"
     msg = 'Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused'
     assert _push_failure("127.0.0.1:5999", "r/x:v3", msg).startswith("registry 127.0.0.1:5999 unreachable: ")
     assert _push_failure("r", "r/x:v3", "denied: requested access").startswith("push of r/x:v3")

@@ -2,21 +2,25 @@
 
 Each test works on a copy of the sandbox config whose release log, state dir and
 local artifacts dir live in tmp_path; the host side (/opt/artifacts, the stack)
-is put back with ``sandbox/ctl reset`` around tests that change it.
+is put back with ``sandbox/ctl reset`` around tests that change it. The --build test
+uploads under a tag of its own (``v3-buildtest-<random>``), which the next reset removes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 import docker
+import docker.errors
 import httpx
 import pytest
+import requests
 import tomli_w
 
 from console.capture import database
@@ -273,3 +277,55 @@ def test_without_createdb_the_archive_is_read_but_not_verified(sandbox_environ, 
     assert result.method == "archive-read" and not result.verified
     assert result.restored_counts == counts          # every table's rows were decoded
     assert "CREATEDB" in result.problems[0]
+
+
+# -- 5. --build builds from the compose file's build: contexts (runbook section 4, step 3) ---------
+
+@pytest.fixture
+def running_sandbox(request) -> Path:
+    """The config of the sandbox already running (no `sandbox/ctl up` when its dockerd answers)."""
+    config = ROOT / "sandbox" / ".state" / "console.toml"
+    try:
+        client = docker.DockerClient(base_url=sandbox_env()["DOCKER_HOST"], timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (KeyError, docker.errors.DockerException, requests.RequestException):
+        return request.getfixturevalue("sandbox_config_path")
+    return config if config.exists() else request.getfixturevalue("sandbox_config_path")
+
+
+def test_build_flag_builds_the_images_then_captures_them(running_sandbox, tmp_path):
+    # Unique per run: the host's SHA256SUMS.txt keeps each artifact name once (until sandbox/ctl reset),
+    # and an image left by an earlier run must not pass for this run's build.
+    run = secrets.token_hex(3)
+    tag, source_tag = f"v3-buildtest-{run}", f"buildtest-{run}"
+    config_path = temp_config(running_sandbox, tmp_path)
+    client = docker.DockerClient(base_url=sandbox_env()["DOCKER_HOST"])
+    names = ("mr-dj-backend", "mr-dj-frontend")
+    try:
+        result = cli(config_path, "capture", "--tag", tag, "--build", "--source-tag", source_tag,
+                     "--no-push", "--skip-db")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert f"building mr-dj-backend:{source_tag} from ./backend" in result.stdout
+        assert f"building mr-dj-frontend:{source_tag} from ./frontend" in result.stdout
+        assert "  Step 1/" in result.stdout and "FROM scratch" in result.stdout   # the build's own output
+
+        release = ReleaseLog.load(tmp_path / "releases.toml").get(tag)
+        assert release is not None and release.pushed is False and release.verified is False
+        assert set(release.files) == {f"{tag}-compose.tar.gz", f"{tag}-images.tar"}
+        for name in names:
+            image = client.images.get(f"{name}:{source_tag}")
+            labels = image.labels
+            assert labels["org.opencontainers.image.version"] == "v3"
+            assert labels["org.opencontainers.image.title"] == name
+            assert release.images[name] == {"ref": f"127.0.0.1:5000/{name}:{tag}", "id": image.id}
+    finally:
+        for name in names:
+            for ref in (f"{name}:{source_tag}", f"127.0.0.1:5000/{name}:{tag}"):
+                try:
+                    client.images.remove(ref, noprune=True)
+                except docker.errors.DockerException:
+                    pass
+        client.close()

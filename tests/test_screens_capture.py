@@ -78,8 +78,8 @@ async def test_valid_tag_runs_capture_and_shows_progress_and_result(tmp_path, mo
     release_gate = asyncio.Event()
 
     async def fake_capture(config, tag, *, push=True, with_db=True, reporter=None, transport=None,
-                           source_tag="latest"):
-        seen.update(config=config, tag=tag, push=push, with_db=with_db)
+                           source_tag="latest", build=False):
+        seen.update(config=config, tag=tag, push=push, with_db=with_db, build=build)
         reporter.step(f"pushing 127.0.0.1:5999/mr-dj-backend:{tag}")
 
         def from_a_thread() -> None:   # the real capture reports push progress from docker's thread
@@ -124,6 +124,7 @@ async def test_valid_tag_runs_capture_and_shows_progress_and_result(tmp_path, mo
         await wait_for(pilot, lambda: screen.result is not None, what="the result")
         await pilot.pause(0.2)
         assert seen["tag"] == "v3" and seen["push"] is False and seen["with_db"] is False
+        assert seen["build"] is False          # building is opt-in
         assert seen["config"] is app.config
         assert (upload_bar.progress, upload_bar.total) == (1000, 1000)
         log = "\n".join(screen.query_one("#capture-log", Log).lines)
@@ -153,3 +154,34 @@ async def test_capture_failure_is_shown_and_records_nothing(tmp_path, monkeypatc
         assert screen.result is None and not screen.running
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home again")
+
+
+@pytest.mark.asyncio
+async def test_build_first_checkbox_asks_the_capture_to_build_and_shows_its_output(tmp_path, monkeypatch):
+    seen = {}
+
+    async def fake_capture(config, tag, *, reporter=None, build=False, **kwargs):
+        seen.update(build=build)
+        reporter.step("building mr-dj-backend:latest from ./backend")
+
+        def from_a_thread() -> None:   # docker's build stream is read in a thread
+            reporter.build_output("mr-dj-backend:latest", "Step 1/6 : FROM scratch")
+        thread = threading.Thread(target=from_a_thread)
+        thread.start()
+        await asyncio.to_thread(thread.join)
+        raise CaptureError("build of mr-dj-backend:latest failed: COPY failed")
+
+    monkeypatch.setattr(capture_screen, "capture_release", fake_capture)
+    app = app_for(tmp_path)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_capture(pilot, app)
+        assert screen.query_one("#capture-build").value is False
+        await type_tag(pilot, screen, "v3")
+        await pilot.click("#capture-build")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.error is not None, what="the error")
+        await pilot.pause(0.2)
+        assert seen == {"build": True}
+        log = "\n".join(screen.query_one("#capture-log", Log).lines)
+        assert "building mr-dj-backend:latest from ./backend" in log and "  Step 1/6 : FROM scratch" in log
+        assert "build of mr-dj-backend:latest failed" in str(screen.query_one("#capture-result").render())

@@ -19,14 +19,21 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def register_capture(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("capture", help="capture a release: push images, bundle, database snapshot, upload, "
-                                       "record (runbook section 1)")
+    p = sub.add_parser("capture", help="capture a release: optionally build images (--build), push them, "
+                                       "bundle, database snapshot, upload, record (runbook sections 1 and 4)",
+                       description="Capture release TAG from the local <image>:<source-tag> images: tag and push "
+                                   "them, bundle the compose and env files, snapshot the database, upload and "
+                                   "record. With --build, first build those images from the build: contexts of "
+                                   "the compose file in [capture] source_dir (runbook section 4, step 3).")
     p.add_argument("--tag", required=True, metavar="TAG", help="the release tag to capture (e.g. v3)")
     p.add_argument("--skip-db", action="store_true", help="no database snapshot (the release is not verified)")
     p.add_argument("--no-push", action="store_true",
                    help="do not push to the registry; the host will load the images tarball")
     p.add_argument("--source-tag", default="latest", metavar="TAG",
                    help="tag of the locally built images to capture (default: latest)")
+    p.add_argument("--build", action="store_true",
+                   help="first build every service's image from the build: context of the compose file in "
+                        "[capture] source_dir, tagged <image>:<source-tag>")
     p.add_argument("--json", action="store_true", help="print one JSON event per line")
     p.set_defaults(handler=cmd_capture)
 
@@ -63,6 +70,9 @@ class PrintingReporter(CaptureReporter):
         self._emit("push", f"  {image} {layer + ': ' if layer else ''}{status}{size}", image=image,
                    layer=layer, status=status, current=current, total=total)
 
+    def build_output(self, image: str, line: str) -> None:
+        self._emit("build", f"  {line}", image=image, line=line)
+
     def upload_progress(self, name: str, done: int, total: int) -> None:
         decile = 10 if total == 0 else done * 10 // total
         if self._upload_decile.get(name) == decile:
@@ -78,7 +88,7 @@ def cmd_capture(args) -> int:
     reporter = PrintingReporter(args.json)
     try:
         result = asyncio.run(capture_release(config, args.tag, push=not args.no_push, with_db=not args.skip_db,
-                                             reporter=reporter, source_tag=args.source_tag))
+                                             reporter=reporter, source_tag=args.source_tag, build=args.build))
     except BadCaptureInput as exc:
         print(f"incident-console: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

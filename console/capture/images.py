@@ -69,7 +69,8 @@ def tag_release_images(client: docker.DockerClient, config: Config, tag: str,
             image = client.images.get(source)
         except docker.errors.ImageNotFound:
             raise CaptureError(f"local image {source} not found: build the release first "
-                               f"(docker-compose build in {config.capture.source_dir})") from None
+                               f"(docker-compose build in {config.capture.source_dir}), "
+                               "or capture with --build") from None
         except docker.errors.APIError as exc:
             raise CaptureError(f"cannot inspect {source}: {exc.explanation or exc}") from None
         repository, _, ref_tag = ref.rpartition(":")
@@ -79,7 +80,8 @@ def tag_release_images(client: docker.DockerClient, config: Config, tag: str,
     return images
 
 
-def _stream_error(event: dict[str, Any]) -> str | None:
+def stream_error(event: dict[str, Any]) -> str | None:
+    """The error a decoded push or build stream event carries, or None."""
     if "error" in event or "errorDetail" in event:
         detail = event.get("errorDetail") or {}
         return str(event.get("error") or detail.get("message") or detail or "unknown error")
@@ -95,7 +97,7 @@ def push_image(client: docker.DockerClient, image: ReleaseImage, registry: str,
     try:
         stream = client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth_config)
         for event in stream:
-            error = _stream_error(event)
+            error = stream_error(event)
             if error is not None:
                 raise CaptureError(_push_failure(registry, image.ref, error))
             aux = event.get("aux") or {}

@@ -1,11 +1,11 @@
 """Capture a release (runbook section 1), recording it only when everything is in place.
 
-Order matters: images are pushed and saved, the bundle and database snapshot are
-written to a staging directory, all artifacts are uploaded and proven on the
-host, and only then are the local files moved into place, SHA256SUMS.txt
-appended and the release record written (atomically, last). A capture that
-fails at any point leaves no release record, and never overwrites a file
-SHA256SUMS.txt already vouches for.
+Order matters: images are built (with ``build=True``), tagged, pushed and
+saved, the bundle and database snapshot are written to a staging directory,
+all artifacts are uploaded and proven on the host, and only then are the local
+files moved into place, SHA256SUMS.txt appended and the release record written
+(atomically, last). A capture that fails at any point leaves no release record,
+and never overwrites a file SHA256SUMS.txt already vouches for.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from console.capture import bundle as bundle_mod
+from console.capture import build as build_mod
 from console.capture import database, images
 from console.capture.checksums import append_local_sums, check_local_sums, sha256_file
 from console.capture.compose_pin import pin_compose_images
@@ -48,6 +49,9 @@ class CaptureReporter:
 
     def upload_progress(self, name: str, done: int, total: int) -> None:
         """Bytes of one artifact on the host so far."""
+
+    def build_output(self, image: str, line: str) -> None:
+        """One line of the build of ``image`` (``<image>:<source-tag>``), colour codes removed."""
 
 
 def artifact_names(tag: str) -> dict[str, str]:
@@ -86,9 +90,11 @@ def _database_secret(config: Config, required: bool) -> Secret | None:
 
 async def capture_release(config: Config, tag: str, *, push: bool = True, with_db: bool = True,
                           reporter: CaptureReporter | None = None, transport=None,
-                          source_tag: str = "latest") -> CaptureResult:
-    """Capture ``tag``: see the module docstring. Raises :class:`CaptureError`
-    (:class:`BadCaptureInput` for a wrong request) and records nothing on failure."""
+                          source_tag: str = "latest", build: bool = False) -> CaptureResult:
+    """Capture ``tag``: see the module docstring. With ``build``, first build every service's
+    ``<image>:<source_tag>`` from its compose ``build:`` context (runbook section 4, step 3).
+    Raises :class:`CaptureError` (:class:`BadCaptureInput` for a wrong request) and records
+    nothing on failure."""
     report = reporter or CaptureReporter()
     try:
         names = artifact_names(tag)
@@ -97,6 +103,7 @@ async def capture_release(config: Config, tag: str, *, push: bool = True, with_d
     except UnsafeValue as exc:
         raise BadCaptureInput(str(exc)) from None
     _require_new_tag(config, tag)
+    builds = build_mod.plan_from_config(config, source_tag) if build else []
     db_secret = _database_secret(config, required=with_db)
     auth = images.registry_auth(config) if push else None
 
@@ -113,6 +120,9 @@ async def capture_release(config: Config, tag: str, *, push: bool = True, with_d
 
     try:
         client = await asyncio.to_thread(images.docker_client)
+        if builds:
+            report.step(f"building {len(builds)} images from {config.capture.source_dir}")
+            await asyncio.to_thread(build_mod.build_images, client, builds, report)
         report.step(f"tagging images as {config.registry.url}/<image>:{tag}")
         release_images = await asyncio.to_thread(images.tag_release_images, client, config, tag, source_tag)
         if push:
