@@ -88,7 +88,10 @@ def _bad(message: str) -> int:
 
 
 async def _execute(config, procedure, args, *, journal=None, done_steps=None, resume=False,
-                   record=True) -> int:
+                   record=True, announce_open=False) -> int:
+    """Run ``procedure`` headless. ``announce_open``: the caller has just opened ``journal``'s
+    incident, so Slack and the status page hear of it; a new journal opened here is announced too.
+    """
     from console.cli_output import CLIDecider, EventPrinter
     from console.engine.incident import IncidentRun, make_transport, open_new_incident, recheck_host
     from console.failures import TransportError
@@ -104,12 +107,13 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
     try:
         if journal is None and not dry_run and record:
             journal = open_new_incident(config, procedure.from_tag)
+            announce_open = True
         if resume:
             await recheck_host(config, transport, journal, printer)
         from console.engine.announce import announce, flush, incident_notifier
         from console.notify import messages
         notifier = None if dry_run else incident_notifier(config, journal)
-        if notifier is not None and not resume and len(list(journal.records())) <= 1:
+        if announce_open:
             await announce(notifier, messages.INCIDENT_OPENED)
         await announce(notifier, messages.PROCEDURE_STARTED, procedure=procedure.name,
                        from_tag=procedure.from_tag, to_tag=procedure.to_tag)
@@ -167,7 +171,7 @@ def cmd_config_hotfix(args) -> int:
     journal = None
     if not args.dry_run:
         journal = open_new_incident(config, ReleaseLog.load(config.paths.release_log).deployed, incident_id)
-    return asyncio.run(_execute(config, procedure, args, journal=journal))
+    return asyncio.run(_execute(config, procedure, args, journal=journal, announce_open=journal is not None))
 
 
 def cmd_verify(args) -> int:
@@ -197,10 +201,10 @@ def cmd_incidents(args) -> int:
     if not items:
         print("no incidents")
         return EXIT_OK
-    print(f"{'ID':<24} {'STATE':<10} {'TARGET':<26} {'PROCEDURE':<14} {'TAGS':<14} OUTCOME")
+    print(f"{'ID':<24} {'STATE':<12} {'TARGET':<26} {'PROCEDURE':<14} {'TAGS':<14} OUTCOME")
     for i in items:
         tags = f"{i.from_tag or '?'}->{i.to_tag}" if i.to_tag else "-"
-        print(f"{i.id:<24} {i.state:<10} {i.target:<26} {i.procedure or '-':<14} {tags:<14} {i.outcome or '-'}")
+        print(f"{i.id:<24} {i.state:<12} {i.target:<26} {i.procedure or '-':<14} {tags:<14} {i.outcome or '-'}")
     return EXIT_OK
 
 

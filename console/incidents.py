@@ -11,7 +11,7 @@ from console.journal import Journal, list_incidents, parse_iso
 @dataclass(frozen=True)
 class IncidentSummary:
     id: str
-    state: str            # open | running | failed | aborted | succeeded | resolved
+    state: str            # open | running | interrupted | failed | aborted | succeeded | resolved
     target: str
     deployed: str | None
     procedure: str | None
@@ -23,7 +23,7 @@ class IncidentSummary:
 
     @property
     def resumable(self) -> bool:
-        return self.state in ("running", "failed", "aborted")
+        return self.state in ("running", "interrupted", "failed", "aborted")
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -37,7 +37,7 @@ def summarize(journal: Journal) -> IncidentSummary:
             opened = record
         elif kind == "procedure_started" and not record.get("dry_run"):
             started, finished = record, None
-        elif kind == "procedure_finished" and started is not None:
+        elif kind in ("procedure_finished", "procedure_interrupted") and started is not None:
             finished = record
         elif kind == "outcome":
             decided = record
@@ -49,6 +49,8 @@ def summarize(journal: Journal) -> IncidentSummary:
         state = "open"
     elif finished is None:
         state = "running"
+    elif finished["type"] == "procedure_interrupted":
+        state = "interrupted"   # left part-way (quit, Ctrl-C): no outcome yet, resumable
     else:
         state = finished["outcome"]
     opened_at = (opened or {}).get("ts", "")

@@ -8,8 +8,8 @@ Record shape: ``{"seq": 1, "ts": "2026-11-25T13:37:08.123456Z", "type": "...", .
 Types used across the product (see docs in README):
   incident_opened, decision, override, matrix_mark, checklist, procedure_started,
   step_started, step_finished, step_failed, step_skipped, step_confirmed, lock,
-  procedure_finished, health, notification, artifact, migration_decision,
-  retro, incident_resolved, note.
+  procedure_finished, procedure_interrupted, health, notification, artifact,
+  migration_decision, retro, incident_resolved, note.
 """
 
 from __future__ import annotations

@@ -244,6 +244,10 @@ def _timeline_line(r: dict) -> str | None:
     if kind == "procedure_finished":
         return _cell(f"{TITLES.get(r.get('procedure'), r.get('procedure'))} {r.get('outcome')} "
                      f"in {format_duration(float(r.get('duration') or 0))}")
+    if kind == "procedure_interrupted":
+        at = f" at step {r.get('step_id')}" if r.get("step_id") else ""
+        return _cell(f"{TITLES.get(r.get('procedure'), r.get('procedure'))} interrupted{at} "
+                     f"after {format_duration(float(r.get('duration') or 0))}; left to be resumed")
     if kind == "artifact":
         state = "verified" if r.get("verified") else "NOT verified"
         return _cell(f"Artifact {r.get('file')} ({r.get('tag')}) {state} against the {_source(r.get('source'))}")

@@ -134,6 +134,9 @@ class IncidentConsoleApp(App[None]):
         self.push_screen(screen, callback=self._procedure_finished)
 
     def _procedure_finished(self, outcome: str | None) -> None:
+        if outcome == "interrupted":
+            self._procedure_left()
+            return
         procedure = getattr(self, "_procedure", None)
         if procedure is not None and self._procedure_name != "verify":
             self._announce("procedure_finished", procedure=procedure.name, outcome=outcome or "aborted",
@@ -141,6 +144,20 @@ class IncidentConsoleApp(App[None]):
         if self._procedure_name == "verify":
             return   # the verification screen underneath reloads its results when it resumes
         self.show_stage(flow.VERIFICATION, outcome=outcome or "aborted")
+
+    def _procedure_left(self) -> None:
+        """The coordinator left a running procedure: it has no outcome, so nothing is announced.
+
+        A verification run returns to the verification screen underneath; the incident's own
+        procedure goes home, where the incident is listed to be resumed.
+        """
+        if self._procedure_name == "verify":
+            return
+        incident = self.journal.incident_id if self.journal is not None else None
+        self.go_home()
+        if incident:
+            self.notify(f"Incident {incident} is still open: resume it here when ready.",
+                        title="procedure interrupted", timeout=10)
 
     def go_home(self) -> None:
         while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Callable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Label, Static
 
 from console.engine.events import StepFailed
 from console.engine.procedure import Step
 from console.engine.runner import Choice
+from screens.modals import ReasonDialog
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -122,86 +123,6 @@ class FailureDialog(ModalScreen[str | None]):
         self.dismiss(action or None)
 
 
-class SkipReasonDialog(ModalScreen[str | None]):
-    """Skipping is recorded with why; an empty reason is not accepted."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="skip-reason.cancel")]
-    DEFAULT_CSS = """
-    SkipReasonDialog {
-        align: center middle;
-        & > Vertical { width: 76; max-width: 95%; height: auto;
-                       border: thick $warning; background: $surface; padding: 1 2; }
-        & .dialog--title { text-style: bold; margin-bottom: 1; }
-        & .dialog--error { color: $error; }
-    }
-    """
-
-    def __init__(self, step: Step) -> None:
-        super().__init__()
-        self.step = step
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(f"Skip {self.step.title}: why?", classes="dialog--title")
-            yield Input(placeholder="the reason goes into the incident journal", id="skip-reason")
-            yield Static("", id="skip-reason-error", classes="dialog--error")
-            yield Static("Enter records the skip · Escape goes back", markup=False)
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        reason = event.value.strip()
-        if not reason:
-            self.query_one("#skip-reason-error", Static).update("A skip needs a reason.")
-            return
-        self.dismiss(reason)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class YesNoDialog(ModalScreen[bool]):
-    """A plain question; y / n (Escape is no)."""
-
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="yes-no.yes"),
-        Binding("n,escape", "answer(False)", "No", id="yes-no.no"),
-    ]
-    DEFAULT_CSS = """
-    YesNoDialog {
-        align: center middle;
-        & > Vertical { width: 70; max-width: 95%; height: auto;
-                       border: thick $warning; background: $surface; padding: 1 2; }
-        & .dialog--title { text-style: bold; margin-bottom: 1; }
-        & Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
-        & Button { margin-left: 1; }
-    }
-    """
-
-    def __init__(self, question: str, detail: str = "") -> None:
-        super().__init__()
-        self.question = question
-        self.detail = detail
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self.question, classes="dialog--title")
-            if self.detail:
-                yield Static(self.detail, markup=False)
-            with Horizontal():
-                yield Button("No (n)", id="answer-no")
-                yield Button("Yes (y)", id="answer-yes", variant="warning")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(event.button.id == "answer-yes")
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
-
-
 class ScreenDecider:
     """Implements console.engine.runner.Decider with modal dialogs on ``app``.
 
@@ -215,7 +136,7 @@ class ScreenDecider:
         self.pending_step: Step | None = None
         self.pending_failure: StepFailed | None = None
         self._choice: asyncio.Future[Choice] | None = None
-        self._dialog_open = False
+        self._dialog: Screen | None = None   # the failure or skip-reason dialog now on the stack
 
     # -- the Decider protocol ------------------------------------------------------------
 
@@ -226,11 +147,12 @@ class ScreenDecider:
             if not answer.done():
                 answer.set_result(bool(value))
 
-        self.app.push_screen(StepConfirmDialog(step, prompt), settle)
+        dialog = StepConfirmDialog(step, prompt)
+        self.app.push_screen(dialog, settle)
         try:
             return await answer
         except asyncio.CancelledError:
-            self._close_dialog(StepConfirmDialog)
+            self._close_dialog(dialog)
             raise
 
     async def on_failure(self, step: Step, failure: StepFailed) -> Choice:
@@ -241,13 +163,13 @@ class ScreenDecider:
         try:
             return await self._choice
         except asyncio.CancelledError:
-            for dialog in (FailureDialog, SkipReasonDialog):
-                self._close_dialog(dialog)
+            if self._dialog is not None:
+                self._close_dialog(self._dialog)
             raise
         finally:
             self.pending_step = self.pending_failure = None
             self._choice = None
-            self._dialog_open = False
+            self._dialog = None
             self.on_change()
 
     # -- what the screen drives ----------------------------------------------------------
@@ -258,17 +180,17 @@ class ScreenDecider:
 
     def offer_choices(self) -> None:
         """(Re)open the retry / skip / abort dialog for the pending failure."""
-        if not self.awaiting_failure_choice or self._dialog_open:
+        if not self.awaiting_failure_choice or self._dialog is not None:
             return
         assert self.pending_step is not None and self.pending_failure is not None
-        self._dialog_open = True
 
         def chosen(action: str | None) -> None:
-            self._dialog_open = False
+            self._dialog = None
             if action:
                 self.choose(action)
 
-        self.app.push_screen(FailureDialog(self.pending_step, self.pending_failure), chosen)
+        self._dialog = FailureDialog(self.pending_step, self.pending_failure)
+        self.app.push_screen(self._dialog, chosen)
 
     def choose(self, action: str) -> None:
         """retry / abort settle at once; skip first asks for the reason."""
@@ -280,29 +202,31 @@ class ScreenDecider:
             self._settle(Choice(action))
 
     def ask_skip_reason(self) -> None:
-        if not self.awaiting_failure_choice or self._dialog_open:
+        if not self.awaiting_failure_choice or self._dialog is not None:
             return
         assert self.pending_step is not None
-        self._dialog_open = True
 
         def reason_given(reason: str | None) -> None:
-            self._dialog_open = False
+            self._dialog = None
             if reason:
                 self._settle(Choice("skip", reason))
             else:
                 self.offer_choices()   # back to the three choices, nothing decided yet
 
-        self.app.push_screen(SkipReasonDialog(self.pending_step), reason_given)
+        # Skipping is recorded with why; ReasonDialog refuses an empty reason, Escape goes back.
+        self._dialog = ReasonDialog(f"Skip {self.pending_step.title}: why?",
+                                    placeholder="the reason goes into the incident journal")
+        self.app.push_screen(self._dialog, reason_given)
 
     def _settle(self, choice: Choice) -> None:
         if self._choice is not None and not self._choice.done():
             self._choice.set_result(choice)
 
-    def _close_dialog(self, kind: type) -> None:
+    def _close_dialog(self, dialog: Screen) -> None:
         """The engine stopped waiting (quit): take its dialog off the screen stack."""
-        for screen in list(self.app.screen_stack):
-            if isinstance(screen, kind):
-                if screen is self.app.screen:
-                    screen.dismiss(None)
-                else:
-                    self.app.call_later(lambda s=screen: s.is_attached and s.dismiss(None))
+        if dialog not in self.app.screen_stack:
+            return
+        if dialog is self.app.screen:
+            dialog.dismiss(None)
+        else:
+            self.app.call_later(lambda: dialog.is_attached and dialog.dismiss(None))

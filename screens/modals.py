@@ -16,24 +16,29 @@ from textual.widgets.option_list import Option
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Yes / no; ``escape`` and ``n`` say no."""
+    """Yes / no; ``escape`` and ``n`` say no. ``detail`` explains what yes will do."""
 
+    # Every question asked so far stops or quits something: a stray Enter must say no.
+    AUTO_FOCUS = "#no"
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
-    def __init__(self, question: str, *, yes_label: str = "Yes", no_label: str = "No",
+    def __init__(self, question: str, *, detail: str = "", yes_label: str = "Yes", no_label: str = "No",
                  danger: bool = False) -> None:
         super().__init__(classes="dialog-screen")
         self.question = question
+        self.detail = detail
         self.yes_label = yes_label
         self.no_label = no_label
         self.danger = danger
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="dialog--question")
+            yield Static(self.question, classes="dialog--question", markup=False)
+            if self.detail:
+                yield Static(self.detail, classes="dialog--detail", markup=False)
             with Horizontal(classes="dialog--buttons"):
                 yield Button(f"{self.yes_label} [y]", id="yes", variant="error" if self.danger else "primary")
                 yield Button(f"{self.no_label} [n]", id="no")

@@ -36,7 +36,8 @@ from console.failures import TransportError
 from console.health import HealthPoller, HealthResult
 from console.journal import Journal
 from console.transport.base import Transport
-from screens.decider import ScreenDecider, YesNoDialog
+from screens.decider import ScreenDecider
+from screens.modals import ConfirmDialog
 from widgets.command_log import CommandLog
 from widgets.health_pane import HealthPane
 from widgets.log_pane import LogPane
@@ -47,7 +48,8 @@ LOG_RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0)   # seconds between `logs -f` restarts
 LOG_HEALTHY_RUN = 30.0                       # a follow that lasted this long resets the backoff
 SHOWN_LINE_MAX = 2000
 NARROW_WIDTH = 110
-OUTCOME_WORDS = {"succeeded": "SUCCEEDED", "failed": "FAILED", "aborted": "ABORTED"}
+OUTCOME_WORDS = {"succeeded": "SUCCEEDED", "failed": "FAILED", "aborted": "ABORTED",
+                 "interrupted": "INTERRUPTED"}
 
 
 class ProcedureCommands(Provider):
@@ -86,7 +88,11 @@ class ProcedureCommands(Provider):
 
 
 class ProcedureScreen(Screen[str]):
-    """Runs one procedure and dismisses with its outcome (succeeded | failed | aborted)."""
+    """Runs one procedure and dismisses with its outcome (succeeded | failed | aborted).
+
+    Left part-way (``q``, confirmed) it dismisses with ``interrupted``: the procedure has
+    no outcome yet and the incident stays open to be resumed.
+    """
 
     CSS_PATH = "procedure.tcss"
     COMMANDS = {ProcedureCommands}
@@ -283,7 +289,7 @@ class ProcedureScreen(Screen[str]):
                     self._procedure_ended("failed")
             elif event.state == WorkerState.CANCELLED:
                 if self.outcome is None:
-                    self._procedure_ended("aborted")
+                    self._procedure_ended("interrupted")
                 if self._leaving:
                     self._dismiss_now()
         elif event.state == WorkerState.ERROR:
@@ -305,7 +311,7 @@ class ProcedureScreen(Screen[str]):
         self.set_class(True, "-finished")
         took = self._finished_at - self._started_at
         name = self.procedure.name.replace("_", " ").upper()
-        mark = {"succeeded": "✓", "failed": "✗", "aborted": "■"}.get(outcome, "")
+        mark = {"succeeded": "✓", "failed": "✗", "aborted": "■", "interrupted": "■"}.get(outcome, "")
         word = OUTCOME_WORDS.get(outcome, outcome.upper())
         if self.dry_run:
             word = f"DRY RUN {'DONE' if outcome == 'succeeded' else word} (nothing was changed)"
@@ -341,9 +347,8 @@ class ProcedureScreen(Screen[str]):
 
     def _log_prompt_open(self) -> bool:
         # While the log pane's filter/search prompt is open every key is text for it.
-        # (LogPane has no public flag for this yet.)
         pane = self.query_one(LogPane)
-        return self.focused is pane and getattr(pane, "_prompt_kind", None) is not None
+        return self.focused is pane and pane.prompt_open
 
     def action_retry(self) -> None:
         self.decider.choose("retry")
@@ -446,24 +451,32 @@ class ProcedureScreen(Screen[str]):
         return self._engine is not None and self._engine.state in (WorkerState.PENDING, WorkerState.RUNNING)
 
     def action_leave(self) -> None:
+        """Ended: move on with the outcome. Still running: ask, then stop it part-way (resumable)."""
         if not self.running:
             self._dismiss_now()
             return
 
-        def answered(stop: bool | None) -> None:
-            if stop and self.running and self._engine is not None:
+        def answered(leave: bool | None) -> None:
+            if not leave:
+                return
+            if self.running and self._engine is not None:
                 self._leaving = True
-                self._engine.cancel()   # the engine journals the interruption and releases the lock
+                # The engine journals the interruption (not an outcome) and releases the lock;
+                # the screen then dismisses with "interrupted".
+                self._engine.cancel()
+            elif self.outcome is not None:
+                self._dismiss_now()   # it ended while the question was up: leave with its outcome
 
-        self.app.push_screen(YesNoDialog(
-            "The procedure is still running. Stop it here?",
-            "The step in progress is stopped, the lock released and the incident stays resumable."),
-            answered)
+        self.app.push_screen(ConfirmDialog(
+            "The procedure is still running. Leave it here?",
+            detail="The step in progress is stopped and the lock released. The incident stays open: "
+                   "resume it from the home screen or with `incident-console resume`.",
+            yes_label="Leave", no_label="Stay", danger=True), answered)
 
     def _dismiss_now(self) -> None:
         self._stop_watchers()
         if self.is_current:
-            self.dismiss(self.outcome or "aborted")
+            self.dismiss(self.outcome or ("interrupted" if self._leaving else "aborted"))
 
     # -- status --------------------------------------------------------------------------
 

@@ -1,11 +1,21 @@
 """The headless CLI's contracts: verbs, flags and exit codes (no network)."""
 
+import argparse
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from console import cli_commands
+from console.engine.incident import open_new_incident
+from console.engine.procedure import ActionResult, Procedure, Step
 from console.journal import Journal
+from console.notify import messages
+
+from _screens_support import HostStandIn, make_config   # tests/ is on sys.path under plain `pytest` too
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -82,3 +92,77 @@ def test_report_and_unknown_incident(tmp_path):
     assert journal.incident_id in out.read_text()
     assert run("--config", str(config), "report", "nope").returncode == 2
     assert run("--config", str(config), "resume", "nope").returncode == 2
+
+
+# -- announcing the incident to Slack / the status page (no network: announce is recorded) ----
+
+async def _checked(ctx) -> ActionResult:
+    return ActionResult(True, "checked")
+
+
+def check_procedure() -> Procedure:
+    return Procedure("verify", [Step("check", "A check", action=_checked, display="check", read_only=True)])
+
+
+def headless_args() -> argparse.Namespace:
+    return argparse.Namespace(json=True, yes=True, dry_run=False)
+
+
+@pytest.fixture
+def headless(monkeypatch, tmp_path):
+    """A config, a stand-in host, and the events _execute would announce."""
+    config = make_config(tmp_path)
+    announced: list[str] = []
+
+    async def announce(notifier, event, **details):
+        if notifier is not None:
+            announced.append(event)
+
+    async def flush(notifier, seconds=0):
+        pass
+
+    monkeypatch.setattr("console.engine.announce.announce", announce)
+    monkeypatch.setattr("console.engine.announce.flush", flush)
+    monkeypatch.setattr("console.engine.announce.incident_notifier",
+                        lambda config, journal: None if journal is None else object())
+    monkeypatch.setattr("console.engine.incident.make_transport", lambda config: HostStandIn())
+    return config, announced
+
+
+def test_a_new_incident_is_announced_once(headless):
+    config, announced = headless
+    code = asyncio.run(cli_commands._execute(config, check_procedure(), headless_args()))
+    assert code == cli_commands.EXIT_OK
+    assert announced == [messages.INCIDENT_OPENED, messages.PROCEDURE_STARTED, messages.PROCEDURE_FINISHED]
+
+
+def test_an_incident_opened_elsewhere_is_not_announced_again(headless):
+    # Opened (and announced) by whoever created it: its journal holds only incident_opened,
+    # which must not read as "just opened here".
+    config, announced = headless
+    journal = open_new_incident(config, "v2")
+    asyncio.run(cli_commands._execute(config, check_procedure(), headless_args(), journal=journal))
+    assert messages.INCIDENT_OPENED not in announced
+    assert announced == [messages.PROCEDURE_STARTED, messages.PROCEDURE_FINISHED]
+
+
+def test_a_resumed_incident_is_not_announced_again(headless):
+    config, announced = headless
+    journal = open_new_incident(config, "v2")
+    journal.record("procedure_started", procedure="verify", from_tag=None, to_tag="v2", dry_run=False)
+    journal.record("procedure_interrupted", procedure="verify", step_id="check")
+    asyncio.run(cli_commands._execute(config, check_procedure(), headless_args(), journal=journal,
+                                      done_steps=set(), resume=True))
+    assert messages.INCIDENT_OPENED not in announced
+    assert announced == [messages.PROCEDURE_STARTED, messages.PROCEDURE_FINISHED]
+
+
+def test_config_hotfix_announces_the_incident_it_opens_once(headless, monkeypatch):
+    config, announced = headless
+    monkeypatch.setattr(cli_commands, "_config", lambda args: config)
+    monkeypatch.setattr("console.engine.hotfix.build_config_hotfix", lambda config, **options: check_procedure())
+    args = argparse.Namespace(service="backend", env_file=None, set=[], flag_command=None, undo=None,
+                              dry_run=False, yes=True, json=True, config=None)
+    assert cli_commands.cmd_config_hotfix(args) == cli_commands.EXIT_OK
+    assert announced.count(messages.INCIDENT_OPENED) == 1
+    assert announced[0] == messages.INCIDENT_OPENED

@@ -8,11 +8,12 @@ import pytest
 
 from console.config import load_config
 from console.engine.context import StepContext
-from console.engine.events import StepFailed, StepSkipped, WouldRun
+from console.engine.events import ProcedureFinished, StepFailed, StepSkipped, WouldRun
 from console.engine.lock import RemoteLock
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.runner import Choice, StepEngine
 from console.failures import FailureReason
+from console.incidents import summarize
 from console.journal import Journal
 from console.transport.local import LocalTransport
 
@@ -155,7 +156,7 @@ async def test_a_second_console_is_refused_and_told_who_holds_the_lock(config):
 async def test_cancel_releases_the_lock_and_journals_the_interruption(config):
     lock_dir = Path(config.target.project_dir) / ".incident-console.lock"
     steps = [Step("slow", "Slow", argv=["sleep", "30"], mutating=True)]
-    engine, journal, _ = make_engine(config, steps, ScriptedDecider())
+    engine, journal, events = make_engine(config, steps, ScriptedDecider())
     task = asyncio.create_task(engine.run())
     for _ in range(100):
         await asyncio.sleep(0.05)
@@ -166,8 +167,14 @@ async def test_cancel_releases_the_lock_and_journals_the_interruption(config):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not lock_dir.exists()
-    finished = journal.last("procedure_finished")
-    assert finished["outcome"] == "aborted"
+    # An interruption is not an outcome: nothing says the procedure finished, and it stays resumable.
+    assert journal.last("procedure_finished") is None
+    interrupted = journal.last("procedure_interrupted")
+    assert interrupted["procedure"] == engine.procedure.name and interrupted["step_id"] == "slow"
+    assert types(journal)[-2:] == ["lock", "procedure_interrupted"]
+    assert [e.outcome for e in events if isinstance(e, ProcedureFinished)] == ["interrupted"]
+    summary = summarize(journal)
+    assert summary.state == "interrupted" and summary.resumable
 
 
 async def test_step_timeout_is_its_own_failure_reason(config):

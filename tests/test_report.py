@@ -130,3 +130,17 @@ async def test_a_real_incident_with_an_outage_keeps_secrets_out_of_journal_and_r
     everything = report + "".join(p.read_text() for p in journal.directory.rglob("*") if p.is_file())
     for secret in (SLACK_TOKEN, env["SLACK_WEBHOOK_URL"], API_KEY, ENV_FILE_VALUE):
         assert secret not in everything
+
+
+def test_an_interrupted_procedure_reads_as_left_to_resume_not_as_an_outcome():
+    records = [
+        {"seq": 1, "ts": "2026-11-25T13:37:00.000000Z", "type": "incident_opened", "incident_id": "x",
+         "operator": "alice", "target": "deploy@h:22", "deployed": "v2", "ttr_target_minutes": 15},
+        {"seq": 2, "ts": "2026-11-25T13:38:00.000000Z", "type": "procedure_started", "procedure": "rollback",
+         "from_tag": "v2", "to_tag": "v1", "dry_run": False},
+        {"seq": 3, "ts": "2026-11-25T13:39:30.000000Z", "type": "procedure_interrupted", "procedure": "rollback",
+         "step_id": "compose_down", "from_tag": "v2", "to_tag": "v1", "duration": 90.0},
+    ]
+    text = render_report(records)
+    assert "interrupted at step compose_down after 1m 30s; left to be resumed" in text
+    assert "not finished" in text

@@ -14,7 +14,8 @@ from console.engine.incident import build_rollback, make_transport, open_new_inc
 from console.engine.procedure import Procedure, Step
 from console.journal import Journal
 from console.releaselog import ReleaseLog
-from screens.decider import FailureDialog, SkipReasonDialog, StepConfirmDialog, YesNoDialog
+from screens.decider import FailureDialog, StepConfirmDialog
+from screens.modals import ConfirmDialog, ReasonDialog
 from screens.procedure import ProcedureScreen
 from widgets.command_log import CommandLog
 from widgets.health_pane import HealthPane
@@ -179,11 +180,11 @@ async def test_a_failing_step_offers_retry_skip_abort_and_skip_needs_a_reason(sa
         assert "before" in screen.query_one("#step-output").lines
 
         await pilot.press("s")
-        await wait_until(pilot, lambda: isinstance(app.screen, SkipReasonDialog), 5, "the reason dialog")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReasonDialog), 5, "the reason dialog")
         await pilot.press("enter")   # an empty reason is refused
         await pilot.pause(0.2)
-        assert isinstance(app.screen, SkipReasonDialog)
-        assert "needs a reason" in str(app.screen.query_one("#skip-reason-error").render())
+        assert isinstance(app.screen, ReasonDialog)
+        assert "required" in str(app.screen.query_one("#reason-error").render())
         for key in "known flaky":
             await pilot.press("space" if key == " " else key)
         await pilot.press("enter")
@@ -229,23 +230,24 @@ async def test_quitting_while_running_asks_then_interrupts_and_releases_the_lock
         await wait_until(pilot, lambda: by_id(app, "slow") and by_id(app, "slow").state == "running",
                          30, "the step to start")
         await pilot.press("q")
-        await wait_until(pilot, lambda: isinstance(app.screen, YesNoDialog), 5, "the question")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), 5, "the question")
         await pilot.press("n")   # no: it keeps running
         await pilot.pause(0.3)
         assert procedure_screen(app).running
         await pilot.press("q")
-        await wait_until(pilot, lambda: isinstance(app.screen, YesNoDialog), 5, "the question")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), 5, "the question")
         started = time.monotonic()
         await pilot.press("y")
         await wait_until(pilot, lambda: app.dismissed, 30, "the screen to close")
         assert time.monotonic() - started < 20, "the remote sleep must be killed, not waited for"
-        assert app.dismissed == ["aborted"]
+        assert app.dismissed == ["interrupted"]
     await app.transport.close()
     records = list(journal.records())
-    assert any(r["type"] == "note" and "interrupted" in r["message"] for r in records)
+    # Left part-way is not an outcome: interrupted (resumable), never finished.
+    assert [r["step_id"] for r in records if r["type"] == "procedure_interrupted"] == ["slow"]
     locks = [r["action"] for r in records if r["type"] == "lock"]
     assert locks == ["acquired", "released"]
-    assert [r["outcome"] for r in records if r["type"] == "procedure_finished"] == ["aborted"]
+    assert [r for r in records if r["type"] == "procedure_finished"] == []
 
 
 @pytest.mark.asyncio

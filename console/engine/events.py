@@ -97,7 +97,8 @@ class Notice(Event):
 @dataclass(frozen=True)
 class ProcedureFinished(Event):
     procedure: str
-    outcome: str          # succeeded | failed | aborted
+    outcome: str          # succeeded | failed | aborted | interrupted (cancelled part-way: resumable,
+                          # journaled as procedure_interrupted, not procedure_finished)
     duration: float
     from_tag: str | None = None
     to_tag: str | None = None

@@ -1,0 +1,156 @@
+"""Pilot tests of leaving the procedure screen and of its decision dialogs, on the stand-in host.
+
+Leaving part-way asks first; confirmed, the procedure is interrupted (not finished), the
+coordinator lands on the home screen and the incident is listed there to be resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from console.engine.incident import load_incident, open_new_incident, rebuild_procedure
+from console.engine.procedure import ActionResult, Procedure, Step
+from screens import flow
+from screens.app import make_app
+from screens.decider import FailureDialog
+from screens.home import HomeScreen
+from screens.modals import ConfirmDialog, ReasonDialog
+from screens.procedure import ProcedureScreen
+from screens.verification import VerificationScreen
+
+from _screens_support import HostStandIn, fixed_clock, make_config, records, wait_for
+
+
+async def _slow(ctx) -> ActionResult:
+    await asyncio.sleep(30)
+    return ActionResult(True, "slept")
+
+
+async def _quick(ctx) -> ActionResult:
+    return ActionResult(True, "checked")
+
+
+def rollback(step: Step) -> Procedure:
+    return Procedure("rollback", [step], "v2", "v1")
+
+
+SLOW = Step("wait", "A long check", action=_slow, display="sleep", read_only=True)
+QUICK = Step("check", "A quick check", action=_quick, display="check", read_only=True)
+
+
+def rollback_incident(config):
+    journal = open_new_incident(config, "v2")
+    journal.record("outcome", outcome="rollback", path=[], overridden=False, reason="", by="oncall")
+    return journal
+
+
+def make_recording_app(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    announced: list[str] = []
+    app._announce = lambda event, **details: announced.append(event)
+    return app, announced
+
+
+async def open_procedure(app, pilot, journal, procedure: Procedure) -> ProcedureScreen:
+    app.set_incident(journal)
+    app.open_procedure(procedure, None)
+    await wait_for(pilot, lambda: isinstance(app.screen, ProcedureScreen), what="the procedure screen")
+    return app.screen
+
+
+@pytest.mark.asyncio
+async def test_leaving_mid_procedure_asks_then_goes_home_with_the_incident_resumable(tmp_path):
+    app, announced = make_recording_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        journal = rollback_incident(app.config)
+        screen = await open_procedure(app, pilot, journal, rollback(SLOW))
+        await wait_for(pilot, lambda: screen.running and records(journal, "procedure_started"),
+                       what="the procedure to run")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "Leave it here?" in app.screen.question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="the home screen")
+
+        assert app.journal is None
+        listed = [(i.id, i.state, i.resumable) for i in app.screen.incidents]
+        assert listed == [(journal.incident_id, "interrupted", True)]
+        assert app.screen.query_one("#incidents").row_count == 1
+        # Left, not ended: nothing says the procedure finished, and nobody is told it did.
+        assert records(journal, "procedure_finished") == []
+        assert [r["step_id"] for r in records(journal, "procedure_interrupted")] == ["wait"]
+        assert "procedure_started" in announced and "procedure_finished" not in announced
+        assert not any(isinstance(s, VerificationScreen) for s in app.screen_stack)
+
+        # `incident-console resume ID` finds it and rebuilds the same procedure...
+        procedure, done = rebuild_procedure(app.config, load_incident(app.config, journal.incident_id))
+        assert (procedure.name, procedure.from_tag, procedure.to_tag, done) == ("rollback", "v2", "v1", set())
+        # ...and so does the home screen's resume: back to the procedure.
+        assert flow.next_stage(journal) == flow.PROCEDURE
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any(isinstance(s, ProcedureScreen) for s in app.screen_stack),
+                       what="the resumed procedure")
+        assert app.journal.incident_id == journal.incident_id
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("answer", ["n", "escape", "enter"])
+async def test_declining_to_leave_keeps_the_procedure_running(tmp_path, answer):
+    app, announced = make_recording_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        journal = rollback_incident(app.config)
+        screen = await open_procedure(app, pilot, journal, rollback(SLOW))
+        await wait_for(pilot, lambda: screen.running, what="the procedure to run")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press(answer)   # a stray Enter says no as well
+        await pilot.pause(0.2)
+        assert app.screen is screen and screen.running and screen.outcome is None
+        assert records(journal, "procedure_interrupted") == records(journal, "procedure_finished") == []
+        assert "procedure_finished" not in announced
+
+
+@pytest.mark.asyncio
+async def test_leaving_after_the_procedure_ended_moves_on_to_verification(tmp_path):
+    app, announced = make_recording_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        journal = rollback_incident(app.config)
+        screen = await open_procedure(app, pilot, journal, rollback(QUICK))
+        await wait_for(pilot, lambda: screen.outcome is not None, what="the procedure to end")
+        assert screen.outcome == "succeeded"
+        await pilot.press("q")   # ended: no question
+        await wait_for(pilot, lambda: isinstance(app.screen, VerificationScreen), what="verification")
+        assert app.screen.outcome == "succeeded"
+        assert announced[-1] == "procedure_finished"
+        assert [r["outcome"] for r in records(journal, "procedure_finished")] == ["succeeded"]
+
+
+@pytest.mark.asyncio
+async def test_skipping_a_failed_step_needs_a_reason_and_escape_goes_back(tmp_path):
+    app, _ = make_recording_app(tmp_path)
+    journal = rollback_incident(app.config)
+    procedure = Procedure("verify", [Step("fails", "Fail on purpose", argv=["false"])])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = ProcedureScreen(config=app.config, transport=app.transport, journal=journal,
+                                 procedure=procedure, done_steps=None)
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: isinstance(app.screen, FailureDialog), what="the failure dialog")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the reason dialog")
+        assert "Skip Fail on purpose" in app.screen.prompt
+        await pilot.press("enter")   # an empty reason is refused, visibly
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, ReasonDialog)
+        assert "required" in str(app.screen.query_one("#reason-error").render())
+        await pilot.press("escape")  # back to retry / skip / abort, nothing decided
+        await wait_for(pilot, lambda: isinstance(app.screen, FailureDialog), what="the choices again")
+        assert records(journal, "step_choice") == []
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the reason dialog")
+        await pilot.press(*"flaky", "enter")
+        await wait_for(pilot, lambda: screen.outcome is not None, what="the procedure to end")
+        assert screen.outcome == "succeeded"
+    assert [(r["action"], r["reason"]) for r in records(journal, "step_choice")] == [("skip", "flaky")]
+    assert [r["reason"] for r in records(journal, "step_skipped")] == ["flaky"]
