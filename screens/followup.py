@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Label, Static, TextArea
 
 from console.engine.announce import incident_notifier
+from console.followup import GROUP, record_automatic_ticks
 from console.journal import Journal, parse_iso
 from console.notify.messages import INCIDENT_RESOLVED
 from console.report import render_report
@@ -20,7 +21,6 @@ from screens.checklist import STATUS_MARKS
 from screens.modals import ReasonDialog
 from screens.verification import manual_states, toggle_manual_tick
 
-GROUP = "Communication & follow-up"
 REPORT_NAME = "report.md"
 
 
@@ -95,13 +95,20 @@ class FollowupScreen(ConsoleScreen):
 
     def show_items(self) -> None:
         items = self.console_app.runbook.follow_up
-        states = manual_states(self.journal, {i.id for i in items})
+        ids = {i.id for i in items}
+        # what the journal proves done is ticked (and journaled) once; a person can still untick it
+        record_automatic_ticks(self.journal, items, manual_states(self.journal, ids))
+        states = manual_states(self.journal, ids)
         table = self.query_one("#followup-table", DataTable)
         for item in items:
             record = states.get(item.id)
             status = record.get("status", "pending") if record else "pending"
             table.update_cell(item.id, "status", STATUS_MARKS.get(status, "?"))
-            when = f"{record.get('by')} {parse_iso(record['ts']):%H:%M:%S}" if record and status != "pending" else ""
+            when = ""
+            if record and status != "pending":
+                when = f"{record.get('how')} by {record.get('by')} {parse_iso(record['ts']):%H:%M:%S}"
+                if record.get("detail"):
+                    when += f" · {record['detail']}"
             table.update_cell(item.id, "by", when, update_width=False)
 
     def action_tick(self) -> None:
@@ -124,6 +131,7 @@ class FollowupScreen(ConsoleScreen):
                             detection_gaps=self.query_one("#detection-gaps", TextArea).text.strip(),
                             action_items=actions, by=self.console_app.config.operator)
         self.notify("Retro saved to the journal.")
+        self.show_items()
 
     def action_resolve(self) -> None:
         if self.journal.last("incident_resolved"):
@@ -165,6 +173,7 @@ class FollowupScreen(ConsoleScreen):
         results = await notifier.notify(INCIDENT_RESOLVED, summary=summary)
         said = ", ".join(f"{channel}: {status}" for channel, status in results.items())
         self.query_one("#notify-note", Static).update(f"Resolution posted ({said}).")
+        self.show_items()
 
     def action_home(self) -> None:
         self.post_message(self.Home())

@@ -104,3 +104,50 @@ async def test_followup_reloads_a_saved_retro(tmp_path):
         await pilot.press("ctrl+b")
         await pilot.pause()
         assert app.journal is None and len(app.screen_stack) == 2
+
+
+@pytest.mark.asyncio
+async def test_followup_ticks_what_the_journal_proves_and_a_person_can_untick_it(tmp_path):
+    app, journal = await incident_app(tmp_path)
+    journal.record("release_log", deployed="v1", marked_bad="v2")
+    journal.record("notification", channel="slack", event="incident_resolved", status="sent", attempts=1,
+                   error=None)
+    journal.record("notification", channel="statuspage", event="incident_resolved", status="failed", attempts=5,
+                   error="HTTP 401")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.set_incident(journal)
+        screen = FollowupScreen(journal)
+        await app.push_screen(screen)
+        await pilot.pause()
+        table = screen.query_one("#followup-table", DataTable)
+        assert table.get_cell("resolution_posted", "status") == "[✓]"
+        assert table.get_cell("release_log_updated", "status") == "[✓]"
+        assert "v2 marked bad" in table.get_cell("release_log_updated", "by")
+        assert table.get_cell("status_page_resolved", "status") == "[ ]"   # failed delivery proves nothing
+        assert table.get_cell("retro_created", "status") == "[ ]"
+        auto = [(t["item_id"], t["how"], t["by"]) for t in records(journal, "checklist")]
+        assert sorted(auto) == [("release_log_updated", "auto", "incident-console"),
+                                ("resolution_posted", "auto", "incident-console")]
+
+        screen.query_one("#root-cause", TextArea).text = "bad image"
+        screen.query_one("#action-items", TextArea).text = "add an alert"
+        await pilot.press("ctrl+s")
+        assert table.get_cell("retro_created", "status") == "[✓]"
+
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("space")   # a person disagrees: unticked, and it stays unticked
+        screen.show_items()
+        assert table.get_cell("resolution_posted", "status") == "[ ]"
+        assert records(journal, "checklist")[-1]["how"] == "manual"
+
+
+def test_automatic_evidence_needs_a_delivered_message_and_a_real_retro(tmp_path):
+    from console.followup import automatic_evidence
+    from console.journal import Journal
+    journal = Journal.create(tmp_path)
+    journal.record("notification", channel="slack", event="incident_opened", status="sent", attempts=1, error=None)
+    journal.record("notification", channel="slack", event="incident_resolved", status="queued", attempts=1,
+                   error="timeout")
+    journal.record("retro", root_cause="", detection_gaps="", action_items=[], by="oncall")
+    assert automatic_evidence(journal) == {}

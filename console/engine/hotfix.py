@@ -98,7 +98,9 @@ def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
              action=lambda ctx: monitor_health(ctx, tag, minutes),
              display=", ".join(h.url for h in config.health), read_only=True, timeout=minutes * 60 + 180),
     ]
-    steps += [s for s in verification_steps(config, tag) if s.id != "verify_health"]
+    # verify_health after the monitor window is instant, and it is the check the verification
+    # screen and the report look for.
+    steps += verification_steps(config, tag)
     return Procedure("code_hotfix", steps, from_tag=from_tag, to_tag=tag,
                      options={"monitor_minutes": minutes, "use_registry": use_registry})
 
