@@ -194,6 +194,15 @@ class ReleaseLog:
                    and (r.captured, order[r.tag]) < (pivot.captured, order[pivot.tag])]
         return max(earlier, key=lambda r: (r.captured, order[r.tag]), default=None)
 
+    def hotfix_candidates(self) -> list[Release]:
+        """Releases captured after the deployed one and not marked bad, newest first: what a
+        code hotfix would deploy (all good releases when nothing is recorded as deployed)."""
+        order = {r.tag: i for i, r in enumerate(self.releases)}
+        pivot = self.get(self.deployed) if self.deployed else None
+        later = [r for r in self.releases if not r.is_bad and r is not pivot
+                 and (pivot is None or (r.captured, order[r.tag]) > (pivot.captured, order[pivot.tag]))]
+        return sorted(later, key=lambda r: (r.captured, order[r.tag]), reverse=True)
+
     def mark_bad(self, tag: str, by: str, reason: str, *, at: datetime | None = None) -> None:
         self._require(tag).bad = {"by": by, "at": rfc3339(at), "reason": reason}
 

@@ -20,6 +20,7 @@ from console.engine.incident import build_rollback
 from console.engine.procedure import Procedure
 from console.journal import Journal
 from console.prerequisites import Checklist, ItemState
+from console.releaselog import ReleaseLog, ReleaseLogError
 from screens.base import ConsoleScreen
 from screens.modals import ReasonDialog
 from screens.procedure_inputs import ConfigChange, ConfigHotfixDialog, HotfixTagDialog
@@ -202,7 +203,7 @@ class ChecklistScreen(ConsoleScreen):
             return
         config = self.console_app.config
         if self.outcome == "code_hotfix":
-            self.app.push_screen(HotfixTagDialog(),
+            self.app.push_screen(HotfixTagDialog(self._hotfix_candidates()),
                                  lambda tag: tag and self.build(lambda: build_code_hotfix(config, tag)))
         elif self.outcome == "config_hotfix":
             def changed(change: ConfigChange | None) -> None:
@@ -213,6 +214,13 @@ class ChecklistScreen(ConsoleScreen):
             self.app.push_screen(ConfigHotfixDialog([s.name for s in config.services]), changed)
         else:
             self.build(lambda: build_rollback(config, None))
+
+    def _hotfix_candidates(self) -> list[str]:
+        try:
+            log = ReleaseLog.load(self.console_app.config.paths.release_log)
+        except ReleaseLogError:
+            return []
+        return [r.tag for r in log.hotfix_candidates()]
 
     def build(self, builder) -> None:
         try:

@@ -23,13 +23,21 @@ class HotfixTagDialog(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="hotfix_tag.cancel")]
 
-    def __init__(self) -> None:
+    def __init__(self, candidates: list[str] | None = None) -> None:
         super().__init__(classes="dialog-screen")
+        self.candidates = list(candidates or [])   # captured after the deployed release, newest first
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static("HOTFIX_TAG: the captured hotfix release to deploy", classes="dialog--question")
-            yield Input(placeholder="e.g. v2.0.1-hotfix1", id="tag")
+            if self.candidates:
+                yield Static("Captured since the deployed release: " + ", ".join(self.candidates[:6]),
+                             id="tag-candidates")
+            else:
+                yield Static("Nothing captured since the deployed release: build and capture the fix first "
+                             "(home screen: c, or `incident-console capture --build --tag TAG`).",
+                             id="tag-candidates")
+            yield Input(self.candidates[0] if self.candidates else "", placeholder="e.g. v2.0.1-hotfix1", id="tag")
             yield Label("", id="tag-error", classes="dialog--error")
             with Horizontal(classes="buttons"):
                 yield Button("Build procedure (enter)", id="ok", variant="primary")

@@ -92,6 +92,17 @@ def test_previous_good_is_the_newest_earlier_release_not_marked_bad(tmp_path):
         log.previous_good("v9")
 
 
+def test_hotfix_candidates_are_good_releases_captured_after_the_deployed_one(tmp_path):
+    log = ReleaseLog(tmp_path / "r.toml")
+    assert log.hotfix_candidates() == []
+    for tag, day in (("v1", 20), ("v3", 24), ("v2", 22), ("v4", 25), ("v5", 26)):
+        log.add_release({"tag": tag, "captured_at": f"2026-11-{day}T12:00:00Z"})
+    assert [r.tag for r in log.hotfix_candidates()] == ["v5", "v4", "v3", "v2", "v1"]   # nothing deployed
+    log.set_deployed("v2", at=AT)
+    log.mark_bad("v4", by="oncall", reason="broke bookings", at=AT)
+    assert [r.tag for r in log.hotfix_candidates()] == ["v5", "v3"]
+
+
 def test_mark_bad_and_set_deployed(log_path):
     log = ReleaseLog.load(log_path)
     log.mark_bad("v2", by="oncall", reason="rolled back by incident X", at=AT)

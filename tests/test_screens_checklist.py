@@ -10,6 +10,7 @@ from console.engine.incident import open_new_incident
 from screens.app import make_app
 from screens.checklist import ChecklistScreen
 from screens.modals import ReasonDialog
+from console.releaselog import ReleaseLog
 from screens.procedure_inputs import HotfixTagDialog
 
 from tests._screens_support import HostStandIn, fixed_clock, make_config, records, wait_for
@@ -92,6 +93,25 @@ async def test_a_waiver_needs_a_reason(tmp_path):
 
 
 @pytest.mark.asyncio
+async def test_code_hotfix_offers_the_release_captured_after_the_deployed_one(tmp_path):
+    config = make_config(tmp_path)
+    log = ReleaseLog.load(config.paths.release_log)
+    log.add_release({"tag": "v3", "captured_at": "2026-03-14T03:10:00Z", "pushed": True,
+                     "files": {"v3-compose.tar.gz": "c" * 64}})
+    log.save()
+    app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_checklist(pilot, app, "code_hotfix")
+        for item in screen.checklist.blocking():
+            screen.checklist.waive(item.id, "test", by="oncall")
+        screen.show_states()
+        await pilot.press("p")
+        assert isinstance(app.screen, HotfixTagDialog)
+        assert app.screen.query_one("#tag").value == "v3"
+        assert "v3" in str(app.screen.query_one("#tag-candidates").render())
+
+
+@pytest.mark.asyncio
 async def test_code_hotfix_asks_for_a_valid_tag_and_shows_build_errors(tmp_path):
     app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -101,6 +121,8 @@ async def test_code_hotfix_asks_for_a_valid_tag_and_shows_build_errors(tmp_path)
         screen.show_states()
         await pilot.press("p")
         assert isinstance(app.screen, HotfixTagDialog)
+        assert app.screen.query_one("#tag").value == ""   # nothing captured after v2: nothing offered
+        assert "capture" in str(app.screen.query_one("#tag-candidates").render())
         await pilot.press(*"bad tag!", "enter")
         assert isinstance(app.screen, HotfixTagDialog)
         assert "valid" in str(app.screen.query_one("#tag-error").render())
