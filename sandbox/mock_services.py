@@ -6,8 +6,11 @@ Routes (all on 127.0.0.1):
   GET   /statuspage/v1/pages/<page>/incidents       list incidents
   POST  /statuspage/v1/pages/<page>/incidents       201 + incident JSON (with "id")
   PATCH /statuspage/v1/pages/<page>/incidents/<id>  200 + incident JSON
+  GET   /alerts/unacknowledged                      the alerting system's open, unacknowledged alerts
+                                                   (a list; [] once everything is acknowledged)
   POST  /_control  {"fail": 3, "mode": "500"|"hang", "route"?: "slack"|"statuspage"}
-                   {"reset": true} forgets incidents, requests and failures
+                   {"alerts": [{...}]} sets the unacknowledged alerts
+                   {"reset": true} forgets incidents, requests, alerts and failures
   GET   /_control/requests                          the recorded requests
 
 Statuspage calls need ``Authorization: OAuth <key>`` (the key given with
@@ -55,6 +58,7 @@ class MockState:
         self.hang_seconds = hang_seconds
         self.requests: list[dict] = []
         self.incidents: dict[str, dict] = {}
+        self.alerts: list[dict] = []
         self.fail_count = 0
         self.fail_mode = "500"
         self.fail_route: str | None = None
@@ -137,6 +141,8 @@ class Handler(BaseHTTPRequestHandler):
             return "statuspage", path
         if path.startswith("/_control"):
             return "control", path
+        if path.rstrip("/") == "/alerts/unacknowledged":
+            return "alerts", path
         return "unknown", path
 
     def _dispatch(self, method: str, route: str, entry: dict) -> tuple[int, Any, str]:
@@ -146,6 +152,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._statuspage(method, entry)
         if route == "control":
             return self._control(method, entry)
+        if route == "alerts":
+            if method != "GET":
+                return 405, {"error": "method not allowed"}, "application/json"
+            with self.state.lock:
+                return 200, list(self.state.alerts), "application/json"
         return 404, {"error": "not found"}, "application/json"
 
     # -- Slack ---------------------------------------------------------------
@@ -233,7 +244,12 @@ class Handler(BaseHTTPRequestHandler):
             if body.get("reset"):
                 self.state.requests.clear()
                 self.state.incidents.clear()
+                self.state.alerts.clear()
                 self.state.fail_count = 0
+            if "alerts" in body:
+                if not isinstance(body["alerts"], list):
+                    return 400, {"error": "alerts must be a list"}, "application/json"
+                self.state.alerts = list(body["alerts"])
             if "fail" in body:
                 mode = str(body.get("mode", "500"))
                 if mode not in ("500", "hang") or not isinstance(body["fail"], int) or body["fail"] < 0:

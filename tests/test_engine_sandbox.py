@@ -8,11 +8,13 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+import tomli_w
 
 from console.commands.compose import ComposeCommands
 from console.config import load_config
@@ -260,16 +262,14 @@ def test_a_headless_rollback_tells_slack_and_the_status_page(fresh_sandbox, tmp_
     services = MockServices(api_key=api_key, slack_token=slack_token)
     services.start()
     try:
+        # this test's own stand-in (its own secrets), in place of the sandbox's shared one
+        data = tomllib.loads(Path(fresh_sandbox).read_text())
+        data["notifications"] = {
+            "slack": {"webhook_url": "env:SLACK_WEBHOOK_URL"},
+            "statuspage": {"api_base": services.statuspage_api_base, "page_id": "mrdj",
+                           "api_key": "env:STATUSPAGE_API_KEY"}}
         config_path = tmp_path / "console.toml"
-        config_path.write_text(Path(fresh_sandbox).read_text() + f'''
-[notifications.slack]
-webhook_url = "env:SLACK_WEBHOOK_URL"
-
-[notifications.statuspage]
-api_base = "{services.statuspage_api_base}"
-page_id = "mrdj"
-api_key = "env:STATUSPAGE_API_KEY"
-''')
+        config_path.write_text(tomli_w.dumps(data))
         env = sandbox_env()
         env.update(SLACK_WEBHOOK_URL=services.slack_url(slack_token), STATUSPAGE_API_KEY=api_key)
         result = subprocess.run([*CLI, "--config", str(config_path), "rollback", "--yes", "--json"],

@@ -52,6 +52,17 @@ def test_control_endpoint_injects_failures(mock_services):
     assert [r["status"] for r in recorded] == [500, 500, 200]
 
 
+def test_alerts_route_lists_unacknowledged_alerts_set_through_control(mock_services):
+    url = f"{mock_services.base_url}/alerts/unacknowledged"
+    assert httpx.get(url).json() == []
+    alert = {"name": "HighErrorRate", "service": "mr-dj-backend"}
+    httpx.post(f"{mock_services.base_url}/_control", json={"alerts": [alert]})
+    assert httpx.get(url).json() == [alert]
+    assert httpx.post(f"{mock_services.base_url}/_control", json={"alerts": "none"}).status_code == 400
+    httpx.post(f"{mock_services.base_url}/_control", json={"reset": True})
+    assert httpx.get(url).json() == []
+
+
 def test_record_file_masks_credentials(mock_services, tmp_path):
     httpx.post(mock_services.slack_url(SLACK_TOKEN), json={"text": "x"})
     httpx.post(f"{mock_services.statuspage_api_base}/pages/p1/incidents",

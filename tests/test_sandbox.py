@@ -94,11 +94,17 @@ def test_config_points_at_the_sandbox(sandbox):
     assert [h["url"] for h in config["health"]] == [
         "http://127.0.0.1:18081/api/health", "http://127.0.0.1:18082/api/health"]
     assert config["capture"]["database_url"] == "env:SANDBOX_DATABASE_URL"
-    assert "notifications" not in config
+    # Slack and Statuspage cannot exist here: local stand-ins, secrets by reference only
+    assert config["notifications"]["slack"]["webhook_url"] == "env:SANDBOX_SLACK_WEBHOOK_URL"
+    assert config["notifications"]["statuspage"]["api_base"].startswith("http://127.0.0.1:18090/")
+    assert config["prerequisites"]["alerts_check_url"] == "http://127.0.0.1:18090/alerts/unacknowledged"
     known_hosts = Path(target["known_hosts"]).read_text().splitlines()
     assert len(known_hosts) == 1 and known_hosts[0].startswith("[127.0.0.1]:2222 ssh-ed25519 AAAA")
     env_sh = (sandbox["path"].parent / "env.sh").read_text()
     assert "export SANDBOX_DATABASE_URL='postgresql://mrdj:" in env_sh
+    token = (sandbox["path"].parent / "slack-token").read_text()
+    assert f"export SANDBOX_SLACK_WEBHOOK_URL='http://127.0.0.1:18090/slack/T0SANDBOX/B0SANDBOX/{token}'" in env_sh
+    assert token not in sandbox["path"].read_text()
 
 
 def test_config_passes_the_console_validator(sandbox):
@@ -198,7 +204,7 @@ def test_second_up_changes_nothing(sandbox):
 def test_status_exits_zero(sandbox):
     proc = _ctl("status", timeout=120)
     assert proc.returncode == 0, proc.stdout
-    for component in ("dockerd", "sshd", "registry", "postgres", "stack", "staging"):
+    for component in ("dockerd", "sshd", "registry", "postgres", "stack", "staging", "mocks"):
         assert any(line.split()[:2] == [component, "up"] for line in proc.stdout.splitlines()), proc.stdout
 
 
