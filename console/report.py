@@ -199,7 +199,7 @@ def _timeline(records: list[dict]) -> str:
         kind = record.get("type")
         if kind == "health":
             # Polling repeats itself; only changes of state tell the story.
-            check = record.get("check")
+            check = (record.get("on", "target"), record.get("check"))
             if health_state.get(check) == record.get("ok"):
                 continue
             health_state[check] = record.get("ok")
@@ -250,12 +250,14 @@ def _timeline_line(r: dict) -> str | None:
                      f"after {format_duration(float(r.get('duration') or 0))}; left to be resumed")
     if kind == "artifact":
         state = "verified" if r.get("verified") else "NOT verified"
-        return _cell(f"Artifact {r.get('file')} ({r.get('tag')}) {state} against the {_source(r.get('source'))}")
+        return _cell(f"Artifact {r.get('file')} ({r.get('tag')}) {state} against the "
+                     f"{_source(r.get('source'), r.get('on'))}")
     if kind == "migration_decision":
         return _cell(f"Migrations: {_migration_sentence(r)}")
     if kind == "health":
         state = "healthy" if r.get("ok") else "unhealthy"
-        return _cell(f"Health check {r.get('check')}: {state} ({_health_detail(r)})")
+        where = " on staging" if r.get("on") == "staging" else ""
+        return _cell(f"Health check {r.get('check')}{where}: {state} ({_health_detail(r)})")
     if kind == "notification":
         if r.get("status") == "queued":
             return None  # retries are in the notifications table
@@ -273,8 +275,9 @@ def _timeline_line(r: dict) -> str | None:
     return _cell(f"{str(kind).replace('_', ' ').capitalize()}" + (f": {fields}" if fields else ""))
 
 
-def _source(source: Any) -> str:
-    return {"release_log": "release log", "host": "host's SHA256SUMS.txt"}.get(source, str(source))
+def _source(source: Any, on: Any = None) -> str:
+    host = "staging host's" if on == "staging" else "host's"
+    return {"release_log": "release log", "host": f"{host} SHA256SUMS.txt"}.get(source, str(source))
 
 
 def _health_detail(r: dict) -> str:
@@ -387,7 +390,8 @@ def _artifacts(records: list[dict]) -> str:
     if not artifacts:
         return "## Artifact hashes\n\n_No artifacts were checked._"
     rows = [[_cell(a.get("tag")), _code(str(a.get("file"))), _code(str(a.get("sha256"))),
-             "yes" if a.get("verified") else "**NO**", _cell(_source(a.get("source")))] for a in artifacts]
+             "yes" if a.get("verified") else "**NO**", _cell(_source(a.get("source"), a.get("on")))]
+            for a in artifacts]
     return "## Artifact hashes\n\n" + _table(["Tag", "File", "sha256", "Verified", "Against"], rows)
 
 
@@ -419,7 +423,8 @@ def _migration(records: list[dict]) -> str:
 def _health(records: list[dict]) -> str:
     latest: dict[str, dict] = {}
     for record in _of(records, "health"):
-        latest[record.get("check")] = record
+        where = " (staging)" if record.get("on") == "staging" else ""
+        latest[f"{record.get('check')}{where}"] = record
     if not latest:
         return ""
     rows = [[_cell(c), "healthy" if r.get("ok") else "**unhealthy**", _cell(r.get("status")),

@@ -98,6 +98,22 @@ def test_health_polling_is_collapsed_to_changes_of_state():
     assert timeline.count("Health check backend") == 3
 
 
+def test_staging_checks_are_told_apart_from_production():
+    records = [_opened(),
+               {"seq": 2, "ts": "2026-11-25T13:40:00.000000Z", "type": "artifact", "tag": "v3",
+                "file": "v3-compose.tar.gz", "sha256": "ab" * 32, "verified": True, "source": "host", "on": "staging"},
+               {"seq": 3, "ts": "2026-11-25T13:40:01.000000Z", "type": "health", "check": "backend", "ok": True,
+                "status": 200, "version": "v3", "latency_ms": 5, "on": "staging"},
+               {"seq": 4, "ts": "2026-11-25T13:40:02.000000Z", "type": "health", "check": "backend", "ok": True,
+                "status": 200, "version": "v3", "latency_ms": 6, "on": "target"}]
+    text = render_report(records)
+    timeline = text.split("## Timeline", 1)[1].split("##", 1)[0]
+    assert "Health check backend on staging: healthy" in timeline
+    assert "Health check backend: healthy" in timeline   # production's first OK is its own change
+    assert "against the staging host's SHA256SUMS.txt" in text
+    assert "| backend (staging) | healthy" in text and "| backend | healthy" in text
+
+
 def test_secrets_given_to_the_renderer_are_struck_out():
     records = [_opened(), {"seq": 2, "ts": "2026-11-25T13:38:00.000000Z", "type": "note", "by": "x",
                            "text": f"pasted {ENV_FILE_VALUE} by mistake"}]

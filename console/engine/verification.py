@@ -57,7 +57,7 @@ async def wait_for_health(ctx: StepContext, expected_version: str | None,
             await asyncio.sleep(1.0)
     for r in results:
         ctx.record("health", check=r.check, ok=r.ok, status=r.http_status, version=r.version,
-                   latency_ms=None if r.latency_ms is None else round(r.latency_ms, 1))
+                   latency_ms=None if r.latency_ms is None else round(r.latency_ms, 1), on=ctx.host)
     detail = {"health": [r.to_dict() for r in results]}
     failing = [f"{r.check}: {r.reason}" for r in results if not r.ok]
     if failing:
