@@ -11,6 +11,8 @@ from types import SimpleNamespace
 import docker.errors
 import pytest
 
+from tests.test_capture_cli import CONFIG as CLI_CONFIG
+
 from console.capture.build import (BuildSpec, build_image, build_images, parse_build, plan_builds,
                                    read_build_stream)
 from console.capture.cli import PrintingReporter
@@ -205,25 +207,8 @@ def test_build_images_reports_steps_and_output_lines(tmp_path):
 
 # -- the CLI refuses before touching anything ----------------------------------------------------
 
-CONFIG = """
-operator = "t"
-[target]
-host = "127.0.0.1"
-port = 1
-user = "deploy"
-[registry]
-url = "127.0.0.1:1"
-[[services]]
-name = "mr-dj-backend"
-image = "mr-dj-backend"
-role = "backend"
-[paths]
-state_dir = "{tmp}/state"
-release_log = "{tmp}/releases.toml"
-[capture]
-source_dir = "{tmp}/src"
-local_artifacts_dir = "{tmp}/artifacts"
-"""
+# the capture CLI tests' config, without a database (these requests fail before any dump)
+CONFIG = CLI_CONFIG.replace('database_url = "env:CAPTURE_TEST_DATABASE_URL"\n', "")
 
 
 @pytest.mark.parametrize("compose, message", [

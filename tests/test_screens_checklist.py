@@ -27,6 +27,16 @@ async def open_checklist(pilot, app, outcome: str) -> ChecklistScreen:
     return screen
 
 
+async def start_code_hotfix(pilot, app) -> ChecklistScreen:
+    """A code-hotfix checklist with everything waived, and `p` pressed: the HOTFIX_TAG dialog is up."""
+    screen = await open_checklist(pilot, app, "code_hotfix")
+    for item in screen.checklist.blocking():
+        screen.checklist.waive(item.id, "test", by="oncall")
+    screen.show_states()
+    await pilot.press("p")
+    return screen
+
+
 def move_to(screen: ChecklistScreen, item_id: str) -> None:
     table = screen.query_one("#checklist-table", DataTable)
     table.move_cursor(row=table.get_row_index(item_id))
@@ -101,11 +111,7 @@ async def test_code_hotfix_offers_the_release_captured_after_the_deployed_one(tm
     log.save()
     app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_checklist(pilot, app, "code_hotfix")
-        for item in screen.checklist.blocking():
-            screen.checklist.waive(item.id, "test", by="oncall")
-        screen.show_states()
-        await pilot.press("p")
+        screen = await start_code_hotfix(pilot, app)
         assert isinstance(app.screen, HotfixTagDialog)
         assert app.screen.query_one("#tag").value == "v3"
         assert "v3" in str(app.screen.query_one("#tag-candidates").render())
@@ -115,11 +121,7 @@ async def test_code_hotfix_offers_the_release_captured_after_the_deployed_one(tm
 async def test_code_hotfix_asks_for_a_valid_tag_and_shows_build_errors(tmp_path):
     app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_checklist(pilot, app, "code_hotfix")
-        for item in screen.checklist.blocking():
-            screen.checklist.waive(item.id, "test", by="oncall")
-        screen.show_states()
-        await pilot.press("p")
+        screen = await start_code_hotfix(pilot, app)
         assert isinstance(app.screen, HotfixTagDialog)
         assert app.screen.query_one("#tag").value == ""   # nothing captured after v2: nothing offered
         assert "capture" in str(app.screen.query_one("#tag-candidates").render())

@@ -163,13 +163,18 @@ def plan_builds(compose_text: str, source_dir: Path, services: dict[str, str],
 
 
 def plan_from_config(config: Config, source_tag: str) -> list[ImageBuild]:
-    capture = config.capture
-    compose_path = Path(capture.source_dir) / capture.compose_file
+    text = read_compose_file(config, BadCaptureInput)
+    return plan_builds(text, Path(config.capture.source_dir), {s.name: s.image for s in config.services},
+                       source_tag)
+
+
+def read_compose_file(config: Config, error: type[CaptureError] = CaptureError) -> str:
+    """The release's compose file from ``[capture] source_dir``, or ``error`` saying why not."""
+    path = Path(config.capture.source_dir) / config.capture.compose_file
     try:
-        text = compose_path.read_text("utf-8")
+        return path.read_text("utf-8")
     except OSError as exc:
-        raise BadCaptureInput(f"cannot read the compose file {compose_path}: {exc.strerror}") from None
-    return plan_builds(text, Path(capture.source_dir), {s.name: s.image for s in config.services}, source_tag)
+        raise error(f"cannot read the compose file {path}: {exc.strerror}") from None
 
 
 def _clean(line: str) -> str:

@@ -192,15 +192,10 @@ def _require_new_tag(config: Config, tag: str) -> None:
 
 def _write_bundle(config: Config, release_images: list[images.ReleaseImage], path: Path,
                   captured_at: str) -> None:
-    capture = config.capture
-    compose_path = Path(capture.source_dir) / capture.compose_file
-    try:
-        text = compose_path.read_text("utf-8")
-    except OSError as exc:
-        raise CaptureError(f"cannot read the compose file {compose_path}: {exc.strerror}") from None
+    text = build_mod.read_compose_file(config)
     refs = {i.name: i.ref for i in release_images}
     pinned = pin_compose_images(text, refs, {s.name: s.image for s in config.services})
-    entries = bundle_mod.bundle_entries(capture, pinned.encode("utf-8"))
+    entries = bundle_mod.bundle_entries(config.capture, pinned.encode("utf-8"))
     mtime = calendar.timegm(time.strptime(captured_at, "%Y-%m-%dT%H:%M:%SZ"))
     bundle_mod.write_bundle(entries, path, mtime)
 
