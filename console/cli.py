@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         config = load_or_exit(args.config)
         from screens.app import make_app  # the TUI is imported only when it is opened
-        make_app(config).run()
+        make_app(config, freeze_gc=True).run()
         return EXIT_OK
     return args.handler(args)
 

@@ -1,39 +1,55 @@
-"""Service logs (``docker compose logs -t``) parsed into a bounded buffer.
+"""Service logs (``docker compose logs -t``) kept raw in a bounded buffer, parsed when looked at.
 
 The runbook reads ``docker-compose logs --tail=50`` after a rollback; the
 console follows them live, so a crash-looping release can print millions of
-lines. Everything here is batch-first: a batch of raw lines is joined once and
-parsed by a single regex pass in C, lines longer than :data:`MAX_LINE_CHARS`
-are cut *before* any regex sees them (a 10 MB minified-JSON line must not freeze
-the console), and the buffer forgets its oldest lines so memory stays bounded.
+lines. Ingest is nearly free: :func:`prepare_lines` only makes a batch safe to
+keep (long lines cut *before* any regex sees them, so a 10 MB minified-JSON line
+cannot freeze the console; control characters stripped; embedded newlines
+split), detecting each case with one C-level scan of the whole batch, and the
+buffer keeps the raw strings, forgetting its oldest so memory stays bounded.
+
+A line's service, timestamp and text are parsed only when something looks at
+it: a row being drawn (cached by sequence number), or a filter or search
+scanning the buffer with ``map`` pipelines that keep the per-line work in C
+(and :class:`LogView` caches the rows of the last few filters).
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import getitem
 from typing import NamedTuple
 
 MAX_LINE_CHARS = 4096
 DEFAULT_MAX_LINES = 100_000
+PARSE_CACHE_SIZE = 4096      # parsed lines remembered by sequence number (a few screens' worth)
+CACHED_FILTERS = 4           # filtered views LogView keeps to switch back to without a rescan
+CHUNK_MIN = 1024             # smaller batches are merged into the buffer's last chunk
 
 # CSI and OSC sequences, lone escapes, and control characters other than tab and
 # newline: none of them may reach the terminal through a log line.
 _CONTROL = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?|[\x00-\x08\x0b-\x1f\x7f]")
+# The bytes that make a batch need more than a split: C0 controls (newline, the separator, and tab,
+# which is expanded, included) and DEL. UTF-8 never uses them inside a multi-byte character.
+_UNSAFE_BYTES = bytes([*range(0x00, 0x20), 0x7f])
+# The head of a line, docker's container prefix and timestamp, both optional; the text follows.
 # v1: "mr-dj_mr-dj-backend_1  | 2026-01-02T03:04:05.123456789Z text"
 # v2: "mr-dj-backend-1  | 2026-01-02T03:04:05.123456789Z text"
-# Possessive quantifiers: a line that is not of this shape fails fast instead of backtracking.
-_LINE = re.compile(
-    r"^(?:([A-Za-z0-9][\w.-]*+) *+\| ?)?"
-    r"(?:(\d{4}-\d\d-\d\dT[\d:.]++(?:Z|[+-]\d\d:?\d\d)) )?"
-    r"(.*)$", re.MULTILINE)
-_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
+# It always matches (maybe empty). Possessive quantifiers: a line of another shape fails fast.
+_HEAD = re.compile(
+    r"(?:([A-Za-z0-9][\w.-]*+) *+\| ?)?"
+    r"(?:(\d{4}-\d\d-\d\dT[\d:.]++(?:Z|[+-]\d\d:?\d\d)) )?")
+# Just the container prefix, for service filters; also always matches.
+_PREFIX = re.compile(r"(?:([A-Za-z0-9][\w.-]*+) *+\|)?")
 _REPLICA_V1 = re.compile(r"^(.+)_(\d+)$")
 _REPLICA_V2 = re.compile(r"^(.+)-(\d+)$")
+_group, _end = re.Match.group, re.Match.end
 
 
 class LogLine(NamedTuple):
@@ -48,8 +64,44 @@ def truncate(line: str, limit: int = MAX_LINE_CHARS) -> str:
     return f"{line[:limit]} …[+{len(line) - limit} chars]"
 
 
+def prepare_lines(raw_lines: Iterable[str]) -> list[str] | tuple[str, ...]:
+    """Make a batch of raw lines safe to keep: the only per-line work done on ingest.
+
+    Lines longer than :data:`MAX_LINE_CHARS` are cut, escape sequences and control
+    characters stripped (tabs become four spaces) and newlines inside an item
+    split it into several lines. Each case is found by C-level passes over the
+    whole batch (``max(map(len))``, one ``bytes.translate``), so an
+    ordinary batch costs a few tens of nanoseconds a line and comes back as is
+    (a list or tuple; anything else as a list).
+    """
+    if not isinstance(raw_lines, (list, tuple)):
+        raw_lines = list(raw_lines)
+    if not raw_lines:
+        return []
+    if max(map(len, raw_lines)) > MAX_LINE_CHARS:
+        raw_lines = [truncate(line) for line in raw_lines]
+    joined = "\n".join(raw_lines)
+    data = joined.encode("utf-8", "surrogatepass")
+    # One pass: removing the separators we put in is all it may remove from a clean batch.
+    if len(data) - len(data.translate(None, _UNSAFE_BYTES)) != len(raw_lines) - 1:
+        return _CONTROL.sub("", joined.replace("\t", "    ")).split("\n")
+    return raw_lines
+
+
+class _ServiceNames(dict):
+    """Container prefix -> service name, resolved on first sight (there are only a few)."""
+
+    def __init__(self, resolve: Callable[[str], str]) -> None:
+        super().__init__({None: "", "": ""})
+        self._resolve = resolve
+
+    def __missing__(self, prefix: str) -> str:
+        name = self[prefix] = self._resolve(prefix)
+        return name
+
+
 class LogParser:
-    """Turns raw ``docker compose logs`` lines into :class:`LogLine` tuples.
+    """Splits kept lines into :class:`LogLine` (service, timestamp, text).
 
     ``project`` and ``services`` (from the config) let the container prefix be
     mapped back to the service name even when the service name itself contains
@@ -59,13 +111,10 @@ class LogParser:
     def __init__(self, project: str | None = None, services: Collection[str] = ()) -> None:
         self.project = project
         self.services = frozenset(services)
-        self._service_of: dict[str, str] = {"": ""}   # container prefix -> service, few distinct
+        self._service_of = _ServiceNames(self._resolve)
 
     def service_name(self, prefix: str) -> str:
-        name = self._service_of.get(prefix)
-        if name is None:
-            name = self._service_of[prefix] = self._resolve(prefix)
-        return name
+        return self._service_of[prefix]
 
     def _resolve(self, prefix: str) -> str:
         if prefix in self.services:
@@ -92,34 +141,22 @@ class LogParser:
         m = _REPLICA_V2.match(prefix)
         return m.group(1) if m else prefix
 
-    def columns(self, raw_lines: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
-        """Parse a batch into ``(services, timestamps, texts)``, the buffer's storage form.
-
-        Per-line work stays in C (``findall``, ``map``, ``itemgetter``): a Python
-        loop body per line, or a tuple kept per line for the garbage collector to
-        walk, would cap ingest well below a million lines a second.
-        Newlines inside an item split it into several lines.
-        """
-        if not raw_lines:
-            return [], [], []
-        if max(map(len, raw_lines)) > MAX_LINE_CHARS:
-            raw_lines = [truncate(line) for line in raw_lines]
-        joined = "\n".join(raw_lines)
-        if not all(map(str.isprintable, raw_lines)):
-            joined = _CONTROL.sub("", joined.replace("\t", "    "))
-        found = _LINE.findall(joined)
-        service_of = self._service_of
-        for prefix in set(map(_first, found)) - service_of.keys():
-            self.service_name(prefix)
-        return (list(map(service_of.__getitem__, map(_first, found))),
-                list(map(_second, found)), list(map(_third, found)))
+    def parse_line(self, line: str) -> LogLine:
+        """One line as the buffer keeps it (already through :func:`prepare_lines`)."""
+        head = _HEAD.match(line)
+        return LogLine(self._service_of[head[1]], head[2] or "", line[head.end():])
 
     def parse(self, raw_lines: Sequence[str]) -> list[LogLine]:
-        services, timestamps, texts = self.columns(raw_lines)
-        return list(map(LogLine, services, timestamps, texts))
+        return list(map(self.parse_line, prepare_lines(raw_lines)))
 
-    def parse_line(self, raw: str) -> LogLine:
-        return self.parse([raw])[0]
+    def services_of(self, lines: Iterable[str]) -> Iterator[str]:
+        """The service of each line, lazily; per-line work in C."""
+        return map(self._service_of.__getitem__, map(_group, map(_PREFIX.match, lines), repeat(1)))
+
+
+def texts_of(lines: Iterable[str]) -> Iterator[str]:
+    """The text of each kept line (what follows prefix and timestamp), lazily; per-line work in C."""
+    return map(getitem, lines, map(slice, map(_end, map(_HEAD.match, lines)), repeat(None)))
 
 
 def parse_lines(raw_lines: Sequence[str], project: str | None = None,
@@ -128,67 +165,87 @@ def parse_lines(raw_lines: Sequence[str], project: str | None = None,
 
 
 class LogBuffer:
-    """The newest ``max_lines`` lines, each with a sequence number that only grows.
+    """The newest ``max_lines`` lines, raw, each with a sequence number that only grows.
 
     The first line ever added has sequence 0; when old lines are dropped the
     survivors keep their numbers, so a view holding sequence numbers stays valid.
-    Lines are stored as three columns of strings (service, timestamp, text): no
-    per-line tuple for the garbage collector to track, and a quarter less memory.
-    Columns are trimmed in chunks (one C-level ``del`` per quarter of the
-    capacity) rather than per line, which keeps ``extend`` fast and indexing O(1).
+    Lines are kept as the strings that arrived (after :func:`prepare_lines`), in
+    tuples of at most a quarter of the capacity (small batches are merged until a
+    tuple holds :data:`CHUNK_MIN` lines): CPython's collector stops tracking a tuple
+    of strings the first time it looks at it, so no GC pass ever walks the lines
+    (a list of 100 000 strings costs every full pass ~10 ms of cache misses, and
+    every young pass too while the list is young). Whole chunks are dropped, so
+    at most 1.25 x ``max_lines`` lines are held. :meth:`get` parses on demand and
+    remembers the last :data:`PARSE_CACHE_SIZE` lines.
     """
 
-    def __init__(self, max_lines: int = DEFAULT_MAX_LINES) -> None:
+    def __init__(self, max_lines: int = DEFAULT_MAX_LINES, parser: LogParser | None = None) -> None:
         if max_lines < 1:
             raise ValueError("max_lines must be at least 1")
         self.max_lines = max_lines
-        self._services: list[str] = []
-        self._timestamps: list[str] = []
-        self._texts: list[str] = []
-        self._start = 0          # index in the columns of the oldest kept line
-        self._dropped = 0        # lines removed from the columns so far
-        self._slack = max(1, max_lines // 4)
+        self.parser = parser or LogParser()
+        self._chunks: list[tuple[str, ...]] = []
+        self._starts = array("q")     # sequence number of each chunk's first line
+        self._first = 0               # oldest kept sequence number
+        self._end = 0                 # one past the newest
+        self._chunk_max = max(1, max_lines // 4)
+        self._parsed: dict[int, LogLine] = {}
+        self._services_seen: dict[str, int] = {}   # service -> newest sequence, in order of first sight
+        self._services_scanned_to = 0
 
     def __len__(self) -> int:
-        return len(self._texts) - self._start
+        return self._end - self._first
 
     @property
     def first_seq(self) -> int:
-        return self._dropped + self._start
+        return self._first
 
     @property
     def end_seq(self) -> int:
         """One past the newest sequence number (the total number of lines ever added)."""
-        return self._dropped + len(self._texts)
+        return self._end
 
     @property
     def capacity_used(self) -> int:
-        """Lines held, kept plus not yet trimmed; never above 1.25 x max_lines."""
-        return len(self._texts)
+        """Lines held, kept plus not yet dropped; never above 1.25 x max_lines."""
+        return self._end - self._starts[0] if self._chunks else 0
 
-    def extend(self, lines: Iterable[LogLine]) -> int:
-        """Append a batch of lines; returns the sequence number of its first line."""
-        lines = list(lines)
-        return self.extend_columns([l.service for l in lines], [l.timestamp for l in lines],
-                                   [l.text for l in lines])
+    def extend(self, lines: Sequence[str], *, prepared: bool = False) -> int:
+        """Append a batch of raw lines; returns the sequence number of its first line.
 
-    def extend_columns(self, services: list[str], timestamps: list[str], texts: list[str]) -> int:
-        """Append a batch in column form (:meth:`LogParser.columns`); returns its first sequence."""
-        if not len(services) == len(timestamps) == len(texts):
-            raise ValueError("columns differ in length")
-        first = self.end_seq
-        self._services.extend(services)
-        self._timestamps.extend(timestamps)
-        self._texts.extend(texts)
-        excess = len(self._texts) - self.max_lines
-        if excess > 0:
-            self._start = excess
-            if self._start >= self._slack:
-                for column in (self._services, self._timestamps, self._texts):
-                    del column[:self._start]
-                self._dropped += self._start
-                self._start = 0
+        ``prepared``: the caller already ran them through :func:`prepare_lines`
+        (the log pane does, in the thread that produced them).
+        """
+        if not prepared:
+            lines = prepare_lines(lines)
+        first = self._end
+        if len(lines) > self.max_lines:
+            # Everything held now and the head of the batch would be dropped on arrival.
+            self.skip(len(lines) - self.max_lines)
+            lines = lines[-self.max_lines:]
+        step = self._chunk_max
+        if len(lines) <= step:
+            self._append(lines if isinstance(lines, tuple) else tuple(lines))
+        else:
+            for at in range(0, len(lines), step):
+                self._append(tuple(lines[at:at + step]))
+        self._first = max(self._first, self._end - self.max_lines)
+        gone = bisect_right(self._starts, self._first) - 1    # chunks wholly older than the first kept
+        if gone > 0:
+            del self._chunks[:gone]
+            del self._starts[:gone]
         return first
+
+    def _append(self, chunk: tuple[str, ...]) -> None:
+        if not chunk:
+            return
+        if self._chunks and len(self._chunks[-1]) < CHUNK_MIN \
+                and len(self._chunks[-1]) + len(chunk) <= self._chunk_max:
+            self._chunks[-1] += chunk
+        else:
+            self._chunks.append(chunk)
+            self._starts.append(self._end)
+        self._end += len(chunk)
 
     def skip(self, count: int) -> None:
         """Account for ``count`` lines that arrived but were dropped before being stored.
@@ -196,30 +253,54 @@ class LogBuffer:
         Only used when a burst larger than the whole buffer arrives at once: then
         every line held now is older than the burst and would be dropped too.
         """
-        self._dropped = self.end_seq + count
-        self._services, self._timestamps, self._texts = [], [], []
-        self._start = 0
+        self._end += count
+        self.clear()
 
     def clear(self) -> None:
-        self._dropped = self.end_seq
-        self._services, self._timestamps, self._texts = [], [], []
-        self._start = 0
+        self._first = self._end
+        self._chunks = []
+        self._starts = array("q")
 
-    def _index(self, seq: int) -> int:
-        index = seq - self._dropped
-        if seq < self.first_seq or index >= len(self._texts):
+    def _locate(self, seq: int) -> tuple[tuple[str, ...], int]:
+        if not self._first <= seq < self._end:
             raise IndexError(f"sequence {seq} is not in the buffer")
-        return index
+        k = bisect_right(self._starts, seq) - 1
+        return self._chunks[k], seq - self._starts[k]
+
+    def _slice(self, start: int, end: int | None = None) -> list[str]:
+        """The kept lines with sequence numbers in ``[start, end)``."""
+        start = max(start, self._first)
+        end = self._end if end is None else min(end, self._end)
+        lines: list[str] = []
+        k = bisect_right(self._starts, start) - 1
+        while start < end:
+            chunk, chunk_start = self._chunks[k], self._starts[k]
+            lines.extend(chunk[start - chunk_start:end - chunk_start])
+            start = chunk_start + len(chunk)
+            k += 1
+        return lines
+
+    def raw(self, seq: int) -> str:
+        """The line as kept, prefix and timestamp included."""
+        chunk, i = self._locate(seq)
+        return chunk[i]
 
     def get(self, seq: int) -> LogLine:
-        i = self._index(seq)
-        return LogLine(self._services[i], self._timestamps[i], self._texts[i])
+        chunk, i = self._locate(seq)
+        line = self._parsed.get(seq)
+        if line is None:
+            if len(self._parsed) >= PARSE_CACHE_SIZE:
+                self._parsed.clear()
+            line = self._parsed[seq] = self.parser.parse_line(chunk[i])
+        return line
 
     def text(self, seq: int) -> str:
-        return self._texts[self._index(seq)]
+        chunk, i = self._locate(seq)
+        line = self._parsed.get(seq)
+        return line.text if line is not None else chunk[i][_HEAD.match(chunk[i]).end():]
 
     def service(self, seq: int) -> str:
-        return self._services[self._index(seq)]
+        return self.get(seq).service
 
     def __contains__(self, seq: object) -> bool:
         return isinstance(seq, int) and self.first_seq <= seq < self.end_seq
@@ -227,36 +308,50 @@ class LogBuffer:
     def since(self, seq: int) -> Iterator[tuple[int, LogLine]]:
         """``(seq, line)`` for every kept line with sequence >= ``seq``."""
         seq = max(seq, self.first_seq)
-        i = seq - self._dropped
-        lines = map(LogLine, self._services[i:], self._timestamps[i:], self._texts[i:])
-        return zip(range(seq, self.end_seq), lines)
+        return zip(range(seq, self.end_seq), map(self.parser.parse_line, self._slice(seq)))
 
     def __iter__(self) -> Iterator[tuple[int, LogLine]]:
         return self.since(self.first_seq)
 
-    def select(self, keep: LogFilter, since: int) -> list[int]:
-        """Sequence numbers of kept lines from ``since`` on that pass ``keep``."""
+    def select(self, keep: LogFilter, since: int) -> array:
+        """Sequence numbers of kept lines from ``since`` on that pass ``keep``.
+
+        Scans the raw lines in C-level ``map`` pipelines: the service from the
+        container prefix alone; for a substring, a cheap "anywhere in the raw
+        line" test first, then the exact test on the text of the lines left.
+        """
         since = max(since, self.first_seq)
-        i = since - self._dropped
-        seqs = range(since, self.end_seq)
+        lines = self._slice(since)
+        seqs: Iterable[int] = range(since, since + len(lines))
+        text = keep.text if keep.text else None
+        if text is not None and text.hint is not None:
+            # str.lower works character by character, so a text that contains the
+            # needle is in a raw line that contains it: this only drops lines.
+            hits = list(map(str.__contains__, map(str.lower, lines), repeat(text.hint)))
+            seqs, lines = list(compress(seqs, hits)), list(compress(lines, hits))
         if keep.services is not None:
-            wanted = keep.services
-            seqs = [seq for seq, service in zip(seqs, self._services[i:]) if service in wanted]
-            if not keep.text:
-                return seqs
-            texts = self._texts
-            offset = self._dropped
-            candidates: Iterable[tuple[int, str]] = ((seq, texts[seq - offset]) for seq in seqs)
-        else:
-            candidates = zip(seqs, self._texts[i:])
-        if not keep.text:
-            return list(seqs)
-        matches = keep.text.matches
-        return [seq for seq, text in candidates if matches(text)]
+            hits = list(map(keep.services.__contains__, self.parser.services_of(lines)))
+            seqs = list(compress(seqs, hits))
+            if text is not None:
+                lines = list(compress(lines, hits))
+        if text is not None:
+            seqs = compress(seqs, text.each_matches(texts_of(lines)))
+        return array("q", seqs)
 
     def services(self) -> list[str]:
-        """Distinct services among the kept lines, in order of first appearance."""
-        return [s for s in dict.fromkeys(self._services[self._start:]) if s]
+        """Distinct services among the kept lines, in the order they were first seen.
+
+        Incremental: each call looks only at the lines added since the last one.
+        """
+        start = max(self._services_scanned_to, self.first_seq)
+        lines = self._slice(start)
+        # dict(zip()) keeps each service's newest sequence, keys in order of first sight.
+        self._services_seen.update(zip(self.parser.services_of(lines), range(start, self.end_seq)))
+        self._services_scanned_to = self.end_seq
+        first = self.first_seq
+        for gone in [s for s, newest in self._services_seen.items() if newest < first]:
+            del self._services_seen[gone]
+        return [s for s in self._services_seen if s]
 
 
 class TextMatcher:
@@ -272,10 +367,21 @@ class TextMatcher:
     def __bool__(self) -> bool:
         return bool(self.pattern)
 
+    @property
+    def hint(self) -> str | None:
+        """A lower-case needle every matching raw line contains (None for a regex)."""
+        return None if self.regex else self._needle
+
     def matches(self, text: str) -> bool:
         if not self.regex:
             return self._needle in text.lower()
         return self._compiled.search(text) is not None
+
+    def each_matches(self, texts: Iterable[str]) -> Iterator[object]:
+        """A truthy value per text that matches, lazily; per-text work in C."""
+        if not self.regex:
+            return map(str.__contains__, map(str.lower, texts), repeat(self._needle))
+        return map(self._compiled.search, texts)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in self._compiled.finditer(text) if m.end() > m.start()]
@@ -290,6 +396,12 @@ class LogFilter:
     def active(self) -> bool:
         return self.services is not None or bool(self.text)
 
+    @property
+    def key(self) -> tuple:
+        """Equal for filters that select the same lines."""
+        text = (self.text.pattern, self.text.regex) if self.text else None
+        return self.services, text
+
     def accepts(self, line: LogLine) -> bool:
         if self.services is not None and line.service not in self.services:
             return False
@@ -300,24 +412,36 @@ class LogView:
     """The rows a log pane shows: the sequence numbers of the lines that pass a filter.
 
     Kept up to date incrementally: :meth:`sync` filters only the lines added since
-    the last call and forgets rows whose lines the buffer has dropped.
+    the last call and forgets rows whose lines the buffer has dropped. The rows of
+    the last :data:`CACHED_FILTERS` filters are kept (8 bytes a row), so switching
+    back to one (cycling services, clearing a filter) only catches up.
     """
 
     def __init__(self, buffer: LogBuffer, filter: LogFilter | None = None) -> None:
         self.buffer = buffer
         self.filter = filter or LogFilter()
-        self._seqs: list[int] | range = range(0)
+        self._seqs: array | range = range(0)
         self._synced_to = buffer.first_seq
+        self._cache: dict[tuple, tuple[array, int]] = {}
         self.rebuild()
 
     def __len__(self) -> int:
         return len(self._seqs)
 
     def rebuild(self, filter: LogFilter | None = None) -> None:
+        """Show the lines that pass ``filter`` (the current one if None)."""
+        if self.filter.active and isinstance(self._seqs, array):
+            self._cache[self.filter.key] = (self._seqs, self._synced_to)
+            while len(self._cache) > CACHED_FILTERS:
+                del self._cache[next(iter(self._cache))]
         if filter is not None:
             self.filter = filter
-        self._seqs = range(self.buffer.first_seq, self.buffer.first_seq)
-        self._synced_to = self.buffer.first_seq
+        cached = self._cache.pop(self.filter.key, None) if self.filter.active else None
+        if cached is not None:
+            self._seqs, self._synced_to = cached
+        else:
+            self._seqs = range(self.buffer.first_seq, self.buffer.first_seq)
+            self._synced_to = self.buffer.first_seq
         self.sync()
 
     def sync(self) -> tuple[int, int]:
@@ -334,7 +458,7 @@ class LogView:
             self._seqs = range(buffer.first_seq, end)
             added = len(self._seqs) - before
         else:
-            seqs = self._seqs if isinstance(self._seqs, list) else list(self._seqs)
+            seqs = self._seqs if isinstance(self._seqs, array) else array("q", self._seqs)
             if dropped:
                 del seqs[:dropped]
             new = buffer.select(self.filter, start)
@@ -366,14 +490,17 @@ class LogView:
         else:
             order = range(max(start_row + 1, 0), n)
             rest = range(0, min(max(start_row + 1, 0), n))
-        text = self.buffer.text
+        raw, text, hint = self.buffer.raw, self.buffer.text, matcher.hint
         seqs = self._seqs
         for rows in (order, rest) if wrap else (order,):
             for row in rows:
-                if matcher.matches(text(seqs[row])):
+                seq = seqs[row]
+                if hint is not None and hint not in raw(seq).lower():
+                    continue
+                if matcher.matches(text(seq)):
                     return row
         return None
 
 
 __all__ = ["DEFAULT_MAX_LINES", "MAX_LINE_CHARS", "LogBuffer", "LogFilter", "LogLine", "LogParser",
-           "LogView", "TextMatcher", "parse_lines", "truncate"]
+           "LogView", "TextMatcher", "parse_lines", "prepare_lines", "texts_of", "truncate"]

@@ -164,3 +164,16 @@ async def test_quitting_with_no_procedure_running_does_not_ask(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_the_real_app_freezes_start_up_objects_out_of_the_collector(tmp_path, monkeypatch, freeze):
+    import gc
+    calls = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock, freeze_gc=freeze)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+    assert calls == (["freeze"] if freeze else [])

@@ -51,6 +51,15 @@ def test_long_line_inside_one_chunk_is_cut_too():
     assert calls[0][1][2] == "end"
 
 
+def test_a_big_chunk_of_short_lines_is_passed_on_as_split(monkeypatch):
+    from console.transport import streams
+    cut = []
+    monkeypatch.setattr(streams, "truncate_line", lambda line, *args: cut.append(line) or line)
+    lines = [f"line {i}" for i in range(30_000)]
+    calls = split(["\n".join(lines).encode() + b"\n"], max_line=100)
+    assert calls == [("stdout", lines)] and cut == []
+
+
 def test_long_unterminated_tail_is_cut_at_eof():
     calls = split([b"q" * 30], max_line=10)
     assert calls == [("stdout", ["q" * 10 + " … [line truncated, 20 more bytes]"])]

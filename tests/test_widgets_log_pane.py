@@ -88,6 +88,42 @@ async def test_ingest_from_a_thread_is_coalesced_by_the_timer():
 
 
 @pytest.mark.asyncio
+async def test_ingest_parses_nothing_only_the_rows_drawn_are_parsed():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        parsed = []
+        parse_line = pane.buffer.parser.parse_line
+        pane.buffer.parser.parse_line = lambda line: parsed.append(line) or parse_line(line)
+        worker = threading.Thread(target=pane.ingest, args=(lines(20_000),))
+        worker.start()
+        worker.join()
+        assert parsed == []
+        await flush(pilot, pane)
+        screen_rows(pane)
+        assert len(pane.buffer) == 20_000
+        assert 0 < len(parsed) <= 2 * 22 and parsed[-1].endswith("line 19999")
+
+
+@pytest.mark.asyncio
+async def test_service_column_widens_for_the_widest_service_drawn():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(3, service="db-1"))
+        await flush(pilot, pane)
+        assert screen_rows(pane)[0].startswith("10:15:30.123 db │ line 0")
+        pane.ingest(lines(3, service="mr-dj-backend-1"))
+        await flush(pilot, pane)
+        rows = screen_rows(pane)
+        assert rows[0].startswith("10:15:30.123 db            │ line 0")          # redrawn, aligned
+        assert rows[3].startswith("10:15:30.123 mr-dj-backend │ line 0")
+        pane.ingest(lines(1, service="a-service-name-far-longer-than-twenty-1"))
+        await flush(pilot, pane)
+        assert screen_rows(pane)[6].startswith("10:15:30.123 a-service-name-far-l │ line 0")
+
+
+@pytest.mark.asyncio
 async def test_paused_view_stays_put_and_counts_new_lines():
     app, ctx = run()
     async with ctx as pilot:
@@ -107,6 +143,20 @@ async def test_paused_view_stays_put_and_counts_new_lines():
         assert "line 149" in screen_rows(pane)[-1]
         follow_messages = [m.follow for m in sent(app, LogPane.FollowChanged)]
         assert follow_messages == [False, True]
+
+
+@pytest.mark.asyncio
+async def test_paused_view_with_room_shows_new_lines_on_screen():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(3))
+        await flush(pilot, pane)
+        await pilot.press("f")
+        pane.ingest(lines(2, start=3, text="fresh"))
+        await flush(pilot, pane)
+        shown = app.export_screenshot().replace("&#160;", " ")     # what the terminal got, not render_line
+        assert "fresh 3" in shown and "fresh 4" in shown
 
 
 @pytest.mark.asyncio
@@ -136,9 +186,10 @@ async def test_text_filter_typed_in_the_prompt():
         await pilot.press("slash", "ctrl+u", *"re:boom [02]", "enter")        # regex form
         assert len(pane.view) == 2
         await pilot.press("slash", "ctrl+u", *"re:(", "enter")               # bad regex: prompt stays open
-        assert pane._prompt_kind == "filter" and pane.text_filter == "re:boom [02]"
+        assert pane.prompt_open and pane.text_filter == "re:boom [02]"
+        assert "filter (re: regex" in screen_rows(pane)[-1]
         await pilot.press("escape")
-        assert pane._prompt_kind is None
+        assert not pane.prompt_open
 
 
 @pytest.mark.asyncio
@@ -249,8 +300,11 @@ async def test_long_line_is_truncated():
         await flush(pilot, pane)
         text = pane.view.line_at(0).text
         assert len(text) < 4200 and text.endswith("chars]")
-        assert pane.virtual_size.width < 4300
+        assert len(text) < pane.virtual_size.width < 4300
         assert screen_rows(pane)[0].endswith("x" * 40)
+        pane.scroll_to(x=pane.max_scroll_x, animate=False, immediate=True)        # its end can be reached
+        await pilot.pause()
+        assert screen_rows(pane)[0].rstrip().endswith("chars]")
 
 
 @pytest.mark.asyncio

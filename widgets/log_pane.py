@@ -1,11 +1,13 @@
 """The live log pane: ``docker compose logs -f`` for the whole stack, flood-proof.
 
 A Line API widget (as Toolong's ``LogLines``): only the rows on screen are ever
-rendered, from a bounded :class:`~console.logstream.LogBuffer`. ``ingest`` may
-be called from any thread or worker as often as it likes; lines are parsed by
-the caller, parked under a lock, and a timer moves them into the buffer in one
-batch with one refresh, so a crash-looping service printing a million lines
-costs a few refreshes a second, not a million.
+rendered, from a bounded :class:`~console.logstream.LogBuffer` of raw lines.
+``ingest`` may be called from any thread or worker as often as it likes; it only
+makes the lines safe to keep (:func:`~console.logstream.prepare_lines`) and parks
+them under a lock, and a timer moves them into the buffer in one batch with one
+refresh, so a crash-looping service printing a million lines costs a few
+refreshes a second, not a million. A line is parsed (service, timestamp, text)
+only when its row is drawn; column widths grow with the rows drawn.
 
 The filter and search prompts are drawn on the pane's bottom row by the pane
 itself, so the widget is one self-contained Line API widget with no children.
@@ -17,29 +19,33 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.logstream import DEFAULT_MAX_LINES, LogBuffer, LogFilter, LogParser, LogView, TextMatcher
+from console.logstream import (DEFAULT_MAX_LINES, LogBuffer, LogFilter, LogParser, LogView, TextMatcher,
+                               prepare_lines)
 
-INGEST_CHUNK = 1000           # lines parsed per GIL slice in ingest()
-GIL_YIELD = 0.0001              # seconds a producer thread sleeps per chunk (see ingest)
-DRAIN_INTERVAL = 0.05          # seconds; the ceiling on how often floods refresh the pane
+INGEST_CHUNK = 1000           # lines prepared per GIL slice in ingest()
+GIL_YIELD = 0.0001            # seconds a producer thread sleeps per chunk (see ingest)
+# Seconds; the ceiling on how often floods refresh the pane. Each refresh costs more than its
+# frame: Textual draws the next frame 17-33 ms after it (its 60 fps timer), so a key pressed
+# then waits, and each frame's strips feed the full GC passes. 10 Hz halves both (bench/).
+DRAIN_INTERVAL = 0.1
 SERVICE_COLUMN_MAX = 20
 REGEX_PREFIX = "re:"
 # Foreground colours for service names; a service keeps its colour across runs (crc32, not hash()).
 PALETTE = ("cyan", "magenta", "green", "yellow", "bright_blue", "bright_red", "bright_cyan",
            "bright_magenta", "bright_green", "orange1")
-_STRIP_CACHE_SIZE = 2000
 
 
 def service_colour(service: str) -> str:
@@ -146,10 +152,11 @@ class LogPane(ScrollView, can_focus=True):
                  services: Collection[str] = (), name: str | None = None, id: str | None = None,
                  classes: str | None = None, disabled: bool = False) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.buffer = LogBuffer(max_lines)
+        self.buffer = LogBuffer(max_lines, LogParser(project, services))
         self.view = LogView(self.buffer)
-        self._parser = LogParser(project, services)
-        self._pending: list[list[str]] = [[], [], []]
+        # Queued batches as tuples, which the garbage collector stops walking (see LogBuffer).
+        self._pending: list[tuple[str, ...]] = []
+        self._pending_count = 0
         self._pending_lock = threading.Lock()
         self._pending_skipped = 0
         self._ui_thread = threading.get_ident()
@@ -157,41 +164,52 @@ class LogPane(ScrollView, can_focus=True):
         self._match_seq: int | None = None
         self._service_width = 0
         self._text_width = 0
-        self._strips: dict[int, Strip] = {}
+        self._style_sets: dict[bool, dict[str, Style]] = {}
         self._prompt_kind: str | None = None
         self._prompt_text = ""
         self.border_title = "logs"
+
+    @property
+    def prompt_open(self) -> bool:
+        """The filter or search prompt is open: every key typed is text for it."""
+        return self._prompt_kind is not None
 
     # -- ingest ------------------------------------------------------------------------------
 
     def ingest(self, raw_lines: list[str]) -> None:
         """Queue raw ``docker compose logs`` lines; safe from any thread, never refreshes.
 
-        Parsing happens here, in the caller's thread or worker; the UI thread only
-        concatenates lists when it drains. A producer thread yields the GIL after
-        every chunk: otherwise CPython lets it run 5 ms slices while the event loop
-        waits for the GIL at each of the many hops a key press makes, and a flood
-        turns a 5 ms key response into 100 ms.
+        The only per-line work, making them safe to keep, happens here in the
+        caller's thread or worker (a few tens of ns a line, in C); parsing waits
+        until a row is drawn. A producer thread yields the GIL after every chunk:
+        otherwise CPython lets it run 5 ms slices while the event loop waits for
+        the GIL at each of the many hops a key press makes.
         """
         off_ui_thread = threading.get_ident() != self._ui_thread
+        if len(raw_lines) <= INGEST_CHUNK:
+            self._queue(prepare_lines(raw_lines))
+            if off_ui_thread:
+                time.sleep(GIL_YIELD)
+            return
         for start in range(0, len(raw_lines), INGEST_CHUNK):
-            self._queue(self._parser.columns(raw_lines[start:start + INGEST_CHUNK]))
+            self._queue(prepare_lines(raw_lines[start:start + INGEST_CHUNK]))
             if off_ui_thread:
                 time.sleep(GIL_YIELD)
 
-    def _queue(self, columns: tuple[list[str], list[str], list[str]]) -> None:
-        services, timestamps, texts = columns
+    def _queue(self, lines: Sequence[str]) -> None:
+        if not lines:
+            return
+        batch = tuple(lines)
         with self._pending_lock:
             pending = self._pending
-            pending[0].extend(services)
-            pending[1].extend(timestamps)
-            pending[2].extend(texts)
-            excess = len(pending[2]) - self.buffer.max_lines
-            if excess > 0:
-                # The buffer would drop these on arrival anyway; do it before they cost anything.
-                for column in pending:
-                    del column[:excess]
-                self._pending_skipped += excess
+            pending.append(batch)
+            self._pending_count += len(batch)
+            max_lines = self.buffer.max_lines
+            if self._pending_count > max_lines + max_lines // 4:
+                # The buffer would drop the oldest on arrival anyway; drop them before they cost anything.
+                while self._pending_count - len(pending[0]) >= max_lines:
+                    self._pending_count -= len(pending[0])
+                    self._pending_skipped += len(pending.pop(0))
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -199,33 +217,35 @@ class LogPane(ScrollView, can_focus=True):
         self.set_interval(DRAIN_INTERVAL, self.drain)
 
     def drain(self) -> int:
-        """Move queued lines into the buffer, in one batch and one refresh; returns their count."""
+        """Move queued lines into the buffer with at most one refresh; returns their count.
+
+        Paused, the rows on screen stay put unless lines were dropped above them
+        (rows added change ``virtual_size``, which repaints the pane by itself).
+        """
         with self._pending_lock:
-            services, timestamps, texts = self._pending
-            if not texts:
+            batches = self._pending
+            if not batches:
                 return 0
-            self._pending = [[], [], []]
+            count = self._pending_count
+            self._pending, self._pending_count = [], 0
             skipped, self._pending_skipped = self._pending_skipped, 0
         if skipped:
             # Lines trimmed in the queue still get sequence numbers, so counts stay honest.
             self.buffer.skip(skipped)
-        self.buffer.extend_columns(services, timestamps, texts)
-        longest_service = max(map(len, set(services)))
-        if longest_service > self._service_width:
-            self._service_width = min(longest_service, SERVICE_COLUMN_MAX)
-            self._strips.clear()
-        self._text_width = max(self._text_width, max(map(len, texts)))
+        for batch in batches:
+            self.buffer.extend(batch, prepared=True)
         added, dropped = self.view.sync()
         self._update_virtual_size()
         if self.follow:
             self._scroll_to_end()
+            self.refresh()
         else:
             self.new_lines += added
             if dropped:
                 # Rows vanished above the viewport: move with the text so it stays still.
                 self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True, force=True)
-        self.refresh()
-        return len(texts)
+                self.refresh()
+        return count
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -239,48 +259,89 @@ class LogPane(ScrollView, can_focus=True):
         self.scroll_to(y=max(0, len(self.view) - self.scrollable_content_region.height),
                        animate=False, immediate=True, force=True)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._measure(self.visible_rows())
+        return super().render_lines(crop)
+
+    def _measure(self, rows: range) -> None:
+        """Widen the service column and the scrollable width to fit the rows about to be drawn.
+
+        Lines are parsed only when drawn, so the widths grow with the rows seen,
+        never shrink (a column that jumped back and forth would be worse).
+        """
+        service_width, text_width = self._service_width, self._text_width
+        for row in rows:
+            line = self.view.line_at(row)
+            service_width = max(service_width, min(len(line.service), SERVICE_COLUMN_MAX))
+            text_width = max(text_width, len(line.text))
+        if (service_width, text_width) == (self._service_width, self._text_width):
+            return
+        self._service_width, self._text_width = service_width, text_width
+        self._update_virtual_size()
+
+    def _styles(self, current: bool = False) -> dict[str, Style]:
+        """The row styles, worked out once per style change (looking them up per row was
+        a third of a frame); ``current``: for the row of the current search match."""
+        styles = self._style_sets.get(current)
+        if styles is None:
+            part = self.get_component_rich_style
+            base = self.rich_style
+            if current:
+                base = base + part("log-pane--current-match")
+            styles = self._style_sets[current] = {"": base} | {
+                name: base + part(f"log-pane--{name}")
+                for name in ("timestamp", "separator", "match", "indicator", "prompt")}
+        return styles
+
+    def _service_style(self, styles: dict[str, Style], service: str) -> Style:
+        style = styles.get("service:" + service)
+        if style is None:
+            style = styles["service:" + service] = styles[""] + Style(color=service_colour(service))
+        return style
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        height = self.scrollable_content_region.height
-        base = self.rich_style
+        region = self.scrollable_content_region
+        width, height = region.width, region.height
+        styles = self._styles()
         if y == height - 1 and self._prompt_kind is not None:
             label = f" {self._prompt_kind} (re: regex, ^U clear) › {self._prompt_text}▏"
-            style = base + self.get_component_rich_style("log-pane--prompt")
+            style = styles["prompt"]
             return Strip([Segment(label, style)]).crop_extend(0, width, style)
         if y == height - 1 and not self.follow and self.new_lines:
             label = f" ↓ {self.new_lines:,} new lines, f to follow "
-            style = base + self.get_component_rich_style("log-pane--indicator")
+            style = styles["indicator"]
             return Strip([Segment(label, style)]).crop_extend(0, width, style)
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         if row >= len(self.view):
-            return Strip.blank(width, base)
-        seq = self.view.seq_at(row)
-        strip = self._strips.get(seq)
-        if strip is None:
-            if len(self._strips) > _STRIP_CACHE_SIZE:
-                self._strips.clear()
-            strip = self._strips[seq] = self._render_row(seq)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+            return Strip.blank(width, styles[""])
+        # Rows are styled afresh each frame from the parsed-line cache, not kept as strips: a
+        # Strip is ~15 objects for the collector, and one kept a frame or two reaches the old
+        # generation, where a flood's worth of them makes full GC passes frequent and slow.
+        # Built at the pane's width directly: crop_extend would make two more strips a row.
+        segments = self._row_segments(self.view.seq_at(row))
+        cells = sum(map(cell_len, [segment.text for segment in segments]))
+        if scroll_x == 0 and cells <= width:
+            segments.append(Segment(" " * (width - cells), styles[""]))
+            return Strip(segments, width)
+        return Strip(segments, cells).crop_extend(scroll_x, scroll_x + width, styles[""])
 
-    def _render_row(self, seq: int) -> Strip:
+    def _row_segments(self, seq: int) -> list[Segment]:
         line = self.buffer.get(seq)
-        base = self.rich_style
-        current = seq == self._match_seq
-        if current:
-            base = base + self.get_component_rich_style("log-pane--current-match")
+        styles = self._styles(current=seq == self._match_seq)
+        base = styles[""]
         segments = []
         if self.show_timestamps:
             # "2026-03-01T10:15:30.123456789Z" -> "10:15:30.123": the date rarely matters mid-incident.
             stamp = line.timestamp[11:23].ljust(12)
-            segments.append(Segment(stamp + " ", base + self.get_component_rich_style("log-pane--timestamp")))
+            segments.append(Segment(stamp + " ", styles["timestamp"]))
         service = line.service[:SERVICE_COLUMN_MAX].ljust(self._service_width)
-        segments.append(Segment(service, base + Style(color=service_colour(line.service))))
-        segments.append(Segment(" │ ", base + self.get_component_rich_style("log-pane--separator")))
+        segments.append(Segment(service, self._service_style(styles, line.service)))
+        segments.append(Segment(" │ ", styles["separator"]))
         text = line.text
         spans = self._matcher.spans(text) if self._matcher else []
         if spans:
-            match = base + self.get_component_rich_style("log-pane--match")
+            match = styles["match"]
             at = 0
             for start, end in spans:
                 if start > at:
@@ -291,7 +352,7 @@ class LogPane(ScrollView, can_focus=True):
                 segments.append(Segment(text[at:], base))
         else:
             segments.append(Segment(text, base))
-        return Strip(segments)
+        return segments
 
     def plain_row(self, row: int) -> str:
         """A row as text, the way it is shown (for copying)."""
@@ -305,7 +366,7 @@ class LogPane(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips.clear()
+        self._style_sets.clear()
 
     # -- filters and search ------------------------------------------------------------------
 
@@ -316,7 +377,6 @@ class LogPane(ScrollView, can_focus=True):
             self.notify(f"Bad filter regex: {exc}", severity="error")
             return
         self.view.rebuild(LogFilter(services=self.service_filter, text=matcher))
-        self._strips.clear()
         self._update_virtual_size()
         if self.follow:
             self._scroll_to_end()
@@ -354,7 +414,6 @@ class LogPane(ScrollView, can_focus=True):
             height = self.scrollable_content_region.height
             if not int(self.scroll_y) <= row < int(self.scroll_y) + height - 1:
                 self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True, force=True)
-        self._strips.clear()
         self.refresh()
         self.post_message(self.SearchMoved(self, self.search_term, row))
         return row
@@ -452,14 +511,12 @@ class LogPane(ScrollView, can_focus=True):
         if follow:
             self.new_lines = 0
             self._match_seq = None
-            self._strips.clear()
             self._scroll_to_end()
         self.refresh()
         self._update_title()
         self.post_message(self.FollowChanged(self, follow))
 
     def watch_show_timestamps(self) -> None:
-        self._strips.clear()
         self._update_virtual_size()
         self.refresh()
 
@@ -476,7 +533,6 @@ class LogPane(ScrollView, can_focus=True):
             self._matcher = None
             self.notify(f"Bad search regex: {exc}", severity="error")
         self._match_seq = None
-        self._strips.clear()
         self._update_title()
         self.refresh()
 

@@ -1,0 +1,223 @@
+"""Benchmark: compose-log-like lines streamed from the host over our SSH transport into the log pane.
+
+Run (needs the sandbox's sshd; only ``python3`` writing to stdout runs on the host):
+
+    .venv/bin/python bench/bench_ssh_stream.py [--config sandbox/.state/console.toml]
+        [--lines 2000000] [--repeat 3] [--flood-seconds 8]
+
+The connection is opened the way the app opens it: ``SSHTransport(config.target)``
+with the config's key and pinned known_hosts. On the host, ``python3 -c GENERATOR``
+writes lines shaped like ``docker compose logs -t`` output (four services, v1 and
+v2 prefixes, ~110 characters; a pre-built block of 10 000 distinct lines written
+over and over) as fast as the channel takes them.
+
+(a) bare read: the same remote command on a raw asyncssh channel, stdout read in
+    64 KiB chunks and newlines counted: the ceiling for any consumer of the stream.
+(b) transport: ``SSHTransport.run`` with an ``on_output`` that only counts lines
+    (the transport's own decoding and splitting).
+(c) pane: the live pane's path. In a headless Textual app (``App.run_test``) an
+    async worker runs ``SSHTransport.run(argv, on_output=lambda _s, lines:
+    pane.ingest(lines))``, as ``ProcedureScreen.stream_logs`` does, on the UI's
+    event loop; timed until the last line is in the pane's buffer.
+Rates run from the first chunk received to the end, so channel set-up and the
+remote python start-up are left out. (a), (b) and (c) take turns ``--repeat``
+times in one run; the medians are reported with their ratios to (a).
+(d) key->frame latency (as in ``bench_log_pane.py`` (b)) while the host streams
+    into the pane for ``--flood-seconds``, against the same app with no stream.
+RSS is read before (a), after (c) and after (d): it must not grow with the lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from textual.app import App, ComposeResult  # noqa: E402
+
+from bench_log_pane import key_latencies, p95, rss_mb  # noqa: E402
+from console.config import load_config  # noqa: E402
+from console.transport.process_group import wrap_in_process_group  # noqa: E402
+from console.transport.ssh import SSHTransport  # noqa: E402
+from console.transport.streams import CHUNK_SIZE  # noqa: E402
+from widgets.log_pane import LogPane  # noqa: E402
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "sandbox" / ".state" / "console.toml"
+
+# argv[1]: lines to write; argv[2]: seconds after which to stop early (0: no limit).
+GENERATOR = r"""
+import sys, time
+services = ("mr-dj-backend-1", "mr-dj-frontend-1", "mr-dj_mr-dj-backend_1", "db-1")
+lines, seconds = int(sys.argv[1]), float(sys.argv[2])
+rows = [f"{services[i % 4]}  | 2026-03-01T10:15:{i % 60:02d}.{i:09d}Z GET /api/bookings/{i} 200 "
+        f"{i % 97}ms user={i % 1000} request_id=req-{i:08x}\n".encode() for i in range(10_000)]
+block, out, deadline = b"".join(rows), sys.stdout.buffer, time.monotonic() + seconds
+while lines > 0 and not (seconds and time.monotonic() > deadline):
+    n = min(lines, len(rows))
+    out.write(block if n == len(rows) else b"".join(rows[:n]))
+    lines -= n
+out.flush()
+"""
+
+
+def generator_argv(lines: int, seconds: float = 0) -> list[str]:
+    return ["python3", "-c", GENERATOR, str(lines), str(seconds)]
+
+
+class StreamApp(App):
+    def __init__(self, project: str, services: list[str]) -> None:
+        super().__init__()
+        self.project, self.services = project, services
+
+    def compose(self) -> ComposeResult:
+        yield LogPane(id="logs", project=self.project, services=self.services)
+
+    def on_mount(self) -> None:
+        self.query_one(LogPane).focus()
+
+
+async def bare_read(transport: SSHTransport, lines: int) -> tuple[int, float]:
+    """Newlines counted in the raw 64 KiB chunks; (count, seconds from first chunk to EOF)."""
+    await transport.connect()
+    proc = await transport.connection.create_process(wrap_in_process_group(generator_argv(lines)),
+                                                     encoding=None)
+    proc.stdin.write_eof()
+    count, first = 0, None
+    while chunk := await proc.stdout.read(CHUNK_SIZE):
+        if first is None:
+            first = time.perf_counter()
+        count += chunk.count(b"\n")
+    seconds = time.perf_counter() - first
+    await proc.wait_closed()
+    return count, seconds
+
+
+async def transport_read(transport: SSHTransport, lines: int) -> tuple[int, float]:
+    """Lines as SSHTransport.run hands them on, only counted."""
+    state = {"count": 0, "first": None}
+
+    def count(_stream: str, batch: list[str]) -> None:
+        if state["first"] is None:
+            state["first"] = time.perf_counter()
+        state["count"] += len(batch)
+
+    result = await transport.run(generator_argv(lines), on_output=count)
+    assert result.ok, result
+    return state["count"], time.perf_counter() - state["first"]
+
+
+async def pane_read(app: App, transport: SSHTransport, lines: int) -> tuple[int, float]:
+    """Lines streamed into the pane by an async worker on the UI loop, until all are in its buffer."""
+    pane = app.query_one(LogPane)
+    pane.drain()
+    before = pane.buffer.end_seq
+    state: dict[str, float | None] = {"first": None}
+
+    def ingest(_stream: str, batch: list[str]) -> None:
+        if state["first"] is None:
+            state["first"] = time.perf_counter()
+        pane.ingest(batch)
+
+    async def stream() -> None:
+        result = await transport.run(generator_argv(lines), on_output=ingest)
+        assert result.ok, result
+
+    worker = app.run_worker(stream(), group="bench-logs", exclusive=True, exit_on_error=False)
+    await worker.wait()
+    pane.drain()
+    return pane.buffer.end_seq - before, time.perf_counter() - state["first"]
+
+
+async def run(config_path: Path, lines: int, repeat: int, flood_seconds: float) -> dict:
+    config = load_config(config_path)
+    transport = SSHTransport(config.target)
+    app = StreamApp(config.target.project_name, [s.name for s in config.services])
+    rates: dict[str, list[float]] = {"bare": [], "transport": [], "pane": []}
+    results: dict = {"target": transport.description}
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await transport_read(transport, 10_000)            # connect and warm up
+            results["rss_before"] = rss_mb()
+            for _ in range(repeat):
+                for name, read in (("bare", lambda: bare_read(transport, lines)),
+                                   ("transport", lambda: transport_read(transport, lines)),
+                                   ("pane", lambda: pane_read(app, transport, lines))):
+                    count, seconds = await read()
+                    if count != lines:
+                        raise SystemExit(f"{name}: got {count:,} lines, expected {lines:,}")
+                    rates[name].append(count / seconds)
+            pane = app.query_one(LogPane)
+            results["kept"] = len(pane.buffer)
+            results["rss_after"] = rss_mb()
+
+            # (d) key->frame while the host streams into the pane, against no stream.
+            idle = await key_latencies(app, pane, None, 60)
+            stop = threading.Event()
+            streamed_before = pane.buffer.end_seq
+
+            async def stream() -> None:
+                try:
+                    await transport.run(generator_argv(10**10, flood_seconds),
+                                        on_output=lambda _s, batch: pane.ingest(batch))
+                finally:
+                    stop.set()
+
+            started = time.perf_counter()
+            worker = app.run_worker(stream(), group="bench-logs", exclusive=True, exit_on_error=False)
+            flood = await key_latencies(app, pane, stop, 100_000)
+            await worker.wait()
+            pane.drain()
+            results["flood_lines"] = pane.buffer.end_seq - streamed_before
+            results["flood_lps"] = results["flood_lines"] / (time.perf_counter() - started)
+            results["idle_p50"], results["idle_p95"] = statistics.median(idle), p95(idle)
+            results["flood_p50"], results["flood_p95"] = statistics.median(flood), p95(flood)
+            results["flood_max"], results["presses"] = max(flood), len(flood)
+            results["rss_end"] = rss_mb()
+    finally:
+        await transport.close()
+    results.update({name: statistics.median(values) for name, values in rates.items()})
+    results["runs"] = rates
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument("--lines", type=int, default=2_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--flood-seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    r = asyncio.run(run(args.config, args.lines, args.repeat, args.flood_seconds))
+
+    def each(name: str) -> str:
+        return "runs " + " / ".join(f"{v / 1e6:.2f}" for v in r["runs"][name])
+
+    rows = [
+        ("over SSH to", r["target"], f"{args.lines:,} lines x {args.repeat}, medians"),
+        ("(a) bare SSH read, newlines counted", f"{r['bare'] / 1e6:8.2f} M lines/s", f"baseline; {each('bare')}"),
+        ("(b) SSHTransport.run, lines counted", f"{r['transport'] / 1e6:8.2f} M lines/s",
+         f"{r['transport'] / r['bare']:.2f}x baseline; {each('transport')}"),
+        ("(c) SSHTransport.run -> LogPane.ingest", f"{r['pane'] / 1e6:8.2f} M lines/s",
+         f"{r['pane'] / r['bare']:.2f}x baseline (target >= 1 M/s); {each('pane')}; {r['kept']:,} kept"),
+        ("(d) key->frame idle p50 / p95", f"{r['idle_p50']:6.1f} / {r['idle_p95']:.1f} ms", "baseline"),
+        ("(d) key->frame streaming p50 / p95", f"{r['flood_p50']:6.1f} / {r['flood_p95']:.1f} ms",
+         f"{r['flood_p95'] / r['idle_p95']:.2f}x idle p95, max {r['flood_max']:.1f} ms, {r['presses']} keys, "
+         f"{r['flood_lines']:,} lines at {r['flood_lps'] / 1e6:.2f} M/s"),
+        ("RSS before / after (c) / after (d)", f"{r['rss_before']:.0f} / {r['rss_after']:.0f} / "
+         f"{r['rss_end']:.0f} MB", f"{args.repeat * args.lines + r['flood_lines']:,} lines into the pane in all"),
+    ]
+    width = max(len(row[0]) for row in rows)
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:<24} {note}")
+
+
+if __name__ == "__main__":
+    main()
