@@ -58,7 +58,7 @@ class HomeScreen(ConsoleScreen):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#incidents", DataTable)
-        table.add_columns("Incident", "State", "Outcome", "Procedure")
+        table.add_columns("Incident", "State", "Decision", "Procedure")
         self.action_reload()
         config = self.console_app.config
         if config.health:
