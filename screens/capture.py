@@ -50,7 +50,8 @@ class ScreenReporter(CaptureReporter):
             if layer is not None and total:
                 layers[layer] = (min(current or 0, total), total)
             elif layer is not None and status.lower().startswith(("pushed", "layer already exists")):
-                done = layers.get(layer, (0, 0))[1]
+                # a layer the registry already had never reports a size: count it as one unit, done
+                done = layers.get(layer, (0, 0))[1] or 1
                 layers[layer] = (done, done)
             self._dirty = True
 
@@ -214,6 +215,8 @@ class CaptureScreen(ConsoleScreen):
         lines, images, uploads = self._reporter.drain()
         if lines:
             self.query_one("#capture-log", Log).write_lines(lines)
+        if self.result is not None:
+            return   # the bars already show the finished capture
         for name, (done, total) in (images or {}).items():
             self._bar(f"image {name}", done, total)
         for name, (done, total) in (uploads or {}).items():
@@ -235,7 +238,10 @@ class CaptureScreen(ConsoleScreen):
         box.update(message)
 
     def _show_result(self, result: CaptureResult) -> None:
+        self._flush()
         self.result = result
+        for bar in self._bars.values():   # captured: every push and upload finished
+            bar.update(total=bar.total or 1, progress=bar.total or 1)
         record = result.record
         lines = [f"Captured {result.tag}: pushed={record.get('pushed')} verified={result.verified} "
                  f"migration_head={record.get('migration_head')}"]

@@ -86,6 +86,7 @@ async def test_valid_tag_runs_capture_and_shows_progress_and_result(tmp_path, mo
             image = f"127.0.0.1:5999/mr-dj-backend:{tag}"
             reporter.push_progress(image, "aaa", "Pushing", 30, 100)
             reporter.push_progress(image, "bbb", "Pushing", 50, 300)
+            reporter.push_progress(f"127.0.0.1:5999/mr-dj-frontend:{tag}", "ccc", "Layer already exists", None, None)
             reporter.warning("migration head unknown: no table")
         thread = threading.Thread(target=from_a_thread)
         thread.start()
@@ -110,11 +111,13 @@ async def test_valid_tag_runs_capture_and_shows_progress_and_result(tmp_path, mo
         await pilot.click("#capture-push")
         await pilot.click("#capture-db")
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: len(screen.query(ProgressBar)) == 2, what="image and upload bars")
+        await wait_for(pilot, lambda: len(screen.query(ProgressBar)) == 3, what="image and upload bars")
         assert screen.running
         bars = {str(b.parent.query_one("Label").render()): b for b in screen.query(ProgressBar)}
         image_bar = bars["image 127.0.0.1:5999/mr-dj-backend:v3"]
         assert (image_bar.progress, image_bar.total) == (80, 400)      # layers summed
+        existing = bars["image 127.0.0.1:5999/mr-dj-frontend:v3"]
+        assert (existing.progress, existing.total) == (1, 1)   # the registry had every layer: done
         upload_bar = bars["upload v3-images.tar"]
         assert (upload_bar.progress, upload_bar.total) == (400, 1000)
         await pilot.press("escape")      # refused while running
@@ -127,6 +130,7 @@ async def test_valid_tag_runs_capture_and_shows_progress_and_result(tmp_path, mo
         assert seen["build"] is False          # building is opt-in
         assert seen["config"] is app.config
         assert (upload_bar.progress, upload_bar.total) == (1000, 1000)
+        assert (image_bar.progress, image_bar.total) == (400, 400)   # captured: every bar ends full
         log = "\n".join(screen.query_one("#capture-log", Log).lines)
         assert "pushing 127.0.0.1:5999/mr-dj-backend:v3" in log
         assert "WARNING: migration head unknown" in log and "release v3 recorded" in log
