@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from console.secrets import SecretRef
-from console.validate import is_valid_hostname
+from console.validate import is_valid_holder, is_valid_hostname, is_valid_remote_path
 
 SECRET_KEYS = {"password", "webhook_url", "api_key", "database_url", "token"}
 COMPOSE_COMMANDS = ("docker-compose", "docker compose")
@@ -285,6 +285,9 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     r.unknown(data, "", {"operator", "target", "registry", "services", "health", "commands",
                          "thresholds", "paths", "capture", "prerequisites", "notifications", "staging"})
     operator = r.get(data, "", "operator", str, env.get("USER") or "operator")
+    if operator is not None and not is_valid_holder(operator):
+        # it is written into the host lock; refuse it now rather than at the first mutating step
+        r.problem("operator", "use letters, digits, spaces and _.@+- (it names the holder of the host lock)")
     target = _target(r, data)
     registry = _registry(r, data)
     services = _services(r, data)
@@ -340,8 +343,9 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
         r.problem(f"{prefix}.project_name", "must match [a-z0-9][a-z0-9_-]* (compose project name)")
     for key in ("project_dir", "artifacts_dir"):
         value = r.get(t, prefix, key, str, Target.project_dir if key == "project_dir" else Target.artifacts_dir)
-        if value is not None and not value.startswith("/"):
-            r.problem(f"{prefix}.{key}", "must be an absolute path on the host")
+        if value is not None and not is_valid_remote_path(value):
+            r.problem(f"{prefix}.{key}", "must be an absolute path on the host made of [A-Za-z0-9_.@+-] "
+                                         "components, without '.' or '..'")
     timeouts = {}
     for key in ("connect_timeout", "keepalive_interval", "command_timeout"):
         value = r.get(t, prefix, key, float, getattr(Target, key))
@@ -376,12 +380,12 @@ def _staging(r: _Reader, data: dict, target: Target, production: list[HealthChec
     if "port" not in fields and fields["host"] == target.host:
         fields["port"] = target.port
     staging = _target_fields(r, fields, "staging", base=target)
-    if (staging.host, staging.port) == (target.host, target.port):
-        # Same machine: sharing a project name or directory would validate on production itself.
-        if "project_name" in t and staging.project_name == target.project_name:
-            r.problem("staging.project_name", "must differ from target.project_name on the same host")
-        if "project_dir" in t and staging.project_dir.rstrip("/") == target.project_dir.rstrip("/"):
-            r.problem("staging.project_dir", "must differ from target.project_dir on the same host")
+    # Always, not only when the host names match: "localhost", an ssh alias or another port can
+    # all be the production machine, and staging steps run without a confirmation.
+    if "project_name" in t and staging.project_name == target.project_name:
+        r.problem("staging.project_name", "must differ from target.project_name (it could be production)")
+    if "project_dir" in t and staging.project_dir.rstrip("/") == target.project_dir.rstrip("/"):
+        r.problem("staging.project_dir", "must differ from target.project_dir (it could be production)")
     health = _health(r, t, "staging.health")
     if not health:
         r.problem("staging.health", "at least one [[staging.health]] check is required: staging is judged by it")

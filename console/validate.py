@@ -126,6 +126,18 @@ def require_incident_id(incident_id: str) -> str:
     return incident_id
 
 
+def is_valid_holder(holder: str) -> bool:
+    return isinstance(holder, str) and HOLDER_RE.fullmatch(holder) is not None
+
+
+def is_valid_remote_path(path: str) -> bool:
+    try:
+        require_remote_path(path)
+    except UnsafeValue:
+        return False
+    return True
+
+
 def require_holder(holder: str) -> str:
     if not isinstance(holder, str) or HOLDER_RE.fullmatch(holder) is None:
         raise UnsafeValue(f"refusing lock holder {holder!r}: use letters, digits, spaces and _.@+-")

@@ -157,13 +157,36 @@ def test_staging_on_another_host_does_not_inherit_the_port(tmp_path):
     config = load_config(write(tmp_path, STAGING_BASE + '''
 [staging]
 host = "staging.example.com"
+project_dir = "/opt/mr-dj-staging"
+project_name = "mr-dj-staging"
+[[staging.health]]
+name = "backend"
+url = "https://staging.example.com/api/health"
+'''))
+    assert (config.staging.target.host, config.staging.target.port) == ("staging.example.com", 22)
+
+
+def test_staging_may_never_reuse_the_production_project_even_under_another_host_name(tmp_path):
+    # "localhost", an ssh alias or another port can all be the production machine
+    problems = problems_of(write(tmp_path, STAGING_BASE + '''
+[staging]
+host = "localhost"
+port = 22
 project_dir = "/opt/mr-dj"
 project_name = "mr-dj"
 [[staging.health]]
 name = "backend"
 url = "https://staging.example.com/api/health"
 '''))
-    assert (config.staging.target.host, config.staging.target.port) == ("staging.example.com", 22)
+    assert "could be production" in problems["staging.project_name"]
+    assert "could be production" in problems["staging.project_dir"]
+
+
+def test_operator_and_host_paths_that_the_run_would_refuse_are_refused_up_front(tmp_path):
+    text = STAGING_BASE.replace('project_dir = "/opt/mr-dj"', 'project_dir = "/opt/my app"')
+    problems = problems_of(write(tmp_path, 'operator = "Jane O\'Neil"\n' + text))
+    assert "holder of the host lock" in problems["operator"]
+    assert "absolute path" in problems["target.project_dir"]
 
 
 def test_no_staging_table_means_no_staging(tmp_path):
