@@ -8,9 +8,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def positive_minutes(text: str) -> float:
+    """A monitoring window: a finite number of minutes above zero (argparse exits 2 otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of minutes, not {text!r}")
+    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("hotfix", help="deploy a hotfix release HOTFIX_TAG and monitor it (runbook section 4)")
     p.add_argument("--tag", required=True, metavar="TAG", help="the hotfix release tag (captured first)")
-    p.add_argument("--monitor-minutes", type=float, help="how long to watch health after deploying")
+    p.add_argument("--monitor-minutes", type=positive_minutes, help="how long to watch health after deploying")
     output_flags(p)
     p.set_defaults(handler=cmd_hotfix)
 

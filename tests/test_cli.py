@@ -166,3 +166,12 @@ def test_config_hotfix_announces_the_incident_it_opens_once(headless, monkeypatc
     assert cli_commands.cmd_config_hotfix(args) == cli_commands.EXIT_OK
     assert announced.count(messages.INCIDENT_OPENED) == 1
     assert announced[0] == messages.INCIDENT_OPENED
+
+
+@pytest.mark.parametrize("minutes", ["0", "-5", "nan", "inf", "soon"])
+def test_hotfix_monitor_minutes_must_be_a_positive_number(minutes, capsys):
+    from console.cli import main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", "config.example.toml", "hotfix", "--tag", "v3", "--monitor-minutes", minutes])
+    assert exit_info.value.code == 2
+    assert "--monitor-minutes" in capsys.readouterr().err

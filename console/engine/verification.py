@@ -40,6 +40,10 @@ async def services_running(ctx: StepContext) -> ActionResult:
 async def wait_for_health(ctx: StepContext, expected_version: str | None,
                           wait: float | None = None) -> ActionResult:
     """Every check must answer as expected (and report the target version) within ``wait``."""
+    if not ctx.config.health:
+        # nothing would be checked: never report that as healthy
+        return ActionResult(False, "no health checks are configured ([[health]]): nothing proves the "
+                                   "services answer; check by hand, then skip this step with a reason")
     if wait is None:
         wait = ctx.config.thresholds.health_wait_seconds
     deadline = time.monotonic() + wait
@@ -85,9 +89,14 @@ def smoke_test_steps(config: Config) -> list[Step]:
     """The configured smoke tests, each run inside the running backend of ``config.target``."""
     compose = ComposeCommands.for_target(config.target)
     steps = []
+    seen: set[str] = set()
     for argv in config.commands.smoke_tests:
         prefix = argv[argv.index("--prefix") + 1] if "--prefix" in argv[:-1] else "backend"
-        steps.append(Step(f"smoke_{prefix}", f"Smoke test: {prefix}",
+        step_id, n = f"smoke_{prefix}", 2
+        while step_id in seen:   # two tests for one prefix must not share a journal id
+            step_id, n = f"smoke_{prefix}_{n}", n + 1
+        seen.add(step_id)
+        steps.append(Step(step_id, f"Smoke test: {prefix}",
                           argv=compose.smoke_test(config.backend.name, argv, via="exec"), read_only=True,
                           timeout=300))
     return steps
