@@ -152,3 +152,12 @@ async def test_a_staging_step_without_a_staging_target_fails_as_a_precondition(c
     outcome, _, decider = await _run(config, only_staging, RecordingTransport("prod"), None)
     assert outcome == "failed"
     assert decider.failures == [("staging_up", FailureReason.PRECONDITION)]
+
+
+def test_resuming_an_undo_restores_the_same_env_file_it_started_with(config, log):
+    from console.engine.hotfix import build_config_hotfix, rebuild_hotfix
+    first = build_config_hotfix(config, service="mr-dj-backend", env_file="config/prod.env", keys=[],
+                                flag_command=None, undo_incident="20261125-101010-abcd")
+    again = rebuild_hotfix(config, log, "config_hotfix", {}, first.options)
+    assert again.step("restore_env").argv == first.step("restore_env").argv
+    assert "/opt/mr-dj/config/prod.env" in " ".join(again.step("restore_env").argv)

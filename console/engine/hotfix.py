@@ -196,7 +196,7 @@ def build_config_hotfix(config: Config, *, service: str, env_file: str | None, k
                           argv=compose.recreate([service]), mutating=True, timeout=600))
     steps += verification_steps(config, None)
     return Procedure("config_hotfix", steps,
-                     options={"service": service, "env_file": path, "keys": list(keys),
+                     options={"service": service, "env_file": path, "env_file_arg": env_file, "keys": list(keys),
                               "flag_command": flag_command, "undo_incident": undo_incident})
 
 
@@ -209,7 +209,7 @@ def rebuild_hotfix(config: Config, log, name: str, started: dict, options: dict)
             # The values were never written down, so the edit cannot be replayed blindly.
             raise ValueError("a configuration hotfix that sets keys cannot be resumed: its values are not "
                              "journaled; run config-hotfix again (the first backup is kept)")
-        return build_config_hotfix(config, service=options["service"], env_file=None, keys=[],
+        return build_config_hotfix(config, service=options["service"], env_file=options.get("env_file_arg"), keys=[],
                                    flag_command=options.get("flag_command"),
                                    undo_incident=options.get("undo_incident"))
     raise ValueError(f"cannot resume a {name} procedure")
