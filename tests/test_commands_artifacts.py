@@ -24,7 +24,8 @@ def test_extract_bundle_uses_safe_tar_flags():
 
 
 def test_list_bundle():
-    assert j(a.list_bundle("/opt/artifacts", "2024.05.01-1")) == "tar -tvzf /opt/artifacts/2024.05.01-1-compose.tar.gz"
+    assert j(a.list_bundle("/opt/artifacts", "2024.05.01-1")) == (
+        "tar --numeric-owner -tvzf /opt/artifacts/2024.05.01-1-compose.tar.gz")
 
 
 def test_docker_load_pull_tag_push_inspect():
@@ -178,6 +179,24 @@ def test_a_plain_bundle_is_safe():
                "-rw------- root/root        40 2024-05-01 12:00 backend/.env\n")
     assert a.unsafe_members(a.parse_bundle_listing(listing)) == []
     assert a.unsafe_members(a.parse_bundle_listing("-rw-r--r-- 0/0 1 2024-05-01 12:00 /etc/cron.d/x\n"))
+
+
+def test_a_listing_line_that_cannot_be_read_refuses_the_bundle():
+    # an owner name with a space once hid a symlink "backend -> /etc" from the parser
+    listing = ("-rw-r--r-- 0/0       120 2024-05-01 12:00 docker-compose.yml\n"
+               "lrwxrwxrwx a b/root     0 2024-05-01 12:00 backend -> /etc\n")
+    problems = a.unsafe_members(a.parse_bundle_listing(listing))
+    assert len(problems) == 1 and "unreadable listing line" in problems[0] and "backend -> /etc" in problems[0]
+
+
+def test_numeric_owners_keep_odd_owner_names_out_of_the_listing(tmp_path):
+    info = _info("backend", tarfile.SYMTYPE, link="/etc")
+    info.uname, info.uid = "a b", 1234
+    path = _bundle(tmp_path, [(_info("docker-compose.yml", size=3), b"a: "), (info, None)])
+    out = subprocess.run(a.list_bundle(str(tmp_path), "t")[:-1] + [str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    problems = a.unsafe_members(a.parse_bundle_listing(out))
+    assert problems == ["backend: link to /etc (links are not expected in a compose bundle)"]
 
 
 def test_extract_bundle_member_takes_one_plain_relative_file():

@@ -54,7 +54,7 @@ def extract_bundle_member(artifacts_dir: str, tag: str, project_dir: str, member
 
 def list_bundle(artifacts_dir: str, tag: str) -> list[str]:
     """List members with types (``tar -tv``) so links and odd paths are seen before extraction."""
-    return argv("tar", "-tvzf", bundle_path(artifacts_dir, tag))
+    return argv("tar", "--numeric-owner", "-tvzf", bundle_path(artifacts_dir, tag))
 
 
 def docker_load(artifacts_dir: str, tag: str) -> list[str]:
@@ -158,6 +158,8 @@ def parse_bundle_listing(text: str) -> list[BundleMember]:
     for line in text.splitlines():
         match = _TAR_LINE.fullmatch(line.rstrip("\r"))
         if match is None:
+            if line.strip():   # never let a line we cannot read hide a member
+                members.append(BundleMember(kind="?", name=line.strip()))
             continue
         kind, rest, target = match["kind"], match["rest"], None
         if kind == "l" and " -> " in rest:
@@ -173,7 +175,9 @@ def unsafe_members(members: Iterable[BundleMember]) -> list[str]:
     problems = []
     for m in members:
         parts = m.name.split("/")
-        if m.name.startswith("/") or ".." in parts:
+        if m.kind == "?":
+            problems.append(f"unreadable listing line {m.name[:200]!r}")
+        elif m.name.startswith("/") or ".." in parts:
             problems.append(f"{m.name}: path leaves the project directory")
         elif m.kind in ("l", "h"):
             problems.append(f"{m.name}: link to {m.link_target} (links are not expected in a compose bundle)")
