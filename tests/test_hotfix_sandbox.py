@@ -54,8 +54,12 @@ def test_hotfix_is_validated_on_staging_then_deployed(fresh_sandbox, built_image
     started = [(r["step_id"], r["host"]) for r in records if r["type"] == "step_started"]
     staging = [step for step, where in started if where == "staging"]
     assert staging == ["staging_verify_artifacts", "staging_compose_file", "staging_pull_mr-dj-backend",
-                       "staging_pull_mr-dj-frontend", "staging_up", "staging_health", "staging_smoke_backend",
-                       "staging_smoke_frontend"]
+                       "staging_tag_mr-dj-backend", "staging_pull_mr-dj-frontend", "staging_tag_mr-dj-frontend",
+                       "staging_up", "staging_health", "staging_smoke_backend", "staging_smoke_frontend"]
+    # pulled by the digests recorded at capture, not by the (movable) tag
+    pulls = [r["argv"] for r in records if r["type"] == "step_started" and r["step_id"].endswith("pull_mr-dj-backend")]
+    digest = ReleaseLog.load(config.paths.release_log).get("v3").images["mr-dj-backend"]["digest"]
+    assert pulls and all(a[-1] == f"127.0.0.1:5000/mr-dj-backend@{digest}" for a in pulls)
     order = [step for step, _ in started]
     assert order.index("staging_smoke_frontend") < order.index("restore_bundle")
     finished = {r["step_id"] for r in records if r["type"] == "step_finished"}

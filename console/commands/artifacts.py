@@ -66,6 +66,24 @@ def image_ref(registry: str, image: str, tag: str) -> str:
     return require_image_ref(ref)
 
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
+
+
+def is_image_digest(value: str) -> bool:
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
+
+
+def digest_ref(registry: str, image: str, digest: str) -> str:
+    """``<registry>/<image>@sha256:…``: the exact manifest captured, whatever the tag says now."""
+    if not is_image_digest(digest):
+        raise UnsafeValue(f"refusing image digest {digest!r}: expected sha256:<64 hex>")
+    return require_image_ref(f"{require_registry(registry)}/{require_image(image)}@{digest}")
+
+
+def docker_pull_digest(registry: str, image: str, digest: str) -> list[str]:
+    return docker("pull", digest_ref(registry, image, digest))
+
+
 def docker_pull(registry: str, image: str, tag: str) -> list[str]:
     return docker("pull", image_ref(registry, image, tag))
 

@@ -24,6 +24,7 @@ from console.config import Config
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Procedure, Step
+from console.engine.registry_pull import pull_steps
 from console.engine.verification import smoke_test_steps, verification_steps, wait_for_health
 from console.health import check_all
 from console.secrets import Secret
@@ -80,14 +81,13 @@ def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
              display=" ".join(art.list_bundle(target.artifacts_dir, tag)), read_only=True,
              preflight=True),
     ]
-    steps += staging_steps(config, tag, recorded, use_registry)
+    steps += staging_steps(config, release, tag, recorded, use_registry)
     steps += [
         Step("restore_bundle", f"Restore the {tag} compose bundle",
              argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir), destructive=True, mutating=True),
     ]
     if use_registry:
-        steps += [Step(f"pull_{s.name}", f"Pull {s.image}:{tag}", argv=art.docker_pull(config.registry.url, s.image, tag),
-                       mutating=True, timeout=900) for s in config.services]
+        steps += pull_steps(config, release, tag)
     else:
         steps.append(Step("load_images", f"Load {tag} images", argv=art.docker_load(target.artifacts_dir, tag),
                           mutating=True, timeout=900))
@@ -105,7 +105,7 @@ def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
                      options={"monitor_minutes": minutes, "use_registry": use_registry})
 
 
-def staging_steps(config: Config, tag: str, recorded: dict[str, str], use_registry: bool) -> list[Step]:
+def staging_steps(config: Config, release, tag: str, recorded: dict[str, str], use_registry: bool) -> list[Step]:
     """Runbook section 4, "validate on staging": the hotfix's images and compose file on the staging
     target (which keeps its own env files: production secrets never go there), then its health and
     smoke tests. A failure stops the hotfix before production is touched."""
@@ -126,9 +126,7 @@ def staging_steps(config: Config, tag: str, recorded: dict[str, str], use_regist
              mutating=True, host="staging"),
     ]
     if use_registry:
-        steps += [Step(f"staging_pull_{s.name}", f"Staging: pull {s.image}:{tag}",
-                       argv=art.docker_pull(config.registry.url, s.image, tag), mutating=True, timeout=900,
-                       host="staging") for s in config.services]
+        steps += pull_steps(config, release, tag, id_prefix="staging_", title_prefix="Staging: ", host="staging")
     else:
         steps.append(Step("staging_load_images", f"Staging: load {tag} images",
                           argv=art.docker_load(where.artifacts_dir, tag), mutating=True, timeout=900,

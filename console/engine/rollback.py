@@ -13,6 +13,7 @@ from console.config import Config
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
 from console.engine.migrations import check_schema, skip_reason_for_rollback
 from console.engine.procedure import ActionResult, Procedure, Step
+from console.engine.registry_pull import pull_steps
 from console.engine.verification import verification_steps
 from console.validate import require_tag
 
@@ -93,10 +94,7 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
              destructive=True, mutating=True),
     ]
     if use_registry:
-        for service in config.services:
-            steps.append(Step(f"pull_{service.name}", f"Pull {service.image}:{to_tag} from the registry",
-                              argv=art.docker_pull(config.registry.url, service.image, to_tag),
-                              mutating=True, timeout=900))
+        steps += pull_steps(config, release, to_tag)
     else:
         steps.append(Step("load_images", f"Load {to_tag} images from the tarball",
                           argv=art.docker_load(target.artifacts_dir, to_tag), mutating=True, timeout=900))
