@@ -58,6 +58,7 @@ class Target:
     connect_timeout: float = 10.0
     keepalive_interval: float = 15.0
     command_timeout: float = 600.0
+    compose_file: str = "docker-compose.yml"   # from [capture] compose_file: the bundle puts it here
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,14 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     prerequisites = _prerequisites(r, data)
     slack, statuspage = _notifications(r, data)
     staging = _staging(r, data, target, health)
+    # The host runs the compose file the bundle carries, under the same name.
+    if "/" in capture.compose_file or not capture.compose_file:
+        r.problem("capture.compose_file", "must be a file name at the top of source_dir "
+                                          "(the host runs it from project_dir)")
+    else:
+        target = replace(target, compose_file=capture.compose_file)
+        if staging is not None:
+            staging = replace(staging, target=replace(staging.target, compose_file=capture.compose_file))
     if r.problems:
         raise ConfigError(str(source), r.problems)
     return Config(source=source, operator=operator, target=target, registry=registry,

@@ -58,7 +58,7 @@ def test_for_target_uses_the_targets_fields():
     ("migrate_status", ("mr-dj-backend", ["npm", "run", "migrate:status"]),
      "exec -T mr-dj-backend npm run migrate:status"),
     ("migrate_status", ("mr-dj-backend", ["npm", "run", "migrate:status"], "run"),
-     "run --rm -T mr-dj-backend npm run migrate:status"),
+     "run --rm --no-deps -T mr-dj-backend npm run migrate:status"),
     ("smoke_test", ("mr-dj-backend", ["npm", "run", "smoke:test", "--prefix", "backend"]),
      "exec -T mr-dj-backend npm run smoke:test --prefix backend"),
 ])

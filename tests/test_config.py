@@ -220,3 +220,21 @@ colour = "blue"
     assert "missing required key" in problems["staging.project_name"]
     assert "at least one" in problems["staging.health"]
     assert problems["staging.colour"] == "unknown key"
+
+
+def test_the_capture_compose_file_is_the_one_the_host_runs(tmp_path):
+    config = load_config(write(tmp_path, STAGING_BASE + '''
+[capture]
+compose_file = "compose.yaml"
+[staging]
+project_dir = "/opt/mr-dj-staging"
+project_name = "mr-dj-staging"
+[[staging.health]]
+name = "backend"
+url = "https://staging.example.com/api/health"
+'''))
+    from console.commands.compose import ComposeCommands
+    assert ComposeCommands.for_target(config.target).compose_file == "/opt/mr-dj/compose.yaml"
+    assert ComposeCommands.for_target(config.on_staging().target).compose_file == "/opt/mr-dj-staging/compose.yaml"
+    problems = problems_of(write(tmp_path, STAGING_BASE + '[capture]\ncompose_file = "deploy/compose.yaml"\n'))
+    assert "file name at the top of source_dir" in problems["capture.compose_file"]

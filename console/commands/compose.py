@@ -38,8 +38,9 @@ class ComposeCommands:
 
     @classmethod
     def for_target(cls, target) -> "ComposeCommands":
-        """From a :class:`console.config.Target` (compose_command, project_name, project_dir)."""
-        return cls(target.compose_command, target.project_name, target.project_dir)
+        """From a :class:`console.config.Target` (compose_command, project_name, project_dir, compose_file)."""
+        return cls(target.compose_command, target.project_name, target.project_dir,
+                   getattr(target, "compose_file", "docker-compose.yml"))
 
     @property
     def is_v1(self) -> bool:
@@ -86,6 +87,11 @@ class ComposeCommands:
         return self._in_service(via, service, command)
 
     def migrate_status(self, service: str, command: Iterable[str], via: Via = "exec") -> list[str]:
+        if via == "run":
+            # read-only, and run even in a dry run: start no dependency (`run` would start any
+            # stopped depends_on service); the database it reads is already up.
+            return self.compose("run", "--rm", "--no-deps", "-T", require_service(service),
+                                user_argv(command, "service command"))
         return self._in_service(via, service, command)
 
     def smoke_test(self, service: str, command: Iterable[str], via: Via = "exec") -> list[str]:
