@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
 import time
 
 from console.engine.events import (AwaitingConfirmation, Event, Notice, ProcedureFinished,
@@ -72,7 +73,26 @@ class CLIDecider:
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
 
     async def _ask(self, prompt: str) -> str:
-        return (await asyncio.to_thread(input, prompt)).strip()
+        """One line from the terminal; "" once input is closed (every caller reads that as no).
+
+        ``input()`` runs in a daemon thread of its own, not the executor: Ctrl-C must end the
+        run after the engine has cleaned up, without waiting for a line nobody will type."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str] = loop.create_future()
+
+        def settle(value: str) -> None:
+            if not answer.done():
+                answer.set_result(value)
+
+        def read() -> None:
+            try:
+                line = input(prompt)
+            except (EOFError, OSError, ValueError):
+                line = "\x04"   # closed input: answered as "no" / "abort" below
+            loop.call_soon_threadsafe(settle, line)
+
+        threading.Thread(target=read, name="cli-prompt", daemon=True).start()
+        return (await answer).strip()
 
     async def confirm(self, step: Step, prompt: str) -> bool:
         if self.assume_yes:
@@ -91,9 +111,11 @@ class CLIDecider:
             answer = (await self._ask(f"{step.id} failed: [r]etry, [s]kip with a reason, [a]bort? ")).lower()
             if answer in ("r", "retry"):
                 return Choice("retry")
-            if answer in ("a", "abort"):
+            if answer in ("a", "abort", "\x04"):
                 return Choice("abort")
             if answer in ("s", "skip"):
                 reason = await self._ask("Reason for skipping (recorded in the journal): ")
+                if reason == "\x04":
+                    return Choice("abort")
                 if reason:
                     return Choice("skip", reason)
