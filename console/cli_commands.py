@@ -268,8 +268,12 @@ async def _unlock(args) -> int:
         if not info:
             print("the host is not locked")
             return EXIT_OK
-        print(f"lock {lock.lock_dir}: held by {info.get('holder')} for incident {info.get('incident_id')} "
-              f"since {info.get('since')}")
+        if info.get("unreadable"):
+            print(f"lock {lock.lock_dir}: present, but its info file is missing or unreadable "
+                  f"(a console that died while taking it?)")
+        else:
+            print(f"lock {lock.lock_dir}: held by {info.get('holder')} for incident {info.get('incident_id')} "
+                  f"since {info.get('since')}")
         if not args.force:
             return EXIT_OK
         if not args.yes:
@@ -277,7 +281,7 @@ async def _unlock(args) -> int:
                 return _bad("force-unlock needs confirmation: run it in a terminal or pass --yes")
             if input("Remove it? The other console may still be running. [y/N] ").strip().lower() not in ("y", "yes"):
                 return EXIT_FAILED
-        await lock.release()
+        await lock.force_release()
         journal = Journal.create(config.paths.state_dir)
         journal.record("lock", action="force_unlocked", lock_dir=lock.lock_dir, holder=info, by=config.operator)
         print(f"lock removed (journaled in incident {journal.incident_id})")

@@ -96,3 +96,28 @@ def test_missing_project_dir_is_not_reported_as_held(tmp_path):
     result = _run(lock.acquire_lock(lock.default_lock_dir(project), project, "bob", "inc-2", SINCE))
     assert result.returncode not in (0, lock.LOCK_HELD_EXIT)
     assert not lock.lock_held(result.returncode, result.stderr)
+
+
+def test_release_own_lock_leaves_a_lock_that_is_no_longer_ours(tmp_path):
+    project = str(tmp_path)
+    lock_dir = lock.default_lock_dir(project)
+    assert _run(lock.acquire_lock(lock_dir, project, "alice", "inc-1", SINCE)).returncode == 0
+    # force-unlocked by bob, who then took it for his own incident
+    assert _run(lock.release_lock(lock_dir, project)).returncode == 0
+    assert _run(lock.acquire_lock(lock_dir, project, "bob", "inc-2", SINCE)).returncode == 0
+    assert _run(lock.release_own_lock(lock_dir, project, "inc-1")).returncode == lock.LOCK_NOT_OURS_EXIT
+    assert (tmp_path / ".incident-console.lock").is_dir()
+    assert _run(lock.release_own_lock(lock_dir, project, "inc-2")).returncode == 0
+    assert not (tmp_path / ".incident-console.lock").exists()
+    assert _run(lock.release_own_lock(lock_dir, project, "inc-2")).returncode == 0   # already gone: fine
+
+
+def test_lock_state_tells_not_locked_from_locked_without_info(tmp_path):
+    project = str(tmp_path)
+    lock_dir = lock.default_lock_dir(project)
+    assert _run(lock.lock_state(lock_dir, project)).returncode == lock.NOT_LOCKED_EXIT
+    (tmp_path / ".incident-console.lock").mkdir()
+    state = _run(lock.lock_state(lock_dir, project))
+    assert (state.returncode, state.stdout) == (0, "")
+    with pytest.raises(UnsafeValue):
+        lock.release_own_lock(lock_dir, project, "inc-1;rm -rf /")

@@ -17,6 +17,18 @@ LOCK_NAME = ".incident-console.lock"
 # Exit status of acquire_lock when the lock directory already exists (EX_TEMPFAIL):
 # independent of the host's language, unlike mkdir's message.
 LOCK_HELD_EXIT = 75
+# Exit status of release_own_lock when the lock on the host is not this incident's any more
+# (force-unlocked and taken by someone else): it is left in place.
+LOCK_NOT_OURS_EXIT = 76
+# Exit status of lock_state when there is no lock directory at all.
+NOT_LOCKED_EXIT = 3
+
+_RELEASE_OWN = (
+    '[ -d "$1" ] || exit 0\n'
+    'grep -qxF "incident=$2" "$1/info" 2>/dev/null || exit 76\n'
+    'rm -rf -- "$1"\n'
+)
+_STATE = '[ -d "$1" ] || exit 3\ncat -- "$1/info" 2>/dev/null\nexit 0\n'
 
 # If the info file cannot be written the directory is removed again, so a half-taken
 # lock never blocks the next operator without saying who holds it.
@@ -52,7 +64,18 @@ def read_lock(lock_dir: str, project_dir: str) -> list[str]:
 
 
 def release_lock(lock_dir: str, project_dir: str) -> list[str]:
+    """Remove the lock whoever holds it: only for an explicit, confirmed force-unlock."""
     return argv("rm", "-rf", "--", require_lock_dir(lock_dir, project_dir))
+
+
+def release_own_lock(lock_dir: str, project_dir: str, incident_id: str) -> list[str]:
+    """Remove the lock only while it is still this incident's (exit 76 otherwise, 0 if gone)."""
+    return sh(_RELEASE_OWN, require_lock_dir(lock_dir, project_dir), require_incident_id(incident_id))
+
+
+def lock_state(lock_dir: str, project_dir: str) -> list[str]:
+    """Exit 3: not locked; exit 0: locked, with the info file's text (empty if it is missing)."""
+    return sh(_STATE, require_lock_dir(lock_dir, project_dir))
 
 
 def lock_held(exit_status: int | None, stderr: str = "") -> bool:

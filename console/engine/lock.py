@@ -52,14 +52,34 @@ class RemoteLock:
         raise LockError(f"could not create {self.lock_dir}: {result.stderr.strip() or result.exit_status}")
 
     async def read(self) -> dict:
-        result = await self.transport.run(lock_cmd.read_lock(self.lock_dir, self.project_dir), timeout=30,
+        """{} when the host is not locked; otherwise holder, incident and since (None when the
+        lock has no readable info file, with ``unreadable`` set: it can still be forced)."""
+        result = await self.transport.run(lock_cmd.lock_state(self.lock_dir, self.project_dir), timeout=30,
                                           capture=True)
-        if not result.ok:
+        if result.exit_status == lock_cmd.NOT_LOCKED_EXIT:
             return {}
+        if not result.ok:
+            raise LockError(f"cannot read {self.lock_dir}: {result.stderr.strip() or result.exit_status}")
         info = lock_cmd.parse_lock_info(result.stdout)
-        return {"holder": info.holder, "incident_id": info.incident_id, "since": info.since}
+        found = {"holder": info.holder, "incident_id": info.incident_id, "since": info.since}
+        if not any(found.values()):
+            found["unreadable"] = True
+        return found
 
     async def release(self) -> None:
+        """Release our lock; one that is no longer ours (force-unlocked, then retaken) stays."""
+        result = await self.transport.run(
+            lock_cmd.release_own_lock(self.lock_dir, self.project_dir, self.incident_id), timeout=30, capture=True)
+        if result.exit_status == lock_cmd.LOCK_NOT_OURS_EXIT:
+            self.held = False
+            raise LockError(f"{self.lock_dir} now belongs to another incident (force-unlocked and taken "
+                            f"again?): left in place")
+        if not result.ok:
+            raise LockError(result.stderr.strip() or f"exit {result.exit_status}")
+        self.held = False
+
+    async def force_release(self) -> None:
+        """`unlock --force`: remove the lock whoever holds it (asked and journaled by the caller)."""
         result = await self.transport.run(lock_cmd.release_lock(self.lock_dir, self.project_dir), timeout=30,
                                           capture=True)
         if not result.ok:
