@@ -4,8 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from console.journal import Journal, list_incidents, parse_iso
+
+PROCEDURE_ENDS = ("procedure_finished", "procedure_interrupted")
+
+
+def incident_procedure(records: Iterable[dict]) -> tuple[dict | None, dict | None]:
+    """The incident's own procedure: its latest ``procedure_started``, and the record that ended
+    that run (``procedure_finished`` or ``procedure_interrupted``; None while it runs).
+
+    Re-running the checks from the verification screen journals a ``verify`` procedure, and a
+    dry run changes nothing: neither is the procedure the incident resumes or is listed with.
+    """
+    started = ended = None
+    ours = False   # is the run in progress (the latest start) the incident's own procedure?
+    for record in records:
+        kind = record["type"]
+        if kind == "procedure_started":
+            ours = not record.get("dry_run") and record.get("procedure") != "verify"
+            if ours:
+                started, ended = record, None
+        elif kind in PROCEDURE_ENDS and ours and record.get("procedure") == started.get("procedure"):
+            ended = record
+    return started, ended
 
 
 @dataclass(frozen=True)
@@ -30,15 +53,13 @@ class IncidentSummary:
 
 
 def summarize(journal: Journal) -> IncidentSummary:
-    opened = started = finished = decided = resolved = None
-    for record in journal.records():
+    records = list(journal.records())
+    started, finished = incident_procedure(records)
+    opened = decided = resolved = None
+    for record in records:
         kind = record["type"]
         if kind == "incident_opened":
             opened = record
-        elif kind == "procedure_started" and not record.get("dry_run"):
-            started, finished = record, None
-        elif kind in ("procedure_finished", "procedure_interrupted") and started is not None:
-            finished = record
         elif kind == "outcome":
             decided = record
         elif kind == "incident_resolved":

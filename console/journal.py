@@ -73,6 +73,7 @@ class Journal:
         self.directory = Path(self.directory)
         self.path = self.directory / JOURNAL_NAME
         self._seq = 0
+        self._tail_checked = False   # a torn last line is cut before this object's first append
         if self.path.exists():
             for record in self.records():
                 self._seq = max(self._seq, int(record.get("seq", 0)))
@@ -89,6 +90,9 @@ class Journal:
         return cls(directory)
 
     def record(self, type_: str, **fields: Any) -> dict:
+        if not self._tail_checked:
+            self._tail_checked = True
+            self._cut_torn_tail()
         self._seq += 1
         entry = {"seq": self._seq, "ts": iso(utc_now()), "type": type_, **_scrub(fields)}
         line = json.dumps(entry, ensure_ascii=False, sort_keys=False) + "\n"
@@ -111,18 +115,55 @@ class Journal:
             os.fsync(handle.fileno())
         return rel, digest
 
+    def _cut_torn_tail(self) -> None:
+        """Before appending: move a torn last line (a crash mid-write) to a side file.
+
+        Appending onto the fragment would glue the next record to it and make that record
+        unreadable. Nothing is dropped: the fragment is kept as ``journal.torn-<seq>``, and a
+        note in the journal says where.
+        """
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size == 0:
+            return
+        with open(self.path, "r+b") as handle:
+            cut = _end_of_last_line(handle, size)
+            if cut == size:
+                return
+            handle.seek(cut)
+            fragment = handle.read()
+            side = self.directory / f"journal.torn-{self._seq + 1:05d}"
+            with open(side, "wb") as out:
+                out.write(fragment)
+                out.flush()
+                os.fsync(out.fileno())
+            handle.truncate(cut)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.record("note", by="console", torn_file=side.name, torn_bytes=len(fragment),
+                    text=f"journal repaired: an unfinished last record ({len(fragment)} bytes, "
+                         f"a crash mid-write) was moved to {side.name}")
+
     def records(self) -> Iterator[dict]:
-        """Replay the journal; a torn last line (crash mid-write) is ignored."""
+        """Replay the journal; a torn or unreadable line (crash mid-write) is skipped.
+
+        Lines are decoded one by one: a line torn inside a UTF-8 character is as unreadable
+        as one torn inside the JSON, and neither hides the records around it.
+        """
         if not self.path.exists():
             return
-        with open(self.path, encoding="utf-8") as handle:
+        with open(self.path, "rb") as handle:
             for line in handle:
-                if not line.endswith("\n"):
+                if not line.endswith(b"\n"):
                     break
                 try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    break
+                    record = json.loads(line.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    continue
+                if isinstance(record, dict) and "type" in record:
+                    yield record
 
     def last(self, type_: str) -> dict | None:
         found = None
@@ -130,6 +171,20 @@ class Journal:
             if record["type"] == type_:
                 found = record
         return found
+
+
+def _end_of_last_line(handle, size: int, block: int = 64 * 1024) -> int:
+    """The offset just after the file's last newline (0 if it has none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - block)
+        handle.seek(start)
+        chunk = handle.read(end - start)
+        at = chunk.rfind(b"\n")
+        if at >= 0:
+            return start + at + 1
+        end = start
+    return 0
 
 
 def list_incidents(state_dir: Path) -> list[Journal]:

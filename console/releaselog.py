@@ -38,8 +38,12 @@ KNOWN_KEYS = {"tag", "captured_at", "images", "files", "migration_head", "verifi
               "deployed_at", "bad", "incidents"}
 
 
-class ReleaseLogError(Exception):
-    """The release log cannot be read, or a change to it makes no sense."""
+class ReleaseLogError(ValueError):
+    """The release log cannot be read, or a change to it makes no sense.
+
+    A ValueError, like the other "this input makes no sense" errors (RollbackTargetError,
+    UnsafeValue), so every caller that refuses bad input also refuses a bad log.
+    """
 
 
 def rfc3339(value: datetime | None = None) -> str:
@@ -96,6 +100,8 @@ class Release:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "release") -> "Release":
+        if not isinstance(data, dict):
+            raise ReleaseLogError(f"{where}: must be a table ([[releases]]), not {data!r}")
         tag = data.get("tag")
         if not isinstance(tag, str) or not tag:
             raise ReleaseLogError(f"{where}: missing tag")
@@ -109,9 +115,16 @@ class Release:
         for key, kind in (("images", dict), ("files", dict), ("incidents", list)):
             if key in data and not isinstance(data[key], kind):
                 raise ReleaseLogError(f"{where} ({tag}): {key} must be a {'table' if kind is dict else 'list'}")
+        # Hand edits happen (`bad = "yes, see #ops"`): name the key rather than fail on it later.
         bad = data.get("bad")
         if bad is not None:
+            if not isinstance(bad, dict):
+                raise ReleaseLogError(f"{where} ({tag}): bad must be a table "
+                                      f'(bad = {{ by = "...", at = "...", reason = "..." }}), not {bad!r}')
             bad = {k: _as_text_time(v) for k, v in bad.items()}
+        for i, incident in enumerate(data.get("incidents", [])):
+            if not isinstance(incident, dict):
+                raise ReleaseLogError(f"{where} ({tag}): incidents[{i}] must be a table, not {incident!r}")
         return cls(
             tag=tag, captured_at=captured, images=dict(data.get("images", {})),
             files=dict(data.get("files", {})), migration_head=data.get("migration_head"),

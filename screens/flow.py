@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from console.incidents import incident_procedure
 from console.journal import Journal, parse_iso
 
 DECISION, CHECKLIST, PROCEDURE, VERIFICATION, FOLLOW_UP = (
@@ -10,15 +11,13 @@ DECISION, CHECKLIST, PROCEDURE, VERIFICATION, FOLLOW_UP = (
 
 def next_stage(journal: Journal) -> str:
     """The screen that continues ``journal``'s incident."""
-    outcome = started = finished = resolved = None
-    for record in journal.records():
+    records = list(journal.records())
+    started, finished = incident_procedure(records)
+    outcome = resolved = None
+    for record in records:
         kind = record["type"]
         if kind == "outcome":
             outcome = record
-        elif kind == "procedure_started" and not record.get("dry_run") and record.get("procedure") != "verify":
-            started, finished = record, None
-        elif kind == "procedure_finished" and started is not None and record.get("procedure") != "verify":
-            finished = record
         elif kind == "incident_resolved":
             resolved = record
     if resolved is not None:

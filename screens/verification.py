@@ -155,7 +155,12 @@ class VerificationScreen(ConsoleScreen):
         self.action_tick()
 
     def action_run_verification(self) -> None:
-        self.post_message(self.RunVerification(build_verify(self.console_app.config, None)))
+        try:
+            procedure = build_verify(self.console_app.config, None)
+        except ValueError as exc:   # ReleaseLogError: the expected version comes from the release log
+            self.notify(str(exc), title="cannot run the checks", severity="error", timeout=15)
+            return
+        self.post_message(self.RunVerification(procedure))
 
     def action_done(self) -> None:
         self.post_message(self.Done())

@@ -8,7 +8,7 @@ import pytest
 
 from console.config import load_config
 from console.engine.context import StepContext
-from console.engine.events import ProcedureFinished, StepFailed, StepSkipped, WouldRun
+from console.engine.events import Notice, ProcedureFinished, StepFailed, StepSkipped, WouldRun
 from console.engine.lock import RemoteLock
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.runner import Choice, StepEngine
@@ -151,6 +151,38 @@ async def test_a_second_console_is_refused_and_told_who_holds_the_lock(config):
     assert refused["holder"]["incident_id"] == first.lock.incident_id
     assert Path(first.lock.lock_dir).exists()  # the other console's lock is left alone
     await first.lock.release()
+
+
+async def test_a_lock_that_cannot_be_created_fails_the_run_and_says_why(config):
+    Path(config.target.project_dir).rmdir()   # mkdir of the lock fails: a setup problem, not a holder
+    marker = Path(config.target.project_dir).parent / "changed"
+    steps = [Step("change", "Change", argv=["touch", str(marker)], mutating=True)]
+    engine, journal, events = make_engine(config, steps, ScriptedDecider())
+    assert await engine.run() == "failed"
+    assert not marker.exists()
+    failed = [r for r in journal.records() if r["type"] == "lock"]
+    assert [r["action"] for r in failed] == ["failed"] and "could not create" in failed[0]["error"]
+    assert any(isinstance(e, Notice) and "could not take the lock" in e.message for e in events)
+    assert journal.last("procedure_finished")["outcome"] == "failed"
+    assert summarize(journal).state == "failed"
+
+
+async def test_an_unexpected_error_frees_the_lock_and_ends_the_run_in_the_journal(config):
+    lock_dir = Path(config.target.project_dir) / ".incident-console.lock"
+
+    async def broken(ctx):
+        raise RuntimeError("a bug in a step")
+    steps = [Step("change", "Change", argv=["true"], mutating=True),
+             Step("check", "Check", action=broken, display="check")]
+    engine, journal, events = make_engine(config, steps, ScriptedDecider())
+    with pytest.raises(RuntimeError, match="a bug in a step"):
+        await engine.run()
+    assert not lock_dir.exists()
+    assert types(journal)[-2:] == ["lock", "procedure_finished"]
+    finished = journal.last("procedure_finished")
+    assert finished["outcome"] == "failed" and finished["error"] == "RuntimeError: a bug in a step"
+    assert [e.outcome for e in events if isinstance(e, ProcedureFinished)] == ["failed"]
+    assert summarize(journal).state == "failed"
 
 
 async def test_cancel_releases_the_lock_and_journals_the_interruption(config):

@@ -78,6 +78,26 @@ def test_load_rejects_a_broken_log(tmp_path, text, message):
         ReleaseLog.load(path)
 
 
+RELEASE = '[[releases]]\ntag = "v1"\ncaptured_at = "2026-01-01T00:00:00Z"\n'
+
+
+@pytest.mark.parametrize("text,message", [
+    (RELEASE + 'bad = "yes, see #ops"\n', r"releases\[0\] \(v1\): bad must be a table"),
+    (RELEASE + 'incidents = ["20260314-0250"]\n', r"releases\[0\] \(v1\): incidents\[0\] must be a table"),
+    ("releases = [1]\n", r"releases\[0\]: must be a table"),
+])
+def test_a_hand_edited_field_of_the_wrong_kind_is_named(tmp_path, text, message):
+    path = tmp_path / "releases.toml"
+    path.write_text(text)
+    with pytest.raises(ReleaseLogError, match=message):
+        ReleaseLog.load(path)
+
+
+def test_a_release_log_error_is_a_value_error():
+    # Callers that refuse bad input (`except ValueError`) refuse a bad release log too, not crash on it.
+    assert issubclass(ReleaseLogError, ValueError)
+
+
 def test_previous_good_is_the_newest_earlier_release_not_marked_bad(tmp_path):
     log = ReleaseLog(tmp_path / "r.toml")
     for tag, day in (("v1", 20), ("v3", 24), ("v2", 22), ("v4", 25)):  # listed out of order on purpose

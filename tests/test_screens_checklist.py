@@ -133,3 +133,21 @@ async def test_code_hotfix_asks_for_a_valid_tag_and_shows_build_errors(tmp_path)
         await pilot.pause()
         assert app.screen is screen   # not in the release log: an error on screen, no crash
         assert "not in the release log" in str(screen.query_one("#checklist-status").render())
+
+
+@pytest.mark.asyncio
+async def test_a_rollback_from_an_unreadable_release_log_is_an_error_on_screen_not_a_crash(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    chosen = []
+    async with app.run_test(size=(80, 24), message_hook=lambda m: isinstance(m, ChecklistScreen.ProcedureChosen)
+                            and chosen.append(m)) as pilot:
+        screen = await open_checklist(pilot, app, "rollback")
+        for item in screen.checklist.blocking():
+            screen.checklist.waive(item.id, "test", by="oncall")
+        screen.show_states()
+        app.config.paths.release_log.write_text("releases = 1\n")
+        await pilot.press("p")
+        await pilot.pause()
+        assert app.screen is screen and not chosen
+        assert "releases must be an array" in str(screen.query_one("#checklist-status").render())
+    assert app.return_code in (None, 0)

@@ -67,6 +67,18 @@ async def test_home_shows_target_release_and_what_the_host_reports(tmp_path, hea
 
 
 @pytest.mark.asyncio
+async def test_a_hand_edited_release_log_is_reported_on_home_and_the_console_still_starts(tmp_path):
+    config = make_config(tmp_path)
+    text = config.paths.release_log.read_text()
+    config.paths.release_log.write_text(text.replace('tag = "v1"\n', 'tag = "v1"\nbad = "yes, see #ops"\n', 1))
+    app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert "Release log unreadable" in facts(app) and "bad must be a table" in facts(app)
+
+
+@pytest.mark.asyncio
 async def test_start_incident_opens_the_journal_and_the_clock_follows_every_screen(tmp_path):
     app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:

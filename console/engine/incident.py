@@ -19,6 +19,7 @@ from console.engine.procedure import Procedure
 from console.engine.rollback import choose_target, rollback_procedure
 from console.engine.runner import Decider, StepEngine
 from console.engine.verification import verify_procedure
+from console.incidents import incident_procedure
 from console.journal import Journal, open_incident
 from console.releaselog import ReleaseLog
 from console.transport.base import Transport
@@ -140,11 +141,10 @@ def build_verify(config: Config, expected_version: str | None) -> Procedure:
 
 def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[str]]:
     """From an unfinished incident's journal: the same procedure, and the steps already done."""
-    started = journal.last("procedure_started")
+    started, ended = incident_procedure(journal.records())
     if started is None:
         raise ValueError(f"incident {journal.incident_id} never started a procedure; nothing to resume")
-    finished = journal.last("procedure_finished")
-    if finished is not None and finished["seq"] > started["seq"] and finished["outcome"] == "succeeded":
+    if ended is not None and ended["type"] == "procedure_finished" and ended.get("outcome") == "succeeded":
         raise ValueError(f"incident {journal.incident_id}'s {started['procedure']} already succeeded")
     name = started["procedure"]
     options = started.get("options") or {}
@@ -152,8 +152,6 @@ def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[
     if name == "rollback":
         procedure = rollback_procedure(config, log, started.get("from_tag"), started["to_tag"],
                                        migration_order=options.get("migration_order"))
-    elif name == "verify":
-        procedure = verify_procedure(config, started.get("to_tag"))
     else:
         from console.engine.hotfix import rebuild_hotfix
         procedure = rebuild_hotfix(config, log, name, started, options)

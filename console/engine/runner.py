@@ -17,7 +17,7 @@ from console.engine.context import StepContext
 from console.engine.events import (AwaitingConfirmation, Event, Notice, ProcedureFinished,
                                    ProcedureStarted, StepFailed, StepFinished, StepOutput,
                                    StepSkipped, StepStarted, WouldRun)
-from console.engine.lock import LockHeld, RemoteLock
+from console.engine.lock import LockError, LockHeld, RemoteLock
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.failures import (CommandTimeout, FailureReason, PreconditionFailed,
                               TransportError)
@@ -92,15 +92,22 @@ class StepEngine:
             await self._release_lock()
             self._interrupted(started)
             raise
+        except Exception as exc:
+            # A bug or a failure nobody foresaw: the run still ends in the journal (and the lock
+            # is freed), or Home would list the incident as running for ever.
+            await self._release_lock()
+            self._finish("failed", started, error=f"{type(exc).__name__}: {exc}")
+            raise
         await self._release_lock()
         self._finish(outcome, started)
         return outcome
 
-    def _finish(self, outcome: str, started: float) -> None:
+    def _finish(self, outcome: str, started: float, error: str | None = None) -> None:
         proc = self.procedure
         duration = round(time.monotonic() - started, 3)
+        extra = {"error": error} if error else {}
         self._journal("procedure_finished", procedure=proc.name, outcome=outcome,
-                      from_tag=proc.from_tag, to_tag=proc.to_tag, duration=duration)
+                      from_tag=proc.from_tag, to_tag=proc.to_tag, duration=duration, **extra)
         self.emit(ProcedureFinished(proc.name, outcome, duration, proc.from_tag, proc.to_tag))
 
     def _interrupted(self, started: float) -> None:
@@ -186,7 +193,8 @@ class StepEngine:
             self._journal("lock", action="refused", lock_dir=self.lock.lock_dir, holder=held.info)
             self.emit(Notice(str(held), "error"))
             return False
-        except TransportError as exc:
+        except (LockError, TransportError) as exc:   # e.g. mkdir refused: a setup problem, not a holder
+            self._journal("lock", action="failed", lock_dir=self.lock.lock_dir, error=str(exc))
             self.emit(Notice(f"could not take the lock: {exc}", "error"))
             return False
         self._journal("lock", action="acquired", lock_dir=self.lock.lock_dir)
