@@ -241,3 +241,31 @@ async def test_migration_decision_keeps_the_reason_given_for_skipping_the_migrat
     decision = journal.last("migration_decision")
     assert decision["action"] == "skipped"
     assert decision["reason"] == "schema reviewed by hand"
+
+
+async def test_a_migration_skipped_before_a_resume_is_not_recorded_as_rolled_back(config):
+    from console.engine.incident import IncidentRun
+    # runs end "failed" on purpose: the decision is journaled before the release log is touched
+    steps = [Step("migrate_rollback", "Roll back migrations", argv=["false"]),
+             Step("after", "After", argv=["false"])]
+    journal = Journal.create(config.paths.state_dir)
+    first = IncidentRun(config, journal, LocalTransport(), ScriptedDecider(choices=[Choice("skip", "schema unknown")]))
+    # the first run skips the migration, then stops at a failing step
+    assert await first.run(Procedure("rollback", steps[:1] + [Step("boom", "Boom", argv=["false"])], "v2", "v1")) \
+        == "failed"
+    resumed = IncidentRun(config, journal, LocalTransport(), ScriptedDecider())
+    assert await resumed.run(Procedure("rollback", steps, "v2", "v1"), done_steps={"migrate_rollback"}) == "failed"
+    decision = journal.last("migration_decision")
+    assert (decision["action"], decision["reason"], decision["undone"]) == ("skipped", "schema unknown", [])
+
+
+async def test_the_migration_decision_lists_what_the_journaled_check_planned_to_undo(config):
+    from console.engine.incident import IncidentRun
+    journal = Journal.create(config.paths.state_dir)
+    journal.record("step_finished", step_id="migration_check", exit_code=0, duration=0.1,
+                   detail={"applied": ["001_init", "002_notes"], "target_head": "001_init", "undo": ["002_notes"]})
+    run = IncidentRun(config, journal, LocalTransport(), ScriptedDecider())
+    steps = [Step("migrate_rollback", "Roll back migrations", argv=["true"]), Step("boom", "Boom", argv=["false"])]
+    assert await run.run(Procedure("rollback", steps, "v2", "v1"), done_steps=set()) == "failed"
+    decision = journal.last("migration_decision")
+    assert (decision["action"], decision["from_head"], decision["undone"]) == ("rolled_back", "002_notes", ["002_notes"])

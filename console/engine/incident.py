@@ -108,21 +108,31 @@ class IncidentRun:
         self.journal.record("release_log", deployed=procedure.to_tag, marked_bad=procedure.from_tag)
 
     def _migration_decision(self, procedure: Procedure, engine: StepEngine) -> dict | None:
+        """What happened to the schema, from the journal (a resumed run only knows its own half:
+        a migration step skipped before the resume must not read as rolled back)."""
         assert self.journal is not None
-        plan = engine.ctx.state.get(PLAN_KEY)
-        status = engine.statuses.get("migrate_rollback")
-        if status not in ("done", "skipped"):
+        records = list(self.journal.records())
+        outcome = next((r for r in reversed(records) if r.get("step_id") == "migrate_rollback"
+                        and r["type"] in ("step_finished", "step_skipped")), None)
+        if outcome is None:
             return None
-        skipped = next((r for r in reversed(list(self.journal.records()))
-                        if r["type"] == "step_skipped" and r["step_id"] == "migrate_rollback"), None)
+        planned = next((r for r in reversed(records) if r["type"] == "step_finished"
+                        and r.get("step_id") == "migration_check" and r["seq"] < outcome["seq"]), None)
+        plan = (planned or {}).get("detail") or {}
+        if not plan:   # no journaled check before it: what this run saw, if anything
+            live = engine.ctx.state.get(PLAN_KEY)
+            if live is not None and live.known:
+                plan = {"applied": live.applied, "undo": live.undo}
+        rolled_back = outcome["type"] == "step_finished"
+        known = isinstance(plan.get("applied"), list)
         return self.journal.record(
             "migration_decision",
-            action="rolled_back" if status == "done" else (
-                "none_needed" if plan is not None and plan.known and not plan.needed else "skipped"),
-            from_head=plan.applied[-1] if plan and plan.applied else None,
+            action="rolled_back" if rolled_back else (
+                "none_needed" if known and not plan.get("undo") else "skipped"),
+            from_head=(plan.get("applied") or [None])[-1],
             to_head=procedure.options.get("target_migration_head"),
-            undone=plan.undo if plan and status == "done" else [],
-            reason=(skipped or {}).get("reason") if status == "skipped" else None,
+            undone=list(plan.get("undo") or []) if rolled_back else [],
+            reason=None if rolled_back else outcome.get("reason"),
             by=self.config.operator)
 
 
