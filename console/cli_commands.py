@@ -149,7 +149,7 @@ def cmd_rollback(args) -> int:
     config = _config(args)
     try:
         procedure = build_rollback(config, args.to, args.migration_order)
-    except (UnsafeValue, RollbackTargetError) as exc:
+    except (UnsafeValue, RollbackTargetError, ValueError) as exc:   # ValueError: an unreadable release log
         return _bad(str(exc))
     return asyncio.run(_execute(config, procedure, args))
 
@@ -182,7 +182,12 @@ def cmd_config_hotfix(args) -> int:
         return _bad(str(exc))
     journal = None
     if not args.dry_run:
-        journal = open_new_incident(config, ReleaseLog.load(config.paths.release_log).deployed, incident_id)
+        try:
+            deployed = ReleaseLog.load(config.paths.release_log).deployed
+        except ValueError as exc:   # a config change does not need the release log: say so and go on
+            print(f"warning: {exc}; the incident records the deployed release as unknown", file=sys.stderr)
+            deployed = None
+        journal = open_new_incident(config, deployed, incident_id)
     return asyncio.run(_execute(config, procedure, args, journal=journal, announce_open=journal is not None))
 
 
@@ -194,7 +199,7 @@ def cmd_verify(args) -> int:
         if args.expect_version:
             require_tag(args.expect_version)
         procedure = build_verify(config, args.expect_version)
-    except UnsafeValue as exc:
+    except (UnsafeValue, ValueError) as exc:   # ValueError: an unreadable release log
         return _bad(str(exc))
     args.dry_run = False
     args.yes = True

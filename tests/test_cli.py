@@ -175,3 +175,16 @@ def test_hotfix_monitor_minutes_must_be_a_positive_number(minutes, capsys):
         main(["--config", "config.example.toml", "hotfix", "--tag", "v3", "--monitor-minutes", minutes])
     assert exit_info.value.code == 2
     assert "--monitor-minutes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", [["rollback"], ["rollback", "--to", "v1"], ["verify"], ["hotfix", "--tag", "v3"]])
+def test_an_unreadable_release_log_is_bad_input_with_one_clear_line(tmp_path, capsys, verb):
+    from console.cli import main
+    config = tmp_path / "console.toml"
+    text = (Path(__file__).resolve().parent.parent / "config.example.toml").read_text()
+    config.write_text(text.replace('release_log = "~/.local/state/incident-console/releases.toml"',
+                                   f'release_log = "{tmp_path}/releases.toml"'))
+    (tmp_path / "releases.toml").write_text('deployed = "v2"\n[[releases]\ntag =')
+    assert main(["--config", str(config), *verb]) == 2
+    err = capsys.readouterr().err
+    assert "not valid TOML" in err and "Traceback" not in err

@@ -269,3 +269,18 @@ async def test_the_migration_decision_lists_what_the_journaled_check_planned_to_
     assert await run.run(Procedure("rollback", steps, "v2", "v1"), done_steps=set()) == "failed"
     decision = journal.last("migration_decision")
     assert (decision["action"], decision["from_head"], decision["undone"]) == ("rolled_back", "002_notes", ["002_notes"])
+
+
+async def test_an_unreadable_release_log_after_success_is_a_notice_not_a_crash(config, tmp_path):
+    from console.engine.incident import IncidentRun
+    from console.engine.events import Notice
+    broken = tmp_path / "releases.toml"
+    broken.write_text("deployed = [")
+    config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, release_log=broken))
+    journal = Journal.create(config.paths.state_dir)
+    events = []
+    run = IncidentRun(config, journal, LocalTransport(), ScriptedDecider(), [events.append])
+    assert await run.run(Procedure("rollback", [Step("ok", "OK", argv=["true"])], "v2", "v1")) == "succeeded"
+    notices = [e.message for e in events if isinstance(e, Notice) and e.level == "error"]
+    assert any("release log was not updated" in n for n in notices)
+    assert "release log was not updated" in journal.last("note")["message"]

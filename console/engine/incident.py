@@ -21,7 +21,7 @@ from console.engine.runner import Decider, StepEngine
 from console.engine.verification import verify_procedure
 from console.incidents import incident_procedure
 from console.journal import Journal, open_incident
-from console.releaselog import ReleaseLog
+from console.releaselog import ReleaseLog, ReleaseLogError
 from console.transport.base import Transport
 
 
@@ -81,7 +81,15 @@ class IncidentRun:
             if engine.ctx.staging_transport is not None:
                 await engine.ctx.staging_transport.close()
         if not self.dry_run:
-            self._after(procedure, engine, outcome)
+            try:
+                self._after(procedure, engine, outcome)
+            except ReleaseLogError as exc:
+                # the procedure's outcome stands; only its record in the release log is missing
+                message = f"the release log was not updated: {exc}; record {procedure.to_tag} by hand"
+                if self.journal is not None:
+                    self.journal.record("note", message=message, by="console")
+                for listener in self.listeners:
+                    listener(Notice(message, "error"))
         return outcome
 
     def _after(self, procedure: Procedure, engine: StepEngine, outcome: str) -> None:
