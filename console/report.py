@@ -14,6 +14,7 @@ from __future__ import annotations
 import shlex
 from typing import Any, Iterable
 
+from console.incidents import incident_procedure
 from console.journal import parse_iso
 from console.notify.messages import OUTCOME_LABELS, format_duration
 from console.secrets import Secret, redact_text
@@ -97,27 +98,16 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _tags(records: list[dict]) -> tuple[str | None, str | None]:
-    opened = _last(records, "incident_opened") or {}
-    for record in reversed(records):
-        if record.get("type") == "procedure_started" and record.get("procedure") != "verify":
-            return record.get("from_tag"), record.get("to_tag")
-    return opened.get("deployed"), None
+    started, _ = incident_procedure(records)
+    if started is not None:
+        return started.get("from_tag"), started.get("to_tag")
+    return (_last(records, "incident_opened") or {}).get("deployed"), None
 
 
 def _main_procedure(records: list[dict]) -> tuple[dict | None, dict | None]:
-    """The latest non-verify procedure and how it ended (if it did)."""
-    started = None
-    for record in records:
-        if record.get("type") == "procedure_started" and record.get("procedure") != "verify":
-            started = record
-    if started is None:
-        return None, None
-    finished = None
-    for record in records:
-        if (record.get("type") == "procedure_finished" and record.get("seq", 0) > started.get("seq", 0)
-                and record.get("procedure") == started.get("procedure")):
-            finished = record
-    return started, finished
+    """The incident's own procedure and how it finished (None while it runs or was left)."""
+    started, ended = incident_procedure(records)
+    return started, ended if ended is not None and ended["type"] == "procedure_finished" else None
 
 
 def _ttr_numbers(records: list[dict]) -> tuple[float | None, float | None, bool]:
