@@ -206,6 +206,9 @@ def _timeline_line(r: dict) -> str | None:
                      f"({r.get('deployed')} deployed)")
     if kind == "decision":
         return _cell(f"{r.get('question')} — {_yes_no(r.get('answer'))} ({r.get('by')})")
+    if kind == "decision_retracted":
+        was = f" — was {_yes_no(r.get('answer'))}" if r.get("answer") is not None else ""
+        return _cell(f"Answer withdrawn (Back): {r.get('question') or r.get('question_id')}{was} ({r.get('by')})")
     if kind == "outcome":
         text = f"Chose {OUTCOME_LABELS.get(r.get('outcome'), r.get('outcome'))} ({r.get('by')})"
         if r.get("overridden"):
@@ -283,12 +286,19 @@ def _decision(records: list[dict]) -> str:
     decisions = _of(records, "decision")
     outcome = _last(records, "outcome")
     latest = {d.get("question_id"): d for d in decisions}
+    # An answer withdrawn with Back (and not given again) is off the path.
+    answered: dict[Any, dict] = {}
+    for r in records:
+        if r.get("type") == "decision":
+            answered[r.get("question_id")] = r
+        elif r.get("type") == "decision_retracted":
+            answered.pop(r.get("question_id"), None)
     if outcome and outcome.get("path"):
         steps = [(p.get("question_id"), p.get("answer")) for p in outcome["path"]]
     else:
         seen: list[str] = []
         for d in decisions:
-            if d.get("question_id") not in seen:
+            if d.get("question_id") not in seen and d.get("question_id") in answered:
                 seen.append(d.get("question_id"))
         steps = [(q, latest[q].get("answer")) for q in seen]
     lines = ["## Decision path"]

@@ -19,9 +19,10 @@ from textual.worker import Worker, WorkerState
 from console.config import Config
 from console.engine.incident import load_incident, make_transport, open_new_incident, rebuild_procedure, target_label
 from console.journal import Journal
-from console.releaselog import ReleaseLog
+from console.releaselog import ReleaseLog, ReleaseLogError
 from console.runbook import Runbook, load_runbook
 from screens import flow
+from screens.base import notify_worker_failure
 from screens.checklist import ChecklistScreen
 from screens.decision import DecisionScreen
 from screens.followup import FollowupScreen
@@ -94,7 +95,14 @@ class IncidentConsoleApp(App[None]):
             self.screen.sync_incident()
 
     def start_incident(self) -> None:
-        deployed = ReleaseLog.load(self.config.paths.release_log).deployed
+        # A broken release log must not stop the incident (and its clock): the decision tree does
+        # not need it, and the checklist refuses to build a procedure from it with the reason.
+        try:
+            deployed = ReleaseLog.load(self.config.paths.release_log).deployed
+        except ReleaseLogError as exc:
+            deployed = None
+            self.notify(f"{exc}\nThe incident is opened with the deployed release unknown.",
+                        title="release log unreadable", severity="error", timeout=15)
         self.set_incident(open_new_incident(self.config, deployed))
         self.show_stage(flow.DECISION)
         self._announce("incident_opened")
@@ -217,19 +225,29 @@ class IncidentConsoleApp(App[None]):
         return any(getattr(s, "running", False) for s in self.screen_stack
                    if type(s).__name__ == "ProcedureScreen")
 
+    def capture_running(self) -> bool:
+        """A CaptureScreen is on the stack with a capture (build, push, upload) still running."""
+        return any(getattr(s, "running", False) for s in self.screen_stack
+                   if type(s).__name__ == "CaptureScreen")
+
     async def action_quit(self) -> None:
-        if not self.procedure_running():
+        if self.procedure_running():
+            # Cancelling the engine's worker journals the interruption; the incident stays resumable.
+            question = ("A procedure is running. Quit anyway?\nThe step in progress is interrupted and the "
+                        "incident can be resumed later.")
+        elif self.capture_running():
+            # A capture records the release only once everything is pushed and uploaded.
+            question = ("A release capture is running. Quit anyway?\nThe push or upload in progress is "
+                        "stopped and nothing is recorded; capture the release again later.")
+        else:
             self.exit()
             return
 
         def answered(really: bool | None) -> None:
             if really:
-                # Cancelling the engine's worker journals the interruption; the incident stays resumable.
                 self.exit()
 
-        self.push_screen(ConfirmDialog(
-            "A procedure is running. Quit anyway?\nThe step in progress is interrupted and the incident "
-            "can be resumed later.", yes_label="Quit", no_label="Stay", danger=True), answered)
+        self.push_screen(ConfirmDialog(question, yes_label="Quit", no_label="Stay", danger=True), answered)
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
@@ -247,12 +265,12 @@ class IncidentConsoleApp(App[None]):
 
     # -- one place where any worker's failure becomes visible -----------------------
 
+    # (Worker.StateChanged does not bubble: each ConsoleScreen notifies its own workers' failures.)
+
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            error = event.worker.error
-            self.notify(f"{type(error).__name__}: {error}", title=f"{event.worker.group} failed",
-                        severity="error", timeout=15)
+            notify_worker_failure(self, event.worker)
 
 
 def _runner(app: App, node: Any, action: str) -> Callable[[], Any]:

@@ -1,17 +1,23 @@
-"""What every console screen shares: the incident header (with the TTR clock) and the footer."""
+"""What every console screen shares: the incident header (with the TTR clock), the footer, and
+worker failures made visible."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
 
 from widgets.ttr_clock import TTRClock
 
 if TYPE_CHECKING:
+    from textual.app import App
+    from textual.widget import Widget
+
     from screens.app import IncidentConsoleApp
 
 
@@ -42,7 +48,11 @@ class IncidentHeader(Horizontal):
 
 
 class ConsoleScreen(Screen):
-    """A screen with the incident header; keeps its TTR clock in step with the app's incident."""
+    """A screen with the incident header; keeps its TTR clock in step with the app's incident.
+
+    ``Worker.StateChanged`` does not bubble: the app's handler never sees a screen's workers, so
+    each screen turns its own workers' failures into a notification here.
+    """
 
     SCREEN_TITLE = ""
 
@@ -70,3 +80,15 @@ class ConsoleScreen(Screen):
             clock.opened_at = app.incident_opened_at
         for label in self.query("#incident-id").results(Static):
             label.update(f"incident {app.journal.incident_id}" if app.journal else "no open incident")
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            notify_worker_failure(self, event.worker)
+
+
+def notify_worker_failure(node: Widget | App, worker: Worker) -> None:
+    """An error notification naming the worker and its error (both may hold brackets: no markup)."""
+    error = worker.error
+    node.notify(f"{type(error).__name__}: {error}", title=f"{worker.name or worker.group} failed",
+                severity="error", timeout=15, markup=False)

@@ -192,7 +192,7 @@ class CaptureScreen(ConsoleScreen):
                              f"{exc.filename or ''}")
         except BaseException as exc:
             self._show_error(f"Capture of {tag} stopped, nothing recorded: {type(exc).__name__}")
-            raise    # the app's Worker.StateChanged handler notifies it too
+            raise    # ConsoleScreen's Worker.StateChanged handler notifies it too
         else:
             self._show_result(result)
         finally:

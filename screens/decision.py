@@ -1,7 +1,8 @@
 """The runbook's decision tree, one question at a time, with the evidence beside it.
 
-Every answer, matrix mark and the final outcome is journaled with who and when,
-so the report can tell why the coordinator chose what they chose.
+Every answer, retracted answer (Back), matrix mark and the final outcome is
+journaled with who and when, so the report can tell why the coordinator chose
+what they chose, and a resumed decision starts where it was left.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from textual.widgets import Button, Static
 
 from console.journal import Journal
 from console.releaselog import ReleaseLog
-from console.runbook import Evaluation
+from console.runbook import Evaluation, Runbook
 from screens.base import ConsoleScreen
 from screens.modals import ChoiceDialog, ReasonDialog
 from widgets.evidence_panel import EvidencePanel
@@ -80,6 +81,9 @@ class DecisionScreen(ConsoleScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.answers = _answers_from(self.journal)
+        table = self.query_one(MatrixTable)
+        for row_id in _marks_from(self.journal, self.runbook):
+            table.set_marked(row_id, True, announce=False)   # already journaled: restore, do not re-record
         self.show()
         self.gather_evidence()
 
@@ -146,8 +150,11 @@ class DecisionScreen(ConsoleScreen):
 
     def action_back(self) -> None:
         if self.evaluation and self.evaluation.path:
-            last, _ = self.evaluation.path[-1]
+            last, answer = self.evaluation.path[-1]
             del self.answers[last]
+            # Journaled, or a resume would replay the answer the coordinator took back.
+            self.journal.record("decision_retracted", question_id=last, question=self.runbook.questions[last].text,
+                                answer=answer, by=self.console_app.config.operator)
             self.show()
 
     def action_accept(self) -> None:
@@ -186,8 +193,8 @@ class DecisionScreen(ConsoleScreen):
 
     @on(MatrixTable.Marked)
     def _marked(self, event: MatrixTable.Marked) -> None:
-        self.journal.record("matrix_mark", condition=event.row.condition, column=event.row.favours,
-                            marked=event.marked, by=self.console_app.config.operator)
+        self.journal.record("matrix_mark", condition=event.row.condition, condition_id=event.row.id,
+                            column=event.row.favours, marked=event.marked, by=self.console_app.config.operator)
         self.show_verdict()
 
     @on(Button.Pressed)
@@ -212,8 +219,9 @@ class DecisionScreen(ConsoleScreen):
             panel.error = "Evidence gathering is not available in this build (console.evidence)."
             return
         config = self.console_app.config
-        transport = await self.console_app.connected_transport()
         try:
+            # Connecting is part of gathering: a host that refuses the key must show in the panel too.
+            transport = await self.console_app.connected_transport()
             panel.evidence = await gather_evidence(config, transport, ReleaseLog.load(config.paths.release_log),
                                                    now=self.console_app.clock())
         except Exception as exc:
@@ -222,9 +230,28 @@ class DecisionScreen(ConsoleScreen):
 
 
 def _answers_from(journal: Journal) -> dict[str, bool]:
-    """A resumed decision starts from the answers already journaled (latest wins)."""
+    """A resumed decision starts from the answers already journaled (latest wins; Back retracts one)."""
     answers: dict[str, bool] = {}
     for record in journal.records():
         if record["type"] == "decision":
             answers[record["question_id"]] = bool(record["answer"])
+        elif record["type"] == "decision_retracted":
+            answers.pop(record["question_id"], None)
     return answers
+
+
+def _marks_from(journal: Journal, runbook: Runbook) -> set[str]:
+    """The matrix rows marked when the decision was left (the latest mark of each condition wins).
+
+    Older records name the condition only by its text; a condition the runbook no longer has is dropped.
+    """
+    by_text = {row.condition: row.id for row in runbook.matrix}
+    known = {row.id for row in runbook.matrix}
+    marked: dict[str, bool] = {}
+    for record in journal.records():
+        if record["type"] != "matrix_mark":
+            continue
+        row_id = record.get("condition_id") or by_text.get(record.get("condition"))
+        if row_id in known:
+            marked[row_id] = bool(record.get("marked"))
+    return {row_id for row_id, on in marked.items() if on}

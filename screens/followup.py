@@ -33,13 +33,17 @@ def write_report(journal: Journal) -> Path:
 class FollowupScreen(ConsoleScreen):
     SCREEN_TITLE = "Follow-up"
 
+    # At 80 columns the footer holds about four keys: space is told in the table's title, and Home
+    # comes before the long "Post resolution" (whose key is on its button). ctrl+e and ctrl+b are
+    # priority bindings because a retro TextArea has focus most of the time here, and TextArea
+    # takes ctrl+e for end of line (the End key still does that).
     BINDINGS = [
-        Binding("space", "tick", "Tick", id="followup.tick"),
+        Binding("space", "tick", "Tick", id="followup.tick", show=False),
         Binding("ctrl+s", "save_retro", "Save retro", id="followup.save_retro"),
         Binding("ctrl+r", "resolve", "Resolve", id="followup.resolve"),
-        Binding("ctrl+e", "write_report", "Write report", id="followup.write_report"),
+        Binding("ctrl+e", "write_report", "Write report", id="followup.write_report", priority=True),
+        Binding("ctrl+b", "home", "Home", id="followup.home", priority=True),
         Binding("ctrl+o", "post_resolution", "Post resolution", id="followup.post"),
-        Binding("ctrl+b", "home", "Home", id="followup.home"),
     ]
 
     class Home(Message):
@@ -65,7 +69,7 @@ class FollowupScreen(ConsoleScreen):
                 yield TextArea(id="action-items")
             yield Static("", id="notify-note", classes="hint")
             yield Static("", id="report-path")
-            with Horizontal(classes="buttons"):
+            with Horizontal(id="followup-buttons", classes="buttons"):
                 yield Button("Save retro (^s)", id="save", variant="primary")
                 yield Button("Resolve (^r)", id="resolve", variant="success")
                 yield Button("Write report (^e)", id="report")

@@ -37,11 +37,13 @@ from console.health import HealthPoller, HealthResult
 from console.journal import Journal
 from console.transport.base import Transport
 from screens.decider import ScreenDecider
+from screens.flow import opened_at
 from screens.modals import ConfirmDialog
 from widgets.command_log import CommandLog
 from widgets.health_pane import HealthPane
 from widgets.log_pane import LogPane
 from widgets.step_list import OUTPUT_KEEP_LINES, StepList
+from widgets.ttr_clock import TTRClock, utc_now
 
 LOG_TAIL = 50
 LOG_RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0)   # seconds between `logs -f` restarts, growing while it keeps dying
@@ -163,7 +165,10 @@ class ProcedureScreen(Screen[str]):
     # -- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="procedure-status", markup=False)
+        with Horizontal(id="procedure-header"):
+            yield Static(id="procedure-status", markup=False)
+            # The incident's time to recover, as on every other screen (the app's clock, when it has one).
+            yield TTRClock(now=getattr(self.app, "clock", utc_now), id="ttr-clock")
         yield Static(id="procedure-outcome")
         yield Static(id="decision-bar")
         with Horizontal(id="procedure-main"):
@@ -185,7 +190,11 @@ class ProcedureScreen(Screen[str]):
         self.decider.app = self.app
         steps = self.query_one(StepList)
         steps.set_steps([s.describe() for s in self.procedure.steps])
+        self._show_done_before()
         steps.focus()
+        clock = self.query_one(TTRClock)
+        clock.target_minutes = self.config.thresholds.ttr_target_minutes
+        clock.opened_at = opened_at(self.journal) if self.journal is not None else None
         self._update_status()
         self.set_interval(1.0, self._update_status)
         self._engine = self.run_procedure()
@@ -197,6 +206,7 @@ class ProcedureScreen(Screen[str]):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+        self._update_status()
 
     def on_unmount(self) -> None:
         self._stop_watchers()
@@ -262,7 +272,10 @@ class ProcedureScreen(Screen[str]):
                               note=f"{event.reason.label}: {event.message}")
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepSkipped):
-            steps.update_step(event.step_id, state="skipped", note=event.reason)
+            # A step done before the resume keeps what _show_done_before said: the engine's
+            # "already done" skip must not read as if it never ran.
+            if event.step_id not in self.done_steps:
+                steps.update_step(event.step_id, state="skipped", note=event.reason)
         elif isinstance(event, AwaitingConfirmation):
             steps.update_step(event.step_id, state="confirm")
             steps.follow(event.step_id)
@@ -323,6 +336,31 @@ class ProcedureScreen(Screen[str]):
         self.refresh_bindings()
         self._update_status()
         self.query_one("#continue", Button).focus()
+
+    def _show_done_before(self) -> None:
+        """Steps settled before a resume are shown settled from the start, as the journal has them.
+
+        The engine does not run them again; listed as pending, a migration rollback would
+        invite someone to run it a second time by hand.
+        """
+        if not self.done_steps:
+            return
+        skipped: dict[str, str] = {}
+        if self.journal is not None:
+            for record in self.journal.records():
+                if record.get("step_id") not in self.done_steps:
+                    continue
+                if record["type"] == "step_finished":
+                    skipped.pop(record["step_id"], None)
+                elif record["type"] == "step_skipped":
+                    skipped[record["step_id"]] = record.get("reason") or ""
+        steps = self.query_one(StepList)
+        for step_id in self.done_steps:
+            if step_id in skipped:
+                reason = f": {skipped[step_id]}" if skipped[step_id] else ""
+                steps.update_step(step_id, state="skipped", note=f"skipped before the resume{reason}")
+            else:
+                steps.update_step(step_id, state="done", note="done before the resume")
 
     # -- decisions -----------------------------------------------------------------------
 
@@ -488,9 +526,12 @@ class ProcedureScreen(Screen[str]):
         elapsed = int(end - self._started_at)
         tags = f" {self.procedure.from_tag or '?'} → {self.procedure.to_tag}" if self.procedure.to_tag else ""
         mode = " · DRY RUN" if self.dry_run else ""
-        incident = f" · incident {self.journal.incident_id}" if self.journal is not None else ""
+        # At 80 columns the incident id gives way to the TTR clock beside this line.
+        narrow = self.size.width < NARROW_WIDTH
+        incident = f" · incident {self.journal.incident_id}" if self.journal is not None and not narrow else ""
         state = OUTCOME_WORDS.get(self.outcome or "", "running") if self.outcome else (
             "waiting for you" if self.decider.awaiting_failure_choice or counts.get("confirm") else "running")
+        # Most telling first: if the line is cut (a long hotfix tag at 80 columns), the state survives.
         self.query_one("#procedure-status", Static).update(
-            f"{self.procedure.name}{tags}{mode}{incident} · {settled}/{total} steps · "
-            f"{elapsed // 60:02d}:{elapsed % 60:02d} · {state}")
+            f"{self.procedure.name}{tags}{mode} · {state} · {settled}/{total} steps · "
+            f"{elapsed // 60:02d}:{elapsed % 60:02d}{incident}")

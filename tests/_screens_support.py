@@ -11,8 +11,11 @@ import asyncio
 import tomllib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
 import tomli_w
+from textual.message import Message
+from textual.notifications import Notify
 
 from console.config import Config, parse_config
 from console.transport.base import CommandResult
@@ -96,6 +99,14 @@ async def wait_for(pilot, predicate, timeout: float = 5.0, what: str = "conditio
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.05)
+
+
+def keep_notifications(into: list) -> Callable[[Message], None]:
+    """A ``run_test(message_hook=...)`` that keeps every notification shown, in order."""
+    def hook(message: Message) -> None:
+        if isinstance(message, Notify):
+            into.append(message.notification)
+    return hook
 
 
 def records(journal, type_: str) -> list[dict]:

@@ -160,3 +160,21 @@ def test_an_interrupted_procedure_reads_as_left_to_resume_not_as_an_outcome():
     text = render_report(records)
     assert "interrupted at step compose_down after 1m 30s; left to be resumed" in text
     assert "not finished" in text
+
+
+def test_a_withdrawn_answer_is_one_timeline_line_and_leaves_the_decision_path():
+    question = "Can a configuration change mitigate it?"
+    records = [
+        _opened(),
+        {"seq": 2, "ts": "2026-11-25T13:38:00.000000Z", "type": "decision", "question_id": "customer_impact",
+         "question": "Is there customer impact?", "answer": False, "by": "oncall"},
+        {"seq": 3, "ts": "2026-11-25T13:38:10.000000Z", "type": "decision", "question_id": "config_mitigation",
+         "question": question, "answer": True, "by": "oncall"},
+        {"seq": 4, "ts": "2026-11-25T13:38:20.000000Z", "type": "decision_retracted",
+         "question_id": "config_mitigation", "question": question, "answer": True, "by": "oncall"},
+    ]
+    text = render_report(records)
+    timeline = text.split("## Timeline", 1)[1].split("##", 1)[0]
+    assert f"| 13:38:20 | Answer withdrawn (Back): {question} — was Yes (oncall) |" in timeline
+    decision = text.split("## Decision path", 1)[1].split("##", 1)[0]
+    assert "1. Is there customer impact? — **No**" in decision and "2." not in decision

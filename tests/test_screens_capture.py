@@ -16,6 +16,7 @@ from console.capture.release import CaptureResult
 from screens.app import make_app
 from screens.capture import CaptureScreen
 from screens.home import HomeScreen
+from screens.modals import ConfirmDialog
 
 from tests._screens_support import HostStandIn, fixed_clock, make_config, wait_for
 
@@ -189,3 +190,27 @@ async def test_build_first_checkbox_asks_the_capture_to_build_and_shows_its_outp
         log = "\n".join(screen.query_one("#capture-log", Log).lines)
         assert "building mr-dj-backend:latest from ./backend" in log and "  Step 1/6 : FROM scratch" in log
         assert "build of mr-dj-backend:latest failed" in str(screen.query_one("#capture-result").render())
+
+
+@pytest.mark.asyncio
+async def test_quitting_while_a_capture_runs_asks_first(tmp_path, monkeypatch):
+    async def pushing(config, tag, **kwargs):
+        kwargs["reporter"].step("pushing mr-dj-backend ...")
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(capture_screen, "capture_release", pushing)
+    app = app_for(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_capture(pilot, app)
+        await type_tag(pilot, screen, "v3")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.running, what="the capture to run")
+        await pilot.press("tab", "q")   # focus off the tag input: q is the app's quit
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "capture is running" in app.screen.question
+        await pilot.press("n")
+        assert app.screen is screen and screen.running and app.is_running
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")

@@ -7,13 +7,14 @@ import pytest
 from textual.widgets import Button, DataTable
 
 from console.engine.incident import open_new_incident
+from console.prerequisites import Checklist
 from screens.app import make_app
 from screens.checklist import ChecklistScreen
 from screens.modals import ReasonDialog
 from console.releaselog import ReleaseLog
 from screens.procedure_inputs import HotfixTagDialog
 
-from tests._screens_support import HostStandIn, fixed_clock, make_config, records, wait_for
+from tests._screens_support import HostStandIn, fixed_clock, keep_notifications, make_config, records, wait_for
 
 
 async def open_checklist(pilot, app, outcome: str) -> ChecklistScreen:
@@ -151,3 +152,19 @@ async def test_a_rollback_from_an_unreadable_release_log_is_an_error_on_screen_n
         assert app.screen is screen and not chosen
         assert "releases must be an array" in str(screen.query_one("#checklist-status").render())
     assert app.return_code in (None, 0)
+
+
+@pytest.mark.asyncio
+async def test_machine_checks_that_crash_say_so_instead_of_failing_silently(tmp_path, monkeypatch):
+    async def crash(self, config, transport=None, notifier=None, client=None):
+        raise RuntimeError("outbox unreadable: [Errno 13] Permission denied")
+
+    monkeypatch.setattr(Checklist, "run_auto_checks", crash)
+    notices: list = []
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24), message_hook=keep_notifications(notices)) as pilot:
+        screen = await open_checklist(pilot, app, "rollback")
+        await wait_for(pilot, lambda: notices, what="a notification")
+        assert [(n.severity, n.title, n.message) for n in notices] == [
+            ("error", "run_auto_checks failed", "RuntimeError: outbox unreadable: [Errno 13] Permission denied")]
+        assert isinstance(app.screen, ChecklistScreen) and screen.is_attached

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from console.failures import AuthenticationFailed
+from console.journal import Journal
 from screens.app import make_app
 from screens.checklist import ChecklistScreen
-from screens.decision import DecisionScreen
+from screens.decision import DecisionScreen, _answers_from
+from screens.home import HomeScreen
 from screens.modals import ChoiceDialog, ReasonDialog
 from widgets.evidence_panel import EvidencePanel
 from widgets.matrix_table import MatrixTable
 from widgets.ttr_clock import TTRClock
 
-from tests._screens_support import HostStandIn, fixed_clock, make_config, records, wait_for
+from tests._screens_support import (HostStandIn, fixed_clock, keep_notifications, make_config, records,
+                                    wait_for)
 
 PATHS = [
     ("y", "rollback", [("customer_impact", True)]),
@@ -26,6 +30,24 @@ async def start(pilot, app) -> DecisionScreen:
     await pilot.press("s")
     await wait_for(pilot, lambda: isinstance(app.screen, DecisionScreen), what="the decision screen")
     return app.screen
+
+
+async def leave_and_resume(pilot, app, left: DecisionScreen) -> DecisionScreen:
+    """Escape to the home screen, then resume the incident (the only one listed)."""
+    await pilot.press("escape")
+    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="the home screen")
+    await pilot.press("r")
+    await wait_for(pilot, lambda: isinstance(app.screen, DecisionScreen) and app.screen is not left,
+                   what="the resumed decision screen")
+    await pilot.pause()
+    return app.screen
+
+
+class RefusingHost(HostStandIn):
+    """A host the console cannot log in to (the key is unreadable)."""
+
+    async def connect(self) -> None:
+        raise AuthenticationFailed("identity file /keys/no-key cannot be read")
 
 
 @pytest.mark.asyncio
@@ -151,3 +173,74 @@ async def test_evidence_panel_shows_the_release_log_facts_and_host_errors(tmp_pa
         assert "12 min ago" in text and "mr-dj-backend" in text
         assert host.connected
         assert screen.query_one(TTRClock).opened_at is not None
+
+
+@pytest.mark.asyncio
+async def test_evidence_that_cannot_reach_the_host_says_why_in_the_panel_and_a_notification(tmp_path):
+    notices: list = []
+    app = make_app(make_config(tmp_path), transport=RefusingHost(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24), message_hook=keep_notifications(notices)) as pilot:
+        screen = await start(pilot, app)
+        panel = screen.query_one(EvidencePanel)
+        await wait_for(pilot, lambda: panel.error, what="the evidence error")
+        assert panel.error == "Could not gather evidence: identity file /keys/no-key cannot be read"
+        await wait_for(pilot, lambda: any(n.severity == "error" for n in notices), what="the error notification")
+        failed = [n for n in notices if n.severity == "error"]
+        assert len(failed) == 1
+        assert "gather_evidence" in failed[0].title
+        assert failed[0].message == "AuthenticationFailed: identity file /keys/no-key cannot be read"
+
+
+@pytest.mark.asyncio
+async def test_matrix_marks_come_back_when_the_decision_is_resumed(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start(pilot, app)
+        await pilot.press("y", "space", "down", "down", "space")   # artifact_caused, ttr_under_target
+        await pilot.press("down", "space", "space")                 # regression_in_prior marked, then not
+        assert screen.query_one(MatrixTable).marked == {"artifact_caused", "ttr_under_target"}
+        journaled = len(records(app.journal, "matrix_mark"))
+
+        screen = await leave_and_resume(pilot, app, screen)
+        table = screen.query_one(MatrixTable)
+        assert table.marked == {"artifact_caused", "ttr_under_target"}
+        assert table.get_cell("artifact_caused", "mark").plain == "✓"
+        assert table.get_cell("regression_in_prior", "mark") == ""
+        verdict = screen.query_one("#matrix-verdict")
+        assert verdict.has_class("-agrees") and "favour rollback" in str(verdict.render())
+        assert len(records(app.journal, "matrix_mark")) == journaled   # restoring journals nothing
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="the checklist")
+        assert records(app.journal, "outcome")[0]["matrix_agrees"] is True
+
+
+@pytest.mark.asyncio
+async def test_back_is_journaled_and_a_retracted_answer_stays_retracted_after_resuming(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start(pilot, app)
+        await pilot.press("n", "y")
+        assert screen.evaluation.outcome == "config_hotfix"
+        await pilot.press("b")   # "config can mitigate it" was wrong
+        assert screen.evaluation.next_question == "config_mitigation"
+        retracted = records(app.journal, "decision_retracted")
+        assert [(r["question_id"], r["by"]) for r in retracted] == [("config_mitigation", "oncall")]
+        assert retracted[0]["ts"] and retracted[0]["question"]
+
+        screen = await leave_and_resume(pilot, app, screen)
+        assert screen.evaluation.outcome is None
+        assert screen.evaluation.next_question == "config_mitigation"
+        assert screen.evaluation.path == [("customer_impact", False)]
+        await pilot.press("b")
+        screen = await leave_and_resume(pilot, app, screen)
+        assert screen.evaluation.path == [] and screen.evaluation.next_question == "customer_impact"
+
+
+def test_answers_replay_the_journal_with_retractions_and_later_answers(tmp_path):
+    journal = Journal.create(tmp_path)
+    journal.record("decision", question_id="customer_impact", question="?", answer=False, by="oncall")
+    journal.record("decision", question_id="config_mitigation", question="?", answer=True, by="oncall")
+    journal.record("decision_retracted", question_id="config_mitigation", question="?", by="oncall")
+    assert _answers_from(journal) == {"customer_impact": False}
+    journal.record("decision", question_id="config_mitigation", question="?", answer=False, by="oncall")
+    assert _answers_from(journal) == {"customer_impact": False, "config_mitigation": False}

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from textual.widgets import DataTable, TextArea
+from textual.widgets import Button, DataTable, TextArea
+
+import screens.followup as followup_screen
 
 from console.engine.incident import open_new_incident
 from screens.app import make_app
@@ -14,7 +16,8 @@ from screens.followup import FollowupScreen
 from screens.modals import ReasonDialog
 from screens.verification import GROUP, VerificationScreen
 
-from tests._screens_support import FIXED_NOW, HostStandIn, fixed_clock, make_config, records, wait_for
+from tests._screens_support import (FIXED_NOW, HostStandIn, fixed_clock, keep_notifications, make_config, records,
+                                    wait_for)
 
 
 async def incident_app(tmp_path, pilot_size=(80, 24)):
@@ -151,3 +154,50 @@ def test_automatic_evidence_needs_a_delivered_message_and_a_real_retro(tmp_path)
                    error="timeout")
     journal.record("retro", root_cause="", detection_gaps="", action_items=[], by="oncall")
     assert automatic_evidence(journal) == {}
+
+
+class BrokenNotifier:
+    async def notify(self, event, **details):
+        raise RuntimeError("outbox directory is not writable")
+
+
+@pytest.mark.asyncio
+async def test_a_resolution_post_that_fails_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(followup_screen, "incident_notifier", lambda config, journal: BrokenNotifier())
+    app, journal = await incident_app(tmp_path)
+    journal.record("incident_resolved", ttr_seconds=600.0, by="oncall", summary="rolled back to v1")
+    notices: list = []
+    async with app.run_test(size=(80, 24), message_hook=keep_notifications(notices)) as pilot:
+        app.set_incident(journal)
+        await app.push_screen(FollowupScreen(journal))
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: notices, what="a notification")
+        assert [(n.severity, n.title, n.message) for n in notices] == [
+            ("error", "post_resolution failed", "RuntimeError: outbox directory is not writable")]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("focus", ["#followup-table", "#root-cause", "#action-items"])
+async def test_home_and_write_report_are_in_reach_at_80_columns_with_focus_anywhere(tmp_path, focus):
+    app, journal = await incident_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.set_incident(journal)
+        screen = FollowupScreen(journal)
+        await app.push_screen(screen)
+        screen.query_one(focus).focus()
+        await pilot.pause()
+        keys = {key.action: key for key in screen.query("Footer FooterKey")}
+        palette = screen.query_one("Footer FooterKey.-command-palette")
+        for action in ("write_report", "home"):   # whole, left of the palette key
+            assert keys[action].region.right <= palette.region.x, action
+        for button in screen.query(Button):
+            button.scroll_visible(animate=False)
+            await pilot.pause()
+            assert button.region.right <= screen.scrollable_content_region.right, button.id
+
+        await pilot.press("ctrl+e")
+        report = journal.directory / "report.md"
+        assert report.exists()
+        assert str(report) in str(screen.query_one("#report-path").render())
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: app.journal is None and len(app.screen_stack) == 2, what="home")

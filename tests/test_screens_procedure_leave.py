@@ -1,14 +1,19 @@
-"""Pilot tests of leaving the procedure screen and of its decision dialogs, on the stand-in host.
+"""Pilot tests of leaving and resuming the procedure screen and of its decision dialogs, on the
+stand-in host.
 
 Leaving part-way asks first; confirmed, the procedure is interrupted (not finished), the
-coordinator lands on the home screen and the incident is listed there to be resumed.
+coordinator lands on the home screen and the incident is listed there to be resumed. Resumed,
+the steps done before are shown done, never pending, so nobody runs them a second time.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
+
+import console.journal
 
 from console.engine.incident import load_incident, open_new_incident, rebuild_procedure
 from console.engine.procedure import ActionResult, Procedure, Step
@@ -19,8 +24,10 @@ from screens.home import HomeScreen
 from screens.modals import ConfirmDialog, ReasonDialog
 from screens.procedure import ProcedureScreen
 from screens.verification import VerificationScreen
+from widgets.step_list import StepList
+from widgets.ttr_clock import TTRClock
 
-from _screens_support import HostStandIn, fixed_clock, make_config, records, wait_for
+from _screens_support import FIXED_NOW, HostStandIn, fixed_clock, make_config, records, wait_for
 
 
 async def _slow(ctx) -> ActionResult:
@@ -154,3 +161,60 @@ async def test_skipping_a_failed_step_needs_a_reason_and_escape_goes_back(tmp_pa
         assert screen.outcome == "succeeded"
     assert [(r["action"], r["reason"]) for r in records(journal, "step_choice")] == [("skip", "flaky")]
     assert [r["reason"] for r in records(journal, "step_skipped")] == ["flaky"]
+
+
+MIGRATE = Step("migrate", "Roll the migrations back", action=_quick, display="migrate", destructive=True,
+               mutating=True)
+DOWN = Step("down", "Stop the stack", action=_quick, display="down", destructive=True, mutating=True)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("order", ["engine not there yet", "engine went past them"])
+async def test_a_resumed_procedure_shows_the_steps_done_before_as_done(tmp_path, order):
+    app, _ = make_recording_app(tmp_path)
+    journal = rollback_incident(app.config)
+    journal.record("procedure_started", procedure="rollback", from_tag="v2", to_tag="v1", dry_run=False,
+                   options={}, resumed=False, steps=[])
+    journal.record("step_finished", step_id="migrate", exit_code=0, duration=1.0)
+    journal.record("step_skipped", step_id="down", reason="the stack was already down", by="oncall")
+    journal.record("procedure_interrupted", procedure="rollback", step_id="wait", from_tag="v2", to_tag="v1",
+                   duration=5)
+    steps = [SLOW, MIGRATE, DOWN] if order == "engine not there yet" else [MIGRATE, DOWN, SLOW]
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.set_incident(journal)
+        app.open_procedure(Procedure("rollback", steps, "v2", "v1"), {"migrate", "down"})
+        await wait_for(pilot, lambda: isinstance(app.screen, ProcedureScreen), what="the procedure screen")
+        screen = app.screen
+        listed = screen.query_one(StepList)
+        await wait_for(pilot, lambda: listed.record("wait").state == "running", what="the long step to run")
+        status = screen.query_one("#procedure-status")
+        # the status line is redrawn on its own tick: wait for it rather than for a fixed pause
+        await wait_for(pilot, lambda: "2/3 steps" in str(status.render()), what="the step count")
+        migrate, down = listed.record("migrate"), listed.record("down")
+        assert (migrate.state, migrate.note) == ("done", "done before the resume")
+        assert (down.state, down.note) == ("skipped", "skipped before the resume: the stack was already down")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_ttr_clock_is_in_the_procedure_status_line_and_fits(tmp_path, monkeypatch, size):
+    opened = FIXED_NOW - timedelta(minutes=20)
+    monkeypatch.setattr(console.journal, "utc_now", lambda: opened)
+    app, _ = make_recording_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        journal = rollback_incident(app.config)
+        screen = await open_procedure(app, pilot, journal, rollback(SLOW))
+        await wait_for(pilot, lambda: screen.running, what="the procedure to run")
+        await pilot.pause()
+        clock = screen.query_one(TTRClock)
+        assert clock.opened_at == opened and clock.level == "over"
+        assert str(clock.render()) == "TTR 20m 00s / 15m OVER"
+        status = screen.query_one("#procedure-status")
+        line = str(status.render())
+        # Both on the top line, side by side, whole: nothing cut off at the right edge.
+        assert clock.region.y == status.region.y == 0
+        assert clock.region.x >= status.region.right and clock.region.right <= size[0]
+        assert clock.region.width >= len("TTR 20m 00s / 15m OVER")
+        assert len(line) <= status.content_region.width
+        assert line.startswith("rollback v2 → v1 · running · 0/1 steps · 00:")
+        assert (journal.incident_id in line) == (size[0] >= 110)

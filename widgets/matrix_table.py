@@ -62,7 +62,8 @@ class MatrixTable(DataTable):
     def _favours(self, row: MatrixRow) -> Text:
         return Text(row.favours, self.get_component_rich_style(f"matrix-table--{row.favours}", partial=True))
 
-    def set_marked(self, row_id: str, marked: bool) -> None:
+    def set_marked(self, row_id: str, marked: bool, *, announce: bool = True) -> None:
+        """Mark or unmark a row; ``announce=False`` restores a mark without posting :class:`Marked`."""
         row = self.rows_by_id[row_id]
         if marked:
             self.marked.add(row_id)
@@ -70,7 +71,8 @@ class MatrixTable(DataTable):
             self.marked.discard(row_id)
         mark = Text(MARK, self.get_component_rich_style("matrix-table--mark", partial=True)) if marked else ""
         self.update_cell(row_id, "mark", mark)
-        self.post_message(self.Marked(self, row, marked))
+        if announce:
+            self.post_message(self.Marked(self, row, marked))
 
     def action_toggle_mark(self) -> None:
         if not self.row_count:
