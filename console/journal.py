@@ -6,7 +6,7 @@ side file under ``outputs/``; the journal keeps its sha256 digest.
 
 Record shape: ``{"seq": 1, "ts": "2026-11-25T13:37:08.123456Z", "type": "...", ...}``.
 Types used across the product (see docs in README):
-  incident_opened, decision, override, matrix_mark, checklist, procedure_started,
+  incident_opened, decision, decision_retracted, override, matrix_mark, checklist, procedure_started,
   step_started, step_finished, step_failed, step_skipped, step_confirmed, lock,
   procedure_finished, procedure_interrupted, health, notification, artifact,
   migration_decision, retro, incident_resolved, note.
