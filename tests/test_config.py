@@ -135,15 +135,20 @@ url = "https://mr-dj.example.com/api/health"
 '''
 
 
+STAGING_URL = "https://staging.example.com/api/health"
+
+
+def staging_table(project_dir: str, project_name: str, health_url: str, *, host: str | None = None,
+                  port: int | None = None) -> str:
+    lines = ["[staging]"] + ([f'host = "{host}"'] if host else []) + ([f"port = {port}"] if port else [])
+    lines += [f'project_dir = "{project_dir}"', f'project_name = "{project_name}"',
+              "[[staging.health]]", 'name = "backend"', f'url = "{health_url}"']
+    return "\n" + "\n".join(lines) + "\n"
+
+
 def test_staging_inherits_the_targets_connection_and_has_its_own_project(tmp_path):
-    config = load_config(write(tmp_path, STAGING_BASE + '''
-[staging]
-project_dir = "/opt/mr-dj-staging"
-project_name = "mr-dj-staging"
-[[staging.health]]
-name = "backend"
-url = "https://staging.example.com/api/health"
-'''))
+    config = load_config(write(tmp_path, STAGING_BASE + staging_table(
+        "/opt/mr-dj-staging", "mr-dj-staging", STAGING_URL)))
     staging = config.staging.target
     assert (staging.host, staging.port, staging.user, staging.known_hosts) == (
         "vps.example.com", 2200, "deploy", "/etc/ssh/known")
@@ -154,30 +159,15 @@ url = "https://staging.example.com/api/health"
 
 
 def test_staging_on_another_host_does_not_inherit_the_port(tmp_path):
-    config = load_config(write(tmp_path, STAGING_BASE + '''
-[staging]
-host = "staging.example.com"
-project_dir = "/opt/mr-dj-staging"
-project_name = "mr-dj-staging"
-[[staging.health]]
-name = "backend"
-url = "https://staging.example.com/api/health"
-'''))
+    config = load_config(write(tmp_path, STAGING_BASE + staging_table(
+        "/opt/mr-dj-staging", "mr-dj-staging", STAGING_URL, host="staging.example.com")))
     assert (config.staging.target.host, config.staging.target.port) == ("staging.example.com", 22)
 
 
 def test_staging_may_never_reuse_the_production_project_even_under_another_host_name(tmp_path):
     # "localhost", an ssh alias or another port can all be the production machine
-    problems = problems_of(write(tmp_path, STAGING_BASE + '''
-[staging]
-host = "localhost"
-port = 22
-project_dir = "/opt/mr-dj"
-project_name = "mr-dj"
-[[staging.health]]
-name = "backend"
-url = "https://staging.example.com/api/health"
-'''))
+    problems = problems_of(write(tmp_path, STAGING_BASE + staging_table(
+        "/opt/mr-dj", "mr-dj", STAGING_URL, host="localhost", port=22)))
     assert "could be production" in problems["staging.project_name"]
     assert "could be production" in problems["staging.project_dir"]
 
@@ -197,14 +187,8 @@ def test_no_staging_table_means_no_staging(tmp_path):
 
 
 def test_staging_that_would_be_production_is_refused(tmp_path):
-    problems = problems_of(write(tmp_path, STAGING_BASE + '''
-[staging]
-project_dir = "/opt/mr-dj/"
-project_name = "mr-dj"
-[[staging.health]]
-name = "backend"
-url = "https://mr-dj.example.com/api/health"
-'''))
+    problems = problems_of(write(tmp_path, STAGING_BASE + staging_table(
+        "/opt/mr-dj/", "mr-dj", "https://mr-dj.example.com/api/health")))
     assert "must differ from target.project_name" in problems["staging.project_name"]
     assert "must differ from target.project_dir" in problems["staging.project_dir"]
     assert "production health URL" in problems["staging.health[0].url"]
