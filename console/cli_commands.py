@@ -100,9 +100,11 @@ def _bad(message: str) -> int:
 
 
 async def _execute(config, procedure, args, *, journal=None, done_steps=None, resume=False,
-                   record=True, announce_open=False) -> int:
+                   record=True, announce_open=False, open_journal=None) -> int:
     """Run ``procedure`` headless. ``announce_open``: the caller has just opened ``journal``'s
     incident, so Slack and the status page hear of it; a new journal opened here is announced too.
+    ``open_journal`` opens the incident's journal once the host answered (default: a new incident
+    from the procedure's from_tag): an unreachable host leaves no empty incident behind.
     """
     from console.cli_output import CLIDecider, EventPrinter
     from console.engine.incident import IncidentRun, make_transport, open_new_incident, recheck_host
@@ -118,7 +120,7 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
         return EXIT_FAILED
     try:
         if journal is None and not dry_run and record:
-            journal = open_new_incident(config, procedure.from_tag)
+            journal = open_journal() if open_journal else open_new_incident(config, procedure.from_tag)
             announce_open = True
         if resume:
             await recheck_host(config, transport, journal, printer)
@@ -180,15 +182,14 @@ def cmd_config_hotfix(args) -> int:
                                         incident_id=incident_id)
     except (UnsafeValue, ValueError, KeyError) as exc:
         return _bad(str(exc))
-    journal = None
+    deployed = None
     if not args.dry_run:
         try:
             deployed = ReleaseLog.load(config.paths.release_log).deployed
         except ValueError as exc:   # a config change does not need the release log: say so and go on
             print(f"warning: {exc}; the incident records the deployed release as unknown", file=sys.stderr)
-            deployed = None
-        journal = open_new_incident(config, deployed, incident_id)
-    return asyncio.run(_execute(config, procedure, args, journal=journal, announce_open=journal is not None))
+    return asyncio.run(_execute(config, procedure, args,
+                                open_journal=lambda: open_new_incident(config, deployed, incident_id)))
 
 
 def cmd_verify(args) -> int:

@@ -168,6 +168,23 @@ def test_config_hotfix_announces_the_incident_it_opens_once(headless, monkeypatc
     assert announced[0] == messages.INCIDENT_OPENED
 
 
+def test_config_hotfix_on_an_unreachable_host_leaves_no_empty_incident(headless, monkeypatch):
+    from console.failures import ConnectionLost
+    from console.journal import list_incidents
+    config, announced = headless
+
+    class Unreachable(HostStandIn):
+        async def connect(self):
+            raise ConnectionLost("connection refused")
+    monkeypatch.setattr("console.engine.incident.make_transport", lambda config: Unreachable())
+    monkeypatch.setattr(cli_commands, "_config", lambda args: config)
+    monkeypatch.setattr("console.engine.hotfix.build_config_hotfix", lambda config, **options: check_procedure())
+    args = argparse.Namespace(service="backend", env_file=None, set=[], flag_command=None, undo=None,
+                              dry_run=False, yes=True, json=True, config=None)
+    assert cli_commands.cmd_config_hotfix(args) == cli_commands.EXIT_FAILED
+    assert list_incidents(config.paths.state_dir) == [] and announced == []
+
+
 @pytest.mark.parametrize("minutes", ["0", "-5", "nan", "inf", "soon"])
 def test_hotfix_monitor_minutes_must_be_a_positive_number(minutes, capsys):
     from console.cli import main
