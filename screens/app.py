@@ -184,6 +184,11 @@ class IncidentConsoleApp(App[None]):
     def _start(self) -> None:
         self.start_incident()
 
+    @on(VerificationScreen.ResumeProcedure)
+    def _resume_procedure(self) -> None:
+        if self.journal is not None:
+            self.show_stage(flow.PROCEDURE)
+
     @on(HomeScreen.ResumeIncident)
     def _resume(self, message: HomeScreen.ResumeIncident) -> None:
         self.resume_incident(message.incident_id)

@@ -71,10 +71,16 @@ class VerificationScreen(ConsoleScreen):
         Binding("space", "tick", "Tick", id="verification.tick"),
         Binding("v", "run_verification", "Run checks", id="verification.run"),
         Binding("c", "done", "Follow-up", id="verification.done"),
+        Binding("r", "resume_procedure", "Resume procedure", id="verification.resume"),
     ]
+
+    RESUMABLE = ("failed", "aborted", "interrupted")
 
     class Done(Message):
         """Go on to communication and follow-up."""
+
+    class ResumeProcedure(Message):
+        """Go back to the incident's unfinished procedure, at its interrupted step."""
 
     class RunVerification(Message):
         def __init__(self, procedure: Procedure) -> None:
@@ -121,7 +127,8 @@ class VerificationScreen(ConsoleScreen):
         self.show_results()
 
     def show_results(self) -> None:
-        words = {"succeeded": "succeeded", "failed": "FAILED", "aborted": "was aborted (resumable)"}
+        words = {"succeeded": "succeeded", "failed": "FAILED (r resumes it)",
+                 "aborted": "was aborted (r resumes it)", "interrupted": "was interrupted (r resumes it)"}
         self.query_one("#verify-outcome", Static).update(
             f"The procedure {words.get(self.outcome, self.outcome)}. Post-rollback verification:")
         step_ids = [s.id for s in verification_steps(self.console_app.config, None)]
@@ -153,6 +160,15 @@ class VerificationScreen(ConsoleScreen):
     @on(DataTable.RowSelected, "#manual-table")
     def _selected(self) -> None:
         self.action_tick()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "resume_procedure":
+            return self.outcome in self.RESUMABLE   # a finished procedure has nothing to resume
+        return True
+
+    def action_resume_procedure(self) -> None:
+        if self.outcome in self.RESUMABLE:
+            self.post_message(self.ResumeProcedure())
 
     def action_run_verification(self) -> None:
         try:
