@@ -186,7 +186,9 @@ async def test_a_resumed_procedure_shows_the_steps_done_before_as_done(tmp_path,
         await wait_for(pilot, lambda: isinstance(app.screen, ProcedureScreen), what="the procedure screen")
         screen = app.screen
         listed = screen.query_one(StepList)
-        await wait_for(pilot, lambda: listed.record("wait").state == "running", what="the long step to run")
+        # the list is filled when the procedure starts: until then there is no record to look at
+        await wait_for(pilot, lambda: getattr(listed.record("wait"), "state", None) == "running",
+                       what="the long step to run")
         status = screen.query_one("#procedure-status")
         # the status line is redrawn on its own tick: wait for it rather than for a fixed pause
         await wait_for(pilot, lambda: "2/3 steps" in str(status.render()), what="the step count")
