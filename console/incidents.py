@@ -85,6 +85,22 @@ def summarize(journal: Journal) -> IncidentSummary:
         outcome=(decided or {}).get("outcome"), opened_at=opened_at, ttr_seconds=ttr)
 
 
+# journal path -> ((mtime_ns, size), summary): the home screen lists incidents on every return
+# to it; a journal that did not change is not read again.
+_SUMMARIES: dict[str, tuple[tuple[int, int], IncidentSummary]] = {}
+
+
 def all_incidents(state_dir: Path) -> list[IncidentSummary]:
     """Newest first."""
-    return [summarize(j) for j in list_incidents(state_dir)]
+    summaries = []
+    for journal in list_incidents(state_dir):
+        try:
+            stat = journal.path.stat()
+        except OSError:
+            continue   # removed since it was listed
+        key, cached = (stat.st_mtime_ns, stat.st_size), _SUMMARIES.get(str(journal.path))
+        if cached is None or cached[0] != key:
+            cached = (key, summarize(journal))
+            _SUMMARIES[str(journal.path)] = cached
+        summaries.append(cached[1])
+    return summaries

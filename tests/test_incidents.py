@@ -63,3 +63,20 @@ def test_an_interrupted_procedure_is_resumable_and_a_new_start_reopens_it(journa
     started(journal, "rollback", resumed=True)
     assert incident_procedure(journal.records())[1] is None
     assert summarize(journal).state == "running"
+
+
+def test_listing_reads_a_journal_again_only_when_it_changed(tmp_path, monkeypatch):
+    from console import incidents
+    from console.engine.incident import open_new_incident
+    from tests._screens_support import make_config
+    config = make_config(tmp_path)
+    journal = open_new_incident(config, "v2")
+    read = []
+    real = incidents.summarize
+    monkeypatch.setattr(incidents, "summarize", lambda j: read.append(j.incident_id) or real(j))
+    assert [i.state for i in incidents.all_incidents(config.paths.state_dir)] == ["open"]
+    assert [i.state for i in incidents.all_incidents(config.paths.state_dir)] == ["open"]
+    assert read == [journal.incident_id]
+    journal.record("incident_resolved", ttr_seconds=60.0, by="oncall", summary="fixed")
+    assert [i.state for i in incidents.all_incidents(config.paths.state_dir)] == ["resolved"]
+    assert read == [journal.incident_id, journal.incident_id]
