@@ -105,11 +105,12 @@ class ProcedureScreen(Screen[str]):
         Binding("s", "skip", "Skip…", id="procedure.skip", priority=True),
         Binding("a", "abort", "Abort", id="procedure.abort", priority=True),
         Binding("c", "continue", "Continue", id="procedure.continue", priority=True),
+        # before the log pane's keys: at 80 columns the footer must still show how to leave
+        Binding("q", "leave", "Leave", id="procedure.leave"),
         Binding("f", "toggle_follow", "Follow logs", id="procedure.follow"),
         Binding("slash", "filter_logs", "Filter", id="procedure.filter"),
         Binding("l", "toggle_command_log", "Commands", id="procedure.command-log"),
         Binding("h", "toggle_health", "Health", id="procedure.health"),
-        Binding("q", "leave", "Leave", id="procedure.leave"),
     ]
 
     class EngineEvent(Message):

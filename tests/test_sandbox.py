@@ -249,3 +249,17 @@ def test_staging_is_its_own_v2_stack_and_reset_puts_it_back(sandbox):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _get("http://127.0.0.1:28081/api/health")[1]["version"] == "v2"
     assert _get("http://127.0.0.1:28082/api/health")[1]["version"] == "v2"
+
+
+def test_up_redeploys_when_another_checkout_deployed_the_shared_paths(sandbox):
+    # /opt/mr-dj is shared by every checkout on the machine; another one's v2 carries its own secrets
+    owner = Path("/opt/mr-dj/state/.sandbox-checkout")
+    assert owner.read_text().strip() == str(ROOT / "sandbox")
+    owner.write_text("/somewhere/else/sandbox\n")
+    (Path("/opt/mr-dj/backend/.env")).write_text("DATABASE_URL=postgresql://other:secret@127.0.0.1:1/x\n")
+    proc = _ctl("up", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "deployed by another checkout" in proc.stderr
+    assert owner.read_text().strip() == str(ROOT / "sandbox")
+    assert "other:secret" not in Path("/opt/mr-dj/backend/.env").read_text()
+    assert _get("http://127.0.0.1:18081/api/health")[1]["version"] == "v2"
