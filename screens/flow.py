@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.incidents import incident_procedure
+from console.incidents import summarize
 from console.journal import Journal, parse_iso
 
 DECISION, CHECKLIST, PROCEDURE, VERIFICATION, FOLLOW_UP = (
@@ -10,25 +10,17 @@ DECISION, CHECKLIST, PROCEDURE, VERIFICATION, FOLLOW_UP = (
 
 
 def next_stage(journal: Journal) -> str:
-    """The screen that continues ``journal``'s incident."""
-    records = list(journal.records())
-    started, finished = incident_procedure(records)
-    outcome = resolved = None
-    for record in records:
-        kind = record["type"]
-        if kind == "outcome":
-            outcome = record
-        elif kind == "incident_resolved":
-            resolved = record
-    if resolved is not None:
+    """The screen that continues ``journal``'s incident (read from the same summary Home lists)."""
+    summary = summarize(journal)
+    if summary.state == "resolved":
         return FOLLOW_UP
-    if outcome is None:
+    if summary.outcome is None:
         return DECISION
-    if started is None:
+    if summary.state == "open":
         return CHECKLIST
-    if finished is None or finished.get("outcome") != "succeeded":
-        return PROCEDURE
-    return VERIFICATION
+    if summary.state == "succeeded":
+        return VERIFICATION
+    return PROCEDURE   # running, interrupted, failed or aborted: resume it
 
 
 def last_outcome(journal: Journal) -> str | None:
