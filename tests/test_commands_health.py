@@ -1,13 +1,13 @@
-import http.server
 import shlex
 import shutil
 import subprocess
-import threading
 
 import pytest
 
 from console.commands import health
 from console.validate import UnsafeValue
+
+from tests._http_support import JSONServer
 
 
 def test_curl_health():
@@ -38,28 +38,12 @@ def test_parse_curl_status():
     assert health.parse_curl_status("no marker") == (None, "no marker")
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        code = 503 if self.path == "/down" else 200
-        body = b'{"status":"ok","version":"v1"}' if code == 200 else b'{"status":"down"}'
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def local_server():
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with JSONServer() as http:
+        http.answer("/health", 200, b'{"status":"ok","version":"v1"}')
+        http.answer("/down", 503, b'{"status":"down"}')
+        yield http.base_url
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")

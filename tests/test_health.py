@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -15,6 +13,8 @@ import pytest
 from console.config import HealthCheck
 from console.health import (MISSING, HealthPoller, check_all, check_health, flatten_expectations,
                             lookup, matches)
+
+from tests._http_support import JSONServer
 
 ROUTES = {
     "/ok": (200, {"status": "ok", "version": "v1", "db": {"ok": True}}),
@@ -25,37 +25,13 @@ ROUTES = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        if self.path == "/slow":
-            time.sleep(1.0)
-            route = (200, {"status": "ok"})
-        else:
-            route = ROUTES.get(self.path, (404, {"error": "not found"}))
-        status, body = route
-        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        try:
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with JSONServer() as http:
+        for path, (status, body) in ROUTES.items():
+            http.answer(path, status, body)
+        http.answer("/slow", 200, {"status": "ok"}, delay=1.0)
+        yield http.base_url
 
 
 def _closed_port() -> int:

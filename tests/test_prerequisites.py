@@ -8,9 +8,7 @@ import asyncio
 import dataclasses
 import json
 import socket
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -24,6 +22,8 @@ from console.notify.messages import IncidentContext
 from console.prerequisites import Checklist, ItemState
 from console.runbook import load_runbook
 from console.secrets import SecretRef
+
+from tests._http_support import JSONServer
 from sandbox.mock_services import MockServices
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,44 +202,10 @@ async def test_a_person_wins_over_the_machine(runbook, journal, config):
     assert checklist.state("coordinator_assigned").status == "waived"
 
 
-class JSONServer:
-    """A tiny HTTP server on 127.0.0.1 answering each path with a configured status and body."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, tuple[int, bytes]] = {}
-        routes = self.routes
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                status, body = routes.get(self.path, (404, b"{}"))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def answer(self, path: str, status: int, body) -> str:
-        self.routes[path] = (status, body if isinstance(body, bytes) else json.dumps(body).encode())
-        return self.url(path)
-
-
 @pytest.fixture
 def http():
-    server = JSONServer()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with JSONServer() as server:
+        yield server
 
 
 def refused_port() -> int:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from textual.app import App, ComposeResult
@@ -21,30 +18,14 @@ from screens.modals import ConfirmDialog
 from widgets.health_pane import HealthPane
 from widgets.ttr_clock import TTRClock, ttr_level
 
+from tests._http_support import JSONServer
 from tests._screens_support import FIXED_NOW, HostStandIn, fixed_clock, make_config, records, wait_for
-
-
-class Health(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:   # noqa: N802
-        body = json.dumps({"status": "ok", "version": "v2"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture
 def health_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/health"
-    server.shutdown()
-    server.server_close()
+    with JSONServer() as http:
+        yield http.answer("/api/health", 200, {"status": "ok", "version": "v2"})
 
 
 def facts(app) -> str:
