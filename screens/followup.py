@@ -13,13 +13,12 @@ from textual.widgets import Button, DataTable, Label, Static, TextArea
 
 from console.engine.announce import incident_notifier
 from console.followup import GROUP, record_automatic_ticks
-from console.journal import Journal, parse_iso
+from console.journal import Journal
 from console.notify.messages import INCIDENT_RESOLVED
 from console.report import render_report
 from screens.base import ConsoleScreen
-from screens.checklist import STATUS_MARKS
 from screens.modals import ReasonDialog
-from screens.verification import manual_states, toggle_manual_tick
+from screens.ticks import add_tick_rows, manual_states, show_ticks, toggle_selected, who_and_when
 
 REPORT_NAME = "report.md"
 
@@ -80,11 +79,7 @@ class FollowupScreen(ConsoleScreen):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#followup-table", DataTable)
-        table.add_column("", key="status", width=3)
-        table.add_column("Item", key="title")
-        table.add_column("By / when", key="by")
-        for item in self.console_app.runbook.follow_up:
-            table.add_row("", item.title, "", key=item.id)
+        add_tick_rows(table, self.console_app.runbook.follow_up, "Item")
         retro = self.journal.last("retro")
         if retro:
             self.query_one("#root-cause", TextArea).text = retro.get("root_cause") or ""
@@ -102,27 +97,13 @@ class FollowupScreen(ConsoleScreen):
         ids = {i.id for i in items}
         # what the journal proves done is ticked (and journaled) once; a person can still untick it
         record_automatic_ticks(self.journal, items, manual_states(self.journal, ids))
-        states = manual_states(self.journal, ids)
-        table = self.query_one("#followup-table", DataTable)
-        for item in items:
-            record = states.get(item.id)
-            status = record.get("status", "pending") if record else "pending"
-            table.update_cell(item.id, "status", STATUS_MARKS.get(status, "?"))
-            when = ""
-            if record and status != "pending":
-                when = f"{record.get('how')} by {record.get('by')} {parse_iso(record['ts']):%H:%M:%S}"
-                if record.get("detail"):
-                    when += f" · {record['detail']}"
-            table.update_cell(item.id, "by", when, update_width=False)
+        show_ticks(self.query_one("#followup-table", DataTable), items, manual_states(self.journal, ids),
+                   _how_who_when)
 
     def action_tick(self) -> None:
-        table = self.query_one("#followup-table", DataTable)
-        if not table.row_count:
-            return
-        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        item = {i.id: i for i in self.console_app.runbook.follow_up}[str(row_key.value)]
-        toggle_manual_tick(self.journal, item, GROUP, self.console_app.config.operator)
-        self.show_items()
+        if toggle_selected(self.query_one("#followup-table", DataTable), self.console_app.runbook.follow_up,
+                           self.journal, GROUP, self.console_app.config.operator):
+            self.show_items()
 
     @on(DataTable.RowSelected, "#followup-table")
     def _selected(self) -> None:
@@ -188,3 +169,9 @@ class FollowupScreen(ConsoleScreen):
                    "post": "post_resolution", "home": "home"}
         if event.button.id in actions:
             await self.run_action(actions[event.button.id])
+
+
+def _how_who_when(record: dict) -> str:
+    # follow-up ticks may be the console's own, with the evidence that proved them
+    text = f"{record.get('how')} by {who_and_when(record)}"
+    return f"{text} · {record['detail']}" if record.get("detail") else text

@@ -17,9 +17,9 @@ from textual.widgets import Button, DataTable, Static
 from console.engine.incident import build_verify
 from console.engine.procedure import Procedure
 from console.engine.verification import verification_steps
-from console.journal import Journal, parse_iso
+from console.journal import Journal
 from screens.base import ConsoleScreen
-from screens.checklist import STATUS_MARKS
+from screens.ticks import add_tick_rows, manual_states, show_ticks, toggle_selected
 
 GROUP = "Post-rollback verification"
 STEP_RESULTS = {"step_finished": "passed", "step_failed": "FAILED", "step_skipped": "skipped"}
@@ -46,22 +46,6 @@ def describe_result(record: dict | None) -> tuple[str, str]:
     exit_code = record.get("exit_code")
     bits = [f"exit {exit_code}" if exit_code is not None else "", f"{duration:.1f}s" if duration else ""]
     return STEP_RESULTS[kind], ", ".join(b for b in bits if b)
-
-
-def manual_states(journal: Journal, item_ids: set[str]) -> dict[str, dict]:
-    states: dict[str, dict] = {}
-    for record in journal.records():
-        if record["type"] == "checklist" and record.get("item_id") in item_ids:
-            states[record["item_id"]] = record
-    return states
-
-
-def toggle_manual_tick(journal: Journal, item, group: str, by: str) -> None:
-    """Tick a hand-checked item, or untick it if it is ticked; journaled with who and when."""
-    current = manual_states(journal, {item.id}).get(item.id)
-    status = "pending" if current and current.get("status") == "done" else "done"
-    journal.record("checklist", item_id=item.id, group=group, title=item.title, status=status,
-                   how="manual", by=by, detail="", reason="")
 
 
 class VerificationScreen(ConsoleScreen):
@@ -114,11 +98,7 @@ class VerificationScreen(ConsoleScreen):
         for step in verification_steps(self.console_app.config, None):
             checks.add_row(step.title, "", "", key=step.id)
         manual = self.query_one("#manual-table", DataTable)
-        manual.add_column("", key="status", width=3)
-        manual.add_column("Check", key="title")
-        manual.add_column("By / when", key="by")
-        for item in self.console_app.runbook.manual_verification:
-            manual.add_row("", item.title, "", key=item.id)
+        add_tick_rows(manual, self.console_app.runbook.manual_verification, "Check")
         manual.focus()
         self.show_results()
 
@@ -139,23 +119,13 @@ class VerificationScreen(ConsoleScreen):
             checks.update_cell(step_id, "result", result)
             checks.update_cell(step_id, "detail", detail, update_width=False)
         items = self.console_app.runbook.manual_verification
-        states = manual_states(self.journal, {i.id for i in items})
-        manual = self.query_one("#manual-table", DataTable)
-        for item in items:
-            record = states.get(item.id)
-            status = record.get("status", "pending") if record else "pending"
-            manual.update_cell(item.id, "status", STATUS_MARKS.get(status, "?"))
-            when = f" {parse_iso(record['ts']):%H:%M:%S}" if record and status != "pending" else ""
-            manual.update_cell(item.id, "by", f"{record.get('by')}{when}" if when else "", update_width=False)
+        show_ticks(self.query_one("#manual-table", DataTable), items,
+                   manual_states(self.journal, {i.id for i in items}))
 
     def action_tick(self) -> None:
-        manual = self.query_one("#manual-table", DataTable)
-        items = {i.id: i for i in self.console_app.runbook.manual_verification}
-        if not manual.row_count:
-            return
-        row_key, _ = manual.coordinate_to_cell_key(manual.cursor_coordinate)
-        toggle_manual_tick(self.journal, items[str(row_key.value)], GROUP, self.console_app.config.operator)
-        self.show_results()
+        if toggle_selected(self.query_one("#manual-table", DataTable), self.console_app.runbook.manual_verification,
+                           self.journal, GROUP, self.console_app.config.operator):
+            self.show_results()
 
     @on(DataTable.RowSelected, "#manual-table")
     def _selected(self) -> None:
