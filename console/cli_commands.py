@@ -100,47 +100,39 @@ def _bad(message: str) -> int:
 
 
 async def _execute(config, procedure, args, *, journal=None, done_steps=None, resume=False,
-                   record=True, announce_open=False, open_journal=None) -> int:
-    """Run ``procedure`` headless. ``announce_open``: the caller has just opened ``journal``'s
-    incident, so Slack and the status page hear of it; a new journal opened here is announced too.
-    ``open_journal`` opens the incident's journal once the host answered (default: a new incident
-    from the procedure's from_tag): an unreachable host leaves no empty incident behind.
+                   record=True, open_journal=None) -> int:
+    """Run ``procedure`` headless through an ``IncidentSession``. ``open_journal`` opens the
+    incident's journal once the host answered (default: a new incident from the procedure's
+    from_tag, announced): an unreachable host leaves no empty incident behind.
     """
     from console.cli_output import CLIDecider, EventPrinter
-    from console.engine.incident import IncidentRun, make_transport, open_new_incident, recheck_host
     from console.failures import TransportError
+    from console.incident.session import IncidentSession
+    from console.notify import messages
 
     printer = EventPrinter(args.json)
     dry_run = getattr(args, "dry_run", False)
-    transport = make_transport(config)
+    session = IncidentSession(config, journal)
     try:
-        await transport.connect()
+        await session.connect()
     except TransportError as exc:
-        print(f"incident-console: cannot reach {transport.description}: {exc}", file=sys.stderr)
+        print(f"incident-console: cannot reach {session._transport.description}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
         if journal is None and not dry_run and record:
-            journal = open_journal() if open_journal else open_new_incident(config, procedure.from_tag)
-            announce_open = True
-        if resume:
-            await recheck_host(config, transport, journal, printer)
-        from console.engine.announce import announce, flush, incident_notifier
-        from console.notify import messages
-        notifier = None if dry_run else incident_notifier(config, journal)
-        if announce_open:
-            await announce(notifier, messages.INCIDENT_OPENED)
-        await announce(notifier, messages.PROCEDURE_STARTED, procedure=procedure.name,
-                       from_tag=procedure.from_tag, to_tag=procedure.to_tag)
-        run = IncidentRun(config, journal, transport, CLIDecider(getattr(args, "yes", False)), [printer],
-                          assume_yes=getattr(args, "yes", False), dry_run=dry_run)
-        outcome = await run.run(procedure, done_steps)
-        await announce(notifier, messages.PROCEDURE_FINISHED, procedure=procedure.name, outcome=outcome,
-                       from_tag=procedure.from_tag, to_tag=procedure.to_tag)
-        await flush(notifier)
+            if open_journal:
+                session.journal = open_journal()
+                await session.announce(messages.INCIDENT_OPENED)
+            else:
+                await session.open_incident(procedure.from_tag)
+        outcome = await session.run(procedure, CLIDecider(getattr(args, "yes", False)), listeners=[printer],
+                                    done_steps=done_steps, assume_yes=getattr(args, "yes", False),
+                                    dry_run=dry_run, resume=resume)
+        await session.flush()
     finally:
-        await transport.close()
-    if journal is not None and not args.json:
-        print(f"journal: {journal.path}")
+        await session.close()
+    if session.journal is not None and not args.json:
+        print(f"journal: {session.journal.path}")
     return EXIT_OK if outcome == "succeeded" else EXIT_FAILED
 
 
@@ -246,7 +238,7 @@ def cmd_report(args) -> int:
         journal = load_incident(config, args.id)
     except FileNotFoundError as exc:
         return _bad(str(exc))
-    text = render_report(list(journal.records()))
+    text = render_report(journal.state)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(text)

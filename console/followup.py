@@ -8,26 +8,29 @@ log got the artifact hashes and migration decision. Those are ticked automatical
 
 from __future__ import annotations
 
-from console.journal import Journal, parse_iso
+from console.incident.records import ChecklistMark, Record
+from console.journal import Journal
 
 GROUP = "Communication & follow-up"
 
 
 def automatic_evidence(journal: Journal) -> dict[str, str]:
     """item id → what in the journal shows it is done (only items that are)."""
+    state = journal.state
     found: dict[str, str] = {}
-    for record in journal.records():
-        kind = record["type"]
-        if kind == "notification" and record.get("event") == "incident_resolved" and record.get("status") == "sent":
-            item = {"slack": "resolution_posted", "statuspage": "status_page_resolved"}.get(record.get("channel"))
+    for note in state.notifications:
+        if note.event == "incident_resolved" and note.status == "sent":
+            item = {"slack": "resolution_posted", "statuspage": "status_page_resolved"}.get(note.channel)
             if item:
-                found[item] = f"{record['channel']} accepted the resolution at {_clock(record)}"
-        elif kind == "retro" and (record.get("root_cause") or "").strip() and record.get("action_items"):
-            found["retro_created"] = (f"retro saved by {record.get('by')} at {_clock(record)} "
-                                      f"({len(record['action_items'])} action items)")
-        elif kind == "release_log":
-            bad = f", {record['marked_bad']} marked bad" if record.get("marked_bad") else ""
-            found["release_log_updated"] = f"release log: {record.get('deployed')} deployed{bad}, hashes attached"
+                found[item] = f"{note.channel} accepted the resolution at {_clock(note)}"
+    retro = state.retro
+    if retro is not None and (retro.root_cause or "").strip() and retro.action_items:
+        found["retro_created"] = (f"retro saved by {retro.by} at {_clock(retro)} "
+                                  f"({len(retro.action_items)} action items)")
+    if state.release_log is not None:
+        log = state.release_log
+        bad = f", {log.marked_bad} marked bad" if log.marked_bad else ""
+        found["release_log_updated"] = f"release log: {log.deployed} deployed{bad}, hashes attached"
     return found
 
 
@@ -38,11 +41,11 @@ def record_automatic_ticks(journal: Journal, items, states: dict[str, dict]) -> 
     ticked = []
     for item in items:
         if item.id in evidence and item.id not in states:
-            journal.record("checklist", item_id=item.id, group=GROUP, title=item.title, status="done",
-                           how="auto", by="incident-console", detail=evidence[item.id], reason="")
+            journal.append(ChecklistMark(item_id=item.id, group=GROUP, title=item.title, status="done",
+                                         how="auto", by="incident-console", detail=evidence[item.id], reason=""))
             ticked.append(item.id)
     return ticked
 
 
-def _clock(record: dict) -> str:
-    return f"{parse_iso(record['ts']):%H:%M:%S}"
+def _clock(record: Record) -> str:
+    return f"{record.at:%H:%M:%S}"

@@ -4,12 +4,11 @@ Every record is flushed and fsynced before ``record`` returns, so a crash or a
 power cut loses at most the event being written. Full command output goes to a
 side file under ``outputs/``; the journal keeps its sha256 digest.
 
-Record shape: ``{"seq": 1, "ts": "2026-11-25T13:37:08.123456Z", "type": "...", ...}``.
-Types used across the product (see docs in README):
-  incident_opened, decision, decision_retracted, override, matrix_mark, checklist, procedure_started,
-  step_started, step_finished, step_failed, step_skipped, step_confirmed, lock,
-  procedure_finished, procedure_interrupted, health, notification, artifact,
-  migration_decision, retro, incident_resolved, note.
+Records are the typed classes of ``console.incident.records``; a line is
+``{"v": 2, "seq": 1, "ts": "2026-11-25T13:37:08.123456Z", "type": "...", ...}`` (older lines have no
+``v`` and are read into the same classes). The journal keeps what it has read and folds it into an
+``IncidentState`` as it goes: a query never re-parses the file, and a journal another process
+appended to is read from where this one stopped.
 """
 
 from __future__ import annotations
@@ -20,11 +19,11 @@ import os
 import secrets as _random
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from enum import Enum
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from console.secrets import REDACTED, Secret
+from console.incident.records import Record, build, from_line, iso, parse_iso, scrub
+from console.incident.state import IncidentState
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -33,39 +32,18 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
 
 def new_incident_id(now: datetime | None = None) -> str:
     now = now or utc_now()
     return now.strftime("%Y%m%d-%H%M%S-") + _random.token_hex(2)
 
 
-def _scrub(value: Any) -> Any:
-    """Make a value JSON-safe; a Secret anywhere becomes the redaction marker."""
-    if isinstance(value, Secret):
-        return REDACTED
-    if isinstance(value, dict):
-        return {str(k): _scrub(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, Enum):
-        return value.value
-    return value
+_scrub = scrub
 
 
 @dataclass
 class Journal:
-    """Writes and reads one incident's journal."""
+    """Writes and reads one incident's journal; keeps what it has read, folded into ``state``."""
 
     directory: Path
 
@@ -74,9 +52,9 @@ class Journal:
         self.path = self.directory / JOURNAL_NAME
         self._seq = 0
         self._tail_checked = False   # a torn last line is cut before this object's first append
-        if self.path.exists():
-            for record in self.records():
-                self._seq = max(self._seq, int(record.get("seq", 0)))
+        self._records: list[Record] = []
+        self._offset = 0             # bytes of the file already read (whole lines only)
+        self._state = IncidentState(incident_id=self.directory.name)
 
     @property
     def incident_id(self) -> str:
@@ -89,23 +67,34 @@ class Journal:
         os.chmod(directory, 0o700)
         return cls(directory)
 
-    def record(self, type_: str, **fields: Any) -> dict:
+    # -- writing ---------------------------------------------------------------------------
+    def append(self, record: Record) -> Record:
+        """Journal ``record`` (fsynced before this returns); the stamped record as read back."""
+        if not record.JOURNALED:
+            raise ValueError(f"{record.kind} is an event, not a journal record")
         if not self._tail_checked:
             self._tail_checked = True
             self._cut_torn_tail()
+        self._refresh()
         self._seq += 1
-        entry = {"seq": self._seq, "ts": iso(utc_now()), "type": type_, **_scrub(fields)}
-        line = json.dumps(entry, ensure_ascii=False, sort_keys=False) + "\n"
+        line = json.dumps(record.stamped(self._seq, iso(utc_now())).to_line(), ensure_ascii=False) + "\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line.encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
-        return entry
+        self._refresh()
+        return self._records[-1]
+
+    def record(self, type_: str, **fields: Any) -> Record:
+        """Compatibility shape ``record("kind", **fields)``: the typed record of that kind (fields
+        its class does not declare are kept in ``extra``; an unknown kind is an ``UnknownRecord``)."""
+        return self.append(build(type_, fields))
 
     def write_output(self, name: str, data: bytes) -> tuple[str, str]:
         """Store full output in a side file; return (relative path, sha256 hex)."""
+        self._refresh()
         digest = hashlib.sha256(data).hexdigest()
         rel = f"outputs/{self._seq + 1:05d}-{name}.log"
         path = self.directory / rel
@@ -128,6 +117,7 @@ class Journal:
             return
         if size == 0:
             return
+        self._refresh()
         with open(self.path, "r+b") as handle:
             cut = _end_of_last_line(handle, size)
             if cut == size:
@@ -146,31 +136,47 @@ class Journal:
                     text=f"journal repaired: an unfinished last record ({len(fragment)} bytes, "
                          f"a crash mid-write) was moved to {side.name}")
 
-    def records(self) -> Iterator[dict]:
-        """Replay the journal; a torn or unreadable line (crash mid-write) is skipped.
+    # -- reading ---------------------------------------------------------------------------
+    def records(self) -> list[Record]:
+        """Every record so far, typed, in journal order (read once; later calls read only what
+        was appended since). A torn or unreadable line (crash mid-write) is skipped."""
+        self._refresh()
+        return list(self._records)
 
-        Lines are decoded one by one: a line torn inside a UTF-8 character is as unreadable
-        as one torn inside the JSON, and neither hides the records around it.
-        """
-        if not self.path.exists():
+    @property
+    def state(self) -> IncidentState:
+        """The incident as its records so far leave it."""
+        self._refresh()
+        return self._state
+
+    def _refresh(self) -> None:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size < self._offset:   # replaced or cut behind our back: start over
+            self._records, self._offset, self._seq = [], 0, 0
+            self._state = IncidentState(incident_id=self.directory.name)
+        if size == self._offset:
             return
         with open(self.path, "rb") as handle:
-            for line in handle:
-                if not line.endswith(b"\n"):
-                    break
-                try:
-                    record = json.loads(line.decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError):
-                    continue
-                if isinstance(record, dict) and "type" in record:
-                    yield record
-
-    def last(self, type_: str) -> dict | None:
-        found = None
-        for record in self.records():
-            if record["type"] == type_:
-                found = record
-        return found
+            handle.seek(self._offset)
+            data = handle.read(size - self._offset)
+        end = data.rfind(b"\n") + 1
+        # Lines are decoded one by one: a line torn inside a UTF-8 character is as unreadable
+        # as one torn inside the JSON, and neither hides the records around it.
+        for line in data[:end].splitlines():
+            try:
+                raw = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                continue
+            if not isinstance(raw, dict) or "type" not in raw:
+                continue
+            record = from_line(raw)
+            self._records.append(record)
+            self._state.apply(record)
+            self._seq = max(self._seq, record.seq)
+        self._offset += end
 
 
 def _end_of_last_line(handle, size: int, block: int = 64 * 1024) -> int:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from console.journal import parse_iso, utc_now
+from console.incident.records import ChecklistMark
+from console.journal import utc_now
 from console.prerequisite_checks import (HTTP_TIMEOUT, CheckResult, check_alerts, check_backup, check_slack,
                                          check_statuspage)
 from console.runbook import PrerequisiteCheck
@@ -43,7 +44,7 @@ class Checklist:
         self.operator = operator
         self._by_id = {item.id: item for item in self.items}
         self._states: dict[str, ItemState] = {item.id: ItemState() for item in self.items}
-        self._restore(journal.records() if journal is not None else [])
+        self._restore(journal.state.ticks.values() if journal is not None else [])
 
     @classmethod
     def replay(cls, journal, runbook=None, operator: str | None = None) -> "Checklist":
@@ -52,24 +53,20 @@ class Checklist:
             from console.runbook import load_runbook
             runbook = load_runbook()
         if operator is None:
-            opened = journal.last("incident_opened") if hasattr(journal, "last") else None
-            operator = (opened or {}).get("operator") or "operator"
+            opened = journal.state.opened
+            operator = (opened.operator if opened else None) or "operator"
         return cls(runbook, journal, operator)
 
-    def _restore(self, records) -> None:
-        for record in records:
-            if record.get("type") != "checklist" or record.get("item_id") not in self._states:
-                continue
-            status = record.get("status")
-            if status not in STATUSES:
+    def _restore(self, ticks) -> None:
+        for tick in ticks:
+            if tick.item_id not in self._states or tick.status not in STATUSES:
                 continue
             try:
-                at = parse_iso(record["ts"]) if record.get("ts") else None
+                at = tick.at
             except ValueError:
                 at = None
-            self._states[record["item_id"]] = ItemState(
-                status=status, how=record.get("how") or "manual", by=record.get("by"), at=at,
-                detail=record.get("detail") or "", reason=record.get("reason") or "")
+            self._states[tick.item_id] = ItemState(status=tick.status, how=tick.how or "manual", by=tick.by,
+                                                   at=at, detail=tick.detail or "", reason=tick.reason or "")
 
     # -- reading ------------------------------------------------------------------
 
@@ -108,12 +105,11 @@ class Checklist:
         item = self.item(item_id)
         at = utc_now()
         if self.journal is not None:
-            entry = self.journal.record("checklist", item_id=item.id, group=item.group, title=item.title,
-                                        status=new.status, how=new.how, by=new.by, detail=new.detail,
-                                        reason=new.reason)
+            entry = self.journal.append(ChecklistMark(item_id=item.id, group=item.group, title=item.title,
+                                                      status=new.status, how=new.how, by=new.by,
+                                                      detail=new.detail, reason=new.reason))
             # The journal's own timestamp, so a replayed state is the same state.
-            if isinstance(entry, dict) and entry.get("ts"):
-                at = parse_iso(entry["ts"])
+            at = entry.at or at
         new = replace(new, at=at)
         self._states[item_id] = new
         return new

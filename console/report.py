@@ -1,6 +1,6 @@
 """The incident report: a Markdown story of one incident, rebuilt from its journal.
 
-``render_report(Journal(dir).records())`` is pure and deterministic: the same
+``render_report(Journal(dir).state)`` is pure and deterministic: the same
 journal always gives the same text (a golden-file test keeps it so), and the
 report adds nothing the journal does not hold, so secrets stay out of it the
 way they stay out of the journal. It covers what the runbook's follow-up asks
@@ -14,8 +14,9 @@ from __future__ import annotations
 import shlex
 from typing import Any, Iterable
 
-from console.incidents import incident_procedure
-from console.journal import parse_iso
+from console.incident import records as rec
+from console.incident.records import Record, parse_iso, record_fields
+from console.incident.state import IncidentState
 from console.notify.messages import OUTCOME_LABELS, format_duration
 from console.secrets import Secret, redact_text
 
@@ -24,21 +25,24 @@ TITLES = {"rollback": "Rollback", "config_hotfix": "Configuration hotfix", "code
           "verify": "Verification"}
 
 
-def render_report(records: Iterable[dict], *, title: str | None = None,
+def render_report(incident: IncidentState | Iterable[Record], *, title: str | None = None,
                   secrets: list[Secret] | None = None) -> str:
-    records = sorted(records, key=lambda r: r.get("seq", 0))
+    """``incident``: a journal's ``state`` (or its records, folded here)."""
+    if not isinstance(incident, IncidentState):
+        incident = IncidentState.fold(sorted(incident, key=lambda r: r.seq))
+    state = incident
     sections = [
-        _summary(records, title),
-        _timeline(records),
-        _decision(records),
-        _checklist(records),
-        _commands(records),
-        _artifacts(records),
-        _migration(records),
-        _health(records),
-        _notifications(records),
-        _ttr(records),
-        _retro(records),
+        _summary(state, title),
+        _timeline(state),
+        _decision(state),
+        _checklist(state),
+        _commands(state),
+        _artifacts(state),
+        _migration(state),
+        _health(state),
+        _notifications(state),
+        _ttr(state),
+        _retro(state),
     ]
     text = "\n\n".join(s for s in sections if s) + "\n"
     # Belt and braces: the journal is scrubbed already, but a caller that knows
@@ -47,18 +51,6 @@ def render_report(records: Iterable[dict], *, title: str | None = None,
 
 
 # -- helpers -------------------------------------------------------------------
-
-def _last(records: list[dict], type_: str) -> dict | None:
-    found = None
-    for record in records:
-        if record.get("type") == type_:
-            found = record
-    return found
-
-
-def _of(records: list[dict], type_: str) -> list[dict]:
-    return [r for r in records if r.get("type") == type_]
-
 
 def _time(ts: str | None, with_date: bool = True) -> str:
     if not ts:
@@ -97,31 +89,14 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _tags(records: list[dict]) -> tuple[str | None, str | None]:
-    started, _ = incident_procedure(records)
-    if started is not None:
-        return started.get("from_tag"), started.get("to_tag")
-    return (_last(records, "incident_opened") or {}).get("deployed"), None
-
-
-def _main_procedure(records: list[dict]) -> tuple[dict | None, dict | None]:
-    """The incident's own procedure and how it finished (None while it runs or was left)."""
-    started, ended = incident_procedure(records)
-    return started, ended if ended is not None and ended["type"] == "procedure_finished" else None
-
-
-def _ttr_numbers(records: list[dict]) -> tuple[float | None, float | None, bool]:
+def _ttr_numbers(state: IncidentState) -> tuple[float | None, float | None, bool]:
     """(seconds, target seconds, resolved?)."""
-    opened = _last(records, "incident_opened")
-    resolved = _last(records, "incident_resolved")
-    target = opened.get("ttr_target_minutes") if opened else None
+    opened, resolved = state.opened, state.resolved
+    target = opened.ttr_target_minutes if opened else None
     target_s = float(target) * 60 if target is not None else None
-    if resolved is not None and resolved.get("ttr_seconds") is not None:
-        return float(resolved["ttr_seconds"]), target_s, True
-    if opened is None or not records:
-        return None, target_s, False
-    elapsed = (parse_iso(records[-1]["ts"]) - parse_iso(opened["ts"])).total_seconds()
-    return elapsed, target_s, False
+    if resolved is not None and resolved.ttr_seconds is not None:
+        return float(resolved.ttr_seconds), target_s, True
+    return state.elapsed_seconds(), target_s, False
 
 
 def _ttr_verdict(seconds: float, target: float | None) -> str:
@@ -136,136 +111,137 @@ def _ttr_verdict(seconds: float, target: float | None) -> str:
 
 # -- sections ------------------------------------------------------------------
 
-def _summary(records: list[dict], title: str | None) -> str:
-    opened = _last(records, "incident_opened") or {}
-    outcome = _last(records, "outcome") or {}
-    resolved = _last(records, "incident_resolved")
-    started, finished = _main_procedure(records)
-    from_tag, to_tag = _tags(records)
-    incident_id = opened.get("incident_id", "unknown")
-    choice = outcome.get("outcome") or (started or {}).get("procedure")
+def _summary(state: IncidentState, title: str | None) -> str:
+    opened = state.opened or rec.IncidentOpened(incident_id="unknown")
+    resolved = state.resolved
+    started, finished = state.started, state.finished
+    from_tag, to_tag = state.tags()
+    incident_id = opened.incident_id or "unknown"
+    choice = state.decided or (started.procedure if started else None)
     label = TITLES.get(choice, choice.replace("_", " ").capitalize() if choice else "No decision yet")
     move = f"{from_tag} → {to_tag}" if from_tag and to_tag else (from_tag or to_tag or "—")
     if title is None:
         title = f"Incident {incident_id}: {label.lower() if choice else 'open'}" + (
             f" {move}" if from_tag and to_tag else "")
     if finished is not None:
-        result = finished.get("outcome", "finished")
+        result = finished.outcome or "finished"
     elif started is not None:
         result = "not finished"
     else:
         result = "not started"
-    if started is not None and started.get("dry_run"):
+    if started is not None and started.dry_run:
         result += " (dry run)"
-    seconds, target, is_resolved = _ttr_numbers(records)
+    seconds, target, is_resolved = _ttr_numbers(state)
     if seconds is None:
         ttr = "—"
     else:
         ttr = _ttr_verdict(seconds, target) + ("" if is_resolved else " (still open)")
     rows = [
         ["Incident", _code(incident_id)],
-        ["Project", _cell(opened.get("project"))],
-        ["Target", _code(opened["target"]) if opened.get("target") else "—"],
-        ["Operator", _cell(opened.get("operator"))],
+        ["Project", _cell(opened.project)],
+        ["Target", _code(opened.target) if opened.target else "—"],
+        ["Operator", _cell(opened.operator)],
         ["Outcome", _cell(f"{label} — {result}")],
         ["Release", _cell(move)],
-        ["Opened", _time(opened.get("ts"))],
-        ["Resolved", (f"{_time(resolved['ts'])} by {_cell(resolved.get('by'))}" if resolved else "not yet")],
+        ["Opened", _time(opened.ts)],
+        ["Resolved", (f"{_time(resolved.ts)} by {_cell(resolved.by)}" if resolved else "not yet")],
         ["Time to recover", _cell(ttr)],
     ]
     text = f"# {title}\n\n## Summary\n\n" + _table(["", ""], rows)
-    if resolved and resolved.get("summary"):
-        text += "\n\n> " + " ".join(str(resolved["summary"]).split())
+    if resolved and resolved.summary:
+        text += "\n\n> " + " ".join(str(resolved.summary).split())
     return text
 
 
-def _timeline(records: list[dict]) -> str:
-    dates = {parse_iso(r["ts"]).date() for r in records if r.get("ts")}
+def _timeline(state: IncidentState) -> str:
+    records = state.records
+    dates = {parse_iso(r.ts).date() for r in records if r.ts}
     with_date = len(dates) > 1
     heading = "## Timeline (UTC" + ("" if with_date or not dates else f", {min(dates).isoformat()}") + ")"
     rows = []
-    health_state: dict[str, Any] = {}
+    health_state: dict[Any, Any] = {}
     for record in records:
-        kind = record.get("type")
-        if kind == "health":
+        if isinstance(record, rec.Health):
             # Polling repeats itself; only changes of state tell the story.
-            check = (record.get("on", "target"), record.get("check"))
-            if health_state.get(check) == record.get("ok"):
+            check = (record.on, record.check)
+            if health_state.get(check) == record.ok:
                 continue
-            health_state[check] = record.get("ok")
+            health_state[check] = record.ok
         line = _timeline_line(record)
         if line:
-            rows.append([_time(record.get("ts"), with_date), line])
+            rows.append([_time(record.ts, with_date), line])
     return heading + "\n\n" + (_table(["Time", "Event"], rows) if rows else "_No events recorded._")
 
 
-def _timeline_line(r: dict) -> str | None:
-    kind = r.get("type")
-    if kind == "incident_opened":
-        return _cell(f"Incident opened by {r.get('operator')} on {r.get('target')} "
-                     f"({r.get('deployed')} deployed)")
-    if kind == "decision":
-        return _cell(f"{r.get('question')} — {_yes_no(r.get('answer'))} ({r.get('by')})")
-    if kind == "decision_retracted":
-        was = f" — was {_yes_no(r.get('answer'))}" if r.get("answer") is not None else ""
-        return _cell(f"Answer withdrawn (Back): {r.get('question') or r.get('question_id')}{was} ({r.get('by')})")
-    if kind == "outcome":
-        text = f"Chose {OUTCOME_LABELS.get(r.get('outcome'), r.get('outcome'))} ({r.get('by')})"
-        if r.get("overridden"):
-            text += f", overriding the decision tree: {r.get('reason') or 'no reason given'}"
+def _timeline_line(r: Record) -> str | None:
+    if isinstance(r, rec.IncidentOpened):
+        return _cell(f"Incident opened by {r.operator} on {r.target} ({r.deployed} deployed)")
+    if isinstance(r, rec.Decision):
+        return _cell(f"{r.question} — {_yes_no(r.answer)} ({r.by})")
+    if isinstance(r, rec.DecisionRetracted):
+        was = f" — was {_yes_no(r.answer)}" if r.answer is not None else ""
+        return _cell(f"Answer withdrawn (Back): {r.question or r.question_id}{was} ({r.by})")
+    if isinstance(r, rec.Outcome):
+        text = f"Chose {OUTCOME_LABELS.get(r.outcome, r.outcome)} ({r.by})"
+        if r.overridden:
+            text += f", overriding the decision tree: {r.reason or 'no reason given'}"
         return _cell(text)
-    if kind == "matrix_mark":
-        mark = "marked" if r.get("marked") else "unmarked"
-        return _cell(f"Action matrix: {r.get('condition')} → {r.get('column')} {mark} ({r.get('by')})")
-    if kind == "checklist":
-        text = f"Checklist: {r.get('title')} — {r.get('status')} ({r.get('how')}, {r.get('by')})"
-        if r.get("status") == "waived" and r.get("reason"):
-            text += f": {r.get('reason')}"
+    if isinstance(r, rec.MatrixMark):
+        mark = "marked" if r.marked else "unmarked"
+        return _cell(f"Action matrix: {r.condition} → {r.column} {mark} ({r.by})")
+    if isinstance(r, rec.ChecklistMark):
+        text = f"Checklist: {r.title} — {r.status} ({r.how}, {r.by})"
+        if r.status == "waived" and r.reason:
+            text += f": {r.reason}"
         return _cell(text)
-    if kind == "procedure_started":
-        dry = " (dry run)" if r.get("dry_run") else ""
-        move = f": {r.get('from_tag')} → {r.get('to_tag')}" if r.get("from_tag") else (
-            f": {r.get('to_tag')}" if r.get("to_tag") else "")
-        return _cell(f"{TITLES.get(r.get('procedure'), r.get('procedure'))} started{move}{dry}")
-    if kind == "step_finished":
-        return _cell(f"Step {r.get('step_id')} done (exit {r.get('exit_code')}, {_seconds(r.get('duration'))})")
-    if kind == "step_failed":
-        return _cell(f"Step {r.get('step_id')} failed: {str(r.get('reason', '')).replace('_', ' ')}"
-                     + (f" — {r.get('message')}" if r.get("message") else ""))
-    if kind == "step_skipped":
-        return _cell(f"Step {r.get('step_id')} skipped by {r.get('by')}: {r.get('reason')}")
-    if kind == "procedure_finished":
-        return _cell(f"{TITLES.get(r.get('procedure'), r.get('procedure'))} {r.get('outcome')} "
-                     f"in {format_duration(float(r.get('duration') or 0))}")
-    if kind == "procedure_interrupted":
-        at = f" at step {r.get('step_id')}" if r.get("step_id") else ""
-        return _cell(f"{TITLES.get(r.get('procedure'), r.get('procedure'))} interrupted{at} "
-                     f"after {format_duration(float(r.get('duration') or 0))}; left to be resumed")
-    if kind == "artifact":
-        state = "verified" if r.get("verified") else "NOT verified"
-        return _cell(f"Artifact {r.get('file')} ({r.get('tag')}) {state} against the "
-                     f"{_source(r.get('source'), r.get('on'))}")
-    if kind == "migration_decision":
+    if isinstance(r, rec.ProcedureStarted):
+        dry = " (dry run)" if r.dry_run else ""
+        move = f": {r.from_tag} → {r.to_tag}" if r.from_tag else (f": {r.to_tag}" if r.to_tag else "")
+        return _cell(f"{TITLES.get(r.procedure, r.procedure)} started{move}{dry}")
+    if isinstance(r, rec.StepFinished):
+        return _cell(f"Step {r.step_id} done (exit {r.exit_code}, {_seconds(r.duration)})")
+    if isinstance(r, rec.StepFailed):
+        return _cell(f"Step {r.step_id} failed: {r.reason_label}" + (f" — {r.message}" if r.message else ""))
+    if isinstance(r, rec.StepSkipped):
+        return _cell(f"Step {r.step_id} skipped by {r.by}: {r.reason}")
+    if isinstance(r, rec.ProcedureInterrupted):
+        at = f" at step {r.step_id}" if r.step_id else ""
+        return _cell(f"{TITLES.get(r.procedure, r.procedure)} interrupted{at} "
+                     f"after {format_duration(float(r.duration or 0))}; left to be resumed")
+    if isinstance(r, rec.ProcedureFinished):
+        return _cell(f"{TITLES.get(r.procedure, r.procedure)} {r.outcome} "
+                     f"in {format_duration(float(r.duration or 0))}")
+    if isinstance(r, rec.Artifact):
+        state = "verified" if r.verified else "NOT verified"
+        return _cell(f"Artifact {r.file} ({r.tag}) {state} against the {_source(r.source, r.on)}")
+    if isinstance(r, rec.MigrationDecision):
         return _cell(f"Migrations: {_migration_sentence(r)}")
-    if kind == "health":
-        state = "healthy" if r.get("ok") else "unhealthy"
-        where = " on staging" if r.get("on") == "staging" else ""
-        return _cell(f"Health check {r.get('check')}{where}: {state} ({_health_detail(r)})")
-    if kind == "notification":
-        if r.get("status") == "queued":
+    if isinstance(r, rec.MigrationPlanned):
+        undo = ", ".join(r.undo) or "nothing"
+        return _cell(f"Migration plan{' on staging' if r.on == 'staging' else ''}: a rollback to "
+                     f"{r.target_head} would undo {undo}")
+    if isinstance(r, rec.Health):
+        state = "healthy" if r.ok else "unhealthy"
+        where = " on staging" if r.on == "staging" else ""
+        return _cell(f"Health check {r.check}{where}: {state} ({_health_detail(r)})")
+    if isinstance(r, rec.Notification):
+        if r.status == "queued":
             return None  # retries are in the notifications table
-        return _cell(f"Notification to {r.get('channel')} ({r.get('event')}): {r.get('status')}")
-    if kind == "retro":
-        return _cell(f"Retro notes recorded by {r.get('by')}")
-    if kind == "incident_resolved":
-        return _cell(f"Incident resolved by {r.get('by')}")
-    if kind in ("step_started", "step_confirmed"):
+        return _cell(f"Notification to {r.channel} ({r.event}): {r.status}")
+    if isinstance(r, rec.Retro):
+        return _cell(f"Retro notes recorded by {r.by}")
+    if isinstance(r, rec.IncidentResolved):
+        return _cell(f"Incident resolved by {r.by}")
+    if isinstance(r, (rec.StepStarted, rec.StepConfirmed)):
         return None
-    if kind == "note":
-        return _cell(f"Note by {r.get('by', '?')}: {r.get('text', '')}")
-    fields = ", ".join(f"{k}={v}" for k, v in sorted(r.items())
-                       if k not in ("seq", "ts", "type") and isinstance(v, (str, int, float, bool)))
-    return _cell(f"{str(kind).replace('_', ' ').capitalize()}" + (f": {fields}" if fields else ""))
+    if isinstance(r, rec.Note):
+        return _cell(f"Note by {r.by or '?'}: {r.text}")
+    fields = ", ".join(f"{k}={v}" for k, v in sorted(record_fields(r).items())
+                       if isinstance(v, (str, int, float, bool)))
+    label = str(r.kind).replace("_", " ").capitalize()
+    if isinstance(r, rec.UnknownRecord):
+        label = f"Unknown record {r.kind}"
+    return _cell(label + (f": {fields}" if fields else ""))
 
 
 def _source(source: Any, on: Any = None) -> str:
@@ -273,54 +249,43 @@ def _source(source: Any, on: Any = None) -> str:
     return {"release_log": "release log", "host": f"{host} SHA256SUMS.txt"}.get(source, str(source))
 
 
-def _health_detail(r: dict) -> str:
-    parts = [str(r.get("status")) if r.get("status") is not None else "no answer"]
-    if r.get("version"):
-        parts.append(f"version {r['version']}")
-    if r.get("latency_ms") is not None:
-        parts.append(f"{r['latency_ms']} ms")
+def _health_detail(r: rec.Health) -> str:
+    parts = [str(r.status) if r.status is not None else "no answer"]
+    if r.version:
+        parts.append(f"version {r.version}")
+    if r.latency_ms is not None:
+        parts.append(f"{r.latency_ms} ms")
     return ", ".join(parts)
 
 
-def _decision(records: list[dict]) -> str:
-    decisions = _of(records, "decision")
-    outcome = _last(records, "outcome")
-    latest = {d.get("question_id"): d for d in decisions}
-    # An answer withdrawn with Back (and not given again) is off the path.
-    answered: dict[Any, dict] = {}
-    for r in records:
-        if r.get("type") == "decision":
-            answered[r.get("question_id")] = r
-        elif r.get("type") == "decision_retracted":
-            answered.pop(r.get("question_id"), None)
-    if outcome and outcome.get("path"):
-        steps = [(p.get("question_id"), p.get("answer")) for p in outcome["path"]]
+def _decision(state: IncidentState) -> str:
+    latest = state.decisions
+    outcome = state.outcome
+    if outcome and outcome.path:
+        steps = [(p.get("question_id"), p.get("answer")) for p in outcome.path]
     else:
-        seen: list[str] = []
-        for d in decisions:
-            if d.get("question_id") not in seen and d.get("question_id") in answered:
-                seen.append(d.get("question_id"))
-        steps = [(q, latest[q].get("answer")) for q in seen]
+        # An answer withdrawn with Back (and not given again) is off the path.
+        steps = [(q, latest[q].answer) for q in latest if q in state.answers]
     lines = ["## Decision path"]
     if steps:
         lines.append("")
         for i, (qid, answer) in enumerate(steps, 1):
-            d = latest.get(qid, {})
-            who = f" ({d.get('by')}, {_time(d.get('ts'), False)})" if d else ""
-            lines.append(f"{i}. {_cell(d.get('question') or qid)} — **{_yes_no(answer)}**{who}")
+            d = latest.get(qid)
+            who = f" ({d.by}, {_time(d.ts, False)})" if d else ""
+            lines.append(f"{i}. {_cell((d.question if d else None) or qid)} — **{_yes_no(answer)}**{who}")
     if outcome:
         lines.append("")
-        chosen = OUTCOME_LABELS.get(outcome.get("outcome"), outcome.get("outcome"))
-        lines.append(f"**Decision:** {chosen} (by {_cell(outcome.get('by'))}).")
-        if outcome.get("overridden"):
+        chosen = OUTCOME_LABELS.get(outcome.outcome, outcome.outcome)
+        lines.append(f"**Decision:** {chosen} (by {_cell(outcome.by)}).")
+        if outcome.overridden:
             lines.append("")
             lines.append(f"**Overridden:** the decision tree was overridden. Reason: "
-                         f"{_cell(outcome.get('reason') or 'no reason given')}")
+                         f"{_cell(outcome.reason or 'no reason given')}")
     elif not steps:
         lines += ["", "_No decision recorded._"]
     marks: dict[str, dict] = {}
-    for mark in _of(records, "matrix_mark"):
-        marks.setdefault(mark.get("condition"), {})[mark.get("column")] = mark.get("marked")
+    for mark in (r for r in state.records if isinstance(r, rec.MatrixMark)):
+        marks.setdefault(mark.condition, {})[mark.column] = mark.marked
     if marks:
         rows = [[_cell(cond), "✅" if cols.get("rollback") else "⚪", "✅" if cols.get("hotfix") else "⚪"]
                 for cond, cols in marks.items()]
@@ -328,56 +293,50 @@ def _decision(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _checklist(records: list[dict]) -> str:
-    items: dict[str, dict] = {}
-    for record in _of(records, "checklist"):
-        items[record.get("item_id")] = record  # latest state wins, first-seen order kept
-    if not items:
+def _checklist(state: IncidentState) -> str:
+    if not state.ticks:
         return "## Checklist\n\n_No checklist items recorded._"
     rows = []
-    for r in items.values():
-        note = r.get("detail")
-        if r.get("status") == "waived":
-            note = f"waived: {r.get('reason') or 'no reason given'}"
-        elif r.get("reason"):
-            note = f"{note}; {r.get('reason')}" if note else r.get("reason")
-        rows.append([_cell(r.get("title")), _cell(r.get("group")), _cell(r.get("status")), _cell(r.get("how")),
-                     _cell(r.get("by")), _time(r.get("ts"), False), _cell(note)])
+    for r in state.ticks.values():   # latest state wins, first-seen order kept
+        note = r.detail
+        if r.status == "waived":
+            note = f"waived: {r.reason or 'no reason given'}"
+        elif r.reason:
+            note = f"{note}; {r.reason}" if note else r.reason
+        rows.append([_cell(r.title), _cell(r.group), _cell(r.status), _cell(r.how),
+                     _cell(r.by), _time(r.ts, False), _cell(note)])
     return "## Checklist\n\n" + _table(["Item", "Group", "Status", "How", "By", "When", "Detail"], rows)
 
 
-def _commands(records: list[dict]) -> str:
-    rows = []
+def _commands(state: IncidentState) -> str:
+    rows: list[list[str]] = []
     open_steps: dict[str, list[str]] = {}
-    for r in records:
-        kind = r.get("type")
-        if kind == "procedure_started":
+    for r in state.records:
+        if isinstance(r, rec.ProcedureStarted):
             open_steps.clear()
-        elif kind == "step_started":
-            argv = r.get("argv")
+        elif isinstance(r, rec.StepStarted):
             # Checks done by the console itself have no argv, only a display form.
-            command = _code(shlex.join(argv)) if argv else (_code(r["command"]) if r.get("command") else "—")
-            flag = " ⚠" if r.get("destructive") else ""
-            row = [str(len(rows) + 1), _cell(r.get("step_id")) + flag, command, "—", "—", "running", "—"]
+            command = _code(shlex.join(r.argv)) if r.argv else (_code(r.command) if r.command else "—")
+            flag = " ⚠" if r.destructive else ""
+            row = [str(len(rows) + 1), _cell(r.step_id) + flag, command, "—", "—", "running", "—"]
             rows.append(row)
-            open_steps[r.get("step_id")] = row
-        elif kind in ("step_finished", "step_failed"):
-            row = open_steps.pop(r.get("step_id"), None)
+            open_steps[r.step_id] = row
+        elif isinstance(r, (rec.StepFinished, rec.StepFailed)):
+            row = open_steps.pop(r.step_id, None)
             if row is None:
-                row = [str(len(rows) + 1), _cell(r.get("step_id")), "—", "—", "—", "", "—"]
+                row = [str(len(rows) + 1), _cell(r.step_id), "—", "—", "—", "", "—"]
                 rows.append(row)
-            row[3] = _cell(r.get("exit_code"))
-            row[4] = _seconds(r.get("duration"))
-            if kind == "step_finished":
+            row[3] = _cell(r.exit_code)
+            row[4] = _seconds(r.duration)
+            if isinstance(r, rec.StepFinished):
                 row[5] = "ok"
-                if r.get("sha256"):
-                    row[6] = f"{_code(r.get('output') or '')} sha256 `{r['sha256'][:12]}`"
+                if r.sha256:
+                    row[6] = f"{_code(r.output or '')} sha256 `{r.sha256[:12]}`"
             else:
-                reason = str(r.get("reason", "failed")).replace("_", " ")
-                row[5] = _cell(f"failed: {reason}" + (f" — {r.get('message')}" if r.get("message") else ""))
-        elif kind == "step_skipped":
-            rows.append([str(len(rows) + 1), _cell(r.get("step_id")), "—", "—", "—",
-                         _cell(f"skipped by {r.get('by')}: {r.get('reason')}"), "—"])
+                row[5] = _cell(f"failed: {r.reason_label}" + (f" — {r.message}" if r.message else ""))
+        elif isinstance(r, rec.StepSkipped):
+            rows.append([str(len(rows) + 1), _cell(r.step_id), "—", "—", "—",
+                         _cell(f"skipped by {r.by}: {r.reason}"), "—"])
     if not rows:
         return "## Commands\n\n_No commands were run._"
     note = "\n\n⚠ marks a destructive step."
@@ -385,93 +344,90 @@ def _commands(records: list[dict]) -> str:
             + (note if any("⚠" in row[1] for row in rows) else ""))
 
 
-def _artifacts(records: list[dict]) -> str:
-    artifacts = _of(records, "artifact")
-    if not artifacts:
+def _artifacts(state: IncidentState) -> str:
+    if not state.artifacts:
         return "## Artifact hashes\n\n_No artifacts were checked._"
-    rows = [[_cell(a.get("tag")), _code(str(a.get("file"))), _code(str(a.get("sha256"))),
-             "yes" if a.get("verified") else "**NO**", _cell(_source(a.get("source"), a.get("on")))]
-            for a in artifacts]
+    rows = [[_cell(a.tag), _code(str(a.file)), _code(str(a.sha256)),
+             "yes" if a.verified else "**NO**", _cell(_source(a.source, a.on))]
+            for a in state.artifacts]
     return "## Artifact hashes\n\n" + _table(["Tag", "File", "sha256", "Verified", "Against"], rows)
 
 
-def _migration_sentence(r: dict) -> str:
-    action = r.get("action")
-    if action == "rolled_back":
-        undone = ", ".join(r.get("undone") or []) or "nothing"
-        return f"rolled back from {r.get('from_head')} to {r.get('to_head')} (undid {undone})"
-    if action == "none_needed":
-        return f"no rollback needed (schema already at {r.get('to_head') or r.get('from_head')})"
-    if action == "skipped":
-        return f"rollback skipped: {r.get('reason') or 'no reason given'}"
-    return str(action)
+def _migration_sentence(r: rec.MigrationDecision) -> str:
+    if r.action == "rolled_back":
+        undone = ", ".join(r.undone or []) or "nothing"
+        return f"rolled back from {r.from_head} to {r.to_head} (undid {undone})"
+    if r.action == "none_needed":
+        return f"no rollback needed (schema already at {r.to_head or r.from_head})"
+    if r.action == "skipped":
+        return f"rollback skipped: {r.reason or 'no reason given'}"
+    return str(r.action)
 
 
-def _migration(records: list[dict]) -> str:
-    decision = _last(records, "migration_decision")
+def _migration(state: IncidentState) -> str:
+    decision = state.migration_decision
     if decision is None:
         return "## Migration decision\n\n_No migration decision recorded._"
     rows = [["Decision", _cell(_migration_sentence(decision))],
-            ["Schema before", _cell(decision.get("from_head"))],
-            ["Target schema", _cell(decision.get("to_head"))],
-            ["Undone", _cell(", ".join(decision.get("undone") or []))],
-            ["Reason", _cell(decision.get("reason"))],
-            ["By", _cell(decision.get("by"))]]
+            ["Schema before", _cell(decision.from_head)],
+            ["Target schema", _cell(decision.to_head)],
+            ["Undone", _cell(", ".join(decision.undone or []))],
+            ["Reason", _cell(decision.reason)],
+            ["By", _cell(decision.by)]]
     return "## Migration decision\n\n" + _table(["", ""], rows)
 
 
-def _health(records: list[dict]) -> str:
-    latest: dict[str, dict] = {}
-    for record in _of(records, "health"):
-        where = " (staging)" if record.get("on") == "staging" else ""
-        latest[f"{record.get('check')}{where}"] = record
+def _health(state: IncidentState) -> str:
+    latest: dict[str, rec.Health] = {}
+    for record in state.health:
+        where = " (staging)" if record.on == "staging" else ""
+        latest[f"{record.check}{where}"] = record
     if not latest:
         return ""
-    rows = [[_cell(c), "healthy" if r.get("ok") else "**unhealthy**", _cell(r.get("status")),
-             _cell(r.get("version")), _cell(r.get("latency_ms")), _time(r.get("ts"), False)]
+    rows = [[_cell(c), "healthy" if r.ok else "**unhealthy**", _cell(r.status),
+             _cell(r.version), _cell(r.latency_ms), _time(r.ts, False)]
             for c, r in latest.items()]
     return "## Health (last check)\n\n" + _table(["Check", "State", "HTTP", "Version", "Latency ms", "At"], rows)
 
 
-def _notifications(records: list[dict]) -> str:
-    latest: dict[tuple, dict] = {}
-    for record in _of(records, "notification"):
-        latest[(record.get("channel"), record.get("event"))] = record
+def _notifications(state: IncidentState) -> str:
+    latest: dict[tuple, rec.Notification] = {}
+    errors: dict[tuple, str] = {}
+    for record in state.notifications:
+        latest[(record.channel, record.event)] = record
+        if record.error:
+            errors[(record.channel, record.event)] = record.error
     if not latest:
         return ""
-    rows = []
-    for (channel, event), r in latest.items():
-        errors = [n.get("error") for n in _of(records, "notification")
-                  if (n.get("channel"), n.get("event")) == (channel, event) and n.get("error")]
-        rows.append([_cell(channel), _cell(event), _cell(r.get("status")), _cell(r.get("attempts")),
-                     _cell(errors[-1] if errors else None)])
+    rows = [[_cell(channel), _cell(event), _cell(r.status), _cell(r.attempts), _cell(errors.get((channel, event)))]
+            for (channel, event), r in latest.items()]
     return "## Notifications\n\n" + _table(["Channel", "Event", "Status", "Attempts", "Last error"], rows)
 
 
-def _ttr(records: list[dict]) -> str:
-    seconds, target, resolved = _ttr_numbers(records)
+def _ttr(state: IncidentState) -> str:
+    seconds, target, resolved = _ttr_numbers(state)
     if seconds is None:
         return "## Time to recover\n\n_Unknown (the incident was never opened)._"
     text = _ttr_verdict(seconds, target)
     if not resolved:
         text += ", and the incident is still open"
-    started, finished = _main_procedure(records)
+    finished = state.finished
     lines = ["## Time to recover", "", text[0].upper() + text[1:] + "."]
-    if finished is not None and finished.get("duration") is not None:
-        lines += ["", f"The {TITLES.get(finished.get('procedure'), '').lower() or 'procedure'} itself took "
-                      f"{format_duration(float(finished['duration']))}."]
+    if finished is not None and finished.duration is not None:
+        lines += ["", f"The {TITLES.get(finished.procedure, '').lower() or 'procedure'} itself took "
+                      f"{format_duration(float(finished.duration))}."]
     return "\n".join(lines)
 
 
-def _retro(records: list[dict]) -> str:
-    retro = _last(records, "retro") or {}
-    actions = [a for a in (retro.get("action_items") or []) if str(a).strip()]
-    lines = ["## Retro", "", "### Root cause", "", _paragraph(retro.get("root_cause")),
-             "", "### Detection gaps", "", _paragraph(retro.get("detection_gaps")),
+def _retro(state: IncidentState) -> str:
+    retro = state.retro or rec.Retro()
+    actions = [a for a in (retro.action_items or []) if str(a).strip()]
+    lines = ["## Retro", "", "### Root cause", "", _paragraph(retro.root_cause),
+             "", "### Detection gaps", "", _paragraph(retro.detection_gaps),
              "", "### Action items", ""]
     lines += [f"- [ ] {' '.join(str(a).split())}" for a in actions] or [PLACEHOLDER]
-    if retro.get("by"):
-        lines += ["", f"_Retro notes by {retro['by']}, {_time(retro.get('ts'))}._"]
+    if retro.by:
+        lines += ["", f"_Retro notes by {retro.by}, {_time(retro.ts)}._"]
     return "\n".join(lines)
 
 

@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from console.config import Config
 from console.engine.incident import load_incident, make_transport, open_new_incident, rebuild_procedure, target_label
+from console.incident.session import IncidentSession
 from console.journal import Journal
 from console.releaselog import ReleaseLog, ReleaseLogError
 from console.runbook import Runbook, load_runbook
@@ -57,6 +58,7 @@ class IncidentConsoleApp(App[None]):
             "impact_window_minutes": config.thresholds.impact_window_minutes,
             "validation_window_minutes": config.thresholds.validation_window_minutes})
         self.journal: Journal | None = None
+        self.session: IncidentSession | None = None   # the open incident's session (headless core)
         self._procedure_name: str | None = None
         self.incident_opened_at: datetime | None = None
         self.theme = THEMES[0]
@@ -90,6 +92,7 @@ class IncidentConsoleApp(App[None]):
 
     def set_incident(self, journal: Journal | None) -> None:
         self.journal = journal
+        self.session = IncidentSession(self.config, journal, background=self._in_background) if journal else None
         self.incident_opened_at = flow.opened_at(journal) if journal else None
         if hasattr(self.screen, "sync_incident"):
             self.screen.sync_incident()
@@ -142,19 +145,13 @@ class IncidentConsoleApp(App[None]):
         screen = ProcedureScreen(config=self.config, transport=transport, journal=self.journal,
                                  procedure=procedure, done_steps=done_steps)
         self._procedure = procedure
-        if self._procedure_name != "verify":
-            self._announce("procedure_started", procedure=procedure.name, from_tag=procedure.from_tag,
-                           to_tag=procedure.to_tag)
+        # The session announces the start and the outcome from the procedure screen's run.
         self.push_screen(screen, callback=self._procedure_finished)
 
     def _procedure_finished(self, outcome: str | None) -> None:
         if outcome == "interrupted":
             self._procedure_left()
             return
-        procedure = getattr(self, "_procedure", None)
-        if procedure is not None and self._procedure_name != "verify":
-            self._announce("procedure_finished", procedure=procedure.name, outcome=outcome or "aborted",
-                           from_tag=procedure.from_tag, to_tag=procedure.to_tag)
         if self._procedure_name == "verify":
             return   # the verification screen underneath reloads its results when it resumes
         self.show_stage(flow.VERIFICATION, outcome=outcome or "aborted")
@@ -200,12 +197,11 @@ class IncidentConsoleApp(App[None]):
 
     def _announce(self, event: str, **details: Any) -> None:
         """Slack #ops and the status page hear of it; the outbox retries, never blocking."""
-        async def send() -> None:
-            from console.engine.announce import announce, flush, incident_notifier
-            notifier = incident_notifier(self.config, self.journal)
-            await announce(notifier, event, **details)
-            await flush(notifier, seconds=120)
-        self.run_worker(send(), group=f"notify-{event}", exit_on_error=False)
+        if self.session is not None:
+            self.run_worker(self.session.announce(event, **details), group=f"notify-{event}", exit_on_error=False)
+
+    def _in_background(self, job: Any) -> None:
+        self.run_worker(job, group="notify-session", exit_on_error=False)
 
     @on(ChecklistScreen.ProcedureChosen)
     def _procedure_chosen(self, message: ChecklistScreen.ProcedureChosen) -> None:

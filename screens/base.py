@@ -60,6 +60,17 @@ class ConsoleScreen(Screen):
     def console_app(self) -> IncidentConsoleApp:
         return self.app  # type: ignore[return-value]
 
+    @property
+    def session(self) -> "IncidentSession":
+        """The incident session of this screen's journal (the app's own when it is the same incident)."""
+        from console.incident.session import IncidentSession
+        app = self.console_app
+        journal = getattr(self, "journal", None)
+        session = getattr(app, "session", None)
+        if session is not None and session.journal is journal:
+            return session
+        return IncidentSession(app.config, journal)
+
     def compose_header(self) -> ComposeResult:
         yield IncidentHeader(self.SCREEN_TITLE)
 

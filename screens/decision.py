@@ -144,8 +144,7 @@ class DecisionScreen(ConsoleScreen):
             return
         question = self.runbook.questions[ev.next_question]
         self.answers[question.id] = answer
-        self.journal.record("decision", question_id=question.id, question=question.text,
-                            answer=answer, by=self.console_app.config.operator)
+        self.session.answer(question.id, question.text, answer)
         self.show()
 
     def action_back(self) -> None:
@@ -153,8 +152,7 @@ class DecisionScreen(ConsoleScreen):
             last, answer = self.evaluation.path[-1]
             del self.answers[last]
             # Journaled, or a resume would replay the answer the coordinator took back.
-            self.journal.record("decision_retracted", question_id=last, question=self.runbook.questions[last].text,
-                                answer=answer, by=self.console_app.config.operator)
+            self.session.retract(last, self.runbook.questions[last].text)
             self.show()
 
     def action_accept(self) -> None:
@@ -182,10 +180,9 @@ class DecisionScreen(ConsoleScreen):
 
     def decide(self, outcome: str, *, overridden: bool, reason: str) -> None:
         path = [{"question_id": q, "answer": a} for q, a in (self.evaluation.path if self.evaluation else [])]
-        self.journal.record("outcome", outcome=outcome, path=path, overridden=overridden, reason=reason,
+        self.session.decide(outcome, path=path, overridden=overridden, reason=reason,
                             tree_outcome=self.evaluation.outcome if self.evaluation else None,
-                            matrix_agrees=self.runbook.matrix_agrees(outcome, self.query_one(MatrixTable).marked),
-                            by=self.console_app.config.operator)
+                            matrix_agrees=self.runbook.matrix_agrees(outcome, self.query_one(MatrixTable).marked))
         self.post_message(self.Decided(outcome))
 
     def action_leave(self) -> None:
@@ -193,8 +190,7 @@ class DecisionScreen(ConsoleScreen):
 
     @on(MatrixTable.Marked)
     def _marked(self, event: MatrixTable.Marked) -> None:
-        self.journal.record("matrix_mark", condition=event.row.condition, condition_id=event.row.id,
-                            column=event.row.favours, marked=event.marked, by=self.console_app.config.operator)
+        self.session.mark(event.row.condition, event.row.id, event.row.favours, event.marked)
         self.show_verdict()
 
     @on(Button.Pressed)
@@ -231,13 +227,7 @@ class DecisionScreen(ConsoleScreen):
 
 def _answers_from(journal: Journal) -> dict[str, bool]:
     """A resumed decision starts from the answers already journaled (latest wins; Back retracts one)."""
-    answers: dict[str, bool] = {}
-    for record in journal.records():
-        if record["type"] == "decision":
-            answers[record["question_id"]] = bool(record["answer"])
-        elif record["type"] == "decision_retracted":
-            answers.pop(record["question_id"], None)
-    return answers
+    return dict(journal.state.answers)
 
 
 def _marks_from(journal: Journal, runbook: Runbook) -> set[str]:
@@ -245,13 +235,5 @@ def _marks_from(journal: Journal, runbook: Runbook) -> set[str]:
 
     Older records name the condition only by its text; a condition the runbook no longer has is dropped.
     """
-    by_text = {row.condition: row.id for row in runbook.matrix}
-    known = {row.id for row in runbook.matrix}
-    marked: dict[str, bool] = {}
-    for record in journal.records():
-        if record["type"] != "matrix_mark":
-            continue
-        row_id = record.get("condition_id") or by_text.get(record.get("condition"))
-        if row_id in known:
-            marked[row_id] = bool(record.get("marked"))
-    return {row_id for row_id, on in marked.items() if on}
+    return journal.state.marked_conditions({row.condition: row.id for row in runbook.matrix},
+                                           {row.id for row in runbook.matrix})

@@ -24,10 +24,9 @@ def next_stage(journal: Journal) -> str:
 
 
 def last_outcome(journal: Journal) -> str | None:
-    record = journal.last("outcome")
-    return record["outcome"] if record else None
+    return journal.state.decided
 
 
 def opened_at(journal: Journal):
-    record = journal.last("incident_opened")
-    return parse_iso(record["ts"]) if record else None
+    opened = journal.state.opened
+    return opened.at if opened else None

@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Label, Static, TextArea
 
 from console.engine.announce import incident_notifier
+from console.incident.records import ChecklistMark
 from console.followup import GROUP, record_automatic_ticks
 from console.journal import Journal
 from console.notify.messages import INCIDENT_RESOLVED
@@ -25,7 +26,7 @@ REPORT_NAME = "report.md"
 
 def write_report(journal: Journal) -> Path:
     path = journal.directory / REPORT_NAME
-    path.write_text(render_report(list(journal.records())), encoding="utf-8")
+    path.write_text(render_report(journal.state), encoding="utf-8")
     return path
 
 
@@ -80,11 +81,11 @@ class FollowupScreen(ConsoleScreen):
         super().on_mount()
         table = self.query_one("#followup-table", DataTable)
         add_tick_rows(table, self.console_app.runbook.follow_up, "Item")
-        retro = self.journal.last("retro")
+        retro = self.journal.state.retro
         if retro:
-            self.query_one("#root-cause", TextArea).text = retro.get("root_cause") or ""
-            self.query_one("#detection-gaps", TextArea).text = retro.get("detection_gaps") or ""
-            self.query_one("#action-items", TextArea).text = "\n".join(retro.get("action_items") or [])
+            self.query_one("#root-cause", TextArea).text = retro.root_cause or ""
+            self.query_one("#detection-gaps", TextArea).text = retro.detection_gaps or ""
+            self.query_one("#action-items", TextArea).text = "\n".join(retro.action_items or [])
         config = self.console_app.config
         if config.slack is None and config.statuspage is None:
             self.query_one("#notify-note", Static).update(
@@ -112,24 +113,20 @@ class FollowupScreen(ConsoleScreen):
     def action_save_retro(self) -> None:
         actions = [line.strip() for line in self.query_one("#action-items", TextArea).text.splitlines()
                    if line.strip()]
-        self.journal.record("retro", root_cause=self.query_one("#root-cause", TextArea).text.strip(),
-                            detection_gaps=self.query_one("#detection-gaps", TextArea).text.strip(),
-                            action_items=actions, by=self.console_app.config.operator)
+        self.session.save_retro(self.query_one("#root-cause", TextArea).text,
+                                self.query_one("#detection-gaps", TextArea).text, actions)
         self.notify("Retro saved to the journal.")
         self.show_items()
 
     def action_resolve(self) -> None:
-        if self.journal.last("incident_resolved"):
+        if self.journal.state.resolved is not None:
             self.notify("This incident is already resolved.", severity="warning")
             return
 
         def summarised(summary: str | None) -> None:
             if not summary:
                 return
-            opened = self.console_app.incident_opened_at
-            ttr = round((self.console_app.clock() - opened).total_seconds(), 1) if opened else None
-            self.journal.record("incident_resolved", ttr_seconds=ttr, by=self.console_app.config.operator,
-                                summary=summary)
+            self.session.resolve(summary, now=self.console_app.clock())
             self.notify(f"Incident {self.journal.incident_id} resolved.")
 
         self.app.push_screen(ReasonDialog("Resolution summary (one line, for #ops and the report):",
@@ -141,12 +138,12 @@ class FollowupScreen(ConsoleScreen):
         self.notify(f"Report written: {self.report_path}")
 
     def action_post_resolution(self) -> None:
-        resolved = self.journal.last("incident_resolved")
+        resolved = self.journal.state.resolved
         if resolved is None:
             self.notify("Resolve the incident first (ctrl+r): the summary goes into the message.",
                         severity="warning")
             return
-        self.post_resolution(resolved.get("summary") or "")
+        self.post_resolution(resolved.summary or "")
 
     @work(exclusive=True, group="notify", exit_on_error=False)
     async def post_resolution(self, summary: str) -> None:
@@ -171,7 +168,7 @@ class FollowupScreen(ConsoleScreen):
             await self.run_action(actions[event.button.id])
 
 
-def _how_who_when(record: dict) -> str:
+def _how_who_when(record: ChecklistMark) -> str:
     # follow-up ticks may be the console's own, with the evidence that proved them
-    text = f"{record.get('how')} by {who_and_when(record)}"
-    return f"{text} · {record['detail']}" if record.get("detail") else text
+    text = f"{record.how} by {who_and_when(record)}"
+    return f"{text} · {record.detail}" if record.detail else text

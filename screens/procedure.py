@@ -30,7 +30,7 @@ from console.config import Config
 from console.engine.events import (AwaitingConfirmation, Event, Notice, ProcedureFinished,
                                    ProcedureStarted, StepFailed, StepFinished, StepOutput,
                                    StepSkipped, StepStarted, WouldRun)
-from console.engine.incident import IncidentRun
+from console.incident.session import IncidentSession
 from console.engine.procedure import Procedure
 from console.failures import TransportError
 from console.health import HealthPoller, HealthResult
@@ -216,10 +216,12 @@ class ProcedureScreen(Screen[str]):
 
     @work(exclusive=True, group="procedure", exit_on_error=False)
     async def run_procedure(self) -> str:
-        run = IncidentRun(self.config, self.journal, self.transport, self.decider,
-                          listeners=[self._engine_listener], assume_yes=self.assume_yes,
-                          dry_run=self.dry_run)
-        return await run.run(self.procedure, self.done_steps or None)
+        session = IncidentSession(self.config, self.journal, transport=self.transport,
+                                  background=lambda job: self.app.run_worker(job, group="notify-procedure",
+                                                                             exit_on_error=False))
+        return await session.run(self.procedure, self.decider, listeners=[self._engine_listener],
+                                 done_steps=self.done_steps or None, assume_yes=self.assume_yes,
+                                 dry_run=self.dry_run)
 
     def _engine_listener(self, event: Event) -> None:
         if isinstance(event, StepOutput):
@@ -348,13 +350,9 @@ class ProcedureScreen(Screen[str]):
             return
         skipped: dict[str, str] = {}
         if self.journal is not None:
-            for record in self.journal.records():
-                if record.get("step_id") not in self.done_steps:
-                    continue
-                if record["type"] == "step_finished":
-                    skipped.pop(record["step_id"], None)
-                elif record["type"] == "step_skipped":
-                    skipped[record["step_id"]] = record.get("reason") or ""
+            for step_id, record in self.journal.state.settled_steps().items():
+                if step_id in self.done_steps and isinstance(record, StepSkipped):
+                    skipped[step_id] = record.reason or ""
         steps = self.query_one(StepList)
         for step_id in self.done_steps:
             if step_id in skipped:

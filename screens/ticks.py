@@ -9,24 +9,21 @@ from typing import Callable
 
 from textual.widgets import DataTable
 
-from console.journal import Journal, parse_iso
+from console.incident.records import ChecklistMark
+from console.journal import Journal
 from screens.checklist import STATUS_MARKS
 
 
-def manual_states(journal: Journal, item_ids: set[str]) -> dict[str, dict]:
-    states: dict[str, dict] = {}
-    for record in journal.records():
-        if record["type"] == "checklist" and record.get("item_id") in item_ids:
-            states[record["item_id"]] = record
-    return states
+def manual_states(journal: Journal, item_ids: set[str]) -> dict[str, ChecklistMark]:
+    return {item_id: tick for item_id, tick in journal.state.ticks.items() if item_id in item_ids}
 
 
 def toggle_manual_tick(journal: Journal, item, group: str, by: str) -> None:
     """Tick a hand-checked item, or untick it if it is ticked; journaled with who and when."""
-    current = manual_states(journal, {item.id}).get(item.id)
-    status = "pending" if current and current.get("status") == "done" else "done"
-    journal.record("checklist", item_id=item.id, group=group, title=item.title, status=status,
-                   how="manual", by=by, detail="", reason="")
+    current = journal.state.ticks.get(item.id)
+    status = "pending" if current is not None and current.status == "done" else "done"
+    journal.append(ChecklistMark(item_id=item.id, group=group, title=item.title, status=status,
+                                 how="manual", by=by, detail="", reason=""))
 
 
 def add_tick_rows(table: DataTable, items, heading: str) -> None:
@@ -37,16 +34,16 @@ def add_tick_rows(table: DataTable, items, heading: str) -> None:
         table.add_row("", item.title, "", key=item.id)
 
 
-def who_and_when(record: dict) -> str:
-    return f"{record.get('by')} {parse_iso(record['ts']):%H:%M:%S}"
+def who_and_when(record: ChecklistMark) -> str:
+    return f"{record.by} {record.at:%H:%M:%S}"
 
 
-def show_ticks(table: DataTable, items, states: dict[str, dict],
-               describe: Callable[[dict], str] = who_and_when) -> None:
+def show_ticks(table: DataTable, items, states: dict[str, ChecklistMark],
+               describe: Callable[[ChecklistMark], str] = who_and_when) -> None:
     """Each item's mark, and ``describe(record)`` of its latest tick (blank while pending)."""
     for item in items:
         record = states.get(item.id)
-        status = record.get("status", "pending") if record else "pending"
+        status = record.status if record else "pending"
         table.update_cell(item.id, "status", STATUS_MARKS.get(status, "?"))
         table.update_cell(item.id, "by", describe(record) if record and status != "pending" else "",
                           update_width=False)

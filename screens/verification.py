@@ -17,6 +17,7 @@ from textual.widgets import Button, DataTable, Static
 from console.engine.incident import build_verify
 from console.engine.procedure import Procedure
 from console.engine.verification import verification_steps
+from console.incident.records import Record, StepFailed, StepFinished, StepSkipped
 from console.journal import Journal
 from screens.base import ConsoleScreen
 from screens.ticks import add_tick_rows, manual_states, show_ticks, toggle_selected
@@ -25,25 +26,22 @@ GROUP = "Post-rollback verification"
 STEP_RESULTS = {"step_finished": "passed", "step_failed": "FAILED", "step_skipped": "skipped"}
 
 
-def verification_results(journal: Journal, step_ids: list[str]) -> dict[str, dict]:
+def verification_results(journal: Journal, step_ids: list[str]) -> dict[str, Record]:
     """The latest result record of each verification step (any procedure that ran it)."""
-    found: dict[str, dict] = {}
-    for record in journal.records():
-        if record["type"] in STEP_RESULTS and record.get("step_id") in step_ids:
-            found[record["step_id"]] = record
-    return found
+    return {step_id: r for step_id, r in journal.state.step_results.items() if step_id in step_ids}
 
 
-def describe_result(record: dict | None) -> tuple[str, str]:
+def describe_result(record: Record | None) -> tuple[str, str]:
     if record is None:
         return "not run", ""
-    kind = record["type"]
-    if kind == "step_failed":
-        return STEP_RESULTS[kind], str(record.get("message") or record.get("reason") or "")
-    if kind == "step_skipped":
-        return STEP_RESULTS[kind], str(record.get("reason") or "")
-    duration = record.get("duration")
-    exit_code = record.get("exit_code")
+    kind = record.kind
+    if isinstance(record, StepFailed):
+        return STEP_RESULTS[kind], str(record.message or record.reason_label or "")
+    if isinstance(record, StepSkipped):
+        return STEP_RESULTS[kind], str(record.reason or "")
+    assert isinstance(record, StepFinished)
+    duration = record.duration
+    exit_code = record.exit_code
     bits = [f"exit {exit_code}" if exit_code is not None else "", f"{duration:.1f}s" if duration else ""]
     return STEP_RESULTS[kind], ", ".join(b for b in bits if b)
 

@@ -110,4 +110,4 @@ def keep_notifications(into: list) -> Callable[[Message], None]:
 
 
 def records(journal, type_: str) -> list[dict]:
-    return [r for r in journal.records() if r["type"] == type_]
+    return [r for r in journal.records() if r.kind == type_]

@@ -174,7 +174,7 @@ def test_corrupted_bundle_is_refused_before_any_mutation(fresh_sandbox, tmp_path
     journals = list_incidents(config.paths.state_dir)
     assert len(journals) == 1
     records = list(journals[0].records())
-    started = [r["step_id"] for r in records if r["type"] == "step_started"]
+    started = [r.step_id for r in records if r.kind == "step_started"]
     assert "verify_artifacts" in started
     assert "maintenance_on" not in started
 

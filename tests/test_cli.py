@@ -101,7 +101,7 @@ async def _checked(ctx) -> ActionResult:
 
 
 def check_procedure() -> Procedure:
-    return Procedure("verify", [Step("check", "A check", action=_checked, display="check", read_only=True)])
+    return Procedure("config_hotfix", [Step("check", "A check", action=_checked, display="check", read_only=True)])
 
 
 def headless_args() -> argparse.Namespace:
@@ -149,8 +149,8 @@ def test_an_incident_opened_elsewhere_is_not_announced_again(headless):
 def test_a_resumed_incident_is_not_announced_again(headless):
     config, announced = headless
     journal = open_new_incident(config, "v2")
-    journal.record("procedure_started", procedure="verify", from_tag=None, to_tag="v2", dry_run=False)
-    journal.record("procedure_interrupted", procedure="verify", step_id="check")
+    journal.record("procedure_started", procedure="config_hotfix", from_tag=None, to_tag="v2", dry_run=False)
+    journal.record("procedure_interrupted", procedure="config_hotfix", step_id="check")
     asyncio.run(cli_commands._execute(config, check_procedure(), headless_args(), journal=journal,
                                       done_steps=set(), resume=True))
     assert messages.INCIDENT_OPENED not in announced

@@ -131,7 +131,7 @@ async def test_staging_steps_go_over_the_staging_link_and_production_steps_over_
     assert production.ran == [s.argv for s in commands.steps if s.host == "target"]
     assert not any("mr-dj-staging" in " ".join(a) for a in production.ran)
     assert ["docker", "pull", "registry.example.com/mr-dj-backend:v3"] in staging.ran
-    started = {r["step_id"]: r["host"] for r in journal.records() if r["type"] == "step_started"}
+    started = {r.step_id: r.host for r in journal.records() if r.kind == "step_started"}
     assert started["staging_up"] == "staging" and started["compose_up"] == "target"
 
 
@@ -143,7 +143,7 @@ async def test_a_hotfix_failing_on_staging_stops_before_production(config, log):
     assert outcome == "failed"
     assert decider.failures == [("staging_up", FailureReason.NON_ZERO_EXIT)]
     assert production.ran == []
-    assert not any(r["type"] == "step_started" and r["host"] == "target" for r in journal.records())
+    assert not any(r.kind == "step_started" and r.host == "target" for r in journal.records())
 
 
 async def test_a_staging_step_without_a_staging_target_fails_as_a_precondition(config, log):

@@ -57,15 +57,15 @@ def make_engine(config, steps, decider, *, dry_run=False, yes=False, lock=True):
 
 
 def types(journal):
-    return [r["type"] for r in journal.records()]
+    return [r.kind for r in journal.records()]
 
 
 async def test_steps_run_in_order_and_the_journal_has_each_command(config):
     steps = [Step("one", "One", argv=["echo", "hello"]), Step("two", "Two", argv=["sh", "-c", "echo err >&2"])]
     engine, journal, events = make_engine(config, steps, ScriptedDecider())
     assert await engine.run() == "succeeded"
-    finished = [r for r in journal.records() if r["type"] == "step_finished"]
-    assert [r["step_id"] for r in finished] == ["one", "two"]
+    finished = [r for r in journal.records() if r.kind == "step_finished"]
+    assert [r.step_id for r in finished] == ["one", "two"]
     assert finished[0]["exit_code"] == 0 and finished[0]["duration"] >= 0
     side = (journal.directory / finished[0]["output"]).read_text()
     assert side == "hello\n"
@@ -81,7 +81,7 @@ async def test_destructive_step_needs_confirmation_and_refusal_aborts(config):
     engine, journal, _ = make_engine(config, steps, decider)
     assert await engine.run() == "aborted"
     assert decider.confirmed == ["down"] and not marker.exists()
-    assert any(r["type"] == "step_confirmed" and r["confirmed"] is False for r in journal.records())
+    assert any(r.kind == "step_confirmed" and r.confirmed is False for r in journal.records())
 
 
 async def test_yes_skips_confirmation(config):
@@ -109,7 +109,7 @@ async def test_skip_needs_a_reason_and_records_it(config):
     assert await engine.run() == "failed"
     engine, journal, events = make_engine(config, steps, ScriptedDecider(choices=[Choice("skip", "known flaky")]))
     assert await engine.run() == "succeeded"
-    skipped = [r for r in journal.records() if r["type"] == "step_skipped"]
+    skipped = [r for r in journal.records() if r.kind == "step_skipped"]
     assert skipped[0]["reason"] == "known flaky" and skipped[0]["by"] == "tester"
 
 
@@ -133,10 +133,10 @@ async def test_lock_taken_before_first_mutating_step_and_released_on_failure(con
 
     engine, journal, _ = make_engine(config, steps, ScriptedDecider())
     outcome = await engine.run()
-    seen["failed_with"] = [r.get("exit_code") for r in journal.records() if r["type"] == "step_failed"]
+    seen["failed_with"] = [getattr(r, "exit_code", None) for r in journal.records() if r.kind == "step_failed"]
     assert outcome == "failed" and seen["failed_with"] == [4]  # the lock existed while the step ran
     assert not lock_dir.exists()
-    actions = [r["action"] for r in journal.records() if r["type"] == "lock"]
+    actions = [r.action for r in journal.records() if r.kind == "lock"]
     assert actions == ["acquired", "released"]
 
 
@@ -146,7 +146,7 @@ async def test_a_second_console_is_refused_and_told_who_holds_the_lock(config):
     steps = [Step("change", "Change", argv=["true"], mutating=True)]
     engine, journal, events = make_engine(config, steps, ScriptedDecider())
     assert await engine.run() == "failed"
-    refused = [r for r in journal.records() if r["type"] == "lock" and r["action"] == "refused"][0]
+    refused = [r for r in journal.records() if r.kind == "lock" and r.action == "refused"][0]
     assert refused["holder"]["holder"] == "tester"
     assert refused["holder"]["incident_id"] == first.lock.incident_id
     assert Path(first.lock.lock_dir).exists()  # the other console's lock is left alone
@@ -160,8 +160,8 @@ async def test_a_lock_that_cannot_be_created_fails_the_run_and_says_why(config):
     engine, journal, events = make_engine(config, steps, ScriptedDecider())
     assert await engine.run() == "failed"
     assert not marker.exists()
-    failed = [r for r in journal.records() if r["type"] == "lock"]
-    assert [r["action"] for r in failed] == ["failed"] and "could not create" in failed[0]["error"]
+    failed = [r for r in journal.records() if r.kind == "lock"]
+    assert [r.action for r in failed] == ["failed"] and "could not create" in failed[0]["error"]
     assert any(isinstance(e, Notice) and "could not take the lock" in e.message for e in events)
     assert journal.last("procedure_finished")["outcome"] == "failed"
     assert summarize(journal).state == "failed"
@@ -225,7 +225,7 @@ async def test_action_steps_and_when_skips(config):
     engine, journal, events = make_engine(config, steps, ScriptedDecider())
     assert await engine.run() == "failed"
     assert isinstance(events[1], StepSkipped) and events[1].reason == "nothing to undo"
-    failed = [r for r in journal.records() if r["type"] == "step_failed"][0]
+    failed = [r for r in journal.records() if r.kind == "step_failed"][0]
     assert failed["reason"] == "precondition_failed" and "checksum mismatch" in failed["message"]
 
 

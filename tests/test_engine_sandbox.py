@@ -77,14 +77,14 @@ def test_rollback_v2_to_v1_ends_healthy_on_v1_with_a_complete_journal(fresh_sand
     journal = Journal(config.paths.state_dir / "incidents" / events[0]["incident_id"])
     records = list(journal.records())
     step_ids = [s.id for s in build_rollback_for(config).steps]
-    finished = {r["step_id"] for r in records if r["type"] == "step_finished"}
+    finished = {r.step_id for r in records if r.kind == "step_finished"}
     assert set(step_ids) == finished, set(step_ids) ^ finished
     for r in records:
-        if r["type"] == "step_finished":
-            assert (journal.directory / r["output"]).exists() and len(r["sha256"]) == 64
-    decision = [r for r in records if r["type"] == "migration_decision"][0]
+        if r.kind == "step_finished":
+            assert (journal.directory / r.output).exists() and len(r["sha256"]) == 64
+    decision = [r for r in records if r.kind == "migration_decision"][0]
     assert decision["action"] == "rolled_back" and decision["undone"] == ["002_add_booking_notes"]
-    assert [r["action"] for r in records if r["type"] == "lock"] == ["acquired", "released"]
+    assert [r.action for r in records if r.kind == "lock"] == ["acquired", "released"]
     log = ReleaseLog.load(config.paths.release_log)
     assert log.deployed == "v1" and log.get("v2").is_bad
     entry = log.get("v1").incidents[-1]
@@ -215,7 +215,7 @@ def test_connection_cut_mid_step_then_resume_finishes_the_rollback(fresh_sandbox
 
     outcome, journal = asyncio.run(first_attempt())
     assert outcome == "failed"
-    failed = [r for r in journal.records() if r["type"] == "step_failed"][0]
+    failed = [r for r in journal.records() if r.kind == "step_failed"][0]
     assert failed["step_id"] == "maintenance_on" and failed["reason"] == "connection_lost"
 
     procedure, done = rebuild_procedure(config, Journal(journal.directory))
@@ -224,9 +224,9 @@ def test_connection_cut_mid_step_then_resume_finishes_the_rollback(fresh_sandbox
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "host state before resuming" in result.stdout
     assert health_versions() == {18081: "v1", 18082: "v1"}
-    records = [r for r in Journal(journal.directory).records() if r["type"] != "notification"]
+    records = [r for r in Journal(journal.directory).records() if r.kind != "notification"]
     assert records[-1]["type"] == "release_log" or records[-1]["type"] == "procedure_finished"
-    assert any(r["type"] == "procedure_finished" and r["outcome"] == "succeeded" for r in records)
+    assert any(r.kind == "procedure_finished" and r.outcome == "succeeded" for r in records)
 
 
 def test_config_hotfix_sets_a_key_without_showing_it_and_undo_restores(fresh_sandbox):
@@ -276,15 +276,15 @@ def test_a_headless_rollback_tells_slack_and_the_status_page(fresh_sandbox, tmp_
                                 capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         incident_id = json.loads(result.stdout.splitlines()[0])["incident_id"]
-        slack = [r["body"]["text"] for r in services.requests if r["route"] == "slack" and r["status"] == 200]
+        slack = [r.body["text"] for r in services.requests if r.route == "slack" and r.status == 200]
         assert len(slack) == 3   # opened, procedure started, procedure finished
         assert all(incident_id in text for text in slack)
         assert "v2" in slack[1] and "v1" in slack[1]
-        statuspage = [r for r in services.requests if r["route"] == "statuspage"]
-        assert [r["method"] for r in statuspage] == ["POST", "PATCH", "PATCH"]
-        assert all(r["authorized"] for r in statuspage)
+        statuspage = [r for r in services.requests if r.route == "statuspage"]
+        assert [r.method for r in statuspage] == ["POST", "PATCH", "PATCH"]
+        assert all(r.authorized for r in statuspage)
         journal = Journal(load_config(config_path).paths.state_dir / "incidents" / incident_id)
-        sent = [r for r in journal.records() if r["type"] == "notification" and r["status"] == "sent"]
+        sent = [r for r in journal.records() if r.kind == "notification" and r.status == "sent"]
         assert len(sent) == 6
         text = journal.path.read_text()
         assert slack_token not in text and api_key not in text

@@ -51,18 +51,18 @@ def test_hotfix_is_validated_on_staging_then_deployed(fresh_sandbox, built_image
 
     config = load_config(config_path)
     records = journal_of(config)
-    started = [(r["step_id"], r["host"]) for r in records if r["type"] == "step_started"]
+    started = [(r.step_id, r.host) for r in records if r.kind == "step_started"]
     staging = [step for step, where in started if where == "staging"]
     assert staging == ["staging_verify_artifacts", "staging_compose_file", "staging_pull_mr-dj-backend",
                        "staging_tag_mr-dj-backend", "staging_pull_mr-dj-frontend", "staging_tag_mr-dj-frontend",
                        "staging_up", "staging_health", "staging_smoke_backend", "staging_smoke_frontend"]
     # pulled by the digests recorded at capture, not by the (movable) tag
-    pulls = [r["argv"] for r in records if r["type"] == "step_started" and r["step_id"].endswith("pull_mr-dj-backend")]
+    pulls = [r.argv for r in records if r.kind == "step_started" and r.step_id.endswith("pull_mr-dj-backend")]
     digest = ReleaseLog.load(config.paths.release_log).get("v3").images["mr-dj-backend"]["digest"]
     assert pulls and all(a[-1] == f"127.0.0.1:5000/mr-dj-backend@{digest}" for a in pulls)
     order = [step for step, _ in started]
     assert order.index("staging_smoke_frontend") < order.index("restore_bundle")
-    finished = {r["step_id"] for r in records if r["type"] == "step_finished"}
+    finished = {r.step_id for r in records if r.kind == "step_finished"}
     assert set(staging) <= finished
     # staging kept its own env files: the bundle's production ones were not unpacked there
     staging_env = host(config, "cat /opt/mr-dj-staging/backend/.env").stdout
@@ -92,9 +92,9 @@ def test_a_hotfix_that_fails_on_staging_never_touches_production(fresh_sandbox, 
     assert "health checks failing" in result.stdout + result.stderr
 
     records = journal_of(config)
-    failed = [r for r in records if r["type"] == "step_failed"]
-    assert [(r["step_id"]) for r in failed] == ["staging_health"]
-    assert not any(r["type"] == "step_started" and r["host"] == "target" and r["argv"] for r in records)
+    failed = [r for r in records if r.kind == "step_failed"]
+    assert [(r.step_id) for r in failed] == ["staging_health"]
+    assert not any(r.kind == "step_started" and r.host == "target" and r.argv for r in records)
     assert production_containers(config) == before
     assert host(config, "cat /opt/mr-dj/docker-compose.yml").stdout == compose_before
     assert health_version(18081) == "v2"

@@ -29,14 +29,14 @@ def tear(journal: Journal, fragment: bytes) -> None:
 
 def test_records_are_appended_and_replayed_in_order(journal):
     journal.record("note", text="rollback → v1", by="oncall")
-    assert [(r["seq"], r["type"]) for r in journal.records()] == [(1, "incident_opened"), (2, "note")]
+    assert [(r.seq, r.kind) for r in journal.records()] == [(1, "incident_opened"), (2, "note")]
     assert journal.last("note")["text"] == "rollback → v1"
 
 
 @pytest.mark.parametrize("torn", sorted(TORN))
 def test_a_torn_last_line_is_skipped_on_replay(journal, tmp_path, torn):
     tear(journal, TORN[torn])
-    assert [r["type"] for r in Journal(journal.directory).records()] == ["incident_opened"]
+    assert [r.kind for r in Journal(journal.directory).records()] == ["incident_opened"]
     # Home lists every incident at start-up: a torn journal must not stop the console starting.
     assert [i.id for i in all_incidents(tmp_path / "state")] == [journal.incident_id]
 
@@ -48,8 +48,8 @@ def test_the_next_record_after_a_torn_line_starts_clean_and_the_fragment_is_kept
     reopened.record("decision", question_id="customer_impact", answer=True, by="oncall")
     reopened.record("decision", question_id="recent_deploy", answer=True, by="oncall")
     replay = list(Journal(journal.directory).records())
-    assert [r["type"] for r in replay] == ["incident_opened", "note", "decision", "decision"]
-    assert [r["seq"] for r in replay] == [1, 2, 3, 4]
+    assert [r.kind for r in replay] == ["incident_opened", "note", "decision", "decision"]
+    assert [r.seq for r in replay] == [1, 2, 3, 4]
     note = replay[1]
     side = journal.directory / note["torn_file"]
     assert side.name == "journal.torn-00002" and side.read_bytes() == TORN[torn]
@@ -59,7 +59,7 @@ def test_the_next_record_after_a_torn_line_starts_clean_and_the_fragment_is_kept
 
 def test_a_whole_file_ends_in_a_newline_and_nothing_is_repaired(journal):
     Journal(journal.directory).record("note", text="fine", by="oncall")
-    assert [r["type"] for r in journal.records()] == ["incident_opened", "note"]
+    assert [r.kind for r in journal.records()] == ["incident_opened", "note"]
     assert not list(journal.directory.glob("journal.torn-*"))
 
 
@@ -69,4 +69,4 @@ def test_an_unreadable_line_in_the_middle_hides_none_of_the_records_after_it(jou
     with open(journal.path, "ab") as handle:
         handle.write(glued)
     Journal(journal.directory).record("outcome", outcome="rollback", by="oncall")
-    assert [r["type"] for r in journal.records()] == ["incident_opened", "outcome"]
+    assert [r.kind for r in journal.records()] == ["incident_opened", "outcome"]

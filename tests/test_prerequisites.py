@@ -55,7 +55,7 @@ def with_prereqs(config, **kw):
 
 
 def checklist_records(journal):
-    return [r for r in journal.records() if r["type"] == "checklist"]
+    return [r for r in journal.records() if r.kind == "checklist"]
 
 
 # -- people ---------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def test_every_change_is_journaled_and_replayed(runbook, journal):
     checklist.tick("coordinator_assigned", "alice")
     checklist.untick("coordinator_assigned", "carol")
     records = checklist_records(journal)
-    assert [(r["item_id"], r["status"], r["how"], r["by"]) for r in records] == [
+    assert [(r.item_id, r.status, r.how, r.by) for r in records] == [
         ("traffic_plan", "done", "manual", "alice"),
         ("support_informed", "waived", "manual", "bob"),
         ("coordinator_assigned", "done", "manual", "alice"),

@@ -26,7 +26,7 @@ async def test_starting_an_incident_with_an_unreadable_release_log_says_so_and_o
     async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, DecisionScreen), what="the decision screen")
-        assert [r["deployed"] for r in records(app.journal, "incident_opened")] == [None]
+        assert [r.deployed for r in records(app.journal, "incident_opened")] == [None]
         titles = {title: message for title, message in notified(messages)}
         assert "not valid TOML" in titles["release log unreadable"]
     assert app.return_code in (None, 0)

@@ -74,7 +74,7 @@ async def test_a_manual_tick_records_who_and_when(tmp_path):
         screen = await open_checklist(pilot, app, "rollback")
         move_to(screen, "traffic_plan")
         await pilot.press("space")
-        tick = [r for r in records(app.journal, "checklist") if r["item_id"] == "traffic_plan"]
+        tick = [r for r in records(app.journal, "checklist") if r.item_id == "traffic_plan"]
         assert len(tick) == 1
         assert tick[0]["status"] == "done" and tick[0]["how"] == "manual" and tick[0]["by"] == "oncall"
         assert tick[0]["group"] == "Traffic switch planning" and tick[0]["ts"]
@@ -99,8 +99,8 @@ async def test_a_waiver_needs_a_reason(tmp_path):
         await pilot.press("w", *"night, nobody on shift", "enter")
         state = screen.checklist.state("support_informed")
         assert state.status == "waived" and state.reason == "night, nobody on shift"
-        waived = [r for r in records(app.journal, "checklist") if r["item_id"] == "support_informed"]
-        assert [(r["status"], r["reason"], r["by"]) for r in waived] == [("waived", "night, nobody on shift", "oncall")]
+        waived = [r for r in records(app.journal, "checklist") if r.item_id == "support_informed"]
+        assert [(r.status, r.reason, r.by) for r in waived] == [("waived", "night, nobody on shift", "oncall")]
 
 
 @pytest.mark.asyncio

@@ -67,8 +67,8 @@ async def test_every_path_by_keys_reaches_its_outcome_and_is_journaled(tmp_path,
         await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="the checklist")
         assert list(decided.values()) == [outcome]
         journal = app.journal
-        assert [(d["question_id"], d["answer"]) for d in records(journal, "decision")] == path
-        assert all(d["by"] == config.operator and d["ts"] for d in records(journal, "decision"))
+        assert [(d.question_id, d.answer) for d in records(journal, "decision")] == path
+        assert all(d.by == config.operator and d.ts for d in records(journal, "decision"))
         final = records(journal, "outcome")
         assert len(final) == 1 and final[0]["outcome"] == outcome and final[0]["overridden"] is False
         assert final[0]["path"] == [{"question_id": q, "answer": a} for q, a in path]
@@ -90,7 +90,7 @@ async def test_back_changes_an_answer_and_the_path_follows(tmp_path):
         assert "→ yes" in str(screen.query_one("#path").render())
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="the checklist")
-        answers = [(d["question_id"], d["answer"]) for d in records(app.journal, "decision")]
+        answers = [(d.question_id, d.answer) for d in records(app.journal, "decision")]
         assert answers == [("customer_impact", False), ("config_mitigation", False), ("customer_impact", True)]
         assert records(app.journal, "outcome")[0]["path"] == [{"question_id": "customer_impact", "answer": True}]
 
@@ -124,10 +124,10 @@ async def test_matrix_marks_are_journaled_and_say_whether_the_matrix_agrees(tmp_
         await pilot.press("space")  # unmark regression_in_prior: a tie decides nothing
         assert not verdict.has_class("-agrees") and not verdict.has_class("-disagrees")
         marks = records(app.journal, "matrix_mark")
-        assert [(m["column"], m["marked"]) for m in marks] == [
+        assert [(m.column, m.marked) for m in marks] == [
             ("rollback", True), ("hotfix", True), ("hotfix", True), ("hotfix", False)]
         assert marks[0]["condition"] == "Issue caused by deployment artifact (image/config)"
-        assert all(m["by"] == "oncall" for m in marks)
+        assert all(m.by == "oncall" for m in marks)
 
 
 @pytest.mark.asyncio
@@ -224,7 +224,7 @@ async def test_back_is_journaled_and_a_retracted_answer_stays_retracted_after_re
         await pilot.press("b")   # "config can mitigate it" was wrong
         assert screen.evaluation.next_question == "config_mitigation"
         retracted = records(app.journal, "decision_retracted")
-        assert [(r["question_id"], r["by"]) for r in retracted] == [("config_mitigation", "oncall")]
+        assert [(r.question_id, r.by) for r in retracted] == [("config_mitigation", "oncall")]
         assert retracted[0]["ts"] and retracted[0]["question"]
 
         screen = await leave_and_resume(pilot, app, screen)

@@ -153,7 +153,7 @@ async def test_a_real_rollback_asks_before_each_destructive_step_and_ends_health
         assert screen.log_restarts >= 1
         assert "SUCCEEDED" in str(screen.query_one("#procedure-outcome").render())
     await app.transport.close()
-    assert [r["confirmed"] for r in journal.records() if r["type"] == "step_confirmed"] == [True] * len(confirmed)
+    assert [r.confirmed for r in journal.records() if r.kind == "step_confirmed"] == [True] * len(confirmed)
 
 
 @pytest.mark.asyncio
@@ -194,9 +194,9 @@ async def test_a_failing_step_offers_retry_skip_abort_and_skip_needs_a_reason(sa
         assert by_id(app, "fails").note == "known flaky"
         assert not screen.check_action("skip", ())
     await app.transport.close()
-    choices = [(r["action"], r["reason"]) for r in journal.records() if r["type"] == "step_choice"]
+    choices = [(r.action, r.reason) for r in journal.records() if r.kind == "step_choice"]
     assert choices == [("retry", ""), ("skip", "known flaky")]
-    assert [r["reason"] for r in journal.records() if r["type"] == "step_skipped"] == ["known flaky"]
+    assert [r.reason for r in journal.records() if r.kind == "step_skipped"] == ["known flaky"]
 
 
 @pytest.mark.asyncio
@@ -217,7 +217,7 @@ async def test_abort_after_a_failure_stops_the_procedure_at_that_step(sandbox_co
         await pilot.pause(0.2)
         assert app.dismissed == ["failed"]
     await app.transport.close()
-    assert [r["action"] for r in journal.records() if r["type"] == "step_choice"] == ["abort"]
+    assert [r.action for r in journal.records() if r.kind == "step_choice"] == ["abort"]
 
 
 @pytest.mark.asyncio
@@ -244,10 +244,10 @@ async def test_quitting_while_running_asks_then_interrupts_and_releases_the_lock
     await app.transport.close()
     records = list(journal.records())
     # Left part-way is not an outcome: interrupted (resumable), never finished.
-    assert [r["step_id"] for r in records if r["type"] == "procedure_interrupted"] == ["slow"]
-    locks = [r["action"] for r in records if r["type"] == "lock"]
+    assert [r.step_id for r in records if r.kind == "procedure_interrupted"] == ["slow"]
+    locks = [r.action for r in records if r.kind == "lock"]
     assert locks == ["acquired", "released"]
-    assert [r for r in records if r["type"] == "procedure_finished"] == []
+    assert [r for r in records if r.kind == "procedure_finished"] == []
 
 
 @pytest.mark.asyncio

@@ -87,7 +87,7 @@ async def test_leaving_mid_procedure_asks_then_goes_home_with_the_incident_resum
         assert app.screen.query_one("#incidents").row_count == 1
         # Left, not ended: nothing says the procedure finished, and nobody is told it did.
         assert records(journal, "procedure_finished") == []
-        assert [r["step_id"] for r in records(journal, "procedure_interrupted")] == ["wait"]
+        assert [r.step_id for r in records(journal, "procedure_interrupted")] == ["wait"]
         assert "procedure_started" in announced and "procedure_finished" not in announced
         assert not any(isinstance(s, VerificationScreen) for s in app.screen_stack)
 
@@ -131,7 +131,7 @@ async def test_leaving_after_the_procedure_ended_moves_on_to_verification(tmp_pa
         await wait_for(pilot, lambda: isinstance(app.screen, VerificationScreen), what="verification")
         assert app.screen.outcome == "succeeded"
         assert announced[-1] == "procedure_finished"
-        assert [r["outcome"] for r in records(journal, "procedure_finished")] == ["succeeded"]
+        assert [r.outcome for r in records(journal, "procedure_finished")] == ["succeeded"]
 
 
 @pytest.mark.asyncio
@@ -159,8 +159,8 @@ async def test_skipping_a_failed_step_needs_a_reason_and_escape_goes_back(tmp_pa
         await pilot.press(*"flaky", "enter")
         await wait_for(pilot, lambda: screen.outcome is not None, what="the procedure to end")
         assert screen.outcome == "succeeded"
-    assert [(r["action"], r["reason"]) for r in records(journal, "step_choice")] == [("skip", "flaky")]
-    assert [r["reason"] for r in records(journal, "step_skipped")] == ["flaky"]
+    assert [(r.action, r.reason) for r in records(journal, "step_choice")] == [("skip", "flaky")]
+    assert [r.reason for r in records(journal, "step_skipped")] == ["flaky"]
 
 
 MIGRATE = Step("migrate", "Roll the migrations back", action=_quick, display="migrate", destructive=True,

@@ -11,7 +11,7 @@ import asyncio
 from console.config import Config
 from console.journal import Journal
 from console.notify import make_notifier, make_outbox
-from console.notify.messages import context_from_records
+from console.notify.messages import context_from_state
 from console.notify.notifier import Notifier
 
 DRAIN_SECONDS = 10.0
@@ -20,10 +20,11 @@ DRAIN_SECONDS = 10.0
 def incident_notifier(config: Config, journal: Journal | None) -> Notifier | None:
     if journal is None or (config.slack is None and config.statuspage is None):
         return None
-    outbox = make_outbox(config, journal.directory, journal.record)
-    context = context_from_records(journal.records())
-    if context is None:
+    try:
+        context = context_from_state(journal.state)
+    except ValueError:   # not an incident (no incident_opened): nobody is told about it
         return None
+    outbox = make_outbox(config, journal.directory, journal.record)
     return make_notifier(config, outbox, context)
 
 

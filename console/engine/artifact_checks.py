@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 
+from console.incident.records import Artifact
 from console.commands import artifacts as art
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult
@@ -49,8 +50,8 @@ async def verify_release_artifacts(ctx: StepContext, tag: str, recorded: dict[st
             problems.append(f"{name} has sha256 {computed[name][-1]}, the release log recorded {expected} at capture")
     detail = {"files": {n: (computed.get(n) or [None])[-1] for n in names}}
     for name, digest in detail["files"].items():
-        ctx.record("artifact", tag=tag, file=name, sha256=digest, verified=not problems, source="host",
-                   on=ctx.host)
+        ctx.record(Artifact(tag=tag, file=name, sha256=digest, verified=not problems, source="host",
+                            on=ctx.host))
     if problems:
         return ActionResult(False, "artifact check failed, nothing was changed: " + "; ".join(problems), detail)
     return ActionResult(True, f"{', '.join(names)} match SHA256SUMS.txt and the release log", detail)

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from console.config import Config
 from console.failures import PreconditionFailed
+from console.incident.records import Record
 from console.journal import Journal
 from console.transport.base import CommandResult, Transport
 
@@ -39,6 +40,8 @@ class StepContext:
         return await self.transport.run(argv, timeout=timeout or self.config.target.command_timeout,
                                         on_output=self.emit_output, capture=capture, stdin=stdin)
 
-    def record(self, type_: str, **fields: Any) -> None:
+    def record(self, record: Record) -> Record:
+        """Journal ``record`` (not in a dry run); the journaled (stamped) record, else ``record``."""
         if self.journal is not None and not self.dry_run:
-            self.journal.record(type_, **fields)
+            return self.journal.append(record)
+        return record

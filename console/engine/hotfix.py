@@ -27,6 +27,7 @@ from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
 from console.engine.verification import smoke_test_steps, verification_steps, wait_for_health
 from console.health import check_all
+from console.incident.records import ProcedureStarted
 from console.secrets import Secret
 from console.validate import UnsafeValue, require_env_key, require_tag
 
@@ -198,9 +199,9 @@ def build_config_hotfix(config: Config, *, service: str, env_file: str | None, k
                               "flag_command": flag_command, "undo_incident": undo_incident})
 
 
-def rebuild_hotfix(config: Config, log, name: str, started: dict, options: dict) -> Procedure:
+def rebuild_hotfix(config: Config, log, name: str, started: ProcedureStarted, options: dict) -> Procedure:
     if name == "code_hotfix":
-        return code_hotfix_procedure(config, log, started.get("from_tag"), started["to_tag"],
+        return code_hotfix_procedure(config, log, started.from_tag, started.to_tag,
                                      options.get("monitor_minutes"))
     if name == "config_hotfix":
         if options.get("keys") and not options.get("undo_incident"):

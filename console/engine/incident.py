@@ -19,7 +19,8 @@ from console.engine.procedure import Procedure
 from console.engine.rollback import choose_target, rollback_procedure
 from console.engine.runner import Decider, StepEngine
 from console.engine.verification import verify_procedure
-from console.incidents import incident_procedure
+from console.incident.records import (IncidentOpened, MigrationDecision, MigrationPlanned, Note, ReleaseLogUpdated, ResumeCheck,
+                                      StepFinished)
 from console.journal import Journal, open_incident
 from console.releaselog import ReleaseLog, ReleaseLogError
 from console.transport.base import Transport
@@ -44,9 +45,9 @@ def target_label(config: Config) -> str:
 
 def open_new_incident(config: Config, deployed: str | None, incident_id: str | None = None) -> Journal:
     journal = Journal.create(config.paths.state_dir, incident_id)
-    journal.record("incident_opened", incident_id=journal.incident_id, operator=config.operator,
-                   target=target_label(config), project=config.target.project_name, deployed=deployed,
-                   ttr_target_minutes=config.thresholds.ttr_target_minutes)
+    journal.append(IncidentOpened(incident_id=journal.incident_id, operator=config.operator,
+                                  target=target_label(config), project=config.target.project_name,
+                                  deployed=deployed, ttr_target_minutes=config.thresholds.ttr_target_minutes))
     return journal
 
 
@@ -87,7 +88,7 @@ class IncidentRun:
                 # the procedure's outcome stands; only its record in the release log is missing
                 message = f"the release log was not updated: {exc}; record {procedure.to_tag} by hand"
                 if self.journal is not None:
-                    self.journal.record("note", message=message, by="console")
+                    self.journal.append(Note(text=message, by="console"))
                 for listener in self.listeners:
                     listener(Notice(message, "error"))
         return outcome
@@ -99,11 +100,7 @@ class IncidentRun:
         if outcome != "succeeded":
             return
         log = ReleaseLog.load(self.config.paths.release_log)
-        hashes = {}
-        for record in self.journal.records():
-            if record["type"] == "artifact" and record.get("tag") == procedure.to_tag \
-                    and record.get("on", "target") == "target":
-                hashes[record["file"]] = record["sha256"]
+        hashes = self.journal.state.artifact_hashes(procedure.to_tag)
         if procedure.from_tag and procedure.from_tag != procedure.to_tag and log.get(procedure.from_tag) is not None:
             # Both outcomes leave the old release behind for a reason: never roll back onto it blindly.
             why = ("rolled back" if procedure.name == "rollback" else f"replaced by hotfix {procedure.to_tag}")
@@ -111,37 +108,35 @@ class IncidentRun:
                          reason=f"{why} by incident {self.journal.incident_id}")
         log.set_deployed(procedure.to_tag)
         log.record_incident(procedure.to_tag, self.journal.incident_id, outcome, hashes,
-                            decision and {k: decision.get(k) for k in ("action", "from_head", "to_head", "undone", "reason")})
+                            decision and {k: getattr(decision, k) for k in ("action", "from_head", "to_head", "undone", "reason")})
         log.save()
-        self.journal.record("release_log", deployed=procedure.to_tag, marked_bad=procedure.from_tag)
+        self.journal.append(ReleaseLogUpdated(deployed=procedure.to_tag, marked_bad=procedure.from_tag))
 
-    def _migration_decision(self, procedure: Procedure, engine: StepEngine) -> dict | None:
+    def _migration_decision(self, procedure: Procedure, engine: StepEngine) -> MigrationDecision | None:
         """What happened to the schema, from the journal (a resumed run only knows its own half:
         a migration step skipped before the resume must not read as rolled back)."""
         assert self.journal is not None
-        records = list(self.journal.records())
-        outcome = next((r for r in reversed(records) if r.get("step_id") == "migrate_rollback"
-                        and r["type"] in ("step_finished", "step_skipped")), None)
+        state = self.journal.state
+        outcome = state.settled_steps().get("migrate_rollback")
         if outcome is None:
             return None
-        planned = next((r for r in reversed(records) if r["type"] == "step_finished"
-                        and r.get("step_id") == "migration_check" and r["seq"] < outcome["seq"]), None)
-        plan = (planned or {}).get("detail") or {}
-        if not plan:   # no journaled check before it: what this run saw, if anything
+        # The plan the step acted on: the latest one journaled before it settled.
+        plan = next((r for r in reversed(state.records) if isinstance(r, MigrationPlanned)
+                     and r.seq < outcome.seq), None)
+        if plan is None:   # no journaled check before it: what this run saw, if anything
             live = engine.ctx.state.get(PLAN_KEY)
             if live is not None and live.known:
-                plan = {"applied": live.applied, "undo": live.undo}
-        rolled_back = outcome["type"] == "step_finished"
-        known = isinstance(plan.get("applied"), list)
-        return self.journal.record(
-            "migration_decision",
+                plan = MigrationPlanned(applied=live.applied, target_head=live.target_head, undo=live.undo)
+        rolled_back = isinstance(outcome, StepFinished)
+        known = plan is not None and plan.known
+        return self.journal.append(MigrationDecision(
             action="rolled_back" if rolled_back else (
-                "none_needed" if known and not plan.get("undo") else "skipped"),
-            from_head=(plan.get("applied") or [None])[-1],
+                "none_needed" if known and not plan.undo else "skipped"),
+            from_head=(plan.applied or [None])[-1] if plan else None,
             to_head=procedure.options.get("target_migration_head"),
-            undone=list(plan.get("undo") or []) if rolled_back else [],
-            reason=None if rolled_back else outcome.get("reason"),
-            by=self.config.operator)
+            undone=list(plan.undo) if rolled_back and plan else [],
+            reason=None if rolled_back else getattr(outcome, "reason", None),
+            by=self.config.operator))
 
 
 def build_rollback(config: Config, to_tag: str | None, migration_order: str | None = None) -> Procedure:
@@ -159,41 +154,27 @@ def build_verify(config: Config, expected_version: str | None) -> Procedure:
 
 def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[str]]:
     """From an unfinished incident's journal: the same procedure, and the steps already done."""
-    started, ended = incident_procedure(journal.records())
+    state = journal.state
+    started, ended = state.started, state.ended
     if started is None:
         raise ValueError(f"incident {journal.incident_id} never started a procedure; nothing to resume")
-    if ended is not None and ended["type"] == "procedure_finished" and ended.get("outcome") == "succeeded":
-        raise ValueError(f"incident {journal.incident_id}'s {started['procedure']} already succeeded")
-    name = started["procedure"]
-    options = started.get("options") or {}
+    if state.finished is not None and state.finished.outcome == "succeeded":
+        raise ValueError(f"incident {journal.incident_id}'s {started.procedure} already succeeded")
+    name = started.procedure
+    options = started.options or {}
     log = ReleaseLog.load(config.paths.release_log)
     if name == "rollback":
-        procedure = rollback_procedure(config, log, started.get("from_tag"), started["to_tag"],
+        procedure = rollback_procedure(config, log, started.from_tag, started.to_tag,
                                        migration_order=options.get("migration_order"))
     else:
         from console.engine.hotfix import rebuild_hotfix
         procedure = rebuild_hotfix(config, log, name, started, options)
     # Every step that finished or was skipped in any run of this procedure counts as done,
-    # except the artifact checks and verification, which are always re-run after a resume
-    # (the host may have changed while the console was away).
-    first = _first_start(journal, name, started)
-    done = set()
-    for record in journal.records():
-        if record["seq"] < first or record["type"] not in ("step_finished", "step_skipped"):
-            continue
-        done.add(record["step_id"])
-    done -= {s.id for s in procedure.steps if s.read_only and s.id != "migration_check"}
+    # except the read-only checks (artifacts, bundle listing, schema comparison) and verification,
+    # which are always re-run after a resume: the host may have changed while the console was away.
+    done = set(state.settled_steps())
+    done -= {s.id for s in procedure.steps if s.read_only}
     return procedure, done
-
-
-def _first_start(journal: Journal, name: str, last_started: dict) -> int:
-    """The seq of the original start of the procedure a chain of resumes belongs to."""
-    first = last_started["seq"]
-    for record in journal.records():
-        if record["type"] == "procedure_started" and record["procedure"] == name \
-                and record.get("to_tag") == last_started.get("to_tag"):
-            first = min(first, record["seq"])
-    return first
 
 
 async def recheck_host(config: Config, transport: Transport, journal: Journal,
@@ -202,7 +183,7 @@ async def recheck_host(config: Config, transport: Transport, journal: Journal,
     compose = ComposeCommands.for_target(config.target)
     result = await transport.run(compose.ps(), timeout=120, capture=True)
     state = result.stdout.strip().splitlines()[-10:] if result.ok else [f"ps failed: {result.exit_status}"]
-    journal.record("resume_check", ps=state, exit_code=result.exit_status)
+    journal.append(ResumeCheck(ps=state, exit_code=result.exit_status))
     emit(Notice("host state before resuming:\n  " + "\n  ".join(state)))
 
 

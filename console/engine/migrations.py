@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from console.commands.compose import ComposeCommands
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult
+from console.incident.records import MigrationPlanned, Note
 
 PLAN_KEY = "migration_plan"
 
@@ -60,6 +61,18 @@ async def check_schema(ctx: StepContext, target_head: str | None, via: str) -> A
     plan = plan_rollback(parse_applied(result.stdout), target_head)
     ctx.state[PLAN_KEY] = plan
     detail = {"applied": plan.applied, "target_head": target_head, "undo": plan.undo}
+    state = ctx.journal.state if ctx.journal is not None else None
+    earlier = state.migration_plan if state is not None and "migrate_rollback" not in state.settled_steps() else None
+    ctx.record(MigrationPlanned(applied=plan.applied, target_head=target_head, undo=plan.undo,
+                                known=plan.known, on=ctx.host))
+    if earlier is not None and (earlier.applied, earlier.undo) != (plan.applied, plan.undo):
+        # A resume (or a re-run) found another schema than the plan journaled before: the
+        # migration step follows what is there now, and the journal says why.
+        was = ", ".join(earlier.undo) or "nothing"
+        now = ", ".join(plan.undo) or "nothing"
+        ctx.record(Note(text=f"schema changed since the migration plan of seq {earlier.seq}: it would have "
+                             f"undone {was}, the database now needs {now}; the migration step follows "
+                             f"the new plan", by="console"))
     if not plan.known:
         why = ("the release log has no migration head for the target" if target_head is None
                else f"the target's migration head {target_head} is not applied on the database")

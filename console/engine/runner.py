@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from console.engine.context import StepContext
-from console.engine.events import (AwaitingConfirmation, Event, Notice, ProcedureFinished,
-                                   ProcedureStarted, StepFailed, StepFinished, StepOutput,
-                                   StepSkipped, StepStarted, WouldRun)
+from console.engine.events import (AwaitingConfirmation, Event, LockEvent, Notice, ProcedureFinished,
+                                   ProcedureInterrupted, ProcedureStarted, StepChoice, StepConfirmed,
+                                   StepFailed, StepFinished, StepOutput, StepSkipped, StepStarted, WouldRun)
 from console.engine.lock import LockError, LockHeld, RemoteLock
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.failures import (CommandTimeout, FailureReason, PreconditionFailed,
@@ -63,8 +63,12 @@ class StepEngine:
         for listener in self.listeners:
             listener(event)
 
-    def _journal(self, type_: str, **fields) -> None:
-        self.ctx.record(type_, **fields)
+    def _record(self, record: Event, *, emit: bool = True) -> Event:
+        """Journal ``record`` (not in a dry run) and emit the same object: one vocabulary."""
+        record = self.ctx.record(record)
+        if emit:
+            self.emit(record)
+        return record
 
     # -- the run ------------------------------------------------------------
     async def run(self) -> str:
@@ -77,12 +81,9 @@ class StepEngine:
         proc = self.procedure
         started = time.monotonic()
         incident_id = self.ctx.journal.incident_id if self.ctx.journal else ""
-        self.emit(ProcedureStarted(proc.name, incident_id, [s.describe() for s in proc.steps],
-                                   proc.from_tag, proc.to_tag, self.ctx.dry_run))
-        self._journal("procedure_started", procedure=proc.name, from_tag=proc.from_tag,
-                      to_tag=proc.to_tag, dry_run=self.ctx.dry_run, options=proc.options,
-                      resumed=bool(self.done_steps),
-                      steps=[{"id": s.id, "title": s.title} for s in proc.steps])
+        self._record(ProcedureStarted(proc.name, incident_id, [s.describe() for s in proc.steps],
+                                      proc.from_tag, proc.to_tag, self.ctx.dry_run, options=proc.options,
+                                      resumed=bool(self.done_steps)))
         outcome = "failed"
         try:
             outcome = await self._run_steps()
@@ -105,30 +106,26 @@ class StepEngine:
     def _finish(self, outcome: str, started: float, error: str | None = None) -> None:
         proc = self.procedure
         duration = round(time.monotonic() - started, 3)
-        extra = {"error": error} if error else {}
-        self._journal("procedure_finished", procedure=proc.name, outcome=outcome,
-                      from_tag=proc.from_tag, to_tag=proc.to_tag, duration=duration, **extra)
-        self.emit(ProcedureFinished(proc.name, outcome, duration, proc.from_tag, proc.to_tag))
+        self._record(ProcedureFinished(proc.name, outcome, duration, proc.from_tag, proc.to_tag, error))
 
     def _interrupted(self, started: float) -> None:
         proc = self.procedure
         duration = round(time.monotonic() - started, 3)
         step_id = next((s for s, state in self.statuses.items() if state in ("running", "confirm")), None)
-        self._journal("procedure_interrupted", procedure=proc.name, step_id=step_id,
-                      from_tag=proc.from_tag, to_tag=proc.to_tag, duration=duration,
-                      message="procedure interrupted (Ctrl-C, quit or left); it can be resumed")
-        self.emit(ProcedureFinished(proc.name, "interrupted", duration, proc.from_tag, proc.to_tag))
+        self._record(ProcedureInterrupted(procedure=proc.name, duration=duration, from_tag=proc.from_tag,
+                                          to_tag=proc.to_tag, step_id=step_id,
+                                          message="procedure interrupted (Ctrl-C, quit or left); it can be resumed"))
 
     async def _release_lock(self) -> None:
         if self.lock is None or not self.lock.held:
             return
         try:
             await self.lock.release()
-            self._journal("lock", action="released", lock_dir=self.lock.lock_dir)
+            self._record(LockEvent("released", self.lock.lock_dir), emit=False)
         except Exception as exc:  # the host may be unreachable; say what is left behind
             message = (f"could not release the lock {self.lock.lock_dir}: {exc}; "
                        f"it names incident {self.lock.incident_id}; run `incident-console unlock` once the host is back")
-            self._journal("lock", action="release_failed", lock_dir=self.lock.lock_dir, error=str(exc))
+            self._record(LockEvent("release_failed", self.lock.lock_dir, error=str(exc)), emit=False)
             self.emit(Notice(message, "error"))
 
     async def _run_steps(self) -> str:
@@ -141,8 +138,7 @@ class StepEngine:
                 reason = step.when(self.ctx)
                 if reason:
                     self.statuses[step.id] = "skipped"
-                    self._journal("step_skipped", step_id=step.id, reason=reason, by="console")
-                    self.emit(StepSkipped(step.id, reason))
+                    self._record(StepSkipped(step.id, reason, "console"))
                     continue
             if self.ctx.dry_run and not step.preflight:
                 self.statuses[step.id] = "would_run"
@@ -159,9 +155,9 @@ class StepEngine:
             prompt = f"{step.title}: this changes the host.\n  {step.command}"
             self.emit(AwaitingConfirmation(step.id, prompt))
             if not await self.decider.confirm(step, prompt):
-                self._journal("step_confirmed", step_id=step.id, confirmed=False, by=self.ctx.operator)
+                self._record(StepConfirmed(step.id, False, self.ctx.operator), emit=False)
                 raise AbortProcedure()
-            self._journal("step_confirmed", step_id=step.id, confirmed=True, by=self.ctx.operator)
+            self._record(StepConfirmed(step.id, True, self.ctx.operator), emit=False)
         if step.mutating and self.lock is not None and not self.lock.held:
             if not await self._take_lock():
                 return False
@@ -170,8 +166,7 @@ class StepEngine:
             if failure is None:
                 return True
             choice = await self.decider.on_failure(step, failure)
-            self._journal("step_choice", step_id=step.id, action=choice.action, reason=choice.reason,
-                          by=self.ctx.operator)
+            self._record(StepChoice(step.id, choice.action, choice.reason, self.ctx.operator), emit=False)
             if choice.action == "retry":
                 await self._reconnect_if_needed(step, failure)
                 continue
@@ -180,8 +175,7 @@ class StepEngine:
                     self.emit(Notice(f"skipping {step.id} needs a reason; stopping instead", "error"))
                     return False
                 self.statuses[step.id] = "skipped"
-                self._journal("step_skipped", step_id=step.id, reason=choice.reason, by=self.ctx.operator)
-                self.emit(StepSkipped(step.id, choice.reason))
+                self._record(StepSkipped(step.id, choice.reason, self.ctx.operator))
                 return True
             return False  # abort after a failure: the procedure failed at this step
 
@@ -190,14 +184,14 @@ class StepEngine:
         try:
             await self.lock.acquire()
         except LockHeld as held:
-            self._journal("lock", action="refused", lock_dir=self.lock.lock_dir, holder=held.info)
+            self._record(LockEvent("refused", self.lock.lock_dir, holder=held.info), emit=False)
             self.emit(Notice(str(held), "error"))
             return False
         except (LockError, TransportError) as exc:   # e.g. mkdir refused: a setup problem, not a holder
-            self._journal("lock", action="failed", lock_dir=self.lock.lock_dir, error=str(exc))
+            self._record(LockEvent("failed", self.lock.lock_dir, error=str(exc)), emit=False)
             self.emit(Notice(f"could not take the lock: {exc}", "error"))
             return False
-        self._journal("lock", action="acquired", lock_dir=self.lock.lock_dir)
+        self._record(LockEvent("acquired", self.lock.lock_dir), emit=False)
         self.emit(Notice(f"lock taken: {self.lock.lock_dir}"))
         return True
 
@@ -213,9 +207,7 @@ class StepEngine:
 
     async def _attempt(self, step: Step) -> StepFailed | None:
         self.statuses[step.id] = "running"
-        self._journal("step_started", step_id=step.id, title=step.title, argv=step.argv,
-                      command=step.command, destructive=step.destructive, host=step.host)
-        self.emit(StepStarted(step.id, step.title, step.command, step.destructive))
+        self._record(StepStarted(step.id, step.title, step.command, step.destructive, step.argv, step.host))
         output = _OutputSink()
 
         def on_output(stream: str, lines: list[str]) -> None:
@@ -261,9 +253,8 @@ class StepEngine:
                                 exit_code, started, output, detail)
         rel, digest = self._store_output(step, output)
         self.statuses[step.id] = "done"
-        self._journal("step_finished", step_id=step.id, exit_code=exit_code, duration=duration,
-                      output=rel, sha256=digest, detail=detail)
-        self.emit(StepFinished(step.id, exit_code, duration, message if step.argv is None else ""))
+        self._record(StepFinished(step.id, exit_code, duration, message if step.argv is None else "",
+                                  rel, digest, detail))
         return None
 
     def _failed(self, step: Step, reason: FailureReason, message: str, exit_code: int | None,
@@ -271,11 +262,8 @@ class StepEngine:
         duration = round(time.monotonic() - started, 3)
         rel, digest = self._store_output(step, output)
         self.statuses[step.id] = "failed"
-        self._journal("step_failed", step_id=step.id, reason=reason.value, message=message,
-                      exit_code=exit_code, duration=duration, output=rel, sha256=digest,
-                      detail=detail or {})
-        failure = StepFailed(step.id, reason, message, exit_code, duration)
-        self.emit(failure)
+        failure = StepFailed(step.id, reason, message, exit_code, duration, rel, digest, detail or {})
+        self._record(failure)
         return failure
 
     def _store_output(self, step: Step, output: "_OutputSink") -> tuple[str | None, str]:

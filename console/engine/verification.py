@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from console.incident.records import Health
 from console.commands.compose import ComposeCommands
 from console.commands.ps import parse_ps
 from console.config import Config
@@ -60,8 +61,8 @@ async def wait_for_health(ctx: StepContext, expected_version: str | None,
                 break
             await asyncio.sleep(1.0)
     for r in results:
-        ctx.record("health", check=r.check, ok=r.ok, status=r.http_status, version=r.version,
-                   latency_ms=None if r.latency_ms is None else round(r.latency_ms, 1), on=ctx.host)
+        ctx.record(Health(check=r.check, ok=r.ok, status=r.http_status, version=r.version,
+                          latency_ms=None if r.latency_ms is None else round(r.latency_ms, 1), on=ctx.host))
     detail = {"health": [r.to_dict() for r in results]}
     failing = [f"{r.check}: {r.reason}" for r in results if not r.ok]
     if failing:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Iterable
 
-from console.journal import parse_iso
+from console.incident.records import ProcedureStarted, Record, parse_iso
+from console.incident.state import IncidentState
 
 # The moments the runbook wants communicated, in the order they happen.
 INCIDENT_OPENED = "incident_opened"
@@ -49,22 +50,25 @@ class IncidentContext:
         return replace(self, from_tag=from_tag or self.from_tag, to_tag=to_tag or self.to_tag)
 
 
-def context_from_records(records: Iterable[dict]) -> IncidentContext:
-    """Rebuild the context from a journal (so a resumed incident keeps its story)."""
-    ctx: IncidentContext | None = None
-    for record in records:
-        kind = record.get("type")
-        if kind == "incident_opened":
-            ctx = IncidentContext(
-                incident_id=record["incident_id"], target=record.get("target", ""),
-                opened_at=parse_iso(record["ts"]), from_tag=record.get("deployed"),
-                ttr_target_minutes=record.get("ttr_target_minutes", 15),
-                project=record.get("project", ""))
-        elif kind == "procedure_started" and ctx is not None:
-            ctx = ctx.with_tags(record.get("from_tag"), record.get("to_tag"))
-    if ctx is None:
+def context_from_state(state: "IncidentState") -> IncidentContext:
+    """The context of a journaled incident (so a resumed incident keeps its story)."""
+    opened = state.opened
+    if opened is None:
         raise ValueError("the journal has no incident_opened record")
+    ctx = IncidentContext(
+        incident_id=opened.incident_id, target=opened.target, opened_at=parse_iso(opened.ts),
+        from_tag=opened.deployed,
+        ttr_target_minutes=opened.ttr_target_minutes if opened.ttr_target_minutes is not None else 15,
+        project=opened.project)
+    for started in state.records:
+        if isinstance(started, ProcedureStarted):
+            ctx = ctx.with_tags(started.from_tag, started.to_tag)
     return ctx
+
+
+def context_from_records(records: Iterable[Record]) -> IncidentContext:
+    """The context folded from records (see ``context_from_state``)."""
+    return context_from_state(IncidentState.fold(records))
 
 
 def format_duration(seconds: float) -> str:

@@ -1,0 +1,223 @@
+"""One incident, headless: its journal (the record stream), the link to the host, the lock,
+the announcements to #ops and the status page, and the release-log update after a run.
+
+The CLI and the TUI both drive an ``IncidentSession``; nothing else wires a run. Deciding,
+ticking, waiving, the retro and resolving are its methods too, so every step of the runbook can
+be taken from a script (``incident-console incident ...``) as well as from the screens.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Awaitable, Callable, Iterable
+
+from console.config import Config
+from console.engine import announce as announcing
+from console.engine import incident as engine_incident
+from console.engine.events import Event
+from console.engine.incident import IncidentRun, open_new_incident, recheck_host
+from console.engine.procedure import Procedure
+from console.engine.runner import Decider
+from console.incident.records import (ChecklistMark, Decision, DecisionRetracted, IncidentResolved, MatrixMark,
+                                      Outcome, Retro)
+from console.incident.state import IncidentState
+from console.journal import Journal, open_incident, utc_now
+from console.notify import messages
+from console.notify.notifier import Notifier
+from console.transport.base import Transport
+
+Background = Callable[[Awaitable[Any]], Any]
+
+
+class SessionError(ValueError):
+    """A session method was asked something the incident's state does not allow (bad input)."""
+
+
+class IncidentSession:
+    """``IncidentSession(config, journal)``; ``transport``: a link owned by the caller (the TUI shares
+    one for the whole app), else one is made on ``connect`` and closed on ``close``. ``background``:
+    how announcements leave the caller's path (the TUI runs them in a worker); without it they are
+    awaited in place (the CLI)."""
+
+    def __init__(self, config: Config, journal: Journal | None, *, transport: Transport | None = None,
+                 background: Background | None = None) -> None:
+        self.config = config
+        self.journal = journal
+        self._transport = transport
+        self._owns_transport = transport is None
+        self._connected = transport is not None
+        self._background = background
+        self._notifier: Notifier | None = None
+        self._notifier_for: Journal | None = None
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, config: Config, incident_id: str, **options: Any) -> "IncidentSession":
+        return cls(config, open_incident(config.paths.state_dir, incident_id), **options)
+
+    async def open_incident(self, deployed: str | None, incident_id: str | None = None) -> Journal:
+        """Open a new incident (journaled) and announce it."""
+        self.journal = open_new_incident(self.config, deployed, incident_id)
+        await self.announce(messages.INCIDENT_OPENED)
+        return self.journal
+
+    @property
+    def state(self) -> IncidentState:
+        return self._journal().state
+
+    @property
+    def incident_id(self) -> str | None:
+        return self.journal.incident_id if self.journal is not None else None
+
+    def _journal(self) -> Journal:
+        if self.journal is None:
+            raise SessionError("no incident is open")
+        return self.journal
+
+    # -- the link to the host --------------------------------------------------------------
+    async def connect(self) -> Transport:
+        if self._transport is None:
+            self._transport = engine_incident.make_transport(self.config)
+        if not self._connected:
+            await self._transport.connect()
+            self._connected = True
+        return self._transport
+
+    async def close(self) -> None:
+        if self._owns_transport and self._transport is not None and self._connected:
+            self._connected = False
+            await self._transport.close()
+
+    # -- announcements ---------------------------------------------------------------------
+    def notifier(self) -> Notifier | None:
+        if self.journal is None:
+            return None
+        if self._notifier_for is not self.journal:
+            self._notifier, self._notifier_for = announcing.incident_notifier(self.config, self.journal), self.journal
+        return self._notifier
+
+    async def announce(self, event: str, **details: Any) -> None:
+        """Slack #ops and the status page hear of it; the outbox retries, never blocking a run."""
+        notifier = self.notifier()
+        if notifier is None:
+            return
+        if self._background is not None:
+            async def send() -> None:
+                await announcing.announce(notifier, event, **details)
+                await announcing.flush(notifier, seconds=120)
+            self._background(send())
+            return
+        await announcing.announce(notifier, event, **details)
+
+    async def flush(self, seconds: float | None = None) -> None:
+        if seconds is None:
+            await announcing.flush(self.notifier())
+        else:
+            await announcing.flush(self.notifier(), seconds)
+
+    async def post_resolution(self) -> dict[str, str]:
+        """Post the resolution summary now; channel -> status (empty without notifications)."""
+        resolved = self.state.resolved
+        if resolved is None:
+            raise SessionError("resolve the incident first: the summary goes into the message")
+        notifier = self.notifier()
+        if notifier is None:
+            return {}
+        return await notifier.notify(messages.INCIDENT_RESOLVED, summary=resolved.summary)
+
+    # -- running a procedure ----------------------------------------------------------------
+    async def run(self, procedure: Procedure, decider: Decider, *, listeners: Iterable[Callable[[Event], None]] = (),
+                  done_steps: set[str] | None = None, assume_yes: bool = False, dry_run: bool = False,
+                  resume: bool = False) -> str:
+        """Run ``procedure`` for this incident: re-check the host on a resume, announce the start and
+        the outcome (the incident's own procedures only: not a dry run, not verification), take and
+        free the lock, and update the release log. Returns succeeded | failed | aborted."""
+        listeners = list(listeners)
+        transport = await self.connect()
+        if resume and self.journal is not None:
+            await recheck_host(self.config, transport, self.journal, _fan_out(listeners))
+        own = self.journal is not None and not dry_run and procedure.name != "verify"
+        if own:
+            await self.announce(messages.PROCEDURE_STARTED, procedure=procedure.name,
+                                from_tag=procedure.from_tag, to_tag=procedure.to_tag)
+        run = IncidentRun(self.config, self.journal, transport, decider, listeners,
+                          assume_yes=assume_yes, dry_run=dry_run)
+        outcome = await run.run(procedure, done_steps)
+        if own:
+            await self.announce(messages.PROCEDURE_FINISHED, procedure=procedure.name, outcome=outcome,
+                                from_tag=procedure.from_tag, to_tag=procedure.to_tag)
+        return outcome
+
+    # -- deciding ----------------------------------------------------------------------------
+    def answer(self, question_id: str, question: str, answer: bool, by: str | None = None) -> Decision:
+        return self._journal().append(Decision(question_id, question, bool(answer), by or self.config.operator))
+
+    def retract(self, question_id: str, question: str = "", by: str | None = None) -> DecisionRetracted:
+        answer = self.state.answers.get(question_id)
+        if answer is None:
+            raise SessionError(f"question {question_id!r} has no answer to withdraw")
+        return self._journal().append(DecisionRetracted(question_id, question, answer, by or self.config.operator))
+
+    def mark(self, condition: str, condition_id: str | None, column: str, marked: bool,
+             by: str | None = None) -> MatrixMark:
+        return self._journal().append(MatrixMark(condition, condition_id, column, bool(marked),
+                                                 by or self.config.operator))
+
+    def decide(self, outcome: str, *, path: list | None = None, overridden: bool = False,
+               reason: str | None = None, tree_outcome: str | None = None,
+               matrix_agrees: bool | None = None, by: str | None = None) -> Outcome:
+        """Journal the decision (``announce_decision`` tells #ops)."""
+        if overridden and not (reason or "").strip():
+            raise SessionError("overriding the decision tree needs a reason")
+        if path is None:
+            path = [{"question_id": q, "answer": a} for q, a in self.state.answers.items()]
+        return self._journal().append(Outcome(outcome, path, overridden, reason, tree_outcome, matrix_agrees,
+                                              by or self.config.operator))
+
+    async def announce_decision(self) -> None:
+        decided = self.state.outcome
+        if decided is not None:
+            await self.announce(messages.DECISION_MADE, outcome=decided.outcome, overridden=decided.overridden,
+                                reason=decided.reason)
+
+    # -- ticks and waivers ----------------------------------------------------------------------
+    def set_tick(self, item_id: str, group: str, title: str, status: str, *, how: str = "manual",
+                 by: str | None = None, detail: str = "", reason: str = "") -> ChecklistMark:
+        if status == "waived" and not reason.strip():
+            raise SessionError("waiving a checklist item needs a reason")
+        return self._journal().append(ChecklistMark(item_id, group, title, status, how,
+                                                    by or self.config.operator, detail, reason.strip()))
+
+    def toggle_tick(self, item_id: str, group: str, title: str, by: str | None = None) -> ChecklistMark:
+        """Tick a hand-checked item, or untick it if it is ticked; journaled with who and when."""
+        current = self.state.ticks.get(item_id)
+        status = "pending" if current is not None and current.status == "done" else "done"
+        return self.set_tick(item_id, group, title, status, by=by)
+
+    # -- follow-up ---------------------------------------------------------------------------
+    def save_retro(self, root_cause: str, detection_gaps: str, action_items: list[str],
+                   by: str | None = None) -> Retro:
+        items = [a.strip() for a in action_items if a.strip()]
+        return self._journal().append(Retro(root_cause.strip(), detection_gaps.strip(), items,
+                                            by or self.config.operator))
+
+    def resolve(self, summary: str, *, by: str | None = None, now: datetime | None = None) -> IncidentResolved:
+        """Journal the resolution with its time to recover (from the incident's opening to ``now``)."""
+        state = self.state
+        if state.resolved is not None:
+            raise SessionError(f"incident {self.incident_id} is already resolved")
+        if not summary.strip():
+            raise SessionError("resolving needs a one-line summary")
+        opened = state.opened.at if state.opened is not None else None
+        ttr = round(((now or utc_now()) - opened).total_seconds(), 1) if opened else None
+        return self._journal().append(IncidentResolved(ttr, by or self.config.operator, summary.strip()))
+
+
+def _fan_out(listeners: list[Callable[[Event], None]]) -> Callable[[Event], None]:
+    def emit(event: Event) -> None:
+        for listener in listeners:
+            listener(event)
+    return emit
+
+
+__all__ = ["IncidentSession", "SessionError"]
