@@ -15,7 +15,7 @@ import shlex
 from typing import Any, Iterable
 
 from console.incident import records as rec
-from console.incident.records import Record, parse_iso, record_fields
+from console.incident.records import Record, as_record, parse_iso, record_fields
 from console.incident.state import IncidentState
 from console.notify.messages import OUTCOME_LABELS, format_duration
 from console.secrets import Secret, redact_text
@@ -29,7 +29,7 @@ def render_report(incident: IncidentState | Iterable[Record], *, title: str | No
                   secrets: list[Secret] | None = None) -> str:
     """``incident``: a journal's ``state`` (or its records, folded here)."""
     if not isinstance(incident, IncidentState):
-        incident = IncidentState.fold(sorted(incident, key=lambda r: r.seq))
+        incident = IncidentState.fold(sorted((as_record(r) for r in incident), key=lambda r: r.seq))
     state = incident
     sections = [
         _summary(state, title),

@@ -126,7 +126,7 @@ class FollowupScreen(ConsoleScreen):
         def summarised(summary: str | None) -> None:
             if not summary:
                 return
-            self.session.resolve(summary, now=self.console_app.clock())
+            self.session.resolve(summary, now=self.console_app.clock(), opened_at=self.console_app.incident_opened_at)
             self.notify(f"Incident {self.journal.incident_id} resolved.")
 
         self.app.push_screen(ReasonDialog("Resolution summary (one line, for #ops and the report):",

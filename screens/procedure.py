@@ -218,7 +218,8 @@ class ProcedureScreen(Screen[str]):
     async def run_procedure(self) -> str:
         session = IncidentSession(self.config, self.journal, transport=self.transport,
                                   background=lambda job: self.app.run_worker(job, group="notify-procedure",
-                                                                             exit_on_error=False))
+                                                                             exit_on_error=False),
+                                  announcer=getattr(self.app, "_announce", None))
         return await session.run(self.procedure, self.decider, listeners=[self._engine_listener],
                                  done_steps=self.done_steps or None, assume_yes=self.assume_yes,
                                  dry_run=self.dry_run)

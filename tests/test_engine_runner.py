@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._records_support import last_record
 from console.config import load_config
 from console.engine.context import StepContext
 from console.engine.events import Notice, ProcedureFinished, StepFailed, StepSkipped, WouldRun
@@ -66,11 +67,11 @@ async def test_steps_run_in_order_and_the_journal_has_each_command(config):
     assert await engine.run() == "succeeded"
     finished = [r for r in journal.records() if r.kind == "step_finished"]
     assert [r.step_id for r in finished] == ["one", "two"]
-    assert finished[0]["exit_code"] == 0 and finished[0]["duration"] >= 0
-    side = (journal.directory / finished[0]["output"]).read_text()
+    assert finished[0].exit_code == 0 and finished[0].duration >= 0
+    side = (journal.directory / finished[0].output).read_text()
     assert side == "hello\n"
     import hashlib
-    assert finished[0]["sha256"] == hashlib.sha256(side.encode()).hexdigest()
+    assert finished[0].sha256 == hashlib.sha256(side.encode()).hexdigest()
     assert types(journal)[-1] == "procedure_finished"
 
 
@@ -110,7 +111,7 @@ async def test_skip_needs_a_reason_and_records_it(config):
     engine, journal, events = make_engine(config, steps, ScriptedDecider(choices=[Choice("skip", "known flaky")]))
     assert await engine.run() == "succeeded"
     skipped = [r for r in journal.records() if r.kind == "step_skipped"]
-    assert skipped[0]["reason"] == "known flaky" and skipped[0]["by"] == "tester"
+    assert skipped[0].reason == "known flaky" and skipped[0].by == "tester"
 
 
 async def test_dry_run_changes_nothing_and_shows_every_command(config):
@@ -147,8 +148,8 @@ async def test_a_second_console_is_refused_and_told_who_holds_the_lock(config):
     engine, journal, events = make_engine(config, steps, ScriptedDecider())
     assert await engine.run() == "failed"
     refused = [r for r in journal.records() if r.kind == "lock" and r.action == "refused"][0]
-    assert refused["holder"]["holder"] == "tester"
-    assert refused["holder"]["incident_id"] == first.lock.incident_id
+    assert refused.holder["holder"] == "tester"
+    assert refused.holder["incident_id"] == first.lock.incident_id
     assert Path(first.lock.lock_dir).exists()  # the other console's lock is left alone
     await first.lock.release()
 
@@ -161,9 +162,9 @@ async def test_a_lock_that_cannot_be_created_fails_the_run_and_says_why(config):
     assert await engine.run() == "failed"
     assert not marker.exists()
     failed = [r for r in journal.records() if r.kind == "lock"]
-    assert [r.action for r in failed] == ["failed"] and "could not create" in failed[0]["error"]
+    assert [r.action for r in failed] == ["failed"] and "could not create" in failed[0].error
     assert any(isinstance(e, Notice) and "could not take the lock" in e.message for e in events)
-    assert journal.last("procedure_finished")["outcome"] == "failed"
+    assert last_record(journal, "procedure_finished").outcome == "failed"
     assert summarize(journal).state == "failed"
 
 
@@ -179,8 +180,8 @@ async def test_an_unexpected_error_frees_the_lock_and_ends_the_run_in_the_journa
         await engine.run()
     assert not lock_dir.exists()
     assert types(journal)[-2:] == ["lock", "procedure_finished"]
-    finished = journal.last("procedure_finished")
-    assert finished["outcome"] == "failed" and finished["error"] == "RuntimeError: a bug in a step"
+    finished = last_record(journal, "procedure_finished")
+    assert finished.outcome == "failed" and finished.error == "RuntimeError: a bug in a step"
     assert [e.outcome for e in events if isinstance(e, ProcedureFinished)] == ["failed"]
     assert summarize(journal).state == "failed"
 
@@ -200,9 +201,9 @@ async def test_cancel_releases_the_lock_and_journals_the_interruption(config):
         await task
     assert not lock_dir.exists()
     # An interruption is not an outcome: nothing says the procedure finished, and it stays resumable.
-    assert journal.last("procedure_finished") is None
-    interrupted = journal.last("procedure_interrupted")
-    assert interrupted["procedure"] == engine.procedure.name and interrupted["step_id"] == "slow"
+    assert last_record(journal, "procedure_finished") is None
+    interrupted = last_record(journal, "procedure_interrupted")
+    assert interrupted.procedure == engine.procedure.name and interrupted.step_id == "slow"
     assert types(journal)[-2:] == ["lock", "procedure_interrupted"]
     assert [e.outcome for e in events if isinstance(e, ProcedureFinished)] == ["interrupted"]
     summary = summarize(journal)
@@ -226,7 +227,7 @@ async def test_action_steps_and_when_skips(config):
     assert await engine.run() == "failed"
     assert isinstance(events[1], StepSkipped) and events[1].reason == "nothing to undo"
     failed = [r for r in journal.records() if r.kind == "step_failed"][0]
-    assert failed["reason"] == "precondition_failed" and "checksum mismatch" in failed["message"]
+    assert failed.reason == "precondition_failed" and "checksum mismatch" in failed.message
 
 
 async def test_migration_decision_keeps_the_reason_given_for_skipping_the_migration(config):
@@ -238,9 +239,9 @@ async def test_migration_decision_keeps_the_reason_given_for_skipping_the_migrat
     journal = Journal.create(config.paths.state_dir)
     run = IncidentRun(config, journal, LocalTransport(), decider)
     assert await run.run(Procedure("rollback", steps, "v2", "v1")) == "failed"
-    decision = journal.last("migration_decision")
-    assert decision["action"] == "skipped"
-    assert decision["reason"] == "schema reviewed by hand"
+    decision = last_record(journal, "migration_decision")
+    assert decision.action == "skipped"
+    assert decision.reason == "schema reviewed by hand"
 
 
 async def test_a_migration_skipped_before_a_resume_is_not_recorded_as_rolled_back(config):
@@ -255,8 +256,8 @@ async def test_a_migration_skipped_before_a_resume_is_not_recorded_as_rolled_bac
         == "failed"
     resumed = IncidentRun(config, journal, LocalTransport(), ScriptedDecider())
     assert await resumed.run(Procedure("rollback", steps, "v2", "v1"), done_steps={"migrate_rollback"}) == "failed"
-    decision = journal.last("migration_decision")
-    assert (decision["action"], decision["reason"], decision["undone"]) == ("skipped", "schema unknown", [])
+    decision = last_record(journal, "migration_decision")
+    assert (decision.action, decision.reason, decision.undone) == ("skipped", "schema unknown", [])
 
 
 async def test_the_migration_decision_lists_what_the_journaled_check_planned_to_undo(config):
@@ -267,8 +268,8 @@ async def test_the_migration_decision_lists_what_the_journaled_check_planned_to_
     run = IncidentRun(config, journal, LocalTransport(), ScriptedDecider())
     steps = [Step("migrate_rollback", "Roll back migrations", argv=["true"]), Step("boom", "Boom", argv=["false"])]
     assert await run.run(Procedure("rollback", steps, "v2", "v1"), done_steps=set()) == "failed"
-    decision = journal.last("migration_decision")
-    assert (decision["action"], decision["from_head"], decision["undone"]) == ("rolled_back", "002_notes", ["002_notes"])
+    decision = last_record(journal, "migration_decision")
+    assert (decision.action, decision.from_head, decision.undone) == ("rolled_back", "002_notes", ["002_notes"])
 
 
 async def test_an_unreadable_release_log_after_success_is_a_notice_not_a_crash(config, tmp_path):
@@ -283,4 +284,4 @@ async def test_an_unreadable_release_log_after_success_is_a_notice_not_a_crash(c
     assert await run.run(Procedure("rollback", [Step("ok", "OK", argv=["true"])], "v2", "v1")) == "succeeded"
     notices = [e.message for e in events if isinstance(e, Notice) and e.level == "error"]
     assert any("release log was not updated" in n for n in notices)
-    assert "release log was not updated" in journal.last("note")["message"]
+    assert "release log was not updated" in last_record(journal, "note").text

@@ -33,7 +33,7 @@ def test_a_verification_run_after_a_failed_rollback_is_not_the_incidents_procedu
     started(journal, "verify")    # the coordinator re-ran the checks from the verification screen
     finished(journal, "verify", verify_outcome)
     first, end = incident_procedure(journal.records())
-    assert (first["procedure"], end["outcome"]) == ("rollback", "failed")
+    assert (first.procedure, end.outcome) == ("rollback", "failed")
     summary = summarize(journal)
     assert (summary.procedure, summary.state, summary.to_tag) == ("rollback", "failed", "v1")
     assert summary.resumable
@@ -52,7 +52,7 @@ def test_a_dry_run_is_not_the_incidents_procedure(journal):
     started(journal, "rollback", dry_run=True)
     finished(journal, "rollback", "succeeded")
     first, end = incident_procedure(journal.records())
-    assert not first["dry_run"] and end["outcome"] == "aborted"
+    assert not first.dry_run and end.outcome == "aborted"
     assert summarize(journal).state == "aborted"
 
 
@@ -65,18 +65,25 @@ def test_an_interrupted_procedure_is_resumable_and_a_new_start_reopens_it(journa
     assert summarize(journal).state == "running"
 
 
-def test_listing_reads_a_journal_again_only_when_it_changed(tmp_path, monkeypatch):
-    from console import incidents
+def test_listing_parses_only_what_was_appended_since_the_last_listing(tmp_path, monkeypatch):
+    # Bug: the mtime cache still parsed every journal (list_incidents built a Journal, which read
+    # the whole file) on every listing. Now an unchanged journal parses no line, a grown one only its new lines.
+    from console import incidents, journal as journal_module
     from console.engine.incident import open_new_incident
     from tests._screens_support import make_config
     config = make_config(tmp_path)
     journal = open_new_incident(config, "v2")
-    read = []
-    real = incidents.summarize
-    monkeypatch.setattr(incidents, "summarize", lambda j: read.append(j.incident_id) or real(j))
-    assert [i.state for i in incidents.all_incidents(config.paths.state_dir)] == ["open"]
-    assert [i.state for i in incidents.all_incidents(config.paths.state_dir)] == ["open"]
-    assert read == [journal.incident_id]
+    other = open_new_incident(config, "v1", "20200101-000000-0000")
+    other.record("note", text="an older incident", by="oncall")
+    parsed = []
+    real = journal_module.from_line
+    monkeypatch.setattr(journal_module, "from_line", lambda line: parsed.append(line["type"]) or real(line))
+    assert [i.state for i in incidents.all_incidents(config.paths.state_dir)] == ["open", "open"]
+    assert sorted(parsed) == ["incident_opened", "incident_opened", "note"]
+    parsed.clear()
+    assert [i.state for i in incidents.all_incidents(config.paths.state_dir)] == ["open", "open"]
+    assert parsed == []
     journal.record("incident_resolved", ttr_seconds=60.0, by="oncall", summary="fixed")
-    assert [i.state for i in incidents.all_incidents(config.paths.state_dir)] == ["resolved"]
-    assert read == [journal.incident_id, journal.incident_id]
+    parsed.clear()
+    assert [i.state for i in incidents.all_incidents(config.paths.state_dir)] == ["resolved", "open"]
+    assert parsed == ["incident_resolved"]

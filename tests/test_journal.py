@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests._records_support import last_record
 from console.incidents import all_incidents
 from console.journal import Journal
 
@@ -30,7 +31,7 @@ def tear(journal: Journal, fragment: bytes) -> None:
 def test_records_are_appended_and_replayed_in_order(journal):
     journal.record("note", text="rollback → v1", by="oncall")
     assert [(r.seq, r.kind) for r in journal.records()] == [(1, "incident_opened"), (2, "note")]
-    assert journal.last("note")["text"] == "rollback → v1"
+    assert last_record(journal, "note").text == "rollback → v1"
 
 
 @pytest.mark.parametrize("torn", sorted(TORN))
@@ -51,9 +52,9 @@ def test_the_next_record_after_a_torn_line_starts_clean_and_the_fragment_is_kept
     assert [r.kind for r in replay] == ["incident_opened", "note", "decision", "decision"]
     assert [r.seq for r in replay] == [1, 2, 3, 4]
     note = replay[1]
-    side = journal.directory / note["torn_file"]
+    side = journal.directory / note.torn_file
     assert side.name == "journal.torn-00002" and side.read_bytes() == TORN[torn]
-    assert note["torn_bytes"] == len(TORN[torn]) and note["by"] == "console"
+    assert note.torn_bytes == len(TORN[torn]) and note.by == "console"
     assert journal.path.read_bytes().endswith(b"\n")
 
 

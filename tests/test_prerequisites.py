@@ -114,9 +114,9 @@ def test_every_change_is_journaled_and_replayed(runbook, journal):
         ("coordinator_assigned", "pending", "manual", "carol"),
     ]
     waived = records[1]
-    assert waived["group"] == "Communication steps"
-    assert waived["title"] == "Customer support and account managers informed of impact and ETA"
-    assert waived["reason"] == "told by phone" and waived["detail"] == ""
+    assert waived.group == "Communication steps"
+    assert waived.title == "Customer support and account managers informed of impact and ETA"
+    assert waived.reason == "told by phone" and waived.detail == ""
 
     reopened = Journal(journal.directory)
     for restored in (Checklist.replay(reopened, runbook, "alice"), Checklist(runbook, reopened, "dave"),
@@ -172,7 +172,7 @@ async def test_backup_command_exit_status_decides(runbook, journal, config):
     state = checklist.state("backup_verified")
     assert state.status == "failed" and "exited 3: no verified marker" in state.detail
     last = checklist_records(journal)[-1]
-    assert (last["item_id"], last["status"], last["how"]) == ("backup_verified", "failed", "auto")
+    assert (last.item_id, last.status, last.how) == ("backup_verified", "failed", "auto")
 
     await checklist.run_auto_checks(with_prereqs(config, backup_check_command=["/nonexistent/check-backup"]))
     assert "cannot run backup check" in checklist.state("backup_verified").detail
@@ -330,7 +330,7 @@ async def test_slack_and_statuspage_done_once_the_incident_is_announced(runbook,
     resumed.untick("stakeholders_notified", "alice")
     await resumed.run_auto_checks(config)
     assert resumed.state("stakeholders_notified").status == "done"
-    said = json.dumps(list(journal.records()))
+    said = json.dumps([r.to_line() for r in journal.records()])
     assert SLACK_TOKEN not in said and API_KEY not in said
 
 

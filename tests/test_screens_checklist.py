@@ -76,8 +76,8 @@ async def test_a_manual_tick_records_who_and_when(tmp_path):
         await pilot.press("space")
         tick = [r for r in records(app.journal, "checklist") if r.item_id == "traffic_plan"]
         assert len(tick) == 1
-        assert tick[0]["status"] == "done" and tick[0]["how"] == "manual" and tick[0]["by"] == "oncall"
-        assert tick[0]["group"] == "Traffic switch planning" and tick[0]["ts"]
+        assert tick[0].status == "done" and tick[0].how == "manual" and tick[0].by == "oncall"
+        assert tick[0].group == "Traffic switch planning" and tick[0].ts
         table = screen.query_one("#checklist-table", DataTable)
         assert "manual by oncall" in str(table.get_cell("traffic_plan", "detail"))
         await pilot.press("enter")   # enter toggles too

@@ -70,8 +70,8 @@ async def test_every_path_by_keys_reaches_its_outcome_and_is_journaled(tmp_path,
         assert [(d.question_id, d.answer) for d in records(journal, "decision")] == path
         assert all(d.by == config.operator and d.ts for d in records(journal, "decision"))
         final = records(journal, "outcome")
-        assert len(final) == 1 and final[0]["outcome"] == outcome and final[0]["overridden"] is False
-        assert final[0]["path"] == [{"question_id": q, "answer": a} for q, a in path]
+        assert len(final) == 1 and final[0].outcome == outcome and final[0].overridden is False
+        assert final[0].path == [{"question_id": q, "answer": a} for q, a in path]
 
 
 @pytest.mark.asyncio
@@ -92,7 +92,7 @@ async def test_back_changes_an_answer_and_the_path_follows(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="the checklist")
         answers = [(d.question_id, d.answer) for d in records(app.journal, "decision")]
         assert answers == [("customer_impact", False), ("config_mitigation", False), ("customer_impact", True)]
-        assert records(app.journal, "outcome")[0]["path"] == [{"question_id": "customer_impact", "answer": True}]
+        assert records(app.journal, "outcome")[0].path == [{"question_id": "customer_impact", "answer": True}]
 
 
 @pytest.mark.asyncio
@@ -126,7 +126,7 @@ async def test_matrix_marks_are_journaled_and_say_whether_the_matrix_agrees(tmp_
         marks = records(app.journal, "matrix_mark")
         assert [(m.column, m.marked) for m in marks] == [
             ("rollback", True), ("hotfix", True), ("hotfix", True), ("hotfix", False)]
-        assert marks[0]["condition"] == "Issue caused by deployment artifact (image/config)"
+        assert marks[0].condition == "Issue caused by deployment artifact (image/config)"
         assert all(m.by == "oncall" for m in marks)
 
 
@@ -151,8 +151,8 @@ async def test_override_needs_a_written_reason(tmp_path):
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="the checklist")
         outcome = records(app.journal, "outcome")[0]
-        assert outcome["outcome"] == "config_hotfix" and outcome["overridden"] is True
-        assert outcome["reason"] == "flag off fixes it" and outcome["tree_outcome"] == "rollback"
+        assert outcome.outcome == "config_hotfix" and outcome.overridden is True
+        assert outcome.reason == "flag off fixes it" and outcome.tree_outcome == "rollback"
         assert app.screen.outcome == "config_hotfix"
 
 
@@ -211,7 +211,7 @@ async def test_matrix_marks_come_back_when_the_decision_is_resumed(tmp_path):
         assert len(records(app.journal, "matrix_mark")) == journaled   # restoring journals nothing
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="the checklist")
-        assert records(app.journal, "outcome")[0]["matrix_agrees"] is True
+        assert records(app.journal, "outcome")[0].matrix_agrees is True
 
 
 @pytest.mark.asyncio
@@ -225,7 +225,7 @@ async def test_back_is_journaled_and_a_retracted_answer_stays_retracted_after_re
         assert screen.evaluation.next_question == "config_mitigation"
         retracted = records(app.journal, "decision_retracted")
         assert [(r.question_id, r.by) for r in retracted] == [("config_mitigation", "oncall")]
-        assert retracted[0]["ts"] and retracted[0]["question"]
+        assert retracted[0].ts and retracted[0].question
 
         screen = await leave_and_resume(pilot, app, screen)
         assert screen.evaluation.outcome is None

@@ -46,7 +46,7 @@ async def test_verification_shows_the_journaled_checks_and_ticks_manual_ones(tmp
         assert checks.get_cell("verify_logs", "result") == "not run"
         await pilot.press("space")
         ticks = records(journal, "checklist")
-        assert [(t["item_id"], t["group"], t["status"], t["by"]) for t in ticks] == [
+        assert [(t.item_id, t.group, t.status, t.by) for t in ticks] == [
             ("manual_smoke_booking", GROUP, "done", "oncall")]
         assert screen.query_one("#manual-table", DataTable).get_cell("manual_smoke_booking", "status") == "[✓]"
         await pilot.press("c")
@@ -62,16 +62,16 @@ async def test_retro_is_saved_the_incident_resolved_and_the_report_written(tmp_p
         screen = FollowupScreen(journal)
         await app.push_screen(screen)
         await pilot.press("space")   # first follow-up item
-        assert records(journal, "checklist")[0]["item_id"] == "resolution_posted"
+        assert records(journal, "checklist")[0].item_id == "resolution_posted"
         screen.query_one("#root-cause", TextArea).text = "v2 image read a renamed env key"
         screen.query_one("#detection-gaps", TextArea).text = "no alert on 500s from /api/health"
         screen.query_one("#action-items", TextArea).text = "alert on health 500\n\nrename keys with a fallback\n"
         await pilot.press("ctrl+s")
         retro = records(journal, "retro")
         assert len(retro) == 1
-        assert retro[0]["root_cause"] == "v2 image read a renamed env key"
-        assert retro[0]["action_items"] == ["alert on health 500", "rename keys with a fallback"]
-        assert retro[0]["by"] == "oncall"
+        assert retro[0].root_cause == "v2 image read a renamed env key"
+        assert retro[0].action_items == ["alert on health 500", "rename keys with a fallback"]
+        assert retro[0].by == "oncall"
 
         await pilot.press("ctrl+o")   # nothing resolved yet: nothing posted
         await pilot.press("ctrl+r")
@@ -81,7 +81,7 @@ async def test_retro_is_saved_the_incident_resolved_and_the_report_written(tmp_p
         await pilot.press(*"rolled back to v1", "enter")
         resolved = records(journal, "incident_resolved")
         assert len(resolved) == 1
-        assert resolved[0]["ttr_seconds"] == 660.0 and resolved[0]["summary"] == "rolled back to v1"
+        assert resolved[0].ttr_seconds == 660.0 and resolved[0].summary == "rolled back to v1"
 
         await pilot.press("ctrl+o")
         assert "no notifications are configured" in str(screen.query_one("#notify-note").render())
@@ -128,7 +128,7 @@ async def test_followup_ticks_what_the_journal_proves_and_a_person_can_untick_it
         assert "v2 marked bad" in table.get_cell("release_log_updated", "by")
         assert table.get_cell("status_page_resolved", "status") == "[ ]"   # failed delivery proves nothing
         assert table.get_cell("retro_created", "status") == "[ ]"
-        auto = [(t["item_id"], t["how"], t["by"]) for t in records(journal, "checklist")]
+        auto = [(t.item_id, t.how, t.by) for t in records(journal, "checklist")]
         assert sorted(auto) == [("release_log_updated", "auto", "incident-console"),
                                 ("resolution_posted", "auto", "incident-console")]
 
@@ -142,7 +142,7 @@ async def test_followup_ticks_what_the_journal_proves_and_a_person_can_untick_it
         await pilot.press("space")   # a person disagrees: unticked, and it stays unticked
         screen.show_items()
         assert table.get_cell("resolution_posted", "status") == "[ ]"
-        assert records(journal, "checklist")[-1]["how"] == "manual"
+        assert records(journal, "checklist")[-1].how == "manual"
 
 
 def test_automatic_evidence_needs_a_delivered_message_and_a_real_retro(tmp_path):

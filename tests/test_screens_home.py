@@ -66,7 +66,7 @@ async def test_start_incident_opens_the_journal_and_the_clock_follows_every_scre
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, DecisionScreen), what="the decision screen")
         opened = records(app.journal, "incident_opened")
-        assert len(opened) == 1 and opened[0]["deployed"] == "v2" and opened[0]["operator"] == "oncall"
+        assert len(opened) == 1 and opened[0].deployed == "v2" and opened[0].operator == "oncall"
         clock = app.screen.query_one(TTRClock)
         assert clock.opened_at == app.incident_opened_at and not clock.has_class("-idle")
         await pilot.press("y", "c")

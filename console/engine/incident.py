@@ -123,6 +123,13 @@ class IncidentRun:
         # The plan the step acted on: the latest one journaled before it settled.
         plan = next((r for r in reversed(state.records) if isinstance(r, MigrationPlanned)
                      and r.seq < outcome.seq), None)
+        if plan is None:   # journals before migration_plan records: the check step's own detail
+            check = next((r for r in reversed(state.records) if isinstance(r, StepFinished)
+                          and r.step_id == "migration_check" and r.seq < outcome.seq), None)
+            detail = check.detail if check is not None else {}
+            if detail.get("applied") is not None:
+                plan = MigrationPlanned(applied=list(detail["applied"]), target_head=detail.get("target_head"),
+                                        undo=list(detail.get("undo") or []))
         if plan is None:   # no journaled check before it: what this run saw, if anything
             live = engine.ctx.state.get(PLAN_KEY)
             if live is not None and live.known:

@@ -492,6 +492,11 @@ def from_line(line: Mapping[str, Any]) -> Record:
                  ts=str(line.get("ts") or ""))
 
 
+def as_record(item: Record | Mapping[str, Any]) -> Record:
+    """A record, or a journal line already parsed from JSON (fixtures, other tools) as its record."""
+    return item if isinstance(item, Record) else from_line(item)
+
+
 def record_fields(record: Record) -> dict[str, Any]:
     """Every field of ``record`` including those kept in ``extra`` (for generic display)."""
     return {**record.fields(), **scrub(dict(record.extra))}

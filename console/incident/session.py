@@ -40,13 +40,15 @@ class IncidentSession:
     awaited in place (the CLI)."""
 
     def __init__(self, config: Config, journal: Journal | None, *, transport: Transport | None = None,
-                 background: Background | None = None) -> None:
+                 background: Background | None = None,
+                 announcer: Callable[..., Any] | None = None) -> None:
         self.config = config
         self.journal = journal
         self._transport = transport
         self._owns_transport = transport is None
         self._connected = transport is not None
         self._background = background
+        self._announcer = announcer   # the TUI hands announcing to the app: ``announcer(event, **details)``
         self._notifier: Notifier | None = None
         self._notifier_for: Journal | None = None
 
@@ -98,6 +100,9 @@ class IncidentSession:
 
     async def announce(self, event: str, **details: Any) -> None:
         """Slack #ops and the status page hear of it; the outbox retries, never blocking a run."""
+        if self._announcer is not None:
+            self._announcer(event, **details)
+            return
         notifier = self.notifier()
         if notifier is None:
             return
@@ -201,14 +206,16 @@ class IncidentSession:
         return self._journal().append(Retro(root_cause.strip(), detection_gaps.strip(), items,
                                             by or self.config.operator))
 
-    def resolve(self, summary: str, *, by: str | None = None, now: datetime | None = None) -> IncidentResolved:
-        """Journal the resolution with its time to recover (from the incident's opening to ``now``)."""
+    def resolve(self, summary: str, *, by: str | None = None, now: datetime | None = None,
+                opened_at: datetime | None = None) -> IncidentResolved:
+        """Journal the resolution with its time to recover (from the incident's opening, or
+        ``opened_at`` when the caller's clock says otherwise, to ``now``)."""
         state = self.state
         if state.resolved is not None:
             raise SessionError(f"incident {self.incident_id} is already resolved")
         if not summary.strip():
             raise SessionError("resolving needs a one-line summary")
-        opened = state.opened.at if state.opened is not None else None
+        opened = opened_at or (state.opened.at if state.opened is not None else None)
         ttr = round(((now or utc_now()) - opened).total_seconds(), 1) if opened else None
         return self._journal().append(IncidentResolved(ttr, by or self.config.operator, summary.strip()))
 

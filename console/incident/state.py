@@ -15,7 +15,7 @@ from console.incident.records import (Artifact, ChecklistMark, Decision, Decisio
                                       MigrationPlanned, Note, Notification, Outcome, ProcedureFinished,
                                       ProcedureInterrupted, ProcedureStarted, Record, ReleaseLogUpdated,
                                       Retro, StepFailed, StepFinished, StepSkipped, UnknownRecord,
-                                      parse_iso)
+                                      as_record, parse_iso)
 
 SETTLED = (StepFinished, StepSkipped)
 
@@ -72,7 +72,7 @@ class IncidentState:
     def fold(cls, records: Iterable[Record], incident_id: str = "") -> "IncidentState":
         state = cls(incident_id=incident_id)
         for record in records:
-            state.apply(record)
+            state.apply(as_record(record))
         return state
 
     # -- the fold ------------------------------------------------------------------------------
