@@ -9,9 +9,11 @@ import argparse
 import sys
 
 from console import __version__
-from console.config import ConfigError, find_config, load_config
+from console.config import ConfigError, load_config
+from console.config_loader import load_config_or_exit, print_config_error
+from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "load_or_exit", "main", "print_config_error"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,18 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_or_exit(path: str | None):
-    try:
-        return load_config(find_config(path))
-    except ConfigError as exc:
-        print_config_error(exc)
-        raise SystemExit(EXIT_BAD_INPUT) from None
-
-
-def print_config_error(exc: ConfigError) -> None:
-    print(f"{exc.path}: configuration has {len(exc.problems)} problem(s):", file=sys.stderr)
-    for key, message in exc.problems:
-        print(f"  {key or '(file)'}: {message}", file=sys.stderr)
+load_or_exit = load_config_or_exit   # the name older callers use
 
 
 def check_config(path: str) -> int:

@@ -11,7 +11,8 @@ import json
 import math
 import sys
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from console.config_loader import load_config_or_exit
+from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, bad_input
 
 
 def positive_minutes(text: str) -> float:
@@ -37,12 +38,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", metavar="TAG", help="release to restore (default: newest good one before the deployed)")
     p.add_argument("--migration-order", choices=("before_down", "after_up"),
                    help="when to roll migrations back (default from config)")
+    p.add_argument("--incident", metavar="ID", help="run it in this open incident (from `incident open`) "
+                   "instead of opening a new one")
     output_flags(p)
     p.set_defaults(handler=cmd_rollback)
 
     p = sub.add_parser("hotfix", help="deploy a hotfix release HOTFIX_TAG and monitor it (runbook section 4)")
     p.add_argument("--tag", required=True, metavar="TAG", help="the hotfix release tag (captured first)")
     p.add_argument("--monitor-minutes", type=positive_minutes, help="how long to watch health after deploying")
+    p.add_argument("--incident", metavar="ID", help="run it in this open incident (from `incident open`) "
+                   "instead of opening a new one")
     output_flags(p)
     p.set_defaults(handler=cmd_hotfix)
 
@@ -81,22 +86,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--yes", action="store_true")
     p.set_defaults(handler=cmd_unlock)
 
-    try:
-        from console.capture.cli import register_capture
-    except ImportError:
-        pass
-    else:
-        register_capture(sub)
+    from console.capture.cli import register_capture
+    from console.incident.cli import register_incident
+    register_capture(sub)
+    register_incident(sub)
 
 
 def _config(args):
-    from console.cli import load_or_exit
-    return load_or_exit(args.config)
+    return load_config_or_exit(args.config)
 
 
-def _bad(message: str) -> int:
-    print(f"incident-console: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+_bad = bad_input
 
 
 async def _execute(config, procedure, args, *, journal=None, done_steps=None, resume=False,
@@ -136,6 +136,24 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
     return EXIT_OK if outcome == "succeeded" else EXIT_FAILED
 
 
+def _open_incident_arg(config, args):
+    """``--incident ID``: that incident's journal (not in a dry run, which journals nothing)."""
+    incident = getattr(args, "incident", None)
+    if not incident or getattr(args, "dry_run", False):
+        return None
+    from console.engine.incident import load_incident
+    journal = load_incident(config, incident)
+    state = journal.state
+    if state.opened is None:
+        raise ValueError(f"{incident} is not an incident (it has no incident_opened record)")
+    if state.resolved is not None:
+        raise ValueError(f"incident {incident} is resolved; open a new one")
+    if state.status not in ("open",):
+        raise ValueError(f"incident {incident} already ran its {state.started.procedure} ({state.status}); "
+                         f"use `incident-console resume {incident}`")
+    return journal
+
+
 def cmd_rollback(args) -> int:
     from console.engine.incident import build_rollback
     from console.engine.rollback import RollbackTargetError
@@ -143,9 +161,10 @@ def cmd_rollback(args) -> int:
     config = _config(args)
     try:
         procedure = build_rollback(config, args.to, args.migration_order)
-    except (UnsafeValue, RollbackTargetError, ValueError) as exc:   # ValueError: an unreadable release log
+        journal = _open_incident_arg(config, args)
+    except (UnsafeValue, RollbackTargetError, ValueError, FileNotFoundError) as exc:   # ValueError: an unreadable release log
         return _bad(str(exc))
-    return asyncio.run(_execute(config, procedure, args))
+    return asyncio.run(_execute(config, procedure, args, journal=journal))
 
 
 def cmd_hotfix(args) -> int:
@@ -155,9 +174,10 @@ def cmd_hotfix(args) -> int:
     config = _config(args)
     try:
         procedure = build_code_hotfix(config, args.tag, args.monitor_minutes)
-    except (UnsafeValue, RollbackTargetError, ValueError) as exc:
+        journal = _open_incident_arg(config, args)
+    except (UnsafeValue, RollbackTargetError, ValueError, FileNotFoundError) as exc:
         return _bad(str(exc))
-    return asyncio.run(_execute(config, procedure, args))
+    return asyncio.run(_execute(config, procedure, args, journal=journal))
 
 
 def cmd_config_hotfix(args) -> int:
@@ -248,6 +268,30 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def _journal_force_unlock(config, lock_dir: str, holder: dict) -> str:
+    """Journal a forced unlock in the holder's incident when it lives here; otherwise in the
+    state dir's lock log, never in a new journal (that would list as a fake open incident)."""
+    from pathlib import Path
+
+    from console.incident.records import LockEvent
+    from console.journal import Journal, open_incident
+    event = LockEvent("force_unlocked", lock_dir, holder=holder, by=config.operator)
+    incident = holder.get("incident_id")
+    if incident:
+        try:
+            journal = open_incident(config.paths.state_dir, incident)
+        except FileNotFoundError:
+            journal = None
+        if journal is not None and journal.state.opened is not None:
+            journal.append(event)
+            return f"incident {incident}"
+    directory = Path(config.paths.state_dir) / "lock-log"
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log = Journal(directory)
+    log.append(event)
+    return f"the lock log {log.path}"
+
+
 def cmd_unlock(args) -> int:
     return asyncio.run(_unlock(args))
 
@@ -256,7 +300,6 @@ async def _unlock(args) -> int:
     from console.engine.incident import make_transport
     from console.engine.lock import RemoteLock
     from console.failures import TransportError
-    from console.journal import Journal
     config = _config(args)
     transport = make_transport(config)
     try:
@@ -280,9 +323,7 @@ async def _unlock(args) -> int:
             if input("Remove it? The other console may still be running. [y/N] ").strip().lower() not in ("y", "yes"):
                 return EXIT_FAILED
         await lock.force_release()
-        journal = Journal.create(config.paths.state_dir)
-        journal.record("lock", action="force_unlocked", lock_dir=lock.lock_dir, holder=info, by=config.operator)
-        print(f"lock removed (journaled in incident {journal.incident_id})")
+        print(f"lock removed (journaled in {_journal_force_unlock(config, lock.lock_dir, info)})")
         return EXIT_OK
     except TransportError as exc:
         print(f"incident-console: {exc}", file=sys.stderr)

@@ -52,5 +52,7 @@ def all_incidents(state_dir: Path) -> list[IncidentSummary]:
         elif cached[0] != key:
             cached = (key, cached[1], cached[1].state.summary())
         _JOURNALS[str(path)] = cached
+        if cached[1].state.opened is None:
+            continue   # no incident_opened: not an incident (an old `unlock --force` journal)
         summaries.append(cached[2])
     return summaries

@@ -135,11 +135,7 @@ class IncidentConsoleApp(App[None]):
 
     @work(exclusive=True, group="open-procedure", exit_on_error=False)
     async def open_procedure(self, procedure: Any, done_steps: set[str] | None) -> None:
-        try:
-            from screens.procedure import ProcedureScreen
-        except ImportError as exc:
-            self.notify(f"the procedure screen is not available: {exc}", severity="error")
-            return
+        from screens.procedure import ProcedureScreen
         transport = await self.connected_transport()
         self._procedure_name = procedure.name
         screen = ProcedureScreen(config=self.config, transport=transport, journal=self.journal,

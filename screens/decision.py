@@ -209,11 +209,7 @@ class DecisionScreen(ConsoleScreen):
     async def gather_evidence(self) -> None:
         panel = self.query_one(EvidencePanel)
         panel.error = ""
-        try:
-            from console.evidence import gather_evidence
-        except ImportError:
-            panel.error = "Evidence gathering is not available in this build (console.evidence)."
-            return
+        from console.evidence import gather_evidence
         config = self.console_app.config
         try:
             # Connecting is part of gathering: a host that refuses the key must show in the panel too.

@@ -15,7 +15,7 @@ import threading
 from console.capture.errors import BadCaptureInput, CaptureError
 from console.capture.release import CaptureReporter, capture_release
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: E402  (one home for exit codes)
 
 
 def register_capture(sub: argparse._SubParsersAction) -> None:
@@ -83,8 +83,8 @@ class PrintingReporter(CaptureReporter):
 
 
 def cmd_capture(args) -> int:
-    from console.cli import load_or_exit
-    config = load_or_exit(args.config)
+    from console.config_loader import load_config_or_exit
+    config = load_config_or_exit(args.config)
     reporter = PrintingReporter(args.json)
     try:
         result = asyncio.run(capture_release(config, args.tag, push=not args.no_push, with_db=not args.skip_db,
