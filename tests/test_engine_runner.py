@@ -1,5 +1,6 @@
 """The step engine's rules, run locally (LocalTransport) so every branch is cheap to reach."""
 
+import json
 import asyncio
 import dataclasses
 from pathlib import Path
@@ -285,3 +286,20 @@ async def test_an_unreadable_release_log_after_success_is_a_notice_not_a_crash(c
     notices = [e.message for e in events if isinstance(e, Notice) and e.level == "error"]
     assert any("release log was not updated" in n for n in notices)
     assert "release log was not updated" in last_record(journal, "note").text
+
+
+async def test_the_release_log_warning_is_a_readable_note_in_the_report(config, tmp_path):
+    # Bug: IncidentRun journaled the note as message= while the report prints the note's text,
+    # so "the release log was not updated, record it by hand" showed as an empty note.
+    from console.engine.incident import IncidentRun
+    from console.report import render_report
+    broken = tmp_path / "releases.toml"
+    broken.write_text("deployed = [")
+    config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, release_log=broken))
+    journal = Journal.create(config.paths.state_dir)
+    run = IncidentRun(config, journal, LocalTransport(), ScriptedDecider(), [])
+    assert await run.run(Procedure("rollback", [Step("ok", "OK", argv=["true"])], "v2", "v1")) == "succeeded"
+    line = next(json.loads(l) for l in journal.path.read_text().splitlines() if '"note"' in l)
+    assert "release log was not updated" in line["text"] and "message" not in line
+    report = render_report(Journal(journal.directory).state)
+    assert "Note by console: the release log was not updated" in report and "record v1 by hand" in report
