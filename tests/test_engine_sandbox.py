@@ -81,9 +81,9 @@ def test_rollback_v2_to_v1_ends_healthy_on_v1_with_a_complete_journal(fresh_sand
     assert set(step_ids) == finished, set(step_ids) ^ finished
     for r in records:
         if r.kind == "step_finished":
-            assert (journal.directory / r.output).exists() and len(r["sha256"]) == 64
+            assert (journal.directory / r.output).exists() and len(r.sha256) == 64
     decision = [r for r in records if r.kind == "migration_decision"][0]
-    assert decision["action"] == "rolled_back" and decision["undone"] == ["002_add_booking_notes"]
+    assert decision.action == "rolled_back" and decision.undone == ["002_add_booking_notes"]
     assert [r.action for r in records if r.kind == "lock"] == ["acquired", "released"]
     log = ReleaseLog.load(config.paths.release_log)
     assert log.deployed == "v1" and log.get("v2").is_bad
@@ -216,7 +216,7 @@ def test_connection_cut_mid_step_then_resume_finishes_the_rollback(fresh_sandbox
     outcome, journal = asyncio.run(first_attempt())
     assert outcome == "failed"
     failed = [r for r in journal.records() if r.kind == "step_failed"][0]
-    assert failed["step_id"] == "maintenance_on" and failed["reason"] == "connection_lost"
+    assert failed.step_id == "maintenance_on" and failed.reason == "connection_lost"
 
     procedure, done = rebuild_procedure(config, Journal(journal.directory))
     assert "maintenance_on" not in done
@@ -225,7 +225,7 @@ def test_connection_cut_mid_step_then_resume_finishes_the_rollback(fresh_sandbox
     assert "host state before resuming" in result.stdout
     assert health_versions() == {18081: "v1", 18082: "v1"}
     records = [r for r in Journal(journal.directory).records() if r.kind != "notification"]
-    assert records[-1]["type"] == "release_log" or records[-1]["type"] == "procedure_finished"
+    assert records[-1].kind == "release_log" or records[-1].kind == "procedure_finished"
     assert any(r.kind == "procedure_finished" and r.outcome == "succeeded" for r in records)
 
 

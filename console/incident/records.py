@@ -470,18 +470,26 @@ def build(kind: str, fields: Mapping[str, Any], *, seq: int = 0, ts: str = "") -
     if cls is None:
         return UnknownRecord(type_name=kind, seq=seq, ts=ts, extra=dict(fields))
     aliases = _ALIASES.get(kind, {})
-    names = {f.name for f in dataclasses.fields(cls)} - {"seq", "ts", "extra"}
+    names = _field_names(cls)
     known: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in fields.items():
         target = aliases.get(key, key)
         if target in names and target not in known:
-            known[target] = _decode(cls, target, value)
-        elif target in names:
-            extra[key] = value
+            known[target] = _decode(cls, target, value) if cls is StepFailed else value
         else:
             extra[key] = value
     return cls(**known, seq=seq, ts=ts, extra=extra)
+
+
+_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _field_names(cls: type[Record]) -> frozenset[str]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = frozenset(f.name for f in dataclasses.fields(cls)) - {"seq", "ts", "extra"}
+    return names
 
 
 def from_line(line: Mapping[str, Any]) -> Record:
