@@ -103,7 +103,7 @@ class FollowupScreen(ConsoleScreen):
 
     def action_tick(self) -> None:
         if toggle_selected(self.query_one("#followup-table", DataTable), self.console_app.runbook.follow_up,
-                           self.journal, GROUP, self.console_app.config.operator):
+                           self.session, GROUP, self.console_app.config.operator):
             self.show_items()
 
     @on(DataTable.RowSelected, "#followup-table")

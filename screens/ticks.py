@@ -10,20 +10,13 @@ from typing import Callable
 from textual.widgets import DataTable
 
 from console.incident.records import ChecklistMark
+from console.incident.session import IncidentSession
 from console.journal import Journal
 from screens.checklist import STATUS_MARKS
 
 
 def manual_states(journal: Journal, item_ids: set[str]) -> dict[str, ChecklistMark]:
     return {item_id: tick for item_id, tick in journal.state.ticks.items() if item_id in item_ids}
-
-
-def toggle_manual_tick(journal: Journal, item, group: str, by: str) -> None:
-    """Tick a hand-checked item, or untick it if it is ticked; journaled with who and when."""
-    current = journal.state.ticks.get(item.id)
-    status = "pending" if current is not None and current.status == "done" else "done"
-    journal.append(ChecklistMark(item_id=item.id, group=group, title=item.title, status=status,
-                                 how="manual", by=by, detail="", reason=""))
 
 
 def add_tick_rows(table: DataTable, items, heading: str) -> None:
@@ -49,10 +42,12 @@ def show_ticks(table: DataTable, items, states: dict[str, ChecklistMark],
                           update_width=False)
 
 
-def toggle_selected(table: DataTable, items, journal: Journal, group: str, by: str) -> bool:
-    """Toggle the tick of the item under the cursor; False when the table is empty."""
+def toggle_selected(table: DataTable, items, session: IncidentSession, group: str, by: str) -> bool:
+    """Toggle the tick of the item under the cursor (journaled with who and when by the incident's
+    session); False when the table is empty."""
     if not table.row_count:
         return False
     row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-    toggle_manual_tick(journal, {i.id: i for i in items}[str(row_key.value)], group, by)
+    item = {i.id: i for i in items}[str(row_key.value)]
+    session.toggle_tick(item.id, group, item.title, by=by)
     return True

@@ -122,7 +122,7 @@ class VerificationScreen(ConsoleScreen):
 
     def action_tick(self) -> None:
         if toggle_selected(self.query_one("#manual-table", DataTable), self.console_app.runbook.manual_verification,
-                           self.journal, GROUP, self.console_app.config.operator):
+                           self.session, GROUP, self.console_app.config.operator):
             self.show_results()
 
     @on(DataTable.RowSelected, "#manual-table")
