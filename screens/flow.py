@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from console.incidents import summarize
-from console.journal import Journal, parse_iso
+from console.journal import Journal
 
 DECISION, CHECKLIST, PROCEDURE, VERIFICATION, FOLLOW_UP = (
     "decision", "checklist", "procedure", "verification", "follow_up")

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from console.exit_codes import EXIT_BAD_INPUT, EXIT_OK, bad_input
+from console.exit_codes import EXIT_OK, bad_input
 
 EXAMPLES = """\
 examples:
@@ -271,4 +271,4 @@ def cmd_resolve(args) -> int:
     return EXIT_OK
 
 
-__all__ = ["register_incident", "EXIT_BAD_INPUT"]
+__all__ = ["checklist_items", "register_incident"]
