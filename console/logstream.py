@@ -31,10 +31,17 @@ PARSE_CACHE_SIZE = 4096      # parsed lines remembered by sequence number (a few
 CACHED_FILTERS = 4           # filtered views LogView keeps to switch back to without a rescan
 CHUNK_MIN = 1024             # smaller batches are merged into the buffer's last chunk
 
-# CSI and OSC sequences, lone escapes, and control characters other than tab and
-# newline: none of them may reach the terminal through a log line.
+# CSI and OSC sequences (7-bit and 8-bit), lone escapes, and C0/C1 control characters other
+# than tab and newline: none of them may reach the terminal through a log line. A terminal
+# takes U+009B as CSI on its own, so the C1 range is as dangerous as ESC.
 _CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?|[\x00-\x08\x0b-\x1f\x7f]")
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]*(?:\x07|\x9c|\x1b\\)?"
+    r"|\x1b[@-Z\\-_]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# U+0080..U+009F in UTF-8 all start with this byte (so do a few printable characters: ©, °, ·).
+_C1_LEAD = b"\xc2"
+_C1 = re.compile(r"[\x80-\x9f]")
 # The bytes that make a batch need more than a split: C0 controls (newline, the separator, and tab,
 # which is expanded, included) and DEL. UTF-8 never uses them inside a multi-byte character.
 _UNSAFE_BYTES = bytes([*range(0x00, 0x20), 0x7f])
@@ -83,9 +90,19 @@ def prepare_lines(raw_lines: Iterable[str]) -> list[str] | tuple[str, ...]:
     joined = "\n".join(raw_lines)
     data = joined.encode("utf-8", "surrogatepass")
     # One pass: removing the separators we put in is all it may remove from a clean batch.
-    if len(data) - len(data.translate(None, _UNSAFE_BYTES)) != len(raw_lines) - 1:
-        return _CONTROL.sub("", joined.replace("\t", "    ")).split("\n")
+    if (len(data) - len(data.translate(None, _UNSAFE_BYTES)) != len(raw_lines) - 1
+            or (_C1_LEAD in data and _C1.search(joined))):
+        return strip_controls(joined).split("\n")
     return raw_lines
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without escape sequences or control characters (tabs become four spaces, newlines stay).
+
+    The one sanitiser for host output on its way to a widget: whatever a remote command
+    prints is data, and a control sequence left in it would be obeyed by the terminal.
+    """
+    return _CONTROL.sub("", text.replace("\t", "    "))
 
 
 class _ServiceNames(dict):

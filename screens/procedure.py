@@ -2,15 +2,15 @@
 
 Three kinds of worker, each in its own group so one never cancels another: the
 engine (``procedure``), ``docker compose logs -f`` over the same SSH connection
-(``procedure-logs``, restarted with a backoff whenever it ends, as it does when
-the rollback takes the stack down), and the health poller (``procedure-health``).
+(``procedure-logs``, consuming :func:`console.logfollow.follow_logs`, which restarts
+it whenever it ends, as it does when the rollback takes the stack down), and the
+health poller (``procedure-health``).
 The engine's listener only posts messages; output lines are parked and drained
 in one batch per message so a noisy step never costs one widget update per line.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from functools import partial
 
@@ -32,9 +32,10 @@ from console.engine.events import (AwaitingConfirmation, Event, Notice, Procedur
                                    StepSkipped, StepStarted, WouldRun)
 from console.engine.incident import IncidentRun
 from console.engine.procedure import Procedure
-from console.failures import TransportError
 from console.health import HealthPoller, HealthResult
 from console.journal import Journal
+from console.logfollow import FollowRestart, follow_logs
+from console.logstream import prepare_lines
 from console.transport.base import Transport
 from screens.decider import ScreenDecider
 from screens.flow import opened_at
@@ -46,8 +47,6 @@ from widgets.step_list import OUTPUT_KEEP_LINES, StepList
 from widgets.ttr_clock import TTRClock, utc_now
 
 LOG_TAIL = 50
-LOG_RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0)   # seconds between `logs -f` restarts, growing while it keeps dying
-LOG_HEALTHY_RUN = 30.0                       # a follow that lasted this long resets the backoff
 SHOWN_LINE_MAX = 2000
 NARROW_WIDTH = 110
 OUTCOME_WORDS = {"succeeded": "SUCCEEDED", "failed": "FAILED", "aborted": "ABORTED",
@@ -240,7 +239,9 @@ class ProcedureScreen(Screen[str]):
         selected = steps.selected_id
         shown: list[str] = []
         for step_id, lines in parked:
-            lines = [line if len(line) <= SHOWN_LINE_MAX else line[:SHOWN_LINE_MAX] + " …" for line in lines]
+            # Host output is data: no escape sequence or control character may reach the terminal.
+            lines = [line if len(line) <= SHOWN_LINE_MAX else line[:SHOWN_LINE_MAX] + " …"
+                     for line in prepare_lines(lines)]
             steps.add_output(step_id, lines)
             if step_id == selected:
                 shown.extend(lines)
@@ -450,22 +451,13 @@ class ProcedureScreen(Screen[str]):
 
     @work(exclusive=True, group="procedure-logs", exit_on_error=False)
     async def stream_logs(self) -> None:
-        """`logs -f` ends when the stack goes down or the link drops: start it again."""
+        """The stack's logs, followed through every restart the rollback causes (console.logfollow)."""
         argv = ComposeCommands.for_target(self.config.target).logs_follow(tail=LOG_TAIL)
         pane = self.query_one(LogPane)
-        failures = 0
-        while True:
-            started = time.monotonic()
-            try:
-                await self.transport.run(argv, on_output=lambda _stream, lines: pane.ingest(lines))
-            except TransportError as exc:
-                pane.ingest([f"[console] log stream interrupted: {exc}"])
-            if time.monotonic() - started > LOG_HEALTHY_RUN:
-                failures = 0
-            delay = LOG_RESTART_DELAYS[min(failures, len(LOG_RESTART_DELAYS) - 1)]
-            failures += 1
-            await asyncio.sleep(delay)
-            self.log_restarts += 1
+        async for batch in follow_logs(self.transport, argv):
+            pane.ingest(batch.lines)
+            if isinstance(batch, FollowRestart):
+                self.log_restarts = batch.restarts
 
     @work(exclusive=True, group="procedure-health", exit_on_error=False)
     async def poll_health(self) -> None:

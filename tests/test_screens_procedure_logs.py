@@ -1,0 +1,47 @@
+"""The procedure screen's panes on the stand-in host: the log pane is fed by console.logfollow, and
+no control sequence a step prints reaches the step pane."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Log
+
+from console.engine.events import StepOutput
+from screens.procedure import ProcedureScreen
+from widgets.log_pane import LogPane
+from widgets.step_list import StepList
+
+from _screens_support import wait_for
+from test_screens_procedure_leave import SLOW, make_recording_app, open_procedure, rollback, rollback_incident
+
+
+@pytest.mark.asyncio
+async def test_the_log_pane_shows_the_follow_and_its_restart_notice(tmp_path):
+    app, _ = make_recording_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_procedure(app, pilot, rollback_incident(app.config), rollback(SLOW))
+        pane = screen.query_one(LogPane)
+
+        def texts() -> list[str]:
+            pane.drain()
+            return [line.text for _, line in pane.buffer]
+
+        # the stand-in host answers `logs -f` with one line and exit 2: the stream ends, restarts
+        await wait_for(pilot, lambda: screen.log_restarts >= 1, what="a restart")
+        await wait_for(pilot, lambda: "[console] log stream ended (exit 2); restarting in 1s" in texts(),
+                       what="the restart notice")
+        assert any("not available on the stand-in host" in t for t in texts())
+        assert isinstance(screen, ProcedureScreen)
+
+
+@pytest.mark.asyncio
+async def test_step_output_reaches_the_step_pane_without_control_sequences(tmp_path):
+    app, _ = make_recording_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_procedure(app, pilot, rollback_incident(app.config), rollback(SLOW))
+        await wait_for(pilot, lambda: screen.query_one(StepList).selected_id == "wait", what="the step")
+        screen._engine_listener(StepOutput("wait", "stdout", ["\x9b2J\x1b[31mred\x1b[0m\x07 ok\x85", "tab\there"]))
+        output = screen.query_one("#step-output", Log)
+        await wait_for(pilot, lambda: output.lines, what="the output")
+        assert output.lines == ["red ok", "tab    here"]
+        assert list(screen.query_one(StepList).record("wait").output) == ["red ok", "tab    here"]
