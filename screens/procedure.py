@@ -97,8 +97,10 @@ class ProcedureScreen(Screen[str]):
 
     CSS_PATH = "procedure.tcss"
     COMMANDS = {ProcedureCommands}
-    # Decision keys are priority bindings (the log pane binds `s` to search) gated by
-    # check_action, so outside a decision the key reaches the focused widget as usual.
+    # Decision keys are priority bindings (the log pane binds `s` to search and `c` to copy)
+    # gated by check_action, so outside a decision the key reaches the focused widget as usual.
+    # Typed into a text field (the log pane's filter/search Input) they are text: Textual drops
+    # every binding, priority ones included, for a key the focused Input consumes.
     BINDINGS = [
         Binding("r", "retry", "Retry", id="procedure.retry", priority=True),
         Binding("s", "skip", "Skip…", id="procedure.skip", priority=True),
@@ -378,17 +380,10 @@ class ProcedureScreen(Screen[str]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("retry", "skip", "abort"):
-            if self._log_prompt_open():
-                return False
             return self.decider.awaiting_failure_choice
         if action == "continue":
-            return self.outcome is not None and not self._log_prompt_open()
+            return self.outcome is not None
         return True
-
-    def _log_prompt_open(self) -> bool:
-        # While the log pane's filter/search prompt is open every key is text for it.
-        pane = self.query_one(LogPane)
-        return self.focused is pane and pane.prompt_open
 
     def action_retry(self) -> None:
         self.decider.choose("retry")

@@ -7,11 +7,14 @@ import pytest
 from textual.widgets import Log
 
 from console.engine.events import StepOutput
+from console.engine.procedure import Procedure, Step
+from screens.decider import FailureDialog
+from screens.modals import ReasonDialog
 from screens.procedure import ProcedureScreen
 from widgets.log_pane import LogPane
 from widgets.step_list import StepList
 
-from _screens_support import wait_for
+from _screens_support import records, wait_for
 from test_screens_procedure_leave import SLOW, make_recording_app, open_procedure, rollback, rollback_incident
 
 
@@ -45,3 +48,24 @@ async def test_step_output_reaches_the_step_pane_without_control_sequences(tmp_p
         await wait_for(pilot, lambda: output.lines, what="the output")
         assert output.lines == ["red ok", "tab    here"]
         assert list(screen.query_one(StepList).record("wait").output) == ["red ok", "tab    here"]
+
+
+@pytest.mark.asyncio
+async def test_decision_letters_typed_into_the_log_filter_are_text_not_decisions(tmp_path):
+    app, _ = make_recording_app(tmp_path)
+    journal = rollback_incident(app.config)
+    procedure = Procedure("verify", [Step("fails", "Fail on purpose", argv=["false"])])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = ProcedureScreen(config=app.config, transport=app.transport, journal=journal,
+                                 procedure=procedure, done_steps=None)
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: isinstance(app.screen, FailureDialog), what="the failure dialog")
+        await pilot.press("escape")   # read the logs first; the decision stays pending
+        await wait_for(pilot, lambda: app.screen is screen, what="the procedure screen")
+        assert screen.check_action("skip", ())
+        await pilot.press("slash", *"sarc", "enter")   # skip, abort, retry, continue: none of them
+        assert app.screen is screen and records(journal, "step_choice") == []
+        assert screen.query_one(LogPane).text_filter == "sarc"
+        assert screen.check_action("skip", ())   # the prompt closed: the letters decide again
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the reason dialog")
