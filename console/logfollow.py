@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from console.failures import TransportError
 from console.transport.base import Transport
 
-RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0)   # seconds before each restart, growing while it keeps dying
-HEALTHY_RUN = 30.0                      # a follow that lasted this long starts the delays over
+RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0)  # seconds before each restart, growing while it keeps dying
+HEALTHY_RUN = 30.0  # a follow that lasted this long starts the delays over
 NOTICE_PREFIX = "[console] "
 
 
@@ -37,9 +37,9 @@ class LogLines:
 class FollowRestart:
     """The command ended or the link dropped; it starts again after ``delay`` seconds."""
 
-    reason: str       # "ended (exit 0)", "interrupted: connection lost ..."
+    reason: str  # "ended (exit 0)", "interrupted: connection lost ..."
     delay: float
-    restarts: int     # restarts so far, this one included
+    restarts: int  # restarts so far, this one included
 
     @property
     def lines(self) -> list[str]:
@@ -50,10 +50,15 @@ class FollowRestart:
 LogBatch = LogLines | FollowRestart
 
 
-async def follow_logs(transport: Transport, argv: list[str], *,
-                      delays: Sequence[float] = RESTART_DELAYS, healthy_run: float = HEALTHY_RUN,
-                      clock: Callable[[], float] = time.monotonic,
-                      sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> AsyncIterator[LogBatch]:
+async def follow_logs(
+    transport: Transport,
+    argv: list[str],
+    *,
+    delays: Sequence[float] = RESTART_DELAYS,
+    healthy_run: float = HEALTHY_RUN,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> AsyncIterator[LogBatch]:
     """Run ``argv`` (a follow command) forever, yielding its output and a notice before each restart.
 
     Output is coalesced: whatever arrived while the consumer was busy comes as one
@@ -70,8 +75,9 @@ async def follow_logs(transport: Transport, argv: list[str], *,
         pending: list[str] = []
         arrived = asyncio.Event()
 
-        def on_output(_stream: str, lines: list[str], pending: list[str] = pending,
-                      arrived: asyncio.Event = arrived) -> None:
+        def on_output(
+            _stream: str, lines: list[str], pending: list[str] = pending, arrived: asyncio.Event = arrived
+        ) -> None:
             pending.extend(lines)
             arrived.set()
 
@@ -91,7 +97,7 @@ async def follow_logs(transport: Transport, argv: list[str], *,
             if not run.done():
                 run.cancel()
                 await asyncio.wait({run})
-        if pending:   # the last lines can arrive together with the end
+        if pending:  # the last lines can arrive together with the end
             yield LogLines(pending[:])
         try:
             result = run.result()

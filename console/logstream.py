@@ -160,20 +160,22 @@ class LogParser:
 
     def parse_line(self, line: str) -> LogLine:
         """One line as the buffer keeps it (already through :func:`prepare_lines`)."""
-        head = _HEAD.match(line)
-        return LogLine(self._service_of[head[1]], head[2] or "", line[head.end():])
+        head = _HEAD.match(line)   # always matches (maybe empty)
+        return LogLine(self._service_of[head[1]], head[2] or "", line[head.end():])  # type: ignore[index,union-attr]
 
     def parse(self, raw_lines: Sequence[str]) -> list[LogLine]:
         return list(map(self.parse_line, prepare_lines(raw_lines)))
 
     def services_of(self, lines: Iterable[str]) -> Iterator[str]:
         """The service of each line, lazily; per-line work in C."""
-        return map(self._service_of.__getitem__, map(_group, map(_PREFIX.match, lines), repeat(1)))
+        return map(self._service_of.__getitem__,
+                   map(_group, map(_PREFIX.match, lines), repeat(1)))   # type: ignore[arg-type]  # always matches
 
 
 def texts_of(lines: Iterable[str]) -> Iterator[str]:
     """The text of each kept line (what follows prefix and timestamp), lazily; per-line work in C."""
-    return map(getitem, lines, map(slice, map(_end, map(_HEAD.match, lines)), repeat(None)))
+    return map(getitem, lines,
+               map(slice, map(_end, map(_HEAD.match, lines)), repeat(None)))   # type: ignore[arg-type]  # always matches
 
 
 def parse_lines(raw_lines: Sequence[str], project: str | None = None,
@@ -314,7 +316,7 @@ class LogBuffer:
     def text(self, seq: int) -> str:
         chunk, i = self._locate(seq)
         line = self._parsed.get(seq)
-        return line.text if line is not None else chunk[i][_HEAD.match(chunk[i]).end():]
+        return line.text if line is not None else chunk[i][_HEAD.match(chunk[i]).end():]  # type: ignore[union-attr]
 
     def service(self, seq: int) -> str:
         return self.get(seq).service
@@ -325,7 +327,7 @@ class LogBuffer:
     def since(self, seq: int) -> Iterator[tuple[int, LogLine]]:
         """``(seq, line)`` for every kept line with sequence >= ``seq``."""
         seq = max(seq, self.first_seq)
-        return zip(range(seq, self.end_seq), map(self.parser.parse_line, self._slice(seq)))
+        return zip(range(seq, self.end_seq), map(self.parser.parse_line, self._slice(seq)), strict=True)
 
     def __iter__(self) -> Iterator[tuple[int, LogLine]]:
         return self.since(self.first_seq)
@@ -363,7 +365,7 @@ class LogBuffer:
         start = max(self._services_scanned_to, self.first_seq)
         lines = self._slice(start)
         # dict(zip()) keeps each service's newest sequence, keys in order of first sight.
-        self._services_seen.update(zip(self.parser.services_of(lines), range(start, self.end_seq)))
+        self._services_seen.update(zip(self.parser.services_of(lines), range(start, self.end_seq), strict=True))
         self._services_scanned_to = self.end_seq
         first = self.first_seq
         for gone in [s for s, newest in self._services_seen.items() if newest < first]:

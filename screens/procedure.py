@@ -21,6 +21,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Log, Static
 from textual.worker import Worker, WorkerState
@@ -49,6 +50,7 @@ from widgets.ttr_clock import TTRClock, utc_now
 LOG_TAIL = 50
 SHOWN_LINE_MAX = 2000
 NARROW_WIDTH = 110
+NOTICE_SEVERITY: dict[str, SeverityLevel] = {"warning": "warning", "error": "error"}
 OUTCOME_WORDS = {"succeeded": "SUCCEEDED", "failed": "FAILED", "aborted": "ABORTED",
                  "interrupted": "INTERRUPTED"}
 
@@ -286,7 +288,7 @@ class ProcedureScreen(Screen[str]):
         elif isinstance(event, WouldRun):
             steps.update_step(event.step_id, state="would_run", command=event.command)
         elif isinstance(event, Notice):
-            severity = {"warning": "warning", "error": "error"}.get(event.level, "information")
+            severity = NOTICE_SEVERITY.get(event.level, "information")
             self.notify(event.message, severity=severity, timeout=8 if severity == "information" else 20)
         elif isinstance(event, ProcedureFinished):
             self._procedure_ended(event.outcome)

@@ -9,8 +9,9 @@ from collections.abc import Callable
 INTERVAL = 0.02
 
 
-async def wait_for(predicate: Callable[[], object], timeout: float = 5.0, what: str = "the condition",
-                   interval: float = INTERVAL) -> None:
+async def wait_for(
+    predicate: Callable[[], object], timeout: float = 5.0, what: str = "the condition", interval: float = INTERVAL
+) -> None:
     """Return as soon as ``predicate()`` is true; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -19,8 +20,9 @@ async def wait_for(predicate: Callable[[], object], timeout: float = 5.0, what: 
         await asyncio.sleep(interval)
 
 
-def wait_for_sync(predicate: Callable[[], object], timeout: float = 5.0, what: str = "the condition",
-                  interval: float = INTERVAL) -> None:
+def wait_for_sync(
+    predicate: Callable[[], object], timeout: float = 5.0, what: str = "the condition", interval: float = INTERVAL
+) -> None:
     """:func:`wait_for` for tests without an event loop (threads, tmux)."""
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -28,7 +28,7 @@ class ScriptedTransport:
         self.scripts = list(scripts)
         self.runs: list[list[str]] = []
         self.cancelled = 0
-        self.now = 0.0   # a clock for follow_logs that only ("advance", seconds) moves
+        self.now = 0.0  # a clock for follow_logs that only ("advance", seconds) moves
 
     async def connect(self) -> None: ...
 
@@ -41,7 +41,7 @@ class ScriptedTransport:
             await asyncio.sleep(0)
             if step[0] == "out":
                 on_output("stdout", list(step[1]))
-            elif step[0] == "burst":   # several chunks with no pause in between
+            elif step[0] == "burst":  # several chunks with no pause in between
                 for lines in step[1]:
                     on_output("stdout", list(lines))
             elif step[0] == "advance":
@@ -82,7 +82,8 @@ async def test_the_stream_restarts_after_it_ends_and_after_the_link_drops_with_a
     transport = ScriptedTransport(
         [("out", ["a 1", "a 2"]), ("exit", 0)],
         [("raise", ConnectionLost("connection lost to deploy@127.0.0.1:2222"))],
-        [("out", ["b 1"]), ("hang",)])
+        [("out", ["b 1"]), ("hang",)],
+    )
     sleeps = Sleeps()
     follow = follow_logs(transport, ARGV, sleep=sleeps)
     got = await take(follow, 4)
@@ -95,7 +96,7 @@ async def test_the_stream_restarts_after_it_ends_and_after_the_link_drops_with_a
     assert got[3] == LogLines(["b 1"])
     assert sleeps.delays == [1.0, 2.0]
     assert transport.runs == [ARGV] * 3
-    assert transport.cancelled == 1   # closing the iterator stopped the command still following
+    assert transport.cancelled == 1  # closing the iterator stopped the command still following
 
 
 @pytest.mark.asyncio
@@ -116,8 +117,9 @@ async def test_a_run_that_lasted_starts_the_pauses_over():
     lasted = [("advance", 30.0), ("exit", 0)]
     transport = ScriptedTransport(quick, quick, lasted, quick, quick)
     sleeps = Sleeps()
-    follow = follow_logs(transport, ARGV, delays=(1.0, 2.0, 4.0), healthy_run=30.0, clock=lambda: transport.now,
-                         sleep=sleeps)
+    follow = follow_logs(
+        transport, ARGV, delays=(1.0, 2.0, 4.0), healthy_run=30.0, clock=lambda: transport.now, sleep=sleeps
+    )
     restarts = await take(follow, 5)
     await follow.aclose()
     assert [r.delay for r in restarts] == [1.0, 2.0, 1.0, 2.0, 4.0]
@@ -193,7 +195,7 @@ async def test_the_sandbox_stacks_logs_are_followed_over_ssh(sandbox_config_path
         batch = await asyncio.wait_for(anext(follow), 30)
         await follow.aclose()
         assert isinstance(batch, LogLines) and batch.lines
-        assert any("|" in line for line in batch.lines)   # docker's "service  | ..." prefix
+        assert any("|" in line for line in batch.lines)  # docker's "service  | ..." prefix
         # the follow was stopped on the host, not left running: a quick command still answers
         result = await transport.run(["true"])
         assert result.ok

@@ -6,16 +6,15 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Log
 
+from _screens_support import records, wait_for
 from console.engine.events import StepOutput
 from console.engine.procedure import Procedure, Step
 from screens.decider import FailureDialog
 from screens.modals import ReasonDialog
 from screens.procedure import ProcedureScreen
+from test_screens_procedure_leave import SLOW, make_recording_app, open_procedure, rollback, rollback_incident
 from widgets.log_pane import LogPane
 from widgets.step_list import StepList
-
-from _screens_support import records, wait_for
-from test_screens_procedure_leave import SLOW, make_recording_app, open_procedure, rollback, rollback_incident
 
 
 @pytest.mark.asyncio
@@ -31,8 +30,9 @@ async def test_the_log_pane_shows_the_follow_and_its_restart_notice(tmp_path):
 
         # the stand-in host answers `logs -f` with one line and exit 2: the stream ends, restarts
         await wait_for(pilot, lambda: screen.log_restarts >= 1, what="a restart")
-        await wait_for(pilot, lambda: "[console] log stream ended (exit 2); restarting in 1s" in texts(),
-                       what="the restart notice")
+        await wait_for(
+            pilot, lambda: "[console] log stream ended (exit 2); restarting in 1s" in texts(), what="the restart notice"
+        )
         assert any("not available on the stand-in host" in t for t in texts())
         assert isinstance(screen, ProcedureScreen)
 
@@ -56,16 +56,17 @@ async def test_decision_letters_typed_into_the_log_filter_are_text_not_decisions
     journal = rollback_incident(app.config)
     procedure = Procedure("verify", [Step("fails", "Fail on purpose", argv=["false"])])
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = ProcedureScreen(config=app.config, transport=app.transport, journal=journal,
-                                 procedure=procedure, done_steps=None)
+        screen = ProcedureScreen(
+            config=app.config, transport=app.transport, journal=journal, procedure=procedure, done_steps=None
+        )
         await app.push_screen(screen)
         await wait_for(pilot, lambda: isinstance(app.screen, FailureDialog), what="the failure dialog")
-        await pilot.press("escape")   # read the logs first; the decision stays pending
+        await pilot.press("escape")  # read the logs first; the decision stays pending
         await wait_for(pilot, lambda: app.screen is screen, what="the procedure screen")
         assert screen.check_action("skip", ())
-        await pilot.press("slash", *"sarc", "enter")   # skip, abort, retry, continue: none of them
+        await pilot.press("slash", *"sarc", "enter")  # skip, abort, retry, continue: none of them
         assert app.screen is screen and records(journal, "step_choice") == []
         assert screen.query_one(LogPane).text_filter == "sarc"
-        assert screen.check_action("skip", ())   # the prompt closed: the letters decide again
+        assert screen.check_action("skip", ())  # the prompt closed: the letters decide again
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the reason dialog")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from console.logstream import prepare_lines, strip_controls
 
-C0_C1 = "".join(chr(c) for c in [*range(0x00, 0x20), *range(0x7f, 0xa0)])
+C0_C1 = "".join(chr(c) for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)])
 
 
 def test_every_c0_and_c1_control_but_tab_and_newline_is_dropped():
     for char in C0_C1:
-        expected = {"\t": "a    ", "\n": "a\n"}.get(char, "a")   # tabs become four spaces
+        expected = {"\t": "a    ", "\n": "a\n"}.get(char, "a")  # tabs become four spaces
         assert strip_controls(f"a{char}") == expected, hex(ord(char))
 
 

@@ -34,8 +34,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.logstream import (DEFAULT_MAX_LINES, LogBuffer, LogFilter, LogParser, LogView, TextMatcher,
-                               prepare_lines)
+from console.logstream import DEFAULT_MAX_LINES, LogBuffer, LogFilter, LogParser, LogView, TextMatcher, prepare_lines
 from widgets.log_prompt import LogPrompt
 
 INGEST_CHUNK = 1000           # lines prepared per GIL slice in ingest()
@@ -484,8 +483,9 @@ class LogPane(ScrollView, can_focus=True):
 
     def action_copy(self) -> None:
         rows = self.visible_rows()
-        if self._match_seq is not None and self.view.row_of(self._match_seq) in rows:
-            rows = range(self.view.row_of(self._match_seq), self.view.row_of(self._match_seq) + 1)
+        match_row = self.view.row_of(self._match_seq) if self._match_seq is not None else None
+        if match_row is not None and match_row in rows:
+            rows = range(match_row, match_row + 1)
         text = "\n".join(self.plain_row(r) for r in rows)
         self.app.copy_to_clipboard(text)
         self.notify(f"Copied {len(rows)} line{'s' if len(rows) != 1 else ''}")
