@@ -36,7 +36,7 @@ from console.engine.procedure import Procedure
 from console.health import HealthPoller, HealthResult
 from console.journal import Journal
 from console.logfollow import FollowRestart, follow_logs
-from console.logstream import prepare_lines
+from console.logstream import prepare_lines, strip_controls
 from console.transport.base import Transport
 from screens.decider import ScreenDecider
 from screens.flow import opened_at
@@ -271,11 +271,12 @@ class ProcedureScreen(Screen[str]):
             steps.follow(event.step_id)
             commands.command_started(event.step_id, event.command)
         elif isinstance(event, StepFinished):
-            steps.update_step(event.step_id, state="done", duration=event.duration, note=event.summary)
+            steps.update_step(event.step_id, state="done", duration=event.duration,
+                              note=strip_controls(event.summary))
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepFailed):
             steps.update_step(event.step_id, state="failed", duration=event.duration,
-                              note=f"{event.reason.label}: {event.message}")
+                              note=f"{event.reason.label}: {strip_controls(event.message)}")
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepSkipped):
             # A step done before the resume keeps what _show_done_before said: the engine's
@@ -289,7 +290,8 @@ class ProcedureScreen(Screen[str]):
             steps.update_step(event.step_id, state="would_run", command=event.command)
         elif isinstance(event, Notice):
             severity = NOTICE_SEVERITY.get(event.level, "information")
-            self.notify(event.message, severity=severity, timeout=8 if severity == "information" else 20)
+            self.notify(strip_controls(event.message), severity=severity,
+                        timeout=8 if severity == "information" else 20)
         elif isinstance(event, ProcedureFinished):
             self._procedure_ended(event.outcome)
         self._show_selected()

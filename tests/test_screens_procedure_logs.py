@@ -7,8 +7,9 @@ import pytest
 from textual.widgets import Log
 
 from _screens_support import records, wait_for
-from console.engine.events import StepOutput
+from console.engine.events import StepFailed, StepOutput
 from console.engine.procedure import Procedure, Step
+from console.failures import FailureReason
 from screens.decider import FailureDialog
 from screens.modals import ReasonDialog
 from screens.procedure import ProcedureScreen
@@ -70,3 +71,16 @@ async def test_decision_letters_typed_into_the_log_filter_are_text_not_decisions
         assert screen.check_action("skip", ())  # the prompt closed: the letters decide again
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the reason dialog")
+
+
+@pytest.mark.asyncio
+async def test_a_failure_message_from_the_host_reaches_the_step_header_without_control_sequences(tmp_path):
+    app, _ = make_recording_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_procedure(app, pilot, rollback_incident(app.config), rollback(SLOW))
+        await wait_for(pilot, lambda: screen.query_one(StepList).selected_id == "wait", what="the step")
+        failed = StepFailed("wait", FailureReason.PRECONDITION, "host said \x9b2J\x1b]0;pwned\x07no", 1, 0.1)
+        screen.present_event(ProcedureScreen.EngineEvent(failed))
+        note = screen.query_one(StepList).record("wait").note
+        assert note.endswith("host said no")
+        assert "host said no" in str(screen.query_one("#step-header").render())
