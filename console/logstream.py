@@ -31,10 +31,17 @@ PARSE_CACHE_SIZE = 4096      # parsed lines remembered by sequence number (a few
 CACHED_FILTERS = 4           # filtered views LogView keeps to switch back to without a rescan
 CHUNK_MIN = 1024             # smaller batches are merged into the buffer's last chunk
 
-# CSI and OSC sequences, lone escapes, and control characters other than tab and
-# newline: none of them may reach the terminal through a log line.
+# CSI and OSC sequences (7-bit and 8-bit), lone escapes, and C0/C1 control characters other
+# than tab and newline: none of them may reach the terminal through a log line. A terminal
+# takes U+009B as CSI on its own, so the C1 range is as dangerous as ESC.
 _CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?|[\x00-\x08\x0b-\x1f\x7f]")
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]*(?:\x07|\x9c|\x1b\\)?"
+    r"|\x1b[@-Z\\-_]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# U+0080..U+009F in UTF-8 all start with this byte (so do a few printable characters: ©, °, ·).
+_C1_LEAD = b"\xc2"
+_C1 = re.compile(r"[\x80-\x9f]")
 # The bytes that make a batch need more than a split: C0 controls (newline, the separator, and tab,
 # which is expanded, included) and DEL. UTF-8 never uses them inside a multi-byte character.
 _UNSAFE_BYTES = bytes([*range(0x00, 0x20), 0x7f])
@@ -83,9 +90,19 @@ def prepare_lines(raw_lines: Iterable[str]) -> list[str] | tuple[str, ...]:
     joined = "\n".join(raw_lines)
     data = joined.encode("utf-8", "surrogatepass")
     # One pass: removing the separators we put in is all it may remove from a clean batch.
-    if len(data) - len(data.translate(None, _UNSAFE_BYTES)) != len(raw_lines) - 1:
-        return _CONTROL.sub("", joined.replace("\t", "    ")).split("\n")
+    if (len(data) - len(data.translate(None, _UNSAFE_BYTES)) != len(raw_lines) - 1
+            or (_C1_LEAD in data and _C1.search(joined))):
+        return strip_controls(joined).split("\n")
     return raw_lines
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without escape sequences or control characters (tabs become four spaces, newlines stay).
+
+    The one sanitiser for host output on its way to a widget: whatever a remote command
+    prints is data, and a control sequence left in it would be obeyed by the terminal.
+    """
+    return _CONTROL.sub("", text.replace("\t", "    "))
 
 
 class _ServiceNames(dict):
@@ -143,20 +160,22 @@ class LogParser:
 
     def parse_line(self, line: str) -> LogLine:
         """One line as the buffer keeps it (already through :func:`prepare_lines`)."""
-        head = _HEAD.match(line)
-        return LogLine(self._service_of[head[1]], head[2] or "", line[head.end():])
+        head = _HEAD.match(line)   # always matches (maybe empty)
+        return LogLine(self._service_of[head[1]], head[2] or "", line[head.end():])  # type: ignore[index,union-attr]
 
     def parse(self, raw_lines: Sequence[str]) -> list[LogLine]:
         return list(map(self.parse_line, prepare_lines(raw_lines)))
 
     def services_of(self, lines: Iterable[str]) -> Iterator[str]:
         """The service of each line, lazily; per-line work in C."""
-        return map(self._service_of.__getitem__, map(_group, map(_PREFIX.match, lines), repeat(1)))
+        return map(self._service_of.__getitem__,
+                   map(_group, map(_PREFIX.match, lines), repeat(1)))   # type: ignore[arg-type]  # always matches
 
 
 def texts_of(lines: Iterable[str]) -> Iterator[str]:
     """The text of each kept line (what follows prefix and timestamp), lazily; per-line work in C."""
-    return map(getitem, lines, map(slice, map(_end, map(_HEAD.match, lines)), repeat(None)))
+    return map(getitem, lines,
+               map(slice, map(_end, map(_HEAD.match, lines)), repeat(None)))   # type: ignore[arg-type]  # always matches
 
 
 def parse_lines(raw_lines: Sequence[str], project: str | None = None,
@@ -297,7 +316,7 @@ class LogBuffer:
     def text(self, seq: int) -> str:
         chunk, i = self._locate(seq)
         line = self._parsed.get(seq)
-        return line.text if line is not None else chunk[i][_HEAD.match(chunk[i]).end():]
+        return line.text if line is not None else chunk[i][_HEAD.match(chunk[i]).end():]  # type: ignore[union-attr]
 
     def service(self, seq: int) -> str:
         return self.get(seq).service
@@ -308,7 +327,7 @@ class LogBuffer:
     def since(self, seq: int) -> Iterator[tuple[int, LogLine]]:
         """``(seq, line)`` for every kept line with sequence >= ``seq``."""
         seq = max(seq, self.first_seq)
-        return zip(range(seq, self.end_seq), map(self.parser.parse_line, self._slice(seq)))
+        return zip(range(seq, self.end_seq), map(self.parser.parse_line, self._slice(seq)), strict=True)
 
     def __iter__(self) -> Iterator[tuple[int, LogLine]]:
         return self.since(self.first_seq)
@@ -346,7 +365,7 @@ class LogBuffer:
         start = max(self._services_scanned_to, self.first_seq)
         lines = self._slice(start)
         # dict(zip()) keeps each service's newest sequence, keys in order of first sight.
-        self._services_seen.update(zip(self.parser.services_of(lines), range(start, self.end_seq)))
+        self._services_seen.update(zip(self.parser.services_of(lines), range(start, self.end_seq), strict=True))
         self._services_scanned_to = self.end_seq
         first = self.first_seq
         for gone in [s for s, newest in self._services_seen.items() if newest < first]:

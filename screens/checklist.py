@@ -65,6 +65,7 @@ class ChecklistScreen(ConsoleScreen):
         self.journal = journal
         self.outcome = outcome
         self.checklist: Checklist | None = None
+        self.checking = False   # the machine checks are running: the status line says so
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -95,6 +96,7 @@ class ChecklistScreen(ConsoleScreen):
             for item in items:
                 optional = "" if item.required else " (optional)"
                 table.add_row("", item.title + optional, "", key=item.id)
+        self.checking = True   # from the first frame: "Blocked by" before the checks ran would mislead
         self.show_states()
         table.move_cursor(row=1)
         table.focus()
@@ -114,7 +116,9 @@ class ChecklistScreen(ConsoleScreen):
         status = self.query_one("#checklist-status", Static)
         status.set_class(ready, "-ready")
         status.set_class(not ready, "-blocked")
-        if ready:
+        if self.checking and not ready:
+            status.update("Running the automatic checks…")
+        elif ready:
             status.update("Ready: every required item is done or waived. Start the procedure (p).")
         else:
             names = ", ".join(item.title.split(":")[0] for item in checklist.blocking()[:3])
@@ -192,8 +196,14 @@ class ChecklistScreen(ConsoleScreen):
         if self.checklist is None:
             return
         app = self.console_app
-        await self.checklist.run_auto_checks(app.config, app.transport, incident_notifier(app.config, self.journal))
+        self.checking = True
         self.show_states()
+        try:
+            await self.checklist.run_auto_checks(app.config, app.transport,
+                                                 incident_notifier(app.config, self.journal))
+        finally:
+            self.checking = False
+            self.show_states()
 
     # -- the procedure -----------------------------------------------------------------------
 

@@ -2,15 +2,15 @@
 
 Three kinds of worker, each in its own group so one never cancels another: the
 engine (``procedure``), ``docker compose logs -f`` over the same SSH connection
-(``procedure-logs``, restarted with a backoff whenever it ends, as it does when
-the rollback takes the stack down), and the health poller (``procedure-health``).
+(``procedure-logs``, consuming :func:`console.logfollow.follow_logs`, which restarts
+it whenever it ends, as it does when the rollback takes the stack down), and the
+health poller (``procedure-health``).
 The engine's listener only posts messages; output lines are parked and drained
 in one batch per message so a noisy step never costs one widget update per line.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from functools import partial
 
@@ -21,6 +21,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Log, Static
 from textual.worker import Worker, WorkerState
@@ -32,9 +33,10 @@ from console.engine.events import (AwaitingConfirmation, Event, Notice, Procedur
                                    StepSkipped, StepStarted, WouldRun)
 from console.incident.session import IncidentSession
 from console.engine.procedure import Procedure
-from console.failures import TransportError
 from console.health import HealthPoller, HealthResult
 from console.journal import Journal
+from console.logfollow import FollowRestart, follow_logs
+from console.logstream import prepare_lines, strip_controls
 from console.transport.base import Transport
 from screens.decider import ScreenDecider
 from screens.flow import opened_at
@@ -46,10 +48,9 @@ from widgets.step_list import OUTPUT_KEEP_LINES, StepList
 from widgets.ttr_clock import TTRClock, utc_now
 
 LOG_TAIL = 50
-LOG_RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0)   # seconds between `logs -f` restarts, growing while it keeps dying
-LOG_HEALTHY_RUN = 30.0                       # a follow that lasted this long resets the backoff
 SHOWN_LINE_MAX = 2000
 NARROW_WIDTH = 110
+NOTICE_SEVERITY: dict[str, SeverityLevel] = {"warning": "warning", "error": "error"}
 OUTCOME_WORDS = {"succeeded": "SUCCEEDED", "failed": "FAILED", "aborted": "ABORTED",
                  "interrupted": "INTERRUPTED"}
 
@@ -98,8 +99,10 @@ class ProcedureScreen(Screen[str]):
 
     CSS_PATH = "procedure.tcss"
     COMMANDS = {ProcedureCommands}
-    # Decision keys are priority bindings (the log pane binds `s` to search) gated by
-    # check_action, so outside a decision the key reaches the focused widget as usual.
+    # Decision keys are priority bindings (the log pane binds `s` to search and `c` to copy)
+    # gated by check_action, so outside a decision the key reaches the focused widget as usual.
+    # Typed into a text field (the log pane's filter/search Input) they are text: Textual drops
+    # every binding, priority ones included, for a key the focused Input consumes.
     BINDINGS = [
         Binding("r", "retry", "Retry", id="procedure.retry", priority=True),
         Binding("s", "skip", "Skip…", id="procedure.skip", priority=True),
@@ -243,7 +246,9 @@ class ProcedureScreen(Screen[str]):
         selected = steps.selected_id
         shown: list[str] = []
         for step_id, lines in parked:
-            lines = [line if len(line) <= SHOWN_LINE_MAX else line[:SHOWN_LINE_MAX] + " …" for line in lines]
+            # Host output is data: no escape sequence or control character may reach the terminal.
+            lines = [line if len(line) <= SHOWN_LINE_MAX else line[:SHOWN_LINE_MAX] + " …"
+                     for line in prepare_lines(lines)]
             steps.add_output(step_id, lines)
             if step_id == selected:
                 shown.extend(lines)
@@ -269,11 +274,12 @@ class ProcedureScreen(Screen[str]):
             steps.follow(event.step_id)
             commands.command_started(event.step_id, event.command)
         elif isinstance(event, StepFinished):
-            steps.update_step(event.step_id, state="done", duration=event.duration, note=event.summary)
+            steps.update_step(event.step_id, state="done", duration=event.duration,
+                              note=strip_controls(event.summary))
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepFailed):
             steps.update_step(event.step_id, state="failed", duration=event.duration,
-                              note=f"{event.reason.label}: {event.message}")
+                              note=f"{event.reason.label}: {strip_controls(event.message)}")
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepSkipped):
             # A step done before the resume keeps what _show_done_before said: the engine's
@@ -286,8 +292,9 @@ class ProcedureScreen(Screen[str]):
         elif isinstance(event, WouldRun):
             steps.update_step(event.step_id, state="would_run", command=event.command)
         elif isinstance(event, Notice):
-            severity = {"warning": "warning", "error": "error"}.get(event.level, "information")
-            self.notify(event.message, severity=severity, timeout=8 if severity == "information" else 20)
+            severity = NOTICE_SEVERITY.get(event.level, "information")
+            self.notify(strip_controls(event.message), severity=severity,
+                        timeout=8 if severity == "information" else 20)
         elif isinstance(event, ProcedureFinished):
             self._procedure_ended(event.outcome)
         self._show_selected()
@@ -376,17 +383,10 @@ class ProcedureScreen(Screen[str]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("retry", "skip", "abort"):
-            if self._log_prompt_open():
-                return False
             return self.decider.awaiting_failure_choice
         if action == "continue":
-            return self.outcome is not None and not self._log_prompt_open()
+            return self.outcome is not None
         return True
-
-    def _log_prompt_open(self) -> bool:
-        # While the log pane's filter/search prompt is open every key is text for it.
-        pane = self.query_one(LogPane)
-        return self.focused is pane and pane.prompt_open
 
     def action_retry(self) -> None:
         self.decider.choose("retry")
@@ -449,22 +449,13 @@ class ProcedureScreen(Screen[str]):
 
     @work(exclusive=True, group="procedure-logs", exit_on_error=False)
     async def stream_logs(self) -> None:
-        """`logs -f` ends when the stack goes down or the link drops: start it again."""
+        """The stack's logs, followed through every restart the rollback causes (console.logfollow)."""
         argv = ComposeCommands.for_target(self.config.target).logs_follow(tail=LOG_TAIL)
         pane = self.query_one(LogPane)
-        failures = 0
-        while True:
-            started = time.monotonic()
-            try:
-                await self.transport.run(argv, on_output=lambda _stream, lines: pane.ingest(lines))
-            except TransportError as exc:
-                pane.ingest([f"[console] log stream interrupted: {exc}"])
-            if time.monotonic() - started > LOG_HEALTHY_RUN:
-                failures = 0
-            delay = LOG_RESTART_DELAYS[min(failures, len(LOG_RESTART_DELAYS) - 1)]
-            failures += 1
-            await asyncio.sleep(delay)
-            self.log_restarts += 1
+        async for batch in follow_logs(self.transport, argv):
+            pane.ingest(batch.lines)
+            if isinstance(batch, FollowRestart):
+                self.log_restarts = batch.restarts
 
     @work(exclusive=True, group="procedure-health", exit_on_error=False)
     async def poll_health(self) -> None:

@@ -41,10 +41,14 @@ def test_cancelling_a_question_does_not_wait_for_the_line():
 import asyncio, builtins, threading
 from console.cli_output import CLIDecider
 from console.engine.procedure import Step
-builtins.input = lambda prompt='': threading.Event().wait()
+asking = threading.Event()
+def blocked_input(prompt=''):
+    asking.set()
+    threading.Event().wait()
+builtins.input = blocked_input
 async def main():
     task = asyncio.create_task(CLIDecider(False, interactive=True).confirm(Step('s', 's', argv=['true']), 'go?'))
-    await asyncio.sleep(0.2)
+    assert await asyncio.to_thread(asking.wait, 10), 'the question was never asked'
     task.cancel()
     try:
         await task

@@ -22,10 +22,12 @@ import pytest
 
 from console.config import load_config
 from console.releaselog import ReleaseLog
+from tests._waiting import wait_for_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 CTL = ROOT / "sandbox" / "ctl"
 CONSOLE = Path(sys.executable).parent / "incident-console"
+POLL = 0.1   # seconds between two looks at the screen
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
@@ -57,8 +59,21 @@ class Terminal:
             screen = self.screen()
             if re.search(pattern, screen):
                 return screen
-            time.sleep(0.2)
+            time.sleep(POLL)
         raise AssertionError(f"{pattern!r} not on screen after {timeout:g}s; screen was:\n{screen}")
+
+
+
+def selected_item(screen: str) -> str | None:
+    """The checklist's detail line ("<item>: <status> · ..."): the row under the cursor; None on a group row."""
+    found = re.search(r"^.*: (pending|failed|done|waived)\b.*$", screen, re.M)
+    return found.group(0).strip() if found else None
+
+
+def confirmation(screen: str) -> str | None:
+    """The step a confirmation dialog asks about ("⚠ <title>"; the step list puts its ⚠ after titles)."""
+    found = re.search(r"⚠ (\w.*?)(?: {2,}|[│┃║▌▐]|$)", screen, re.M)
+    return found.group(1) if found else None
 
 
 def _ctl(*args: str) -> str:
@@ -70,8 +85,8 @@ def _ctl(*args: str) -> str:
 def _waive_everything_open(term: Terminal, rows: int) -> None:
     """Walk every checklist row; waive whatever is still pending or failed (the sandbox has no Slack etc.)."""
     term.keys("Home")
+    wait_for_sync(lambda: selected_item(term.screen()) is None, 10, "the cursor on the first group", POLL)
     for _ in range(rows):
-        time.sleep(0.2)
         screen = term.screen()
         if re.search(r"^ *Ready: every required item", screen, re.M):
             return
@@ -81,7 +96,13 @@ def _waive_everything_open(term: Terminal, rows: int) -> None:
             term.text("sandbox e2e: not available here")
             term.keys("Enter")
             term.wait_for(r": waived\b", 10)
+        before = selected_item(term.screen())
         term.keys("Down")
+        try:   # the cursor moved when the detail line names another row
+            wait_for_sync(lambda before=before: selected_item(term.screen()) != before, 3, "the cursor to move",
+                          POLL)
+        except AssertionError:
+            return   # the last row: Down had nowhere to go
 
 
 def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_path):
@@ -106,8 +127,8 @@ def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_p
 
         # The prerequisites: wait for the machine checks, then waive what only a person could do.
         term.wait_for(r"prerequisites", 15)
+        # The status says "Running the automatic checks…" until they are done.
         term.wait_for(r"Ready: every required|Blocked by", 30)
-        time.sleep(3)   # the automatic checks run in a worker; let them settle
         for _ in range(3):
             if re.search(r"Ready: every required", term.screen()):
                 break
@@ -125,10 +146,14 @@ def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_p
                 break
             assert not re.search(r"ROLLBACK .*(FAILED|ABORTED)", screen), screen
             if "Run it (y)" in screen:
+                asked = confirmation(screen)
+                assert asked, screen
                 term.keys("y")
                 confirmed += 1
-                time.sleep(0.5)
-            time.sleep(0.2)
+                # answered: wait for that question to go, so it is never answered twice
+                wait_for_sync(lambda asked=asked: confirmation(term.screen()) != asked, 15,
+                              f"the confirmation of {asked!r} to close", POLL)
+            time.sleep(POLL)
         else:
             raise AssertionError(f"the rollback did not succeed in time; screen:\n{screen}")
         assert confirmed >= 2, "the destructive steps were confirmed one by one"
@@ -141,10 +166,7 @@ def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_p
         term.keys("c")   # continue to verification
         term.wait_for(r"[Vv]erif", 15)
         term.keys("C-q")
-        deadline = time.monotonic() + 15
-        while term.alive() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not term.alive(), "the app quits"
+        wait_for_sync(lambda: not term.alive(), 15, "the app to quit", POLL)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
         _ctl("reset")

@@ -10,7 +10,7 @@ import pytest
 from tests._records_support import last_record
 from console.config import load_config
 from console.engine.context import StepContext
-from console.engine.events import Notice, ProcedureFinished, StepFailed, StepSkipped, WouldRun
+from console.engine.events import Notice, ProcedureFinished, StepFailed, StepSkipped, StepStarted, WouldRun
 from console.engine.lock import RemoteLock
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.runner import Choice, StepEngine
@@ -18,6 +18,7 @@ from console.failures import FailureReason
 from console.incidents import summarize
 from console.journal import Journal
 from console.transport.local import LocalTransport
+from tests._waiting import wait_for
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
@@ -192,11 +193,8 @@ async def test_cancel_releases_the_lock_and_journals_the_interruption(config):
     steps = [Step("slow", "Slow", argv=["sleep", "30"], mutating=True)]
     engine, journal, events = make_engine(config, steps, ScriptedDecider())
     task = asyncio.create_task(engine.run())
-    for _ in range(100):
-        await asyncio.sleep(0.05)
-        if lock_dir.exists():
-            break
-    await asyncio.sleep(0.2)
+    await wait_for(lambda: lock_dir.exists() and any(isinstance(e, StepStarted) for e in events), 5,
+                   "the lock to be taken and the slow step to start")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

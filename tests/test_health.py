@@ -15,6 +15,7 @@ from console.health import (MISSING, HealthPoller, check_all, check_health, flat
                             lookup, matches)
 
 from tests._http_support import JSONServer
+from tests._waiting import wait_for
 
 ROUTES = {
     "/ok": (200, {"status": "ok", "version": "v1", "db": {"ok": True}}),
@@ -179,8 +180,7 @@ async def test_poller_stop_ends_the_wait_and_sync_callbacks_work(server):
     async with httpx.AsyncClient(trust_env=False) as client:
         poller = HealthPoller([check(f"{server}/ok")], seen.append, client=client, interval=30)
         task = asyncio.create_task(poller.run())
-        while not seen:
-            await asyncio.sleep(0.01)
+        await wait_for(lambda: seen, 5, "the first round")
         poller.stop()
         await asyncio.wait_for(task, timeout=2)
     assert seen[0][0].ok

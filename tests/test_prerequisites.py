@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import json
 import socket
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from console.runbook import load_runbook
 from console.secrets import SecretRef
 
 from tests._http_support import JSONServer
+from tests._waiting import wait_for
 from sandbox.mock_services import MockServices
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +33,11 @@ REQUIRED = ["backup_verified", "stakeholders_notified", "traffic_plan", "alerts_
             "coordinator_assigned", "status_page_banner", "support_informed"]
 SLACK_TOKEN = "T0CHK/B0CHK/checklisthooksecret"
 API_KEY = "sp-checklist-key-0123456789"
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-af", text], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in found if "pgrep" not in line]
 
 
 @pytest.fixture
@@ -187,7 +194,9 @@ async def test_backup_command_past_its_timeout_is_killed(runbook, journal, confi
     await checklist.run_auto_checks(with_prereqs(config, backup_check_command=["sh", "-c", script]))
     state = checklist.state("backup_verified")
     assert state.status == "failed" and "ran past 0.5s" in state.detail
-    await asyncio.sleep(2.5)
+    # The background subshell carries the marker path in its command line: once no process
+    # does, it was killed (had only sh gone, it would run on and touch the marker after 2 s).
+    await wait_for(lambda: not processes_mentioning(str(marker)), 10, "the background subshell to go")
     assert not marker.exists()   # the whole process group went, not just sh
 
 
@@ -349,12 +358,13 @@ async def test_slack_outage_leaves_the_item_pending_with_the_error(runbook, jour
 
 
 @pytest.mark.asyncio
-async def test_a_tick_while_checks_run_is_not_overwritten(runbook, journal, config, monkeypatch):
+async def test_a_tick_while_checks_run_is_not_overwritten(runbook, journal, config, monkeypatch, tmp_path):
     monkeypatch.setattr(prerequisite_checks, "CHECK_TIMEOUT", 5)
     checklist = Checklist(runbook, journal, "alice")
+    started = tmp_path / "check-started"
     checks = asyncio.ensure_future(checklist.run_auto_checks(
-        with_prereqs(config, backup_check_command=["sh", "-c", "sleep 0.5; exit 1"])))
-    await asyncio.sleep(0.2)
+        with_prereqs(config, backup_check_command=["sh", "-c", f"touch {started}; sleep 0.5; exit 1"])))
+    await wait_for(started.exists, 5, "the backup check to start")
     checklist.tick("backup_verified", "alice")
     changed = await checks
     assert "backup_verified" not in changed

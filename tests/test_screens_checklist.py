@@ -3,6 +3,8 @@ are journaled with who and when, a waiver needs a reason, bad hotfix input is an
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from textual.widgets import Button, DataTable
 
@@ -168,3 +170,29 @@ async def test_machine_checks_that_crash_say_so_instead_of_failing_silently(tmp_
         assert [(n.severity, n.title, n.message) for n in notices] == [
             ("error", "run_auto_checks failed", "RuntimeError: outbox unreadable: [Errno 13] Permission denied")]
         assert isinstance(app.screen, ChecklistScreen) and screen.is_attached
+
+
+@pytest.mark.asyncio
+async def test_the_status_says_the_machine_checks_are_running_until_they_are_done(tmp_path, monkeypatch):
+    release = asyncio.Event()
+    original = Checklist.run_auto_checks
+
+    async def held(self, *args, **kwargs):
+        await release.wait()
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Checklist, "run_auto_checks", held)
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        journal = open_new_incident(app.config, "v2")
+        journal.record("outcome", outcome="rollback", path=[], overridden=False, reason="", by="oncall")
+        app.set_incident(journal)
+        screen = ChecklistScreen(journal, "rollback")
+        await app.push_screen(screen)
+        status = screen.query_one("#checklist-status")
+        await pilot.pause()
+        # Not "Blocked by" before a check ran: that is what an operator (or the tmux test) waits for.
+        assert str(status.render()) == "Running the automatic checks…"
+        release.set()
+        await wait_for(pilot, lambda: "Blocked by" in str(status.render()), what="the checks to finish")
+        assert screen.checklist.state("backup_verified").status == "failed"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from textual import events
 from textual.app import App, ComposeResult
 
 from widgets.log_pane import LogPane, service_colour
+from widgets.log_prompt import LogPrompt
 
 TS = "2026-03-01T10:15:30.123456789Z"
 
@@ -31,6 +33,11 @@ def lines(n: int, service: str = "mr-dj-backend-1", start: int = 0, text: str = 
 
 def screen_rows(pane: LogPane) -> list[str]:
     return [pane.render_line(y).text for y in range(pane.scrollable_content_region.height)]
+
+
+def bottom_row(app: App) -> str:
+    """The last row inside the pane's border, as the terminal shows it (prompt included)."""
+    return app.screen._compositor.render_strips()[-2].text
 
 
 async def flush(pilot, pane: LogPane) -> None:
@@ -187,9 +194,11 @@ async def test_text_filter_typed_in_the_prompt():
         assert len(pane.view) == 2
         await pilot.press("slash", "ctrl+u", *"re:(", "enter")               # bad regex: prompt stays open
         assert pane.prompt_open and pane.text_filter == "re:boom [02]"
-        assert "filter (re: regex" in screen_rows(pane)[-1]
+        prompt = pane.query_one(LogPrompt)
+        assert app.focused is prompt.input and prompt.input.value == "re:("
+        assert "filter (re: regex" in bottom_row(app)
         await pilot.press("escape")
-        assert not pane.prompt_open
+        assert not pane.prompt_open and app.focused is pane
 
 
 @pytest.mark.asyncio
@@ -326,3 +335,68 @@ async def test_timestamps_toggle_and_copy_visible_lines():
 def test_service_colour_is_stable():
     assert service_colour("mr-dj-backend") == service_colour("mr-dj-backend")
     assert len({service_colour(f"svc{i}") for i in range(50)}) > 3
+
+
+@pytest.mark.asyncio
+async def test_keys_typed_into_the_prompt_are_text_never_the_panes_bindings():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(5) + lines(2, text="fatal: vent closed"))
+        await flush(pilot, pane)
+        await pilot.press("slash", *"fvtcnNs/", "end", "backspace")
+        prompt = pane.query_one(LogPrompt)
+        assert prompt.input.value == "fvtcnNs"
+        assert pane.follow and pane.show_timestamps and pane.service_filter is None
+        assert pane.search_term == "" and sent(app, LogPane.SearchMoved) == []
+        await pilot.press("ctrl+u", *"vent", "enter")
+        assert pane.text_filter == "vent" and len(pane.view) == 2
+        assert app.focused is pane and not pane.prompt_open
+
+
+@pytest.mark.asyncio
+async def test_the_prompt_opens_with_the_term_in_force_and_escape_changes_nothing():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(20) + lines(1, text="needle"))
+        await flush(pilot, pane)
+        await pilot.press("slash", *"line", "enter")
+        await pilot.press("slash")
+        prompt = pane.query_one(LogPrompt)
+        assert prompt.input.value == "line" and prompt.input.cursor_position == 4
+        await pilot.press(*"s 1", "escape")
+        assert pane.text_filter == "line" and len(pane.view) == 20
+        await pilot.press("s")
+        assert prompt.kind == "search" and prompt.input.value == ""
+        assert "search (re: regex" in bottom_row(app)
+        assert [(m.kind, m.value, m.control) for m in sent(app, LogPrompt.Submitted)] == [("filter", "line", prompt)]
+
+
+@pytest.mark.asyncio
+async def test_a_paste_into_the_prompt_takes_its_first_line():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(3) + lines(1, text="ERROR boom"))
+        await flush(pilot, pane)
+        await pilot.press("slash")
+        prompt = pane.query_one(LogPrompt)
+        prompt.input.post_message(events.Paste("boom\nrm -rf /\n"))
+        await pilot.pause()
+        assert prompt.input.value == "boom"
+        await pilot.press("enter")
+        assert pane.text_filter == "boom" and len(pane.view) == 1
+
+
+@pytest.mark.asyncio
+async def test_the_closed_prompt_takes_no_focus_and_the_bottom_row_is_the_log_again():
+    app, ctx = run()
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(40))
+        await flush(pilot, pane)
+        await pilot.press("tab")
+        assert app.focused is pane   # the hidden prompt is not in the focus chain
+        await pilot.press("slash", "escape")
+        assert bottom_row(app).startswith("│10:15:30.123 mr-dj-backend │ line 39")

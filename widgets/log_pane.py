@@ -9,8 +9,9 @@ refresh, so a crash-looping service printing a million lines costs a few
 refreshes a second, not a million. A line is parsed (service, timestamp, text)
 only when its row is drawn; column widths grow with the rows drawn.
 
-The filter and search prompts are drawn on the pane's bottom row by the pane
-itself, so the widget is one self-contained Line API widget with no children.
+The filter and search prompt is a real ``Input``
+(:class:`~widgets.log_prompt.LogPrompt`) docked over the pane's bottom row: the
+pane's one child, so the keys typed into it are text, never the pane's bindings.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from collections.abc import Collection, Sequence
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from textual import events
+from textual import on
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -32,8 +34,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.logstream import (DEFAULT_MAX_LINES, LogBuffer, LogFilter, LogParser, LogView, TextMatcher,
-                               prepare_lines)
+from console.logstream import DEFAULT_MAX_LINES, LogBuffer, LogFilter, LogParser, LogView, TextMatcher, prepare_lines
+from widgets.log_prompt import LogPrompt
 
 INGEST_CHUNK = 1000           # lines prepared per GIL slice in ingest()
 GIL_YIELD = 0.0001            # seconds a producer thread sleeps per chunk (see ingest)
@@ -82,7 +84,6 @@ class LogPane(ScrollView, can_focus=True):
         "log-pane--match",
         "log-pane--current-match",
         "log-pane--indicator",
-        "log-pane--prompt",
     }
 
     DEFAULT_CSS = """
@@ -91,13 +92,12 @@ class LogPane(ScrollView, can_focus=True):
         border: round $panel;
         border-title-color: $text-muted;
         border-subtitle-color: $text-muted;
-        &:focus { border: round $accent; }
+        &:focus, &:focus-within { border: round $accent; }
         & > .log-pane--timestamp { color: $text-muted; }
         & > .log-pane--separator { color: $text-disabled; }
         & > .log-pane--match { background: $warning 60%; color: $text; }
         & > .log-pane--current-match { background: $accent 30%; }
         & > .log-pane--indicator { background: $warning; color: $background; text-style: bold; }
-        & > .log-pane--prompt { background: $boost; color: $text; }
     }
     """
 
@@ -165,14 +165,21 @@ class LogPane(ScrollView, can_focus=True):
         self._service_width = 0
         self._text_width = 0
         self._style_sets: dict[bool, dict[str, Style]] = {}
-        self._prompt_kind: str | None = None
-        self._prompt_text = ""
         self.border_title = "logs"
 
     @property
+    def is_container(self) -> bool:
+        # A Line API widget draws its own rows and has no children, but this one has the
+        # prompt docked over its bottom row; as a container the compositor places it.
+        return True
+
+    def compose(self) -> ComposeResult:
+        yield LogPrompt()
+
+    @property
     def prompt_open(self) -> bool:
-        """The filter or search prompt is open: every key typed is text for it."""
-        return self._prompt_kind is not None
+        """The filter or search prompt is open (and has the focus while the operator types)."""
+        return self.query_one(LogPrompt).is_open
 
     # -- ingest ------------------------------------------------------------------------------
 
@@ -290,7 +297,7 @@ class LogPane(ScrollView, can_focus=True):
                 base = base + part("log-pane--current-match")
             styles = self._style_sets[current] = {"": base} | {
                 name: base + part(f"log-pane--{name}")
-                for name in ("timestamp", "separator", "match", "indicator", "prompt")}
+                for name in ("timestamp", "separator", "match", "indicator")}
         return styles
 
     def _service_style(self, styles: dict[str, Style], service: str) -> Style:
@@ -303,10 +310,6 @@ class LogPane(ScrollView, can_focus=True):
         region = self.scrollable_content_region
         width, height = region.width, region.height
         styles = self._styles()
-        if y == height - 1 and self._prompt_kind is not None:
-            label = f" {self._prompt_kind} (re: regex, ^U clear) › {self._prompt_text}▏"
-            style = styles["prompt"]
-            return Strip([Segment(label, style)]).crop_extend(0, width, style)
         if y == height - 1 and not self.follow and self.new_lines:
             label = f" ↓ {self.new_lines:,} new lines, f to follow "
             style = styles["indicator"]
@@ -420,40 +423,14 @@ class LogPane(ScrollView, can_focus=True):
 
     # -- prompt ------------------------------------------------------------------------------
 
-    def on_key(self, event: events.Key) -> None:
-        if self._prompt_kind is None:
-            return
-        # While the prompt is open every key is text for it, not a binding.
+    @on(LogPrompt.Submitted)
+    def _prompt_submitted(self, event: LogPrompt.Submitted) -> None:
         event.stop()
-        event.prevent_default()
-        if event.key == "escape":
-            self._close_prompt()
-        elif event.key == "enter":
-            self._submit_prompt()
-        elif event.key == "backspace":
-            self._prompt_text = self._prompt_text[:-1]
-        elif event.key == "ctrl+u":
-            self._prompt_text = ""
-        elif event.is_printable and event.character:
-            self._prompt_text += event.character
-        self.refresh()
-
-    def on_paste(self, event: events.Paste) -> None:
-        if self._prompt_kind is not None:
-            event.stop()
-            self._prompt_text += event.text.splitlines()[0] if event.text else ""
-            self.refresh()
-
-    def _close_prompt(self) -> None:
-        self._prompt_kind = None
-        self.refresh()
-
-    def _submit_prompt(self) -> None:
-        kind, value = self._prompt_kind, self._prompt_text
+        kind, value = event.kind, event.value
         try:
             parse_prompt(value)
         except re.error as exc:
-            self.notify(f"Bad regex: {exc}", severity="error")
+            self.notify(f"Bad regex: {exc}", severity="error")   # the prompt stays open to fix it
             return
         self._close_prompt()
         if kind == "filter":
@@ -462,6 +439,18 @@ class LogPane(ScrollView, can_focus=True):
             self.search_term = value
             if value:
                 self.action_next_match()
+
+    @on(LogPrompt.Dismissed)
+    def _prompt_dismissed(self, event: LogPrompt.Dismissed) -> None:
+        event.stop()
+        self._close_prompt()
+
+    def _close_prompt(self) -> None:
+        prompt = self.query_one(LogPrompt)
+        had_focus = prompt.has_focus_within
+        prompt.close()
+        if had_focus:
+            self.focus()
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -472,9 +461,7 @@ class LogPane(ScrollView, can_focus=True):
         self.follow = True
 
     def action_prompt(self, kind: str) -> None:
-        self._prompt_kind = kind
-        self._prompt_text = self.text_filter if kind == "filter" else self.search_term
-        self.refresh()
+        self.query_one(LogPrompt).open(kind, self.text_filter if kind == "filter" else self.search_term)
 
     def action_next_match(self) -> None:
         self._move_to_match(backward=False)
@@ -496,8 +483,9 @@ class LogPane(ScrollView, can_focus=True):
 
     def action_copy(self) -> None:
         rows = self.visible_rows()
-        if self._match_seq is not None and self.view.row_of(self._match_seq) in rows:
-            rows = range(self.view.row_of(self._match_seq), self.view.row_of(self._match_seq) + 1)
+        match_row = self.view.row_of(self._match_seq) if self._match_seq is not None else None
+        if match_row is not None and match_row in rows:
+            rows = range(match_row, match_row + 1)
         text = "\n".join(self.plain_row(r) for r in rows)
         self.app.copy_to_clipboard(text)
         self.notify(f"Copied {len(rows)} line{'s' if len(rows) != 1 else ''}")

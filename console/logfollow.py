@@ -1,0 +1,114 @@
+"""Following a stack's logs through everything a rollback does to the stack.
+
+``docker compose logs -f`` ends when the stack goes down (the rollback's
+``down`` step) and dies with the SSH link; an operator watching the logs wants
+them back as soon as there is something to show, without pressing anything.
+:func:`follow_logs` runs the command, hands its output over in batches, and
+starts it again after each end with a growing pause (a stack that stays down
+would otherwise make it spin), saying so in the stream itself.
+
+It is an async iterator so any front end can consume it: the procedure screen
+feeds the log pane from it, a test drives it with a fake transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from console.failures import TransportError
+from console.transport.base import Transport
+
+RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0)  # seconds before each restart, growing while it keeps dying
+HEALTHY_RUN = 30.0  # a follow that lasted this long starts the delays over
+NOTICE_PREFIX = "[console] "
+
+
+@dataclass(frozen=True)
+class LogLines:
+    """Lines the command printed (stdout and stderr alike), as many as arrived since the last batch."""
+
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class FollowRestart:
+    """The command ended or the link dropped; it starts again after ``delay`` seconds."""
+
+    reason: str  # "ended (exit 0)", "interrupted: connection lost ..."
+    delay: float
+    restarts: int  # restarts so far, this one included
+
+    @property
+    def lines(self) -> list[str]:
+        """The notice, as a line for the log itself: the operator sees the gap where it happened."""
+        return [f"{NOTICE_PREFIX}log stream {self.reason}; restarting in {self.delay:g}s"]
+
+
+LogBatch = LogLines | FollowRestart
+
+
+async def follow_logs(
+    transport: Transport,
+    argv: list[str],
+    *,
+    delays: Sequence[float] = RESTART_DELAYS,
+    healthy_run: float = HEALTHY_RUN,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> AsyncIterator[LogBatch]:
+    """Run ``argv`` (a follow command) forever, yielding its output and a notice before each restart.
+
+    Output is coalesced: whatever arrived while the consumer was busy comes as one
+    batch. Only link failures (:class:`TransportError`) are survived; anything else
+    is a bug and propagates. Closing the iterator (or cancelling its consumer)
+    cancels the running command, which kills it on the host.
+    """
+    if not delays:
+        raise ValueError("follow_logs needs at least one restart delay")
+    failures = 0
+    restarts = 0
+    while True:
+        started = clock()
+        pending: list[str] = []
+        arrived = asyncio.Event()
+
+        def on_output(
+            _stream: str, lines: list[str], pending: list[str] = pending, arrived: asyncio.Event = arrived
+        ) -> None:
+            pending.extend(lines)
+            arrived.set()
+
+        run = asyncio.ensure_future(transport.run(argv, on_output=on_output))
+        try:
+            while not run.done():
+                waiter = asyncio.ensure_future(arrived.wait())
+                try:
+                    await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+                arrived.clear()
+                if pending:
+                    batch, pending[:] = pending[:], []
+                    yield LogLines(batch)
+        finally:
+            if not run.done():
+                run.cancel()
+                await asyncio.wait({run})
+        if pending:  # the last lines can arrive together with the end
+            yield LogLines(pending[:])
+        try:
+            result = run.result()
+        except TransportError as exc:
+            reason = f"interrupted: {exc}"
+        else:
+            reason = "ended" if result.exit_status is None else f"ended (exit {result.exit_status})"
+        if clock() - started >= healthy_run:
+            failures = 0
+        delay = delays[min(failures, len(delays) - 1)]
+        failures += 1
+        restarts += 1
+        yield FollowRestart(reason, delay, restarts)
+        await sleep(delay)
