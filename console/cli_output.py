@@ -13,6 +13,7 @@ from console.engine.events import (AwaitingConfirmation, Event, Notice, Procedur
                                    StepSkipped, StepStarted, WouldRun)
 from console.engine.procedure import Step
 from console.engine.runner import Choice
+from console.safetext import plain_line, plain_text
 
 MAX_SHOWN_LINE = 400
 
@@ -44,13 +45,14 @@ class EventPrinter:
             return f"-> {event.step_id}: {event.title}\n   $ {event.command}"
         if isinstance(event, StepOutput):
             prefix = "   | " if event.stream == "stdout" else "   ! "
-            return "\n".join(prefix + line[:MAX_SHOWN_LINE] for line in event.lines)
+            # Host output is data: printed raw, an escape sequence would drive the operator's terminal.
+            return "\n".join(prefix + plain_line(line)[:MAX_SHOWN_LINE] for line in event.lines)
         if isinstance(event, StepFinished):
             summary = f" {event.summary}" if event.summary else ""
             return f"   ok ({event.duration:.1f}s){summary}"
         if isinstance(event, StepFailed):
             code = "" if event.exit_code is None else f", exit {event.exit_code}"
-            return f"   FAILED [{event.reason.label}{code}] {event.message}"
+            return f"   FAILED [{event.reason.label}{code}] {plain_text(event.message)}"
         if isinstance(event, StepSkipped):
             return f"-- {event.step_id}: skipped ({event.reason})"
         if isinstance(event, WouldRun):

@@ -35,6 +35,7 @@ from console.engine.procedure import Procedure
 from console.failures import TransportError
 from console.health import HealthPoller, HealthResult
 from console.journal import Journal
+from console.safetext import plain_line
 from console.transport.base import Transport
 from screens.decider import ScreenDecider
 from screens.flow import opened_at
@@ -240,7 +241,9 @@ class ProcedureScreen(Screen[str]):
         selected = steps.selected_id
         shown: list[str] = []
         for step_id, lines in parked:
-            lines = [line if len(line) <= SHOWN_LINE_MAX else line[:SHOWN_LINE_MAX] + " …" for line in lines]
+            # Host output is hostile text: no escape sequence may reach the terminal through the pane.
+            lines = [line if len(line) <= SHOWN_LINE_MAX else line[:SHOWN_LINE_MAX] + " …"
+                     for line in map(plain_line, lines)]
             steps.add_output(step_id, lines)
             if step_id == selected:
                 shown.extend(lines)
