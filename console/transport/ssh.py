@@ -218,9 +218,12 @@ class SSHTransport:
             await finish_despite_cancel(self._abort(conn, proc, err, pump))
             raise
         if not done:
-            await finish_despite_cancel(self._abort(conn, proc, err, pump))
+            killed = await finish_despite_cancel(self._abort(conn, proc, err, pump))
+            how = ("was killed with its process group" if killed else
+                   "its process group was never reported (no PGID marker) or could not be signalled, "
+                   "so it MAY STILL RUN on the host: check with ps before retrying")
             exc = CommandTimeout(f"{shlex.join(argv)} ran past its {timeout:g}s timeout on "
-                                 f"{self.description} and was killed with its process group")
+                                 f"{self.description}; {how}")
             exc.result = result(None)
             raise exc
         try:
@@ -237,8 +240,13 @@ class SSHTransport:
         return result(status)
 
     async def _abort(self, conn: asyncssh.SSHClientConnection, proc: asyncssh.SSHClientProcess,
-                     err: MarkedStderr, pump: asyncio.Future) -> None:
-        """Kill the command's whole remote process group, then close its channel."""
+                     err: MarkedStderr, pump: asyncio.Future) -> bool:
+        """Kill the command's whole remote process group, then close its channel.
+
+        True when the command is known to be gone (it exited, or its group was signalled);
+        False when its group was never reported or the kill could not be sent.
+        """
+        killed = proc.exit_status is not None
         try:
             if proc.exit_status is None:   # no exit reported: the command may still run
                 try:
@@ -246,9 +254,10 @@ class SSHTransport:
                 except TimeoutError:
                     pass
                 if err.pgid is not None and conn is self._conn:
-                    await asyncio.wait_for(
+                    done = await asyncio.wait_for(
                         conn.run(shlex.join(kill_group_argv(err.pgid, self.kill_grace)), check=False),
                         self.kill_grace + 5)
+                    killed = done.exit_status == 0
         except (asyncssh.Error, OSError, TimeoutError):
             pass  # the link is gone: nothing more we can do from here
         finally:
@@ -257,6 +266,7 @@ class SSHTransport:
                 await asyncio.wait_for(asyncio.shield(pump), 2)
             except BaseException:
                 pump.cancel()
+        return killed
 
     # -- files ----------------------------------------------------------------------
 
