@@ -12,6 +12,7 @@ import math
 import sys
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130   # Ctrl-C, as a shell reports it: the procedure stopped part-way and can be resumed
 
 
 def positive_minutes(text: str) -> float:
@@ -109,6 +110,7 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
     from console.cli_output import CLIDecider, EventPrinter
     from console.engine.incident import IncidentRun, make_transport, open_new_incident, recheck_host
     from console.failures import TransportError
+    from console.interrupts import Interrupted, run_until_interrupted
 
     printer = EventPrinter(args.json)
     dry_run = getattr(args, "dry_run", False)
@@ -133,7 +135,13 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
                        from_tag=procedure.from_tag, to_tag=procedure.to_tag)
         run = IncidentRun(config, journal, transport, CLIDecider(getattr(args, "yes", False)), [printer],
                           assume_yes=getattr(args, "yes", False), dry_run=dry_run)
-        outcome = await run.run(procedure, done_steps)
+        try:
+            outcome = await run_until_interrupted(run.run(procedure, done_steps),
+                                                  lambda text: print(text, file=sys.stderr, flush=True))
+        except Interrupted:
+            where = f"; `incident-console resume {journal.incident_id}` continues it" if journal else ""
+            print(f"incident-console: procedure interrupted{where}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         await announce(notifier, messages.PROCEDURE_FINISHED, procedure=procedure.name, outcome=outcome,
                        from_tag=procedure.from_tag, to_tag=procedure.to_tag)
         await flush(notifier)
