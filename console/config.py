@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from console.secrets import SecretRef
 from console.validate import is_valid_holder, is_valid_hostname, is_valid_remote_path
@@ -84,6 +85,7 @@ class HealthCheck:
     interval: float = 5.0
     version_key: str | None = "version"
     expect: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, SecretRef] = field(default_factory=dict)   # e.g. Authorization = "env:NAME"
 
 
 @dataclass(frozen=True)
@@ -456,10 +458,16 @@ def _health(r: _Reader, data: dict, where: str = "health") -> list[HealthCheck]:
             r.problem(prefix, "must be a table")
             continue
         r.unknown(item, prefix, {"name", "url", "expected_status", "timeout", "interval",
-                                 "version_key", "expect"})
+                                 "version_key", "expect", "headers"})
         url = r.get(item, prefix, "url", str)
         if url and not url.startswith(("http://", "https://")):
             r.problem(f"{prefix}.url", "must start with http:// or https://")
+        url = _without_credentials(r, f"{prefix}.url", url, f"{prefix}.headers")
+        headers = {}
+        for header, value in (r.get(item, prefix, "headers", dict, {}) or {}).items():
+            ref = r.secret(f"{prefix}.headers.{header}", value)
+            if ref is not None:
+                headers[header] = ref
         status = r.get(item, prefix, "expected_status", int, 200)
         if status is not None and not 100 <= status <= 599:
             r.problem(f"{prefix}.expected_status", "must be an HTTP status code")
@@ -470,8 +478,24 @@ def _health(r: _Reader, data: dict, where: str = "health") -> list[HealthCheck]:
             timeout=r.get(item, prefix, "timeout", float, 5.0) or 5.0,
             interval=r.get(item, prefix, "interval", float, 5.0) or 5.0,
             version_key=r.get(item, prefix, "version_key", str, "version"),
-            expect=expect or {}))
+            expect=expect or {}, headers=headers))
     return checks
+
+
+def _without_credentials(r: _Reader, path: str, url: str | None, headers_key: str | None) -> str | None:
+    """A URL with ``user:password@`` would be journaled and shown as the step's command: refused
+    (the message never repeats the URL), and dropped so nothing downstream ever holds it."""
+    try:
+        if not url or "@" not in urlsplit(url).netloc:
+            return url
+    except ValueError:
+        r.problem(path, "is not a valid URL")
+        return None
+    where = (f'send them as a header given by reference instead, e.g. {headers_key} = '
+             '{ Authorization = "env:HEALTH_AUTHORIZATION" }') if headers_key else \
+        "give a URL without them"
+    r.problem(path, f"holds credentials (user:password@ in the URL), which would be journaled and shown; {where}")
+    return None
 
 
 def _commands(r: _Reader, data: dict) -> Commands:
@@ -559,7 +583,7 @@ def _prerequisites(r: _Reader, data: dict) -> Prerequisites:
         url = r.get(t, "prerequisites", key, str, None)
         if url and not url.startswith(("http://", "https://")):
             r.problem(f"prerequisites.{key}", "must start with http:// or https://")
-        urls[key] = url
+        urls[key] = _without_credentials(r, f"prerequisites.{key}", url, None)
     return Prerequisites(backup_check_command=command or None, **urls)
 
 
