@@ -50,12 +50,14 @@ def test_ctrl_c_during_a_destructive_step_leaves_nothing_behind(sandbox_config_p
     config = load_config(sandbox_config_path)
     marker = f"ctrlc-{uuid.uuid4().hex}"
     lock_dir = f"{config.target.project_dir}/{LOCK_NAME}"
+    # "[c]trlc-...": the pattern never matches the shell that runs pgrep itself.
+    pattern = f"[{marker[0]}]{marker[1:]}"
     out = (tmp_path / "out").open("w+")
     console = subprocess.Popen([sys.executable, "-c", DRIVER, str(sandbox_config_path), marker,
                                 str(tmp_path / "state")], stdout=out, stderr=subprocess.STDOUT,
                                cwd=ROOT, env=sandbox_env())
     try:
-        _wait(lambda: host(config, f"pgrep -f {marker}").returncode == 0, 60, "the step to run on the host")
+        _wait(lambda: host(config, f"pgrep -f '{pattern}'").returncode == 0, 60, "the step to run on the host")
         assert host(config, f"test -d {lock_dir}").returncode == 0, "the lock was not taken"
         for _ in range(presses):
             console.send_signal(signal.SIGINT)
@@ -64,7 +66,7 @@ def test_ctrl_c_during_a_destructive_step_leaves_nothing_behind(sandbox_config_p
     finally:
         if console.poll() is None:
             console.kill()
-        host(config, f"pkill -f {marker}; rm -rf {lock_dir}")
+        host(config, f"pkill -f '{pattern}'; rm -rf {lock_dir}")
     out.seek(0)
     shown = out.read()
     assert code == 130, shown
@@ -73,7 +75,7 @@ def test_ctrl_c_during_a_destructive_step_leaves_nothing_behind(sandbox_config_p
     if presses > 1:
         assert "still cleaning up" in shown
     # No remote process left, lock released, interruption journaled.
-    assert host(config, f"pgrep -f {marker}").returncode == 1
+    assert host(config, f"pgrep -f '{pattern}'").returncode == 1
     assert host(config, f"test -e {lock_dir}").returncode == 1
     [journal] = (tmp_path / "state").rglob("journal.jsonl")
     records = [json.loads(line) for line in journal.read_text().splitlines()]
