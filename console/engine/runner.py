@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -21,6 +22,7 @@ from console.engine.lock import LockError, LockHeld, RemoteLock
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.failures import (CommandTimeout, FailureReason, PreconditionFailed,
                               TransportError)
+from console.safetext import plain_line
 from console.validate import UnsafeValue
 
 OUTPUT_KEEP_BYTES = 8 * 1024 * 1024   # full output side file is capped so a flood cannot fill the disk
@@ -254,6 +256,11 @@ class StepEngine:
             return self._failed(step, exc.reason, str(exc), None, started, output)
         except (PreconditionFailed, UnsafeValue) as exc:
             return self._failed(step, FailureReason.PRECONDITION, str(exc), None, started, output)
+        except Exception as exc:
+            # e.g. a parser meeting output it never saw: this step failed, the procedure did not;
+            # the operator gets the usual retry / skip / abort.
+            return self._failed(step, FailureReason.INTERNAL_ERROR, internal_error_message(step, exc),
+                                None, started, output)
         duration = round(time.monotonic() - started, 3)
         if not ok:
             reason = FailureReason.NON_ZERO_EXIT if step.argv is not None else FailureReason.PRECONDITION
@@ -287,6 +294,16 @@ class StepEngine:
 
 class _Unknown(Exception):
     pass
+
+
+def internal_error_message(step: Step, exc: Exception) -> str:
+    """What went wrong, where, without anything secret: a step fed values on stdin (a config
+    hotfix) never has its exception text shown, as it may quote them."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else ""
+    text = "" if step.stdin else plain_line(str(exc))[:200]
+    return (f"internal error in the console ({type(exc).__name__}{where}){': ' + text if text else ''}; "
+            "the host may need checking by hand before a retry")
 
 
 class _OutputSink:
