@@ -352,11 +352,14 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
     from console.validate import is_valid_project_name
     if project_name is not None and not is_valid_project_name(project_name):
         r.problem(f"{prefix}.project_name", "must match [a-z0-9][a-z0-9_-]* (compose project name)")
+    dirs = {}
     for key in ("project_dir", "artifacts_dir"):
-        value = r.get(t, prefix, key, str, Target.project_dir if key == "project_dir" else Target.artifacts_dir)
+        default = getattr(Target, key)
+        value = r.get(t, prefix, key, str, default)
         if value is not None and not is_valid_remote_path(value):
             r.problem(f"{prefix}.{key}", "must be an absolute path on the host made of [A-Za-z0-9_.@+-] "
                                          "components, without '.' or '..'")
+        dirs[key] = value if isinstance(value, str) else default   # reported above; never used raw
     timeouts = {}
     for key in ("connect_timeout", "keepalive_interval", "command_timeout"):
         value = r.get(t, prefix, key, float, getattr(Target, key))
@@ -370,9 +373,9 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
         identity_file=str(r.path(identity)) if identity else None,
         agent=r.get(t, prefix, "agent", bool, False) or False,
         known_hosts=str(r.path(known)) if known else None,
-        project_dir=t.get("project_dir", Target.project_dir),
+        project_dir=dirs["project_dir"],
         project_name=project_name or "mr-dj", compose_command=compose or "docker-compose",
-        artifacts_dir=t.get("artifacts_dir", Target.artifacts_dir),
+        artifacts_dir=dirs["artifacts_dir"],
         connect_timeout=timeouts["connect_timeout"] or 10.0,
         keepalive_interval=timeouts["keepalive_interval"] or 15.0,
         command_timeout=timeouts["command_timeout"] or 600.0,
