@@ -6,6 +6,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from console.secrets import SecretBytes
+
 if TYPE_CHECKING:
     from console.engine.context import StepContext
 
@@ -35,7 +37,8 @@ class Step:
     preflight: bool = False             # a read-only check run for real even in a dry run
     timeout: float | None = None
     skip_needs_reason: bool = True      # every skip is recorded with why
-    stdin: bytes | None = None          # never journaled (may carry secret values)
+    # never journaled, never in a repr (a config hotfix's values): SecretBytes
+    stdin: SecretBytes | bytes | None = field(default=None, repr=False)
     when: Callable[["StepContext"], str | None] | None = None  # returns a skip reason, or None to run
     host: str = "target"                # "target" (production) or "staging": where the step runs
 

@@ -20,6 +20,7 @@ import asyncssh
 from console.config import Target
 from console.failures import (AuthenticationFailed, CommandTimeout, ConnectionLost, ConnectTimeout,
                               HostKeyRejected, TransportError)
+from console.secrets import stdin_bytes
 from console.transport import sftp
 from console.transport.aborting import finish_despite_cancel
 from console.transport.base import CommandResult, OutputCallback
@@ -209,7 +210,7 @@ class SSHTransport:
             raise _lost(f"{self.description}: could not start {shlex.join(argv)}: {_why(exc)}",
                         result(None)) from None
         if stdin:
-            proc.stdin.write(stdin)
+            proc.stdin.write(stdin_bytes(stdin))   # revealed inline: no local holds the values
         proc.stdin.write_eof()
         pump = asyncio.ensure_future(read_until_exit(proc, out, err))
         try:
