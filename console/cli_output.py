@@ -106,6 +106,28 @@ class CLIDecider:
         answer = await self._ask(f"{prompt}\nProceed? [y/N] ")
         return answer.lower() in ("y", "yes")
 
+    async def confirm_optional(self, step: Step, prompt: str) -> Choice:
+        """An optional step (the runbook says so): run it, skip it with a reason, or stop."""
+        if self.assume_yes:
+            return Choice("run")
+        if not self.interactive:
+            print(f"refusing {step.id} without confirmation: pass --yes to run destructive steps "
+                  f"non-interactively", file=sys.stderr)
+            return Choice("abort")
+        while True:
+            answer = (await self._ask(f"{prompt}\n[y] run it, [s] skip it with a reason, [N] stop here? ")).lower()
+            if answer in ("y", "yes"):
+                return Choice("run")
+            if answer in ("s", "skip"):
+                reason = await self._ask("Reason for skipping (recorded in the journal and the report): ")
+                if reason == "\x04":
+                    return Choice("abort")
+                if reason:
+                    return Choice("skip", reason)
+                print("a skip needs a reason", file=sys.stderr)
+                continue
+            return Choice("abort")
+
     async def on_failure(self, step: Step, failure) -> Choice:
         if not self.interactive:
             return Choice("abort")

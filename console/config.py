@@ -97,6 +97,7 @@ class Commands:
     smoke_tests: list[list[str]]
     migration_order: str = "before_down"
     service_command_mode: str = "run"
+    migration_down_sql: list[str] | None = None   # prints one migration's down SQL ("{migration}")
 
 
 @dataclass(frozen=True)
@@ -502,7 +503,8 @@ def _without_credentials(r: _Reader, path: str, url: str | None, headers_key: st
 
 
 def _commands(r: _Reader, data: dict) -> Commands:
-    t = r.table(data, "commands", set(DEFAULT_COMMANDS) | {"migration_order", "service_command_mode"},
+    t = r.table(data, "commands", set(DEFAULT_COMMANDS) | {"migration_order", "service_command_mode",
+                                                           "migration_down_sql"},
                 required=False)
     smoke = r.get(t, "commands", "smoke_tests", list, DEFAULT_COMMANDS["smoke_tests"])
     if smoke is None or not all(isinstance(a, list) and a and all(isinstance(v, str) for v in a)
@@ -515,6 +517,9 @@ def _commands(r: _Reader, data: dict) -> Commands:
     mode = r.get(t, "commands", "service_command_mode", str, "run")
     if mode not in SERVICE_COMMAND_MODES:
         r.problem("commands.service_command_mode", f"must be one of {', '.join(SERVICE_COMMAND_MODES)}")
+    down_sql = r.argv(t, "commands", "migration_down_sql", []) if "migration_down_sql" in t else []
+    if down_sql and "{migration}" not in " ".join(down_sql):
+        r.problem("commands.migration_down_sql", 'must contain the placeholder "{migration}"')
     rollback = r.argv(t, "commands", "migrate_rollback", DEFAULT_COMMANDS["migrate_rollback"])
     if "{migration}" not in rollback:
         r.problem("commands.migrate_rollback", 'must contain the placeholder "{migration}"')
@@ -524,7 +529,7 @@ def _commands(r: _Reader, data: dict) -> Commands:
         migrate_rollback=rollback,
         migrate_status=r.argv(t, "commands", "migrate_status", DEFAULT_COMMANDS["migrate_status"]),
         smoke_tests=[list(a) for a in smoke], migration_order=order or "before_down",
-        service_command_mode=mode or "run")
+        service_command_mode=mode or "run", migration_down_sql=down_sql or None)
 
 
 def _thresholds(r: _Reader, data: dict) -> Thresholds:

@@ -233,7 +233,8 @@ def _timeline_line(r: dict) -> str | None:
         return _cell(f"Step {r.get('step_id')} failed: {str(r.get('reason', '')).replace('_', ' ')}"
                      + (f" — {r.get('message')}" if r.get("message") else ""))
     if kind == "step_skipped":
-        return _cell(f"Step {r.get('step_id')} skipped by {r.get('by')}: {r.get('reason')}")
+        optional = " (optional in the runbook)" if r.get("optional") else ""
+        return _cell(f"Step {r.get('step_id')} skipped{optional} by {r.get('by')}: {r.get('reason')}")
     if kind == "procedure_finished":
         return _cell(f"{TITLES.get(r.get('procedure'), r.get('procedure'))} {r.get('outcome')} "
                      f"in {format_duration(float(r.get('duration') or 0))}")
@@ -377,7 +378,8 @@ def _commands(records: list[dict]) -> str:
                 row[5] = _cell(f"failed: {reason}" + (f" — {r.get('message')}" if r.get("message") else ""))
         elif kind == "step_skipped":
             rows.append([str(len(rows) + 1), _cell(r.get("step_id")), "—", "—", "—",
-                         _cell(f"skipped by {r.get('by')}: {r.get('reason')}"), "—"])
+                         _cell(f"skipped{' (optional)' if r.get('optional') else ''} by {r.get('by')}: "
+                               f"{r.get('reason')}"), "—"])
     if not rows:
         return "## Commands\n\n_No commands were run._"
     note = "\n\n⚠ marks a destructive step."

@@ -31,3 +31,38 @@ async def test_the_step_pane_strips_escape_sequences_from_host_output(tmp_path):
         assert "migrated" in shown and "checked" in shown
         assert "ERROR: migration 0042 failedok" in shown
         assert not any(_has_control(line) for line in shown)
+
+
+async def _maintenance(ctx) -> ActionResult:
+    return ActionResult(True, "maintenance on")
+
+
+@pytest.mark.asyncio
+async def test_an_optional_step_is_skipped_at_its_confirmation_with_a_reason(tmp_path):
+    from screens.decider import StepConfirmDialog
+    from screens.modals import ReasonDialog
+    from _screens_support import records
+    app, _ = make_recording_app(tmp_path)
+    optional = Step("maintenance_on", "Switch traffic to maintenance", action=_maintenance, display="npm run maintenance:on",
+                    destructive=True, mutating=True, optional="Runbook 3.1: switch traffic to maintenance (if required).")
+    after = Step("check", "A quick check", action=_maintenance, display="check", read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        journal = rollback_incident(app.config)
+        screen = await open_procedure(app, pilot, journal, Procedure("rollback", [optional, after], "v2", "v1"))
+        await wait_for(pilot, lambda: isinstance(app.screen, StepConfirmDialog), what="the confirmation")
+        details = str(app.screen.query_one("#confirm-details").render())
+        assert "(if required)" in details
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the reason dialog")
+        await pilot.press("escape")   # back to the question, nothing decided
+        await wait_for(pilot, lambda: isinstance(app.screen, StepConfirmDialog), what="the confirmation again")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the reason dialog")
+        for key in "low traffic":
+            await pilot.press("space" if key == " " else key)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.outcome is not None, what="the procedure to end")
+        assert screen.outcome == "succeeded"
+        [skipped] = records(journal, "step_skipped")
+        assert (skipped["step_id"], skipped["reason"], skipped["optional"]) == ("maintenance_on", "low traffic", True)
+        assert [r["step_id"] for r in records(journal, "step_finished")] == ["check"]

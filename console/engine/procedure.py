@@ -22,6 +22,7 @@ class ActionResult:
 
 
 Action = Callable[["StepContext"], Awaitable[ActionResult]]
+SKIPPED_OPTIONAL = "skipped_optional"   # StepContext.state key: ids of optional steps skipped this run
 
 
 @dataclass
@@ -41,6 +42,9 @@ class Step:
     stdin: SecretBytes | bytes | None = field(default=None, repr=False)
     when: Callable[["StepContext"], str | None] | None = None  # returns a skip reason, or None to run
     host: str = "target"                # "target" (production) or "staging": where the step runs
+    optional: str = ""                  # the runbook marks it optional (why): skippable at its confirmation
+    # what the step will do, worked out just before its confirmation (e.g. the migrations it undoes)
+    preview: Callable[["StepContext"], str] | None = None
 
     @property
     def command(self) -> str:

@@ -19,7 +19,7 @@ from console.engine.events import (AwaitingConfirmation, Event, Notice, Procedur
                                    ProcedureStarted, StepFailed, StepFinished, StepOutput,
                                    StepSkipped, StepStarted, WouldRun)
 from console.engine.lock import LockError, LockHeld, RemoteLock
-from console.engine.procedure import ActionResult, Procedure, Step
+from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
 from console.failures import (CommandTimeout, FailureReason, PreconditionFailed,
                               TransportError)
 from console.safetext import plain_line
@@ -40,6 +40,10 @@ class Decider(Protocol):
     async def confirm(self, step: Step, prompt: str) -> bool: ...
 
     async def on_failure(self, step: Step, failure: StepFailed) -> Choice: ...
+
+    # A step the runbook marks optional (``step.optional``) is confirmed with
+    # ``confirm_optional(step, prompt) -> Choice("run" | "skip" | "abort", reason)`` when the
+    # decider has it: skipping it there, with a reason, is an answer and not a failure.
 
 
 class AbortProcedure(Exception):
@@ -159,11 +163,22 @@ class StepEngine:
         if step.destructive and not self.assume_yes and not self.ctx.dry_run:
             self.statuses[step.id] = "confirm"
             prompt = f"{step.title}: this changes the host.\n  {step.command}"
+            if step.preview is not None:
+                preview = step.preview(self.ctx)
+                prompt += f"\n{preview}" if preview else ""
+            if step.optional:
+                prompt += f"\nOptional: {step.optional}"
             self.emit(AwaitingConfirmation(step.id, prompt))
+            confirm_optional = getattr(self.decider, "confirm_optional", None)
+            if step.optional and confirm_optional is not None:
+                return await self._optional_answer(step, await confirm_optional(step, prompt))
             if not await self.decider.confirm(step, prompt):
                 self._journal("step_confirmed", step_id=step.id, confirmed=False, by=self.ctx.operator)
                 raise AbortProcedure()
             self._journal("step_confirmed", step_id=step.id, confirmed=True, by=self.ctx.operator)
+        return await self._run_confirmed(step)
+
+    async def _run_confirmed(self, step: Step) -> bool:
         if step.mutating and self.lock is not None and not self.lock.held:
             if not await self._take_lock():
                 return False
@@ -186,6 +201,20 @@ class StepEngine:
                 self.emit(StepSkipped(step.id, choice.reason))
                 return True
             return False  # abort after a failure: the procedure failed at this step
+
+    async def _optional_answer(self, step: Step, choice: Choice) -> bool:
+        if choice.action == "skip" and choice.reason.strip():
+            self.statuses[step.id] = "skipped"
+            self.ctx.state.setdefault(SKIPPED_OPTIONAL, set()).add(step.id)
+            self._journal("step_skipped", step_id=step.id, reason=choice.reason, by=self.ctx.operator,
+                          optional=True)
+            self.emit(StepSkipped(step.id, choice.reason))
+            return True
+        if choice.action != "run":
+            self._journal("step_confirmed", step_id=step.id, confirmed=False, by=self.ctx.operator)
+            raise AbortProcedure()
+        self._journal("step_confirmed", step_id=step.id, confirmed=True, by=self.ctx.operator)
+        return await self._run_confirmed(step)
 
     async def _take_lock(self) -> bool:
         assert self.lock is not None
