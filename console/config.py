@@ -130,6 +130,7 @@ class Capture:
 @dataclass(frozen=True)
 class Prerequisites:
     backup_check_command: list[str] | None = None
+    backup_check_on: str = "console"        # "host": the command runs over the target's transport
     backup_check_url: str | None = None
     alerts_check_url: str | None = None
 
@@ -581,8 +582,13 @@ def _capture(r: _Reader, data: dict) -> Capture:
 
 
 def _prerequisites(r: _Reader, data: dict) -> Prerequisites:
-    t = r.table(data, "prerequisites", {"backup_check_command", "backup_check_url", "alerts_check_url"},
+    t = r.table(data, "prerequisites", {"backup_check_command", "backup_check_url", "alerts_check_url",
+                                        "backup_check_on"},
                 required=False)
+    where = r.get(t, "prerequisites", "backup_check_on", str, "console")
+    if where not in ("console", "host"):
+        r.problem("prerequisites.backup_check_on", 'must be "console" or "host" (where the backups are)')
+        where = "console"
     command = t.get("backup_check_command")
     if command is not None:
         command = r.argv(t, "prerequisites", "backup_check_command", [])
@@ -592,7 +598,7 @@ def _prerequisites(r: _Reader, data: dict) -> Prerequisites:
         if url and not url.startswith(("http://", "https://")):
             r.problem(f"prerequisites.{key}", "must start with http:// or https://")
         urls[key] = _without_credentials(r, f"prerequisites.{key}", url, None)
-    return Prerequisites(backup_check_command=command or None, **urls)
+    return Prerequisites(backup_check_command=command or None, backup_check_on=where, **urls)
 
 
 def _notifications(r: _Reader, data: dict) -> tuple[Slack | None, StatusPage | None]:

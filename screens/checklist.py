@@ -19,7 +19,7 @@ from console.engine.hotfix import build_code_hotfix, build_config_hotfix
 from console.engine.incident import build_rollback
 from console.engine.procedure import Procedure
 from console.journal import Journal
-from console.prerequisites import Checklist, ItemState
+from console.prerequisites import BackupNeedsProof, Checklist, ItemState
 from console.releaselog import ReleaseLog, ReleaseLogError
 from screens.base import ConsoleScreen
 from screens.modals import ReasonDialog
@@ -162,7 +162,11 @@ class ChecklistScreen(ConsoleScreen):
         if self.checklist.state(item_id).status == "done":
             self.checklist.untick(item_id, by=self.console_app.config.operator)
         else:
-            self.checklist.tick(item_id, by=self.console_app.config.operator)
+            try:
+                self.checklist.tick(item_id, by=self.console_app.config.operator)
+            except BackupNeedsProof as refused:
+                self.notify(str(refused), title="the backup needs proof", severity="warning", timeout=10)
+                return
         self.show_states()
 
     def action_waive(self) -> None:

@@ -57,6 +57,7 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
     cmds = config.commands
     via_run = cmds.service_command_mode  # "run" (one-off container) or "exec" (running container)
     optional = optional_steps(config.paths.runbook)
+    snapshot = snapshot_note(release, to_tag)
 
     steps = [
         Step("verify_artifacts", f"Verify {to_tag} artifacts (SHA256SUMS + release log)",
@@ -70,7 +71,7 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
              display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)), read_only=True, preflight=True),
         Step("maintenance_on", "Switch traffic to maintenance",
              argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run), destructive=True, mutating=True,
-             optional=optional.get("maintenance_on", "")),
+             optional=optional.get("maintenance_on", ""), preview=lambda ctx: snapshot),
     ]
     via_status = via_run if order == "before_down" else "exec"
     schema_step = Step("migration_check", f"Compare the schema with {to_tag}'s migrations",
@@ -92,7 +93,7 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
         steps += [schema_step, migrate_step]
     steps += [
         Step("compose_down", "Stop the current stack (compose down, volumes kept)", argv=compose.down(),
-             destructive=True, mutating=True, timeout=300),
+             destructive=True, mutating=True, timeout=300, preview=lambda ctx: snapshot),
         Step("restore_bundle", f"Restore the {to_tag} compose bundle",
              argv=art.extract_bundle(target.artifacts_dir, to_tag, target.project_dir),
              destructive=True, mutating=True),
@@ -112,7 +113,20 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
     steps += verification_steps(config, to_tag)
     return Procedure("rollback", steps, from_tag=from_tag, to_tag=to_tag,
                      options={"migration_order": order, "use_registry": use_registry,
-                              "target_migration_head": target_head})
+                              "target_migration_head": target_head,
+                              "target_snapshot_verified": bool(release is not None and release.verified)})
+
+
+def snapshot_note(release, tag: str) -> str:
+    """Whether the target release's database snapshot was verified at capture (release log)."""
+    if release is None:
+        return f"Database snapshot of {tag}: unknown (no release log entry)."
+    method = release.extra.get("db_check")
+    how = f" ({method})" if isinstance(method, str) and method else ""
+    if release.verified:
+        return f"Database snapshot of {tag}: verified at capture{how}."
+    return (f"Database snapshot of {tag}: NOT verified at capture{how or ' (no check recorded)'}; "
+            "a restore from it is unproven.")
 
 
 def _maintenance_was_skipped(ctx) -> str | None:

@@ -23,14 +23,14 @@ from tests.conftest import ROOT, host, sandbox_env
 pytestmark = pytest.mark.sandbox
 
 DRIVER = r"""
-import argparse, asyncio, dataclasses, sys
+import argparse, asyncio, dataclasses, os, sys
 from pathlib import Path
 from console.cli_commands import _execute
 from console.config import load_config
 from console.engine.procedure import Procedure, Step
 config = load_config(sys.argv[1])
-config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, state_dir=Path(sys.argv[3])))
-step = Step("slow", "A long destructive step", argv=["sh", "-c", f"sleep 300; echo {sys.argv[2]}"],
+config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, state_dir=Path(sys.argv[2])))
+step = Step("slow", "A long destructive step", argv=["sh", "-c", f"sleep 300; echo {os.environ['MARKER']}"],
             destructive=True, mutating=True)
 args = argparse.Namespace(json=False, yes=True, dry_run=False)
 sys.exit(asyncio.run(_execute(config, Procedure("rollback", [step], "v2", "v1"), args)))
@@ -53,9 +53,10 @@ def test_ctrl_c_during_a_destructive_step_leaves_nothing_behind(sandbox_config_p
     # "[c]trlc-...": the pattern never matches the shell that runs pgrep itself.
     pattern = f"[{marker[0]}]{marker[1:]}"
     out = (tmp_path / "out").open("w+")
-    console = subprocess.Popen([sys.executable, "-c", DRIVER, str(sandbox_config_path), marker,
-                                str(tmp_path / "state")], stdout=out, stderr=subprocess.STDOUT,
-                               cwd=ROOT, env=sandbox_env())
+    # The marker goes by environment: the sandbox host shares this machine's process table, and
+    # pgrep -f must find the step's remote process, not this console's command line.
+    console = subprocess.Popen([sys.executable, "-c", DRIVER, str(sandbox_config_path), str(tmp_path / "state")],
+                               stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env={**sandbox_env(), "MARKER": marker})
     try:
         _wait(lambda: host(config, f"pgrep -f '{pattern}'").returncode == 0, 60, "the step to run on the host")
         assert host(config, f"test -d {lock_dir}").returncode == 0, "the lock was not taken"
