@@ -213,8 +213,9 @@ class ChecklistScreen(ConsoleScreen):
             def changed(change: ConfigChange | None) -> None:
                 if change is not None:
                     self.build(lambda: build_config_hotfix(
-                        config, service=change.service, env_file=None, keys=change.keys, flag_command=None,
-                        undo_incident=None, incident_id=self.journal.incident_id))
+                        config, service=change.service, env_file=None, keys=change.keys,
+                        flag_command=change.flag_command, undo_incident=change.undo_incident,
+                        incident_id=self.journal.incident_id, values=change.values))
             self.app.push_screen(ConfigHotfixDialog([s.name for s in config.services]), changed)
         else:
             self.build(lambda: build_rollback(config, None))
