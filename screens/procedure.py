@@ -269,11 +269,11 @@ class ProcedureScreen(Screen[str]):
             steps.follow(event.step_id)
             commands.command_started(event.step_id, event.command)
         elif isinstance(event, StepFinished):
-            steps.update_step(event.step_id, state="done", duration=event.duration, note=event.summary)
+            steps.update_step(event.step_id, state="done", duration=event.duration, note=plain_line(event.summary))
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepFailed):
             steps.update_step(event.step_id, state="failed", duration=event.duration,
-                              note=f"{event.reason.label}: {event.message}")
+                              note=plain_line(f"{event.reason.label}: {event.message}"))
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepSkipped):
             # A step done before the resume keeps what _show_done_before said: the engine's
