@@ -111,3 +111,42 @@ async def test_busybox_host_over_ssh_times_out_and_kills_the_group(host, tmp_pat
     assert "killed with its process group" in str(failed.value)
     assert await _wait_gone(marker), "the remote step kept running"
     await transport.close()
+
+
+async def test_ctrl_c_on_a_step_whose_group_was_never_reported_says_it_may_still_run(host, tmp_path):
+    from console.config import load_config
+    from console.engine.context import StepContext
+    from console.engine.events import Notice
+    from console.engine.procedure import Procedure, Step
+    from console.engine.runner import StepEngine
+    from console.journal import Journal
+    from _fake_host import ROOT
+
+    marker = f"nomarker-cancel-{uuid.uuid4().hex}"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "setsid").write_text("#!/bin/sh\nwhile [ \"${1#-}\" != \"$1\" ]; do shift; done\n"
+                                    f"exec sleep 30 # {marker}\n")
+    (bin_dir / "setsid").chmod(0o755)
+    transport = await host(path=f"{bin_dir}:{os.environ['PATH']}").transport(tmp_path)
+    journal = Journal.create(tmp_path / "state")
+    notices: list[str] = []
+    ctx = StepContext(load_config(ROOT / "config.example.toml"), transport, journal)
+    step = Step("down", "Stop the stack", argv=["docker-compose", "down"])
+    engine = StepEngine(Procedure("rollback", [step], "v2", "v1"), ctx, None,
+                        listeners=[lambda e: isinstance(e, Notice) and notices.append(e.message)])
+    run = asyncio.ensure_future(engine.run())
+    try:
+        for _ in range(50):
+            if _alive(marker):
+                break
+            await asyncio.sleep(0.1)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        interrupted = journal.last("procedure_interrupted")
+        assert interrupted["remote_may_still_run"] == "docker-compose down"
+        assert any("may still be running" in n for n in notices)
+    finally:
+        subprocess.run(["pkill", "-f", marker], capture_output=True)
+        await transport.close()

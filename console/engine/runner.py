@@ -63,6 +63,7 @@ class StepEngine:
         self.done_steps = set(done_steps or ())
         self.listeners = list(listeners or [])
         self.statuses: dict[str, str] = {s.id: "pending" for s in procedure.steps}
+        self._started: set[str] = set()   # steps whose command this run started
 
     # -- events -------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -120,9 +121,18 @@ class StepEngine:
         proc = self.procedure
         duration = round(time.monotonic() - started, 3)
         step_id = next((s for s, state in self.statuses.items() if state in ("running", "confirm")), None)
+        # A cancelled command whose process group was never reported may still run on the host:
+        # say so rather than let the record read as if it had stopped.
+        step = next((s for s in proc.steps if s.id == step_id), None)
+        transport = self.ctx.on(step.host).transport if step is not None and step_id in self._started else None
+        left = getattr(transport, "left_running", None)
+        extra = {"remote_may_still_run": left} if left else {}
         self._journal("procedure_interrupted", procedure=proc.name, step_id=step_id,
                       from_tag=proc.from_tag, to_tag=proc.to_tag, duration=duration,
-                      message="procedure interrupted (Ctrl-C, quit or left); it can be resumed")
+                      message="procedure interrupted (Ctrl-C, quit or left); it can be resumed", **extra)
+        if left:
+            self.emit(Notice(f"{left} may still be running on the host: its process group was never "
+                             "reported, so it could not be killed; check with ps before resuming", "error"))
         self.emit(ProcedureFinished(proc.name, "interrupted", duration, proc.from_tag, proc.to_tag))
 
     async def _release_lock(self) -> None:
@@ -244,6 +254,7 @@ class StepEngine:
 
     async def _attempt(self, step: Step) -> StepFailed | None:
         self.statuses[step.id] = "running"
+        self._started.add(step.id)
         self._journal("step_started", step_id=step.id, title=step.title, argv=step.argv,
                       command=step.command, destructive=step.destructive, host=step.host)
         self.emit(StepStarted(step.id, step.title, step.command, step.destructive))

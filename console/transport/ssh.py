@@ -62,6 +62,8 @@ class SSHTransport:
         self.kill_grace = kill_grace
         self.connections_opened = 0
         self.last_drop: str | None = None
+        # the command a cancel could not prove stopped (no PGID marker, or the kill not sent)
+        self.left_running: str | None = None
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
         self.host, self.port, self.user = resolve_destination(
@@ -213,10 +215,12 @@ class SSHTransport:
             proc.stdin.write(stdin_bytes(stdin))   # revealed inline: no local holds the values
         proc.stdin.write_eof()
         pump = asyncio.ensure_future(read_until_exit(proc, out, err))
+        self.left_running = None
         try:
             done, _ = await asyncio.wait({pump}, timeout=timeout)
         except asyncio.CancelledError:
-            await finish_despite_cancel(self._abort(conn, proc, err, pump))
+            killed = await finish_despite_cancel(self._abort(conn, proc, err, pump))
+            self.left_running = None if killed else shlex.join(argv)
             raise
         if not done:
             killed = await finish_despite_cancel(self._abort(conn, proc, err, pump))
