@@ -52,6 +52,10 @@ class FakeHost:
             stderr=asyncio.subprocess.PIPE, env=self.env, start_new_session=True)
         await process.redirect(stdin=local.stdin, stdout=local.stdout, stderr=local.stderr)
         process.exit(await local.wait())
+        try:
+            await process.wait_closed()   # runs asyncssh's cleanup (its redirect queues)
+        except (asyncssh.Error, OSError):
+            pass
 
     async def start(self) -> int:
         key = asyncssh.generate_private_key("ssh-ed25519")
