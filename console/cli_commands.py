@@ -12,7 +12,7 @@ import math
 import sys
 
 from console.config_loader import load_config_or_exit
-from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, bad_input
+from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
 
 
 def positive_minutes(text: str) -> float:
@@ -108,6 +108,7 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
     from console.cli_output import CLIDecider, EventPrinter
     from console.failures import TransportError
     from console.incident.session import IncidentSession
+    from console.interrupts import Interrupted, run_until_interrupted
     from console.notify import messages
 
     printer = EventPrinter(args.json)
@@ -125,9 +126,16 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
                 await session.announce(messages.INCIDENT_OPENED)
             else:
                 await session.open_incident(procedure.from_tag)
-        outcome = await session.run(procedure, CLIDecider(getattr(args, "yes", False)), listeners=[printer],
-                                    done_steps=done_steps, assume_yes=getattr(args, "yes", False),
-                                    dry_run=dry_run, resume=resume)
+        try:
+            outcome = await run_until_interrupted(
+                session.run(procedure, CLIDecider(getattr(args, "yes", False)), listeners=[printer],
+                            done_steps=done_steps, assume_yes=getattr(args, "yes", False),
+                            dry_run=dry_run, resume=resume),
+                lambda text: print(text, file=sys.stderr, flush=True))
+        except Interrupted:
+            where = f"; `incident-console resume {session.journal.incident_id}` continues it" if session.journal else ""
+            print(f"incident-console: procedure interrupted{where}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         await session.flush()
     finally:
         await session.close()

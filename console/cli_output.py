@@ -13,6 +13,7 @@ from console.engine.events import (AwaitingConfirmation, Event, Notice, Procedur
                                    StepSkipped, StepStarted, WouldRun)
 from console.engine.procedure import Step
 from console.engine.runner import Choice
+from console.safetext import plain_line, plain_text
 
 MAX_SHOWN_LINE = 400
 
@@ -44,13 +45,14 @@ class EventPrinter:
             return f"-> {event.step_id}: {event.title}\n   $ {event.command}"
         if isinstance(event, StepOutput):
             prefix = "   | " if event.stream == "stdout" else "   ! "
-            return "\n".join(prefix + line[:MAX_SHOWN_LINE] for line in event.lines)
+            # Host output is data: printed raw, an escape sequence would drive the operator's terminal.
+            return "\n".join(prefix + plain_line(line)[:MAX_SHOWN_LINE] for line in event.lines)
         if isinstance(event, StepFinished):
             summary = f" {event.summary}" if event.summary else ""
             return f"   ok ({event.duration:.1f}s){summary}"
         if isinstance(event, StepFailed):
             code = "" if event.exit_code is None else f", exit {event.exit_code}"
-            return f"   FAILED [{event.reason.label}{code}] {event.message}"
+            return f"   FAILED [{event.reason.label}{code}] {plain_text(event.message)}"
         if isinstance(event, StepSkipped):
             return f"-- {event.step_id}: skipped ({event.reason})"
         if isinstance(event, WouldRun):
@@ -103,6 +105,28 @@ class CLIDecider:
             return False
         answer = await self._ask(f"{prompt}\nProceed? [y/N] ")
         return answer.lower() in ("y", "yes")
+
+    async def confirm_optional(self, step: Step, prompt: str) -> Choice:
+        """An optional step (the runbook says so): run it, skip it with a reason, or stop."""
+        if self.assume_yes:
+            return Choice("run")
+        if not self.interactive:
+            print(f"refusing {step.id} without confirmation: pass --yes to run destructive steps "
+                  f"non-interactively", file=sys.stderr)
+            return Choice("abort")
+        while True:
+            answer = (await self._ask(f"{prompt}\n[y] run it, [s] skip it with a reason, [N] stop here? ")).lower()
+            if answer in ("y", "yes"):
+                return Choice("run")
+            if answer in ("s", "skip"):
+                reason = await self._ask("Reason for skipping (recorded in the journal and the report): ")
+                if reason == "\x04":
+                    return Choice("abort")
+                if reason:
+                    return Choice("skip", reason)
+                print("a skip needs a reason", file=sys.stderr)
+                continue
+            return Choice("abort")
 
     async def on_failure(self, step: Step, failure) -> Choice:
         if not self.interactive:

@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from console.secrets import SecretRef
 from console.validate import is_valid_holder, is_valid_hostname, is_valid_remote_path
@@ -84,6 +85,7 @@ class HealthCheck:
     interval: float = 5.0
     version_key: str | None = "version"
     expect: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, SecretRef] = field(default_factory=dict)   # e.g. Authorization = "env:NAME"
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class Commands:
     smoke_tests: list[list[str]]
     migration_order: str = "before_down"
     service_command_mode: str = "run"
+    migration_down_sql: list[str] | None = None   # prints one migration's down SQL ("{migration}")
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class Capture:
 @dataclass(frozen=True)
 class Prerequisites:
     backup_check_command: list[str] | None = None
+    backup_check_on: str = "console"        # "host": the command runs over the target's transport
     backup_check_url: str | None = None
     alerts_check_url: str | None = None
 
@@ -350,11 +354,14 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
     from console.validate import is_valid_project_name
     if project_name is not None and not is_valid_project_name(project_name):
         r.problem(f"{prefix}.project_name", "must match [a-z0-9][a-z0-9_-]* (compose project name)")
+    dirs = {}
     for key in ("project_dir", "artifacts_dir"):
-        value = r.get(t, prefix, key, str, Target.project_dir if key == "project_dir" else Target.artifacts_dir)
+        default = getattr(Target, key)
+        value = r.get(t, prefix, key, str, default)
         if value is not None and not is_valid_remote_path(value):
             r.problem(f"{prefix}.{key}", "must be an absolute path on the host made of [A-Za-z0-9_.@+-] "
                                          "components, without '.' or '..'")
+        dirs[key] = value if isinstance(value, str) else default   # reported above; never used raw
     timeouts = {}
     for key in ("connect_timeout", "keepalive_interval", "command_timeout"):
         value = r.get(t, prefix, key, float, getattr(Target, key))
@@ -368,9 +375,9 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
         identity_file=str(r.path(identity)) if identity else None,
         agent=r.get(t, prefix, "agent", bool, False) or False,
         known_hosts=str(r.path(known)) if known else None,
-        project_dir=t.get("project_dir", Target.project_dir),
+        project_dir=dirs["project_dir"],
         project_name=project_name or "mr-dj", compose_command=compose or "docker-compose",
-        artifacts_dir=t.get("artifacts_dir", Target.artifacts_dir),
+        artifacts_dir=dirs["artifacts_dir"],
         connect_timeout=timeouts["connect_timeout"] or 10.0,
         keepalive_interval=timeouts["keepalive_interval"] or 15.0,
         command_timeout=timeouts["command_timeout"] or 600.0,
@@ -456,10 +463,16 @@ def _health(r: _Reader, data: dict, where: str = "health") -> list[HealthCheck]:
             r.problem(prefix, "must be a table")
             continue
         r.unknown(item, prefix, {"name", "url", "expected_status", "timeout", "interval",
-                                 "version_key", "expect"})
+                                 "version_key", "expect", "headers"})
         url = r.get(item, prefix, "url", str)
         if url and not url.startswith(("http://", "https://")):
             r.problem(f"{prefix}.url", "must start with http:// or https://")
+        url = _without_credentials(r, f"{prefix}.url", url, f"{prefix}.headers")
+        headers = {}
+        for header, value in (r.get(item, prefix, "headers", dict, {}) or {}).items():
+            ref = r.secret(f"{prefix}.headers.{header}", value)
+            if ref is not None:
+                headers[header] = ref
         status = r.get(item, prefix, "expected_status", int, 200)
         if status is not None and not 100 <= status <= 599:
             r.problem(f"{prefix}.expected_status", "must be an HTTP status code")
@@ -470,12 +483,29 @@ def _health(r: _Reader, data: dict, where: str = "health") -> list[HealthCheck]:
             timeout=r.get(item, prefix, "timeout", float, 5.0) or 5.0,
             interval=r.get(item, prefix, "interval", float, 5.0) or 5.0,
             version_key=r.get(item, prefix, "version_key", str, "version"),
-            expect=expect or {}))
+            expect=expect or {}, headers=headers))
     return checks
 
 
+def _without_credentials(r: _Reader, path: str, url: str | None, headers_key: str | None) -> str | None:
+    """A URL with ``user:password@`` would be journaled and shown as the step's command: refused
+    (the message never repeats the URL), and dropped so nothing downstream ever holds it."""
+    try:
+        if not url or "@" not in urlsplit(url).netloc:
+            return url
+    except ValueError:
+        r.problem(path, "is not a valid URL")
+        return None
+    where = (f'send them as a header given by reference instead, e.g. {headers_key} = '
+             '{ Authorization = "env:HEALTH_AUTHORIZATION" }') if headers_key else \
+        "give a URL without them"
+    r.problem(path, f"holds credentials (user:password@ in the URL), which would be journaled and shown; {where}")
+    return None
+
+
 def _commands(r: _Reader, data: dict) -> Commands:
-    t = r.table(data, "commands", set(DEFAULT_COMMANDS) | {"migration_order", "service_command_mode"},
+    t = r.table(data, "commands", set(DEFAULT_COMMANDS) | {"migration_order", "service_command_mode",
+                                                           "migration_down_sql"},
                 required=False)
     smoke = r.get(t, "commands", "smoke_tests", list, DEFAULT_COMMANDS["smoke_tests"])
     if smoke is None or not all(isinstance(a, list) and a and all(isinstance(v, str) for v in a)
@@ -488,6 +518,9 @@ def _commands(r: _Reader, data: dict) -> Commands:
     mode = r.get(t, "commands", "service_command_mode", str, "run")
     if mode not in SERVICE_COMMAND_MODES:
         r.problem("commands.service_command_mode", f"must be one of {', '.join(SERVICE_COMMAND_MODES)}")
+    down_sql = r.argv(t, "commands", "migration_down_sql", []) if "migration_down_sql" in t else []
+    if down_sql and "{migration}" not in " ".join(down_sql):
+        r.problem("commands.migration_down_sql", 'must contain the placeholder "{migration}"')
     rollback = r.argv(t, "commands", "migrate_rollback", DEFAULT_COMMANDS["migrate_rollback"])
     if "{migration}" not in rollback:
         r.problem("commands.migrate_rollback", 'must contain the placeholder "{migration}"')
@@ -497,7 +530,7 @@ def _commands(r: _Reader, data: dict) -> Commands:
         migrate_rollback=rollback,
         migrate_status=r.argv(t, "commands", "migrate_status", DEFAULT_COMMANDS["migrate_status"]),
         smoke_tests=[list(a) for a in smoke], migration_order=order or "before_down",
-        service_command_mode=mode or "run")
+        service_command_mode=mode or "run", migration_down_sql=down_sql or None)
 
 
 def _thresholds(r: _Reader, data: dict) -> Thresholds:
@@ -549,8 +582,13 @@ def _capture(r: _Reader, data: dict) -> Capture:
 
 
 def _prerequisites(r: _Reader, data: dict) -> Prerequisites:
-    t = r.table(data, "prerequisites", {"backup_check_command", "backup_check_url", "alerts_check_url"},
+    t = r.table(data, "prerequisites", {"backup_check_command", "backup_check_url", "alerts_check_url",
+                                        "backup_check_on"},
                 required=False)
+    where = r.get(t, "prerequisites", "backup_check_on", str, "console")
+    if where not in ("console", "host"):
+        r.problem("prerequisites.backup_check_on", 'must be "console" or "host" (where the backups are)')
+        where = "console"
     command = t.get("backup_check_command")
     if command is not None:
         command = r.argv(t, "prerequisites", "backup_check_command", [])
@@ -559,8 +597,8 @@ def _prerequisites(r: _Reader, data: dict) -> Prerequisites:
         url = r.get(t, "prerequisites", key, str, None)
         if url and not url.startswith(("http://", "https://")):
             r.problem(f"prerequisites.{key}", "must start with http:// or https://")
-        urls[key] = url
-    return Prerequisites(backup_check_command=command or None, **urls)
+        urls[key] = _without_credentials(r, f"prerequisites.{key}", url, None)
+    return Prerequisites(backup_check_command=command or None, backup_check_on=where, **urls)
 
 
 def _notifications(r: _Reader, data: dict) -> tuple[Slack | None, StatusPage | None]:

@@ -1,7 +1,7 @@
 """The command line's exit codes, in one place every command imports.
 
 0 success, 1 a procedure (or the link to the host) failed, 2 bad input (arguments, config,
-an unknown incident). README documents them; they are a contract for scripts.
+an unknown incident), 130 interrupted by Ctrl-C (resumable). README documents them; they are a contract for scripts.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130   # Ctrl-C, as a shell reports it: the procedure stopped part-way and can be resumed
 
 
 def bad_input(message: str) -> int:

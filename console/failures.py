@@ -14,6 +14,7 @@ class FailureReason(str, Enum):
     STEP_TIMEOUT = "step_timeout"
     PRECONDITION = "precondition_failed"   # e.g. checksum mismatch, lock held
     CANCELLED = "cancelled"
+    INTERNAL_ERROR = "internal_error"      # a bug or an unforeseen failure inside a built-in check
 
     @property
     def label(self) -> str:

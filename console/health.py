@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import httpx
 
 from console.config import HealthCheck
+from console.secrets import SecretUnavailable
 
 HISTORY_LENGTH = 60
 _BODY_EXCERPT = 200
@@ -170,9 +171,13 @@ async def check_health(check: HealthCheck, client: httpx.AsyncClient,
         return HealthResult(check=check.name, url=check.url, ok=ok, expected_version=expected_version,
                             expected_status=check.expected_status, **values)
 
+    try:   # credentials come as headers by reference, resolved only for the request
+        headers = {name: ref.resolve().reveal() for name, ref in check.headers.items()}
+    except SecretUnavailable as exc:
+        return result(error=f"header not sent: {exc}")
     started = time.perf_counter()
     try:
-        response = await client.get(check.url, timeout=check.timeout)
+        response = await client.get(check.url, timeout=check.timeout, headers=headers or None)
     except httpx.TimeoutException as exc:
         return result(error=f"timed out after {check.timeout:g}s ({_kind(exc)})")
     except httpx.ConnectError as exc:

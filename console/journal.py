@@ -13,6 +13,7 @@ appended to is read from where this one stopped.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -65,6 +66,9 @@ class Journal:
         directory = Path(state_dir) / "incidents" / (incident_id or new_incident_id())
         (directory / "outputs").mkdir(parents=True, exist_ok=False)
         os.chmod(directory, 0o700)
+        # The new directory entries are durable too, or a power cut can lose the whole incident.
+        for synced in (directory, directory.parent, directory.parent.parent):
+            fsync_directory(synced)
         return cls(directory)
 
     # -- writing ---------------------------------------------------------------------------
@@ -78,12 +82,20 @@ class Journal:
         self._refresh()
         self._seq += 1
         line = json.dumps(record.stamped(self._seq, iso(utc_now())).to_line(), ensure_ascii=False) + "\n"
+        created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode("utf-8"))
+            try:
+                append_whole(fd, line.encode("utf-8"))
+            except OSError:
+                self._seq -= 1
+                self._tail_checked = False   # should a fragment remain, the next record moves it aside
+                raise
             os.fsync(fd)
         finally:
             os.close(fd)
+        if created:
+            fsync_directory(self.directory)
         self._refresh()
         return self._records[-1]
 
@@ -177,6 +189,38 @@ class Journal:
             self._state.apply(record)
             self._seq = max(self._seq, record.seq)
         self._offset += end
+
+
+def append_whole(fd: int, data: bytes) -> None:
+    """Append ``data`` to ``fd`` (opened O_APPEND) whole, or leave the file as it was and raise.
+
+    ``os.write`` may write less than asked (a full disk, a signal): the rest is written in a
+    loop. Should the disk refuse the rest, the fragment is cut off again, because a record
+    glued to half of the one before it would make both unreadable.
+    """
+    start = os.fstat(fd).st_size
+    view = memoryview(data)
+    try:
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(errno.EIO, "the journal accepted no bytes")
+            view = view[written:]
+    except OSError:
+        try:
+            os.ftruncate(fd, start)
+        except OSError:
+            pass
+        raise
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make ``directory``'s entries (a new file or subdirectory) durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _end_of_last_line(handle, size: int, block: int = 64 * 1024) -> int:

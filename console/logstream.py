@@ -25,23 +25,14 @@ from itertools import compress, repeat
 from operator import getitem
 from typing import NamedTuple
 
+from console.safetext import has_c1_controls, plain_text
+
 MAX_LINE_CHARS = 4096
 DEFAULT_MAX_LINES = 100_000
 PARSE_CACHE_SIZE = 4096      # parsed lines remembered by sequence number (a few screens' worth)
 CACHED_FILTERS = 4           # filtered views LogView keeps to switch back to without a rescan
 CHUNK_MIN = 1024             # smaller batches are merged into the buffer's last chunk
 
-# CSI and OSC sequences (7-bit and 8-bit), lone escapes, and C0/C1 control characters other
-# than tab and newline: none of them may reach the terminal through a log line. A terminal
-# takes U+009B as CSI on its own, so the C1 range is as dangerous as ESC.
-_CONTROL = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
-    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]*(?:\x07|\x9c|\x1b\\)?"
-    r"|\x1b[@-Z\\-_]?"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# U+0080..U+009F in UTF-8 all start with this byte (so do a few printable characters: ©, °, ·).
-_C1_LEAD = b"\xc2"
-_C1 = re.compile(r"[\x80-\x9f]")
 # The bytes that make a batch need more than a split: C0 controls (newline, the separator, and tab,
 # which is expanded, included) and DEL. UTF-8 never uses them inside a multi-byte character.
 _UNSAFE_BYTES = bytes([*range(0x00, 0x20), 0x7f])
@@ -90,9 +81,11 @@ def prepare_lines(raw_lines: Iterable[str]) -> list[str] | tuple[str, ...]:
     joined = "\n".join(raw_lines)
     data = joined.encode("utf-8", "surrogatepass")
     # One pass: removing the separators we put in is all it may remove from a clean batch.
+    # C1 controls (U+009B, the 8-bit CSI) are two UTF-8 bytes starting 0xC2: looked for only then.
     if (len(data) - len(data.translate(None, _UNSAFE_BYTES)) != len(raw_lines) - 1
-            or (_C1_LEAD in data and _C1.search(joined))):
-        return strip_controls(joined).split("\n")
+            or (b"\xc2" in data and has_c1_controls(joined))):
+        # Escape sequences and control characters, 7-bit and 8-bit: none may reach the terminal.
+        return plain_text(joined.replace("\t", "    ")).split("\n")
     return raw_lines
 
 
@@ -102,7 +95,7 @@ def strip_controls(text: str) -> str:
     The one sanitiser for host output on its way to a widget: whatever a remote command
     prints is data, and a control sequence left in it would be obeyed by the terminal.
     """
-    return _CONTROL.sub("", text.replace("\t", "    "))
+    return plain_text(text.replace("\t", "    "))
 
 
 class _ServiceNames(dict):

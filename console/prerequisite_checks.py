@@ -16,9 +16,11 @@ from typing import Any
 
 import httpx
 
+from console.failures import TransportError
 from console.notify.messages import INCIDENT_OPENED
 from console.notify.outbox import STATE_FILE
 from console.notify.statuspage import STATE_KEY as STATUSPAGE_STATE_KEY
+from console.safetext import plain_line
 
 CHECK_TIMEOUT = 30.0       # a backup check script
 HTTP_TIMEOUT = 5.0
@@ -33,10 +35,14 @@ class CheckResult:
     how: str = "auto"
 
 
-async def check_backup(prereqs, client: httpx.AsyncClient) -> CheckResult:
-    """The latest backup is verified: the command exits 0 and/or the URL says so."""
+async def check_backup(prereqs, client: httpx.AsyncClient, transport=None) -> CheckResult:
+    """The latest backup is verified: the command exits 0 and/or the URL says so.
+
+    With ``backup_check_on = "host"`` the command runs on the target over ``transport``."""
     results = []
-    if prereqs.backup_check_command:
+    if prereqs.backup_check_command and getattr(prereqs, "backup_check_on", "console") == "host":
+        results.append(await _run_backup_command_on_host(prereqs.backup_check_command, transport))
+    elif prereqs.backup_check_command:
         results.append(await _run_backup_command(prereqs.backup_check_command))
     if prereqs.backup_check_url:
         results.append(await _backup_url(prereqs.backup_check_url, client))
@@ -70,6 +76,21 @@ async def _run_backup_command(command: list[str], timeout: float | None = None) 
         return CheckResult("done", f"backup check {shown} exited 0")
     said = (stderr.decode("utf-8", "replace").strip().splitlines() or [""])[-1][:160]
     return CheckResult("failed", f"backup check {shown} exited {proc.returncode}"
+                                 + (f": {said}" if said else ""))
+
+
+async def _run_backup_command_on_host(command: list[str], transport) -> CheckResult:
+    shown = shlex.join(command)
+    if transport is None:
+        return CheckResult("failed", f"backup check {shown} runs on the host, and the host is not connected")
+    try:
+        result = await transport.run(command, timeout=CHECK_TIMEOUT, capture=True)
+    except TransportError as exc:
+        return CheckResult("failed", f"backup check {shown} on the host: {exc}")
+    if result.exit_status == 0:
+        return CheckResult("done", f"backup check {shown} exited 0 on the host")
+    said = plain_line((result.stderr.strip().splitlines() or [""])[-1])[:160]
+    return CheckResult("failed", f"backup check {shown} exited {result.exit_status} on the host"
                                  + (f": {said}" if said else ""))
 
 

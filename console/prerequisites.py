@@ -25,6 +25,10 @@ from console.runbook import PrerequisiteCheck
 STATUSES = ("pending", "done", "waived", "failed")
 
 
+class BackupNeedsProof(ValueError):
+    """A backup item is settled by its check or by a waiver with a reason, never by a tick."""
+
+
 @dataclass(frozen=True)
 class ItemState:
     status: str = "pending"          # pending | done | waived | failed
@@ -91,6 +95,11 @@ class Checklist:
     # -- changing -----------------------------------------------------------------
 
     def tick(self, item_id: str, by: str | None = None, detail: str = "") -> ItemState:
+        if self.item(item_id).check == "backup":
+            # The one item a keystroke must not settle: restoring without a backup loses data.
+            raise BackupNeedsProof(
+                "a backup is not ticked by hand: take the ad-hoc backup and re-run the check (a) until it "
+                "is verified, or waive the item (w) with a reason, which is journaled")
         return self._set(item_id, ItemState("done", "manual", by or self.operator, detail=detail))
 
     def untick(self, item_id: str, by: str | None = None) -> ItemState:
@@ -123,8 +132,8 @@ class Checklist:
         Items a person ticked or waived are left alone. A check that finds nothing new
         writes nothing to the journal, so the screen may re-run this as often as it likes.
         ``notifier`` (a Notifier or its Outbox) locates the incident's outbox; without it the
-        outbox beside the journal is read. ``transport`` is accepted for checks run on the
-        host; none is yet (the backup check runs where the console runs, as configured).
+        outbox beside the journal is read. ``transport`` reaches the host, where the backup
+        check runs with ``[prerequisites] backup_check_on = "host"``.
         """
         todo = [item for item in self.items if item.check and not self._settled_by_person(item.id)]
         if not todo:
@@ -132,7 +141,8 @@ class Checklist:
         own_client = client is None
         client = client or httpx.AsyncClient(timeout=HTTP_TIMEOUT, trust_env=False, follow_redirects=False)
         try:
-            results = await asyncio.gather(*(self._check(item, config, notifier, client) for item in todo))
+            results = await asyncio.gather(*(self._check(item, config, notifier, client, transport)
+                                             for item in todo))
         finally:
             if own_client:
                 await client.aclose()
@@ -151,10 +161,10 @@ class Checklist:
         state = self._states[item_id]
         return state.how == "manual" and state.status in ("done", "waived")
 
-    async def _check(self, item: PrerequisiteCheck, config, notifier, client) -> CheckResult:
+    async def _check(self, item: PrerequisiteCheck, config, notifier, client, transport=None) -> CheckResult:
         try:
             if item.check == "backup":
-                return await check_backup(config.prerequisites, client)
+                return await check_backup(config.prerequisites, client, transport)
             if item.check == "alerts":
                 return await check_alerts(config.prerequisites, client)
             if item.check == "coordinator":

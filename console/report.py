@@ -203,7 +203,8 @@ def _timeline_line(r: Record) -> str | None:
     if isinstance(r, rec.StepFailed):
         return _cell(f"Step {r.step_id} failed: {r.reason_label}" + (f" — {r.message}" if r.message else ""))
     if isinstance(r, rec.StepSkipped):
-        return _cell(f"Step {r.step_id} skipped by {r.by}: {r.reason}")
+        optional = " (optional in the runbook)" if r.optional else ""
+        return _cell(f"Step {r.step_id} skipped{optional} by {r.by}: {r.reason}")
     if isinstance(r, rec.ProcedureInterrupted):
         at = f" at step {r.step_id}" if r.step_id else ""
         return _cell(f"{TITLES.get(r.procedure, r.procedure)} interrupted{at} "
@@ -336,7 +337,7 @@ def _commands(state: IncidentState) -> str:
                 row[5] = _cell(f"failed: {r.reason_label}" + (f" — {r.message}" if r.message else ""))
         elif isinstance(r, rec.StepSkipped):
             rows.append([str(len(rows) + 1), _cell(r.step_id), "—", "—", "—",
-                         _cell(f"skipped by {r.by}: {r.reason}"), "—"])
+                         _cell(f"skipped{' (optional)' if r.optional else ''} by {r.by}: {r.reason}"), "—"])
     if not rows:
         return "## Commands\n\n_No commands were run._"
     note = "\n\n⚠ marks a destructive step."

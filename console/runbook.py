@@ -89,6 +89,8 @@ class Runbook:
     prerequisites: list[PrerequisiteCheck]
     manual_verification: list[ChecklistItem] = field(default_factory=list)
     follow_up: list[ChecklistItem] = field(default_factory=list)
+    # procedure step id -> the runbook's words for why it is optional (skippable at its confirmation)
+    optional_steps: dict[str, str] = field(default_factory=dict)
 
     def evaluate(self, answers: dict[str, bool]) -> Evaluation:
         """Follow the tree from the start using ``answers``; stop at the first unanswered question.
@@ -168,7 +170,8 @@ def parse_runbook(data: dict, thresholds: dict[str, float] | None = None) -> Run
         follow = [ChecklistItem(id=m["id"], title=m["title"]) for m in data.get("follow_up", [])]
         runbook = Runbook(title=data.get("title", "Runbook"), start=tree["start"], questions=questions,
                           outcomes=outcomes, matrix=matrix, prerequisites=prereqs,
-                          manual_verification=manual, follow_up=follow)
+                          manual_verification=manual, follow_up=follow,
+                          optional_steps={str(k): str(v) for k, v in data.get("optional_steps", {}).items()})
     except KeyError as exc:
         raise RunbookError(f"runbook is missing key {exc}") from None
     _check_references(runbook)
@@ -191,6 +194,11 @@ def _check_references(runbook: Runbook) -> None:
 
 def _fmt_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def optional_steps(path: Path | None = None) -> dict[str, str]:
+    """The procedure steps the runbook marks optional, with its reason (see ``[optional_steps]``)."""
+    return load_runbook(path).optional_steps
 
 
 def load_runbook(path: Path | None = None, thresholds: dict[str, float] | None = None) -> Runbook:

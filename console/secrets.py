@@ -44,6 +44,43 @@ class Secret:
         return hash(("secret", self._value))
 
 
+class SecretBytes:
+    """Bytes that must never be printed (a config hotfix's ``KEY=VALUE`` lines for stdin).
+
+    Passed around wrapped and revealed only inside the call that writes them, so neither a
+    repr nor a traceback that shows each frame's locals can show them.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        self._value = value
+
+    def reveal(self) -> bytes:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return f"SecretBytes({REDACTED}, {len(self._value)} bytes)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretBytes) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("secret-bytes", self._value))
+
+
+def stdin_bytes(data: "bytes | SecretBytes | None") -> bytes:
+    """The bytes to write to a command's stdin (called inline, so no frame keeps them as a local)."""
+    if data is None:
+        return b""
+    return data.reveal() if isinstance(data, SecretBytes) else data
+
+
 class SecretRef:
     """A reference like ``env:SLACK_WEBHOOK_URL``, resolved only when needed."""
 

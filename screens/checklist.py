@@ -19,7 +19,7 @@ from console.engine.hotfix import build_code_hotfix, build_config_hotfix
 from console.engine.incident import build_rollback
 from console.engine.procedure import Procedure
 from console.journal import Journal
-from console.prerequisites import Checklist, ItemState
+from console.prerequisites import BackupNeedsProof, Checklist, ItemState
 from console.releaselog import ReleaseLog, ReleaseLogError
 from screens.base import ConsoleScreen
 from screens.modals import ReasonDialog
@@ -166,7 +166,11 @@ class ChecklistScreen(ConsoleScreen):
         if self.checklist.state(item_id).status == "done":
             self.checklist.untick(item_id, by=self.console_app.config.operator)
         else:
-            self.checklist.tick(item_id, by=self.console_app.config.operator)
+            try:
+                self.checklist.tick(item_id, by=self.console_app.config.operator)
+            except BackupNeedsProof as refused:
+                self.notify(str(refused), title="the backup needs proof", severity="warning", timeout=10)
+                return
         self.show_states()
 
     def action_waive(self) -> None:
@@ -219,8 +223,9 @@ class ChecklistScreen(ConsoleScreen):
             def changed(change: ConfigChange | None) -> None:
                 if change is not None:
                     self.build(lambda: build_config_hotfix(
-                        config, service=change.service, env_file=None, keys=change.keys, flag_command=None,
-                        undo_incident=None, incident_id=self.journal.incident_id))
+                        config, service=change.service, env_file=None, keys=change.keys,
+                        flag_command=change.flag_command, undo_incident=change.undo_incident,
+                        incident_id=self.journal.incident_id, values=change.values))
             self.app.push_screen(ConfigHotfixDialog([s.name for s in config.services]), changed)
         else:
             self.build(lambda: build_rollback(config, None))

@@ -22,19 +22,22 @@ from textual.widgets import Button, Label, Static
 from console.engine.events import StepFailed
 from console.engine.procedure import Step
 from console.engine.runner import Choice
+from console.safetext import plain_text
 from screens.modals import ReasonDialog
 
 if TYPE_CHECKING:
     from textual.app import App
 
-class StepConfirmDialog(ModalScreen[bool]):
-    """Before a destructive step: y runs it, n / Escape stops the procedure (it stays resumable)."""
+class StepConfirmDialog(ModalScreen[bool | str]):
+    """Before a destructive step: y runs it, n / Escape stops the procedure (it stays resumable);
+    for a step the runbook marks optional, s skips it (dismissed with "skip", a reason follows)."""
 
     AUTO_FOCUS = None   # a stray Enter must never run a destructive step: only y does
 
     BINDINGS = [
         Binding("y", "answer(True)", "Run it", id="step-confirm.yes"),
         Binding("n,escape", "answer(False)", "Stop here", id="step-confirm.no"),
+        Binding("s", "skip", "Skip…", id="step-confirm.skip"),
     ]
     DEFAULT_CSS = """
     StepConfirmDialog {
@@ -48,27 +51,43 @@ class StepConfirmDialog(ModalScreen[bool]):
     }
     """
 
-    def __init__(self, step: Step, prompt: str) -> None:
+    def __init__(self, step: Step, prompt: str, *, optional: bool = False) -> None:
         super().__init__()
         self.step = step
         self.prompt = prompt
+        self.optional = optional
 
     def compose(self) -> ComposeResult:
+        # What the engine worked out for this step (e.g. the migrations it undoes, the runbook's
+        # reason it is optional) follows the command line in the prompt.
+        details = self.prompt.split("\n", 2)[2] if self.prompt.count("\n") >= 2 else ""
         with Vertical():
             yield Label(f"⚠ {self.step.title}", classes="dialog--title")
             yield Static("This changes the host. The console will run:", markup=False)
             yield Static(self.step.command, classes="dialog--command", markup=False)
-            yield Static("y runs it · n stops the procedure here (it can be resumed)", markup=False)
+            if details:
+                yield Static(details, id="confirm-details", markup=False)
+            skip = " · s skips it (you give the reason)" if self.optional else ""
+            yield Static(f"y runs it{skip} · n stops the procedure here (it can be resumed)", markup=False)
             with Horizontal():
                 yield Button("Stop (n)", id="confirm-no", variant="default")
+                if self.optional:
+                    yield Button("Skip… (s)", id="confirm-skip", variant="primary")
                 yield Button("Run it (y)", id="confirm-yes", variant="warning")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        self.dismiss(event.button.id == "confirm-yes")
+        if event.button.id == "confirm-skip":
+            self.dismiss("skip")
+        else:
+            self.dismiss(event.button.id == "confirm-yes")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+    def action_skip(self) -> None:
+        if self.optional:
+            self.dismiss("skip")
 
 
 class FailureDialog(ModalScreen[str | None]):
@@ -102,7 +121,7 @@ class FailureDialog(ModalScreen[str | None]):
         code = "" if f.exit_code is None else f" (exit {f.exit_code})"
         with Vertical():
             yield Label(f"✗ {self.step.title} failed{code}", classes="dialog--title")
-            yield Static(f"{f.reason.label}: {f.message}", markup=False)
+            yield Static(plain_text(f"{f.reason.label}: {f.message}"), markup=False)   # may quote host output
             if self.step.command:
                 yield Static(self.step.command, classes="dialog--command", markup=False)
             yield Static("r retries · s skips it (you give the reason) · a aborts · "
@@ -153,6 +172,42 @@ class ScreenDecider:
             return await answer
         except asyncio.CancelledError:
             self._close_dialog(dialog)
+            raise
+
+    async def confirm_optional(self, step: Step, prompt: str) -> Choice:
+        """A step the runbook marks optional: run, skip with a reason (asked next), or stop."""
+        answer: asyncio.Future[Choice] = asyncio.get_running_loop().create_future()
+        dialogs: list[Screen] = []
+
+        def settle(choice: Choice) -> None:
+            if not answer.done():
+                answer.set_result(choice)
+
+        def confirmed(value: bool | str | None) -> None:
+            if value == "skip":
+                ask_reason()
+            else:
+                settle(Choice("run" if value is True else "abort"))
+
+        def ask_reason() -> None:
+            def reason_given(reason: str | None) -> None:
+                if reason:
+                    settle(Choice("skip", reason))
+                else:
+                    open_confirmation()   # Escape: back to the question, nothing decided yet
+            dialogs.append(ReasonDialog(f"Skip {step.title}: why?",
+                                        placeholder="the reason goes into the incident journal and the report"))
+            self.app.push_screen(dialogs[-1], reason_given)
+
+        def open_confirmation() -> None:
+            dialogs.append(StepConfirmDialog(step, prompt, optional=True))
+            self.app.push_screen(dialogs[-1], confirmed)
+
+        open_confirmation()
+        try:
+            return await answer
+        except asyncio.CancelledError:
+            self._close_dialog(dialogs[-1])
             raise
 
     async def on_failure(self, step: Step, failure: StepFailed) -> Choice:

@@ -36,7 +36,8 @@ from console.engine.procedure import Procedure
 from console.health import HealthPoller, HealthResult
 from console.journal import Journal
 from console.logfollow import FollowRestart, follow_logs
-from console.logstream import prepare_lines, strip_controls
+from console.logstream import prepare_lines
+from console.safetext import plain_line
 from console.transport.base import Transport
 from screens.decider import ScreenDecider
 from screens.flow import opened_at
@@ -246,7 +247,7 @@ class ProcedureScreen(Screen[str]):
         selected = steps.selected_id
         shown: list[str] = []
         for step_id, lines in parked:
-            # Host output is data: no escape sequence or control character may reach the terminal.
+            # Host output is hostile text: no escape sequence or control character may reach the terminal.
             lines = [line if len(line) <= SHOWN_LINE_MAX else line[:SHOWN_LINE_MAX] + " …"
                      for line in prepare_lines(lines)]
             steps.add_output(step_id, lines)
@@ -274,12 +275,11 @@ class ProcedureScreen(Screen[str]):
             steps.follow(event.step_id)
             commands.command_started(event.step_id, event.command)
         elif isinstance(event, StepFinished):
-            steps.update_step(event.step_id, state="done", duration=event.duration,
-                              note=strip_controls(event.summary))
+            steps.update_step(event.step_id, state="done", duration=event.duration, note=plain_line(event.summary))
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepFailed):
             steps.update_step(event.step_id, state="failed", duration=event.duration,
-                              note=f"{event.reason.label}: {strip_controls(event.message)}")
+                              note=plain_line(f"{event.reason.label}: {event.message}"))
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepSkipped):
             # A step done before the resume keeps what _show_done_before said: the engine's
@@ -293,7 +293,7 @@ class ProcedureScreen(Screen[str]):
             steps.update_step(event.step_id, state="would_run", command=event.command)
         elif isinstance(event, Notice):
             severity = NOTICE_SEVERITY.get(event.level, "information")
-            self.notify(strip_controls(event.message), severity=severity,
+            self.notify(plain_line(event.message), severity=severity,
                         timeout=8 if severity == "information" else 20)
         elif isinstance(event, ProcedureFinished):
             self._procedure_ended(event.outcome)

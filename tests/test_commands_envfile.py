@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from console.commands import envfile
-from console.secrets import Secret
+from console.secrets import Secret, stdin_bytes
 from console.validate import UnsafeValue
 
 ENV = "/opt/mr-dj/backend/.env"
@@ -36,7 +36,8 @@ def test_set_keys_never_puts_a_value_in_argv():
     stdin = envfile.set_keys_stdin({"DATABASE_PASSWORD": secret, "FEATURE_X": "off"})
     assert argv[-3:] == [ENV, "DATABASE_PASSWORD", "FEATURE_X"]
     assert not any("hunter2" in part or part == "off" for part in argv)
-    assert stdin == b"DATABASE_PASSWORD=hunter2-very-secret\nFEATURE_X=off\n"
+    assert stdin.reveal() == b"DATABASE_PASSWORD=hunter2-very-secret\nFEATURE_X=off\n"
+    assert "hunter2" not in repr(stdin) and "hunter2" not in str(stdin)
 
 
 @pytest.mark.parametrize("bad", ["1KEY", "KEY-X", "KEY X", "KEY=1", "", "KEY\n", "K\u00c9Y", "K;id", "KEY\u0661"])
@@ -79,7 +80,7 @@ def test_incident_id_is_validated():
 # -- On a real shell, as the transport runs them (shlex.join handed to sh) ---------------------
 
 def _run(argv, stdin=b""):
-    return subprocess.run(["sh", "-c", shlex.join(argv)], input=stdin, capture_output=True)
+    return subprocess.run(["sh", "-c", shlex.join(argv)], input=stdin_bytes(stdin), capture_output=True)
 
 
 ORIGINAL = "# backend settings\nA=1\nexport B = old\\\\x\nC=3\nA=dup\nline without equals\n"

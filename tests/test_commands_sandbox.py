@@ -12,7 +12,7 @@ from console.commands import artifacts, envfile, health, lock
 from console.commands.compose import ComposeCommands
 from console.commands.ps import parse_ps
 from console.config import load_config
-from console.secrets import Secret
+from console.secrets import Secret, stdin_bytes
 
 pytestmark = pytest.mark.sandbox
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ def remote(config):
         ssh = ["ssh", "-p", str(t.port), "-i", t.identity_file, "-o", f"UserKnownHostsFile={t.known_hosts}",
                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
                f"{t.user}@{t.host}", shlex.join(argv)]
-        return subprocess.run(ssh, input=stdin, capture_output=True, timeout=120)
+        return subprocess.run(ssh, input=stdin_bytes(stdin), capture_output=True, timeout=120)
     return run
 
 

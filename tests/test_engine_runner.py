@@ -173,11 +173,12 @@ async def test_a_lock_that_cannot_be_created_fails_the_run_and_says_why(config):
 async def test_an_unexpected_error_frees_the_lock_and_ends_the_run_in_the_journal(config):
     lock_dir = Path(config.target.project_dir) / ".incident-console.lock"
 
-    async def broken(ctx):
-        raise RuntimeError("a bug in a step")
+    class BrokenDecider(ScriptedDecider):
+        async def confirm(self, step, prompt):
+            raise RuntimeError("a bug in a step")
     steps = [Step("change", "Change", argv=["true"], mutating=True),
-             Step("check", "Check", action=broken, display="check")]
-    engine, journal, events = make_engine(config, steps, ScriptedDecider())
+             Step("check", "Check", argv=["true"], destructive=True)]
+    engine, journal, events = make_engine(config, steps, BrokenDecider())
     with pytest.raises(RuntimeError, match="a bug in a step"):
         await engine.run()
     assert not lock_dir.exists()
@@ -186,6 +187,37 @@ async def test_an_unexpected_error_frees_the_lock_and_ends_the_run_in_the_journa
     assert finished.outcome == "failed" and finished.error == "RuntimeError: a bug in a step"
     assert [e.outcome for e in events if isinstance(e, ProcedureFinished)] == ["failed"]
     assert summarize(journal).state == "failed"
+
+
+async def test_an_exception_inside_a_built_in_check_is_that_steps_failure_with_the_usual_offer(config):
+    calls = []
+
+    async def parses_ps(ctx):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("cannot parse ps line 'mr-dj-backend-1 ???'")
+        return ActionResult(True, "all services up")
+    steps = [Step("ps", "Check the services", action=parses_ps, display="ps"),
+             Step("after", "After", argv=["true"])]
+    decider = ScriptedDecider(choices=[Choice("retry")])
+    engine, journal, events = make_engine(config, steps, decider)
+    assert await engine.run() == "succeeded"
+    assert decider.failures == [("ps", FailureReason.INTERNAL_ERROR)]
+    failed = journal.last("step_failed")
+    assert failed["reason"] == "internal_error" and "ValueError" in failed["message"]
+    assert "test_engine_runner.py:" in failed["message"]
+    assert [r["step_id"] for r in journal.records() if r["type"] == "step_finished"] == ["ps", "after"]
+
+
+async def test_an_internal_error_in_a_step_fed_secret_values_shows_no_exception_text(config):
+    async def leaks(ctx):
+        raise KeyError("FEATURE_TOKEN=s3cret")
+    step = Step("apply", "Apply the values", action=leaks, display="apply", stdin=b"FEATURE_TOKEN=s3cret\n")
+    engine, journal, events = make_engine(config, [step], ScriptedDecider())
+    assert await engine.run() == "failed"
+    failed = journal.last("step_failed")
+    assert failed["reason"] == "internal_error" and "KeyError" in failed["message"]
+    assert "s3cret" not in journal.path.read_text()
 
 
 async def test_cancel_releases_the_lock_and_journals_the_interruption(config):

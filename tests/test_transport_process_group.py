@@ -9,13 +9,14 @@ from console.transport.process_group import (PGID_MARKER, kill_group_argv, parse
 
 def test_wrapped_command_line():
     assert wrap_in_process_group(["docker-compose", "-p", "mr-dj", "ps"]) == (
-        "exec setsid -w sh -c "
-        "'echo __incident_console_pgid__:$$ >&2; exec \"$@\"' sh docker-compose -p mr-dj ps")
+        "exec sh -c 'r=$1; shift; if setsid -w true 2>/dev/null; then exec setsid -w sh -c \"$r\" sh \"$@\"; fi; "
+        "exec 3<&0; setsid sh -c \"$r\" sh \"$@\" <&3 3<&- & wait $!' sh "
+        "'echo __incident_console_pgid__:$$ >&2; exec \"$@\"' docker-compose -p mr-dj ps")
 
 
 def test_wrapped_arguments_are_quoted():
     line = wrap_in_process_group(["echo", "a b; rm -rf /", "$HOME"])
-    assert line.endswith(" sh echo 'a b; rm -rf /' '$HOME'")
+    assert line.endswith(" exec \"$@\"' echo 'a b; rm -rf /' '$HOME'")
 
 
 def test_wrapper_runs_the_command_in_a_new_group_and_reports_it_first():

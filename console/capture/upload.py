@@ -33,7 +33,9 @@ def append_sums(artifacts_dir: str) -> list[str]:
 
 
 def mkdir_artifacts(artifacts_dir: str) -> list[str]:
-    return argv("mkdir", "-p", "--", require_remote_path(artifacts_dir, "artifacts directory"))
+    """Create the artifacts directory (and any missing parent) 0700: it holds env files and dumps."""
+    return argv("sh", "-c", 'umask 077 && mkdir -p -- "$1"', "sh",
+                require_remote_path(artifacts_dir, "artifacts directory"))
 
 
 async def _run(transport, command: list[str], what: str, *, stdin: bytes | None = None,

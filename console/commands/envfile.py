@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from console.commands.base import argv, sh
-from console.secrets import Secret
+from console.secrets import Secret, SecretBytes
 from console.validate import UnsafeValue, require_env_key, require_incident_id, require_remote_path
 
 
@@ -96,21 +96,28 @@ def set_env_keys(env_file: str, keys: Iterable[str]) -> list[str]:
     return argv("sh", "-c", _SET, _SET_AWK, require_remote_path(env_file, "env file"), names)
 
 
-def set_keys_stdin(values: Mapping[str, Secret | str]) -> bytes:
-    """The stdin for :func:`set_env_keys`: one ``KEY=VALUE`` line per key.
+def set_keys_stdin(values: Mapping[str, Secret | str]) -> SecretBytes:
+    """The stdin for :func:`set_env_keys`: one ``KEY=VALUE`` line per key, wrapped as SecretBytes.
 
     A value with a newline, carriage return or NUL would split into a second line
-    of the env file, so it is refused (without echoing it).
+    of the env file, so it is refused (without echoing it). No plaintext value is ever
+    bound to a local name here: a traceback showing locals cannot show it.
     """
-    lines = []
     for key, value in values.items():
-        raw = value.reveal() if isinstance(value, Secret) else value
-        if not isinstance(raw, str):
+        if not isinstance(_revealed(value), str):
             raise UnsafeValue(f"refusing value for {require_env_key(key)}: not a string")
-        if any(c in raw for c in "\n\r\x00"):
+        if _breaks_lines(value):
             raise UnsafeValue(f"refusing value for {require_env_key(key)}: it contains a line break or NUL")
-        lines.append(f"{require_env_key(key)}={raw}\n")
-    return "".join(lines).encode("utf-8")
+    return SecretBytes("".join(f"{require_env_key(key)}={_revealed(value)}\n"
+                               for key, value in values.items()).encode("utf-8"))
+
+
+def _revealed(value: Secret | str):
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+def _breaks_lines(value: Secret | str) -> bool:
+    return any(c in _revealed(value) for c in "\n\r\x00")
 
 
 def list_env_keys(env_file: str) -> list[str]:

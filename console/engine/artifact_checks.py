@@ -13,6 +13,7 @@ from console.incident.records import Artifact
 from console.commands import artifacts as art
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult
+from console.transport.streams import TRUNCATED_MARK
 
 
 def release_files(artifacts_dir: str, tag: str, use_registry: bool) -> list[str]:
@@ -57,19 +58,57 @@ async def verify_release_artifacts(ctx: StepContext, tag: str, recorded: dict[st
     return ActionResult(True, f"{', '.join(names)} match SHA256SUMS.txt and the release log", detail)
 
 
+SHOWN_LISTING_LINES = 20   # members shown in the step's output; the rest are checked, not shown
+
+
+class _ListingScan:
+    """Checks a ``tar -tv`` listing line by line as it streams in, whatever its length.
+
+    A captured listing keeps only its last MiB: a bundle of many members would hide a
+    ``..`` or a link listed first. Here every line is parsed as it arrives and only
+    the verdict is kept, so memory does not grow with the bundle.
+    """
+
+    def __init__(self, compose_file: str, forward) -> None:
+        self.compose_file = compose_file
+        self.forward = forward
+        self.count = 0
+        self.problems: list[str] = []
+        self.has_compose = False
+
+    def __call__(self, stream: str, lines: list[str]) -> None:
+        if stream != "stdout":
+            self.forward(stream, lines)
+            return
+        if self.count < SHOWN_LISTING_LINES:
+            self.forward(stream, lines[:SHOWN_LISTING_LINES - self.count])
+        for line in lines:
+            if TRUNCATED_MARK in line:   # a name too long to read whole is not checked by halves
+                self.problems.append(f"listing line too long to check ({len(line)} characters)")
+                self.count += 1
+                continue
+            members = art.parse_bundle_listing(line)
+            self.count += len(members)
+            self.problems.extend(art.unsafe_members(members))
+            self.has_compose = self.has_compose or any(
+                m.name.lstrip("./") == self.compose_file for m in members)
+
+
 async def verify_bundle_members(ctx: StepContext, tag: str) -> ActionResult:
-    """Refuse a bundle holding absolute paths, ``..`` or links before extracting it."""
-    result = await ctx.run(art.list_bundle(ctx.config.target.artifacts_dir, tag), timeout=120)
+    """Refuse a bundle holding absolute paths, ``..``, links or devices before extracting it.
+
+    The whole listing is checked as it streams (see :class:`_ListingScan`), never a captured tail.
+    """
+    scan = _ListingScan(ctx.config.capture.compose_file, ctx.emit_output)
+    result = await ctx.transport.run(art.list_bundle(ctx.config.target.artifacts_dir, tag), timeout=120,
+                                     on_output=scan, capture=True)
     if not result.ok:
         return ActionResult(False, f"cannot list the bundle: {result.stderr.strip() or result.exit_status}")
-    members = art.parse_bundle_listing(result.stdout)
-    if not members:
+    if not scan.count:
         return ActionResult(False, "the bundle is empty or could not be read")
-    problems = art.unsafe_members(members)
-    if problems:
-        return ActionResult(False, "unsafe bundle refused: " + "; ".join(problems[:5]))
-    names = {m.name.lstrip("./") for m in members}
-    compose = ctx.config.capture.compose_file
-    if compose not in names:
-        return ActionResult(False, f"the bundle holds no {compose}")
-    return ActionResult(True, f"{len(members)} members, all inside the project directory")
+    if scan.problems:
+        more = f" (and {len(scan.problems) - 5} more)" if len(scan.problems) > 5 else ""
+        return ActionResult(False, "unsafe bundle refused: " + "; ".join(scan.problems[:5]) + more)
+    if not scan.has_compose:
+        return ActionResult(False, f"the bundle holds no {ctx.config.capture.compose_file}")
+    return ActionResult(True, f"{scan.count} members, all inside the project directory")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 
 import httpx
@@ -161,7 +162,10 @@ def env_file_for(config: Config, service: str, env_file: str | None) -> str:
 
 def build_config_hotfix(config: Config, *, service: str, env_file: str | None, keys: list[str],
                         flag_command: list[str] | None, undo_incident: str | None,
-                        incident_id: str | None = None, environ: dict[str, str] | None = None) -> Procedure:
+                        incident_id: str | None = None, environ: dict[str, str] | None = None,
+                        values: Mapping[str, Secret] | None = None) -> Procedure:
+    """``values``: keys whose new value was typed (the TUI's masked entry); the others come from
+    ``environ`` (the console's environment), never from the command line."""
     env = os.environ if environ is None else environ
     compose = ComposeCommands.for_target(config.target)
     path = env_file_for(config, service, env_file)
@@ -177,9 +181,12 @@ def build_config_hotfix(config: Config, *, service: str, env_file: str | None, k
             raise ValueError("name the keys to change with --set KEY (values come from the environment)")
         if incident_id is None:
             raise ValueError("a configuration hotfix needs its incident id to name the kept env file")
-        values = {}
+        typed, values = dict(values or {}), {}
         for key in keys:
             require_env_key(key)
+            if key in typed:
+                values[key] = typed[key]
+                continue
             if key not in env:
                 raise ValueError(f"--set {key}: export {key}=<new value> first; values never go on the command line")
             values[key] = Secret(env[key], source=f"env:{key}")

@@ -8,12 +8,14 @@ what that rollback will undo, so the coordinator sees it first.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from console.commands.compose import ComposeCommands
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult
 from console.incident.records import MigrationPlanned, Note
+from console.safetext import plain_text
 
 PLAN_KEY = "migration_plan"
 
@@ -24,6 +26,8 @@ class MigrationPlan:
     target_head: str | None
     undo: list[str] = field(default_factory=list)
     known: bool = True          # is the target's head among the applied migrations?
+    down_sql: dict[str, str] = field(default_factory=dict)   # migration -> its down SQL, as the host shows it
+    down_sql_missing: str = ""                                # why the SQL could not be shown
 
     @property
     def needed(self) -> bool:
@@ -80,7 +84,66 @@ async def check_schema(ctx: StepContext, target_head: str | None, via: str) -> A
                                    f"without a migration rollback", detail)
     if not plan.needed:
         return ActionResult(True, f"database already at {target_head}: no migration to roll back", detail)
+    await _read_down_sql(ctx, plan, via)
+    detail["drops"] = destructive_changes(plan.down_sql)
     return ActionResult(True, f"rollback to {target_head} will undo: {', '.join(plan.undo)}", detail)
+
+
+_MIGRATION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+DOWN_SQL_SHOWN = 4000   # characters of each migration's down SQL kept for the confirmation
+_DROP_TABLE = re.compile(r"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([\w.\"]+)", re.IGNORECASE)
+_DROP_COLUMN = re.compile(
+    r"\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?([\w.\"]+)[^;]*?\bDROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?"
+    r"(?!CONSTRAINT\b|DEFAULT\b|NOT\b|IDENTITY\b|EXPRESSION\b)([\w\"]+)", re.IGNORECASE)
+
+
+def destructive_changes(down_sql: dict[str, str]) -> list[str]:
+    """What the down SQL drops: ``table x`` and ``column t.c``, data that does not come back."""
+    drops = []
+    for name, sql in down_sql.items():
+        drops += [f"table {m[1]} ({name})" for m in _DROP_TABLE.finditer(sql)]
+        drops += [f"column {m[1]}.{m[2]} ({name})" for m in _DROP_COLUMN.finditer(sql)]
+    return drops
+
+
+async def _read_down_sql(ctx: StepContext, plan: MigrationPlan, via: str) -> None:
+    """Ask the host for each undone migration's down SQL, where the config says how."""
+    command = ctx.config.commands.migration_down_sql
+    if not command:
+        plan.down_sql_missing = "no [commands] migration_down_sql configured"
+        return
+    compose = ComposeCommands.for_target(ctx.config.target)
+    for name in plan.undo:
+        if not _MIGRATION_NAME.fullmatch(name):
+            plan.down_sql_missing = f"migration name {name[:80]!r} is not a plain name"
+            continue
+        argv = compose.migrate_status(ctx.config.backend.name,
+                                      [part.replace("{migration}", name) for part in command], via=via)
+        result = await ctx.run(argv, timeout=120)
+        if result.ok:
+            plan.down_sql[name] = result.stdout[:DOWN_SQL_SHOWN]
+        else:
+            plan.down_sql_missing = f"the host could not show {name}'s down SQL (exit {result.exit_status})"
+
+
+def migration_preview(ctx: StepContext) -> str:
+    """For the confirmation of a migration rollback: what it undoes and whether it drops data."""
+    plan: MigrationPlan | None = ctx.state.get(PLAN_KEY)
+    if plan is None:
+        return "What it undoes is unknown: the schema check was skipped."
+    if not plan.undo:
+        return ""
+    lines = [f"It undoes {len(plan.undo)} migration(s), newest first: {', '.join(plan.undo)}"]
+    drops = destructive_changes(plan.down_sql)
+    if drops:
+        lines.append("DROPS DATA: " + "; ".join(drops))
+    elif plan.down_sql:
+        lines.append("No DROP TABLE or DROP COLUMN in the down SQL shown below.")
+    for name, sql in plan.down_sql.items():
+        lines.append(f"-- {name} (down)\n{plain_text(sql).strip()}")
+    if plan.down_sql_missing:
+        lines.append(f"(down SQL not shown: {plan.down_sql_missing})")
+    return "\n".join(lines)
 
 
 def skip_reason_for_rollback(ctx: StepContext) -> str | None:

@@ -6,6 +6,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from console.secrets import SecretBytes
+
 if TYPE_CHECKING:
     from console.engine.context import StepContext
 
@@ -20,6 +22,7 @@ class ActionResult:
 
 
 Action = Callable[["StepContext"], Awaitable[ActionResult]]
+SKIPPED_OPTIONAL = "skipped_optional"   # StepContext.state key: ids of optional steps skipped this run
 
 
 @dataclass
@@ -35,9 +38,13 @@ class Step:
     preflight: bool = False             # a read-only check run for real even in a dry run
     timeout: float | None = None
     skip_needs_reason: bool = True      # every skip is recorded with why
-    stdin: bytes | None = None          # never journaled (may carry secret values)
+    # never journaled, never in a repr (a config hotfix's values): SecretBytes
+    stdin: SecretBytes | bytes | None = field(default=None, repr=False)
     when: Callable[["StepContext"], str | None] | None = None  # returns a skip reason, or None to run
     host: str = "target"                # "target" (production) or "staging": where the step runs
+    optional: str = ""                  # the runbook marks it optional (why): skippable at its confirmation
+    # what the step will do, worked out just before its confirmation (e.g. the migrations it undoes)
+    preview: Callable[["StepContext"], str] | None = None
 
     @property
     def command(self) -> str:

@@ -11,10 +11,11 @@ from console.commands import artifacts as art
 from console.commands.compose import ComposeCommands
 from console.config import Config
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
-from console.engine.migrations import check_schema, skip_reason_for_rollback
-from console.engine.procedure import ActionResult, Procedure, Step
+from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback
+from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
 from console.engine.verification import verification_steps
+from console.runbook import optional_steps
 from console.validate import require_tag
 
 
@@ -55,6 +56,8 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
     recorded = dict(release.files) if release is not None else {}
     cmds = config.commands
     via_run = cmds.service_command_mode  # "run" (one-off container) or "exec" (running container)
+    optional = optional_steps(config.paths.runbook)
+    snapshot = snapshot_note(release, to_tag)
 
     steps = [
         Step("verify_artifacts", f"Verify {to_tag} artifacts (SHA256SUMS + release log)",
@@ -67,7 +70,8 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
              action=lambda ctx: verify_bundle_members(ctx, to_tag),
              display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)), read_only=True, preflight=True),
         Step("maintenance_on", "Switch traffic to maintenance",
-             argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run), destructive=True, mutating=True),
+             argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run), destructive=True, mutating=True,
+             optional=optional.get("maintenance_on", ""), preview=lambda ctx: snapshot),
     ]
     via_status = via_run if order == "before_down" else "exec"
     schema_step = Step("migration_check", f"Compare the schema with {to_tag}'s migrations",
@@ -81,14 +85,15 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
                                                        via=via_status)
                               if target_head else None),
                         display="(target migration head unknown)", destructive=True, mutating=True,
-                        when=skip_reason_for_rollback, timeout=900)
+                        when=skip_reason_for_rollback, timeout=900,
+                        optional=optional.get("migrate_rollback", ""), preview=migration_preview)
     if migrate_step.argv is None:
         migrate_step.action = _unknown_head_action
     if order == "before_down":
         steps += [schema_step, migrate_step]
     steps += [
         Step("compose_down", "Stop the current stack (compose down, volumes kept)", argv=compose.down(),
-             destructive=True, mutating=True, timeout=300),
+             destructive=True, mutating=True, timeout=300, preview=lambda ctx: snapshot),
         Step("restore_bundle", f"Restore the {to_tag} compose bundle",
              argv=art.extract_bundle(target.artifacts_dir, to_tag, target.project_dir),
              destructive=True, mutating=True),
@@ -103,11 +108,31 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
     if order == "after_up":
         steps += [schema_step, migrate_step]
     steps.append(Step("maintenance_off", "Re-enable traffic",
-                      argv=compose.maintenance_off(backend, cmds.maintenance_off, via=via_run), mutating=True))
+                      argv=compose.maintenance_off(backend, cmds.maintenance_off, via=via_run), mutating=True,
+                      when=_maintenance_was_skipped))
     steps += verification_steps(config, to_tag)
     return Procedure("rollback", steps, from_tag=from_tag, to_tag=to_tag,
                      options={"migration_order": order, "use_registry": use_registry,
-                              "target_migration_head": target_head})
+                              "target_migration_head": target_head,
+                              "target_snapshot_verified": bool(release is not None and release.verified)})
+
+
+def snapshot_note(release, tag: str) -> str:
+    """Whether the target release's database snapshot was verified at capture (release log)."""
+    if release is None:
+        return f"Database snapshot of {tag}: unknown (no release log entry)."
+    method = release.extra.get("db_check")
+    how = f" ({method})" if isinstance(method, str) and method else ""
+    if release.verified:
+        return f"Database snapshot of {tag}: verified at capture{how}."
+    return (f"Database snapshot of {tag}: NOT verified at capture{how or ' (no check recorded)'}; "
+            "a restore from it is unproven.")
+
+
+def _maintenance_was_skipped(ctx) -> str | None:
+    if "maintenance_on" in ctx.state.get(SKIPPED_OPTIONAL, ()):
+        return "traffic was never switched to maintenance (that optional step was skipped)"
+    return None
 
 
 async def _unknown_head_action(ctx) -> ActionResult:

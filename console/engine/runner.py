@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -18,9 +19,10 @@ from console.engine.events import (AwaitingConfirmation, Event, LockEvent, Notic
                                    ProcedureInterrupted, ProcedureStarted, StepChoice, StepConfirmed,
                                    StepFailed, StepFinished, StepOutput, StepSkipped, StepStarted, WouldRun)
 from console.engine.lock import LockError, LockHeld, RemoteLock
-from console.engine.procedure import ActionResult, Procedure, Step
+from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
 from console.failures import (CommandTimeout, FailureReason, PreconditionFailed,
                               TransportError)
+from console.safetext import plain_line
 from console.validate import UnsafeValue
 
 OUTPUT_KEEP_BYTES = 8 * 1024 * 1024   # full output side file is capped so a flood cannot fill the disk
@@ -38,6 +40,10 @@ class Decider(Protocol):
     async def confirm(self, step: Step, prompt: str) -> bool: ...
 
     async def on_failure(self, step: Step, failure: StepFailed) -> Choice: ...
+
+    # A step the runbook marks optional (``step.optional``) is confirmed with
+    # ``confirm_optional(step, prompt) -> Choice("run" | "skip" | "abort", reason)`` when the
+    # decider has it: skipping it there, with a reason, is an answer and not a failure.
 
 
 class AbortProcedure(Exception):
@@ -57,6 +63,7 @@ class StepEngine:
         self.done_steps = set(done_steps or ())
         self.listeners = list(listeners or [])
         self.statuses: dict[str, str] = {s.id: "pending" for s in procedure.steps}
+        self._started: set[str] = set()   # steps whose command this run started
 
     # -- events -------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -112,9 +119,18 @@ class StepEngine:
         proc = self.procedure
         duration = round(time.monotonic() - started, 3)
         step_id = next((s for s, state in self.statuses.items() if state in ("running", "confirm")), None)
+        # A cancelled command whose process group was never reported may still run on the host:
+        # say so rather than let the record read as if it had stopped.
+        step = next((s for s in proc.steps if s.id == step_id), None)
+        transport = self.ctx.on(step.host).transport if step is not None and step_id in self._started else None
+        left = getattr(transport, "left_running", None)
+        if left:
+            self.emit(Notice(f"{left} may still be running on the host: its process group was never "
+                             "reported, so it could not be killed; check with ps before resuming", "error"))
         self._record(ProcedureInterrupted(procedure=proc.name, duration=duration, from_tag=proc.from_tag,
                                           to_tag=proc.to_tag, step_id=step_id,
-                                          message="procedure interrupted (Ctrl-C, quit or left); it can be resumed"))
+                                          message="procedure interrupted (Ctrl-C, quit or left); it can be resumed",
+                                          remote_may_still_run=left or None))
 
     async def _release_lock(self) -> None:
         if self.lock is None or not self.lock.held:
@@ -153,11 +169,22 @@ class StepEngine:
         if step.destructive and not self.assume_yes and not self.ctx.dry_run:
             self.statuses[step.id] = "confirm"
             prompt = f"{step.title}: this changes the host.\n  {step.command}"
+            if step.preview is not None:
+                preview = step.preview(self.ctx)
+                prompt += f"\n{preview}" if preview else ""
+            if step.optional:
+                prompt += f"\nOptional: {step.optional}"
             self.emit(AwaitingConfirmation(step.id, prompt))
+            confirm_optional = getattr(self.decider, "confirm_optional", None)
+            if step.optional and confirm_optional is not None:
+                return await self._optional_answer(step, await confirm_optional(step, prompt))
             if not await self.decider.confirm(step, prompt):
                 self._record(StepConfirmed(step.id, False, self.ctx.operator), emit=False)
                 raise AbortProcedure()
             self._record(StepConfirmed(step.id, True, self.ctx.operator), emit=False)
+        return await self._run_confirmed(step)
+
+    async def _run_confirmed(self, step: Step) -> bool:
         if step.mutating and self.lock is not None and not self.lock.held:
             if not await self._take_lock():
                 return False
@@ -178,6 +205,18 @@ class StepEngine:
                 self._record(StepSkipped(step.id, choice.reason, self.ctx.operator))
                 return True
             return False  # abort after a failure: the procedure failed at this step
+
+    async def _optional_answer(self, step: Step, choice: Choice) -> bool:
+        if choice.action == "skip" and choice.reason.strip():
+            self.statuses[step.id] = "skipped"
+            self.ctx.state.setdefault(SKIPPED_OPTIONAL, set()).add(step.id)
+            self._record(StepSkipped(step.id, choice.reason, self.ctx.operator, optional=True))
+            return True
+        if choice.action != "run":
+            self._record(StepConfirmed(step.id, False, self.ctx.operator), emit=False)
+            raise AbortProcedure()
+        self._record(StepConfirmed(step.id, True, self.ctx.operator), emit=False)
+        return await self._run_confirmed(step)
 
     async def _take_lock(self) -> bool:
         assert self.lock is not None
@@ -207,6 +246,7 @@ class StepEngine:
 
     async def _attempt(self, step: Step) -> StepFailed | None:
         self.statuses[step.id] = "running"
+        self._started.add(step.id)
         self._record(StepStarted(step.id, step.title, step.command, step.destructive, step.argv, step.host))
         output = _OutputSink()
 
@@ -246,6 +286,11 @@ class StepEngine:
             return self._failed(step, exc.reason, str(exc), None, started, output)
         except (PreconditionFailed, UnsafeValue) as exc:
             return self._failed(step, FailureReason.PRECONDITION, str(exc), None, started, output)
+        except Exception as exc:
+            # e.g. a parser meeting output it never saw: this step failed, the procedure did not;
+            # the operator gets the usual retry / skip / abort.
+            return self._failed(step, FailureReason.INTERNAL_ERROR, internal_error_message(step, exc),
+                                None, started, output)
         duration = round(time.monotonic() - started, 3)
         if not ok:
             reason = FailureReason.NON_ZERO_EXIT if step.argv is not None else FailureReason.PRECONDITION
@@ -275,6 +320,16 @@ class StepEngine:
 
 class _Unknown(Exception):
     pass
+
+
+def internal_error_message(step: Step, exc: Exception) -> str:
+    """What went wrong, where, without anything secret: a step fed values on stdin (a config
+    hotfix) never has its exception text shown, as it may quote them."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else ""
+    text = "" if step.stdin else plain_line(str(exc))[:200]
+    return (f"internal error in the console ({type(exc).__name__}{where}){': ' + text if text else ''}; "
+            "the host may need checking by hand before a retry")
 
 
 class _OutputSink:

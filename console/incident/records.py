@@ -206,6 +206,7 @@ class ProcedureInterrupted(ProcedureFinished):
     outcome: str = "interrupted"
     step_id: str | None = None
     message: str = ""
+    remote_may_still_run: str | None = None   # a cancelled command whose process group was never reported
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,7 @@ class StepSkipped(Record):
     step_id: str = ""
     reason: str = ""
     by: str = ""
+    optional: bool = False   # the runbook marks the step optional and the operator chose to skip it
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable
+from typing import Awaitable, TypeVar
+
+T = TypeVar("T")
 
 
-async def finish_despite_cancel(cleanup: Awaitable[None]) -> None:
+async def finish_despite_cancel(cleanup: Awaitable[T]) -> T:
     """Run ``cleanup`` to the end; a second cancel is re-raised only after it has finished.
 
     Killing a command's process group is exactly the work a cancelled step
@@ -14,7 +16,7 @@ async def finish_despite_cancel(cleanup: Awaitable[None]) -> None:
     """
     task = asyncio.ensure_future(cleanup)
     try:
-        await asyncio.shield(task)
+        return await asyncio.shield(task)
     except asyncio.CancelledError:
         await task
         raise

@@ -14,6 +14,7 @@ import signal
 import time
 
 from console.failures import CommandTimeout
+from console.secrets import stdin_bytes
 from console.transport.aborting import finish_despite_cancel
 from console.transport.base import CommandResult, OutputCallback
 from console.transport.streams import CHUNK_SIZE, BoundedCapture, LineSplitter
@@ -107,7 +108,7 @@ async def _pump(proc: asyncio.subprocess.Process, out: LineSplitter, err: LineSp
 
     async def feed() -> None:
         try:
-            proc.stdin.write(stdin)
+            proc.stdin.write(stdin_bytes(stdin))   # revealed inline: no local holds the values
             await proc.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the command did not want all of its input; its exit status says the rest

@@ -25,18 +25,31 @@ _KILL_GROUP = (
 )
 
 
-def wrap_in_process_group(argv: list[str]) -> str:
-    """The remote command line: ``argv`` run as the leader of a fresh session and group.
+# util-linux ``setsid -w`` waits for the command and passes on its exit status. BusyBox's
+# setsid (Alpine) has no ``-w``: there the new session is started as a background job, which
+# in a non-interactive shell is no group leader, so setsid does not fork and ``$!`` is the
+# session leader ``wait`` returns the status of. A background job's stdin would be /dev/null:
+# fd 3 hands it the real one (a config hotfix's values come on stdin).
+_START_SESSION = (
+    'r=$1; shift; '
+    'if setsid -w true 2>/dev/null; then exec setsid -w sh -c "$r" sh "$@"; fi; '
+    'exec 3<&0; setsid sh -c "$r" sh "$@" <&3 3<&- & wait $!'
+)
 
-    ``setsid -w`` waits for the command and passes on its exit status.
-    """
+
+def wrap_in_process_group(argv: list[str]) -> str:
+    """The remote command line: ``argv`` run as the leader of a fresh session and group,
+    whose exit status is the command's (with util-linux or BusyBox ``setsid``)."""
     if not argv:
         raise ValueError("empty argv")
-    return shlex.join(["exec", "setsid", "-w", "sh", "-c", _REPORT_THEN_EXEC, "sh", *argv])
+    return shlex.join(["exec", "sh", "-c", _START_SESSION, "sh", _REPORT_THEN_EXEC, *argv])
 
 
 def parse_marker(line: str) -> int | None:
-    """The PGID announced by :func:`wrap_in_process_group`'s first stderr line, if this is it."""
+    """The PGID announced by :func:`wrap_in_process_group` on stderr, if ``line`` is that line.
+
+    Not necessarily the first line: a login shell may print a banner or a warning before it.
+    """
     if not line.startswith(PGID_MARKER):
         return None
     value = line[len(PGID_MARKER):].strip()

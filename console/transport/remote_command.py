@@ -13,7 +13,12 @@ from console.transport.streams import CHUNK_SIZE, BoundedCapture, LineSplitter
 
 
 class MarkedStderr(LineSplitter):
-    """stderr whose first line is the wrapper's PGID marker, stripped before anyone sees it."""
+    """stderr carrying the wrapper's PGID marker line, stripped before anyone sees it.
+
+    The marker is looked for on every line until found: a login shell may print a banner
+    (or a locale warning) first. ``marker_seen`` is set once it was found or stderr ended;
+    ``pgid`` stays None when it never came, and then nobody may claim the group was killed.
+    """
 
     def __init__(self, on_output: OutputCallback | None, capture: BoundedCapture | None) -> None:
         super().__init__("stderr", on_output, capture)
@@ -21,11 +26,15 @@ class MarkedStderr(LineSplitter):
         self.marker_seen = asyncio.Event()
 
     def filter(self, lines: list[str]) -> list[str]:
-        if self.marker_seen.is_set():
+        if self.pgid is not None:
             return lines
-        self.marker_seen.set()
-        self.pgid = parse_marker(lines[0])
-        return lines[1:] if self.pgid is not None else lines
+        for index, line in enumerate(lines):
+            pgid = parse_marker(line)
+            if pgid is not None:
+                self.pgid = pgid
+                self.marker_seen.set()
+                return lines[:index] + lines[index + 1:]
+        return lines
 
     def finish(self) -> None:
         super().finish()

@@ -14,6 +14,8 @@ import asyncssh
 from console.failures import ConnectionLost, TransportError
 
 BLOCK = 1024 * 1024
+PRIVATE_MODE = 0o600
+PRIVATE = asyncssh.SFTPAttrs(permissions=PRIVATE_MODE)
 
 # Called as (bytes_done, bytes_total) after every block.
 ProgressCallback = Callable[[int, int], None]
@@ -31,7 +33,10 @@ async def put_file(conn: asyncssh.SSHClientConnection, local: Path, remote: str,
             done = await _remote_size(client, remote) if resume else 0
             if done is None or done > total:
                 done = 0   # nothing there, or not a prefix of ours: start over
-            async with client.open(remote, "r+b" if done else "wb") as target:
+            # Created 0600 (and a resumed file set 0600 before any byte is added): an upload that
+            # fails half-way must not leave env files or a database dump world-readable.
+            async with client.open(remote, "r+b" if done else "wb", PRIVATE) as target:
+                await target.chmod(PRIVATE_MODE)
                 with local.open("rb") as source:
                     source.seek(done)
                     if progress:

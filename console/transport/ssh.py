@@ -20,6 +20,7 @@ import asyncssh
 from console.config import Target
 from console.failures import (AuthenticationFailed, CommandTimeout, ConnectionLost, ConnectTimeout,
                               HostKeyRejected, TransportError)
+from console.secrets import stdin_bytes
 from console.transport import sftp
 from console.transport.aborting import finish_despite_cancel
 from console.transport.base import CommandResult, OutputCallback
@@ -61,6 +62,8 @@ class SSHTransport:
         self.kill_grace = kill_grace
         self.connections_opened = 0
         self.last_drop: str | None = None
+        # the command a cancel could not prove stopped (no PGID marker, or the kill not sent)
+        self.left_running: str | None = None
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
         self.host, self.port, self.user = resolve_destination(
@@ -209,18 +212,23 @@ class SSHTransport:
             raise _lost(f"{self.description}: could not start {shlex.join(argv)}: {_why(exc)}",
                         result(None)) from None
         if stdin:
-            proc.stdin.write(stdin)
+            proc.stdin.write(stdin_bytes(stdin))   # revealed inline: no local holds the values
         proc.stdin.write_eof()
         pump = asyncio.ensure_future(read_until_exit(proc, out, err))
+        self.left_running = None
         try:
             done, _ = await asyncio.wait({pump}, timeout=timeout)
         except asyncio.CancelledError:
-            await finish_despite_cancel(self._abort(conn, proc, err, pump))
+            killed = await finish_despite_cancel(self._abort(conn, proc, err, pump))
+            self.left_running = None if killed else shlex.join(argv)
             raise
         if not done:
-            await finish_despite_cancel(self._abort(conn, proc, err, pump))
+            killed = await finish_despite_cancel(self._abort(conn, proc, err, pump))
+            how = ("was killed with its process group" if killed else
+                   "its process group was never reported (no PGID marker) or could not be signalled, "
+                   "so it MAY STILL RUN on the host: check with ps before retrying")
             exc = CommandTimeout(f"{shlex.join(argv)} ran past its {timeout:g}s timeout on "
-                                 f"{self.description} and was killed with its process group")
+                                 f"{self.description}; {how}")
             exc.result = result(None)
             raise exc
         try:
@@ -237,8 +245,13 @@ class SSHTransport:
         return result(status)
 
     async def _abort(self, conn: asyncssh.SSHClientConnection, proc: asyncssh.SSHClientProcess,
-                     err: MarkedStderr, pump: asyncio.Future) -> None:
-        """Kill the command's whole remote process group, then close its channel."""
+                     err: MarkedStderr, pump: asyncio.Future) -> bool:
+        """Kill the command's whole remote process group, then close its channel.
+
+        True when the command is known to be gone (it exited, or its group was signalled);
+        False when its group was never reported or the kill could not be sent.
+        """
+        killed = proc.exit_status is not None
         try:
             if proc.exit_status is None:   # no exit reported: the command may still run
                 try:
@@ -246,9 +259,10 @@ class SSHTransport:
                 except TimeoutError:
                     pass
                 if err.pgid is not None and conn is self._conn:
-                    await asyncio.wait_for(
+                    done = await asyncio.wait_for(
                         conn.run(shlex.join(kill_group_argv(err.pgid, self.kill_grace)), check=False),
                         self.kill_grace + 5)
+                    killed = done.exit_status == 0
         except (asyncssh.Error, OSError, TimeoutError):
             pass  # the link is gone: nothing more we can do from here
         finally:
@@ -257,6 +271,7 @@ class SSHTransport:
                 await asyncio.wait_for(asyncio.shield(pump), 2)
             except BaseException:
                 pump.cancel()
+        return killed
 
     # -- files ----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from console.transport.base import OutputCallback
 CHUNK_SIZE = 64 * 1024
 MAX_LINE = 64 * 1024
 CAPTURE_LIMIT = 1024 * 1024
+TRUNCATED_MARK = " … [line truncated, "
 
 
 def truncate_line(line: str, limit: int = MAX_LINE, dropped: int = 0) -> str:
@@ -21,7 +22,7 @@ def truncate_line(line: str, limit: int = MAX_LINE, dropped: int = 0) -> str:
     if len(line) <= limit and not dropped:
         return line
     cut = len(line) - limit if len(line) > limit else 0
-    return f"{line[:limit]} … [line truncated, {cut + dropped} more bytes]"
+    return f"{line[:limit]}{TRUNCATED_MARK}{cut + dropped} more bytes]"
 
 
 class BoundedCapture:
