@@ -199,6 +199,8 @@ def cmd_decide(args) -> int:
     if args.outcome not in runbook.outcomes:
         return bad_input(f"no outcome {args.outcome!r}; choose one of {', '.join(runbook.outcomes)}")
     answers = _parse_answers(runbook, args.answer)
+    if session.state.resolved is not None:
+        return bad_input(f"incident {session.incident_id} is resolved; open a new one")
     for qid, answer in answers.items():
         session.answer(qid, runbook.questions[qid].text, answer)
     evaluation = runbook.evaluate(dict(session.state.answers))
@@ -212,7 +214,8 @@ def cmd_decide(args) -> int:
                        overridden=overridden or evaluation.outcome is None, reason=args.reason,
                        tree_outcome=evaluation.outcome, matrix_agrees=runbook.matrix_agrees(args.outcome, marked))
     except SessionError as exc:
-        return bad_input(f"{exc} (the decision tree says {evaluation.outcome})")
+        tree = f" (the decision tree says {evaluation.outcome})" if evaluation.outcome else ""
+        return bad_input(f"{exc}{tree}")
 
     async def announced() -> None:
         await session.announce_decision()
