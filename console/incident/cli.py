@@ -19,6 +19,7 @@ EXAMPLES = """\
 examples:
   incident-console incident open                       # prints the new incident's id
   incident-console incident decide ID rollback --answer customer_impact=yes
+  incident-console rollback --incident ID --yes        # the procedure, journaled in the same incident
   incident-console incident decide ID code_hotfix --answer customer_impact=yes --reason "fix is one line"
   incident-console incident tick ID backup_verified
   incident-console incident waive ID support_informed --reason "told by phone"
@@ -35,7 +36,10 @@ VERIFICATION_GROUP = "Post-rollback verification"
 
 def register_incident(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("incident", help="open, decide, tick, waive, retro, resolve or show an incident headless",
-                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description="Every runbook step outside a procedure, without the TUI: the same session "
+                                   "methods the screens call. Run the procedure itself with rollback/hotfix "
+                                   "--incident ID (or resume ID).",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = p.add_subparsers(dest="incident_command", metavar="SUBCOMMAND", required=True)
 
     v = verbs.add_parser("open", help="open a new incident (journaled and announced); prints its id")
