@@ -53,7 +53,6 @@ class Journal:
         self.path = self.directory / JOURNAL_NAME
         self._seq = 0
         self._tail_checked = False   # a torn last line is cut before this object's first append
-        self._records: list[Record] = []
         self._offset = 0             # bytes of the file already read (whole lines only)
         self._state = IncidentState(incident_id=self.directory.name)
 
@@ -97,7 +96,7 @@ class Journal:
         if created:
             fsync_directory(self.directory)
         self._refresh()
-        return self._records[-1]
+        return self._state.records[-1]
 
     def record(self, type_: str, **fields: Any) -> Record:
         """Compatibility shape ``record("kind", **fields)``: the typed record of that kind (fields
@@ -153,7 +152,7 @@ class Journal:
         """Every record so far, typed, in journal order (read once; later calls read only what
         was appended since). A torn or unreadable line (crash mid-write) is skipped."""
         self._refresh()
-        return list(self._records)
+        return list(self._state.records)
 
     @property
     def state(self) -> IncidentState:
@@ -167,7 +166,7 @@ class Journal:
         except FileNotFoundError:
             return
         if size < self._offset:   # replaced or cut behind our back: start over
-            self._records, self._offset, self._seq = [], 0, 0
+            self._offset, self._seq = 0, 0
             self._state = IncidentState(incident_id=self.directory.name)
         if size == self._offset:
             return
@@ -177,7 +176,7 @@ class Journal:
         end = data.rfind(b"\n") + 1
         # Lines are decoded one by one: a line torn inside a UTF-8 character is as unreadable
         # as one torn inside the JSON, and neither hides the records around it.
-        for line in data[:end].splitlines():
+        for line in data[:end].split(b"\n")[:-1]:
             try:
                 raw = json.loads(line.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError):
@@ -185,7 +184,6 @@ class Journal:
             if not isinstance(raw, dict) or "type" not in raw:
                 continue
             record = from_line(raw)
-            self._records.append(record)
             self._state.apply(record)
             self._seq = max(self._seq, record.seq)
         self._offset += end

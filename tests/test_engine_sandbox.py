@@ -240,7 +240,7 @@ def test_config_hotfix_sets_a_key_without_showing_it_and_undo_restores(fresh_san
     assert health_versions() == {18081: "v2", 18082: "v2"}
     assert httpx.get("http://127.0.0.1:18081/api/health", trust_env=False).status_code == 200
     journal = max((j for j in list_incidents(config.paths.state_dir)
-                   if (j.last("procedure_started") or {}).get("procedure") == "config_hotfix"),
+                   if j.state.started is not None and j.state.started.procedure == "config_hotfix"),
                   key=lambda j: j.incident_id)
     text = journal.path.read_text() + "".join(p.read_text() for p in (journal.directory / "outputs").iterdir())
     assert "BOOKING_NOTES_ENABLED" in text and "=false" not in text
@@ -276,13 +276,13 @@ def test_a_headless_rollback_tells_slack_and_the_status_page(fresh_sandbox, tmp_
                                 capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         incident_id = json.loads(result.stdout.splitlines()[0])["incident_id"]
-        slack = [r.body["text"] for r in services.requests if r.route == "slack" and r.status == 200]
+        slack = [r["body"]["text"] for r in services.requests if r["route"] == "slack" and r["status"] == 200]
         assert len(slack) == 3   # opened, procedure started, procedure finished
         assert all(incident_id in text for text in slack)
         assert "v2" in slack[1] and "v1" in slack[1]
-        statuspage = [r for r in services.requests if r.route == "statuspage"]
-        assert [r.method for r in statuspage] == ["POST", "PATCH", "PATCH"]
-        assert all(r.authorized for r in statuspage)
+        statuspage = [r for r in services.requests if r["route"] == "statuspage"]
+        assert [r["method"] for r in statuspage] == ["POST", "PATCH", "PATCH"]
+        assert all(r["authorized"] for r in statuspage)
         journal = Journal(load_config(config_path).paths.state_dir / "incidents" / incident_id)
         sent = [r for r in journal.records() if r.kind == "notification" and r.status == "sent"]
         assert len(sent) == 6

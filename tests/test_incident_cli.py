@@ -47,6 +47,8 @@ def test_open_decide_tick_waive_retro_resolve(config, capsys):
     assert "rolled back v2 to v1" in render_report(state)
     # resolving twice is bad input, not a second resolution
     assert run(capsys, "resolve", incident, "--summary", "again")[0] == 2
+    code, _, err = run(capsys, "decide", incident, "rollback")
+    assert code == 2 and "is resolved" in err
 
 
 def test_an_override_needs_a_reason(config, capsys):

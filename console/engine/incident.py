@@ -1,7 +1,8 @@
-"""An incident session: the journal, the transport, the lock and the release log around one run.
+"""One run of an incident's procedure: the lock around it and the release log after it, plus
+opening, rebuilding (resume) and re-checking an incident.
 
-Both the TUI and the headless CLI go through here, so a rollback started in one
-can be resumed in the other.
+``console.incident.session.IncidentSession`` drives these for both the TUI and the headless CLI,
+so a rollback started in one can be resumed in the other.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ EXAMPLES = """\
 examples:
   incident-console incident open                       # prints the new incident's id
   incident-console incident decide ID rollback --answer customer_impact=yes
+  incident-console rollback --incident ID --yes        # the procedure, journaled in the same incident
   incident-console incident decide ID code_hotfix --answer customer_impact=yes --reason "fix is one line"
   incident-console incident tick ID backup_verified
   incident-console incident waive ID support_informed --reason "told by phone"
@@ -35,7 +36,10 @@ VERIFICATION_GROUP = "Post-rollback verification"
 
 def register_incident(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("incident", help="open, decide, tick, waive, retro, resolve or show an incident headless",
-                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description="Every runbook step outside a procedure, without the TUI: the same session "
+                                   "methods the screens call. Run the procedure itself with rollback/hotfix "
+                                   "--incident ID (or resume ID).",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = p.add_subparsers(dest="incident_command", metavar="SUBCOMMAND", required=True)
 
     v = verbs.add_parser("open", help="open a new incident (journaled and announced); prints its id")
@@ -199,6 +203,8 @@ def cmd_decide(args) -> int:
     if args.outcome not in runbook.outcomes:
         return bad_input(f"no outcome {args.outcome!r}; choose one of {', '.join(runbook.outcomes)}")
     answers = _parse_answers(runbook, args.answer)
+    if session.state.resolved is not None:
+        return bad_input(f"incident {session.incident_id} is resolved; open a new one")
     for qid, answer in answers.items():
         session.answer(qid, runbook.questions[qid].text, answer)
     evaluation = runbook.evaluate(dict(session.state.answers))
@@ -212,7 +218,8 @@ def cmd_decide(args) -> int:
                        overridden=overridden or evaluation.outcome is None, reason=args.reason,
                        tree_outcome=evaluation.outcome, matrix_agrees=runbook.matrix_agrees(args.outcome, marked))
     except SessionError as exc:
-        return bad_input(f"{exc} (the decision tree says {evaluation.outcome})")
+        tree = f" (the decision tree says {evaluation.outcome})" if evaluation.outcome else ""
+        return bad_input(f"{exc}{tree}")
 
     async def announced() -> None:
         await session.announce_decision()

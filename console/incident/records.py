@@ -468,20 +468,34 @@ def _decode(cls: type[Record], name: str, value: Any) -> Any:
 def build(kind: str, fields: Mapping[str, Any], *, seq: int = 0, ts: str = "") -> Record:
     """The typed record of ``kind`` from its fields (what ``journal.record(kind, **fields)`` and
     old lines give); fields the class does not declare go to ``extra``."""
+    return _build(kind, fields, seq, ts, ())
+
+
+def _build(kind: str, fields: Mapping[str, Any], seq: int, ts: str, skip: tuple[str, ...]) -> Record:
     cls = KINDS.get(kind)
     if cls is None:
-        return UnknownRecord(type_name=kind, seq=seq, ts=ts, extra=dict(fields))
-    aliases = _ALIASES.get(kind, {})
+        return UnknownRecord(type_name=kind, seq=seq, ts=ts,
+                             extra={k: v for k, v in fields.items() if k not in skip})
+    aliases = _ALIASES.get(kind)
     names = _field_names(cls)
     known: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in fields.items():
-        target = aliases.get(key, key)
+        if key in skip:
+            continue
+        target = aliases.get(key, key) if aliases else key
         if target in names and target not in known:
             known[target] = _decode(cls, target, value) if cls is StepFailed else value
         else:
             extra[key] = value
     return cls(**known, seq=seq, ts=ts, extra=extra)
+
+
+def from_line(line: Mapping[str, Any]) -> Record:
+    """One parsed journal line (any schema version) → its record."""
+    seq = line.get("seq", 0)
+    return _build(str(line["type"]), line, int(seq) if isinstance(seq, (int, float)) else 0,
+                  str(line.get("ts") or ""), _ENVELOPE)
 
 
 _NAMES: dict[type, frozenset[str]] = {}
@@ -492,14 +506,6 @@ def _field_names(cls: type[Record]) -> frozenset[str]:
     if names is None:
         names = _NAMES[cls] = frozenset(f.name for f in dataclasses.fields(cls)) - {"seq", "ts", "extra"}
     return names
-
-
-def from_line(line: Mapping[str, Any]) -> Record:
-    """One parsed journal line (any schema version) → its record."""
-    fields = {k: v for k, v in line.items() if k not in _ENVELOPE}
-    seq = line.get("seq", 0)
-    return build(str(line["type"]), fields, seq=int(seq) if isinstance(seq, (int, float)) else 0,
-                 ts=str(line.get("ts") or ""))
 
 
 def as_record(item: Record | Mapping[str, Any]) -> Record:

@@ -172,6 +172,8 @@ class IncidentSession:
                reason: str | None = None, tree_outcome: str | None = None,
                matrix_agrees: bool | None = None, by: str | None = None) -> Outcome:
         """Journal the decision (``announce_decision`` tells #ops)."""
+        if self.state.resolved is not None:
+            raise SessionError(f"incident {self.incident_id} is resolved; open a new one")
         if overridden and not (reason or "").strip():
             raise SessionError("overriding the decision tree needs a reason")
         if path is None:

@@ -78,52 +78,35 @@ class IncidentState:
     # -- the fold ------------------------------------------------------------------------------
     def apply(self, r: Record) -> None:
         self.records.append(r)
-        if isinstance(r, IncidentOpened):
-            self.opened = r
-            self.incident_id = self.incident_id or r.incident_id
-        elif isinstance(r, Decision):
-            self.answers[r.question_id] = bool(r.answer)
-            self.decisions[r.question_id] = r
-        elif isinstance(r, DecisionRetracted):
-            self.answers.pop(r.question_id, None)
-        elif isinstance(r, Outcome):
-            self.outcome = r
-        elif isinstance(r, MatrixMark):
-            self.matrix[r.condition_id or r.condition] = r
-        elif isinstance(r, ChecklistMark):
-            self.ticks[r.item_id] = r
-        elif isinstance(r, ProcedureStarted):
-            self._running_own = not r.dry_run and r.procedure != "verify"
-            if self._running_own:
-                self.started, self.ended = r, None
-                self.own_starts.append(r)
-        elif isinstance(r, ProcedureFinished):   # ProcedureInterrupted included
-            if self._running_own and self.started is not None and r.procedure == self.started.procedure:
-                self.ended = r
-        elif isinstance(r, (StepFinished, StepSkipped, StepFailed)):
-            self.step_results[r.step_id] = r
-            if isinstance(r, SETTLED):
-                self.settled.append(r)
-        elif isinstance(r, MigrationPlanned):
-            self.migration_plan = r
-        elif isinstance(r, MigrationDecision):
-            self.migration_decision = r
-        elif isinstance(r, Artifact):
-            self.artifacts.append(r)
-        elif isinstance(r, Health):
-            self.health.append(r)
-        elif isinstance(r, Notification):
-            self.notifications.append(r)
-        elif isinstance(r, Retro):
-            self.retro = r
-        elif isinstance(r, IncidentResolved):
-            self.resolved = r
-        elif isinstance(r, ReleaseLogUpdated):
-            self.release_log = r
-        elif isinstance(r, Note):
-            self.notes.append(r)
-        elif isinstance(r, UnknownRecord):
-            self.unknown.append(r)
+        fold = _FOLDS.get(type(r))
+        if fold is not None:
+            fold(self, r)
+
+    def _opened(self, r: IncidentOpened) -> None:
+        self.opened = r
+        self.incident_id = self.incident_id or r.incident_id
+
+    def _answer(self, r: Decision) -> None:
+        self.answers[r.question_id] = bool(r.answer)
+        self.decisions[r.question_id] = r
+
+    def _retracted(self, r: DecisionRetracted) -> None:
+        self.answers.pop(r.question_id, None)
+
+    def _started(self, r: ProcedureStarted) -> None:
+        self._running_own = not r.dry_run and r.procedure != "verify"
+        if self._running_own:
+            self.started, self.ended = r, None
+            self.own_starts.append(r)
+
+    def _ended(self, r: ProcedureFinished) -> None:   # ProcedureInterrupted too
+        if self._running_own and self.started is not None and r.procedure == self.started.procedure:
+            self.ended = r
+
+    def _step(self, r: Record) -> None:
+        self.step_results[r.step_id] = r   # type: ignore[attr-defined]
+        if isinstance(r, SETTLED):
+            self.settled.append(r)
 
     # -- questions readers ask ---------------------------------------------------------------
     @property
@@ -208,3 +191,41 @@ class IncidentState:
             procedure=started.procedure if started else None,
             from_tag=started.from_tag if started else None, to_tag=started.to_tag if started else None,
             outcome=self.decided, opened_at=opened.ts if opened else "", ttr_seconds=self.ttr_seconds)
+
+
+def _set(name: str):
+    def fold(state: IncidentState, r: Record) -> None:
+        setattr(state, name, r)
+    return fold
+
+
+def _add(name: str):
+    def fold(state: IncidentState, r: Record) -> None:
+        getattr(state, name).append(r)
+    return fold
+
+
+_FOLDS = {
+    IncidentOpened: IncidentState._opened,
+    Decision: IncidentState._answer,
+    DecisionRetracted: IncidentState._retracted,
+    Outcome: _set("outcome"),
+    MatrixMark: lambda state, r: state.matrix.__setitem__(r.condition_id or r.condition, r),
+    ChecklistMark: lambda state, r: state.ticks.__setitem__(r.item_id, r),
+    ProcedureStarted: IncidentState._started,
+    ProcedureFinished: IncidentState._ended,
+    ProcedureInterrupted: IncidentState._ended,
+    StepFinished: IncidentState._step,
+    StepSkipped: IncidentState._step,
+    StepFailed: IncidentState._step,
+    MigrationPlanned: _set("migration_plan"),
+    MigrationDecision: _set("migration_decision"),
+    Artifact: _add("artifacts"),
+    Health: _add("health"),
+    Notification: _add("notifications"),
+    Retro: _set("retro"),
+    IncidentResolved: _set("resolved"),
+    ReleaseLogUpdated: _set("release_log"),
+    Note: _add("notes"),
+    UnknownRecord: _add("unknown"),
+}
