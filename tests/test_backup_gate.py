@@ -16,6 +16,7 @@ from console.runbook import load_runbook
 from console.transport.local import LocalTransport
 
 from test_config import EXAMPLE, example_with, problems_of, write
+from tests._records_support import last_record
 
 
 @pytest.fixture
@@ -36,8 +37,8 @@ def test_the_backup_item_cannot_be_ticked_only_waived_with_a_reason(checklist):
     with pytest.raises(ValueError):
         checklist.waive("backup_verified", "  ", "alice")
     checklist.waive("backup_verified", "pg_dump taken at 03:12, restored on staging", "alice")
-    last = checklist.journal.last("checklist")
-    assert (last["item_id"], last["status"], last["reason"]) == (
+    last = last_record(checklist.journal, "checklist")
+    assert (last.item_id, last.status, last.reason) == (
         "backup_verified", "waived", "pg_dump taken at 03:12, restored on staging")
 
 

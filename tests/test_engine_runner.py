@@ -203,10 +203,10 @@ async def test_an_exception_inside_a_built_in_check_is_that_steps_failure_with_t
     engine, journal, events = make_engine(config, steps, decider)
     assert await engine.run() == "succeeded"
     assert decider.failures == [("ps", FailureReason.INTERNAL_ERROR)]
-    failed = journal.last("step_failed")
-    assert failed["reason"] == "internal_error" and "ValueError" in failed["message"]
-    assert "test_engine_runner.py:" in failed["message"]
-    assert [r["step_id"] for r in journal.records() if r["type"] == "step_finished"] == ["ps", "after"]
+    failed = last_record(journal, "step_failed")
+    assert failed.reason == "internal_error" and "ValueError" in failed.message
+    assert "test_engine_runner.py:" in failed.message
+    assert [r.step_id for r in journal.records() if r.kind == "step_finished"] == ["ps", "after"]
 
 
 async def test_an_internal_error_in_a_step_fed_secret_values_shows_no_exception_text(config):
@@ -215,8 +215,8 @@ async def test_an_internal_error_in_a_step_fed_secret_values_shows_no_exception_
     step = Step("apply", "Apply the values", action=leaks, display="apply", stdin=b"FEATURE_TOKEN=s3cret\n")
     engine, journal, events = make_engine(config, [step], ScriptedDecider())
     assert await engine.run() == "failed"
-    failed = journal.last("step_failed")
-    assert failed["reason"] == "internal_error" and "KeyError" in failed["message"]
+    failed = last_record(journal, "step_failed")
+    assert failed.reason == "internal_error" and "KeyError" in failed.message
     assert "s3cret" not in journal.path.read_text()
 
 

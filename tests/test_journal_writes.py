@@ -17,7 +17,7 @@ def test_short_writes_are_continued_until_the_whole_record_is_written(tmp_path, 
     monkeypatch.setattr(journal_module.os, "write", lambda fd, data: real_write(fd, bytes(data[:7])))
     journal.record("note", text="a record much longer than seven bytes " * 4)
     journal.record("note", text="and the next one")
-    assert [r["text"] for r in journal.records()] == ["a record much longer than seven bytes " * 4,
+    assert [r.text for r in journal.records()] == ["a record much longer than seven bytes " * 4,
                                                       "and the next one"]
 
 
@@ -39,8 +39,8 @@ def test_a_full_disk_mid_record_leaves_no_fragment_to_glue_the_next_record(tmp_p
     monkeypatch.setattr(journal_module.os, "write", real_write)
     journal.record("note", text="after")   # space again: this record must be readable
     assert journal.path.read_bytes().endswith(b"\n")
-    assert [(r["type"], r.get("text")) for r in journal.records()] == [("note", "before"), ("note", "after")]
-    assert [r["seq"] for r in journal.records()] == [1, 2]
+    assert [(r.kind, getattr(r, "text", None)) for r in journal.records()] == [("note", "before"), ("note", "after")]
+    assert [r.seq for r in journal.records()] == [1, 2]
 
 
 def test_creating_an_incident_fsyncs_its_directories(tmp_path, monkeypatch):

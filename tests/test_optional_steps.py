@@ -15,6 +15,7 @@ from console.report import render_report
 from console.runbook import load_runbook
 
 from test_engine_runner import ScriptedDecider, config, make_engine, types  # noqa: F401 (fixture)
+from tests._records_support import last_record
 
 
 class OptionalDecider(ScriptedDecider):
@@ -52,10 +53,10 @@ async def test_skipping_an_optional_step_at_its_confirmation_is_journaled_with_t
     engine, journal, events = make_engine(config, steps, decider)
     assert await engine.run() == "succeeded"
     assert "Optional: Runbook 3.1: (if required)" in decider.prompts[0]
-    skipped = journal.last("step_skipped")
-    assert (skipped["step_id"], skipped["reason"], skipped["optional"]) == (
+    skipped = last_record(journal, "step_skipped")
+    assert (skipped.step_id, skipped.reason, skipped.optional) == (
         "maintenance_on", "night-time, no traffic", True)
-    assert not any(r["type"] == "step_started" and r["step_id"] == "maintenance_on" for r in journal.records())
+    assert not any(r.kind == "step_started" and r.step_id == "maintenance_on" for r in journal.records())
     report = render_report(list(journal.records()))
     assert "skipped (optional in the runbook) by tester: night-time, no traffic" in report
 
@@ -64,7 +65,7 @@ async def test_an_optional_step_can_still_be_run_or_stop_the_procedure(config):
     step = Step("maintenance_on", "Maintenance", argv=["true"], destructive=True, optional="why")
     engine, journal, _ = make_engine(config, [step], OptionalDecider(Choice("run")))
     assert await engine.run() == "succeeded"
-    assert journal.last("step_finished")["step_id"] == "maintenance_on"
+    assert last_record(journal, "step_finished").step_id == "maintenance_on"
     engine, journal, _ = make_engine(config, [step], OptionalDecider(Choice("abort")))
     assert await engine.run() == "aborted"
 

@@ -64,5 +64,5 @@ async def test_an_optional_step_is_skipped_at_its_confirmation_with_a_reason(tmp
         await wait_for(pilot, lambda: screen.outcome is not None, what="the procedure to end")
         assert screen.outcome == "succeeded"
         [skipped] = records(journal, "step_skipped")
-        assert (skipped["step_id"], skipped["reason"], skipped["optional"]) == ("maintenance_on", "low traffic", True)
-        assert [r["step_id"] for r in records(journal, "step_finished")] == ["check"]
+        assert (skipped.step_id, skipped.reason, skipped.optional) == ("maintenance_on", "low traffic", True)
+        assert [r.step_id for r in records(journal, "step_finished")] == ["check"]

@@ -22,8 +22,8 @@ def test_eight_bit_csi_and_osc_sequences_are_dropped_whole():
 
 
 def test_seven_bit_sequences_are_still_dropped():
-    # ESC c (a full reset) loses its ESC: the "c" left is just a letter
-    assert strip_controls("\x1b[31mred\x1b[0m \x1b]0;t\x07x \x1bc") == "red x c"
+    # ESC c (RIS, a full terminal reset) is a two-character sequence: dropped whole
+    assert strip_controls("\x1b[31mred\x1b[0m \x1b]0;t\x07x \x1bc") == "red x "
 
 
 def test_a_batch_with_only_a_c1_control_takes_the_slow_path():

@@ -15,6 +15,7 @@ from console.transport.process_group import PGID_MARKER, wrap_in_process_group
 from console.transport.remote_command import MarkedStderr
 
 from _fake_host import FakeHost, busybox_bin
+from tests._records_support import last_record
 
 
 def _alive(marker: str) -> bool:
@@ -144,8 +145,8 @@ async def test_ctrl_c_on_a_step_whose_group_was_never_reported_says_it_may_still
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
             await run
-        interrupted = journal.last("procedure_interrupted")
-        assert interrupted["remote_may_still_run"] == "docker-compose down"
+        interrupted = last_record(journal, "procedure_interrupted")
+        assert interrupted.remote_may_still_run == "docker-compose down"
         assert any("may still be running" in n for n in notices)
     finally:
         subprocess.run(["pkill", "-f", marker], capture_output=True)
