@@ -203,12 +203,13 @@ async def _bundle_changes(evidence: Evidence, config, transport, old_tag: str, n
     evidence.migrations_added = migrations_added(
         old.members, new.members, config.capture.migration_dirs or DEFAULT_MIGRATION_DIRS)
 
-    compose_file = config.capture.compose_file
-    old_text, new_text = await asyncio.gather(old.read(compose_file), new.read(compose_file))
-    if old_text is not None and new_text is not None:
-        evidence.compose_changes, problem = compose_key_changes(compose_file, old_text, new_text)
-        if problem:
-            evidence.errors.append(problem)
+    for compose_file in config.capture.compose_files or (config.capture.compose_file,):
+        old_text, new_text = await asyncio.gather(old.read(compose_file), new.read(compose_file))
+        if old_text is not None and new_text is not None:
+            changes, problem = compose_key_changes(compose_file, old_text, new_text)
+            evidence.compose_changes.extend(changes)
+            if problem:
+                evidence.errors.append(problem)
 
     for env_file in config.capture.env_files:
         old_env, new_env = await asyncio.gather(old.read(env_file), new.read(env_file))

@@ -129,7 +129,7 @@ def test_missing_context_or_dockerfile_and_bad_source_tag_are_refused(tmp_path):
     with pytest.raises(BadCaptureInput, match="source tag"):
         plan_builds(COMPOSE, root, one, "la test")
     with pytest.raises(BadCaptureInput, match="compose file not understood"):
-        plan_builds("services:\n  a: &x\n", root, one, "latest")
+        plan_builds("services:\n  a: *undefined\n", root, one, "latest")
 
 
 # -- the build stream -----------------------------------------------------------------------------

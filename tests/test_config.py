@@ -220,5 +220,24 @@ url = "https://staging.example.com/api/health"
     from console.commands.compose import ComposeCommands
     assert ComposeCommands.for_target(config.target).compose_file == "/opt/mr-dj/compose.yaml"
     assert ComposeCommands.for_target(config.on_staging().target).compose_file == "/opt/mr-dj-staging/compose.yaml"
-    problems = problems_of(write(tmp_path, STAGING_BASE + '[capture]\ncompose_file = "deploy/compose.yaml"\n'))
-    assert "file name at the top of source_dir" in problems["capture.compose_file"]
+    problems = problems_of(write(tmp_path, STAGING_BASE + '[capture]\ncompose_file = "../compose.yaml"\n'))
+    assert "relative paths inside source_dir" in problems["capture.compose_file"]
+
+
+def test_compose_files_list_default_and_compose_file_env(tmp_path):
+    base = STAGING_BASE + '[capture]\nsource_dir = "src"\n'
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("compose.yaml", "compose.override.yaml", "docker-compose.yml"):
+        (src / name).write_text("services: {}\n")
+    config = load_config(write(tmp_path, base), environ={})
+    assert config.capture.compose_files == config.target.compose_files == ("compose.yaml", "compose.override.yaml")
+    import os
+    config = load_config(write(tmp_path, base), environ={"COMPOSE_FILE": os.pathsep.join(["a.yml", "b/c.yml"])})
+    assert config.target.compose_files == ("a.yml", "b/c.yml")
+    config = load_config(write(tmp_path, base + 'compose_files = ["x.yml", "y.yml"]\n'), environ={})
+    assert config.target.compose_files == ("x.yml", "y.yml") and config.capture.compose_file == "x.yml"
+    problems = problems_of(write(tmp_path, base + 'compose_files = ["x.yml"]\ncompose_file = "x.yml"\n'))
+    assert "not both" in problems["capture.compose_files"]
+    problems = problems_of(write(tmp_path, base + 'compose_files = []\n'))
+    assert "at least one" in problems["capture.compose_files"]

@@ -169,13 +169,14 @@ async def test_env_file_missing_from_one_bundle_counts_its_keys_as_added(config,
 
 
 @pytest.mark.asyncio
-async def test_compose_outside_the_subset_falls_back_to_top_level_keys(config, log, artifacts):
-    bundle(artifacts, "v1", {"docker-compose.yml": "x-base: &base\n  init: true\nservices: {}\n",
+async def test_compose_that_is_not_yaml_falls_back_to_top_level_keys(config, log, artifacts):
+    bundle(artifacts, "v1", {"docker-compose.yml": "x-base: *undefined\nservices: {}\n",
                              "backend/.env": "A=1\n"})
     evidence = await gather_evidence(config, LocalTransport(), log, now=DEPLOYED_AT)
     assert [(c.key, c.change) for c in evidence.compose_changes] == [
         ("services", "changed"), ("version", "added"), ("x-base", "removed")]
-    assert any("docker-compose.yml: line 1: anchors" in e and "top-level block" in e for e in evidence.errors)
+    assert any("docker-compose.yml: line 1: found undefined alias" in e and "top-level block" in e
+               for e in evidence.errors)
 
 
 class BrokenLink:

@@ -68,7 +68,7 @@ async def verify_bundle_members(ctx: StepContext, tag: str) -> ActionResult:
     if problems:
         return ActionResult(False, "unsafe bundle refused: " + "; ".join(problems[:5]))
     names = {m.name.lstrip("./") for m in members}
-    compose = ctx.config.capture.compose_file
-    if compose not in names:
-        return ActionResult(False, f"the bundle holds no {compose}")
+    for compose in ctx.config.capture.compose_files or (ctx.config.capture.compose_file,):
+        if compose not in names:
+            return ActionResult(False, f"the bundle holds no {compose}")
     return ActionResult(True, f"{len(members)} members, all inside the project directory")
