@@ -14,21 +14,56 @@ from console.config import ConfigError, find_config, load_config
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
+EXIT_CODES = "exit codes: 0 success, 1 procedure failed, 2 bad input"
+EXAMPLES = {
+    None: "incident-console -c config.toml                # the TUI\n"
+          "  incident-console rollback --dry-run -c config.toml",
+    "check-config": "incident-console check-config ~/.config/incident-console/config.toml",
+    "rollback": "incident-console rollback --to v1 --dry-run -c config.toml",
+    "hotfix": "incident-console hotfix --tag v3 --monitor-minutes 10 -c config.toml",
+    "config-hotfix": "BOOKING_NOTES_ENABLED=false incident-console config-hotfix --service mr-dj-backend "
+                     "--set BOOKING_NOTES_ENABLED",
+    "verify": "incident-console verify --expect-version v1 --json",
+    "incidents": "incident-console incidents --json | head -n 5",
+    "resume": "incident-console resume 20261129T031500Z-ab12",
+    "report": "incident-console report 20261129T031500Z-ab12 --out report.md",
+    "unlock": "incident-console unlock --force",
+    "capture": "incident-console capture --tag v3 --build --skip-db",
+    "completion": "incident-console completion bash > ~/.local/share/bash-completion/completions/incident-console",
+}
+
+
+def _epilog(command: str | None) -> str:
+    example = EXAMPLES.get(command)
+    return f"{EXIT_CODES}\n\nexample:\n  {example}" if example else EXIT_CODES
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="incident-console",
-        description="Guided, recorded rollbacks and hotfixes of Docker Compose services over SSH.")
-    parser.add_argument("--version", action="version", version=f"incident-console {__version__}")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $INCIDENT_CONSOLE_CONFIG "
-                        "or ~/.config/incident-console/config.toml)")
+        description="Guided, recorded rollbacks and hotfixes of Docker Compose services over SSH.",
+        epilog=_epilog(None), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"incident-console {__version__}",
+                        help="print the version and exit")
+    parser.add_argument("-c", "--config", metavar="PATH", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check-config", help="validate a config file; exit 0 or list every problem and exit 2")
-    check.add_argument("path", metavar="PATH")
+    check.add_argument("path", metavar="PATH", help="the config file to check")
 
     from console.cli_commands import register
     register(sub)
+    from console.cli_habits import register_habits
+    register_habits(sub)
+    for name, command in sub.choices.items():
+        # -c/--config after the subcommand too; SUPPRESS keeps one given before it
+        command.add_argument("-c", "--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
+        command.epilog = command.epilog or _epilog(name)
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
+
+
+CONFIG_HELP = "config file (default: $INCIDENT_CONSOLE_CONFIG or ~/.config/incident-console/config.toml)"
 
 
 def load_or_exit(path: str | None):
@@ -57,6 +92,11 @@ def check_config(path: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from console.cli_habits import quiet_on_broken_pipe
+    return quiet_on_broken_pipe(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "check-config":

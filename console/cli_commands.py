@@ -63,22 +63,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_verify)
 
     p = sub.add_parser("incidents", help="list incidents, newest first")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object per incident and line")
     p.set_defaults(handler=cmd_incidents)
 
     p = sub.add_parser("resume", help="continue an unfinished incident at its interrupted step")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="the incident id (see `incidents`)")
     output_flags(p, dry=False)
     p.set_defaults(handler=cmd_resume)
 
     p = sub.add_parser("report", help="write the incident report (Markdown) from its journal")
-    p.add_argument("id", metavar="ID")
-    p.add_argument("--out", metavar="FILE")
+    p.add_argument("id", metavar="ID", help="the incident id (see `incidents`)")
+    p.add_argument("--out", metavar="FILE", help="write the report to FILE instead of stdout")
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("unlock", help="show the host lock, or remove it with --force (asks first)")
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--yes", action="store_true")
+    p.add_argument("--force", action="store_true", help="remove the lock (asks first)")
+    p.add_argument("--yes", action="store_true", help="with --force: remove it without asking")
     p.set_defaults(handler=cmd_unlock)
 
     try:
@@ -100,7 +100,7 @@ def _bad(message: str) -> int:
 
 
 async def _execute(config, procedure, args, *, journal=None, done_steps=None, resume=False,
-                   record=True, announce_open=False, open_journal=None) -> int:
+                   record=True, announce_open=False, open_journal=None, rebuild=None) -> int:
     """Run ``procedure`` headless. ``announce_open``: the caller has just opened ``journal``'s
     incident, so Slack and the status page hear of it; a new journal opened here is announced too.
     ``open_journal`` opens the incident's journal once the host answered (default: a new incident
@@ -119,6 +119,7 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
         print(f"incident-console: cannot reach {transport.description}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
+        procedure = await _with_host_compose(config, transport, procedure, rebuild, args)
         if journal is None and not dry_run and record:
             journal = open_journal() if open_journal else open_new_incident(config, procedure.from_tag)
             announce_open = True
@@ -144,6 +145,24 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
     return EXIT_OK if outcome == "succeeded" else EXIT_FAILED
 
 
+async def _with_host_compose(config, transport, procedure, rebuild, args):
+    """Ask the host which compose it has (once; the config's compose_command overrides) and
+    rebuild the procedure's commands for it; a dry run says which flavour it shows."""
+    from console.host_facts import AUTO, describe_flavour, probe_host
+    if config.target.compose_command == AUTO:
+        await probe_host(transport, config.target)
+        if rebuild is not None:
+            procedure = rebuild()
+    if getattr(args, "dry_run", False):
+        said = f"compose: {describe_flavour(config.target)}"
+        if args.json:
+            from console.cli_output import json_line
+            print(json_line({"event": "compose", "message": said}), flush=True)
+        else:
+            print(said, flush=True)
+    return procedure
+
+
 def cmd_rollback(args) -> int:
     from console.engine.incident import build_rollback
     from console.engine.rollback import RollbackTargetError
@@ -153,7 +172,8 @@ def cmd_rollback(args) -> int:
         procedure = build_rollback(config, args.to, args.migration_order)
     except (UnsafeValue, RollbackTargetError, ValueError) as exc:   # ValueError: an unreadable release log
         return _bad(str(exc))
-    return asyncio.run(_execute(config, procedure, args))
+    return asyncio.run(_execute(config, procedure, args,
+                                rebuild=lambda: build_rollback(config, args.to, args.migration_order)))
 
 
 def cmd_hotfix(args) -> int:
@@ -165,7 +185,8 @@ def cmd_hotfix(args) -> int:
         procedure = build_code_hotfix(config, args.tag, args.monitor_minutes)
     except (UnsafeValue, RollbackTargetError, ValueError) as exc:
         return _bad(str(exc))
-    return asyncio.run(_execute(config, procedure, args))
+    return asyncio.run(_execute(config, procedure, args,
+                                rebuild=lambda: build_code_hotfix(config, args.tag, args.monitor_minutes)))
 
 
 def cmd_config_hotfix(args) -> int:
@@ -189,7 +210,11 @@ def cmd_config_hotfix(args) -> int:
         except ValueError as exc:   # a config change does not need the release log: say so and go on
             print(f"warning: {exc}; the incident records the deployed release as unknown", file=sys.stderr)
     return asyncio.run(_execute(config, procedure, args,
-                                open_journal=lambda: open_new_incident(config, deployed, incident_id)))
+                                open_journal=lambda: open_new_incident(config, deployed, incident_id),
+                                rebuild=lambda: build_config_hotfix(
+                                    config, service=args.service, env_file=args.env_file, keys=args.set,
+                                    flag_command=args.flag_command, undo_incident=args.undo,
+                                    incident_id=incident_id)))
 
 
 def cmd_verify(args) -> int:
@@ -205,7 +230,8 @@ def cmd_verify(args) -> int:
     args.dry_run = False
     args.yes = True
     # Verify on its own is read-only and not an incident: nothing to journal.
-    return asyncio.run(_execute(config, procedure, args, record=False))
+    return asyncio.run(_execute(config, procedure, args, record=False,
+                                rebuild=lambda: build_verify(config, args.expect_version)))
 
 
 def cmd_incidents(args) -> int:
@@ -213,8 +239,9 @@ def cmd_incidents(args) -> int:
     config = _config(args)
     items = all_incidents(config.paths.state_dir)
     if args.json:
+        from console.cli_output import json_line
         for item in items:
-            print(json.dumps(item.to_dict()))
+            print(json_line(item.to_dict()))
         return EXIT_OK
     if not items:
         print("no incidents")
@@ -235,7 +262,8 @@ def cmd_resume(args) -> int:
     except (FileNotFoundError, ValueError) as exc:
         return _bad(str(exc))
     args.dry_run = False
-    return asyncio.run(_execute(config, procedure, args, journal=journal, done_steps=done, resume=True))
+    return asyncio.run(_execute(config, procedure, args, journal=journal, done_steps=done, resume=True,
+                                rebuild=lambda: rebuild_procedure(config, journal)[0]))
 
 
 def cmd_report(args) -> int:

@@ -49,7 +49,7 @@ class Target:
     port: int = 22
     user: str = ""
     identity_file: str | None = None
-    agent: bool = False
+    agent: bool | None = None   # None: use ssh-agent when SSH_AUTH_SOCK is set (as OpenSSH)
     known_hosts: str | None = None
     project_dir: str = "/opt/mr-dj"
     project_name: str = "mr-dj"
@@ -335,10 +335,10 @@ def _target(r: _Reader, data: dict) -> Target:
 def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None) -> Target:
     """A [target]-shaped table; keys it leaves out come from ``base`` (staging inherits the target's)."""
     if base is not None:
-        t = {**{k: getattr(base, k) for k in ("user", "agent", "compose_command", "artifacts_dir",
+        t = {**{k: getattr(base, k) for k in ("user", "compose_command", "artifacts_dir",
                                                "connect_timeout", "keepalive_interval", "command_timeout")
                 if k not in t},
-             **{k: getattr(base, k) for k in ("identity_file", "known_hosts")
+             **{k: getattr(base, k) for k in ("identity_file", "known_hosts", "agent")
                 if k not in t and getattr(base, k) is not None},
              **t}
     host = r.get(t, prefix, "host", str)
@@ -370,7 +370,7 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
     return Target(
         host=host or "", port=port or 22, user=r.get(t, prefix, "user", str, ""),
         identity_file=str(r.path(identity)) if identity else None,
-        agent=r.get(t, prefix, "agent", bool, False) or False,
+        agent=r.get(t, prefix, "agent", bool, None),
         known_hosts=str(r.path(known)) if known else None,
         project_dir=t.get("project_dir", Target.project_dir),
         project_name=project_name or "mr-dj", compose_command=compose or "auto",

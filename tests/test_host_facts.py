@@ -52,3 +52,13 @@ async def test_probe_runs_once_per_target_and_describes_the_choice():
             "docker-compose (compose_command in the config)"
     finally:
         host_facts.forget_all()
+
+
+def test_ssh_agent_is_used_when_ssh_auth_sock_is_set_unless_agent_false():
+    from console.transport.ssh_options import connect_options, uses_agent
+    sock = {"SSH_AUTH_SOCK": "/tmp/agent.sock"}
+    assert uses_agent(Target(host="h"), sock) is True
+    assert uses_agent(Target(host="h"), {}) is False
+    assert uses_agent(Target(host="h", agent=False), sock) is False
+    assert uses_agent(Target(host="h", agent=True), {}) is True
+    assert connect_options(Target(host="h", agent=False), None, None)["agent_path"] is None
