@@ -27,7 +27,9 @@ from screens.checklist import ChecklistScreen
 from screens.decision import DecisionScreen
 from screens.followup import FollowupScreen
 from screens.home import HomeScreen
+from screens.keys_help import KeysHelp, active_keys
 from screens.modals import ConfirmDialog
+from screens.preferences import load_theme, save_theme
 from screens.verification import VerificationScreen
 from widgets.ttr_clock import utc_now
 
@@ -42,6 +44,8 @@ class IncidentConsoleApp(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit_ctrl", show=False, priority=True),
         Binding("f2", "toggle_theme", "Theme", id="app.toggle_theme"),
+        # Not in the footer (it is full on narrow terminals); listed in the palette.
+        Binding("question_mark", "show_keys", "Keys", id="app.show_keys", show=False),
     ]
 
     def __init__(self, config: Config, *, transport: Any = None, clock: Callable[[], datetime] = utc_now,
@@ -59,13 +63,15 @@ class IncidentConsoleApp(App[None]):
         self.journal: Journal | None = None
         self._procedure_name: str | None = None
         self.incident_opened_at: datetime | None = None
-        self.theme = THEMES[0]
+        remembered = load_theme(config.paths.state_dir)
+        self.theme = remembered if remembered in self.available_themes else THEMES[0]
 
     @property
     def target(self) -> str:
         return target_label(self.config)
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, lambda theme: save_theme(self.config.paths.state_dir, theme.name))
         self.push_screen(HomeScreen())
         if self.freeze_gc:
             # Everything built at start-up lives as long as the app: keep it out of the collector's
@@ -257,16 +263,24 @@ class IncidentConsoleApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
+    def action_show_keys(self) -> None:
+        if isinstance(self.screen, KeysHelp):
+            self.screen.dismiss(None)
+            return
+        name = type(self.screen).__name__.removesuffix("Screen") or "This screen"
+        self.push_screen(KeysHelp(f"Keys: {name}", active_keys(self, self.screen)))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         # Every footer action of the current screen is in the palette too.
-        seen = {"quit", "command_palette", "toggle_theme"}
+        seen = {"quit", "command_palette", "toggle_theme", "show_keys"}
         for node, binding, _enabled, _tip in screen.active_bindings.values():
             if not binding.description or binding.action in seen:
                 continue
             seen.add(binding.action)
             yield SystemCommand(binding.description, f"key: {binding.key}", _runner(self, node, binding.action))
         yield SystemCommand("Toggle light / dark theme", "key: f2", self.action_toggle_theme)
+        yield SystemCommand("Show the keys of this screen", "key: ?", self.action_show_keys)
 
     # -- one place where any worker's failure becomes visible -----------------------
 
