@@ -86,7 +86,19 @@ class IncidentConsoleApp(App[None]):
             if not self._transport_connected:
                 await self.transport.connect()
                 self._transport_connected = True
+                await self._ask_host_compose()
             return self.transport
+
+    async def _ask_host_compose(self) -> None:
+        """Which compose the host has (once, at connect; the config's compose_command overrides)."""
+        from console.failures import TransportError
+        from console.host_facts import AUTO, probe_host
+        if self.config.target.compose_command != AUTO:
+            return
+        try:
+            await probe_host(self.transport, self.config.target)
+        except TransportError:
+            pass   # the next command will say the link is down; commands use v2 meanwhile
 
     async def on_unmount(self) -> None:
         if self.transport is not None and self._transport_connected:
@@ -143,7 +155,16 @@ class IncidentConsoleApp(App[None]):
         except ImportError as exc:
             self.notify(f"the procedure screen is not available: {exc}", severity="error")
             return
+        from console.host_facts import flavour_for
+        assumed = flavour_for(self.config.target)
         transport = await self.connected_transport()
+        if flavour_for(self.config.target) != assumed and self.journal is not None:
+            # built before the host said which compose it has: build it again for that one
+            try:
+                procedure, done_steps = rebuild_procedure(self.config, self.journal)
+            except ValueError:
+                self.notify(f"the host runs {flavour_for(self.config.target)}, not {assumed}: "
+                            "leave and open the procedure again", severity="warning", timeout=15)
         self._procedure_name = procedure.name
         screen = ProcedureScreen(config=self.config, transport=transport, journal=self.journal,
                                  procedure=procedure, done_steps=done_steps)
