@@ -30,7 +30,7 @@ def example_with(replace_from, replace_to):
 def test_example_config_is_valid():
     config = load_config(EXAMPLE)
     assert config.target.project_dir == "/opt/mr-dj"
-    assert config.target.compose_command == "docker-compose"
+    assert config.target.compose_command == "auto"
     assert config.backend.name == "mr-dj-backend"
     assert config.health[0].expect == {"status": "ok"}
     assert config.thresholds.impact_window_minutes == 30
@@ -77,7 +77,7 @@ def test_unknown_key_is_rejected(tmp_path):
 
 def test_every_problem_is_reported_at_once(tmp_path):
     text = example_with("port = 22 ", "port = 0 ")
-    text = text.replace('compose_command = "docker-compose"', 'compose_command = "podman"')
+    text = text.replace('compose_command = "auto"', 'compose_command = "podman"')
     text = text.replace("[registry]\n", "[registry]\nbogus = 1\n")
     problems = problems_of(write(tmp_path, text))
     assert {"target.port", "target.compose_command", "registry.bogus"} <= set(problems)
