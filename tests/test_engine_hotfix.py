@@ -107,7 +107,7 @@ def test_with_staging_every_staging_step_runs_there_before_production_is_touched
     assert by_id["staging_smoke_backend"].argv[:4] == ["docker", "compose", "-p", "mr-dj-staging"]
     assert by_id["staging_health"].display == "https://staging.sevensa.nl/api/health"
     assert not any(s.destructive for s in staging)
-    assert by_id["compose_up"].argv[:3] == ["docker-compose", "-p", "mr-dj"]
+    assert by_id["compose_up"].argv[:4] == ["docker", "compose", "-p", "mr-dj"]
     # production is verified like a rollback once the monitoring window is over
     assert ids[ids.index("monitor") + 1:] == ["verify_ps", "verify_logs", "verify_health", "smoke_backend",
                                                "smoke_frontend"]
