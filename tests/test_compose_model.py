@@ -68,7 +68,7 @@ def test_a_local_compose_cli_resolves_both_files(tmp_path):
     assert str(service["environment"]["PORT"]) == "19181"
     assert service["logging"]["driver"] == "json-file"
     [build] = plan_builds(model.document, config.capture.source_dir, {"shop-api": "shop-api"}, "v1")
-    assert build.spec.context == "api" and build.tag == "shop-api:v1"
+    assert build.spec.context == "./api" and build.tag == "shop-api:v1"
 
 
 def test_without_a_compose_cli_the_own_parse_layers_the_files_and_says_so(tmp_path):

@@ -175,7 +175,8 @@ def _relative_to_root(service: str, build: Any, root: Path) -> Any:
     if not path.is_relative_to(root):
         raise BadCaptureInput(f"service {service}: build context {context} is outside source_dir")
     build = {k: v for k, v in build.items() if v not in (None, {}, [])}
-    build["context"] = path.relative_to(root).as_posix() or "."
+    relative = path.relative_to(root).as_posix()
+    build["context"] = f"./{relative}" if relative not in ("", ".") else "."
     dockerfile = build.get("dockerfile")
     if isinstance(dockerfile, str) and dockerfile.startswith("/"):
         build["dockerfile"] = posixpath.relpath(dockerfile, str(path))
