@@ -79,7 +79,6 @@ def test_capture_and_rollback_of_a_real_world_stack(shop, tmp_path):
             assert "compose model: resolved by docker-compose config" in result.stdout
         assert "building with" in result.stdout, result.stdout[-2000:]
         assert f"building shop-api:{tag} from ./api" in result.stdout, result.stdout[-3000:]
-        Path(f"/tmp/stacks-capture-{tag[:3]}.log").write_text(result.stdout)
 
     # The bundle holds both files, pinned to the registry image, written as they were written.
     with tarfile.open(tmp_path / "artifacts" / f"{first}-compose.tar.gz") as tar:
