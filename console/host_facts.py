@@ -42,7 +42,8 @@ class HostFacts:
         return platform_for(self.machine)
 
 
-_cache: dict[tuple[str, int, str, str], HostFacts] = {}
+# Per host (not per project): staging on the same machine has the same docker.
+_cache: dict[tuple[str, int, str], HostFacts] = {}
 
 
 def probe_argv() -> list[str]:
@@ -67,8 +68,8 @@ def platform_for(machine: str | None) -> str | None:
     return _PLATFORMS.get((machine or "").lower())
 
 
-def _key(target) -> tuple[str, int, str, str]:
-    return (target.host, target.port, target.user, target.project_dir)
+def _key(target) -> tuple[str, int, str]:
+    return (target.host, target.port, target.user)
 
 
 def cached(target) -> HostFacts | None:

@@ -62,3 +62,15 @@ def test_ssh_agent_is_used_when_ssh_auth_sock_is_set_unless_agent_false():
     assert uses_agent(Target(host="h", agent=False), sock) is False
     assert uses_agent(Target(host="h", agent=True), {}) is True
     assert connect_options(Target(host="h", agent=False), None, None)["agent_path"] is None
+
+
+def test_staging_on_the_same_host_shares_the_hosts_answer():
+    host_facts.forget_all()
+    production = Target(host="vps", user="deploy", project_dir="/opt/app")
+    staging = Target(host="vps", user="deploy", project_dir="/opt/app-staging")
+    try:
+        host_facts.remember(production, host_facts.parse_probe("compose=v1\n"))
+        assert host_facts.flavour_for(staging) == "docker-compose"
+        assert host_facts.flavour_for(Target(host="other")) == "docker compose"
+    finally:
+        host_facts.forget_all()

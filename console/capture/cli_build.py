@@ -16,6 +16,9 @@ import subprocess
 from dataclasses import dataclass
 from typing import Callable
 
+import docker.errors
+import requests
+
 from console.capture.build import BUILD_TIMEOUT, ImageBuild, build_images as sdk_build_images
 from console.capture.errors import CaptureError
 from console.commands import build as cmd
@@ -112,7 +115,7 @@ def build_images(client, builds: list[ImageBuild], report, *, platform: str | No
                   lambda line, tag=b.tag: report.build_output(tag, line))
         try:
             built[b.tag] = client.images.get(b.tag).id
-        except Exception as exc:   # docker.errors.ImageNotFound, APIError: the build left no image
+        except (docker.errors.DockerException, requests.RequestException) as exc:   # the build left no image
             raise CaptureError(f"the build of {b.tag} ended without an image tagged {b.tag} "
                                f"({type(exc).__name__})") from None
         report.step(f"built {b.tag} ({built[b.tag][:19]})")
