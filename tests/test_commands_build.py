@@ -64,3 +64,16 @@ def test_a_failed_build_is_a_capture_error_naming_its_last_line():
         cli_build.run_build(["sh", "-c", "echo step one; printf '\\033[31mboom\\033[0m\\n'; exit 3"], {}, "t:1",
                             lines.append)
     assert lines == ["step one", "boom"]
+
+
+def test_the_hosts_resolved_model_script_takes_names_as_parameters():
+    from console.commands.bundle_model import resolved_model
+    argv = resolved_model("docker compose", "/opt/artifacts", "v2", ["compose.yaml", "compose.override.yaml"],
+                          ["api/.env"])
+    assert argv[:2] == ["sh", "-c"] and argv[3:] == [
+        "sh", "/opt/artifacts/v2-compose.tar.gz", "v2", "2", "compose.yaml", "compose.override.yaml", "api/.env"]
+    assert "config --format json" in argv[2] and "rm -rf" in argv[2]
+    assert resolved_model("docker-compose", "/opt/artifacts", "v1", ["docker-compose.yml"])[5:7] == ["v1", "1"]
+    for bad in (["a b.yml"], ["*.yml"], ["../x.yml"], ["/etc/x.yml"], ["-f"], []):
+        with pytest.raises(UnsafeValue):
+            resolved_model("docker compose", "/opt/artifacts", "v2", bad)
