@@ -73,7 +73,10 @@ def _add_habits(name: str, command: argparse.ArgumentParser) -> None:
     """-c/--config after the subcommand too (SUPPRESS keeps one given before it), and the epilog;
     the same for the subcommands of a subcommand (``incident open -c PATH``)."""
     command.add_argument("-c", "--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
-    command.epilog = command.epilog or _epilog(name)
+    if not command.epilog:
+        command.epilog = _epilog(name)
+    elif EXIT_CODES not in command.epilog:   # its own examples (``incident``): the exit codes after them
+        command.epilog = f"{command.epilog.rstrip()}\n\n{EXIT_CODES}"
     command.formatter_class = argparse.RawDescriptionHelpFormatter
     for action in command._actions:
         if isinstance(action, argparse._SubParsersAction):

@@ -15,13 +15,16 @@ from console.cli import build_parser, main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _parsers():
-    parser = build_parser()
-    yield "incident-console", parser
+def _parsers(parser=None, prefix=""):
+    """Every parser, the subcommands of a subcommand (``incident show``) included."""
+    if parser is None:
+        parser = build_parser()
+        yield "incident-console", parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
-                yield name, sub
+                yield prefix + name, sub
+                yield from _parsers(sub, f"{prefix}{name} ")
 
 
 def test_config_is_accepted_before_or_after_the_subcommand():
@@ -31,6 +34,9 @@ def test_config_is_accepted_before_or_after_the_subcommand():
     assert parser.parse_args(["incidents", "--config", "b.toml"]).config == "b.toml"
     assert parser.parse_args(["--config", "a.toml", "rollback", "--dry-run"]).config == "a.toml"
     assert parser.parse_args(["incidents"]).config is None
+    assert parser.parse_args(["incident", "show", "X", "-c", "d.toml"]).config == "d.toml"
+    assert parser.parse_args(["incident", "-c", "e.toml", "open"]).config == "e.toml"
+    assert parser.parse_args(["-c", "f.toml", "incident", "open"]).config == "f.toml"
 
 
 def test_every_flag_has_help_and_every_help_shows_exit_codes_and_an_example():
@@ -42,8 +48,8 @@ def test_every_flag_has_help_and_every_help_shows_exit_codes_and_an_example():
         if name == "_complete":
             continue
         text = parser.format_help()
-        assert "exit codes: 0 success, 1 procedure failed, 2 bad input" in text, name
-        assert "example:" in text, name
+        assert "exit codes: 0 success, 1 procedure failed, 2 bad input, 130 interrupted" in text, name
+        assert "example:" in text or "examples:" in text, name
 
 
 def test_json_lines_carry_schema_version_and_timestamp():
@@ -76,6 +82,7 @@ def test_completion_scripts_complete_subcommands_ids_and_tags(shell, capsys):
     script = capsys.readouterr().out
     assert "rollback" in script and "capture" in script
     assert "_incident_console_ids" in script and "_incident_console_tags" in script
+    assert "decide" in script and "resolve" in script   # the incident verb's subcommands
     if shell == "bash":
         done = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
         assert done.returncode == 0, done.stderr
