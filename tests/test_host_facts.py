@@ -74,3 +74,41 @@ def test_staging_on_the_same_host_shares_the_hosts_answer():
         assert host_facts.flavour_for(Target(host="other")) == "docker compose"
     finally:
         host_facts.forget_all()
+
+
+class Link(OneAnswer):
+    def __init__(self, stdout):
+        super().__init__(stdout)
+        self.connected = False
+
+    async def connect(self):
+        self.connected = True
+
+    async def close(self):
+        self.connected = False
+
+
+async def test_a_session_asks_the_host_at_connect_and_rebuilds_a_procedure_built_for_another_flavour(monkeypatch):
+    from types import SimpleNamespace
+
+    from console.incident import session as session_module
+    host_facts.forget_all()
+    config = SimpleNamespace(target=Target(host="vps", user="deploy", compose_command="auto"))
+    link = Link("compose=v1\narch=x86_64\n")
+    monkeypatch.setattr(session_module.engine_incident, "make_transport", lambda _config: link)
+    built = []
+    try:
+        s = session_module.IncidentSession(config, None)
+        procedure = await s.connect_for("built for v2", lambda: built.append(host_facts.flavour_for(config.target))
+                                        or "built again")
+        assert link.connected and link.calls == 1
+        assert procedure == "built again" and built == ["docker-compose"]
+        # the flavour is the one the procedure was built for: nothing is built again
+        assert await session_module.IncidentSession(config, None).connect_for("v1 one", lambda: "again") == "v1 one"
+        # a configured flavour is never asked about
+        fixed = SimpleNamespace(target=Target(host="other", compose_command="docker compose"))
+        calls = link.calls
+        await session_module.IncidentSession(fixed, None).connect()
+        assert link.calls == calls
+    finally:
+        host_facts.forget_all()
