@@ -36,7 +36,8 @@ EXAMPLES = {
     "incident show": "incident-console incident show 20261129T031500Z-ab12 --json",
     "incident decide": "incident-console incident decide 20261129T031500Z-ab12 rollback --answer customer_impact=yes",
     "incident tick": "incident-console incident tick 20261129T031500Z-ab12 backup_verified",
-    "incident waive": "incident-console incident waive 20261129T031500Z-ab12 support_informed --reason \"told by phone\"",
+    "incident waive": "incident-console incident waive 20261129T031500Z-ab12 support_informed "
+                      "--reason \"told by phone\"",
     "incident retro": "incident-console incident retro 20261129T031500Z-ab12 --root-cause \"bad config in v2\"",
     "incident resolve": "incident-console incident resolve 20261129T031500Z-ab12 --summary \"rolled back v2 to v1\"",
 }
