@@ -1,6 +1,6 @@
 """The headless command line: the same engine the TUI drives, for scripts and 3 a.m. SSH sessions.
 
-Exit codes: 0 success, 1 procedure failed, 2 bad input.
+Exit codes: 0 success, 1 procedure failed, 2 bad input, 130 interrupted (console/exit_codes.py).
 """
 
 from __future__ import annotations
@@ -16,21 +16,76 @@ from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "load_or_exit", "main", "print_config_error"]
 
 
+EXIT_CODES = "exit codes: 0 success, 1 procedure failed, 2 bad input, 130 interrupted by Ctrl-C (resumable)"
+EXAMPLES = {
+    None: "incident-console -c config.toml                # the TUI\n"
+          "  incident-console rollback --dry-run -c config.toml",
+    "check-config": "incident-console check-config ~/.config/incident-console/config.toml",
+    "rollback": "incident-console rollback --to v1 --dry-run -c config.toml",
+    "hotfix": "incident-console hotfix --tag v3 --monitor-minutes 10 -c config.toml",
+    "config-hotfix": "BOOKING_NOTES_ENABLED=false incident-console config-hotfix --service mr-dj-backend "
+                     "--set BOOKING_NOTES_ENABLED",
+    "verify": "incident-console verify --expect-version v1 --json",
+    "incidents": "incident-console incidents --json | head -n 5",
+    "resume": "incident-console resume 20261129T031500Z-ab12",
+    "report": "incident-console report 20261129T031500Z-ab12 --out report.md",
+    "unlock": "incident-console unlock --force",
+    "capture": "incident-console capture --tag v3 --build --skip-db",
+    "completion": "incident-console completion bash > ~/.local/share/bash-completion/completions/incident-console",
+    "incident open": "incident-console incident open --deployed v2 -c config.toml",
+    "incident show": "incident-console incident show 20261129T031500Z-ab12 --json",
+    "incident decide": "incident-console incident decide 20261129T031500Z-ab12 rollback --answer customer_impact=yes",
+    "incident tick": "incident-console incident tick 20261129T031500Z-ab12 backup_verified",
+    "incident waive": "incident-console incident waive 20261129T031500Z-ab12 support_informed "
+                      "--reason \"told by phone\"",
+    "incident retro": "incident-console incident retro 20261129T031500Z-ab12 --root-cause \"bad config in v2\"",
+    "incident resolve": "incident-console incident resolve 20261129T031500Z-ab12 --summary \"rolled back v2 to v1\"",
+}
+
+
+def _epilog(command: str | None) -> str:
+    example = EXAMPLES.get(command)
+    return f"{EXIT_CODES}\n\nexample:\n  {example}" if example else EXIT_CODES
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="incident-console",
-        description="Guided, recorded rollbacks and hotfixes of Docker Compose services over SSH.")
-    parser.add_argument("--version", action="version", version=f"incident-console {__version__}")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $INCIDENT_CONSOLE_CONFIG "
-                        "or ~/.config/incident-console/config.toml)")
+        description="Guided, recorded rollbacks and hotfixes of Docker Compose services over SSH.",
+        epilog=_epilog(None), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"incident-console {__version__}",
+                        help="print the version and exit")
+    parser.add_argument("-c", "--config", metavar="PATH", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check-config", help="validate a config file; exit 0 or list every problem and exit 2")
-    check.add_argument("path", metavar="PATH")
+    check.add_argument("path", metavar="PATH", help="the config file to check")
 
     from console.cli_commands import register
     register(sub)
+    from console.cli_habits import register_habits
+    register_habits(sub)
+    for name, command in sub.choices.items():
+        _add_habits(name, command)
     return parser
+
+
+def _add_habits(name: str, command: argparse.ArgumentParser) -> None:
+    """-c/--config after the subcommand too (SUPPRESS keeps one given before it), and the epilog;
+    the same for the subcommands of a subcommand (``incident open -c PATH``)."""
+    command.add_argument("-c", "--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    if not command.epilog:
+        command.epilog = _epilog(name)
+    elif EXIT_CODES not in command.epilog:   # its own examples (``incident``): the exit codes after them
+        command.epilog = f"{command.epilog.rstrip()}\n\n{EXIT_CODES}"
+    command.formatter_class = argparse.RawDescriptionHelpFormatter
+    for action in command._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for verb, nested in action.choices.items():
+                _add_habits(f"{name} {verb}", nested)
+
+
+CONFIG_HELP = "config file (default: $INCIDENT_CONSOLE_CONFIG or ~/.config/incident-console/config.toml)"
 
 
 load_or_exit = load_config_or_exit   # the name older callers use
@@ -48,6 +103,11 @@ def check_config(path: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from console.cli_habits import quiet_on_broken_pipe
+    return quiet_on_broken_pipe(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "check-config":

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import sys
 
@@ -68,22 +67,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_verify)
 
     p = sub.add_parser("incidents", help="list incidents, newest first")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object per incident and line")
     p.set_defaults(handler=cmd_incidents)
 
     p = sub.add_parser("resume", help="continue an unfinished incident at its interrupted step")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="the incident id (see `incidents`)")
     output_flags(p, dry=False)
     p.set_defaults(handler=cmd_resume)
 
     p = sub.add_parser("report", help="write the incident report (Markdown) from its journal")
-    p.add_argument("id", metavar="ID")
-    p.add_argument("--out", metavar="FILE")
+    p.add_argument("id", metavar="ID", help="the incident id (see `incidents`)")
+    p.add_argument("--out", metavar="FILE", help="write the report to FILE instead of stdout")
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("unlock", help="show the host lock, or remove it with --force (asks first)")
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--yes", action="store_true")
+    p.add_argument("--force", action="store_true", help="remove the lock (asks first)")
+    p.add_argument("--yes", action="store_true", help="with --force: remove it without asking")
     p.set_defaults(handler=cmd_unlock)
 
     from console.capture.cli import register_capture
@@ -100,10 +99,11 @@ _bad = bad_input
 
 
 async def _execute(config, procedure, args, *, journal=None, done_steps=None, resume=False,
-                   record=True, open_journal=None) -> int:
+                   record=True, open_journal=None, rebuild=None) -> int:
     """Run ``procedure`` headless through an ``IncidentSession``. ``open_journal`` opens the
     incident's journal once the host answered (default: a new incident from the procedure's
-    from_tag, announced): an unreachable host leaves no empty incident behind.
+    from_tag, announced): an unreachable host leaves no empty incident behind. ``rebuild`` builds
+    the procedure again once the host said which compose it has (see ``IncidentSession.connect_for``).
     """
     from console.cli_output import CLIDecider, EventPrinter
     from console.failures import TransportError
@@ -115,11 +115,13 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
     dry_run = getattr(args, "dry_run", False)
     session = IncidentSession(config, journal)
     try:
-        await session.connect()
+        procedure = await session.connect_for(procedure, rebuild)
     except TransportError as exc:
         print(f"incident-console: cannot reach {session._transport.description}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
+        if dry_run:
+            _say_compose(config, args)
         if journal is None and not dry_run and record:
             if open_journal:
                 session.journal = open_journal()
@@ -162,6 +164,17 @@ def _open_incident_arg(config, args):
     return journal
 
 
+def _say_compose(config, args) -> None:
+    """A dry run says which compose flavour its commands are shown for, and why."""
+    from console.host_facts import describe_flavour
+    said = f"compose: {describe_flavour(config.target)}"
+    if args.json:
+        from console.cli_output import json_line
+        print(json_line({"event": "compose", "message": said}), flush=True)
+    else:
+        print(said, flush=True)
+
+
 def cmd_rollback(args) -> int:
     from console.engine.incident import build_rollback
     from console.engine.rollback import RollbackTargetError
@@ -172,7 +185,8 @@ def cmd_rollback(args) -> int:
         journal = _open_incident_arg(config, args)
     except (UnsafeValue, RollbackTargetError, ValueError, FileNotFoundError) as exc:   # ValueError: an unreadable release log
         return _bad(str(exc))
-    return asyncio.run(_execute(config, procedure, args, journal=journal))
+    return asyncio.run(_execute(config, procedure, args, journal=journal,
+                                rebuild=lambda: build_rollback(config, args.to, args.migration_order)))
 
 
 def cmd_hotfix(args) -> int:
@@ -185,7 +199,8 @@ def cmd_hotfix(args) -> int:
         journal = _open_incident_arg(config, args)
     except (UnsafeValue, RollbackTargetError, ValueError, FileNotFoundError) as exc:
         return _bad(str(exc))
-    return asyncio.run(_execute(config, procedure, args, journal=journal))
+    return asyncio.run(_execute(config, procedure, args, journal=journal,
+                                rebuild=lambda: build_code_hotfix(config, args.tag, args.monitor_minutes)))
 
 
 def cmd_config_hotfix(args) -> int:
@@ -209,7 +224,11 @@ def cmd_config_hotfix(args) -> int:
         except ValueError as exc:   # a config change does not need the release log: say so and go on
             print(f"warning: {exc}; the incident records the deployed release as unknown", file=sys.stderr)
     return asyncio.run(_execute(config, procedure, args,
-                                open_journal=lambda: open_new_incident(config, deployed, incident_id)))
+                                open_journal=lambda: open_new_incident(config, deployed, incident_id),
+                                rebuild=lambda: build_config_hotfix(
+                                    config, service=args.service, env_file=args.env_file, keys=args.set,
+                                    flag_command=args.flag_command, undo_incident=args.undo,
+                                    incident_id=incident_id)))
 
 
 def cmd_verify(args) -> int:
@@ -225,7 +244,8 @@ def cmd_verify(args) -> int:
     args.dry_run = False
     args.yes = True
     # Verify on its own is read-only and not an incident: nothing to journal.
-    return asyncio.run(_execute(config, procedure, args, record=False))
+    return asyncio.run(_execute(config, procedure, args, record=False,
+                                rebuild=lambda: build_verify(config, args.expect_version)))
 
 
 def cmd_incidents(args) -> int:
@@ -233,8 +253,9 @@ def cmd_incidents(args) -> int:
     config = _config(args)
     items = all_incidents(config.paths.state_dir)
     if args.json:
+        from console.cli_output import json_line
         for item in items:
-            print(json.dumps(item.to_dict()))
+            print(json_line(item.to_dict()))
         return EXIT_OK
     if not items:
         print("no incidents")
@@ -255,7 +276,8 @@ def cmd_resume(args) -> int:
     except (FileNotFoundError, ValueError) as exc:
         return _bad(str(exc))
     args.dry_run = False
-    return asyncio.run(_execute(config, procedure, args, journal=journal, done_steps=done, resume=True))
+    return asyncio.run(_execute(config, procedure, args, journal=journal, done_steps=done, resume=True,
+                                rebuild=lambda: rebuild_procedure(config, journal)[0]))
 
 
 def cmd_report(args) -> int:

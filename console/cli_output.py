@@ -16,6 +16,14 @@ from console.engine.runner import Choice
 from console.safetext import plain_line, plain_text
 
 MAX_SHOWN_LINE = 400
+JSON_SCHEMA_VERSION = 1
+
+
+def json_line(fields: dict) -> str:
+    """One ``--json`` line: the schema version and a UTC timestamp, then the line's own fields
+    (an event's own ``ts`` wins)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return json.dumps({"v": JSON_SCHEMA_VERSION, "ts": now, **fields}, default=str)
 
 
 class EventPrinter:
@@ -28,7 +36,7 @@ class EventPrinter:
 
     def __call__(self, event: Event) -> None:
         if self.as_json:
-            self.stream.write(json.dumps(event.to_dict(), default=str) + "\n")
+            self.stream.write(json_line(event.to_dict()) + "\n")
             self.stream.flush()
             return
         line = self.human(event)

@@ -1,284 +1,167 @@
-"""The block-style YAML subset compose files are written in, and their keys as a flat map.
+"""Compose files read as Docker reads them, and their keys as a flat map.
 
-The console compares two releases' ``docker-compose.yml`` without a YAML
-dependency: compose files keep to mappings, lists, plain and quoted scalars,
-flow lists/maps on one line and ``|``/``>`` block scalars. Anything else
-(anchors, aliases, tags, multi-line flow) raises :class:`ComposeParseError`
-so the caller can fall back to a cruder comparison instead of guessing.
+Parsing is PyYAML's job (its C safe loader where libyaml is present), with the
+YAML 1.2 core schema Docker's Go parser uses: ``yes``/``on`` stay strings and
+``8080:80`` is not a base-60 number. Anchors, aliases, ``<<:`` merge keys,
+flow collections, block scalars and a UTF-8 BOM are all ordinary YAML. A
+duplicate key is refused, as ``docker compose`` refuses it.
 
 Values can be secrets (``environment: DATABASE_URL: postgres://...``), so the
 flat map holds *digests* of values, salted per comparison, and no error
-message ever quotes a line of the file.
+message ever quotes a line of the file: a YAML error names its line and the
+kind of problem, with any quoted text from the file blanked out.
+
+Which files make the project: :func:`default_compose_files` picks what
+``docker compose`` itself would pick (``compose.yaml``... plus the matching
+override file); :func:`merge_documents` layers several files the way compose
+does, for when no compose CLI is at hand to resolve them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
-# A mapping key: quoted, or plain text up to the first ": " (or ":" at the end).
-_KEY_RE = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"\[\]{},&*!|>%@`-][^#]*?|-[^\s#][^#]*?)\s*:(?:\s+|$)""")
-_UNSUPPORTED_START = ("&", "*", "!", "%", "@", "`")
+import yaml
 
 # Keys whose list form "NAME=value" is really a mapping (compose allows both).
 _LIST_AS_MAPPING = {"environment", "labels", "args", "extra_hosts", "sysctls"}
 
+# What `docker compose` looks for in a project directory, in its order, and each one's overrides.
+DEFAULT_COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+_OVERRIDES = {
+    "compose.yaml": ("compose.override.yaml", "compose.override.yml"),
+    "compose.yml": ("compose.override.yml", "compose.override.yaml"),
+    "docker-compose.yaml": ("docker-compose.override.yaml", "docker-compose.override.yml"),
+    "docker-compose.yml": ("docker-compose.override.yml", "docker-compose.override.yaml"),
+}
+
 
 class ComposeParseError(ValueError):
-    """The text is outside the supported subset; the message names a line, never its content."""
+    """The text is not a compose document; the message names a line, never its content."""
 
 
-@dataclass
-class _Line:
-    number: int     # 1-based, for messages
-    indent: int
-    text: str       # without indentation; may still hold a trailing comment
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _ComposeLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """The safe loader with YAML 1.2 core scalars and duplicate keys refused."""
+
+    yaml_implicit_resolvers: dict = {}
+
+    def _refuse_duplicates(self, node) -> None:
+        # Checked once per node, before PyYAML flattens <<: merges into it (a merged key
+        # overridden by the mapping's own key is not a duplicate; two own keys are).
+        checked = self.__dict__.setdefault("_checked", set())
+        if id(node) in checked:
+            return
+        checked.add(id(node))
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(None, None, "duplicate key", key_node.start_mark)
+            seen.add(key_node.value)
+
+    def flatten_mapping(self, node):
+        self._refuse_duplicates(node)
+        super().flatten_mapping(node)
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self._refuse_duplicates(node)
+        return super().construct_mapping(node, deep=deep)
+
+
+_ComposeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_ComposeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    list("-+0123456789"))
+_ComposeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
+_ComposeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_ComposeLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+
+
+def _int_12(loader, node):
+    text = loader.construct_scalar(node)
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)
+
+
+_ComposeLoader.add_constructor("tag:yaml.org,2002:int", _int_12)
+# Compose's own tags (v2.24+): `!reset` drops an inherited value, `!override` replaces it.
+_ComposeLoader.add_constructor("!reset", lambda loader, node: None)
+_ComposeLoader.add_constructor(
+    "!override", lambda loader, node: (loader.construct_mapping(node) if isinstance(node, yaml.MappingNode)
+                                       else loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode)
+                                       else loader.construct_scalar(node)))
+_QUOTED = re.compile(r"'[^']{2,}'|\"[^\"]{2,}\"")
 
 
 def parse_compose(text: str) -> Any:
-    """Parse block-style YAML (the compose subset) into dicts, lists and strings."""
-    return _Parser(text).parse()
+    """Parse one compose file (one YAML document) into dicts, lists and scalars."""
+    text = text.removeprefix("\ufeff")
+    try:
+        documents = list(yaml.load_all(text, Loader=_ComposeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f"line {mark.line + 1}" if mark is not None else "somewhere"
+        # The problem text can quote a token of the file ("found undefined alias 'x'"): blank it.
+        problem = _QUOTED.sub("'…'", exc.problem or exc.context or "not valid YAML")
+        raise ComposeParseError(f"{line}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ComposeParseError(f"not valid YAML ({type(exc).__name__})") from None
+    if len(documents) > 1:
+        raise ComposeParseError("line 1: more than one YAML document in a compose file")
+    return documents[0] if documents else None
 
 
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.raw = text.splitlines()
-        self.lines: list[_Line] = []
-        for number, line in enumerate(self.raw, 1):
-            if "\t" in line[: len(line) - len(line.lstrip())]:
-                raise ComposeParseError(f"line {number}: tab in indentation")
-            stripped = line.strip()
-            if not stripped or stripped.startswith("#"):
-                continue
-            if stripped in ("---", "...") and not line.startswith(" "):
-                if self.lines and stripped == "---":
-                    raise ComposeParseError(f"line {number}: more than one YAML document")
-                continue
-            self.lines.append(_Line(number, len(line) - len(line.lstrip(" ")), stripped))
-        self.i = 0
-
-    def parse(self) -> Any:
-        if not self.lines:
-            return None
-        value = self.block(self.lines[0].indent)
-        if self.i < len(self.lines):
-            raise ComposeParseError(f"line {self.lines[self.i].number}: unexpected indentation")
-        return value
-
-    # -- blocks ---------------------------------------------------------------
-
-    def block(self, indent: int) -> Any:
-        line = self.lines[self.i]
-        if _is_item(line.text):
-            return self.sequence(indent)
-        if _KEY_RE.match(line.text):
-            return self.mapping(indent)
-        # A lone scalar document (not something compose writes, but harmless).
-        self.i += 1
-        return self.scalar(line.text, line)
-
-    def mapping(self, indent: int) -> dict:
-        result: dict[str, Any] = {}
-        while self.i < len(self.lines):
-            line = self.lines[self.i]
-            if line.indent < indent:
-                break
-            if line.indent > indent:
-                raise ComposeParseError(f"line {line.number}: unexpected indentation")
-            if _is_item(line.text):
-                break
-            match = _KEY_RE.match(line.text)
-            if not match:
-                raise ComposeParseError(f"line {line.number}: expected a 'key: value' entry")
-            key = _unquote(match.group(1), line) if match.group(1)[0] in "\"'" else match.group(1).strip()
-            if key in result:
-                raise ComposeParseError(f"line {line.number}: duplicate key")
-            if key == "<<" and match.group(1) == "<<":
-                raise ComposeParseError(f"line {line.number}: merge keys (<<) are not supported")
-            rest = line.text[match.end():]
-            self.i += 1
-            result[key] = self.value_after_key(rest, indent, line)
-        return result
-
-    def value_after_key(self, rest: str, indent: int, line: _Line) -> Any:
-        rest = _strip_comment(rest)
-        if rest and rest[0] in "|>":
-            return self.block_scalar(rest, indent, line)
-        if rest:
-            return self.scalar(rest, line)
-        if self.i >= len(self.lines):
-            return None
-        following = self.lines[self.i]
-        if following.indent > indent:
-            return self.block(following.indent)
-        if following.indent == indent and _is_item(following.text):
-            return self.sequence(indent)   # "key:\n- item" at the key's own indentation
-        return None
-
-    def sequence(self, indent: int) -> list:
-        result: list[Any] = []
-        while self.i < len(self.lines):
-            line = self.lines[self.i]
-            if line.indent != indent or not _is_item(line.text):
-                if line.indent > indent:
-                    raise ComposeParseError(f"line {line.number}: unexpected indentation")
-                break
-            content = line.text[1:].lstrip(" ")
-            if not _strip_comment(content):
-                self.i += 1
-                if self.i < len(self.lines) and self.lines[self.i].indent > indent:
-                    result.append(self.block(self.lines[self.i].indent))
-                else:
-                    result.append(None)
-                continue
-            # "- key: value" opens a mapping (or "- - x" a list) indented at the content.
-            offset = len(line.text) - len(content)
-            self.lines[self.i] = _Line(line.number, indent + offset, content)
-            if _is_item(content) or _KEY_RE.match(content):
-                result.append(self.block(indent + offset))
-            else:
-                self.i += 1
-                result.append(self.scalar(content, line))
-        return result
-
-    def block_scalar(self, header: str, indent: int, line: _Line) -> str:
-        if not re.fullmatch(r"[|>][+-]?[1-9]?|[|>][1-9][+-]", header):
-            raise ComposeParseError(f"line {line.number}: unsupported block scalar header")
-        # Block scalars keep blank lines and '#', so read them from the raw text.
-        body: list[str] = []
-        raw_index = line.number   # the raw line after the header (0-based index = number)
-        while raw_index < len(self.raw):
-            raw = self.raw[raw_index]
-            if raw.strip() and len(raw) - len(raw.lstrip(" ")) <= indent:
-                break
-            body.append(raw)
-            raw_index += 1
-        while self.i < len(self.lines) and self.lines[self.i].number <= raw_index:
-            self.i += 1
-        while body and not body[-1].strip():
-            body.pop()
-        widths = [len(b) - len(b.lstrip(" ")) for b in body if b.strip()]
-        cut = min(widths) if widths else 0
-        lines = [b[cut:] for b in body]
-        if header[0] == ">":
-            return " ".join(part for part in lines if part) + "\n"
-        return "\n".join(lines) + "\n"
-
-    # -- scalars --------------------------------------------------------------
-
-    def scalar(self, text: str, line: _Line) -> Any:
-        text = text.strip()
-        if text[:1] in "\"'":
-            end = _closing_quote(text)
-            if end is None:
-                raise ComposeParseError(f"line {line.number}: unterminated quoted string "
-                                        "(multi-line strings are not supported)")
-            if _strip_comment(text[end + 1:]):
-                raise ComposeParseError(f"line {line.number}: text after a quoted string")
-            return _unquote(text[: end + 1], line)
-        text = _strip_comment(text)
-        if text.startswith(_UNSUPPORTED_START) or re.fullmatch(r"[|>][+-]?[1-9]?", text):
-            raise ComposeParseError(f"line {line.number}: anchors, aliases, tags and block scalars "
-                                    "here are not supported")
-        if text.startswith("["):
-            return self.flow_list(text, line)
-        if text.startswith("{"):
-            return self.flow_map(text, line)
-        return text
-
-    def flow_list(self, text: str, line: _Line) -> list:
-        if not text.endswith("]") or any(c in text[1:-1] for c in "[]{}"):
-            raise ComposeParseError(f"line {line.number}: only one-line, unnested flow lists are supported")
-        inner = text[1:-1].strip()
-        return [self.scalar(part, line) for part in _split_flow(inner, line)] if inner else []
-
-    def flow_map(self, text: str, line: _Line) -> dict:
-        if not text.endswith("}") or any(c in text[1:-1] for c in "[]{}"):
-            raise ComposeParseError(f"line {line.number}: only one-line, unnested flow maps are supported")
-        inner = text[1:-1].strip()
-        result: dict[str, Any] = {}
-        for part in _split_flow(inner, line) if inner else []:
-            match = _KEY_RE.match(part + (" " if part.endswith(":") else ""))
-            if not match:
-                raise ComposeParseError(f"line {line.number}: expected 'key: value' in a flow map")
-            key = _unquote(match.group(1), line) if match.group(1)[0] in "\"'" else match.group(1).strip()
-            rest = part[match.end():].strip()
-            result[key] = self.scalar(rest, line) if rest else None
-        return result
+def default_compose_files(existing: Iterable[str]) -> list[str]:
+    """The files ``docker compose`` would read from a directory holding ``existing`` names:
+    the first of :data:`DEFAULT_COMPOSE_FILES` and its override file, if any."""
+    names = set(existing)
+    for base in DEFAULT_COMPOSE_FILES:
+        if base in names:
+            override = next((o for o in _OVERRIDES[base] if o in names), None)
+            return [base] + ([override] if override else [])
+    return []
 
 
-def _is_item(text: str) -> bool:
-    return text == "-" or text.startswith("- ")
+def compose_files_from_env(value: str | None) -> list[str]:
+    """``COMPOSE_FILE`` as compose reads it: names separated by the OS path separator."""
+    if not value:
+        return []
+    return [part for part in value.split(os.pathsep) if part]
 
 
-def _strip_comment(text: str) -> str:
-    """Drop a trailing ``# comment`` (a '#' starts one only after whitespace)."""
-    if text.startswith("#"):
-        return ""
-    match = re.search(r"\s#", text)
-    return (text[: match.start()] if match else text).strip()
+def merge_documents(documents: list[Any]) -> Any:
+    """Several compose files layered the way compose layers them (later files win; mappings
+    merge key by key; ``ports``/``expose``/``volumes`` lists... are replaced here, which is
+    enough to read images, builds and settings when no compose CLI can resolve the model)."""
+    merged: Any = None
+    for document in documents:
+        merged = _merge(merged, document)
+    return merged
 
 
-def _closing_quote(text: str) -> int | None:
-    quote, i = text[0], 1
-    while i < len(text):
-        if quote == '"' and text[i] == "\\":
-            i += 2
-            continue
-        if text[i] == quote:
-            if quote == "'" and text[i + 1: i + 2] == "'":
-                i += 2
-                continue
-            return i
-        i += 1
-    return None
-
-
-_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "/": "/", "0": "\0", "r": "\r"}
-
-
-def _unquote(text: str, line: _Line) -> str:
-    if text[0] == "'":
-        return text[1:-1].replace("''", "'")
-    out, i, body = [], 0, text[1:-1]
-    while i < len(body):
-        c = body[i]
-        if c == "\\":
-            nxt = body[i + 1: i + 2]
-            if nxt in _ESCAPES:
-                out.append(_ESCAPES[nxt])
-                i += 2
-                continue
-            raise ComposeParseError(f"line {line.number}: unsupported escape in a quoted string")
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def _split_flow(inner: str, line: _Line) -> list[str]:
-    parts, current, quote = [], [], None
-    for c in inner:
-        if quote:
-            current.append(c)
-            if c == quote:
-                quote = None
-        elif c in "\"'":
-            quote = c
-            current.append(c)
-        elif c == ",":
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(c)
-    if quote:
-        raise ComposeParseError(f"line {line.number}: unterminated quoted string")
-    last = "".join(current).strip()
-    if last:
-        parts.append(last)
-    return parts
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = _merge(base.get(key), value) if key in base else value
+        return out
+    return over if over is not None or base is None else base
 
 
 # -- comparing ------------------------------------------------------------------

@@ -19,7 +19,7 @@ from console.secrets import SecretRef
 from console.validate import is_valid_holder, is_valid_hostname, is_valid_remote_path
 
 SECRET_KEYS = {"password", "webhook_url", "api_key", "database_url", "token"}
-COMPOSE_COMMANDS = ("docker-compose", "docker compose")
+COMPOSE_COMMANDS = ("auto", "docker compose", "docker-compose")   # auto: detected on the host, v2 first
 MIGRATION_ORDERS = ("before_down", "after_up")
 SERVICE_COMMAND_MODES = ("run", "exec")
 DEFAULT_COMMANDS = {
@@ -50,16 +50,19 @@ class Target:
     port: int = 22
     user: str = ""
     identity_file: str | None = None
-    agent: bool = False
+    agent: bool | None = None   # None: use ssh-agent when SSH_AUTH_SOCK is set (as OpenSSH)
     known_hosts: str | None = None
     project_dir: str = "/opt/mr-dj"
     project_name: str = "mr-dj"
-    compose_command: str = "docker-compose"
+    compose_command: str = "auto"
     artifacts_dir: str = "/opt/artifacts"
     connect_timeout: float = 10.0
     keepalive_interval: float = 15.0
     command_timeout: float = 600.0
-    compose_file: str = "docker-compose.yml"   # from [capture] compose_file: the bundle puts it here
+    compose_file: str = "docker-compose.yml"   # the first of compose_files
+    # from [capture] compose_files (or compose_file): the bundle puts them in project_dir, every
+    # compose command names them all (-f a -f b)
+    compose_files: tuple[str, ...] = ("docker-compose.yml",)
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,9 @@ class Paths:
 @dataclass(frozen=True)
 class Capture:
     source_dir: Path
-    compose_file: str = "docker-compose.yml"
+    compose_file: str = "docker-compose.yml"        # the first of compose_files
+    # in compose's -f order; () = what `docker compose` would pick in source_dir ($COMPOSE_FILE first)
+    compose_files: tuple[str, ...] = ()
     env_files: list[str] = field(default_factory=list)
     extra_files: list[str] = field(default_factory=list)
     migration_dirs: list[str] = field(default_factory=list)
@@ -304,14 +309,13 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     prerequisites = _prerequisites(r, data)
     slack, statuspage = _notifications(r, data)
     staging = _staging(r, data, target, health)
-    # The host runs the compose file the bundle carries, under the same name.
-    if "/" in capture.compose_file or not capture.compose_file:
-        r.problem("capture.compose_file", "must be a file name at the top of source_dir "
-                                          "(the host runs it from project_dir)")
-    else:
-        target = replace(target, compose_file=capture.compose_file)
-        if staging is not None:
-            staging = replace(staging, target=replace(staging.target, compose_file=capture.compose_file))
+    # The host runs the compose files the bundle carries, under the same names.
+    from console.compose_project import resolve_compose_files
+    files = tuple(resolve_compose_files(capture, env))
+    capture = replace(capture, compose_file=files[0], compose_files=files)
+    target = replace(target, compose_file=files[0], compose_files=files)
+    if staging is not None:
+        staging = replace(staging, target=replace(staging.target, compose_file=files[0], compose_files=files))
     if r.problems:
         raise ConfigError(str(source), r.problems)
     return Config(source=source, operator=operator, target=target, registry=registry,
@@ -335,10 +339,10 @@ def _target(r: _Reader, data: dict) -> Target:
 def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None) -> Target:
     """A [target]-shaped table; keys it leaves out come from ``base`` (staging inherits the target's)."""
     if base is not None:
-        t = {**{k: getattr(base, k) for k in ("user", "agent", "compose_command", "artifacts_dir",
+        t = {**{k: getattr(base, k) for k in ("user", "compose_command", "artifacts_dir",
                                                "connect_timeout", "keepalive_interval", "command_timeout")
                 if k not in t},
-             **{k: getattr(base, k) for k in ("identity_file", "known_hosts")
+             **{k: getattr(base, k) for k in ("identity_file", "known_hosts", "agent")
                 if k not in t and getattr(base, k) is not None},
              **t}
     host = r.get(t, prefix, "host", str)
@@ -347,7 +351,7 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
     port = r.get(t, prefix, "port", int, 22)
     if port is not None and not 1 <= port <= 65535:
         r.problem(f"{prefix}.port", f"must be between 1 and 65535, not {port}")
-    compose = r.get(t, prefix, "compose_command", str, "docker-compose")
+    compose = r.get(t, prefix, "compose_command", str, "auto")
     if compose not in COMPOSE_COMMANDS:
         r.problem(f"{prefix}.compose_command", f"must be one of {', '.join(COMPOSE_COMMANDS)}")
     project_name = r.get(t, prefix, "project_name", str, "mr-dj")
@@ -373,10 +377,10 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
     return Target(
         host=host or "", port=port or 22, user=r.get(t, prefix, "user", str, ""),
         identity_file=str(r.path(identity)) if identity else None,
-        agent=r.get(t, prefix, "agent", bool, False) or False,
+        agent=r.get(t, prefix, "agent", bool, None),
         known_hosts=str(r.path(known)) if known else None,
         project_dir=dirs["project_dir"],
-        project_name=project_name or "mr-dj", compose_command=compose or "docker-compose",
+        project_name=project_name or "mr-dj", compose_command=compose or "auto",
         artifacts_dir=dirs["artifacts_dir"],
         connect_timeout=timeouts["connect_timeout"] or 10.0,
         keepalive_interval=timeouts["keepalive_interval"] or 15.0,
@@ -558,7 +562,7 @@ def _paths(r: _Reader, data: dict) -> Paths:
 
 
 def _capture(r: _Reader, data: dict) -> Capture:
-    keys = {"source_dir", "compose_file", "env_files", "extra_files", "migration_dirs",
+    keys = {"source_dir", "compose_file", "compose_files", "env_files", "extra_files", "migration_dirs",
             "local_artifacts_dir", "database_url"}
     t = r.table(data, "capture", keys, required=False)
 
@@ -573,8 +577,10 @@ def _capture(r: _Reader, data: dict) -> Capture:
         return list(values)
 
     source = r.path(r.get(t, "capture", "source_dir", str, "."))
+    from console.compose_project import configured_compose_files
+    files = configured_compose_files(r, t)
     return Capture(
-        source_dir=source, compose_file=r.get(t, "capture", "compose_file", str, "docker-compose.yml"),
+        source_dir=source, compose_file=files[0] if files else "docker-compose.yml", compose_files=files,
         env_files=rel_list("env_files"), extra_files=rel_list("extra_files"),
         migration_dirs=rel_list("migration_dirs"),
         local_artifacts_dir=r.path(r.get(t, "capture", "local_artifacts_dir", str, "artifacts")),

@@ -203,12 +203,23 @@ async def _bundle_changes(evidence: Evidence, config, transport, old_tag: str, n
     evidence.migrations_added = migrations_added(
         old.members, new.members, config.capture.migration_dirs or DEFAULT_MIGRATION_DIRS)
 
-    compose_file = config.capture.compose_file
-    old_text, new_text = await asyncio.gather(old.read(compose_file), new.read(compose_file))
-    if old_text is not None and new_text is not None:
-        evidence.compose_changes, problem = compose_key_changes(compose_file, old_text, new_text)
-        if problem:
-            evidence.errors.append(problem)
+    compose_files = list(config.capture.compose_files or (config.capture.compose_file,))
+    resolved, note = await _host_models(config, transport, old_tag, new_tag, compose_files)
+    if resolved is not None:
+        salt = _random.token_bytes(16)
+        label = " + ".join(compose_files)
+        evidence.compose_changes = [KeyChange(label, key, change) for key, change in
+                                    diff_flat(flatten(resolved[0], salt), flatten(resolved[1], salt))]
+        compose_files = []
+    elif note:
+        evidence.errors.append(f"compose model: {note}; compared the files as written")
+    for compose_file in compose_files:
+        old_text, new_text = await asyncio.gather(old.read(compose_file), new.read(compose_file))
+        if old_text is not None and new_text is not None:
+            changes, problem = compose_key_changes(compose_file, old_text, new_text)
+            evidence.compose_changes.extend(changes)
+            if problem:
+                evidence.errors.append(problem)
 
     for env_file in config.capture.env_files:
         old_env, new_env = await asyncio.gather(old.read(env_file), new.read(env_file))
@@ -219,6 +230,40 @@ async def _bundle_changes(evidence: Evidence, config, transport, old_tag: str, n
         if not all(readable):
             continue   # one side unreadable: a one-sided diff would claim every key was added
         evidence.env_changes.extend(env_key_changes(env_file, old_env or "", new_env or ""))
+
+
+async def _host_models(config, transport, old_tag: str, new_tag: str,
+                       compose_files: list[str]) -> tuple[tuple[Any, Any] | None, str | None]:
+    """Both releases' compose models as the host's compose CLI resolves them (files layered,
+    anchors and merges applied), when the host has been asked which compose it has; else
+    ``(None, why)`` and the files are compared as written."""
+    import json
+    from console.commands.bundle_model import resolved_model
+    from console.host_facts import cached, flavour_for
+    facts = cached(config.target)
+    if facts is None or not facts.flavours:
+        return None, None if facts is None else "the host has no compose CLI"
+    flavour = flavour_for(config.target)
+    models = []
+    for tag in (old_tag, new_tag):
+        try:
+            argv_ = resolved_model(flavour, config.target.artifacts_dir, tag, compose_files,
+                                   config.capture.env_files)
+            result = await transport.run(argv_, timeout=READ_TIMEOUT * 2, capture=True)
+        except (UnsafeValue, TransportError) as exc:
+            return None, f"cannot ask the host's {flavour} ({exc})"
+        if not result.ok:
+            # its stderr may quote an interpolated secret: the exit status only
+            return None, f"the host's {flavour} config of {tag} exited {result.exit_status}"
+        try:
+            model = json.loads(result.stdout) if flavour == "docker compose" else parse_compose(result.stdout)
+        except (ValueError, ComposeParseError):
+            return None, f"the host's {flavour} config of {tag} printed no readable model"
+        if not isinstance(model, dict):
+            return None, f"the host's {flavour} config of {tag} printed no readable model"
+        model.pop("name", None)   # the temporary project name, not part of the release
+        models.append(model)
+    return (models[0], models[1]), None
 
 
 def migrations_added(old_members: list[str] | None, new_members: list[str] | None,

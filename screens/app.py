@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from console.config import Config
 from console.engine.incident import load_incident, make_transport, open_new_incident, rebuild_procedure, target_label
-from console.incident.session import IncidentSession
+from console.incident.session import IncidentSession, ask_host_compose
 from console.journal import Journal
 from console.releaselog import ReleaseLog, ReleaseLogError
 from console.runbook import Runbook, load_runbook
@@ -28,7 +28,9 @@ from screens.checklist import ChecklistScreen
 from screens.decision import DecisionScreen
 from screens.followup import FollowupScreen
 from screens.home import HomeScreen
+from screens.keys_help import KeysHelp, active_keys
 from screens.modals import ConfirmDialog
+from screens.preferences import load_theme, save_theme
 from screens.verification import VerificationScreen
 from widgets.ttr_clock import utc_now
 
@@ -43,6 +45,8 @@ class IncidentConsoleApp(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit_ctrl", show=False, priority=True),
         Binding("f2", "toggle_theme", "Theme", id="app.toggle_theme"),
+        # Not in the footer (it is full on narrow terminals); listed in the palette.
+        Binding("question_mark", "show_keys", "Keys", id="app.show_keys", show=False),
     ]
 
     def __init__(self, config: Config, *, transport: Any = None, clock: Callable[[], datetime] = utc_now,
@@ -61,13 +65,15 @@ class IncidentConsoleApp(App[None]):
         self.session: IncidentSession | None = None   # the open incident's session (headless core)
         self._procedure_name: str | None = None
         self.incident_opened_at: datetime | None = None
-        self.theme = THEMES[0]
+        remembered = load_theme(config.paths.state_dir)
+        self.theme = remembered if remembered in self.available_themes else THEMES[0]
 
     @property
     def target(self) -> str:
         return target_label(self.config)
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, lambda theme: save_theme(self.config.paths.state_dir, theme.name))
         self.push_screen(HomeScreen())
         if self.freeze_gc:
             # Everything built at start-up lives as long as the app: keep it out of the collector's
@@ -82,6 +88,7 @@ class IncidentConsoleApp(App[None]):
             if not self._transport_connected:
                 await self.transport.connect()
                 self._transport_connected = True
+                await ask_host_compose(self.transport, self.config)   # once, at connect
             return self.transport
 
     async def on_unmount(self) -> None:
@@ -135,8 +142,17 @@ class IncidentConsoleApp(App[None]):
 
     @work(exclusive=True, group="open-procedure", exit_on_error=False)
     async def open_procedure(self, procedure: Any, done_steps: set[str] | None) -> None:
+        from console.host_facts import flavour_for
         from screens.procedure import ProcedureScreen
+        assumed = flavour_for(self.config.target)
         transport = await self.connected_transport()
+        if flavour_for(self.config.target) != assumed and self.journal is not None:
+            # built before the host said which compose it has: build it again for that one
+            try:
+                procedure, done_steps = rebuild_procedure(self.config, self.journal)
+            except ValueError:
+                self.notify(f"the host runs {flavour_for(self.config.target)}, not {assumed}: "
+                            "leave and open the procedure again", severity="warning", timeout=15)
         self._procedure_name = procedure.name
         screen = ProcedureScreen(config=self.config, transport=transport, journal=self.journal,
                                  procedure=procedure, done_steps=done_steps)
@@ -249,16 +265,24 @@ class IncidentConsoleApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
+    def action_show_keys(self) -> None:
+        if isinstance(self.screen, KeysHelp):
+            self.screen.dismiss(None)
+            return
+        name = type(self.screen).__name__.removesuffix("Screen") or "This screen"
+        self.push_screen(KeysHelp(f"Keys: {name}", active_keys(self, self.screen)))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         # Every footer action of the current screen is in the palette too.
-        seen = {"quit", "command_palette", "toggle_theme"}
+        seen = {"quit", "command_palette", "toggle_theme", "show_keys"}
         for node, binding, _enabled, _tip in screen.active_bindings.values():
             if not binding.description or binding.action in seen:
                 continue
             seen.add(binding.action)
             yield SystemCommand(binding.description, f"key: {binding.key}", _runner(self, node, binding.action))
         yield SystemCommand("Toggle light / dark theme", "key: f2", self.action_toggle_theme)
+        yield SystemCommand("Show the keys of this screen", "key: ?", self.action_show_keys)
 
     # -- one place where any worker's failure becomes visible -----------------------
 

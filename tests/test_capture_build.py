@@ -129,7 +129,7 @@ def test_missing_context_or_dockerfile_and_bad_source_tag_are_refused(tmp_path):
     with pytest.raises(BadCaptureInput, match="source tag"):
         plan_builds(COMPOSE, root, one, "la test")
     with pytest.raises(BadCaptureInput, match="compose file not understood"):
-        plan_builds("services:\n  a: &x\n", root, one, "latest")
+        plan_builds("services:\n  a: *undefined\n", root, one, "latest")
 
 
 # -- the build stream -----------------------------------------------------------------------------
@@ -200,8 +200,10 @@ def test_build_images_reports_steps_and_output_lines(tmp_path):
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [e["event"] for e in events] == ["step", "build", "step", "step", "build", "step"]
     assert events[0]["message"] == "building mr-dj-backend:latest from ./backend"
-    assert events[1] == {"event": "build", "message": "  Step 1/1 : FROM scratch",
-                         "image": "mr-dj-backend:latest", "line": "Step 1/1 : FROM scratch"}
+    assert {k: v for k, v in events[1].items() if k not in ("v", "ts")} == {
+        "event": "build", "message": "  Step 1/1 : FROM scratch", "image": "mr-dj-backend:latest",
+        "line": "Step 1/1 : FROM scratch"}
+    assert events[1]["v"] == 1
     assert events[2]["message"].startswith("built mr-dj-backend:latest (sha256:")
 
 

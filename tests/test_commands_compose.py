@@ -124,7 +124,7 @@ def _every_builder_output(compose):
         "pull": (), "build": (), "config_services": (), "exec_": ("svc", ["a"]), "run_rm": ("svc", ["a"]),
         "recreate": (["svc"],), "logs_tail": (5, ["svc"]), "logs_follow": (5, ["svc"]),
         "migrate_status": ("svc", ["a"]), "smoke_test": ("svc", ["a"]), "ps": (), "version": (),
-        "migrate_rollback": ("svc", ["{migration}"], "m1"), "compose": ("top",),
+        "migrate_rollback": ("svc", ["{migration}"], "m1"), "compose": ("top",), "config_model": (),
     }
     public = {name for name, member in inspect.getmembers(ComposeCommands)
               if not name.startswith("_") and callable(member) and name != "for_target"}
@@ -192,3 +192,45 @@ def test_log_counts_are_non_negative_integers(compose, bad):
 def test_recreate_needs_a_service(compose):
     with pytest.raises(UnsafeValue, match="at least one service"):
         compose.recreate([])
+
+
+def test_every_compose_file_is_passed_in_order():
+    target = Target(host="h", project_dir="/srv/shop", project_name="shop", compose_command="docker compose",
+                    compose_files=("compose.yaml", "compose.override.yaml", "deploy/compose.prod.yaml"))
+    c = ComposeCommands.for_target(target)
+    assert joined(c.up_detached()) == (
+        "docker compose -p shop -f /srv/shop/compose.yaml -f /srv/shop/compose.override.yaml "
+        "-f /srv/shop/deploy/compose.prod.yaml --project-directory /srv/shop up -d")
+    assert joined(c.logs_follow(5)).startswith("docker compose -p shop -f /srv/shop/compose.yaml -f ")
+
+
+def test_config_model_is_json_on_v2_and_yaml_on_v1():
+    v2 = ComposeCommands("docker compose", "shop", "/srv/shop", ["compose.yaml", "compose.override.yaml"])
+    assert joined(v2.config_model()) == ("docker compose -p shop -f /srv/shop/compose.yaml "
+                                         "-f /srv/shop/compose.override.yaml --project-directory /srv/shop "
+                                         "config --format json")
+    v1 = ComposeCommands("docker-compose", "shop", "/srv/shop", "docker-compose.yml")
+    assert joined(v1.config_model()) == ("docker-compose -p shop -f /srv/shop/docker-compose.yml "
+                                         "--project-directory /srv/shop config")
+
+
+@pytest.mark.parametrize("files", [[], ["/etc/compose.yaml"], ["../compose.yaml"], ["a/../../b.yml"]])
+def test_compose_files_must_stay_in_the_project_dir(files):
+    with pytest.raises(UnsafeValue):
+        ComposeCommands("docker compose", "shop", "/srv/shop", files)
+
+
+def test_auto_flavour_follows_the_host_and_prefers_v2():
+    from console import host_facts
+    host_facts.forget_all()
+    target = Target(host="h", compose_command="auto")
+    try:
+        assert ComposeCommands.for_target(target).compose_command == "docker compose"   # before asking
+        host_facts.remember(target, host_facts.parse_probe("compose=v1\narch=x86_64\n"))
+        assert joined(ComposeCommands.for_target(target).down()).startswith("docker-compose -p mr-dj ")
+        host_facts.remember(target, host_facts.parse_probe("compose=v1\ncompose=v2\narch=aarch64\n"))
+        assert ComposeCommands.for_target(target).compose_command == "docker compose"
+        explicit = Target(host="h", compose_command="docker-compose")
+        assert ComposeCommands.for_target(explicit).compose_command == "docker-compose"   # the override
+    finally:
+        host_facts.forget_all()

@@ -1,8 +1,9 @@
-"""The compose YAML subset parser and the flat key comparison, on fixture strings."""
+"""Compose files read with PyYAML as Docker reads them, and the flat key comparison, on fixture strings."""
 
 import pytest
 
-from console.composefile import ComposeParseError, diff_flat, flatten, parse_compose, top_level_blocks
+from console.composefile import (ComposeParseError, compose_files_from_env, default_compose_files, diff_flat,
+                                 flatten, merge_documents, parse_compose, top_level_blocks)
 
 V1 = """\
 # Mister DJ v1
@@ -78,26 +79,131 @@ services:
 
 def test_flow_map_and_nested_sequences():
     doc = parse_compose("a: {x: 1, y: 'two'}\nb:\n  - - 1\n    - 2\n  - 3\n")
-    assert doc == {"a": {"x": "1", "y": "two"}, "b": [["1", "2"], "3"]}
+    assert doc == {"a": {"x": 1, "y": "two"}, "b": [[1, 2], 3]}
+
+
+REAL_WORLD = """\ufeff# a compose file written the way real projects write it
+name: shop
+x-logging: &logging
+  logging: {driver: json-file, options: {max-size: "10m", max-file: "3"}}
+x-app: &app
+  <<: *logging
+  restart: unless-stopped
+  environment: &env
+    NODE_ENV: production
+    FEATURE: yes
+services:
+  web:
+    <<: *app
+    restart: always            # the service's own key wins over the merged one
+    image: shop-web
+    ports: [8080:80, "8443:443"]
+    labels: {"team#a": ops, tier: front}   # '#' inside a flow-map key
+    volumes:
+      - type: volume
+        source: data
+        target: /srv/data
+        read_only: true
+    command: >-
+      serve
+      --port 80
+    entrypoint: |-
+      sh -c
+      'exec "$@"'
+    description: >
+      first paragraph
+
+      second paragraph
+  worker:
+    <<: *app
+    environment:
+      <<: *env
+      QUEUE: jobs
+volumes:
+  data: {}
+"""
+
+
+def test_real_world_compose_file_reads_as_docker_reads_it():
+    doc = parse_compose(REAL_WORLD)
+    web, worker = doc["services"]["web"], doc["services"]["worker"]
+    assert doc["name"] == "shop"
+    assert web["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
+    assert web["restart"] == "always" and worker["restart"] == "unless-stopped"
+    assert web["environment"]["FEATURE"] == "yes"                     # YAML 1.2: not a boolean
+    assert web["ports"] == ["8080:80", "8443:443"]                    # not a base-60 number
+    assert web["labels"] == {"team#a": "ops", "tier": "front"}
+    assert web["volumes"] == [{"type": "volume", "source": "data", "target": "/srv/data", "read_only": True}]
+    assert web["command"] == "serve --port 80"                        # >- folds and strips
+    assert web["entrypoint"] == "sh -c\n'exec \"$@\"'"                 # |- keeps lines, strips the end
+    assert web["description"] == "first paragraph\nsecond paragraph\n"   # > keeps a blank line as \\n
+    assert worker["environment"] == {"NODE_ENV": "production", "FEATURE": "yes", "QUEUE": "jobs"}
+    assert "x-app" in doc and doc["volumes"] == {"data": {}}
+
+
+def test_compose_reset_and_override_tags_are_understood():
+    doc = parse_compose("services:\n  a:\n    ports: !reset []\n    environment: !override {A: b}\n")
+    assert doc["services"]["a"] == {"ports": None, "environment": {"A": "b"}}
 
 
 @pytest.mark.parametrize("text, reason", [
-    ("base: &base\n  image: x\n", "anchors"),
-    ("svc:\n  image: *base\n", "aliases"),
-    ("svc:\n  <<: {image: x}\n", "merge keys"),
-    ("svc:\n  image: !!str x\n", "tags"),
-    ("a: [1, [2]]\n", "flow"),
-    ("a: \"open\n  more\"\n", "unterminated"),
-    ("a:\n\tb: 1\n", "tab"),
-    ("a: 1\na: 2\n", "duplicate"),
-    ("a:\n    b: 1\n  c: 2\n", "indentation"),
-    ("a: 1\n---\nb: 2\n", "document"),
+    ("svc:\n  image: *base\n", "undefined alias"),
+    ("svc:\n  image: !secret x\n", "tag"),
+    ("a: [1, [2]\n", "line "),
+    ("a: \"open\n  more\n", "line "),
+    ("a:\n\tb: 1\n", "line "),
+    ("a: 1\na: 2\n", "duplicate key"),
+    ("a:\n    b: 1\n  c: 2\n", "line "),
+    ("a: 1\n---\nb: 2\n", "more than one YAML document"),
 ])
-def test_outside_the_subset_is_refused_with_a_line_number(text, reason):
+def test_not_yaml_or_not_one_document_is_refused_with_a_line_number(text, reason):
     with pytest.raises(ComposeParseError) as info:
         parse_compose(text)
     assert reason in str(info.value)
     assert str(info.value).startswith("line ")
+
+
+def test_merged_keys_overridden_by_own_keys_are_not_duplicates():
+    doc = parse_compose("x: &x {a: 1, b: 2}\ny:\n  <<: *x\n  a: 3\n")
+    assert doc["y"] == {"a": 3, "b": 2}
+
+
+@pytest.mark.parametrize("text", [
+    'x:\n  SECRET: "hunter2-never-shown\n',
+    "x:\n  SECRET: *hunter2-never-shown\n",
+    "x:\n  SECRET: !hunter2-never-shown x\n",
+    "x: {SECRET: hunter2-never-shown\n",
+])
+def test_yaml_errors_never_quote_the_file(text):
+    with pytest.raises(ComposeParseError) as info:
+        parse_compose(text)
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("existing, chosen", [
+    (["compose.yaml", "compose.override.yaml", "docker-compose.yml"], ["compose.yaml", "compose.override.yaml"]),
+    (["compose.yml", "compose.override.yaml"], ["compose.yml", "compose.override.yaml"]),
+    (["docker-compose.yml", "docker-compose.override.yml"], ["docker-compose.yml", "docker-compose.override.yml"]),
+    (["docker-compose.yaml"], ["docker-compose.yaml"]),
+    (["docker-compose.yml", "compose.override.yaml"], ["docker-compose.yml"]),   # not its override
+    (["README.md"], []),
+])
+def test_default_compose_files_are_what_docker_compose_picks(existing, chosen):
+    assert default_compose_files(existing) == chosen
+
+
+def test_compose_file_env_uses_the_os_path_separator():
+    import os
+    assert compose_files_from_env(os.pathsep.join(["a.yml", "b/c.yml"])) == ["a.yml", "b/c.yml"]
+    assert compose_files_from_env("") == [] and compose_files_from_env(None) == []
+
+
+def test_merge_documents_layers_override_files():
+    base = parse_compose("services:\n  web:\n    image: a\n    environment: {A: '1', B: '2'}\n")
+    over = parse_compose("services:\n  web:\n    environment: {B: '3'}\n  extra:\n    image: x\n")
+    merged = merge_documents([base, over])
+    assert merged["services"]["web"] == {"image": "a", "environment": {"A": "1", "B": "3"}}
+    assert merged["services"]["extra"] == {"image": "x"}
 
 
 def test_errors_never_quote_the_line():

@@ -30,7 +30,7 @@ def example_with(replace_from, replace_to):
 def test_example_config_is_valid():
     config = load_config(EXAMPLE)
     assert config.target.project_dir == "/opt/mr-dj"
-    assert config.target.compose_command == "docker-compose"
+    assert config.target.compose_command == "auto"
     assert config.backend.name == "mr-dj-backend"
     assert config.health[0].expect == {"status": "ok"}
     assert config.thresholds.impact_window_minutes == 30
@@ -77,7 +77,7 @@ def test_unknown_key_is_rejected(tmp_path):
 
 def test_every_problem_is_reported_at_once(tmp_path):
     text = example_with("port = 22 ", "port = 0 ")
-    text = text.replace('compose_command = "docker-compose"', 'compose_command = "podman"')
+    text = text.replace('compose_command = "auto"', 'compose_command = "podman"')
     text = text.replace("[registry]\n", "[registry]\nbogus = 1\n")
     problems = problems_of(write(tmp_path, text))
     assert {"target.port", "target.compose_command", "registry.bogus"} <= set(problems)
@@ -220,5 +220,24 @@ url = "https://staging.example.com/api/health"
     from console.commands.compose import ComposeCommands
     assert ComposeCommands.for_target(config.target).compose_file == "/opt/mr-dj/compose.yaml"
     assert ComposeCommands.for_target(config.on_staging().target).compose_file == "/opt/mr-dj-staging/compose.yaml"
-    problems = problems_of(write(tmp_path, STAGING_BASE + '[capture]\ncompose_file = "deploy/compose.yaml"\n'))
-    assert "file name at the top of source_dir" in problems["capture.compose_file"]
+    problems = problems_of(write(tmp_path, STAGING_BASE + '[capture]\ncompose_file = "../compose.yaml"\n'))
+    assert "relative paths inside source_dir" in problems["capture.compose_file"]
+
+
+def test_compose_files_list_default_and_compose_file_env(tmp_path):
+    base = STAGING_BASE + '[capture]\nsource_dir = "src"\n'
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("compose.yaml", "compose.override.yaml", "docker-compose.yml"):
+        (src / name).write_text("services: {}\n")
+    config = load_config(write(tmp_path, base), environ={})
+    assert config.capture.compose_files == config.target.compose_files == ("compose.yaml", "compose.override.yaml")
+    import os
+    config = load_config(write(tmp_path, base), environ={"COMPOSE_FILE": os.pathsep.join(["a.yml", "b/c.yml"])})
+    assert config.target.compose_files == ("a.yml", "b/c.yml")
+    config = load_config(write(tmp_path, base + 'compose_files = ["x.yml", "y.yml"]\n'), environ={})
+    assert config.target.compose_files == ("x.yml", "y.yml") and config.capture.compose_file == "x.yml"
+    problems = problems_of(write(tmp_path, base + 'compose_files = ["x.yml"]\ncompose_file = "x.yml"\n'))
+    assert "not both" in problems["capture.compose_files"]
+    problems = problems_of(write(tmp_path, base + 'compose_files = []\n'))
+    assert "at least one" in problems["capture.compose_files"]

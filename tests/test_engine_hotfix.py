@@ -102,11 +102,12 @@ def test_with_staging_every_staging_step_runs_there_before_production_is_touched
     # staging takes only the compose file: its own env files stay, production secrets never go there
     assert by_id["staging_compose_file"].argv[-2:] == ["--", "docker-compose.yml"]
     assert "/opt/mr-dj-staging" in by_id["staging_compose_file"].argv
-    assert by_id["staging_up"].argv[:3] == ["docker-compose", "-p", "mr-dj-staging"]
-    assert by_id["staging_smoke_backend"].argv[:3] == ["docker-compose", "-p", "mr-dj-staging"]
+    # compose_command = "auto" and the host not asked yet: v2 first
+    assert by_id["staging_up"].argv[:4] == ["docker", "compose", "-p", "mr-dj-staging"]
+    assert by_id["staging_smoke_backend"].argv[:4] == ["docker", "compose", "-p", "mr-dj-staging"]
     assert by_id["staging_health"].display == "https://staging.sevensa.nl/api/health"
     assert not any(s.destructive for s in staging)
-    assert by_id["compose_up"].argv[:3] == ["docker-compose", "-p", "mr-dj"]
+    assert by_id["compose_up"].argv[:4] == ["docker", "compose", "-p", "mr-dj"]
     # production is verified like a rollback once the monitoring window is over
     assert ids[ids.index("monitor") + 1:] == ["verify_ps", "verify_logs", "verify_health", "smoke_backend",
                                                "smoke_frontend"]

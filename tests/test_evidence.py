@@ -169,13 +169,14 @@ async def test_env_file_missing_from_one_bundle_counts_its_keys_as_added(config,
 
 
 @pytest.mark.asyncio
-async def test_compose_outside_the_subset_falls_back_to_top_level_keys(config, log, artifacts):
-    bundle(artifacts, "v1", {"docker-compose.yml": "x-base: &base\n  init: true\nservices: {}\n",
+async def test_compose_that_is_not_yaml_falls_back_to_top_level_keys(config, log, artifacts):
+    bundle(artifacts, "v1", {"docker-compose.yml": "x-base: *undefined\nservices: {}\n",
                              "backend/.env": "A=1\n"})
     evidence = await gather_evidence(config, LocalTransport(), log, now=DEPLOYED_AT)
     assert [(c.key, c.change) for c in evidence.compose_changes] == [
         ("services", "changed"), ("version", "added"), ("x-base", "removed")]
-    assert any("docker-compose.yml: line 1: anchors" in e and "top-level block" in e for e in evidence.errors)
+    assert any("docker-compose.yml: line 1: found undefined alias" in e and "top-level block" in e
+               for e in evidence.errors)
 
 
 class BrokenLink:
@@ -301,3 +302,36 @@ def test_sandbox_v2_against_v1(sandbox_config_path):
     assert lines[0].startswith("deployed v2 ")
     assert "migration added: 002_add_booking_notes" in lines
     assert any(line.startswith("image mr-dj-backend changed sha256:") for line in lines)
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(not __import__("shutil").which("docker-compose"), reason="needs docker-compose (v1) here")
+async def test_the_hosts_compose_cli_resolves_both_models_once_asked(config, log):
+    from console import host_facts
+    host_facts.forget_all()
+    host_facts.remember(config.target, host_facts.parse_probe("compose=v1\n"))
+    try:
+        evidence = await gather_evidence(config, LocalTransport(), log, now=DEPLOYED_AT)
+    finally:
+        host_facts.forget_all()
+    assert not [e for e in evidence.errors if "compose" in e], evidence.errors
+    changes = {(c.key, c.change) for c in evidence.compose_changes}
+    assert ("services.mr-dj-backend.image", "changed") in changes
+    assert ("services.mr-dj-backend.environment.FEATURE_X", "added") in changes
+    assert all(c.file == "docker-compose.yml" for c in evidence.compose_changes)
+    said = everything_said(evidence)
+    for value in (SECRET_OLD, SECRET_NEW, TOKEN):
+        assert value not in said
+
+
+@pytest.mark.asyncio
+async def test_a_host_without_compose_compares_the_files_and_says_why(config, log):
+    from console import host_facts
+    host_facts.forget_all()
+    host_facts.remember(config.target, host_facts.parse_probe("arch=x86_64\n"))
+    try:
+        evidence = await gather_evidence(config, LocalTransport(), log, now=DEPLOYED_AT)
+    finally:
+        host_facts.forget_all()
+    assert "compose model: the host has no compose CLI; compared the files as written" in evidence.errors
+    assert KeyChange("docker-compose.yml", "services.mr-dj-backend.image", "changed") in evidence.compose_changes

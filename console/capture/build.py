@@ -126,13 +126,14 @@ def _checked_context(service: str, key: str, value: Any) -> str:
     return context
 
 
-def plan_builds(compose_text: str, source_dir: Path, services: dict[str, str],
+def plan_builds(compose: str | Any, source_dir: Path, services: dict[str, str],
                 source_tag: str) -> list[ImageBuild]:
     """What to build for ``services`` (compose service -> image name), refusing before any build
-    starts a missing ``build:``, a path leaving ``source_dir`` (symlinks included) or a missing file."""
+    starts a missing ``build:``, a path leaving ``source_dir`` (symlinks included) or a missing file.
+    ``compose`` is a compose file's text or an already resolved model."""
     try:
         require_tag(source_tag)
-        document = parse_compose(compose_text)
+        document = parse_compose(compose) if isinstance(compose, str) else compose
     except UnsafeValue as exc:
         raise BadCaptureInput(f"source tag: {exc}") from None
     except ComposeParseError as exc:
@@ -146,7 +147,7 @@ def plan_builds(compose_text: str, source_dir: Path, services: dict[str, str],
         definition = defined.get(service)
         if not isinstance(definition, dict):
             raise BadCaptureInput(f"compose file has no service {service} (named in [[services]])")
-        spec = parse_build(service, definition.get("build"))
+        spec = parse_build(service, _relative_to_root(service, definition.get("build"), root))
         context = (root / spec.context).resolve()
         dockerfile = (context / (spec.dockerfile or "Dockerfile")).resolve()
         for path, what in ((context, f"build context {spec.context}"),
@@ -162,19 +163,43 @@ def plan_builds(compose_text: str, source_dir: Path, services: dict[str, str],
     return builds
 
 
-def plan_from_config(config: Config, source_tag: str) -> list[ImageBuild]:
-    text = read_compose_file(config, BadCaptureInput)
-    return plan_builds(text, Path(config.capture.source_dir), {s.name: s.image for s in config.services},
-                       source_tag)
+def _relative_to_root(service: str, build: Any, root: Path) -> Any:
+    """A compose CLI's resolved model names contexts by absolute path: make those inside
+    source_dir relative again (and drop the keys it fills in with their defaults)."""
+    if not isinstance(build, dict) or not isinstance(build.get("context"), str):
+        return build
+    context = build["context"]
+    if not context.startswith("/"):
+        return build
+    path = Path(context).resolve()
+    if not path.is_relative_to(root):
+        raise BadCaptureInput(f"service {service}: build context {context} is outside source_dir")
+    build = {k: v for k, v in build.items() if v not in (None, {}, [])}
+    relative = path.relative_to(root).as_posix()
+    build["context"] = f"./{relative}" if relative not in ("", ".") else "."
+    dockerfile = build.get("dockerfile")
+    if isinstance(dockerfile, str) and dockerfile.startswith("/"):
+        build["dockerfile"] = posixpath.relpath(dockerfile, str(path))
+    return build
+
+
+def plan_from_config(config: Config, source_tag: str, report=None) -> list[ImageBuild]:
+    from console.capture.compose_model import compose_model
+    model = compose_model(config, BadCaptureInput)
+    if report is not None:
+        if model.note:
+            report.step(f"compose model: the console's own parse of {', '.join(config.capture.compose_files)} "
+                        f"({model.note})")
+        else:
+            report.step(f"compose model: resolved by {model.source}")
+    return plan_builds(model.document, Path(config.capture.source_dir),
+                       {s.name: s.image for s in config.services}, source_tag)
 
 
 def read_compose_file(config: Config, error: type[CaptureError] = CaptureError) -> str:
-    """The release's compose file from ``[capture] source_dir``, or ``error`` saying why not."""
-    path = Path(config.capture.source_dir) / config.capture.compose_file
-    try:
-        return path.read_text("utf-8")
-    except OSError as exc:
-        raise error(f"cannot read the compose file {path}: {exc.strerror}") from None
+    """The release's first compose file from ``[capture] source_dir``, or ``error`` saying why not."""
+    from console.capture.compose_model import read_compose_files
+    return next(iter(read_compose_files(config, error).values()))
 
 
 def _clean(line: str) -> str:

@@ -52,10 +52,13 @@ def _regular_file(source_dir: Path, name: str) -> Path:
     return path
 
 
-def bundle_entries(capture: Capture, pinned_compose: bytes) -> list[BundleEntry]:
-    """What goes into the bundle, in a stable order, each path checked."""
+def bundle_entries(capture: Capture, pinned_compose: bytes | dict[str, bytes]) -> list[BundleEntry]:
+    """What goes into the bundle, in a stable order, each path checked. ``pinned_compose``: the
+    pinned compose files by name (or the one file's bytes, named ``capture.compose_file``)."""
     source_dir = capture.source_dir
-    entries = [BundleEntry(_relative(capture.compose_file), None, data=pinned_compose)]
+    if isinstance(pinned_compose, bytes):
+        pinned_compose = {capture.compose_file: pinned_compose}
+    entries = [BundleEntry(_relative(name), None, data=data) for name, data in pinned_compose.items()]
     for name in capture.env_files:
         entries.append(BundleEntry(_relative(name), _regular_file(source_dir, name), secret=True))
     for name in capture.extra_files:

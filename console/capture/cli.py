@@ -14,6 +14,7 @@ import threading
 
 from console.capture.errors import BadCaptureInput, CaptureError
 from console.capture.release import CaptureReporter, capture_release
+from console.cli_output import json_line
 
 from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: E402  (one home for exit codes)
 
@@ -51,7 +52,7 @@ class PrintingReporter(CaptureReporter):
     def _emit(self, event: str, text: str, **fields) -> None:
         with self._lock:
             if self.as_json:
-                print(json.dumps({"event": event, "message": text, **fields}), file=self.out, flush=True)
+                print(json_line({"event": event, "message": text, **fields}), file=self.out, flush=True)
             else:
                 print(text, file=self.out, flush=True)
 
@@ -101,7 +102,7 @@ def cmd_capture(args) -> int:
         return EXIT_FAILED
     record = result.record
     if args.json:
-        print(json.dumps({"event": "captured", "release": record}), flush=True)
+        print(json_line({"event": "captured", "release": record}), flush=True)
     else:
         print(f"captured {record['tag']}: pushed={record['pushed']} verified={record['verified']} "
               f"migration_head={record.get('migration_head')}")

@@ -1,99 +1,114 @@
-"""Pin a working tree's compose file to the release's registry images.
+"""Pin a working tree's compose files to the release's registry images.
 
 The source tree builds ``mr-dj-backend:latest`` (``build: ./backend``); the host
 has no build context and must run exactly the captured images. So the bundled
-compose file names ``<registry>/<image>:<tag>`` and has no ``build:`` key, like
-the compose files of earlier releases. The rewrite is line-based so comments
-and layout survive; :func:`console.composefile.parse_compose` checks the input
-is in the supported subset first, and the result parses to what we expect.
+compose files name ``<registry>/<image>:<tag>`` and have no ``build:`` key, like
+the compose files of earlier releases.
+
+The rewrite is a ruamel.yaml round trip: comments, key order, quoting, flow
+style, anchors and ``<<:`` merge keys survive. A service that inherits its
+``build:`` through a merge key gets its merged keys written out (minus
+``build:``), since a merge cannot be partly undone. Every file is checked with
+:func:`console.composefile.parse_compose` first and the pinned result is read
+back: the layered files must run exactly the release's images.
 """
 
 from __future__ import annotations
 
-import re
+import io
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
 
 from console.capture.errors import CaptureError
-from console.composefile import ComposeParseError, parse_compose
-
-_KEY = re.compile(r"(?P<indent> *)(?P<key>[A-Za-z0-9_.-]+|\"[^\"]+\"|'[^']+')\s*:(?:\s|$)")
+from console.composefile import ComposeParseError, merge_documents, parse_compose
 
 
-def pin_compose_images(text: str, refs: dict[str, str], service_images: dict[str, str]) -> str:
-    """Return ``text`` with each service in ``service_images`` (service -> image name)
-    running ``refs[image]`` and without its ``build:`` section.
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 1 << 16          # never re-wrap a long line
+    return yaml
 
-    Raises :class:`CaptureError` when the file cannot be read as compose YAML or a
-    configured service is missing from it.
+
+def pin_compose_files(texts: dict[str, str], refs: dict[str, str],
+                      service_images: dict[str, str]) -> dict[str, str]:
+    """``texts`` (file name -> text, in compose's ``-f`` order) with each service in
+    ``service_images`` (service -> image name) running ``refs[image]`` and no ``build:``.
+
+    Raises :class:`CaptureError` when a file cannot be read as compose YAML or a
+    configured service is in none of them.
     """
-    try:
-        document = parse_compose(text)
-    except ComposeParseError as exc:
-        raise CaptureError(f"compose file not understood ({exc})") from None
-    services = (document or {}).get("services") if isinstance(document, dict) else None
+    documents = []
+    for name, text in texts.items():
+        try:
+            documents.append(parse_compose(text))
+        except ComposeParseError as exc:
+            raise CaptureError(f"compose file {name} not understood ({exc})") from None
+    merged = merge_documents(documents)
+    services = merged.get("services") if isinstance(merged, dict) else None
     if not isinstance(services, dict):
-        raise CaptureError("compose file has no services: mapping")
+        raise CaptureError(f"compose file{'s' if len(texts) > 1 else ''} {', '.join(texts)} "
+                           "ha{} no services: mapping".format("ve" if len(texts) > 1 else "s"))
     missing = [name for name in service_images if name not in services]
     if missing:
         raise CaptureError(f"compose file has no service(s) {', '.join(missing)} named in the config")
 
-    lines = text.splitlines(keepends=True)
-    out: list[str] = []
-    in_services = False
-    service_indent: int | None = None
-    key_indent: int | None = None
-    current: str | None = None
-    skipping_below: int | None = None   # dropping a build: block deeper than this indent
-    image_written: set[str] = set()
+    pinned: dict[str, str] = {}
+    placed: set[str] = set()      # services whose image is set in an earlier file
+    for name, text in texts.items():
+        pinned[name] = _pin_one(name, text, refs, service_images, placed)
 
-    def finish_service() -> None:
-        if current in service_images and current not in image_written:
-            indent = " " * (key_indent if key_indent is not None else (service_indent or 0) + 2)
-            out.append(f"{indent}image: {refs[service_images[current]]}\n")
-            image_written.add(current)
-
-    for line in lines:
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip(" "))
-        blank = not stripped or stripped.startswith("#")
-        if skipping_below is not None:
-            if blank or indent > skipping_below:
-                continue
-            skipping_below = None
-        match = None if blank else _KEY.match(line)
-        if not blank and indent == 0:
-            if in_services:
-                finish_service()
-            in_services = bool(match and match["key"].strip("'\"") == "services")
-            current = None
-            service_indent = key_indent = None
-            out.append(line)
-            continue
-        if in_services and match and not blank:
-            if service_indent is None or indent <= service_indent:
-                finish_service()
-                service_indent = indent
-                current = match["key"].strip("'\"")
-                key_indent = None
-                out.append(line)
-                continue
-            if key_indent is None:
-                key_indent = indent
-            if indent == key_indent and current in service_images:
-                key = match["key"].strip("'\"")
-                if key == "build":
-                    skipping_below = indent
-                    continue
-                if key == "image":
-                    out.append(f"{' ' * indent}image: {refs[service_images[current]]}\n")
-                    image_written.add(current)
-                    continue
-        out.append(line)
-    if in_services:
-        finish_service()
-    pinned = "".join(out)
-
-    check = parse_compose(pinned)["services"]
+    check = merge_documents([parse_compose(text) for text in pinned.values()])["services"]
     for service, image in service_images.items():
         if check[service].get("image") != refs[image] or "build" in check[service]:
-            raise CaptureError(f"could not pin service {service} to {refs[image]} in the compose file")
+            raise CaptureError(f"could not pin service {service} to {refs[image]} in the compose files")
     return pinned
+
+
+def pin_compose_images(text: str, refs: dict[str, str], service_images: dict[str, str]) -> str:
+    """One compose file: see :func:`pin_compose_files`."""
+    return pin_compose_files({"docker-compose.yml": text}, refs, service_images)["docker-compose.yml"]
+
+
+def _pin_one(name: str, text: str, refs: dict[str, str], service_images: dict[str, str],
+             placed: set[str]) -> str:
+    yaml = _yaml()
+    try:
+        document = yaml.load(text.removeprefix("\ufeff"))
+    except YAMLError:
+        # parse_compose accepted it; ruamel did not: say which file, never its content
+        raise CaptureError(f"compose file {name} could not be rewritten (its YAML is unusual); "
+                           "write it without exotic YAML features") from None
+    services = document.get("services") if isinstance(document, dict) else None
+    if not isinstance(services, dict):
+        return text
+    for service, image in service_images.items():
+        definition = services.get(service)
+        if not isinstance(definition, dict):
+            continue
+        if _merged_build(definition):
+            definition = _written_out(definition)
+            services[service] = definition
+        if "build" in definition:
+            del definition["build"]
+        if service not in placed or "image" in definition:
+            definition["image"] = refs[image]
+            placed.add(service)
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()
+
+
+def _merged_build(definition) -> bool:
+    return any(isinstance(source, dict) and "build" in source
+               for source in (getattr(definition, "merge", None) or []))
+
+
+def _written_out(definition) -> CommentedMap:
+    """The service's keys, merged ones included, as a plain mapping (no ``<<:``)."""
+    plain = CommentedMap()
+    for key, value in definition.items():
+        plain[key] = value
+    return plain

@@ -23,7 +23,7 @@ from console.capture import bundle as bundle_mod
 from console.capture import build as build_mod
 from console.capture import database, images
 from console.capture.checksums import append_local_sums, check_local_sums, sha256_file
-from console.capture.compose_pin import pin_compose_images
+from console.capture.compose_pin import pin_compose_files
 from console.capture.errors import BadCaptureInput, CaptureError
 from console.capture.upload import upload_artifacts
 from console.commands import artifacts as art
@@ -103,7 +103,17 @@ async def capture_release(config: Config, tag: str, *, push: bool = True, with_d
     except UnsafeValue as exc:
         raise BadCaptureInput(str(exc)) from None
     _require_new_tag(config, tag)
-    builds = build_mod.plan_from_config(config, source_tag) if build else []
+    model = None
+    if build:
+        from console.capture.compose_model import compose_model
+        model = compose_model(config, BadCaptureInput)
+        report.step(f"compose model: resolved by {model.source}" if not model.note else
+                    f"compose model: the console's own parse of {', '.join(config.capture.compose_files)} "
+                    f"({model.note})")
+        builds = build_mod.plan_builds(model.document, Path(config.capture.source_dir),
+                                       {s.name: s.image for s in config.services}, source_tag)
+    else:
+        builds = []
     db_secret = _database_secret(config, required=with_db)
     auth = images.registry_auth(config) if push else None
 
@@ -121,8 +131,17 @@ async def capture_release(config: Config, tag: str, *, push: bool = True, with_d
     try:
         client = await asyncio.to_thread(images.docker_client)
         if builds:
+            from console.capture import cli_build
+            platform = await _host_platform(config, transport, warn)
             report.step(f"building {len(builds)} images from {config.capture.source_dir}")
-            await asyncio.to_thread(build_mod.build_images, client, builds, report)
+            services = model.document.get("services") or {}
+            by_service = {b.spec.service: (services.get(b.spec.service) or {}).get("image")
+                          or f"{config.target.project_name}-{b.spec.service}" for b in builds}
+            await asyncio.to_thread(
+                cli_build.build_images, client, builds, report, platform=platform,
+                compose=(config.target.project_name, str(Path(config.capture.source_dir).resolve()),
+                         list(config.capture.compose_files)),
+                images_by_service=by_service)
         report.step(f"tagging images as {config.registry.url}/<image>:{tag}")
         release_images = await asyncio.to_thread(images.tag_release_images, client, config, tag, source_tag)
         if push:
@@ -190,12 +209,36 @@ def _require_new_tag(config: Config, tag: str) -> None:
                               "(choose a new tag)")
 
 
+async def _host_platform(config: Config, transport, warn) -> str | None:
+    """The docker platform of the target host (``uname -m``, asked once per run)."""
+    from console.engine.incident import make_transport
+    from console.failures import TransportError
+    from console.host_facts import probe_host
+    own = transport is None
+    link = make_transport(config) if own else transport
+    try:
+        await link.connect()
+        facts = await probe_host(link, config.target)
+    except TransportError as exc:
+        warn(f"cannot ask the host its architecture ({exc}): building for this machine's")
+        return None
+    finally:
+        if own:
+            await link.close()
+    if facts is None or facts.platform is None:
+        warn("the host did not say its architecture: building for this machine's")
+        return None
+    return facts.platform
+
+
 def _write_bundle(config: Config, release_images: list[images.ReleaseImage], path: Path,
                   captured_at: str) -> None:
-    text = build_mod.read_compose_file(config)
+    from console.capture.compose_model import read_compose_files
+    texts = read_compose_files(config)
     refs = {i.name: i.ref for i in release_images}
-    pinned = pin_compose_images(text, refs, {s.name: s.image for s in config.services})
-    entries = bundle_mod.bundle_entries(config.capture, pinned.encode("utf-8"))
+    pinned = pin_compose_files(texts, refs, {s.name: s.image for s in config.services})
+    entries = bundle_mod.bundle_entries(config.capture, {name: text.encode("utf-8")
+                                                         for name, text in pinned.items()})
     mtime = calendar.timegm(time.strptime(captured_at, "%Y-%m-%dT%H:%M:%SZ"))
     bundle_mod.write_bundle(entries, path, mtime)
 

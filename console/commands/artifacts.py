@@ -6,6 +6,8 @@ File names follow the runbook: ``<TAG>-compose.tar.gz``, ``<TAG>-images.tar`` an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import posixpath
 import re
 from collections.abc import Iterable
@@ -42,14 +44,17 @@ def extract_bundle(artifacts_dir: str, tag: str, project_dir: str) -> list[str]:
                 "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir")
 
 
-def extract_bundle_member(artifacts_dir: str, tag: str, project_dir: str, member: str) -> list[str]:
-    """Unpack one file of a bundle (staging takes the compose file and keeps its own env files)."""
-    if not member or member.startswith(("/", "-")) or ".." in member.split("/") \
-            or not all(c.isprintable() and not c.isspace() for c in member):
-        raise UnsafeValue(f"refusing bundle member {member!r}: give a plain relative path")
+def extract_bundle_member(artifacts_dir: str, tag: str, project_dir: str,
+                          member: str | Sequence[str]) -> list[str]:
+    """Unpack named files of a bundle (staging takes the compose files and keeps its own env files)."""
+    members = [member] if isinstance(member, str) else list(member)
+    for name in members or [""]:
+        if not name or name.startswith(("/", "-")) or ".." in name.split("/") \
+                or not all(c.isprintable() and not c.isspace() for c in name):
+            raise UnsafeValue(f"refusing bundle member {name!r}: give a plain relative path")
     return argv("tar", "-xzf", bundle_path(artifacts_dir, tag),
                 "-C", require_remote_path(project_dir, "project directory"),
-                "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir", "--", member)
+                "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir", "--", members)
 
 
 def list_bundle(artifacts_dir: str, tag: str) -> list[str]:

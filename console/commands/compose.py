@@ -1,7 +1,7 @@
 """Docker Compose commands for the runbook's steps, for ``docker-compose`` (v1) and ``docker compose`` (v2).
 
-Every command names the project explicitly (``-p NAME -f DIR/docker-compose.yml
---project-directory DIR``): commands travel over SSH as one argv, so nothing may
+Every command names the project explicitly (``-p NAME -f DIR/compose.yaml
+[-f DIR/compose.override.yaml ...] --project-directory DIR``): commands travel over SSH as one argv, so nothing may
 depend on a ``cd`` or on the directory name compose would otherwise derive the
 project from. ``down`` never takes ``-v``/``--volumes``: a rollback must not
 delete the database's volumes.
@@ -22,33 +22,41 @@ Via = Literal["run", "exec"]
 
 
 class ComposeCommands:
-    """Builders bound to one target's compose flavour, project name and directory."""
+    """Builders bound to one target's compose flavour, project name, directory and compose files."""
 
     def __init__(self, compose_command: str, project_name: str, project_dir: str,
-                 compose_file: str = "docker-compose.yml") -> None:
+                 compose_file: str | Sequence[str] = "docker-compose.yml") -> None:
         if compose_command not in COMPOSE_FLAVOURS:
             raise UnsafeValue(
                 f"refusing compose command {compose_command!r}: use one of {', '.join(COMPOSE_FLAVOURS)}")
-        if "/" in compose_file:
-            raise UnsafeValue(f"refusing compose file {compose_file!r}: give a file name inside project_dir")
+        names = [compose_file] if isinstance(compose_file, str) else list(compose_file)
+        if not names:
+            raise UnsafeValue("refusing an empty list of compose files")
+        for name in names:
+            if not isinstance(name, str) or name.startswith("/"):
+                raise UnsafeValue(f"refusing compose file {name!r}: give a path relative to project_dir")
         self.compose_command = compose_command
         self.project_name = require_project_name(project_name)
         self.project_dir = require_remote_path(project_dir, "project directory")
-        self.compose_file = require_remote_path(f"{self.project_dir}/{compose_file}", "compose file")
+        self.compose_files = [require_remote_path(f"{self.project_dir}/{name}", "compose file") for name in names]
+        self.compose_file = self.compose_files[0]
 
     @classmethod
     def for_target(cls, target) -> "ComposeCommands":
-        """From a :class:`console.config.Target` (compose_command, project_name, project_dir, compose_file)."""
-        return cls(target.compose_command, target.project_name, target.project_dir,
-                   getattr(target, "compose_file", "docker-compose.yml"))
+        """From a :class:`console.config.Target`: its compose files, and its compose flavour as
+        configured or, with ``compose_command = "auto"``, as detected on the host."""
+        from console.host_facts import flavour_for
+        files = getattr(target, "compose_files", None) or (getattr(target, "compose_file", "docker-compose.yml"),)
+        return cls(flavour_for(target), target.project_name, target.project_dir, files)
 
     @property
     def is_v1(self) -> bool:
         return self.compose_command == "docker-compose"
 
     def compose(self, *args: str | Sequence[str]) -> list[str]:
+        files = [part for name in self.compose_files for part in ("-f", name)]
         return argv(COMPOSE_FLAVOURS[self.compose_command], "-p", self.project_name,
-                    "-f", self.compose_file, "--project-directory", self.project_dir, *args)
+                    files, "--project-directory", self.project_dir, *args)
 
     # -- Running commands inside a service ------------------------------------------------
     # `run`/`exec` always get -T: over SSH there is no terminal, and compose v1 otherwise
@@ -138,6 +146,12 @@ class ComposeCommands:
 
     def config_services(self) -> list[str]:
         return self.compose("config", "--services")
+
+    def config_model(self) -> list[str]:
+        """The resolved model (files layered, anchors and merges applied): JSON on v2, YAML on v1."""
+        if self.is_v1:
+            return self.compose("config")
+        return self.compose("config", "--format", "json")
 
     def version(self) -> list[str]:
         """The compose version (``--short``), to tell JSON-array from JSON-lines ``ps``."""

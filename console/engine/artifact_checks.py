@@ -69,12 +69,12 @@ class _ListingScan:
     the verdict is kept, so memory does not grow with the bundle.
     """
 
-    def __init__(self, compose_file: str, forward) -> None:
-        self.compose_file = compose_file
+    def __init__(self, compose_files, forward) -> None:
+        self.compose_files = tuple(compose_files)
         self.forward = forward
         self.count = 0
         self.problems: list[str] = []
-        self.has_compose = False
+        self.found: set[str] = set()   # the compose files seen among the members
 
     def __call__(self, stream: str, lines: list[str]) -> None:
         if stream != "stdout":
@@ -90,8 +90,8 @@ class _ListingScan:
             members = art.parse_bundle_listing(line)
             self.count += len(members)
             self.problems.extend(art.unsafe_members(members))
-            self.has_compose = self.has_compose or any(
-                m.name.lstrip("./") == self.compose_file for m in members)
+            self.found.update(m.name.lstrip("./") for m in members
+                              if m.name.lstrip("./") in self.compose_files)
 
 
 async def verify_bundle_members(ctx: StepContext, tag: str) -> ActionResult:
@@ -99,7 +99,8 @@ async def verify_bundle_members(ctx: StepContext, tag: str) -> ActionResult:
 
     The whole listing is checked as it streams (see :class:`_ListingScan`), never a captured tail.
     """
-    scan = _ListingScan(ctx.config.capture.compose_file, ctx.emit_output)
+    compose_files = ctx.config.capture.compose_files or (ctx.config.capture.compose_file,)
+    scan = _ListingScan(compose_files, ctx.emit_output)
     result = await ctx.transport.run(art.list_bundle(ctx.config.target.artifacts_dir, tag), timeout=120,
                                      on_output=scan, capture=True)
     if not result.ok:
@@ -109,6 +110,7 @@ async def verify_bundle_members(ctx: StepContext, tag: str) -> ActionResult:
     if scan.problems:
         more = f" (and {len(scan.problems) - 5} more)" if len(scan.problems) > 5 else ""
         return ActionResult(False, "unsafe bundle refused: " + "; ".join(scan.problems[:5]) + more)
-    if not scan.has_compose:
-        return ActionResult(False, f"the bundle holds no {ctx.config.capture.compose_file}")
+    for compose in compose_files:
+        if compose not in scan.found:
+            return ActionResult(False, f"the bundle holds no {compose}")
     return ActionResult(True, f"{scan.count} members, all inside the project directory")

@@ -124,7 +124,7 @@ def staging_steps(config: Config, release, tag: str, recorded: dict[str, str], u
              read_only=True, preflight=True, host="staging"),
         Step("staging_compose_file", f"Staging: put the {tag} compose file in {where.project_dir}",
              argv=art.extract_bundle_member(where.artifacts_dir, tag, where.project_dir,
-                                            config.capture.compose_file),
+                                            list(config.capture.compose_files or [config.capture.compose_file])),
              mutating=True, host="staging"),
     ]
     if use_registry:

@@ -47,12 +47,12 @@ def register_incident(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(handler=cmd_open)
 
     v = verbs.add_parser("show", help="where the incident stands: answers, decision, ticks, procedure, retro")
-    v.add_argument("id", metavar="ID")
+    v.add_argument("id", metavar="ID", help="the incident's id (incident-console incidents lists them)")
     v.add_argument("--json", action="store_true", help="print the state as one JSON object")
     v.set_defaults(handler=cmd_show)
 
     v = verbs.add_parser("decide", help="answer the decision tree and journal the outcome (announced)")
-    v.add_argument("id", metavar="ID")
+    v.add_argument("id", metavar="ID", help="the incident's id (incident-console incidents lists them)")
     v.add_argument("outcome", metavar="OUTCOME", help="rollback | config_hotfix | code_hotfix")
     v.add_argument("--answer", action="append", default=[], metavar="QUESTION=yes|no",
                    help="an answer to a decision-tree question (repeat for each question on the path)")
@@ -60,27 +60,27 @@ def register_incident(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(handler=cmd_decide)
 
     v = verbs.add_parser("tick", help="tick (or --untick) a checklist item by its runbook id")
-    v.add_argument("id", metavar="ID")
-    v.add_argument("item", metavar="ITEM")
+    v.add_argument("id", metavar="ID", help="the incident's id (incident-console incidents lists them)")
+    v.add_argument("item", metavar="ITEM", help="the checklist item's runbook id (show lists them)")
     v.add_argument("--untick", action="store_true", help="set the item back to pending")
     v.add_argument("--detail", default="", help="what shows it is done (kept in the journal)")
     v.set_defaults(handler=cmd_tick)
 
     v = verbs.add_parser("waive", help="waive a checklist item, with the reason")
-    v.add_argument("id", metavar="ID")
-    v.add_argument("item", metavar="ITEM")
+    v.add_argument("id", metavar="ID", help="the incident's id (incident-console incidents lists them)")
+    v.add_argument("item", metavar="ITEM", help="the checklist item's runbook id (show lists them)")
     v.add_argument("--reason", required=True, help="why the item does not apply (required)")
     v.set_defaults(handler=cmd_waive)
 
     v = verbs.add_parser("retro", help="write the retro notes (a later retro replaces the earlier)")
-    v.add_argument("id", metavar="ID")
+    v.add_argument("id", metavar="ID", help="the incident's id (incident-console incidents lists them)")
     v.add_argument("--root-cause", required=True, help="what went wrong")
     v.add_argument("--detection-gaps", default="", help="what should have caught it earlier")
     v.add_argument("--action", action="append", default=[], metavar="TEXT", help="an action item (repeatable)")
     v.set_defaults(handler=cmd_retro)
 
     v = verbs.add_parser("resolve", help="resolve the incident with a one-line summary and post it")
-    v.add_argument("id", metavar="ID")
+    v.add_argument("id", metavar="ID", help="the incident's id (incident-console incidents lists them)")
     v.add_argument("--summary", required=True, help="what was wrong and what fixed it (for #ops and the report)")
     v.add_argument("--no-post", action="store_true", help="journal the resolution without posting it")
     v.set_defaults(handler=cmd_resolve)

@@ -78,12 +78,25 @@ class IncidentSession:
 
     # -- the link to the host --------------------------------------------------------------
     async def connect(self) -> Transport:
+        """The link to the host; a link this session connects asks the host which compose it has."""
         if self._transport is None:
             self._transport = engine_incident.make_transport(self.config)
         if not self._connected:
             await self._transport.connect()
             self._connected = True
+            await ask_host_compose(self._transport, self.config)
         return self._transport
+
+    async def connect_for(self, procedure: Procedure,
+                          rebuild: Callable[[], Procedure] | None = None) -> Procedure:
+        """Connect, and when the host's compose flavour is not the one ``procedure`` was built for
+        (it was built before the host was asked), build it again with ``rebuild``."""
+        from console.host_facts import flavour_for
+        assumed = flavour_for(self.config.target)
+        await self.connect()
+        if rebuild is not None and flavour_for(self.config.target) != assumed:
+            return rebuild()
+        return procedure
 
     async def close(self) -> None:
         if self._owns_transport and self._transport is not None and self._connected:
@@ -230,3 +243,17 @@ def _fan_out(listeners: list[Callable[[Event], None]]) -> Callable[[Event], None
 
 
 __all__ = ["IncidentSession", "SessionError"]
+
+
+async def ask_host_compose(transport: Transport, config: Config) -> None:
+    """Which compose the host has: asked once per host (cached by console.host_facts), unless the
+    config's compose_command names one. A host that cannot answer leaves v2 assumed; the next
+    command says the link is down."""
+    from console.failures import TransportError
+    from console.host_facts import AUTO, probe_host
+    if config.target.compose_command != AUTO:
+        return
+    try:
+        await probe_host(transport, config.target)
+    except TransportError:
+        pass

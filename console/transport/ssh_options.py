@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import asyncssh
@@ -29,7 +30,7 @@ def connect_options(target: Target, ssh_config_path: Path | None,
         # GSS key exchange can skip the host key entirely; we never want that.
         gss_kex=False, gss_auth=False,
         client_keys=[target.identity_file] if target.identity_file else (),
-        agent_path=() if target.agent else None,
+        agent_path=() if uses_agent(target) else None,
         agent_forwarding=False,
         # Nobody is there to answer a prompt: keys only.
         password_auth=False, kbdint_auth=False,
@@ -38,6 +39,13 @@ def connect_options(target: Target, ssh_config_path: Path | None,
         keepalive_interval=target.keepalive_interval,
         keepalive_count_max=KEEPALIVE_COUNT_MAX,
     )
+
+
+def uses_agent(target: Target, environ=None) -> bool:
+    """As OpenSSH: the agent is used when ``SSH_AUTH_SOCK`` is set, unless ``agent = false``."""
+    if target.agent is not None:
+        return bool(target.agent)
+    return bool((os.environ if environ is None else environ).get("SSH_AUTH_SOCK"))
 
 
 def resolve_destination(options: dict, target: Target) -> tuple[str, int, str]:
