@@ -53,6 +53,7 @@ class StepFinished(Event):
     exit_code: int | None
     duration: float
     summary: str = ""
+    detail: dict = field(default_factory=dict)   # a built-in check's findings (e.g. metrics values)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class StepFailed(Event):
     message: str
     exit_code: int | None = None
     duration: float = 0.0
+    detail: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -36,22 +36,34 @@ async def monitor_health(ctx: StepContext, expected_version: str | None, minutes
     first = await wait_for_health(ctx, expected_version)
     if not first.ok:
         return first
+    from console.observability.steps import monitor_metrics   # [[metrics]] are watched for the same window
+    metrics = asyncio.create_task(monitor_metrics(ctx, minutes * 60, expected_version))
     deadline = time.monotonic() + minutes * 60
     rounds = failures = 0
     interval = min((h.interval for h in ctx.config.health), default=5.0)
-    async with httpx.AsyncClient(trust_env=False) as client:
-        while time.monotonic() < deadline:
-            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-            results = await check_all(ctx.config.health, client, expected_version)
-            rounds += 1
-            bad = [f"{r.check}: {r.reason}" for r in results if not r.ok]
-            if bad:
-                failures += 1
-                ctx.emit_output("stderr", bad)
+    try:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            while time.monotonic() < deadline:
+                await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+                results = await check_all(ctx.config.health, client, expected_version)
+                rounds += 1
+                bad = [f"{r.check}: {r.reason}" for r in results if not r.ok]
+                if bad:
+                    failures += 1
+                    ctx.emit_output("stderr", bad)
+        watched = await metrics
+    finally:
+        metrics.cancel()   # no-op once done; an aborted monitor must not leave it polling
     detail = {"rounds": rounds, "failed_rounds": failures, "minutes": minutes}
+    extra = ""
+    if watched is not None:
+        detail["metrics"] = watched.detail.get("metrics", [])
+        extra = f"; {watched.message}"
     if failures:
-        return ActionResult(False, f"health failed in {failures} of {rounds} rounds while monitoring", detail)
-    return ActionResult(True, f"health OK in all {rounds} rounds over {minutes:g} min", detail)
+        return ActionResult(False, f"health failed in {failures} of {rounds} rounds while monitoring{extra}", detail)
+    if watched is not None and not watched.ok:
+        return ActionResult(False, f"health OK in all {rounds} rounds, but {watched.message}", detail)
+    return ActionResult(True, f"health OK in all {rounds} rounds over {minutes:g} min{extra}", detail)
 
 
 def build_code_hotfix(config: Config, tag: str, monitor_minutes: float | None = None) -> Procedure:

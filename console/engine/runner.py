@@ -263,7 +263,7 @@ class StepEngine:
         self.statuses[step.id] = "done"
         self._journal("step_finished", step_id=step.id, exit_code=exit_code, duration=duration,
                       output=rel, sha256=digest, detail=detail)
-        self.emit(StepFinished(step.id, exit_code, duration, message if step.argv is None else ""))
+        self.emit(StepFinished(step.id, exit_code, duration, message if step.argv is None else "", detail=detail))
         return None
 
     def _failed(self, step: Step, reason: FailureReason, message: str, exit_code: int | None,
@@ -274,7 +274,7 @@ class StepEngine:
         self._journal("step_failed", step_id=step.id, reason=reason.value, message=message,
                       exit_code=exit_code, duration=duration, output=rel, sha256=digest,
                       detail=detail or {})
-        failure = StepFailed(step.id, reason, message, exit_code, duration)
+        failure = StepFailed(step.id, reason, message, exit_code, duration, detail=detail or {})
         self.emit(failure)
         return failure
 

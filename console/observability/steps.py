@@ -1,0 +1,95 @@
+"""The metrics checks as procedure steps: verification after a rollback, and the hotfix monitor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from console.engine.context import StepContext
+from console.engine.procedure import ActionResult, Step
+from console.observability.metrics_checks import (UNKNOWN, MetricResult, MetricsProbe, summary, until_pass,
+                                                  watch)
+
+STEP_ID = "verify_metrics"
+
+
+def bad_deploy_at(config, expected_version: str | None) -> datetime | None:
+    """When the release being left was deployed: the latest deploy of any other release."""
+    from console.releaselog import ReleaseLog, _parse_time
+    try:
+        log = ReleaseLog.load(config.paths.release_log)
+    except (OSError, ValueError):
+        return None
+    times = []
+    for release in log.releases:
+        if release.tag == expected_version or not release.deployed_at:
+            continue
+        try:
+            times.append(_parse_time(release.deployed_at))
+        except ValueError:
+            continue
+    return max(times) if times else None
+
+
+def _reporter(ctx: StepContext):
+    shown: dict[str, str] = {}
+
+    def report(result: MetricResult) -> None:
+        line = result.line()
+        if shown.get(result.name) != line:   # only changes: a window of polling must not flood the log
+            shown[result.name] = line
+            ctx.emit_output("stdout" if result.verdict != "fail" else "stderr", [line])
+    return report
+
+
+def _record(ctx: StepContext, phase: str, results: list[MetricResult]) -> None:
+    for result in results:
+        ctx.record("metrics_check", phase=phase, on=ctx.host, **result.to_dict())
+
+
+def _unreachable(ctx: StepContext, phase: str, why: str) -> ActionResult:
+    checks = ctx.config.observability.metrics
+    results = [MetricResult(c.name, c.query, str(c.comparison), UNKNOWN, detail=why) for c in checks]
+    _record(ctx, phase, results)
+    message = f"metrics not checked: {why}; review the dashboards by hand"
+    return ActionResult(True, message, {"metrics": [r.to_dict() for r in results]})
+
+
+async def verify_metrics(ctx: StepContext, expected_version: str | None, interval: float = 2.0) -> ActionResult:
+    """Each ``[[metrics]]`` check within its window; a failing check fails the step, an unknown one
+    (Prometheus unreachable, no data) does not: it falls back to the manual dashboard tick."""
+    probe, why = MetricsProbe.for_endpoint(ctx.config.observability.prometheus,
+                                           bad_deploy_at(ctx.config, expected_version))
+    if probe is None:
+        return _unreachable(ctx, "verification", why)
+    results = await until_pass(probe, ctx.config.observability.metrics, interval=interval,
+                               on_result=_reporter(ctx))
+    _record(ctx, "verification", results)
+    ok, message = summary(results)
+    return ActionResult(ok, message, {"metrics": [r.to_dict() for r in results]})
+
+
+async def monitor_metrics(ctx: StepContext, seconds: float, expected_version: str | None = None,
+                          interval: float = 2.0) -> ActionResult | None:
+    """The hotfix monitor's metrics half; None when no checks are configured."""
+    checks = ctx.config.observability.metrics
+    if not checks:
+        return None
+    probe, why = MetricsProbe.for_endpoint(ctx.config.observability.prometheus,
+                                           bad_deploy_at(ctx.config, expected_version))
+    if probe is None:
+        return _unreachable(ctx, "monitor", why)
+    results = await watch(probe, checks, seconds, interval=interval, on_result=_reporter(ctx))
+    _record(ctx, "monitor", results)
+    ok, message = summary(results)
+    return ActionResult(ok, message, {"metrics": [r.to_dict() for r in results]})
+
+
+def metrics_step(config, expected_version: str | None) -> Step | None:
+    checks = config.observability.metrics
+    if not checks:
+        return None
+    longest = max(c.window_minutes for c in checks)
+    return Step(STEP_ID, "Metrics show no error-rate regression (Prometheus)",
+                action=lambda ctx: verify_metrics(ctx, expected_version),
+                display="; ".join(f"{c.name}: {c.comparison}" for c in checks), read_only=True,
+                timeout=longest * 60 + 120)
