@@ -1,4 +1,4 @@
-"""Headless subcommands: rollback, hotfix, verify, incidents, resume, report, unlock.
+"""Headless subcommands: rollback, hotfix, verify, incidents, resume, report, unlock, alerts.
 
 Exit codes: 0 success, 1 procedure failed, 2 bad input.
 """
@@ -80,6 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true")
     p.add_argument("--yes", action="store_true")
     p.set_defaults(handler=cmd_unlock)
+
+    from console.observability.cli import register_alerts
+    register_alerts(sub, _config)
 
     try:
         from console.capture.cli import register_capture
@@ -246,10 +249,14 @@ def cmd_report(args) -> int:
         journal = load_incident(config, args.id)
     except FileNotFoundError as exc:
         return _bad(str(exc))
-    text = render_report(list(journal.records()))
+    records = list(journal.records())
+    text = render_report(records)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(text)
+        from pathlib import Path
+        from console.observability.report_section import write_charts   # the metrics' SVG charts beside it
+        write_charts(records, Path(args.out))
         print(f"report written to {args.out}")
     else:
         sys.stdout.write(text)

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 from console.incidents import incident_procedure
 from console.journal import parse_iso
 from console.notify.messages import OUTCOME_LABELS, format_duration
+from console.observability.report_section import metrics_section
 from console.secrets import Secret, redact_text
 
 PLACEHOLDER = "_to be filled in_"
@@ -36,6 +37,7 @@ def render_report(records: Iterable[dict], *, title: str | None = None,
         _artifacts(records),
         _migration(records),
         _health(records),
+        metrics_section(records),
         _notifications(records),
         _ttr(records),
         _retro(records),

@@ -15,6 +15,7 @@ from console.engine.announce import incident_notifier
 from console.followup import GROUP, record_automatic_ticks
 from console.journal import Journal
 from console.notify.messages import INCIDENT_RESOLVED
+from console.observability.report_section import write_charts
 from console.report import render_report
 from screens.base import ConsoleScreen
 from screens.modals import ReasonDialog
@@ -25,7 +26,9 @@ REPORT_NAME = "report.md"
 
 def write_report(journal: Journal) -> Path:
     path = journal.directory / REPORT_NAME
-    path.write_text(render_report(list(journal.records())), encoding="utf-8")
+    records = list(journal.records())
+    path.write_text(render_report(records), encoding="utf-8")
+    write_charts(records, path)
     return path
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Step
+from console.observability.prometheus import PrometheusError
 from console.observability.metrics_checks import (UNKNOWN, MetricResult, MetricsProbe, summary, until_pass,
                                                   watch)
 
@@ -41,9 +43,33 @@ def _reporter(ctx: StepContext):
     return report
 
 
-def _record(ctx: StepContext, phase: str, results: list[MetricResult]) -> None:
+CHART_MINUTES = 30   # how far back a check's recorded series reaches (the chart in the report)
+
+
+async def _series(probe: MetricsProbe | None, checks, deployed_at: datetime | None) -> dict[str, list]:
+    """Each check's recent values, for the journal (and so the report's chart); best effort."""
+    if probe is None:
+        return {}
+    end = time.time()
+    start = end - CHART_MINUTES * 60
+    if deployed_at is not None and end - 6 * 3600 < deployed_at.timestamp() < start:
+        start = deployed_at.timestamp() - 60   # reach back to the bad deploy, if it is not too long ago
+    found = {}
+    for check in checks:
+        try:
+            points = await probe.series(check, start, end, points=90)
+        except PrometheusError:
+            continue
+        found[check.name] = [[round(t), round(v, 6)] for t, v in points]
+    return found
+
+
+def _record(ctx: StepContext, phase: str, results: list[MetricResult], series: dict[str, list] | None = None,
+            deployed_at: datetime | None = None) -> None:
     for result in results:
-        ctx.record("metrics_check", phase=phase, on=ctx.host, **result.to_dict())
+        ctx.record("metrics_check", phase=phase, on=ctx.host, **result.to_dict(),
+                   deployed_at=None if deployed_at is None else deployed_at.isoformat().replace("+00:00", "Z"),
+                   series=(series or {}).get(result.name, []))
 
 
 def _unreachable(ctx: StepContext, phase: str, why: str) -> ActionResult:
@@ -57,13 +83,14 @@ def _unreachable(ctx: StepContext, phase: str, why: str) -> ActionResult:
 async def verify_metrics(ctx: StepContext, expected_version: str | None, interval: float = 2.0) -> ActionResult:
     """Each ``[[metrics]]`` check within its window; a failing check fails the step, an unknown one
     (Prometheus unreachable, no data) does not: it falls back to the manual dashboard tick."""
-    probe, why = MetricsProbe.for_endpoint(ctx.config.observability.prometheus,
-                                           bad_deploy_at(ctx.config, expected_version))
+    deployed_at = bad_deploy_at(ctx.config, expected_version)
+    probe, why = MetricsProbe.for_endpoint(ctx.config.observability.prometheus, deployed_at)
     if probe is None:
         return _unreachable(ctx, "verification", why)
     results = await until_pass(probe, ctx.config.observability.metrics, interval=interval,
                                on_result=_reporter(ctx))
-    _record(ctx, "verification", results)
+    _record(ctx, "verification", results, await _series(probe, ctx.config.observability.metrics, deployed_at),
+            deployed_at)
     ok, message = summary(results)
     return ActionResult(ok, message, {"metrics": [r.to_dict() for r in results]})
 
@@ -74,12 +101,12 @@ async def monitor_metrics(ctx: StepContext, seconds: float, expected_version: st
     checks = ctx.config.observability.metrics
     if not checks:
         return None
-    probe, why = MetricsProbe.for_endpoint(ctx.config.observability.prometheus,
-                                           bad_deploy_at(ctx.config, expected_version))
+    deployed_at = bad_deploy_at(ctx.config, expected_version)
+    probe, why = MetricsProbe.for_endpoint(ctx.config.observability.prometheus, deployed_at)
     if probe is None:
         return _unreachable(ctx, "monitor", why)
     results = await watch(probe, checks, seconds, interval=interval, on_result=_reporter(ctx))
-    _record(ctx, "monitor", results)
+    _record(ctx, "monitor", results, await _series(probe, checks, deployed_at), deployed_at)
     ok, message = summary(results)
     return ActionResult(ok, message, {"metrics": [r.to_dict() for r in results]})
 
