@@ -120,3 +120,17 @@ def metrics_step(config, expected_version: str | None) -> Step | None:
                 action=lambda ctx: verify_metrics(ctx, expected_version),
                 display="; ".join(f"{c.name}: {c.comparison}" for c in checks), read_only=True,
                 timeout=longest * 60 + 120)
+
+
+DASHBOARD_TICK = "grafana_error_rate"   # the runbook's "review Grafana dashboards" manual check
+
+
+def metrics_answered(records) -> bool:
+    """Did the latest metrics step get a pass/fail from Prometheus for every check? Then it stands in
+    for the manual dashboard tick; an unknown (unreachable, no data) keeps the tick."""
+    latest = None
+    for record in records:
+        if record.get("type") in ("step_finished", "step_failed") and record.get("step_id") == STEP_ID:
+            latest = record
+    checks = ((latest or {}).get("detail") or {}).get("metrics") or []
+    return bool(checks) and all(c.get("verdict") in ("pass", "fail") for c in checks)
