@@ -334,3 +334,17 @@ def test_metrics_need_prometheus(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert "metrics" in dict(info.value.problems)
+
+
+async def test_monitor_watches_a_violation_open_at_the_end_until_it_settles_or_lasts_a_window():
+    clock = FakeClock()
+    settles = ["0.5", "0.5", "0.5", "0"]   # the release before still in the rate: clears after 30 s
+    async with prometheus_answering(settles) as http:
+        probe = MetricsProbe(PrometheusClient("http://p", client=http))
+        results = await watch(probe, [check(window=1)], 6, interval=10, clock=clock, sleep=clock.sleep)
+    assert results[0].verdict == PASS and clock.now == 26
+    clock = FakeClock()
+    async with prometheus_answering(["0.5"] * 10) as http:
+        probe = MetricsProbe(PrometheusClient("http://p", client=http))
+        results = await watch(probe, [check(window=0.5)], 6, interval=10, clock=clock, sleep=clock.sleep)
+    assert results[0].verdict == FAIL and clock.now == 36

@@ -108,7 +108,10 @@ def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
              mutating=True, timeout=600),
         Step("monitor", f"Monitor health for {minutes:g} min (one full request cycle)",
              action=lambda ctx: monitor_health(ctx, tag, minutes),
-             display=", ".join(h.url for h in config.health), read_only=True, timeout=minutes * 60 + 180),
+             display=", ".join(h.url for h in config.health), read_only=True,
+             # a metrics check still settling when the window ends is watched up to its own window more
+             timeout=minutes * 60 + 180 + 60 * max((m.window_minutes for m in config.observability.metrics),
+                                                   default=0)),
     ]
     # verify_health after the monitor window is instant, and it is the check the verification
     # screen and the report look for.

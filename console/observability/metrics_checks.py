@@ -8,7 +8,8 @@ its limit from the query's mean over the ``baseline_minutes`` before the bad dep
 verdict never blocks a procedure; the manual tick stands in for it.
 
 Verification waits up to ``window_minutes`` for each check to pass (rates need time to forget
-the bad release); the monitor fails a check that stays in violation for a whole window.
+the bad release); the monitor fails a check that stays in violation for a whole window (and
+watches a check still over its limit at the end until it passes or that window is reached).
 """
 
 from __future__ import annotations
@@ -166,7 +167,8 @@ async def watch(probe: MetricsProbe, checks: list[MetricCheck], seconds: float, 
                 on_result: Report = lambda r: None, clock=time.monotonic,
                 sleep: Sleep = asyncio.sleep) -> list[MetricResult]:
     """The monitoring window: a check fails once it has been in violation for a whole window
-    (continuously); otherwise it passes with its last value. Unknown if it never had a value."""
+    (continuously); otherwise it passes with its last value. Unknown if it never had a value.
+    A violation still open when ``seconds`` are up is watched on, at most one window more."""
     started = clock()
     deadline = started + seconds
     violating_since: dict[str, float | None] = {c.name: None for c in checks}
@@ -193,21 +195,19 @@ async def watch(probe: MetricsProbe, checks: list[MetricCheck], seconds: float, 
                 failed[check.name] = MetricResult(**{**asdict(result), "detail": (
                     f"regression: over the limit for {now - since:.0f}s "
                     f"(window {check.window_minutes:g} min)")})
-        if clock() >= deadline or len(failed) == len(checks):
+        # A check over its limit when the window ends, for less than its own window, is still settling
+        # (rates remember the release before): watch it on until it passes or it is a regression.
+        settling = [c for c in checks if c.name not in failed and violating_since[c.name] is not None]
+        if len(failed) == len(checks) or (clock() >= deadline and not settling):
             break
-        await sleep(min(interval, max(0.0, deadline - clock())))
+        await sleep(min(interval, deadline - clock()) if clock() < deadline else interval)
     out = []
     for check in checks:
         if check.name in failed:
             out.append(failed[check.name])
             continue
         result = last[check.name]
-        if result.verdict == FAIL:
-            # over the limit at the end, but for less than a window: a regression still settling
-            since = violating_since[check.name]
-            result = MetricResult(**{**asdict(result), "verdict": FAIL, "detail": (
-                f"over the limit at the end of the window (for {clock() - (since or clock()):.0f}s)")})
-        elif result.verdict == UNKNOWN and check.name in seen_value:
+        if result.verdict == UNKNOWN and check.name in seen_value:
             result = MetricResult(**{**asdict(result), "detail": result.detail + " (at the end of the window)"})
         out.append(result)
     return out
