@@ -3,6 +3,7 @@ checklist's fallback when Alertmanager cannot be reached."""
 
 import asyncio
 import dataclasses
+import json
 
 import pytest
 from textual.app import App, ComposeResult
@@ -128,3 +129,16 @@ async def test_metric_chart_widget_draws_value_verdict_bars_and_moments():
         chart.data = ChartData("backend error ratio", "<= 0.01", [], [], None, None, "Prometheus is unreachable")
         await pilot.pause()
         assert "unreachable" in str(chart.render()) and "no data" in str(chart.render())
+
+
+def test_alerts_command_needs_alertmanager_and_says_when_it_is_unreachable(tmp_path, capsys):
+    from console.cli import main
+    assert main(["--config", str(EXAMPLE), "alerts"]) == 2
+    assert "no [alertmanager] url" in capsys.readouterr().err
+    path = tmp_path / "c.toml"
+    path.write_text(EXAMPLE.read_text() + '\n[alertmanager]\nurl = "http://127.0.0.1:9"\ntimeout = 1\n')
+    assert main(["--config", str(path), "alerts", "--json"]) == 1
+    body = json.loads(capsys.readouterr().out)
+    assert body["alerts"] == [] and "unreachable" in body["error"] and body["silence"] is None
+    assert main(["--config", str(path), "alerts", "--silence", "--incident", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
