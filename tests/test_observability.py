@@ -348,3 +348,16 @@ async def test_monitor_watches_a_violation_open_at_the_end_until_it_settles_or_l
         probe = MetricsProbe(PrometheusClient("http://p", client=http))
         results = await watch(probe, [check(window=0.5)], 6, interval=10, clock=clock, sleep=clock.sleep)
     assert results[0].verdict == FAIL and clock.now == 36
+
+
+async def test_verification_waits_for_data_but_not_for_a_dead_prometheus():
+    clock = FakeClock()
+    empty = {"status": "success", "data": {"resultType": "vector", "result": []}}
+    answers = iter([empty, empty, vector("0.001")])
+
+    def handler(request):
+        return httpx.Response(200, json=next(answers))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        probe = MetricsProbe(PrometheusClient("http://p", client=http))
+        results = await until_pass(probe, [check(window=1)], interval=10, clock=clock, sleep=clock.sleep)
+    assert results[0].verdict == PASS and clock.now == 20

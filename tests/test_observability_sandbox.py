@@ -93,7 +93,7 @@ def _short(config, window_minutes):
 
 
 def test_error_rate_check_fails_with_v2_left_in_place(sandbox_config_path, tmp_path):
-    config = _short(load_config(sandbox_config_path), 0.2)
+    config = _short(load_config(sandbox_config_path), 0.5)
     journal = Journal.create(tmp_path)
     result = asyncio.run(verify_metrics(_ctx(config, journal), "v1"))
     assert not result.ok and "regression" in result.message

@@ -24,6 +24,9 @@ from console.observability.prometheus import PrometheusClient, PrometheusError, 
 from console.observability.settings import Endpoint, MetricCheck, headers_or_reason
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+# Unknown for now, maybe not in a few seconds (new containers' counters need two scrapes for a rate)
+NO_DATA = "the query returned no data"
+NO_FINITE_VALUE = "the query returned no finite value (no traffic?)"
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def judge(check: MetricCheck, values: list[float], *, at: float | None, baseline
     base = dict(name=check.name, query=check.query, comparison=str(check.comparison), baseline=baseline, at=at)
     numbers = [v for v in values if finite(v)]
     if not numbers:
-        why = "the query returned no data" if not values else "the query returned no finite value (no traffic?)"
+        why = NO_DATA if not values else NO_FINITE_VALUE
         return MetricResult(verdict=UNKNOWN, detail=why, **base)
     limit = check.comparison.limit(baseline)
     value = worst(numbers, check.comparison.op)
@@ -144,8 +147,9 @@ Sleep = Callable[[float], Awaitable[None]]
 async def until_pass(probe: MetricsProbe, checks: list[MetricCheck], *, interval: float = 2.0,
                      on_result: Report = lambda r: None, clock=time.monotonic,
                      sleep: Sleep = asyncio.sleep) -> list[MetricResult]:
-    """Verification: each check gets ``window_minutes`` to pass. An unknown result stops waiting for
-    that check (Prometheus is unreachable or has no data: waiting would only delay the procedure)."""
+    """Verification: each check gets ``window_minutes`` to pass. No data yet is waited for within the
+    window too; any other unknown (Prometheus unreachable, the query refused) stops waiting for that
+    check at once: waiting would only delay the procedure."""
     started = clock()
     final: dict[str, MetricResult] = {}
     pending = list(checks)
@@ -155,7 +159,8 @@ async def until_pass(probe: MetricsProbe, checks: list[MetricCheck], *, interval
         for check, result in zip(pending, results):
             on_result(result)
             final[check.name] = result
-            if result.verdict == FAIL and clock() - started < check.window_minutes * 60:
+            waiting = result.verdict == FAIL or (result.verdict == UNKNOWN and result.detail in (NO_DATA, NO_FINITE_VALUE))
+            if waiting and clock() - started < check.window_minutes * 60:
                 still.append(check)
         pending = still
         if pending:
