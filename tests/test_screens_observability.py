@@ -44,3 +44,36 @@ async def test_resolve_asks_to_expire_the_silence(tmp_path, answer):
             await wait_for(pilot, lambda: any("not expired" in n.message for n in app._notifications),
                            what="the failure notice")
             assert active_silence(journal)["silence_id"] == "abc-1"
+
+
+def config_with_metrics(tmp_path):
+    from console.observability.settings import Endpoint, MetricCheck, parse_comparison
+    config = make_config(tmp_path)
+    check = MetricCheck("backend error ratio", "sum(rate(x[1m]))", parse_comparison("<= 0.01"), window_minutes=1)
+    return dataclasses.replace(config, observability=dataclasses.replace(
+        config.observability, prometheus=Endpoint(url="http://127.0.0.1:9", timeout=1), metrics=[check]))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("verdict, ticked_by_hand", [("pass", False), ("unknown", True)])
+async def test_prometheus_replaces_the_dashboard_tick_only_when_it_answered(tmp_path, verdict, ticked_by_hand):
+    from textual.widgets import DataTable
+
+    from screens.verification import VerificationScreen
+    from widgets.metric_chart import MetricChart
+    config = config_with_metrics(tmp_path)
+    journal = open_new_incident(config, "v2")
+    journal.record("step_finished", step_id="verify_metrics", exit_code=0, duration=3.0,
+                   detail={"metrics": [{"name": "backend error ratio", "verdict": verdict}]})
+    app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.set_incident(journal)
+        screen = VerificationScreen(journal, "succeeded")
+        await app.push_screen(screen)
+        checks = screen.query_one("#verify-table", DataTable)
+        assert checks.get_cell("verify_metrics", "result") == "passed"
+        manual = screen.query_one("#manual-table", DataTable)
+        assert ("grafana_error_rate" in [row.value for row in manual.rows]) is ticked_by_hand
+        chart = screen.query_one(MetricChart)   # Prometheus is not there: the chart says so
+        await wait_for(pilot, lambda: chart.data is not None, what="the chart's first round")
+        assert "unreachable" in str(chart.render())
