@@ -75,6 +75,9 @@ def test_v2_fires_an_alert_the_checklist_silences_it_and_resolve_expires_it(fres
     assert firing_backend_alerts() == []   # silenced: no duplicate paging
     again = asyncio.run(checklist.run_auto_checks(config))   # re-running creates no second silence
     assert "alerts_acknowledged" not in again
+    headless = cli(fresh_sandbox, "alerts", "--json", "--silence", "--incident", journal.incident_id)
+    assert headless.returncode == 0, headless.stderr
+    assert json.loads(headless.stdout)["silence"]["silence_id"] == silence_id   # the incident's one silence
     assert len([r for r in journal.records() if r["type"] == "alert_silence"]) == 1
 
     action, message = asyncio.run(end_incident_silence(config, Journal(journal.directory), "sandbox"))
