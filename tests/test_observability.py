@@ -317,6 +317,8 @@ def test_observability_is_optional(tmp_path):
     (("silence_minutes = 30", "silence_minutes = 0"), "alertmanager.silence_minutes", "between"),
     (('url = "http://127.0.0.1:19090"', 'url = "127.0.0.1:19090"'), "prometheus.url", "http://"),
     (("window_minutes = 3", "window_minutes = 3\nwhen = 1"), "metrics[0].when", "unknown key"),
+    (('url = "http://127.0.0.1:19093"', 'url = "http://admin:pw@127.0.0.1:19093"'), "alertmanager.url",
+     "credentials in the URL"),
 ])
 def test_bad_observability_config_is_refused_with_its_key(tmp_path, change, key, message):
     path = tmp_path / "c.toml"

@@ -117,7 +117,7 @@ def _endpoint(r, data: dict, key: str, extra: set[str], table: dict | None = Non
     url = r.get(t, key, "url", str)
     if url and not url.startswith(("http://", "https://")):
         r.problem(f"{key}.url", "must start with http:// or https://")
-    if url and "@" in url.split("/", 3)[2] if url and "://" in url else False:
+    if url and "://" in url and "@" in url.split("/", 3)[2]:
         r.problem(f"{key}.url", "credentials in the URL are refused: give them as headers = { Authorization = \"env:NAME\" }")
     timeout = r.get(t, key, "timeout", float, 5.0)
     if timeout is not None and timeout <= 0:
