@@ -9,7 +9,7 @@ Types used across the product (see docs in README):
   incident_opened, decision, decision_retracted, override, matrix_mark, checklist, procedure_started,
   step_started, step_finished, step_failed, step_skipped, step_confirmed, lock,
   procedure_finished, procedure_interrupted, health, notification, artifact,
-  migration_decision, retro, incident_resolved, note.
+  migration_decision, retro, incident_resolved, note, metrics_check, alert_silence.
 """
 
 from __future__ import annotations
