@@ -95,8 +95,18 @@ def _short(config, window_minutes):
     return dataclasses.replace(config, observability=dataclasses.replace(config.observability, metrics=metrics))
 
 
+def backend_error_ratio(config):
+    query = [m.query for m in config.observability.metrics if m.name == "backend error ratio"][0]
+    body = httpx.get(config.observability.prometheus.url + "/api/v1/query", params={"query": query},
+                     timeout=5, trust_env=False).json()
+    result = body["data"]["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
 def test_error_rate_check_fails_with_v2_left_in_place(sandbox_config_path, tmp_path):
     config = _short(load_config(sandbox_config_path), 0.5)
+    # v2 just (re)deployed by a reset: its containers' errors need a few scrapes to show in a rate
+    wait_for(lambda: (backend_error_ratio(config) or 0) > 0.1, 60, "v2's errors in Prometheus")
     journal = Journal.create(tmp_path)
     result = asyncio.run(verify_metrics(_ctx(config, journal), "v1"))
     assert not result.ok and "regression" in result.message
