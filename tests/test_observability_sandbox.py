@@ -63,9 +63,9 @@ def test_v2_fires_an_alert_the_checklist_silences_it_and_resolve_expires_it(fres
     changed = asyncio.run(checklist.run_auto_checks(config))
     state = changed["alerts_acknowledged"]
     assert state.status == "done", state.detail
-    created = [r for r in journal.records() if r["type"] == "alert_silence"]
-    assert [r["action"] for r in created] == ["created"] and "HighErrorRate (mr-dj-backend)" in created[0]["alerts"]
-    silence_id = created[0]["silence_id"]
+    created = journal.state.silences
+    assert [r.action for r in created] == ["created"] and "HighErrorRate (mr-dj-backend)" in created[0].alerts
+    silence_id = created[0].silence_id
     assert silence_id in state.detail
 
     silence = am_get(f"/api/v2/silence/{silence_id}")
@@ -78,7 +78,7 @@ def test_v2_fires_an_alert_the_checklist_silences_it_and_resolve_expires_it(fres
     headless = cli(fresh_sandbox, "alerts", "--json", "--silence", "--incident", journal.incident_id)
     assert headless.returncode == 0, headless.stderr
     assert json.loads(headless.stdout)["silence"]["silence_id"] == silence_id   # the incident's one silence
-    assert len([r for r in journal.records() if r["type"] == "alert_silence"]) == 1
+    assert len(Journal(journal.directory).state.silences) == 1
 
     action, message = asyncio.run(end_incident_silence(config, Journal(journal.directory), "sandbox"))
     assert action == "expired", message
@@ -113,9 +113,9 @@ def test_error_rate_check_fails_with_v2_left_in_place(sandbox_config_path, tmp_p
     by_name = {m["name"]: m for m in result.detail["metrics"]}
     assert by_name["backend error ratio"]["verdict"] == "fail" and by_name["backend error ratio"]["value"] > 0.1
     assert by_name["frontend error ratio"]["verdict"] == "pass"
-    recorded = [r for r in journal.records() if r["type"] == "metrics_check"]
-    assert {r["name"] for r in recorded} == {"backend error ratio", "frontend error ratio"}
-    assert all(r["query"] and r["phase"] == "verification" and r["series"] for r in recorded)
+    recorded = list(journal.state.metrics_checks.values())
+    assert {r.name for r in recorded} == {"backend error ratio", "frontend error ratio"}
+    assert all(r.query and r.phase == "verification" and r.series for r in recorded)
 
 
 def test_hotfix_monitor_fails_when_a_regression_is_injected_during_its_window(sandbox_config_path):

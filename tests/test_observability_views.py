@@ -9,6 +9,7 @@ import pytest
 from textual.app import App, ComposeResult
 
 from console.config import load_config
+from console.incident.records import AlertSilence
 from console.journal import Journal
 from console.observability.charts import Moment, moments_from, sparkline, svg_chart
 from console.observability.live import ChartData
@@ -102,9 +103,9 @@ def test_unreachable_alertmanager_falls_back_to_the_manual_tick(tmp_path):
 def test_a_silence_that_cannot_be_expired_stays_active_and_keep_is_recorded(tmp_path):
     config = _with_alertmanager(tmp_path)
     journal = Journal.create(tmp_path)
-    journal.record("alert_silence", action="created", silence_id="abc-1", ends_at="2026-11-29T13:00:00Z")
+    journal.append(AlertSilence(action="created", silence_id="abc-1", ends_at="2026-11-29T13:00:00Z"))
     action, message = asyncio.run(end_incident_silence(config, journal, "oncall"))
-    assert action == "failed" and "by hand" in message and active_silence(journal)["silence_id"] == "abc-1"
+    assert action == "failed" and "by hand" in message and active_silence(journal).silence_id == "abc-1"
     action, _ = asyncio.run(end_incident_silence(config, journal, "oncall", keep=True))
     assert action == "kept" and active_silence(journal) is None
 

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from console.engine.incident import open_new_incident
+from console.incident.records import AlertSilence, StepFinished
 from console.observability.settings import AlertmanagerSettings
 from console.observability.silences import active_silence
 from screens.app import make_app
@@ -26,8 +27,8 @@ def config_with_alertmanager(tmp_path):
 async def test_resolve_asks_to_expire_the_silence(tmp_path, answer):
     config = config_with_alertmanager(tmp_path)
     journal = open_new_incident(config, "v2")
-    journal.record("alert_silence", action="created", silence_id="abc-1", matchers=['env="production"'],
-                   ends_at="2026-03-14T04:00:00.000Z", created_by="oncall")
+    journal.append(AlertSilence(action="created", silence_id="abc-1", matchers=['env="production"'],
+                                ends_at="2026-03-14T04:00:00.000Z", created_by="oncall"))
     app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(100, 30)) as pilot:
         app.set_incident(journal)
@@ -39,11 +40,11 @@ async def test_resolve_asks_to_expire_the_silence(tmp_path, answer):
         await pilot.press(answer)
         if answer == "n":
             await wait_for(pilot, lambda: active_silence(journal) is None, what="the kept silence")
-            assert [r["action"] for r in records(journal, "alert_silence")] == ["created", "kept"]
+            assert [r.action for r in records(journal, "alert_silence")] == ["created", "kept"]
         else:   # Alertmanager is unreachable here: the silence stays active and the coordinator is told
             await wait_for(pilot, lambda: any("not expired" in n.message for n in app._notifications),
                            what="the failure notice")
-            assert active_silence(journal)["silence_id"] == "abc-1"
+            assert active_silence(journal).silence_id == "abc-1"
 
 
 def config_with_metrics(tmp_path):
@@ -63,8 +64,8 @@ async def test_prometheus_replaces_the_dashboard_tick_only_when_it_answered(tmp_
     from widgets.metric_chart import MetricChart
     config = config_with_metrics(tmp_path)
     journal = open_new_incident(config, "v2")
-    journal.record("step_finished", step_id="verify_metrics", exit_code=0, duration=3.0,
-                   detail={"metrics": [{"name": "backend error ratio", "verdict": verdict}]})
+    journal.append(StepFinished(step_id="verify_metrics", exit_code=0, duration=3.0,
+                                detail={"metrics": [{"name": "backend error ratio", "verdict": verdict}]}))
     app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(100, 40)) as pilot:
         app.set_incident(journal)
