@@ -11,6 +11,7 @@ in one batch per message so a noisy step never costs one widget update per line.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from functools import partial
 

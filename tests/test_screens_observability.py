@@ -78,3 +78,30 @@ async def test_prometheus_replaces_the_dashboard_tick_only_when_it_answered(tmp_
         chart = screen.query_one(MetricChart)   # Prometheus is not there: the chart says so
         await wait_for(pilot, lambda: chart.data is not None, what="the chart's first round")
         assert "unreachable" in str(chart.render())
+
+
+@pytest.mark.asyncio
+async def test_the_procedure_screens_charts_refresh_round_after_round(tmp_path, monkeypatch):
+    import screens.procedure as procedure_screen
+    from console.observability import live
+    from test_screens_procedure_leave import SLOW, open_procedure, rollback, rollback_incident
+    from widgets.metric_chart import MetricChart
+    rounds = []
+    real = live.chart_data
+
+    async def counted(config, incident, *args, **kwargs):
+        rounds.append([m.label for m in live.moments_from(incident)])
+        return await real(config, incident, *args, **kwargs)
+
+    monkeypatch.setattr(live, "chart_data", counted)
+    monkeypatch.setattr(procedure_screen, "METRICS_REFRESH_SECONDS", 0.05)
+    config = config_with_metrics(tmp_path)
+    app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
+    app._announce = lambda event, **details: None
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_procedure(app, pilot, rollback_incident(config), rollback(SLOW))
+        chart = screen.query_one(MetricChart)
+        await wait_for(pilot, lambda: len(rounds) >= 3, what="three chart rounds")
+        assert rounds[0] == ["rollback"]   # this run's start is marked on the charts
+        assert chart.data is not None and "unreachable" in str(chart.render())
+        assert screen.workers and all(w.error is None for w in screen.workers if w.group == "procedure-metrics")

@@ -65,7 +65,7 @@ class IncidentState:
     resolved: IncidentResolved | None = None
     release_log: ReleaseLogUpdated | None = None
     notes: list[Note] = field(default_factory=list)
-    metrics_checks: dict[tuple[str, str], MetricsCheck] = field(default_factory=dict)   # (phase, name) -> latest
+    metrics_checks: dict[tuple[str, str], MetricsCheck] = field(default_factory=dict)  # (phase, name): latest
     silences: list[AlertSilence] = field(default_factory=list)
     unknown: list[UnknownRecord] = field(default_factory=list)
     _running_own: bool = False

@@ -60,7 +60,8 @@ async def _alerts(args, config, journal, ok: int, failed: int) -> int:
                           "matchers": [m.to_filter() for m in found.matchers],
                           "incident": journal.incident_id if journal is not None else None,
                           "silence": None if silence is None else
-                          {k: getattr(silence, k) for k in ("silence_id", "starts_at", "ends_at", "matchers", "comment")},
+                          {k: getattr(silence, k)
+                           for k in ("silence_id", "starts_at", "ends_at", "matchers", "comment")},
                           "error": problem or None}))
     else:
         if found.problem:
