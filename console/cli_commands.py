@@ -1,4 +1,4 @@
-"""Headless subcommands: rollback, hotfix, verify, incidents, resume, report, unlock.
+"""Headless subcommands: rollback, hotfix, verify, incidents, resume, report, unlock, alerts.
 
 Exit codes: 0 success, 1 procedure failed, 2 bad input.
 """
@@ -87,8 +87,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     from console.capture.cli import register_capture
     from console.incident.cli import register_incident
+    from console.observability.cli import register_alerts
     register_capture(sub)
     register_incident(sub)
+    register_alerts(sub, _config)
 
 
 def _config(args):
@@ -292,6 +294,9 @@ def cmd_report(args) -> int:
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(text)
+        from pathlib import Path
+        from console.observability.report_section import write_charts   # the metrics' SVG charts beside it
+        write_charts(journal.state, Path(args.out))
         print(f"report written to {args.out}")
     else:
         sys.stdout.write(text)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from console.observability.settings import Observability, parse_observability
 from console.secrets import SecretRef
 from console.validate import is_valid_holder, is_valid_hostname, is_valid_remote_path
 
@@ -178,6 +179,7 @@ class Config:
     slack: Slack | None = None
     statuspage: StatusPage | None = None
     staging: Staging | None = None
+    observability: Observability = field(default_factory=Observability)   # [prometheus] [alertmanager] [[metrics]]
 
     def on_staging(self) -> "Config":
         """This config aimed at the staging target: its host, project and health checks."""
@@ -293,7 +295,8 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     env = os.environ if environ is None else environ
     r = _Reader(source.parent.resolve())
     r.unknown(data, "", {"operator", "target", "registry", "services", "health", "commands",
-                         "thresholds", "paths", "capture", "prerequisites", "notifications", "staging"})
+                         "thresholds", "paths", "capture", "prerequisites", "notifications", "staging",
+                         "prometheus", "alertmanager", "metrics"})
     operator = r.get(data, "", "operator", str, env.get("USER") or "operator")
     if operator is not None and not is_valid_holder(operator):
         # it is written into the host lock; refuse it now rather than at the first mutating step
@@ -309,6 +312,7 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     prerequisites = _prerequisites(r, data)
     slack, statuspage = _notifications(r, data)
     staging = _staging(r, data, target, health)
+    observability = parse_observability(r, data)
     # The host runs the compose files the bundle carries, under the same names.
     from console.compose_project import resolve_compose_files
     files = tuple(resolve_compose_files(capture, env))
@@ -321,7 +325,7 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     return Config(source=source, operator=operator, target=target, registry=registry,
                   services=services, health=health, commands=commands, thresholds=thresholds,
                   paths=paths, capture=capture, prerequisites=prerequisites, slack=slack,
-                  statuspage=statuspage, staging=staging)
+                  statuspage=statuspage, staging=staging, observability=observability)
 
 
 TARGET_KEYS = {"host", "port", "user", "identity_file", "agent", "known_hosts", "project_dir",

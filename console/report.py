@@ -18,6 +18,7 @@ from console.incident import records as rec
 from console.incident.records import Record, as_record, parse_iso, record_fields
 from console.incident.state import IncidentState
 from console.notify.messages import OUTCOME_LABELS, format_duration
+from console.observability.report_section import metrics_section
 from console.secrets import Secret, redact_text
 
 PLACEHOLDER = "_to be filled in_"
@@ -40,6 +41,7 @@ def render_report(incident: IncidentState | Iterable[Record], *, title: str | No
         _artifacts(state),
         _migration(state),
         _health(state),
+        metrics_section(state),
         _notifications(state),
         _ttr(state),
         _retro(state),
@@ -235,6 +237,15 @@ def _timeline_line(r: Record) -> str | None:
         return _cell(f"Incident resolved by {r.by}")
     if isinstance(r, (rec.StepStarted, rec.StepConfirmed)):
         return None
+    if isinstance(r, rec.MetricsCheck):
+        value = "no value" if r.value is None else f"{r.value:.4g}"
+        limit = "" if r.limit is None else f" (limit {r.limit:.4g})"
+        why = f"; {r.detail}" if r.detail else ""
+        return _cell(f"Metrics check {r.name} ({r.phase}): {r.verdict} at {value} {r.comparison}{limit}{why}")
+    if isinstance(r, rec.AlertSilence):
+        who = r.created_by or r.by
+        until = f" until {r.ends_at}" if r.action in ("created", "kept") and r.ends_at else ""
+        return _cell(f"Alert silence {r.silence_id} {r.action}{until}" + (f" ({who})" if who else ""))
     if isinstance(r, rec.Note):
         return _cell(f"Note by {r.by or '?'}: {r.text}")
     fields = ", ".join(f"{k}={v}" for k, v in sorted(record_fields(r).items())

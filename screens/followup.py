@@ -16,9 +16,10 @@ from console.incident.records import ChecklistMark
 from console.followup import GROUP, record_automatic_ticks
 from console.journal import Journal
 from console.notify.messages import INCIDENT_RESOLVED
+from console.observability.report_section import write_charts
 from console.report import render_report
 from screens.base import ConsoleScreen
-from screens.modals import ReasonDialog
+from screens.modals import ConfirmDialog, ReasonDialog
 from screens.ticks import add_tick_rows, manual_states, show_ticks, toggle_selected, who_and_when
 
 REPORT_NAME = "report.md"
@@ -27,6 +28,7 @@ REPORT_NAME = "report.md"
 def write_report(journal: Journal) -> Path:
     path = journal.directory / REPORT_NAME
     path.write_text(render_report(journal.state), encoding="utf-8")
+    write_charts(journal.state, path)
     return path
 
 
@@ -128,9 +130,38 @@ class FollowupScreen(ConsoleScreen):
                 return
             self.session.resolve(summary, now=self.console_app.clock(), opened_at=self.console_app.incident_opened_at)
             self.notify(f"Incident {self.journal.incident_id} resolved.")
+            self._end_silence()
 
         self.app.push_screen(ReasonDialog("Resolution summary (one line, for #ops and the report):",
                                           placeholder="what was wrong and what fixed it"), summarised)
+
+    def _end_silence(self) -> None:
+        """The incident's alert silence ends with it, unless the coordinator keeps it (asked, or by config)."""
+        from console.observability.silences import active_silence
+        config = self.console_app.config
+        if config.observability.alertmanager is None:
+            return
+        silence = active_silence(self.journal)
+        if silence is None:
+            return
+        if config.observability.alertmanager.keep_silence:
+            self.end_silence(keep=True)
+            return
+        until = str(silence.ends_at)[11:16]
+        self.app.push_screen(
+            ConfirmDialog(f"Expire alert silence {silence.silence_id} now?",
+                          detail=f"It mutes {' '.join(silence.matchers or [])} until {until} UTC. "
+                                 "Keep it if the services are still being watched.",
+                          yes_label="Expire", no_label="Keep"),
+            lambda expire: self.end_silence(keep=not expire))
+
+    @work(exclusive=True, group="silence", exit_on_error=False)
+    async def end_silence(self, keep: bool) -> None:
+        from console.observability.silences import end_incident_silence
+        action, message = await end_incident_silence(self.console_app.config, self.journal,
+                                                     self.console_app.config.operator, keep=keep)
+        self.notify(message, severity="error" if action == "failed" else "information",
+                    timeout=15 if action == "failed" else 5)
 
     def action_write_report(self) -> None:
         self.report_path = write_report(self.journal)

@@ -11,6 +11,7 @@ in one batch per message so a noisy step never costs one widget update per line.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from functools import partial
 
@@ -45,6 +46,7 @@ from screens.modals import ConfirmDialog
 from widgets.command_log import CommandLog
 from widgets.health_pane import HealthPane
 from widgets.log_pane import LogPane
+from widgets.metrics_pane import MetricsPane
 from widgets.step_list import OUTPUT_KEEP_LINES, StepList
 from widgets.ttr_clock import TTRClock, utc_now
 
@@ -52,6 +54,7 @@ LOG_TAIL = 50
 SHOWN_LINE_MAX = 2000
 NARROW_WIDTH = 110
 NOTICE_SEVERITY: dict[str, SeverityLevel] = {"warning": "warning", "error": "error"}
+METRICS_REFRESH_SECONDS = 5.0
 OUTCOME_WORDS = {"succeeded": "SUCCEEDED", "failed": "FAILED", "aborted": "ABORTED",
                  "interrupted": "INTERRUPTED"}
 
@@ -183,6 +186,8 @@ class ProcedureScreen(Screen[str]):
                 yield Log(id="step-output", max_lines=OUTPUT_KEEP_LINES, highlight=False)
             with Vertical(id="procedure-right"):
                 yield HealthPane([c.name for c in self.config.health], id="health")
+                if self.config.observability.metrics:
+                    yield MetricsPane([m.name for m in self.config.observability.metrics], id="metrics")
                 with ContentSwitcher(initial="logs", id="right-switcher"):
                     yield LogPane(project=self.config.target.project_name,
                                   services=[s.name for s in self.config.services], id="logs")
@@ -208,6 +213,8 @@ class ProcedureScreen(Screen[str]):
             self.poll_health()
         else:
             self.query_one(HealthPane).display = False
+        if self.config.observability.metrics:
+            self.poll_metrics()
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
@@ -467,11 +474,26 @@ class ProcedureScreen(Screen[str]):
         history = self._poller.latency_history() if self._poller is not None else None
         self.query_one(HealthPane).update_results(results, history)
 
+    @work(exclusive=True, group="procedure-metrics", exit_on_error=False)
+    async def poll_metrics(self) -> None:
+        """The metrics charts, refreshed after each round (rounds never overlap)."""
+        from console.incident.records import ProcedureStarted, iso
+        from console.observability.live import chart_data
+        began = iso(utc_now())   # this run's moment on the charts, without re-reading the journal
+        kind = {"rollback": "rollback", "code_hotfix": "code_hotfix", "config_hotfix": "config_hotfix"}
+        moments = ([ProcedureStarted(procedure=kind[self.procedure.name], ts=began)]
+                   if self.procedure.name in kind and not self.dry_run else [])
+        pane = self.query_one(MetricsPane)
+        while True:
+            pane.update_charts(await chart_data(self.config, moments, self.procedure.to_tag))
+            await asyncio.sleep(METRICS_REFRESH_SECONDS)
+
     def _stop_watchers(self) -> None:
         if self._poller is not None:
             self._poller.stop()
         self.workers.cancel_group(self, "procedure-logs")
         self.workers.cancel_group(self, "procedure-health")
+        self.workers.cancel_group(self, "procedure-metrics")
 
     # -- leaving -------------------------------------------------------------------------
 

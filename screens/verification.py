@@ -7,7 +7,9 @@ journaled as ``checklist`` records of the "Post-rollback verification" group.
 
 from __future__ import annotations
 
-from textual import on
+import asyncio
+
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -21,6 +23,9 @@ from console.incident.records import Record, StepFailed, StepFinished, StepSkipp
 from console.journal import Journal
 from screens.base import ConsoleScreen
 from screens.ticks import add_tick_rows, manual_states, show_ticks, toggle_selected
+from widgets.metrics_pane import MetricsPane
+
+METRICS_REFRESH_SECONDS = 10.0
 
 GROUP = "Post-rollback verification"
 STEP_RESULTS = {"step_finished": "passed", "step_failed": "FAILED", "step_skipped": "skipped"}
@@ -79,6 +84,9 @@ class VerificationScreen(ConsoleScreen):
         with VerticalScroll(classes="split--main"):
             yield Static("", id="verify-outcome", classes="section-title")
             yield DataTable(id="verify-table", cursor_type="row", show_cursor=False)
+            if self.console_app.config.observability.metrics:
+                yield MetricsPane([m.name for m in self.console_app.config.observability.metrics],
+                                  id="verify-metrics")
             yield Static("Checks only a person can do (space to tick)", classes="section-title")
             yield DataTable(id="manual-table", cursor_type="row")
             with Horizontal(classes="buttons"):
@@ -96,9 +104,28 @@ class VerificationScreen(ConsoleScreen):
         for step in verification_steps(self.console_app.config, None):
             checks.add_row(step.title, "", "", key=step.id)
         manual = self.query_one("#manual-table", DataTable)
-        add_tick_rows(manual, self.console_app.runbook.manual_verification, "Check")
+        self.manual_items = self._manual_items()
+        add_tick_rows(manual, self.manual_items, "Check")
         manual.focus()
         self.show_results()
+        if self.console_app.config.observability.metrics:
+            self.poll_metrics()
+
+    def _manual_items(self) -> list:
+        """The hand checks; Prometheus's answer replaces the dashboard review (kept when it could not answer)."""
+        from console.observability.steps import DASHBOARD_TICK, metrics_answered
+        items = list(self.console_app.runbook.manual_verification)
+        if self.console_app.config.observability.metrics and metrics_answered(self.journal.state):
+            items = [i for i in items if i.id != DASHBOARD_TICK]
+        return items
+
+    @work(exclusive=True, group="verify-metrics", exit_on_error=False)
+    async def poll_metrics(self) -> None:
+        from console.observability.live import chart_data
+        pane = self.query_one(MetricsPane)
+        while True:
+            pane.update_charts(await chart_data(self.console_app.config, self.journal.state))
+            await asyncio.sleep(METRICS_REFRESH_SECONDS)
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
@@ -116,12 +143,12 @@ class VerificationScreen(ConsoleScreen):
             result, detail = describe_result(results.get(step_id))
             checks.update_cell(step_id, "result", result)
             checks.update_cell(step_id, "detail", detail, update_width=False)
-        items = self.console_app.runbook.manual_verification
+        items = self.manual_items
         show_ticks(self.query_one("#manual-table", DataTable), items,
                    manual_states(self.journal, {i.id for i in items}))
 
     def action_tick(self) -> None:
-        if toggle_selected(self.query_one("#manual-table", DataTable), self.console_app.runbook.manual_verification,
+        if toggle_selected(self.query_one("#manual-table", DataTable), self.manual_items,
                            self.session, GROUP, self.console_app.config.operator):
             self.show_results()
 

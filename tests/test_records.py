@@ -46,6 +46,11 @@ EXAMPLES = [
     rec.Retro("bad config", "no smoke test", ["add smoke test"], "oncall"),
     rec.IncidentResolved(842.5, "oncall", "rolled back"),
     rec.Note("the release log was not updated", "console", None, None),
+    rec.MetricsCheck("verification", "target", "backend error ratio", "sum(rate(x[1m]))", "<= 0.01", "pass",
+                     0.002, 0.01, None, 1796040000.0, "", "2026-11-29T11:58:00Z",
+                     [[1796039940, 0.3], [1796040000, 0.002]]),
+    rec.AlertSilence("created", "abc-1", ['env="production"'], "2026-11-29T12:02:00.000Z", "2026-11-29T13:02:00.000Z",
+                     "oncall", "incident-console incident 20261129-120000-abcd", ["HighErrorRate (mr-dj-backend)"], ""),
 ]
 
 

@@ -38,22 +38,34 @@ async def monitor_health(ctx: StepContext, expected_version: str | None, minutes
     first = await wait_for_health(ctx, expected_version)
     if not first.ok:
         return first
+    from console.observability.steps import monitor_metrics   # [[metrics]] are watched for the same window
+    metrics = asyncio.create_task(monitor_metrics(ctx, minutes * 60, expected_version))
     deadline = time.monotonic() + minutes * 60
     rounds = failures = 0
     interval = min((h.interval for h in ctx.config.health), default=5.0)
-    async with httpx.AsyncClient(trust_env=False) as client:
-        while time.monotonic() < deadline:
-            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-            results = await check_all(ctx.config.health, client, expected_version)
-            rounds += 1
-            bad = [f"{r.check}: {r.reason}" for r in results if not r.ok]
-            if bad:
-                failures += 1
-                ctx.emit_output("stderr", bad)
+    try:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            while time.monotonic() < deadline:
+                await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+                results = await check_all(ctx.config.health, client, expected_version)
+                rounds += 1
+                bad = [f"{r.check}: {r.reason}" for r in results if not r.ok]
+                if bad:
+                    failures += 1
+                    ctx.emit_output("stderr", bad)
+        watched = await metrics
+    finally:
+        metrics.cancel()   # no-op once done; an aborted monitor must not leave it polling
     detail = {"rounds": rounds, "failed_rounds": failures, "minutes": minutes}
+    extra = ""
+    if watched is not None:
+        detail["metrics"] = watched.detail.get("metrics", [])
+        extra = f"; {watched.message}"
     if failures:
-        return ActionResult(False, f"health failed in {failures} of {rounds} rounds while monitoring", detail)
-    return ActionResult(True, f"health OK in all {rounds} rounds over {minutes:g} min", detail)
+        return ActionResult(False, f"health failed in {failures} of {rounds} rounds while monitoring{extra}", detail)
+    if watched is not None and not watched.ok:
+        return ActionResult(False, f"health OK in all {rounds} rounds, but {watched.message}", detail)
+    return ActionResult(True, f"health OK in all {rounds} rounds over {minutes:g} min{extra}", detail)
 
 
 def build_code_hotfix(config: Config, tag: str, monitor_minutes: float | None = None) -> Procedure:
@@ -98,7 +110,10 @@ def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
              mutating=True, timeout=600),
         Step("monitor", f"Monitor health for {minutes:g} min (one full request cycle)",
              action=lambda ctx: monitor_health(ctx, tag, minutes),
-             display=", ".join(h.url for h in config.health), read_only=True, timeout=minutes * 60 + 180),
+             display=", ".join(h.url for h in config.health), read_only=True,
+             # a metrics check still settling when the window ends is watched up to its own window more
+             timeout=minutes * 60 + 180 + 60 * max((m.window_minutes for m in config.observability.metrics),
+                                                   default=0)),
     ]
     # verify_health after the monitor window is instant, and it is the check the verification
     # screen and the report look for.

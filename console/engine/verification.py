@@ -83,6 +83,10 @@ def verification_steps(config: Config, expected_version: str | None) -> list[Ste
              display=", ".join(h.url for h in config.health) or "(no health checks configured)",
              read_only=True),
     ]
+    from console.observability.steps import metrics_step   # [[metrics]]: the dashboards' question, asked of Prometheus
+    metrics = metrics_step(config, expected_version)
+    if metrics is not None:
+        steps.append(metrics)
     return steps + smoke_test_steps(config)
 
 

@@ -83,6 +83,8 @@ def register_incident(sub: argparse._SubParsersAction) -> None:
     v.add_argument("id", metavar="ID", help="the incident's id (incident-console incidents lists them)")
     v.add_argument("--summary", required=True, help="what was wrong and what fixed it (for #ops and the report)")
     v.add_argument("--no-post", action="store_true", help="journal the resolution without posting it")
+    v.add_argument("--keep-silence", action="store_true",
+                   help="keep the incident's Alertmanager silence until it ends by itself (default: expire it)")
     v.set_defaults(handler=cmd_resolve)
 
 
@@ -265,14 +267,17 @@ def cmd_resolve(args) -> int:
         resolved = session.resolve(args.summary)
     except SessionError as exc:
         return bad_input(str(exc))
-    said = ""
+    action, message = asyncio.run(session.end_silence(keep=args.keep_silence))
+    if action == "failed":
+        print(f"incident-console: warning: {message}", file=sys.stderr)
+    said = "" if action == "none" else f"; {message}"
     if not args.no_post:
         async def posted() -> dict[str, str]:
             results = await session.post_resolution()
             await session.flush()
             return results
         results = asyncio.run(posted())
-        said = "; posted: " + (", ".join(f"{c} {s}" for c, s in results.items()) or "no notifications configured")
+        said += "; posted: " + (", ".join(f"{c} {s}" for c, s in results.items()) or "no notifications configured")
     ttr = f", TTR {resolved.ttr_seconds:.0f}s" if resolved.ttr_seconds is not None else ""
     print(f"incident {session.incident_id}: resolved{ttr}{said}")
     return EXIT_OK

@@ -381,6 +381,41 @@ class Note(Record):
 
 
 @dataclass(frozen=True)
+class MetricsCheck(Record):
+    """One ``[[metrics]]`` check's verdict from Prometheus (verification or the hotfix monitor)."""
+    KIND: ClassVar[str] = "metrics_check"
+    phase: str = ""               # verification | monitor
+    on: str = "target"
+    name: str = ""
+    query: str = ""
+    comparison: str = ""
+    verdict: str = ""             # pass | fail | unknown
+    value: float | None = None
+    limit: float | None = None
+    baseline: float | None = None
+    sampled_at: float | None = None   # unix seconds of the value (``at`` in the check's result;
+                                      # renamed: ``Record.at`` is every record's journal time)
+    detail: str = ""
+    deployed_at: str | None = None   # when the release being left was deployed (ISO, UTC)
+    series: list = field(default_factory=list)   # [[unix_s, value], ...] for the report's chart
+
+
+@dataclass(frozen=True)
+class AlertSilence(Record):
+    """The incident's Alertmanager silence: created, expired, kept on resolve, or gone elsewhere."""
+    KIND: ClassVar[str] = "alert_silence"
+    action: str = ""              # created | expired | kept | gone
+    silence_id: str = ""
+    matchers: list = field(default_factory=list)
+    starts_at: str | None = None
+    ends_at: str | None = None
+    created_by: str = ""
+    comment: str = ""
+    alerts: list = field(default_factory=list)
+    by: str = ""
+
+
+@dataclass(frozen=True)
 class UnknownRecord(Record):
     """A kind this code does not know (a newer console, another branch): kept and shown."""
     type_name: str = ""
@@ -453,6 +488,7 @@ KINDS: dict[str, type[Record]] = _journaled_kinds()
 # Fields renamed since version 1 lines: kind -> {old name: new name}.
 _ALIASES: dict[str, dict[str, str]] = {
     "note": {"message": "text"},    # IncidentRun wrote its release-log warning as message=
+    "metrics_check": {"at": "sampled_at"},   # the observe branch's lines, before the typed record
 }
 
 

@@ -143,6 +143,17 @@ class IncidentSession:
             return {}
         return await notifier.notify(messages.INCIDENT_RESOLVED, summary=resolved.summary)
 
+    async def end_silence(self, *, keep: bool = False, by: str | None = None) -> tuple[str, str]:
+        """On resolve: expire the incident's Alertmanager silence, or journal that it is kept (also
+        when ``[alertmanager] keep_silence`` says so). ``(action, message)``; action is ``none``,
+        ``expired``, ``kept`` or ``failed`` (nothing journaled: expire it by hand)."""
+        from console.observability.silences import end_incident_silence
+        settings = self.config.observability.alertmanager
+        if self.state.active_silence is None:
+            return "none", "no alert silence to expire"
+        keep = keep or (settings is not None and settings.keep_silence)
+        return await end_incident_silence(self.config, self._journal(), by or self.config.operator, keep=keep)
+
     # -- running a procedure ----------------------------------------------------------------
     async def run(self, procedure: Procedure, decider: Decider, *, listeners: Iterable[Callable[[Event], None]] = (),
                   done_steps: set[str] | None = None, assume_yes: bool = False, dry_run: bool = False,

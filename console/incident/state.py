@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from console.incident.records import (Artifact, ChecklistMark, Decision, DecisionRetracted, Health,
+from console.incident.records import (AlertSilence, Artifact, ChecklistMark, Decision, DecisionRetracted, Health,
                                       IncidentOpened, IncidentResolved, MatrixMark, MigrationDecision,
-                                      MigrationPlanned, Note, Notification, Outcome, ProcedureFinished,
+                                      MetricsCheck, MigrationPlanned, Note, Notification, Outcome, ProcedureFinished,
                                       ProcedureInterrupted, ProcedureStarted, Record, ReleaseLogUpdated,
                                       Retro, StepFailed, StepFinished, StepSkipped, UnknownRecord,
                                       as_record, parse_iso)
@@ -65,6 +65,8 @@ class IncidentState:
     resolved: IncidentResolved | None = None
     release_log: ReleaseLogUpdated | None = None
     notes: list[Note] = field(default_factory=list)
+    metrics_checks: dict[tuple[str, str], MetricsCheck] = field(default_factory=dict)  # (phase, name): latest
+    silences: list[AlertSilence] = field(default_factory=list)
     unknown: list[UnknownRecord] = field(default_factory=list)
     _running_own: bool = False
 
@@ -108,7 +110,26 @@ class IncidentState:
         if isinstance(r, SETTLED):
             self.settled.append(r)
 
+    def _metrics_check(self, r: MetricsCheck) -> None:
+        self.metrics_checks[(r.phase, r.name)] = r
+
     # -- questions readers ask ---------------------------------------------------------------
+    @property
+    def active_silence(self) -> AlertSilence | None:
+        """The incident's silence the console created and has not expired (the last word counts)."""
+        current = None
+        for r in self.silences:
+            if r.action == "created":
+                current = r
+            elif r.action in ("expired", "kept", "gone") and current is not None and r.silence_id == current.silence_id:
+                current = None
+        return current
+
+    @property
+    def deployed_at(self) -> str | None:
+        """When the release being left was deployed, as the metrics checks found it."""
+        return next((r.deployed_at for r in self.metrics_checks.values() if r.deployed_at), None)
+
     @property
     def last_ts(self) -> str:
         return self.records[-1].ts if self.records else ""
@@ -227,5 +248,7 @@ _FOLDS = {
     IncidentResolved: _set("resolved"),
     ReleaseLogUpdated: _set("release_log"),
     Note: _add("notes"),
+    MetricsCheck: IncidentState._metrics_check,
+    AlertSilence: _add("silences"),
     UnknownRecord: _add("unknown"),
 }

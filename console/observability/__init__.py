@@ -1,0 +1,1 @@
+"""Prometheus and Alertmanager, driven for real: alert silences, metrics checks and their series."""
