@@ -27,19 +27,20 @@ EXAMPLES = {
                      "--set BOOKING_NOTES_ENABLED",
     "verify": "incident-console verify --expect-version v1 --json",
     "incidents": "incident-console incidents --json | head -n 5",
-    "resume": "incident-console resume 20261129T031500Z-ab12",
-    "report": "incident-console report 20261129T031500Z-ab12 --out report.md",
+    "resume": "incident-console resume 20261129-031500-ab12",
+    "report": "incident-console report 20261129-031500-ab12 --out report.md",
     "unlock": "incident-console unlock --force",
     "capture": "incident-console capture --tag v3 --build --skip-db",
+    "alerts": "incident-console alerts --silence --incident 20261129-031500-ab12",
     "completion": "incident-console completion bash > ~/.local/share/bash-completion/completions/incident-console",
     "incident open": "incident-console incident open --deployed v2 -c config.toml",
-    "incident show": "incident-console incident show 20261129T031500Z-ab12 --json",
-    "incident decide": "incident-console incident decide 20261129T031500Z-ab12 rollback --answer customer_impact=yes",
-    "incident tick": "incident-console incident tick 20261129T031500Z-ab12 backup_verified",
-    "incident waive": "incident-console incident waive 20261129T031500Z-ab12 support_informed "
+    "incident show": "incident-console incident show 20261129-031500-ab12 --json",
+    "incident decide": "incident-console incident decide 20261129-031500-ab12 rollback --answer customer_impact=yes",
+    "incident tick": "incident-console incident tick 20261129-031500-ab12 backup_verified",
+    "incident waive": "incident-console incident waive 20261129-031500-ab12 support_informed "
                       "--reason \"told by phone\"",
-    "incident retro": "incident-console incident retro 20261129T031500Z-ab12 --root-cause \"bad config in v2\"",
-    "incident resolve": "incident-console incident resolve 20261129T031500Z-ab12 --summary \"rolled back v2 to v1\"",
+    "incident retro": "incident-console incident retro 20261129-031500-ab12 --root-cause \"bad config in v2\"",
+    "incident resolve": "incident-console incident resolve 20261129-031500-ab12 --summary \"rolled back v2 to v1\"",
 }
 
 
