@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,11 +11,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from console.health import HealthPoller, HealthResult
 from console.incidents import IncidentSummary, all_incidents
 from console.releaselog import ReleaseLog, ReleaseLogError
 from screens.base import ConsoleScreen
 from widgets.health_pane import HealthPane
+
+if TYPE_CHECKING:
+    from console.health import HealthPoller, HealthResult
 
 
 class HomeScreen(ConsoleScreen):
@@ -59,11 +63,18 @@ class HomeScreen(ConsoleScreen):
         super().on_mount()
         table = self.query_one("#incidents", DataTable)
         table.add_columns("Incident", "State", "Decision", "Procedure")
+        # The screen is drawn (and takes keys) first; the facts, the health poller (httpx) and
+        # the engine's modules come right after the first paint (bench/bench_startup.py).
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
         self.action_reload()
         config = self.console_app.config
-        if config.health:
+        if config.health and self._poller is None:
+            from console.health import HealthPoller
             self._poller = HealthPoller(config.health, self._health_results, expected_version=None)
             self.poll_health()
+        self.run_worker(_warm_imports, thread=True, group="warm-imports", exit_on_error=False)
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
@@ -144,3 +155,10 @@ class HomeScreen(ConsoleScreen):
     @on(Button.Pressed, "#resume")
     def _resume(self) -> None:
         self.action_resume()
+
+
+def _warm_imports() -> None:
+    """Import what starting or resuming an incident needs, off the UI thread, while the coordinator reads."""
+    import console.engine.incident  # noqa: F401
+    import screens.checklist  # noqa: F401
+    import screens.decision  # noqa: F401

@@ -9,13 +9,15 @@ rounds, which JSON expectation failed, and the version the service reports
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
 from textual.message import Message
 from textual.widget import Widget
 
-from console.health import HealthResult
+if TYPE_CHECKING:   # results arrive already made: the pane needs no httpx at import
+    from console.health import HealthResult
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 10

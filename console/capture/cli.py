@@ -13,7 +13,7 @@ import sys
 import threading
 
 from console.capture.errors import BadCaptureInput, CaptureError
-from console.capture.release import CaptureReporter, capture_release
+from console.capture.reporter import CaptureReporter
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -84,6 +84,8 @@ class PrintingReporter(CaptureReporter):
 
 def cmd_capture(args) -> int:
     from console.cli import load_or_exit
+    # the docker SDK comes with the capture code: imported when a capture runs, not at every CLI start
+    from console.capture.release import capture_release
     config = load_or_exit(args.config)
     reporter = PrintingReporter(args.json)
     try:
