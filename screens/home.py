@@ -80,6 +80,11 @@ class HomeScreen(ConsoleScreen):
         super().on_screen_resume()
         self.action_reload()
 
+    async def on_unmount(self) -> None:
+        self.workers.cancel_group(self, "health")
+        if self._poller is not None:
+            await self._poller.aclose()
+
     # -- facts -------------------------------------------------------------------------
 
     def action_reload(self) -> None:
