@@ -63,7 +63,7 @@ class IncidentConsoleApp(App[None]):
 
     @property
     def target(self) -> str:
-        from console.engine.incident import target_label
+        from console.targets import target_label
         return target_label(self.config)
 
     def on_mount(self) -> None:

@@ -22,6 +22,7 @@ from console.engine.verification import verify_procedure
 from console.incidents import incident_procedure
 from console.journal import Journal, open_incident
 from console.releaselog import ReleaseLog, ReleaseLogError
+from console.targets import target_label  # noqa: F401  (re-exported: its old home)
 from console.transport.base import Transport
 
 
@@ -35,11 +36,6 @@ def make_staging_transport(config: Config, procedure: Procedure) -> Transport | 
     if config.staging is None or not any(step.host == "staging" for step in procedure.steps):
         return None
     return make_transport(config.on_staging())
-
-
-def target_label(config: Config) -> str:
-    t = config.target
-    return f"{t.user}@{t.host}:{t.port}" if t.user else f"{t.host}:{t.port}"
 
 
 def open_new_incident(config: Config, deployed: str | None, incident_id: str | None = None) -> Journal:
