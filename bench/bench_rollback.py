@@ -93,11 +93,13 @@ def runbook_commands(config) -> list[tuple[str, str]]:
     if not (release is not None and release.pushed):
         files.append(art.images_path(target.artifacts_dir, TO))
     health_urls = " ".join(shlex.quote(h.url) for h in config.health)
-    health_wait = (f"for url in {health_urls}; do until curl -fsS --max-time 2 \"$url\" 2>/dev/null "
-                   f"| grep -q '\"version\":\"{TO}\"'; do sleep 0.05; done; done")
+    # POSIX sh (the login shell runs it in the script): every URL answers 2xx, status ok, version v1
+    health_wait = (f"for url in {health_urls}; do until b=$(curl -fsS --max-time 2 \"$url\" 2>/dev/null) "
+                   f"&& echo \"$b\" | grep -Eq '\"status\": ?\"ok\"' && echo \"$b\" | grep -Eq '\"version\": ?\"{TO}\"'; "
+                   f"do sleep 0.05; done; done")
     actions = {
-        "verify_artifacts": f"cd {shlex.quote(target.artifacts_dir)} && sha256sum "
-                            + " ".join(shlex.quote(f) for f in files) + " && cat SHA256SUMS >/dev/null",
+        "verify_artifacts": "sha256sum " + " ".join(shlex.quote(f) for f in files)
+                            + f" && cat {shlex.quote(art.sha256sums_path(target.artifacts_dir))} >/dev/null",
         "inspect_bundle": shlex.join(art.list_bundle(target.artifacts_dir, TO)) + " >/dev/null",
         "migration_check": shlex.join(compose.migrate_status(config.backend.name, config.commands.migrate_status,
                                                              via=config.commands.service_command_mode)),
