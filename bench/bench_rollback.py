@@ -71,10 +71,14 @@ def sandbox_env() -> dict[str, str]:
     return env
 
 
-def reset() -> None:
-    result = subprocess.run([str(CTL), "reset"], capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise RuntimeError(f"sandbox/ctl reset failed: {result.stderr[-1500:]}")
+def reset(attempts: int = 3) -> None:
+    """Back to v2 deployed. The shared dockerd sometimes drops a request mid-reset: try again."""
+    for attempt in range(attempts):
+        result = subprocess.run([str(CTL), "reset"], capture_output=True, text=True, timeout=600)
+        if result.returncode == 0:
+            return
+        time.sleep(2)
+    raise RuntimeError(f"sandbox/ctl reset failed {attempts} times: {result.stderr[-1500:]}")
 
 
 # -- the commands -------------------------------------------------------------------------------
