@@ -71,14 +71,33 @@ def sandbox_env() -> dict[str, str]:
     return env
 
 
-def reset(attempts: int = 3) -> None:
+def reset(config=None, attempts: int = 3) -> None:
     """Back to v2 deployed. The shared dockerd sometimes drops a request mid-reset: try again."""
     for attempt in range(attempts):
         result = subprocess.run([str(CTL), "reset"], capture_output=True, text=True, timeout=600)
         if result.returncode == 0:
-            return
+            break
         time.sleep(2)
-    raise RuntimeError(f"sandbox/ctl reset failed {attempts} times: {result.stderr[-1500:]}")
+    else:
+        raise RuntimeError(f"sandbox/ctl reset failed {attempts} times: {result.stderr[-1500:]}")
+    if config is not None:
+        wait_until_serving(config, FROM)
+
+
+def wait_until_serving(config, version: str, limit: float = 60.0) -> None:
+    """Every health URL answers (any status) with ``version``: the stack is up, not half-recreated."""
+    import httpx
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if all(httpx.get(h.url, timeout=2, trust_env=False).json().get("version") == version
+                   for h in config.health):
+                time.sleep(1.0)   # and its one-off commands can start
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the stack does not serve {version} {limit:g}s after the reset")
 
 
 # -- the commands -------------------------------------------------------------------------------
@@ -248,6 +267,8 @@ def run_shell(config, text: str, *, remote: bool) -> dict:
 
 
 def spread(values: list[float]) -> dict:
+    if not values:
+        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "all": []}
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "all": values}
 
 
@@ -264,8 +285,8 @@ def main() -> int:
         parser.error("--rounds must be at least 1")
     if not args.config.exists():
         parser.error(f"{args.config} does not exist: run this through /work/sbx (the sandbox writes it)")
-    reset()
     config = load_config(args.config)
+    reset(config)
     commands = runbook_commands(config)
     ways = {"console": lambda: run_console(args.config, config),
             "script": lambda: run_shell(config, script_text(config, commands), remote=False),
@@ -276,11 +297,15 @@ def main() -> int:
     runs: dict[str, list[dict]] = {name: [] for name in ways}
     for round_no in range(args.rounds):
         for name in order[round_no % len(order):] + order[:round_no % len(order)]:
-            reset()
-            runs[name].append(ways[name]())
+            reset(config)
+            try:
+                runs[name].append({"round": round_no, **ways[name]()})
+            except RuntimeError as exc:   # one failed run is reported and left out, not the whole bench
+                print(f"round {round_no + 1} {name:7s}: FAILED, left out: {str(exc)[-600:]}", flush=True)
+                continue
             print(f"round {round_no + 1} {name:7s}: {runs[name][-1]['total_s']:.2f} s, window "
                   f"{runs[name][-1]['window_s'] or float('nan'):.2f} s", flush=True)
-    reset()
+    reset(config)
     summary = summarize(runs)
     print_summary(summary, runs)
     if args.json:
@@ -289,11 +314,14 @@ def main() -> int:
 
 
 def summarize(runs: dict[str, list[dict]]) -> dict:
-    rounds = len(runs["console"])
     total = {n: [r["total_s"] for r in runs[n]] for n in runs}
     window = {n: [r["window_s"] for r in runs[n]] for n in runs}
-    per_round = lambda a, b, key: [key[a][i] / key[b][i] for i in range(rounds)  # noqa: E731
-                                   if key[a][i] is not None and key[b][i]]
+
+    def per_round(a: str, b: str, key: dict) -> list[float]:
+        """a / b within each round where both ran (and the figure exists)."""
+        rounds_b = {r["round"]: i for i, r in enumerate(runs[b])}
+        return [key[a][i] / key[b][rounds_b[r["round"]]] for i, r in enumerate(runs[a])
+                if r["round"] in rounds_b and key[a][i] is not None and key[b][rounds_b[r["round"]]]]
     return {"total_s": {n: spread(v) for n, v in total.items()},
             "window_s": {n: spread([v for v in vals if v is not None]) for n, vals in window.items()},
             "console_vs_floor": spread(per_round("console", "floor", total)),
@@ -319,12 +347,14 @@ def print_summary(summary: dict, runs: dict[str, list[dict]]) -> None:
         s = summary[key]
         print(f"  {label:24s} {s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f}; target {target})")
     print("\nper step, medians in s (console: journal durations; script: per ssh call; floor: on the host)")
-    steps = list(runs["floor"][0]["steps_s"])
+    steps = list(runs["floor"][0]["steps_s"]) if runs["floor"] else []
     for step in steps:
-        row = [statistics.median([r["steps_s"].get(step, float("nan")) for r in runs[n]])
+        row = [statistics.median([r["steps_s"].get(step, float("nan")) for r in runs[n]] or [float("nan")])
                for n in ("console", "script", "floor")]
         print(f"  {step:22s} {row[0]:6.2f} {row[1]:6.2f} {row[2]:6.2f}")
     c = runs["console"]
+    if not c:
+        return
     print(f"  (console: process start to first step {statistics.median([r['first_step_at_s'] for r in c]):.2f} s; "
           f"its own CPU, user+sys, {statistics.median([r['cpu_s'] for r in c]):.2f} s)")
 
