@@ -297,7 +297,11 @@ def main() -> int:
     runs: dict[str, list[dict]] = {name: [] for name in ways}
     for round_no in range(args.rounds):
         for name in order[round_no % len(order):] + order[:round_no % len(order)]:
-            reset(config)
+            try:
+                reset(config)
+            except RuntimeError as exc:   # the shared sandbox broke: report what was measured so far
+                print(f"round {round_no + 1}: the sandbox could not be reset, stopping: {str(exc)[-300:]}")
+                break
             try:
                 runs[name].append({"round": round_no, **ways[name]()})
             except RuntimeError as exc:   # one failed run is reported and left out, not the whole bench
@@ -305,7 +309,15 @@ def main() -> int:
                 continue
             print(f"round {round_no + 1} {name:7s}: {runs[name][-1]['total_s']:.2f} s, window "
                   f"{runs[name][-1]['window_s'] or float('nan'):.2f} s", flush=True)
-    reset(config)
+            if args.json:
+                args.json.write_text(json.dumps({"runs": runs}, indent=1))
+        else:
+            continue
+        break
+    try:
+        reset(config)
+    except RuntimeError as exc:
+        print(f"the final reset failed: {str(exc)[-300:]}")
     summary = summarize(runs)
     print_summary(summary, runs)
     if args.json:
