@@ -84,10 +84,10 @@ class PrintingReporter(CaptureReporter):
 
 def cmd_capture(args) -> int:
     from console.cli import load_or_exit
-    # the docker SDK comes with the capture code: imported when a capture runs, not at every CLI start
-    from console.capture.release import capture_release
     config = load_or_exit(args.config)
     reporter = PrintingReporter(args.json)
+    # the docker SDK comes with the capture code: imported when a capture runs, not at every CLI start
+    from console.capture.release import capture_release
     try:
         result = asyncio.run(capture_release(config, args.tag, push=not args.no_push, with_db=not args.skip_db,
                                              reporter=reporter, source_tag=args.source_tag, build=args.build))
