@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from console.config import Config
 from console.runbook import Runbook, load_runbook
+from console.targets import target_label
 from screens import flow
 from screens.base import notify_worker_failure
 from screens.home import HomeScreen
@@ -63,7 +64,6 @@ class IncidentConsoleApp(App[None]):
 
     @property
     def target(self) -> str:
-        from console.targets import target_label
         return target_label(self.config)
 
     def on_mount(self) -> None:
@@ -118,11 +118,11 @@ class IncidentConsoleApp(App[None]):
         self.show_stage(flow.next_stage(journal))
 
     def show_stage(self, stage: str, outcome: str | None = None) -> None:
-        journal = self.journal
         from screens.checklist import ChecklistScreen
         from screens.decision import DecisionScreen
         from screens.followup import FollowupScreen
         from screens.verification import VerificationScreen
+        journal = self.journal
         if stage == flow.DECISION:
             self.push_screen(DecisionScreen(journal))
         elif stage == flow.CHECKLIST:
