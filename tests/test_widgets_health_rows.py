@@ -52,3 +52,24 @@ def test_fold_wraps_at_spaces_and_cuts_only_words_too_long():
     assert fold("cannot connect: Connection refused", 28) == ["cannot connect: Connection", "refused"]
     assert fold("abcdefghij klm", 4) == ["abcd", "efgh", "ij", "klm"]
     assert fold("", 5) == [""]
+
+
+def test_styled_segments_match_the_rich_table_so_snapshots_do_not_move():
+    from rich.segment import Segment
+    from rich.style import Style
+
+    header, fail, trend = Style(bold=True, color="grey50"), Style(bold=True, color="red"), Style(color="cyan")
+    styles = [None, fail, None, None, trend, fail, fail]
+    table = Table(box=None, expand=True, padding=(0, 1, 0, 0), show_edge=False, header_style=header)
+    for column in rich_table([]).columns:
+        table.add_column(column.header, no_wrap=column.no_wrap, width=column.width, max_width=column.max_width,
+                         justify=column.justify, overflow=column.overflow, ratio=column.ratio)
+    table.add_row(*(Text(cell, style or "") if style else cell for cell, style in zip(ROWS[0], styles)))
+    fast = HealthRows([Row(ROWS[0], styles)], header, FIXED_WIDTHS)
+    console = Console(width=76, color_system="truecolor")
+
+    def segments(renderable):
+        return [[(s.text, str(s.style)) for s in Segment.simplify(line)]
+                for line in console.render_lines(renderable, console.options.update(width=76), pad=True)]
+
+    assert segments(fast) == segments(table)

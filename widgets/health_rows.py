@@ -96,15 +96,17 @@ class HealthRows:
             yield self.table()
             return
         header = Row(HEADERS, [self.header_style] * len(HEADERS))
+        blank = Style()   # what the table gave padding and empty cells (the same SVG, segment for segment)
         for row in (header, *self.rows):
+            pad = self.header_style if row is header else blank
             folded = fold(row.cells[FOLD], widths[FOLD])
             for line_no, folded_line in enumerate(folded):
                 for column, width in enumerate(widths):
                     if column == FOLD:
-                        text = fit(folded_line, width)
+                        yield Segment(fit(folded_line, width), row.styles[column])
+                    elif line_no == 0:
+                        yield Segment(fit(row.cells[column], width, column in RIGHT), row.styles[column])
                     else:
-                        text = fit(row.cells[column], width, column in RIGHT) if line_no == 0 else " " * width
-                    style = row.styles[column] if (line_no == 0 or column == FOLD) else None
-                    yield Segment(text, style)
-                    yield Segment(" ")
+                        yield Segment(" " * width, pad)
+                    yield Segment(" ", pad)
                 yield Segment.line()
