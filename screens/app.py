@@ -71,7 +71,7 @@ class IncidentConsoleApp(App[None]):
         if self.freeze_gc:
             # Everything built at start-up lives as long as the app: keep it out of the collector's
             # full passes, which otherwise cost 15-25 ms of key latency while logs flood (bench/).
-            self.call_after_refresh(gc.freeze)
+            self.call_after_refresh(_freeze_and_collect)
 
     async def connected_transport(self) -> Any:
         """The app's transport, connected on first use (call from a worker, never the UI path)."""
@@ -283,6 +283,13 @@ class IncidentConsoleApp(App[None]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             notify_worker_failure(self, event.worker)
+
+
+def _freeze_and_collect() -> None:
+    """After the first frame: keep the start-up objects out of every later pass and turn the collector
+    back on (the CLI turns it off while the app imports and draws; enabling it again is harmless)."""
+    gc.freeze()
+    gc.enable()
 
 
 def _runner(app: App, node: Any, action: str) -> Callable[[], Any]:
