@@ -63,18 +63,31 @@ class HomeScreen(ConsoleScreen):
         super().on_mount()
         table = self.query_one("#incidents", DataTable)
         table.add_columns("Incident", "State", "Decision", "Procedure")
-        # The screen is drawn (and takes keys) first; the facts, the health poller (httpx) and
-        # the engine's modules come right after the first paint (bench/bench_startup.py).
+        # The screen is drawn (and takes keys) first; the facts come right after the first paint,
+        # the health poller's modules (httpx) and the engine's are imported off the UI thread
+        # (bench/bench_startup.py: on the UI thread they held back the first frame's write).
         self.call_after_refresh(self._after_first_paint)
 
     def _after_first_paint(self) -> None:
         self.action_reload()
+        self._import_in_background()
+
+    @work(thread=True, group="warm-imports", exit_on_error=False)
+    def _import_in_background(self) -> None:
+        if self.console_app.config.health:
+            import console.health  # noqa: F401
+            try:
+                self.app.call_from_thread(self._start_health)
+            except RuntimeError:   # the app closed meanwhile
+                return
+        _warm_imports()
+
+    def _start_health(self) -> None:
         config = self.console_app.config
-        if config.health and self._poller is None:
+        if self._poller is None and self.is_attached:
             from console.health import HealthPoller
             self._poller = HealthPoller(config.health, self._health_results, expected_version=None)
             self.poll_health()
-        self.run_worker(_warm_imports, thread=True, group="warm-imports", exit_on_error=False)
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
