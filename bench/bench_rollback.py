@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from console.config import load_config  # noqa: E402
 from console.engine.rollback import rollback_procedure  # noqa: E402
 from console.health import check_all  # noqa: E402
+from console.incident.records import StepFinished, StepStarted  # noqa: E402
 from console.journal import Journal  # noqa: E402
 from console.releaselog import ReleaseLog  # noqa: E402
 
@@ -234,10 +235,10 @@ def run_console(config_path: Path, config) -> dict:
     journal = Journal(config.paths.state_dir / "incidents" / incident)
     steps, starts = {}, {}
     for record in journal.records():
-        if record["type"] == "step_started":
-            starts[record["step_id"]] = _epoch(record["ts"])
-        elif record["type"] == "step_finished":
-            steps[record["step_id"]] = record["duration"]
+        if isinstance(record, StepStarted):
+            starts[record.step_id] = _epoch(record.ts)
+        elif isinstance(record, StepFinished):
+            steps[record.step_id] = record.duration
     first = starts["maintenance_on"]
     green = watcher.first_green_after(first)
     return {"total_s": ended - started, "steps_s": steps, "window_s": None if green is None else green - first,
