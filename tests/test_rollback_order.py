@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from console.engine.rollback import rollback_procedure
 from console.releaselog import Release, ReleaseLog
-
 from test_engine_runner import config  # noqa: F401 (fixture)
 
 DIGEST = "sha256:" + "ab" * 32
