@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 procedure failed, 2 bad input, 130 interrupted (console
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from console import __version__
@@ -115,6 +116,9 @@ def _main(argv: list[str] | None = None) -> int:
         return check_config(args.path)
     if args.command is None:
         config = load_or_exit(args.config)
+        # No collector passes while the TUI imports and draws its first frame (~40 ms of start-up,
+        # bench/bench_startup.py); the app freezes what it built and turns the collector back on.
+        gc.disable()
         from screens.app import make_app  # the TUI is imported only when it is opened
         make_app(config, freeze_gc=True).run()
         return EXIT_OK

@@ -29,6 +29,12 @@ from console.secrets import SecretUnavailable
 
 HISTORY_LENGTH = 60
 _BODY_EXCERPT = 200
+# Requests in flight at once per round: 100 checks started together cost the event loop one long
+# step (bench/bench_health.py); a slow endpoint holds one slot, not the round.
+MAX_CONCURRENT_CHECKS = 20
+# Below the idle timeout of common servers (Node's 5 s), so a kept connection is never reused
+# just as the server closes it (which would read as a failed check).
+KEEPALIVE_SECONDS = 4.0
 
 
 class _Missing:
@@ -206,9 +212,18 @@ async def check_health(check: HealthCheck, client: httpx.AsyncClient,
 
 
 async def check_all(checks: Sequence[HealthCheck], client: httpx.AsyncClient,
-                    expected_version: str | None = None) -> list[HealthResult]:
-    """All checks concurrently; results in the order of ``checks``."""
-    return list(await asyncio.gather(*(check_health(c, client, expected_version) for c in checks)))
+                    expected_version: str | None = None, *,
+                    concurrency: int | None = None) -> list[HealthResult]:
+    """All checks concurrently (at most ``concurrency`` in flight); results in the order of ``checks``."""
+    if concurrency is None or concurrency >= len(checks):
+        return list(await asyncio.gather(*(check_health(c, client, expected_version) for c in checks)))
+    gate = asyncio.Semaphore(concurrency)
+
+    async def bounded(check: HealthCheck) -> HealthResult:
+        async with gate:
+            return await check_health(check, client, expected_version)
+
+    return list(await asyncio.gather(*(bounded(c) for c in checks)))
 
 
 ResultsCallback = Callable[[list[HealthResult]], Awaitable[None] | None]
@@ -219,14 +234,20 @@ class HealthPoller:
 
     The next round is armed only after the previous one finished, so a slow
     endpoint stretches the period instead of piling up overlapping requests.
+    Without a ``client`` the poller makes one on first use and keeps it for every
+    round (connections kept alive, the CA bundle loaded once, off the event loop);
+    :meth:`aclose` closes it.
     """
 
     def __init__(self, checks: Iterable[HealthCheck], on_results: ResultsCallback, *,
                  client: httpx.AsyncClient | None = None, interval: float | None = None,
-                 expected_version: str | None = None, history_length: int = HISTORY_LENGTH) -> None:
+                 expected_version: str | None = None, history_length: int = HISTORY_LENGTH,
+                 concurrency: int = MAX_CONCURRENT_CHECKS) -> None:
         self.checks = list(checks)
         self.on_results = on_results
         self.client = client
+        self.concurrency = concurrency
+        self._own_client: httpx.AsyncClient | None = None
         self.interval = interval if interval is not None else min(
             (c.interval for c in self.checks), default=5.0)
         self.expected_version = expected_version   # changes when the target release does
@@ -238,12 +259,26 @@ class HealthPoller:
     def latency_history(self) -> dict[str, list[float]]:
         return {name: list(values) for name, values in self.history.items()}
 
-    async def poll_once(self) -> list[HealthResult]:
+    async def _shared_client(self) -> httpx.AsyncClient:
         if self.client is not None:
-            results = await check_all(self.checks, self.client, self.expected_version)
-        else:
-            async with httpx.AsyncClient() as client:
-                results = await check_all(self.checks, client, self.expected_version)
+            return self.client
+        if self._own_client is None:
+            limits = httpx.Limits(max_connections=self.concurrency,
+                                  max_keepalive_connections=max(len(self.checks), 1),
+                                  keepalive_expiry=KEEPALIVE_SECONDS)
+            # building a client loads the CA bundle (~30 ms of CPU): not on the UI's event loop
+            self._own_client = await asyncio.to_thread(httpx.AsyncClient, limits=limits)
+        return self._own_client
+
+    async def aclose(self) -> None:
+        """Close the client the poller made (a client passed in is the caller's to close)."""
+        client, self._own_client = self._own_client, None
+        if client is not None:
+            await client.aclose()
+
+    async def poll_once(self) -> list[HealthResult]:
+        client = await self._shared_client()
+        results = await check_all(self.checks, client, self.expected_version, concurrency=self.concurrency)
         for r in results:
             if r.latency_ms is not None:
                 self.history.setdefault(r.check, deque(maxlen=HISTORY_LENGTH)).append(r.latency_ms)
@@ -257,15 +292,18 @@ class HealthPoller:
         """Poll until :meth:`stop` (or ``rounds`` rounds, for tests and one-shot CLI use)."""
         self._stopped.clear()
         done = 0
-        while not self._stopped.is_set():
-            await self.poll_once()
-            done += 1
-            if rounds is not None and done >= rounds:
-                return
-            try:
-                await asyncio.wait_for(self._stopped.wait(), timeout=self.interval)
-            except asyncio.TimeoutError:
-                pass
+        try:
+            while not self._stopped.is_set():
+                await self.poll_once()
+                done += 1
+                if rounds is not None and done >= rounds:
+                    return
+                try:
+                    await asyncio.wait_for(self._stopped.wait(), timeout=self.interval)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await self.aclose()
 
     def stop(self) -> None:
         self._stopped.set()

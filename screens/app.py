@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -17,22 +17,23 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.config import Config
-from console.engine.incident import load_incident, make_transport, open_new_incident, rebuild_procedure, target_label
-from console.incident.session import IncidentSession, ask_host_compose
-from console.journal import Journal
-from console.releaselog import ReleaseLog, ReleaseLogError
 from console.runbook import Runbook, load_runbook
+from console.targets import target_label
 from screens import flow
 from screens.base import notify_worker_failure
-from screens.checklist import ChecklistScreen
-from screens.decision import DecisionScreen
-from screens.followup import FollowupScreen
 from screens.home import HomeScreen
 from screens.keys_help import KeysHelp, active_keys
-from screens.modals import ConfirmDialog
 from screens.preferences import load_theme, save_theme
-from screens.verification import VerificationScreen
 from widgets.ttr_clock import utc_now
+
+# Only the home screen is needed for the first paint. The engine and the other screens are
+# imported when first used (bench/bench_startup.py measures start-up against a bare Textual
+# app); their messages are handled by name (on_<screen>_<message>) for that reason.
+if TYPE_CHECKING:
+    from console.incident.session import IncidentSession
+    from console.journal import Journal
+    from screens.decision import DecisionScreen
+    from screens.verification import VerificationScreen
 
 THEMES = ("textual-dark", "textual-light")
 
@@ -78,16 +79,18 @@ class IncidentConsoleApp(App[None]):
         if self.freeze_gc:
             # Everything built at start-up lives as long as the app: keep it out of the collector's
             # full passes, which otherwise cost 15-25 ms of key latency while logs flood (bench/).
-            self.call_after_refresh(gc.freeze)
+            self.call_after_refresh(_freeze_and_collect)
 
     async def connected_transport(self) -> Any:
         """The app's transport, connected on first use (call from a worker, never the UI path)."""
         async with self._transport_lock:
             if self.transport is None:
+                from console.engine.incident import make_transport
                 self.transport = make_transport(self.config)
             if not self._transport_connected:
                 await self.transport.connect()
                 self._transport_connected = True
+                from console.incident.session import ask_host_compose
                 await ask_host_compose(self.transport, self.config)   # once, at connect
             return self.transport
 
@@ -99,7 +102,10 @@ class IncidentConsoleApp(App[None]):
 
     def set_incident(self, journal: Journal | None) -> None:
         self.journal = journal
-        self.session = IncidentSession(self.config, journal, background=self._in_background) if journal else None
+        self.session = None
+        if journal is not None:
+            from console.incident.session import IncidentSession
+            self.session = IncidentSession(self.config, journal, background=self._in_background)
         self.incident_opened_at = flow.opened_at(journal) if journal else None
         if hasattr(self.screen, "sync_incident"):
             self.screen.sync_incident()
@@ -107,6 +113,8 @@ class IncidentConsoleApp(App[None]):
     def start_incident(self) -> None:
         # A broken release log must not stop the incident (and its clock): the decision tree does
         # not need it, and the checklist refuses to build a procedure from it with the reason.
+        from console.engine.incident import open_new_incident
+        from console.releaselog import ReleaseLog, ReleaseLogError
         try:
             deployed = ReleaseLog.load(self.config.paths.release_log).deployed
         except ReleaseLogError as exc:
@@ -118,17 +126,23 @@ class IncidentConsoleApp(App[None]):
         self._announce("incident_opened")
 
     def resume_incident(self, incident_id: str) -> None:
+        from console.engine.incident import load_incident
         journal = load_incident(self.config, incident_id)
         self.set_incident(journal)
         self.show_stage(flow.next_stage(journal))
 
     def show_stage(self, stage: str, outcome: str | None = None) -> None:
+        from screens.checklist import ChecklistScreen
+        from screens.decision import DecisionScreen
+        from screens.followup import FollowupScreen
+        from screens.verification import VerificationScreen
         journal = self.journal
         if stage == flow.DECISION:
             self.push_screen(DecisionScreen(journal))
         elif stage == flow.CHECKLIST:
             self.push_screen(ChecklistScreen(journal, flow.last_outcome(journal) or "rollback"))
         elif stage == flow.PROCEDURE:
+            from console.engine.incident import rebuild_procedure
             try:
                 procedure, done = rebuild_procedure(self.config, journal)
             except ValueError as exc:
@@ -148,6 +162,7 @@ class IncidentConsoleApp(App[None]):
         transport = await self.connected_transport()
         if flavour_for(self.config.target) != assumed and self.journal is not None:
             # built before the host said which compose it has: build it again for that one
+            from console.engine.incident import rebuild_procedure
             try:
                 procedure, done_steps = rebuild_procedure(self.config, self.journal)
             except ValueError:
@@ -193,8 +208,7 @@ class IncidentConsoleApp(App[None]):
     def _start(self) -> None:
         self.start_incident()
 
-    @on(VerificationScreen.ResumeProcedure)
-    def _resume_procedure(self) -> None:
+    def on_verification_screen_resume_procedure(self) -> None:
         if self.journal is not None:
             self.show_stage(flow.PROCEDURE)
 
@@ -202,8 +216,8 @@ class IncidentConsoleApp(App[None]):
     def _resume(self, message: HomeScreen.ResumeIncident) -> None:
         self.resume_incident(message.incident_id)
 
-    @on(DecisionScreen.Decided)
-    def _decided(self, message: DecisionScreen.Decided) -> None:
+    def on_decision_screen_decided(self, message: DecisionScreen.Decided) -> None:
+        from screens.checklist import ChecklistScreen
         self.push_screen(ChecklistScreen(self.journal, message.outcome))
         self._announce("decision_made", outcome=message.outcome)
 
@@ -215,20 +229,17 @@ class IncidentConsoleApp(App[None]):
     def _in_background(self, job: Any) -> None:
         self.run_worker(job, group="notify-session", exit_on_error=False)
 
-    @on(ChecklistScreen.ProcedureChosen)
-    def _procedure_chosen(self, message: ChecklistScreen.ProcedureChosen) -> None:
+    def on_checklist_screen_procedure_chosen(self, message: Any) -> None:
         self.open_procedure(message.procedure, None)
 
-    @on(VerificationScreen.Done)
-    def _verified(self) -> None:
+    def on_verification_screen_done(self) -> None:
+        from screens.followup import FollowupScreen
         self.push_screen(FollowupScreen(self.journal))
 
-    @on(VerificationScreen.RunVerification)
-    def _run_verification(self, message: VerificationScreen.RunVerification) -> None:
+    def on_verification_screen_run_verification(self, message: VerificationScreen.RunVerification) -> None:
         self.open_procedure(message.procedure, None)
 
-    @on(FollowupScreen.Home)
-    def _home(self) -> None:
+    def on_followup_screen_home(self) -> None:
         self.go_home()
 
     # -- app-wide actions ---------------------------------------------------------
@@ -255,6 +266,7 @@ class IncidentConsoleApp(App[None]):
         else:
             self.exit()
             return
+        from screens.modals import ConfirmDialog
 
         def answered(really: bool | None) -> None:
             if really:
@@ -292,6 +304,13 @@ class IncidentConsoleApp(App[None]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             notify_worker_failure(self, event.worker)
+
+
+def _freeze_and_collect() -> None:
+    """After the first frame: keep the start-up objects out of every later pass and turn the collector
+    back on (the CLI turns it off while the app imports and draws; enabling it again is harmless)."""
+    gc.freeze()
+    gc.enable()
 
 
 def _runner(app: App, node: Any, action: str) -> Callable[[], Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,11 +11,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from console.health import HealthPoller, HealthResult
 from console.incidents import IncidentSummary, all_incidents
 from console.releaselog import ReleaseLog, ReleaseLogError
 from screens.base import ConsoleScreen
 from widgets.health_pane import HealthPane
+
+if TYPE_CHECKING:
+    from console.health import HealthPoller, HealthResult
 
 
 class HomeScreen(ConsoleScreen):
@@ -59,15 +63,40 @@ class HomeScreen(ConsoleScreen):
         super().on_mount()
         table = self.query_one("#incidents", DataTable)
         table.add_columns("Incident", "State", "Decision", "Procedure")
+        # The screen is drawn (and takes keys) first; the facts come right after the first paint,
+        # the health poller's modules (httpx) and the engine's are imported off the UI thread
+        # (bench/bench_startup.py: on the UI thread they held back the first frame's write).
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
         self.action_reload()
+        self._import_in_background()
+
+    @work(thread=True, group="warm-imports", exit_on_error=False)
+    def _import_in_background(self) -> None:
+        if self.console_app.config.health:
+            import console.health  # noqa: F401
+            try:
+                self.app.call_from_thread(self._start_health)
+            except RuntimeError:   # the app closed meanwhile
+                return
+        _warm_imports()
+
+    def _start_health(self) -> None:
         config = self.console_app.config
-        if config.health:
+        if self._poller is None and self.is_attached:
+            from console.health import HealthPoller
             self._poller = HealthPoller(config.health, self._health_results, expected_version=None)
             self.poll_health()
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
         self.action_reload()
+
+    async def on_unmount(self) -> None:
+        self.workers.cancel_group(self, "health")
+        if self._poller is not None:
+            await self._poller.aclose()
 
     # -- facts -------------------------------------------------------------------------
 
@@ -144,3 +173,10 @@ class HomeScreen(ConsoleScreen):
     @on(Button.Pressed, "#resume")
     def _resume(self) -> None:
         self.action_resume()
+
+
+def _warm_imports() -> None:
+    """Import what starting or resuming an incident needs, off the UI thread, while the coordinator reads."""
+    import console.engine.incident  # noqa: F401
+    import screens.checklist  # noqa: F401
+    import screens.decision  # noqa: F401

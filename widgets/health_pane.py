@@ -9,16 +9,19 @@ rounds, which JSON expectation failed, and the version the service reports
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from rich.table import Table
-from rich.text import Text
 from textual.message import Message
 from textual.widget import Widget
 
-from console.health import HealthResult
+from widgets.health_rows import HealthRows, Row
+
+if TYPE_CHECKING:   # results arrive already made: the pane needs no httpx at import
+    from console.health import HealthResult
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 10
+FIXED_WIDTHS = {1: 6, 2: 4, 3: 7, 4: SPARK_WIDTH}   # Status, HTTP, Latency, Trend
 
 
 def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
@@ -141,25 +144,15 @@ class HealthPane(Widget):
         return [name, status_label(result), "" if result.http_status is None else str(result.http_status),
                 latency, sparkline(self._history.get(name, [])), expectation_summary(result), version]
 
-    def render(self) -> Table:
+    def render(self) -> HealthRows:
         style = self.get_component_rich_style
-        table = Table(box=None, expand=True, padding=(0, 1, 0, 0), show_edge=False,
-                      header_style=style("health-pane--header"))
-        table.add_column("Check", no_wrap=True, max_width=14, overflow="ellipsis")
-        table.add_column("Status", no_wrap=True, width=6)
-        table.add_column("HTTP", no_wrap=True, width=4)
-        table.add_column("Latency", no_wrap=True, justify="right", width=7)
-        table.add_column("Trend", no_wrap=True, width=SPARK_WIDTH)
-        table.add_column("Expectations", ratio=1, overflow="fold")
-        table.add_column("Version", no_wrap=True, max_width=14, overflow="ellipsis")
+        rows = []
         for name in self._order:
             cells = self.row_cells(name)
             result = self._results.get(name)
             kind = "pending" if result is None else ("ok" if result.ok else "fail")
             status_style = style(f"health-pane--{kind}")
-            table.add_row(
-                cells[0], Text(cells[1], status_style), cells[2], cells[3],
-                Text(cells[4], style("health-pane--trend")),
-                Text(cells[5], status_style if kind == "fail" else ""),
-                Text(cells[6], status_style if result is not None and result.version_ok is False else ""))
-        return table
+            rows.append(Row(cells, [None, status_style, None, None, style("health-pane--trend"),
+                                    status_style if kind == "fail" else None,
+                                    status_style if result is not None and result.version_ok is False else None]))
+        return HealthRows(rows, style("health-pane--header"), FIXED_WIDTHS)

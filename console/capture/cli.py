@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import threading
 
 from console.capture.errors import BadCaptureInput, CaptureError
-from console.capture.release import CaptureReporter, capture_release
+from console.capture.reporter import CaptureReporter
 from console.cli_output import json_line
 
 from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: E402  (one home for exit codes)
@@ -87,6 +86,8 @@ def cmd_capture(args) -> int:
     from console.config_loader import load_config_or_exit
     config = load_config_or_exit(args.config)
     reporter = PrintingReporter(args.json)
+    # the docker SDK comes with the capture code: imported when a capture runs, not at every CLI start
+    from console.capture.release import capture_release
     try:
         result = asyncio.run(capture_release(config, args.tag, push=not args.no_push, with_db=not args.skip_db,
                                              reporter=reporter, source_tag=args.source_tag, build=args.build))

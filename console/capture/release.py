@@ -25,33 +25,13 @@ from console.capture import database, images
 from console.capture.checksums import append_local_sums, check_local_sums, sha256_file
 from console.capture.compose_pin import pin_compose_files
 from console.capture.errors import BadCaptureInput, CaptureError
+from console.capture.reporter import CaptureReporter  # noqa: F401  (re-exported: its old home)
 from console.capture.upload import upload_artifacts
 from console.commands import artifacts as art
 from console.config import Config
 from console.releaselog import ReleaseLog, ReleaseLogError, rfc3339
 from console.secrets import Secret, SecretUnavailable
 from console.validate import UnsafeValue, require_tag
-
-
-class CaptureReporter:
-    """What a capture tells its user. Methods may be called from a worker thread
-    (docker and PostgreSQL calls run in threads so the event loop stays free)."""
-
-    def step(self, message: str) -> None:
-        """A stage began or finished."""
-
-    def warning(self, message: str) -> None:
-        """Something the operator must know that does not stop the capture."""
-
-    def push_progress(self, image: str, layer: str | None, status: str, current: int | None,
-                      total: int | None) -> None:
-        """One event of a push stream (per image and layer)."""
-
-    def upload_progress(self, name: str, done: int, total: int) -> None:
-        """Bytes of one artifact on the host so far."""
-
-    def build_output(self, image: str, line: str) -> None:
-        """One line of the build of ``image`` (``<image>:<source-tag>``), colour codes removed."""
 
 
 def artifact_names(tag: str) -> dict[str, str]:

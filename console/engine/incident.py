@@ -24,6 +24,7 @@ from console.incident.records import (IncidentOpened, MigrationDecision, Migrati
                                       StepFinished)
 from console.journal import Journal, open_incident
 from console.releaselog import ReleaseLog, ReleaseLogError
+from console.targets import target_label  # noqa: F401  (re-exported: its old home)
 from console.transport.base import Transport
 
 
@@ -37,11 +38,6 @@ def make_staging_transport(config: Config, procedure: Procedure) -> Transport | 
     if config.staging is None or not any(step.host == "staging" for step in procedure.steps):
         return None
     return make_transport(config.on_staging())
-
-
-def target_label(config: Config) -> str:
-    t = config.target
-    return f"{t.user}@{t.host}:{t.port}" if t.user else f"{t.host}:{t.port}"
 
 
 def open_new_incident(config: Config, deployed: str | None, incident_id: str | None = None) -> Journal:

@@ -3,6 +3,12 @@
 Default order (``migration_order = "before_down"``): the migration rollback runs with
 the release being rolled back from, before ``down``, because only the newer code
 knows its migrations' down steps. ``"after_up"`` keeps the seed's order.
+
+What changes nothing the running stack uses comes before ``maintenance_on``, the first
+disruptive step, so it stays out of the downtime window (docs/BENCHMARKS.md): the read-only
+schema check (``before_down``; ``after_up`` checks with the target's containers, so after up)
+and the registry pulls, by captured digest, tagged with the target's tag that nothing running
+uses. The destructive steps keep their order.
 """
 
 from __future__ import annotations
@@ -69,9 +75,6 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
         Step("inspect_bundle", f"Inspect {to_tag}-compose.tar.gz (no absolute paths, .. or links)",
              action=lambda ctx: verify_bundle_members(ctx, to_tag),
              display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)), read_only=True, preflight=True),
-        Step("maintenance_on", "Switch traffic to maintenance",
-             argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run), destructive=True, mutating=True,
-             optional=optional.get("maintenance_on", ""), preview=lambda ctx: snapshot),
     ]
     via_status = via_run if order == "before_down" else "exec"
     schema_step = Step("migration_check", f"Compare the schema with {to_tag}'s migrations",
@@ -90,7 +93,14 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
     if migrate_step.argv is None:
         migrate_step.action = _unknown_head_action
     if order == "before_down":
-        steps += [schema_step, migrate_step]
+        steps.append(schema_step)
+    if use_registry:
+        steps += pull_steps(config, release, to_tag)
+    steps.append(Step("maintenance_on", "Switch traffic to maintenance",
+                      argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run), destructive=True,
+                      mutating=True, optional=optional.get("maintenance_on", ""), preview=lambda ctx: snapshot))
+    if order == "before_down":
+        steps.append(migrate_step)
     steps += [
         Step("compose_down", "Stop the current stack (compose down, volumes kept)", argv=compose.down(),
              destructive=True, mutating=True, timeout=300, preview=lambda ctx: snapshot),
@@ -98,9 +108,7 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
              argv=art.extract_bundle(target.artifacts_dir, to_tag, target.project_dir),
              destructive=True, mutating=True),
     ]
-    if use_registry:
-        steps += pull_steps(config, release, to_tag)
-    else:
+    if not use_registry:
         steps.append(Step("load_images", f"Load {to_tag} images from the tarball",
                           argv=art.docker_load(target.artifacts_dir, to_tag), mutating=True, timeout=900))
     steps.append(Step("compose_up", f"Start {to_tag} (compose up -d)", argv=compose.up_detached(),
