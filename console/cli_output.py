@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import threading
 import time
@@ -13,19 +12,10 @@ from console.engine.events import (AwaitingConfirmation, Event, Notice, Procedur
                                    StepSkipped, StepStarted, WouldRun)
 from console.engine.procedure import Step
 from console.engine.runner import Choice
+from console.json_lines import JSON_SCHEMA_VERSION, json_line  # noqa: F401  (re-exported)
 from console.safetext import plain_line, plain_text
 
 MAX_SHOWN_LINE = 400
-JSON_SCHEMA_VERSION = 1
-
-
-def json_line(fields: dict) -> str:
-    """One ``--json`` line: the schema version and a UTC timestamp, then the line's own fields
-    (an event's own ``ts`` wins)."""
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return json.dumps({"v": JSON_SCHEMA_VERSION, "ts": now, **fields}, default=str)
-
-
 class EventPrinter:
     """Human output shows each step live; ``--json`` prints one JSON event per line."""
 

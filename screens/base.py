@@ -15,6 +15,7 @@ from textual.worker import Worker, WorkerState
 from widgets.ttr_clock import TTRClock
 
 if TYPE_CHECKING:
+    from console.incident.session import IncidentSession
     from textual.app import App
     from textual.widget import Widget
 

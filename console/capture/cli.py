@@ -13,7 +13,7 @@ import threading
 
 from console.capture.errors import BadCaptureInput, CaptureError
 from console.capture.reporter import CaptureReporter
-from console.cli_output import json_line
+from console.json_lines import json_line
 
 from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: E402  (one home for exit codes)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from console.secrets import Secret
+
+if TYPE_CHECKING:   # httpx is imported when a request is made: the config and the first paint stay light
+    import httpx
 
 _MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$')
 _SILENCE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -136,6 +137,7 @@ class AlertmanagerClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {name: value.reveal() for name, value in self._headers.items()}
+        import httpx
         client = self._client or httpx.AsyncClient(trust_env=False, follow_redirects=False)
         try:
             return await client.request(method, self.url + path, headers=headers, timeout=self.timeout, **kwargs)
