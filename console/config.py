@@ -12,7 +12,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlsplit
 
 from console.secrets import SecretRef
@@ -22,7 +22,8 @@ SECRET_KEYS = {"password", "webhook_url", "api_key", "database_url", "token"}
 COMPOSE_COMMANDS = ("docker-compose", "docker compose")
 MIGRATION_ORDERS = ("before_down", "after_up")
 SERVICE_COMMAND_MODES = ("run", "exec")
-DEFAULT_COMMANDS = {
+# argv lists by name; "smoke_tests" is a list of them
+DEFAULT_COMMANDS: dict[str, Any] = {
     "maintenance_on": ["npm", "run", "maintenance:on"],
     "maintenance_off": ["npm", "run", "maintenance:off"],
     "migrate_rollback": ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"],
@@ -256,6 +257,12 @@ class _Reader:
             self.problem(path, "must be a non-empty list of non-empty strings (an argv)")
             return default
         return list(value)
+
+    @overload
+    def path(self, value: str) -> Path: ...
+
+    @overload
+    def path(self, value: str | None) -> Path | None: ...
 
     def path(self, value: str | None) -> Path | None:
         if value is None:
