@@ -12,7 +12,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from console.secrets import SecretRef
@@ -97,7 +97,7 @@ class Commands:
     migrate_status: list[str]
     smoke_tests: list[list[str]]
     migration_order: str = "before_down"
-    service_command_mode: str = "run"
+    service_command_mode: Literal["run", "exec"] = "run"   # console.commands.compose.Via
     migration_down_sql: list[str] | None = None   # prints one migration's down SQL ("{migration}")
 
 
