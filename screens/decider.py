@@ -121,7 +121,7 @@ class FailureDialog(ModalScreen[str | None]):
         code = "" if f.exit_code is None else f" (exit {f.exit_code})"
         with Vertical():
             yield Label(f"✗ {self.step.title} failed{code}", classes="dialog--title")
-            yield Static(plain_text(f"{f.reason.label}: {f.message}"), markup=False)   # may quote host output
+            yield Static(plain_text(f"{f.reason_label}: {f.message}"), markup=False)   # may quote host output
             if self.step.command:
                 yield Static(self.step.command, classes="dialog--command", markup=False)
             yield Static("r retries · s skips it (you give the reason) · a aborts · "
