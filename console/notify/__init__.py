@@ -7,6 +7,7 @@ moments (``messages.EVENTS``) and queues them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +24,7 @@ __all__ = ["IncidentContext", "Notifier", "Outbox", "SlackWebhook", "StatusPageC
 
 
 def make_outbox(config: Config, incident_dir: Path, journal: Callable[..., Any] | None, *,
-                environ: dict[str, str] | None = None, secrets: list[Secret] = (),
+                environ: dict[str, str] | None = None, secrets: Sequence[Secret] = (),
                 **timing: float) -> Outbox:
     senders: list = []
     if config.slack is not None:
