@@ -181,7 +181,8 @@ class IncidentState:
         return {row_id for row_id, on in marked.items() if on}
 
     def artifact_hashes(self, tag: str | None, on: str = "target") -> dict[str, str]:
-        return {a.file: a.sha256 for a in self.artifacts if a.tag == tag and a.on == on}
+        # a file missing where it was checked has no digest (None): there is nothing to record for it
+        return {a.file: a.sha256 for a in self.artifacts if a.tag == tag and a.on == on and a.sha256 is not None}
 
     def summary(self) -> IncidentSummary:
         opened, started = self.opened, self.started
