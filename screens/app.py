@@ -115,8 +115,15 @@ class IncidentConsoleApp(App[None]):
         self.set_incident(journal)
         self.show_stage(flow.next_stage(journal))
 
+    @property
+    def open_journal(self) -> Journal:
+        """The open incident's journal; the incident stages are only shown with one open."""
+        if self.journal is None:
+            raise RuntimeError("no incident is open")
+        return self.journal
+
     def show_stage(self, stage: str, outcome: str | None = None) -> None:
-        journal = self.journal
+        journal = self.open_journal
         if stage == flow.DECISION:
             self.push_screen(DecisionScreen(journal))
         elif stage == flow.CHECKLIST:
@@ -188,7 +195,7 @@ class IncidentConsoleApp(App[None]):
 
     @on(DecisionScreen.Decided)
     def _decided(self, message: DecisionScreen.Decided) -> None:
-        self.push_screen(ChecklistScreen(self.journal, message.outcome))
+        self.push_screen(ChecklistScreen(self.open_journal, message.outcome))
         self._announce("decision_made", outcome=message.outcome)
 
     def _announce(self, event: str, **details: Any) -> None:
@@ -205,7 +212,7 @@ class IncidentConsoleApp(App[None]):
 
     @on(VerificationScreen.Done)
     def _verified(self) -> None:
-        self.push_screen(FollowupScreen(self.journal))
+        self.push_screen(FollowupScreen(self.open_journal))
 
     @on(VerificationScreen.RunVerification)
     def _run_verification(self, message: VerificationScreen.RunVerification) -> None:
