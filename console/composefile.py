@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 # A mapping key: quoted, or plain text up to the first ": " (or ":" at the end).
-_KEY_RE = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"\[\]{},&*!|>%@`-][^#]*?|-[^\s#][^#]*?)\s*:(?:\s+|$)""")
+_KEY_RE = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"\[\]{},&*!|>%@`-][^#]*?|-[^\s#][^#]*?)"""
+                     r"""\s*:(?:\s+|$)""")
 _UNSUPPORTED_START = ("&", "*", "!", "%", "@", "`")
 
 # Keys whose list form "NAME=value" is really a mapping (compose allows both).

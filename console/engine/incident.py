@@ -20,8 +20,8 @@ from console.engine.procedure import Procedure
 from console.engine.rollback import choose_target, rollback_procedure
 from console.engine.runner import Decider, StepEngine
 from console.engine.verification import verify_procedure
-from console.incident.records import (IncidentOpened, MigrationDecision, MigrationPlanned, Note, ReleaseLogUpdated, ResumeCheck,
-                                      StepFinished)
+from console.incident.records import (IncidentOpened, MigrationDecision, MigrationPlanned, Note, ReleaseLogUpdated,
+                                      ResumeCheck, StepFinished)
 from console.journal import Journal, open_incident
 from console.releaselog import ReleaseLog, ReleaseLogError
 from console.transport.base import Transport

@@ -47,7 +47,8 @@ class IncidentState:
     records: list[Record] = field(default_factory=list)
     opened: IncidentOpened | None = None
     answers: dict[str, bool] = field(default_factory=dict)          # question id -> answer (retractions applied)
-    decisions: dict[str, Decision] = field(default_factory=dict)    # latest answer record per question, first-asked order
+    # latest answer record per question, first-asked order
+    decisions: dict[str, Decision] = field(default_factory=dict)
     outcome: Outcome | None = None
     matrix: dict[str, MatrixMark] = field(default_factory=dict)     # condition (id or text) -> latest mark
     ticks: dict[str, ChecklistMark] = field(default_factory=dict)   # item id -> latest tick/untick/waiver
