@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from console.transport.base import CommandResult
 
 
-class FailureReason(str, Enum):
+class FailureReason(StrEnum):
     CONNECTION_LOST = "connection_lost"
     CONNECTION_TIMEOUT = "connection_timeout"
     AUTHENTICATION_FAILED = "authentication_failed"
