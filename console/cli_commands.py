@@ -119,7 +119,8 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
     try:
         procedure = await session.connect_for(procedure, rebuild)
     except TransportError as exc:
-        print(f"incident-console: cannot reach {session._transport.description}: {exc}", file=sys.stderr)
+        where = session._transport.description if session._transport is not None else "the target host"
+        print(f"incident-console: cannot reach {where}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
         if dry_run:
@@ -161,7 +162,8 @@ def _open_incident_arg(config, args):
     if state.resolved is not None:
         raise ValueError(f"incident {incident} is resolved; open a new one")
     if state.status not in ("open",):
-        raise ValueError(f"incident {incident} already ran its {state.started.procedure} ({state.status}); "
+        ran = state.started.procedure if state.started is not None else "procedure"
+        raise ValueError(f"incident {incident} already ran its {ran} ({state.status}); "
                          f"use `incident-console resume {incident}`")
     return journal
 
@@ -185,7 +187,8 @@ def cmd_rollback(args) -> int:
     try:
         procedure = build_rollback(config, args.to, args.migration_order)
         journal = _open_incident_arg(config, args)
-    except (UnsafeValue, RollbackTargetError, ValueError, FileNotFoundError) as exc:   # ValueError: an unreadable release log
+    # ValueError: an unreadable release log
+    except (UnsafeValue, RollbackTargetError, ValueError, FileNotFoundError) as exc:
         return _bad(str(exc))
     return asyncio.run(_execute(config, procedure, args, journal=journal,
                                 rebuild=lambda: build_rollback(config, args.to, args.migration_order)))

@@ -50,7 +50,7 @@ class EventPrinter:
             return f"   ok ({event.duration:.1f}s){summary}"
         if isinstance(event, StepFailed):
             code = "" if event.exit_code is None else f", exit {event.exit_code}"
-            return f"   FAILED [{event.reason.label}{code}] {plain_text(event.message)}"
+            return f"   FAILED [{event.reason_label}{code}] {plain_text(event.message)}"
         if isinstance(event, StepSkipped):
             return f"-- {event.step_id}: skipped ({event.reason})"
         if isinstance(event, WouldRun):

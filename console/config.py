@@ -12,7 +12,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from console.observability.settings import Observability, parse_observability
@@ -23,7 +23,8 @@ SECRET_KEYS = {"password", "webhook_url", "api_key", "database_url", "token"}
 COMPOSE_COMMANDS = ("auto", "docker compose", "docker-compose")   # auto: detected on the host, v2 first
 MIGRATION_ORDERS = ("before_down", "after_up")
 SERVICE_COMMAND_MODES = ("run", "exec")
-DEFAULT_COMMANDS = {
+# argv lists by name; "smoke_tests" is a list of them
+DEFAULT_COMMANDS: dict[str, Any] = {
     "maintenance_on": ["npm", "run", "maintenance:on"],
     "maintenance_off": ["npm", "run", "maintenance:off"],
     "migrate_rollback": ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"],
@@ -100,7 +101,7 @@ class Commands:
     migrate_status: list[str]
     smoke_tests: list[list[str]]
     migration_order: str = "before_down"
-    service_command_mode: str = "run"
+    service_command_mode: Literal["run", "exec"] = "run"   # console.commands.compose.Via
     migration_down_sql: list[str] | None = None   # prints one migration's down SQL ("{migration}")
 
 
@@ -263,6 +264,12 @@ class _Reader:
             self.problem(path, "must be a non-empty list of non-empty strings (an argv)")
             return default
         return list(value)
+
+    @overload
+    def path(self, value: str) -> Path: ...
+
+    @overload
+    def path(self, value: str | None) -> Path | None: ...
 
     def path(self, value: str | None) -> Path | None:
         if value is None:

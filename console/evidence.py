@@ -14,6 +14,7 @@ values, and no error message quotes a file's content.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import hmac
 import posixpath
@@ -145,6 +146,7 @@ class _BundleReader:
         self.errors = errors
         self.members: list[str] | None = None   # None: the bundle could not be listed
         self.absent: set[str] = set()            # asked-for files the bundle does not hold
+        self.path: str | None
         try:
             self.path = bundle_path(artifacts_dir, tag)
         except UnsafeValue as exc:
@@ -166,7 +168,7 @@ class _BundleReader:
         return None
 
     async def read(self, name: str) -> str | None:
-        if self.members is None:
+        if self.members is None or self.path is None:   # members are only listed from a path
             return None
         member = self.member(name)
         if member is None:
@@ -176,7 +178,7 @@ class _BundleReader:
         result = await self._run(argv("tar", "-xzOf", self.path, "--", member), f"read {name}")
         return None if result is None else result.stdout
 
-    async def _run(self, command: list[str], what: str):
+    async def _run(self, command: builtins.list[str], what: str):   # ``list`` here is the method above
         try:
             result = await self.transport.run(command, timeout=READ_TIMEOUT, capture=True)
         except TransportError as exc:
@@ -271,7 +273,10 @@ def migrations_added(old_members: list[str] | None, new_members: list[str] | Non
     """Migration names in the new bundle but not the old (``002_x.up.sql`` → ``002_x``)."""
     if old_members is None or new_members is None:
         return []
-    names = lambda members: {_migration_name(m) for m in members if _is_migration(m, migration_dirs)}
+
+    def names(members: list[str]) -> set[str]:
+        return {_migration_name(m) for m in members if _is_migration(m, migration_dirs)}
+
     return sorted(names(new_members) - names(old_members))
 
 
@@ -350,10 +355,10 @@ def describe(evidence: Evidence) -> list[str]:
             lines.append(f"image {change.service} added {short_digest(change.new_digest)}")
         else:
             lines.append(f"image {change.service} removed (was {short_digest(change.old_digest)})")
-    for change in e.compose_changes:
-        lines.append(f"compose {change.file}: {change.key} {change.change}")
-    for change in e.env_changes:
-        lines.append(f"env {change.file}: {change.key} {change.change}")
+    for key_change in e.compose_changes:
+        lines.append(f"compose {key_change.file}: {key_change.key} {key_change.change}")
+    for key_change in e.env_changes:
+        lines.append(f"env {key_change.file}: {key_change.key} {key_change.change}")
     for name in e.migrations_added:
         lines.append(f"migration added: {name}")
     if e.previous_tag and not (e.image_changes or e.compose_changes or e.env_changes or e.migrations_added):

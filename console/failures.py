@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from console.transport.base import CommandResult
 
 
-class FailureReason(str, Enum):
+class FailureReason(StrEnum):
     CONNECTION_LOST = "connection_lost"
     CONNECTION_TIMEOUT = "connection_timeout"
     AUTHENTICATION_FAILED = "authentication_failed"
@@ -25,6 +29,8 @@ class TransportError(Exception):
     """Base for failures of the link to the host (not of the command run on it)."""
 
     reason = FailureReason.CONNECTION_LOST
+    # Set (not defaulted) on a timeout or a lost link: what the command had printed by then.
+    result: CommandResult
 
 
 class ConnectionLost(TransportError):

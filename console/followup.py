@@ -8,6 +8,8 @@ log got the artifact hashes and migration decision. Those are ticked automatical
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from console.incident.records import ChecklistMark, Record
 from console.journal import Journal
 
@@ -34,7 +36,7 @@ def automatic_evidence(journal: Journal) -> dict[str, str]:
     return found
 
 
-def record_automatic_ticks(journal: Journal, items, states: dict[str, dict]) -> list[str]:
+def record_automatic_ticks(journal: Journal, items, states: Mapping[str, ChecklistMark]) -> list[str]:
     """Journal an automatic tick for each item the journal proves done and nobody has ticked
     or unticked yet; returns the ids ticked now."""
     evidence = automatic_evidence(journal)

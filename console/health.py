@@ -309,7 +309,7 @@ class HealthPoller:
         self._stopped.set()
 
 
-def _kind(exc: Exception) -> str:
+def _kind(exc: BaseException) -> str:
     return type(exc).__name__
 
 

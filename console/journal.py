@@ -21,10 +21,12 @@ import secrets as _random
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from console.incident.records import Record, build, from_line, iso, parse_iso, scrub
 from console.incident.state import IncidentState
+
+R = TypeVar("R", bound=Record)
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -71,7 +73,7 @@ class Journal:
         return cls(directory)
 
     # -- writing ---------------------------------------------------------------------------
-    def append(self, record: Record) -> Record:
+    def append(self, record: R) -> R:
         """Journal ``record`` (fsynced before this returns); the stamped record as read back."""
         if not record.JOURNALED:
             raise ValueError(f"{record.kind} is an event, not a journal record")
@@ -96,7 +98,8 @@ class Journal:
         if created:
             fsync_directory(self.directory)
         self._refresh()
-        return self._state.records[-1]
+        # read back from its line: the same kind, so the same record class
+        return cast(R, self._state.records[-1])
 
     def record(self, type_: str, **fields: Any) -> Record:
         """Compatibility shape ``record("kind", **fields)``: the typed record of that kind (fields

@@ -112,6 +112,7 @@ class Checklist:
 
     def _set(self, item_id: str, new: ItemState) -> ItemState:
         item = self.item(item_id)
+        assert new.by is not None   # every caller names who set it (a person or the console)
         at = utc_now()
         if self.journal is not None:
             entry = self.journal.append(ChecklistMark(item_id=item.id, group=item.group, title=item.title,
@@ -147,7 +148,7 @@ class Checklist:
             if own_client:
                 await client.aclose()
         changed: dict[str, ItemState] = {}
-        for item, result in zip(todo, results):
+        for item, result in zip(todo, results, strict=True):
             current = self._states[item.id]
             if self._settled_by_person(item.id):   # ticked while the checks ran
                 continue

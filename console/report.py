@@ -120,7 +120,7 @@ def _summary(state: IncidentState, title: str | None) -> str:
     from_tag, to_tag = state.tags()
     incident_id = opened.incident_id or "unknown"
     choice = state.decided or (started.procedure if started else None)
-    label = TITLES.get(choice, choice.replace("_", " ").capitalize() if choice else "No decision yet")
+    label = TITLES.get(choice, choice.replace("_", " ").capitalize()) if choice else "No decision yet"
     move = f"{from_tag} → {to_tag}" if from_tag and to_tag else (from_tag or to_tag or "—")
     if title is None:
         title = f"Incident {incident_id}: {label.lower() if choice else 'open'}" + (
@@ -334,8 +334,9 @@ def _commands(state: IncidentState) -> str:
             rows.append(row)
             open_steps[r.step_id] = row
         elif isinstance(r, (rec.StepFinished, rec.StepFailed)):
-            row = open_steps.pop(r.step_id, None)
-            if row is None:
+            if r.step_id in open_steps:
+                row = open_steps.pop(r.step_id)
+            else:
                 row = [str(len(rows) + 1), _cell(r.step_id), "—", "—", "—", "", "—"]
                 rows.append(row)
             row[3] = _cell(r.exit_code)

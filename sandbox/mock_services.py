@@ -192,7 +192,9 @@ class Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 if incident_id:
                     found = self.state.incidents.get(incident_id)
-                    return (200, found, "application/json") if found else (404, {"error": "not found"}, "application/json")
+                    if found:
+                        return 200, found, "application/json"
+                    return 404, {"error": "not found"}, "application/json"
                 return 200, [i for i in self.state.incidents.values() if i["page_id"] == page], "application/json"
         body = entry["body"]
         incident = body.get("incident") if isinstance(body, dict) else None

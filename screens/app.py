@@ -131,12 +131,19 @@ class IncidentConsoleApp(App[None]):
         self.set_incident(journal)
         self.show_stage(flow.next_stage(journal))
 
+    @property
+    def open_journal(self) -> Journal:
+        """The open incident's journal; the incident stages are only shown with one open."""
+        if self.journal is None:
+            raise RuntimeError("no incident is open")
+        return self.journal
+
     def show_stage(self, stage: str, outcome: str | None = None) -> None:
         from screens.checklist import ChecklistScreen
         from screens.decision import DecisionScreen
         from screens.followup import FollowupScreen
         from screens.verification import VerificationScreen
-        journal = self.journal
+        journal = self.open_journal
         if stage == flow.DECISION:
             self.push_screen(DecisionScreen(journal))
         elif stage == flow.CHECKLIST:
@@ -218,7 +225,7 @@ class IncidentConsoleApp(App[None]):
 
     def on_decision_screen_decided(self, message: DecisionScreen.Decided) -> None:
         from screens.checklist import ChecklistScreen
-        self.push_screen(ChecklistScreen(self.journal, message.outcome))
+        self.push_screen(ChecklistScreen(self.open_journal, message.outcome))
         self._announce("decision_made", outcome=message.outcome)
 
     def _announce(self, event: str, **details: Any) -> None:
@@ -234,7 +241,7 @@ class IncidentConsoleApp(App[None]):
 
     def on_verification_screen_done(self) -> None:
         from screens.followup import FollowupScreen
-        self.push_screen(FollowupScreen(self.journal))
+        self.push_screen(FollowupScreen(self.open_journal))
 
     def on_verification_screen_run_verification(self, message: VerificationScreen.RunVerification) -> None:
         self.open_procedure(message.procedure, None)

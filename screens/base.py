@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.widget import Widget
 
+    from console.incident.session import IncidentSession
     from screens.app import IncidentConsoleApp
 
 

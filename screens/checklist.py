@@ -217,8 +217,11 @@ class ChecklistScreen(ConsoleScreen):
             return
         config = self.console_app.config
         if self.outcome == "code_hotfix":
-            self.app.push_screen(HotfixTagDialog(self._hotfix_candidates()),
-                                 lambda tag: tag and self.build(lambda: build_code_hotfix(config, tag)))
+            def tag_chosen(tag: str | None) -> None:
+                if tag:
+                    self.build(lambda: build_code_hotfix(config, tag))
+
+            self.app.push_screen(HotfixTagDialog(self._hotfix_candidates()), tag_chosen)
         elif self.outcome == "config_hotfix":
             def changed(change: ConfigChange | None) -> None:
                 if change is not None:

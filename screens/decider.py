@@ -121,7 +121,7 @@ class FailureDialog(ModalScreen[str | None]):
         code = "" if f.exit_code is None else f" (exit {f.exit_code})"
         with Vertical():
             yield Label(f"✗ {self.step.title} failed{code}", classes="dialog--title")
-            yield Static(plain_text(f"{f.reason.label}: {f.message}"), markup=False)   # may quote host output
+            yield Static(plain_text(f"{f.reason_label}: {f.message}"), markup=False)   # may quote host output
             if self.step.command:
                 yield Static(self.step.command, classes="dialog--command", markup=False)
             yield Static("r retries · s skips it (you give the reason) · a aborts · "
@@ -157,17 +157,24 @@ class ScreenDecider:
         self._choice: asyncio.Future[Choice] | None = None
         self._dialog: Screen | None = None   # the failure or skip-reason dialog now on the stack
 
+    @property
+    def _host(self) -> "App":
+        """The app the dialogs go on; the owning screen sets it when mounted."""
+        if self.app is None:
+            raise RuntimeError("ScreenDecider has no app yet: its screen is not mounted")
+        return self.app
+
     # -- the Decider protocol ------------------------------------------------------------
 
     async def confirm(self, step: Step, prompt: str) -> bool:
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
-        def settle(value: bool | None) -> None:
+        def settle(value: bool | str | None) -> None:
             if not answer.done():
                 answer.set_result(bool(value))
 
         dialog = StepConfirmDialog(step, prompt)
-        self.app.push_screen(dialog, settle)
+        self._host.push_screen(dialog, settle)
         try:
             return await answer
         except asyncio.CancelledError:
@@ -197,11 +204,11 @@ class ScreenDecider:
                     open_confirmation()   # Escape: back to the question, nothing decided yet
             dialogs.append(ReasonDialog(f"Skip {step.title}: why?",
                                         placeholder="the reason goes into the incident journal and the report"))
-            self.app.push_screen(dialogs[-1], reason_given)
+            self._host.push_screen(dialogs[-1], reason_given)
 
         def open_confirmation() -> None:
             dialogs.append(StepConfirmDialog(step, prompt, optional=True))
-            self.app.push_screen(dialogs[-1], confirmed)
+            self._host.push_screen(dialogs[-1], confirmed)
 
         open_confirmation()
         try:
@@ -245,7 +252,7 @@ class ScreenDecider:
                 self.choose(action)
 
         self._dialog = FailureDialog(self.pending_step, self.pending_failure)
-        self.app.push_screen(self._dialog, chosen)
+        self._host.push_screen(self._dialog, chosen)
 
     def choose(self, action: str) -> None:
         """retry / abort settle at once; skip first asks for the reason."""
@@ -271,7 +278,7 @@ class ScreenDecider:
         # Skipping is recorded with why; ReasonDialog refuses an empty reason, Escape goes back.
         self._dialog = ReasonDialog(f"Skip {self.pending_step.title}: why?",
                                     placeholder="the reason goes into the incident journal")
-        self.app.push_screen(self._dialog, reason_given)
+        self._host.push_screen(self._dialog, reason_given)
 
     def _settle(self, choice: Choice) -> None:
         if self._choice is not None and not self._choice.done():
@@ -279,9 +286,9 @@ class ScreenDecider:
 
     def _close_dialog(self, dialog: Screen) -> None:
         """The engine stopped waiting (quit): take its dialog off the screen stack."""
-        if dialog not in self.app.screen_stack:
+        if dialog not in self._host.screen_stack:
             return
-        if dialog is self.app.screen:
+        if dialog is self._host.screen:
             dialog.dismiss(None)
         else:
-            self.app.call_later(lambda: dialog.is_attached and dialog.dismiss(None))
+            self._host.call_later(lambda: dialog.is_attached and dialog.dismiss(None))

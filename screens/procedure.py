@@ -286,7 +286,7 @@ class ProcedureScreen(Screen[str]):
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepFailed):
             steps.update_step(event.step_id, state="failed", duration=event.duration,
-                              note=plain_line(f"{event.reason.label}: {event.message}"))
+                              note=plain_line(f"{event.reason_label}: {event.message}"))
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepSkipped):
             # A step done before the resume keeps what _show_done_before said: the engine's

@@ -46,7 +46,10 @@ class JSONServer:
 
     def answer(self, path: str, status: int, body, delay: float = 0.0) -> str:
         """Serve ``body`` (bytes, text, or anything JSON) at ``path``; returns its URL."""
-        data = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        if isinstance(body, bytes):
+            data = body
+        else:
+            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.routes[path] = (status, data, delay)
         return self.url(path)
 

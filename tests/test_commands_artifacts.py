@@ -35,7 +35,8 @@ def test_docker_load_pull_tag_push_inspect():
     assert j(a.docker_pull("127.0.0.1:5000", "mr-dj-backend", "v1")) == "docker pull 127.0.0.1:5000/mr-dj-backend:v1"
     assert j(a.docker_tag("mr-dj-backend:latest", "registry.example.com/mr-dj-backend:v2")) == (
         "docker tag mr-dj-backend:latest registry.example.com/mr-dj-backend:v2")
-    assert j(a.docker_push("registry.example.com/mr-dj-backend:v2")) == "docker push registry.example.com/mr-dj-backend:v2"
+    assert j(a.docker_push("registry.example.com/mr-dj-backend:v2")) == (
+        "docker push registry.example.com/mr-dj-backend:v2")
     assert j(a.docker_image_inspect(["mr-dj-backend:v1", "127.0.0.1:5000/mr-dj-frontend:v1"])) == (
         "docker image inspect mr-dj-backend:v1 127.0.0.1:5000/mr-dj-frontend:v1")
 

@@ -95,8 +95,10 @@ def test_ps_is_json_on_v2_and_the_table_on_v1():
 
 
 def test_version_needs_no_project():
-    assert joined(ComposeCommands("docker-compose", "mr-dj", "/opt/mr-dj").version()) == "docker-compose version --short"
-    assert joined(ComposeCommands("docker compose", "mr-dj", "/opt/mr-dj").version()) == "docker compose version --short"
+    v1 = ComposeCommands("docker-compose", "mr-dj", "/opt/mr-dj")
+    v2 = ComposeCommands("docker compose", "mr-dj", "/opt/mr-dj")
+    assert joined(v1.version()) == "docker-compose version --short"
+    assert joined(v2.version()) == "docker compose version --short"
 
 
 def test_every_project_command_names_project_file_and_directory(compose):

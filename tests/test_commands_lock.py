@@ -29,9 +29,11 @@ def test_read_and_release():
 
 
 @pytest.mark.parametrize("bad", [
-    "/opt/mr-dj", "/opt/mr-dj/", "/opt", "/", "/opt/other/.incident-console.lock", "/opt/mr-dj/../.incident-console.lock",
-    "/opt/mr-dj/.incident-console.lock/..", "/opt/mr-dj/x.incident-console.lock", "opt/mr-dj/.incident-console.lock",
-    "/opt/mr-dj/.incident-console.lock;id", "/opt/mr-dj/.incident-console.lock\n", "/opt/mr-dj-x/.incident-console.lock",
+    "/opt/mr-dj", "/opt/mr-dj/", "/opt", "/", "/opt/other/.incident-console.lock",
+    "/opt/mr-dj/../.incident-console.lock", "/opt/mr-dj/.incident-console.lock/..",
+    "/opt/mr-dj/x.incident-console.lock", "opt/mr-dj/.incident-console.lock",
+    "/opt/mr-dj/.incident-console.lock;id", "/opt/mr-dj/.incident-console.lock\n",
+    "/opt/mr-dj-x/.incident-console.lock",
 ])
 def test_release_refuses_anything_but_the_lock_under_the_project(bad):
     with pytest.raises(UnsafeValue):

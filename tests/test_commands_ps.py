@@ -96,7 +96,8 @@ def test_v1_table_with_leading_warning_lines():
     "[{\"Name\": ",
     '{"Name": "x"}\n{broken',
     "[1, 2]",
-    "   Name        Command      State    Ports\n---------------------------------------\nmr-dj_a_1   run   Sleeping   \n",
+    "   Name        Command      State    Ports\n---------------------------------------\n"
+    "mr-dj_a_1   run   Sleeping   \n",
 ])
 def test_unknown_output_is_an_error_not_an_empty_list(bad):
     with pytest.raises(PsParseError):

@@ -78,7 +78,8 @@ def confirmation(screen: str) -> str | None:
 
 def _ctl(*args: str) -> str:
     result = subprocess.run([str(CTL), *args], capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"sandbox/ctl {' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+    assert result.returncode == 0, (f"sandbox/ctl {' '.join(args)} failed:\n"
+                                    f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
     return result.stdout.strip().splitlines()[-1]
 
 

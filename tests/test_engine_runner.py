@@ -329,7 +329,7 @@ async def test_the_release_log_warning_is_a_readable_note_in_the_report(config, 
     journal = Journal.create(config.paths.state_dir)
     run = IncidentRun(config, journal, LocalTransport(), ScriptedDecider(), [])
     assert await run.run(Procedure("rollback", [Step("ok", "OK", argv=["true"])], "v2", "v1")) == "succeeded"
-    line = next(json.loads(l) for l in journal.path.read_text().splitlines() if '"note"' in l)
+    line = next(json.loads(text) for text in journal.path.read_text().splitlines() if '"note"' in text)
     assert "release log was not updated" in line["text"] and "message" not in line
     report = render_report(Journal(journal.directory).state)
     assert "Note by console: the release log was not updated" in report and "record v1 by hand" in report

@@ -41,7 +41,8 @@ def health_versions():
     out = {}
     for port in (18081, 18082):
         try:
-            out[port] = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5, trust_env=False).json().get("version")
+            health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5, trust_env=False)
+            out[port] = health.json().get("version")
         except httpx.HTTPError:
             out[port] = None
     return out
@@ -50,7 +51,8 @@ def health_versions():
 def compose_state(config):
     ps = host(config, "docker ps -a --format '{{.ID}} {{.Image}} {{.Status}}' | sort").stdout
     ids = sorted(line.split()[0] + " " + line.split()[1] for line in ps.splitlines())
-    schema = host(config, "cd /opt/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend npm run migrate:status").stdout
+    status = "cd /opt/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend npm run migrate:status"
+    schema = host(config, status).stdout
     return ids, schema
 
 
@@ -108,7 +110,8 @@ def test_dry_run_leaves_compose_state_identical(fresh_sandbox):
     result = cli(fresh_sandbox, "rollback", "--to", "v1", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "would run compose_down" in result.stdout
-    assert "docker-compose -p mr-dj -f /opt/mr-dj/docker-compose.yml --project-directory /opt/mr-dj down" in result.stdout
+    assert ("docker-compose -p mr-dj -f /opt/mr-dj/docker-compose.yml --project-directory /opt/mr-dj down"
+            in result.stdout)
     assert compose_state(config) == before
     assert health_versions() == {18081: "v2", 18082: "v2"}
 

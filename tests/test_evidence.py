@@ -138,7 +138,8 @@ async def test_gathers_every_kind_of_change_from_two_bundles(config, log):
 async def test_outside_the_impact_window(config, log):
     evidence = await gather_evidence(config, LocalTransport(), log, now=DEPLOYED_AT + timedelta(minutes=31))
     assert evidence.within_impact_window is False
-    assert describe(evidence)[0] == "deployed v2 31 min ago — outside the 30-min window: weigh a hotfix against a rollback"
+    assert describe(evidence)[0] == ("deployed v2 31 min ago — outside the 30-min window: "
+                                     "weigh a hotfix against a rollback")
     shorter = dataclasses.replace(config, thresholds=dataclasses.replace(config.thresholds, impact_window_minutes=5))
     evidence = await gather_evidence(shorter, LocalTransport(), log, now=DEPLOYED_AT + timedelta(minutes=4))
     assert evidence.within_impact_window is True

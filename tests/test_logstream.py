@@ -56,7 +56,7 @@ def test_ansi_colours_and_control_characters_are_stripped():
 
 
 def test_embedded_newlines_split_into_lines():
-    assert [l.text for l in parse_lines([f"a-1  | {TS} one\nb-1  | {TS} two"])] == ["one", "two"]
+    assert [line.text for line in parse_lines([f"a-1  | {TS} one\nb-1  | {TS} two"])] == ["one", "two"]
 
 
 def test_long_lines_are_truncated_before_parsing():

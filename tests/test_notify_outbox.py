@@ -88,7 +88,7 @@ async def test_server_error_is_queued_then_retried_with_backoff(tmp_path, mock_s
     statuses = [(r["status"], r["attempts"]) for r in journal.records]
     assert statuses == [("queued", 1), ("queued", 2), ("queued", 3), ("sent", 4)]
     times = [datetime.fromisoformat(r["ts"].replace("Z", "+00:00")) for r in mock_services.requests]
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
     # 0.1 s, 0.2 s, 0.4 s: each wait at least the backoff, and growing.
     assert gaps[0] >= 0.09 and gaps[1] >= 0.19 and gaps[2] >= 0.39
     assert gaps[0] < gaps[1] < gaps[2]

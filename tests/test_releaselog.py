@@ -172,8 +172,9 @@ def test_record_incident_after_a_rollback(log_path):
 
 
 def test_round_trip_keeps_unknown_keys(log_path):
-    log_path.write_text(SANDBOX_LOG.replace('pushed = true\n[releases.images]\nmr-dj-backend = { ref = "127.0.0.1:5000/mr-dj-backend:v1"',
-                                            'pushed = true\nnotes = "first release"\n[releases.images]\nmr-dj-backend = { ref = "127.0.0.1:5000/mr-dj-backend:v1"'))
+    images = '[releases.images]\nmr-dj-backend = { ref = "127.0.0.1:5000/mr-dj-backend:v1"'
+    log_path.write_text(SANDBOX_LOG.replace(f"pushed = true\n{images}",
+                                            f'pushed = true\nnotes = "first release"\n{images}'))
     log = ReleaseLog.load(log_path)
     log.save()
     assert ReleaseLog.load(log_path).get("v1").extra == {"notes": "first release"}

@@ -126,7 +126,7 @@ async def test_code_hotfix_offers_the_release_captured_after_the_deployed_one(tm
     log.save()
     app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await start_code_hotfix(pilot, app)
+        await start_code_hotfix(pilot, app)
         assert isinstance(app.screen, HotfixTagDialog)
         assert app.screen.query_one("#tag").value == "v3"
         assert "v3" in str(app.screen.query_one("#tag-candidates").render())

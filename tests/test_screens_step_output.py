@@ -43,8 +43,9 @@ async def test_an_optional_step_is_skipped_at_its_confirmation_with_a_reason(tmp
     from screens.modals import ReasonDialog
     from _screens_support import records
     app, _ = make_recording_app(tmp_path)
-    optional = Step("maintenance_on", "Switch traffic to maintenance", action=_maintenance, display="npm run maintenance:on",
-                    destructive=True, mutating=True, optional="Runbook 3.1: switch traffic to maintenance (if required).")
+    optional = Step("maintenance_on", "Switch traffic to maintenance", action=_maintenance,
+                    display="npm run maintenance:on", destructive=True, mutating=True,
+                    optional="Runbook 3.1: switch traffic to maintenance (if required).")
     after = Step("check", "A quick check", action=_maintenance, display="check", read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
         journal = rollback_incident(app.config)

@@ -96,7 +96,7 @@ async def test_busybox_setsid_runs_the_command_in_its_own_group_with_status_and_
     done = subprocess.run(["sh", "-c", line], input="from stdin\n", capture_output=True, text=True,
                           env={"PATH": str(bin_dir)}, timeout=10)
     assert done.returncode == 4, done.stderr
-    pgid_line = [l for l in done.stderr.splitlines() if l.startswith(PGID_MARKER)]
+    pgid_line = [line for line in done.stderr.splitlines() if line.startswith(PGID_MARKER)]
     assert len(pgid_line) == 1 and "invalid option" not in done.stderr
     group, passed = done.stdout.splitlines()
     assert PGID_MARKER + group == pgid_line[0] and passed == "from stdin"

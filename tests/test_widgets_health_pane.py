@@ -43,7 +43,7 @@ def sent(app: PaneApp, kind: type) -> list:
 @pytest.mark.asyncio
 async def test_rows_wait_for_first_results():
     app = PaneApp()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24)):
         pane = app.query_one(HealthPane)
         assert pane.row_cells("backend")[1] == "…"
         assert pane.healthy is None

@@ -111,7 +111,8 @@ class EvidencePanel(Widget):
     def _key_changes(self, changes: list) -> list[Text]:
         style = self.get_component_rich_style
         return [Text.assemble((f"{CHANGE_MARKS.get(kind, '?')} ", style(f"evidence-panel--{kind}")
-                               if kind in CHANGE_MARKS else ""), f"{key} ", (f"({file})", style("evidence-panel--muted")))
+                               if kind in CHANGE_MARKS else ""), f"{key} ",
+                              (f"({file})", style("evidence-panel--muted")))
                 for file, key, kind in map(_key_fields, changes)]
 
     def _section(self, title: str, rows: list[Text]) -> Text:

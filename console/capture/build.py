@@ -16,6 +16,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -79,6 +80,7 @@ def _args(service: str, args: Any) -> tuple[tuple[str, str], ...]:
         pairs = list(args.items())
     else:
         raise BadCaptureInput(f"service {service}: build.args must be a mapping or a list of NAME=value")
+    checked = []
     for name, value in pairs:
         if not _ARG_NAME.fullmatch(str(name)):
             raise BadCaptureInput(f"service {service}: build.args has an invalid name {name!r}")
@@ -88,7 +90,8 @@ def _args(service: str, args: Any) -> tuple[tuple[str, str], ...]:
         if "$" in value:
             raise BadCaptureInput(f"service {service}: build arg {name} uses a ${{VARIABLE}}, which "
                                   "--build does not interpolate")
-    return tuple((str(name), value) for name, value in pairs)
+        checked.append((str(name), value))
+    return tuple(checked)
 
 
 def parse_build(service: str, build: Any) -> BuildSpec:
@@ -260,6 +263,6 @@ def build_images(client: docker.DockerClient, builds: list[ImageBuild], report) 
     built = {}
     for build in builds:
         report.step(f"building {build.tag} from {build.spec.context}")
-        built[build.tag] = build_image(client, build, lambda line, tag=build.tag: report.build_output(tag, line))
+        built[build.tag] = build_image(client, build, partial(report.build_output, build.tag))
         report.step(f"built {build.tag} ({built[build.tag][:19]})")
     return built

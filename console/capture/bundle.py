@@ -102,7 +102,12 @@ def write_bundle(entries: list[BundleEntry], path: Path, mtime: int) -> Path:
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
             for entry in entries:
-                data = entry.data if entry.data is not None else entry.source.read_bytes()
+                if entry.data is not None:
+                    data = entry.data
+                elif entry.source is not None:
+                    data = entry.source.read_bytes()
+                else:
+                    raise ValueError(f"bundle entry {entry.name} has neither data nor a source file")
                 info = _info(entry.name, mtime, 0o600 if entry.secret else 0o644)
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))

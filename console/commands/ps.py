@@ -184,7 +184,8 @@ def _v1_service(name: str, project_name: str | None) -> tuple[str | None, bool]:
     # v1 drops characters other than [-_a-z0-9] from the project name in container names.
     prefix = re.sub(r"[^-_a-z0-9]", "", require_project_name(project_name).lower())
     match = re.fullmatch(
-        re.escape(prefix) + r"_(?P<service>[A-Za-z0-9][A-Za-z0-9_.-]*?)(?P<run>_run)?_(?:\d+|[0-9a-f]{12})(?:_[0-9a-f]{12})?",
+        re.escape(prefix) + r"_(?P<service>[A-Za-z0-9][A-Za-z0-9_.-]*?)(?P<run>_run)?"
+                            r"_(?:\d+|[0-9a-f]{12})(?:_[0-9a-f]{12})?",
         name)
     if match is None:
         return None, False

@@ -49,7 +49,8 @@ async def verify_release_artifacts(ctx: StepContext, tag: str, recorded: dict[st
             problems.append(f"{name} has no sha256 recorded in the release log for {tag}")
         elif computed[name][-1] != expected:
             problems.append(f"{name} has sha256 {computed[name][-1]}, the release log recorded {expected} at capture")
-    detail = {"files": {n: (computed.get(n) or [None])[-1] for n in names}}
+    detail: dict[str, dict[str, str | None]] = {"files": {n: computed[n][-1] if computed.get(n) else None
+                                                          for n in names}}
     for name, digest in detail["files"].items():
         ctx.record(Artifact(tag=tag, file=name, sha256=digest, verified=not problems, source="host",
                             on=ctx.host))

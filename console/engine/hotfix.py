@@ -223,6 +223,8 @@ def build_config_hotfix(config: Config, *, service: str, env_file: str | None, k
 
 def rebuild_hotfix(config: Config, log, name: str, started: ProcedureStarted, options: dict) -> Procedure:
     if name == "code_hotfix":
+        if started.to_tag is None:
+            raise ValueError("the code hotfix's journal names no tag to deploy; nothing to resume")
         return code_hotfix_procedure(config, log, started.from_tag, started.to_tag,
                                      options.get("monitor_minutes"))
     if name == "config_hotfix":

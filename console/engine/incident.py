@@ -20,8 +20,8 @@ from console.engine.procedure import Procedure
 from console.engine.rollback import choose_target, rollback_procedure
 from console.engine.runner import Decider, StepEngine
 from console.engine.verification import verify_procedure
-from console.incident.records import (IncidentOpened, MigrationDecision, MigrationPlanned, Note, ReleaseLogUpdated, ResumeCheck,
-                                      StepFinished)
+from console.incident.records import (IncidentOpened, MigrationDecision, MigrationPlanned, Note, ReleaseLogUpdated,
+                                      ResumeCheck, StepFinished)
 from console.journal import Journal, open_incident
 from console.releaselog import ReleaseLog, ReleaseLogError
 from console.targets import target_label  # noqa: F401  (re-exported: its old home)
@@ -96,6 +96,9 @@ class IncidentRun:
         decision = self._migration_decision(procedure, engine) if procedure.name == "rollback" else None
         if outcome != "succeeded":
             return
+        to_tag = procedure.to_tag
+        if to_tag is None:   # rollback and hotfix procedures are always built with one
+            raise ReleaseLogError(f"the {procedure.name} procedure has no release tag to record")
         log = ReleaseLog.load(self.config.paths.release_log)
         hashes = self.journal.state.artifact_hashes(procedure.to_tag)
         if procedure.from_tag and procedure.from_tag != procedure.to_tag and log.get(procedure.from_tag) is not None:
@@ -103,9 +106,10 @@ class IncidentRun:
             why = ("rolled back" if procedure.name == "rollback" else f"replaced by hotfix {procedure.to_tag}")
             log.mark_bad(procedure.from_tag, by=self.config.operator,
                          reason=f"{why} by incident {self.journal.incident_id}")
-        log.set_deployed(procedure.to_tag)
-        log.record_incident(procedure.to_tag, self.journal.incident_id, outcome, hashes,
-                            decision and {k: getattr(decision, k) for k in ("action", "from_head", "to_head", "undone", "reason")})
+        log.set_deployed(to_tag)
+        fields = ("action", "from_head", "to_head", "undone", "reason")
+        log.record_incident(to_tag, self.journal.incident_id, outcome, hashes,
+                            {k: getattr(decision, k) for k in fields} if decision is not None else None)
         log.save()
         self.journal.append(ReleaseLogUpdated(deployed=procedure.to_tag, marked_bad=procedure.from_tag))
 
@@ -132,10 +136,9 @@ class IncidentRun:
             if live is not None and live.known:
                 plan = MigrationPlanned(applied=live.applied, target_head=live.target_head, undo=live.undo)
         rolled_back = isinstance(outcome, StepFinished)
-        known = plan is not None and plan.known
+        known_none = plan is not None and plan.known and not plan.undo
         return self.journal.append(MigrationDecision(
-            action="rolled_back" if rolled_back else (
-                "none_needed" if known and not plan.undo else "skipped"),
+            action="rolled_back" if rolled_back else ("none_needed" if known_none else "skipped"),
             from_head=(plan.applied or [None])[-1] if plan else None,
             to_head=procedure.options.get("target_migration_head"),
             undone=list(plan.undo) if rolled_back and plan else [],
@@ -159,7 +162,7 @@ def build_verify(config: Config, expected_version: str | None) -> Procedure:
 def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[str]]:
     """From an unfinished incident's journal: the same procedure, and the steps already done."""
     state = journal.state
-    started, ended = state.started, state.ended
+    started = state.started
     if started is None:
         raise ValueError(f"incident {journal.incident_id} never started a procedure; nothing to resume")
     if state.finished is not None and state.finished.outcome == "succeeded":
@@ -168,6 +171,8 @@ def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[
     options = started.options or {}
     log = ReleaseLog.load(config.paths.release_log)
     if name == "rollback":
+        if started.to_tag is None:
+            raise ValueError(f"incident {journal.incident_id}'s rollback has no target tag in its journal")
         procedure = rollback_procedure(config, log, started.from_tag, started.to_tag,
                                        migration_order=options.get("migration_order"))
     else:

@@ -61,7 +61,8 @@ class RemoteLock:
         if not result.ok:
             raise LockError(f"cannot read {self.lock_dir}: {result.stderr.strip() or result.exit_status}")
         info = lock_cmd.parse_lock_info(result.stdout)
-        found = {"holder": info.holder, "incident_id": info.incident_id, "since": info.since}
+        found: dict[str, str | bool | None] = {"holder": info.holder, "incident_id": info.incident_id,
+                                               "since": info.since}
         if not any(found.values()):
             found["unreadable"] = True
         return found

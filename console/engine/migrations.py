@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from console.commands.compose import ComposeCommands
+from console.commands.compose import ComposeCommands, Via
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult
 from console.incident.records import MigrationPlanned, Note
@@ -55,7 +55,7 @@ def parse_applied(output: str) -> list[str]:
     return names
 
 
-async def check_schema(ctx: StepContext, target_head: str | None, via: str) -> ActionResult:
+async def check_schema(ctx: StepContext, target_head: str | None, via: Via) -> ActionResult:
     config = ctx.config
     compose = ComposeCommands.for_target(config.target)
     argv = compose.migrate_status(config.backend.name, config.commands.migrate_status, via=via)
@@ -106,7 +106,7 @@ def destructive_changes(down_sql: dict[str, str]) -> list[str]:
     return drops
 
 
-async def _read_down_sql(ctx: StepContext, plan: MigrationPlan, via: str) -> None:
+async def _read_down_sql(ctx: StepContext, plan: MigrationPlan, via: Via) -> None:
     """Ask the host for each undone migration's down SQL, where the config says how."""
     command = ctx.config.commands.migration_down_sql
     if not command:

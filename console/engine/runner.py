@@ -140,7 +140,8 @@ class StepEngine:
             self._record(LockEvent("released", self.lock.lock_dir), emit=False)
         except Exception as exc:  # the host may be unreachable; say what is left behind
             message = (f"could not release the lock {self.lock.lock_dir}: {exc}; "
-                       f"it names incident {self.lock.incident_id}; run `incident-console unlock` once the host is back")
+                       f"it names incident {self.lock.incident_id}; "
+                       "run `incident-console unlock` once the host is back")
             self._record(LockEvent("release_failed", self.lock.lock_dir, error=str(exc)), emit=False)
             self.emit(Notice(message, "error"))
 

@@ -39,7 +39,7 @@ async def services_running(ctx: StepContext) -> ActionResult:
         if down:
             parts.append("not running: " + ", ".join(down))
         return ActionResult(False, "; ".join(parts), detail)
-    return ActionResult(True, "all services up: " + ", ".join(sorted(by_service)), detail)
+    return ActionResult(True, "all services up: " + ", ".join(sorted(s for s in by_service if s is not None)), detail)
 
 
 async def wait_for_health(ctx: StepContext, expected_version: str | None,

@@ -165,7 +165,8 @@ def cmd_show(args) -> int:
         print(json.dumps(data, default=str))
         return EXIT_OK
     print(f"incident {summary.id}: {summary.state}  target {summary.target or '-'}  deployed {summary.deployed or '-'}")
-    print(f"  decision: {state.decided or '-'}" + (" (overridden)" if state.outcome and state.outcome.overridden else ""))
+    overridden = " (overridden)" if state.outcome and state.outcome.overridden else ""
+    print(f"  decision: {state.decided or '-'}{overridden}")
     for qid, answer in state.answers.items():
         print(f"    {qid}: {'yes' if answer else 'no'}")
     if summary.procedure:
@@ -214,7 +215,8 @@ def cmd_decide(args) -> int:
     if evaluation.outcome is None and not (args.reason or "").strip():
         return bad_input(f"the decision tree is not finished (next question: {evaluation.next_question}); "
                          f"answer it with --answer, or give --reason to decide without it")
-    marked = session.state.marked_conditions({r.condition: r.id for r in runbook.matrix}, {r.id for r in runbook.matrix})
+    marked = session.state.marked_conditions({r.condition: r.id for r in runbook.matrix},
+                                             {r.id for r in runbook.matrix})
     try:
         session.decide(args.outcome, path=[{"question_id": q, "answer": a} for q, a in evaluation.path],
                        overridden=overridden or evaluation.outcome is None, reason=args.reason,

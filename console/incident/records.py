@@ -324,7 +324,7 @@ class Artifact(Record):
     KIND: ClassVar[str] = "artifact"
     tag: str = ""
     file: str = ""
-    sha256: str = ""
+    sha256: str | None = ""   # None: the file was missing where it was checked
     verified: bool = False
     source: str = ""
     on: str = "target"

@@ -47,7 +47,8 @@ class IncidentState:
     records: list[Record] = field(default_factory=list)
     opened: IncidentOpened | None = None
     answers: dict[str, bool] = field(default_factory=dict)          # question id -> answer (retractions applied)
-    decisions: dict[str, Decision] = field(default_factory=dict)    # latest answer record per question, first-asked order
+    # latest answer record per question, first-asked order
+    decisions: dict[str, Decision] = field(default_factory=dict)
     outcome: Outcome | None = None
     matrix: dict[str, MatrixMark] = field(default_factory=dict)     # condition (id or text) -> latest mark
     ticks: dict[str, ChecklistMark] = field(default_factory=dict)   # item id -> latest tick/untick/waiver
@@ -202,7 +203,8 @@ class IncidentState:
         return {row_id for row_id, on in marked.items() if on}
 
     def artifact_hashes(self, tag: str | None, on: str = "target") -> dict[str, str]:
-        return {a.file: a.sha256 for a in self.artifacts if a.tag == tag and a.on == on}
+        # a file missing where it was checked has no digest (None): there is nothing to record for it
+        return {a.file: a.sha256 for a in self.artifacts if a.tag == tag and a.on == on and a.sha256 is not None}
 
     def summary(self) -> IncidentSummary:
         opened, started = self.opened, self.started

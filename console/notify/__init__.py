@@ -10,6 +10,7 @@ The senders (and httpx with them) are imported on first use of one of these name
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -38,7 +39,7 @@ def __getattr__(name: str) -> Any:
 
 
 def make_outbox(config: Config, incident_dir: Path, journal: Callable[..., Any] | None, *,
-                environ: dict[str, str] | None = None, secrets: list[Secret] = (),
+                environ: dict[str, str] | None = None, secrets: Sequence[Secret] = (),
                 **timing: float) -> Outbox:
     from console.notify.outbox import Outbox
     from console.notify.slack import SlackWebhook

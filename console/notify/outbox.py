@@ -23,6 +23,7 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -96,7 +97,7 @@ class Outbox:
     """Persist, send once, and keep retrying in the background until delivered."""
 
     def __init__(self, incident_dir: Path, senders: list[Sender] | dict[str, Sender],
-                 journal: Callable[..., Any] | None = None, *, secrets: list[Secret] = (),
+                 journal: Callable[..., Any] | None = None, *, secrets: Sequence[Secret] = (),
                  first_timeout: float = FIRST_ATTEMPT_TIMEOUT, retry_timeout: float = RETRY_TIMEOUT,
                  base_delay: float = BASE_DELAY, max_delay: float = MAX_DELAY) -> None:
         self.directory = Path(incident_dir) / OUTBOX_DIR

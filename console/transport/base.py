@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from console.secrets import SecretBytes
+
 # Called with ("stdout" | "stderr", [complete lines without newline]) as output arrives;
 # lines come in batches so a flood costs one call per chunk, not per line.
 OutputCallback = Callable[[str, list[str]], None]
@@ -35,7 +37,7 @@ class Transport(Protocol):
     async def connect(self) -> None: ...
 
     async def run(self, argv: list[str], *, timeout: float | None = None,
-                  on_output: OutputCallback | None = None, stdin: bytes | None = None,
+                  on_output: OutputCallback | None = None, stdin: bytes | SecretBytes | None = None,
                   capture: bool = False) -> CommandResult:
         """Run ``argv`` (joined with shlex.join on the far side), streaming output.
 

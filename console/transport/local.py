@@ -14,7 +14,7 @@ import signal
 import time
 
 from console.failures import CommandTimeout
-from console.secrets import stdin_bytes
+from console.secrets import SecretBytes, stdin_bytes
 from console.transport.aborting import finish_despite_cancel
 from console.transport.base import CommandResult, OutputCallback
 from console.transport.streams import CHUNK_SIZE, BoundedCapture, LineSplitter
@@ -41,7 +41,7 @@ class LocalTransport:
         return None
 
     async def run(self, argv: list[str], *, timeout: float | None = None,
-                  on_output: OutputCallback | None = None, stdin: bytes | None = None,
+                  on_output: OutputCallback | None = None, stdin: bytes | SecretBytes | None = None,
                   capture: bool = False) -> CommandResult:
         started = time.monotonic()
         out_capture = BoundedCapture() if capture else None
@@ -73,10 +73,10 @@ class LocalTransport:
             raise
         if not done:
             await finish_despite_cancel(self._abort(proc, pump))
-            exc = CommandTimeout(f"{shlex.join(argv)} ran past its {timeout:g}s timeout and was "
-                                 "killed with its process group")
-            exc.result = result(None)
-            raise exc
+            timed_out = CommandTimeout(f"{shlex.join(argv)} ran past its {timeout:g}s timeout and was "
+                                       "killed with its process group")
+            timed_out.result = result(None)
+            raise timed_out
         try:
             status = pump.result()
         except BaseException:
@@ -100,13 +100,14 @@ class LocalTransport:
 
 
 async def _pump(proc: asyncio.subprocess.Process, out: LineSplitter, err: LineSplitter,
-                stdin: bytes | None) -> int:
+                stdin: bytes | SecretBytes | None) -> int:
     async def drain(reader: asyncio.StreamReader, splitter: LineSplitter) -> None:
         while chunk := await reader.read(CHUNK_SIZE):
             splitter.feed(chunk)
         splitter.finish()
 
     async def feed() -> None:
+        assert proc.stdin is not None   # the process was started with stdin=PIPE when there is input
         try:
             proc.stdin.write(stdin_bytes(stdin))   # revealed inline: no local holds the values
             await proc.stdin.drain()
@@ -115,6 +116,7 @@ async def _pump(proc: asyncio.subprocess.Process, out: LineSplitter, err: LineSp
         finally:
             proc.stdin.close()
 
+    assert proc.stdout is not None and proc.stderr is not None   # started with stdout/stderr=PIPE
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(drain(proc.stdout, out))

@@ -76,7 +76,7 @@ async def get_file(conn: asyncssh.SSHClientConnection, remote: str, local: Path,
                     if progress:
                         progress(done, total)
                     while block := await source.read(BLOCK, done):
-                        target.write(block)
+                        target.write(block)   # type: ignore[call-overload]  # asyncssh types read() as str; "rb" gives bytes
                         done += len(block)
                         if progress:
                             progress(done, total)

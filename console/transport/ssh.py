@@ -20,7 +20,7 @@ import asyncssh
 from console.config import Target
 from console.failures import (AuthenticationFailed, CommandTimeout, ConnectionLost, ConnectTimeout,
                               HostKeyRejected, TransportError)
-from console.secrets import stdin_bytes
+from console.secrets import SecretBytes, stdin_bytes
 from console.transport import sftp
 from console.transport.aborting import finish_despite_cancel
 from console.transport.base import CommandResult, OutputCallback
@@ -113,6 +113,7 @@ class SSHTransport:
                     await self._open_with_backoff(3, 0.5, 4.0, None)
                 else:
                     await self._open()
+            assert self._conn is not None   # opening either set the connection or raised
             return self._conn
 
     async def _open_with_backoff(self, attempts: int, base_delay: float, max_delay: float,
@@ -186,7 +187,7 @@ class SSHTransport:
     # -- commands -----------------------------------------------------------------
 
     async def run(self, argv: list[str], *, timeout: float | None = None,
-                  on_output: OutputCallback | None = None, stdin: bytes | None = None,
+                  on_output: OutputCallback | None = None, stdin: bytes | SecretBytes | None = None,
                   capture: bool = False) -> CommandResult:
         """Run ``argv`` on the host in its own process group; see :class:`Transport`.
 
@@ -227,10 +228,10 @@ class SSHTransport:
             how = ("was killed with its process group" if killed else
                    "its process group was never reported (no PGID marker) or could not be signalled, "
                    "so it MAY STILL RUN on the host: check with ps before retrying")
-            exc = CommandTimeout(f"{shlex.join(argv)} ran past its {timeout:g}s timeout on "
-                                 f"{self.description}; {how}")
-            exc.result = result(None)
-            raise exc
+            timed_out = CommandTimeout(f"{shlex.join(argv)} ran past its {timeout:g}s timeout on "
+                                       f"{self.description}; {how}")
+            timed_out.result = result(None)
+            raise timed_out
         try:
             status = pump.result()
         except (asyncssh.Error, OSError) as exc:
