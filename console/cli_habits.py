@@ -53,7 +53,8 @@ def cmd_completion(args) -> int:
             spec = COMPLETES.get((name, action.dest))
             if spec:
                 action.complete = spec
-    print(shtab.complete(parser, shell=args.shell, preamble={"bash": _BASH, "zsh": _ZSH}))
+    # shtab takes a preamble per shell as a dict (its annotation says str only)
+    print(shtab.complete(parser, shell=args.shell, preamble={"bash": _BASH, "zsh": _ZSH}))  # type: ignore[arg-type]
     return EXIT_OK
 
 
@@ -97,7 +98,8 @@ def _tags(log) -> list[str]:
     if isinstance(releases, dict):
         return list(releases)
     if isinstance(releases, list):
-        return [r.get("tag") if isinstance(r, dict) else getattr(r, "tag", None) for r in releases if r]
+        tags = [r.get("tag") if isinstance(r, dict) else getattr(r, "tag", None) for r in releases if r]
+        return [str(tag) for tag in tags if tag]
     return []
 
 

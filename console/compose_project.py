@@ -11,6 +11,8 @@ carries the files under the same relative names, so the host runs the same set.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import os
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -59,7 +61,7 @@ def configured_compose_files(r, table: dict) -> tuple[str, ...]:
     return tuple(names)
 
 
-def resolve_compose_files(capture, environ: dict[str, str] | None = None) -> list[str]:
+def resolve_compose_files(capture, environ: Mapping[str, str] | None = None) -> list[str]:
     """The compose files of the project, in ``-f`` order (see the module docstring)."""
     if capture.compose_files:
         return list(capture.compose_files)

@@ -153,7 +153,10 @@ class FollowupScreen(ConsoleScreen):
                           detail=f"It mutes {' '.join(silence.matchers or [])} until {until} UTC. "
                                  "Keep it if the services are still being watched.",
                           yes_label="Expire", no_label="Keep"),
-            lambda expire: self.end_silence(keep=not expire))
+            self._silence_answered)
+
+    def _silence_answered(self, expire: bool | None) -> None:
+        self.end_silence(keep=not expire)
 
     @work(exclusive=True, group="silence", exit_on_error=False)
     async def end_silence(self, keep: bool) -> None:

@@ -31,7 +31,7 @@ class KeysHelp(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="keys-help"):
             yield Static(self.title_text, classes="keys-help--title", markup=False)
-            table = DataTable(id="keys-help-table", cursor_type="row", show_cursor=False)
+            table: DataTable[str] = DataTable(id="keys-help-table", cursor_type="row", show_cursor=False)
             table.add_columns("Key", "Action")
             for key, description in self.keys:
                 table.add_row(key, description)

@@ -22,7 +22,8 @@ def resample(points: list[tuple[float, float]], start: float, end: float, width:
         if math.isnan(v) or math.isinf(v):
             continue
         i = min(width - 1, max(0, int((t - start) / (end - start) * width)))
-        columns[i] = v if columns[i] is None else max(columns[i], v)
+        seen = columns[i]
+        columns[i] = v if seen is None else max(seen, v)
     return columns
 
 

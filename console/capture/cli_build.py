@@ -9,6 +9,8 @@ said so). Output lines stream to the reporter as the build prints them.
 
 from __future__ import annotations
 
+from functools import partial
+
 import os
 import re
 import shutil
@@ -112,7 +114,7 @@ def build_images(client, builds: list[ImageBuild], report, *, platform: str | No
     for b in builds:
         report.step(f"building {b.tag} from {b.spec.context}")
         run_build(build_argv(kind, b, platform), cmd.build_env(kind, platform), b.tag,
-                  lambda line, tag=b.tag: report.build_output(tag, line))
+                  partial(report.build_output, b.tag))
         try:
             built[b.tag] = client.images.get(b.tag).id
         except (docker.errors.DockerException, requests.RequestException) as exc:   # the build left no image

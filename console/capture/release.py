@@ -111,6 +111,7 @@ async def capture_release(config: Config, tag: str, *, push: bool = True, with_d
     try:
         client = await asyncio.to_thread(images.docker_client)
         if builds:
+            assert model is not None   # builds are planned from the model
             from console.capture import cli_build
             platform = await _host_platform(config, transport, warn)
             report.step(f"building {len(builds)} images from {config.capture.source_dir}")

@@ -101,8 +101,8 @@ def parse_alerts(body: Any) -> list[Alert]:
         if not isinstance(item, dict) or not isinstance(item.get("labels"), dict):
             raise AlertmanagerError("Alertmanager answered a malformed alert")
         labels = {str(k): str(v) for k, v in item["labels"].items()}
-        annotations = item.get("annotations") if isinstance(item.get("annotations"), dict) else {}
-        status = item.get("status") if isinstance(item.get("status"), dict) else {}
+        annotations = item["annotations"] if isinstance(item.get("annotations"), dict) else {}
+        status = item["status"] if isinstance(item.get("status"), dict) else {}
         alerts.append(Alert(name=labels.get("alertname", "?"), labels=labels,
                             state=str(status.get("state") or "active"), starts_at=str(item.get("startsAt") or ""),
                             summary=str(annotations.get("summary") or annotations.get("description") or "")[:300],

@@ -3,6 +3,8 @@ with the deploy, rollback and hotfix moments marked. Pure functions over numbers
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -67,7 +69,7 @@ def sparkline(values: list[float], width: int = 40) -> str:
                    for v in values)
 
 
-def svg_chart(title: str, points: list[tuple[float, float]], moments: list[Moment] = (),
+def svg_chart(title: str, points: list[tuple[float, float]], moments: Sequence[Moment] = (),
               limit: float | None = None, width: int = 480, height: int = 140) -> str:
     """A small self-contained SVG line chart; moments are vertical lines, the limit a dashed one."""
     pad_l, pad_r, pad_t, pad_b = 46, 10, 22, 20

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
@@ -61,17 +62,18 @@ def worst(values: list[float], op: str) -> float:
 
 def judge(check: MetricCheck, values: list[float], *, at: float | None, baseline: float | None) -> MetricResult:
     """The verdict on one evaluation's values (pure: no I/O)."""
-    base = dict(name=check.name, query=check.query, comparison=str(check.comparison), baseline=baseline, at=at)
+    result = partial(MetricResult, name=check.name, query=check.query, comparison=str(check.comparison),
+                     baseline=baseline, at=at)
     numbers = [v for v in values if finite(v)]
     if not numbers:
         why = NO_DATA if not values else NO_FINITE_VALUE
-        return MetricResult(verdict=UNKNOWN, detail=why, **base)
+        return result(verdict=UNKNOWN, detail=why)
     limit = check.comparison.limit(baseline)
     value = worst(numbers, check.comparison.op)
     if limit is None:
-        return MetricResult(verdict=UNKNOWN, value=value, detail="no baseline before the bad deploy", **base)
+        return result(verdict=UNKNOWN, value=value, detail="no baseline before the bad deploy")
     verdict = PASS if check.comparison.holds(value, limit) else FAIL
-    return MetricResult(verdict=verdict, value=value, limit=limit, **base)
+    return result(verdict=verdict, value=value, limit=limit)
 
 
 def mean_of(series: list[Series]) -> float | None:
