@@ -68,6 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("resume", help="continue an unfinished incident at its interrupted step")
     p.add_argument("id", metavar="ID")
+    p.add_argument("--take-over-lock", metavar="REASON",
+                   help="continue under the host lock this incident's previous console left (it died or was "
+                        "killed); the reason is journaled. Without it a terminal is asked for one")
     output_flags(p, dry=False)
     p.set_defaults(handler=cmd_resume)
 
@@ -124,6 +127,16 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
             announce_open = True
         if resume:
             await recheck_host(config, transport, journal, printer)
+            from console.engine.takeover import TakeOverRefused, take_over_lock_for_resume
+            decider = CLIDecider(False)
+            try:
+                await take_over_lock_for_resume(
+                    config, transport, journal, getattr(args, "take_over_lock", None),
+                    decider._ask if decider.interactive else None,
+                    lambda text: print(text, file=sys.stderr if args.json else sys.stdout))
+            except TakeOverRefused as exc:
+                print(f"incident-console: {exc}", file=sys.stderr)
+                return EXIT_BAD_INPUT if exc.needs_reason else EXIT_FAILED
         from console.engine.announce import announce, flush, incident_notifier
         from console.notify import messages
         notifier = None if dry_run else incident_notifier(config, journal)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterable
 
 from console.journal import Journal, list_incidents, parse_iso
+from console.liveness import console_alive
 
 PROCEDURE_ENDS = ("procedure_finished", "procedure_interrupted")
 
@@ -69,7 +70,8 @@ def summarize(journal: Journal) -> IncidentSummary:
     elif started is None:
         state = "open"
     elif finished is None:
-        state = "running"
+        # No end record: running, unless the console that started it is known to be gone (SIGKILL).
+        state = "interrupted" if console_alive(started) is False else "running"
     elif finished["type"] == "procedure_interrupted":
         state = "interrupted"   # left part-way (quit, Ctrl-C): no outcome yet, resumable
     else:
@@ -99,7 +101,8 @@ def all_incidents(state_dir: Path) -> list[IncidentSummary]:
         except OSError:
             continue   # removed since it was listed
         key, cached = (stat.st_mtime_ns, stat.st_size), _SUMMARIES.get(str(journal.path))
-        if cached is None or cached[0] != key:
+        # a running incident is re-read: its console may have died without writing a line
+        if cached is None or cached[0] != key or cached[1].state == "running":
             cached = (key, summarize(journal))
             _SUMMARIES[str(journal.path)] = cached
         summaries.append(cached[1])

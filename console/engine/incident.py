@@ -70,8 +70,17 @@ class IncidentRun:
         if not self.dry_run and self.journal is not None:
             lock = RemoteLock(self.transport, self.config.target.project_dir, self.config.operator,
                               self.journal.incident_id)
-        return StepEngine(procedure, context, self.decider, assume_yes=self.assume_yes, lock=lock,
-                          done_steps=done_steps, listeners=self.listeners)
+        engine = StepEngine(procedure, context, self.decider, assume_yes=self.assume_yes, lock=lock,
+                            done_steps=done_steps, listeners=self.listeners)
+        if self.journal is not None:
+            journal = self.journal
+
+            async def recheck(step) -> None:
+                ctx = context.on(step.host)
+                await recheck_host(ctx.config, ctx.transport, journal, engine.emit,
+                                   kind="host_recheck", step_id=step.id)
+            engine.recheck = recheck
+        return engine
 
     async def run(self, procedure: Procedure, done_steps: set[str] | None = None) -> str:
         engine = self.engine(procedure, done_steps)
@@ -197,13 +206,15 @@ def _first_start(journal: Journal, name: str, last_started: dict) -> int:
 
 
 async def recheck_host(config: Config, transport: Transport, journal: Journal,
-                       emit: Callable[[Event], None]) -> None:
-    """Before resuming: look at what is actually running, and journal it."""
+                       emit: Callable[[Event], None], *, kind: str = "resume_check", **fields) -> None:
+    """Before resuming (or after a step's outcome went UNKNOWN, ``kind`` "host_recheck"):
+    look at what is actually running, and journal it."""
     compose = ComposeCommands.for_target(config.target)
     result = await transport.run(compose.ps(), timeout=120, capture=True)
     state = result.stdout.strip().splitlines()[-10:] if result.ok else [f"ps failed: {result.exit_status}"]
-    journal.record("resume_check", ps=state, exit_code=result.exit_status)
-    emit(Notice("host state before resuming:\n  " + "\n  ".join(state)))
+    journal.record(kind, ps=state, exit_code=result.exit_status, **fields)
+    when = "before resuming" if kind == "resume_check" else "after the link came back"
+    emit(Notice(f"host state {when}:\n  " + "\n  ".join(state)))
 
 
 def load_incident(config: Config, incident_id: str) -> Journal:

@@ -1,0 +1,63 @@
+"""Before a resume: the lock a dead console left on the host is shown, then taken over with a reason.
+
+The lock names the incident, not the process: a resume of the same incident could walk
+straight in under it. Yet the console that took it may still be running (another
+terminal, another machine), so the lock is shown with its holder, machine and age, and
+continuing under it needs a reason that goes into the journal.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from console.config import Config
+from console.engine.lock import RemoteLock
+from console.incidents import incident_procedure
+from console.journal import Journal
+from console.liveness import console_alive, describe_lock
+from console.transport.base import Transport
+
+AskReason = Callable[[str], Awaitable[str]]
+
+
+class TakeOverRefused(Exception):
+    """The resume must not go on under the lock (alive holder, no reason, another incident's lock)."""
+
+    def __init__(self, message: str, *, needs_reason: bool = False) -> None:
+        super().__init__(message)
+        self.needs_reason = needs_reason   # only the reason was missing: bad input, not a failure
+
+
+async def take_over_lock_for_resume(config: Config, transport: Transport, journal: Journal,
+                                    reason: str | None, ask: AskReason | None,
+                                    say: Callable[[str], None]) -> None:
+    """Return when the resume may go on; raise :class:`TakeOverRefused` otherwise.
+
+    ``reason`` comes from ``--take-over-lock``; without it ``ask`` (a terminal prompt, or None)
+    is asked for one. The take-over is journaled as a ``lock`` record, action ``taken_over``.
+    """
+    lock = RemoteLock(transport, config.target.project_dir, config.operator, journal.incident_id)
+    info = await lock.read()
+    if not info:
+        return
+    started, _ = incident_procedure(journal.records())
+    ours = info.get("incident_id") == journal.incident_id
+    console = started if ours else None
+    description = describe_lock(lock.lock_dir, info, console)
+    say(description)
+    if not ours:
+        raise TakeOverRefused(f"{description}: it belongs to another incident; resume that one, or "
+                              f"`incident-console unlock --force` after talking to its holder")
+    if console_alive(console):
+        raise TakeOverRefused(f"the console that holds it (pid {console['pid']}) is still running on this "
+                              f"machine: finish there, or stop it first")
+    reason = (reason or "").strip()
+    if not reason and ask is not None:
+        reason = (await ask("Reason to take over this lock (empty: stop): ")).strip()
+    if not reason:
+        raise TakeOverRefused("taking over the lock needs a reason: pass --take-over-lock REASON",
+                              needs_reason=True)
+    journal.record("lock", action="taken_over", lock_dir=lock.lock_dir, holder=info, reason=reason,
+                   previous_console={k: (console or {}).get(k) for k in ("pid", "machine")},
+                   by=config.operator)
+    say(f"lock taken over: {reason}")
