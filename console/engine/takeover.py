@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Awaitable, Callable
 
 from console.config import Config
-from console.engine.lock import RemoteLock
+from console.engine.lock import LockError, RemoteLock
 from console.incidents import incident_procedure
 from console.journal import Journal
 from console.liveness import console_alive, describe_lock
@@ -37,7 +37,11 @@ async def take_over_lock_for_resume(config: Config, transport: Transport, journa
     is asked for one. The take-over is journaled as a ``lock`` record, action ``taken_over``.
     """
     lock = RemoteLock(transport, config.target.project_dir, config.operator, journal.incident_id)
-    info = await lock.read()
+    try:
+        info = await lock.read()
+    except LockError as exc:   # the first mutating step tries again and stops if it must
+        say(f"could not read the host lock before resuming: {exc}")
+        return
     if not info:
         return
     started, _ = incident_procedure(journal.records())
