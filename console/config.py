@@ -56,7 +56,8 @@ class Target:
     compose_command: str = "docker-compose"
     artifacts_dir: str = "/opt/artifacts"
     connect_timeout: float = 10.0
-    keepalive_interval: float = 5.0    # with keepalive_count_max 3: a silent link is noticed in ~15 s
+    # asyncssh declares the link dead (count_max + 1) x interval after the last packet: 16 s.
+    keepalive_interval: float = 4.0
     keepalive_count_max: int = 3
     command_timeout: float = 600.0
     compose_file: str = "docker-compose.yml"   # from [capture] compose_file: the bundle puts it here

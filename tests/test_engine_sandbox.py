@@ -216,7 +216,7 @@ def test_connection_cut_mid_step_then_resume_finishes_the_rollback(fresh_sandbox
     outcome, journal = asyncio.run(first_attempt())
     assert outcome == "failed"
     failed = [r for r in journal.records() if r["type"] == "step_failed"][0]
-    assert failed["step_id"] == "maintenance_on" and failed["reason"] == "connection_lost"
+    assert failed["step_id"] == "maintenance_on" and failed["reason"] == "outcome_unknown"
 
     procedure, done = rebuild_procedure(config, Journal(journal.directory))
     assert "maintenance_on" not in done

@@ -32,7 +32,8 @@ def connect_options(target: Target, ssh_config_path: Path | None,
         # Nobody is there to answer a prompt: keys only.
         password_auth=False, kbdint_auth=False,
         # asyncssh leaves both off by default; a dead link must be noticed (interval x count:
-        # a silent drop mid-step is declared within ~15 s by default, not after TCP gives up).
+        # a silent drop mid-step is declared (count + 1) x interval = 16 s after the last packet
+        # by default, not when TCP gives up).
         connect_timeout=target.connect_timeout,
         keepalive_interval=target.keepalive_interval,
         keepalive_count_max=target.keepalive_count_max,
