@@ -16,7 +16,7 @@ CLI = [sys.executable, "-m", "console"]
 
 def cli(config_path, *args, timeout=300) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, "--config", str(config_path), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=sandbox_env())
+                          timeout=timeout, cwd=ROOT, env=sandbox_env(), stdin=subprocess.DEVNULL)
 
 
 def config_with(sandbox_config: Path, tmp_path: Path, *replacements: tuple[str, str]) -> Path:
