@@ -11,6 +11,7 @@ from console.commands import artifacts as art
 from console.commands.compose import ComposeCommands
 from console.config import Config
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
+from console.engine.disk_space import check_space_for_images
 from console.engine.migrations import check_schema, skip_reason_for_rollback
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
@@ -66,6 +67,13 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
         Step("inspect_bundle", f"Inspect {to_tag}-compose.tar.gz (no absolute paths, .. or links)",
              action=lambda ctx: verify_bundle_members(ctx, to_tag),
              display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)), read_only=True, preflight=True),
+    ]
+    if not use_registry:   # a full disk found mid-load would leave the stack down
+        steps.append(Step("disk_space", f"Room on the host to load {to_tag}'s images",
+                          action=lambda ctx: check_space_for_images(ctx, to_tag),
+                          display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, to_tag)}",
+                          read_only=True, preflight=True))
+    steps += [
         Step("maintenance_on", "Switch traffic to maintenance",
              argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run), destructive=True, mutating=True),
     ]
