@@ -50,3 +50,31 @@ def signal_all(pids, sig: int) -> None:
 
 def kill_stopped(pids) -> None:
     signal_all(pids, signal.SIGKILL)
+
+
+def temp_config(sandbox_config: Path, tmp_path: Path, edit=None, edit_releases=None) -> Path:
+    """The sandbox config with its own state dir and a copy of the release log in ``tmp_path``;
+    ``edit(data)`` and ``edit_releases(data)`` may change either TOML document in place."""
+    import tomllib
+
+    import tomli_w
+    data = tomllib.loads(Path(sandbox_config).read_text())
+    releases = tomllib.loads(Path(data["paths"]["release_log"]).read_text())
+    if edit_releases:
+        edit_releases(releases)
+    copy = tmp_path / "releases.toml"
+    copy.write_text(tomli_w.dumps(releases))
+    data["paths"]["release_log"] = str(copy)
+    data["paths"]["state_dir"] = str(tmp_path / "state")
+    if edit:
+        edit(data)
+    path = tmp_path / "console.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def journal_records(config) -> list[dict]:
+    from console.journal import list_incidents
+    journals = list_incidents(config.paths.state_dir)
+    assert len(journals) == 1, journals
+    return list(journals[0].records())
