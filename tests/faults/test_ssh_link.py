@@ -57,6 +57,67 @@ def test_default_keepalive_declares_a_silent_link_dead_within_20_seconds(tmp_pat
     assert (options["keepalive_interval"], options["keepalive_count_max"]) == (4.0, 3)
 
 
+def test_keepalive_count_max_is_checked_by_check_config(tmp_path):
+    from console.config import ConfigError
+    text = (ROOT / "config.example.toml").read_text().replace("keepalive_count_max = 3", "keepalive_count_max = 0")
+    path = tmp_path / "console.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "target.keepalive_count_max" in str(info.value)
+
+
+def test_a_link_lost_mid_step_reconnects_and_rechecks_before_the_decision(tmp_path):
+    """The engine's part, without a network: unknown outcome, reconnect, re-check, then the decider."""
+    import dataclasses
+
+    from console.engine.context import StepContext
+    from console.engine.procedure import Procedure, Step
+    from console.engine.runner import StepEngine
+    from console.failures import FailureReason, OutcomeUnknown
+    from console.journal import Journal
+    from console.transport.base import CommandResult
+    from tests.test_engine_runner import EXAMPLE
+
+    order = []
+
+    class DroppingTransport:
+        description = "stand-in"
+
+        async def run(self, argv, **kwargs):
+            order.append("run")
+            exc = OutcomeUnknown("connection lost during migrate; its outcome is UNKNOWN")
+            exc.result = CommandResult(list(argv), None, 1.0)
+            raise exc
+
+        async def reconnect(self):
+            order.append("reconnect")
+
+    class Decider:
+        async def confirm(self, step, prompt):
+            return True
+
+        async def on_failure(self, step, failure):
+            order.append(("decide", failure.reason))
+            return Choice("abort")
+
+    async def recheck(step):
+        order.append(("recheck", step.id))
+
+    base = load_config(EXAMPLE)
+    config = dataclasses.replace(base, paths=dataclasses.replace(base.paths, state_dir=tmp_path))
+    journal = Journal.create(tmp_path)
+    engine = StepEngine(Procedure("rollback", [Step("migrate_rollback", "Roll back migrations", argv=["migrate"])],
+                                  "v2", "v1"),
+                        StepContext(config, DroppingTransport(), journal), Decider(), assume_yes=True,
+                        recheck=recheck)
+    assert asyncio.run(engine.run()) == "failed"
+    assert order == ["run", "reconnect", ("recheck", "migrate_rollback"),
+                     ("decide", FailureReason.OUTCOME_UNKNOWN)]
+    failed = [r for r in journal.records() if r["type"] == "step_failed"]
+    assert failed[0]["reason"] == "outcome_unknown" and failed[0]["exit_code"] is None
+
+
 def _run_until_cut(config, step_id: str, cut):
     """Roll back in-process; ``cut(transport, loop)`` is called 2 s into ``step_id``."""
     seen = {}
