@@ -8,6 +8,7 @@ continuing under it needs a reason that goes into the journal.
 
 from __future__ import annotations
 
+import os
 from typing import Awaitable, Callable
 
 from console.config import Config
@@ -47,6 +48,8 @@ async def take_over_lock_for_resume(config: Config, transport: Transport, journa
     started, _ = incident_procedure(journal.records())
     ours = info.get("incident_id") == journal.incident_id
     console = started if ours else None
+    if ours and console_alive(console) and console.get("pid") == os.getpid():
+        return   # this very process took it (a resume inside the same app): nothing to take over
     description = describe_lock(lock.lock_dir, info, console)
     say(description)
     if not ours:
