@@ -18,7 +18,7 @@ import pytest
 from console.config import load_config
 from console.incidents import all_incidents, summarize
 from console.journal import Journal
-from console.liveness import console_alive, describe_lock, machine_name, this_console
+from console.liveness import _start_ticks, console_alive, describe_lock, machine_name, this_console
 from tests.conftest import ROOT, sandbox_env
 from tests.faults._support import CLI, cli, config_with
 
@@ -126,3 +126,51 @@ def test_sigkilled_console_leaves_a_readable_journal_an_interrupted_incident_and
                 .get("version") for port in (18081, 18082)}
     assert versions == {18081: "v1", 18082: "v1"}
     assert cli(config_path, "unlock").stdout.strip() == "the host is not locked"
+
+
+def test_resume_takes_over_a_dead_consoles_lock_only_with_a_reason_and_never_a_live_ones(tmp_path):
+    """The take-over rules on a real lock directory (LocalTransport: this machine is the host)."""
+    import asyncio
+    import dataclasses
+
+    from console.engine.lock import RemoteLock
+    from console.engine.takeover import TakeOverRefused, take_over_lock_for_resume
+    from console.transport.local import LocalTransport
+    from tests.test_engine_runner import EXAMPLE
+
+    base = load_config(EXAMPLE)
+    (tmp_path / "project").mkdir()
+    config = dataclasses.replace(base, target=dataclasses.replace(base.target, project_dir=str(tmp_path / "project")),
+                                 paths=dataclasses.replace(base.paths, state_dir=tmp_path / "state"))
+    transport = LocalTransport()
+    journal = Journal.create(config.paths.state_dir)
+    said = []
+
+    async def takeover(reason, console, ask=None):
+        journal.record("procedure_started", procedure="rollback", from_tag="v2", to_tag="v1", dry_run=False,
+                       **console)
+        await take_over_lock_for_resume(config, transport, journal, reason, ask, said.append)
+
+    asyncio.run(takeover(None, {**this_console(), "pid": dead_pid()}))     # not locked: nothing to do
+    assert said == []
+    asyncio.run(RemoteLock(transport, config.target.project_dir, "oncall", journal.incident_id).acquire())
+
+    with pytest.raises(TakeOverRefused) as info:
+        asyncio.run(takeover(None, {**this_console(), "pid": dead_pid()}))
+    assert info.value.needs_reason and "held by oncall on" in said[-1] and "gone" in said[-1]
+
+    async def typed(prompt):
+        return "  killed by the OOM killer  "
+    asyncio.run(takeover(None, {**this_console(), "pid": dead_pid()}, ask=typed))
+    taken = [r for r in journal.records() if r["type"] == "lock" and r.get("action") == "taken_over"]
+    assert [t["reason"] for t in taken] == ["killed by the OOM killer"] and taken[0]["by"] == config.operator
+
+    sleeper = subprocess.Popen(["sleep", "30"])                             # another console, alive
+    try:
+        alive = {"pid": sleeper.pid, "pid_started": _start_ticks(sleeper.pid), "machine": machine_name()}
+        with pytest.raises(TakeOverRefused) as info:
+            asyncio.run(takeover("I am sure", alive))
+        assert not info.value.needs_reason and "still running" in str(info.value)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
