@@ -35,6 +35,18 @@ def test_a_pull_is_skipped_only_for_an_image_the_check_found_on_the_host():
     assert "on the host already" in when(ctx)
 
 
+def test_image_presence_builders():
+    import shlex
+
+    from console.commands.images import image_present, registry_has
+    ref = f"registry.example.com/mr-dj-backend@{GONE}"
+    assert shlex.join(image_present(ref)) == f"docker image inspect --format '{{{{.Id}}}}' {ref}"
+    assert shlex.join(registry_has("registry.example.com", ref)) == f"docker manifest inspect {ref}"
+    local = f"127.0.0.1:5000/mr-dj-backend@{GONE}"
+    assert shlex.join(registry_has("127.0.0.1:5000", local)) == f"docker manifest inspect --insecure {local}"
+    assert "--insecure" in registry_has("localhost:5000", f"localhost:5000/x@{GONE}")
+
+
 def backend_version():
     try:
         return httpx.get("http://127.0.0.1:18081/api/health", timeout=5, trust_env=False).json().get("version")
