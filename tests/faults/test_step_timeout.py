@@ -29,9 +29,11 @@ class AbortOnFailure:
 
 def test_a_hung_step_is_killed_at_its_timeout_with_its_children_and_ps_shows_nothing_left(sandbox_config_path):
     config = load_config(sandbox_config_path)
-    marker = f"hang{uuid.uuid4().hex[:10]}"
+    # unique durations mark this test's processes in `ps` (sleep takes no other argument)
+    base = 100_000 + uuid.uuid4().int % 800_000
+    sleeps = [f"sleep {base + k}" for k in range(3)]
     # a child in the background, one that ignores TERM, and the step itself blocked on them
-    script = f"sleep 301 {marker} & sh -c \"trap '' TERM; sleep 302 {marker}\" & sleep 303 {marker}; wait"
+    script = f"{sleeps[0]} & sh -c \"trap '' TERM; {sleeps[1]}\" & {sleeps[2]}; wait"
     procedure = Procedure("verify", [Step("hang", "A step that hangs", argv=["sh", "-c", script],
                                           destructive=True, timeout=2)])
     events = []
@@ -50,8 +52,8 @@ def test_a_hung_step_is_killed_at_its_timeout_with_its_children_and_ps_shows_not
 
     outcome, during = asyncio.run(scenario())
     assert outcome == "failed"
-    assert sum(marker in line for line in during.splitlines()) >= 3       # they did run
+    assert all(any(line.endswith(sleep) for line in during.splitlines()) for sleep in sleeps), during  # they ran
     failed = [e for e in events if isinstance(e, StepFailed)]
     assert [f.reason for f in failed] == [FailureReason.STEP_TIMEOUT]
     after = host(config, "ps -eo pid,pgid,args").stdout
-    assert [line for line in after.splitlines() if marker in line] == []
+    assert [line for line in after.splitlines() if any(line.endswith(sleep) for sleep in sleeps)] == []
