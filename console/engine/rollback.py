@@ -11,6 +11,8 @@ from console.commands import artifacts as art
 from console.commands.compose import ComposeCommands
 from console.config import Config
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
+from console.engine.disk_space import check_space_for_images
+from console.engine.image_checks import check_release_images, skip_pull_if_on_host
 from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback
 from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
@@ -69,6 +71,18 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
         Step("inspect_bundle", f"Inspect {to_tag}-compose.tar.gz (no absolute paths, .. or links)",
              action=lambda ctx: verify_bundle_members(ctx, to_tag),
              display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)), read_only=True, preflight=True),
+    ]
+    if use_registry:       # a pruned image found at `docker pull`, after `down`, would leave the stack down
+        steps.append(Step("images_available", f"{to_tag}'s images are on the host or in the registry",
+                          action=lambda ctx: check_release_images(ctx, release, to_tag),
+                          display=f"docker image inspect / docker manifest inspect for each {to_tag} image",
+                          read_only=True, preflight=True))
+    else:                  # a full disk found mid-load would leave the stack down
+        steps.append(Step("disk_space", f"Room on the host to load {to_tag}'s images",
+                          action=lambda ctx: check_space_for_images(ctx, to_tag),
+                          display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, to_tag)}",
+                          read_only=True, preflight=True))
+    steps += [
         Step("maintenance_on", "Switch traffic to maintenance",
              argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run), destructive=True, mutating=True,
              optional=optional.get("maintenance_on", ""), preview=lambda ctx: snapshot),
@@ -99,7 +113,11 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
              destructive=True, mutating=True),
     ]
     if use_registry:
-        steps += pull_steps(config, release, to_tag)
+        pulls = pull_steps(config, release, to_tag)
+        for step in pulls:   # an image on the host by its digest needs no registry
+            if step.id.startswith("pull_") and step.when is None:
+                step.when = skip_pull_if_on_host(step.id[len("pull_"):])
+        steps += pulls
     else:
         steps.append(Step("load_images", f"Load {to_tag} images from the tarball",
                           argv=art.docker_load(target.artifacts_dir, to_tag), mutating=True, timeout=900))
