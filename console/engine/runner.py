@@ -91,10 +91,10 @@ class StepEngine:
         proc = self.procedure
         started = time.monotonic()
         incident_id = self.ctx.journal.incident_id if self.ctx.journal else ""
+        # pid + machine (this_console): a SIGKILLed console is told from a running one
         self._record(ProcedureStarted(proc.name, incident_id, [s.describe() for s in proc.steps],
                                       proc.from_tag, proc.to_tag, self.ctx.dry_run, options=proc.options,
-                                      resumed=bool(self.done_steps),
-                                      **this_console()))   # pid + machine: a SIGKILLed console is told from a running one
+                                      resumed=bool(self.done_steps), **this_console()))
         outcome = "failed"
         try:
             outcome = await self._run_steps()
