@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("resume", help="continue an unfinished incident at its interrupted step")
     p.add_argument("id", metavar="ID", help="the incident id (see `incidents`)")
+    p.add_argument("--take-over-lock", metavar="REASON",
+                   help="continue under the host lock this incident's previous console left (it died or was "
+                        "killed); the reason is journaled. Without it a terminal is asked for one")
     output_flags(p, dry=False)
     p.set_defaults(handler=cmd_resume)
 
@@ -108,6 +111,7 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
     the procedure again once the host said which compose it has (see ``IncidentSession.connect_for``).
     """
     from console.cli_output import CLIDecider, EventPrinter
+    from console.engine.takeover import TakeOverRefused, take_over_lock_for_resume
     from console.failures import TransportError
     from console.incident.session import IncidentSession
     from console.interrupts import Interrupted, run_until_interrupted
@@ -116,6 +120,15 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
     printer = EventPrinter(args.json)
     dry_run = getattr(args, "dry_run", False)
     session = IncidentSession(config, journal)
+
+    async def take_over(transport, resumed) -> None:
+        """The lock a dead console left: shown, taken over with --take-over-lock's (or a typed) reason."""
+        decider = CLIDecider(False)
+        await take_over_lock_for_resume(
+            config, transport, resumed, getattr(args, "take_over_lock", None),
+            decider._ask if decider.interactive else None,
+            lambda text: print(text, file=sys.stderr if args.json else sys.stdout))
+
     try:
         procedure = await session.connect_for(procedure, rebuild)
     except TransportError as exc:
@@ -135,8 +148,11 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
             outcome = await run_until_interrupted(
                 session.run(procedure, CLIDecider(getattr(args, "yes", False)), listeners=[printer],
                             done_steps=done_steps, assume_yes=getattr(args, "yes", False),
-                            dry_run=dry_run, resume=resume),
+                            dry_run=dry_run, resume=resume, take_over_lock=take_over),
                 lambda text: print(text, file=sys.stderr, flush=True))
+        except TakeOverRefused as exc:
+            print(f"incident-console: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT if exc.needs_reason else EXIT_FAILED
         except Interrupted:
             where = f"; `incident-console resume {session.journal.incident_id}` continues it" if session.journal else ""
             print(f"incident-console: procedure interrupted{where}", file=sys.stderr)

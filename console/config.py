@@ -59,7 +59,9 @@ class Target:
     compose_command: str = "auto"
     artifacts_dir: str = "/opt/artifacts"
     connect_timeout: float = 10.0
-    keepalive_interval: float = 15.0
+    # asyncssh declares the link dead (count_max + 1) x interval after the last packet: 16 s.
+    keepalive_interval: float = 4.0
+    keepalive_count_max: int = 3
     command_timeout: float = 600.0
     compose_file: str = "docker-compose.yml"   # the first of compose_files
     # from [capture] compose_files (or compose_file): the bundle puts them in project_dir, every
@@ -337,7 +339,7 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
 
 TARGET_KEYS = {"host", "port", "user", "identity_file", "agent", "known_hosts", "project_dir",
                "project_name", "compose_command", "artifacts_dir", "connect_timeout",
-               "keepalive_interval", "command_timeout"}
+               "keepalive_interval", "keepalive_count_max", "command_timeout"}
 
 
 def _target(r: _Reader, data: dict) -> Target:
@@ -351,7 +353,8 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
     """A [target]-shaped table; keys it leaves out come from ``base`` (staging inherits the target's)."""
     if base is not None:
         t = {**{k: getattr(base, k) for k in ("user", "compose_command", "artifacts_dir",
-                                               "connect_timeout", "keepalive_interval", "command_timeout")
+                                               "connect_timeout", "keepalive_interval", "keepalive_count_max",
+                                               "command_timeout")
                 if k not in t},
              **{k: getattr(base, k) for k in ("identity_file", "known_hosts", "agent")
                 if k not in t and getattr(base, k) is not None},
@@ -383,6 +386,9 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
         if value is not None and value <= 0:
             r.problem(f"{prefix}.{key}", "must be positive")
         timeouts[key] = value
+    keepalive_count = r.get(t, prefix, "keepalive_count_max", int, Target.keepalive_count_max)
+    if keepalive_count is not None and not 1 <= keepalive_count <= 100:
+        r.problem(f"{prefix}.keepalive_count_max", "must be between 1 and 100")
     identity = r.get(t, prefix, "identity_file", str, None)
     known = r.get(t, prefix, "known_hosts", str, None)
     return Target(
@@ -394,7 +400,8 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
         project_name=project_name or "mr-dj", compose_command=compose or "auto",
         artifacts_dir=dirs["artifacts_dir"],
         connect_timeout=timeouts["connect_timeout"] or 10.0,
-        keepalive_interval=timeouts["keepalive_interval"] or 15.0,
+        keepalive_interval=timeouts["keepalive_interval"] or Target.keepalive_interval,
+        keepalive_count_max=keepalive_count or Target.keepalive_count_max,
         command_timeout=timeouts["command_timeout"] or 600.0,
     )
 

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 class FailureReason(StrEnum):
     CONNECTION_LOST = "connection_lost"
+    OUTCOME_UNKNOWN = "outcome_unknown"     # the link died while the command ran: it may have done its work
     CONNECTION_TIMEOUT = "connection_timeout"
     AUTHENTICATION_FAILED = "authentication_failed"
     HOST_KEY_REJECTED = "host_key_rejected"
@@ -35,6 +36,12 @@ class TransportError(Exception):
 
 class ConnectionLost(TransportError):
     reason = FailureReason.CONNECTION_LOST
+
+
+class OutcomeUnknown(ConnectionLost):
+    """The link died after the command started and before its exit status came back."""
+
+    reason = FailureReason.OUTCOME_UNKNOWN
 
 
 class ConnectTimeout(TransportError):

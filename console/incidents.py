@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Iterable
 
 from console.incident.records import ProcedureFinished, ProcedureStarted, Record
 from console.incident.state import IncidentState, IncidentSummary
 from console.journal import JOURNAL_NAME, Journal
+from console.liveness import console_alive
 
 __all__ = ["IncidentSummary", "all_incidents", "incident_procedure", "summarize"]
 
@@ -24,7 +26,16 @@ def incident_procedure(records: Iterable[Record]) -> tuple[ProcedureStarted | No
 
 
 def summarize(journal: Journal) -> IncidentSummary:
-    return journal.state.summary()
+    return _live(journal.state)
+
+
+def _live(state: IncidentState) -> IncidentSummary:
+    """The state's summary; "running" (no end record) becomes "interrupted" when the console that
+    started the procedure is known to be gone (SIGKILLed: it wrote no end record)."""
+    summary = state.summary()
+    if summary.state == "running" and console_alive(state.started) is False:
+        summary = dataclasses.replace(summary, state="interrupted")
+    return summary
 
 
 # journal path -> ((mtime_ns, size), journal): the home screen lists incidents on every return to
@@ -48,9 +59,10 @@ def all_incidents(state_dir: Path) -> list[IncidentSummary]:
         key, cached = (stat.st_mtime_ns, stat.st_size), _JOURNALS.get(str(path))
         if cached is None:
             journal = Journal(directory)
-            cached = (key, journal, journal.state.summary())
-        elif cached[0] != key:
-            cached = (key, cached[1], cached[1].state.summary())
+            cached = (key, journal, _live(journal.state))
+        elif cached[0] != key or cached[2].state == "running":
+            # a running incident is looked at again: its console may have died without writing a line
+            cached = (key, cached[1], _live(cached[1].state))
         _JOURNALS[str(path)] = cached
         if cached[1].state.opened is None:
             continue   # no incident_opened: not an incident (an old `unlock --force` journal)

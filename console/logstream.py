@@ -29,6 +29,8 @@ from console.safetext import has_c1_controls, plain_text
 
 MAX_LINE_CHARS = 4096
 DEFAULT_MAX_LINES = 100_000
+# Lines alone do not bound memory: 100 000 kept lines of 4 KiB (the cut) would hold ~400 MiB.
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 PARSE_CACHE_SIZE = 4096      # parsed lines remembered by sequence number (a few screens' worth)
 CACHED_FILTERS = 4           # filtered views LogView keeps to switch back to without a rescan
 CHUNK_MIN = 1024             # smaller batches are merged into the buffer's last chunk
@@ -191,10 +193,19 @@ class LogBuffer:
     remembers the last :data:`PARSE_CACHE_SIZE` lines.
     """
 
-    def __init__(self, max_lines: int = DEFAULT_MAX_LINES, parser: LogParser | None = None) -> None:
+    def __init__(self, max_lines: int = DEFAULT_MAX_LINES, parser: LogParser | None = None, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if max_lines < 1:
             raise ValueError("max_lines must be at least 1")
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
         self.max_lines = max_lines
+        # Characters stand for bytes (the text is mostly ASCII); chunks are cut at an eighth of the
+        # budget so dropping the oldest whole chunk keeps the held text within ~1.125 x max_bytes.
+        self.max_bytes = max_bytes
+        self._chunk_bytes_max = max(1, max_bytes // 8)
+        self._sizes = array("q")      # characters held by each chunk
+        self._held = 0
         self.parser = parser or LogParser()
         self._chunks: list[tuple[str, ...]] = []
         self._starts = array("q")     # sequence number of each chunk's first line
@@ -218,6 +229,11 @@ class LogBuffer:
         return self._end
 
     @property
+    def bytes_held(self) -> int:
+        """Characters of raw text held (kept plus not yet dropped); about ``max_bytes`` at most."""
+        return self._held
+
+    @property
     def capacity_used(self) -> int:
         """Lines held, kept plus not yet dropped; never above 1.25 x max_lines."""
         return self._end - self._starts[0] if self._chunks else 0
@@ -236,28 +252,45 @@ class LogBuffer:
             self.skip(len(lines) - self.max_lines)
             lines = lines[-self.max_lines:]
         step = self._chunk_max
+        size = sum(map(len, lines))
+        if size > self._chunk_bytes_max:   # long lines: fewer of them to a chunk
+            step = max(1, min(step, self._chunk_bytes_max * len(lines) // size))
         if len(lines) <= step:
-            self._append(lines if isinstance(lines, tuple) else tuple(lines))
+            self._append(lines if isinstance(lines, tuple) else tuple(lines), size)
         else:
             for at in range(0, len(lines), step):
-                self._append(tuple(lines[at:at + step]))
+                chunk = tuple(lines[at:at + step])
+                self._append(chunk, sum(map(len, chunk)))
         self._first = max(self._first, self._end - self.max_lines)
         gone = bisect_right(self._starts, self._first) - 1    # chunks wholly older than the first kept
+        gone = max(gone, 0)
+        held = self._held - sum(self._sizes[:gone])
+        # Over the byte budget the oldest chunks go too; the newest chunk always stays.
+        while held > self.max_bytes and gone + 1 < len(self._chunks):
+            held -= self._sizes[gone]
+            gone += 1
         if gone > 0:
+            self._first = max(self._first, self._starts[gone])
+            self._held -= sum(self._sizes[:gone])
             del self._chunks[:gone]
             del self._starts[:gone]
+            del self._sizes[:gone]
         return first
 
-    def _append(self, chunk: tuple[str, ...]) -> None:
+    def _append(self, chunk: tuple[str, ...], size: int) -> None:
         if not chunk:
             return
         if self._chunks and len(self._chunks[-1]) < CHUNK_MIN \
-                and len(self._chunks[-1]) + len(chunk) <= self._chunk_max:
+                and len(self._chunks[-1]) + len(chunk) <= self._chunk_max \
+                and self._sizes[-1] + size <= self._chunk_bytes_max:
             self._chunks[-1] += chunk
+            self._sizes[-1] += size
         else:
             self._chunks.append(chunk)
             self._starts.append(self._end)
+            self._sizes.append(size)
         self._end += len(chunk)
+        self._held += size
 
     def skip(self, count: int) -> None:
         """Account for ``count`` lines that arrived but were dropped before being stored.
@@ -272,6 +305,8 @@ class LogBuffer:
         self._first = self._end
         self._chunks = []
         self._starts = array("q")
+        self._sizes = array("q")
+        self._held = 0
 
     def _locate(self, seq: int) -> tuple[tuple[str, ...], int]:
         if not self._first <= seq < self._end:

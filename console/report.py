@@ -235,6 +235,13 @@ def _timeline_line(r: Record) -> str | None:
         return _cell(f"Retro notes recorded by {r.by}")
     if isinstance(r, rec.IncidentResolved):
         return _cell(f"Incident resolved by {r.by}")
+    if isinstance(r, rec.HostRecheck):
+        state = "; ".join(r.ps[-3:]) if r.ps else "nothing listed"
+        return _cell(f"Host re-checked after the link died during step {r.step_id} (outcome unknown): {state}")
+    if isinstance(r, rec.LockEvent) and r.action == "taken_over":
+        was = r.previous_console or {}
+        held = f" from console pid {was.get('pid')} on {was.get('machine') or '?'}" if was.get("pid") else ""
+        return _cell(f"Host lock {r.lock_dir} taken over{held} by {r.by}: {r.reason}")
     if isinstance(r, (rec.StepStarted, rec.StepConfirmed)):
         return None
     if isinstance(r, rec.MetricsCheck):

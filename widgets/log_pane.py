@@ -34,7 +34,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.logstream import DEFAULT_MAX_LINES, LogBuffer, LogFilter, LogParser, LogView, TextMatcher, prepare_lines
+from console.logstream import (DEFAULT_MAX_BYTES, DEFAULT_MAX_LINES, LogBuffer, LogFilter, LogParser, LogView,
+                               TextMatcher, prepare_lines)
 from widgets.log_prompt import LogPrompt
 
 INGEST_CHUNK = 1000           # lines prepared per GIL slice in ingest()
@@ -148,15 +149,18 @@ class LogPane(ScrollView, can_focus=True):
         def control(self) -> LogPane:
             return self.log_pane
 
-    def __init__(self, *, max_lines: int = DEFAULT_MAX_LINES, project: str | None = None,
+    def __init__(self, *, max_lines: int = DEFAULT_MAX_LINES, max_bytes: int = DEFAULT_MAX_BYTES,
+                 project: str | None = None,
                  services: Collection[str] = (), name: str | None = None, id: str | None = None,
                  classes: str | None = None, disabled: bool = False) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.buffer = LogBuffer(max_lines, LogParser(project, services))
+        self.buffer = LogBuffer(max_lines, LogParser(project, services), max_bytes=max_bytes)
         self.view = LogView(self.buffer)
         # Queued batches as tuples, which the garbage collector stops walking (see LogBuffer).
         self._pending: list[tuple[str, ...]] = []
         self._pending_count = 0
+        self._pending_sizes: list[int] = []   # characters of each queued batch: a flood of long
+        self._pending_bytes = 0                 # lines is bounded by bytes before it reaches the buffer
         self._pending_lock = threading.Lock()
         self._pending_skipped = 0
         self._ui_thread = threading.get_ident()
@@ -207,15 +211,20 @@ class LogPane(ScrollView, can_focus=True):
         if not lines:
             return
         batch = tuple(lines)
+        size = sum(map(len, batch))
         with self._pending_lock:
             pending = self._pending
             pending.append(batch)
+            self._pending_sizes.append(size)
             self._pending_count += len(batch)
-            max_lines = self.buffer.max_lines
-            if self._pending_count > max_lines + max_lines // 4:
+            self._pending_bytes += size
+            max_lines, max_bytes = self.buffer.max_lines, self.buffer.max_bytes
+            if self._pending_count > max_lines + max_lines // 4 or self._pending_bytes > max_bytes:
                 # The buffer would drop the oldest on arrival anyway; drop them before they cost anything.
-                while self._pending_count - len(pending[0]) >= max_lines:
+                while len(pending) > 1 and (self._pending_count - len(pending[0]) >= max_lines
+                                            or self._pending_bytes > max_bytes):
                     self._pending_count -= len(pending[0])
+                    self._pending_bytes -= self._pending_sizes.pop(0)
                     self._pending_skipped += len(pending.pop(0))
 
     def on_mount(self) -> None:
@@ -235,6 +244,7 @@ class LogPane(ScrollView, can_focus=True):
                 return 0
             count = self._pending_count
             self._pending, self._pending_count = [], 0
+            self._pending_sizes, self._pending_bytes = [], 0
             skipped, self._pending_skipped = self._pending_skipped, 0
         if skipped:
             # Lines trimmed in the queue still get sequence numbers, so counts stay honest.

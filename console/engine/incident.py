@@ -20,8 +20,8 @@ from console.engine.procedure import Procedure
 from console.engine.rollback import choose_target, rollback_procedure
 from console.engine.runner import Decider, StepEngine
 from console.engine.verification import verify_procedure
-from console.incident.records import (IncidentOpened, MigrationDecision, MigrationPlanned, Note, ReleaseLogUpdated,
-                                      ResumeCheck, StepFinished)
+from console.incident.records import (HostRecheck, IncidentOpened, MigrationDecision, MigrationPlanned, Note,
+                                      ReleaseLogUpdated, ResumeCheck, StepFinished)
 from console.journal import Journal, open_incident
 from console.releaselog import ReleaseLog, ReleaseLogError
 from console.targets import target_label  # noqa: F401  (re-exported: its old home)
@@ -68,8 +68,16 @@ class IncidentRun:
         if not self.dry_run and self.journal is not None:
             lock = RemoteLock(self.transport, self.config.target.project_dir, self.config.operator,
                               self.journal.incident_id)
-        return StepEngine(procedure, context, self.decider, assume_yes=self.assume_yes, lock=lock,
-                          done_steps=done_steps, listeners=self.listeners)
+        engine = StepEngine(procedure, context, self.decider, assume_yes=self.assume_yes, lock=lock,
+                            done_steps=done_steps, listeners=self.listeners)
+        if self.journal is not None:
+            journal = self.journal
+
+            async def recheck(step) -> None:
+                ctx = context.on(step.host)
+                await recheck_host(ctx.config, ctx.transport, journal, engine.emit, step_id=step.id)
+            engine.recheck = recheck
+        return engine
 
     async def run(self, procedure: Procedure, done_steps: set[str] | None = None) -> str:
         engine = self.engine(procedure, done_steps)
@@ -187,13 +195,18 @@ def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[
 
 
 async def recheck_host(config: Config, transport: Transport, journal: Journal,
-                       emit: Callable[[Event], None]) -> None:
-    """Before resuming: look at what is actually running, and journal it."""
+                       emit: Callable[[Event], None], *, step_id: str | None = None) -> None:
+    """Before resuming (a ``resume_check``), or after ``step_id``'s outcome went UNKNOWN (a
+    ``host_recheck``): look at what is actually running, and journal it."""
     compose = ComposeCommands.for_target(config.target)
     result = await transport.run(compose.ps(), timeout=120, capture=True)
     state = result.stdout.strip().splitlines()[-10:] if result.ok else [f"ps failed: {result.exit_status}"]
-    journal.append(ResumeCheck(ps=state, exit_code=result.exit_status))
-    emit(Notice("host state before resuming:\n  " + "\n  ".join(state)))
+    if step_id is None:
+        journal.append(ResumeCheck(ps=state, exit_code=result.exit_status))
+    else:
+        journal.append(HostRecheck(step_id=step_id, ps=state, exit_code=result.exit_status))
+    when = "before resuming" if step_id is None else "after the link came back"
+    emit(Notice(f"host state {when}:\n  " + "\n  ".join(state)))
 
 
 def load_incident(config: Config, incident_id: str) -> Journal:

@@ -17,6 +17,8 @@ from console.commands import artifacts as art
 from console.commands.compose import ComposeCommands
 from console.config import Config
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
+from console.engine.disk_space import check_space_for_images
+from console.engine.image_checks import check_release_images, skip_pull_if_on_host
 from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback
 from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
@@ -76,6 +78,17 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
              action=lambda ctx: verify_bundle_members(ctx, to_tag),
              display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)), read_only=True, preflight=True),
     ]
+    if use_registry:       # a pruned image found at `docker pull`, after `down`, would leave the stack down
+        steps.append(Step("images_available", f"{to_tag}'s images are on the host or in the registry",
+                          action=lambda ctx: check_release_images(ctx, release, to_tag),
+                          display=f"docker image inspect / docker manifest inspect for each {to_tag} image",
+                          read_only=True, preflight=True))
+    else:                  # a full disk found mid-load would leave the stack down
+        steps.append(Step("disk_space", f"Room on the host to load {to_tag}'s images",
+                          action=lambda ctx: check_space_for_images(ctx, to_tag),
+                          display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, to_tag)}",
+                          read_only=True, preflight=True))
+    ]
     via_status = via_run if order == "before_down" else "exec"
     schema_step = Step("migration_check", f"Compare the schema with {to_tag}'s migrations",
                        action=lambda ctx: check_schema(ctx, target_head, via_status),
@@ -95,7 +108,11 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
     if order == "before_down":
         steps.append(schema_step)
     if use_registry:
-        steps += pull_steps(config, release, to_tag)
+        pulls = pull_steps(config, release, to_tag)
+        for step in pulls:   # an image on the host by its digest needs no registry
+            if step.id.startswith("pull_") and step.when is None:
+                step.when = skip_pull_if_on_host(step.id[len("pull_"):])
+        steps += pulls
     steps.append(Step("maintenance_on", "Switch traffic to maintenance",
                       argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run), destructive=True,
                       mutating=True, optional=optional.get("maintenance_on", ""), preview=lambda ctx: snapshot))

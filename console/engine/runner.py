@@ -12,7 +12,7 @@ import hashlib
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Awaitable, Callable, Protocol
 
 from console.engine.context import StepContext
 from console.engine.events import (AwaitingConfirmation, Event, LockEvent, Notice, ProcedureFinished,
@@ -22,6 +22,7 @@ from console.engine.lock import LockError, LockHeld, RemoteLock
 from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
 from console.failures import (CommandTimeout, FailureReason, PreconditionFailed,
                               TransportError)
+from console.liveness import this_console
 from console.safetext import plain_line
 from console.validate import UnsafeValue
 
@@ -54,7 +55,8 @@ class StepEngine:
     def __init__(self, procedure: Procedure, context: StepContext, decider: Decider, *,
                  assume_yes: bool = False, lock: RemoteLock | None = None,
                  done_steps: set[str] | None = None,
-                 listeners: list[Callable[[Event], None]] | None = None) -> None:
+                 listeners: list[Callable[[Event], None]] | None = None,
+                 recheck: Callable[[Step], Awaitable[None]] | None = None) -> None:
         self.procedure = procedure
         self.ctx = context
         self.decider = decider
@@ -62,6 +64,7 @@ class StepEngine:
         self.lock = lock
         self.done_steps = set(done_steps or ())
         self.listeners = list(listeners or [])
+        self.recheck = recheck     # looks at (and journals) the host after a step's outcome went UNKNOWN
         self.statuses: dict[str, str] = {s.id: "pending" for s in procedure.steps}
         self._started: set[str] = set()   # steps whose command this run started
 
@@ -88,9 +91,10 @@ class StepEngine:
         proc = self.procedure
         started = time.monotonic()
         incident_id = self.ctx.journal.incident_id if self.ctx.journal else ""
+        # pid + machine (this_console): a SIGKILLed console is told from a running one
         self._record(ProcedureStarted(proc.name, incident_id, [s.describe() for s in proc.steps],
                                       proc.from_tag, proc.to_tag, self.ctx.dry_run, options=proc.options,
-                                      resumed=bool(self.done_steps)))
+                                      resumed=bool(self.done_steps), **this_console()))
         outcome = "failed"
         try:
             outcome = await self._run_steps()
@@ -193,6 +197,8 @@ class StepEngine:
             failure = await self._attempt(step)
             if failure is None:
                 return True
+            if failure.reason is FailureReason.OUTCOME_UNKNOWN:
+                await self._after_unknown_outcome(step)
             choice = await self.decider.on_failure(step, failure)
             self._record(StepChoice(step.id, choice.action, choice.reason, self.ctx.operator), emit=False)
             if choice.action == "retry":
@@ -234,6 +240,20 @@ class StepEngine:
         self._record(LockEvent("acquired", self.lock.lock_dir), emit=False)
         self.emit(Notice(f"lock taken: {self.lock.lock_dir}"))
         return True
+
+    async def _after_unknown_outcome(self, step: Step) -> None:
+        """The link died mid-step: reconnect now and show the host's state before anyone decides,
+        since a retry could run the command twice."""
+        transport = self.ctx.on(step.host).transport
+        reconnect = getattr(transport, "reconnect", None)
+        try:
+            if reconnect is not None:
+                self.emit(Notice("the link died mid-step; reconnecting to re-check the host...", "warning"))
+                await reconnect()
+            if self.recheck is not None:
+                await self.recheck(step)
+        except TransportError as exc:
+            self.emit(Notice(f"could not re-check the host: {exc}", "error"))
 
     async def _reconnect_if_needed(self, step: Step, failure: StepFailed) -> None:
         if failure.reason in (FailureReason.CONNECTION_LOST, FailureReason.CONNECTION_TIMEOUT):
@@ -277,7 +297,7 @@ class StepEngine:
                 if message:
                     on_output("stdout", [message])
         except _Unknown:
-            return self._failed(step, FailureReason.CONNECTION_LOST,
+            return self._failed(step, FailureReason.OUTCOME_UNKNOWN,
                                 "the connection died before the command reported its exit status: "
                                 "the outcome is UNKNOWN; the host is re-checked before any retry",
                                 None, started, output)

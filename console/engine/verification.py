@@ -12,6 +12,7 @@ from console.commands.compose import ComposeCommands
 from console.commands.ps import parse_ps
 from console.config import Config
 from console.engine.context import StepContext
+from console.engine.health_failure import NEXT_DECISIONS, failing_service_logs
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.health import check_all
 
@@ -53,6 +54,7 @@ async def wait_for_health(ctx: StepContext, expected_version: str | None,
         wait = ctx.config.thresholds.health_wait_seconds
     deadline = time.monotonic() + wait
     shown: list[str] = []
+    said = False
     async with httpx.AsyncClient(trust_env=False) as client:
         while True:
             results = await check_all(ctx.config.health, client, expected_version)
@@ -61,6 +63,10 @@ async def wait_for_health(ctx: StepContext, expected_version: str | None,
             if lines != shown:  # only changes: a 90 s wait must not flood the log
                 ctx.emit_output("stdout", lines)
                 shown = lines
+            if not said and not all(r.ok for r in results) and time.monotonic() < deadline:
+                said = True   # at the first poll, not after the whole wait
+                ctx.emit_output("stdout", [f"health is FAILING: {', '.join(r.check for r in results if not r.ok)}; "
+                                           f"waiting up to {wait:g} s for it to recover before deciding"])
             if all(r.ok for r in results) or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(HEALTH_POLL_SECONDS)
@@ -70,7 +76,11 @@ async def wait_for_health(ctx: StepContext, expected_version: str | None,
     detail = {"health": [r.to_dict() for r in results]}
     failing = [f"{r.check}: {r.reason}" for r in results if not r.ok]
     if failing:
-        return ActionResult(False, "health checks failing: " + "; ".join(failing), detail)
+        ctx.emit_output("stdout", ["last log lines of the failing services:"])
+        detail["logs"] = await failing_service_logs(ctx, [r.check for r in results if not r.ok])
+        detail["next"] = list(NEXT_DECISIONS)
+        return ActionResult(False, "health checks failing: " + "; ".join(failing)
+                            + "; the release is not healthy. Next: " + " or ".join(NEXT_DECISIONS), detail)
     version = f" reporting {expected_version}" if expected_version else ""
     return ActionResult(True, f"{len(results)} health checks OK{version}", detail)
 

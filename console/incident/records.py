@@ -185,6 +185,9 @@ class ProcedureStarted(Record):
     dry_run: bool = False
     options: dict = field(default_factory=dict)   # what resume needs to rebuild the procedure
     resumed: bool = False
+    pid: int | None = None            # the console running it (see console.liveness): a SIGKILLed
+    pid_started: int | None = None    # console's incident is told from a running one
+    machine: str = ""
 
 
 @dataclass(frozen=True)
@@ -279,11 +282,13 @@ class StepChoice(Record):
 @dataclass(frozen=True)
 class LockEvent(Record):
     KIND: ClassVar[str] = "lock"
-    action: str = ""        # acquired | released | refused | failed | release_failed | force_unlocked
+    action: str = ""        # acquired | released | refused | failed | release_failed | force_unlocked | taken_over
     lock_dir: str = ""
     holder: dict | None = None
     error: str | None = None
     by: str | None = None
+    reason: str | None = None               # taken_over: why (resume --take-over-lock REASON)
+    previous_console: dict | None = None    # taken_over: {pid, machine} of the console that held it
 
 
 @dataclass(frozen=True)
@@ -350,6 +355,15 @@ class ReleaseLogUpdated(Record):
 @dataclass(frozen=True)
 class ResumeCheck(Record):
     KIND: ClassVar[str] = "resume_check"
+    ps: list = field(default_factory=list)
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class HostRecheck(Record):
+    """The host's state, looked at after the link died mid-step (the step's outcome is UNKNOWN)."""
+    KIND: ClassVar[str] = "host_recheck"
+    step_id: str = ""
     ps: list = field(default_factory=list)
     exit_code: int | None = None
 

@@ -157,14 +157,19 @@ class IncidentSession:
     # -- running a procedure ----------------------------------------------------------------
     async def run(self, procedure: Procedure, decider: Decider, *, listeners: Iterable[Callable[[Event], None]] = (),
                   done_steps: set[str] | None = None, assume_yes: bool = False, dry_run: bool = False,
-                  resume: bool = False) -> str:
+                  resume: bool = False,
+                  take_over_lock: Callable[[Transport, Journal], Awaitable[None]] | None = None) -> str:
         """Run ``procedure`` for this incident: re-check the host on a resume, announce the start and
         the outcome (the incident's own procedures only: not a dry run, not verification), take and
-        free the lock, and update the release log. Returns succeeded | failed | aborted."""
+        free the lock, and update the release log. Returns succeeded | failed | aborted.
+        ``take_over_lock``: on a resume, after the host re-check, decides about the lock a dead console
+        left (console.engine.takeover; raises TakeOverRefused to stop before anything runs)."""
         listeners = list(listeners)
         transport = await self.connect()
         if resume and self.journal is not None:
             await recheck_host(self.config, transport, self.journal, _fan_out(listeners))
+            if take_over_lock is not None:
+                await take_over_lock(transport, self.journal)
         own = self.journal is not None and not dry_run and procedure.name != "verify"
         if own:
             await self.announce(messages.PROCEDURE_STARTED, procedure=procedure.name,

@@ -19,7 +19,7 @@ import asyncssh
 
 from console.config import Target
 from console.failures import (AuthenticationFailed, CommandTimeout, ConnectionLost, ConnectTimeout,
-                              HostKeyRejected, TransportError)
+                              HostKeyRejected, OutcomeUnknown, TransportError)
 from console.secrets import SecretBytes, stdin_bytes
 from console.transport import sftp
 from console.transport.aborting import finish_despite_cancel
@@ -236,13 +236,14 @@ class SSHTransport:
             status = pump.result()
         except (asyncssh.Error, OSError) as exc:
             raise _lost(f"{self.description}: connection lost during {shlex.join(argv)}: "
-                        f"{_why(exc)}; its outcome is UNKNOWN", result(None)) from None
+                        f"{_why(exc)}; its outcome is UNKNOWN", result(None), OutcomeUnknown) from None
         except BaseException:
             await finish_despite_cancel(self._abort(conn, proc, err, pump))
             raise
         if status is None:
             raise _lost(f"{self.description}: {shlex.join(argv)} ended without an exit status "
-                        f"({self.last_drop or 'channel closed'}); its outcome is UNKNOWN", result(None))
+                        f"({self.last_drop or 'channel closed'}); its outcome is UNKNOWN", result(None),
+                        OutcomeUnknown)
         return result(status)
 
     async def _abort(self, conn: asyncssh.SSHClientConnection, proc: asyncssh.SSHClientProcess,
@@ -289,8 +290,9 @@ class SSHTransport:
         return await sftp.get_file(conn, remote, Path(local), progress=progress, resume=resume)
 
 
-def _lost(message: str, result: CommandResult) -> ConnectionLost:
-    exc = ConnectionLost(message)
+def _lost(message: str, result: CommandResult, kind: type[ConnectionLost] = ConnectionLost) -> ConnectionLost:
+    """``kind`` is OutcomeUnknown once the command started: it may have done its work."""
+    exc = kind(message)
     exc.result = result
     return exc
 

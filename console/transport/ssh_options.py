@@ -10,8 +10,6 @@ import asyncssh
 
 from console.config import Target
 
-KEEPALIVE_COUNT_MAX = 3   # missed keepalives before the link is declared dead
-
 
 def connect_options(target: Target, ssh_config_path: Path | None,
                     trusted_keys: asyncssh.SSHKnownHosts | None) -> dict:
@@ -34,10 +32,12 @@ def connect_options(target: Target, ssh_config_path: Path | None,
         agent_forwarding=False,
         # Nobody is there to answer a prompt: keys only.
         password_auth=False, kbdint_auth=False,
-        # asyncssh leaves both off by default; a dead link must be noticed.
+        # asyncssh leaves both off by default; a dead link must be noticed (interval x count:
+        # a silent drop mid-step is declared (count + 1) x interval = 16 s after the last packet
+        # by default, not when TCP gives up).
         connect_timeout=target.connect_timeout,
         keepalive_interval=target.keepalive_interval,
-        keepalive_count_max=KEEPALIVE_COUNT_MAX,
+        keepalive_count_max=target.keepalive_count_max,
     )
 
 
