@@ -88,7 +88,6 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
                           action=lambda ctx: check_space_for_images(ctx, to_tag),
                           display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, to_tag)}",
                           read_only=True, preflight=True))
-    ]
     via_status = via_run if order == "before_down" else "exec"
     schema_step = Step("migration_check", f"Compare the schema with {to_tag}'s migrations",
                        action=lambda ctx: check_schema(ctx, target_head, via_status),
