@@ -239,8 +239,9 @@ def _timeline_line(r: Record) -> str | None:
         state = "; ".join(r.ps[-3:]) if r.ps else "nothing listed"
         return _cell(f"Host re-checked after the link died during step {r.step_id} (outcome unknown): {state}")
     if isinstance(r, rec.LockEvent) and r.action == "taken_over":
-        was = r.previous_console or {}
-        held = f" from console pid {was.get('pid')} on {was.get('machine') or '?'}" if was.get("pid") else ""
+        previous = r.previous_console or {}
+        held = (f" from console pid {previous.get('pid')} on {previous.get('machine') or '?'}"
+                if previous.get("pid") else "")
         return _cell(f"Host lock {r.lock_dir} taken over{held} by {r.by}: {r.reason}")
     if isinstance(r, (rec.StepStarted, rec.StepConfirmed)):
         return None

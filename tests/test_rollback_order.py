@@ -35,7 +35,8 @@ def test_the_schema_check_and_the_pulls_come_before_maintenance(config):
     window = steps.index("maintenance_on")
     assert steps.index("migration_check") < window
     assert all(steps.index(p) < window for p in pulls)
-    assert steps[:3] == ["verify_artifacts", "inspect_bundle", "migration_check"]
+    # the preflight checks (image presence included) come first, then the schema comparison
+    assert steps[:4] == ["verify_artifacts", "inspect_bundle", "images_available", "migration_check"]
 
 
 def test_the_destructive_steps_keep_their_order(config):

@@ -47,14 +47,14 @@ async def take_over_lock_for_resume(config: Config, transport: Transport, journa
         return
     ours = info.get("incident_id") == journal.incident_id
     console = journal.state.started if ours else None
-    if ours and console_alive(console) and console.pid == os.getpid():
+    if ours and console is not None and console_alive(console) and console.pid == os.getpid():
         return   # this very process took it (a resume inside the same app): nothing to take over
     description = describe_lock(lock.lock_dir, info, console)
     say(description)
     if not ours:
         raise TakeOverRefused(f"{description}: it belongs to another incident; resume that one, or "
                               f"`incident-console unlock --force` after talking to its holder")
-    if console_alive(console):
+    if console is not None and console_alive(console):
         raise TakeOverRefused(f"the console that holds it (pid {console.pid}) is still running on this "
                               f"machine: finish there, or stop it first")
     reason = (reason or "").strip()

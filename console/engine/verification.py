@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 
@@ -73,7 +74,7 @@ async def wait_for_health(ctx: StepContext, expected_version: str | None,
     for r in results:
         ctx.record(Health(check=r.check, ok=r.ok, status=r.http_status, version=r.version,
                           latency_ms=None if r.latency_ms is None else round(r.latency_ms, 1), on=ctx.host))
-    detail = {"health": [r.to_dict() for r in results]}
+    detail: dict[str, Any] = {"health": [r.to_dict() for r in results]}
     failing = [f"{r.check}: {r.reason}" for r in results if not r.ok]
     if failing:
         ctx.emit_output("stdout", ["last log lines of the failing services:"])
