@@ -81,6 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--yes", action="store_true")
     p.set_defaults(handler=cmd_unlock)
 
+    from console.cli_deployed import register_deployed
+    register_deployed(sub)
+
     try:
         from console.capture.cli import register_capture
     except ImportError:
@@ -148,9 +151,26 @@ def cmd_rollback(args) -> int:
     from console.engine.incident import build_rollback
     from console.engine.rollback import RollbackTargetError
     from console.validate import UnsafeValue
+    from console.cli_deployed import host_deployment
+    from console.failures import TransportError
+    from console.releaselog import ReleaseLog
+    from console.validate import require_tag
     config = _config(args)
+    try:   # bad input is refused before the host is asked anything
+        if args.to is not None:
+            require_tag(args.to)
+        ReleaseLog.load(config.paths.release_log)
+    except (UnsafeValue, ValueError) as exc:
+        return _bad(str(exc))
+    try:   # the host, not the release log, says what runs: it is the rollback's "from"
+        deployment = asyncio.run(host_deployment(config, with_health=False))
+    except TransportError as exc:
+        print(f"incident-console: cannot reach the host: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for line in deployment.disagreements + deployment.errors:
+        print(f"warning: {line}", file=sys.stderr)
     try:
-        procedure = build_rollback(config, args.to, args.migration_order)
+        procedure = build_rollback(config, args.to, args.migration_order, running=deployment.release)
     except (UnsafeValue, RollbackTargetError, ValueError) as exc:   # ValueError: an unreadable release log
         return _bad(str(exc))
     return asyncio.run(_execute(config, procedure, args))
