@@ -41,6 +41,7 @@ class RunningContainer:
     image_id: str                      # sha256 content id of its image
     repo_digests: tuple[str, ...] = ()  # "<repo>@sha256:..." of that image
     running: bool = True
+    created: str | None = None          # RFC 3339: when compose (re)created it, i.e. deployed it
 
     @property
     def digests(self) -> set[str]:
@@ -83,7 +84,8 @@ def parse_containers(text: str) -> list[RunningContainer]:
             name=str(item.get("Name") or "").lstrip("/"), service=str(service),
             image_ref=str((item.get("Config") or {}).get("Image") or ""),
             image_id=str(item.get("Image") or ""),
-            running=bool((item.get("State") or {}).get("Running"))))
+            running=bool((item.get("State") or {}).get("Running")),
+            created=str(item["Created"]) if item.get("Created") else None))
     return containers
 
 
@@ -113,6 +115,7 @@ class ServiceDeployment:
     image_ref: str | None = None
     running: bool = False
     containers: int = 0
+    created: str | None = None
 
     @property
     def build(self) -> str:
@@ -127,7 +130,7 @@ class ServiceDeployment:
         return {"image": self.image, "release": self.releases[0] if len(self.releases) == 1 else None,
                 "matches": list(self.releases), "build": self.build, "running": self.running,
                 "containers": self.containers, "image_id": self.image_id, "digest": self.digest,
-                "image_ref": self.image_ref}
+                "image_ref": self.image_ref, "created": self.created}
 
 
 @dataclass
@@ -140,16 +143,24 @@ class Deployment:
     health_versions: dict[str, str | None] = field(default_factory=dict)
     disagreements: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)   # what could not be read (host, health, log)
+    services_read: bool = True                         # False: the host's containers could not be read
 
     @property
     def host_known(self) -> bool:
         return self.release is not None
 
+    @property
+    def deployed_at(self) -> str | None:
+        """When the newest running service container was created: the host's own deploy time."""
+        times = [s.created for s in self.services.values() if s.running and s.created]
+        return max(times, key=_instant) if times else None
+
     def to_dict(self) -> dict[str, Any]:
-        return {"deployed": {"release": self.release,
+        return {"deployed": {"release": self.release, "since": self.deployed_at,
                              "services": {name: s.to_dict() for name, s in self.services.items()}},
                 "release_log": {"deployed": self.release_log_deployed},
                 "health": dict(self.health_versions),
+                "host_read": self.services_read,
                 "disagreements": list(self.disagreements), "errors": list(self.errors)}
 
     def lines(self) -> list[str]:
@@ -163,6 +174,21 @@ class Deployment:
         out += [f"! {d}" for d in self.disagreements]
         out += [f"? {e}" for e in self.errors]
         return out
+
+
+def _instant(value: str):
+    from datetime import datetime, timezone
+    # docker prints nanoseconds ("2026-11-29T11:50:53.123456789Z"): fromisoformat takes microseconds
+    text = value.replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _images_match(entry: dict, image_id: str | None, digests: set[str]) -> bool:
@@ -190,7 +216,7 @@ def match_deployment(services, containers: list[RunningContainer], log: ReleaseL
             # Several replicas of one service could differ (a half-finished recreate): take the
             # first and say so below.
             c = running[0]
-            s.image_id, s.image_ref = c.image_id or None, c.image_ref or None
+            s.image_id, s.image_ref, s.created = c.image_id or None, c.image_ref or None, c.created
             s.digest = sorted(c.digests)[0] if c.digests else None
             s.releases = [r.tag for r in sorted(releases, key=lambda r: (r.captured, order[r.tag]), reverse=True)
                           if _images_match(r.images.get(service.image, {}), c.image_id, c.digests)]
@@ -257,8 +283,8 @@ async def read_containers(transport, project_name: str) -> list[RunningContainer
         said = (result.stderr.strip().splitlines() or ["no message"])[-1][:200]
         raise ValueError(f"docker image inspect failed (exit {result.exit_status}): {said}")
     digests = parse_image_digests(result.stdout)
-    return [RunningContainer(c.name, c.service, c.image_ref, c.image_id, digests.get(c.image_id, ()), c.running)
-            for c in containers]
+    return [RunningContainer(c.name, c.service, c.image_ref, c.image_id, digests.get(c.image_id, ()), c.running,
+                             c.created) for c in containers]
 
 
 async def health_versions(checks) -> tuple[dict[str, str | None], list[str]]:
@@ -296,6 +322,7 @@ async def gather_deployment(config, transport, log: ReleaseLog | None = None, *,
         versions, health_errors = await health_versions(config.health)
         errors += health_errors
     deployment = match_deployment(config.services, containers, log, versions, errors)
+    deployment.services_read = host_read
     if not host_read:
         # Nothing was read, so "no running container" would be a false statement about the host.
         deployment.disagreements = [d for d in deployment.disagreements if "no running container" not in d
