@@ -213,7 +213,47 @@ class ChecklistScreen(ConsoleScreen):
                         undo_incident=None, incident_id=self.journal.incident_id))
             self.app.push_screen(ConfigHotfixDialog([s.name for s in config.services]), changed)
         else:
-            self.build(lambda: build_rollback(config, None))
+            self.choose_rollback_target()
+
+    @work(exclusive=True, group="rollback_target", exit_on_error=False)
+    async def choose_rollback_target(self) -> None:
+        """Offer the known-good releases older than what the host runs, the automatic one preselected."""
+        from console.deployed import gather_deployment
+        from console.failures import TransportError
+        from console.rollback_targets import read_host_sums, rollback_candidates
+        from screens.rollback_target import RollbackTargetDialog
+        config = self.console_app.config
+        status = self.query_one("#checklist-status", Static)
+        try:
+            log = ReleaseLog.load(config.paths.release_log)
+        except ReleaseLogError as exc:
+            self.cannot_build(exc)
+            return
+        status.update("Reading what the host runs…")
+        notes: list[str] = []
+        deployment, sums = None, None
+        try:
+            transport = await self.console_app.connected_transport()
+            deployment = await gather_deployment(config, transport, log, with_health=False)
+            sums = await read_host_sums(transport, config.target.artifacts_dir)
+        except TransportError as exc:
+            notes.append(f"cannot reach the host: {exc}")
+        if deployment is not None and deployment.services_read:
+            running = deployment.release
+            notes += deployment.disagreements
+        else:
+            # Unreadable host: the release log's idea, said out loud (the procedure needs the host anyway).
+            running = log.deployed
+            if deployment is not None:
+                notes += deployment.errors[:1]
+            notes.append(f"the host was not read: assuming the release log's {running or 'nothing'} runs")
+        status.update("")
+        candidates = rollback_candidates(log, running, sums, now=self.console_app.clock())
+
+        def chosen(tag: str | None) -> None:
+            if tag:
+                self.build(lambda: build_rollback(config, tag, running=running))
+        self.app.push_screen(RollbackTargetDialog(candidates, running, notes), chosen)
 
     def _hotfix_candidates(self) -> list[str]:
         try:
@@ -226,10 +266,13 @@ class ChecklistScreen(ConsoleScreen):
         try:
             procedure = builder()
         except ValueError as exc:   # RollbackTargetError and UnsafeValue are ValueErrors
-            self.query_one("#checklist-status", Static).update(f"Cannot build the procedure: {exc}")
-            self.notify(str(exc), title="cannot build the procedure", severity="error", timeout=15)
+            self.cannot_build(exc)
             return
         self.post_message(self.ProcedureChosen(procedure))
+
+    def cannot_build(self, exc: Exception) -> None:
+        self.query_one("#checklist-status", Static).update(f"Cannot build the procedure: {exc}")
+        self.notify(str(exc), title="cannot build the procedure", severity="error", timeout=15)
 
     def action_back(self) -> None:
         self.app.pop_screen()

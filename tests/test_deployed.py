@@ -176,3 +176,25 @@ def test_build_rollback_from_what_runs(tmp_path):
         build_rollback(config, None, running=None)
     procedure = build_rollback(config, tags[0], running=None)
     assert (procedure.from_tag, procedure.to_tag) == (None, tags[0])
+
+
+def test_rollback_candidates_older_than_what_runs_newest_first(tmp_path):
+    from datetime import datetime, timezone
+    from console.rollback_targets import parse_sums, rollback_candidates
+    log = log_with(tmp_path, deployed="v3", bad=("v1",))
+    log.get("v2").files = {"v2-compose.tar.gz": "a" * 64, "v2-images.tar": "b" * 64}
+    log.get("v1").files = {"v1-compose.tar.gz": "c" * 64}
+    sums = parse_sums(f"{'a' * 64}  v2-compose.tar.gz\n{'0' * 64}  v2-images.tar\n{'b' * 64} */opt/a/v2-images.tar\n")
+    assert sums == {"v2-compose.tar.gz": "a" * 64, "v2-images.tar": "b" * 64}   # later lines win
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+    v2, v1 = rollback_candidates(log, "v3", sums, now)
+    assert (v2.tag, v2.automatic, v2.hashes_ok, v2.age) == ("v2", True, True, "2 days ago")
+    assert (v1.tag, v1.selectable, v1.hashes_ok) == ("v1", False, False)
+    assert v1.hashes == "missing on the host (v1-compose.tar.gz)"
+    # a build no release captured: every release is offered, none chosen for the coordinator
+    assert [c.tag for c in rollback_candidates(log, None, None, now)] == ["v3", "v2", "v1"]
+    assert not any(c.automatic for c in rollback_candidates(log, None, None, now))
+    assert rollback_candidates(log, None, None, now)[0].hashes == "no hashes recorded"
+    log.get("v3").files = {"v3-compose.tar.gz": "d" * 64}
+    assert rollback_candidates(log, None, None, now)[0].hashes_ok is None
+    assert rollback_candidates(log, None, {"v3-compose.tar.gz": "e" * 64}, now)[0].hashes.startswith("differ")
