@@ -21,16 +21,9 @@ SECRET_KEYS = {"password", "webhook_url", "api_key", "database_url", "token"}
 COMPOSE_COMMANDS = ("docker-compose", "docker compose")
 MIGRATION_ORDERS = ("before_down", "after_up")
 SERVICE_COMMAND_MODES = ("run", "exec")
-DEFAULT_COMMANDS = {
-    "maintenance_on": ["npm", "run", "maintenance:on"],
-    "maintenance_off": ["npm", "run", "maintenance:off"],
-    "migrate_rollback": ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"],
-    "migrate_status": ["npm", "run", "migrate:status"],
-    "smoke_tests": [
-        ["npm", "run", "smoke:test", "--prefix", "backend"],
-        ["npm", "run", "smoke:test", "--prefix", "frontend"],
-    ],
-}
+# The [commands] a stack must state (none has a default: the demo's npm scripts were silently
+# inherited by every config that left them out).
+COMMAND_KEYS = {"maintenance_on", "maintenance_off", "migrate_rollback", "migrate_status", "smoke_tests"}
 
 
 class ConfigError(Exception):
@@ -51,8 +44,8 @@ class Target:
     identity_file: str | None = None
     agent: bool = False
     known_hosts: str | None = None
-    project_dir: str = "/opt/mr-dj"
-    project_name: str = "mr-dj"
+    project_dir: str = ""             # required in a config file (no demo default)
+    project_name: str = ""            # required likewise
     compose_command: str = "docker-compose"
     artifacts_dir: str = "/opt/artifacts"
     connect_timeout: float = 10.0
@@ -95,6 +88,9 @@ class Commands:
     smoke_tests: list[list[str]]
     migration_order: str = "before_down"
     service_command_mode: str = "run"
+    maintenance: bool = True         # false: no maintenance commands; the steps are skipped, journaled why
+    migrations: bool = True          # false: no migration commands; the schema steps are skipped likewise
+    deploy: list[str] | None = None  # the team's deploy command, run in project_dir with the tag appended
 
 
 @dataclass(frozen=True)
@@ -346,12 +342,12 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
     compose = r.get(t, prefix, "compose_command", str, "docker-compose")
     if compose not in COMPOSE_COMMANDS:
         r.problem(f"{prefix}.compose_command", f"must be one of {', '.join(COMPOSE_COMMANDS)}")
-    project_name = r.get(t, prefix, "project_name", str, "mr-dj")
+    project_name = r.get(t, prefix, "project_name", str)   # required: the console cannot guess the stack
     from console.validate import is_valid_project_name
     if project_name is not None and not is_valid_project_name(project_name):
         r.problem(f"{prefix}.project_name", "must match [a-z0-9][a-z0-9_-]* (compose project name)")
     for key in ("project_dir", "artifacts_dir"):
-        value = r.get(t, prefix, key, str, Target.project_dir if key == "project_dir" else Target.artifacts_dir)
+        value = r.get(t, prefix, key, str, ... if key == "project_dir" else Target.artifacts_dir)
         if value is not None and not is_valid_remote_path(value):
             r.problem(f"{prefix}.{key}", "must be an absolute path on the host made of [A-Za-z0-9_.@+-] "
                                          "components, without '.' or '..'")
@@ -368,8 +364,8 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
         identity_file=str(r.path(identity)) if identity else None,
         agent=r.get(t, prefix, "agent", bool, False) or False,
         known_hosts=str(r.path(known)) if known else None,
-        project_dir=t.get("project_dir", Target.project_dir),
-        project_name=project_name or "mr-dj", compose_command=compose or "docker-compose",
+        project_dir=t.get("project_dir") or "",
+        project_name=project_name or "", compose_command=compose or "docker-compose",
         artifacts_dir=t.get("artifacts_dir", Target.artifacts_dir),
         connect_timeout=timeouts["connect_timeout"] or 10.0,
         keepalive_interval=timeouts["keepalive_interval"] or 15.0,
@@ -475,29 +471,48 @@ def _health(r: _Reader, data: dict, where: str = "health") -> list[HealthCheck]:
 
 
 def _commands(r: _Reader, data: dict) -> Commands:
-    t = r.table(data, "commands", set(DEFAULT_COMMANDS) | {"migration_order", "service_command_mode"},
-                required=False)
-    smoke = r.get(t, "commands", "smoke_tests", list, DEFAULT_COMMANDS["smoke_tests"])
-    if smoke is None or not all(isinstance(a, list) and a and all(isinstance(v, str) for v in a)
+    """No command is a default: the demo's npm scripts were inherited by every stack that left them out.
+    Maintenance and migration steps can be switched off (``maintenance = false``, ``migrations = false``);
+    their commands are then not asked for, and the steps are skipped with that reason."""
+    t = r.table(data, "commands", COMMAND_KEYS | {"migration_order", "service_command_mode",
+                                                            "maintenance", "migrations", "deploy"})
+    maintenance = r.get(t, "commands", "maintenance", bool, True)
+    migrations = r.get(t, "commands", "migrations", bool, True)
+    smoke = r.get(t, "commands", "smoke_tests", list) if t else None
+    if smoke is None or not all(isinstance(a, list) and a and all(isinstance(v, str) and v for v in a)
                                 for a in smoke):
-        r.problem("commands.smoke_tests", "must be a list of argv lists")
-        smoke = DEFAULT_COMMANDS["smoke_tests"]
+        if smoke is not None:
+            r.problem("commands.smoke_tests", "must be a list of argv lists ([] for none)")
+        smoke = []
     order = r.get(t, "commands", "migration_order", str, "before_down")
     if order not in MIGRATION_ORDERS:
         r.problem("commands.migration_order", f"must be one of {', '.join(MIGRATION_ORDERS)}")
     mode = r.get(t, "commands", "service_command_mode", str, "run")
     if mode not in SERVICE_COMMAND_MODES:
         r.problem("commands.service_command_mode", f"must be one of {', '.join(SERVICE_COMMAND_MODES)}")
-    rollback = r.argv(t, "commands", "migrate_rollback", DEFAULT_COMMANDS["migrate_rollback"])
-    if "{migration}" not in rollback:
+
+    def required(name: str, switch: str, on: bool) -> list[str]:
+        if not on:
+            if name in t:
+                r.problem(f"commands.{name}", f"is set but [commands] {switch} = false switches it off")
+            return []
+        if t and name not in t:
+            r.problem(f"commands.{name}", f"missing required key (or switch the steps off: {switch} = false)")
+            return []
+        return r.argv(t, "commands", name, []) if t else []
+
+    rollback = required("migrate_rollback", "migrations", migrations is not False)
+    if rollback and "{migration}" not in rollback:
         r.problem("commands.migrate_rollback", 'must contain the placeholder "{migration}"')
+    deploy = r.argv(t, "commands", "deploy", []) if "deploy" in t else None
     return Commands(
-        maintenance_on=r.argv(t, "commands", "maintenance_on", DEFAULT_COMMANDS["maintenance_on"]),
-        maintenance_off=r.argv(t, "commands", "maintenance_off", DEFAULT_COMMANDS["maintenance_off"]),
+        maintenance_on=required("maintenance_on", "maintenance", maintenance is not False),
+        maintenance_off=required("maintenance_off", "maintenance", maintenance is not False),
         migrate_rollback=rollback,
-        migrate_status=r.argv(t, "commands", "migrate_status", DEFAULT_COMMANDS["migrate_status"]),
+        migrate_status=required("migrate_status", "migrations", migrations is not False),
         smoke_tests=[list(a) for a in smoke], migration_order=order or "before_down",
-        service_command_mode=mode or "run")
+        service_command_mode=mode or "run", maintenance=maintenance is not False,
+        migrations=migrations is not False, deploy=deploy or None)
 
 
 def _thresholds(r: _Reader, data: dict) -> Thresholds:
