@@ -82,7 +82,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_unlock)
 
     from console.cli_deployed import register_deployed
+    from console.cli_init import register_init
     register_deployed(sub)
+    register_init(sub)
 
     try:
         from console.capture.cli import register_capture
