@@ -58,6 +58,8 @@ def register_init(sub: argparse._SubParsersAction) -> None:
     a("--deploy-command", metavar="CMD", help="the team's deploy command (e.g. ./deploy.sh); the tag is appended")
     a("--artifacts-dir", metavar="DIR", default="/opt/artifacts", help="artifacts directory on the host")
     a("--source-dir", metavar="DIR", default=".", help="capture.source_dir: your checkout of the stack")
+    a("--state-dir", metavar="DIR", help="paths.state_dir: journals and the release log "
+                                        "(default ~/.local/state/incident-console)")
     p.set_defaults(handler=cmd_init)
 
 
@@ -223,7 +225,8 @@ async def _discover_and_write(args, out: Path, asker: Asker, transport, target) 
         compose_command=flavour, registry=registry, services=service_rows, health=health,
         maintenance=maintenance, migrations=migrations, smoke_tests=smoke,
         deploy=parse_argv(args.deploy_command, "--deploy-command") if args.deploy_command else None,
-        compose_file=compose_file, artifacts_dir=args.artifacts_dir, source_dir=args.source_dir)
+        compose_file=compose_file, artifacts_dir=args.artifacts_dir, source_dir=args.source_dir,
+        state_dir=os.path.abspath(os.path.expanduser(args.state_dir)) if args.state_dir else None)
     text = render_config(answers)
     from console.config import ConfigError
     try:

@@ -170,6 +170,7 @@ class InitAnswers:
     artifacts_dir: str = "/opt/artifacts"
     operator: str | None = None
     source_dir: str = "."
+    state_dir: str | None = None
 
 
 def _v(value: Any) -> str:
@@ -222,6 +223,8 @@ def render_config(a: InitAnswers) -> str:
     lines.append(f"smoke_tests = {_v(a.smoke_tests)}   # each an argv; [] for none")
     if a.deploy:
         lines.append(f"deploy = {_v(a.deploy)}   # the team's deploy command; the tag is appended")
+    if a.state_dir:
+        lines += ["", "[paths]", f"state_dir = {_v(a.state_dir)}   # journals; the release log is releases.toml here"]
     lines += ["", "[capture]", "# What a release bundle holds, relative to source_dir (your checkout).",
               f"source_dir = {_v(a.source_dir)}"]
     if a.compose_file:
