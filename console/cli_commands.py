@@ -153,8 +153,6 @@ def cmd_rollback(args) -> int:
     from console.engine.incident import build_rollback
     from console.engine.rollback import RollbackTargetError
     from console.validate import UnsafeValue
-    from console.cli_deployed import host_deployment
-    from console.failures import TransportError
     from console.releaselog import ReleaseLog
     from console.validate import require_tag
     config = _config(args)
@@ -164,15 +162,11 @@ def cmd_rollback(args) -> int:
         ReleaseLog.load(config.paths.release_log)
     except (UnsafeValue, ValueError) as exc:
         return _bad(str(exc))
-    try:   # the host, not the release log, says what runs: it is the rollback's "from"
-        deployment = asyncio.run(host_deployment(config, with_health=False))
-    except TransportError as exc:
-        print(f"incident-console: cannot reach the host: {exc}", file=sys.stderr)
+    reached, running = _host_release(config)   # the host, not the release log, says what runs: the "from"
+    if not reached:
         return EXIT_FAILED
-    for line in deployment.disagreements + deployment.errors:
-        print(f"warning: {line}", file=sys.stderr)
     try:
-        procedure = build_rollback(config, args.to, args.migration_order, running=deployment.release)
+        procedure = build_rollback(config, args.to, args.migration_order, running=running)
     except (UnsafeValue, RollbackTargetError, ValueError) as exc:   # ValueError: an unreadable release log
         return _bad(str(exc))
     return asyncio.run(_execute(config, procedure, args))
@@ -183,11 +177,33 @@ def cmd_hotfix(args) -> int:
     from console.engine.rollback import RollbackTargetError
     from console.validate import UnsafeValue
     config = _config(args)
+    try:   # bad input is refused before the host is asked anything
+        build_code_hotfix(config, args.tag, args.monitor_minutes)
+    except (UnsafeValue, RollbackTargetError, ValueError) as exc:
+        return _bad(str(exc))
+    reached, running = _host_release(config)
+    if not reached:
+        return EXIT_FAILED
     try:
-        procedure = build_code_hotfix(config, args.tag, args.monitor_minutes)
+        procedure = build_code_hotfix(config, args.tag, args.monitor_minutes, running=running)
     except (UnsafeValue, RollbackTargetError, ValueError) as exc:
         return _bad(str(exc))
     return asyncio.run(_execute(config, procedure, args))
+
+
+def _host_release(config) -> tuple[bool, str | None]:
+    """(reached, what the host runs: a tag, or None for a build no release captured), with the
+    disagreements printed as warnings."""
+    from console.cli_deployed import host_deployment
+    from console.failures import TransportError
+    try:
+        deployment = asyncio.run(host_deployment(config, with_health=False))
+    except TransportError as exc:
+        print(f"incident-console: cannot reach the host: {exc}", file=sys.stderr)
+        return False, None
+    for line in deployment.disagreements + deployment.errors:
+        print(f"warning: {line}", file=sys.stderr)
+    return True, deployment.release
 
 
 def cmd_config_hotfix(args) -> int:

@@ -55,10 +55,16 @@ async def monitor_health(ctx: StepContext, expected_version: str | None, minutes
     return ActionResult(True, f"health OK in all {rounds} rounds over {minutes:g} min", detail)
 
 
-def build_code_hotfix(config: Config, tag: str, monitor_minutes: float | None = None) -> Procedure:
+_FROM_LOG = object()
+
+
+def build_code_hotfix(config: Config, tag: str, monitor_minutes: float | None = None, *,
+                      running: str | None | object = _FROM_LOG) -> Procedure:
+    """``running``: what the host runs (console.deployed); the hotfix replaces that, not the log's idea."""
     from console.releaselog import ReleaseLog
     log = ReleaseLog.load(config.paths.release_log)
-    return code_hotfix_procedure(config, log, log.deployed, tag, monitor_minutes)
+    return code_hotfix_procedure(config, log, log.deployed if running is _FROM_LOG else running, tag,
+                                 monitor_minutes)
 
 
 def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
