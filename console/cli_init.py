@@ -136,10 +136,11 @@ async def _init(args, out: Path, asker: Asker) -> int:
 async def _pin_host_key(transport, known: Path, fingerprint: str | None, asker: Asker) -> None:
     """Show the server's key fingerprint and pin it into the config's known_hosts (never silently)."""
     from console.transport.known_hosts import has_entry_for, known_hosts_entry_name
-    from console.transport.ssh_options import read_server_key
+    from console.transport.ssh_options import connect_options, read_server_key
     if has_entry_for(known, transport.host, transport.port):
         return   # already pinned: the strict connect checks it
-    key = await read_server_key(transport._connect_options(), transport.target.connect_timeout)
+    # The probe stops after key exchange: nothing is sent before the key is pinned and checked.
+    key = await read_server_key(connect_options(transport.target, None, None), transport.target.connect_timeout)
     if key is None:
         from console.failures import TransportError
         raise TransportError(f"{transport.host}:{transport.port} did not show a host key")

@@ -201,8 +201,9 @@ def _images_match(entry: dict, image_id: str | None, digests: set[str]) -> bool:
 
 def match_deployment(services, containers: list[RunningContainer], log: ReleaseLog | None,
                      health_versions: dict[str, str | None] | None = None,
-                     errors: list[str] | None = None) -> Deployment:
-    """Pure: ``services`` are the config's ``[[services]]`` (name, image)."""
+                     errors: list[str] | None = None, *, host_read: bool = True) -> Deployment:
+    """Pure: ``services`` are the config's ``[[services]]`` (name, image). ``host_read`` False: the
+    containers could not be read, so nothing is claimed about the host (only health vs the log)."""
     health_versions = dict(health_versions or {})
     releases = log.releases if log is not None else []
     order = {r.tag: i for i, r in enumerate(releases)}
@@ -235,7 +236,7 @@ def match_deployment(services, containers: list[RunningContainer], log: ReleaseL
             release = logged          # identical images in several releases: the log breaks the tie
         elif common:
             release = next(t for t in running[0].releases if t in common)   # newest first
-    for s in by_service.values():
+    for s in by_service.values() if host_read else ():
         if not s.running:
             disagreements.append(f"service {s.service} has no running container on the host")
         elif not s.releases:
@@ -251,7 +252,7 @@ def match_deployment(services, containers: list[RunningContainer], log: ReleaseL
         disagreements.append(f"the host runs {release} but the release log says "
                              f"{logged if logged else 'nothing is deployed'}"
                              + (f" ({logged} is not what runs)" if logged else ""))
-    elif release is None and logged is not None and running:
+    elif release is None and logged is not None and running and host_read:
         disagreements.append(f"the release log says {logged} is deployed, but the host does not run "
                              f"{logged}'s images")
     for check, version in health_versions.items():
@@ -262,7 +263,8 @@ def match_deployment(services, containers: list[RunningContainer], log: ReleaseL
         elif release is None and logged is not None and version != logged:
             disagreements.append(f"health check {check} reports version {version} but the release log says {logged}")
     return Deployment(release=release, services=by_service, release_log_deployed=logged,
-                      health_versions=health_versions, disagreements=disagreements, errors=list(errors or []))
+                      health_versions=health_versions, disagreements=disagreements, errors=list(errors or []),
+                      services_read=host_read)
 
 
 # -- gathering -----------------------------------------------------------------------------
@@ -321,13 +323,7 @@ async def gather_deployment(config, transport, log: ReleaseLog | None = None, *,
     if with_health:
         versions, health_errors = await health_versions(config.health)
         errors += health_errors
-    deployment = match_deployment(config.services, containers, log, versions, errors)
-    deployment.services_read = host_read
-    if not host_read:
-        # Nothing was read, so "no running container" would be a false statement about the host.
-        deployment.disagreements = [d for d in deployment.disagreements if "no running container" not in d
-                                    and "does not run" not in d]
-    return deployment
+    return match_deployment(config.services, containers, log, versions, errors, host_read=host_read)
 
 
 # -- the rollback target --------------------------------------------------------------------
