@@ -295,7 +295,7 @@ async def health_versions(checks) -> tuple[dict[str, str | None], list[str]]:
         return {}, []
     import httpx
     from console.health import check_all
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(trust_env=False) as client:   # no proxy between us and the checks
         results = await check_all(checks, client)
     errors = [f"health check {r.check} ({r.url}): {r.reason}" for r in results
               if r.http_status is None and r.error]

@@ -133,7 +133,7 @@ async def probe_health(urls: list[str], timeout: float = 3.0) -> tuple[str, str 
     """The first URL that answers JSON (any status: the stack may be the broken one), and its
     version key when the body has ``version``."""
     import httpx
-    async with httpx.AsyncClient(timeout=timeout) as client:
+    async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
         for url in urls:
             try:
                 response = await client.get(url)
