@@ -198,3 +198,50 @@ def test_rollback_candidates_older_than_what_runs_newest_first(tmp_path):
     log.get("v3").files = {"v3-compose.tar.gz": "d" * 64}
     assert rollback_candidates(log, None, None, now)[0].hashes_ok is None
     assert rollback_candidates(log, None, {"v3-compose.tar.gz": "e" * 64}, now)[0].hashes.startswith("differ")
+
+
+def test_record_deploy_checks_the_host_and_forcing_needs_a_reason(tmp_path, monkeypatch, capsys):
+    from console import cli_deployed
+    from console.cli import main
+    from console.deployed import Deployment
+    from _screens_support import make_config   # writes tmp_path/releases.toml with v1 and v2 (v2 deployed)
+    make_config(tmp_path)
+    config = tmp_path / "console.toml"
+    text = (Path(__file__).resolve().parent.parent / "config.example.toml").read_text()
+    config.write_text(text.replace('release_log = "~/.local/state/incident-console/releases.toml"',
+                                   f'release_log = "{tmp_path}/releases.toml"'))
+    runs = {"release": "v2"}
+
+    async def host(cfg, *, with_health=True):
+        return Deployment(release=runs["release"], services={}, release_log_deployed="v2")
+    monkeypatch.setattr(cli_deployed, "host_deployment", host)
+    assert main(["--config", str(config), "record-deploy", "v7"]) == 2
+    assert "release v7 was never captured (known: v1, v2)" in capsys.readouterr().err
+    assert main(["--config", str(config), "record-deploy", "v1"]) == 2
+    assert "the host runs v2, not v1" in capsys.readouterr().err
+    assert main(["--config", str(config), "record-deploy", "v1", "--force"]) == 2
+    assert "--force needs --reason" in capsys.readouterr().err
+    assert ReleaseLog.load(tmp_path / "releases.toml").deployed == "v2"
+    assert main(["--config", str(config), "record-deploy", "v1", "--force", "--reason", "half rolled out"]) == 0
+    log = ReleaseLog.load(tmp_path / "releases.toml")
+    assert log.deployed == "v1" and log.get("v1").extra["recorded_deploy"]["reason"] == "half rolled out"
+    runs["release"] = "v2"
+    assert main(["--config", str(config), "record-deploy", "v2"]) == 0
+    assert "(the host runs it)" in capsys.readouterr().out
+    assert ReleaseLog.load(tmp_path / "releases.toml").get("v2").extra["recorded_deploy"]["checked"] is True
+
+
+def test_status_prints_one_json_object(tmp_path, monkeypatch, capsys):
+    from console import cli_deployed
+    from console.cli import main
+    d = match_deployment(SERVICES, [running("web", "v1"), running("worker", "v1")], log_with(tmp_path))
+
+    async def host(cfg, *, with_health=True):
+        return d
+    monkeypatch.setattr(cli_deployed, "host_deployment", host)
+    assert main(["--config", str(Path(__file__).resolve().parent.parent / "config.example.toml"),
+                 "status", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["deployed"]["release"] == "v1" and out["release_log"]["deployed"] == "v2"
+    assert out["disagreements"] == ["the host runs v1 but the release log says v2 (v2 is not what runs)"]
+    assert out["deployed"]["services"]["web"]["build"] == "v1"
