@@ -203,8 +203,7 @@ class ChecklistScreen(ConsoleScreen):
             return
         config = self.console_app.config
         if self.outcome == "code_hotfix":
-            self.app.push_screen(HotfixTagDialog(self._hotfix_candidates()),
-                                 lambda tag: tag and self.build(lambda: build_code_hotfix(config, tag)))
+            self.choose_hotfix_tag()
         elif self.outcome == "config_hotfix":
             def changed(change: ConfigChange | None) -> None:
                 if change is not None:
@@ -255,12 +254,31 @@ class ChecklistScreen(ConsoleScreen):
                 self.build(lambda: build_rollback(config, tag, running=running))
         self.app.push_screen(RollbackTargetDialog(candidates, running, notes), chosen)
 
-    def _hotfix_candidates(self) -> list[str]:
+    @work(exclusive=True, group="hotfix_tag", exit_on_error=False)
+    async def choose_hotfix_tag(self) -> None:
+        """HOTFIX_TAG, offered from the releases captured after what the host runs; the hotfix
+        replaces that release (not the release log's idea of it)."""
+        from console.deployed import gather_deployment, hotfix_candidates
+        from console.failures import TransportError
+        config = self.console_app.config
         try:
-            log = ReleaseLog.load(self.console_app.config.paths.release_log)
-        except ReleaseLogError:
-            return []
-        return [r.tag for r in log.hotfix_candidates()]
+            log = ReleaseLog.load(config.paths.release_log)
+        except ReleaseLogError as exc:
+            self.cannot_build(exc)
+            return
+        running = log.deployed
+        try:
+            transport = await self.console_app.connected_transport()
+            deployment = await gather_deployment(config, transport, log, with_health=False)
+            if deployment.services_read:
+                running = deployment.release
+        except TransportError:
+            pass   # the release log's idea; the procedure's first step needs the host anyway
+
+        def chosen(tag: str | None) -> None:
+            if tag:
+                self.build(lambda: build_code_hotfix(config, tag, running=running))
+        self.app.push_screen(HotfixTagDialog([r.tag for r in hotfix_candidates(log, running)]), chosen)
 
     def build(self, builder) -> None:
         try:

@@ -245,3 +245,10 @@ def test_status_prints_one_json_object(tmp_path, monkeypatch, capsys):
     assert out["deployed"]["release"] == "v1" and out["release_log"]["deployed"] == "v2"
     assert out["disagreements"] == ["the host runs v1 but the release log says v2 (v2 is not what runs)"]
     assert out["deployed"]["services"]["web"]["build"] == "v1"
+
+
+def test_hotfix_candidates_come_after_what_runs(tmp_path):
+    from console.deployed import hotfix_candidates
+    log = log_with(tmp_path, deployed="v3", bad=("v3",))
+    assert [r.tag for r in hotfix_candidates(log, "v1")] == ["v2"]          # v3 is bad
+    assert [r.tag for r in hotfix_candidates(log, None)] == ["v2", "v1"]    # unknown build: every good one

@@ -36,6 +36,7 @@ async def start_code_hotfix(pilot, app) -> ChecklistScreen:
         screen.checklist.waive(item.id, "test", by="oncall")
     screen.show_states()
     await pilot.press("p")
+    await wait_for(pilot, lambda: isinstance(app.screen, HotfixTagDialog), what="the HOTFIX_TAG dialog")
     return screen
 
 
