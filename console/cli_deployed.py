@@ -10,7 +10,7 @@ import asyncio
 import json
 import sys
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 
 def register_deployed(sub: argparse._SubParsersAction) -> None:

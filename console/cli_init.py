@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 
 class InitError(Exception):
