@@ -8,6 +8,7 @@ from console.engine.context import StepContext
 from console.engine.rollback import rollback_procedure
 from console.engine.runner import StepEngine
 from console.engine.switches import MAINTENANCE_OFF, MIGRATIONS_OFF
+from console.incident.records import StepSkipped
 from console.journal import Journal
 from console.releaselog import Release, ReleaseLog
 from console.transport.local import LocalTransport
@@ -42,6 +43,6 @@ async def test_a_run_journals_each_switched_off_step_as_skipped_with_the_reason(
     journal = Journal.create(config.paths.state_dir)
     engine = StepEngine(procedure, StepContext(config, LocalTransport(), journal, operator="tester"), None)
     assert await engine.run() == "succeeded"
-    skipped = {r["step_id"]: r["reason"] for r in journal.records() if r["type"] == "step_skipped"}
+    skipped = {r.step_id: r.reason for r in journal.records() if isinstance(r, StepSkipped)}
     assert skipped == {"maintenance_on": MAINTENANCE_OFF, "maintenance_off": MAINTENANCE_OFF,
                        "migration_check": MIGRATIONS_OFF, "migrate_rollback": MIGRATIONS_OFF}
