@@ -169,9 +169,8 @@ def _open_incident_arg(config, args):
 def cmd_rollback(args) -> int:
     from console.engine.incident import build_rollback
     from console.engine.rollback import RollbackTargetError
-    from console.validate import UnsafeValue
     from console.releaselog import ReleaseLog
-    from console.validate import require_tag
+    from console.validate import UnsafeValue, require_tag
     config = _config(args)
     try:   # bad input is refused before the host is asked anything
         if args.to is not None:

@@ -357,7 +357,8 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
         if value is not None and not is_valid_remote_path(value):
             r.problem(f"{prefix}.{key}", "must be an absolute path on the host made of [A-Za-z0-9_.@+-] "
                                          "components, without '.' or '..'")
-        dirs[key] = value if isinstance(value, str) else (default if isinstance(default, str) else "")   # reported above; never used raw
+        # reported above; never used raw
+        dirs[key] = value if isinstance(value, str) else (default if isinstance(default, str) else "")
     timeouts = {}
     for key in ("connect_timeout", "keepalive_interval", "command_timeout"):
         value = r.get(t, prefix, key, float, getattr(Target, key))
