@@ -89,11 +89,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_unlock)
 
     from console.capture.cli import register_capture
+    from console.cli_deployed import register_deployed
+    from console.cli_init import register_init
     from console.incident.cli import register_incident
     from console.observability.cli import register_alerts
     register_capture(sub)
     register_incident(sub)
     register_alerts(sub, _config)
+    register_deployed(sub)
+    register_init(sub)
 
 
 def _config(args):
@@ -198,16 +202,26 @@ def _say_compose(config, args) -> None:
 def cmd_rollback(args) -> int:
     from console.engine.incident import build_rollback
     from console.engine.rollback import RollbackTargetError
-    from console.validate import UnsafeValue
+    from console.releaselog import ReleaseLog
+    from console.validate import UnsafeValue, require_tag
     config = _config(args)
-    try:
-        procedure = build_rollback(config, args.to, args.migration_order)
+    try:   # bad input is refused before the host is asked anything
+        if args.to is not None:
+            require_tag(args.to)
+        ReleaseLog.load(config.paths.release_log)
         journal = _open_incident_arg(config, args)
-    # ValueError: an unreadable release log
-    except (UnsafeValue, RollbackTargetError, ValueError, FileNotFoundError) as exc:
+    except (UnsafeValue, ValueError, FileNotFoundError) as exc:
+        return _bad(str(exc))
+    reached, running = _host_release(config)   # the host, not the release log, says what runs: the "from"
+    if not reached:
+        return EXIT_FAILED
+    try:
+        procedure = build_rollback(config, args.to, args.migration_order, running=running)
+    except (UnsafeValue, RollbackTargetError, ValueError) as exc:   # ValueError: an unreadable release log
         return _bad(str(exc))
     return asyncio.run(_execute(config, procedure, args, journal=journal,
-                                rebuild=lambda: build_rollback(config, args.to, args.migration_order)))
+                                rebuild=lambda: build_rollback(config, args.to, args.migration_order,
+                                                               running=running)))
 
 
 def cmd_hotfix(args) -> int:
@@ -215,13 +229,36 @@ def cmd_hotfix(args) -> int:
     from console.engine.rollback import RollbackTargetError
     from console.validate import UnsafeValue
     config = _config(args)
-    try:
-        procedure = build_code_hotfix(config, args.tag, args.monitor_minutes)
+    try:   # bad input is refused before the host is asked anything
+        build_code_hotfix(config, args.tag, args.monitor_minutes)
         journal = _open_incident_arg(config, args)
     except (UnsafeValue, RollbackTargetError, ValueError, FileNotFoundError) as exc:
         return _bad(str(exc))
+    reached, running = _host_release(config)
+    if not reached:
+        return EXIT_FAILED
+    try:
+        procedure = build_code_hotfix(config, args.tag, args.monitor_minutes, running=running)
+    except (UnsafeValue, RollbackTargetError, ValueError) as exc:
+        return _bad(str(exc))
     return asyncio.run(_execute(config, procedure, args, journal=journal,
-                                rebuild=lambda: build_code_hotfix(config, args.tag, args.monitor_minutes)))
+                                rebuild=lambda: build_code_hotfix(config, args.tag, args.monitor_minutes,
+                                                                  running=running)))
+
+
+def _host_release(config) -> tuple[bool, str | None]:
+    """(reached, what the host runs: a tag, or None for a build no release captured), with the
+    disagreements printed as warnings."""
+    from console.cli_deployed import host_deployment
+    from console.failures import TransportError
+    try:
+        deployment = asyncio.run(host_deployment(config, with_health=False))
+    except TransportError as exc:
+        print(f"incident-console: cannot reach the host: {exc}", file=sys.stderr)
+        return False, None
+    for line in deployment.disagreements + deployment.errors:
+        print(f"warning: {line}", file=sys.stderr)
+    return True, deployment.release
 
 
 def cmd_config_hotfix(args) -> int:

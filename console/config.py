@@ -23,17 +23,9 @@ SECRET_KEYS = {"password", "webhook_url", "api_key", "database_url", "token"}
 COMPOSE_COMMANDS = ("auto", "docker compose", "docker-compose")   # auto: detected on the host, v2 first
 MIGRATION_ORDERS = ("before_down", "after_up")
 SERVICE_COMMAND_MODES = ("run", "exec")
-# argv lists by name; "smoke_tests" is a list of them
-DEFAULT_COMMANDS: dict[str, Any] = {
-    "maintenance_on": ["npm", "run", "maintenance:on"],
-    "maintenance_off": ["npm", "run", "maintenance:off"],
-    "migrate_rollback": ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"],
-    "migrate_status": ["npm", "run", "migrate:status"],
-    "smoke_tests": [
-        ["npm", "run", "smoke:test", "--prefix", "backend"],
-        ["npm", "run", "smoke:test", "--prefix", "frontend"],
-    ],
-}
+# The [commands] a stack must state (none has a default: the demo's npm scripts were silently
+# inherited by every config that left them out).
+COMMAND_KEYS = {"maintenance_on", "maintenance_off", "migrate_rollback", "migrate_status", "smoke_tests"}
 
 
 class ConfigError(Exception):
@@ -54,8 +46,8 @@ class Target:
     identity_file: str | None = None
     agent: bool | None = None   # None: use ssh-agent when SSH_AUTH_SOCK is set (as OpenSSH)
     known_hosts: str | None = None
-    project_dir: str = "/opt/mr-dj"
-    project_name: str = "mr-dj"
+    project_dir: str = ""             # required in a config file (no demo default)
+    project_name: str = ""            # required likewise
     compose_command: str = "auto"
     artifacts_dir: str = "/opt/artifacts"
     connect_timeout: float = 10.0
@@ -105,6 +97,9 @@ class Commands:
     migration_order: str = "before_down"
     service_command_mode: Literal["run", "exec"] = "run"   # console.commands.compose.Via
     migration_down_sql: list[str] | None = None   # prints one migration's down SQL ("{migration}")
+    maintenance: bool = True         # false: no maintenance commands; the steps are skipped, journaled why
+    migrations: bool = True          # false: no migration commands; the schema steps are skipped likewise
+    deploy: list[str] | None = None  # the team's deploy command, run in project_dir with the tag appended
 
 
 @dataclass(frozen=True)
@@ -368,18 +363,19 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
     compose = r.get(t, prefix, "compose_command", str, "auto")
     if compose not in COMPOSE_COMMANDS:
         r.problem(f"{prefix}.compose_command", f"must be one of {', '.join(COMPOSE_COMMANDS)}")
-    project_name = r.get(t, prefix, "project_name", str, "mr-dj")
+    project_name = r.get(t, prefix, "project_name", str)   # required: the console cannot guess the stack
     from console.validate import is_valid_project_name
     if project_name is not None and not is_valid_project_name(project_name):
         r.problem(f"{prefix}.project_name", "must match [a-z0-9][a-z0-9_-]* (compose project name)")
     dirs = {}
     for key in ("project_dir", "artifacts_dir"):
-        default = getattr(Target, key)
+        default = ... if key == "project_dir" else Target.artifacts_dir   # project_dir is required
         value = r.get(t, prefix, key, str, default)
         if value is not None and not is_valid_remote_path(value):
             r.problem(f"{prefix}.{key}", "must be an absolute path on the host made of [A-Za-z0-9_.@+-] "
                                          "components, without '.' or '..'")
-        dirs[key] = value if isinstance(value, str) else default   # reported above; never used raw
+        # reported above; never used raw
+        dirs[key] = value if isinstance(value, str) else (default if isinstance(default, str) else "")
     timeouts = {}
     for key in ("connect_timeout", "keepalive_interval", "command_timeout"):
         value = r.get(t, prefix, key, float, getattr(Target, key))
@@ -397,7 +393,7 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
         agent=r.get(t, prefix, "agent", bool, None),
         known_hosts=str(r.path(known)) if known else None,
         project_dir=dirs["project_dir"],
-        project_name=project_name or "mr-dj", compose_command=compose or "auto",
+        project_name=project_name or "", compose_command=compose or "auto",
         artifacts_dir=dirs["artifacts_dir"],
         connect_timeout=timeouts["connect_timeout"] or 10.0,
         keepalive_interval=timeouts["keepalive_interval"] or Target.keepalive_interval,
@@ -526,14 +522,20 @@ def _without_credentials(r: _Reader, path: str, url: str | None, headers_key: st
 
 
 def _commands(r: _Reader, data: dict) -> Commands:
-    t = r.table(data, "commands", set(DEFAULT_COMMANDS) | {"migration_order", "service_command_mode",
-                                                           "migration_down_sql"},
-                required=False)
-    smoke = r.get(t, "commands", "smoke_tests", list, DEFAULT_COMMANDS["smoke_tests"])
-    if smoke is None or not all(isinstance(a, list) and a and all(isinstance(v, str) for v in a)
+    """No command is a default: the demo's npm scripts were inherited by every stack that left them out.
+    Maintenance and migration steps can be switched off (``maintenance = false``, ``migrations = false``);
+    their commands are then not asked for, and the steps are skipped with that reason."""
+    t = r.table(data, "commands", COMMAND_KEYS | {"migration_order", "service_command_mode",
+                                                            "maintenance", "migrations", "deploy",
+                                                            "migration_down_sql"})
+    maintenance = r.get(t, "commands", "maintenance", bool, True)
+    migrations = r.get(t, "commands", "migrations", bool, True)
+    smoke = r.get(t, "commands", "smoke_tests", list) if t else None
+    if smoke is None or not all(isinstance(a, list) and a and all(isinstance(v, str) and v for v in a)
                                 for a in smoke):
-        r.problem("commands.smoke_tests", "must be a list of argv lists")
-        smoke = DEFAULT_COMMANDS["smoke_tests"]
+        if smoke is not None:
+            r.problem("commands.smoke_tests", "must be a list of argv lists ([] for none)")
+        smoke = []
     order = r.get(t, "commands", "migration_order", str, "before_down")
     if order not in MIGRATION_ORDERS:
         r.problem("commands.migration_order", f"must be one of {', '.join(MIGRATION_ORDERS)}")
@@ -543,16 +545,30 @@ def _commands(r: _Reader, data: dict) -> Commands:
     down_sql = r.argv(t, "commands", "migration_down_sql", []) if "migration_down_sql" in t else []
     if down_sql and "{migration}" not in " ".join(down_sql):
         r.problem("commands.migration_down_sql", 'must contain the placeholder "{migration}"')
-    rollback = r.argv(t, "commands", "migrate_rollback", DEFAULT_COMMANDS["migrate_rollback"])
-    if "{migration}" not in rollback:
+
+    def required(name: str, switch: str, on: bool) -> list[str]:
+        if not on:
+            if name in t:
+                r.problem(f"commands.{name}", f"is set but [commands] {switch} = false switches it off")
+            return []
+        if t and name not in t:
+            r.problem(f"commands.{name}", f"missing required key (or switch the steps off: {switch} = false)")
+            return []
+        return r.argv(t, "commands", name, []) if t else []
+
+    rollback = required("migrate_rollback", "migrations", migrations is not False)
+    if rollback and "{migration}" not in rollback:
         r.problem("commands.migrate_rollback", 'must contain the placeholder "{migration}"')
+    deploy = r.argv(t, "commands", "deploy", []) if "deploy" in t else None
     return Commands(
-        maintenance_on=r.argv(t, "commands", "maintenance_on", DEFAULT_COMMANDS["maintenance_on"]),
-        maintenance_off=r.argv(t, "commands", "maintenance_off", DEFAULT_COMMANDS["maintenance_off"]),
+        maintenance_on=required("maintenance_on", "maintenance", maintenance is not False),
+        maintenance_off=required("maintenance_off", "maintenance", maintenance is not False),
         migrate_rollback=rollback,
-        migrate_status=r.argv(t, "commands", "migrate_status", DEFAULT_COMMANDS["migrate_status"]),
+        migrate_status=required("migrate_status", "migrations", migrations is not False),
         smoke_tests=[list(a) for a in smoke], migration_order=order or "before_down",
-        service_command_mode=mode or "run", migration_down_sql=down_sql or None)
+        service_command_mode=mode or "run", migration_down_sql=down_sql or None,
+        maintenance=maintenance is not False,
+        migrations=migrations is not False, deploy=deploy or None)
 
 
 def _thresholds(r: _Reader, data: dict) -> Thresholds:

@@ -62,34 +62,48 @@ class Evidence:
     env_changes: list[KeyChange] = field(default_factory=list)
     migrations_added: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    host: Any = None   # console.deployed.Deployment: what really runs, and where the log disagrees
 
 
 # -- gathering ----------------------------------------------------------------------
 
 
-async def gather_evidence(config, transport, release_log, now: datetime | None = None) -> Evidence:
-    """Collect the evidence; never raises for a missing file, a bad log or a host error."""
+async def gather_evidence(config, transport, release_log, now: datetime | None = None,
+                          deployment=None) -> Evidence:
+    """Collect the evidence; never raises for a missing file, a bad log or a host error.
+
+    The deployed release is what the host runs (``deployment``, read here when not given);
+    the release log's idea counts only when the host's cannot be matched, and then the
+    disagreement is part of the evidence.
+    """
     window = config.thresholds.impact_window_minutes
     log, problem = _release_log(release_log)
     if log is None:
         return Evidence(None, None, impact_window_minutes=window, errors=[problem])
-    evidence = Evidence(deployed_tag=log.deployed, previous_tag=None, impact_window_minutes=window)
-    if log.deployed is None:
-        evidence.errors.append("the release log names no deployed release")
+    if deployment is None:
+        from console.deployed import gather_deployment
+        deployment = await gather_deployment(config, transport, log, with_health=False)
+    running = deployment.release or log.deployed
+    evidence = Evidence(deployed_tag=running, previous_tag=None, impact_window_minutes=window, host=deployment)
+    if running is None:
+        evidence.errors.append("neither the host nor the release log names a deployed release")
         return evidence
-    deployed = log.get(log.deployed)
+    deployed = log.get(running)
     if deployed is None:
-        evidence.errors.append(f"the deployed release {log.deployed} is not in the release log")
+        evidence.errors.append(f"the deployed release {running} is not in the release log")
         return evidence
     try:
-        previous = log.previous_good(log.deployed)
+        previous = log.previous_good(running)
     except ReleaseLogError as exc:
         previous = None
         evidence.errors.append(str(exc))
     evidence.previous_tag = previous.tag if previous else None
-    _deploy_age(evidence, deployed.deployed_at, now)
+    # The log's deploy time is the host's only when the log agrees on what runs; otherwise the
+    # containers' creation time is when it was really deployed.
+    _deploy_age(evidence, deployed.deployed_at if running == log.deployed or not deployment.deployed_at
+                else deployment.deployed_at, now)
     if previous is None:
-        evidence.errors.append(f"no previous known-good release before {log.deployed} in the release log")
+        evidence.errors.append(f"no previous known-good release before {running} in the release log")
         return evidence
     evidence.image_changes = image_changes(previous.images, deployed.images)
     await _bundle_changes(evidence, config, transport, previous.tag, deployed.tag)
@@ -344,6 +358,8 @@ def describe(evidence: Evidence) -> list[str]:
     """Short lines for the evidence panel, most decisive first."""
     e = evidence
     lines = [_age_line(e)]
+    if e.host is not None:   # the host's read errors are shown by the panel's host line, not here
+        lines += [f"disagreement: {line}" for line in e.host.disagreements]
     if e.deployed_tag:
         lines.append(f"previous known-good release: {e.previous_tag}" if e.previous_tag
                      else "no previous known-good release to roll back to")

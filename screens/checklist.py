@@ -217,11 +217,7 @@ class ChecklistScreen(ConsoleScreen):
             return
         config = self.console_app.config
         if self.outcome == "code_hotfix":
-            def tag_chosen(tag: str | None) -> None:
-                if tag:
-                    self.build(lambda: build_code_hotfix(config, tag))
-
-            self.app.push_screen(HotfixTagDialog(self._hotfix_candidates()), tag_chosen)
+            self.choose_hotfix_tag()
         elif self.outcome == "config_hotfix":
             def changed(change: ConfigChange | None) -> None:
                 if change is not None:
@@ -231,23 +227,85 @@ class ChecklistScreen(ConsoleScreen):
                         incident_id=self.journal.incident_id, values=change.values))
             self.app.push_screen(ConfigHotfixDialog([s.name for s in config.services]), changed)
         else:
-            self.build(lambda: build_rollback(config, None))
+            self.choose_rollback_target()
 
-    def _hotfix_candidates(self) -> list[str]:
+    @work(exclusive=True, group="rollback_target", exit_on_error=False)
+    async def choose_rollback_target(self) -> None:
+        """Offer the known-good releases older than what the host runs, the automatic one preselected."""
+        from console.deployed import gather_deployment
+        from console.failures import TransportError
+        from console.rollback_targets import read_host_sums, rollback_candidates
+        from screens.rollback_target import RollbackTargetDialog
+        config = self.console_app.config
+        status = self.query_one("#checklist-status", Static)
         try:
-            log = ReleaseLog.load(self.console_app.config.paths.release_log)
-        except ReleaseLogError:
-            return []
-        return [r.tag for r in log.hotfix_candidates()]
+            log = ReleaseLog.load(config.paths.release_log)
+        except ReleaseLogError as exc:
+            self.cannot_build(exc)
+            return
+        status.update("Reading what the host runs…")
+        notes: list[str] = []
+        deployment, sums = None, None
+        try:
+            transport = await self.console_app.connected_transport()
+            deployment = await gather_deployment(config, transport, log, with_health=False)
+            sums = await read_host_sums(transport, config.target.artifacts_dir)
+        except TransportError as exc:
+            notes.append(f"cannot reach the host: {exc}")
+        if deployment is not None and deployment.services_read:
+            running = deployment.release
+            notes += deployment.disagreements
+        else:
+            # Unreadable host: the release log's idea, said out loud (the procedure needs the host anyway).
+            running = log.deployed
+            if deployment is not None:
+                notes += deployment.errors[:1]
+            notes.append(f"the host was not read: assuming the release log's {running or 'nothing'} runs")
+        status.update("")
+        candidates = rollback_candidates(log, running, sums, now=self.console_app.clock())
+
+        def chosen(tag: str | None) -> None:
+            if tag:
+                self.build(lambda: build_rollback(config, tag, running=running))
+        self.app.push_screen(RollbackTargetDialog(candidates, running, notes), chosen)
+
+    @work(exclusive=True, group="hotfix_tag", exit_on_error=False)
+    async def choose_hotfix_tag(self) -> None:
+        """HOTFIX_TAG, offered from the releases captured after what the host runs; the hotfix
+        replaces that release (not the release log's idea of it)."""
+        from console.deployed import gather_deployment, hotfix_candidates
+        from console.failures import TransportError
+        config = self.console_app.config
+        try:
+            log = ReleaseLog.load(config.paths.release_log)
+        except ReleaseLogError as exc:
+            self.cannot_build(exc)
+            return
+        running = log.deployed
+        try:
+            transport = await self.console_app.connected_transport()
+            deployment = await gather_deployment(config, transport, log, with_health=False)
+            if deployment.services_read:
+                running = deployment.release
+        except TransportError:
+            pass   # the release log's idea; the procedure's first step needs the host anyway
+
+        def chosen(tag: str | None) -> None:
+            if tag:
+                self.build(lambda: build_code_hotfix(config, tag, running=running))
+        self.app.push_screen(HotfixTagDialog([r.tag for r in hotfix_candidates(log, running)]), chosen)
 
     def build(self, builder) -> None:
         try:
             procedure = builder()
         except ValueError as exc:   # RollbackTargetError and UnsafeValue are ValueErrors
-            self.query_one("#checklist-status", Static).update(f"Cannot build the procedure: {exc}")
-            self.notify(str(exc), title="cannot build the procedure", severity="error", timeout=15)
+            self.cannot_build(exc)
             return
         self.post_message(self.ProcedureChosen(procedure))
+
+    def cannot_build(self, exc: Exception) -> None:
+        self.query_one("#checklist-status", Static).update(f"Cannot build the procedure: {exc}")
+        self.notify(str(exc), title="cannot build the procedure", severity="error", timeout=15)
 
     def action_back(self) -> None:
         self.app.pop_screen()

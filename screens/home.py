@@ -26,7 +26,7 @@ class HomeScreen(ConsoleScreen):
     BINDINGS = [
         Binding("s", "start_incident", "Start incident", id="home.start"),
         Binding("r", "resume", "Resume", id="home.resume"),
-        Binding("u", "reload", "Refresh", id="home.refresh"),
+        Binding("u", "refresh", "Refresh", id="home.refresh"),
         Binding("c", "capture", "Capture release", id="home.capture"),
     ]
 
@@ -43,6 +43,8 @@ class HomeScreen(ConsoleScreen):
         self.host_version: str | None = None
         self.incidents: list[IncidentSummary] = []
         self._poller: HealthPoller | None = None
+        self.deployment = None            # console.deployed.Deployment once the host was read
+        self.host_problem: str | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -71,6 +73,7 @@ class HomeScreen(ConsoleScreen):
     def _after_first_paint(self) -> None:
         self.action_reload()
         self._import_in_background()
+        self.read_host()   # what runs on the host: the source of truth, read after the first frame
 
     @work(thread=True, group="warm-imports", exit_on_error=False)
     def _import_in_background(self) -> None:
@@ -105,7 +108,10 @@ class HomeScreen(ConsoleScreen):
         try:
             log = ReleaseLog.load(config.paths.release_log)
             deployed = log.deployed or "(none recorded)"
-            previous = log.previous_good(log.deployed) if log.deployed else None
+            running = self.deployment.release if self.deployment is not None else None
+            # the previous known-good release is older than what runs, not than the log's idea
+            pivot = running if running and log.get(running) else log.deployed
+            previous = log.previous_good(pivot) if pivot else None
             release = log.get(log.deployed) if log.deployed else None
             when = f" since {release.deployed_at}" if release and release.deployed_at else ""
             facts = [f"Deployed (release log): {deployed}{when}",
@@ -114,8 +120,12 @@ class HomeScreen(ConsoleScreen):
             facts = [f"Release log unreadable: {exc}"]
         host = self.host_version or ("(no health checks)" if not config.health else "…")
         facts.insert(0, f"Target: {self.console_app.target}  ({config.target.project_dir})")
-        facts.insert(2, f"Host reports:           {host}")
+        facts.insert(1, f"Host runs:              {self._host_runs()}")
+        facts.insert(3, f"Host reports:           {host}")
+        if self.deployment is not None:
+            facts += [f"! {line}" for line in self.deployment.disagreements]
         box = self.query_one("#home-facts", Static)
+        # one line per fact, cut at the edge: a wrapped fact pushed the last one out of the box
         box.update("\n".join(facts))
         box.border_title = "target"
         self.incidents = [i for i in all_incidents(config.paths.state_dir) if i.state != "resolved"]
@@ -126,6 +136,41 @@ class HomeScreen(ConsoleScreen):
                           key=incident.id)
         table.display = bool(self.incidents)
         self.query_one("#home-empty", Static).update("" if self.incidents else "No open incidents.")
+
+    def _host_runs(self) -> str:
+        if self.host_problem:   # one line: `incident-console status` gives the whole message
+            problem = self.host_problem.split(": ", 1)[-1] if self.host_problem.startswith("cannot read") \
+                else self.host_problem
+            return f"(not read: {problem})"
+        if self.deployment is None:
+            return "…"
+        if self.deployment.release:
+            return self.deployment.release
+        builds = ", ".join(f"{s.service} {s.build}" for s in self.deployment.services.values())
+        return builds or "(unknown)"
+
+    def action_refresh(self) -> None:
+        self.action_reload()
+        self.read_host()
+
+    @work(exclusive=True, group="deployed", exit_on_error=False)
+    async def read_host(self) -> None:
+        """What runs on the host (container images against the release log): the source of truth."""
+        from console.deployed import gather_deployment
+        from console.failures import TransportError
+        try:
+            transport = await self.console_app.connected_transport()
+            self.deployment = await gather_deployment(self.console_app.config, transport, with_health=False)
+            errors = self.deployment.errors
+            self.host_problem = errors[0] if errors and not self.deployment.services_read else None
+        except TransportError as exc:   # shown in the facts; the evidence screen notifies of the same link
+            self.host_problem = str(exc) or type(exc).__name__
+        except Exception as exc:
+            self.host_problem = str(exc) or type(exc).__name__
+            raise
+        finally:
+            if self.is_attached:
+                self.action_reload()
 
     # -- health, polled in a worker that re-arms itself after each round -----------------
 

@@ -12,6 +12,12 @@ operator = "t"
 host = "127.0.0.1"
 port = 1
 user = "deploy"
+project_dir = "/opt/mr-dj"
+project_name = "mr-dj"
+[commands]
+maintenance = false
+migrations = false
+smoke_tests = []
 [registry]
 url = "127.0.0.1:1"
 [[services]]

@@ -19,7 +19,8 @@ def flavour(request):
 
 @pytest.fixture
 def compose(flavour):
-    return ComposeCommands.for_target(Target(host="vps", compose_command=flavour))
+    return ComposeCommands.for_target(Target(host="vps", compose_command=flavour, project_dir="/opt/mr-dj",
+                                             project_name="mr-dj"))
 
 
 def joined(argv):

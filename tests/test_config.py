@@ -104,13 +104,38 @@ def test_migrate_rollback_needs_placeholder(tmp_path):
     assert "placeholder" in problems_of(write(tmp_path, text))["commands.migrate_rollback"]
 
 
-def test_defaults_are_the_seed_commands(tmp_path):
+def test_no_demo_value_is_a_default(tmp_path):
+    """A 7-line config used to pass and inherit the demo's mr-dj project and npm scripts."""
+    problems = problems_of(write(tmp_path, '''
+[target]
+host = "vps.example.com"
+[registry]
+url = "registry.example.com"
+[[services]]
+name = "web"
+image = "shop-web"
+'''))
+    assert problems["target.project_dir"] == "missing required key"
+    assert problems["target.project_name"] == "missing required key"
+    assert problems["commands"] == "missing table"
+
+
+def test_every_command_is_required_unless_its_steps_are_switched_off(tmp_path):
     text = EXAMPLE.read_text()
-    start = text.index("[commands]")
-    end = text.index("[thresholds]")
-    config = load_config(write(tmp_path, text[:start] + text[end:]))
-    assert config.commands.maintenance_on == ["npm", "run", "maintenance:on"]
-    assert config.commands.smoke_tests[1] == ["npm", "run", "smoke:test", "--prefix", "frontend"]
+    start, end = text.index("[commands]"), text.index("[thresholds]")
+    problems = problems_of(write(tmp_path, text[:start] + "[commands]\nmigration_order = \"before_down\"\n"
+                                 + text[end:]))
+    for key in ("maintenance_on", "maintenance_off", "migrate_rollback", "migrate_status"):
+        assert "missing required key (or switch the steps off" in problems[f"commands.{key}"]
+    assert problems["commands.smoke_tests"] == "missing required key"
+    config = load_config(write(tmp_path, text[:start] + "[commands]\nmaintenance = false\nmigrations = false\n"
+                               "smoke_tests = []\n" + text[end:]))
+    c = config.commands
+    assert (c.maintenance, c.migrations, c.smoke_tests, c.maintenance_on, c.migrate_status) == (
+        False, False, [], [], [])
+    problems = problems_of(write(tmp_path, text[:start] + "[commands]\nmaintenance = false\nmigrations = false\n"
+                                 "smoke_tests = []\nmaintenance_on = [\"x\"]\n" + text[end:]))
+    assert problems == {"commands.maintenance_on": "is set but [commands] maintenance = false switches it off"}
 
 
 # -- [staging] ------------------------------------------------------------------------------------
@@ -132,6 +157,10 @@ role = "backend"
 [[health]]
 name = "backend"
 url = "https://mr-dj.example.com/api/health"
+[commands]
+maintenance = false
+migrations = false
+smoke_tests = []
 '''
 
 

@@ -135,6 +135,10 @@ def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_p
             _waive_everything_open(term, rows=16)
         term.wait_for(r"Ready: every required", 10)
         term.keys("p")
+        # The target picker: what the host runs, the automatic choice (v1) preselected.
+        term.wait_for(r"Roll back to which release\?", 30)
+        term.wait_for(r"automatic choice", 5)
+        term.keys("Enter")
 
         # The live rollback: answer each destructive step's confirmation with y.
         deadline = time.monotonic() + 240

@@ -53,6 +53,17 @@ def release(tag: str, day: int, backend: str, frontend: str | None = None, **kw)
     return Release(tag=tag, captured_at=f"2026-11-{day:02d}T10:00:00Z", images=images, **kw)
 
 
+@pytest.fixture(autouse=True)
+def host_not_read(monkeypatch, request):
+    """These tests are about the bundles: the host's containers are console.deployed's (test_deployed),
+    and a docker daemon on the test machine must not leak into them."""
+    if request.node.get_closest_marker("sandbox"):
+        return
+    async def unread(transport, project_name):
+        raise ValueError("containers are not read in these tests")
+    monkeypatch.setattr("console.deployed.read_containers", unread)
+
+
 @pytest.fixture
 def artifacts(tmp_path):
     directory = tmp_path / "artifacts"
@@ -199,7 +210,7 @@ async def test_host_errors_are_reported_not_raised(config, log):
 async def test_release_log_problems(config, tmp_path):
     empty = ReleaseLog(tmp_path / "r.toml")
     evidence = await gather_evidence(config, LocalTransport(), empty)
-    assert evidence.deployed_tag is None and evidence.errors == ["the release log names no deployed release"]
+    assert evidence.deployed_tag is None and evidence.errors == ["neither the host nor the release log names a deployed release"]
     assert describe(evidence)[0] == "no deployed release recorded"
 
     only = ReleaseLog(tmp_path / "r.toml", [release("v1", 22, "sha256:1")], deployed="v1")

@@ -99,7 +99,9 @@ def test_config_points_at_the_sandbox(sandbox):
     assert config["notifications"]["statuspage"]["api_base"].startswith("http://127.0.0.1:18090/")
     assert config["prerequisites"]["alerts_check_url"] == "http://127.0.0.1:18090/alerts/unacknowledged"
     known_hosts = Path(target["known_hosts"]).read_text().splitlines()
-    assert len(known_hosts) == 1 and known_hosts[0].startswith("[127.0.0.1]:2222 ssh-ed25519 AAAA")
+    # the same sshd also answers as a second "host" (127.0.0.2), for staging on another host
+    assert len(known_hosts) == 2 and known_hosts[0].startswith("[127.0.0.1]:2222 ssh-ed25519 AAAA")
+    assert known_hosts[1] == known_hosts[0].replace("[127.0.0.1]", "[127.0.0.2]", 1)
     env_sh = (sandbox["path"].parent / "env.sh").read_text()
     assert "export SANDBOX_DATABASE_URL='postgresql://mrdj:" in env_sh
     token = (sandbox["path"].parent / "slack-token").read_text()

@@ -11,6 +11,7 @@ from textual.widgets import Button, DataTable
 from console.engine.incident import open_new_incident
 from console.prerequisites import Checklist
 from screens.app import make_app
+from screens.rollback_target import RollbackTargetDialog
 from screens.checklist import ChecklistScreen
 from screens.modals import ReasonDialog
 from console.releaselog import ReleaseLog
@@ -37,6 +38,7 @@ async def start_code_hotfix(pilot, app) -> ChecklistScreen:
         screen.checklist.waive(item.id, "test", by="oncall")
     screen.show_states()
     await pilot.press("p")
+    await wait_for(pilot, lambda: isinstance(app.screen, HotfixTagDialog), what="the HOTFIX_TAG dialog")
     return screen
 
 
@@ -76,6 +78,8 @@ async def test_start_is_blocked_until_every_required_item_is_done_or_waived(tmp_
         assert checklist.ready()
         assert not screen.query_one("#start", Button).disabled
         await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, RollbackTargetDialog), what="the target picker")
+        await pilot.press("enter")   # the automatic choice is preselected
         await wait_for(pilot, lambda: chosen, what="the procedure")
         procedure = next(iter(chosen.values()))
         assert procedure.name == "rollback" and (procedure.from_tag, procedure.to_tag) == ("v2", "v1")

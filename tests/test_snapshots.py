@@ -47,7 +47,13 @@ async def settle(pilot, screen) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_home(snap_compare, config, size):
-    assert snap_compare(make_app(config, transport=HostStandIn(), clock=fixed_clock), terminal_size=size)
+    app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
+
+    async def run_before(pilot) -> None:   # the host's answer is in the facts before the shot
+        await wait_for(pilot, lambda: app.screen.host_problem is not None, what="the host read")
+        await settle(pilot, app.screen)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -85,6 +85,7 @@ class EvidencePanel(Widget):
                                    (str(ev.deployed_tag or "?"), style("evidence-panel--heading")),
                                    ("  previous ", style("evidence-panel--muted")),
                                    str(ev.previous_tag or "(none)")))
+        lines.extend(self._host_lines(ev))
         lines.append(self._age_line(ev))
         lines.append(self._section("Images", [
             Text.assemble(("~ ", style("evidence-panel--changed")), f"{service} ",
@@ -97,6 +98,21 @@ class EvidencePanel(Widget):
         for problem in ev.errors:
             lines.append(Text(f"! {problem}", style("evidence-panel--flag")))
         return Group(*lines)
+
+    def _host_lines(self, ev: Any) -> list[Text]:
+        """What the host really runs (console.deployed), and each disagreement with the release log."""
+        style = self.get_component_rich_style
+        host = getattr(ev, "host", None)
+        if host is None:
+            return []
+        if not host.services_read:
+            return [Text(f"Host: not read ({'; '.join(host.errors) or 'unknown error'})", style("evidence-panel--muted"))]
+        runs = host.release or "no release the log knows"
+        lines = [Text.assemble(("Host runs ", style("evidence-panel--muted")),
+                               (runs, style("evidence-panel--ok" if host.release and not host.disagreements
+                                            else "evidence-panel--flag")))]
+        lines += [Text(f"≠ {line}", style("evidence-panel--flag")) for line in host.disagreements]
+        return lines
 
     def _age_line(self, ev: Any) -> Text:
         style = self.get_component_rich_style

@@ -245,6 +245,22 @@ def _snapshot(tools: database.PostgresTools, path: Path, report: CaptureReporter
 
 async def _upload(config: Config, transport, files: dict[str, Path], hashes: dict[str, str],
                   report: CaptureReporter) -> dict[str, str]:
+    """Upload to every target that needs the release (console.capture.targets); production's
+    remote paths are returned. ``transport`` (if given) is production's; staging opens its own."""
+    from console.capture.targets import upload_targets
+    remote: dict[str, str] = {}
+    for label, aimed in upload_targets(config):
+        if label != "production":
+            report.step(f"uploading {len(files)} artifacts to {label} "
+                        f"{aimed.target.host}:{aimed.target.port}:{aimed.target.artifacts_dir}")
+        paths = await _upload_to(aimed, transport if label == "production" else None, files, hashes, report,
+                                 label)
+        remote = remote or paths
+    return remote
+
+
+async def _upload_to(config: Config, transport, files: dict[str, Path], hashes: dict[str, str],
+                     report: CaptureReporter, label: str) -> dict[str, str]:
     from console.engine.incident import make_transport
     from console.failures import TransportError
     own = transport is None
@@ -254,7 +270,8 @@ async def _upload(config: Config, transport, files: dict[str, Path], hashes: dic
         try:
             await transport.connect()
         except TransportError as exc:
-            raise CaptureError(f"cannot reach the host: {exc}") from None
+            where = "the host" if label == "production" else f"the {label} host"
+            raise CaptureError(f"cannot reach {where}: {exc}") from None
         return await upload_artifacts(transport, config.target.artifacts_dir, files, hashes,
                                       report.upload_progress)
     finally:

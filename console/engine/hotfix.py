@@ -21,6 +21,7 @@ import httpx
 from console.commands import artifacts as art
 from console.commands import envfile
 from console.commands.compose import ComposeCommands
+from console.commands.deploy import team_deploy
 from console.config import Config
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
 from console.engine.context import StepContext
@@ -68,10 +69,16 @@ async def monitor_health(ctx: StepContext, expected_version: str | None, minutes
     return ActionResult(True, f"health OK in all {rounds} rounds over {minutes:g} min{extra}", detail)
 
 
-def build_code_hotfix(config: Config, tag: str, monitor_minutes: float | None = None) -> Procedure:
+_FROM_LOG = object()
+
+
+def build_code_hotfix(config: Config, tag: str, monitor_minutes: float | None = None, *,
+                      running: str | None | object = _FROM_LOG) -> Procedure:
+    """``running``: what the host runs (console.deployed); the hotfix replaces that, not the log's idea."""
     from console.releaselog import ReleaseLog
     log = ReleaseLog.load(config.paths.release_log)
-    return code_hotfix_procedure(config, log, log.deployed, tag, monitor_minutes)
+    return code_hotfix_procedure(config, log, log.deployed if running is _FROM_LOG else running, tag,
+                                 monitor_minutes)
 
 
 def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
@@ -96,18 +103,25 @@ def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
              preflight=True),
     ]
     steps += staging_steps(config, release, tag, recorded, use_registry)
-    steps += [
-        Step("restore_bundle", f"Restore the {tag} compose bundle",
-             argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir), destructive=True, mutating=True),
-    ]
-    if use_registry:
-        steps += pull_steps(config, release, tag)
+    if config.commands.deploy:
+        # The team's own deploy (runbook: "deploy via ./deploy.sh") replaces the console's bundle restore.
+        steps.append(Step("team_deploy", f"Deploy {tag} with the team's deploy command",
+                          argv=team_deploy(target.project_dir, config.commands.deploy, tag), destructive=True,
+                          mutating=True, timeout=max(target.command_timeout, 1800)))
     else:
-        steps.append(Step("load_images", f"Load {tag} images", argv=art.docker_load(target.artifacts_dir, tag),
-                          mutating=True, timeout=900))
+        steps += [
+            Step("restore_bundle", f"Restore the {tag} compose bundle",
+                 argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir), destructive=True,
+                 mutating=True),
+        ]
+        if use_registry:
+            steps += pull_steps(config, release, tag)
+        else:
+            steps.append(Step("load_images", f"Load {tag} images", argv=art.docker_load(target.artifacts_dir, tag),
+                              mutating=True, timeout=900))
+        steps.append(Step("compose_up", f"Deploy {tag} (compose up -d)", argv=compose.up_detached(),
+                          destructive=True, mutating=True, timeout=600))
     steps += [
-        Step("compose_up", f"Deploy {tag} (compose up -d)", argv=compose.up_detached(), destructive=True,
-             mutating=True, timeout=600),
         Step("monitor", f"Monitor health for {minutes:g} min (one full request cycle)",
              action=lambda ctx: monitor_health(ctx, tag, minutes),
              display=", ".join(h.url for h in config.health), read_only=True,
@@ -119,7 +133,8 @@ def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
     # screen and the report look for.
     steps += verification_steps(config, tag)
     return Procedure("code_hotfix", steps, from_tag=from_tag, to_tag=tag,
-                     options={"monitor_minutes": minutes, "use_registry": use_registry})
+                     options={"monitor_minutes": minutes, "use_registry": use_registry,
+                              "deploy": "team_command" if config.commands.deploy else "bundle"})
 
 
 def staging_steps(config: Config, release, tag: str, recorded: dict[str, str], use_registry: bool) -> list[Step]:

@@ -17,7 +17,7 @@ from console.engine.events import Event, Notice
 from console.engine.lock import RemoteLock
 from console.engine.migrations import PLAN_KEY
 from console.engine.procedure import Procedure
-from console.engine.rollback import choose_target, rollback_procedure
+from console.engine.rollback import RollbackTargetError, choose_target, rollback_procedure
 from console.engine.runner import Decider, StepEngine
 from console.engine.verification import verify_procedure
 from console.incident.records import (HostRecheck, IncidentOpened, MigrationDecision, MigrationPlanned, Note,
@@ -154,9 +154,21 @@ class IncidentRun:
             by=self.config.operator))
 
 
-def build_rollback(config: Config, to_tag: str | None, migration_order: str | None = None) -> Procedure:
+FROM_RELEASE_LOG = object()
+
+
+def build_rollback(config: Config, to_tag: str | None, migration_order: str | None = None, *,
+                   running: str | None | object = FROM_RELEASE_LOG) -> Procedure:
+    """``running``: the release the host runs (console.deployed; None: a build no release captured).
+    The automatic target is the newest known-good release older than *that*, never the log's idea."""
     log = ReleaseLog.load(config.paths.release_log)
-    deployed = log.deployed
+    if running is FROM_RELEASE_LOG:
+        deployed = log.deployed
+    else:
+        deployed = running
+        if deployed is None and to_tag is None:
+            raise RollbackTargetError("the host runs no release the release log captured (see "
+                                      "incident-console status); give --to TAG")
     target = choose_target(log, deployed, to_tag)
     return rollback_procedure(config, log, deployed, target, migration_order=migration_order)
 

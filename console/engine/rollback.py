@@ -22,6 +22,7 @@ from console.engine.image_checks import check_release_images, skip_pull_if_on_ho
 from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback
 from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
+from console.engine.switches import MAINTENANCE_OFF, MIGRATIONS_OFF, switched_off
 from console.engine.verification import verification_steps
 from console.runbook import optional_steps
 from console.validate import require_tag
@@ -89,21 +90,8 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
                           display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, to_tag)}",
                           read_only=True, preflight=True))
     via_status = via_run if order == "before_down" else "exec"
-    schema_step = Step("migration_check", f"Compare the schema with {to_tag}'s migrations",
-                       action=lambda ctx: check_schema(ctx, target_head, via_status),
-                       display=" ".join(compose.migrate_status(backend, cmds.migrate_status, via=via_status)),
-                       read_only=True, preflight=order == "before_down", timeout=300)
-    migrate_step = Step("migrate_rollback",
-                        f"Roll back migrations to {target_head or '(unknown)'}"
-                        + (f" with {from_tag}'s tooling" if order == "before_down" and from_tag else ""),
-                        argv=(compose.migrate_rollback(backend, cmds.migrate_rollback, target_head,
-                                                       via=via_status)
-                              if target_head else None),
-                        display="(target migration head unknown)", destructive=True, mutating=True,
-                        when=skip_reason_for_rollback, timeout=900,
-                        optional=optional.get("migrate_rollback", ""), preview=migration_preview)
-    if migrate_step.argv is None:
-        migrate_step.action = _unknown_head_action
+    schema_step, migrate_step = _migration_steps(config, compose, to_tag, from_tag, target_head, order, via_status,
+                                                 optional)
     if order == "before_down":
         steps.append(schema_step)
     if use_registry:
@@ -114,7 +102,8 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
         steps += pulls
     steps.append(Step("maintenance_on", "Switch traffic to maintenance",
                       argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run), destructive=True,
-                      mutating=True, optional=optional.get("maintenance_on", ""), preview=lambda ctx: snapshot))
+                      mutating=True, optional=optional.get("maintenance_on", ""), preview=lambda ctx: snapshot)
+                 if cmds.maintenance else switched_off("maintenance_on", "Switch traffic to maintenance", MAINTENANCE_OFF))
     if order == "before_down":
         steps.append(migrate_step)
     steps += [
@@ -133,7 +122,8 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
         steps += [schema_step, migrate_step]
     steps.append(Step("maintenance_off", "Re-enable traffic",
                       argv=compose.maintenance_off(backend, cmds.maintenance_off, via=via_run), mutating=True,
-                      when=_maintenance_was_skipped))
+                      when=_maintenance_was_skipped)
+                 if cmds.maintenance else switched_off("maintenance_off", "Re-enable traffic", MAINTENANCE_OFF))
     steps += verification_steps(config, to_tag)
     return Procedure("rollback", steps, from_tag=from_tag, to_tag=to_tag,
                      options={"migration_order": order, "use_registry": use_registry,
@@ -157,6 +147,33 @@ def _maintenance_was_skipped(ctx) -> str | None:
     if "maintenance_on" in ctx.state.get(SKIPPED_OPTIONAL, ()):
         return "traffic was never switched to maintenance (that optional step was skipped)"
     return None
+
+
+def _migration_steps(config: Config, compose: ComposeCommands, to_tag: str, from_tag: str | None,
+                     target_head: str | None, order: str, via_status: str,
+                     optional: dict[str, str]) -> tuple[Step, Step]:
+    """The schema comparison and the migration rollback (or both switched off)."""
+    if not config.commands.migrations:
+        return (switched_off("migration_check", f"Compare the schema with {to_tag}'s migrations", MIGRATIONS_OFF),
+                switched_off("migrate_rollback", "Roll back migrations", MIGRATIONS_OFF))
+    backend = config.backend.name
+    cmds = config.commands
+    schema_step = Step("migration_check", f"Compare the schema with {to_tag}'s migrations",
+                       action=lambda ctx: check_schema(ctx, target_head, via_status),
+                       display=" ".join(compose.migrate_status(backend, cmds.migrate_status, via=via_status)),
+                       read_only=True, preflight=order == "before_down", timeout=300)
+    migrate_step = Step("migrate_rollback",
+                        f"Roll back migrations to {target_head or '(unknown)'}"
+                        + (f" with {from_tag}'s tooling" if order == "before_down" and from_tag else ""),
+                        argv=(compose.migrate_rollback(backend, cmds.migrate_rollback, target_head,
+                                                       via=via_status)
+                              if target_head else None),
+                        display="(target migration head unknown)", destructive=True, mutating=True,
+                        when=skip_reason_for_rollback, timeout=900,
+                        optional=optional.get("migrate_rollback", ""), preview=migration_preview)
+    if migrate_step.argv is None:
+        migrate_step.action = _unknown_head_action
+    return schema_step, migrate_step
 
 
 async def _unknown_head_action(ctx) -> ActionResult:
