@@ -185,9 +185,9 @@ async def _discover_and_write(args, out: Path, asker: Asker, transport, target) 
         ls = ls_text if ok and ls_text.strip().startswith("[") else None
     projects = parse_projects(inspect, ls)
     for p in projects:
-        services = ", ".join(f"{s.name}{' :' + ','.join(map(str, s.ports)) if s.ports else ''}"
+        listed = ", ".join(f"{s.name}{' :' + ','.join(map(str, s.ports)) if s.ports else ''}"
                              for s in p.services.values())
-        print(f"  project {p.name} ({p.working_dir or 'dir unknown'}): {services or 'no containers'}")
+        print(f"  project {p.name} ({p.working_dir or 'dir unknown'}): {listed or 'no containers'}")
     project = _choose_project(args, asker, projects)
     project_dir = args.project_dir or project.working_dir or asker.text(
         f"Project directory of {project.name} on the host", "--project-dir")
@@ -202,6 +202,8 @@ async def _discover_and_write(args, out: Path, asker: Asker, transport, target) 
     registries = {split_image(s.image_ref)[0] for s in services} - {None}
     registry = args.registry or (registries.pop() if len(registries) == 1 else asker.text(
         "Image registry (host[:port])", "--registry"))
+    if not registry:
+        raise InitError("the image registry is required (--registry host[:port])")
     service_rows = [(s.name, split_image(s.image_ref)[1], "backend" if s.name == backend else "other")
                     for s in services]
     health = await _health(args, asker, services, args.health_host or transport.host)

@@ -227,15 +227,15 @@ def match_deployment(services, containers: list[RunningContainer], log: ReleaseL
 
     # The host's release: one every running service's image belongs to.
     release = None
-    running = [s for s in by_service.values() if s.running]
-    if running and len(running) == len(by_service):
-        common = set(running[0].releases)
-        for s in running[1:]:
+    up = [s for s in by_service.values() if s.running]   # the services with a running container
+    if up and len(up) == len(by_service):
+        common = set(up[0].releases)
+        for s in up[1:]:
             common &= set(s.releases)
         if logged in common:
             release = logged          # identical images in several releases: the log breaks the tie
         elif common:
-            release = next(t for t in running[0].releases if t in common)   # newest first
+            release = next(t for t in up[0].releases if t in common)   # newest first
     for s in by_service.values() if host_read else ():
         if not s.running:
             disagreements.append(f"service {s.service} has no running container on the host")
@@ -245,14 +245,14 @@ def match_deployment(services, containers: list[RunningContainer], log: ReleaseL
             replicas = [c for c in containers if c.service == s.service and c.running]
             if len({c.image_id for c in replicas}) > 1:
                 disagreements.append(f"service {s.service} runs {len(replicas)} containers from different images")
-    if release is None and running and all(s.releases for s in running) and len(running) == len(by_service):
+    if release is None and up and all(s.releases for s in up) and len(up) == len(by_service):
         parts = ", ".join(f"{s.service} {s.build}" for s in by_service.values())
         disagreements.append(f"the services run different releases ({parts})")
     if release is not None and logged != release:
         disagreements.append(f"the host runs {release} but the release log says "
                              f"{logged if logged else 'nothing is deployed'}"
                              + (f" ({logged} is not what runs)" if logged else ""))
-    elif release is None and logged is not None and running and host_read:
+    elif release is None and logged is not None and up and host_read:
         disagreements.append(f"the release log says {logged} is deployed, but the host does not run "
                              f"{logged}'s images")
     for check, version in health_versions.items():

@@ -17,6 +17,7 @@ from screens.base import ConsoleScreen
 from widgets.health_pane import HealthPane
 
 if TYPE_CHECKING:
+    from console.deployed import Deployment
     from console.health import HealthPoller, HealthResult
 
 
@@ -43,7 +44,7 @@ class HomeScreen(ConsoleScreen):
         self.host_version: str | None = None
         self.incidents: list[IncidentSummary] = []
         self._poller: HealthPoller | None = None
-        self.deployment = None            # console.deployed.Deployment once the host was read
+        self.deployment: Deployment | None = None   # once the host was read
         self.host_problem: str | None = None
 
     def compose(self) -> ComposeResult:

@@ -226,14 +226,14 @@ def test_compose_files_must_stay_in_the_project_dir(files):
 def test_auto_flavour_follows_the_host_and_prefers_v2():
     from console import host_facts
     host_facts.forget_all()
-    target = Target(host="h", compose_command="auto")
+    target = Target(host="h", compose_command="auto", project_name="mr-dj", project_dir="/opt/mr-dj")
     try:
         assert ComposeCommands.for_target(target).compose_command == "docker compose"   # before asking
         host_facts.remember(target, host_facts.parse_probe("compose=v1\narch=x86_64\n"))
         assert joined(ComposeCommands.for_target(target).down()).startswith("docker-compose -p mr-dj ")
         host_facts.remember(target, host_facts.parse_probe("compose=v1\ncompose=v2\narch=aarch64\n"))
         assert ComposeCommands.for_target(target).compose_command == "docker compose"
-        explicit = Target(host="h", compose_command="docker-compose")
+        explicit = Target(host="h", compose_command="docker-compose", project_name="mr-dj", project_dir="/opt/mr-dj")
         assert ComposeCommands.for_target(explicit).compose_command == "docker-compose"   # the override
     finally:
         host_facts.forget_all()

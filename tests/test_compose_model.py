@@ -50,7 +50,8 @@ def project(tmp_path: Path) -> Path:
     (src / "api" / ".env").write_text("DATABASE_URL=postgres://u:hunter2@db/x\n")
     (src / "api" / "Dockerfile").write_text("FROM scratch\n")
     config = tmp_path / "c.toml"
-    config.write_text(f'[target]\nhost = "h"\nproject_name = "shop"\n[registry]\nurl = "r:5000"\n'
+    config.write_text(f'[target]\nhost = "h"\nproject_name = "shop"\nproject_dir = "/opt/shop"\n'
+                      f'[commands]\nmaintenance = false\nmigrations = false\nsmoke_tests = []\n[registry]\nurl = "r:5000"\n'
                       f'[[services]]\nname = "shop-api"\nimage = "shop-api"\n'
                       f'[[health]]\nname = "a"\nurl = "http://127.0.0.1:1/"\n'
                       f'[capture]\nsource_dir = "{src}"\n')

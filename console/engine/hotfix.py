@@ -10,6 +10,8 @@ affected service, verify health; undo restores the kept file.
 
 from __future__ import annotations
 
+from typing import cast
+
 import asyncio
 import os
 import time
@@ -77,7 +79,8 @@ def build_code_hotfix(config: Config, tag: str, monitor_minutes: float | None = 
     """``running``: what the host runs (console.deployed); the hotfix replaces that, not the log's idea."""
     from console.releaselog import ReleaseLog
     log = ReleaseLog.load(config.paths.release_log)
-    return code_hotfix_procedure(config, log, log.deployed if running is _FROM_LOG else running, tag,
+    deployed = log.deployed if running is _FROM_LOG else cast("str | None", running)
+    return code_hotfix_procedure(config, log, deployed, tag,
                                  monitor_minutes)
 
 

@@ -7,6 +7,8 @@ so a rollback started in one can be resumed in the other.
 
 from __future__ import annotations
 
+from typing import cast
+
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -165,7 +167,7 @@ def build_rollback(config: Config, to_tag: str | None, migration_order: str | No
     if running is FROM_RELEASE_LOG:
         deployed = log.deployed
     else:
-        deployed = running
+        deployed = cast("str | None", running)
         if deployed is None and to_tag is None:
             raise RollbackTargetError("the host runs no release the release log captured (see "
                                       "incident-console status); give --to TAG")

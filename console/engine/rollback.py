@@ -14,7 +14,7 @@ uses. The destructive steps keep their order.
 from __future__ import annotations
 
 from console.commands import artifacts as art
-from console.commands.compose import ComposeCommands
+from console.commands.compose import ComposeCommands, Via
 from console.config import Config
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
 from console.engine.disk_space import check_space_for_images
@@ -89,7 +89,7 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
                           action=lambda ctx: check_space_for_images(ctx, to_tag),
                           display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, to_tag)}",
                           read_only=True, preflight=True))
-    via_status = via_run if order == "before_down" else "exec"
+    via_status: Via = via_run if order == "before_down" else "exec"
     schema_step, migrate_step = _migration_steps(config, compose, to_tag, from_tag, target_head, order, via_status,
                                                  optional)
     if order == "before_down":
@@ -150,7 +150,7 @@ def _maintenance_was_skipped(ctx) -> str | None:
 
 
 def _migration_steps(config: Config, compose: ComposeCommands, to_tag: str, from_tag: str | None,
-                     target_head: str | None, order: str, via_status: str,
+                     target_head: str | None, order: str, via_status: Via,
                      optional: dict[str, str]) -> tuple[Step, Step]:
     """The schema comparison and the migration rollback (or both switched off)."""
     if not config.commands.migrations:
