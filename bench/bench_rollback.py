@@ -74,7 +74,7 @@ def sandbox_env() -> dict[str, str]:
 
 def reset(config=None, attempts: int = 3) -> None:
     """Back to v2 deployed. The shared dockerd sometimes drops a request mid-reset: try again."""
-    for attempt in range(attempts):
+    for _attempt in range(attempts):
         result = subprocess.run([str(CTL), "reset"], capture_output=True, text=True, timeout=600)
         if result.returncode == 0:
             break

@@ -148,8 +148,8 @@ def run(rounds: int, config: Path | None) -> dict:
             wall, cpu = time_to_screen(console_argv, CONSOLE_MARKERS, env=env)
             cons.append(wall)
             cons_cpu.append(cpu)
-    ratios = [c / b for b, c in zip(base, cons)]
-    cpu_ratios = [c / b for b, c in zip(base_cpu, cons_cpu) if b]
+    ratios = [c / b for b, c in zip(base, cons, strict=True)]
+    cpu_ratios = [c / b for b, c in zip(base_cpu, cons_cpu, strict=True) if b]
     return {"rounds": rounds, "baseline_s": base, "console_s": cons, "ratios": ratios,
             "baseline_median_s": statistics.median(base), "console_median_s": statistics.median(cons),
             "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),

@@ -20,8 +20,12 @@ _incident_console_ids() { compgen -W "$(incident-console _complete incidents 2>/
 _incident_console_tags() { compgen -W "$(incident-console _complete releases 2>/dev/null)" -- "$1"; }
 '''
 _ZSH = '''
-_incident_console_ids() { local -a ids; ids=(${(f)"$(incident-console _complete incidents 2>/dev/null)"}); compadd -a ids; }
-_incident_console_tags() { local -a tags; tags=(${(f)"$(incident-console _complete releases 2>/dev/null)"}); compadd -a tags; }
+_incident_console_ids() {
+  local -a ids; ids=(${(f)"$(incident-console _complete incidents 2>/dev/null)"}); compadd -a ids
+}
+_incident_console_tags() {
+  local -a tags; tags=(${(f)"$(incident-console _complete releases 2>/dev/null)"}); compadd -a tags
+}
 '''
 IDS = {"bash": "_incident_console_ids", "zsh": "_incident_console_ids"}
 TAGS = {"bash": "_incident_console_tags", "zsh": "_incident_console_tags"}

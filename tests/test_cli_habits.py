@@ -67,7 +67,8 @@ def test_incidents_json_piped_into_head_ends_quietly(tmp_path):
         Journal.create(state, f"20261129-0000{i:03d}-test").record("incident_opened", operator="t", target="h", deployed="v1")
     config = tmp_path / "c.toml"
     config.write_text(f'[target]\nhost = "h"\nproject_name = "a"\nproject_dir = "/opt/a"\n'
-                      f'[commands]\nmaintenance = false\nmigrations = false\nsmoke_tests = []\n[registry]\nurl = "r:5000"\n[[services]]\nname = "a"\nimage = "a"\n'
+                      f'[commands]\nmaintenance = false\nmigrations = false\nsmoke_tests = []\n'
+                      f'[registry]\nurl = "r:5000"\n[[services]]\nname = "a"\nimage = "a"\n'
                       f'[[health]]\nname = "a"\nurl = "http://127.0.0.1:1/"\n[paths]\nstate_dir = "{state}"\n')
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     pipeline = subprocess.run(

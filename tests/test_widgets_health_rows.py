@@ -64,7 +64,7 @@ def test_styled_segments_match_the_rich_table_so_snapshots_do_not_move():
     for column in rich_table([]).columns:
         table.add_column(column.header, no_wrap=column.no_wrap, width=column.width, max_width=column.max_width,
                          justify=column.justify, overflow=column.overflow, ratio=column.ratio)
-    table.add_row(*(Text(cell, style or "") if style else cell for cell, style in zip(ROWS[0], styles)))
+    table.add_row(*(Text(cell, style or "") if style else cell for cell, style in zip(ROWS[0], styles, strict=True)))
     fast = HealthRows([Row(ROWS[0], styles)], header, FIXED_WIDTHS)
     console = Console(width=76, color_system="truecolor")
 

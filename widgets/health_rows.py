@@ -87,7 +87,7 @@ class HealthRows:
                              max_width=MAX_WIDTH.get(column), justify="right" if column in RIGHT else "left",
                              overflow="fold" if column == FOLD else "ellipsis", ratio=1 if column == FOLD else None)
         for row in self.rows:
-            table.add_row(*(Text(cell, style or "") for cell, style in zip(row.cells, row.styles)))
+            table.add_row(*(Text(cell, style or "") for cell, style in zip(row.cells, row.styles, strict=True)))
         return table
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:

@@ -158,7 +158,7 @@ async def until_pass(probe: MetricsProbe, checks: list[MetricCheck], *, interval
     while pending:
         results = await asyncio.gather(*(probe.evaluate(c) for c in pending))
         still = []
-        for check, result in zip(pending, results):
+        for check, result in zip(pending, results, strict=True):   # gathered from the same list
             on_result(result)
             final[check.name] = result
             waiting = result.verdict == FAIL or (result.verdict == UNKNOWN and result.detail in (NO_DATA, NO_FINITE_VALUE))
@@ -186,7 +186,7 @@ async def watch(probe: MetricsProbe, checks: list[MetricCheck], seconds: float, 
         now = clock()
         todo = [c for c in checks if c.name not in failed]
         results = await asyncio.gather(*(probe.evaluate(c) for c in todo))
-        for check, result in zip(todo, results):
+        for check, result in zip(todo, results, strict=True):   # gathered from the same list
             on_result(result)
             last[check.name] = result
             if result.verdict == UNKNOWN:

@@ -144,7 +144,8 @@ class SSHTransport:
         except asyncssh.PermissionDenied as exc:
             raise AuthenticationFailed(
                 f"{self.description}: authentication failed ({exc.reason}); "
-                f"check {'ssh-agent' if self.target.agent or not self.target.identity_file else 'identity_file'} and user") from None
+                f"check {'ssh-agent' if self.target.agent or not self.target.identity_file else 'identity_file'} "
+                "and user") from None
         except asyncssh.KeyImportError as exc:
             raise AuthenticationFailed(f"cannot load identity file: {exc}") from None
         except TimeoutError:

@@ -40,7 +40,8 @@ def health_versions():
     out = {}
     for port in (18081, 18082):
         try:
-            out[port] = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5, trust_env=False).json().get("version")
+            answer = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5, trust_env=False)
+            out[port] = answer.json().get("version")
         except httpx.HTTPError:
             out[port] = None
     return out
