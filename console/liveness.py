@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Mapping
 
 from console.incident.records import ProcedureStarted
-from console.journal import parse_iso, utc_now
+from console.incident.records import parse_iso
+from console.journal import utc_now
 
 
 def machine_name() -> str:

@@ -201,7 +201,8 @@ def test_silent_drop_mid_migrate_rollback_is_noticed_within_20s_unknown_and_resu
     # migrate:rollback that takes long enough for the link to go silent while it runs
     config_path = config_with(fresh_sandbox, tmp_path, (
         'migrate_rollback = ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"]',
-        'migrate_rollback = ["sh", "-c", "sleep 6; npm run migrate:rollback -- --to \\"$1\\"", "sh", "{migration}"]'))
+        'migrate_rollback = ["sh", "-c", "sleep 6; npm run migrate:rollback -- --to \\"$1\\"", '
+        '"sh", "{migration}"]'))
     config = load_config(config_path)
     assert (config.target.keepalive_interval, config.target.keepalive_count_max) == (4, 3)
 
