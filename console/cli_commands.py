@@ -67,8 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON event per line")
     p.set_defaults(handler=cmd_verify)
 
-    p = sub.add_parser("incidents", help="list incidents, newest first")
+    p = sub.add_parser("incidents", help="list incidents, newest first (this machine's and the host's)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--local", action="store_true",
+                   help="list only this machine's incidents, without asking the host for its shared copies")
     p.set_defaults(handler=cmd_incidents)
 
     p = sub.add_parser("resume", help="continue an unfinished incident at its interrupted step")
@@ -100,7 +102,7 @@ _bad = bad_input
 
 
 async def _execute(config, procedure, args, *, journal=None, done_steps=None, resume=False,
-                   record=True, open_journal=None) -> int:
+                   record=True, open_journal=None, fetched=False) -> int:
     """Run ``procedure`` headless through an ``IncidentSession``. ``open_journal`` opens the
     incident's journal once the host answered (default: a new incident from the procedure's
     from_tag, announced): an unreachable host leaves no empty incident behind.
@@ -114,6 +116,7 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
     printer = EventPrinter(args.json)
     dry_run = getattr(args, "dry_run", False)
     session = IncidentSession(config, journal)
+    session.fetched_from_host = fetched
     try:
         await session.connect()
     except TransportError as exc:
@@ -228,13 +231,30 @@ def cmd_verify(args) -> int:
     return asyncio.run(_execute(config, procedure, args, record=False))
 
 
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def _from_host(config, work):
+    """One short visit to the host's shared state (``[paths] host_state``); None when off or unreachable."""
+    from console.incident import host_mirror
+    if not host_mirror.enabled(config):
+        return None
+    return host_mirror.visit(config, work, _warn)
+
+
 def cmd_incidents(args) -> int:
+    from console.incident import host_mirror
     from console.incidents import all_incidents
     config = _config(args)
     items = all_incidents(config.paths.state_dir)
+    local = {i.id for i in items}
+    remote = [] if args.local else (_from_host(config, lambda t: host_mirror.host_summaries(config, t, local)) or [])
+    on_host = {i.id for i in remote}
+    items = sorted(items + remote, key=lambda i: i.id, reverse=True)
     if args.json:
         for item in items:
-            print(json.dumps(item.to_dict()))
+            print(json.dumps({**item.to_dict(), **({"where": "host"} if item.id in on_host else {})}))
         return EXIT_OK
     if not items:
         print("no incidents")
@@ -242,26 +262,48 @@ def cmd_incidents(args) -> int:
     print(f"{'ID':<24} {'STATE':<12} {'TARGET':<26} {'PROCEDURE':<14} {'TAGS':<14} OUTCOME")
     for i in items:
         tags = f"{i.from_tag or '?'}->{i.to_tag}" if i.to_tag else "-"
-        print(f"{i.id:<24} {i.state:<12} {i.target:<26} {i.procedure or '-':<14} {tags:<14} {i.outcome or '-'}")
+        where = "  (on host)" if i.id in on_host else ""
+        print(f"{i.id:<24} {i.state:<12} {i.target:<26} {i.procedure or '-':<14} {tags:<14} {i.outcome or '-'}{where}")
     return EXIT_OK
+
+
+def _prepare_from_host(config, incident_id: str, *, release_log: bool) -> bool:
+    """The host's release log (host wins) and, when missing here, the incident's journal from the
+    host. True: the journal was fetched (resuming it is a handoff)."""
+    from pathlib import Path
+
+    from console.incident import host_mirror
+    from console.journal import JOURNAL_NAME
+    here = (Path(config.paths.state_dir) / "incidents" / incident_id / JOURNAL_NAME).exists()
+    if here and not release_log:
+        return False
+    if not host_mirror._ID.match(incident_id):
+        return False   # open_incident names the bad id
+    return bool(_from_host(config, lambda t: host_mirror.prepare(config, t, incident_id, _warn)))
 
 
 def cmd_resume(args) -> int:
     from console.engine.incident import load_incident, rebuild_procedure
     config = _config(args)
+    fetched = _prepare_from_host(config, args.id, release_log=True)
     try:
         journal = load_incident(config, args.id)
         procedure, done = rebuild_procedure(config, journal)
     except (FileNotFoundError, ValueError) as exc:
         return _bad(str(exc))
+    if fetched:
+        print(f"incident {args.id}: journal fetched from the host; resuming it here is journaled as a handoff",
+              file=sys.stderr)
     args.dry_run = False
-    return asyncio.run(_execute(config, procedure, args, journal=journal, done_steps=done, resume=True))
+    return asyncio.run(_execute(config, procedure, args, journal=journal, done_steps=done, resume=True,
+                                fetched=fetched))
 
 
 def cmd_report(args) -> int:
     from console.engine.incident import load_incident
     from console.report import render_report
     config = _config(args)
+    _prepare_from_host(config, args.id, release_log=False)
     try:
         journal = load_incident(config, args.id)
     except FileNotFoundError as exc:

@@ -55,6 +55,7 @@ class Journal:
         self._tail_checked = False   # a torn last line is cut before this object's first append
         self._offset = 0             # bytes of the file already read (whole lines only)
         self._state = IncidentState(incident_id=self.directory.name)
+        self.listeners: list = []    # called with no argument after each fsynced append (the host copy)
 
     @property
     def incident_id(self) -> str:
@@ -96,7 +97,10 @@ class Journal:
         if created:
             fsync_directory(self.directory)
         self._refresh()
-        return self._state.records[-1]
+        stamped = self._state.records[-1]
+        for listener in list(self.listeners):
+            listener()
+        return stamped
 
     def record(self, type_: str, **fields: Any) -> Record:
         """Compatibility shape ``record("kind", **fields)``: the typed record of that kind (fields

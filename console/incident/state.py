@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from console.incident.records import (Artifact, ChecklistMark, Decision, DecisionRetracted, Health,
+from console.incident.records import (Artifact, ChecklistMark, Decision, DecisionRetracted, Handoff, Health,
                                       IncidentOpened, IncidentResolved, MatrixMark, MigrationDecision,
                                       MigrationPlanned, Note, Notification, Outcome, ProcedureFinished,
                                       ProcedureInterrupted, ProcedureStarted, Record, ReleaseLogUpdated,
@@ -65,6 +65,7 @@ class IncidentState:
     resolved: IncidentResolved | None = None
     release_log: ReleaseLogUpdated | None = None
     notes: list[Note] = field(default_factory=list)
+    handoffs: list[Handoff] = field(default_factory=list)
     unknown: list[UnknownRecord] = field(default_factory=list)
     _running_own: bool = False
 
@@ -206,6 +207,7 @@ def _add(name: str):
 
 
 _FOLDS = {
+    Handoff: lambda state, r: state.handoffs.append(r),
     IncidentOpened: IncidentState._opened,
     Decision: IncidentState._answer,
     DecisionRetracted: IncidentState._retracted,
