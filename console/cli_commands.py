@@ -348,7 +348,7 @@ def cmd_unlock(args) -> int:
 
 async def _unlock(args) -> int:
     from console.engine.incident import make_transport
-    from console.engine.lock import RemoteLock
+    from console.engine.lock import RemoteLock, lock_age
     from console.failures import TransportError
     config = _config(args)
     transport = make_transport(config)
@@ -364,7 +364,7 @@ async def _unlock(args) -> int:
                   f"(a console that died while taking it?)")
         else:
             print(f"lock {lock.lock_dir}: held by {info.get('holder')} for incident {info.get('incident_id')} "
-                  f"since {info.get('since')}")
+                  f"since {info.get('since')}{lock_age(info.get('since'))}")
         if not args.force:
             return EXIT_OK
         if not args.yes:

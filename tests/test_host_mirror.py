@@ -179,3 +179,16 @@ def test_second_state_dir_lists_fetches_and_hands_off(tmp_path):
     # A later resume by the same console on the same machine is no new handoff.
     session._handoff()
     assert len(session.state.handoffs) == 1
+
+
+def test_the_lock_message_names_holder_machine_and_age():
+    from datetime import datetime, timezone
+
+    from console.engine.lock import LockHeld, lock_age
+    now = datetime(2026, 11, 29, 13, 0, tzinfo=timezone.utc)
+    assert lock_age("2026-11-29T12:48:00Z", now) == " (12 min ago)"
+    assert lock_age("2026-11-29T12:59:30Z", now) == " (30 s ago)"
+    assert lock_age("garbage", now) == "" and lock_age(None, now) == ""
+    text = str(LockHeld("/x/.lock", {"holder": "alice", "machine": "laptop-a", "incident_id": "i1",
+                                     "since": "2026-11-29T12:48:00Z"}))
+    assert "alice on laptop-a (incident i1) since 2026-11-29T12:48:00Z (" in text
