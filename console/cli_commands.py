@@ -170,6 +170,7 @@ def cmd_rollback(args) -> int:
     from console.engine.rollback import RollbackTargetError
     from console.validate import UnsafeValue
     config = _config(args)
+    _release_log_from_host(config, args)
     try:
         procedure = build_rollback(config, args.to, args.migration_order)
         journal = _open_incident_arg(config, args)
@@ -183,6 +184,7 @@ def cmd_hotfix(args) -> int:
     from console.engine.rollback import RollbackTargetError
     from console.validate import UnsafeValue
     config = _config(args)
+    _release_log_from_host(config, args)
     try:
         procedure = build_code_hotfix(config, args.tag, args.monitor_minutes)
         journal = _open_incident_arg(config, args)
@@ -241,6 +243,13 @@ def _from_host(config, work):
     if not host_mirror.enabled(config):
         return None
     return host_mirror.visit(config, work, _warn)
+
+
+def _release_log_from_host(config, args) -> None:
+    """Before choosing a target: the host's release log replaces this machine's cache (host wins)."""
+    from console.incident import host_mirror
+    if not getattr(args, "dry_run", False):
+        _from_host(config, lambda t: host_mirror.sync_release_log(config, t, _warn))
 
 
 def cmd_incidents(args) -> int:
