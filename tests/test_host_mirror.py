@@ -192,3 +192,22 @@ def test_the_lock_message_names_holder_machine_and_age():
     text = str(LockHeld("/x/.lock", {"holder": "alice", "machine": "laptop-a", "incident_id": "i1",
                                      "since": "2026-11-29T12:48:00Z"}))
     assert "alice on laptop-a (incident i1) since 2026-11-29T12:48:00Z (" in text
+
+
+def test_a_torn_line_on_the_host_is_cut_before_the_next_append(tmp_path):
+    config = _config(tmp_path)
+
+    async def go():
+        journal = Journal.create(config.paths.state_dir, "20261129-140000-dead")
+        journal.record("incident_opened", incident_id=journal.incident_id, operator="oncall")
+        host = Path(host_mirror.host_journal(config, journal.incident_id))
+        host.parent.mkdir(parents=True)
+        host.write_bytes(journal.path.read_bytes() + b'{"v": 2, "seq": 2, "type": "no')   # died mid-append
+        mirror = host_mirror.HostMirror(config, journal, LocalTransport())
+        mirror.attach()
+        journal.record("note", by="x", text="after")
+        assert await mirror.close()
+        return journal, host
+
+    journal, host = asyncio.run(go())
+    assert host.read_bytes() == journal.path.read_bytes()

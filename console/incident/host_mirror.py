@@ -184,15 +184,7 @@ class HostMirror:
 
     async def _send(self, data: bytes) -> None:
         if self._synced is None:
-            result = await self.transport.run(size_argv(self.file), timeout=TIMEOUT, capture=True)
-            if not result.ok or not result.stdout.strip().isdigit():
-                raise HostStateError(f"cannot read its size ({_why(result)})")
-            host_size = int(result.stdout.strip())
-            local_size = self.journal.path.stat().st_size if self.journal.path.exists() else 0
-            if host_size > local_size:
-                raise HostStateError(f"the host copy ({host_size} bytes) is longer than this journal "
-                                     f"({local_size} bytes): another console wrote to it")
-            self._synced = host_size
+            self._synced = await self._host_agrees()
             return
         root, incident_dir = host_root(self.config), self.file.rsplit("/", 1)[0]
         result = await self.transport.run(append_argv(root, incident_dir, self.file), timeout=TIMEOUT,
@@ -200,6 +192,41 @@ class HostMirror:
         if not result.ok:
             raise HostStateError(f"append failed ({_why(result)})")
         self._synced += len(data)
+
+
+    async def _host_agrees(self) -> int:
+        """How much of this journal the host copy already holds (whole lines). A host copy that is
+        this journal's prefix plus an unfinished line (a console died mid-append) is cut back."""
+        result = await self.transport.run(size_argv(self.file), timeout=TIMEOUT, capture=True)
+        if not result.ok or not result.stdout.strip().isdigit():
+            raise HostStateError(f"cannot read its size ({_why(result)})")
+        host_size = int(result.stdout.strip())
+        with open(self.journal.path, "rb") as handle:
+            local = handle.read()
+        if host_size == 0:
+            return 0
+        result, text = await _read(self.transport, read_argv(self.file))
+        if not result.ok:
+            raise HostStateError(f"cannot read it ({_why(result)})")
+        data = text.encode("utf-8")
+        agreed = 0
+        for end in (i + 1 for i, byte in enumerate(local) if byte == 0x0A):
+            if end > len(data) or data[agreed:end] != local[agreed:end]:
+                break
+            agreed = end
+        if agreed == host_size:
+            return agreed
+        whole = data[:host_size]
+        if agreed < host_size and b"\n" not in whole[agreed:]:   # only an unfinished line beyond: cut it
+            cut = await self.transport.run(truncate_argv(self.file, agreed), timeout=TIMEOUT, capture=True)
+            if cut.ok:
+                return agreed
+        raise HostStateError(f"the host copy ({host_size} bytes) is not this journal's beginning: "
+                             f"another console wrote to it")
+
+
+def truncate_argv(file: str, size: int) -> list[str]:
+    return ["truncate", "-s", str(int(size)), "--", file]
 
 
 def _why(result) -> str:
