@@ -55,8 +55,9 @@ def test_a_console_killed_mid_rollback_is_finished_from_a_second_state_dir(fresh
     second = _config_with_state(fresh_sandbox, tmp_path, "second")   # empty: no journal, no release log
     incidents = tmp_path / "first" / "incidents"
 
+    output = open(tmp_path / "first.out", "wb")   # a pipe nobody reads could block the console
     console = subprocess.Popen([*CLI, "--config", str(first), "rollback", "--yes"], cwd=ROOT, env=sandbox_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                               stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         def started_compose_down():
             for directory in incidents.glob("*") if incidents.is_dir() else []:
@@ -71,6 +72,7 @@ def test_a_console_killed_mid_rollback_is_finished_from_a_second_state_dir(fresh
         if console.poll() is None:
             os.killpg(console.pid, signal.SIGKILL)
             console.wait(30)
+        output.close()
     incident = journal.incident_id
     assert journal.state.ended is None
 
