@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import shlex
 import stat
+from datetime import UTC
 from pathlib import Path
 
 from console.config import load_config
@@ -185,7 +186,7 @@ def test_the_lock_message_names_holder_machine_and_age():
     from datetime import datetime, timezone
 
     from console.engine.lock import LockHeld, lock_age
-    now = datetime(2026, 11, 29, 13, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 29, 13, 0, tzinfo=UTC)
     assert lock_age("2026-11-29T12:48:00Z", now) == " (12 min ago)"
     assert lock_age("2026-11-29T12:59:30Z", now) == " (30 s ago)"
     assert lock_age("garbage", now) == "" and lock_age(None, now) == ""

@@ -100,7 +100,8 @@ def test_a_console_killed_mid_rollback_is_finished_from_a_second_state_dir(fresh
     handoff = state.handoffs[-1]
     assert handoff.fetched and handoff.to_operator == load_config(second).operator
     # The host has the finished journal and the release log that says v1 now.
-    assert host(sandbox, f"cat {remote}").stdout == (tmp_path / "second" / "incidents" / incident / "journal.jsonl").read_text()
+    finished = tmp_path / "second" / "incidents" / incident / "journal.jsonl"
+    assert host(sandbox, f"cat {remote}").stdout == finished.read_text()
     assert 'deployed = "v1"' in host(sandbox, f"cat {host_mirror.host_release_log(sandbox)}").stdout
 
     # A third on-caller, empty state dir: the report comes from the host copy.

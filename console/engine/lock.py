@@ -17,8 +17,9 @@ class LockHeld(Exception):
         since = info.get("since") or "unknown time"
         incident = info.get("incident_id") or "unknown incident"
         machine = f" on {info['machine']}" if info.get("machine") else ""
+        age = lock_age(info.get("since"))
         super().__init__(
-            f"the host is locked by {holder}{machine} (incident {incident}) since {since}{lock_age(info.get('since'))}; "
+            f"the host is locked by {holder}{machine} (incident {incident}) since {since}{age}; "
             f"wait for them, or resume that incident, or force it with "
             f"`incident-console unlock --force` after talking to them")
 

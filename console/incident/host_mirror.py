@@ -16,8 +16,8 @@ import asyncio
 import os
 import re
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Callable
 
 from console.config import Config
 from console.failures import TransportError
@@ -160,11 +160,11 @@ class HostMirror:
         if self._task is not None and not self._task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), seconds)
-            except (asyncio.TimeoutError, Exception):
+            except Exception:
                 pass
         try:
             return await asyncio.wait_for(self.flush(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     def _note(self, text: str) -> None:
@@ -370,7 +370,7 @@ async def prepare(config: Config, transport: Transport, incident_id: str | None,
     return await fetch_incident(config, transport, incident_id) is not None
 
 
-def visit(config: Config, work: Callable[[Transport], "asyncio.Future"], warn: Callable[[str], None]):
+def visit(config: Config, work: Callable[[Transport], Awaitable], warn: Callable[[str], None]):
     """Connect, ``await work(transport)``, close; an unreachable host is a warning (None)."""
     from console.engine.incident import make_transport
 
@@ -388,7 +388,8 @@ def visit(config: Config, work: Callable[[Transport], "asyncio.Future"], warn: C
         return None
 
 
-__all__ = ["host_summaries", "prepare", "visit", "HostMirror", "HostStateError", "append_argv", "enabled", "fetch_incident", "host_incident_ids",
+__all__ = ["HostMirror", "HostStateError", "append_argv", "enabled", "fetch_incident", "host_incident_ids",
+           "host_summaries", "prepare", "visit",
            "host_journal", "host_release_log", "install_journal", "list_argv", "pull_release_log",
            "push_release_log", "read_argv", "read_host_journal", "replace_argv", "size_argv",
            "sync_release_log"]

@@ -53,7 +53,7 @@ class IncidentSession:
         self._announcer = announcer   # the TUI hands announcing to the app: ``announcer(event, **details)``
         self._notifier: Notifier | None = None
         self._notifier_for: Journal | None = None
-        self._mirror: HostMirror | None = None   # the journal's host copy (console.incident.host_mirror)
+        self._mirror: host_mirror.HostMirror | None = None   # the journal's host copy (console.incident.host_mirror)
         self.fetched_from_host = False           # the journal came from the host copy (a handoff)
 
     # -- opening ---------------------------------------------------------------------------
