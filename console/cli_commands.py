@@ -66,8 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON event per line")
     p.set_defaults(handler=cmd_verify)
 
-    p = sub.add_parser("incidents", help="list incidents, newest first")
+    p = sub.add_parser("incidents", help="list incidents, newest first (this machine's and the host's)")
     p.add_argument("--json", action="store_true", help="print one JSON object per incident and line")
+    p.add_argument("--local", action="store_true",
+                   help="list only this machine's incidents, without asking the host for its shared copies")
     p.set_defaults(handler=cmd_incidents)
 
     p = sub.add_parser("resume", help="continue an unfinished incident at its interrupted step")
@@ -108,7 +110,7 @@ _bad = bad_input
 
 
 async def _execute(config, procedure, args, *, journal=None, done_steps=None, resume=False,
-                   record=True, open_journal=None, rebuild=None) -> int:
+                   record=True, open_journal=None, rebuild=None, fetched=False) -> int:
     """Run ``procedure`` headless through an ``IncidentSession``. ``open_journal`` opens the
     incident's journal once the host answered (default: a new incident from the procedure's
     from_tag, announced): an unreachable host leaves no empty incident behind. ``rebuild`` builds
@@ -133,6 +135,7 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
             decider._ask if decider.interactive else None,
             lambda text: print(text, file=sys.stderr if args.json else sys.stdout))
 
+    session.fetched_from_host = fetched
     try:
         procedure = await session.connect_for(procedure, rebuild)
     except TransportError as exc:
@@ -205,6 +208,7 @@ def cmd_rollback(args) -> int:
     from console.releaselog import ReleaseLog
     from console.validate import UnsafeValue, require_tag
     config = _config(args)
+    _release_log_from_host(config, args)
     try:   # bad input is refused before the host is asked anything
         if args.to is not None:
             require_tag(args.to)
@@ -229,6 +233,7 @@ def cmd_hotfix(args) -> int:
     from console.engine.rollback import RollbackTargetError
     from console.validate import UnsafeValue
     config = _config(args)
+    _release_log_from_host(config, args)
     try:   # bad input is refused before the host is asked anything
         build_code_hotfix(config, args.tag, args.monitor_minutes)
         journal = _open_incident_arg(config, args)
@@ -306,14 +311,38 @@ def cmd_verify(args) -> int:
                                 rebuild=lambda: build_verify(config, args.expect_version)))
 
 
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def _from_host(config, work):
+    """One short visit to the host's shared state (``[paths] host_state``); None when off or unreachable."""
+    from console.incident import host_mirror
+    if not host_mirror.enabled(config):
+        return None
+    return host_mirror.visit(config, work, _warn)
+
+
+def _release_log_from_host(config, args) -> None:
+    """Before choosing a target: the host's release log replaces this machine's cache (host wins)."""
+    from console.incident import host_mirror
+    if not getattr(args, "dry_run", False):
+        _from_host(config, lambda t: host_mirror.sync_release_log(config, t, _warn))
+
+
 def cmd_incidents(args) -> int:
+    from console.incident import host_mirror
     from console.incidents import all_incidents
     config = _config(args)
     items = all_incidents(config.paths.state_dir)
+    local = {i.id for i in items}
+    remote = [] if args.local else (_from_host(config, lambda t: host_mirror.host_summaries(config, t, local)) or [])
+    on_host = {i.id for i in remote}
+    items = sorted(items + remote, key=lambda i: i.id, reverse=True)
     if args.json:
         from console.cli_output import json_line
         for item in items:
-            print(json_line(item.to_dict()))
+            print(json_line({**item.to_dict(), **({"where": "host"} if item.id in on_host else {})}))
         return EXIT_OK
     if not items:
         print("no incidents")
@@ -321,27 +350,48 @@ def cmd_incidents(args) -> int:
     print(f"{'ID':<24} {'STATE':<12} {'TARGET':<26} {'PROCEDURE':<14} {'TAGS':<14} OUTCOME")
     for i in items:
         tags = f"{i.from_tag or '?'}->{i.to_tag}" if i.to_tag else "-"
-        print(f"{i.id:<24} {i.state:<12} {i.target:<26} {i.procedure or '-':<14} {tags:<14} {i.outcome or '-'}")
+        where = "  (on host)" if i.id in on_host else ""
+        print(f"{i.id:<24} {i.state:<12} {i.target:<26} {i.procedure or '-':<14} {tags:<14} {i.outcome or '-'}{where}")
     return EXIT_OK
+
+
+def _prepare_from_host(config, incident_id: str, *, release_log: bool) -> bool:
+    """The host's release log (host wins) and, when missing here, the incident's journal from the
+    host. True: the journal was fetched (resuming it is a handoff)."""
+    from pathlib import Path
+
+    from console.incident import host_mirror
+    from console.journal import JOURNAL_NAME
+    here = (Path(config.paths.state_dir) / "incidents" / incident_id / JOURNAL_NAME).exists()
+    if here and not release_log:
+        return False
+    if not host_mirror._ID.match(incident_id):
+        return False   # open_incident names the bad id
+    return bool(_from_host(config, lambda t: host_mirror.prepare(config, t, incident_id, _warn)))
 
 
 def cmd_resume(args) -> int:
     from console.engine.incident import load_incident, rebuild_procedure
     config = _config(args)
+    fetched = _prepare_from_host(config, args.id, release_log=True)
     try:
         journal = load_incident(config, args.id)
         procedure, done = rebuild_procedure(config, journal)
     except (FileNotFoundError, ValueError) as exc:
         return _bad(str(exc))
+    if fetched:
+        print(f"incident {args.id}: journal fetched from the host; resuming it here is journaled as a handoff",
+              file=sys.stderr)
     args.dry_run = False
     return asyncio.run(_execute(config, procedure, args, journal=journal, done_steps=done, resume=True,
-                                rebuild=lambda: rebuild_procedure(config, journal)[0]))
+                                rebuild=lambda: rebuild_procedure(config, journal)[0], fetched=fetched))
 
 
 def cmd_report(args) -> int:
     from console.engine.incident import load_incident
     from console.report import render_report
     config = _config(args)
+    _prepare_from_host(config, args.id, release_log=False)
     try:
         journal = load_incident(config, args.id)
     except FileNotFoundError as exc:
@@ -389,7 +439,7 @@ def cmd_unlock(args) -> int:
 
 async def _unlock(args) -> int:
     from console.engine.incident import make_transport
-    from console.engine.lock import RemoteLock
+    from console.engine.lock import RemoteLock, lock_age
     from console.failures import TransportError
     config = _config(args)
     transport = make_transport(config)
@@ -405,7 +455,7 @@ async def _unlock(args) -> int:
                   f"(a console that died while taking it?)")
         else:
             print(f"lock {lock.lock_dir}: held by {info.get('holder')} for incident {info.get('incident_id')} "
-                  f"since {info.get('since')}")
+                  f"since {info.get('since')}{lock_age(info.get('since'))}")
         if not args.force:
             return EXIT_OK
         if not args.yes:

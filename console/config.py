@@ -116,6 +116,7 @@ class Paths:
     state_dir: Path
     release_log: Path
     runbook: Path | None = None
+    host_state: bool = True   # journals and the release log also kept on the host (shared by on-callers)
 
 
 @dataclass(frozen=True)
@@ -585,14 +586,14 @@ def _thresholds(r: _Reader, data: dict) -> Thresholds:
 
 
 def _paths(r: _Reader, data: dict) -> Paths:
-    t = r.table(data, "paths", {"state_dir", "release_log", "runbook"}, required=False)
+    t = r.table(data, "paths", {"state_dir", "release_log", "runbook", "host_state"}, required=False)
     state = r.path(r.get(t, "paths", "state_dir", str, "~/.local/state/incident-console"))
     log = r.get(t, "paths", "release_log", str, None)
     runbook = r.path(r.get(t, "paths", "runbook", str, None))
     if runbook is not None and not runbook.exists():
         r.problem("paths.runbook", f"file not found: {runbook}")
     return Paths(state_dir=state, release_log=r.path(log) if log else state / "releases.toml",
-                 runbook=runbook)
+                 runbook=runbook, host_state=r.get(t, "paths", "host_state", bool, True))
 
 
 def _capture(r: _Reader, data: dict) -> Capture:

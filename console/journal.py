@@ -57,6 +57,7 @@ class Journal:
         self._tail_checked = False   # a torn last line is cut before this object's first append
         self._offset = 0             # bytes of the file already read (whole lines only)
         self._state = IncidentState(incident_id=self.directory.name)
+        self.listeners: list = []    # called with no argument after each fsynced append (the host copy)
 
     @property
     def incident_id(self) -> str:
@@ -98,8 +99,10 @@ class Journal:
         if created:
             fsync_directory(self.directory)
         self._refresh()
-        # read back from its line: the same kind, so the same record class
-        return cast(R, self._state.records[-1])
+        stamped = cast(R, self._state.records[-1])   # read back from its line: the same kind, so the same class
+        for listener in list(self.listeners):
+            listener()
+        return stamped
 
     def record(self, type_: str, **fields: Any) -> Record:
         """Compatibility shape ``record("kind", **fields)``: the typed record of that kind (fields

@@ -178,6 +178,11 @@ def _timeline(state: IncidentState) -> str:
 def _timeline_line(r: Record) -> str | None:
     if isinstance(r, rec.IncidentOpened):
         return _cell(f"Incident opened by {r.operator} on {r.target} ({r.deployed} deployed)")
+    if isinstance(r, rec.Handoff):
+        was = f"{r.from_operator or 'unknown'} on {r.from_machine or 'an unknown machine'}"
+        how = " (journal fetched from the host)" if r.fetched else ""
+        why = f": {r.reason}" if r.reason else ""
+        return _cell(f"Handed over from {was} to {r.to_operator} on {r.to_machine}{how}{why}")
     if isinstance(r, rec.Decision):
         return _cell(f"{r.question} — {_yes_no(r.answer)} ({r.by})")
     if isinstance(r, rec.DecisionRetracted):

@@ -17,6 +17,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "journal_v1_rollback.jsonl"
 
 # One filled-in example of every journaled kind (what today's writers put in them).
 EXAMPLES = [
+    rec.Handoff("oncall", "laptop-a", "second", "laptop-b", True, "first console died"),
     rec.IncidentOpened("20261129-120000-abcd", "oncall", "deploy@host:22", "mr-dj", "v2", 15),
     rec.Decision("customer_impact", "Customer impact?", True, "oncall"),
     rec.DecisionRetracted("customer_impact", "Customer impact?", True, "oncall"),

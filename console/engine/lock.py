@@ -16,10 +16,28 @@ class LockHeld(Exception):
         holder = info.get("holder") or "unknown"
         since = info.get("since") or "unknown time"
         incident = info.get("incident_id") or "unknown incident"
+        machine = f" on {info['machine']}" if info.get("machine") else ""
+        age = lock_age(info.get("since"))
         super().__init__(
-            f"the host is locked by {holder} (incident {incident}) since {since}; "
+            f"the host is locked by {holder}{machine} (incident {incident}) since {since}{age}; "
             f"wait for them, or resume that incident, or force it with "
             f"`incident-console unlock --force` after talking to them")
+
+
+def lock_age(since: str | None, now=None) -> str:
+    """ " (12 min ago)" from the lock's ISO time; "" when it cannot be read."""
+    from console.incident.records import parse_iso
+    try:
+        seconds = ((now or utc_now()) - parse_iso(since)).total_seconds() if since else None
+    except (TypeError, ValueError):
+        seconds = None
+    if seconds is None or seconds < 0:
+        return ""
+    if seconds < 120:
+        return f" ({int(seconds)} s ago)"
+    if seconds < 7200:
+        return f" ({int(seconds // 60)} min ago)"
+    return f" ({seconds / 3600:.1f} h ago)"
 
 
 class LockError(Exception):

@@ -292,6 +292,19 @@ class LockEvent(Record):
 
 
 @dataclass(frozen=True)
+class Handoff(Record):
+    """Another console (machine or operator) took the incident over: a resume from a second machine,
+    the journal fetched from the host copy when ``fetched`` is set."""
+    KIND: ClassVar[str] = "handoff"
+    from_operator: str | None = None
+    from_machine: str | None = None
+    to_operator: str = ""
+    to_machine: str = ""
+    fetched: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class MigrationPlanned(Record):
     """What a migration rollback would undo, as the schema check saw it (resume re-checks it)."""
     KIND: ClassVar[str] = "migration_plan"

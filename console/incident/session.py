@@ -8,6 +8,7 @@ be taken from a script (``incident-console incident ...``) as well as from the s
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Iterable
 
@@ -18,8 +19,9 @@ from console.engine.events import Event
 from console.engine.incident import IncidentRun, open_new_incident, recheck_host
 from console.engine.procedure import Procedure
 from console.engine.runner import Decider
-from console.incident.records import (ChecklistMark, Decision, DecisionRetracted, IncidentResolved, MatrixMark,
-                                      Outcome, Retro)
+from console.incident import host_mirror
+from console.incident.records import (ChecklistMark, Decision, DecisionRetracted, Handoff, IncidentResolved,
+                                      MatrixMark, Outcome, Retro)
 from console.incident.state import IncidentState
 from console.journal import Journal, open_incident, utc_now
 from console.notify import messages
@@ -51,6 +53,8 @@ class IncidentSession:
         self._announcer = announcer   # the TUI hands announcing to the app: ``announcer(event, **details)``
         self._notifier: Notifier | None = None
         self._notifier_for: Journal | None = None
+        self._mirror: host_mirror.HostMirror | None = None   # the journal's host copy (console.incident.host_mirror)
+        self.fetched_from_host = False           # the journal came from the host copy (a handoff)
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -98,7 +102,35 @@ class IncidentSession:
             return rebuild()
         return procedure
 
+    def _share(self) -> None:
+        """Keep the journal's host copy up to date from now on (appends flush in the background)."""
+        if not host_mirror.enabled(self.config) or self.journal is None or self._transport is None:
+            return
+        if self._mirror is None or self._mirror.journal is not self.journal:
+            if self._mirror is not None:
+                self._mirror.detach()
+            self._mirror = host_mirror.HostMirror(self.config, self.journal, self._transport)
+            self._mirror.attach()
+        self._mirror.notify()
+
+    def _handoff(self) -> None:
+        """A resume by another machine or operator than the incident's last console is journaled."""
+        state = self.state
+        last = state.handoffs[-1] if state.handoffs else None
+        operator = last.to_operator if last else (state.opened.operator if state.opened else None)
+        # the last console's machine: a handoff's, else the one that started the procedure (liveness)
+        started = state.started
+        machine = last.to_machine if last else (started.machine if started is not None else None) or None
+        here = socket.gethostname()
+        if self.fetched_from_host or operator != self.config.operator or (machine and machine != here):
+            self._journal().append(Handoff(operator, machine, self.config.operator, here, self.fetched_from_host,
+                                           "resumed here" + (" from the host's copy of the journal"
+                                                             if self.fetched_from_host else "")))
+            self.fetched_from_host = False
+
     async def close(self) -> None:
+        if self._mirror is not None:
+            await self._mirror.close()
         if self._owns_transport and self._transport is not None and self._connected:
             self._connected = False
             await self._transport.close()
@@ -166,21 +198,32 @@ class IncidentSession:
         left (console.engine.takeover; raises TakeOverRefused to stop before anything runs)."""
         listeners = list(listeners)
         transport = await self.connect()
+        if not dry_run:
+            self._share()
         if resume and self.journal is not None:
+            self._handoff()
             await recheck_host(self.config, transport, self.journal, _fan_out(listeners))
             if take_over_lock is not None:
                 await take_over_lock(transport, self.journal)
         own = self.journal is not None and not dry_run and procedure.name != "verify"
+        if own and host_mirror.enabled(self.config):   # host wins: the run updates the host's log
+            await host_mirror.sync_release_log(self.config, transport, self._release_log_warning)
         if own:
             await self.announce(messages.PROCEDURE_STARTED, procedure=procedure.name,
                                 from_tag=procedure.from_tag, to_tag=procedure.to_tag)
         run = IncidentRun(self.config, self.journal, transport, decider, listeners,
                           assume_yes=assume_yes, dry_run=dry_run)
         outcome = await run.run(procedure, done_steps)
+        if own and host_mirror.enabled(self.config):
+            await host_mirror.sync_release_log_up(self.config, transport, self._release_log_warning)
         if own:
             await self.announce(messages.PROCEDURE_FINISHED, procedure=procedure.name, outcome=outcome,
                                 from_tag=procedure.from_tag, to_tag=procedure.to_tag)
         return outcome
+
+    def _release_log_warning(self, text: str) -> None:
+        if self.journal is not None:
+            self.journal.record("note", by="console", text=f"the host's copy of the release log: {text}")
 
     # -- deciding ----------------------------------------------------------------------------
     def answer(self, question_id: str, question: str, answer: bool, by: str | None = None) -> Decision:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from console.incident.records import (AlertSilence, Artifact, ChecklistMark, Decision, DecisionRetracted, Health,
+from console.incident.records import (AlertSilence, Artifact, ChecklistMark, Decision, DecisionRetracted, Handoff, Health,
                                       IncidentOpened, IncidentResolved, MatrixMark, MigrationDecision,
                                       MetricsCheck, MigrationPlanned, Note, Notification, Outcome, ProcedureFinished,
                                       ProcedureInterrupted, ProcedureStarted, Record, ReleaseLogUpdated,
@@ -68,6 +68,7 @@ class IncidentState:
     notes: list[Note] = field(default_factory=list)
     metrics_checks: dict[tuple[str, str], MetricsCheck] = field(default_factory=dict)  # (phase, name): latest
     silences: list[AlertSilence] = field(default_factory=list)
+    handoffs: list[Handoff] = field(default_factory=list)
     unknown: list[UnknownRecord] = field(default_factory=list)
     _running_own: bool = False
 
@@ -229,6 +230,7 @@ def _add(name: str):
 
 
 _FOLDS = {
+    Handoff: lambda state, r: state.handoffs.append(r),
     IncidentOpened: IncidentState._opened,
     Decision: IncidentState._answer,
     DecisionRetracted: IncidentState._retracted,
