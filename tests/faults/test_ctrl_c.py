@@ -60,9 +60,9 @@ def test_ctrl_c_during_a_destructive_step_leaves_nothing_behind(sandbox_config_p
     try:
         _wait(lambda: host(config, f"pgrep -f '{pattern}'").returncode == 0, 60, "the step to run on the host")
         assert host(config, f"test -d {lock_dir}").returncode == 0, "the lock was not taken"
-        for _ in range(presses):
+        for _ in range(presses):   # the later presses land while the first one's cleanup runs
             console.send_signal(signal.SIGINT)
-            time.sleep(0.2)
+            time.sleep(0.05)
         code = console.wait(timeout=60)
     finally:
         if console.poll() is None:
