@@ -90,9 +90,12 @@ def test_a_console_killed_mid_rollback_is_finished_from_a_second_state_dir(fresh
     items = {i["id"]: i for i in map(json.loads, listed.stdout.splitlines())}
     assert items[incident]["where"] == "host" and items[incident]["state"] == "running"
 
-    resumed = cli(second, "resume", incident, "--yes")
+    # the dead console's lock is shown (holder, machine, age) and needs a reason to take it over
+    refused = cli(second, "resume", incident, "--yes")
+    assert refused.returncode == 2 and "--take-over-lock" in refused.stderr, refused.stderr
+    resumed = cli(second, "resume", incident, "--yes", "--take-over-lock", "first console was SIGKILLed")
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-2000:]
-    assert "handoff" in resumed.stderr
+    assert "handoff" in refused.stderr   # fetched from the host by the first attempt, journaled then
     assert health_versions() == {18081: "v1", 18082: "v1"}
 
     state = Journal(tmp_path / "second" / "incidents" / incident).state
