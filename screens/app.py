@@ -224,6 +224,8 @@ class IncidentConsoleApp(App[None]):
 
     @on(HomeScreen.ResumeIncident)
     def _resume(self, message: HomeScreen.ResumeIncident) -> None:
+        if message.fetched:   # the resume is journaled as a handoff (IncidentSession.fetched_from_host)
+            self._fetched[message.incident_id] = True
         self.resume_incident(message.incident_id)
 
     def on_decision_screen_decided(self, message: DecisionScreen.Decided) -> None:
