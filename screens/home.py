@@ -193,11 +193,10 @@ class HomeScreen(ConsoleScreen):
             transport = await self.console_app.connected_transport()
             self.host_incidents = await host_mirror.host_summaries(config, transport, here)
         except (TransportError, host_mirror.HostStateError, OSError) as exc:
-            # no notification: an unreachable host is already in the facts; the title says what is missing
+            # no notification (an unreachable host is already in the facts): the title keeps saying
+            # "Open incidents" (this machine's), its tooltip why the host's are not among them
             if self.is_attached:
-                title = self.query_one("#incidents-title", Static)
-                title.update("Open incidents (this machine's only: the host's could not be listed)")
-                title.tooltip = str(exc)
+                self.query_one("#incidents-title", Static).tooltip = f"the host's incidents are not listed: {exc}"
             return
         if self.is_attached:
             self.query_one("#incidents-title", Static).update("Open incidents (here and on the host)")

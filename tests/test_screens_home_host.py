@@ -67,6 +67,7 @@ async def test_the_hosts_incidents_are_listed_on_host_and_resuming_one_fetches_i
         table = home.query_one("#incidents", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1, what="the host's incident listed")
         assert table.get_row_at(0)[0] == f"{incident_id}  (on host)"
+        assert "on the host" in str(home.query_one("#incidents-title").render())
         assert not local.exists()   # listed, not fetched
         await pilot.press("r")
         await wait_for(pilot, lambda: any(isinstance(s, ProcedureScreen) for s in app.screen_stack),
@@ -79,9 +80,9 @@ async def test_the_hosts_incidents_are_listed_on_host_and_resuming_one_fetches_i
 
 
 @pytest.mark.asyncio
-async def test_an_unlisted_host_leaves_the_local_list_and_says_so_in_the_title(tmp_path):
+async def test_an_unlisted_host_leaves_the_local_list_and_says_why_in_the_titles_tooltip(tmp_path):
     app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         title = app.screen.query_one("#incidents-title")
-        await wait_for(pilot, lambda: "could not be listed" in str(title.render()), what="the title")
-        assert not app.screen.host_incidents
+        await wait_for(pilot, lambda: "not listed: cannot list" in str(title.tooltip or ""), what="the tooltip")
+        assert not app.screen.host_incidents and str(title.render()) == "Open incidents"
