@@ -66,6 +66,7 @@ class IncidentConsoleApp(App[None]):
         self.session: IncidentSession | None = None   # the open incident's session (headless core)
         self._procedure_name: str | None = None
         self.incident_opened_at: datetime | None = None
+        self._fetched: dict[str, bool] = {}   # incident id -> its journal came from the host's copy
         remembered = load_theme(config.paths.state_dir)
         self.theme = remembered if remembered in self.available_themes else THEMES[0]
 
@@ -176,8 +177,10 @@ class IncidentConsoleApp(App[None]):
                 self.notify(f"the host runs {flavour_for(self.config.target)}, not {assumed}: "
                             "leave and open the procedure again", severity="warning", timeout=15)
         self._procedure_name = procedure.name
+        # done_steps comes with a resume (rebuilt from the journal): re-check, take over a dead lock
         screen = ProcedureScreen(config=self.config, transport=transport, journal=self.journal,
-                                 procedure=procedure, done_steps=done_steps)
+                                 procedure=procedure, done_steps=done_steps, resume=done_steps is not None,
+                                 fetched=self._fetched.pop(self.journal.incident_id, False) if self.journal else False)
         self._procedure = procedure
         # The session announces the start and the outcome from the procedure screen's run.
         self.push_screen(screen, callback=self._procedure_finished)
@@ -221,6 +224,8 @@ class IncidentConsoleApp(App[None]):
 
     @on(HomeScreen.ResumeIncident)
     def _resume(self, message: HomeScreen.ResumeIncident) -> None:
+        if message.fetched:   # the resume is journaled as a handoff (IncidentSession.fetched_from_host)
+            self._fetched[message.incident_id] = True
         self.resume_incident(message.incident_id)
 
     def on_decision_screen_decided(self, message: DecisionScreen.Decided) -> None:

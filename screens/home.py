@@ -35,14 +35,16 @@ class HomeScreen(ConsoleScreen):
         """Open a new incident and go to the decision tree."""
 
     class ResumeIncident(Message):
-        def __init__(self, incident_id: str) -> None:
+        def __init__(self, incident_id: str, fetched: bool = False) -> None:
             super().__init__()
             self.incident_id = incident_id
+            self.fetched = fetched   # its journal was just fetched from the host (a handoff)
 
     def __init__(self) -> None:
         super().__init__()
         self.host_version: str | None = None
         self.incidents: list[IncidentSummary] = []
+        self.host_incidents: list[IncidentSummary] = []   # on the host, not here (read after the first paint)
         self._poller: HealthPoller | None = None
         self.deployment: Deployment | None = None   # once the host was read
         self.host_problem: str | None = None
@@ -52,7 +54,7 @@ class HomeScreen(ConsoleScreen):
         with Horizontal(id="home-body", classes="split"):
             with VerticalScroll(id="home-main", classes="split--main"):
                 yield Static("", id="home-facts")
-                yield Static("Open incidents", classes="section-title")
+                yield Static("Open incidents", classes="section-title", id="incidents-title")
                 yield DataTable(id="incidents", cursor_type="row")
                 yield Static("", id="home-empty")
                 with Horizontal(classes="buttons"):
@@ -75,6 +77,7 @@ class HomeScreen(ConsoleScreen):
         self.action_reload()
         self._import_in_background()
         self.read_host()   # what runs on the host: the source of truth, read after the first frame
+        self.read_host_incidents()
 
     @work(thread=True, group="warm-imports", exit_on_error=False)
     def _import_in_background(self) -> None:
@@ -129,11 +132,15 @@ class HomeScreen(ConsoleScreen):
         # one line per fact, cut at the edge: a wrapped fact pushed the last one out of the box
         box.update("\n".join(facts))
         box.border_title = "target"
-        self.incidents = [i for i in all_incidents(config.paths.state_dir) if i.state != "resolved"]
+        local = [i for i in all_incidents(config.paths.state_dir) if i.state != "resolved"]
+        here = {i.id for i in local}
+        on_host = [i for i in self.host_incidents if i.id not in here and i.state != "resolved"]
+        self.incidents = sorted(local + on_host, key=lambda i: i.id, reverse=True)
         table = self.query_one("#incidents", DataTable)
         table.clear()
         for incident in self.incidents:
-            table.add_row(incident.id, incident.state, incident.outcome or "—", incident.procedure or "—",
+            where = "  (on host)" if incident in on_host else ""
+            table.add_row(incident.id + where, incident.state, incident.outcome or "—", incident.procedure or "—",
                           key=incident.id)
         table.display = bool(self.incidents)
         self.query_one("#home-empty", Static).update("" if self.incidents else "No open incidents.")
@@ -173,6 +180,56 @@ class HomeScreen(ConsoleScreen):
             if self.is_attached:
                 self.action_reload()
 
+    @work(exclusive=True, group="host-incidents", exit_on_error=False)
+    async def read_host_incidents(self) -> None:
+        """The incidents the host's shared state has and this machine does not (as `incidents`)."""
+        from console.failures import TransportError
+        from console.incident import host_mirror
+        config = self.console_app.config
+        if not host_mirror.enabled(config):
+            return
+        here = {i.id for i in all_incidents(config.paths.state_dir)}
+        try:
+            transport = await self.console_app.connected_transport()
+            self.host_incidents = await host_mirror.host_summaries(config, transport, here)
+        except (TransportError, host_mirror.HostStateError, OSError) as exc:
+            # no notification (an unreachable host is already in the facts): the title keeps saying
+            # "Open incidents" (this machine's), its tooltip why the host's are not among them
+            if self.is_attached:
+                self.query_one("#incidents-title", Static).tooltip = f"the host's incidents are not listed: {exc}"
+            return
+        if self.is_attached:
+            self.query_one("#incidents-title", Static).update("Open incidents (here and on the host)")
+            self.action_reload()
+
+    def _resume_id(self, incident_id: str) -> None:
+        if any(i.id == incident_id for i in self.host_incidents) and not (
+                self.console_app.config.paths.state_dir / "incidents" / incident_id).exists():
+            self.fetch_and_resume(incident_id)
+        else:
+            self.post_message(self.ResumeIncident(incident_id))
+
+    @work(exclusive=True, group="fetch-incident", exit_on_error=False)
+    async def fetch_and_resume(self, incident_id: str) -> None:
+        """An incident only on the host: its journal (and the host's release log) first, as `resume`."""
+        from console.failures import TransportError
+        from console.incident import host_mirror
+        config = self.console_app.config
+        warnings: list[str] = []
+        try:
+            transport = await self.console_app.connected_transport()
+            fetched = await host_mirror.prepare(config, transport, incident_id, warnings.append)
+        except (TransportError, host_mirror.HostStateError, OSError) as exc:
+            self.notify(f"cannot fetch {incident_id} from the host: {exc}", title="cannot resume",
+                        severity="error", timeout=15)
+            return
+        for text in warnings:
+            self.notify(text, severity="warning", timeout=10)
+        if fetched:
+            self.notify(f"Incident {incident_id}: journal fetched from the host; resuming it here is "
+                        "journaled as a handoff.", timeout=10)
+        self.post_message(self.ResumeIncident(incident_id, fetched=fetched))
+
     # -- health, polled in a worker that re-arms itself after each round -----------------
 
     @work(exclusive=True, group="health", exit_on_error=False)
@@ -206,11 +263,11 @@ class HomeScreen(ConsoleScreen):
             self.notify("No open incident to resume.", severity="warning")
             return
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        self.post_message(self.ResumeIncident(str(row_key.value)))
+        self._resume_id(str(row_key.value))
 
     @on(DataTable.RowSelected, "#incidents")
     def _selected(self, event: DataTable.RowSelected) -> None:
-        self.post_message(self.ResumeIncident(str(event.row_key.value)))
+        self._resume_id(str(event.row_key.value))
 
     @on(Button.Pressed, "#start")
     def _start(self) -> None:

@@ -148,8 +148,8 @@ class ProcedureScreen(Screen[str]):
 
     def __init__(self, config: Config, transport: Transport, journal: Journal | None,
                  procedure: Procedure, done_steps: set[str] | None = None, *,
-                 assume_yes: bool = False, dry_run: bool = False, name: str | None = None,
-                 id: str | None = None) -> None:
+                 assume_yes: bool = False, dry_run: bool = False, resume: bool = False,
+                 fetched: bool = False, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.config = config
         self.transport = transport
@@ -158,6 +158,9 @@ class ProcedureScreen(Screen[str]):
         self.done_steps = set(done_steps or ())
         self.assume_yes = assume_yes
         self.dry_run = dry_run
+        self.resume = resume       # a resume: the host is re-checked, a dead console's lock taken over
+        self.fetched = fetched     # the journal came from the host's copy (the resume is a handoff)
+        self._refused = False      # the resume did not go on (the lock was not taken over)
         self.decider = ScreenDecider(None, self._decision_changed)
         self.outcome: str | None = None
         self.current_step: str | None = None
@@ -231,9 +234,36 @@ class ProcedureScreen(Screen[str]):
                                   background=lambda job: self.app.run_worker(job, group="notify-procedure",
                                                                              exit_on_error=False),
                                   announcer=getattr(self.app, "_announce", None))
-        return await session.run(self.procedure, self.decider, listeners=[self._engine_listener],
-                                 done_steps=self.done_steps or None, assume_yes=self.assume_yes,
-                                 dry_run=self.dry_run)
+        session.fetched_from_host = self.fetched
+        from console.engine.takeover import TakeOverRefused
+        try:
+            return await session.run(self.procedure, self.decider, listeners=[self._engine_listener],
+                                     done_steps=self.done_steps or None, assume_yes=self.assume_yes,
+                                     dry_run=self.dry_run, resume=self.resume and self.journal is not None,
+                                     take_over_lock=self._take_over_lock)
+        except TakeOverRefused as exc:
+            self._refused = True
+            self.notify("Not resumed: the lock was left as it is." if exc.needs_reason else str(exc),
+                        title="lock not taken over", severity="warning" if exc.needs_reason else "error",
+                        timeout=20)
+            return "interrupted"
+
+    async def _take_over_lock(self, transport: Transport, journal: Journal) -> None:
+        """The lock a dead console left (as the CLI's resume): shown with its holder, machine and
+        age in a dialog that asks for the reason; cancelled, the resume does not go on."""
+        from console.engine.takeover import take_over_lock_for_resume
+        from screens.modals import ReasonDialog
+        said: list[str] = []
+
+        async def ask(prompt: str) -> str:
+            shown = "\n".join(said)
+            reason = await self.app.push_screen_wait(ReasonDialog(
+                f"{shown}\n\nIts console is gone. Take the lock over to resume? Give the reason "
+                "(it is journaled); cancel leaves the lock and the incident as they are.",
+                placeholder="reason to take over the lock (required)"))
+            return reason or ""
+
+        await take_over_lock_for_resume(self.config, transport, journal, None, ask, said.append)
 
     def _engine_listener(self, event: Event) -> None:
         if isinstance(event, StepOutput):
@@ -311,7 +341,11 @@ class ProcedureScreen(Screen[str]):
     def worker_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.group == "procedure":
-            if event.state == WorkerState.SUCCESS and self.outcome is None:
+            if self._refused and event.state == WorkerState.SUCCESS:
+                self._stop_watchers()   # nothing ran: leave as the coordinator leaving part-way
+                if self.is_current:
+                    self.dismiss("interrupted")
+            elif event.state == WorkerState.SUCCESS and self.outcome is None:
                 self._procedure_ended(worker.result or "failed")
             elif event.state == WorkerState.ERROR:
                 self.notify(f"The procedure stopped on an error: {worker.error}", severity="error",
