@@ -89,8 +89,9 @@ class Endpoints:
     """The server process: ``break_(i)`` / ``heal(i)`` return the server's monotonic time of the flip."""
 
     def __init__(self, count: int) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", SERVER, str(count)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         self.ports: list[int] = json.loads(self.process.stdout.readline())
 
     def _say(self, verb: str, index: int) -> float:
@@ -115,13 +116,15 @@ class Endpoints:
 
 def write_config(directory: Path, ports: list[int], interval: float) -> Path:
     text = (ROOT / "config.example.toml").read_text()
-    text = re.sub(r"\n\[\[health\]\]\n(?:(?!\n\[).)*", "\n", text, flags=re.S)   # drop the example's checks
+    text = re.sub(r"\n\[\[health\]\]\n(?:(?!\n\[).)*", "\n", text, flags=re.S)  # drop the example's checks
     text = re.sub(r"\n\[staging\](?:(?!\n\[(?!\[staging)).)*", "\n", text, flags=re.S)  # and staging
     text = re.sub(r'state_dir = ".*?"', f'state_dir = "{directory}"', text)
     text = re.sub(r'release_log = ".*?"', f'release_log = "{directory}/releases.toml"', text)
-    checks = "".join(f'\n[[health]]\nname = "ep{i:03d}"\nurl = "http://127.0.0.1:{port}/api/health"\n'
-                     f'timeout = 2\ninterval = {interval}\nexpect = {{ status = "ok" }}\n'
-                     for i, port in enumerate(ports))
+    checks = "".join(
+        f'\n[[health]]\nname = "ep{i:03d}"\nurl = "http://127.0.0.1:{port}/api/health"\n'
+        f'timeout = 2\ninterval = {interval}\nexpect = {{ status = "ok" }}\n'
+        for i, port in enumerate(ports)
+    )
     path = directory / "console.toml"
     path.write_text(text + checks)
     return path
@@ -194,19 +197,34 @@ async def measure(count: int, trials: int, interval: float) -> dict:
                 await pilot.pause()
     finally:
         endpoints.close()
-    return {"endpoints": count, "interval_s": interval, "trials": trials, "detection_s": detections,
-            "detection_median_s": statistics.median(detections), "detection_max_s": max(detections),
-            "target_s": interval + 0.5, "lag_p50_ms": percentile(polling_lags, 0.5) * 1000,
-            "lag_p95_ms": percentile(polling_lags, 0.95) * 1000, "lag_p99_ms": percentile(polling_lags, 0.99) * 1000,
-            "lag_max_ms": max(polling_lags) * 1000, "lag_samples": len(polling_lags),
-            "idle_lag_p50_ms": percentile(idle_lags, 0.5) * 1000, "idle_lag_p95_ms": percentile(idle_lags, 0.95) * 1000,
-            "idle_lag_max_ms": max(idle_lags) * 1000}
+    return {
+        "endpoints": count,
+        "interval_s": interval,
+        "trials": trials,
+        "detection_s": detections,
+        "detection_median_s": statistics.median(detections),
+        "detection_max_s": max(detections),
+        "target_s": interval + 0.5,
+        "lag_p50_ms": percentile(polling_lags, 0.5) * 1000,
+        "lag_p95_ms": percentile(polling_lags, 0.95) * 1000,
+        "lag_p99_ms": percentile(polling_lags, 0.99) * 1000,
+        "lag_max_ms": max(polling_lags) * 1000,
+        "lag_samples": len(polling_lags),
+        "idle_lag_p50_ms": percentile(idle_lags, 0.5) * 1000,
+        "idle_lag_p95_ms": percentile(idle_lags, 0.95) * 1000,
+        "idle_lag_max_ms": max(idle_lags) * 1000,
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--endpoints", type=int, nargs="+", default=[1, 100],
-                        help="endpoint counts to measure, one run each (default: 1 100)")
+    parser.add_argument(
+        "--endpoints",
+        type=int,
+        nargs="+",
+        default=[1, 100],
+        help="endpoint counts to measure, one run each (default: 1 100)",
+    )
     parser.add_argument("--trials", type=int, default=5, help="breaks per endpoint count (default: 5)")
     parser.add_argument("--interval", type=float, default=2.0, help="the checks' poll interval in seconds (default: 2)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per endpoint count")
@@ -218,14 +236,17 @@ def main() -> int:
         if args.json:
             print(json.dumps(result), flush=True)
             continue
-        print(f"{count:3d} endpoint(s), poll every {args.interval:g}s, {args.trials} breaks: detection median "
-              f"{result['detection_median_s']:.2f}s, max {result['detection_max_s']:.2f}s "
-              f"(target <= {result['target_s']:.1f}s; {', '.join(f'{d:.2f}' for d in result['detection_s'])}); "
-              f"event-loop lag p50 {result['lag_p50_ms']:.1f} / p95 {result['lag_p95_ms']:.1f} / p99 "
-              f"{result['lag_p99_ms']:.1f} / max "
-              f"{result['lag_max_ms']:.1f} ms (target p95 <= 5 ms); same app, polling stopped: p50 "
-              f"{result['idle_lag_p50_ms']:.1f} / p95 {result['idle_lag_p95_ms']:.1f} / max "
-              f"{result['idle_lag_max_ms']:.1f} ms", flush=True)
+        print(
+            f"{count:3d} endpoint(s), poll every {args.interval:g}s, {args.trials} breaks: detection median "
+            f"{result['detection_median_s']:.2f}s, max {result['detection_max_s']:.2f}s "
+            f"(target <= {result['target_s']:.1f}s; {', '.join(f'{d:.2f}' for d in result['detection_s'])}); "
+            f"event-loop lag p50 {result['lag_p50_ms']:.1f} / p95 {result['lag_p95_ms']:.1f} / p99 "
+            f"{result['lag_p99_ms']:.1f} / max "
+            f"{result['lag_max_ms']:.1f} ms (target p95 <= 5 ms); same app, polling stopped: p50 "
+            f"{result['idle_lag_p50_ms']:.1f} / p95 {result['idle_lag_p95_ms']:.1f} / max "
+            f"{result['idle_lag_max_ms']:.1f} ms",
+            flush=True,
+        )
     return 0
 
 

@@ -14,21 +14,49 @@ import tempfile
 import time
 from pathlib import Path
 
-from console import incidents
-from console.journal import Journal
+from console.incident import listing as incidents
+from console.incident.journal import Journal
 
 
 def make_state(root: Path, count: int, length: int) -> None:
     for i in range(count):
         directory = root / "incidents" / f"20261129-{i:06d}-abcd"
         (directory / "outputs").mkdir(parents=True)
-        lines = [{"seq": 1, "ts": "2026-11-29T12:00:00.000000Z", "type": "incident_opened",
-                  "incident_id": directory.name, "operator": "o", "target": "t", "project": "p",
-                  "deployed": "v2", "ttr_target_minutes": 15},
-                 {"seq": 2, "ts": "2026-11-29T12:00:01.000000Z", "type": "procedure_started",
-                  "procedure": "rollback", "from_tag": "v2", "to_tag": "v1", "dry_run": False}]
-        lines += [{"seq": seq, "ts": "2026-11-29T12:00:02.000000Z", "type": "health", "check": "backend",
-                   "ok": True, "status": 200, "version": "v1", "latency_ms": 3.2} for seq in range(3, length + 1)]
+        lines = [
+            {
+                "seq": 1,
+                "ts": "2026-11-29T12:00:00.000000Z",
+                "type": "incident_opened",
+                "incident_id": directory.name,
+                "operator": "o",
+                "target": "t",
+                "project": "p",
+                "deployed": "v2",
+                "ttr_target_minutes": 15,
+            },
+            {
+                "seq": 2,
+                "ts": "2026-11-29T12:00:01.000000Z",
+                "type": "procedure_started",
+                "procedure": "rollback",
+                "from_tag": "v2",
+                "to_tag": "v1",
+                "dry_run": False,
+            },
+        ]
+        lines += [
+            {
+                "seq": seq,
+                "ts": "2026-11-29T12:00:02.000000Z",
+                "type": "health",
+                "check": "backend",
+                "ok": True,
+                "status": 200,
+                "version": "v1",
+                "latency_ms": 3.2,
+            }
+            for seq in range(3, length + 1)
+        ]
         (directory / "journal.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
@@ -46,8 +74,10 @@ def main(count: int = 40, length: int = 800) -> None:
         unchanged = min(timed(lambda: incidents.all_incidents(root)) for _ in range(5))
         Journal(sorted((root / "incidents").iterdir())[0]).record("note", text="x", by="o")
         grown = timed(lambda: incidents.all_incidents(root))
-    print(f"{count} incidents x {length} records: cold {cold:.1f} ms, unchanged {unchanged:.1f} ms, "
-          f"one journal grown {grown:.1f} ms")
+    print(
+        f"{count} incidents x {length} records: cold {cold:.1f} ms, unchanged {unchanged:.1f} ms, "
+        f"one journal grown {grown:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

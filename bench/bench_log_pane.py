@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from textual import events  # noqa: E402
 from textual.app import App, ComposeResult  # noqa: E402
 
-from console.logstream import LogBuffer, LogParser, prepare_lines  # noqa: E402
+from console.live.logstream import LogBuffer, LogParser, prepare_lines  # noqa: E402
 from widgets.log_pane import LogPane  # noqa: E402
 
 BATCH = 1000
@@ -60,13 +60,15 @@ def make_batches(unique: int = 100_000) -> list[tuple[str, ...]]:
     lines arrive from a stream and are held nowhere else.
     """
     lines = make_lines(unique)
-    return [tuple(lines[i:i + BATCH]) for i in range(0, len(lines), BATCH)]
+    return [tuple(lines[i : i + BATCH]) for i in range(0, len(lines), BATCH)]
 
 
 def make_lines(n: int) -> list[str]:
-    return [f"{SERVICES[i % 4]}  | 2026-03-01T10:15:{i % 60:02d}.{i % 1_000_000_000:09d}Z "
-            f"GET /api/bookings/{i} 200 {i % 97}ms user={i % 1000} request_id=req-{i:08x}"
-            for i in range(n)]
+    return [
+        f"{SERVICES[i % 4]}  | 2026-03-01T10:15:{i % 60:02d}.{i % 1_000_000_000:09d}Z "
+        f"GET /api/bookings/{i} 200 {i % 97}ms user={i % 1000} request_id=req-{i:08x}"
+        for i in range(n)
+    ]
 
 
 def rss_mb() -> float:
@@ -111,8 +113,7 @@ def bench_ingest(pool: list[tuple[str, ...]], total: int) -> dict[str, float]:
         if len(eager) > 125_000:
             del eager[:25_000]
     eager_s = time.perf_counter() - started
-    return {"lines": total, "baseline_lps": total / base_s, "ours_lps": total / ours_s,
-            "eager_lps": total / eager_s}
+    return {"lines": total, "baseline_lps": total / base_s, "ours_lps": total / ours_s, "eager_lps": total / eager_s}
 
 
 class FloodApp(App):
@@ -123,8 +124,9 @@ class FloodApp(App):
         self.query_one(LogPane).focus()
 
 
-async def key_latencies(app: App, pane: LogPane, stop: threading.Event | None, max_presses: int,
-                        enough: threading.Event | None = None) -> list[float]:
+async def key_latencies(
+    app: App, pane: LogPane, stop: threading.Event | None, max_presses: int, enough: threading.Event | None = None
+) -> list[float]:
     """Inject keys until ``stop`` (or ``max_presses``); return key->frame latencies in ms.
 
     ``enough`` is set once MIN_KEYS latencies were measured.
@@ -146,6 +148,7 @@ async def key_latencies(app: App, pane: LogPane, stop: threading.Event | None, m
         def wrapped(action=action):
             action()
             waiting["handled"] = time.perf_counter()
+
         setattr(pane, name, wrapped)
     presses = 0
     while presses < max_presses and (stop is None or not stop.is_set()):
@@ -178,7 +181,7 @@ async def bench_flood(pool: list[tuple[str, ...]], total: int) -> dict[str, floa
         results["idle_p50"], results["idle_p95"] = statistics.median(idle), p95(idle)
         gc.collect()
         if GC_FREEZE:
-            gc.freeze()   # start-up objects leave the collector's walks
+            gc.freeze()  # start-up objects leave the collector's walks
         results["rss_before"] = rss_mb()
 
         stop, enough = threading.Event(), threading.Event()
@@ -226,10 +229,12 @@ def main() -> None:
     global GC_FREEZE, MIN_KEYS
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--min-keys", type=int, default=MIN_KEYS,
-                        help="keep flooding until this many key latencies were measured")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="gc.freeze() once the app is up, as an app may do after start-up")
+    parser.add_argument(
+        "--min-keys", type=int, default=MIN_KEYS, help="keep flooding until this many key latencies were measured"
+    )
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() once the app is up, as an app may do after start-up"
+    )
     args = parser.parse_args()
     GC_FREEZE, MIN_KEYS = args.gc_freeze, args.min_keys
     pool = make_batches()
@@ -237,21 +242,39 @@ def main() -> None:
     b = asyncio.run(bench_flood(pool, args.lines))
     rows = [
         ("(a) ingest, list.extend baseline", f"{a['baseline_lps'] / 1e6:8.2f} M lines/s", ""),
-        ("(a) ingest, prepare + LogBuffer", f"{a['ours_lps'] / 1e6:8.2f} M lines/s",
-         f"{a['ours_lps'] / a['baseline_lps']:.3f}x baseline (target >= 1 M/s)"),
-        ("(a) reference: parse every line", f"{a['eager_lps'] / 1e6:8.2f} M lines/s",
-         f"{a['eager_lps'] / a['baseline_lps']:.3f}x baseline"),
-        ("(b) flood through LogPane.ingest", f"{b['flood_lps'] / 1e6:8.2f} M lines/s",
-         f"{b['end_seq']:,} lines, {b['stored']:,} kept"),
+        (
+            "(a) ingest, prepare + LogBuffer",
+            f"{a['ours_lps'] / 1e6:8.2f} M lines/s",
+            f"{a['ours_lps'] / a['baseline_lps']:.3f}x baseline (target >= 1 M/s)",
+        ),
+        (
+            "(a) reference: parse every line",
+            f"{a['eager_lps'] / 1e6:8.2f} M lines/s",
+            f"{a['eager_lps'] / a['baseline_lps']:.3f}x baseline",
+        ),
+        (
+            "(b) flood through LogPane.ingest",
+            f"{b['flood_lps'] / 1e6:8.2f} M lines/s",
+            f"{b['end_seq']:,} lines, {b['stored']:,} kept",
+        ),
         ("(b) key->frame idle p50 / p95", f"{b['idle_p50']:6.1f} / {b['idle_p95']:.1f} ms", "baseline, empty pane"),
-        ("(b) key->frame idle, full pane", f"{b['full_p50']:6.1f} / {b['full_p95']:.1f} ms",
-         f"baseline, {b['stored']:,} lines held, after the flood"),
-        ("(b) key->frame flood p50 / p95", f"{b['flood_p50']:6.1f} / {b['flood_p95']:.1f} ms",
-         f"{b['flood_p95'] / b['idle_p95']:.2f}x / {b['flood_p95'] / b['full_p95']:.2f}x idle p95s, "
-         f"max {b['flood_max']:.1f} ms, "
-         f"{b['presses']:.0f} keys (target p95 < 50 ms)"),
-        ("(b) RSS before / flood / +N lines", f"{b['rss_before']:.0f} / {b['rss_after_1x']:.0f} / "
-         f"{b['rss_after_2x']:.0f} MB", f"growth after the flood {b['rss_after_2x'] - b['rss_after_1x']:+.0f} MB"),
+        (
+            "(b) key->frame idle, full pane",
+            f"{b['full_p50']:6.1f} / {b['full_p95']:.1f} ms",
+            f"baseline, {b['stored']:,} lines held, after the flood",
+        ),
+        (
+            "(b) key->frame flood p50 / p95",
+            f"{b['flood_p50']:6.1f} / {b['flood_p95']:.1f} ms",
+            f"{b['flood_p95'] / b['idle_p95']:.2f}x / {b['flood_p95'] / b['full_p95']:.2f}x idle p95s, "
+            f"max {b['flood_max']:.1f} ms, "
+            f"{b['presses']:.0f} keys (target p95 < 50 ms)",
+        ),
+        (
+            "(b) RSS before / flood / +N lines",
+            f"{b['rss_before']:.0f} / {b['rss_after_1x']:.0f} / {b['rss_after_2x']:.0f} MB",
+            f"growth after the flood {b['rss_after_2x'] - b['rss_after_1x']:+.0f} MB",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:

@@ -50,10 +50,10 @@ sys.path.insert(0, str(ROOT))
 
 from console.config import load_config  # noqa: E402
 from console.engine.rollback import rollback_procedure  # noqa: E402
-from console.health import check_all  # noqa: E402
+from console.incident.journal import Journal  # noqa: E402
 from console.incident.records import StepFinished, StepStarted  # noqa: E402
-from console.journal import Journal  # noqa: E402
-from console.releaselog import ReleaseLog  # noqa: E402
+from console.live.health import check_all  # noqa: E402
+from console.release.release_log import ReleaseLog  # noqa: E402
 
 DEFAULT_CONFIG = ROOT / "sandbox" / ".state" / "console.toml"
 CTL = ROOT / "sandbox" / "ctl"
@@ -67,7 +67,7 @@ def sandbox_env() -> dict[str, str]:
     if env_sh.exists():
         for line in env_sh.read_text().splitlines():
             if line.startswith("export ") and "=" in line:
-                key, value = line[len("export "):].split("=", 1)
+                key, value = line[len("export ") :].split("=", 1)
                 env[key] = value.strip("'\"")
     return env
 
@@ -88,12 +88,14 @@ def reset(config=None, attempts: int = 3) -> None:
 def wait_until_serving(config, version: str, limit: float = 60.0) -> None:
     """Every health URL answers (any status) with ``version``: the stack is up, not half-recreated."""
     import httpx
+
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         try:
-            if all(httpx.get(h.url, timeout=2, trust_env=False).json().get("version") == version
-                   for h in config.health):
-                time.sleep(1.0)   # and its one-off commands can start
+            if all(
+                httpx.get(h.url, timeout=2, trust_env=False).json().get("version") == version for h in config.health
+            ):
+                time.sleep(1.0)  # and its one-off commands can start
                 return
         except (httpx.HTTPError, ValueError):
             pass
@@ -102,6 +104,7 @@ def wait_until_serving(config, version: str, limit: float = 60.0) -> None:
 
 
 # -- the commands -------------------------------------------------------------------------------
+
 
 def runbook_commands(config) -> list[tuple[str, str]]:
     """(step id, shell command) for every step of the console's rollback, in order."""
@@ -118,15 +121,21 @@ def runbook_commands(config) -> list[tuple[str, str]]:
         files.append(art.images_path(target.artifacts_dir, TO))
     health_urls = " ".join(shlex.quote(h.url) for h in config.health)
     # POSIX sh (the login shell runs it in the script): every URL answers 2xx, status ok, version v1
-    health_wait = (f"for url in {health_urls}; do until b=$(curl -fsS --max-time 2 \"$url\" 2>/dev/null) "
-                   f"&& echo \"$b\" | grep -Eq '\"status\": ?\"ok\"' && echo \"$b\" | grep -Eq '\"version\": ?\"{TO}\"'; "
-                   f"do sleep 0.05; done; done")
+    health_wait = (
+        f'for url in {health_urls}; do until b=$(curl -fsS --max-time 2 "$url" 2>/dev/null) '
+        f'&& echo "$b" | grep -Eq \'"status": ?"ok"\' && echo "$b" | grep -Eq \'"version": ?"{TO}"\'; '
+        f"do sleep 0.05; done; done"
+    )
     actions = {
-        "verify_artifacts": "sha256sum " + " ".join(shlex.quote(f) for f in files)
-                            + f" && cat {shlex.quote(art.sha256sums_path(target.artifacts_dir))} >/dev/null",
+        "verify_artifacts": "sha256sum "
+        + " ".join(shlex.quote(f) for f in files)
+        + f" && cat {shlex.quote(art.sha256sums_path(target.artifacts_dir))} >/dev/null",
         "inspect_bundle": shlex.join(art.list_bundle(target.artifacts_dir, TO)) + " >/dev/null",
-        "migration_check": shlex.join(compose.migrate_status(config.backend.name, config.commands.migrate_status,
-                                                             via=config.commands.service_command_mode)),
+        "migration_check": shlex.join(
+            compose.migrate_status(
+                config.backend.name, config.commands.migrate_status, via=config.commands.service_command_mode
+            )
+        ),
         "verify_ps": shlex.join(compose.ps()),
         "verify_health": health_wait,
     }
@@ -159,9 +168,22 @@ def old_order(commands: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def ssh_argv(config) -> list[str]:
     t = config.target
-    return ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-            "-o", f"UserKnownHostsFile={t.known_hosts}", "-i", str(t.identity_file), "-p", str(t.port),
-            f"{t.user}@{t.host}"]
+    return [
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"UserKnownHostsFile={t.known_hosts}",
+        "-i",
+        str(t.identity_file),
+        "-p",
+        str(t.port),
+        f"{t.user}@{t.host}",
+    ]
 
 
 def script_text(config, commands: list[tuple[str, str]]) -> str:
@@ -169,9 +191,9 @@ def script_text(config, commands: list[tuple[str, str]]) -> str:
     ssh = shlex.join(ssh_argv(config))
     lines = ["set -e"]
     for step_id, command in commands:
-        lines.append(f"echo \"T {step_id} $(date +%s.%N)\"")
+        lines.append(f'echo "T {step_id} $(date +%s.%N)"')
         lines.append(f"{ssh} {shlex.quote(command)} >/dev/null 2>&1 </dev/null")
-    lines.append("echo \"T end $(date +%s.%N)\"")
+    lines.append('echo "T end $(date +%s.%N)"')
     return "\n".join(lines) + "\n"
 
 
@@ -179,30 +201,35 @@ def floor_text(commands: list[tuple[str, str]]) -> str:
     """The same commands in one remote bash, with the same timestamps (the host's clock is this machine's)."""
     lines = ["set -e"]
     for step_id, command in commands:
-        lines.append(f"echo \"T {step_id} $(date +%s.%N)\"")
+        lines.append(f'echo "T {step_id} $(date +%s.%N)"')
         lines.append(f"( {command} ) >/dev/null 2>&1 </dev/null")
-    lines.append("echo \"T end $(date +%s.%N)\"")
+    lines.append('echo "T end $(date +%s.%N)"')
     return "\n".join(lines) + "\n"
 
 
 def parse_marks(stdout: str) -> list[tuple[str, float]]:
-    return [(parts[1], float(parts[2])) for parts in (line.split() for line in stdout.splitlines())
-            if len(parts) == 3 and parts[0] == "T"]
+    return [
+        (parts[1], float(parts[2]))
+        for parts in (line.split() for line in stdout.splitlines())
+        if len(parts) == 3 and parts[0] == "T"
+    ]
 
 
 # -- the external health poller -----------------------------------------------------------------
+
 
 class GreenWatcher:
     """Polls every health check (expecting v1) every 50 ms in its own thread; notes when all pass."""
 
     def __init__(self, config) -> None:
         self.config = config
-        self.green_at: list[float] = []      # epoch seconds of each all-green round
+        self.green_at: list[float] = []  # epoch seconds of each all-green round
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
     async def _run(self) -> None:
         import httpx
+
         async with httpx.AsyncClient(trust_env=False) as client:
             while not self._stop.is_set():
                 started = time.time()
@@ -211,7 +238,7 @@ class GreenWatcher:
                     self.green_at.append(started)
                 await asyncio.sleep(0.05)
 
-    def __enter__(self) -> "GreenWatcher":
+    def __enter__(self) -> GreenWatcher:
         self._thread.start()
         return self
 
@@ -225,18 +252,26 @@ class GreenWatcher:
 
 # -- the three ways ------------------------------------------------------------------------------
 
+
 def run_console(config_path: Path, config) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with GreenWatcher(config) as watcher:
         started = time.time()
-        result = subprocess.run([sys.executable, "-m", "console", "--config", str(config_path), "rollback",
-                                 "--yes", "--json"], capture_output=True, text=True, cwd=ROOT,
-                                env=sandbox_env(), timeout=900)
+        result = subprocess.run(
+            [sys.executable, "-m", "console", "--config", str(config_path), "rollback", "--yes", "--json"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=sandbox_env(),
+            timeout=900,
+        )
         ended = time.time()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         time.sleep(0.2)
     if result.returncode != 0:
-        raise RuntimeError(f"console rollback exited {result.returncode}: {result.stdout[-2000:]} {result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"console rollback exited {result.returncode}: {result.stdout[-2000:]} {result.stderr[-2000:]}"
+        )
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     incident = events[0]["incident_id"]
     journal = Journal(config.paths.state_dir / "incidents" / incident)
@@ -248,9 +283,13 @@ def run_console(config_path: Path, config) -> dict:
             steps[record.step_id] = record.duration
     first = starts["maintenance_on"]
     green = watcher.first_green_after(first)
-    return {"total_s": ended - started, "steps_s": steps, "window_s": None if green is None else green - first,
-            "first_step_at_s": min(starts.values()) - started,
-            "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)}
+    return {
+        "total_s": ended - started,
+        "steps_s": steps,
+        "window_s": None if green is None else green - first,
+        "first_step_at_s": min(starts.values()) - started,
+        "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+    }
 
 
 def _epoch(iso: str) -> float:
@@ -265,8 +304,10 @@ def run_shell(config, text: str, *, remote: bool) -> dict:
         ended = time.time()
         time.sleep(0.2)
     if result.returncode != 0:
-        raise RuntimeError(f"{'floor' if remote else 'script'} exited {result.returncode}: {result.stdout[-1500:]} "
-                           f"{result.stderr[-1500:]}")
+        raise RuntimeError(
+            f"{'floor' if remote else 'script'} exited {result.returncode}: {result.stdout[-1500:]} "
+            f"{result.stderr[-1500:]}"
+        )
     marks = parse_marks(result.stdout)
     steps = {marks[i][0]: marks[i + 1][1] - marks[i][1] for i in range(len(marks) - 1)}
     first = dict(marks)["maintenance_on"]
@@ -282,12 +323,20 @@ def spread(values: list[float]) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the sandbox's console config "
-                        "(default: sandbox/.state/console.toml)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help="the sandbox's console config (default: sandbox/.state/console.toml)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs the three ways once (default: 3)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE as JSON")
-    parser.add_argument("--old-order", action="store_true", help="a fourth way: the floor in the console's order "
-                        "before the reorder (schema check and image pulls inside the window), to size what it saves")
+    parser.add_argument(
+        "--old-order",
+        action="store_true",
+        help="a fourth way: the floor in the console's order "
+        "before the reorder (schema check and image pulls inside the window), to size what it saves",
+    )
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -296,27 +345,32 @@ def main() -> int:
     config = load_config(args.config)
     reset(config)
     commands = runbook_commands(config)
-    ways = {"console": lambda: run_console(args.config, config),
-            "script": lambda: run_shell(config, script_text(config, commands), remote=False),
-            "floor": lambda: run_shell(config, floor_text(commands), remote=True)}
+    ways = {
+        "console": lambda: run_console(args.config, config),
+        "script": lambda: run_shell(config, script_text(config, commands), remote=False),
+        "floor": lambda: run_shell(config, floor_text(commands), remote=True),
+    }
     if args.old_order:
         ways["floor_old_order"] = lambda: run_shell(config, floor_text(old_order(commands)), remote=True)
     order = list(ways)
     runs: dict[str, list[dict]] = {name: [] for name in ways}
     for round_no in range(args.rounds):
-        for name in order[round_no % len(order):] + order[:round_no % len(order)]:
+        for name in order[round_no % len(order) :] + order[: round_no % len(order)]:
             try:
                 reset(config)
-            except RuntimeError as exc:   # the shared sandbox broke: report what was measured so far
+            except RuntimeError as exc:  # the shared sandbox broke: report what was measured so far
                 print(f"round {round_no + 1}: the sandbox could not be reset, stopping: {str(exc)[-300:]}")
                 break
             try:
                 runs[name].append({"round": round_no, **ways[name]()})
-            except RuntimeError as exc:   # one failed run is reported and left out, not the whole bench
+            except RuntimeError as exc:  # one failed run is reported and left out, not the whole bench
                 print(f"round {round_no + 1} {name:7s}: FAILED, left out: {str(exc)[-600:]}", flush=True)
                 continue
-            print(f"round {round_no + 1} {name:7s}: {runs[name][-1]['total_s']:.2f} s, window "
-                  f"{runs[name][-1]['window_s'] or float('nan'):.2f} s", flush=True)
+            print(
+                f"round {round_no + 1} {name:7s}: {runs[name][-1]['total_s']:.2f} s, window "
+                f"{runs[name][-1]['window_s'] or float('nan'):.2f} s",
+                flush=True,
+            )
             if args.json:
                 args.json.write_text(json.dumps({"runs": runs}, indent=1))
         else:
@@ -340,28 +394,41 @@ def summarize(runs: dict[str, list[dict]]) -> dict:
     def per_round(a: str, b: str, key: dict) -> list[float]:
         """a / b within each round where both ran (and the figure exists)."""
         rounds_b = {r["round"]: i for i, r in enumerate(runs[b])}
-        return [key[a][i] / key[b][rounds_b[r["round"]]] for i, r in enumerate(runs[a])
-                if r["round"] in rounds_b and key[a][i] is not None and key[b][rounds_b[r["round"]]]]
-    return {"total_s": {n: spread(v) for n, v in total.items()},
-            "window_s": {n: spread([v for v in vals if v is not None]) for n, vals in window.items()},
-            "console_vs_floor": spread(per_round("console", "floor", total)),
-            "console_vs_script": spread(per_round("console", "script", total)),
-            "script_vs_floor": spread(per_round("script", "floor", total)),
-            "window_console_vs_floor": spread(per_round("console", "floor", window)),
-            **({"window_floor_vs_old_order": spread(per_round("floor", "floor_old_order", window))}
-               if "floor_old_order" in runs else {})}
+        return [
+            key[a][i] / key[b][rounds_b[r["round"]]]
+            for i, r in enumerate(runs[a])
+            if r["round"] in rounds_b and key[a][i] is not None and key[b][rounds_b[r["round"]]]
+        ]
+
+    return {
+        "total_s": {n: spread(v) for n, v in total.items()},
+        "window_s": {n: spread([v for v in vals if v is not None]) for n, vals in window.items()},
+        "console_vs_floor": spread(per_round("console", "floor", total)),
+        "console_vs_script": spread(per_round("console", "script", total)),
+        "script_vs_floor": spread(per_round("script", "floor", total)),
+        "window_console_vs_floor": spread(per_round("console", "floor", window)),
+        **(
+            {"window_floor_vs_old_order": spread(per_round("floor", "floor_old_order", window))}
+            if "floor_old_order" in runs
+            else {}
+        ),
+    }
 
 
 def print_summary(summary: dict, runs: dict[str, list[dict]]) -> None:
     t, w = summary["total_s"], summary["window_s"]
     print(f"\nrollback {FROM} -> {TO}, {len(runs['console'])} rounds: medians (min-max)")
     for name in runs:
-        print(f"  {name:7s} total {t[name]['median']:6.2f} s ({t[name]['min']:.2f}-{t[name]['max']:.2f})   "
-              f"downtime window {w[name]['median']:5.2f} s ({w[name]['min']:.2f}-{w[name]['max']:.2f})")
-    for key, label, target in (("console_vs_floor", "console / floor", "<= 1.05x"),
-                               ("console_vs_script", "console / script", "<= 0.70x"),
-                               ("window_console_vs_floor", "window console / floor", "<= 1.10x"),
-                               ("window_floor_vs_old_order", "window floor / old order", "(the reorder)")):
+        print(
+            f"  {name:7s} total {t[name]['median']:6.2f} s ({t[name]['min']:.2f}-{t[name]['max']:.2f})   "
+            f"downtime window {w[name]['median']:5.2f} s ({w[name]['min']:.2f}-{w[name]['max']:.2f})"
+        )
+    for key, label, target in (
+        ("console_vs_floor", "console / floor", "<= 1.05x"),
+        ("console_vs_script", "console / script", "<= 0.70x"),
+        ("window_console_vs_floor", "window console / floor", "<= 1.10x"),
+        ("window_floor_vs_old_order", "window floor / old order", "(the reorder)"),
+    ):
         if key not in summary:
             continue
         s = summary[key]
@@ -369,14 +436,18 @@ def print_summary(summary: dict, runs: dict[str, list[dict]]) -> None:
     print("\nper step, medians in s (console: journal durations; script: per ssh call; floor: on the host)")
     steps = list(runs["floor"][0]["steps_s"]) if runs["floor"] else []
     for step in steps:
-        row = [statistics.median([r["steps_s"].get(step, float("nan")) for r in runs[n]] or [float("nan")])
-               for n in ("console", "script", "floor")]
+        row = [
+            statistics.median([r["steps_s"].get(step, float("nan")) for r in runs[n]] or [float("nan")])
+            for n in ("console", "script", "floor")
+        ]
         print(f"  {step:22s} {row[0]:6.2f} {row[1]:6.2f} {row[2]:6.2f}")
     c = runs["console"]
     if not c:
         return
-    print(f"  (console: process start to first step {statistics.median([r['first_step_at_s'] for r in c]):.2f} s; "
-          f"its own CPU, user+sys, {statistics.median([r['cpu_s'] for r in c]):.2f} s)")
+    print(
+        f"  (console: process start to first step {statistics.median([r['first_step_at_s'] for r in c]):.2f} s; "
+        f"its own CPU, user+sys, {statistics.median([r['cpu_s'] for r in c]):.2f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ async def measure(config, calls: int) -> dict:
     await transport.connect()
     connect = time.perf_counter() - started
     try:
-        conn = transport.connection   # the same connection, for the raw channel figures
+        conn = transport.connection  # the same connection, for the raw channel figures
         per = {"transport": [], "exec": [], "persistent": []}
         shell = await conn.create_process("bash -s", encoding="utf-8")
         for i in range(calls):
@@ -66,9 +66,23 @@ async def measure(config, calls: int) -> dict:
 
 def openssh(config, calls: int) -> float:
     t = config.target
-    argv = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-            "-o", f"UserKnownHostsFile={t.known_hosts}", "-i", str(t.identity_file), "-p", str(t.port),
-            f"{t.user}@{t.host}", "true"]
+    argv = [
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"UserKnownHostsFile={t.known_hosts}",
+        "-i",
+        str(t.identity_file),
+        "-p",
+        str(t.port),
+        f"{t.user}@{t.host}",
+        "true",
+    ]
     times = []
     for _ in range(calls):
         started = time.perf_counter()

@@ -40,9 +40,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_log_pane import key_latencies, p95, rss_mb  # noqa: E402
 from textual.app import App, ComposeResult  # noqa: E402
 
-from bench_log_pane import key_latencies, p95, rss_mb  # noqa: E402
 from console.config import load_config  # noqa: E402
 from console.transport.process_group import wrap_in_process_group  # noqa: E402
 from console.transport.ssh import SSHTransport  # noqa: E402
@@ -86,8 +86,7 @@ class StreamApp(App):
 async def bare_read(transport: SSHTransport, lines: int) -> tuple[int, float]:
     """Newlines counted in the raw 64 KiB chunks; (count, seconds from first chunk to EOF)."""
     await transport.connect()
-    proc = await transport.connection.create_process(wrap_in_process_group(generator_argv(lines)),
-                                                     encoding=None)
+    proc = await transport.connection.create_process(wrap_in_process_group(generator_argv(lines)), encoding=None)
     proc.stdin.write_eof()
     count, first = 0, None
     while chunk := await proc.stdout.read(CHUNK_SIZE):
@@ -144,12 +143,14 @@ async def run(config_path: Path, lines: int, repeat: int, flood_seconds: float) 
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
-            await transport_read(transport, 10_000)            # connect and warm up
+            await transport_read(transport, 10_000)  # connect and warm up
             results["rss_before"] = rss_mb()
             for _ in range(repeat):
-                for name, read in (("bare", lambda: bare_read(transport, lines)),
-                                   ("transport", lambda: transport_read(transport, lines)),
-                                   ("pane", lambda: pane_read(app, transport, lines))):
+                for name, read in (
+                    ("bare", lambda: bare_read(transport, lines)),
+                    ("transport", lambda: transport_read(transport, lines)),
+                    ("pane", lambda: pane_read(app, transport, lines)),
+                ):
                     count, seconds = await read()
                     if count != lines:
                         raise SystemExit(f"{name}: got {count:,} lines, expected {lines:,}")
@@ -165,8 +166,9 @@ async def run(config_path: Path, lines: int, repeat: int, flood_seconds: float) 
 
             async def stream() -> None:
                 try:
-                    await transport.run(generator_argv(10**10, flood_seconds),
-                                        on_output=lambda _s, batch: pane.ingest(batch))
+                    await transport.run(
+                        generator_argv(10**10, flood_seconds), on_output=lambda _s, batch: pane.ingest(batch)
+                    )
                 finally:
                     stop.set()
 
@@ -203,16 +205,28 @@ def main() -> None:
     rows = [
         ("over SSH to", r["target"], f"{args.lines:,} lines x {args.repeat}, medians"),
         ("(a) bare SSH read, newlines counted", f"{r['bare'] / 1e6:8.2f} M lines/s", f"baseline; {each('bare')}"),
-        ("(b) SSHTransport.run, lines counted", f"{r['transport'] / 1e6:8.2f} M lines/s",
-         f"{r['transport'] / r['bare']:.2f}x baseline; {each('transport')}"),
-        ("(c) SSHTransport.run -> LogPane.ingest", f"{r['pane'] / 1e6:8.2f} M lines/s",
-         f"{r['pane'] / r['bare']:.2f}x baseline (target >= 1 M/s); {each('pane')}; {r['kept']:,} kept"),
+        (
+            "(b) SSHTransport.run, lines counted",
+            f"{r['transport'] / 1e6:8.2f} M lines/s",
+            f"{r['transport'] / r['bare']:.2f}x baseline; {each('transport')}",
+        ),
+        (
+            "(c) SSHTransport.run -> LogPane.ingest",
+            f"{r['pane'] / 1e6:8.2f} M lines/s",
+            f"{r['pane'] / r['bare']:.2f}x baseline (target >= 1 M/s); {each('pane')}; {r['kept']:,} kept",
+        ),
         ("(d) key->frame idle p50 / p95", f"{r['idle_p50']:6.1f} / {r['idle_p95']:.1f} ms", "baseline"),
-        ("(d) key->frame streaming p50 / p95", f"{r['flood_p50']:6.1f} / {r['flood_p95']:.1f} ms",
-         f"{r['flood_p95'] / r['idle_p95']:.2f}x idle p95, max {r['flood_max']:.1f} ms, {r['presses']} keys, "
-         f"{r['flood_lines']:,} lines at {r['flood_lps'] / 1e6:.2f} M/s"),
-        ("RSS before / after (c) / after (d)", f"{r['rss_before']:.0f} / {r['rss_after']:.0f} / "
-         f"{r['rss_end']:.0f} MB", f"{args.repeat * args.lines + r['flood_lines']:,} lines into the pane in all"),
+        (
+            "(d) key->frame streaming p50 / p95",
+            f"{r['flood_p50']:6.1f} / {r['flood_p95']:.1f} ms",
+            f"{r['flood_p95'] / r['idle_p95']:.2f}x idle p95, max {r['flood_max']:.1f} ms, {r['presses']} keys, "
+            f"{r['flood_lines']:,} lines at {r['flood_lps'] / 1e6:.2f} M/s",
+        ),
+        (
+            "RSS before / after (c) / after (d)",
+            f"{r['rss_before']:.0f} / {r['rss_after']:.0f} / {r['rss_end']:.0f} MB",
+            f"{args.repeat * args.lines + r['flood_lines']:,} lines into the pane in all",
+        ),
     ]
     width = max(len(row[0]) for row in rows)
     for name, value, note in rows:

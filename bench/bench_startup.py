@@ -39,7 +39,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-ESCAPES = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[PX^_].*?\x1b\\|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]|\x1b[=>78]")
+ESCAPES = re.compile(
+    rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[PX^_].*?\x1b\\|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]|\x1b[=>78]"
+)
 CONSOLE_MARKERS = (b"Open incidents", b"Start incident")
 BASELINE_MARKERS = (b"Minimal baseline",)
 
@@ -55,8 +57,9 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def time_to_screen(argv: list[str], markers: tuple[bytes, ...], *, env: dict[str, str],
-                   timeout: float = 30.0) -> tuple[float, float]:
+def time_to_screen(
+    argv: list[str], markers: tuple[bytes, ...], *, env: dict[str, str], timeout: float = 30.0
+) -> tuple[float, float]:
     """Seconds from fork to the first moment every marker is on screen, and the CPU seconds used by then."""
     started = time.perf_counter()
     pid, fd = pty.fork()
@@ -122,7 +125,7 @@ def quiet_config(directory: Path, source: Path | None) -> Path:
     text = (ROOT / "config.example.toml").read_text()
     text = re.sub(r'state_dir = ".*?"', f'state_dir = "{directory}"', text)
     text = re.sub(r'release_log = ".*?"', f'release_log = "{directory}/releases.toml"', text)
-    ports = iter(range(9, 100))   # nothing listens there: the checks fail fast, on loopback
+    ports = iter(range(9, 100))  # nothing listens there: the checks fail fast, on loopback
     text = re.sub(r'url = "https?://[^"]*"', lambda _m: f'url = "http://127.0.0.1:{next(ports)}/api/health"', text)
     path = directory / "console.toml"
     path.write_text(text)
@@ -150,18 +153,31 @@ def run(rounds: int, config: Path | None) -> dict:
             cons_cpu.append(cpu)
     ratios = [c / b for b, c in zip(base, cons, strict=True)]
     cpu_ratios = [c / b for b, c in zip(base_cpu, cons_cpu, strict=True) if b]
-    return {"rounds": rounds, "baseline_s": base, "console_s": cons, "ratios": ratios,
-            "baseline_median_s": statistics.median(base), "console_median_s": statistics.median(cons),
-            "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
-            "baseline_cpu_s": base_cpu, "console_cpu_s": cons_cpu,
-            "cpu_ratio_median": statistics.median(cpu_ratios) if cpu_ratios else None}
+    return {
+        "rounds": rounds,
+        "baseline_s": base,
+        "console_s": cons,
+        "ratios": ratios,
+        "baseline_median_s": statistics.median(base),
+        "console_median_s": statistics.median(cons),
+        "ratio_median": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "baseline_cpu_s": base_cpu,
+        "console_cpu_s": cons_cpu,
+        "cpu_ratio_median": statistics.median(cpu_ratios) if cpu_ratios else None,
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (each starts both programs once)")
-    parser.add_argument("--config", type=Path, help="console config to open (default: a local copy of "
-                        "config.example.toml with its state in a temporary directory)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="console config to open (default: a local copy of "
+        "config.example.toml with its state in a temporary directory)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args()
     result = run(args.rounds, args.config)
@@ -169,15 +185,23 @@ def main() -> int:
         print(json.dumps(result))
         return 0
     print(f"start-up to first interactive screen, {args.rounds} rounds (medians)")
-    print(f"  minimal Textual app : {result['baseline_median_s'] * 1000:7.0f} ms  "
-          f"({', '.join(f'{v * 1000:.0f}' for v in result['baseline_s'])})")
-    print(f"  console home        : {result['console_median_s'] * 1000:7.0f} ms  "
-          f"({', '.join(f'{v * 1000:.0f}' for v in result['console_s'])})")
-    print(f"  ratio               : {result['ratio_median']:.2f}x  "
-          f"(min {result['ratio_min']:.2f}x, max {result['ratio_max']:.2f}x; target <= 1.20x)")
-    print(f"  CPU used by then    : {statistics.median(result['baseline_cpu_s']) * 1000:.0f} ms vs "
-          f"{statistics.median(result['console_cpu_s']) * 1000:.0f} ms, ratio {result['cpu_ratio_median'] or 0:.2f}x "
-          f"(user + system, from /proc; less sensitive to a busy machine than wall time)")
+    print(
+        f"  minimal Textual app : {result['baseline_median_s'] * 1000:7.0f} ms  "
+        f"({', '.join(f'{v * 1000:.0f}' for v in result['baseline_s'])})"
+    )
+    print(
+        f"  console home        : {result['console_median_s'] * 1000:7.0f} ms  "
+        f"({', '.join(f'{v * 1000:.0f}' for v in result['console_s'])})"
+    )
+    print(
+        f"  ratio               : {result['ratio_median']:.2f}x  "
+        f"(min {result['ratio_min']:.2f}x, max {result['ratio_max']:.2f}x; target <= 1.20x)"
+    )
+    print(
+        f"  CPU used by then    : {statistics.median(result['baseline_cpu_s']) * 1000:.0f} ms vs "
+        f"{statistics.median(result['console_cpu_s']) * 1000:.0f} ms, ratio {result['cpu_ratio_median'] or 0:.2f}x "
+        f"(user + system, from /proc; less sensitive to a busy machine than wall time)"
+    )
     return 0
 
 

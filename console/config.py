@@ -20,7 +20,7 @@ from console.secrets import SecretRef
 from console.validate import is_valid_holder, is_valid_hostname, is_valid_remote_path
 
 SECRET_KEYS = {"password", "webhook_url", "api_key", "database_url", "token"}
-COMPOSE_COMMANDS = ("auto", "docker compose", "docker-compose")   # auto: detected on the host, v2 first
+COMPOSE_COMMANDS = ("auto", "docker compose", "docker-compose")  # auto: detected on the host, v2 first
 MIGRATION_ORDERS = ("before_down", "after_up")
 SERVICE_COMMAND_MODES = ("run", "exec")
 # The [commands] a stack must state (none has a default: the demo's npm scripts were silently
@@ -44,10 +44,10 @@ class Target:
     port: int = 22
     user: str = ""
     identity_file: str | None = None
-    agent: bool | None = None   # None: use ssh-agent when SSH_AUTH_SOCK is set (as OpenSSH)
+    agent: bool | None = None  # None: use ssh-agent when SSH_AUTH_SOCK is set (as OpenSSH)
     known_hosts: str | None = None
-    project_dir: str = ""             # required in a config file (no demo default)
-    project_name: str = ""            # required likewise
+    project_dir: str = ""  # required in a config file (no demo default)
+    project_name: str = ""  # required likewise
     compose_command: str = "auto"
     artifacts_dir: str = "/opt/artifacts"
     connect_timeout: float = 10.0
@@ -55,7 +55,7 @@ class Target:
     keepalive_interval: float = 4.0
     keepalive_count_max: int = 3
     command_timeout: float = 600.0
-    compose_file: str = "docker-compose.yml"   # the first of compose_files
+    compose_file: str = "docker-compose.yml"  # the first of compose_files
     # from [capture] compose_files (or compose_file): the bundle puts them in project_dir, every
     # compose command names them all (-f a -f b)
     compose_files: tuple[str, ...] = ("docker-compose.yml",)
@@ -84,7 +84,7 @@ class HealthCheck:
     interval: float = 5.0
     version_key: str | None = "version"
     expect: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, SecretRef] = field(default_factory=dict)   # e.g. Authorization = "env:NAME"
+    headers: dict[str, SecretRef] = field(default_factory=dict)  # e.g. Authorization = "env:NAME"
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,10 @@ class Commands:
     migrate_status: list[str]
     smoke_tests: list[list[str]]
     migration_order: str = "before_down"
-    service_command_mode: Literal["run", "exec"] = "run"   # console.commands.compose.Via
-    migration_down_sql: list[str] | None = None   # prints one migration's down SQL ("{migration}")
-    maintenance: bool = True         # false: no maintenance commands; the steps are skipped, journaled why
-    migrations: bool = True          # false: no migration commands; the schema steps are skipped likewise
+    service_command_mode: Literal["run", "exec"] = "run"  # console.commands.compose.Via
+    migration_down_sql: list[str] | None = None  # prints one migration's down SQL ("{migration}")
+    maintenance: bool = True  # false: no maintenance commands; the steps are skipped, journaled why
+    migrations: bool = True  # false: no migration commands; the schema steps are skipped likewise
     deploy: list[str] | None = None  # the team's deploy command, run in project_dir with the tag appended
 
 
@@ -116,13 +116,13 @@ class Paths:
     state_dir: Path
     release_log: Path
     runbook: Path | None = None
-    host_state: bool = True   # journals and the release log also kept on the host (shared by on-callers)
+    host_state: bool = True  # journals and the release log also kept on the host (shared by on-callers)
 
 
 @dataclass(frozen=True)
 class Capture:
     source_dir: Path
-    compose_file: str = "docker-compose.yml"        # the first of compose_files
+    compose_file: str = "docker-compose.yml"  # the first of compose_files
     # in compose's -f order; () = what `docker compose` would pick in source_dir ($COMPOSE_FILE first)
     compose_files: tuple[str, ...] = ()
     env_files: list[str] = field(default_factory=list)
@@ -135,7 +135,7 @@ class Capture:
 @dataclass(frozen=True)
 class Prerequisites:
     backup_check_command: list[str] | None = None
-    backup_check_on: str = "console"        # "host": the command runs over the target's transport
+    backup_check_on: str = "console"  # "host": the command runs over the target's transport
     backup_check_url: str | None = None
     alerts_check_url: str | None = None
 
@@ -178,9 +178,9 @@ class Config:
     slack: Slack | None = None
     statuspage: StatusPage | None = None
     staging: Staging | None = None
-    observability: Observability = field(default_factory=Observability)   # [prometheus] [alertmanager] [[metrics]]
+    observability: Observability = field(default_factory=Observability)  # [prometheus] [alertmanager] [[metrics]]
 
-    def on_staging(self) -> "Config":
+    def on_staging(self) -> Config:
         """This config aimed at the staging target: its host, project and health checks."""
         if self.staging is None:
             raise ValueError("no [staging] target is configured")
@@ -222,7 +222,14 @@ class _Reader:
                 path = f"{prefix}.{name}" if prefix else name
                 self.problem(path, "unknown key")
 
-    def get(self, table: dict, prefix: str, name: str, kind: type | tuple, default: Any = ..., ) -> Any:
+    def get(
+        self,
+        table: dict,
+        prefix: str,
+        name: str,
+        kind: type | tuple,
+        default: Any = ...,
+    ) -> Any:
         path = f"{prefix}.{name}" if prefix else name
         if name not in table:
             if default is ...:
@@ -277,8 +284,7 @@ class _Reader:
 
 
 def _kind_name(kinds: tuple) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
-             list: "a list", dict: "a table"}
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list", dict: "a table"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -299,9 +305,27 @@ def load_config(path: str | os.PathLike, environ: dict[str, str] | None = None) 
 def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None) -> Config:
     env = os.environ if environ is None else environ
     r = _Reader(source.parent.resolve())
-    r.unknown(data, "", {"operator", "target", "registry", "services", "health", "commands",
-                         "thresholds", "paths", "capture", "prerequisites", "notifications", "staging",
-                         "prometheus", "alertmanager", "metrics"})
+    r.unknown(
+        data,
+        "",
+        {
+            "operator",
+            "target",
+            "registry",
+            "services",
+            "health",
+            "commands",
+            "thresholds",
+            "paths",
+            "capture",
+            "prerequisites",
+            "notifications",
+            "staging",
+            "prometheus",
+            "alertmanager",
+            "metrics",
+        },
+    )
     operator = r.get(data, "", "operator", str, env.get("USER") or "operator")
     if operator is not None and not is_valid_holder(operator):
         # it is written into the host lock; refuse it now rather than at the first mutating step
@@ -319,7 +343,8 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     staging = _staging(r, data, target, health)
     observability = parse_observability(r, data)
     # The host runs the compose files the bundle carries, under the same names.
-    from console.compose_project import resolve_compose_files
+    from console.release.compose_project import resolve_compose_files
+
     files = tuple(resolve_compose_files(capture, env))
     capture = replace(capture, compose_file=files[0], compose_files=files)
     target = replace(target, compose_file=files[0], compose_files=files)
@@ -327,15 +352,41 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
         staging = replace(staging, target=replace(staging.target, compose_file=files[0], compose_files=files))
     if r.problems:
         raise ConfigError(str(source), r.problems)
-    return Config(source=source, operator=operator, target=target, registry=registry,
-                  services=services, health=health, commands=commands, thresholds=thresholds,
-                  paths=paths, capture=capture, prerequisites=prerequisites, slack=slack,
-                  statuspage=statuspage, staging=staging, observability=observability)
+    return Config(
+        source=source,
+        operator=operator,
+        target=target,
+        registry=registry,
+        services=services,
+        health=health,
+        commands=commands,
+        thresholds=thresholds,
+        paths=paths,
+        capture=capture,
+        prerequisites=prerequisites,
+        slack=slack,
+        statuspage=statuspage,
+        staging=staging,
+        observability=observability,
+    )
 
 
-TARGET_KEYS = {"host", "port", "user", "identity_file", "agent", "known_hosts", "project_dir",
-               "project_name", "compose_command", "artifacts_dir", "connect_timeout",
-               "keepalive_interval", "keepalive_count_max", "command_timeout"}
+TARGET_KEYS = {
+    "host",
+    "port",
+    "user",
+    "identity_file",
+    "agent",
+    "known_hosts",
+    "project_dir",
+    "project_name",
+    "compose_command",
+    "artifacts_dir",
+    "connect_timeout",
+    "keepalive_interval",
+    "keepalive_count_max",
+    "command_timeout",
+}
 
 
 def _target(r: _Reader, data: dict) -> Target:
@@ -348,13 +399,27 @@ def _target(r: _Reader, data: dict) -> Target:
 def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None) -> Target:
     """A [target]-shaped table; keys it leaves out come from ``base`` (staging inherits the target's)."""
     if base is not None:
-        t = {**{k: getattr(base, k) for k in ("user", "compose_command", "artifacts_dir",
-                                               "connect_timeout", "keepalive_interval", "keepalive_count_max",
-                                               "command_timeout")
-                if k not in t},
-             **{k: getattr(base, k) for k in ("identity_file", "known_hosts", "agent")
-                if k not in t and getattr(base, k) is not None},
-             **t}
+        t = {
+            **{
+                k: getattr(base, k)
+                for k in (
+                    "user",
+                    "compose_command",
+                    "artifacts_dir",
+                    "connect_timeout",
+                    "keepalive_interval",
+                    "keepalive_count_max",
+                    "command_timeout",
+                )
+                if k not in t
+            },
+            **{
+                k: getattr(base, k)
+                for k in ("identity_file", "known_hosts", "agent")
+                if k not in t and getattr(base, k) is not None
+            },
+            **t,
+        }
     host = r.get(t, prefix, "host", str)
     if host is not None and not is_valid_hostname(host):
         r.problem(f"{prefix}.host", f"not a valid host name or address: {host!r}")
@@ -364,17 +429,20 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
     compose = r.get(t, prefix, "compose_command", str, "auto")
     if compose not in COMPOSE_COMMANDS:
         r.problem(f"{prefix}.compose_command", f"must be one of {', '.join(COMPOSE_COMMANDS)}")
-    project_name = r.get(t, prefix, "project_name", str)   # required: the console cannot guess the stack
+    project_name = r.get(t, prefix, "project_name", str)  # required: the console cannot guess the stack
     from console.validate import is_valid_project_name
+
     if project_name is not None and not is_valid_project_name(project_name):
         r.problem(f"{prefix}.project_name", "must match [a-z0-9][a-z0-9_-]* (compose project name)")
     dirs = {}
     for key in ("project_dir", "artifacts_dir"):
-        default = ... if key == "project_dir" else Target.artifacts_dir   # project_dir is required
+        default = ... if key == "project_dir" else Target.artifacts_dir  # project_dir is required
         value = r.get(t, prefix, key, str, default)
         if value is not None and not is_valid_remote_path(value):
-            r.problem(f"{prefix}.{key}", "must be an absolute path on the host made of [A-Za-z0-9_.@+-] "
-                                         "components, without '.' or '..'")
+            r.problem(
+                f"{prefix}.{key}",
+                "must be an absolute path on the host made of [A-Za-z0-9_.@+-] components, without '.' or '..'",
+            )
         # reported above; never used raw
         dirs[key] = value if isinstance(value, str) else (default if isinstance(default, str) else "")
     timeouts = {}
@@ -389,12 +457,15 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
     identity = r.get(t, prefix, "identity_file", str, None)
     known = r.get(t, prefix, "known_hosts", str, None)
     return Target(
-        host=host or "", port=port or 22, user=r.get(t, prefix, "user", str, ""),
+        host=host or "",
+        port=port or 22,
+        user=r.get(t, prefix, "user", str, ""),
         identity_file=str(r.path(identity)) if identity else None,
         agent=r.get(t, prefix, "agent", bool, None),
         known_hosts=str(r.path(known)) if known else None,
         project_dir=dirs["project_dir"],
-        project_name=project_name or "", compose_command=compose or "auto",
+        project_name=project_name or "",
+        compose_command=compose or "auto",
         artifacts_dir=dirs["artifacts_dir"],
         connect_timeout=timeouts["connect_timeout"] or 10.0,
         keepalive_interval=timeouts["keepalive_interval"] or Target.keepalive_interval,
@@ -438,12 +509,16 @@ def _registry(r: _Reader, data: dict) -> Registry:
     url = r.get(t, "registry", "url", str)
     if url and ("://" in url or "/" in url.rstrip("/")):
         r.problem("registry.url", "give the registry as host[:port], without a scheme or path")
-    return Registry(url=(url or "").rstrip("/"), username=r.get(t, "registry", "username", str, None),
-                    password=r.get(t, "registry", "password", str, None))
+    return Registry(
+        url=(url or "").rstrip("/"),
+        username=r.get(t, "registry", "username", str, None),
+        password=r.get(t, "registry", "password", str, None),
+    )
 
 
 def _services(r: _Reader, data: dict) -> list[Service]:
     from console.validate import is_valid_image_name, is_valid_service_name
+
     items = data.get("services")
     if not isinstance(items, list) or not items:
         r.problem("services", "at least one [[services]] table is required")
@@ -466,7 +541,7 @@ def _services(r: _Reader, data: dict) -> list[Service]:
             r.problem(f"{prefix}.role", "must be backend, frontend or other")
         services.append(Service(name=name or "", image=image or "", role=role or "other"))
     if services and sum(s.role == "backend" for s in services) > 1:
-        r.problem("services", "only one service may have role = \"backend\"")
+        r.problem("services", 'only one service may have role = "backend"')
     return services
 
 
@@ -481,8 +556,9 @@ def _health(r: _Reader, data: dict, where: str = "health") -> list[HealthCheck]:
         if not isinstance(item, dict):
             r.problem(prefix, "must be a table")
             continue
-        r.unknown(item, prefix, {"name", "url", "expected_status", "timeout", "interval",
-                                 "version_key", "expect", "headers"})
+        r.unknown(
+            item, prefix, {"name", "url", "expected_status", "timeout", "interval", "version_key", "expect", "headers"}
+        )
         url = r.get(item, prefix, "url", str)
         if url and not url.startswith(("http://", "https://")):
             r.problem(f"{prefix}.url", "must start with http:// or https://")
@@ -496,13 +572,18 @@ def _health(r: _Reader, data: dict, where: str = "health") -> list[HealthCheck]:
         if status is not None and not 100 <= status <= 599:
             r.problem(f"{prefix}.expected_status", "must be an HTTP status code")
         expect = r.get(item, prefix, "expect", dict, {})
-        checks.append(HealthCheck(
-            name=r.get(item, prefix, "name", str) or "", url=url or "",
-            expected_status=status or 200,
-            timeout=r.get(item, prefix, "timeout", float, 5.0) or 5.0,
-            interval=r.get(item, prefix, "interval", float, 5.0) or 5.0,
-            version_key=r.get(item, prefix, "version_key", str, "version"),
-            expect=expect or {}, headers=headers))
+        checks.append(
+            HealthCheck(
+                name=r.get(item, prefix, "name", str) or "",
+                url=url or "",
+                expected_status=status or 200,
+                timeout=r.get(item, prefix, "timeout", float, 5.0) or 5.0,
+                interval=r.get(item, prefix, "interval", float, 5.0) or 5.0,
+                version_key=r.get(item, prefix, "version_key", str, "version"),
+                expect=expect or {},
+                headers=headers,
+            )
+        )
     return checks
 
 
@@ -515,9 +596,14 @@ def _without_credentials(r: _Reader, path: str, url: str | None, headers_key: st
     except ValueError:
         r.problem(path, "is not a valid URL")
         return None
-    where = (f'send them as a header given by reference instead, e.g. {headers_key} = '
-             '{ Authorization = "env:HEALTH_AUTHORIZATION" }') if headers_key else \
-        "give a URL without them"
+    where = (
+        (
+            f"send them as a header given by reference instead, e.g. {headers_key} = "
+            '{ Authorization = "env:HEALTH_AUTHORIZATION" }'
+        )
+        if headers_key
+        else "give a URL without them"
+    )
     r.problem(path, f"holds credentials (user:password@ in the URL), which would be journaled and shown; {where}")
     return None
 
@@ -526,14 +612,16 @@ def _commands(r: _Reader, data: dict) -> Commands:
     """No command is a default: the demo's npm scripts were inherited by every stack that left them out.
     Maintenance and migration steps can be switched off (``maintenance = false``, ``migrations = false``);
     their commands are then not asked for, and the steps are skipped with that reason."""
-    t = r.table(data, "commands", COMMAND_KEYS | {"migration_order", "service_command_mode",
-                                                            "maintenance", "migrations", "deploy",
-                                                            "migration_down_sql"})
+    t = r.table(
+        data,
+        "commands",
+        COMMAND_KEYS
+        | {"migration_order", "service_command_mode", "maintenance", "migrations", "deploy", "migration_down_sql"},
+    )
     maintenance = r.get(t, "commands", "maintenance", bool, True)
     migrations = r.get(t, "commands", "migrations", bool, True)
     smoke = r.get(t, "commands", "smoke_tests", list) if t else None
-    if smoke is None or not all(isinstance(a, list) and a and all(isinstance(v, str) and v for v in a)
-                                for a in smoke):
+    if smoke is None or not all(isinstance(a, list) and a and all(isinstance(v, str) and v for v in a) for a in smoke):
         if smoke is not None:
             r.problem("commands.smoke_tests", "must be a list of argv lists ([] for none)")
         smoke = []
@@ -566,15 +654,24 @@ def _commands(r: _Reader, data: dict) -> Commands:
         maintenance_off=required("maintenance_off", "maintenance", maintenance is not False),
         migrate_rollback=rollback,
         migrate_status=required("migrate_status", "migrations", migrations is not False),
-        smoke_tests=[list(a) for a in smoke], migration_order=order or "before_down",
-        service_command_mode=mode or "run", migration_down_sql=down_sql or None,
+        smoke_tests=[list(a) for a in smoke],
+        migration_order=order or "before_down",
+        service_command_mode=mode or "run",
+        migration_down_sql=down_sql or None,
         maintenance=maintenance is not False,
-        migrations=migrations is not False, deploy=deploy or None)
+        migrations=migrations is not False,
+        deploy=deploy or None,
+    )
 
 
 def _thresholds(r: _Reader, data: dict) -> Thresholds:
-    keys = {"impact_window_minutes", "validation_window_minutes", "ttr_target_minutes", "monitor_minutes",
-            "health_wait_seconds"}
+    keys = {
+        "impact_window_minutes",
+        "validation_window_minutes",
+        "ttr_target_minutes",
+        "monitor_minutes",
+        "health_wait_seconds",
+    }
     t = r.table(data, "thresholds", keys, required=False)
     values = {}
     for key in keys:
@@ -592,13 +689,25 @@ def _paths(r: _Reader, data: dict) -> Paths:
     runbook = r.path(r.get(t, "paths", "runbook", str, None))
     if runbook is not None and not runbook.exists():
         r.problem("paths.runbook", f"file not found: {runbook}")
-    return Paths(state_dir=state, release_log=r.path(log) if log else state / "releases.toml",
-                 runbook=runbook, host_state=r.get(t, "paths", "host_state", bool, True))
+    return Paths(
+        state_dir=state,
+        release_log=r.path(log) if log else state / "releases.toml",
+        runbook=runbook,
+        host_state=r.get(t, "paths", "host_state", bool, True),
+    )
 
 
 def _capture(r: _Reader, data: dict) -> Capture:
-    keys = {"source_dir", "compose_file", "compose_files", "env_files", "extra_files", "migration_dirs",
-            "local_artifacts_dir", "database_url"}
+    keys = {
+        "source_dir",
+        "compose_file",
+        "compose_files",
+        "env_files",
+        "extra_files",
+        "migration_dirs",
+        "local_artifacts_dir",
+        "database_url",
+    }
     t = r.table(data, "capture", keys, required=False)
 
     def rel_list(name: str) -> list[str]:
@@ -612,20 +721,28 @@ def _capture(r: _Reader, data: dict) -> Capture:
         return list(values)
 
     source = r.path(r.get(t, "capture", "source_dir", str, "."))
-    from console.compose_project import configured_compose_files
+    from console.release.compose_project import configured_compose_files
+
     files = configured_compose_files(r, t)
     return Capture(
-        source_dir=source, compose_file=files[0] if files else "docker-compose.yml", compose_files=files,
-        env_files=rel_list("env_files"), extra_files=rel_list("extra_files"),
+        source_dir=source,
+        compose_file=files[0] if files else "docker-compose.yml",
+        compose_files=files,
+        env_files=rel_list("env_files"),
+        extra_files=rel_list("extra_files"),
         migration_dirs=rel_list("migration_dirs"),
         local_artifacts_dir=r.path(r.get(t, "capture", "local_artifacts_dir", str, "artifacts")),
-        database_url=r.get(t, "capture", "database_url", str, None))
+        database_url=r.get(t, "capture", "database_url", str, None),
+    )
 
 
 def _prerequisites(r: _Reader, data: dict) -> Prerequisites:
-    t = r.table(data, "prerequisites", {"backup_check_command", "backup_check_url", "alerts_check_url",
-                                        "backup_check_on"},
-                required=False)
+    t = r.table(
+        data,
+        "prerequisites",
+        {"backup_check_command", "backup_check_url", "alerts_check_url", "backup_check_on"},
+        required=False,
+    )
     where = r.get(t, "prerequisites", "backup_check_on", str, "console")
     if where not in ("console", "host"):
         r.problem("prerequisites.backup_check_on", 'must be "console" or "host" (where the backups are)')
@@ -649,16 +766,17 @@ def _notifications(r: _Reader, data: dict) -> tuple[Slack | None, StatusPage | N
     if s:
         hook = r.get(s, "notifications.slack", "webhook_url", str)
         slack = Slack(webhook_url=hook, channel=r.get(s, "notifications.slack", "channel", str, "#ops"))
-    p = r.table(t, "notifications.statuspage", {"api_base", "page_id", "api_key", "component_ids"},
-                required=False)
+    p = r.table(t, "notifications.statuspage", {"api_base", "page_id", "api_key", "component_ids"}, required=False)
     if p:
         base = r.get(p, "notifications.statuspage", "api_base", str)
         if base and not base.startswith(("http://", "https://")):
             r.problem("notifications.statuspage.api_base", "must start with http:// or https://")
         statuspage = StatusPage(
-            api_base=(base or "").rstrip("/"), page_id=r.get(p, "notifications.statuspage", "page_id", str) or "",
+            api_base=(base or "").rstrip("/"),
+            page_id=r.get(p, "notifications.statuspage", "page_id", str) or "",
             api_key=r.get(p, "notifications.statuspage", "api_key", str),
-            component_ids=r.get(p, "notifications.statuspage", "component_ids", list, []) or [])
+            component_ids=r.get(p, "notifications.statuspage", "component_ids", list, []) or [],
+        )
     return slack, statuspage
 
 

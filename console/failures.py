@@ -11,15 +11,15 @@ if TYPE_CHECKING:
 
 class FailureReason(StrEnum):
     CONNECTION_LOST = "connection_lost"
-    OUTCOME_UNKNOWN = "outcome_unknown"     # the link died while the command ran: it may have done its work
+    OUTCOME_UNKNOWN = "outcome_unknown"  # the link died while the command ran: it may have done its work
     CONNECTION_TIMEOUT = "connection_timeout"
     AUTHENTICATION_FAILED = "authentication_failed"
     HOST_KEY_REJECTED = "host_key_rejected"
     NON_ZERO_EXIT = "non_zero_exit"
     STEP_TIMEOUT = "step_timeout"
-    PRECONDITION = "precondition_failed"   # e.g. checksum mismatch, lock held
+    PRECONDITION = "precondition_failed"  # e.g. checksum mismatch, lock held
     CANCELLED = "cancelled"
-    INTERNAL_ERROR = "internal_error"      # a bug or an unforeseen failure inside a built-in check
+    INTERNAL_ERROR = "internal_error"  # a bug or an unforeseen failure inside a built-in check
 
     @property
     def label(self) -> str:

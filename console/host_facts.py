@@ -18,20 +18,30 @@ V2, V1 = "docker compose", "docker-compose"
 AUTO = "auto"
 
 # Each line is "key=value"; nothing the host prints beyond these lines is read.
-_PROBE = ('docker compose version >/dev/null 2>&1 && echo compose=v2; '
-          'command -v docker-compose >/dev/null 2>&1 && echo compose=v1; '
-          'echo "arch=$(uname -m)"')
+_PROBE = (
+    "docker compose version >/dev/null 2>&1 && echo compose=v2; "
+    "command -v docker-compose >/dev/null 2>&1 && echo compose=v1; "
+    'echo "arch=$(uname -m)"'
+)
 
 # uname -m -> the docker platform an image for that machine is built for
-_PLATFORMS = {"x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64",
-              "arm64": "linux/arm64", "armv7l": "linux/arm/v7", "armv6l": "linux/arm/v6",
-              "ppc64le": "linux/ppc64le", "s390x": "linux/s390x", "riscv64": "linux/riscv64"}
+_PLATFORMS = {
+    "x86_64": "linux/amd64",
+    "amd64": "linux/amd64",
+    "aarch64": "linux/arm64",
+    "arm64": "linux/arm64",
+    "armv7l": "linux/arm/v7",
+    "armv6l": "linux/arm/v6",
+    "ppc64le": "linux/ppc64le",
+    "s390x": "linux/s390x",
+    "riscv64": "linux/riscv64",
+}
 
 
 @dataclass(frozen=True)
 class HostFacts:
-    flavours: tuple[str, ...]      # compose flavours present, v2 first
-    machine: str | None            # uname -m
+    flavours: tuple[str, ...]  # compose flavours present, v2 first
+    machine: str | None  # uname -m
 
     @property
     def compose(self) -> str | None:

@@ -6,7 +6,7 @@ cannot derive (the maintenance, migration and smoke-test commands) is asked, and
 either stated or switched off. No demo value is ever filled in.
 
 The pure parts live here (parsing ``docker inspect``, proposing health URLs, rendering
-and validating the TOML); :mod:`console.cli_init` asks the questions and talks to the host.
+and validating the TOML); :mod:`console.cli.init` asks the questions and talks to the host.
 """
 
 from __future__ import annotations
@@ -25,11 +25,15 @@ from console.commands.base import sh
 from console.config import ConfigError, parse_config
 
 HEALTH_PATHS = ("/api/health", "/health", "/healthz")
-FLAVOUR_COMMAND = sh("if docker compose version >/dev/null 2>&1; then echo 'docker compose'; fi; "
-                     "if docker-compose version >/dev/null 2>&1; then echo docker-compose; fi")
+FLAVOUR_COMMAND = sh(
+    "if docker compose version >/dev/null 2>&1; then echo 'docker compose'; fi; "
+    "if docker-compose version >/dev/null 2>&1; then echo docker-compose; fi"
+)
 # Every compose container on the host, running or not (the labels name project, service, files).
-COMPOSE_CONTAINERS_COMMAND = sh('ids=$(docker ps -aq --filter label=com.docker.compose.project) || exit $?; '
-                                'if [ -z "$ids" ]; then echo "[]"; else exec docker inspect $ids; fi')
+COMPOSE_CONTAINERS_COMMAND = sh(
+    "ids=$(docker ps -aq --filter label=com.docker.compose.project) || exit $?; "
+    'if [ -z "$ids" ]; then echo "[]"; else exec docker inspect $ids; fi'
+)
 LS_COMMAND = ["docker", "compose", "ls", "--all", "--format", "json"]
 
 
@@ -45,7 +49,7 @@ def compose_flavour(output: str) -> str | None:
 class ServiceFacts:
     name: str
     image_ref: str
-    ports: list[int] = field(default_factory=list)   # host ports the console could reach it on
+    ports: list[int] = field(default_factory=list)  # host ports the console could reach it on
     running: bool = False
 
 
@@ -93,14 +97,14 @@ def parse_projects(inspect_json: str, ls_json: str | None = None) -> list[Projec
 def _reachable_ports(item: dict) -> list[int]:
     """Published host ports; with ``network_mode: host``, the exposed ports and a ``PORT`` env."""
     ports: list[int] = []
-    published = ((item.get("NetworkSettings") or {}).get("Ports") or {})
+    published = (item.get("NetworkSettings") or {}).get("Ports") or {}
     for bindings in published.values():
         for binding in bindings or []:
             if str(binding.get("HostPort", "")).isdigit():
                 ports.append(int(binding["HostPort"]))
     if (item.get("HostConfig") or {}).get("NetworkMode") == "host":
         config = item.get("Config") or {}
-        for spec in (config.get("ExposedPorts") or {}):
+        for spec in config.get("ExposedPorts") or {}:
             number = str(spec).split("/")[0]
             if number.isdigit():
                 ports.append(int(number))
@@ -133,6 +137,7 @@ async def probe_health(urls: list[str], timeout: float = 3.0) -> tuple[str, str 
     """The first URL that answers JSON (any status: the stack may be the broken one), and its
     version key when the body has ``version``."""
     import httpx
+
     async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
         for url in urls:
             try:
@@ -160,10 +165,10 @@ class InitAnswers:
     project_dir: str
     compose_command: str
     registry: str
-    services: list[tuple[str, str, str]]          # (name, image, role)
-    health: list[tuple[str, str, str | None]]     # (name, url, version_key)
+    services: list[tuple[str, str, str]]  # (name, image, role)
+    health: list[tuple[str, str, str | None]]  # (name, url, version_key)
     maintenance: tuple[list[str], list[str]] | None
-    migrations: tuple[list[str], list[str]] | None   # (migrate_status, migrate_rollback)
+    migrations: tuple[list[str], list[str]] | None  # (migrate_status, migrate_rollback)
     smoke_tests: list[list[str]]
     deploy: list[str] | None = None
     compose_file: str | None = None
@@ -179,31 +184,51 @@ def _v(value: Any) -> str:
 
 
 def render_config(a: InitAnswers) -> str:
-    lines = ["# incident-console configuration, written by `incident-console init`.",
-             "# config.example.toml documents every key; `incident-console check-config FILE` validates.",
-             ""]
+    lines = [
+        "# incident-console configuration, written by `incident-console init`.",
+        "# config.example.toml documents every key; `incident-console check-config FILE` validates.",
+        "",
+    ]
     if a.operator:
         lines += ["# Who runs the console (journaled with every decision).", f"operator = {_v(a.operator)}", ""]
-    lines += ["[target]", "# The host that runs the compose project (an ~/.ssh/config alias works too).",
-              f"host = {_v(a.host)}", f"port = {a.port}"]
+    lines += [
+        "[target]",
+        "# The host that runs the compose project (an ~/.ssh/config alias works too).",
+        f"host = {_v(a.host)}",
+        f"port = {a.port}",
+    ]
     if a.user:
         lines.append(f"user = {_v(a.user)}")
     if a.identity_file:
         lines.append(f"identity_file = {_v(a.identity_file)}   # the key init connected with")
-    lines += [f"agent = {_v(a.agent)}                     # keys from ssh-agent",
-              f"known_hosts = {_v(a.known_hosts)}   # this config's own pinned host key",
-              f"project_dir = {_v(a.project_dir)}   # the project's working directory on the host",
-              f"project_name = {_v(a.project_name)}   # compose project (-p)",
-              f"compose_command = {_v(a.compose_command)}   # found on the host",
-              f"artifacts_dir = {_v(a.artifacts_dir)}   # release bundles and SHA256SUMS.txt on the host", "",
-              "[registry]", "# Where release images are pushed and pulled (from the running images' names).",
-              f"url = {_v(a.registry)}", ""]
+    lines += [
+        f"agent = {_v(a.agent)}                     # keys from ssh-agent",
+        f"known_hosts = {_v(a.known_hosts)}   # this config's own pinned host key",
+        f"project_dir = {_v(a.project_dir)}   # the project's working directory on the host",
+        f"project_name = {_v(a.project_name)}   # compose project (-p)",
+        f"compose_command = {_v(a.compose_command)}   # found on the host",
+        f"artifacts_dir = {_v(a.artifacts_dir)}   # release bundles and SHA256SUMS.txt on the host",
+        "",
+        "[registry]",
+        "# Where release images are pushed and pulled (from the running images' names).",
+        f"url = {_v(a.registry)}",
+        "",
+    ]
     for name, image, role in a.services:
-        lines += ["[[services]]", f"name = {_v(name)}   # compose service", f"image = {_v(image)}   # image name",
-                  f"role = {_v(role)}   # backend runs maintenance, migrations and smoke tests", ""]
+        lines += [
+            "[[services]]",
+            f"name = {_v(name)}   # compose service",
+            f"image = {_v(image)}   # image name",
+            f"role = {_v(role)}   # backend runs maintenance, migrations and smoke tests",
+            "",
+        ]
     for name, url, version_key in a.health:
-        lines += ["[[health]]", f"name = {_v(name)}", f"url = {_v(url)}   # polled from this machine",
-                  "expected_status = 200"]
+        lines += [
+            "[[health]]",
+            f"name = {_v(name)}",
+            f"url = {_v(url)}   # polled from this machine",
+            "expected_status = 200",
+        ]
         if version_key:
             lines.append(f"version_key = {_v(version_key)}   # the JSON key naming the running release")
         else:
@@ -211,13 +236,19 @@ def render_config(a: InitAnswers) -> str:
         lines.append("")
     lines += ["[commands]", "# Run inside the backend service. None has a default: each is stated or switched off."]
     if a.maintenance:
-        lines += ["maintenance = true", f"maintenance_on = {_v(a.maintenance[0])}   # puts up the maintenance page",
-                  f"maintenance_off = {_v(a.maintenance[1])}   # re-enables traffic"]
+        lines += [
+            "maintenance = true",
+            f"maintenance_on = {_v(a.maintenance[0])}   # puts up the maintenance page",
+            f"maintenance_off = {_v(a.maintenance[1])}   # re-enables traffic",
+        ]
     else:
         lines += ["maintenance = false   # no maintenance command: those steps are skipped, journaled why"]
     if a.migrations:
-        lines += ["migrations = true", f"migrate_status = {_v(a.migrations[0])}   # prints applied migrations",
-                  f"migrate_rollback = {_v(a.migrations[1])}   # {{migration}} is the target head"]
+        lines += [
+            "migrations = true",
+            f"migrate_status = {_v(a.migrations[0])}   # prints applied migrations",
+            f"migrate_rollback = {_v(a.migrations[1])}   # {{migration}} is the target head",
+        ]
     else:
         lines += ["migrations = false   # no migration command: the schema steps are skipped, journaled why"]
     lines.append(f"smoke_tests = {_v(a.smoke_tests)}   # each an argv; [] for none")
@@ -225,8 +256,12 @@ def render_config(a: InitAnswers) -> str:
         lines.append(f"deploy = {_v(a.deploy)}   # the team's deploy command; the tag is appended")
     if a.state_dir:
         lines += ["", "[paths]", f"state_dir = {_v(a.state_dir)}   # journals; the release log is releases.toml here"]
-    lines += ["", "[capture]", "# What a release bundle holds, relative to source_dir (your checkout).",
-              f"source_dir = {_v(a.source_dir)}"]
+    lines += [
+        "",
+        "[capture]",
+        "# What a release bundle holds, relative to source_dir (your checkout).",
+        f"source_dir = {_v(a.source_dir)}",
+    ]
     if a.compose_file:
         lines.append(f"compose_file = {_v(a.compose_file)}   # the project's compose file on the host")
     lines.append("")
@@ -248,5 +283,17 @@ def parse_argv(text: str, what: str) -> list[str]:
     return argv
 
 
-__all__ = ["ConfigError", "InitAnswers", "ProjectFacts", "ServiceFacts", "compose_flavour", "health_candidates",
-           "parse_argv", "parse_projects", "probe_health", "render_config", "split_image", "validate_rendered"]
+__all__ = [
+    "ConfigError",
+    "InitAnswers",
+    "ProjectFacts",
+    "ServiceFacts",
+    "compose_flavour",
+    "health_candidates",
+    "parse_argv",
+    "parse_projects",
+    "probe_health",
+    "render_config",
+    "split_image",
+    "validate_rendered",
+]

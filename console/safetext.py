@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-_ST = r"(?:\x1b\\|\x9c|\x07)"   # string terminator (BEL ends OSC in xterm's dialect)
+_ST = r"(?:\x1b\\|\x9c|\x07)"  # string terminator (BEL ends OSC in xterm's dialect)
 _SEQUENCE = re.compile(
     # CSI: ESC [ or U+009B, parameters, intermediates, one final byte (or the end of the text)
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
@@ -23,7 +23,8 @@ _SEQUENCE = re.compile(
     # any other escape: intermediates and one final byte (ESC c resets the terminal)
     r"|\x1b[ -/]*[0-~]?"
     # the remaining C0 and C1 controls and DEL; tab stays
-    r"|[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+    r"|[\x00-\x08\x0a-\x1f\x7f-\x9f]"
+)
 _SEQUENCE_KEEP_NEWLINES = re.compile(_SEQUENCE.pattern.replace(r"\x0a-\x1f", r"\x0b-\x1f"))
 # Any character the sanitiser would touch: a fast "is this line already plain?"
 _UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")

@@ -74,7 +74,7 @@ class SecretBytes:
         return hash(("secret-bytes", self._value))
 
 
-def stdin_bytes(data: "bytes | SecretBytes | None") -> bytes:
+def stdin_bytes(data: bytes | SecretBytes | None) -> bytes:
     """The bytes to write to a command's stdin (called inline, so no frame keeps them as a local)."""
     if data is None:
         return b""

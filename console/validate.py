@@ -12,11 +12,12 @@ TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 MIGRATION_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}", re.ASCII)
 PROJECT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}", re.ASCII)
 SERVICE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", re.ASCII)
-IMAGE_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*",
-                      re.ASCII)
-HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*",
-                     re.ASCII)
+IMAGE_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", re.ASCII)
+HOST_RE = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*",
+    re.ASCII,
+)
 IPV6_RE = re.compile(r"[0-9A-Fa-f:.]+", re.ASCII)
 REGISTRY_RE = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]{1,5})?", re.ASCII)
 
@@ -53,15 +54,13 @@ def is_valid_hostname(host: str) -> bool:
 
 def require_tag(tag: str) -> str:
     if not is_valid_tag(tag):
-        raise UnsafeValue(
-            f"refusing release tag {tag!r}: a tag must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}")
+        raise UnsafeValue(f"refusing release tag {tag!r}: a tag must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}")
     return tag
 
 
 def require_migration(name: str) -> str:
     if not is_valid_migration(name):
-        raise UnsafeValue(
-            f"refusing migration name {name!r}: it must match [A-Za-z0-9_][A-Za-z0-9_.:-]{{0,127}}")
+        raise UnsafeValue(f"refusing migration name {name!r}: it must match [A-Za-z0-9_][A-Za-z0-9_.:-]{{0,127}}")
     return name
 
 
@@ -87,30 +86,35 @@ INCIDENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}", re.ASCII)
 # Whoever holds the lock is written into the lock's info file one field per line.
 HOLDER_RE = re.compile(r"[A-Za-z0-9_.@+-][A-Za-z0-9_.@+ -]{0,127}", re.ASCII)
 ISO_TIME_RE = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})?",
-    re.ASCII)
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})?", re.ASCII
+)
 URL_RE = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(?:/[A-Za-z0-9._~!$&()*+,;=:@%/?#-]*)?", re.ASCII)
 # A registry part is only recognised by docker when it has a dot, a port or is localhost;
 # anything else is read as a Docker Hub path, so "registry/x" would pull from the Hub.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 REGISTRY_HOST_RE = re.compile(
     rf"(?:{_LABEL}(?:\.{_LABEL})+|localhost)(?::[0-9]{{1,5}})?|{_LABEL}:[0-9]{{1,5}}|\[[0-9A-Fa-f:]+\](?::[0-9]{{1,5}})?",
-    re.ASCII)
+    re.ASCII,
+)
 # [registry[:port]/]name[:tag][@sha256:digest], the subset of the reference grammar we ship.
 IMAGE_REF_RE = re.compile(
     rf"(?:(?P<registry>{REGISTRY_HOST_RE.pattern})/)?"
     r"(?P<name>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@sha256:[0-9a-f]{64})?",
-    re.ASCII)
+    re.ASCII,
+)
 
 
 def require_remote_path(path: str, what: str = "path") -> str:
-    if (not isinstance(path, str) or REMOTE_PATH_RE.fullmatch(path) is None
-            or any(part in (".", "..") for part in path.split("/"))):
+    if (
+        not isinstance(path, str)
+        or REMOTE_PATH_RE.fullmatch(path) is None
+        or any(part in (".", "..") for part in path.split("/"))
+    ):
         raise UnsafeValue(
-            f"refusing {what} {path!r}: it must be absolute, made of [A-Za-z0-9_.@+-] "
-            "components, without '.' or '..'")
+            f"refusing {what} {path!r}: it must be absolute, made of [A-Za-z0-9_.@+-] components, without '.' or '..'"
+        )
     return path.rstrip("/") or "/"
 
 
@@ -122,8 +126,7 @@ def require_env_key(key: str) -> str:
 
 def require_incident_id(incident_id: str) -> str:
     if not isinstance(incident_id, str) or INCIDENT_ID_RE.fullmatch(incident_id) is None:
-        raise UnsafeValue(
-            f"refusing incident id {incident_id!r}: it must match [A-Za-z0-9][A-Za-z0-9_.:-]{{0,127}}")
+        raise UnsafeValue(f"refusing incident id {incident_id!r}: it must match [A-Za-z0-9][A-Za-z0-9_.:-]{{0,127}}")
     return incident_id
 
 
@@ -156,15 +159,13 @@ def require_url(url: str) -> str:
         # Credentials in a URL would be printed with the command in the journal (and here).
         raise UnsafeValue("refusing URL with credentials (user:password@): pass them another way")
     if not isinstance(url, str) or URL_RE.fullmatch(url) is None:
-        raise UnsafeValue(
-            f"refusing URL {url!r}: it must be http(s):// without whitespace, quotes or backslashes")
+        raise UnsafeValue(f"refusing URL {url!r}: it must be http(s):// without whitespace, quotes or backslashes")
     return url
 
 
 def require_registry(registry: str) -> str:
     if not isinstance(registry, str) or REGISTRY_HOST_RE.fullmatch(registry) is None:
-        raise UnsafeValue(
-            f"refusing registry {registry!r}: give it as host[:port] with a dot, a port or localhost")
+        raise UnsafeValue(f"refusing registry {registry!r}: give it as host[:port] with a dot, a port or localhost")
     return registry
 
 

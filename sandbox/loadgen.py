@@ -27,10 +27,10 @@ def hit(opener: urllib.request.OpenerDirector, url: str) -> None:
     try:
         with opener.open(url, timeout=3) as response:
             response.read()
-    except urllib.error.HTTPError as exc:   # a 500 is what v2 answers: that is the point
+    except urllib.error.HTTPError as exc:  # a 500 is what v2 answers: that is the point
         exc.read()
     except (OSError, ValueError):
-        pass   # the service is being restarted by a rollback: keep going
+        pass  # the service is being restarted by a rollback: keep going
 
 
 def main() -> int:
@@ -47,7 +47,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never through a proxy
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
     deadline = time.monotonic() + args.max_seconds
     pause = 1.0 / max(args.rate, 0.1)
     i = 0

@@ -31,8 +31,7 @@ import json
 import re
 import sys
 import threading
-import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -43,14 +42,15 @@ INCIDENTS_RE = re.compile(r"^/statuspage/v1/pages/([A-Za-z0-9_-]+)/incidents(?:/
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class MockState:
     """Everything the server knows; shared by handler threads under one lock."""
 
-    def __init__(self, record: Path | None, api_key: str | None, hang_seconds: float,
-                 slack_token: str | None = None) -> None:
+    def __init__(
+        self, record: Path | None, api_key: str | None, hang_seconds: float, slack_token: str | None = None
+    ) -> None:
         self.lock = threading.Lock()
         self.record = record
         self.api_key = api_key
@@ -107,8 +107,13 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         raw = self._body()
         route, masked = self._route()
-        entry: dict[str, Any] = {"ts": _now(), "method": method, "path": masked, "route": route,
-                                 "content_type": self.headers.get("Content-Type")}
+        entry: dict[str, Any] = {
+            "ts": _now(),
+            "method": method,
+            "path": masked,
+            "route": route,
+            "content_type": self.headers.get("Content-Type"),
+        }
         try:
             entry["body"] = json.loads(raw) if raw else None
         except ValueError:
@@ -164,13 +169,17 @@ class Handler(BaseHTTPRequestHandler):
     def _slack(self, method: str, entry: dict) -> tuple[int, Any, str]:
         if method != "POST":
             return 405, "invalid_method", "text/plain"
-        token = self.path.split("?", 1)[0][len("/slack/"):]
+        token = self.path.split("?", 1)[0][len("/slack/") :]
         if not token or (self.state.slack_token is not None and token != self.state.slack_token):
             return 404, "no_service", "text/plain"
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         body = entry["body"]
-        if ctype != "application/json" or not isinstance(body, dict) or not isinstance(body.get("text"), str) \
-                or not body["text"].strip():
+        if (
+            ctype != "application/json"
+            or not isinstance(body, dict)
+            or not isinstance(body.get("text"), str)
+            or not body["text"].strip()
+        ):
             return 400, "invalid_payload", "text/plain"
         if "blocks" in body and not isinstance(body["blocks"], list):
             return 400, "invalid_blocks", "text/plain"
@@ -183,7 +192,7 @@ class Handler(BaseHTTPRequestHandler):
         if not match:
             return 404, {"error": "not found"}, "application/json"
         auth = self.headers.get("Authorization") or ""
-        key = auth[len("OAuth "):] if auth.startswith("OAuth ") else ""
+        key = auth[len("OAuth ") :] if auth.startswith("OAuth ") else ""
         entry["authorized"] = bool(key) and (self.state.api_key is None or key == self.state.api_key)
         if not entry["authorized"]:
             return 401, {"error": "Could not authenticate"}, "application/json"
@@ -208,10 +217,14 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and incident_id is None:
                 new_id = self.state.new_id()
                 record = {
-                    "id": new_id, "page_id": page, "name": incident["name"], "status": incident["status"],
+                    "id": new_id,
+                    "page_id": page,
+                    "name": incident["name"],
+                    "status": incident["status"],
                     "impact": incident.get("impact_override", "none"),
                     "component_ids": list(incident.get("component_ids", [])),
-                    "created_at": now, "updated_at": now,
+                    "created_at": now,
+                    "updated_at": now,
                     "resolved_at": now if incident["status"] == "resolved" else None,
                     "incident_updates": [_update(new_id, incident, now)],
                 }
@@ -259,8 +272,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.fail_count = body["fail"]
                 self.state.fail_mode = mode
                 self.state.fail_route = body.get("route")
-            return 200, {"fail": self.state.fail_count, "mode": self.state.fail_mode,
-                         "route": self.state.fail_route}, "application/json"
+            return (
+                200,
+                {"fail": self.state.fail_count, "mode": self.state.fail_mode, "route": self.state.fail_route},
+                "application/json",
+            )
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -290,15 +306,27 @@ def _validate_incident(incident: dict, *, creating: bool) -> str | None:
 
 
 def _update(incident_id: str, incident: dict, now: str) -> dict:
-    return {"id": f"{incident_id}-u{now[-10:-1].replace('.', '')}", "incident_id": incident_id,
-            "status": incident.get("status"), "body": incident.get("body", ""), "created_at": now}
+    return {
+        "id": f"{incident_id}-u{now[-10:-1].replace('.', '')}",
+        "incident_id": incident_id,
+        "status": incident.get("status"),
+        "body": incident.get("body", ""),
+        "created_at": now,
+    }
 
 
 class MockServices:
     """Start in a thread (tests) or serve in the foreground (demo)."""
 
-    def __init__(self, port: int = 0, *, record: Path | None = None, api_key: str | None = None,
-                 slack_token: str | None = None, hang_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        record: Path | None = None,
+        api_key: str | None = None,
+        slack_token: str | None = None,
+        hang_seconds: float = 30.0,
+    ) -> None:
         self.state = MockState(Path(record) if record else None, api_key, hang_seconds, slack_token)
         handler = type("BoundHandler", (Handler,), {"state": self.state})
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -333,8 +361,9 @@ class MockServices:
 
     def start(self) -> str:
         # A short poll interval makes stop() quick (shutdown waits for one poll).
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="mock-services", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="mock-services", daemon=True
+        )
         self._thread.start()
         return self.base_url
 
@@ -345,7 +374,7 @@ class MockServices:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "MockServices":
+    def __enter__(self) -> MockServices:
         self.start()
         return self
 
@@ -361,11 +390,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slack-token", help="the only webhook path accepted after /slack/ (default: any)")
     parser.add_argument("--hang-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
-    services = MockServices(args.port, record=args.record, api_key=args.api_key,
-                            slack_token=args.slack_token, hang_seconds=args.hang_seconds)
+    services = MockServices(
+        args.port,
+        record=args.record,
+        api_key=args.api_key,
+        slack_token=args.slack_token,
+        hang_seconds=args.hang_seconds,
+    )
     print(services.base_url, flush=True)
-    print(f"slack webhook: {services.base_url}/slack/<token>; statuspage api_base: "
-          f"{services.statuspage_api_base}", file=sys.stderr, flush=True)
+    print(
+        f"slack webhook: {services.base_url}/slack/<token>; statuspage api_base: {services.statuspage_api_base}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         services.server.serve_forever()
     except KeyboardInterrupt:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -17,7 +18,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.config import Config
-from console.runbook import Runbook, load_runbook
+from console.decide.runbook import Runbook, load_runbook
 from console.targets import target_label
 from screens import flow
 from screens.base import notify_worker_failure
@@ -30,8 +31,8 @@ from widgets.ttr_clock import utc_now
 # imported when first used (bench/bench_startup.py measures start-up against a bare Textual
 # app); their messages are handled by name (on_<screen>_<message>) for that reason.
 if TYPE_CHECKING:
+    from console.incident.journal import Journal
     from console.incident.session import IncidentSession
-    from console.journal import Journal
     from screens.decision import DecisionScreen
     from screens.verification import VerificationScreen
 
@@ -50,23 +51,34 @@ class IncidentConsoleApp(App[None]):
         Binding("question_mark", "show_keys", "Keys", id="app.show_keys", show=False),
     ]
 
-    def __init__(self, config: Config, *, transport: Any = None, clock: Callable[[], datetime] = utc_now,
-                 runbook: Runbook | None = None, freeze_gc: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        transport: Any = None,
+        clock: Callable[[], datetime] = utc_now,
+        runbook: Runbook | None = None,
+        freeze_gc: bool = False,
+    ) -> None:
         super().__init__()
         self.config = config
         self.freeze_gc = freeze_gc
         self.clock = clock
-        self.transport = transport          # one SSH connection for the whole app, made on first use
+        self.transport = transport  # one SSH connection for the whole app, made on first use
         self._transport_connected = False
         self._transport_lock = asyncio.Lock()
-        self.runbook = runbook or load_runbook(config.paths.runbook, {
-            "impact_window_minutes": config.thresholds.impact_window_minutes,
-            "validation_window_minutes": config.thresholds.validation_window_minutes})
+        self.runbook = runbook or load_runbook(
+            config.paths.runbook,
+            {
+                "impact_window_minutes": config.thresholds.impact_window_minutes,
+                "validation_window_minutes": config.thresholds.validation_window_minutes,
+            },
+        )
         self.journal: Journal | None = None
-        self.session: IncidentSession | None = None   # the open incident's session (headless core)
+        self.session: IncidentSession | None = None  # the open incident's session (headless core)
         self._procedure_name: str | None = None
         self.incident_opened_at: datetime | None = None
-        self._fetched: dict[str, bool] = {}   # incident id -> its journal came from the host's copy
+        self._fetched: dict[str, bool] = {}  # incident id -> its journal came from the host's copy
         remembered = load_theme(config.paths.state_dir)
         self.theme = remembered if remembered in self.available_themes else THEMES[0]
 
@@ -87,12 +99,14 @@ class IncidentConsoleApp(App[None]):
         async with self._transport_lock:
             if self.transport is None:
                 from console.engine.incident import make_transport
+
                 self.transport = make_transport(self.config)
             if not self._transport_connected:
                 await self.transport.connect()
                 self._transport_connected = True
                 from console.incident.session import ask_host_compose
-                await ask_host_compose(self.transport, self.config)   # once, at connect
+
+                await ask_host_compose(self.transport, self.config)  # once, at connect
             return self.transport
 
     async def on_unmount(self) -> None:
@@ -106,6 +120,7 @@ class IncidentConsoleApp(App[None]):
         self.session = None
         if journal is not None:
             from console.incident.session import IncidentSession
+
             self.session = IncidentSession(self.config, journal, background=self._in_background)
         self.incident_opened_at = flow.opened_at(journal) if journal else None
         if hasattr(self.screen, "sync_incident"):
@@ -115,19 +130,25 @@ class IncidentConsoleApp(App[None]):
         # A broken release log must not stop the incident (and its clock): the decision tree does
         # not need it, and the checklist refuses to build a procedure from it with the reason.
         from console.engine.incident import open_new_incident
-        from console.releaselog import ReleaseLog, ReleaseLogError
+        from console.release.release_log import ReleaseLog, ReleaseLogError
+
         try:
             deployed = ReleaseLog.load(self.config.paths.release_log).deployed
         except ReleaseLogError as exc:
             deployed = None
-            self.notify(f"{exc}\nThe incident is opened with the deployed release unknown.",
-                        title="release log unreadable", severity="error", timeout=15)
+            self.notify(
+                f"{exc}\nThe incident is opened with the deployed release unknown.",
+                title="release log unreadable",
+                severity="error",
+                timeout=15,
+            )
         self.set_incident(open_new_incident(self.config, deployed))
         self.show_stage(flow.DECISION)
         self._announce("incident_opened")
 
     def resume_incident(self, incident_id: str) -> None:
         from console.engine.incident import load_incident
+
         journal = load_incident(self.config, incident_id)
         self.set_incident(journal)
         self.show_stage(flow.next_stage(journal))
@@ -144,6 +165,7 @@ class IncidentConsoleApp(App[None]):
         from screens.decision import DecisionScreen
         from screens.followup import FollowupScreen
         from screens.verification import VerificationScreen
+
         journal = self.open_journal
         if stage == flow.DECISION:
             self.push_screen(DecisionScreen(journal))
@@ -151,6 +173,7 @@ class IncidentConsoleApp(App[None]):
             self.push_screen(ChecklistScreen(journal, flow.last_outcome(journal) or "rollback"))
         elif stage == flow.PROCEDURE:
             from console.engine.incident import rebuild_procedure
+
             try:
                 procedure, done = rebuild_procedure(self.config, journal)
             except ValueError as exc:
@@ -166,21 +189,33 @@ class IncidentConsoleApp(App[None]):
     async def open_procedure(self, procedure: Any, done_steps: set[str] | None) -> None:
         from console.host_facts import flavour_for
         from screens.procedure import ProcedureScreen
+
         assumed = flavour_for(self.config.target)
         transport = await self.connected_transport()
         if flavour_for(self.config.target) != assumed and self.journal is not None:
             # built before the host said which compose it has: build it again for that one
             from console.engine.incident import rebuild_procedure
+
             try:
                 procedure, done_steps = rebuild_procedure(self.config, self.journal)
             except ValueError:
-                self.notify(f"the host runs {flavour_for(self.config.target)}, not {assumed}: "
-                            "leave and open the procedure again", severity="warning", timeout=15)
+                self.notify(
+                    f"the host runs {flavour_for(self.config.target)}, not {assumed}: "
+                    "leave and open the procedure again",
+                    severity="warning",
+                    timeout=15,
+                )
         self._procedure_name = procedure.name
         # done_steps comes with a resume (rebuilt from the journal): re-check, take over a dead lock
-        screen = ProcedureScreen(config=self.config, transport=transport, journal=self.journal,
-                                 procedure=procedure, done_steps=done_steps, resume=done_steps is not None,
-                                 fetched=self._fetched.pop(self.journal.incident_id, False) if self.journal else False)
+        screen = ProcedureScreen(
+            config=self.config,
+            transport=transport,
+            journal=self.journal,
+            procedure=procedure,
+            done_steps=done_steps,
+            resume=done_steps is not None,
+            fetched=self._fetched.pop(self.journal.incident_id, False) if self.journal else False,
+        )
         self._procedure = procedure
         # The session announces the start and the outcome from the procedure screen's run.
         self.push_screen(screen, callback=self._procedure_finished)
@@ -190,7 +225,7 @@ class IncidentConsoleApp(App[None]):
             self._procedure_left()
             return
         if self._procedure_name == "verify":
-            return   # the verification screen underneath reloads its results when it resumes
+            return  # the verification screen underneath reloads its results when it resumes
         self.show_stage(flow.VERIFICATION, outcome=outcome or "aborted")
 
     def _procedure_left(self) -> None:
@@ -204,8 +239,11 @@ class IncidentConsoleApp(App[None]):
         incident = self.journal.incident_id if self.journal is not None else None
         self.go_home()
         if incident:
-            self.notify(f"Incident {incident} is still open: resume it here when ready.",
-                        title="procedure interrupted", timeout=10)
+            self.notify(
+                f"Incident {incident} is still open: resume it here when ready.",
+                title="procedure interrupted",
+                timeout=10,
+            )
 
     def go_home(self) -> None:
         while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
@@ -224,12 +262,13 @@ class IncidentConsoleApp(App[None]):
 
     @on(HomeScreen.ResumeIncident)
     def _resume(self, message: HomeScreen.ResumeIncident) -> None:
-        if message.fetched:   # the resume is journaled as a handoff (IncidentSession.fetched_from_host)
+        if message.fetched:  # the resume is journaled as a handoff (IncidentSession.fetched_from_host)
             self._fetched[message.incident_id] = True
         self.resume_incident(message.incident_id)
 
     def on_decision_screen_decided(self, message: DecisionScreen.Decided) -> None:
         from screens.checklist import ChecklistScreen
+
         self.push_screen(ChecklistScreen(self.open_journal, message.outcome))
         self._announce("decision_made", outcome=message.outcome)
 
@@ -246,6 +285,7 @@ class IncidentConsoleApp(App[None]):
 
     def on_verification_screen_done(self) -> None:
         from screens.followup import FollowupScreen
+
         self.push_screen(FollowupScreen(self.open_journal))
 
     def on_verification_screen_run_verification(self, message: VerificationScreen.RunVerification) -> None:
@@ -258,23 +298,25 @@ class IncidentConsoleApp(App[None]):
 
     def procedure_running(self) -> bool:
         """A ProcedureScreen is on the stack with a worker still running."""
-        return any(getattr(s, "running", False) for s in self.screen_stack
-                   if type(s).__name__ == "ProcedureScreen")
+        return any(getattr(s, "running", False) for s in self.screen_stack if type(s).__name__ == "ProcedureScreen")
 
     def capture_running(self) -> bool:
         """A CaptureScreen is on the stack with a capture (build, push, upload) still running."""
-        return any(getattr(s, "running", False) for s in self.screen_stack
-                   if type(s).__name__ == "CaptureScreen")
+        return any(getattr(s, "running", False) for s in self.screen_stack if type(s).__name__ == "CaptureScreen")
 
     async def action_quit(self) -> None:
         if self.procedure_running():
             # Cancelling the engine's worker journals the interruption; the incident stays resumable.
-            question = ("A procedure is running. Quit anyway?\nThe step in progress is interrupted and the "
-                        "incident can be resumed later.")
+            question = (
+                "A procedure is running. Quit anyway?\nThe step in progress is interrupted and the "
+                "incident can be resumed later."
+            )
         elif self.capture_running():
             # A capture records the release only once everything is pushed and uploaded.
-            question = ("A release capture is running. Quit anyway?\nThe push or upload in progress is "
-                        "stopped and nothing is recorded; capture the release again later.")
+            question = (
+                "A release capture is running. Quit anyway?\nThe push or upload in progress is "
+                "stopped and nothing is recorded; capture the release again later."
+            )
         else:
             self.exit()
             return
@@ -328,6 +370,7 @@ def _freeze_and_collect() -> None:
 def _runner(app: App, node: Any, action: str) -> Callable[[], Any]:
     async def run() -> None:
         await app.run_action(action, node)
+
     return run
 
 

@@ -15,7 +15,6 @@ from textual.worker import Worker, WorkerState
 from widgets.ttr_clock import TTRClock
 
 if TYPE_CHECKING:
-    from console.incident.session import IncidentSession
     from textual.app import App
     from textual.widget import Widget
 
@@ -63,9 +62,10 @@ class ConsoleScreen(Screen):
         return self.app  # type: ignore[return-value]
 
     @property
-    def session(self) -> "IncidentSession":
+    def session(self) -> IncidentSession:
         """The incident session of this screen's journal (the app's own when it is the same incident)."""
         from console.incident.session import IncidentSession
+
         app = self.console_app
         journal = getattr(self, "journal", None)
         session = getattr(app, "session", None)
@@ -103,5 +103,10 @@ class ConsoleScreen(Screen):
 def notify_worker_failure(node: Widget | App, worker: Worker) -> None:
     """An error notification naming the worker and its error (both may hold brackets: no markup)."""
     error = worker.error
-    node.notify(f"{type(error).__name__}: {error}", title=f"{worker.name or worker.group} failed",
-                severity="error", timeout=15, markup=False)
+    node.notify(
+        f"{type(error).__name__}: {error}",
+        title=f"{worker.name or worker.group} failed",
+        severity="error",
+        timeout=15,
+        markup=False,
+    )

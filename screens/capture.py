@@ -32,7 +32,7 @@ class ScreenReporter(CaptureReporter):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lines: list[str] = []
-        self._layers: dict[str, dict[str, tuple[int, int]]] = {}   # image -> layer -> (current, total)
+        self._layers: dict[str, dict[str, tuple[int, int]]] = {}  # image -> layer -> (current, total)
         self._uploads: dict[str, tuple[int, int]] = {}
         self._dirty = False
 
@@ -71,8 +71,10 @@ class ScreenReporter(CaptureReporter):
             if not self._dirty:
                 return lines, None, None
             self._dirty = False
-            images = {image: (sum(c for c, _ in layers.values()), sum(t for _, t in layers.values()))
-                      for image, layers in self._layers.items()}
+            images = {
+                image: (sum(c for c, _ in layers.values()), sum(t for _, t in layers.values()))
+                for image, layers in self._layers.items()
+            }
             return lines, images, dict(self._uploads)
 
 
@@ -148,16 +150,22 @@ class CaptureScreen(ConsoleScreen):
         error = self.query_one("#capture-tag-error", Static)
         if not is_valid_tag(tag):
             # Checked here too, not only in the core: nothing starts on a tag the shell could misread.
-            error.update(f"Not a valid release tag: {tag!r} (letters, digits, '.', '_', '-')" if tag
-                         else "Enter the release tag to capture.")
+            error.update(
+                f"Not a valid release tag: {tag!r} (letters, digits, '.', '_', '-')"
+                if tag
+                else "Enter the release tag to capture."
+            )
             return
         error.update("")
         self._reset()
         self.running = True
         self.query_one("#capture-start", Button).disabled = True
-        self.run_capture(tag, self.query_one("#capture-push", Checkbox).value,
-                         self.query_one("#capture-db", Checkbox).value,
-                         self.query_one("#capture-build", Checkbox).value)
+        self.run_capture(
+            tag,
+            self.query_one("#capture-push", Checkbox).value,
+            self.query_one("#capture-db", Checkbox).value,
+            self.query_one("#capture-build", Checkbox).value,
+        )
 
     @on(Button.Pressed, "#capture-start")
     @on(Input.Submitted, "#capture-tag")
@@ -181,18 +189,18 @@ class CaptureScreen(ConsoleScreen):
     async def run_capture(self, tag: str, push: bool, with_db: bool, build: bool = False) -> None:
         try:
             # transport=None: the capture opens and closes its own connection for the upload.
-            result = await capture_release(self.config, tag, push=push, with_db=with_db, reporter=self._reporter,
-                                           build=build)
+            result = await capture_release(
+                self.config, tag, push=push, with_db=with_db, reporter=self._reporter, build=build
+            )
         except BadCaptureInput as exc:
             self._show_error(f"Cannot capture {tag}: {exc}")
         except CaptureError as exc:
             self._show_error(f"Capture of {tag} failed, nothing recorded: {exc}")
         except OSError as exc:
-            self._show_error(f"Capture of {tag} failed, nothing recorded: {exc.strerror or exc}: "
-                             f"{exc.filename or ''}")
+            self._show_error(f"Capture of {tag} failed, nothing recorded: {exc.strerror or exc}: {exc.filename or ''}")
         except BaseException as exc:
             self._show_error(f"Capture of {tag} stopped, nothing recorded: {type(exc).__name__}")
-            raise    # ConsoleScreen's Worker.StateChanged handler notifies it too
+            raise  # ConsoleScreen's Worker.StateChanged handler notifies it too
         else:
             self._show_result(result)
         finally:
@@ -216,7 +224,7 @@ class CaptureScreen(ConsoleScreen):
         if lines:
             self.query_one("#capture-log", Log).write_lines(lines)
         if self.result is not None:
-            return   # the bars already show the finished capture
+            return  # the bars already show the finished capture
         for name, (done, total) in (images or {}).items():
             self._bar(f"image {name}", done, total)
         for name, (done, total) in (uploads or {}).items():
@@ -228,7 +236,8 @@ class CaptureScreen(ConsoleScreen):
             bar = ProgressBar(show_eta=False, id=f"capture-bar-{len(self._bars)}")
             self._bars[label] = bar
             self.query_one("#capture-progress", Vertical).mount(
-                Horizontal(Label(label[:38]), bar, classes="capture--bar"))
+                Horizontal(Label(label[:38]), bar, classes="capture--bar")
+            )
         bar.update(total=max(total, 1) if total or done else None, progress=done)
 
     def _show_error(self, message: str) -> None:
@@ -240,11 +249,13 @@ class CaptureScreen(ConsoleScreen):
     def _show_result(self, result: CaptureResult) -> None:
         self._flush()
         self.result = result
-        for bar in self._bars.values():   # captured: every push and upload finished
+        for bar in self._bars.values():  # captured: every push and upload finished
             bar.update(total=bar.total or 1, progress=bar.total or 1)
         record = result.record
-        lines = [f"Captured {result.tag}: pushed={record.get('pushed')} verified={result.verified} "
-                 f"migration_head={record.get('migration_head')}"]
+        lines = [
+            f"Captured {result.tag}: pushed={record.get('pushed')} verified={result.verified} "
+            f"migration_head={record.get('migration_head')}"
+        ]
         lines += [f"  {sha}  {name}" for name, sha in result.files.items()]
         for name, image in (record.get("images") or {}).items():
             lines.append(f"  {name}: {image.get('digest') or image.get('ref') or '(no digest)'}")

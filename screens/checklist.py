@@ -18,9 +18,9 @@ from console.engine.announce import incident_notifier
 from console.engine.hotfix import build_code_hotfix, build_config_hotfix
 from console.engine.incident import build_rollback
 from console.engine.procedure import Procedure
-from console.journal import Journal
-from console.prerequisites import BackupNeedsProof, Checklist, ItemState
-from console.releaselog import ReleaseLog, ReleaseLogError
+from console.incident.journal import Journal
+from console.incident.prerequisites import BackupNeedsProof, Checklist, ItemState
+from console.release.release_log import ReleaseLog, ReleaseLogError
 from screens.base import ConsoleScreen
 from screens.modals import ReasonDialog
 from screens.procedure_inputs import ConfigChange, ConfigHotfixDialog, HotfixTagDialog
@@ -65,7 +65,7 @@ class ChecklistScreen(ConsoleScreen):
         self.journal = journal
         self.outcome = outcome
         self.checklist: Checklist | None = None
-        self.checking = False   # the machine checks are running: the status line says so
+        self.checking = False  # the machine checks are running: the status line says so
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -96,7 +96,7 @@ class ChecklistScreen(ConsoleScreen):
             for item in items:
                 optional = "" if item.required else " (optional)"
                 table.add_row("", item.title + optional, "", key=item.id)
-        self.checking = True   # from the first frame: "Blocked by" before the checks ran would mislead
+        self.checking = True  # from the first frame: "Blocked by" before the checks ran would mislead
         self.show_states()
         table.move_cursor(row=1)
         table.focus()
@@ -123,8 +123,9 @@ class ChecklistScreen(ConsoleScreen):
         else:
             names = ", ".join(item.title.split(":")[0] for item in checklist.blocking()[:3])
             more = len(checklist.blocking()) - 3
-            status.update(f"Blocked by {len(checklist.blocking())} item(s): {names}"
-                          + (f" and {more} more" if more > 0 else ""))
+            status.update(
+                f"Blocked by {len(checklist.blocking())} item(s): {names}" + (f" and {more} more" if more > 0 else "")
+            )
         self.query_one("#start", Button).disabled = not ready
         self.show_selected()
         self.refresh_bindings()
@@ -203,8 +204,7 @@ class ChecklistScreen(ConsoleScreen):
         self.checking = True
         self.show_states()
         try:
-            await self.checklist.run_auto_checks(app.config, app.transport,
-                                                 incident_notifier(app.config, self.journal))
+            await self.checklist.run_auto_checks(app.config, app.transport, incident_notifier(app.config, self.journal))
         finally:
             self.checking = False
             self.show_states()
@@ -219,12 +219,22 @@ class ChecklistScreen(ConsoleScreen):
         if self.outcome == "code_hotfix":
             self.choose_hotfix_tag()
         elif self.outcome == "config_hotfix":
+
             def changed(change: ConfigChange | None) -> None:
                 if change is not None:
-                    self.build(lambda: build_config_hotfix(
-                        config, service=change.service, env_file=None, keys=change.keys,
-                        flag_command=change.flag_command, undo_incident=change.undo_incident,
-                        incident_id=self.journal.incident_id, values=change.values))
+                    self.build(
+                        lambda: build_config_hotfix(
+                            config,
+                            service=change.service,
+                            env_file=None,
+                            keys=change.keys,
+                            flag_command=change.flag_command,
+                            undo_incident=change.undo_incident,
+                            incident_id=self.journal.incident_id,
+                            values=change.values,
+                        )
+                    )
+
             self.app.push_screen(ConfigHotfixDialog([s.name for s in config.services]), changed)
         else:
             self.choose_rollback_target()
@@ -232,10 +242,11 @@ class ChecklistScreen(ConsoleScreen):
     @work(exclusive=True, group="rollback_target", exit_on_error=False)
     async def choose_rollback_target(self) -> None:
         """Offer the known-good releases older than what the host runs, the automatic one preselected."""
-        from console.deployed import gather_deployment
+        from console.decide.rollback_targets import read_host_sums, rollback_candidates
         from console.failures import TransportError
-        from console.rollback_targets import read_host_sums, rollback_candidates
+        from console.release.deployed import gather_deployment
         from screens.rollback_target import RollbackTargetDialog
+
         config = self.console_app.config
         status = self.query_one("#checklist-status", Static)
         try:
@@ -267,14 +278,16 @@ class ChecklistScreen(ConsoleScreen):
         def chosen(tag: str | None) -> None:
             if tag:
                 self.build(lambda: build_rollback(config, tag, running=running))
+
         self.app.push_screen(RollbackTargetDialog(candidates, running, notes), chosen)
 
     @work(exclusive=True, group="hotfix_tag", exit_on_error=False)
     async def choose_hotfix_tag(self) -> None:
         """HOTFIX_TAG, offered from the releases captured after what the host runs; the hotfix
         replaces that release (not the release log's idea of it)."""
-        from console.deployed import gather_deployment, hotfix_candidates
         from console.failures import TransportError
+        from console.release.deployed import gather_deployment, hotfix_candidates
+
         config = self.console_app.config
         try:
             log = ReleaseLog.load(config.paths.release_log)
@@ -288,17 +301,18 @@ class ChecklistScreen(ConsoleScreen):
             if deployment.services_read:
                 running = deployment.release
         except TransportError:
-            pass   # the release log's idea; the procedure's first step needs the host anyway
+            pass  # the release log's idea; the procedure's first step needs the host anyway
 
         def chosen(tag: str | None) -> None:
             if tag:
                 self.build(lambda: build_code_hotfix(config, tag, running=running))
+
         self.app.push_screen(HotfixTagDialog([r.tag for r in hotfix_candidates(log, running)]), chosen)
 
     def build(self, builder) -> None:
         try:
             procedure = builder()
-        except ValueError as exc:   # RollbackTargetError and UnsafeValue are ValueErrors
+        except ValueError as exc:  # RollbackTargetError and UnsafeValue are ValueErrors
             self.cannot_build(exc)
             return
         self.post_message(self.ProcedureChosen(procedure))

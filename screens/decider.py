@@ -11,7 +11,8 @@ retry / skip / abort bindings settle the same pending decision later.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,11 +29,12 @@ from screens.modals import ReasonDialog
 if TYPE_CHECKING:
     from textual.app import App
 
+
 class StepConfirmDialog(ModalScreen[bool | str]):
     """Before a destructive step: y runs it, n / Escape stops the procedure (it stays resumable);
     for a step the runbook marks optional, s skips it (dismissed with "skip", a reason follows)."""
 
-    AUTO_FOCUS = None   # a stray Enter must never run a destructive step: only y does
+    AUTO_FOCUS = None  # a stray Enter must never run a destructive step: only y does
 
     BINDINGS = [
         Binding("y", "answer(True)", "Run it", id="step-confirm.yes"),
@@ -121,11 +123,13 @@ class FailureDialog(ModalScreen[str | None]):
         code = "" if f.exit_code is None else f" (exit {f.exit_code})"
         with Vertical():
             yield Label(f"✗ {self.step.title} failed{code}", classes="dialog--title")
-            yield Static(plain_text(f"{f.reason_label}: {f.message}"), markup=False)   # may quote host output
+            yield Static(plain_text(f"{f.reason_label}: {f.message}"), markup=False)  # may quote host output
             if self.step.command:
                 yield Static(self.step.command, classes="dialog--command", markup=False)
-            yield Static("r retries · s skips it (you give the reason) · a aborts · "
-                         "Escape closes this to read the output first", markup=False)
+            yield Static(
+                "r retries · s skips it (you give the reason) · a aborts · Escape closes this to read the output first",
+                markup=False,
+            )
             with Horizontal():
                 yield Button("Abort (a)", id="failure-abort", variant="error")
                 yield Button("Skip… (s)", id="failure-skip", variant="warning")
@@ -149,16 +153,16 @@ class ScreenDecider:
     show or hide its "decision needed" bar and refresh its bindings.
     """
 
-    def __init__(self, app: "App | None", on_change: Callable[[], None] = lambda: None) -> None:
-        self.app = app   # set when the screen that owns it is mounted
+    def __init__(self, app: App | None, on_change: Callable[[], None] = lambda: None) -> None:
+        self.app = app  # set when the screen that owns it is mounted
         self.on_change = on_change
         self.pending_step: Step | None = None
         self.pending_failure: StepFailed | None = None
         self._choice: asyncio.Future[Choice] | None = None
-        self._dialog: Screen | None = None   # the failure or skip-reason dialog now on the stack
+        self._dialog: Screen | None = None  # the failure or skip-reason dialog now on the stack
 
     @property
-    def _host(self) -> "App":
+    def _host(self) -> App:
         """The app the dialogs go on; the owning screen sets it when mounted."""
         if self.app is None:
             raise RuntimeError("ScreenDecider has no app yet: its screen is not mounted")
@@ -201,9 +205,13 @@ class ScreenDecider:
                 if reason:
                     settle(Choice("skip", reason))
                 else:
-                    open_confirmation()   # Escape: back to the question, nothing decided yet
-            dialogs.append(ReasonDialog(f"Skip {step.title}: why?",
-                                        placeholder="the reason goes into the incident journal and the report"))
+                    open_confirmation()  # Escape: back to the question, nothing decided yet
+
+            dialogs.append(
+                ReasonDialog(
+                    f"Skip {step.title}: why?", placeholder="the reason goes into the incident journal and the report"
+                )
+            )
             self._host.push_screen(dialogs[-1], reason_given)
 
         def open_confirmation() -> None:
@@ -273,11 +281,12 @@ class ScreenDecider:
             if reason:
                 self._settle(Choice("skip", reason))
             else:
-                self.offer_choices()   # back to the three choices, nothing decided yet
+                self.offer_choices()  # back to the three choices, nothing decided yet
 
         # Skipping is recorded with why; ReasonDialog refuses an empty reason, Escape goes back.
-        self._dialog = ReasonDialog(f"Skip {self.pending_step.title}: why?",
-                                    placeholder="the reason goes into the incident journal")
+        self._dialog = ReasonDialog(
+            f"Skip {self.pending_step.title}: why?", placeholder="the reason goes into the incident journal"
+        )
         self._host.push_screen(self._dialog, reason_given)
 
     def _settle(self, choice: Choice) -> None:

@@ -14,9 +14,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from console.journal import Journal
-from console.releaselog import ReleaseLog
-from console.runbook import Evaluation, Runbook
+from console.decide.runbook import Evaluation, Runbook
+from console.incident.journal import Journal
+from console.release.release_log import ReleaseLog
 from screens.base import ConsoleScreen
 from screens.modals import ChoiceDialog, ReasonDialog
 from widgets.evidence_panel import EvidencePanel
@@ -83,7 +83,7 @@ class DecisionScreen(ConsoleScreen):
         self.answers = _answers_from(self.journal)
         table = self.query_one(MatrixTable)
         for row_id in _marks_from(self.journal, self.runbook):
-            table.set_marked(row_id, True, announce=False)   # already journaled: restore, do not re-record
+            table.set_marked(row_id, True, announce=False)  # already journaled: restore, do not re-record
         self.show()
         self.gather_evidence()
 
@@ -125,8 +125,9 @@ class DecisionScreen(ConsoleScreen):
         elif agrees:
             verdict.update(f"Matrix agrees: the marked conditions favour {recommended}.")
         else:
-            verdict.update(f"Matrix disagrees: the marked conditions favour {recommended}. "
-                           "Override (o) if you follow the matrix.")
+            verdict.update(
+                f"Matrix disagrees: the marked conditions favour {recommended}. Override (o) if you follow the matrix."
+            )
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         decided = self.evaluation is not None and self.evaluation.outcome is not None
@@ -180,9 +181,14 @@ class DecisionScreen(ConsoleScreen):
 
     def decide(self, outcome: str, *, overridden: bool, reason: str) -> None:
         path = [{"question_id": q, "answer": a} for q, a in (self.evaluation.path if self.evaluation else [])]
-        self.session.decide(outcome, path=path, overridden=overridden, reason=reason,
-                            tree_outcome=self.evaluation.outcome if self.evaluation else None,
-                            matrix_agrees=self.runbook.matrix_agrees(outcome, self.query_one(MatrixTable).marked))
+        self.session.decide(
+            outcome,
+            path=path,
+            overridden=overridden,
+            reason=reason,
+            tree_outcome=self.evaluation.outcome if self.evaluation else None,
+            matrix_agrees=self.runbook.matrix_agrees(outcome, self.query_one(MatrixTable).marked),
+        )
         self.post_message(self.Decided(outcome))
 
     def action_leave(self) -> None:
@@ -195,8 +201,14 @@ class DecisionScreen(ConsoleScreen):
 
     @on(Button.Pressed)
     async def _button(self, event: Button.Pressed) -> None:
-        actions = {"yes": "answer(True)", "no": "answer(False)", "back-q": "back", "back-o": "back",
-                   "accept": "accept", "override": "override"}
+        actions = {
+            "yes": "answer(True)",
+            "no": "answer(False)",
+            "back-q": "back",
+            "back-o": "back",
+            "accept": "accept",
+            "override": "override",
+        }
         if event.button.id in actions:
             await self.run_action(actions[event.button.id])
 
@@ -209,13 +221,15 @@ class DecisionScreen(ConsoleScreen):
     async def gather_evidence(self) -> None:
         panel = self.query_one(EvidencePanel)
         panel.error = ""
-        from console.evidence import gather_evidence
+        from console.decide.evidence import gather_evidence
+
         config = self.console_app.config
         try:
             # Connecting is part of gathering: a host that refuses the key must show in the panel too.
             transport = await self.console_app.connected_transport()
-            panel.evidence = await gather_evidence(config, transport, ReleaseLog.load(config.paths.release_log),
-                                                   now=self.console_app.clock())
+            panel.evidence = await gather_evidence(
+                config, transport, ReleaseLog.load(config.paths.release_log), now=self.console_app.clock()
+            )
         except Exception as exc:
             panel.error = f"Could not gather evidence: {exc}"
             raise
@@ -231,5 +245,6 @@ def _marks_from(journal: Journal, runbook: Runbook) -> set[str]:
 
     Older records name the condition only by its text; a condition the runbook no longer has is dropped.
     """
-    return journal.state.marked_conditions({row.condition: row.id for row in runbook.matrix},
-                                           {row.id for row in runbook.matrix})
+    return journal.state.marked_conditions(
+        {row.condition: row.id for row in runbook.matrix}, {row.id for row in runbook.matrix}
+    )

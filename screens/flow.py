@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from console.incidents import summarize
-from console.journal import Journal
+from console.incident.journal import Journal
+from console.incident.listing import summarize
 
 DECISION, CHECKLIST, PROCEDURE, VERIFICATION, FOLLOW_UP = (
-    "decision", "checklist", "procedure", "verification", "follow_up")
+    "decision",
+    "checklist",
+    "procedure",
+    "verification",
+    "follow_up",
+)
 
 
 def next_stage(journal: Journal) -> str:
@@ -20,7 +25,7 @@ def next_stage(journal: Journal) -> str:
         return CHECKLIST
     if summary.state == "succeeded":
         return VERIFICATION
-    return PROCEDURE   # running, interrupted, failed or aborted: resume it
+    return PROCEDURE  # running, interrupted, failed or aborted: resume it
 
 
 def last_outcome(journal: Journal) -> str | None:

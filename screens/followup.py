@@ -12,12 +12,12 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Label, Static, TextArea
 
 from console.engine.announce import incident_notifier
+from console.incident.followup import GROUP, record_automatic_ticks
+from console.incident.journal import Journal
 from console.incident.records import ChecklistMark
-from console.followup import GROUP, record_automatic_ticks
-from console.journal import Journal
+from console.incident.report import render_report
 from console.notify.messages import INCIDENT_RESOLVED
 from console.observability.report_section import write_charts
-from console.report import render_report
 from screens.base import ConsoleScreen
 from screens.modals import ConfirmDialog, ReasonDialog
 from screens.ticks import add_tick_rows, manual_states, show_ticks, toggle_selected, who_and_when
@@ -91,7 +91,8 @@ class FollowupScreen(ConsoleScreen):
         config = self.console_app.config
         if config.slack is None and config.statuspage is None:
             self.query_one("#notify-note", Static).update(
-                "No notifications are configured: post the resolution in #ops and on the status page by hand.")
+                "No notifications are configured: post the resolution in #ops and on the status page by hand."
+            )
         table.focus()
         self.show_items()
 
@@ -100,12 +101,16 @@ class FollowupScreen(ConsoleScreen):
         ids = {i.id for i in items}
         # what the journal proves done is ticked (and journaled) once; a person can still untick it
         record_automatic_ticks(self.journal, items, manual_states(self.journal, ids))
-        show_ticks(self.query_one("#followup-table", DataTable), items, manual_states(self.journal, ids),
-                   _how_who_when)
+        show_ticks(self.query_one("#followup-table", DataTable), items, manual_states(self.journal, ids), _how_who_when)
 
     def action_tick(self) -> None:
-        if toggle_selected(self.query_one("#followup-table", DataTable), self.console_app.runbook.follow_up,
-                           self.session, GROUP, self.console_app.config.operator):
+        if toggle_selected(
+            self.query_one("#followup-table", DataTable),
+            self.console_app.runbook.follow_up,
+            self.session,
+            GROUP,
+            self.console_app.config.operator,
+        ):
             self.show_items()
 
     @on(DataTable.RowSelected, "#followup-table")
@@ -113,10 +118,10 @@ class FollowupScreen(ConsoleScreen):
         self.action_tick()
 
     def action_save_retro(self) -> None:
-        actions = [line.strip() for line in self.query_one("#action-items", TextArea).text.splitlines()
-                   if line.strip()]
-        self.session.save_retro(self.query_one("#root-cause", TextArea).text,
-                                self.query_one("#detection-gaps", TextArea).text, actions)
+        actions = [line.strip() for line in self.query_one("#action-items", TextArea).text.splitlines() if line.strip()]
+        self.session.save_retro(
+            self.query_one("#root-cause", TextArea).text, self.query_one("#detection-gaps", TextArea).text, actions
+        )
         self.notify("Retro saved to the journal.")
         self.show_items()
 
@@ -132,12 +137,18 @@ class FollowupScreen(ConsoleScreen):
             self.notify(f"Incident {self.journal.incident_id} resolved.")
             self._end_silence()
 
-        self.app.push_screen(ReasonDialog("Resolution summary (one line, for #ops and the report):",
-                                          placeholder="what was wrong and what fixed it"), summarised)
+        self.app.push_screen(
+            ReasonDialog(
+                "Resolution summary (one line, for #ops and the report):",
+                placeholder="what was wrong and what fixed it",
+            ),
+            summarised,
+        )
 
     def _end_silence(self) -> None:
         """The incident's alert silence ends with it, unless the coordinator keeps it (asked, or by config)."""
         from console.observability.silences import active_silence
+
         config = self.console_app.config
         if config.observability.alertmanager is None:
             return
@@ -149,11 +160,15 @@ class FollowupScreen(ConsoleScreen):
             return
         until = str(silence.ends_at)[11:16]
         self.app.push_screen(
-            ConfirmDialog(f"Expire alert silence {silence.silence_id} now?",
-                          detail=f"It mutes {' '.join(silence.matchers or [])} until {until} UTC. "
-                                 "Keep it if the services are still being watched.",
-                          yes_label="Expire", no_label="Keep"),
-            self._silence_answered)
+            ConfirmDialog(
+                f"Expire alert silence {silence.silence_id} now?",
+                detail=f"It mutes {' '.join(silence.matchers or [])} until {until} UTC. "
+                "Keep it if the services are still being watched.",
+                yes_label="Expire",
+                no_label="Keep",
+            ),
+            self._silence_answered,
+        )
 
     def _silence_answered(self, expire: bool | None) -> None:
         self.end_silence(keep=not expire)
@@ -161,10 +176,13 @@ class FollowupScreen(ConsoleScreen):
     @work(exclusive=True, group="silence", exit_on_error=False)
     async def end_silence(self, keep: bool) -> None:
         from console.observability.silences import end_incident_silence
-        action, message = await end_incident_silence(self.console_app.config, self.journal,
-                                                     self.console_app.config.operator, keep=keep)
-        self.notify(message, severity="error" if action == "failed" else "information",
-                    timeout=15 if action == "failed" else 5)
+
+        action, message = await end_incident_silence(
+            self.console_app.config, self.journal, self.console_app.config.operator, keep=keep
+        )
+        self.notify(
+            message, severity="error" if action == "failed" else "information", timeout=15 if action == "failed" else 5
+        )
 
     def action_write_report(self) -> None:
         self.report_path = write_report(self.journal)
@@ -174,8 +192,7 @@ class FollowupScreen(ConsoleScreen):
     def action_post_resolution(self) -> None:
         resolved = self.journal.state.resolved
         if resolved is None:
-            self.notify("Resolve the incident first (ctrl+r): the summary goes into the message.",
-                        severity="warning")
+            self.notify("Resolve the incident first (ctrl+r): the summary goes into the message.", severity="warning")
             return
         self.post_resolution(resolved.summary or "")
 
@@ -184,7 +201,8 @@ class FollowupScreen(ConsoleScreen):
         notifier = incident_notifier(self.console_app.config, self.journal)
         if notifier is None:
             self.query_one("#notify-note", Static).update(
-                "Not posted: no notifications are configured. Post the resolution by hand.")
+                "Not posted: no notifications are configured. Post the resolution by hand."
+            )
             return
         results = await notifier.notify(INCIDENT_RESOLVED, summary=summary)
         said = ", ".join(f"{channel}: {status}" for channel, status in results.items())
@@ -196,8 +214,13 @@ class FollowupScreen(ConsoleScreen):
 
     @on(Button.Pressed)
     async def _button(self, event: Button.Pressed) -> None:
-        actions = {"save": "save_retro", "resolve": "resolve", "report": "write_report",
-                   "post": "post_resolution", "home": "home"}
+        actions = {
+            "save": "save_retro",
+            "resolve": "resolve",
+            "report": "write_report",
+            "post": "post_resolution",
+            "home": "home",
+        }
         if event.button.id in actions:
             await self.run_action(actions[event.button.id])
 

@@ -11,14 +11,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from console.incidents import IncidentSummary, all_incidents
-from console.releaselog import ReleaseLog, ReleaseLogError
+from console.incident.listing import IncidentSummary, all_incidents
+from console.release.release_log import ReleaseLog, ReleaseLogError
 from screens.base import ConsoleScreen
 from widgets.health_pane import HealthPane
 
 if TYPE_CHECKING:
-    from console.deployed import Deployment
-    from console.health import HealthPoller, HealthResult
+    from console.live.health import HealthPoller, HealthResult
+    from console.release.deployed import Deployment
 
 
 class HomeScreen(ConsoleScreen):
@@ -38,15 +38,15 @@ class HomeScreen(ConsoleScreen):
         def __init__(self, incident_id: str, fetched: bool = False) -> None:
             super().__init__()
             self.incident_id = incident_id
-            self.fetched = fetched   # its journal was just fetched from the host (a handoff)
+            self.fetched = fetched  # its journal was just fetched from the host (a handoff)
 
     def __init__(self) -> None:
         super().__init__()
         self.host_version: str | None = None
         self.incidents: list[IncidentSummary] = []
-        self.host_incidents: list[IncidentSummary] = []   # on the host, not here (read after the first paint)
+        self.host_incidents: list[IncidentSummary] = []  # on the host, not here (read after the first paint)
         self._poller: HealthPoller | None = None
-        self.deployment: Deployment | None = None   # once the host was read
+        self.deployment: Deployment | None = None  # once the host was read
         self.host_problem: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -76,23 +76,25 @@ class HomeScreen(ConsoleScreen):
     def _after_first_paint(self) -> None:
         self.action_reload()
         self._import_in_background()
-        self.read_host()   # what runs on the host: the source of truth, read after the first frame
+        self.read_host()  # what runs on the host: the source of truth, read after the first frame
         self.read_host_incidents()
 
     @work(thread=True, group="warm-imports", exit_on_error=False)
     def _import_in_background(self) -> None:
         if self.console_app.config.health:
-            import console.health  # noqa: F401
+            import console.live.health  # noqa: F401
+
             try:
                 self.app.call_from_thread(self._start_health)
-            except RuntimeError:   # the app closed meanwhile
+            except RuntimeError:  # the app closed meanwhile
                 return
         _warm_imports()
 
     def _start_health(self) -> None:
         config = self.console_app.config
         if self._poller is None and self.is_attached:
-            from console.health import HealthPoller
+            from console.live.health import HealthPoller
+
             self._poller = HealthPoller(config.health, self._health_results, expected_version=None)
             self.poll_health()
 
@@ -118,8 +120,10 @@ class HomeScreen(ConsoleScreen):
             previous = log.previous_good(pivot) if pivot else None
             release = log.get(log.deployed) if log.deployed else None
             when = f" since {release.deployed_at}" if release and release.deployed_at else ""
-            facts = [f"Deployed (release log): {deployed}{when}",
-                     f"Previous known-good:    {previous.tag if previous else '(none)'}"]
+            facts = [
+                f"Deployed (release log): {deployed}{when}",
+                f"Previous known-good:    {previous.tag if previous else '(none)'}",
+            ]
         except ReleaseLogError as exc:
             facts = [f"Release log unreadable: {exc}"]
         host = self.host_version or ("(no health checks)" if not config.health else "…")
@@ -140,15 +144,19 @@ class HomeScreen(ConsoleScreen):
         table.clear()
         for incident in self.incidents:
             where = "  (on host)" if incident in on_host else ""
-            table.add_row(incident.id + where, incident.state, incident.outcome or "—", incident.procedure or "—",
-                          key=incident.id)
+            table.add_row(
+                incident.id + where, incident.state, incident.outcome or "—", incident.procedure or "—", key=incident.id
+            )
         table.display = bool(self.incidents)
         self.query_one("#home-empty", Static).update("" if self.incidents else "No open incidents.")
 
     def _host_runs(self) -> str:
-        if self.host_problem:   # one line: `incident-console status` gives the whole message
-            problem = self.host_problem.split(": ", 1)[-1] if self.host_problem.startswith("cannot read") \
+        if self.host_problem:  # one line: `incident-console status` gives the whole message
+            problem = (
+                self.host_problem.split(": ", 1)[-1]
+                if self.host_problem.startswith("cannot read")
                 else self.host_problem
+            )
             return f"(not read: {problem})"
         if self.deployment is None:
             return "…"
@@ -164,14 +172,15 @@ class HomeScreen(ConsoleScreen):
     @work(exclusive=True, group="deployed", exit_on_error=False)
     async def read_host(self) -> None:
         """What runs on the host (container images against the release log): the source of truth."""
-        from console.deployed import gather_deployment
         from console.failures import TransportError
+        from console.release.deployed import gather_deployment
+
         try:
             transport = await self.console_app.connected_transport()
             self.deployment = await gather_deployment(self.console_app.config, transport, with_health=False)
             errors = self.deployment.errors
             self.host_problem = errors[0] if errors and not self.deployment.services_read else None
-        except TransportError as exc:   # shown in the facts; the evidence screen notifies of the same link
+        except TransportError as exc:  # shown in the facts; the evidence screen notifies of the same link
             self.host_problem = str(exc) or type(exc).__name__
         except Exception as exc:
             self.host_problem = str(exc) or type(exc).__name__
@@ -185,6 +194,7 @@ class HomeScreen(ConsoleScreen):
         """The incidents the host's shared state has and this machine does not (as `incidents`)."""
         from console.failures import TransportError
         from console.incident import host_mirror
+
         config = self.console_app.config
         if not host_mirror.enabled(config):
             return
@@ -203,8 +213,10 @@ class HomeScreen(ConsoleScreen):
             self.action_reload()
 
     def _resume_id(self, incident_id: str) -> None:
-        if any(i.id == incident_id for i in self.host_incidents) and not (
-                self.console_app.config.paths.state_dir / "incidents" / incident_id).exists():
+        if (
+            any(i.id == incident_id for i in self.host_incidents)
+            and not (self.console_app.config.paths.state_dir / "incidents" / incident_id).exists()
+        ):
             self.fetch_and_resume(incident_id)
         else:
             self.post_message(self.ResumeIncident(incident_id))
@@ -214,20 +226,24 @@ class HomeScreen(ConsoleScreen):
         """An incident only on the host: its journal (and the host's release log) first, as `resume`."""
         from console.failures import TransportError
         from console.incident import host_mirror
+
         config = self.console_app.config
         warnings: list[str] = []
         try:
             transport = await self.console_app.connected_transport()
             fetched = await host_mirror.prepare(config, transport, incident_id, warnings.append)
         except (TransportError, host_mirror.HostStateError, OSError) as exc:
-            self.notify(f"cannot fetch {incident_id} from the host: {exc}", title="cannot resume",
-                        severity="error", timeout=15)
+            self.notify(
+                f"cannot fetch {incident_id} from the host: {exc}", title="cannot resume", severity="error", timeout=15
+            )
             return
         for text in warnings:
             self.notify(text, severity="warning", timeout=10)
         if fetched:
-            self.notify(f"Incident {incident_id}: journal fetched from the host; resuming it here is "
-                        "journaled as a handoff.", timeout=10)
+            self.notify(
+                f"Incident {incident_id}: journal fetched from the host; resuming it here is journaled as a handoff.",
+                timeout=10,
+            )
         self.post_message(self.ResumeIncident(incident_id, fetched=fetched))
 
     # -- health, polled in a worker that re-arms itself after each round -----------------
@@ -251,7 +267,8 @@ class HomeScreen(ConsoleScreen):
     # -- actions ----------------------------------------------------------------------------
 
     def action_capture(self) -> None:
-        from screens.capture import CaptureScreen   # loads the docker SDK: only when asked for
+        from screens.capture import CaptureScreen  # loads the docker SDK: only when asked for
+
         self.app.push_screen(CaptureScreen(self.console_app.config))
 
     def action_start_incident(self) -> None:

@@ -25,8 +25,9 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
-    def __init__(self, question: str, *, detail: str = "", yes_label: str = "Yes", no_label: str = "No",
-                 danger: bool = False) -> None:
+    def __init__(
+        self, question: str, *, detail: str = "", yes_label: str = "Yes", no_label: str = "No", danger: bool = False
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.question = question
         self.detail = detail

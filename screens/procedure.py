@@ -2,7 +2,7 @@
 
 Three kinds of worker, each in its own group so one never cancels another: the
 engine (``procedure``), ``docker compose logs -f`` over the same SSH connection
-(``procedure-logs``, consuming :func:`console.logfollow.follow_logs`, which restarts
+(``procedure-logs``, consuming :func:`console.live.logfollow.follow_logs`, which restarts
 it whenever it ends, as it does when the rollback takes the stack down), and the
 health poller (``procedure-health``).
 The engine's listener only posts messages; output lines are parked and drained
@@ -29,15 +29,25 @@ from textual.worker import Worker, WorkerState
 
 from console.commands.compose import ComposeCommands
 from console.config import Config
-from console.engine.events import (AwaitingConfirmation, Event, Notice, ProcedureFinished,
-                                   ProcedureStarted, StepFailed, StepFinished, StepOutput,
-                                   StepSkipped, StepStarted, WouldRun)
-from console.incident.session import IncidentSession
+from console.engine.events import (
+    AwaitingConfirmation,
+    Event,
+    Notice,
+    ProcedureFinished,
+    ProcedureStarted,
+    StepFailed,
+    StepFinished,
+    StepOutput,
+    StepSkipped,
+    StepStarted,
+    WouldRun,
+)
 from console.engine.procedure import Procedure
-from console.health import HealthPoller, HealthResult
-from console.journal import Journal
-from console.logfollow import FollowRestart, follow_logs
-from console.logstream import prepare_lines
+from console.incident.journal import Journal
+from console.incident.session import IncidentSession
+from console.live.health import HealthPoller, HealthResult
+from console.live.logfollow import FollowRestart, follow_logs
+from console.live.logstream import prepare_lines
 from console.safetext import plain_line
 from console.transport.base import Transport
 from screens.decider import ScreenDecider
@@ -55,8 +65,7 @@ SHOWN_LINE_MAX = 2000
 NARROW_WIDTH = 110
 NOTICE_SEVERITY: dict[str, SeverityLevel] = {"warning": "warning", "error": "error"}
 METRICS_REFRESH_SECONDS = 5.0
-OUTCOME_WORDS = {"succeeded": "SUCCEEDED", "failed": "FAILED", "aborted": "ABORTED",
-                 "interrupted": "INTERRUPTED"}
+OUTCOME_WORDS = {"succeeded": "SUCCEEDED", "failed": "FAILED", "aborted": "ABORTED", "interrupted": "INTERRUPTED"}
 
 
 class ProcedureCommands(Provider):
@@ -146,10 +155,21 @@ class ProcedureScreen(Screen[str]):
         def control(self) -> ProcedureScreen:
             return self.procedure_screen
 
-    def __init__(self, config: Config, transport: Transport, journal: Journal | None,
-                 procedure: Procedure, done_steps: set[str] | None = None, *,
-                 assume_yes: bool = False, dry_run: bool = False, resume: bool = False,
-                 fetched: bool = False, name: str | None = None, id: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        transport: Transport,
+        journal: Journal | None,
+        procedure: Procedure,
+        done_steps: set[str] | None = None,
+        *,
+        assume_yes: bool = False,
+        dry_run: bool = False,
+        resume: bool = False,
+        fetched: bool = False,
+        name: str | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id)
         self.config = config
         self.transport = transport
@@ -158,9 +178,9 @@ class ProcedureScreen(Screen[str]):
         self.done_steps = set(done_steps or ())
         self.assume_yes = assume_yes
         self.dry_run = dry_run
-        self.resume = resume       # a resume: the host is re-checked, a dead console's lock taken over
-        self.fetched = fetched     # the journal came from the host's copy (the resume is a handoff)
-        self._refused = False      # the resume did not go on (the lock was not taken over)
+        self.resume = resume  # a resume: the host is re-checked, a dead console's lock taken over
+        self.fetched = fetched  # the journal came from the host's copy (the resume is a handoff)
+        self._refused = False  # the resume did not go on (the lock was not taken over)
         self.decider = ScreenDecider(None, self._decision_changed)
         self.outcome: str | None = None
         self.current_step: str | None = None
@@ -192,8 +212,11 @@ class ProcedureScreen(Screen[str]):
                 if self.config.observability.metrics:
                     yield MetricsPane([m.name for m in self.config.observability.metrics], id="metrics")
                 with ContentSwitcher(initial="logs", id="right-switcher"):
-                    yield LogPane(project=self.config.target.project_name,
-                                  services=[s.name for s in self.config.services], id="logs")
+                    yield LogPane(
+                        project=self.config.target.project_name,
+                        services=[s.name for s in self.config.services],
+                        id="logs",
+                    )
                     yield CommandLog(id="commands")
         with Horizontal(id="outcome-actions"):
             yield Button("Continue to verification / follow-up (c)", id="continue", variant="success")
@@ -230,22 +253,35 @@ class ProcedureScreen(Screen[str]):
 
     @work(exclusive=True, group="procedure", exit_on_error=False)
     async def run_procedure(self) -> str:
-        session = IncidentSession(self.config, self.journal, transport=self.transport,
-                                  background=lambda job: self.app.run_worker(job, group="notify-procedure",
-                                                                             exit_on_error=False),
-                                  announcer=getattr(self.app, "_announce", None))
+        session = IncidentSession(
+            self.config,
+            self.journal,
+            transport=self.transport,
+            background=lambda job: self.app.run_worker(job, group="notify-procedure", exit_on_error=False),
+            announcer=getattr(self.app, "_announce", None),
+        )
         session.fetched_from_host = self.fetched
         from console.engine.takeover import TakeOverRefused
+
         try:
-            return await session.run(self.procedure, self.decider, listeners=[self._engine_listener],
-                                     done_steps=self.done_steps or None, assume_yes=self.assume_yes,
-                                     dry_run=self.dry_run, resume=self.resume and self.journal is not None,
-                                     take_over_lock=self._take_over_lock)
+            return await session.run(
+                self.procedure,
+                self.decider,
+                listeners=[self._engine_listener],
+                done_steps=self.done_steps or None,
+                assume_yes=self.assume_yes,
+                dry_run=self.dry_run,
+                resume=self.resume and self.journal is not None,
+                take_over_lock=self._take_over_lock,
+            )
         except TakeOverRefused as exc:
             self._refused = True
-            self.notify("Not resumed: the lock was left as it is." if exc.needs_reason else str(exc),
-                        title="lock not taken over", severity="warning" if exc.needs_reason else "error",
-                        timeout=20)
+            self.notify(
+                "Not resumed: the lock was left as it is." if exc.needs_reason else str(exc),
+                title="lock not taken over",
+                severity="warning" if exc.needs_reason else "error",
+                timeout=20,
+            )
             return "interrupted"
 
     async def _take_over_lock(self, transport: Transport, journal: Journal) -> None:
@@ -253,14 +289,18 @@ class ProcedureScreen(Screen[str]):
         age in a dialog that asks for the reason; cancelled, the resume does not go on."""
         from console.engine.takeover import take_over_lock_for_resume
         from screens.modals import ReasonDialog
+
         said: list[str] = []
 
         async def ask(prompt: str) -> str:
             shown = "\n".join(said)
-            reason = await self.app.push_screen_wait(ReasonDialog(
-                f"{shown}\n\nIts console is gone. Take the lock over to resume? Give the reason "
-                "(it is journaled); cancel leaves the lock and the incident as they are.",
-                placeholder="reason to take over the lock (required)"))
+            reason = await self.app.push_screen_wait(
+                ReasonDialog(
+                    f"{shown}\n\nIts console is gone. Take the lock over to resume? Give the reason "
+                    "(it is journaled); cancel leaves the lock and the incident as they are.",
+                    placeholder="reason to take over the lock (required)",
+                )
+            )
             return reason or ""
 
         await take_over_lock_for_resume(self.config, transport, journal, None, ask, said.append)
@@ -285,8 +325,9 @@ class ProcedureScreen(Screen[str]):
         shown: list[str] = []
         for step_id, lines in parked:
             # Host output is hostile text: no escape sequence or control character may reach the terminal.
-            lines = [line if len(line) <= SHOWN_LINE_MAX else line[:SHOWN_LINE_MAX] + " …"
-                     for line in prepare_lines(lines)]
+            lines = [
+                line if len(line) <= SHOWN_LINE_MAX else line[:SHOWN_LINE_MAX] + " …" for line in prepare_lines(lines)
+            ]
             steps.add_output(step_id, lines)
             if step_id == selected:
                 shown.extend(lines)
@@ -295,7 +336,7 @@ class ProcedureScreen(Screen[str]):
 
     @on(EngineEvent)
     def present_event(self, message: EngineEvent) -> None:
-        self.drain_output()   # output first, so a step never reads "done" above its last lines
+        self.drain_output()  # output first, so a step never reads "done" above its last lines
         event = message.event
         steps = self.query_one(StepList)
         commands = self.query_one(CommandLog)
@@ -315,8 +356,12 @@ class ProcedureScreen(Screen[str]):
             steps.update_step(event.step_id, state="done", duration=event.duration, note=plain_line(event.summary))
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepFailed):
-            steps.update_step(event.step_id, state="failed", duration=event.duration,
-                              note=plain_line(f"{event.reason_label}: {event.message}"))
+            steps.update_step(
+                event.step_id,
+                state="failed",
+                duration=event.duration,
+                note=plain_line(f"{event.reason_label}: {event.message}"),
+            )
             commands.command_ended(event.step_id, event.exit_code, event.duration)
         elif isinstance(event, StepSkipped):
             # A step done before the resume keeps what _show_done_before said: the engine's
@@ -330,8 +375,7 @@ class ProcedureScreen(Screen[str]):
             steps.update_step(event.step_id, state="would_run", command=event.command)
         elif isinstance(event, Notice):
             severity = NOTICE_SEVERITY.get(event.level, "information")
-            self.notify(plain_line(event.message), severity=severity,
-                        timeout=8 if severity == "information" else 20)
+            self.notify(plain_line(event.message), severity=severity, timeout=8 if severity == "information" else 20)
         elif isinstance(event, ProcedureFinished):
             self._procedure_ended(event.outcome)
         self._show_selected()
@@ -342,14 +386,13 @@ class ProcedureScreen(Screen[str]):
         worker = event.worker
         if worker.group == "procedure":
             if self._refused and event.state == WorkerState.SUCCESS:
-                self._stop_watchers()   # nothing ran: leave as the coordinator leaving part-way
+                self._stop_watchers()  # nothing ran: leave as the coordinator leaving part-way
                 if self.is_current:
                     self.dismiss("interrupted")
             elif event.state == WorkerState.SUCCESS and self.outcome is None:
                 self._procedure_ended(worker.result or "failed")
             elif event.state == WorkerState.ERROR:
-                self.notify(f"The procedure stopped on an error: {worker.error}", severity="error",
-                            timeout=30)
+                self.notify(f"The procedure stopped on an error: {worker.error}", severity="error", timeout=30)
                 if self.outcome is None:
                     self._procedure_ended("failed")
             elif event.state == WorkerState.CANCELLED:
@@ -370,8 +413,11 @@ class ProcedureScreen(Screen[str]):
         for record in steps.records.values():
             if record.state in ("confirm", "running"):
                 # Confirmed, then the run stopped before it (lock refused, interrupted): it did not run.
-                steps.update_step(record.id, state="pending" if record.state == "confirm" else "failed",
-                                  note="interrupted" if record.state == "running" else "not run")
+                steps.update_step(
+                    record.id,
+                    state="pending" if record.state == "confirm" else "failed",
+                    note="interrupted" if record.state == "running" else "not run",
+                )
         self.set_class(True, f"-{outcome}")
         self.set_class(True, "-finished")
         took = self._finished_at - self._started_at
@@ -383,7 +429,8 @@ class ProcedureScreen(Screen[str]):
         tags = f" {self.procedure.from_tag or '?'} → {self.procedure.to_tag}" if self.procedure.to_tag else ""
         resumable = " · the incident can be resumed" if outcome != "succeeded" and not self.dry_run else ""
         self.query_one("#procedure-outcome", Static).update(
-            Content(f"{mark} {name}{tags} {word} in {took:.1f}s{resumable}"))
+            Content(f"{mark} {name}{tags} {word} in {took:.1f}s{resumable}")
+        )
         self.post_message(self.Finished(self, outcome))
         self.refresh_bindings()
         self._update_status()
@@ -415,8 +462,9 @@ class ProcedureScreen(Screen[str]):
     def _decision_changed(self) -> None:
         bar = self.query_one("#decision-bar", Static)
         if self.decider.awaiting_failure_choice and self.decider.pending_step is not None:
-            bar.update(Content(f"✗ {self.decider.pending_step.title} failed — "
-                               "r retry · s skip (with a reason) · a abort"))
+            bar.update(
+                Content(f"✗ {self.decider.pending_step.title} failed — r retry · s skip (with a reason) · a abort")
+            )
             self.set_class(True, "-deciding")
         else:
             self.set_class(False, "-deciding")
@@ -490,7 +538,7 @@ class ProcedureScreen(Screen[str]):
 
     @work(exclusive=True, group="procedure-logs", exit_on_error=False)
     async def stream_logs(self) -> None:
-        """The stack's logs, followed through every restart the rollback causes (console.logfollow)."""
+        """The stack's logs, followed through every restart the rollback causes (console.live.logfollow)."""
         argv = ComposeCommands.for_target(self.config.target).logs_follow(tail=LOG_TAIL)
         pane = self.query_one(LogPane)
         async for batch in follow_logs(self.transport, argv):
@@ -500,8 +548,7 @@ class ProcedureScreen(Screen[str]):
 
     @work(exclusive=True, group="procedure-health", exit_on_error=False)
     async def poll_health(self) -> None:
-        self._poller = HealthPoller(self.config.health, self._health_results,
-                                    expected_version=self.procedure.to_tag)
+        self._poller = HealthPoller(self.config.health, self._health_results, expected_version=self.procedure.to_tag)
         await self._poller.run()
 
     def _health_results(self, results: list[HealthResult]) -> None:
@@ -513,10 +560,14 @@ class ProcedureScreen(Screen[str]):
         """The metrics charts, refreshed after each round (rounds never overlap)."""
         from console.incident.records import ProcedureStarted, iso
         from console.observability.live import chart_data
-        began = iso(utc_now())   # this run's moment on the charts, without re-reading the journal
+
+        began = iso(utc_now())  # this run's moment on the charts, without re-reading the journal
         kind = {"rollback": "rollback", "code_hotfix": "code_hotfix", "config_hotfix": "config_hotfix"}
-        moments = ([ProcedureStarted(procedure=kind[self.procedure.name], ts=began)]
-                   if self.procedure.name in kind and not self.dry_run else [])
+        moments = (
+            [ProcedureStarted(procedure=kind[self.procedure.name], ts=began)]
+            if self.procedure.name in kind and not self.dry_run
+            else []
+        )
         pane = self.query_one(MetricsPane)
         while True:
             pane.update_charts(await chart_data(self.config, moments, self.procedure.to_tag))
@@ -550,13 +601,19 @@ class ProcedureScreen(Screen[str]):
                 # the screen then dismisses with "interrupted".
                 self._engine.cancel()
             elif self.outcome is not None:
-                self._dismiss_now()   # it ended while the question was up: leave with its outcome
+                self._dismiss_now()  # it ended while the question was up: leave with its outcome
 
-        self.app.push_screen(ConfirmDialog(
-            "The procedure is still running. Leave it here?",
-            detail="The step in progress is stopped and the lock released. The incident stays open: "
-                   "resume it from the home screen or with `incident-console resume`.",
-            yes_label="Leave", no_label="Stay", danger=True), answered)
+        self.app.push_screen(
+            ConfirmDialog(
+                "The procedure is still running. Leave it here?",
+                detail="The step in progress is stopped and the lock released. The incident stays open: "
+                "resume it from the home screen or with `incident-console resume`.",
+                yes_label="Leave",
+                no_label="Stay",
+                danger=True,
+            ),
+            answered,
+        )
 
     def _dismiss_now(self) -> None:
         self._stop_watchers()
@@ -576,9 +633,13 @@ class ProcedureScreen(Screen[str]):
         # At 80 columns the incident id gives way to the TTR clock beside this line.
         narrow = self.size.width < NARROW_WIDTH
         incident = f" · incident {self.journal.incident_id}" if self.journal is not None and not narrow else ""
-        state = OUTCOME_WORDS.get(self.outcome or "", "running") if self.outcome else (
-            "waiting for you" if self.decider.awaiting_failure_choice or counts.get("confirm") else "running")
+        state = (
+            OUTCOME_WORDS.get(self.outcome or "", "running")
+            if self.outcome
+            else ("waiting for you" if self.decider.awaiting_failure_choice or counts.get("confirm") else "running")
+        )
         # Most telling first: if the line is cut (a long hotfix tag at 80 columns), the state survives.
         self.query_one("#procedure-status", Static).update(
             f"{self.procedure.name}{tags}{mode} · {state} · {settled}/{total} steps · "
-            f"{elapsed // 60:02d}:{elapsed % 60:02d}{incident}")
+            f"{elapsed // 60:02d}:{elapsed % 60:02d}{incident}"
+        )

@@ -29,18 +29,21 @@ class HotfixTagDialog(ModalScreen[str | None]):
 
     def __init__(self, candidates: list[str] | None = None) -> None:
         super().__init__(classes="dialog-screen")
-        self.candidates = list(candidates or [])   # captured after the deployed release, newest first
+        self.candidates = list(candidates or [])  # captured after the deployed release, newest first
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static("HOTFIX_TAG: the captured hotfix release to deploy", classes="dialog--question")
             if self.candidates:
-                yield Static("Captured since the deployed release: " + ", ".join(self.candidates[:6]),
-                             id="tag-candidates")
+                yield Static(
+                    "Captured since the deployed release: " + ", ".join(self.candidates[:6]), id="tag-candidates"
+                )
             else:
-                yield Static("Nothing captured since the deployed release: build and capture the fix first "
-                             "(home screen: c, or `incident-console capture --build --tag TAG`).",
-                             id="tag-candidates")
+                yield Static(
+                    "Nothing captured since the deployed release: build and capture the fix first "
+                    "(home screen: c, or `incident-console capture --build --tag TAG`).",
+                    id="tag-candidates",
+                )
             yield Input(self.candidates[0] if self.candidates else "", placeholder="e.g. v2.0.1-hotfix1", id="tag")
             yield Label("", id="tag-error", classes="dialog--error")
             with Horizontal(classes="buttons"):
@@ -76,8 +79,11 @@ class ConfigChange:
     undo_incident: str | None = None
 
 
-MODES = [("Set keys in the env file", "set"), ("Run a feature-flag command", "flag"),
-         ("Undo an earlier hotfix (restore its kept env file)", "undo")]
+MODES = [
+    ("Set keys in the env file", "set"),
+    ("Run a feature-flag command", "flag"),
+    ("Undo an earlier hotfix (restore its kept env file)", "undo"),
+]
 
 
 class ConfigHotfixDialog(ModalScreen[ConfigChange | None]):
@@ -113,12 +119,14 @@ class ConfigHotfixDialog(ModalScreen[ConfigChange | None]):
                 with Vertical(id="set-pane"):
                     with Horizontal(classes="config-hotfix--row"):
                         yield Input(placeholder="KEY", id="key")
-                        yield Input(placeholder="new value (masked; empty: from the environment)",
-                                    password=True, id="value")
+                        yield Input(
+                            placeholder="new value (masked; empty: from the environment)", password=True, id="value"
+                        )
                     yield Static("", id="keys-added")
                 with Vertical(id="flag-pane"):
-                    yield Input(placeholder="command run in the service, e.g. npm run flag:set -- checkout off",
-                                id="flag")
+                    yield Input(
+                        placeholder="command run in the service, e.g. npm run flag:set -- checkout off", id="flag"
+                    )
                 with Vertical(id="undo-pane"):
                     yield Input(placeholder="incident id whose kept env file is put back", id="undo")
             yield Label("", id="keys-error", classes="dialog--error")
@@ -143,7 +151,7 @@ class ConfigHotfixDialog(ModalScreen[ConfigChange | None]):
     @on(Input.Submitted, "#key")
     def _key_entered(self) -> None:
         if not self.query_one("#key", Input).value.strip() and self.keys:
-            self.action_build()   # enter on an empty key: done adding
+            self.action_build()  # enter on an empty key: done adding
         else:
             self.query_one("#value", Input).focus()
 
@@ -199,18 +207,19 @@ class ConfigHotfixDialog(ModalScreen[ConfigChange | None]):
             if self.query_one("#key", Input).value.strip():
                 self._add_key()
                 if self.query_one("#key", Input).value.strip():
-                    return   # the pending key was refused; the error says why
+                    return  # the pending key was refused; the error says why
             if not self.keys:
                 self._error("Name at least one key (KEY, its value, enter).")
                 return
             self.dismiss(ConfigChange(service, keys=list(self.keys), values=dict(self.values)))
 
     def _show_keys(self) -> None:
-        shown = ", ".join(f"{k} ({'typed, masked' if k in self.values else 'from the environment'})"
-                          for k in self.keys)
+        shown = ", ".join(f"{k} ({'typed, masked' if k in self.values else 'from the environment'})" for k in self.keys)
         self.query_one("#keys-added", Static).update(
-            f"Keys: {shown}. Enter on an empty KEY builds." if shown else
-            "Type KEY, enter, its new value (masked), enter; repeat; then ctrl+b.")
+            f"Keys: {shown}. Enter on an empty KEY builds."
+            if shown
+            else "Type KEY, enter, its new value (masked), enter; repeat; then ctrl+b."
+        )
 
     def _error(self, text: str) -> None:
         self.query_one("#keys-error", Label).update(text)

@@ -10,13 +10,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from console.rollback_targets import RollbackCandidate
+from console.decide.rollback_targets import RollbackCandidate
 
 
 def candidate_line(c: RollbackCandidate) -> str:
     mark = "✓" if c.hashes_ok else ("?" if c.hashes_ok is None else "✗")
-    parts = [f"{c.tag:<12} captured {c.age}", f"hashes {mark} {c.hashes}",
-             f"db snapshot {'verified' if c.db_verified else 'NOT verified'}"]
+    parts = [
+        f"{c.tag:<12} captured {c.age}",
+        f"hashes {mark} {c.hashes}",
+        f"db snapshot {'verified' if c.db_verified else 'NOT verified'}",
+    ]
     if c.bad:
         parts.append(f"BAD: {c.bad.get('reason', 'marked bad')} ({c.bad.get('by', '?')})")
     if c.automatic:
@@ -29,8 +32,9 @@ class RollbackTargetDialog(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="rollback_target.cancel")]
 
-    def __init__(self, candidates: list[RollbackCandidate], running: str | None,
-                 notes: list[str] | None = None) -> None:
+    def __init__(
+        self, candidates: list[RollbackCandidate], running: str | None, notes: list[str] | None = None
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.candidates = list(candidates)
         self.running = running
@@ -43,10 +47,15 @@ class RollbackTargetDialog(ModalScreen[str | None]):
             for note in self.notes:
                 yield Static(f"! {note}", classes="dialog--error")
             if not any(c.selectable for c in self.candidates):
-                yield Static("No known-good release older than what runs: capture one, or use "
-                             "`incident-console rollback --to TAG`.", classes="dialog--error", id="no-target")
-            yield OptionList(*[Option(candidate_line(c), id=c.tag, disabled=not c.selectable)
-                               for c in self.candidates], id="targets")
+                yield Static(
+                    "No known-good release older than what runs: capture one, or use "
+                    "`incident-console rollback --to TAG`.",
+                    classes="dialog--error",
+                    id="no-target",
+                )
+            yield OptionList(
+                *[Option(candidate_line(c), id=c.tag, disabled=not c.selectable) for c in self.candidates], id="targets"
+            )
             with Horizontal(classes="buttons"):
                 yield Button("Build rollback (enter)", id="ok", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")

@@ -5,13 +5,13 @@ One table shape for both screens: a status mark, the item, and who ticked it whe
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from textual.widgets import DataTable
 
+from console.incident.journal import Journal
 from console.incident.records import ChecklistMark
 from console.incident.session import IncidentSession
-from console.journal import Journal
 from screens.checklist import STATUS_MARKS
 
 
@@ -31,15 +31,15 @@ def who_and_when(record: ChecklistMark) -> str:
     return f"{record.by} {record.at:%H:%M:%S}"
 
 
-def show_ticks(table: DataTable, items, states: dict[str, ChecklistMark],
-               describe: Callable[[ChecklistMark], str] = who_and_when) -> None:
+def show_ticks(
+    table: DataTable, items, states: dict[str, ChecklistMark], describe: Callable[[ChecklistMark], str] = who_and_when
+) -> None:
     """Each item's mark, and ``describe(record)`` of its latest tick (blank while pending)."""
     for item in items:
         record = states.get(item.id)
         status = record.status if record else "pending"
         table.update_cell(item.id, "status", STATUS_MARKS.get(status, "?"))
-        table.update_cell(item.id, "by", describe(record) if record and status != "pending" else "",
-                          update_width=False)
+        table.update_cell(item.id, "by", describe(record) if record and status != "pending" else "", update_width=False)
 
 
 def toggle_selected(table: DataTable, items, session: IncidentSession, group: str, by: str) -> bool:

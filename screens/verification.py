@@ -19,8 +19,8 @@ from textual.widgets import Button, DataTable, Static
 from console.engine.incident import build_verify
 from console.engine.procedure import Procedure
 from console.engine.verification import verification_steps
+from console.incident.journal import Journal
 from console.incident.records import Record, StepFailed, StepFinished, StepSkipped
-from console.journal import Journal
 from screens.base import ConsoleScreen
 from screens.ticks import add_tick_rows, manual_states, show_ticks, toggle_selected
 from widgets.metrics_pane import MetricsPane
@@ -85,8 +85,7 @@ class VerificationScreen(ConsoleScreen):
             yield Static("", id="verify-outcome", classes="section-title")
             yield DataTable(id="verify-table", cursor_type="row", show_cursor=False)
             if self.console_app.config.observability.metrics:
-                yield MetricsPane([m.name for m in self.console_app.config.observability.metrics],
-                                  id="verify-metrics")
+                yield MetricsPane([m.name for m in self.console_app.config.observability.metrics], id="verify-metrics")
             yield Static("Checks only a person can do (space to tick)", classes="section-title")
             yield DataTable(id="manual-table", cursor_type="row")
             with Horizontal(classes="buttons"):
@@ -114,6 +113,7 @@ class VerificationScreen(ConsoleScreen):
     def _manual_items(self) -> list:
         """The hand checks; Prometheus's answer replaces the dashboard review (kept when it could not answer)."""
         from console.observability.steps import DASHBOARD_TICK, metrics_answered
+
         items = list(self.console_app.runbook.manual_verification)
         if self.console_app.config.observability.metrics and metrics_answered(self.journal.state):
             items = [i for i in items if i.id != DASHBOARD_TICK]
@@ -122,6 +122,7 @@ class VerificationScreen(ConsoleScreen):
     @work(exclusive=True, group="verify-metrics", exit_on_error=False)
     async def poll_metrics(self) -> None:
         from console.observability.live import chart_data
+
         pane = self.query_one(MetricsPane)
         while True:
             pane.update_charts(await chart_data(self.console_app.config, self.journal.state))
@@ -132,10 +133,15 @@ class VerificationScreen(ConsoleScreen):
         self.show_results()
 
     def show_results(self) -> None:
-        words = {"succeeded": "succeeded", "failed": "FAILED (r resumes it)",
-                 "aborted": "was aborted (r resumes it)", "interrupted": "was interrupted (r resumes it)"}
+        words = {
+            "succeeded": "succeeded",
+            "failed": "FAILED (r resumes it)",
+            "aborted": "was aborted (r resumes it)",
+            "interrupted": "was interrupted (r resumes it)",
+        }
         self.query_one("#verify-outcome", Static).update(
-            f"The procedure {words.get(self.outcome, self.outcome)}. Post-rollback verification:")
+            f"The procedure {words.get(self.outcome, self.outcome)}. Post-rollback verification:"
+        )
         step_ids = [s.id for s in verification_steps(self.console_app.config, None)]
         results = verification_results(self.journal, step_ids)
         checks = self.query_one("#verify-table", DataTable)
@@ -144,12 +150,18 @@ class VerificationScreen(ConsoleScreen):
             checks.update_cell(step_id, "result", result)
             checks.update_cell(step_id, "detail", detail, update_width=False)
         items = self.manual_items
-        show_ticks(self.query_one("#manual-table", DataTable), items,
-                   manual_states(self.journal, {i.id for i in items}))
+        show_ticks(
+            self.query_one("#manual-table", DataTable), items, manual_states(self.journal, {i.id for i in items})
+        )
 
     def action_tick(self) -> None:
-        if toggle_selected(self.query_one("#manual-table", DataTable), self.manual_items,
-                           self.session, GROUP, self.console_app.config.operator):
+        if toggle_selected(
+            self.query_one("#manual-table", DataTable),
+            self.manual_items,
+            self.session,
+            GROUP,
+            self.console_app.config.operator,
+        ):
             self.show_results()
 
     @on(DataTable.RowSelected, "#manual-table")
@@ -158,7 +170,7 @@ class VerificationScreen(ConsoleScreen):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "resume_procedure":
-            return self.outcome in self.RESUMABLE   # a finished procedure has nothing to resume
+            return self.outcome in self.RESUMABLE  # a finished procedure has nothing to resume
         return True
 
     def action_resume_procedure(self) -> None:
@@ -168,7 +180,7 @@ class VerificationScreen(ConsoleScreen):
     def action_run_verification(self) -> None:
         try:
             procedure = build_verify(self.console_app.config, None)
-        except ValueError as exc:   # ReleaseLogError: the expected version comes from the release log
+        except ValueError as exc:  # ReleaseLogError: the expected version comes from the release log
             self.notify(str(exc), title="cannot run the checks", severity="error", timeout=15)
             return
         self.post_message(self.RunVerification(procedure))

@@ -48,19 +48,27 @@ class FakeHost:
         if self.banner:
             line = f"printf '%s\\n' {self.banner!r} >&2; {line}"
         local = await asyncio.create_subprocess_exec(
-            "sh", "-c", line, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=self.env, start_new_session=True)
+            "sh",
+            "-c",
+            line,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self.env,
+            start_new_session=True,
+        )
         await process.redirect(stdin=local.stdin, stdout=local.stdout, stderr=local.stderr)
         process.exit(await local.wait())
         try:
-            await process.wait_closed()   # runs asyncssh's cleanup (its redirect queues)
+            await process.wait_closed()  # runs asyncssh's cleanup (its redirect queues)
         except (asyncssh.Error, OSError):
             pass
 
     async def start(self) -> int:
         key = asyncssh.generate_private_key("ssh-ed25519")
-        self.server = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[key], server_factory=_NoAuth,
-                                            process_factory=self._handle, encoding=None)
+        self.server = await asyncssh.listen(
+            "127.0.0.1", 0, server_host_keys=[key], server_factory=_NoAuth, process_factory=self._handle, encoding=None
+        )
         return self.server.sockets[0].getsockname()[1]
 
     async def transport(self, tmp_path: Path, kill_grace: float = 1.0) -> SSHTransport:
@@ -71,8 +79,9 @@ class FakeHost:
         empty = tmp_path / "ssh_config"
         empty.write_text("")
         transport = SSHTransport(target, ssh_config_path=empty, kill_grace=kill_grace)
-        transport._conn = await asyncssh.connect("127.0.0.1", port, known_hosts=None, username="deploy",
-                                                 client_keys=None, agent_path=None)
+        transport._conn = await asyncssh.connect(
+            "127.0.0.1", port, known_hosts=None, username="deploy", client_keys=None, agent_path=None
+        )
         return transport
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ class JSONServer:
         routes = self.routes
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):   # noqa: N802 (http.server's name)
+            def do_GET(self):  # noqa: N802 (http.server's name)
                 status, body, delay = routes.get(self.path, (404, b"{}", 0.0))
                 if delay:
                     time.sleep(delay)
@@ -26,7 +26,7 @@ class JSONServer:
                 self.end_headers()
                 try:
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):   # a client that timed out left
+                except (BrokenPipeError, ConnectionResetError):  # a client that timed out left
                     pass
 
             def log_message(self, *args):
@@ -34,8 +34,7 @@ class JSONServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -53,7 +52,7 @@ class JSONServer:
         self.routes[path] = (status, data, delay)
         return self.url(path)
 
-    def __enter__(self) -> "JSONServer":
+    def __enter__(self) -> JSONServer:
         self.thread.start()
         return self
 

@@ -18,8 +18,9 @@ ENV_FILE_VALUE = "postgres://app:envfilepassword42@db/app"
 
 @pytest.fixture
 def mock_services(tmp_path: Path):
-    services = MockServices(record=tmp_path / "mock-requests.jsonl", api_key=API_KEY,
-                            slack_token=SLACK_TOKEN, hang_seconds=5)
+    services = MockServices(
+        record=tmp_path / "mock-requests.jsonl", api_key=API_KEY, slack_token=SLACK_TOKEN, hang_seconds=5
+    )
     services.start()
     try:
         yield services
@@ -28,8 +29,11 @@ def mock_services(tmp_path: Path):
 
 
 def environ_for(services: MockServices) -> dict[str, str]:
-    return {"SLACK_WEBHOOK_URL": services.slack_url(SLACK_TOKEN), "STATUSPAGE_API_KEY": API_KEY,
-            "DATABASE_URL": ENV_FILE_VALUE}
+    return {
+        "SLACK_WEBHOOK_URL": services.slack_url(SLACK_TOKEN),
+        "STATUSPAGE_API_KEY": API_KEY,
+        "DATABASE_URL": ENV_FILE_VALUE,
+    }
 
 
 def slack_config() -> Slack:
@@ -37,8 +41,9 @@ def slack_config() -> Slack:
 
 
 def statuspage_config(api_base: str) -> StatusPage:
-    return StatusPage(api_base=api_base, page_id="page42", api_key=SecretRef("STATUSPAGE_API_KEY"),
-                      component_ids=["comp1"])
+    return StatusPage(
+        api_base=api_base, page_id="page42", api_key=SecretRef("STATUSPAGE_API_KEY"), component_ids=["comp1"]
+    )
 
 
 def refused_port() -> int:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import tomli_w
 from textual.message import Message
@@ -21,7 +21,7 @@ from console.config import Config, parse_config
 from console.transport.base import CommandResult
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXED_NOW = datetime(2026, 3, 14, 3, 0, 0, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2026, 3, 14, 3, 0, 0, tzinfo=UTC)
 DEPLOYED_AT = FIXED_NOW - timedelta(minutes=12)
 
 
@@ -33,16 +33,32 @@ def write_release_log(path: Path) -> Path:
     log = {
         "deployed": "v2",
         "releases": [
-            {"tag": "v1", "captured_at": "2026-03-13T10:00:00Z", "verified": True, "pushed": False,
-             "deployed_at": "2026-03-13T10:05:00Z", "migration_head": "001_init",
-             "images": {"mr-dj-backend": {"digest": "sha256:" + "1" * 64},
-                        "mr-dj-frontend": {"digest": "sha256:" + "2" * 64}},
-             "files": {"v1-compose.tar.gz": "a" * 64}},
-            {"tag": "v2", "captured_at": "2026-03-14T02:40:00Z", "verified": True, "pushed": False,
-             "deployed_at": DEPLOYED_AT.strftime("%Y-%m-%dT%H:%M:%SZ"), "migration_head": "002_notes",
-             "images": {"mr-dj-backend": {"digest": "sha256:" + "3" * 64},
-                        "mr-dj-frontend": {"digest": "sha256:" + "2" * 64}},
-             "files": {"v2-compose.tar.gz": "b" * 64}},
+            {
+                "tag": "v1",
+                "captured_at": "2026-03-13T10:00:00Z",
+                "verified": True,
+                "pushed": False,
+                "deployed_at": "2026-03-13T10:05:00Z",
+                "migration_head": "001_init",
+                "images": {
+                    "mr-dj-backend": {"digest": "sha256:" + "1" * 64},
+                    "mr-dj-frontend": {"digest": "sha256:" + "2" * 64},
+                },
+                "files": {"v1-compose.tar.gz": "a" * 64},
+            },
+            {
+                "tag": "v2",
+                "captured_at": "2026-03-14T02:40:00Z",
+                "verified": True,
+                "pushed": False,
+                "deployed_at": DEPLOYED_AT.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "migration_head": "002_notes",
+                "images": {
+                    "mr-dj-backend": {"digest": "sha256:" + "3" * 64},
+                    "mr-dj-frontend": {"digest": "sha256:" + "2" * 64},
+                },
+                "files": {"v2-compose.tar.gz": "b" * 64},
+            },
         ],
     }
     path.write_bytes(tomli_w.dumps(log).encode())
@@ -51,13 +67,19 @@ def write_release_log(path: Path) -> Path:
 
 def make_config(tmp_path: Path, *, health_url: str | None = None, backup_command: list[str] | None = None) -> Config:
     data = tomllib.loads((ROOT / "config.example.toml").read_text())
-    data["target"].update(host="127.0.0.1", port=9, identity_file=str(tmp_path / "no-key"),
-                          known_hosts=str(tmp_path / "known_hosts"), artifacts_dir="/nonexistent/artifacts")
+    data["target"].update(
+        host="127.0.0.1",
+        port=9,
+        identity_file=str(tmp_path / "no-key"),
+        known_hosts=str(tmp_path / "known_hosts"),
+        artifacts_dir="/nonexistent/artifacts",
+    )
     data["registry"]["url"] = "127.0.0.1:5999"
     data.pop("notifications", None)
     if health_url:
-        data["health"] = [{"name": "backend", "url": health_url, "interval": 0.2, "timeout": 2,
-                           "expect": {"status": "ok"}}]
+        data["health"] = [
+            {"name": "backend", "url": health_url, "interval": 0.2, "timeout": 2, "expect": {"status": "ok"}}
+        ]
     else:
         data.pop("health", None)
     data["prerequisites"] = {"backup_check_command": backup_command or ["false"]}
@@ -103,9 +125,11 @@ async def wait_for(pilot, predicate, timeout: float = 5.0, what: str = "conditio
 
 def keep_notifications(into: list) -> Callable[[Message], None]:
     """A ``run_test(message_hook=...)`` that keeps every notification shown, in order."""
+
     def hook(message: Message) -> None:
         if isinstance(message, Notify):
             into.append(message.notification)
+
     return hook
 
 

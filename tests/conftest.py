@@ -48,7 +48,7 @@ def sandbox_env() -> dict[str, str]:
     if env_sh.exists():
         for line in env_sh.read_text().splitlines():
             if line.startswith("export ") and "=" in line:
-                key, value = line[len("export "):].split("=", 1)
+                key, value = line[len("export ") :].split("=", 1)
                 env[key] = value.strip("'\"")
     return env
 
@@ -56,6 +56,25 @@ def sandbox_env() -> dict[str, str]:
 def host(config, script: str) -> subprocess.CompletedProcess:
     """Run ``script`` on the sandbox host with OpenSSH, as the operator would by hand."""
     t = config.target
-    return subprocess.run(["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                           "-o", f"UserKnownHostsFile={t.known_hosts}", "-i", t.identity_file, "-p", str(t.port),
-                           f"{t.user}@{t.host}", script], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"UserKnownHostsFile={t.known_hosts}",
+            "-i",
+            t.identity_file,
+            "-p",
+            str(t.port),
+            f"{t.user}@{t.host}",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -16,7 +16,7 @@ from console.transport.local import LocalTransport
 from console.transport.streams import CAPTURE_LIMIT
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
-FILLER = 9000   # members of ~130-character names: a listing well past the 1 MiB captured
+FILLER = 9000  # members of ~130-character names: a listing well past the 1 MiB captured
 
 
 def write_big_bundle(path: Path, first: tarfile.TarInfo | None, compose: str = "docker-compose.yml") -> Path:
@@ -45,8 +45,7 @@ def bad_members() -> dict[str, tarfile.TarInfo]:
     hardlink.type, hardlink.linkname = tarfile.LNKTYPE, "../etc/shadow"
     device = tarfile.TarInfo("disk")
     device.type, device.devmajor, device.devminor = tarfile.BLKTYPE, 8, 0
-    return {"dotdot": dotdot, "absolute": absolute, "symlink": symlink, "hardlink": hardlink,
-            "device": device}
+    return {"dotdot": dotdot, "absolute": absolute, "symlink": symlink, "hardlink": hardlink, "device": device}
 
 
 @pytest.fixture
@@ -65,7 +64,7 @@ async def test_a_bad_member_listed_first_in_a_big_bundle_is_refused(tmp_path, ct
     assert not result.ok and "unsafe bundle refused" in result.message, result.message
     # The listing is longer than what a captured run keeps: the bad line would have been dropped.
     assert FILLER * 124 > CAPTURE_LIMIT
-    assert len(shown) <= 20   # the step pane gets a sample, not thousands of lines
+    assert len(shown) <= 20  # the step pane gets a sample, not thousands of lines
 
 
 async def test_a_big_clean_bundle_passes_with_every_member_counted(tmp_path, ctx):

@@ -11,13 +11,11 @@ from types import SimpleNamespace
 import docker.errors
 import pytest
 
-from tests.test_capture_cli import CONFIG as CLI_CONFIG
-
-from console.capture.build import (BuildSpec, build_image, build_images, parse_build, plan_builds,
-                                   read_build_stream)
+from console.capture.build import BuildSpec, build_image, build_images, parse_build, plan_builds, read_build_stream
 from console.capture.cli import PrintingReporter
 from console.capture.errors import BadCaptureInput, CaptureError
-from console.cli import main
+from console.cli.main import main
+from tests.test_capture_cli import CONFIG as CLI_CONFIG
 
 COMPOSE = """\
 services:
@@ -48,34 +46,38 @@ def source_tree(root: Path, compose: str = COMPOSE) -> Path:
 
 # -- the build: section ---------------------------------------------------------------------------
 
+
 def test_string_and_mapping_forms():
     assert parse_build("b", "./backend") == BuildSpec("b", "./backend")
-    assert parse_build("f", {"context": ".", "dockerfile": "Dockerfile.prod", "args": ["A=1", "B=x=y"],
-                             "target": "runtime"}) == BuildSpec("f", ".", "Dockerfile.prod",
-                                                                (("A", "1"), ("B", "x=y")), "runtime")
+    assert parse_build(
+        "f", {"context": ".", "dockerfile": "Dockerfile.prod", "args": ["A=1", "B=x=y"], "target": "runtime"}
+    ) == BuildSpec("f", ".", "Dockerfile.prod", (("A", "1"), ("B", "x=y")), "runtime")
     assert parse_build("f", {"context": "web", "args": {"RELEASE": "v3"}}).args == (("RELEASE", "v3"),)
 
 
-@pytest.mark.parametrize("build, message", [
-    (None, "service svc has no build: section"),
-    ("/srv/app", "absolute"),
-    ("~/app", "absolute"),
-    ("../elsewhere", "outside source_dir"),
-    ("backend/../../x", "outside source_dir"),
-    ({"context": "/srv/app"}, "absolute"),
-    ({"context": "web", "dockerfile": "/etc/Dockerfile"}, "absolute"),
-    ({"context": "web", "dockerfile": "../../Dockerfile"}, "outside source_dir"),
-    ("https://github.com/x/y.git", "remote build context"),
-    ("git@github.com:x/y.git", "remote build context"),
-    ("${APP_DIR}", "VARIABLE"),
-    ({"dockerfile": "Dockerfile"}, "has no context"),
-    ({"context": "web", "cache_from": ["x"]}, "build.cache_from is not supported"),
-    ({"context": "web", "args": ["TOKEN"]}, "build arg TOKEN has no value"),
-    ({"context": "web", "args": {"V": "${VERSION}"}}, "VARIABLE"),
-    ({"context": "web", "args": {"not valid": "1"}}, "invalid name"),
-    (["web"], "must be a path or a mapping"),
-    ("", "relative path"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (None, "service svc has no build: section"),
+        ("/srv/app", "absolute"),
+        ("~/app", "absolute"),
+        ("../elsewhere", "outside source_dir"),
+        ("backend/../../x", "outside source_dir"),
+        ({"context": "/srv/app"}, "absolute"),
+        ({"context": "web", "dockerfile": "/etc/Dockerfile"}, "absolute"),
+        ({"context": "web", "dockerfile": "../../Dockerfile"}, "outside source_dir"),
+        ("https://github.com/x/y.git", "remote build context"),
+        ("git@github.com:x/y.git", "remote build context"),
+        ("${APP_DIR}", "VARIABLE"),
+        ({"dockerfile": "Dockerfile"}, "has no context"),
+        ({"context": "web", "cache_from": ["x"]}, "build.cache_from is not supported"),
+        ({"context": "web", "args": ["TOKEN"]}, "build arg TOKEN has no value"),
+        ({"context": "web", "args": {"V": "${VERSION}"}}, "VARIABLE"),
+        ({"context": "web", "args": {"not valid": "1"}}, "invalid name"),
+        (["web"], "must be a path or a mapping"),
+        ("", "relative path"),
+    ],
+)
 def test_refused_build_sections_name_the_service(build, message):
     with pytest.raises(BadCaptureInput, match="service svc") as caught:
         parse_build("svc", build)
@@ -88,6 +90,7 @@ def test_dockerfile_may_leave_its_context_but_not_source_dir():
 
 
 # -- the plan: paths resolved against source_dir --------------------------------------------------
+
 
 def test_plan_resolves_contexts_and_tags_with_the_source_tag(tmp_path):
     root = source_tree(tmp_path / "src")
@@ -134,6 +137,7 @@ def test_missing_context_or_dockerfile_and_bad_source_tag_are_refused(tmp_path):
 
 # -- the build stream -----------------------------------------------------------------------------
 
+
 def test_stream_is_split_into_clean_lines_and_returns_the_image_id():
     lines = []
     events = [
@@ -146,15 +150,23 @@ def test_stream_is_split_into_clean_lines_and_returns_the_image_id():
         {"stream": "Successfully built aaaaaaaaaaaa"},
     ]
     assert read_build_stream(events, "x:latest", lines.append) == "sha256:" + "a" * 64
-    assert lines == ["Step 1/2 : FROM scratch", " ---> abc", "1234: Pulling fs layer", "ok", "100%",
-                     "Successfully built aaaaaaaaaaaa"]
+    assert lines == [
+        "Step 1/2 : FROM scratch",
+        " ---> abc",
+        "1234: Pulling fs layer",
+        "ok",
+        "100%",
+        "Successfully built aaaaaaaaaaaa",
+    ]
 
 
 def test_an_error_event_raises_after_the_output_before_it():
     lines = []
-    events = [{"stream": "Step 2/2 : COPY missing /\n"},
-              {"errorDetail": {"message": "COPY failed: no such file"}, "error": "COPY failed: no such file"},
-              {"stream": "never read\n"}]
+    events = [
+        {"stream": "Step 2/2 : COPY missing /\n"},
+        {"errorDetail": {"message": "COPY failed: no such file"}, "error": "COPY failed: no such file"},
+        {"stream": "never read\n"},
+    ]
     with pytest.raises(CaptureError, match="build of x:latest failed: COPY failed: no such file"):
         read_build_stream(events, "x:latest", lines.append)
     assert lines == ["Step 2/2 : COPY missing /"]
@@ -169,6 +181,7 @@ class FakeDocker:
             if error is not None:
                 raise error
             return iter(events)
+
         self.api = SimpleNamespace(build=build)
         self.images = SimpleNamespace(get=lambda ref: SimpleNamespace(id="sha256:" + "b" * 64))
 
@@ -201,8 +214,11 @@ def test_build_images_reports_steps_and_output_lines(tmp_path):
     assert [e["event"] for e in events] == ["step", "build", "step", "step", "build", "step"]
     assert events[0]["message"] == "building mr-dj-backend:latest from ./backend"
     assert {k: v for k, v in events[1].items() if k not in ("v", "ts")} == {
-        "event": "build", "message": "  Step 1/1 : FROM scratch", "image": "mr-dj-backend:latest",
-        "line": "Step 1/1 : FROM scratch"}
+        "event": "build",
+        "message": "  Step 1/1 : FROM scratch",
+        "image": "mr-dj-backend:latest",
+        "line": "Step 1/1 : FROM scratch",
+    }
     assert events[1]["v"] == 1
     assert events[2]["message"].startswith("built mr-dj-backend:latest (sha256:")
 
@@ -213,10 +229,13 @@ def test_build_images_reports_steps_and_output_lines(tmp_path):
 CONFIG = CLI_CONFIG.replace('database_url = "env:CAPTURE_TEST_DATABASE_URL"\n', "")
 
 
-@pytest.mark.parametrize("compose, message", [
-    ("services:\n  mr-dj-backend:\n    image: mr-dj-backend:latest\n", "service mr-dj-backend has no build:"),
-    ("services:\n  mr-dj-backend:\n    build: ../other\n", "outside source_dir"),
-])
+@pytest.mark.parametrize(
+    "compose, message",
+    [
+        ("services:\n  mr-dj-backend:\n    image: mr-dj-backend:latest\n", "service mr-dj-backend has no build:"),
+        ("services:\n  mr-dj-backend:\n    build: ../other\n", "outside source_dir"),
+    ],
+)
 def test_cli_build_refusals_exit_2_before_anything(tmp_path, capsys, compose, message):
     source_tree(tmp_path / "src", compose)
     (tmp_path / "releases.toml").write_text("")

@@ -13,9 +13,9 @@ from console.capture.bundle import bundle_entries, write_bundle
 from console.capture.checksums import append_local_sums, lines_to_append, sha256_file
 from console.capture.compose_pin import pin_compose_images
 from console.capture.errors import CaptureError
-from console.composefile import parse_compose
 from console.config import Capture
-from console.tarsafety import check_members
+from console.release.composefile import parse_compose
+from console.release.tarsafety import check_members
 
 COMPOSE = """\
 # working tree
@@ -45,9 +45,9 @@ def test_pin_replaces_images_and_drops_build():
     pinned = pin_compose_images(COMPOSE, REFS, SERVICES)
     services = parse_compose(pinned)["services"]
     assert services["mr-dj-backend"]["image"] == REFS["mr-dj-backend"]
-    assert services["mr-dj-frontend"]["image"] == REFS["mr-dj-frontend"]   # inserted: it had none
+    assert services["mr-dj-frontend"]["image"] == REFS["mr-dj-frontend"]  # inserted: it had none
     assert "build" not in services["mr-dj-backend"] and "build" not in services["mr-dj-frontend"]
-    assert services["cache"]["image"] == "redis:7"                        # not ours: untouched
+    assert services["cache"]["image"] == "redis:7"  # not ours: untouched
     assert services["mr-dj-backend"]["volumes"] == ["./state:/opt/mr-dj/state"]
     assert pinned.startswith("# working tree\n")
 
@@ -68,8 +68,13 @@ def _source(tmp_path: Path) -> Capture:
     (src / "frontend" / ".env").write_text("API_URL=http://127.0.0.1\n")
     (src / "migrations" / "001_init.up.sql").write_text("create table t();\n")
     (src / "docs" / "runbook.md").write_text("# runbook\n")
-    return Capture(source_dir=src, env_files=["backend/.env", "frontend/.env"], extra_files=["docs/runbook.md"],
-                   migration_dirs=["migrations"], local_artifacts_dir=tmp_path / "artifacts")
+    return Capture(
+        source_dir=src,
+        env_files=["backend/.env", "frontend/.env"],
+        extra_files=["docs/runbook.md"],
+        migration_dirs=["migrations"],
+        local_artifacts_dir=tmp_path / "artifacts",
+    )
 
 
 def test_bundle_holds_relative_files_only_with_private_env_files(tmp_path):
@@ -81,7 +86,12 @@ def test_bundle_holds_relative_files_only_with_private_env_files(tmp_path):
     with tarfile.open(out) as tar:
         members = {m.name: m for m in tar.getmembers()}
         assert set(n for n, m in members.items() if m.isfile()) == {
-            "docker-compose.yml", "backend/.env", "frontend/.env", "docs/runbook.md", "migrations/001_init.up.sql"}
+            "docker-compose.yml",
+            "backend/.env",
+            "frontend/.env",
+            "docs/runbook.md",
+            "migrations/001_init.up.sql",
+        }
         assert all(not m.name.startswith("/") and ".." not in m.name.split("/") for m in members.values())
         assert all(m.uid == 0 and m.gid == 0 and m.mtime == 1_700_000_000 for m in members.values())
         assert members["backend/.env"].mode == 0o600
@@ -112,7 +122,7 @@ def test_sha256sums_append_once_and_refuse_conflicts(tmp_path):
     digest = sha256_file(f)
     assert digest == hashlib.sha256(b"bundle").hexdigest()
     path = append_local_sums(tmp_path, {f.name: digest})
-    append_local_sums(tmp_path, {f.name: digest})            # same hash again: no second line
+    append_local_sums(tmp_path, {f.name: digest})  # same hash again: no second line
     assert path.read_text() == f"{digest}  v3-compose.tar.gz\n"
     with pytest.raises(CaptureError, match="refusing to overwrite"):
         append_local_sums(tmp_path, {f.name: "0" * 64})
@@ -121,5 +131,7 @@ def test_sha256sums_append_once_and_refuse_conflicts(tmp_path):
 
 def test_lines_to_append_skips_listed_names():
     existing = f"{'a' * 64}  v1-compose.tar.gz\n"
-    assert lines_to_append(existing, {"v1-compose.tar.gz": "a" * 64, "v3-db.dump": "b" * 64}, "x") == \
-        f"{'b' * 64}  v3-db.dump\n"
+    assert (
+        lines_to_append(existing, {"v1-compose.tar.gz": "a" * 64, "v3-db.dump": "b" * 64}, "x")
+        == f"{'b' * 64}  v3-db.dump\n"
+    )

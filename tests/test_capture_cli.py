@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.cli import main
+from console.cli.main import main
 
 CONFIG = """
 operator = "t"
@@ -49,11 +49,14 @@ def config_path(tmp_path, monkeypatch):
     return path
 
 
-@pytest.mark.parametrize("tag, message", [
-    ("bad tag", "refusing release tag"),
-    ("../v1", "refusing release tag"),
-    ("v1", "already in the release log"),
-])
+@pytest.mark.parametrize(
+    "tag, message",
+    [
+        ("bad tag", "refusing release tag"),
+        ("../v1", "refusing release tag"),
+        ("v1", "already in the release log"),
+    ],
+)
 def test_bad_tags_exit_2(config_path, tmp_path, capsys, tag, message):
     assert main(["--config", str(config_path), "capture", "--tag", tag]) == 2
     assert message in capsys.readouterr().err
@@ -72,6 +75,7 @@ def test_progress_is_coalesced_per_layer_status_and_upload_decile():
     import json
 
     from console.capture.cli import PrintingReporter
+
     out = io.StringIO()
     reporter = PrintingReporter(as_json=True, out=out)
     for current in range(0, 1000, 10):

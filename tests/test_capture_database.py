@@ -14,8 +14,15 @@ URL = "postgresql://mrdj:s3cr%40t-pass@127.0.0.1:55432/mrdj?sslmode=disable"
 
 def test_pg_environment_carries_the_url_in_pg_variables():
     env = pg_environment(Secret(URL), base={"PATH": "/bin", "PGPASSWORD": "stale", "PGHOST": "elsewhere"})
-    assert env == {"PATH": "/bin", "PGHOST": "127.0.0.1", "PGPORT": "55432", "PGUSER": "mrdj",
-                   "PGPASSWORD": "s3cr@t-pass", "PGDATABASE": "mrdj", "PGSSLMODE": "disable"}
+    assert env == {
+        "PATH": "/bin",
+        "PGHOST": "127.0.0.1",
+        "PGPORT": "55432",
+        "PGUSER": "mrdj",
+        "PGPASSWORD": "s3cr@t-pass",
+        "PGDATABASE": "mrdj",
+        "PGSSLMODE": "disable",
+    }
 
 
 def test_pg_environment_refuses_other_schemes_without_quoting_the_url():
@@ -47,8 +54,11 @@ def test_tool_errors_are_redacted():
 def test_compare_counts_names_every_difference():
     assert compare_counts({"public.a": 1}, {"public.a": 1}) == []
     problems = compare_counts({"public.a": 2, "public.b": 0}, {"public.a": 1, "public.c": 0})
-    assert problems == ["table public.a: 2 rows in the source, 1 restored", "table public.b missing after restore",
-                        "table public.c appeared after restore"]
+    assert problems == [
+        "table public.a: 2 rows in the source, 1 restored",
+        "table public.b missing after restore",
+        "table public.c appeared after restore",
+    ]
 
 
 def test_scratch_names_are_random_and_safe():

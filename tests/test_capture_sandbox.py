@@ -26,8 +26,8 @@ import tomli_w
 from console.capture import database
 from console.capture.release import CaptureReporter, capture_release
 from console.config import load_config
-from console.journal import list_incidents
-from console.releaselog import ReleaseLog
+from console.incident.journal import list_incidents
+from console.release.release_log import ReleaseLog
 from tests.conftest import ROOT, host, sandbox_env
 
 pytestmark = pytest.mark.sandbox
@@ -37,8 +37,14 @@ PG_SOCKET = ROOT / "sandbox" / ".state" / "pg" / "sock"
 
 
 def cli(config_path, *args, timeout=900):
-    return subprocess.run([*CLI, "--config", str(config_path), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=sandbox_env())
+    return subprocess.run(
+        [*CLI, "--config", str(config_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=sandbox_env(),
+    )
 
 
 def health_version(port=18081):
@@ -82,9 +88,30 @@ def sandbox_environ(monkeypatch):
 
 
 def _pg_admin(sql: str) -> str:
-    result = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-At", "-h", str(PG_SOCKET),
-                             "-p", "55432", "-U", "postgres", "-d", "postgres", "-c", sql],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-X",
+            "-At",
+            "-h",
+            str(PG_SOCKET),
+            "-p",
+            "55432",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -120,6 +147,7 @@ def _leftover_scratch_dbs() -> list[str]:
 
 # -- 1. capture v3, then roll "back" to it through the CLI ----------------------------------------
 
+
 def test_capture_v3_then_rollback_to_it(fresh_sandbox, built_images, createdb_privilege, tmp_path):
     config_path = temp_config(fresh_sandbox, tmp_path)
     captured = cli(config_path, "capture", "--tag", "v3")
@@ -142,8 +170,11 @@ def test_capture_v3_then_rollback_to_it(fresh_sandbox, built_images, createdb_pr
     for name in ("mr-dj-backend", "mr-dj-frontend"):
         assert release.images[name]["ref"] == f"127.0.0.1:5000/{name}:v3"
         assert release.images[name]["digest"].startswith("sha256:")
-        manifest = httpx.head(f"http://127.0.0.1:5000/v2/{name}/manifests/v3", trust_env=False,
-                              headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+        manifest = httpx.head(
+            f"http://127.0.0.1:5000/v2/{name}/manifests/v3",
+            trust_env=False,
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        )
         assert manifest.headers.get("Docker-Content-Digest") == release.images[name]["digest"]
     sums = host(config, "cat /opt/artifacts/SHA256SUMS.txt").stdout
     for name, sha in release.files.items():
@@ -160,12 +191,16 @@ def test_capture_v3_then_rollback_to_it(fresh_sandbox, built_images, createdb_pr
 
 # -- 2. a corrupted bundle is refused before any mutating step ------------------------------------
 
+
 def test_corrupted_bundle_is_refused_before_any_mutation(fresh_sandbox, tmp_path):
     config_path = temp_config(fresh_sandbox, tmp_path)
     config = load_config(config_path)
-    flip = host(config, "f=/opt/artifacts/v1-compose.tar.gz; "
-                        "b=$(dd if=$f bs=1 skip=200 count=1 2>/dev/null | od -An -tu1 | tr -d ' '); "
-                        "printf \"\\\\$(printf %03o $(( b ^ 1 )))\" | dd of=$f bs=1 seek=200 conv=notrunc 2>/dev/null")
+    flip = host(
+        config,
+        "f=/opt/artifacts/v1-compose.tar.gz; "
+        "b=$(dd if=$f bs=1 skip=200 count=1 2>/dev/null | od -An -tu1 | tr -d ' '); "
+        'printf "\\\\$(printf %03o $(( b ^ 1 )))" | dd of=$f bs=1 seek=200 conv=notrunc 2>/dev/null',
+    )
     assert flip.returncode == 0, flip.stderr
     result = cli(config_path, "rollback", "--to", "v1", "--yes")
     assert result.returncode == 1, result.stdout[-2000:]
@@ -180,6 +215,7 @@ def test_corrupted_bundle_is_refused_before_any_mutation(fresh_sandbox, tmp_path
 
 
 # -- 3. registry down: a clear error and no release record ----------------------------------------
+
 
 def test_registry_down_gives_a_clear_error_and_no_record(sandbox_config_path, built_images, tmp_path):
     config_path = temp_config(sandbox_config_path, tmp_path, url="127.0.0.1:5999")
@@ -196,8 +232,10 @@ def test_registry_down_gives_a_clear_error_and_no_record(sandbox_config_path, bu
 
 # -- 4. the snapshot is verified only when its restore check passes -------------------------------
 
+
 def _tools(sandbox_environ):
     from console.secrets import Secret
+
     return database.PostgresTools(Secret(sandbox_environ["SANDBOX_DATABASE_URL"]))
 
 
@@ -229,14 +267,15 @@ def test_row_count_mismatch_is_not_verified(sandbox_environ, createdb_privilege,
     dump = database.dump_database(tools, tmp_path / "x-db.dump")
     counts = tools.row_counts()
     table = next(iter(counts))
-    counts[table] += 1          # the source "has" one row the snapshot lacks
+    counts[table] += 1  # the source "has" one row the snapshot lacks
     result = database.verify_dump(tools, dump, counts)
     assert not result.verified
     assert result.problems == [f"table {table}: {counts[table]} rows in the source, {counts[table] - 1} restored"]
 
 
-def test_capture_with_a_broken_dump_records_unverified(sandbox_environ, fresh_sandbox, built_images,
-                                                       createdb_privilege, tmp_path, monkeypatch):
+def test_capture_with_a_broken_dump_records_unverified(
+    sandbox_environ, fresh_sandbox, built_images, createdb_privilege, tmp_path, monkeypatch
+):
     real_dump = database.dump_database
 
     def truncating_dump(tools, path):
@@ -275,11 +314,12 @@ def test_without_createdb_the_archive_is_read_but_not_verified(sandbox_environ, 
     counts = tools.row_counts()
     result = database.verify_dump(tools, dump, counts)
     assert result.method == "archive-read" and not result.verified
-    assert result.restored_counts == counts          # every table's rows were decoded
+    assert result.restored_counts == counts  # every table's rows were decoded
     assert "CREATEDB" in result.problems[0]
 
 
 # -- 5. --build builds from the compose file's build: contexts (runbook section 4, step 3) ---------
+
 
 @pytest.fixture
 def running_sandbox(request) -> Path:
@@ -305,12 +345,13 @@ def test_build_flag_builds_the_images_then_captures_them(running_sandbox, tmp_pa
     client = docker.DockerClient(base_url=sandbox_env()["DOCKER_HOST"])
     names = ("mr-dj-backend", "mr-dj-frontend")
     try:
-        result = cli(config_path, "capture", "--tag", tag, "--build", "--source-tag", source_tag,
-                     "--no-push", "--skip-db")
+        result = cli(
+            config_path, "capture", "--tag", tag, "--build", "--source-tag", source_tag, "--no-push", "--skip-db"
+        )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert f"building mr-dj-backend:{source_tag} from ./backend" in result.stdout
         assert f"building mr-dj-frontend:{source_tag} from ./frontend" in result.stdout
-        assert "  Step 1/" in result.stdout and "FROM scratch" in result.stdout   # the build's own output
+        assert "  Step 1/" in result.stdout and "FROM scratch" in result.stdout  # the build's own output
 
         release = ReleaseLog.load(tmp_path / "releases.toml").get(tag)
         assert release is not None and release.pushed is False and release.verified is False

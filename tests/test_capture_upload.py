@@ -52,9 +52,10 @@ def test_upload_resumes_a_partial_file_and_lists_each_file_once(sandbox_config_p
         await transport.run(["mkdir", "-p", remote_dir], timeout=30)
         # An interrupted earlier upload left the first MiB (a true prefix) behind.
         await transport.sftp_put(_prefix(tmp_path, big, 1024 * 1024), f"{remote_dir}/{big.name}", resume=False)
-        await upload_artifacts(transport, remote_dir, files, hashes,
-                               lambda name, done, total: progress.append((name, done, total)))
-        await upload_artifacts(transport, remote_dir, files, hashes)   # again: no second listing
+        await upload_artifacts(
+            transport, remote_dir, files, hashes, lambda name, done, total: progress.append((name, done, total))
+        )
+        await upload_artifacts(transport, remote_dir, files, hashes)  # again: no second listing
         sums = (await transport.run(["cat", f"{remote_dir}/SHA256SUMS.txt"], capture=True)).stdout
         modes = (await transport.run(["stat", "-c", "%a %n", f"{remote_dir}/{big.name}"], capture=True)).stdout
         return sums, modes
@@ -63,7 +64,7 @@ def test_upload_resumes_a_partial_file_and_lists_each_file_once(sandbox_config_p
     assert sums == f"{big_sha}  {big.name}\n{small_sha}  {small.name}\n"
     assert modes.startswith("600 ")
     first_big = next(p for p in progress if p[0] == big.name)
-    assert first_big[1] == 1024 * 1024          # resumed where the partial file ended
+    assert first_big[1] == 1024 * 1024  # resumed where the partial file ended
     assert progress[-1][1] == progress[-1][2]
 
 
@@ -73,7 +74,7 @@ def test_a_stale_prefix_is_detected_and_sent_again(sandbox_config_path, tmp_path
 
     async def scenario(transport):
         await transport.run(["mkdir", "-p", remote_dir], timeout=30)
-        other, _ = _file(tmp_path, "other", 512 * 1024)     # same name, different bytes (an older dump)
+        other, _ = _file(tmp_path, "other", 512 * 1024)  # same name, different bytes (an older dump)
         await transport.sftp_put(other, f"{remote_dir}/{big.name}", resume=False)
         await upload_artifacts(transport, remote_dir, {big.name: big}, {big.name: big_sha})
         return (await transport.run(["sha256sum", f"{remote_dir}/{big.name}"], capture=True)).stdout
@@ -87,8 +88,14 @@ def test_a_file_listed_with_another_hash_is_never_overwritten(sandbox_config_pat
 
     async def scenario(transport):
         await transport.run(["mkdir", "-p", remote_dir], timeout=30)
-        await transport.run(["sh", "-c", f"printf old > {remote_dir}/{new.name}; "
-                                         f"printf '%s  %s\\n' {'0' * 64} {new.name} > {remote_dir}/SHA256SUMS.txt"])
+        await transport.run(
+            [
+                "sh",
+                "-c",
+                f"printf old > {remote_dir}/{new.name}; "
+                f"printf '%s  %s\\n' {'0' * 64} {new.name} > {remote_dir}/SHA256SUMS.txt",
+            ]
+        )
         with pytest.raises(CaptureError, match="refusing to overwrite"):
             await upload_artifacts(transport, remote_dir, {new.name: new}, {new.name: new_sha})
         return (await transport.run(["cat", f"{remote_dir}/{new.name}"], capture=True)).stdout

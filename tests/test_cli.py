@@ -9,21 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from console import cli_commands
+from _screens_support import HostStandIn, make_config  # tests/ is on sys.path under plain `pytest` too
+from console.cli import commands as cli_commands
 from console.engine.incident import open_new_incident
 from console.engine.procedure import ActionResult, Procedure, Step
-from console.journal import Journal
+from console.incident.journal import Journal
 from console.notify import messages
-
-from _screens_support import HostStandIn, make_config   # tests/ is on sys.path under plain `pytest` too
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
 
 
 def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "console", *args], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env
+    )
 
 
 def test_check_config_accepts_the_example():
@@ -34,8 +34,11 @@ def test_check_config_accepts_the_example():
 
 def test_check_config_lists_every_problem_and_exits_2(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text(EXAMPLE.read_text().replace("port = 22 ", "port = 99999 ")
-                   .replace('webhook_url = "env:SLACK_WEBHOOK_URL"', 'webhook_url = "https://hooks.example/x"'))
+    bad.write_text(
+        EXAMPLE.read_text()
+        .replace("port = 22 ", "port = 99999 ")
+        .replace('webhook_url = "env:SLACK_WEBHOOK_URL"', 'webhook_url = "https://hooks.example/x"')
+    )
     result = run("check-config", str(bad))
     assert result.returncode == 2
     assert "target.port: must be between 1 and 65535" in result.stderr
@@ -51,8 +54,9 @@ def test_version_and_help():
 
 
 def config_with_state(tmp_path):
-    text = EXAMPLE.read_text().replace('state_dir = "~/.local/state/incident-console"',
-                                       f'state_dir = "{tmp_path / "state"}"')
+    text = EXAMPLE.read_text().replace(
+        'state_dir = "~/.local/state/incident-console"', f'state_dir = "{tmp_path / "state"}"'
+    )
     path = tmp_path / "config.toml"
     path.write_text(text)
     return path
@@ -84,8 +88,15 @@ def test_incidents_newest_first_with_state(tmp_path):
 def test_report_and_unknown_incident(tmp_path):
     config = config_with_state(tmp_path)
     journal = Journal.create(tmp_path / "state", "20261125-030000-cccc")
-    journal.record("incident_opened", incident_id=journal.incident_id, operator="alice", target="deploy@h:22",
-                   project="mr-dj", deployed="v2", ttr_target_minutes=15)
+    journal.record(
+        "incident_opened",
+        incident_id=journal.incident_id,
+        operator="alice",
+        target="deploy@h:22",
+        project="mr-dj",
+        deployed="v2",
+        ttr_target_minutes=15,
+    )
     out = tmp_path / "report.md"
     result = run("--config", str(config), "report", journal.incident_id, "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -95,6 +106,7 @@ def test_report_and_unknown_incident(tmp_path):
 
 
 # -- announcing the incident to Slack / the status page (no network: announce is recorded) ----
+
 
 async def _checked(ctx) -> ActionResult:
     return ActionResult(True, "checked")
@@ -123,8 +135,9 @@ def headless(monkeypatch, tmp_path):
 
     monkeypatch.setattr("console.engine.announce.announce", announce)
     monkeypatch.setattr("console.engine.announce.flush", flush)
-    monkeypatch.setattr("console.engine.announce.incident_notifier",
-                        lambda config, journal: None if journal is None else object())
+    monkeypatch.setattr(
+        "console.engine.announce.incident_notifier", lambda config, journal: None if journal is None else object()
+    )
     monkeypatch.setattr("console.engine.incident.make_transport", lambda config: HostStandIn())
     return config, announced
 
@@ -151,8 +164,11 @@ def test_a_resumed_incident_is_not_announced_again(headless):
     journal = open_new_incident(config, "v2")
     journal.record("procedure_started", procedure="config_hotfix", from_tag=None, to_tag="v2", dry_run=False)
     journal.record("procedure_interrupted", procedure="config_hotfix", step_id="check")
-    asyncio.run(cli_commands._execute(config, check_procedure(), headless_args(), journal=journal,
-                                      done_steps=set(), resume=True))
+    asyncio.run(
+        cli_commands._execute(
+            config, check_procedure(), headless_args(), journal=journal, done_steps=set(), resume=True
+        )
+    )
     assert messages.INCIDENT_OPENED not in announced
     assert announced == [messages.PROCEDURE_STARTED, messages.PROCEDURE_FINISHED]
 
@@ -161,8 +177,17 @@ def test_config_hotfix_announces_the_incident_it_opens_once(headless, monkeypatc
     config, announced = headless
     monkeypatch.setattr(cli_commands, "_config", lambda args: config)
     monkeypatch.setattr("console.engine.hotfix.build_config_hotfix", lambda config, **options: check_procedure())
-    args = argparse.Namespace(service="backend", env_file=None, set=[], flag_command=None, undo=None,
-                              dry_run=False, yes=True, json=True, config=None)
+    args = argparse.Namespace(
+        service="backend",
+        env_file=None,
+        set=[],
+        flag_command=None,
+        undo=None,
+        dry_run=False,
+        yes=True,
+        json=True,
+        config=None,
+    )
     assert cli_commands.cmd_config_hotfix(args) == cli_commands.EXIT_OK
     assert announced.count(messages.INCIDENT_OPENED) == 1
     assert announced[0] == messages.INCIDENT_OPENED
@@ -170,24 +195,36 @@ def test_config_hotfix_announces_the_incident_it_opens_once(headless, monkeypatc
 
 def test_config_hotfix_on_an_unreachable_host_leaves_no_empty_incident(headless, monkeypatch):
     from console.failures import ConnectionLost
-    from console.journal import list_incidents
+    from console.incident.journal import list_incidents
+
     config, announced = headless
 
     class Unreachable(HostStandIn):
         async def connect(self):
             raise ConnectionLost("connection refused")
+
     monkeypatch.setattr("console.engine.incident.make_transport", lambda config: Unreachable())
     monkeypatch.setattr(cli_commands, "_config", lambda args: config)
     monkeypatch.setattr("console.engine.hotfix.build_config_hotfix", lambda config, **options: check_procedure())
-    args = argparse.Namespace(service="backend", env_file=None, set=[], flag_command=None, undo=None,
-                              dry_run=False, yes=True, json=True, config=None)
+    args = argparse.Namespace(
+        service="backend",
+        env_file=None,
+        set=[],
+        flag_command=None,
+        undo=None,
+        dry_run=False,
+        yes=True,
+        json=True,
+        config=None,
+    )
     assert cli_commands.cmd_config_hotfix(args) == cli_commands.EXIT_FAILED
     assert list_incidents(config.paths.state_dir) == [] and announced == []
 
 
 @pytest.mark.parametrize("minutes", ["0", "-5", "nan", "inf", "soon"])
 def test_hotfix_monitor_minutes_must_be_a_positive_number(minutes, capsys):
-    from console.cli import main
+    from console.cli.main import main
+
     with pytest.raises(SystemExit) as exit_info:
         main(["--config", "config.example.toml", "hotfix", "--tag", "v3", "--monitor-minutes", minutes])
     assert exit_info.value.code == 2
@@ -196,11 +233,15 @@ def test_hotfix_monitor_minutes_must_be_a_positive_number(minutes, capsys):
 
 @pytest.mark.parametrize("verb", [["rollback"], ["rollback", "--to", "v1"], ["verify"], ["hotfix", "--tag", "v3"]])
 def test_an_unreadable_release_log_is_bad_input_with_one_clear_line(tmp_path, capsys, verb):
-    from console.cli import main
+    from console.cli.main import main
+
     config = tmp_path / "console.toml"
     text = (Path(__file__).resolve().parent.parent / "config.example.toml").read_text()
-    config.write_text(text.replace('release_log = "~/.local/state/incident-console/releases.toml"',
-                                   f'release_log = "{tmp_path}/releases.toml"'))
+    config.write_text(
+        text.replace(
+            'release_log = "~/.local/state/incident-console/releases.toml"', f'release_log = "{tmp_path}/releases.toml"'
+        )
+    )
     (tmp_path / "releases.toml").write_text('deployed = "v2"\n[[releases]\ntag =')
     assert main(["--config", str(config), *verb]) == 2
     err = capsys.readouterr().err

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import build_parser, main
+from console.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,27 +53,39 @@ def test_every_flag_has_help_and_every_help_shows_exit_codes_and_an_example():
 
 
 def test_json_lines_carry_schema_version_and_timestamp():
-    from console.cli_output import json_line
+    from console.cli.output import json_line
+
     line = json.loads(json_line({"event": "step", "message": "x"}))
     assert line["v"] == 1 and line["ts"].endswith("Z") and line["event"] == "step"
-    assert json.loads(json_line({"ts": "own"}))["ts"] == "own"   # an event's own timestamp stays
+    assert json.loads(json_line({"ts": "own"}))["ts"] == "own"  # an event's own timestamp stays
 
 
 def test_incidents_json_piped_into_head_ends_quietly(tmp_path):
     state = tmp_path / "state"
     state.mkdir()
-    from console.journal import Journal
+    from console.incident.journal import Journal
+
     for i in range(300):
-        Journal.create(state, f"20261129-0000{i:03d}-test").record("incident_opened", operator="t", target="h", deployed="v1")
+        Journal.create(state, f"20261129-0000{i:03d}-test").record(
+            "incident_opened", operator="t", target="h", deployed="v1"
+        )
     config = tmp_path / "c.toml"
-    config.write_text(f'[target]\nhost = "h"\nproject_name = "a"\nproject_dir = "/opt/a"\n'
-                      f'[commands]\nmaintenance = false\nmigrations = false\nsmoke_tests = []\n'
-                      f'[registry]\nurl = "r:5000"\n[[services]]\nname = "a"\nimage = "a"\n'
-                      f'[[health]]\nname = "a"\nurl = "http://127.0.0.1:1/"\n[paths]\nstate_dir = "{state}"\n')
+    config.write_text(
+        f'[target]\nhost = "h"\nproject_name = "a"\nproject_dir = "/opt/a"\n'
+        f"[commands]\nmaintenance = false\nmigrations = false\nsmoke_tests = []\n"
+        f'[registry]\nurl = "r:5000"\n[[services]]\nname = "a"\nimage = "a"\n'
+        f'[[health]]\nname = "a"\nurl = "http://127.0.0.1:1/"\n[paths]\nstate_dir = "{state}"\n'
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     pipeline = subprocess.run(
-        f"{sys.executable} -m console incidents --json -c {config} | head -n 1", shell=True,
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+        f"{sys.executable} -m console incidents --json -c {config} | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert pipeline.stdout.count("\n") == 1 and json.loads(pipeline.stdout)["v"] == 1
     assert "Traceback" not in pipeline.stderr and "BrokenPipeError" not in pipeline.stderr, pipeline.stderr
 
@@ -84,7 +96,7 @@ def test_completion_scripts_complete_subcommands_ids_and_tags(shell, capsys):
     script = capsys.readouterr().out
     assert "rollback" in script and "capture" in script
     assert "_incident_console_ids" in script and "_incident_console_tags" in script
-    assert "decide" in script and "resolve" in script   # the incident verb's subcommands
+    assert "decide" in script and "resolve" in script  # the incident verb's subcommands
     if shell == "bash":
         done = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
         assert done.returncode == 0, done.stderr

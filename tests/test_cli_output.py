@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 
-from console.cli_output import CLIDecider
+from console.cli.output import CLIDecider
 from console.engine.procedure import Step
 
 STEP = Step("compose_down", "Stop the stack", argv=["true"], destructive=True)
@@ -24,13 +23,14 @@ async def test_closed_input_refuses_the_confirmation_and_aborts_after_a_failure(
 
 
 async def test_a_skip_needs_a_reason_and_closed_input_aborts(monkeypatch):
-    answers = iter(["s", ""])   # skip, then the input closes before a reason is given
+    answers = iter(["s", ""])  # skip, then the input closes before a reason is given
 
     def answer(prompt=""):
         try:
             return next(answers)
         except StopIteration:
             raise EOFError from None
+
     monkeypatch.setattr("builtins.input", answer)
     assert (await CLIDecider(assume_yes=False, interactive=True).on_failure(STEP, None)).action == "abort"
 
@@ -39,7 +39,7 @@ def test_cancelling_a_question_does_not_wait_for_the_line():
     # input() blocks forever here; the run is cancelled as Ctrl-C would; the process must end.
     script = """
 import asyncio, builtins, threading
-from console.cli_output import CLIDecider
+from console.cli.output import CLIDecider
 from console.engine.procedure import Step
 asking = threading.Event()
 def blocked_input(prompt=''):

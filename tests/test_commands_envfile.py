@@ -79,6 +79,7 @@ def test_incident_id_is_validated():
 
 # -- On a real shell, as the transport runs them (shlex.join handed to sh) ---------------------
 
+
 def _run(argv, stdin=b""):
     return subprocess.run(["sh", "-c", shlex.join(argv)], input=stdin_bytes(stdin), capture_output=True)
 
@@ -97,12 +98,15 @@ def env_file(tmp_path):
 def test_hotfix_round_trip(env_file):
     f = str(env_file)
     assert _run(envfile.backup_env_file(f, "inc-1")).returncode == 0
-    result = _run(envfile.set_env_keys(f, ["A", "B", "NEW"]),
-                  envfile.set_keys_stdin({"A": Secret("s3cr3t$`'\"\\n"), "B": "b v", "NEW": "x=y"}))
+    result = _run(
+        envfile.set_env_keys(f, ["A", "B", "NEW"]),
+        envfile.set_keys_stdin({"A": Secret("s3cr3t$`'\"\\n"), "B": "b v", "NEW": "x=y"}),
+    )
     assert result.returncode == 0, result.stderr
     assert b"s3cr3t" not in result.stdout + result.stderr
-    assert env_file.read_text() == ("# backend settings\nA=s3cr3t$`'\"\\n\nB=b v\nC=3\nA=s3cr3t$`'\"\\n\n"
-                                    "line without equals\nNEW=x=y\n")
+    assert env_file.read_text() == (
+        "# backend settings\nA=s3cr3t$`'\"\\n\nB=b v\nC=3\nA=s3cr3t$`'\"\\n\nline without equals\nNEW=x=y\n"
+    )
     assert oct(env_file.stat().st_mode & 0o777) == "0o640"
     keys = _run(envfile.list_env_keys(f))
     assert keys.stdout.decode().split() == ["A", "B", "C", "A", "NEW"]

@@ -6,21 +6,35 @@ import pytest
 
 from console.commands import health
 from console.validate import UnsafeValue
-
 from tests._http_support import JSONServer
 
 
 def test_curl_health():
     assert shlex.join(health.curl_health("https://staging.sevensa.nl/api/health", 5)) == (
-        "curl -fsS --proto =http,https --max-time 5 https://staging.sevensa.nl/api/health")
+        "curl -fsS --proto =http,https --max-time 5 https://staging.sevensa.nl/api/health"
+    )
     assert shlex.join(health.curl_health("http://127.0.0.1:8080/health?full=1", 2.5)) == (
-        "curl -fsS --proto =http,https --max-time 2.5 'http://127.0.0.1:8080/health?full=1'")
+        "curl -fsS --proto =http,https --max-time 2.5 'http://127.0.0.1:8080/health?full=1'"
+    )
 
 
-@pytest.mark.parametrize("bad", [
-    "ftp://x/health", "file:///etc/passwd", "https://x/a b", "https://x/a'b", 'https://x/"', "https://x/\n",
-    "https://x/a\\b", "https://user:pass@x/health", "", "-K /etc/passwd", "https://x/\u0661", "//x/health",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "ftp://x/health",
+        "file:///etc/passwd",
+        "https://x/a b",
+        "https://x/a'b",
+        'https://x/"',
+        "https://x/\n",
+        "https://x/a\\b",
+        "https://user:pass@x/health",
+        "",
+        "-K /etc/passwd",
+        "https://x/\u0661",
+        "//x/health",
+    ],
+)
 def test_urls_are_validated(bad):
     with pytest.raises(UnsafeValue, match="URL"):
         health.curl_health(bad, 5)
@@ -48,13 +62,16 @@ def local_server():
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 def test_curl_commands_against_a_local_server(local_server):
-    ok = subprocess.run(["sh", "-c", shlex.join(health.curl_health(local_server + "/health", 5))],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        ["sh", "-c", shlex.join(health.curl_health(local_server + "/health", 5))], capture_output=True, text=True
+    )
     assert ok.returncode == 0 and ok.stdout == '{"status":"ok","version":"v1"}'
-    down = subprocess.run(["sh", "-c", shlex.join(health.curl_health(local_server + "/down", 5))],
-                          capture_output=True, text=True)
+    down = subprocess.run(
+        ["sh", "-c", shlex.join(health.curl_health(local_server + "/down", 5))], capture_output=True, text=True
+    )
     assert down.returncode == 22
-    status = subprocess.run(["sh", "-c", shlex.join(health.curl_status(local_server + "/down", 5))],
-                            capture_output=True, text=True)
+    status = subprocess.run(
+        ["sh", "-c", shlex.join(health.curl_status(local_server + "/down", 5))], capture_output=True, text=True
+    )
     assert status.returncode == 0
     assert health.parse_curl_status(status.stdout) == (503, '{"status":"down"}')

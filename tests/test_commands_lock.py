@@ -28,13 +28,23 @@ def test_read_and_release():
     assert shlex.join(lock.release_lock(LOCK, "/opt/mr-dj")) == f"rm -rf -- {LOCK}"
 
 
-@pytest.mark.parametrize("bad", [
-    "/opt/mr-dj", "/opt/mr-dj/", "/opt", "/", "/opt/other/.incident-console.lock",
-    "/opt/mr-dj/../.incident-console.lock", "/opt/mr-dj/.incident-console.lock/..",
-    "/opt/mr-dj/x.incident-console.lock", "opt/mr-dj/.incident-console.lock",
-    "/opt/mr-dj/.incident-console.lock;id", "/opt/mr-dj/.incident-console.lock\n",
-    "/opt/mr-dj-x/.incident-console.lock",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "/opt/mr-dj",
+        "/opt/mr-dj/",
+        "/opt",
+        "/",
+        "/opt/other/.incident-console.lock",
+        "/opt/mr-dj/../.incident-console.lock",
+        "/opt/mr-dj/.incident-console.lock/..",
+        "/opt/mr-dj/x.incident-console.lock",
+        "opt/mr-dj/.incident-console.lock",
+        "/opt/mr-dj/.incident-console.lock;id",
+        "/opt/mr-dj/.incident-console.lock\n",
+        "/opt/mr-dj-x/.incident-console.lock",
+    ],
+)
 def test_release_refuses_anything_but_the_lock_under_the_project(bad):
     with pytest.raises(UnsafeValue):
         lock.release_lock(bad, "/opt/mr-dj")
@@ -42,11 +52,23 @@ def test_release_refuses_anything_but_the_lock_under_the_project(bad):
         lock.acquire_lock(bad, "/opt/mr-dj", "alice", "inc-1", SINCE)
 
 
-@pytest.mark.parametrize("field, bad", [
-    ("holder", "alice\nincident=forged"), ("holder", ""), ("holder", "$(id)"), ("holder", "al\u0131ce"),
-    ("incident_id", "inc-1;id"), ("incident_id", "inc-1\n"), ("incident_id", "../x"), ("incident_id", ""),
-    ("incident_id", "inc-\u0661"), ("since", "yesterday"), ("since", SINCE + "\n"), ("since", ""),
-])
+@pytest.mark.parametrize(
+    "field, bad",
+    [
+        ("holder", "alice\nincident=forged"),
+        ("holder", ""),
+        ("holder", "$(id)"),
+        ("holder", "al\u0131ce"),
+        ("incident_id", "inc-1;id"),
+        ("incident_id", "inc-1\n"),
+        ("incident_id", "../x"),
+        ("incident_id", ""),
+        ("incident_id", "inc-\u0661"),
+        ("since", "yesterday"),
+        ("since", SINCE + "\n"),
+        ("since", ""),
+    ],
+)
 def test_acquire_validates_every_value(field, bad):
     values = {"holder": "alice", "incident_id": "inc-1", "since": SINCE, field: bad}
     with pytest.raises(UnsafeValue):
@@ -55,12 +77,15 @@ def test_acquire_validates_every_value(field, bad):
 
 def test_lock_held_from_stderr():
     assert lock.lock_held_from_stderr(
-        "mkdir: cannot create directory '/opt/mr-dj/.incident-console.lock': File exists\n")
+        "mkdir: cannot create directory '/opt/mr-dj/.incident-console.lock': File exists\n"
+    )
     assert lock.lock_held_from_stderr("mkdir: can't create directory '/x/.incident-console.lock': File exists")
     assert not lock.lock_held_from_stderr(
-        "mkdir: cannot create directory '/opt/mr-dj/.incident-console.lock': Permission denied")
+        "mkdir: cannot create directory '/opt/mr-dj/.incident-console.lock': Permission denied"
+    )
     assert not lock.lock_held_from_stderr(
-        "mkdir: cannot create directory '/nope/.incident-console.lock': No such file or directory")
+        "mkdir: cannot create directory '/nope/.incident-console.lock': No such file or directory"
+    )
     assert not lock.lock_held_from_stderr("")
 
 
@@ -111,7 +136,7 @@ def test_release_own_lock_leaves_a_lock_that_is_no_longer_ours(tmp_path):
     assert (tmp_path / ".incident-console.lock").is_dir()
     assert _run(lock.release_own_lock(lock_dir, project, "inc-2")).returncode == 0
     assert not (tmp_path / ".incident-console.lock").exists()
-    assert _run(lock.release_own_lock(lock_dir, project, "inc-2")).returncode == 0   # already gone: fine
+    assert _run(lock.release_own_lock(lock_dir, project, "inc-2")).returncode == 0  # already gone: fine
 
 
 def test_lock_state_tells_not_locked_from_locked_without_info(tmp_path):

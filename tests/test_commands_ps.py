@@ -21,8 +21,9 @@ def test_v2_json_array():
     backend = by_name(states)["mr-dj-mr-dj-backend-1"]
     assert (backend.state, backend.running, backend.health, backend.exit_code) == ("running", True, "unhealthy", None)
     frontend = by_name(states)["mr-dj-mr-dj-frontend-1"]
-    assert frontend == ServiceState("mr-dj-mr-dj-frontend-1", "mr-dj-frontend", "exited", False, None, 1,
-                                    "Exited (1) 30 seconds ago", False)
+    assert frontend == ServiceState(
+        "mr-dj-mr-dj-frontend-1", "mr-dj-frontend", "exited", False, None, 1, "Exited (1) 30 seconds ago", False
+    )
 
 
 def test_v2_json_lines():
@@ -91,14 +92,17 @@ def test_v1_table_with_leading_warning_lines():
     assert len(parse_ps(out, "docker-compose", "mr-dj")) == 7
 
 
-@pytest.mark.parametrize("bad", [
-    "not a table at all",
-    "[{\"Name\": ",
-    '{"Name": "x"}\n{broken',
-    "[1, 2]",
-    "   Name        Command      State    Ports\n---------------------------------------\n"
-    "mr-dj_a_1   run   Sleeping   \n",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not a table at all",
+        '[{"Name": ',
+        '{"Name": "x"}\n{broken',
+        "[1, 2]",
+        "   Name        Command      State    Ports\n---------------------------------------\n"
+        "mr-dj_a_1   run   Sleeping   \n",
+    ],
+)
 def test_unknown_output_is_an_error_not_an_empty_list(bad):
     with pytest.raises(PsParseError):
         parse_ps(bad, "docker compose", "mr-dj")

@@ -40,10 +40,25 @@ def remote(config):
     assert t.host in ("127.0.0.1", "::1", "localhost")
 
     def run(argv, stdin: bytes = b"") -> subprocess.CompletedProcess:
-        ssh = ["ssh", "-p", str(t.port), "-i", t.identity_file, "-o", f"UserKnownHostsFile={t.known_hosts}",
-               "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
-               f"{t.user}@{t.host}", shlex.join(argv)]
+        ssh = [
+            "ssh",
+            "-p",
+            str(t.port),
+            "-i",
+            t.identity_file,
+            "-o",
+            f"UserKnownHostsFile={t.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            f"{t.user}@{t.host}",
+            shlex.join(argv),
+        ]
         return subprocess.run(ssh, input=stdin_bytes(stdin), capture_output=True, timeout=120)
+
     return run
 
 

@@ -11,8 +11,8 @@ from console.capture.build import plan_builds
 from console.capture.compose_model import compose_model
 from console.capture.compose_pin import pin_compose_files
 from console.capture.errors import BadCaptureInput
-from console.composefile import merge_documents, parse_compose
 from console.config import load_config
+from console.release.composefile import merge_documents, parse_compose
 
 COMPOSE = """\
 # Shop API
@@ -50,11 +50,13 @@ def project(tmp_path: Path) -> Path:
     (src / "api" / ".env").write_text("DATABASE_URL=postgres://u:hunter2@db/x\n")
     (src / "api" / "Dockerfile").write_text("FROM scratch\n")
     config = tmp_path / "c.toml"
-    config.write_text(f'[target]\nhost = "h"\nproject_name = "shop"\nproject_dir = "/opt/shop"\n'
-                      f'[commands]\nmaintenance = false\nmigrations = false\nsmoke_tests = []\n[registry]\nurl = "r:5000"\n'
-                      f'[[services]]\nname = "shop-api"\nimage = "shop-api"\n'
-                      f'[[health]]\nname = "a"\nurl = "http://127.0.0.1:1/"\n'
-                      f'[capture]\nsource_dir = "{src}"\n')
+    config.write_text(
+        f'[target]\nhost = "h"\nproject_name = "shop"\nproject_dir = "/opt/shop"\n'
+        f'[commands]\nmaintenance = false\nmigrations = false\nsmoke_tests = []\n[registry]\nurl = "r:5000"\n'
+        f'[[services]]\nname = "shop-api"\nimage = "shop-api"\n'
+        f'[[health]]\nname = "a"\nurl = "http://127.0.0.1:1/"\n'
+        f'[capture]\nsource_dir = "{src}"\n'
+    )
     return config
 
 
@@ -63,7 +65,7 @@ def test_a_local_compose_cli_resolves_both_files(tmp_path):
     config = load_config(project(tmp_path), environ={})
     assert config.capture.compose_files == ("compose.yaml", "compose.override.yaml")
     model = compose_model(config)
-    if model.note:   # a docker CLI without compose: the own parse, said so
+    if model.note:  # a docker CLI without compose: the own parse, said so
         pytest.skip(f"no usable compose CLI here: {model.note}")
     service = model.document["services"]["shop-api"]
     assert str(service["environment"]["PORT"]) == "19181"
@@ -91,8 +93,9 @@ def test_a_file_that_is_not_yaml_is_refused_naming_the_file(tmp_path):
 
 def test_pinning_keeps_comments_anchors_and_flow_maps_and_drops_build():
     refs = {"shop-api": "r:5000/shop-api:v1"}
-    pinned = pin_compose_files({"compose.yaml": COMPOSE, "compose.override.yaml": OVERRIDE}, refs,
-                               {"shop-api": "shop-api"})
+    pinned = pin_compose_files(
+        {"compose.yaml": COMPOSE, "compose.override.yaml": OVERRIDE}, refs, {"shop-api": "shop-api"}
+    )
     text = pinned["compose.yaml"]
     assert text.startswith("# Shop API\n") and "<<: *service" in text and "&logging" in text
     assert 'logging: {driver: json-file, options: {max-size: "10m", max-file: "3"}}' in text
@@ -104,8 +107,7 @@ def test_pinning_keeps_comments_anchors_and_flow_maps_and_drops_build():
 
 
 def test_a_build_inherited_through_a_merge_key_is_written_out_without_it():
-    text = ("x-app: &app\n  build: ./api\n  init: true\nservices:\n  shop-api:\n    <<: *app\n"
-            "    ports: ['8080:80']\n")
+    text = "x-app: &app\n  build: ./api\n  init: true\nservices:\n  shop-api:\n    <<: *app\n    ports: ['8080:80']\n"
     pinned = pin_compose_files({"compose.yaml": text}, {"shop-api": "r/shop-api:v1"}, {"shop-api": "shop-api"})
     service = parse_compose(pinned["compose.yaml"])["services"]["shop-api"]
     assert service == {"init": True, "ports": ["8080:80"], "image": "r/shop-api:v1"}

@@ -15,12 +15,27 @@ from console.config import ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
-STAGING = {"project_dir": "/opt/mr-dj-staging", "project_name": "mr-dj-staging",
-           "health": [{"name": "staging", "url": "http://127.0.0.1:28081/api/health"}]}
-PREREQUISITES = {"backup_check_command": ["true"], "backup_check_url": "https://b.example/x",
-                 "alerts_check_url": "https://a.example/y"}
-WRONG = {"int": 1, "str": "x", "bool": True, "float": 1.5, "list": [1, "a"], "table": {"a": 1},
-         "tables": [{"a": 1}], "empty list": [], "negative": -3}
+STAGING = {
+    "project_dir": "/opt/mr-dj-staging",
+    "project_name": "mr-dj-staging",
+    "health": [{"name": "staging", "url": "http://127.0.0.1:28081/api/health"}],
+}
+PREREQUISITES = {
+    "backup_check_command": ["true"],
+    "backup_check_url": "https://b.example/x",
+    "alerts_check_url": "https://a.example/y",
+}
+WRONG = {
+    "int": 1,
+    "str": "x",
+    "bool": True,
+    "float": 1.5,
+    "list": [1, "a"],
+    "table": {"a": 1},
+    "tables": [{"a": 1}],
+    "empty list": [],
+    "negative": -3,
+}
 
 
 def full_example() -> dict:
@@ -52,6 +67,7 @@ def dotted(path) -> str:
 
 def replaced(data: dict, path, value) -> dict:
     import copy
+
     data = copy.deepcopy(data)
     holder = data
     for part in path[:-1]:
@@ -79,10 +95,17 @@ def test_a_wrong_type_anywhere_is_a_problem_with_its_key_path(kind):
             keys = [key for key, _ in exc.problems]
             name = dotted(path)
             # The problem names the key itself, or the table/array it sits in (for array items).
-            if not any(k == name or k.startswith(name + ".") or k.startswith(name + "[")
-                       or name.startswith(k + ".") or name.startswith(k + "[") for k in keys if k):
+            if not any(
+                k == name
+                or k.startswith(name + ".")
+                or k.startswith(name + "[")
+                or name.startswith(k + ".")
+                or name.startswith(k + "[")
+                for k in keys
+                if k
+            ):
                 unnamed.append((name, exc.problems))
-        except Exception as exc:   # noqa: BLE001 - the property under test
+        except Exception as exc:  # noqa: BLE001 - the property under test
             crashes.append(f"{dotted(path)} = {WRONG[kind]!r}: {type(exc).__name__}: {exc}")
     assert crashes == [], "\n".join(crashes)
     assert unnamed == []
@@ -94,8 +117,9 @@ def test_check_config_reports_project_dir_of_the_wrong_type_and_exits_2(tmp_path
     data[section]["project_dir"] = 1
     path = tmp_path / "config.toml"
     path.write_text(tomli_w.dumps(data))
-    done = subprocess.run([sys.executable, "-m", "console", "check-config", str(path)],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "check-config", str(path)], capture_output=True, text=True, cwd=ROOT
+    )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert f"{section}.project_dir" in done.stdout + done.stderr

@@ -8,16 +8,15 @@ import shlex
 import pytest
 from textual.widgets import OptionList
 
-from console.releaselog import Release, ReleaseLog
+from console.release.release_log import Release, ReleaseLog
 from console.transport.base import CommandResult
 from screens.app import make_app
 from screens.checklist import ChecklistScreen
 from screens.home import HomeScreen
 from screens.rollback_target import RollbackTargetDialog
-
 from tests._screens_support import HostStandIn, fixed_clock, make_config, wait_for
 
-V1 = {"mr-dj-backend": "sha256:" + "1" * 64, "mr-dj-frontend": "sha256:" + "2" * 64}   # _screens_support's v1
+V1 = {"mr-dj-backend": "sha256:" + "1" * 64, "mr-dj-frontend": "sha256:" + "2" * 64}  # _screens_support's v1
 
 
 class DockerHost(HostStandIn):
@@ -32,10 +31,18 @@ class DockerHost(HostStandIn):
         joined = shlex.join(argv)
         if argv[:2] == ["sh", "-c"] and "docker ps -aq" in argv[2]:
             self.commands.append(list(argv))
-            out = json.dumps([{"Name": f"/mr-dj_{s}_1", "Image": f"sha256:img-{s}", "State": {"Running": True},
-                               "Created": "2026-03-14T02:50:00.123456789Z",
-                               "Config": {"Image": f"r/{s}:x", "Labels": {"com.docker.compose.service": s}}}
-                              for s in self.images])
+            out = json.dumps(
+                [
+                    {
+                        "Name": f"/mr-dj_{s}_1",
+                        "Image": f"sha256:img-{s}",
+                        "State": {"Running": True},
+                        "Created": "2026-03-14T02:50:00.123456789Z",
+                        "Config": {"Image": f"r/{s}:x", "Labels": {"com.docker.compose.service": s}},
+                    }
+                    for s in self.images
+                ]
+            )
             return CommandResult(list(argv), 0, 0.0, out, "")
         if joined.startswith("docker image inspect"):
             self.commands.append(list(argv))
@@ -65,8 +72,9 @@ async def test_home_shows_what_the_host_runs_and_the_disagreement(tmp_path):
 def log_with_older_releases(config) -> None:
     log = ReleaseLog.load(config.paths.release_log)
     log.releases.insert(0, Release(tag="v0", captured_at="2026-03-12T10:00:00Z", verified=False))
-    log.releases.insert(0, Release(tag="v0a", captured_at="2026-03-11T10:00:00Z", verified=True,
-                                   files={"v0a-compose.tar.gz": "c" * 64}))
+    log.releases.insert(
+        0, Release(tag="v0a", captured_at="2026-03-11T10:00:00Z", verified=True, files={"v0a-compose.tar.gz": "c" * 64})
+    )
     log.mark_bad("v0", by="alice", reason="corrupt bundle")
     log.save()
 
@@ -89,12 +97,15 @@ async def test_the_picker_offers_known_good_releases_older_than_what_runs_with_t
     log_with_older_releases(config)
     chosen = []
     app = make_app(config, transport=DockerHost(V1, sums=f"{'c' * 64}  v0a-compose.tar.gz\n"), clock=fixed_clock)
-    async with app.run_test(size=(120, 40), message_hook=lambda m: isinstance(m, ChecklistScreen.ProcedureChosen)
-                            and chosen.append(m.procedure)) as pilot:
+    async with app.run_test(
+        size=(120, 40),
+        message_hook=lambda m: isinstance(m, ChecklistScreen.ProcedureChosen) and chosen.append(m.procedure),
+    ) as pilot:
         from console.engine.incident import open_new_incident
+
         app.set_incident(open_new_incident(config, "v2"))
         dialog = await open_rollback_picker(pilot, app)
-        assert [c.tag for c in dialog.candidates] == ["v0", "v0a"]     # older than v1 (what runs), newest first
+        assert [c.tag for c in dialog.candidates] == ["v0", "v0a"]  # older than v1 (what runs), newest first
         bad, good = dialog.candidates
         assert bad.bad["reason"] == "corrupt bundle" and not bad.selectable
         assert good.automatic and good.hashes_ok and good.db_verified
@@ -113,15 +124,21 @@ async def test_the_picker_offers_known_good_releases_older_than_what_runs_with_t
 async def test_the_coordinator_can_pick_another_target_or_cancel(tmp_path):
     config = make_config(tmp_path)
     chosen = []
-    app = make_app(config, transport=DockerHost({"mr-dj-backend": "sha256:" + "3" * 64,
-                                                 "mr-dj-frontend": "sha256:" + "2" * 64}), clock=fixed_clock)
-    async with app.run_test(size=(120, 40), message_hook=lambda m: isinstance(m, ChecklistScreen.ProcedureChosen)
-                            and chosen.append(m.procedure)) as pilot:
+    app = make_app(
+        config,
+        transport=DockerHost({"mr-dj-backend": "sha256:" + "3" * 64, "mr-dj-frontend": "sha256:" + "2" * 64}),
+        clock=fixed_clock,
+    )
+    async with app.run_test(
+        size=(120, 40),
+        message_hook=lambda m: isinstance(m, ChecklistScreen.ProcedureChosen) and chosen.append(m.procedure),
+    ) as pilot:
         from console.engine.incident import open_new_incident
+
         app.set_incident(open_new_incident(config, "v2"))
         dialog = await open_rollback_picker(pilot, app)
         assert [c.tag for c in dialog.candidates] == ["v1"] and dialog.candidates[0].automatic
-        assert dialog.candidates[0].hashes == "missing on the host (v1-compose.tar.gz)"   # an empty SHA256SUMS
+        assert dialog.candidates[0].hashes == "missing on the host (v1-compose.tar.gz)"  # an empty SHA256SUMS
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="back on the checklist")
         assert not chosen

@@ -21,16 +21,19 @@ from pathlib import Path
 import pytest
 
 from console.config import load_config
-from console.releaselog import ReleaseLog
+from console.release.release_log import ReleaseLog
 from tests._waiting import wait_for_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 CTL = ROOT / "sandbox" / "ctl"
 CONSOLE = Path(sys.executable).parent / "incident-console"
-POLL = 0.1   # seconds between two looks at the screen
+POLL = 0.1  # seconds between two looks at the screen
 
-pytestmark = [pytest.mark.e2e, pytest.mark.sandbox,
-              pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.sandbox,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
+]
 
 
 class Terminal:
@@ -44,13 +47,11 @@ class Terminal:
         subprocess.run(["tmux", "send-keys", "-t", self.session, "-l", text], check=True)
 
     def screen(self) -> str:
-        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session],
-                                capture_output=True, text=True)
+        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session], capture_output=True, text=True)
         return result.stdout
 
     def alive(self) -> bool:
-        return subprocess.run(["tmux", "has-session", "-t", self.session],
-                              capture_output=True).returncode == 0
+        return subprocess.run(["tmux", "has-session", "-t", self.session], capture_output=True).returncode == 0
 
     def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -61,7 +62,6 @@ class Terminal:
                 return screen
             time.sleep(POLL)
         raise AssertionError(f"{pattern!r} not on screen after {timeout:g}s; screen was:\n{screen}")
-
 
 
 def selected_item(screen: str) -> str | None:
@@ -78,8 +78,9 @@ def confirmation(screen: str) -> str | None:
 
 def _ctl(*args: str) -> str:
     result = subprocess.run([str(CTL), *args], capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, (f"sandbox/ctl {' '.join(args)} failed:\n"
-                                    f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    assert result.returncode == 0, (
+        f"sandbox/ctl {' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+    )
     return result.stdout.strip().splitlines()[-1]
 
 
@@ -98,11 +99,10 @@ def _waive_everything_open(term: Terminal, rows: int) -> None:
             term.wait_for(r": waived\b", 10)
         before = selected_item(term.screen())
         term.keys("Down")
-        try:   # the cursor moved when the detail line names another row
-            wait_for_sync(lambda before=before: selected_item(term.screen()) != before, 3, "the cursor to move",
-                          POLL)
+        try:  # the cursor moved when the detail line names another row
+            wait_for_sync(lambda before=before: selected_item(term.screen()) != before, 3, "the cursor to move", POLL)
         except AssertionError:
-            return   # the last row: Down had nowhere to go
+            return  # the last row: Down had nowhere to go
 
 
 def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_path):
@@ -113,8 +113,11 @@ def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_p
     env_sh = ROOT / "sandbox" / ".state" / "env.sh"
     command = f". {shlex.quote(str(env_sh))}; exec {shlex.quote(str(CONSOLE))} --config {shlex.quote(str(config_path))}"
     term = Terminal(session)
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
-                    "bash", "-c", command], check=True, env={**os.environ, "TERM": "xterm-256color"})
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "bash", "-c", command],
+        check=True,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )
     try:
         term.wait_for(r"Start incident", 30)
         term.keys("s")
@@ -155,8 +158,12 @@ def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_p
                 term.keys("y")
                 confirmed += 1
                 # answered: wait for that question to go, so it is never answered twice
-                wait_for_sync(lambda asked=asked: confirmation(term.screen()) != asked, 15,
-                              f"the confirmation of {asked!r} to close", POLL)
+                wait_for_sync(
+                    lambda asked=asked: confirmation(term.screen()) != asked,
+                    15,
+                    f"the confirmation of {asked!r} to close",
+                    POLL,
+                )
             time.sleep(POLL)
         else:
             raise AssertionError(f"the rollback did not succeed in time; screen:\n{screen}")
@@ -167,7 +174,7 @@ def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_p
         term.wait_for(r"frontend +OK .*v1", 20)
         assert ReleaseLog.load(config.paths.release_log).deployed == "v1"
 
-        term.keys("c")   # continue to verification
+        term.keys("c")  # continue to verification
         term.wait_for(r"[Vv]erif", 15)
         term.keys("C-q")
         wait_for_sync(lambda: not term.alive(), 15, "the app to quit", POLL)

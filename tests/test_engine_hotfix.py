@@ -13,8 +13,8 @@ from console.engine.hotfix import code_hotfix_procedure
 from console.engine.procedure import Procedure
 from console.engine.runner import Choice, StepEngine
 from console.failures import FailureReason
-from console.journal import Journal
-from console.releaselog import ReleaseLog
+from console.incident.journal import Journal
+from console.release.release_log import ReleaseLog
 from console.transport.base import CommandResult
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -77,8 +77,9 @@ def log(tmp_path):
 
 @pytest.fixture
 def config(tmp_path):
-    return dataclasses.replace(load_config(EXAMPLE), paths=dataclasses.replace(
-        load_config(EXAMPLE).paths, state_dir=tmp_path / "state"))
+    return dataclasses.replace(
+        load_config(EXAMPLE), paths=dataclasses.replace(load_config(EXAMPLE).paths, state_dir=tmp_path / "state")
+    )
 
 
 def test_without_staging_the_validation_is_one_skipped_step_that_never_claims_success(config, log):
@@ -93,9 +94,15 @@ def test_with_staging_every_staging_step_runs_there_before_production_is_touched
     ids = [s.id for s in procedure.steps]
     staging = [s for s in procedure.steps if s.host == "staging"]
     assert [s.id for s in staging] == [
-        "staging_verify_artifacts", "staging_compose_file", "staging_pull_mr-dj-backend",
-        "staging_pull_mr-dj-frontend", "staging_up", "staging_health", "staging_smoke_backend",
-        "staging_smoke_frontend"]
+        "staging_verify_artifacts",
+        "staging_compose_file",
+        "staging_pull_mr-dj-backend",
+        "staging_pull_mr-dj-frontend",
+        "staging_up",
+        "staging_health",
+        "staging_smoke_backend",
+        "staging_smoke_frontend",
+    ]
     first_production_change = min(ids.index(s.id) for s in procedure.steps if s.mutating and s.host == "target")
     assert max(ids.index(s.id) for s in staging) < first_production_change
     by_id = {s.id: s for s in procedure.steps}
@@ -109,8 +116,13 @@ def test_with_staging_every_staging_step_runs_there_before_production_is_touched
     assert not any(s.destructive for s in staging)
     assert by_id["compose_up"].argv[:4] == ["docker", "compose", "-p", "mr-dj"]
     # production is verified like a rollback once the monitoring window is over
-    assert ids[ids.index("monitor") + 1:] == ["verify_ps", "verify_logs", "verify_health", "smoke_backend",
-                                               "smoke_frontend"]
+    assert ids[ids.index("monitor") + 1 :] == [
+        "verify_ps",
+        "verify_logs",
+        "verify_health",
+        "smoke_backend",
+        "smoke_frontend",
+    ]
 
 
 async def _run(config, procedure, production, staging):
@@ -157,8 +169,15 @@ async def test_a_staging_step_without_a_staging_target_fails_as_a_precondition(c
 
 def test_resuming_an_undo_restores_the_same_env_file_it_started_with(config, log):
     from console.engine.hotfix import build_config_hotfix, rebuild_hotfix
-    first = build_config_hotfix(config, service="mr-dj-backend", env_file="config/prod.env", keys=[],
-                                flag_command=None, undo_incident="20261125-101010-abcd")
+
+    first = build_config_hotfix(
+        config,
+        service="mr-dj-backend",
+        env_file="config/prod.env",
+        keys=[],
+        flag_command=None,
+        undo_incident="20261125-101010-abcd",
+    )
     again = rebuild_hotfix(config, log, "config_hotfix", {}, first.options)
     assert again.step("restore_env").argv == first.step("restore_env").argv
     assert "/opt/mr-dj/config/prod.env" in " ".join(again.step("restore_env").argv)

@@ -15,10 +15,10 @@ async def test_a_lock_retaken_by_someone_else_is_not_released_by_the_first_holde
     forced = RemoteLock(transport, str(tmp_path), "bob", "inc-2")
     with pytest.raises(LockHeld):
         await forced.acquire()
-    await forced.force_release()       # bob force-unlocks after talking to alice...
-    await forced.acquire()             # ...and takes it for his incident
+    await forced.force_release()  # bob force-unlocks after talking to alice...
+    await forced.acquire()  # ...and takes it for his incident
     with pytest.raises(LockError, match="another incident"):
-        await first.release()          # alice's console finishing late must not remove bob's lock
+        await first.release()  # alice's console finishing late must not remove bob's lock
     assert (await forced.read())["incident_id"] == "inc-2"
     await forced.release()
     assert await forced.read() == {}

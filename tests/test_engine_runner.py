@@ -1,13 +1,12 @@
 """The step engine's rules, run locally (LocalTransport) so every branch is cheap to reach."""
 
-import json
 import asyncio
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 
-from tests._records_support import last_record
 from console.config import load_config
 from console.engine.context import StepContext
 from console.engine.events import Notice, ProcedureFinished, StepFailed, StepSkipped, StepStarted, WouldRun
@@ -15,9 +14,10 @@ from console.engine.lock import RemoteLock
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.runner import Choice, StepEngine
 from console.failures import FailureReason
-from console.incidents import summarize
-from console.journal import Journal
+from console.incident.journal import Journal
+from console.incident.listing import summarize
 from console.transport.local import LocalTransport
+from tests._records_support import last_record
 from tests._waiting import wait_for
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -54,8 +54,14 @@ def make_engine(config, steps, decider, *, dry_run=False, yes=False, lock=True):
     events = []
     ctx = StepContext(config, transport, journal, dry_run=dry_run, operator="tester")
     remote_lock = RemoteLock(transport, config.target.project_dir, "tester", journal.incident_id) if lock else None
-    engine = StepEngine(Procedure("rollback", steps, "v2", "v1"), ctx, decider, assume_yes=yes,
-                        lock=remote_lock, listeners=[events.append])
+    engine = StepEngine(
+        Procedure("rollback", steps, "v2", "v1"),
+        ctx,
+        decider,
+        assume_yes=yes,
+        lock=remote_lock,
+        listeners=[events.append],
+    )
     return engine, journal, events
 
 
@@ -73,6 +79,7 @@ async def test_steps_run_in_order_and_the_journal_has_each_command(config):
     side = (journal.directory / finished[0].output).read_text()
     assert side == "hello\n"
     import hashlib
+
     assert finished[0].sha256 == hashlib.sha256(side.encode()).hexdigest()
     assert types(journal)[-1] == "procedure_finished"
 
@@ -97,7 +104,7 @@ async def test_yes_skips_confirmation(config):
 
 async def test_failure_offers_retry_then_succeeds(config):
     flag = Path(config.target.project_dir) / "second-try"
-    script = f'if [ -e {flag} ]; then exit 0; else touch {flag}; exit 3; fi'
+    script = f"if [ -e {flag} ]; then exit 0; else touch {flag}; exit 3; fi"
     decider = ScriptedDecider(choices=[Choice("retry")])
     engine, journal, events = make_engine(config, [Step("flaky", "Flaky", argv=["sh", "-c", script])], decider)
     assert await engine.run() == "succeeded"
@@ -118,8 +125,10 @@ async def test_skip_needs_a_reason_and_records_it(config):
 
 async def test_dry_run_changes_nothing_and_shows_every_command(config):
     marker = Path(config.target.project_dir) / "x"
-    steps = [Step("check", "Check", argv=["true"], read_only=True, preflight=True),
-             Step("change", "Change", argv=["touch", str(marker)], destructive=True, mutating=True)]
+    steps = [
+        Step("check", "Check", argv=["true"], read_only=True, preflight=True),
+        Step("change", "Change", argv=["touch", str(marker)], destructive=True, mutating=True),
+    ]
     engine, journal, events = make_engine(config, steps, ScriptedDecider(confirm=False), dry_run=True)
     assert await engine.run() == "succeeded"
     assert not marker.exists()
@@ -131,8 +140,10 @@ async def test_dry_run_changes_nothing_and_shows_every_command(config):
 async def test_lock_taken_before_first_mutating_step_and_released_on_failure(config):
     lock_dir = Path(config.target.project_dir) / ".incident-console.lock"
     seen = {}
-    steps = [Step("look", "Look", argv=["true"], read_only=True),
-             Step("change", "Change", argv=["sh", "-c", f"test -d {lock_dir} && exit 4"], mutating=True)]
+    steps = [
+        Step("look", "Look", argv=["true"], read_only=True),
+        Step("change", "Change", argv=["sh", "-c", f"test -d {lock_dir} && exit 4"], mutating=True),
+    ]
 
     engine, journal, _ = make_engine(config, steps, ScriptedDecider())
     outcome = await engine.run()
@@ -157,7 +168,7 @@ async def test_a_second_console_is_refused_and_told_who_holds_the_lock(config):
 
 
 async def test_a_lock_that_cannot_be_created_fails_the_run_and_says_why(config):
-    Path(config.target.project_dir).rmdir()   # mkdir of the lock fails: a setup problem, not a holder
+    Path(config.target.project_dir).rmdir()  # mkdir of the lock fails: a setup problem, not a holder
     marker = Path(config.target.project_dir).parent / "changed"
     steps = [Step("change", "Change", argv=["touch", str(marker)], mutating=True)]
     engine, journal, events = make_engine(config, steps, ScriptedDecider())
@@ -176,8 +187,11 @@ async def test_an_unexpected_error_frees_the_lock_and_ends_the_run_in_the_journa
     class BrokenDecider(ScriptedDecider):
         async def confirm(self, step, prompt):
             raise RuntimeError("a bug in a step")
-    steps = [Step("change", "Change", argv=["true"], mutating=True),
-             Step("check", "Check", argv=["true"], destructive=True)]
+
+    steps = [
+        Step("change", "Change", argv=["true"], mutating=True),
+        Step("check", "Check", argv=["true"], destructive=True),
+    ]
     engine, journal, events = make_engine(config, steps, BrokenDecider())
     with pytest.raises(RuntimeError, match="a bug in a step"):
         await engine.run()
@@ -197,8 +211,8 @@ async def test_an_exception_inside_a_built_in_check_is_that_steps_failure_with_t
         if len(calls) == 1:
             raise ValueError("cannot parse ps line 'mr-dj-backend-1 ???'")
         return ActionResult(True, "all services up")
-    steps = [Step("ps", "Check the services", action=parses_ps, display="ps"),
-             Step("after", "After", argv=["true"])]
+
+    steps = [Step("ps", "Check the services", action=parses_ps, display="ps"), Step("after", "After", argv=["true"])]
     decider = ScriptedDecider(choices=[Choice("retry")])
     engine, journal, events = make_engine(config, steps, decider)
     assert await engine.run() == "succeeded"
@@ -212,6 +226,7 @@ async def test_an_exception_inside_a_built_in_check_is_that_steps_failure_with_t
 async def test_an_internal_error_in_a_step_fed_secret_values_shows_no_exception_text(config):
     async def leaks(ctx):
         raise KeyError("FEATURE_TOKEN=s3cret")
+
     step = Step("apply", "Apply the values", action=leaks, display="apply", stdin=b"FEATURE_TOKEN=s3cret\n")
     engine, journal, events = make_engine(config, [step], ScriptedDecider())
     assert await engine.run() == "failed"
@@ -225,8 +240,11 @@ async def test_cancel_releases_the_lock_and_journals_the_interruption(config):
     steps = [Step("slow", "Slow", argv=["sleep", "30"], mutating=True)]
     engine, journal, events = make_engine(config, steps, ScriptedDecider())
     task = asyncio.create_task(engine.run())
-    await wait_for(lambda: lock_dir.exists() and any(isinstance(e, StepStarted) for e in events), 5,
-                   "the lock to be taken and the slow step to start")
+    await wait_for(
+        lambda: lock_dir.exists() and any(isinstance(e, StepStarted) for e in events),
+        5,
+        "the lock to be taken and the slow step to start",
+    )
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -252,8 +270,11 @@ async def test_step_timeout_is_its_own_failure_reason(config):
 async def test_action_steps_and_when_skips(config):
     async def check(ctx):
         return ActionResult(False, "checksum mismatch: v1-compose.tar.gz")
-    steps = [Step("skip_me", "Skip", argv=["false"], when=lambda ctx: "nothing to undo"),
-             Step("verify", "Verify", action=check, display="sha256sum ...")]
+
+    steps = [
+        Step("skip_me", "Skip", argv=["false"], when=lambda ctx: "nothing to undo"),
+        Step("verify", "Verify", action=check, display="sha256sum ..."),
+    ]
     engine, journal, events = make_engine(config, steps, ScriptedDecider())
     assert await engine.run() == "failed"
     assert isinstance(events[1], StepSkipped) and events[1].reason == "nothing to undo"
@@ -263,9 +284,12 @@ async def test_action_steps_and_when_skips(config):
 
 async def test_migration_decision_keeps_the_reason_given_for_skipping_the_migration(config):
     from console.engine.incident import IncidentRun
-    steps = [Step("migrate_rollback", "Roll back migrations", argv=["false"]),
-             Step("later", "A later step", argv=["false"]),
-             Step("last", "Last", argv=["false"])]
+
+    steps = [
+        Step("migrate_rollback", "Roll back migrations", argv=["false"]),
+        Step("later", "A later step", argv=["false"]),
+        Step("last", "Last", argv=["false"]),
+    ]
     decider = ScriptedDecider(choices=[Choice("skip", "schema reviewed by hand"), Choice("skip", "unrelated")])
     journal = Journal.create(config.paths.state_dir)
     run = IncidentRun(config, journal, LocalTransport(), decider)
@@ -277,14 +301,16 @@ async def test_migration_decision_keeps_the_reason_given_for_skipping_the_migrat
 
 async def test_a_migration_skipped_before_a_resume_is_not_recorded_as_rolled_back(config):
     from console.engine.incident import IncidentRun
+
     # runs end "failed" on purpose: the decision is journaled before the release log is touched
-    steps = [Step("migrate_rollback", "Roll back migrations", argv=["false"]),
-             Step("after", "After", argv=["false"])]
+    steps = [Step("migrate_rollback", "Roll back migrations", argv=["false"]), Step("after", "After", argv=["false"])]
     journal = Journal.create(config.paths.state_dir)
     first = IncidentRun(config, journal, LocalTransport(), ScriptedDecider(choices=[Choice("skip", "schema unknown")]))
     # the first run skips the migration, then stops at a failing step
-    assert await first.run(Procedure("rollback", steps[:1] + [Step("boom", "Boom", argv=["false"])], "v2", "v1")) \
+    assert (
+        await first.run(Procedure("rollback", steps[:1] + [Step("boom", "Boom", argv=["false"])], "v2", "v1"))
         == "failed"
+    )
     resumed = IncidentRun(config, journal, LocalTransport(), ScriptedDecider())
     assert await resumed.run(Procedure("rollback", steps, "v2", "v1"), done_steps={"migrate_rollback"}) == "failed"
     decision = last_record(journal, "migration_decision")
@@ -293,9 +319,15 @@ async def test_a_migration_skipped_before_a_resume_is_not_recorded_as_rolled_bac
 
 async def test_the_migration_decision_lists_what_the_journaled_check_planned_to_undo(config):
     from console.engine.incident import IncidentRun
+
     journal = Journal.create(config.paths.state_dir)
-    journal.record("step_finished", step_id="migration_check", exit_code=0, duration=0.1,
-                   detail={"applied": ["001_init", "002_notes"], "target_head": "001_init", "undo": ["002_notes"]})
+    journal.record(
+        "step_finished",
+        step_id="migration_check",
+        exit_code=0,
+        duration=0.1,
+        detail={"applied": ["001_init", "002_notes"], "target_head": "001_init", "undo": ["002_notes"]},
+    )
     run = IncidentRun(config, journal, LocalTransport(), ScriptedDecider())
     steps = [Step("migrate_rollback", "Roll back migrations", argv=["true"]), Step("boom", "Boom", argv=["false"])]
     assert await run.run(Procedure("rollback", steps, "v2", "v1"), done_steps=set()) == "failed"
@@ -304,8 +336,9 @@ async def test_the_migration_decision_lists_what_the_journaled_check_planned_to_
 
 
 async def test_an_unreadable_release_log_after_success_is_a_notice_not_a_crash(config, tmp_path):
-    from console.engine.incident import IncidentRun
     from console.engine.events import Notice
+    from console.engine.incident import IncidentRun
+
     broken = tmp_path / "releases.toml"
     broken.write_text("deployed = [")
     config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, release_log=broken))
@@ -322,7 +355,8 @@ async def test_the_release_log_warning_is_a_readable_note_in_the_report(config, 
     # Bug: IncidentRun journaled the note as message= while the report prints the note's text,
     # so "the release log was not updated, record it by hand" showed as an empty note.
     from console.engine.incident import IncidentRun
-    from console.report import render_report
+    from console.incident.report import render_report
+
     broken = tmp_path / "releases.toml"
     broken.write_text("deployed = [")
     config = dataclasses.replace(config, paths=dataclasses.replace(config.paths, release_log=broken))

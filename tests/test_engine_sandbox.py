@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import re
 import subprocess
@@ -16,15 +15,14 @@ import httpx
 import pytest
 import tomli_w
 
-from console.commands.compose import ComposeCommands
 from console.config import load_config
 from console.engine.events import StepStarted
 from console.engine.incident import IncidentRun, build_rollback, open_new_incident, rebuild_procedure
 from console.engine.procedure import Procedure, Step
 from console.engine.runner import Choice
 from console.failures import FailureReason
-from console.journal import Journal, list_incidents
-from console.releaselog import ReleaseLog
+from console.incident.journal import Journal, list_incidents
+from console.release.release_log import ReleaseLog
 from console.transport.ssh import SSHTransport
 from tests.conftest import ROOT, host, sandbox_env
 
@@ -33,8 +31,14 @@ CLI = [sys.executable, "-m", "console"]
 
 
 def cli(config_path, *args, timeout=600):
-    return subprocess.run([*CLI, "--config", str(config_path), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=sandbox_env())
+    return subprocess.run(
+        [*CLI, "--config", str(config_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=sandbox_env(),
+    )
 
 
 def health_versions():
@@ -104,6 +108,7 @@ def build_rollback_for(config):
     # the same procedure the CLI built, before the release log changed
     log = ReleaseLog.load(config.paths.release_log)
     from console.engine.rollback import rollback_procedure
+
     return rollback_procedure(config, log, "v2", "v1")
 
 
@@ -113,16 +118,19 @@ def test_dry_run_leaves_compose_state_identical(fresh_sandbox):
     result = cli(fresh_sandbox, "rollback", "--to", "v1", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "would run compose_down" in result.stdout
-    assert ("docker-compose -p mr-dj -f /opt/mr-dj/docker-compose.yml --project-directory /opt/mr-dj down"
-            in result.stdout)
+    assert (
+        "docker-compose -p mr-dj -f /opt/mr-dj/docker-compose.yml --project-directory /opt/mr-dj down" in result.stdout
+    )
     assert compose_state(config) == before
     assert health_versions() == {18081: "v2", 18082: "v2"}
 
 
 def test_a_second_rollback_is_refused_while_the_lock_is_held(fresh_sandbox):
     config = load_config(fresh_sandbox)
-    from console.commands.lock import acquire_lock, default_lock_dir
     import shlex
+
+    from console.commands.lock import acquire_lock, default_lock_dir
+
     lock_dir = default_lock_dir(config.target.project_dir)
     argv = acquire_lock(lock_dir, config.target.project_dir, "alice", "20261125-000000-beef", "2026-11-25T03:00:00Z")
     assert host(config, shlex.join(argv)).returncode == 0
@@ -166,8 +174,9 @@ def test_a_hung_step_is_killed_at_its_timeout_and_leaves_no_process(sandbox_conf
         transport = SSHTransport(config.target)
         await transport.connect()
         try:
-            procedure = Procedure("verify", [Step("hang", "Hang", argv=["sh", "-c", f"sleep 300; echo {marker}"],
-                                                  timeout=1.5)])
+            procedure = Procedure(
+                "verify", [Step("hang", "Hang", argv=["sh", "-c", f"sleep 300; echo {marker}"], timeout=1.5)]
+            )
             events = []
             run = IncidentRun(config, None, transport, Decider(), [events.append])
             outcome = await run.run(procedure)
@@ -185,8 +194,11 @@ def test_a_hung_step_is_killed_at_its_timeout_and_leaves_no_process(sandbox_conf
 
 def _kill_our_sshd_session(local_port: int) -> None:
     """Cut the link as a network failure would: kill the sshd processes serving our TCP connection."""
-    out = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :2222 and dport = :{local_port} )"],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :2222 and dport = :{local_port} )"],
+        capture_output=True,
+        text=True,
+    ).stdout
     pids = set(re.findall(r"pid=(\d+)", out))
     assert pids, f"no sshd process found for port {local_port}: {out!r}"
     for pid in pids:
@@ -195,9 +207,14 @@ def _kill_our_sshd_session(local_port: int) -> None:
 
 def test_connection_cut_mid_step_then_resume_finishes_the_rollback(fresh_sandbox, tmp_path):
     # A maintenance command that takes a few seconds, so the cut lands mid-step.
-    text = Path(fresh_sandbox).read_text().replace(
-        'maintenance_on = ["npm", "run", "maintenance:on"]',
-        'maintenance_on = ["sh", "-c", "sleep 4; npm run maintenance:on"]')
+    text = (
+        Path(fresh_sandbox)
+        .read_text()
+        .replace(
+            'maintenance_on = ["npm", "run", "maintenance:on"]',
+            'maintenance_on = ["sh", "-c", "sleep 4; npm run maintenance:on"]',
+        )
+    )
     config_path = tmp_path / "console.toml"
     config_path.write_text(text)
     config = load_config(config_path)
@@ -239,15 +256,35 @@ def test_config_hotfix_sets_a_key_without_showing_it_and_undo_restores(fresh_san
     config = load_config(fresh_sandbox)
     env = sandbox_env()
     env["BOOKING_NOTES_ENABLED"] = "false"
-    result = subprocess.run([*CLI, "--config", str(fresh_sandbox), "config-hotfix", "--service", "mr-dj-backend",
-                             "--set", "BOOKING_NOTES_ENABLED", "--yes"], capture_output=True, text=True,
-                            timeout=600, cwd=ROOT, env=env)
+    result = subprocess.run(
+        [
+            *CLI,
+            "--config",
+            str(fresh_sandbox),
+            "config-hotfix",
+            "--service",
+            "mr-dj-backend",
+            "--set",
+            "BOOKING_NOTES_ENABLED",
+            "--yes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert health_versions() == {18081: "v2", 18082: "v2"}
     assert httpx.get("http://127.0.0.1:18081/api/health", trust_env=False).status_code == 200
-    journal = max((j for j in list_incidents(config.paths.state_dir)
-                   if j.state.started is not None and j.state.started.procedure == "config_hotfix"),
-                  key=lambda j: j.incident_id)
+    journal = max(
+        (
+            j
+            for j in list_incidents(config.paths.state_dir)
+            if j.state.started is not None and j.state.started.procedure == "config_hotfix"
+        ),
+        key=lambda j: j.incident_id,
+    )
     text = journal.path.read_text() + "".join(p.read_text() for p in (journal.directory / "outputs").iterdir())
     assert "BOOKING_NOTES_ENABLED" in text and "=false" not in text
     keys = host(config, "sed 's/=.*//' /opt/mr-dj/backend/.env").stdout.split()
@@ -264,6 +301,7 @@ def test_config_hotfix_sets_a_key_without_showing_it_and_undo_restores(fresh_san
 
 def test_a_headless_rollback_tells_slack_and_the_status_page(fresh_sandbox, tmp_path):
     from sandbox.mock_services import MockServices
+
     slack_token, api_key = "T0LEAD/B0LEAD/webhooksecret99", "sp-key-lead-secret-42"
     services = MockServices(api_key=api_key, slack_token=slack_token)
     services.start()
@@ -272,18 +310,28 @@ def test_a_headless_rollback_tells_slack_and_the_status_page(fresh_sandbox, tmp_
         data = tomllib.loads(Path(fresh_sandbox).read_text())
         data["notifications"] = {
             "slack": {"webhook_url": "env:SLACK_WEBHOOK_URL"},
-            "statuspage": {"api_base": services.statuspage_api_base, "page_id": "mrdj",
-                           "api_key": "env:STATUSPAGE_API_KEY"}}
+            "statuspage": {
+                "api_base": services.statuspage_api_base,
+                "page_id": "mrdj",
+                "api_key": "env:STATUSPAGE_API_KEY",
+            },
+        }
         config_path = tmp_path / "console.toml"
         config_path.write_text(tomli_w.dumps(data))
         env = sandbox_env()
         env.update(SLACK_WEBHOOK_URL=services.slack_url(slack_token), STATUSPAGE_API_KEY=api_key)
-        result = subprocess.run([*CLI, "--config", str(config_path), "rollback", "--yes", "--json"],
-                                capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+        result = subprocess.run(
+            [*CLI, "--config", str(config_path), "rollback", "--yes", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=ROOT,
+            env=env,
+        )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         incident_id = json.loads(result.stdout.splitlines()[0])["incident_id"]
         slack = [r["body"]["text"] for r in services.requests if r["route"] == "slack" and r["status"] == 200]
-        assert len(slack) == 3   # opened, procedure started, procedure finished
+        assert len(slack) == 3  # opened, procedure started, procedure finished
         assert all(incident_id in text for text in slack)
         assert "v2" in slack[1] and "v1" in slack[1]
         statuspage = [r for r in services.requests if r["route"] == "statuspage"]

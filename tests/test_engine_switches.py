@@ -8,9 +8,9 @@ from console.engine.context import StepContext
 from console.engine.rollback import rollback_procedure
 from console.engine.runner import StepEngine
 from console.engine.switches import MAINTENANCE_OFF, MIGRATIONS_OFF
+from console.incident.journal import Journal
 from console.incident.records import StepSkipped
-from console.journal import Journal
-from console.releaselog import Release, ReleaseLog
+from console.release.release_log import Release, ReleaseLog
 from console.transport.local import LocalTransport
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -19,8 +19,16 @@ SWITCHED = {"maintenance_on", "maintenance_off", "migration_check", "migrate_rol
 
 def switched_off_config(tmp_path):
     base = load_config(EXAMPLE)
-    commands = dataclasses.replace(base.commands, maintenance=False, migrations=False, maintenance_on=[],
-                                   maintenance_off=[], migrate_rollback=[], migrate_status=[], smoke_tests=[])
+    commands = dataclasses.replace(
+        base.commands,
+        maintenance=False,
+        migrations=False,
+        maintenance_on=[],
+        maintenance_off=[],
+        migrate_rollback=[],
+        migrate_status=[],
+        smoke_tests=[],
+    )
     paths = dataclasses.replace(base.paths, state_dir=tmp_path / "state")
     return dataclasses.replace(base, commands=commands, paths=paths, health=[])
 
@@ -44,5 +52,9 @@ async def test_a_run_journals_each_switched_off_step_as_skipped_with_the_reason(
     engine = StepEngine(procedure, StepContext(config, LocalTransport(), journal, operator="tester"), None)
     assert await engine.run() == "succeeded"
     skipped = {r.step_id: r.reason for r in journal.records() if isinstance(r, StepSkipped)}
-    assert skipped == {"maintenance_on": MAINTENANCE_OFF, "maintenance_off": MAINTENANCE_OFF,
-                       "migration_check": MIGRATIONS_OFF, "migrate_rollback": MIGRATIONS_OFF}
+    assert skipped == {
+        "maintenance_on": MAINTENANCE_OFF,
+        "maintenance_off": MAINTENANCE_OFF,
+        "migration_check": MIGRATIONS_OFF,
+        "migrate_rollback": MIGRATIONS_OFF,
+    }

@@ -21,7 +21,10 @@ async def test_no_health_checks_is_a_failure_not_a_pass():
 
 def test_smoke_tests_for_one_prefix_get_distinct_ids():
     base = load_config(EXAMPLE)
-    tests = [["npm", "run", "smoke:test"], ["npm", "run", "smoke:booking"],
-             ["npm", "run", "smoke:test", "--prefix", "frontend"]]
+    tests = [
+        ["npm", "run", "smoke:test"],
+        ["npm", "run", "smoke:booking"],
+        ["npm", "run", "smoke:test", "--prefix", "frontend"],
+    ]
     config = dataclasses.replace(base, commands=dataclasses.replace(base.commands, smoke_tests=tests))
     assert [s.id for s in smoke_test_steps(config)] == ["smoke_backend", "smoke_backend_2", "smoke_frontend"]

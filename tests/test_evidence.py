@@ -9,20 +9,30 @@ import asyncio
 import dataclasses
 import io
 import tarfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from console.config import load_config
-from console.evidence import (Evidence, ImageChange, KeyChange, describe, env_key_changes, format_age,
-                              gather_evidence, image_changes, migrations_added, short_digest)
+from console.decide.evidence import (
+    Evidence,
+    ImageChange,
+    KeyChange,
+    describe,
+    env_key_changes,
+    format_age,
+    gather_evidence,
+    image_changes,
+    migrations_added,
+    short_digest,
+)
 from console.failures import ConnectionLost
-from console.releaselog import Release, ReleaseLog
+from console.release.release_log import Release, ReleaseLog
 from console.transport.local import LocalTransport
 
 ROOT = Path(__file__).resolve().parent.parent
-DEPLOYED_AT = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+DEPLOYED_AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SECRET_OLD = "postgres://app:OLD-pw-9f8e7d@db/app"
 SECRET_NEW = "postgres://app:NEW-pw-1a2b3c@db/app"
 TOKEN = "tok_unchanged_5e5e5e5e"
@@ -55,36 +65,46 @@ def release(tag: str, day: int, backend: str, frontend: str | None = None, **kw)
 
 @pytest.fixture(autouse=True)
 def host_not_read(monkeypatch, request):
-    """These tests are about the bundles: the host's containers are console.deployed's (test_deployed),
+    """These tests are about the bundles: the host's containers are console.release.deployed's (test_deployed),
     and a docker daemon on the test machine must not leak into them."""
     if request.node.get_closest_marker("sandbox"):
         return
+
     async def unread(transport, project_name):
         raise ValueError("containers are not read in these tests")
-    monkeypatch.setattr("console.deployed.read_containers", unread)
+
+    monkeypatch.setattr("console.release.deployed.read_containers", unread)
 
 
 @pytest.fixture
 def artifacts(tmp_path):
     directory = tmp_path / "artifacts"
     directory.mkdir()
-    bundle(directory, "v1", {
-        "docker-compose.yml": COMPOSE.format(tag="v1", extra=""),
-        "backend/.env": f"RELEASE=v1\nDATABASE_URL={SECRET_OLD}\nAPI_TOKEN={TOKEN}\nOLD_FLAG=1\n",
-        "frontend/.env": "API_URL=http://127.0.0.1:8080\n",
-        "migrations/001_init.up.sql": "create table t();",
-        "migrations/001_init.down.sql": "drop table t;",
-    })
-    bundle(directory, "v2", {
-        "./docker-compose.yml": COMPOSE.format(
-            tag="v2", extra="    environment:\n      FEATURE_X: \"on\"\n"),
-        "./backend/.env": (f"# comment\nexport RELEASE=v2\nDATABASE_URL=\"{SECRET_NEW}\"\n"
-                           f"API_TOKEN='{TOKEN}'\nFEATURE_X=true\n"),
-        "./frontend/.env": "API_URL=http://127.0.0.1:8080\n",
-        "./migrations/001_init.up.sql": "create table t();",
-        "./migrations/002_add_booking_notes.up.sql": "alter table t add notes text;",
-        "./migrations/002_add_booking_notes.down.sql": "alter table t drop notes;",
-    })
+    bundle(
+        directory,
+        "v1",
+        {
+            "docker-compose.yml": COMPOSE.format(tag="v1", extra=""),
+            "backend/.env": f"RELEASE=v1\nDATABASE_URL={SECRET_OLD}\nAPI_TOKEN={TOKEN}\nOLD_FLAG=1\n",
+            "frontend/.env": "API_URL=http://127.0.0.1:8080\n",
+            "migrations/001_init.up.sql": "create table t();",
+            "migrations/001_init.down.sql": "drop table t;",
+        },
+    )
+    bundle(
+        directory,
+        "v2",
+        {
+            "./docker-compose.yml": COMPOSE.format(tag="v2", extra='    environment:\n      FEATURE_X: "on"\n'),
+            "./backend/.env": (
+                f"# comment\nexport RELEASE=v2\nDATABASE_URL=\"{SECRET_NEW}\"\nAPI_TOKEN='{TOKEN}'\nFEATURE_X=true\n"
+            ),
+            "./frontend/.env": "API_URL=http://127.0.0.1:8080\n",
+            "./migrations/001_init.up.sql": "create table t();",
+            "./migrations/002_add_booking_notes.up.sql": "alter table t add notes text;",
+            "./migrations/002_add_booking_notes.down.sql": "alter table t drop notes;",
+        },
+    )
     return directory
 
 
@@ -96,11 +116,15 @@ def config(artifacts):
 
 @pytest.fixture
 def log(tmp_path):
-    return ReleaseLog(tmp_path / "releases.toml", [
-        release("v0", 20, "sha256:aaaa0000", "sha256:ffff0000", bad={"by": "x", "at": "y", "reason": "z"}),
-        release("v1", 22, "sha256:9ef0aaaa", "sha256:ffff0000"),
-        release("v2", 25, "sha256:cb0cbbbb", "sha256:ffff0000", deployed_at="2026-11-25T12:00:00Z"),
-    ], deployed="v2")
+    return ReleaseLog(
+        tmp_path / "releases.toml",
+        [
+            release("v0", 20, "sha256:aaaa0000", "sha256:ffff0000", bad={"by": "x", "at": "y", "reason": "z"}),
+            release("v1", 22, "sha256:9ef0aaaa", "sha256:ffff0000"),
+            release("v2", 25, "sha256:cb0cbbbb", "sha256:ffff0000", deployed_at="2026-11-25T12:00:00Z"),
+        ],
+        deployed="v2",
+    )
 
 
 def everything_said(evidence: Evidence) -> str:
@@ -149,8 +173,9 @@ async def test_gathers_every_kind_of_change_from_two_bundles(config, log):
 async def test_outside_the_impact_window(config, log):
     evidence = await gather_evidence(config, LocalTransport(), log, now=DEPLOYED_AT + timedelta(minutes=31))
     assert evidence.within_impact_window is False
-    assert describe(evidence)[0] == ("deployed v2 31 min ago — outside the 30-min window: "
-                                     "weigh a hotfix against a rollback")
+    assert describe(evidence)[0] == (
+        "deployed v2 31 min ago — outside the 30-min window: weigh a hotfix against a rollback"
+    )
     shorter = dataclasses.replace(config, thresholds=dataclasses.replace(config.thresholds, impact_window_minutes=5))
     evidence = await gather_evidence(shorter, LocalTransport(), log, now=DEPLOYED_AT + timedelta(minutes=4))
     assert evidence.within_impact_window is True
@@ -161,7 +186,7 @@ async def test_outside_the_impact_window(config, log):
 async def test_missing_bundle_is_an_error_in_words_not_an_exception(config, log, artifacts):
     (artifacts / "v1-compose.tar.gz").unlink()
     evidence = await gather_evidence(config, LocalTransport(), log, now=DEPLOYED_AT)
-    assert evidence.image_changes   # the release log still answers
+    assert evidence.image_changes  # the release log still answers
     assert evidence.compose_changes == [] and evidence.env_changes == [] and evidence.migrations_added == []
     assert len(evidence.errors) == 1
     assert "cannot list the bundle of v1" in evidence.errors[0] and "v1-compose.tar.gz" in evidence.errors[0]
@@ -171,24 +196,34 @@ async def test_missing_bundle_is_an_error_in_words_not_an_exception(config, log,
 
 @pytest.mark.asyncio
 async def test_env_file_missing_from_one_bundle_counts_its_keys_as_added(config, log, artifacts):
-    bundle(artifacts, "v1", {"docker-compose.yml": COMPOSE.format(tag="v1", extra=""),
-                             "frontend/.env": "API_URL=http://127.0.0.1:8080\n"})
+    bundle(
+        artifacts,
+        "v1",
+        {"docker-compose.yml": COMPOSE.format(tag="v1", extra=""), "frontend/.env": "API_URL=http://127.0.0.1:8080\n"},
+    )
     evidence = await gather_evidence(config, LocalTransport(), log, now=DEPLOYED_AT)
     assert evidence.errors == ["backend/.env is not in v1's compose bundle"]
     assert {c.key: c.change for c in evidence.env_changes} == {
-        "RELEASE": "added", "DATABASE_URL": "added", "API_TOKEN": "added", "FEATURE_X": "added"}
-    assert evidence.migrations_added == ["001_init", "002_add_booking_notes"]   # v1 had none at all
+        "RELEASE": "added",
+        "DATABASE_URL": "added",
+        "API_TOKEN": "added",
+        "FEATURE_X": "added",
+    }
+    assert evidence.migrations_added == ["001_init", "002_add_booking_notes"]  # v1 had none at all
 
 
 @pytest.mark.asyncio
 async def test_compose_that_is_not_yaml_falls_back_to_top_level_keys(config, log, artifacts):
-    bundle(artifacts, "v1", {"docker-compose.yml": "x-base: *undefined\nservices: {}\n",
-                             "backend/.env": "A=1\n"})
+    bundle(artifacts, "v1", {"docker-compose.yml": "x-base: *undefined\nservices: {}\n", "backend/.env": "A=1\n"})
     evidence = await gather_evidence(config, LocalTransport(), log, now=DEPLOYED_AT)
     assert [(c.key, c.change) for c in evidence.compose_changes] == [
-        ("services", "changed"), ("version", "added"), ("x-base", "removed")]
-    assert any("docker-compose.yml: line 1: found undefined alias" in e and "top-level block" in e
-               for e in evidence.errors)
+        ("services", "changed"),
+        ("version", "added"),
+        ("x-base", "removed"),
+    ]
+    assert any(
+        "docker-compose.yml: line 1: found undefined alias" in e and "top-level block" in e for e in evidence.errors
+    )
 
 
 class BrokenLink:
@@ -210,16 +245,22 @@ async def test_host_errors_are_reported_not_raised(config, log):
 async def test_release_log_problems(config, tmp_path):
     empty = ReleaseLog(tmp_path / "r.toml")
     evidence = await gather_evidence(config, LocalTransport(), empty)
-    assert evidence.deployed_tag is None and evidence.errors == ["neither the host nor the release log names a deployed release"]
+    assert evidence.deployed_tag is None and evidence.errors == [
+        "neither the host nor the release log names a deployed release"
+    ]
     assert describe(evidence)[0] == "no deployed release recorded"
 
     only = ReleaseLog(tmp_path / "r.toml", [release("v1", 22, "sha256:1")], deployed="v1")
     evidence = await gather_evidence(config, LocalTransport(), only)
     assert evidence.previous_tag is None and evidence.minutes_since_deploy is None
-    assert evidence.errors == ["the release log has no deploy time for v1",
-                               "no previous known-good release before v1 in the release log"]
-    assert describe(evidence)[:2] == ["deployed v1 (deploy time unknown)",
-                                      "no previous known-good release to roll back to"]
+    assert evidence.errors == [
+        "the release log has no deploy time for v1",
+        "no previous known-good release before v1 in the release log",
+    ]
+    assert describe(evidence)[:2] == [
+        "deployed v1 (deploy time unknown)",
+        "no previous known-good release to roll back to",
+    ]
 
     broken = tmp_path / "broken.toml"
     broken.write_text("deployed = [")
@@ -235,8 +276,9 @@ async def test_deploy_time_in_the_future_is_clamped_and_said(config, log):
 
 
 def test_env_key_changes_never_hold_values():
-    changes = env_key_changes("backend/.env", "A=1\nB=secret-b\n# C=x\nD=\n",
-                              "A=1\nB=secret-b2\nC=3\nexport D=\nnot a line\n")
+    changes = env_key_changes(
+        "backend/.env", "A=1\nB=secret-b\n# C=x\nD=\n", "A=1\nB=secret-b2\nC=3\nexport D=\nnot a line\n"
+    )
     assert changes == [KeyChange("backend/.env", "B", "changed"), KeyChange("backend/.env", "C", "added")]
     assert "secret-b" not in repr(changes)
 
@@ -259,9 +301,11 @@ def test_migrations_added_by_name():
 
 def test_no_differences_and_ages_are_said_plainly():
     evidence = Evidence("v2", "v1", minutes_since_deploy=0.2, within_impact_window=True)
-    assert describe(evidence) == ["deployed v2 just now — within the 30-min window: roll back immediately",
-                                  "previous known-good release: v1",
-                                  "no differences found between v1 and v2"]
+    assert describe(evidence) == [
+        "deployed v2 just now — within the 30-min window: roll back immediately",
+        "previous known-good release: v1",
+        "no differences found between v1 and v2",
+    ]
     assert format_age(125) == "2 h 5 min ago" and format_age(60 * 24 * 3) == "3 days ago"
     assert short_digest("sha256:cb0c1234") == "sha256:cb0c…" and short_digest(None) == "none"
 
@@ -283,8 +327,9 @@ def test_sandbox_v2_against_v1(sandbox_config_path):
         try:
             evidence = await gather_evidence(config, transport, log)
             # The value the evidence must never show, read the same way for the check.
-            env = await transport.run(["tar", "-xzOf", f"{config.target.artifacts_dir}/v2-compose.tar.gz",
-                                       "backend/.env"], capture=True)
+            env = await transport.run(
+                ["tar", "-xzOf", f"{config.target.artifacts_dir}/v2-compose.tar.gz", "backend/.env"], capture=True
+            )
             return evidence, env.stdout
         finally:
             await transport.close()
@@ -303,12 +348,11 @@ def test_sandbox_v2_against_v1(sandbox_config_path):
     env_keys = {(c.file, c.key): c.change for c in evidence.env_changes}
     assert env_keys[("backend/.env", "RELEASE")] == "changed"
     values = [line.split("=", 1)[1] for line in backend_env.splitlines() if "=" in line]
-    database_url = next(line.split("=", 1)[1] for line in backend_env.splitlines()
-                        if line.startswith("DATABASE_URL="))
+    database_url = next(line.split("=", 1)[1] for line in backend_env.splitlines() if line.startswith("DATABASE_URL="))
     said = everything_said(evidence)
     assert database_url and database_url not in said
     for value in values:
-        if len(value) > 3:   # "v2" and the like are also tags, said on purpose
+        if len(value) > 3:  # "v2" and the like are also tags, said on purpose
             assert value not in said
     lines = describe(evidence)
     assert lines[0].startswith("deployed v2 ")
@@ -320,6 +364,7 @@ def test_sandbox_v2_against_v1(sandbox_config_path):
 @pytest.mark.skipif(not __import__("shutil").which("docker-compose"), reason="needs docker-compose (v1) here")
 async def test_the_hosts_compose_cli_resolves_both_models_once_asked(config, log):
     from console import host_facts
+
     host_facts.forget_all()
     host_facts.remember(config.target, host_facts.parse_probe("compose=v1\n"))
     try:
@@ -339,6 +384,7 @@ async def test_the_hosts_compose_cli_resolves_both_models_once_asked(config, log
 @pytest.mark.asyncio
 async def test_a_host_without_compose_compares_the_files_and_says_why(config, log):
     from console import host_facts
+
     host_facts.forget_all()
     host_facts.remember(config.target, host_facts.parse_probe("arch=x86_64\n"))
     try:

@@ -11,9 +11,7 @@ import httpx
 import pytest
 
 from console.config import HealthCheck
-from console.health import (MISSING, HealthPoller, check_all, check_health, flatten_expectations,
-                            lookup, matches)
-
+from console.live.health import MISSING, HealthPoller, check_all, check_health, flatten_expectations, lookup, matches
 from tests._http_support import JSONServer
 from tests._waiting import wait_for
 
@@ -58,7 +56,9 @@ async def test_healthy_endpoint_passes_with_version_and_expectations(server):
     assert r.ok, r.reason
     assert r.http_status == 200 and r.version == "v1" and r.version_ok is True
     assert [(e.key, e.expected, e.actual, e.passed) for e in r.expectations] == [
-        ("status", "ok", "ok", True), ("db.ok", True, True, True)]
+        ("status", "ok", "ok", True),
+        ("db.ok", True, True, True),
+    ]
     assert r.error is None and r.latency_ms is not None and r.latency_ms > 0
     assert r.reason == ""
 
@@ -134,9 +134,11 @@ async def test_connection_refused_is_a_result_not_an_exception():
 
 @pytest.mark.asyncio
 async def test_check_all_keeps_order_and_runs_concurrently(server):
-    checks = [check(f"{server}/slow", name="slow", timeout=2.0),
-              check(f"{server}/slow", name="slow2", timeout=2.0),
-              check(f"{server}/ok", name="ok")]
+    checks = [
+        check(f"{server}/slow", name="slow", timeout=2.0),
+        check(f"{server}/slow", name="slow2", timeout=2.0),
+        check(f"{server}/ok", name="ok"),
+    ]
     started = time.perf_counter()
     async with httpx.AsyncClient(trust_env=False) as client:
         results = await check_all(checks, client)
@@ -165,12 +167,13 @@ async def test_poller_never_overlaps_rounds_and_bounds_history(server):
                 in_flight -= 1
 
     async with httpx.AsyncClient(trust_env=False, transport=CountingTransport()) as client:
-        poller = HealthPoller([check(f"{server}/ok", interval=0.0)], on_results, client=client,
-                              interval=0.0, history_length=5)
+        poller = HealthPoller(
+            [check(f"{server}/ok", interval=0.0)], on_results, client=client, interval=0.0, history_length=5
+        )
         await poller.run(rounds=8)
     assert len(rounds) == 8 and poller.rounds == 8
     assert max_in_flight == 1
-    assert len(poller.history["backend"]) == 5          # bounded
+    assert len(poller.history["backend"]) == 5  # bounded
     assert poller.latency_history()["backend"] == list(poller.history["backend"])
 
 
@@ -190,8 +193,7 @@ async def test_poller_stop_ends_the_wait_and_sync_callbacks_work(server):
 async def test_to_dict_is_json_serialisable(server):
     r = await run(check(f"{server}/ok", expect={"missing.key": 1}))
     data = json.loads(json.dumps(r.to_dict()))
-    assert data["expectations"] == [{"key": "missing.key", "expected": 1, "actual": None,
-                                     "passed": False}]
+    assert data["expectations"] == [{"key": "missing.key", "expected": 1, "actual": None, "passed": False}]
 
 
 def test_lookup_and_matching_rules():

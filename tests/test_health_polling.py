@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from console import health
 from console.config import HealthCheck
-from console.health import HealthPoller, check_all
+from console.live import health
+from console.live.health import HealthPoller, check_all
 from tests._http_support import JSONServer
 
 PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
@@ -15,7 +15,7 @@ PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "AL
 
 @pytest.fixture
 def server(monkeypatch):
-    for name in PROXY_VARIABLES:   # the poller's own client trusts the environment: keep it on loopback
+    for name in PROXY_VARIABLES:  # the poller's own client trusts the environment: keep it on loopback
         monkeypatch.delenv(name, raising=False)
     with JSONServer() as http:
         http.answer("/ok", 200, {"status": "ok"})

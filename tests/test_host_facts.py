@@ -17,12 +17,15 @@ def test_probe_is_one_fixed_shell_command():
     assert shlex.join(argv).startswith("sh -c ")
 
 
-@pytest.mark.parametrize("stdout, flavours, platform", [
-    ("compose=v2\ncompose=v1\narch=x86_64\n", ("docker compose", "docker-compose"), "linux/amd64"),
-    ("compose=v1\narch=aarch64\n", ("docker-compose",), "linux/arm64"),
-    ("arch=x86_64\n", (), "linux/amd64"),
-    ("welcome banner\ncompose=v9\narch=\n", (), None),
-])
+@pytest.mark.parametrize(
+    "stdout, flavours, platform",
+    [
+        ("compose=v2\ncompose=v1\narch=x86_64\n", ("docker compose", "docker-compose"), "linux/amd64"),
+        ("compose=v1\narch=aarch64\n", ("docker-compose",), "linux/arm64"),
+        ("arch=x86_64\n", (), "linux/amd64"),
+        ("welcome banner\ncompose=v9\narch=\n", (), None),
+    ],
+)
 def test_parse_probe(stdout, flavours, platform):
     facts = host_facts.parse_probe(stdout)
     assert facts.flavours == flavours and facts.platform == platform
@@ -46,16 +49,21 @@ async def test_probe_runs_once_per_target_and_describes_the_choice():
         facts = await host_facts.probe_host(link, target)
         await host_facts.probe_host(link, target)
         assert link.calls == 1 and facts.compose == "docker compose"
-        assert host_facts.describe_flavour(target) == \
-            "docker compose (detected on the host: docker compose and docker-compose)"
-        assert host_facts.describe_flavour(Target(host="vps", compose_command="docker-compose")) == \
-            "docker-compose (compose_command in the config)"
+        assert (
+            host_facts.describe_flavour(target)
+            == "docker compose (detected on the host: docker compose and docker-compose)"
+        )
+        assert (
+            host_facts.describe_flavour(Target(host="vps", compose_command="docker-compose"))
+            == "docker-compose (compose_command in the config)"
+        )
     finally:
         host_facts.forget_all()
 
 
 def test_ssh_agent_is_used_when_ssh_auth_sock_is_set_unless_agent_false():
     from console.transport.ssh_options import connect_options, uses_agent
+
     sock = {"SSH_AUTH_SOCK": "/tmp/agent.sock"}
     assert uses_agent(Target(host="h"), sock) is True
     assert uses_agent(Target(host="h"), {}) is False
@@ -92,6 +100,7 @@ async def test_a_session_asks_the_host_at_connect_and_rebuilds_a_procedure_built
     from types import SimpleNamespace
 
     from console.incident import session as session_module
+
     host_facts.forget_all()
     config = SimpleNamespace(target=Target(host="vps", user="deploy", compose_command="auto"))
     link = Link("compose=v1\narch=x86_64\n")
@@ -99,8 +108,9 @@ async def test_a_session_asks_the_host_at_connect_and_rebuilds_a_procedure_built
     built = []
     try:
         s = session_module.IncidentSession(config, None)
-        procedure = await s.connect_for("built for v2", lambda: built.append(host_facts.flavour_for(config.target))
-                                        or "built again")
+        procedure = await s.connect_for(
+            "built for v2", lambda: built.append(host_facts.flavour_for(config.target)) or "built again"
+        )
         assert link.connected and link.calls == 1
         assert procedure == "built again" and built == ["docker-compose"]
         # the flavour is the one the procedure was built for: nothing is built again

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from console.config import load_config
 from console.incident import host_mirror
+from console.incident.journal import Journal
 from console.incident.records import Handoff, Note
 from console.incident.session import IncidentSession
-from console.journal import Journal
-from console.releaselog import Release, ReleaseLog
+from console.release.release_log import Release, ReleaseLog
 from console.transport.base import CommandResult
 from console.transport.local import LocalTransport
 
@@ -34,13 +34,21 @@ def _mode(path: Path) -> int:
 
 
 def test_command_builders_quote_paths_as_arguments():
-    argv = host_mirror.append_argv("/opt/a b/incident-console", "/opt/a b/incident-console/incidents/x",
-                                   "/opt/a b/incident-console/incidents/x/journal.jsonl")
-    assert shlex.join(argv).startswith("sh -c 'umask 077 && mkdir -p -- \"$2\"")
-    assert argv[-3:] == ["/opt/a b/incident-console", "/opt/a b/incident-console/incidents/x",
-                         "/opt/a b/incident-console/incidents/x/journal.jsonl"]
-    assert shlex.join(host_mirror.read_argv("/x/y")) == \
-        "sh -c 'if [ -f \"$1\" ]; then cat -- \"$1\"; else exit 3; fi' sh /x/y"
+    argv = host_mirror.append_argv(
+        "/opt/a b/incident-console",
+        "/opt/a b/incident-console/incidents/x",
+        "/opt/a b/incident-console/incidents/x/journal.jsonl",
+    )
+    assert shlex.join(argv).startswith('sh -c \'umask 077 && mkdir -p -- "$2"')
+    assert argv[-3:] == [
+        "/opt/a b/incident-console",
+        "/opt/a b/incident-console/incidents/x",
+        "/opt/a b/incident-console/incidents/x/journal.jsonl",
+    ]
+    assert (
+        shlex.join(host_mirror.read_argv("/x/y"))
+        == 'sh -c \'if [ -f "$1" ]; then cat -- "$1"; else exit 3; fi\' sh /x/y'
+    )
 
 
 def test_a_bad_incident_id_never_becomes_a_host_path(tmp_path):
@@ -65,7 +73,7 @@ def test_every_record_reaches_the_host_copy_in_order_private(tmp_path):
         for i in range(20):
             journal.record("note", by="x", text=f"n{i}")
             if i % 7 == 0:
-                await asyncio.sleep(0)   # the background flush runs while the writer goes on
+                await asyncio.sleep(0)  # the background flush runs while the writer goes on
         assert await mirror.close()
         return journal
 
@@ -103,7 +111,7 @@ def test_an_unreachable_host_is_noted_once_and_caught_up_later(tmp_path):
         assert not await mirror.flush()
         notes = [r.text for r in journal.records() if isinstance(r, Note) and "host copy" in r.text]
         assert len(notes) == 1 and "behind" in notes[0] and "link dropped" in notes[0]
-        mirror.transport = LocalTransport()   # the host is back
+        mirror.transport = LocalTransport()  # the host is back
         assert await mirror.close()
         return journal
 
@@ -155,8 +163,7 @@ def test_second_state_dir_lists_fetches_and_hands_off(tmp_path):
         journal = Journal.create(first.paths.state_dir, "20261129-130000-cafe")
         mirror = host_mirror.HostMirror(first, journal, transport)
         mirror.attach()
-        journal.record("incident_opened", incident_id=journal.incident_id, operator="alice", target="t",
-                       deployed="v2")
+        journal.record("incident_opened", incident_id=journal.incident_id, operator="alice", target="t", deployed="v2")
         journal.record("procedure_started", procedure="rollback", from_tag="v2", to_tag="v1", dry_run=False)
         await mirror.close()
         listed = await host_mirror.host_summaries(second, transport, set())
@@ -176,22 +183,26 @@ def test_second_state_dir_lists_fetches_and_hands_off(tmp_path):
     assert isinstance(handoff, Handoff)
     assert (handoff.from_operator, handoff.to_operator, handoff.fetched) == ("alice", "bob", True)
     host = Path(host_mirror.host_journal(second, "20261129-130000-cafe"))
-    assert host.read_bytes() == session.journal.path.read_bytes()   # the handoff reached the host too
+    assert host.read_bytes() == session.journal.path.read_bytes()  # the handoff reached the host too
     # A later resume by the same console on the same machine is no new handoff.
     session._handoff()
     assert len(session.state.handoffs) == 1
 
 
 def test_the_lock_message_names_holder_machine_and_age():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from console.engine.lock import LockHeld, lock_age
+
     now = datetime(2026, 11, 29, 13, 0, tzinfo=UTC)
     assert lock_age("2026-11-29T12:48:00Z", now) == " (12 min ago)"
     assert lock_age("2026-11-29T12:59:30Z", now) == " (30 s ago)"
     assert lock_age("garbage", now) == "" and lock_age(None, now) == ""
-    text = str(LockHeld("/x/.lock", {"holder": "alice", "machine": "laptop-a", "incident_id": "i1",
-                                     "since": "2026-11-29T12:48:00Z"}))
+    text = str(
+        LockHeld(
+            "/x/.lock", {"holder": "alice", "machine": "laptop-a", "incident_id": "i1", "since": "2026-11-29T12:48:00Z"}
+        )
+    )
     assert "alice on laptop-a (incident i1) since 2026-11-29T12:48:00Z (" in text
 
 
@@ -203,7 +214,7 @@ def test_a_torn_line_on_the_host_is_cut_before_the_next_append(tmp_path):
         journal.record("incident_opened", incident_id=journal.incident_id, operator="oncall")
         host = Path(host_mirror.host_journal(config, journal.incident_id))
         host.parent.mkdir(parents=True)
-        host.write_bytes(journal.path.read_bytes() + b'{"v": 2, "seq": 2, "type": "no')   # died mid-append
+        host.write_bytes(journal.path.read_bytes() + b'{"v": 2, "seq": 2, "type": "no')  # died mid-append
         mirror = host_mirror.HostMirror(config, journal, LocalTransport())
         mirror.attach()
         journal.record("note", by="x", text="after")

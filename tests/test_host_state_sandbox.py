@@ -16,7 +16,7 @@ import pytest
 from console.config import load_config
 from console.incident import host_mirror
 from console.incident import records as rec
-from console.journal import Journal
+from console.incident.journal import Journal
 from tests.conftest import host, sandbox_env
 from tests.test_engine_sandbox import CLI, ROOT, cli, health_versions
 
@@ -52,21 +52,29 @@ def _wait_for(predicate, seconds: float, what: str):
 def test_a_console_killed_mid_rollback_is_finished_from_a_second_state_dir(fresh_sandbox, tmp_path):
     sandbox = load_config(fresh_sandbox)
     first = _config_with_state(fresh_sandbox, tmp_path, "first", sandbox.paths.release_log)
-    second = _config_with_state(fresh_sandbox, tmp_path, "second")   # empty: no journal, no release log
+    second = _config_with_state(fresh_sandbox, tmp_path, "second")  # empty: no journal, no release log
     incidents = tmp_path / "first" / "incidents"
 
-    output = open(tmp_path / "first.out", "wb")   # a pipe nobody reads could block the console
-    console = subprocess.Popen([*CLI, "--config", str(first), "rollback", "--yes"], cwd=ROOT, env=sandbox_env(),
-                               stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    output = open(tmp_path / "first.out", "wb")  # a pipe nobody reads could block the console
+    console = subprocess.Popen(
+        [*CLI, "--config", str(first), "rollback", "--yes"],
+        cwd=ROOT,
+        env=sandbox_env(),
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
+
         def started_compose_down():
             for directory in incidents.glob("*") if incidents.is_dir() else []:
                 journal = Journal(directory)
                 if any(isinstance(r, rec.StepStarted) and r.step_id == "compose_down" for r in journal.records()):
                     return journal
             return None
+
         journal = _wait_for(started_compose_down, 300, "the rollback to reach compose_down")
-        console.send_signal(signal.SIGKILL)   # the console dies mid-step: no interrupted record, no unlock
+        console.send_signal(signal.SIGKILL)  # the console dies mid-step: no interrupted record, no unlock
         console.wait(30)
     finally:
         if console.poll() is None:
@@ -78,12 +86,13 @@ def test_a_console_killed_mid_rollback_is_finished_from_a_second_state_dir(fresh
 
     # The host copy lags by at most the record being written; its files are private.
     remote = host_mirror.host_journal(sandbox, incident)
-    listing = host(sandbox, f"stat -c '%a %n' {host_mirror.host_root(sandbox)} {remote} "
-                            f"{host_mirror.host_release_log(sandbox)}").stdout.split()
+    listing = host(
+        sandbox, f"stat -c '%a %n' {host_mirror.host_root(sandbox)} {remote} {host_mirror.host_release_log(sandbox)}"
+    ).stdout.split()
     assert listing[0::2] == ["700", "600", "600"], listing
     on_host = host(sandbox, f"cat {remote}").stdout.splitlines()
     local = journal.path.read_text().splitlines()
-    assert local[:len(on_host)] == on_host and len(local) - len(on_host) <= 1
+    assert local[: len(on_host)] == on_host and len(local) - len(on_host) <= 1
 
     listed = cli(second, "incidents", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -95,7 +104,7 @@ def test_a_console_killed_mid_rollback_is_finished_from_a_second_state_dir(fresh
     assert refused.returncode == 2 and "--take-over-lock" in refused.stderr, refused.stderr
     resumed = cli(second, "resume", incident, "--yes", "--take-over-lock", "first console was SIGKILLed")
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-2000:]
-    assert "handoff" in refused.stderr   # fetched from the host by the first attempt, journaled then
+    assert "handoff" in refused.stderr  # fetched from the host by the first attempt, journaled then
     assert health_versions() == {18081: "v1", 18082: "v1"}
 
     state = Journal(tmp_path / "second" / "incidents" / incident).state

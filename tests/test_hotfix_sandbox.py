@@ -15,8 +15,8 @@ import pytest
 import tomli_w
 
 from console.config import load_config
-from console.journal import list_incidents
-from console.releaselog import ReleaseLog
+from console.incident.journal import list_incidents
+from console.release.release_log import ReleaseLog
 from tests.conftest import host
 from tests.test_capture_sandbox import built_images, cli, health_version, temp_config  # noqa: F401
 
@@ -53,9 +53,18 @@ def test_hotfix_is_validated_on_staging_then_deployed(fresh_sandbox, built_image
     records = journal_of(config)
     started = [(r.step_id, r.host) for r in records if r.kind == "step_started"]
     staging = [step for step, where in started if where == "staging"]
-    assert staging == ["staging_verify_artifacts", "staging_compose_file", "staging_pull_mr-dj-backend",
-                       "staging_tag_mr-dj-backend", "staging_pull_mr-dj-frontend", "staging_tag_mr-dj-frontend",
-                       "staging_up", "staging_health", "staging_smoke_backend", "staging_smoke_frontend"]
+    assert staging == [
+        "staging_verify_artifacts",
+        "staging_compose_file",
+        "staging_pull_mr-dj-backend",
+        "staging_tag_mr-dj-backend",
+        "staging_pull_mr-dj-frontend",
+        "staging_tag_mr-dj-frontend",
+        "staging_up",
+        "staging_health",
+        "staging_smoke_backend",
+        "staging_smoke_frontend",
+    ]
     # pulled by the digests recorded at capture, not by the (movable) tag
     pulls = [r.argv for r in records if r.kind == "step_started" and r.step_id.endswith("pull_mr-dj-backend")]
     digest = ReleaseLog.load(config.paths.release_log).get("v3").images["mr-dj-backend"]["digest"]

@@ -4,23 +4,23 @@ import json
 
 import pytest
 
-from console.cli import main
-from console.journal import open_incident
-from console.report import render_report
+from console.cli.main import main
+from console.incident.journal import open_incident
+from console.incident.report import render_report
 from tests._screens_support import make_config
 
 
 @pytest.fixture
 def config(monkeypatch, tmp_path):
     config = make_config(tmp_path)
-    monkeypatch.setattr("console.config_loader.load_config_or_exit", lambda path: config)
+    monkeypatch.setattr("console.cli.config_loader.load_config_or_exit", lambda path: config)
     return config
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
     try:
         code = main(["incident", *argv])
-    except SystemExit as exit_:   # bad input found while loading, as a bad config does
+    except SystemExit as exit_:  # bad input found while loading, as a bad config does
         code = exit_.code
     out, err = capsys.readouterr()
     return code, out, err
@@ -61,13 +61,16 @@ def test_an_override_needs_a_reason(config, capsys):
     assert state.outcome.overridden and state.outcome.tree_outcome == "rollback"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["tick", "{id}", "no_such_item"], "no checklist item"),
-    (["waive", "{id}", "backup_verified", "--reason", "  "], "needs a reason"),
-    (["decide", "{id}", "rollback", "--answer", "customer_impact=maybe"], "QUESTION=yes|no"),
-    (["decide", "{id}", "teleport"], "no outcome"),
-    (["show", "20000101-000000-none"], "no incident"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["tick", "{id}", "no_such_item"], "no checklist item"),
+        (["waive", "{id}", "backup_verified", "--reason", "  "], "needs a reason"),
+        (["decide", "{id}", "rollback", "--answer", "customer_impact=maybe"], "QUESTION=yes|no"),
+        (["decide", "{id}", "teleport"], "no outcome"),
+        (["show", "20000101-000000-none"], "no incident"),
+    ],
+)
 def test_bad_input_exits_2_with_a_specific_message(config, capsys, argv, message):
     incident = run(capsys, "open", "--deployed", "v2")[1].strip()
     code, _, err = run(capsys, *[a.replace("{id}", incident) for a in argv])

@@ -7,10 +7,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from console.cli import main
+from console.cli.main import main
 from console.engine.incident import open_new_incident
+from console.incident.journal import open_incident
 from console.incident.records import AlertSilence
-from console.journal import open_incident
 from console.observability.settings import AlertmanagerSettings
 from tests._screens_support import make_config
 
@@ -22,7 +22,7 @@ def alertmanager():
     deleted: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_DELETE(self):   # noqa: N802 (http.server's name)
+        def do_DELETE(self):  # noqa: N802 (http.server's name)
             deleted.append(self.path)
             self.send_response(200)
             self.send_header("Content-Length", "0")
@@ -41,12 +41,23 @@ def alertmanager():
 
 def incident_with_silence(monkeypatch, tmp_path, url: str, keep_by_config: bool = False):
     config = make_config(tmp_path)
-    config = dataclasses.replace(config, observability=dataclasses.replace(
-        config.observability, alertmanager=AlertmanagerSettings(url=url, timeout=2, keep_silence=keep_by_config)))
-    monkeypatch.setattr("console.config_loader.load_config_or_exit", lambda path: config)
+    config = dataclasses.replace(
+        config,
+        observability=dataclasses.replace(
+            config.observability, alertmanager=AlertmanagerSettings(url=url, timeout=2, keep_silence=keep_by_config)
+        ),
+    )
+    monkeypatch.setattr("console.cli.config_loader.load_config_or_exit", lambda path: config)
     journal = open_new_incident(config, "v2")
-    journal.append(AlertSilence(action="created", silence_id=SILENCE, matchers=['env="production"'],
-                                ends_at="2026-11-29T13:02:00.000Z", created_by="oncall"))
+    journal.append(
+        AlertSilence(
+            action="created",
+            silence_id=SILENCE,
+            matchers=['env="production"'],
+            ends_at="2026-11-29T13:02:00.000Z",
+            created_by="oncall",
+        )
+    )
     return config, journal.incident_id
 
 
@@ -83,9 +94,9 @@ def test_resolve_keeps_the_silence_when_asked(monkeypatch, tmp_path, capsys, ale
 
 
 def test_a_failed_expiry_is_told_and_the_silence_stays_active(monkeypatch, tmp_path, capsys):
-    config, incident = incident_with_silence(monkeypatch, tmp_path, "http://127.0.0.1:9")   # nothing listens
+    config, incident = incident_with_silence(monkeypatch, tmp_path, "http://127.0.0.1:9")  # nothing listens
     code, _, err = resolve(capsys, incident)
-    assert code == 0   # the incident is resolved; the silence is the coordinator's to expire by hand
+    assert code == 0  # the incident is resolved; the silence is the coordinator's to expire by hand
     assert f"silence {SILENCE} not expired" in err and "by hand" in err
     done, state = actions(config, incident)
     assert done == ["created"] and state.active_silence.silence_id == SILENCE and state.status == "resolved"
@@ -94,7 +105,7 @@ def test_a_failed_expiry_is_told_and_the_silence_stays_active(monkeypatch, tmp_p
 def test_resolve_without_a_silence_says_nothing_about_one(monkeypatch, tmp_path, capsys, alertmanager):
     url, deleted = alertmanager
     config = make_config(tmp_path)
-    monkeypatch.setattr("console.config_loader.load_config_or_exit", lambda path: config)
+    monkeypatch.setattr("console.cli.config_loader.load_config_or_exit", lambda path: config)
     incident = open_new_incident(config, "v2").incident_id
     code, out, _ = resolve(capsys, incident)
     assert code == 0 and "silence" not in out and deleted == []

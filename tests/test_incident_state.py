@@ -17,8 +17,12 @@ def test_opened():
 
 
 def test_answers_and_retractions():
-    state = fold(rec.Decision("a", "A?", True, "x"), rec.Decision("b", "B?", False, "x"),
-                 rec.DecisionRetracted("b", "B?", False, "x"), rec.Decision("a", "A?", False, "x"))
+    state = fold(
+        rec.Decision("a", "A?", True, "x"),
+        rec.Decision("b", "B?", False, "x"),
+        rec.DecisionRetracted("b", "B?", False, "x"),
+        rec.Decision("a", "A?", False, "x"),
+    )
     assert state.answers == {"a": False} and list(state.decisions) == ["a", "b"]
 
 
@@ -27,15 +31,20 @@ def test_outcome():
 
 
 def test_matrix_marks_latest_wins_and_old_marks_by_text():
-    state = fold(rec.MatrixMark("Caused by deploy", None, "rollback", True, "x"),
-                 rec.MatrixMark("Needs code", "code", "hotfix", True, "x"),
-                 rec.MatrixMark("Needs code", "code", "hotfix", False, "x"))
+    state = fold(
+        rec.MatrixMark("Caused by deploy", None, "rollback", True, "x"),
+        rec.MatrixMark("Needs code", "code", "hotfix", True, "x"),
+        rec.MatrixMark("Needs code", "code", "hotfix", False, "x"),
+    )
     assert state.marked_conditions({"Caused by deploy": "deploy"}, {"deploy", "code"}) == {"deploy"}
 
 
 def test_ticks_and_waivers():
-    state = fold(rec.ChecklistMark("a", status="done"), rec.ChecklistMark("b", status="waived", reason="n/a"),
-                 rec.ChecklistMark("a", status="pending"))
+    state = fold(
+        rec.ChecklistMark("a", status="done"),
+        rec.ChecklistMark("b", status="waived", reason="n/a"),
+        rec.ChecklistMark("a", status="pending"),
+    )
     assert {k: v.status for k, v in state.ticks.items()} == {"a": "pending", "b": "waived"}
 
 
@@ -45,16 +54,27 @@ def test_procedure_progress_and_status():
     assert fold(started, rec.ProcedureInterrupted(procedure="rollback")).status == "interrupted"
     assert fold(started, rec.ProcedureFinished("rollback", "failed")).status == "failed"
     # a verification run or a dry run is not the incident's procedure
-    state = fold(started, rec.ProcedureFinished("rollback", "failed"), rec.ProcedureStarted("verify", "i"),
-                 rec.ProcedureFinished("verify", "succeeded"), rec.ProcedureStarted("rollback", "i", dry_run=True))
+    state = fold(
+        started,
+        rec.ProcedureFinished("rollback", "failed"),
+        rec.ProcedureStarted("verify", "i"),
+        rec.ProcedureFinished("verify", "succeeded"),
+        rec.ProcedureStarted("rollback", "i", dry_run=True),
+    )
     assert state.status == "failed" and state.started.procedure == "rollback"
 
 
 def test_done_and_skipped_steps_count_from_the_first_start_of_the_chain():
-    state = fold(rec.StepFinished("before"), rec.ProcedureStarted("rollback", "i", [], "v2", "v1"),
-                 rec.StepFinished("a"), rec.StepSkipped("b", "why", "x"), rec.StepFailed("c", message="m"),
-                 rec.ProcedureInterrupted(procedure="rollback"),
-                 rec.ProcedureStarted("rollback", "i", [], "v2", "v1", resumed=True), rec.StepFinished("c"))
+    state = fold(
+        rec.StepFinished("before"),
+        rec.ProcedureStarted("rollback", "i", [], "v2", "v1"),
+        rec.StepFinished("a"),
+        rec.StepSkipped("b", "why", "x"),
+        rec.StepFailed("c", message="m"),
+        rec.ProcedureInterrupted(procedure="rollback"),
+        rec.ProcedureStarted("rollback", "i", [], "v2", "v1", resumed=True),
+        rec.StepFinished("c"),
+    )
     assert set(state.settled_steps()) == {"a", "b", "c"}
     assert isinstance(state.step_results["c"], rec.StepFinished)
 
@@ -65,9 +85,14 @@ def test_migration_plan_and_decision():
 
 
 def test_artifacts_health_notifications_notes_unknown():
-    state = fold(rec.Artifact("v1", "f", "h", True, "host"), rec.Artifact("v1", "g", "k", True, "host", "staging"),
-                 rec.Health("backend", True), rec.Notification("slack", "incident_opened", "sent", 1),
-                 rec.Note("hello", "x"), rec.UnknownRecord(type_name="later", extra={"a": 1}))
+    state = fold(
+        rec.Artifact("v1", "f", "h", True, "host"),
+        rec.Artifact("v1", "g", "k", True, "host", "staging"),
+        rec.Health("backend", True),
+        rec.Notification("slack", "incident_opened", "sent", 1),
+        rec.Note("hello", "x"),
+        rec.UnknownRecord(type_name="later", extra={"a": 1}),
+    )
     assert state.artifact_hashes("v1") == {"f": "h"} and len(state.health) == 1
     assert state.notifications[0].status == "sent" and state.notes[0].text == "hello"
     assert state.unknown[0].kind == "later"
@@ -79,8 +104,14 @@ def test_ttr_retro_release_log_resolution():
     done = rec.ProcedureFinished("rollback", "succeeded", ts="2026-11-29T12:10:00.000000Z")
     state = fold(opened, started, done)
     assert state.ttr_seconds == 600.0 and state.status == "succeeded"
-    state = fold(opened, started, done, rec.ReleaseLogUpdated("v1", "v2"), rec.Retro("cause", "", ["a"], "x"),
-                 rec.IncidentResolved(700.0, "x", "fixed"))
+    state = fold(
+        opened,
+        started,
+        done,
+        rec.ReleaseLogUpdated("v1", "v2"),
+        rec.Retro("cause", "", ["a"], "x"),
+        rec.IncidentResolved(700.0, "x", "fixed"),
+    )
     assert state.status == "resolved" and state.ttr_seconds == 700.0
     assert state.release_log.marked_bad == "v2" and state.retro.root_cause == "cause"
     assert state.summary().to_dict()["state"] == "resolved"

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from console.incidents import incident_procedure, summarize
-from console.journal import Journal
+from console.incident.journal import Journal
+from console.incident.listing import incident_procedure, summarize
 
 
 def started(journal, procedure, **fields):
-    record = {"from_tag": None if procedure == "verify" else "v2", "to_tag": "v2" if procedure == "verify" else "v1",
-              "dry_run": False, "options": {}, "resumed": False, "steps": [], **fields}
+    record = {
+        "from_tag": None if procedure == "verify" else "v2",
+        "to_tag": "v2" if procedure == "verify" else "v1",
+        "dry_run": False,
+        "options": {},
+        "resumed": False,
+        "steps": [],
+        **fields,
+    }
     journal.record("procedure_started", procedure=procedure, **record)
 
 
@@ -30,7 +37,7 @@ def journal(tmp_path):
 def test_a_verification_run_after_a_failed_rollback_is_not_the_incidents_procedure(journal, verify_outcome):
     started(journal, "rollback")
     finished(journal, "rollback", "failed")
-    started(journal, "verify")    # the coordinator re-ran the checks from the verification screen
+    started(journal, "verify")  # the coordinator re-ran the checks from the verification screen
     finished(journal, "verify", verify_outcome)
     first, end = incident_procedure(journal.records())
     assert (first.procedure, end.outcome) == ("rollback", "failed")
@@ -68,9 +75,11 @@ def test_an_interrupted_procedure_is_resumable_and_a_new_start_reopens_it(journa
 def test_listing_parses_only_what_was_appended_since_the_last_listing(tmp_path, monkeypatch):
     # Bug: the mtime cache still parsed every journal (list_incidents built a Journal, which read
     # the whole file) on every listing. Now an unchanged journal parses no line, a grown one only its new lines.
-    from console import incidents, journal as journal_module
     from console.engine.incident import open_new_incident
+    from console.incident import journal as journal_module
+    from console.incident import listing as incidents
     from tests._screens_support import make_config
+
     config = make_config(tmp_path)
     journal = open_new_incident(config, "v2")
     other = open_new_incident(config, "v1", "20200101-000000-0000")

@@ -7,35 +7,55 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main
-from console.init import (InitAnswers, compose_flavour, health_candidates, parse_projects, render_config,
-                          split_image, validate_rendered)
+from console.cli.main import main
+from console.init import (
+    InitAnswers,
+    compose_flavour,
+    health_candidates,
+    parse_projects,
+    render_config,
+    split_image,
+    validate_rendered,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def container(project, service, image, *, ports=None, host_net=False, env=(), oneoff=False, running=True):
-    return {"Name": f"/{project}_{service}_1", "State": {"Running": running},
-            "Config": {"Image": image, "Env": list(env), "ExposedPorts": {"9000/tcp": {}} if host_net else None,
-                       "Labels": {"com.docker.compose.project": project, "com.docker.compose.service": service,
-                                  "com.docker.compose.project.working_dir": f"/srv/{project}",
-                                  "com.docker.compose.project.config_files": f"/srv/{project}/compose.yaml",
-                                  "com.docker.compose.oneoff": "True" if oneoff else "False"}},
-            "HostConfig": {"NetworkMode": "host" if host_net else "default"},
-            "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(p)} for p in ports or []]}}}
+    return {
+        "Name": f"/{project}_{service}_1",
+        "State": {"Running": running},
+        "Config": {
+            "Image": image,
+            "Env": list(env),
+            "ExposedPorts": {"9000/tcp": {}} if host_net else None,
+            "Labels": {
+                "com.docker.compose.project": project,
+                "com.docker.compose.service": service,
+                "com.docker.compose.project.working_dir": f"/srv/{project}",
+                "com.docker.compose.project.config_files": f"/srv/{project}/compose.yaml",
+                "com.docker.compose.oneoff": "True" if oneoff else "False",
+            },
+        },
+        "HostConfig": {"NetworkMode": "host" if host_net else "default"},
+        "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(p)} for p in ports or []]}},
+    }
 
 
 def test_projects_services_and_reachable_ports_come_from_the_labels():
-    text = json.dumps([
-        container("shop", "web", "reg.example.com:5000/team/web:v7", ports=[8080]),
-        container("shop", "web", "reg.example.com:5000/team/web:v7", oneoff=True, ports=[1]),
-        container("shop", "worker", "reg.example.com:5000/team/worker:v7", host_net=True, env=["PORT=7000"]),
-        container("blog", "app", "ghost:5", running=False)])
+    text = json.dumps(
+        [
+            container("shop", "web", "reg.example.com:5000/team/web:v7", ports=[8080]),
+            container("shop", "web", "reg.example.com:5000/team/web:v7", oneoff=True, ports=[1]),
+            container("shop", "worker", "reg.example.com:5000/team/worker:v7", host_net=True, env=["PORT=7000"]),
+            container("blog", "app", "ghost:5", running=False),
+        ]
+    )
     blog, shop = parse_projects(text)
     assert (blog.name, shop.name) == ("blog", "shop")
     assert shop.working_dir == "/srv/shop" and shop.config_files == ["/srv/shop/compose.yaml"] and shop.running
-    assert shop.services["web"].ports == [8080]                 # the one-off container's port is not the service's
-    assert shop.services["worker"].ports == [7000, 9000]        # network_mode host: exposed ports and PORT
+    assert shop.services["web"].ports == [8080]  # the one-off container's port is not the service's
+    assert shop.services["worker"].ports == [7000, 9000]  # network_mode host: exposed ports and PORT
     assert not parse_projects(text)[0].running
     listed = parse_projects(text, json.dumps([{"Name": "empty", "ConfigFiles": "/x/compose.yml"}]))
     assert [(p.name, p.config_files) for p in listed if p.name == "empty"] == [("empty", ["/x/compose.yml"])]
@@ -53,13 +73,25 @@ def test_image_names_and_flavours_and_health_candidates():
 
 
 def answers(tmp_path, **changes):
-    values = dict(host="vps.example.com", port=2222, user="deploy", identity_file=str(tmp_path / "id"),
-                  agent=False, known_hosts=str(tmp_path / "known_hosts"), project_name="shop",
-                  project_dir="/srv/shop", compose_command="docker compose", registry="reg.example.com:5000",
-                  services=[("web", "team/web", "backend"), ("worker", "team/worker", "other")],
-                  health=[("web", "http://vps.example.com:8080/api/health", "version")],
-                  maintenance=None, migrations=(["bin/migrate", "status"], ["bin/migrate", "down", "{migration}"]),
-                  smoke_tests=[["bin/smoke", "--quick"]], deploy=["./deploy.sh"], compose_file="compose.yaml")
+    values = dict(
+        host="vps.example.com",
+        port=2222,
+        user="deploy",
+        identity_file=str(tmp_path / "id"),
+        agent=False,
+        known_hosts=str(tmp_path / "known_hosts"),
+        project_name="shop",
+        project_dir="/srv/shop",
+        compose_command="docker compose",
+        registry="reg.example.com:5000",
+        services=[("web", "team/web", "backend"), ("worker", "team/worker", "other")],
+        health=[("web", "http://vps.example.com:8080/api/health", "version")],
+        maintenance=None,
+        migrations=(["bin/migrate", "status"], ["bin/migrate", "down", "{migration}"]),
+        smoke_tests=[["bin/smoke", "--quick"]],
+        deploy=["./deploy.sh"],
+        compose_file="compose.yaml",
+    )
     values.update(changes)
     return InitAnswers(**values)
 
@@ -69,14 +101,23 @@ def test_the_written_config_is_commented_and_check_config_accepts_it(tmp_path):
     path = tmp_path / "console.toml"
     path.write_text(text)
     validate_rendered(text, path)
-    result = subprocess.run([sys.executable, "-m", "console", "check-config", str(path)], capture_output=True,
-                            text=True, cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "console", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "maintenance = false   # no maintenance command" in text and "mr-dj" not in text and "npm" not in text
     from console.config import load_config
+
     config = load_config(path)
     assert (config.target.project_name, config.target.user, config.target.compose_command) == (
-        "shop", 'we"ird', "docker compose")
+        "shop",
+        'we"ird',
+        "docker compose",
+    )
     assert config.commands.deploy == ["./deploy.sh"] and not config.commands.maintenance
     assert config.commands.migrate_rollback == ["bin/migrate", "down", "{migration}"]
     assert config.capture.compose_file == "compose.yaml" and config.backend.name == "web"
@@ -84,6 +125,7 @@ def test_the_written_config_is_commented_and_check_config_accepts_it(tmp_path):
 
 def test_a_rollback_command_without_the_placeholder_is_refused_before_writing(tmp_path):
     from console.config import ConfigError
+
     text = render_config(answers(tmp_path, migrations=(["m", "status"], ["m", "down"])))
     with pytest.raises(ConfigError) as info:
         validate_rendered(text, tmp_path / "c.toml")

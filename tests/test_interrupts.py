@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from console.interrupts import STILL_STOPPING, STOPPING, Interrupted, run_until_interrupted
+from console.cli.interrupts import STILL_STOPPING, STOPPING, Interrupted, run_until_interrupted
 
 
 async def test_a_second_ctrl_c_waits_for_the_cleanup_instead_of_raising():
@@ -19,8 +19,8 @@ async def test_a_second_ctrl_c_waits_for_the_cleanup_instead_of_raising():
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
-            os.kill(os.getpid(), signal.SIGINT)   # the impatient second Ctrl-C, mid-cleanup
-            await asyncio.sleep(0.3)               # killing the remote group, releasing the lock
+            os.kill(os.getpid(), signal.SIGINT)  # the impatient second Ctrl-C, mid-cleanup
+            await asyncio.sleep(0.3)  # killing the remote group, releasing the lock
             cleaned.append("lock released")
             raise
         return "succeeded"
@@ -39,6 +39,6 @@ async def test_without_ctrl_c_the_result_comes_back_and_the_handler_is_removed()
 
     assert await run_until_interrupted(procedure(), print) == "succeeded"
     assert signal.getsignal(signal.SIGINT) is not None
-    with pytest.raises(KeyboardInterrupt):   # the default behaviour is back
+    with pytest.raises(KeyboardInterrupt):  # the default behaviour is back
         os.kill(os.getpid(), signal.SIGINT)
         await asyncio.sleep(0.1)

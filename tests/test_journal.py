@@ -6,13 +6,13 @@ import json
 
 import pytest
 
+from console.incident.journal import Journal
+from console.incident.listing import all_incidents
 from tests._records_support import last_record
-from console.incidents import all_incidents
-from console.journal import Journal
 
 TORN = {
     "ascii": b'{"seq": 2, "ts": "2026-03-14T03:0',
-    "utf8": '{"seq": 2, "ts": "2026", "type": "note", "text": "rollback →'.encode()[:-1],   # inside "→"
+    "utf8": '{"seq": 2, "ts": "2026", "type": "note", "text": "rollback →'.encode()[:-1],  # inside "→"
 }
 
 
@@ -24,7 +24,7 @@ def journal(tmp_path):
 
 
 def tear(journal: Journal, fragment: bytes) -> None:
-    with open(journal.path, "ab") as handle:   # the power went while this record was written
+    with open(journal.path, "ab") as handle:  # the power went while this record was written
         handle.write(fragment)
 
 

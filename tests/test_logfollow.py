@@ -12,7 +12,7 @@ from console.commands.compose import ComposeCommands
 from console.config import load_config
 from console.engine.incident import make_transport
 from console.failures import ConnectionLost
-from console.logfollow import FollowRestart, LogLines, follow_logs
+from console.live.logfollow import FollowRestart, LogLines, follow_logs
 from console.transport.base import CommandResult
 from console.transport.local import LocalTransport
 from tests._waiting import wait_for

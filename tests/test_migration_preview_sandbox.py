@@ -16,8 +16,7 @@ pytestmark = pytest.mark.sandbox
 
 async def test_the_confirmation_shows_the_down_sql_of_each_migration_undone(sandbox_config_path):
     config = load_config(sandbox_config_path)
-    commands = dataclasses.replace(config.commands,
-                                   migration_down_sql=["cat", "/app/migrations/{migration}.down.sql"])
+    commands = dataclasses.replace(config.commands, migration_down_sql=["cat", "/app/migrations/{migration}.down.sql"])
     config = dataclasses.replace(config, commands=commands)
     transport = make_transport(config)
     ctx = StepContext(config, transport, None)

@@ -1,13 +1,19 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from console.notify import messages
 from console.notify.messages import IncidentContext
 
-OPENED = datetime(2026, 11, 25, 13, 37, 8, tzinfo=timezone.utc)
-CTX = IncidentContext(incident_id="20261125-133708-ab12", target="deploy@vps.example.com:22",
-                      opened_at=OPENED, from_tag="v2", to_tag="v1", ttr_target_minutes=15)
+OPENED = datetime(2026, 11, 25, 13, 37, 8, tzinfo=UTC)
+CTX = IncidentContext(
+    incident_id="20261125-133708-ab12",
+    target="deploy@vps.example.com:22",
+    opened_at=OPENED,
+    from_tag="v2",
+    to_tag="v1",
+    ttr_target_minutes=15,
+)
 
 
 def test_every_slack_message_names_incident_target_tags_and_ttr():
@@ -28,8 +34,9 @@ def test_ttr_over_target_is_said_plainly():
 
 
 def test_decision_headline_carries_override_reason():
-    text = messages.headline(messages.DECISION_MADE,
-                             {"outcome": "rollback", "overridden": True, "reason": "CEO demo at 14:00"})
+    text = messages.headline(
+        messages.DECISION_MADE, {"outcome": "rollback", "overridden": True, "reason": "CEO demo at 14:00"}
+    )
     assert text == "Decision: roll back (decision tree overridden: CEO demo at 14:00)"
 
 
@@ -38,25 +45,35 @@ def test_slack_text_escapes_control_characters():
     assert "a&lt;b &amp; c&gt;d" in payload["text"]
 
 
-@pytest.mark.parametrize("event,details,status", [
-    (messages.INCIDENT_OPENED, {}, "investigating"),
-    (messages.DECISION_MADE, {"outcome": "rollback"}, "identified"),
-    (messages.PROCEDURE_STARTED, {"procedure": "rollback"}, "identified"),
-    (messages.PROCEDURE_FINISHED, {"outcome": "succeeded"}, "monitoring"),
-    (messages.PROCEDURE_FINISHED, {"outcome": "failed"}, "identified"),
-    (messages.INCIDENT_RESOLVED, {}, "resolved"),
-])
+@pytest.mark.parametrize(
+    "event,details,status",
+    [
+        (messages.INCIDENT_OPENED, {}, "investigating"),
+        (messages.DECISION_MADE, {"outcome": "rollback"}, "identified"),
+        (messages.PROCEDURE_STARTED, {"procedure": "rollback"}, "identified"),
+        (messages.PROCEDURE_FINISHED, {"outcome": "succeeded"}, "monitoring"),
+        (messages.PROCEDURE_FINISHED, {"outcome": "failed"}, "identified"),
+        (messages.INCIDENT_RESOLVED, {}, "resolved"),
+    ],
+)
 def test_statuspage_status_follows_the_incident(event, details, status):
     assert messages.statuspage_status(event, details) == status
 
 
 def test_statuspage_payload_creates_then_updates_then_resolves():
-    opened = messages.statuspage_payload(messages.INCIDENT_OPENED, CTX, OPENED, component_ids=["c1"],
-                                         impact_override="major")
-    assert opened == {"action": "create", "incident": {
-        "name": "Service disruption", "status": "investigating",
-        "body": "We are investigating an issue affecting the service.",
-        "component_ids": ["c1"], "impact_override": "major"}}
+    opened = messages.statuspage_payload(
+        messages.INCIDENT_OPENED, CTX, OPENED, component_ids=["c1"], impact_override="major"
+    )
+    assert opened == {
+        "action": "create",
+        "incident": {
+            "name": "Service disruption",
+            "status": "investigating",
+            "body": "We are investigating an issue affecting the service.",
+            "component_ids": ["c1"],
+            "impact_override": "major",
+        },
+    }
     update = messages.statuspage_payload(messages.PROCEDURE_STARTED, CTX, OPENED)
     assert update["action"] == "update" and update["incident"]["status"] == "identified"
     resolved = messages.statuspage_payload(messages.INCIDENT_RESOLVED, CTX, OPENED)
@@ -71,11 +88,27 @@ def test_statuspage_body_reveals_no_internals():
 
 def test_context_from_records_takes_tags_from_the_procedure():
     records = [
-        {"seq": 1, "ts": "2026-11-25T13:37:08.000000Z", "type": "incident_opened",
-         "incident_id": "i1", "target": "deploy@h:22", "project": "mr-dj", "deployed": "v2",
-         "ttr_target_minutes": 10, "operator": "oncall"},
-        {"seq": 2, "ts": "2026-11-25T13:40:00.000000Z", "type": "procedure_started",
-         "procedure": "rollback", "from_tag": "v2", "to_tag": "v1", "dry_run": False, "steps": []},
+        {
+            "seq": 1,
+            "ts": "2026-11-25T13:37:08.000000Z",
+            "type": "incident_opened",
+            "incident_id": "i1",
+            "target": "deploy@h:22",
+            "project": "mr-dj",
+            "deployed": "v2",
+            "ttr_target_minutes": 10,
+            "operator": "oncall",
+        },
+        {
+            "seq": 2,
+            "ts": "2026-11-25T13:40:00.000000Z",
+            "type": "procedure_started",
+            "procedure": "rollback",
+            "from_tag": "v2",
+            "to_tag": "v1",
+            "dry_run": False,
+            "steps": [],
+        },
     ]
     ctx = messages.context_from_records(records)
     assert (ctx.incident_id, ctx.from_tag, ctx.to_tag, ctx.ttr_target_minutes) == ("i1", "v2", "v1", 10)

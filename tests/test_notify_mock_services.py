@@ -30,14 +30,17 @@ def test_statuspage_route_checks_auth_shape_and_keeps_updates(mock_services):
     assert httpx.post(base, json=body).status_code == 401
     assert httpx.post(base, json=body, headers={"Authorization": "Bearer " + API_KEY}).status_code == 401
     assert httpx.post(base, json={"incident": {"status": "investigating"}}, headers=auth).status_code == 422
-    assert httpx.post(base, json={"incident": {**body["incident"], "impact_override": "huge"}},
-                      headers=auth).status_code == 422
+    assert (
+        httpx.post(base, json={"incident": {**body["incident"], "impact_override": "huge"}}, headers=auth).status_code
+        == 422
+    )
     created = httpx.post(base, json=body, headers=auth)
     assert created.status_code == 201
     incident = created.json()
     assert incident["status"] == "investigating" and len(incident["incident_updates"]) == 1
-    patched = httpx.patch(f"{base}/{incident['id']}", json={"incident": {"status": "resolved", "body": "ok"}},
-                          headers=auth)
+    patched = httpx.patch(
+        f"{base}/{incident['id']}", json={"incident": {"status": "resolved", "body": "ok"}}, headers=auth
+    )
     assert patched.status_code == 200 and patched.json()["resolved_at"]
     assert httpx.patch(f"{base}/nope", json={"incident": {"status": "resolved"}}, headers=auth).status_code == 404
 
@@ -65,9 +68,11 @@ def test_alerts_route_lists_unacknowledged_alerts_set_through_control(mock_servi
 
 def test_record_file_masks_credentials(mock_services, tmp_path):
     httpx.post(mock_services.slack_url(SLACK_TOKEN), json={"text": "x"})
-    httpx.post(f"{mock_services.statuspage_api_base}/pages/p1/incidents",
-               json={"incident": {"name": "n", "status": "identified"}},
-               headers={"Authorization": f"OAuth {API_KEY}"})
+    httpx.post(
+        f"{mock_services.statuspage_api_base}/pages/p1/incidents",
+        json={"incident": {"name": "n", "status": "identified"}},
+        headers={"Authorization": f"OAuth {API_KEY}"},
+    )
     text = (tmp_path / "mock-requests.jsonl").read_text()
     lines = [json.loads(line) for line in text.splitlines()]
     assert [line["path"] for line in lines] == ["/slack/<token>", "/statuspage/v1/pages/p1/incidents"]
@@ -76,8 +81,12 @@ def test_record_file_masks_credentials(mock_services, tmp_path):
 
 def test_standalone_process_prints_its_base_url(tmp_path):
     record = tmp_path / "rec.jsonl"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "sandbox" / "mock_services.py"), "--port", "0",
-                             "--record", str(record)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "sandbox" / "mock_services.py"), "--port", "0", "--record", str(record)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         base = proc.stdout.readline().strip()
         assert base.startswith("http://127.0.0.1:")

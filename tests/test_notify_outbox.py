@@ -1,11 +1,22 @@
 import asyncio
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from _notify_support import (
+    API_KEY,
+    ENV_FILE_VALUE,
+    SLACK_TOKEN,
+    JournalSpy,
+    environ_for,  # noqa: F401
+    refused_port,
+    slack_config,
+    statuspage_config,
+)
+from _waiting import wait_for
 from console.notify import messages
 from console.notify.delivery import DeliveryError
 from console.notify.messages import IncidentContext
@@ -14,22 +25,24 @@ from console.notify.outbox import Outbox, backoff_delay
 from console.notify.slack import SlackWebhook
 from console.notify.statuspage import STATE_KEY, StatusPageClient
 from console.secrets import Secret
-from _waiting import wait_for
-from _notify_support import (API_KEY, ENV_FILE_VALUE, SLACK_TOKEN, JournalSpy, environ_for,  # noqa: F401
-                             mock_services, refused_port, slack_config, statuspage_config)
 
-CTX = IncidentContext(incident_id="20261125-133708-ab12", target="deploy@127.0.0.1:2222",
-                      opened_at=datetime(2026, 11, 25, 13, 37, 8, tzinfo=timezone.utc),
-                      from_tag="v2", to_tag="v1")
+CTX = IncidentContext(
+    incident_id="20261125-133708-ab12",
+    target="deploy@127.0.0.1:2222",
+    opened_at=datetime(2026, 11, 25, 13, 37, 8, tzinfo=UTC),
+    from_tag="v2",
+    to_tag="v1",
+)
 FAST = {"first_timeout": 0.5, "retry_timeout": 1.0, "base_delay": 0.05, "max_delay": 0.4}
 
 
 def _outbox(tmp_path, services, journal, env=None, **timing):
     env = env or environ_for(services)
-    senders = [SlackWebhook(slack_config(), env),
-               StatusPageClient(statuspage_config(services.statuspage_api_base), env)]
-    return Outbox(tmp_path / "incident", senders, journal, secrets=[Secret(ENV_FILE_VALUE)],
-                  **{**FAST, **timing})
+    senders = [
+        SlackWebhook(slack_config(), env),
+        StatusPageClient(statuspage_config(services.statuspage_api_base), env),
+    ]
+    return Outbox(tmp_path / "incident", senders, journal, secrets=[Secret(ENV_FILE_VALUE)], **{**FAST, **timing})
 
 
 def _slack_texts(services):
@@ -53,8 +66,16 @@ async def test_healthy_send_is_journaled_and_acked(tmp_path, mock_services):
     assert status == "sent"
     assert outbox.pending() == []
     assert [m.event for m in outbox.sent()] == ["incident_opened"]
-    assert journal.records == [{"type": "notification", "channel": "slack", "event": "incident_opened",
-                                "status": "sent", "attempts": 1, "error": None}]
+    assert journal.records == [
+        {
+            "type": "notification",
+            "channel": "slack",
+            "event": "incident_opened",
+            "status": "sent",
+            "attempts": 1,
+            "error": None,
+        }
+    ]
 
 
 @pytest.mark.asyncio
@@ -112,8 +133,7 @@ async def test_hanging_service_does_not_hold_up_the_procedure(tmp_path, mock_ser
 
 @pytest.mark.asyncio
 async def test_refused_connection_is_queued_and_a_fresh_outbox_resends(tmp_path, mock_services):
-    down = {**environ_for(mock_services),
-            "SLACK_WEBHOOK_URL": f"http://127.0.0.1:{refused_port()}/slack/{SLACK_TOKEN}"}
+    down = {**environ_for(mock_services), "SLACK_WEBHOOK_URL": f"http://127.0.0.1:{refused_port()}/slack/{SLACK_TOKEN}"}
     journal = JournalSpy()
     outbox = _outbox(tmp_path, mock_services, journal, env=down)
     assert await outbox.send_or_queue("slack", "incident_opened", {"text": "one"}) == "queued"
@@ -151,8 +171,11 @@ async def test_outage_then_recovery_delivers_everything_in_order(tmp_path, mock_
         assert set((await notifier.notify(event, **details)).values()) == {"queued"}
         assert time.monotonic() - started < 1.0
     # The drain retries each channel's first message while the outage lasts; nothing is lost.
-    await wait_for(lambda: all(outbox.pending(channel)[0].attempts >= 2 for channel in outbox.channels),
-                   10, "the drain to retry during the outage")
+    await wait_for(
+        lambda: all(outbox.pending(channel)[0].attempts >= 2 for channel in outbox.channels),
+        10,
+        "the drain to retry during the outage",
+    )
     assert len(outbox.pending()) == 10
     mock_services.fail(0)
     await wait_for(lambda: not outbox.pending(), 10, "the outbox to empty")
@@ -160,11 +183,20 @@ async def test_outage_then_recovery_delivers_everything_in_order(tmp_path, mock_
     texts = _slack_texts(mock_services)
     assert len(texts) == 5
     assert [t.split("] ")[1].split(" — ")[0] for t in texts] == [
-        "Incident opened: investigating a production problem", "Decision: roll back",
-        "Started the rollback", "The rollback succeeded", "Incident resolved: rolled back to v1"]
+        "Incident opened: investigating a production problem",
+        "Decision: roll back",
+        "Started the rollback",
+        "The rollback succeeded",
+        "Incident resolved: rolled back to v1",
+    ]
     [incident] = mock_services.incidents.values()
     assert [u["status"] for u in reversed(incident["incident_updates"])] == [
-        "investigating", "identified", "identified", "monitoring", "resolved"]
+        "investigating",
+        "identified",
+        "identified",
+        "monitoring",
+        "resolved",
+    ]
     sent = [(r["channel"], r["event"]) for r in journal.records if r["status"] == "sent"]
     assert [e for c, e in sent if c == "slack"] == [e for e, _ in events]
 
@@ -213,6 +245,7 @@ async def test_statuspage_incident_id_survives_a_restart(tmp_path, mock_services
 async def test_no_secret_reaches_disk_journal_or_errors(tmp_path, mock_services):
     class LeakyError:
         """A sender whose error text quotes an env-file value: it must be scrubbed."""
+
         channel = "extra"
 
         def secrets(self):

@@ -2,10 +2,14 @@ import asyncio
 
 import pytest
 
+from _notify_support import (
+    SLACK_TOKEN,
+    environ_for,
+    refused_port,  # noqa: F401
+    slack_config,
+)
 from console.notify.delivery import DeliveryError
 from console.notify.slack import SlackWebhook
-from _notify_support import (SLACK_TOKEN, environ_for, mock_services, refused_port,  # noqa: F401
-                             slack_config)
 
 
 def test_posts_json_text_and_blocks(mock_services):

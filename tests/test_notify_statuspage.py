@@ -2,12 +2,19 @@ import asyncio
 
 import pytest
 
+from _notify_support import API_KEY, environ_for, mock_services, statuspage_config  # noqa: F401
 from console.notify.delivery import DeliveryError
 from console.notify.statuspage import STATE_KEY, StatusPageClient
-from _notify_support import API_KEY, environ_for, mock_services, statuspage_config  # noqa: F401
 
-CREATE = {"action": "create", "incident": {"name": "Service disruption", "status": "investigating",
-                                           "body": "Investigating.", "component_ids": ["comp1"]}}
+CREATE = {
+    "action": "create",
+    "incident": {
+        "name": "Service disruption",
+        "status": "investigating",
+        "body": "Investigating.",
+        "component_ids": ["comp1"],
+    },
+}
 
 
 def _client(services, **env):
@@ -18,13 +25,20 @@ def test_create_update_resolve_request_shapes(mock_services):
     client = _client(mock_services)
     state = asyncio.run(client.deliver(CREATE, {}, timeout=2))
     incident_id = state[STATE_KEY]
-    asyncio.run(client.deliver({"action": "update", "incident": {"status": "identified", "body": "Found it."}},
-                               state, timeout=2))
-    asyncio.run(client.deliver({"action": "resolve", "incident": {"status": "resolved", "body": "Fixed."}},
-                               state, timeout=2))
+    asyncio.run(
+        client.deliver(
+            {"action": "update", "incident": {"status": "identified", "body": "Found it."}}, state, timeout=2
+        )
+    )
+    asyncio.run(
+        client.deliver({"action": "resolve", "incident": {"status": "resolved", "body": "Fixed."}}, state, timeout=2)
+    )
     create, update, resolve = mock_services.requests
-    assert (create["method"], create["path"], create["status"]) == \
-        ("POST", "/statuspage/v1/pages/page42/incidents", 201)
+    assert (create["method"], create["path"], create["status"]) == (
+        "POST",
+        "/statuspage/v1/pages/page42/incidents",
+        201,
+    )
     assert create["body"] == {"incident": CREATE["incident"]}
     assert create["authorized"] is True
     assert (update["method"], update["path"]) == ("PATCH", f"/statuspage/v1/pages/page42/incidents/{incident_id}")
@@ -52,8 +66,9 @@ def test_invalid_status_is_rejected_by_the_mock(mock_services):
 
 def test_update_without_known_incident_opens_one(mock_services):
     client = _client(mock_services)
-    state = asyncio.run(client.deliver({"action": "update", "incident": {"status": "identified", "body": "b"}},
-                                       {}, timeout=2))
+    state = asyncio.run(
+        client.deliver({"action": "update", "incident": {"status": "identified", "body": "b"}}, {}, timeout=2)
+    )
     [request] = mock_services.requests
     assert request["method"] == "POST"
     assert request["body"]["incident"]["component_ids"] == ["comp1"]

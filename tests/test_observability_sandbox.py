@@ -14,15 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.config import HealthCheck, load_config
+from console.config import load_config
+from console.decide.runbook import load_runbook
 from console.engine.context import StepContext
 from console.engine.hotfix import monitor_health
 from console.engine.incident import open_new_incident
-from console.journal import Journal
+from console.incident.journal import Journal
+from console.incident.prerequisites import Checklist
 from console.observability.silences import end_incident_silence
 from console.observability.steps import verify_metrics
-from console.prerequisites import Checklist
-from console.runbook import load_runbook
 from tests.test_engine_sandbox import cli
 
 pytestmark = pytest.mark.sandbox
@@ -34,8 +34,13 @@ def am_get(path, **params):
 
 
 def firing_backend_alerts():
-    alerts = am_get("/api/v2/alerts", active="true", silenced="false", inhibited="false",
-                    filter=['env="production"', 'service="mr-dj-backend"'])
+    alerts = am_get(
+        "/api/v2/alerts",
+        active="true",
+        silenced="false",
+        inhibited="false",
+        filter=['env="production"', 'service="mr-dj-backend"'],
+    )
     return [a for a in alerts if a["labels"]["alertname"] == "HighErrorRate"]
 
 
@@ -72,12 +77,12 @@ def test_v2_fires_an_alert_the_checklist_silences_it_and_resolve_expires_it(fres
     assert silence["status"]["state"] == "active"
     assert silence["createdBy"] == config.operator and journal.incident_id in silence["comment"]
     assert {m["name"] for m in silence["matchers"]} == {"service", "env"}
-    assert firing_backend_alerts() == []   # silenced: no duplicate paging
-    again = asyncio.run(checklist.run_auto_checks(config))   # re-running creates no second silence
+    assert firing_backend_alerts() == []  # silenced: no duplicate paging
+    again = asyncio.run(checklist.run_auto_checks(config))  # re-running creates no second silence
     assert "alerts_acknowledged" not in again
     headless = cli(fresh_sandbox, "alerts", "--json", "--silence", "--incident", journal.incident_id)
     assert headless.returncode == 0, headless.stderr
-    assert json.loads(headless.stdout)["silence"]["silence_id"] == silence_id   # the incident's one silence
+    assert json.loads(headless.stdout)["silence"]["silence_id"] == silence_id  # the incident's one silence
     assert len(Journal(journal.directory).state.silences) == 1
 
     action, message = asyncio.run(end_incident_silence(config, Journal(journal.directory), "sandbox"))
@@ -97,8 +102,9 @@ def _short(config, window_minutes):
 
 def backend_error_ratio(config):
     query = [m.query for m in config.observability.metrics if m.name == "backend error ratio"][0]
-    body = httpx.get(config.observability.prometheus.url + "/api/v1/query", params={"query": query},
-                     timeout=5, trust_env=False).json()
+    body = httpx.get(
+        config.observability.prometheus.url + "/api/v1/query", params={"query": query}, timeout=5, trust_env=False
+    ).json()
     result = body["data"]["result"]
     return float(result[0]["value"][1]) if result else None
 
@@ -122,11 +128,14 @@ def test_hotfix_monitor_fails_when_a_regression_is_injected_during_its_window(sa
     config = load_config(sandbox_config_path)
     frontend = [m for m in config.observability.metrics if m.name == "frontend error ratio"]
     config = dataclasses.replace(
-        config, health=[h for h in config.health if h.name == "frontend"],
-        observability=dataclasses.replace(config.observability, metrics=[
-            dataclasses.replace(m, window_minutes=0.25) for m in frontend]))
+        config,
+        health=[h for h in config.health if h.name == "frontend"],
+        observability=dataclasses.replace(
+            config.observability, metrics=[dataclasses.replace(m, window_minutes=0.25) for m in frontend]
+        ),
+    )
     fault = Path(config.target.project_dir) / "state" / "fault.frontend"
-    timer = threading.Timer(8, fault.touch)   # a regression the health checks do not see
+    timer = threading.Timer(8, fault.touch)  # a regression the health checks do not see
     timer.start()
     try:
         result = asyncio.run(monitor_health(_ctx(config), None, 0.75))
@@ -134,7 +143,7 @@ def test_hotfix_monitor_fails_when_a_regression_is_injected_during_its_window(sa
         timer.cancel()
         fault.unlink(missing_ok=True)
     assert not result.ok, result.message
-    assert result.detail["failed_rounds"] == 0          # health stayed green: the metrics caught it
+    assert result.detail["failed_rounds"] == 0  # health stayed green: the metrics caught it
     assert result.detail["metrics"][0]["verdict"] == "fail"
     assert "regression" in result.message
 

@@ -5,12 +5,12 @@ import asyncio
 import dataclasses
 import json
 
-import pytest
 from textual.app import App, ComposeResult
 
 from console.config import load_config
+from console.incident.journal import Journal
 from console.incident.records import AlertSilence
-from console.journal import Journal
+from console.incident.report import render_report
 from console.observability.charts import Moment, moments_from, sparkline, svg_chart
 from console.observability.live import ChartData
 from console.observability.metrics_checks import MetricResult
@@ -18,7 +18,6 @@ from console.observability.report_section import metrics_section, write_charts
 from console.observability.settings import AlertmanagerSettings
 from console.observability.silences import acknowledge_alerts, active_silence, end_incident_silence
 from console.observability.steps import metrics_answered
-from console.report import render_report
 from tests.test_config import EXAMPLE
 from widgets.metric_chart import MetricChart, marker_row, resample, two_rows
 
@@ -49,19 +48,40 @@ def test_text_chart_rows():
 
 
 def metric_record(**extra):
-    return {"type": "metrics_check", "seq": 5, "ts": "2026-11-29T12:10:00Z", "phase": "verification",
-            "name": "backend error ratio", "query": "sum(rate(x[15s]))", "comparison": "<= 0.01",
-            "verdict": "pass", "value": 0.0, "limit": 0.01, "baseline": None, "detail": "",
-            "deployed_at": "2026-11-29T12:00:00Z", "series": [[t, v] for t, v in POINTS], **extra}
+    return {
+        "type": "metrics_check",
+        "seq": 5,
+        "ts": "2026-11-29T12:10:00Z",
+        "phase": "verification",
+        "name": "backend error ratio",
+        "query": "sum(rate(x[15s]))",
+        "comparison": "<= 0.01",
+        "verdict": "pass",
+        "value": 0.0,
+        "limit": 0.01,
+        "baseline": None,
+        "detail": "",
+        "deployed_at": "2026-11-29T12:00:00Z",
+        "series": [[t, v] for t, v in POINTS],
+        **extra,
+    }
 
 
 def test_report_has_the_numbers_the_silence_and_chart_links(tmp_path):
     records = [
         {"type": "incident_opened", "seq": 1, "ts": "2026-11-29T12:01:00Z", "operator": "oncall"},
         {"type": "procedure_started", "seq": 2, "ts": "2026-11-29T12:05:00Z", "procedure": "rollback"},
-        {"type": "alert_silence", "seq": 3, "ts": "2026-11-29T12:02:00Z", "action": "created", "silence_id": "abc-1",
-         "matchers": ['env="production"'], "ends_at": "2026-11-29T13:02:00.000Z", "created_by": "oncall",
-         "alerts": ["HighErrorRate (mr-dj-backend)"]},
+        {
+            "type": "alert_silence",
+            "seq": 3,
+            "ts": "2026-11-29T12:02:00Z",
+            "action": "created",
+            "silence_id": "abc-1",
+            "matchers": ['env="production"'],
+            "ends_at": "2026-11-29T13:02:00.000Z",
+            "created_by": "oncall",
+            "alerts": ["HighErrorRate (mr-dj-backend)"],
+        },
         metric_record(),
     ]
     text = render_report(records)
@@ -78,8 +98,14 @@ def test_report_has_the_numbers_the_silence_and_chart_links(tmp_path):
 
 def test_dashboard_tick_is_replaced_only_when_prometheus_answered():
     def step(*verdicts):
-        return [{"type": "step_finished", "step_id": "verify_metrics",
-                 "detail": {"metrics": [{"verdict": v} for v in verdicts]}}]
+        return [
+            {
+                "type": "step_finished",
+                "step_id": "verify_metrics",
+                "detail": {"metrics": [{"verdict": v} for v in verdicts]},
+            }
+        ]
+
     assert metrics_answered(step("pass", "fail"))
     assert not metrics_answered(step("pass", "unknown"))
     assert not metrics_answered([])
@@ -87,8 +113,10 @@ def test_dashboard_tick_is_replaced_only_when_prometheus_answered():
 
 def _with_alertmanager(tmp_path, url="http://127.0.0.1:9"):
     config = load_config(EXAMPLE)
-    return dataclasses.replace(config, observability=dataclasses.replace(
-        config.observability, alertmanager=AlertmanagerSettings(url=url, timeout=1)))
+    return dataclasses.replace(
+        config,
+        observability=dataclasses.replace(config.observability, alertmanager=AlertmanagerSettings(url=url, timeout=1)),
+    )
 
 
 def test_unreachable_alertmanager_falls_back_to_the_manual_tick(tmp_path):
@@ -133,7 +161,8 @@ async def test_metric_chart_widget_draws_value_verdict_bars_and_moments():
 
 
 def test_alerts_command_needs_alertmanager_and_says_when_it_is_unreachable(tmp_path, capsys):
-    from console.cli import main
+    from console.cli.main import main
+
     assert main(["--config", str(EXAMPLE), "alerts"]) == 2
     assert "no [alertmanager] url" in capsys.readouterr().err
     path = tmp_path / "c.toml"

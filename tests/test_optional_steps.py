@@ -3,17 +3,14 @@ rollback's confirmation first shows what it undoes and whether it drops data."""
 
 from __future__ import annotations
 
-import pytest
-
-from console.cli_output import CLIDecider
+from console.cli.output import CLIDecider
+from console.decide.runbook import load_runbook
 from console.engine.context import StepContext
 from console.engine.migrations import PLAN_KEY, MigrationPlan, destructive_changes, migration_preview
 from console.engine.procedure import Step
 from console.engine.rollback import rollback_procedure
 from console.engine.runner import Choice
-from console.report import render_report
-from console.runbook import load_runbook
-
+from console.incident.report import render_report
 from test_engine_runner import ScriptedDecider, config, make_engine, types  # noqa: F401 (fixture)
 from tests._records_support import last_record
 
@@ -37,7 +34,8 @@ def test_the_runbook_data_marks_the_optional_steps():
 
 
 def test_the_rollback_marks_its_optional_steps(config):
-    from console.releaselog import ReleaseLog
+    from console.release.release_log import ReleaseLog
+
     log = ReleaseLog(config.paths.release_log)
     steps = {s.id: s for s in rollback_procedure(config, log, "v2", "v1").steps}
     assert steps["maintenance_on"].optional and steps["migrate_rollback"].optional
@@ -46,16 +44,23 @@ def test_the_rollback_marks_its_optional_steps(config):
 
 
 async def test_skipping_an_optional_step_at_its_confirmation_is_journaled_with_the_reason(config):
-    steps = [Step("maintenance_on", "Switch traffic to maintenance", argv=["true"], destructive=True,
-                  mutating=True, optional="Runbook 3.1: (if required)"),
-             Step("compose_down", "Stop", argv=["true"], mutating=True)]
+    steps = [
+        Step(
+            "maintenance_on",
+            "Switch traffic to maintenance",
+            argv=["true"],
+            destructive=True,
+            mutating=True,
+            optional="Runbook 3.1: (if required)",
+        ),
+        Step("compose_down", "Stop", argv=["true"], mutating=True),
+    ]
     decider = OptionalDecider(Choice("skip", "night-time, no traffic"))
     engine, journal, events = make_engine(config, steps, decider)
     assert await engine.run() == "succeeded"
     assert "Optional: Runbook 3.1: (if required)" in decider.prompts[0]
     skipped = last_record(journal, "step_skipped")
-    assert (skipped.step_id, skipped.reason, skipped.optional) == (
-        "maintenance_on", "night-time, no traffic", True)
+    assert (skipped.step_id, skipped.reason, skipped.optional) == ("maintenance_on", "night-time, no traffic", True)
     assert not any(r.kind == "step_started" and r.step_id == "maintenance_on" for r in journal.records())
     report = render_report(list(journal.records()))
     assert "skipped (optional in the runbook) by tester: night-time, no traffic" in report
@@ -88,7 +93,9 @@ DOWN_001 = "DROP TABLE IF EXISTS bookings;"
 
 def test_drops_are_found_in_the_down_sql():
     assert destructive_changes({"002_add_booking_notes": DOWN_002, "001_init": DOWN_001}) == [
-        "column bookings.notes (002_add_booking_notes)", "table bookings (001_init)"]
+        "column bookings.notes (002_add_booking_notes)",
+        "table bookings (001_init)",
+    ]
     assert destructive_changes({"003": "ALTER TABLE t DROP CONSTRAINT c; ALTER TABLE t DROP DEFAULT;"}) == []
     assert destructive_changes({"004": "alter table public.t drop c;"}) == ["column public.t.c (004)"]
 
@@ -96,12 +103,16 @@ def test_drops_are_found_in_the_down_sql():
 def test_the_migration_preview_names_the_migrations_the_sql_and_the_drops(config):
     ctx = StepContext(config, None, None)
     assert "unknown" in migration_preview(ctx)
-    ctx.state[PLAN_KEY] = MigrationPlan(["001_init", "002_add_booking_notes"], "001_init",
-                                        ["002_add_booking_notes"],
-                                        down_sql={"002_add_booking_notes": DOWN_002 + "\x1b[2J"})
+    ctx.state[PLAN_KEY] = MigrationPlan(
+        ["001_init", "002_add_booking_notes"],
+        "001_init",
+        ["002_add_booking_notes"],
+        down_sql={"002_add_booking_notes": DOWN_002 + "\x1b[2J"},
+    )
     preview = migration_preview(ctx)
     assert "002_add_booking_notes" in preview and "DROPS DATA: column bookings.notes" in preview
     assert DOWN_002 in preview and "\x1b" not in preview
-    ctx.state[PLAN_KEY] = MigrationPlan(["001", "002"], "001", ["002"],
-                                        down_sql_missing="no [commands] migration_down_sql configured")
+    ctx.state[PLAN_KEY] = MigrationPlan(
+        ["001", "002"], "001", ["002"], down_sql_missing="no [commands] migration_down_sql configured"
+    )
     assert "down SQL not shown: no [commands] migration_down_sql configured" in migration_preview(ctx)

@@ -9,28 +9,34 @@ import dataclasses
 import json
 import socket
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from console import prerequisite_checks
 from console.config import Prerequisites, Slack, StatusPage, load_config
-from console.journal import Journal
+from console.decide.runbook import load_runbook
+from console.incident import prerequisite_checks
+from console.incident.journal import Journal
+from console.incident.prerequisites import Checklist, ItemState
 from console.notify import make_notifier, make_outbox
 from console.notify.messages import IncidentContext
-from console.prerequisites import Checklist, ItemState
-from console.runbook import load_runbook
 from console.secrets import SecretRef
-
+from sandbox.mock_services import MockServices
 from tests._http_support import JSONServer
 from tests._waiting import wait_for
-from sandbox.mock_services import MockServices
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED = ["backup_verified", "stakeholders_notified", "traffic_plan", "alerts_acknowledged",
-            "coordinator_assigned", "status_page_banner", "support_informed"]
+REQUIRED = [
+    "backup_verified",
+    "stakeholders_notified",
+    "traffic_plan",
+    "alerts_acknowledged",
+    "coordinator_assigned",
+    "status_page_banner",
+    "support_informed",
+]
 SLACK_TOKEN = "T0CHK/B0CHK/checklisthooksecret"
 API_KEY = "sp-checklist-key-0123456789"
 
@@ -53,8 +59,7 @@ def runbook():
 @pytest.fixture
 def config():
     base = load_config(ROOT / "config.example.toml")
-    return dataclasses.replace(base, operator="alice", prerequisites=Prerequisites(), slack=None,
-                               statuspage=None)
+    return dataclasses.replace(base, operator="alice", prerequisites=Prerequisites(), slack=None, statuspage=None)
 
 
 def with_prereqs(config, **kw):
@@ -80,14 +85,14 @@ def test_starts_pending_and_blocked_by_every_required_item(runbook, journal):
 def test_ready_once_every_required_item_is_done_or_waived(runbook, journal):
     checklist = Checklist(runbook, journal, "alice")
     for item_id in REQUIRED[:-1]:
-        if item_id == "backup_verified":   # never by a tick: its check, or a waiver with a reason
+        if item_id == "backup_verified":  # never by a tick: its check, or a waiver with a reason
             checklist.waive(item_id, "snapshot taken by hand at 03:10 and restored on staging", "alice")
         else:
             checklist.tick(item_id, "alice")
     assert not checklist.ready() and [i.id for i in checklist.blocking()] == ["support_informed"]
     checklist.waive("support_informed", "support is asleep; account managers paged", "bob")
     assert checklist.ready() and checklist.blocking() == []
-    assert checklist.state("adhoc_backup").status == "pending"   # optional: never blocks
+    assert checklist.state("adhoc_backup").status == "pending"  # optional: never blocks
     checklist.untick("traffic_plan", "bob")
     assert not checklist.ready()
     assert checklist.state("traffic_plan").status == "pending"
@@ -129,8 +134,11 @@ def test_every_change_is_journaled_and_replayed(runbook, journal):
     assert waived.reason == "told by phone" and waived.detail == ""
 
     reopened = Journal(journal.directory)
-    for restored in (Checklist.replay(reopened, runbook, "alice"), Checklist(runbook, reopened, "dave"),
-                     Checklist.replay(reopened)):
+    for restored in (
+        Checklist.replay(reopened, runbook, "alice"),
+        Checklist(runbook, reopened, "dave"),
+        Checklist.replay(reopened),
+    ):
         for item in runbook.prerequisites:
             assert restored.state(item.id) == checklist.state(item.id)
     assert checklist.state("support_informed").at.tzinfo is not None
@@ -139,8 +147,15 @@ def test_every_change_is_journaled_and_replayed(runbook, journal):
 def test_replay_ignores_unknown_items_and_bad_statuses(runbook, journal):
     journal.record("checklist", item_id="gone", status="done")
     journal.record("checklist", item_id="traffic_plan", status="exploded")
-    journal.record("checklist", item_id="alerts_acknowledged", status="failed", how="auto",
-                   by="incident-console", detail="2 unacknowledged alerts", reason="")
+    journal.record(
+        "checklist",
+        item_id="alerts_acknowledged",
+        status="failed",
+        how="auto",
+        by="incident-console",
+        detail="2 unacknowledged alerts",
+        reason="",
+    )
     checklist = Checklist.replay(journal, runbook, "alice")
     assert checklist.state("traffic_plan").status == "pending"
     state = checklist.state("alerts_acknowledged")
@@ -154,18 +169,26 @@ def test_replay_ignores_unknown_items_and_bad_statuses(runbook, journal):
 async def test_without_configuration_checks_stay_manual_and_say_what_to_configure(runbook, journal, config):
     checklist = Checklist(runbook, journal, "alice")
     changed = await checklist.run_auto_checks(config)
-    assert set(changed) == {"backup_verified", "alerts_acknowledged", "coordinator_assigned",
-                            "stakeholders_notified", "status_page_banner"}
-    for item_id, needle in [("backup_verified", "backup_check_command"), ("alerts_acknowledged", "alerts_check_url"),
-                            ("stakeholders_notified", "no Slack webhook configured"),
-                            ("status_page_banner", "no Statuspage configured")]:
+    assert set(changed) == {
+        "backup_verified",
+        "alerts_acknowledged",
+        "coordinator_assigned",
+        "stakeholders_notified",
+        "status_page_banner",
+    }
+    for item_id, needle in [
+        ("backup_verified", "backup_check_command"),
+        ("alerts_acknowledged", "alerts_check_url"),
+        ("stakeholders_notified", "no Slack webhook configured"),
+        ("status_page_banner", "no Statuspage configured"),
+    ]:
         state = checklist.state(item_id)
         assert (state.status, state.how) == ("pending", "manual") and needle in state.detail
     coordinator = checklist.state("coordinator_assigned")
     assert (coordinator.status, coordinator.how, coordinator.by) == ("done", "auto", "alice")
     assert "alice" in coordinator.detail
     count = len(checklist_records(journal))
-    assert await checklist.run_auto_checks(config) == {}   # nothing new: nothing journaled
+    assert await checklist.run_auto_checks(config) == {}  # nothing new: nothing journaled
     assert len(checklist_records(journal)) == count
 
 
@@ -177,8 +200,9 @@ async def test_backup_command_exit_status_decides(runbook, journal, config):
     assert (state.status, state.how, state.by) == ("done", "auto", "incident-console")
     assert state.detail == "backup check true exited 0"
 
-    await checklist.run_auto_checks(with_prereqs(
-        config, backup_check_command=["sh", "-c", "echo 'no verified marker' >&2; exit 3"]))
+    await checklist.run_auto_checks(
+        with_prereqs(config, backup_check_command=["sh", "-c", "echo 'no verified marker' >&2; exit 3"])
+    )
     state = checklist.state("backup_verified")
     assert state.status == "failed" and "exited 3: no verified marker" in state.detail
     last = checklist_records(journal)[-1]
@@ -200,7 +224,7 @@ async def test_backup_command_past_its_timeout_is_killed(runbook, journal, confi
     # The background subshell carries the marker path in its command line: once no process
     # does, it was killed (had only sh gone, it would run on and touch the marker after 2 s).
     await wait_for(lambda: not processes_mentioning(str(marker)), 10, "the background subshell to go")
-    assert not marker.exists()   # the whole process group went, not just sh
+    assert not marker.exists()  # the whole process group went, not just sh
 
 
 @pytest.mark.asyncio
@@ -227,13 +251,16 @@ def refused_port() -> int:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("status, body, expected, detail", [
-    (200, {"status": "verified"}, "done", "latest backup verified"),
-    (200, {"status": "running"}, "failed", "latest backup status is 'running', not 'verified'"),
-    (200, [], "failed", "status is 'missing'"),
-    (503, {"status": "verified"}, "failed", "answered HTTP 503"),
-    (200, b"<html>", "failed", "did not answer JSON"),
-])
+@pytest.mark.parametrize(
+    "status, body, expected, detail",
+    [
+        (200, {"status": "verified"}, "done", "latest backup verified"),
+        (200, {"status": "running"}, "failed", "latest backup status is 'running', not 'verified'"),
+        (200, [], "failed", "status is 'missing'"),
+        (503, {"status": "verified"}, "failed", "answered HTTP 503"),
+        (200, b"<html>", "failed", "did not answer JSON"),
+    ],
+)
 async def test_backup_url(runbook, journal, config, http, status, body, expected, detail, monkeypatch):
     # A proxy from the environment must not be used (trust_env=False): this one refuses.
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{refused_port()}")
@@ -257,14 +284,17 @@ async def test_backup_command_and_url_must_both_pass(runbook, journal, config, h
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("status, body, expected, detail", [
-    (200, [], "done", "no unacknowledged alerts"),
-    (200, {"unacknowledged": 0}, "done", "no unacknowledged alerts"),
-    (200, [{"id": 1}, {"id": 2}], "failed", "2 unacknowledged alerts"),
-    (200, {"unacknowledged": 1}, "failed", "1 unacknowledged alert"),
-    (200, {"alerts": "?"}, "failed", "neither a list"),
-    (500, [], "failed", "answered HTTP 500"),
-])
+@pytest.mark.parametrize(
+    "status, body, expected, detail",
+    [
+        (200, [], "done", "no unacknowledged alerts"),
+        (200, {"unacknowledged": 0}, "done", "no unacknowledged alerts"),
+        (200, [{"id": 1}, {"id": 2}], "failed", "2 unacknowledged alerts"),
+        (200, {"unacknowledged": 1}, "failed", "1 unacknowledged alert"),
+        (200, {"alerts": "?"}, "failed", "neither a list"),
+        (500, [], "failed", "answered HTTP 500"),
+    ],
+)
 async def test_alerts_url(runbook, journal, config, http, status, body, expected, detail):
     url = http.answer("/alerts", status, body)
     checklist = Checklist(runbook, journal, "alice")
@@ -285,10 +315,9 @@ async def test_unreachable_url_fails_the_item_without_raising(runbook, journal, 
 @pytest.mark.asyncio
 async def test_a_crashing_check_fails_its_item(runbook, journal, config, http):
     client = httpx.AsyncClient(trust_env=False)
-    await client.aclose()   # a closed client raises RuntimeError, not an httpx error
+    await client.aclose()  # a closed client raises RuntimeError, not an httpx error
     checklist = Checklist(runbook, journal, "alice")
-    await checklist.run_auto_checks(with_prereqs(config, alerts_check_url=http.answer("/a", 200, [])),
-                                    client=client)
+    await checklist.run_auto_checks(with_prereqs(config, alerts_check_url=http.answer("/a", 200, [])), client=client)
     state = checklist.state("alerts_acknowledged")
     assert state.status == "failed" and state.detail == "the alerts check itself failed: RuntimeError"
 
@@ -298,8 +327,7 @@ async def test_a_crashing_check_fails_its_item(runbook, journal, config, http):
 
 @pytest.fixture
 def mock_services(tmp_path):
-    services = MockServices(record=tmp_path / "mock.jsonl", api_key=API_KEY, slack_token=SLACK_TOKEN,
-                            hang_seconds=5)
+    services = MockServices(record=tmp_path / "mock.jsonl", api_key=API_KEY, slack_token=SLACK_TOKEN, hang_seconds=5)
     services.start()
     yield services
     services.stop()
@@ -309,15 +337,18 @@ def notifying_config(config, services):
     return dataclasses.replace(
         config,
         slack=Slack(webhook_url=SecretRef("SLACK_WEBHOOK_URL"), channel="#ops"),
-        statuspage=StatusPage(api_base=services.statuspage_api_base, page_id="page42",
-                              api_key=SecretRef("STATUSPAGE_API_KEY")))
+        statuspage=StatusPage(
+            api_base=services.statuspage_api_base, page_id="page42", api_key=SecretRef("STATUSPAGE_API_KEY")
+        ),
+    )
 
 
 def notifier_for(config, journal, services, **timing):
     environ = {"SLACK_WEBHOOK_URL": services.slack_url(SLACK_TOKEN), "STATUSPAGE_API_KEY": API_KEY}
     outbox = make_outbox(config, journal.directory, journal.record, environ=environ, **timing)
-    context = IncidentContext(incident_id=journal.incident_id, target="deploy@127.0.0.1",
-                              opened_at=datetime.now(timezone.utc), from_tag="v2")
+    context = IncidentContext(
+        incident_id=journal.incident_id, target="deploy@127.0.0.1", opened_at=datetime.now(UTC), from_tag="v2"
+    )
     return make_notifier(config, outbox, context)
 
 
@@ -365,8 +396,11 @@ async def test_a_tick_while_checks_run_is_not_overwritten(runbook, journal, conf
     monkeypatch.setattr(prerequisite_checks, "CHECK_TIMEOUT", 5)
     checklist = Checklist(runbook, journal, "alice")
     started = tmp_path / "check-started"
-    checks = asyncio.ensure_future(checklist.run_auto_checks(
-        with_prereqs(config, backup_check_command=["sh", "-c", f"touch {started}; sleep 0.5; exit 1"])))
+    checks = asyncio.ensure_future(
+        checklist.run_auto_checks(
+            with_prereqs(config, backup_check_command=["sh", "-c", f"touch {started}; sleep 0.5; exit 1"])
+        )
+    )
     await wait_for(started.exists, 5, "the backup check to start")
     checklist.waive("backup_verified", "restored on staging by hand", "alice")
     changed = await checks

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import tomli_w
 
-from console.releaselog import ReleaseLog
+from console.release.release_log import ReleaseLog
 from tests.conftest import ROOT, sandbox_env
 
 pytestmark = pytest.mark.sandbox
@@ -33,14 +33,20 @@ def env() -> dict[str, str]:
     values = sandbox_env()
     for line in (STATE / "realworld-env.sh").read_text().splitlines():
         if line.startswith("export ") and "=" in line:
-            key, value = line[len("export "):].split("=", 1)
+            key, value = line[len("export ") :].split("=", 1)
             values[key] = value.strip("'")
     return values
 
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "console", *args, "-c", str(config)], capture_output=True,
-                          text=True, timeout=900, cwd=ROOT, env=env())
+    return subprocess.run(
+        [sys.executable, "-m", "console", *args, "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+        env=env(),
+    )
 
 
 def version_on(port: int) -> str | None:
@@ -100,7 +106,7 @@ def test_capture_and_rollback_of_a_real_world_stack(shop, tmp_path):
         result = cli(config, "rollback", "--to", tag, "--yes")
         assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
         assert version_on(PORT) == tag
-    assert version_on(BASE_PORT) is None          # the override's port, not compose.yaml's own
+    assert version_on(BASE_PORT) is None  # the override's port, not compose.yaml's own
     log = ReleaseLog.load(tmp_path / "releases.toml")
     assert log.deployed == first
     assert log.get(second).bad

@@ -8,9 +8,9 @@ import pytest
 
 from console.failures import FailureReason
 from console.incident import records as rec
+from console.incident.journal import Journal
 from console.incident.records import KINDS, SCHEMA_VERSION, UnknownRecord, build, from_line
-from console.journal import Journal
-from console.report import render_report
+from console.incident.report import render_report
 from console.secrets import REDACTED, Secret
 
 FIXTURE = Path(__file__).parent / "fixtures" / "journal_v1_rollback.jsonl"
@@ -21,16 +21,29 @@ EXAMPLES = [
     rec.IncidentOpened("20261129-120000-abcd", "oncall", "deploy@host:22", "mr-dj", "v2", 15),
     rec.Decision("customer_impact", "Customer impact?", True, "oncall"),
     rec.DecisionRetracted("customer_impact", "Customer impact?", True, "oncall"),
-    rec.Outcome("rollback", [{"question_id": "customer_impact", "answer": True}], False, None, "rollback", True,
-                "oncall"),
+    rec.Outcome(
+        "rollback", [{"question_id": "customer_impact", "answer": True}], False, None, "rollback", True, "oncall"
+    ),
     rec.Override("code_hotfix", "one-line fix", "oncall"),
     rec.MatrixMark("Caused by the deploy", "artifact_caused", "rollback", True, "oncall"),
     rec.ChecklistMark("backup_verified", "Data", "Backup verified", "waived", "manual", "oncall", "", "nightly"),
-    rec.ProcedureStarted("rollback", "x", [{"id": "down", "title": "Down", "destructive": True, "command": "c"}],
-                         "v2", "v1", False, {"migration_order": "before_down"}, True, 4242, 123456, "laptop"),
+    rec.ProcedureStarted(
+        "rollback",
+        "x",
+        [{"id": "down", "title": "Down", "destructive": True, "command": "c"}],
+        "v2",
+        "v1",
+        False,
+        {"migration_order": "before_down"},
+        True,
+        4242,
+        123456,
+        "laptop",
+    ),
     rec.ProcedureFinished("rollback", "succeeded", 12.5, "v2", "v1", None),
-    rec.ProcedureInterrupted(procedure="rollback", duration=3.0, from_tag="v2", to_tag="v1", step_id="down",
-                             message="left"),
+    rec.ProcedureInterrupted(
+        procedure="rollback", duration=3.0, from_tag="v2", to_tag="v1", step_id="down", message="left"
+    ),
     rec.StepStarted("down", "Down", "docker compose down", True, ["docker", "compose", "down"], "target"),
     rec.StepFinished("down", 0, 1.5, "ok", "outputs/00001-down.log", "ab" * 32, {"k": [1, 2]}),
     rec.StepFailed("up", FailureReason.STEP_TIMEOUT, "timed out", None, 30.0, None, "cd" * 32, {}),
@@ -38,8 +51,15 @@ EXAMPLES = [
     rec.StepConfirmed("down", True, "oncall"),
     rec.StepChoice("up", "retry", "", "oncall"),
     rec.LockEvent("refused", "/opt/mr-dj/.lock", {"holder": "bob", "incident_id": "y"}, None, None),
-    rec.LockEvent("taken_over", "/opt/mr-dj/.lock", {"holder": "bob", "incident_id": "x"}, None, "oncall",
-                  "console was SIGKILLed", {"pid": 4242, "machine": "laptop"}),
+    rec.LockEvent(
+        "taken_over",
+        "/opt/mr-dj/.lock",
+        {"holder": "bob", "incident_id": "x"},
+        None,
+        "oncall",
+        "console was SIGKILLed",
+        {"pid": 4242, "machine": "laptop"},
+    ),
     rec.MigrationPlanned(["001", "002"], "001", ["002"], True, "target"),
     rec.MigrationDecision("rolled_back", "002", "001", ["002"], None, "oncall"),
     rec.Health("backend", True, 200, "v1", 12.3, "staging"),
@@ -51,11 +71,32 @@ EXAMPLES = [
     rec.Retro("bad config", "no smoke test", ["add smoke test"], "oncall"),
     rec.IncidentResolved(842.5, "oncall", "rolled back"),
     rec.Note("the release log was not updated", "console", None, None),
-    rec.MetricsCheck("verification", "target", "backend error ratio", "sum(rate(x[1m]))", "<= 0.01", "pass",
-                     0.002, 0.01, None, 1796040000.0, "", "2026-11-29T11:58:00Z",
-                     [[1796039940, 0.3], [1796040000, 0.002]]),
-    rec.AlertSilence("created", "abc-1", ['env="production"'], "2026-11-29T12:02:00.000Z", "2026-11-29T13:02:00.000Z",
-                     "oncall", "incident-console incident 20261129-120000-abcd", ["HighErrorRate (mr-dj-backend)"], ""),
+    rec.MetricsCheck(
+        "verification",
+        "target",
+        "backend error ratio",
+        "sum(rate(x[1m]))",
+        "<= 0.01",
+        "pass",
+        0.002,
+        0.01,
+        None,
+        1796040000.0,
+        "",
+        "2026-11-29T11:58:00Z",
+        [[1796039940, 0.3], [1796040000, 0.002]],
+    ),
+    rec.AlertSilence(
+        "created",
+        "abc-1",
+        ['env="production"'],
+        "2026-11-29T12:02:00.000Z",
+        "2026-11-29T13:02:00.000Z",
+        "oncall",
+        "incident-console incident 20261129-120000-abcd",
+        ["HighErrorRate (mr-dj-backend)"],
+        "",
+    ),
 ]
 
 
@@ -77,8 +118,9 @@ def test_each_kind_round_trips_through_a_journal_line(record, tmp_path):
 
 def test_the_engine_emits_the_object_it_journals():
     from console.engine import events
+
     assert events.StepStarted is rec.StepStarted and events.ProcedureFinished is rec.ProcedureFinished
-    assert issubclass(rec.ProcedureInterrupted, rec.ProcedureFinished)   # listeners see "interrupted"
+    assert issubclass(rec.ProcedureInterrupted, rec.ProcedureFinished)  # listeners see "interrupted"
 
 
 def test_transient_events_are_not_journaled(tmp_path):
@@ -106,8 +148,12 @@ def test_an_unknown_kind_is_kept_written_back_and_shown(tmp_path):
     journal = Journal(tmp_path)
     journal.record("incident_opened", incident_id="i", operator="o", target="t")
     with open(journal.path, "a") as handle:
-        handle.write(json.dumps({"v": 3, "seq": 2, "ts": "2026-11-29T12:00:00Z", "type": "fleet_wave",
-                                 "wave": 2, "hosts": ["a", "b"]}) + "\n")
+        handle.write(
+            json.dumps(
+                {"v": 3, "seq": 2, "ts": "2026-11-29T12:00:00Z", "type": "fleet_wave", "wave": 2, "hosts": ["a", "b"]}
+            )
+            + "\n"
+        )
     records = Journal(tmp_path).records()
     unknown = records[-1]
     assert isinstance(unknown, UnknownRecord) and unknown.kind == "fleet_wave"
@@ -117,13 +163,22 @@ def test_an_unknown_kind_is_kept_written_back_and_shown(tmp_path):
 
 
 def test_version_1_lines_read_into_the_same_classes():
-    line = {"seq": 4, "ts": "2026-11-29T12:00:00Z", "type": "step_failed", "step_id": "up",
-            "reason": "step_timeout", "message": "slow", "exit_code": None, "duration": 2.0}
+    line = {
+        "seq": 4,
+        "ts": "2026-11-29T12:00:00Z",
+        "type": "step_failed",
+        "step_id": "up",
+        "reason": "step_timeout",
+        "message": "slow",
+        "exit_code": None,
+        "duration": 2.0,
+    }
     failed = from_line(line)
     assert isinstance(failed, rec.StepFailed) and failed.reason is FailureReason.STEP_TIMEOUT
     # IncidentRun once wrote its note as message=: it reads as the note's text
-    note = from_line({"seq": 5, "ts": "2026-11-29T12:00:01Z", "type": "note", "message": "record v1 by hand",
-                      "by": "console"})
+    note = from_line(
+        {"seq": 5, "ts": "2026-11-29T12:00:01Z", "type": "note", "message": "record v1 by hand", "by": "console"}
+    )
     assert isinstance(note, rec.Note) and note.text == "record v1 by hand"
 
 
@@ -132,11 +187,16 @@ def test_the_journal_written_by_the_previous_code_opens_and_folds(tmp_path):
     journal = Journal(tmp_path)
     records = journal.records()
     assert len(records) == 75 and not any(isinstance(r, UnknownRecord) for r in records)
-    assert not any(r.extra for r in records)   # every field today's code wrote has a home
+    assert not any(r.extra for r in records)  # every field today's code wrote has a home
     state = journal.state
     summary = state.summary()
-    assert (summary.state, summary.procedure, summary.from_tag, summary.to_tag, summary.outcome) == \
-        ("resolved", "rollback", "v2", "v1", "rollback")
+    assert (summary.state, summary.procedure, summary.from_tag, summary.to_tag, summary.outcome) == (
+        "resolved",
+        "rollback",
+        "v2",
+        "v1",
+        "rollback",
+    )
     assert summary.ttr_seconds == 842.5 and state.answers == {"production_down": True}
     assert state.ticks["backup_verified"].status == "waived"
     assert state.retro.action_items == ["add smoke test", "alert on 5xx"]
@@ -147,7 +207,8 @@ def test_the_journal_written_by_the_previous_code_opens_and_folds(tmp_path):
 
 
 def test_the_journal_reads_only_what_was_appended(tmp_path, monkeypatch):
-    from console import journal as journal_module
+    from console.incident import journal as journal_module
+
     journal = Journal(tmp_path)
     for i in range(5):
         journal.record("note", text=str(i), by="x")

@@ -12,7 +12,7 @@ from console.config import load_config
 from console.engine.incident import IncidentRun, build_rollback, open_new_incident
 from console.engine.runner import Choice
 from console.incident import records as rec
-from console.journal import Journal
+from console.incident.journal import Journal
 from console.transport.ssh import SSHTransport
 from tests.conftest import host
 from tests.test_engine_sandbox import cli, health_versions
@@ -50,8 +50,11 @@ def test_a_resumed_rollback_replans_the_migration_on_the_schema_it_finds(fresh_s
     assert plan is not None and plan.undo == ["002_add_booking_notes"]
 
     # Meanwhile someone rolls the schema back by hand: the journaled plan is stale.
-    by_hand = host(config, "cd /opt/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend "
-                           f"npm run migrate:rollback -- --to {target_head}")
+    by_hand = host(
+        config,
+        "cd /opt/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend "
+        f"npm run migrate:rollback -- --to {target_head}",
+    )
     assert by_hand.returncode == 0, by_hand.stdout + by_hand.stderr
 
     result = cli(fresh_sandbox, "resume", journal.incident_id, "--yes")
@@ -61,13 +64,13 @@ def test_a_resumed_rollback_replans_the_migration_on_the_schema_it_finds(fresh_s
     resumed = Journal(journal.directory).state
     after = [r for r in resumed.records if r.seq > plan.seq]
     plans = [r for r in after if isinstance(r, rec.MigrationPlanned)]
-    assert plans and plans[-1].undo == []              # the check ran again on the schema now
+    assert plans and plans[-1].undo == []  # the check ran again on the schema now
     assert any(isinstance(r, rec.Note) and "schema changed since the migration plan" in r.text for r in after)
     skipped = [r for r in after if isinstance(r, rec.StepSkipped) and r.step_id == "migrate_rollback"]
     assert skipped and "nothing to undo" in skipped[-1].reason
     assert not any(isinstance(r, rec.StepStarted) and r.step_id == "migrate_rollback" for r in after)
     decision = resumed.migration_decision
-    assert (decision.action, decision.undone) == ("none_needed", [])   # not the stale plan's "undone"
+    assert (decision.action, decision.undone) == ("none_needed", [])  # not the stale plan's "undone"
 
 
 def test_the_cli_takes_an_incident_from_open_to_resolved(fresh_sandbox):
@@ -82,8 +85,15 @@ def test_the_cli_takes_an_incident_from_open_to_resolved(fresh_sandbox):
     run("incident", "tick", incident, "coordinator_assigned")
     run("rollback", "--incident", incident, "--yes", "--json")
     assert health_versions() == {18081: "v1", 18082: "v1"}
-    run("incident", "retro", incident, "--root-cause", "v2 shipped a broken config",
-        "--action", "smoke-test config in CI")
+    run(
+        "incident",
+        "retro",
+        incident,
+        "--root-cause",
+        "v2 shipped a broken config",
+        "--action",
+        "smoke-test config in CI",
+    )
     out = run("incident", "resolve", incident, "--summary", "rolled back v2 to v1")
     assert "resolved" in out
     shown = json.loads(run("incident", "show", incident, "--json"))

@@ -1,11 +1,11 @@
 import os
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-import console.releaselog as releaselog
-from console.releaselog import Release, ReleaseLog, ReleaseLogError
+import console.release.release_log as releaselog
+from console.release.release_log import Release, ReleaseLog, ReleaseLogError
 
 # As sandbox/ctl writes it: TOML datetimes, inline tables, deployed = v2.
 SANDBOX_LOG = """\
@@ -35,7 +35,7 @@ mr-dj-backend = { ref = "127.0.0.1:5000/mr-dj-backend:v2", digest = "sha256:cb0c
 [releases.files]
 "v2-compose.tar.gz" = "9b47"
 """
-AT = datetime(2026, 11, 25, 14, 0, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 25, 14, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -63,14 +63,20 @@ def test_missing_file_is_an_empty_log(tmp_path):
     assert log.releases == [] and log.deployed is None and log.previous_good() is None
 
 
-@pytest.mark.parametrize("text,message", [
-    ("deployed = [", "not valid TOML"),
-    ('deployed = "v3"\n[[releases]]\ntag = "v1"\ncaptured_at = "2026-01-01T00:00:00Z"\n', "not a release"),
-    ('[[releases]]\ntag = "v1"\n', "missing captured_at"),
-    ('[[releases]]\ntag = "v1"\ncaptured_at = "yesterday"\n', "RFC 3339"),
-    ('[[releases]]\ntag = "v1"\ncaptured_at = "2026-01-01T00:00:00Z"\n'
-     '[[releases]]\ntag = "v1"\ncaptured_at = "2026-01-02T00:00:00Z"\n', "duplicate release tags: v1"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("deployed = [", "not valid TOML"),
+        ('deployed = "v3"\n[[releases]]\ntag = "v1"\ncaptured_at = "2026-01-01T00:00:00Z"\n', "not a release"),
+        ('[[releases]]\ntag = "v1"\n', "missing captured_at"),
+        ('[[releases]]\ntag = "v1"\ncaptured_at = "yesterday"\n', "RFC 3339"),
+        (
+            '[[releases]]\ntag = "v1"\ncaptured_at = "2026-01-01T00:00:00Z"\n'
+            '[[releases]]\ntag = "v1"\ncaptured_at = "2026-01-02T00:00:00Z"\n',
+            "duplicate release tags: v1",
+        ),
+    ],
+)
 def test_load_rejects_a_broken_log(tmp_path, text, message):
     path = tmp_path / "releases.toml"
     path.write_text(text)
@@ -81,11 +87,14 @@ def test_load_rejects_a_broken_log(tmp_path, text, message):
 RELEASE = '[[releases]]\ntag = "v1"\ncaptured_at = "2026-01-01T00:00:00Z"\n'
 
 
-@pytest.mark.parametrize("text,message", [
-    (RELEASE + 'bad = "yes, see #ops"\n', r"releases\[0\] \(v1\): bad must be a table"),
-    (RELEASE + 'incidents = ["20260314-0250"]\n', r"releases\[0\] \(v1\): incidents\[0\] must be a table"),
-    ("releases = [1]\n", r"releases\[0\]: must be a table"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (RELEASE + 'bad = "yes, see #ops"\n', r"releases\[0\] \(v1\): bad must be a table"),
+        (RELEASE + 'incidents = ["20260314-0250"]\n', r"releases\[0\] \(v1\): incidents\[0\] must be a table"),
+        ("releases = [1]\n", r"releases\[0\]: must be a table"),
+    ],
+)
 def test_a_hand_edited_field_of_the_wrong_kind_is_named(tmp_path, text, message):
     path = tmp_path / "releases.toml"
     path.write_text(text)
@@ -117,7 +126,7 @@ def test_hotfix_candidates_are_good_releases_captured_after_the_deployed_one(tmp
     assert log.hotfix_candidates() == []
     for tag, day in (("v1", 20), ("v3", 24), ("v2", 22), ("v4", 25), ("v5", 26)):
         log.add_release({"tag": tag, "captured_at": f"2026-11-{day}T12:00:00Z"})
-    assert [r.tag for r in log.hotfix_candidates()] == ["v5", "v4", "v3", "v2", "v1"]   # nothing deployed
+    assert [r.tag for r in log.hotfix_candidates()] == ["v5", "v4", "v3", "v2", "v1"]  # nothing deployed
     log.set_deployed("v2", at=AT)
     log.mark_bad("v4", by="oncall", reason="broke bookings", at=AT)
     assert [r.tag for r in log.hotfix_candidates()] == ["v5", "v3"]
@@ -131,8 +140,7 @@ def test_mark_bad_and_set_deployed(log_path):
     again = ReleaseLog.load(log_path)
     assert again.deployed == "v1"
     assert again.get("v1").deployed_at == "2026-11-25T14:00:00Z"
-    assert again.get("v2").bad == {"by": "oncall", "at": "2026-11-25T14:00:00Z",
-                                   "reason": "rolled back by incident X"}
+    assert again.get("v2").bad == {"by": "oncall", "at": "2026-11-25T14:00:00Z", "reason": "rolled back by incident X"}
     with pytest.raises(ReleaseLogError, match="v9 is not in the release log"):
         log.set_deployed("v9")
     with pytest.raises(ReleaseLogError):
@@ -141,8 +149,9 @@ def test_mark_bad_and_set_deployed(log_path):
 
 def test_add_release_refuses_a_duplicate_tag(log_path):
     log = ReleaseLog.load(log_path)
-    added = log.add_release({"tag": "v3", "captured_at": "2026-11-25T15:00:00Z", "files": {"v3-compose.tar.gz": "ab"},
-                             "verified": True})
+    added = log.add_release(
+        {"tag": "v3", "captured_at": "2026-11-25T15:00:00Z", "files": {"v3-compose.tar.gz": "ab"}, "verified": True}
+    )
     assert isinstance(added, Release) and log.get("v3") is added
     with pytest.raises(ReleaseLogError, match="already in the release log"):
         log.add_release(Release(tag="v1", captured_at="2026-11-25T15:00:00Z"))
@@ -155,13 +164,28 @@ def test_record_incident_after_a_rollback(log_path):
     log.mark_bad("v2", by="oncall", reason="rolled back", at=AT)
     log.set_deployed("v1", at=AT)
     hashes = {"v1-compose.tar.gz": "cfe9", "v1-images.tar": "3e7a"}
-    decision = {"action": "rolled_back", "from_head": "002_add_booking_notes", "to_head": "001_init",
-                "undone": ["002_add_booking_notes"], "reason": None}
+    decision = {
+        "action": "rolled_back",
+        "from_head": "002_add_booking_notes",
+        "to_head": "001_init",
+        "undone": ["002_add_booking_notes"],
+        "reason": None,
+    }
     entry = log.record_incident("v1", "20261125-133708-ab12", "succeeded", hashes, decision, at=AT)
-    assert entry == {"id": "20261125-133708-ab12", "outcome": "succeeded", "from": "v2", "to": "v1",
-                     "at": "2026-11-25T14:00:00Z", "hashes": hashes,
-                     "migration": {"action": "rolled_back", "from_head": "002_add_booking_notes",
-                                   "to_head": "001_init", "undone": ["002_add_booking_notes"]}}
+    assert entry == {
+        "id": "20261125-133708-ab12",
+        "outcome": "succeeded",
+        "from": "v2",
+        "to": "v1",
+        "at": "2026-11-25T14:00:00Z",
+        "hashes": hashes,
+        "migration": {
+            "action": "rolled_back",
+            "from_head": "002_add_booking_notes",
+            "to_head": "001_init",
+            "undone": ["002_add_booking_notes"],
+        },
+    }
     # Recorded on the bad release instead, the move reads the same way round.
     other = log.record_incident("v2", "20261125-133708-ab12", "rollback", hashes, None, at=AT)
     assert (other["from"], other["to"]) == ("v2", "v1") and "migration" not in other
@@ -173,8 +197,9 @@ def test_record_incident_after_a_rollback(log_path):
 
 def test_round_trip_keeps_unknown_keys(log_path):
     images = '[releases.images]\nmr-dj-backend = { ref = "127.0.0.1:5000/mr-dj-backend:v1"'
-    log_path.write_text(SANDBOX_LOG.replace(f"pushed = true\n{images}",
-                                            f'pushed = true\nnotes = "first release"\n{images}'))
+    log_path.write_text(
+        SANDBOX_LOG.replace(f"pushed = true\n{images}", f'pushed = true\nnotes = "first release"\n{images}')
+    )
     log = ReleaseLog.load(log_path)
     log.save()
     assert ReleaseLog.load(log_path).get("v1").extra == {"notes": "first release"}

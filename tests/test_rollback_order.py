@@ -8,7 +8,7 @@ steps keep their order.
 from __future__ import annotations
 
 from console.engine.rollback import rollback_procedure
-from console.releaselog import Release, ReleaseLog
+from console.release.release_log import Release, ReleaseLog
 from test_engine_runner import config  # noqa: F401 (fixture)
 
 DIGEST = "sha256:" + "ab" * 32
@@ -16,11 +16,15 @@ DIGEST = "sha256:" + "ab" * 32
 
 def release_log(config, *, pushed: bool) -> ReleaseLog:
     images = {s.image: {"digest": DIGEST} for s in config.services} if pushed else {}
-    return ReleaseLog(config.paths.release_log, [
-        Release(tag="v1", captured_at="2026-11-28T10:00:00Z", images=images, migration_head="20261128_a",
-                pushed=pushed),
-        Release(tag="v2", captured_at="2026-11-29T10:00:00Z", migration_head="20261129_b", pushed=pushed),
-    ])
+    return ReleaseLog(
+        config.paths.release_log,
+        [
+            Release(
+                tag="v1", captured_at="2026-11-28T10:00:00Z", images=images, migration_head="20261128_a", pushed=pushed
+            ),
+            Release(tag="v2", captured_at="2026-11-29T10:00:00Z", migration_head="20261129_b", pushed=pushed),
+        ],
+    )
 
 
 def ids(config, *, pushed: bool, order: str = "before_down") -> list[str]:
@@ -41,10 +45,20 @@ def test_the_schema_check_and_the_pulls_come_before_maintenance(config):
 
 def test_the_destructive_steps_keep_their_order(config):
     steps = ids(config, pushed=True)
-    in_window = [s for s in steps if s in ("maintenance_on", "migrate_rollback", "compose_down", "restore_bundle",
-                                           "compose_up", "maintenance_off")]
-    assert in_window == ["maintenance_on", "migrate_rollback", "compose_down", "restore_bundle", "compose_up",
-                         "maintenance_off"]
+    in_window = [
+        s
+        for s in steps
+        if s
+        in ("maintenance_on", "migrate_rollback", "compose_down", "restore_bundle", "compose_up", "maintenance_off")
+    ]
+    assert in_window == [
+        "maintenance_on",
+        "migrate_rollback",
+        "compose_down",
+        "restore_bundle",
+        "compose_up",
+        "maintenance_off",
+    ]
     assert steps.index("maintenance_off") < steps.index("verify_ps")
 
 

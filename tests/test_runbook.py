@@ -1,6 +1,6 @@
 import pytest
 
-from console.runbook import RunbookError, load_runbook, parse_runbook
+from console.decide.runbook import RunbookError, load_runbook, parse_runbook
 
 RUNBOOK = load_runbook()
 
@@ -9,12 +9,21 @@ RUNBOOK = load_runbook()
     "answers, outcome, path",
     [
         ({"customer_impact": True}, "rollback", [("customer_impact", True)]),
-        ({"customer_impact": False, "config_mitigation": True}, "config_hotfix",
-         [("customer_impact", False), ("config_mitigation", True)]),
-        ({"customer_impact": False, "config_mitigation": False, "low_risk_patch": True}, "code_hotfix",
-         [("customer_impact", False), ("config_mitigation", False), ("low_risk_patch", True)]),
-        ({"customer_impact": False, "config_mitigation": False, "low_risk_patch": False}, "rollback",
-         [("customer_impact", False), ("config_mitigation", False), ("low_risk_patch", False)]),
+        (
+            {"customer_impact": False, "config_mitigation": True},
+            "config_hotfix",
+            [("customer_impact", False), ("config_mitigation", True)],
+        ),
+        (
+            {"customer_impact": False, "config_mitigation": False, "low_risk_patch": True},
+            "code_hotfix",
+            [("customer_impact", False), ("config_mitigation", False), ("low_risk_patch", True)],
+        ),
+        (
+            {"customer_impact": False, "config_mitigation": False, "low_risk_patch": False},
+            "rollback",
+            [("customer_impact", False), ("config_mitigation", False), ("low_risk_patch", False)],
+        ),
     ],
 )
 def test_every_path_of_the_seed_tree(answers, outcome, path):
@@ -38,10 +47,12 @@ def test_answers_off_the_path_are_ignored():
 def test_seed_wording_and_thresholds_filled_in():
     custom = load_runbook(thresholds={"impact_window_minutes": 45, "validation_window_minutes": 10})
     assert custom.questions["customer_impact"].text == (
-        "Is production down or customer-impacting within the last 45 minutes?")
+        "Is production down or customer-impacting within the last 45 minutes?"
+    )
     assert "within 10 minutes" in custom.questions["low_risk_patch"].text
     assert RUNBOOK.questions["config_mitigation"].text == (
-        "Can the issue be mitigated by configuration or feature flag without code changes?")
+        "Can the issue be mitigated by configuration or feature flag without code changes?"
+    )
 
 
 @pytest.mark.parametrize(
@@ -77,8 +88,12 @@ def test_prerequisites_in_the_seed_groups():
 
 
 def test_broken_runbook_references_are_refused():
-    data = {"tree": {"start": "a", "questions": [
-        {"id": "a", "text": "?", "yes": {"next": "missing"}, "no": {"outcome": "rollback"}}]},
-        "outcomes": {"rollback": {"title": "R", "column": "rollback"}}}
+    data = {
+        "tree": {
+            "start": "a",
+            "questions": [{"id": "a", "text": "?", "yes": {"next": "missing"}, "no": {"outcome": "rollback"}}],
+        },
+        "outcomes": {"rollback": {"title": "R", "column": "rollback"}},
+    }
     with pytest.raises(RunbookError, match="unknown question 'missing'"):
         parse_runbook(data)

@@ -6,10 +6,10 @@ import io
 
 import pytest
 
+from console.cli.output import EventPrinter
 from console.engine.events import StepFailed, StepOutput
 from console.failures import FailureReason
-from console.cli_output import EventPrinter
-from console.logstream import prepare_lines
+from console.live.logstream import prepare_lines
 from console.safetext import plain_line, plain_text
 
 # What a hostile (or just colourful) host prints, as the issue reproduced it.
@@ -22,12 +22,11 @@ EIGHT_BIT_OSC = "\x9d52;c;Y3VybA==\x9cdone"
 DCS = "\x1bPq#0;2;0;0;0#0~~\x1b\\after"
 APC_PM_SOS = "\x1b_apc\x1b\\a\x1b^pm\x1b\\b\x1bXsos\x1b\\c\x9fapc8\x9cd"
 RESET = "before\x1bcafter"
-HOSTILE = [CLEAR_SCREEN, FAKE_OK, OSC52_CLIPBOARD, OSC52_ST, EIGHT_BIT_CSI, EIGHT_BIT_OSC, DCS,
-           APC_PM_SOS, RESET]
+HOSTILE = [CLEAR_SCREEN, FAKE_OK, OSC52_CLIPBOARD, OSC52_ST, EIGHT_BIT_CSI, EIGHT_BIT_OSC, DCS, APC_PM_SOS, RESET]
 
 
 def _has_control(text: str) -> bool:
-    return any((ord(c) < 0x20 and c != "\t") or 0x7f <= ord(c) <= 0x9f for c in text)
+    return any((ord(c) < 0x20 and c != "\t") or 0x7F <= ord(c) <= 0x9F for c in text)
 
 
 @pytest.mark.parametrize("text", HOSTILE)

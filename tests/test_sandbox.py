@@ -53,13 +53,21 @@ def sandbox() -> dict:
 def _ssh(sandbox: dict, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     target = sandbox["config"]["target"]
     argv = [
-        "ssh", "-F", "/dev/null",
-        "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", f"UserKnownHostsFile={target['known_hosts']}",
-        "-o", "ConnectTimeout=10",
-        "-i", target["identity_file"],
-        "-p", str(target["port"]),
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"UserKnownHostsFile={target['known_hosts']}",
+        "-o",
+        "ConnectTimeout=10",
+        "-i",
+        target["identity_file"],
+        "-p",
+        str(target["port"]),
         f"{target['user']}@{target['host']}",
         command,
     ]
@@ -77,7 +85,10 @@ def _get(url: str) -> tuple[int, dict]:
 def _container_ids() -> list[str]:
     out = subprocess.run(
         ["docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project=mr-dj"],
-        capture_output=True, text=True, check=True, env={**os.environ, "DOCKER_HOST": DOCKER_HOST},
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DOCKER_HOST": DOCKER_HOST},
     ).stdout
     return sorted(out.split())
 
@@ -90,9 +101,13 @@ def test_config_points_at_the_sandbox(sandbox):
     assert target["artifacts_dir"] == "/opt/artifacts"
     assert config["registry"]["url"] == "127.0.0.1:5000"
     assert {s["name"]: s["role"] for s in config["services"]} == {
-        "mr-dj-backend": "backend", "mr-dj-frontend": "frontend"}
+        "mr-dj-backend": "backend",
+        "mr-dj-frontend": "frontend",
+    }
     assert [h["url"] for h in config["health"]] == [
-        "http://127.0.0.1:18081/api/health", "http://127.0.0.1:18082/api/health"]
+        "http://127.0.0.1:18081/api/health",
+        "http://127.0.0.1:18082/api/health",
+    ]
     assert config["capture"]["database_url"] == "env:SANDBOX_DATABASE_URL"
     # Slack and Statuspage cannot exist here: local stand-ins, secrets by reference only
     assert config["notifications"]["slack"]["webhook_url"] == "env:SANDBOX_SLACK_WEBHOOK_URL"
@@ -113,11 +128,15 @@ def test_config_passes_the_console_validator(sandbox):
     env = {**os.environ}
     for line in (sandbox["path"].parent / "env.sh").read_text().splitlines():
         if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
+            key, _, value = line[len("export ") :].partition("=")
             env[key] = value.strip("'")
     proc = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), "-m", "console", "check-config", str(sandbox["path"])],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
     )
     if proc.returncode != 0 and "No module named" in proc.stderr:
         pytest.skip("console package not importable")
@@ -150,20 +169,27 @@ def test_database_is_at_v2_head_and_v1_tooling_refuses_to_roll_it_back(sandbox):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-2:] == ["001_init", "002_add_booking_notes"]
     # Running the rollback with the OLD release's tooling must fail loudly and change nothing.
-    proc = _ssh(sandbox, "cd /opt/mr-dj && docker run --rm --network host --env-file backend/.env "
-                         "127.0.0.1:5000/mr-dj-backend:v1 npm run migrate:rollback -- --to 001_init")
+    proc = _ssh(
+        sandbox,
+        "cd /opt/mr-dj && docker run --rm --network host --env-file backend/.env "
+        "127.0.0.1:5000/mr-dj-backend:v1 npm run migrate:rollback -- --to 001_init",
+    )
     assert proc.returncode != 0
     assert "v1 cannot undo unknown migration 002_add_booking_notes" in proc.stderr
-    proc = _ssh(sandbox, "cd /opt/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend "
-                         "npm run migrate:rollback -- --to 000_nope")
+    proc = _ssh(
+        sandbox,
+        "cd /opt/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend npm run migrate:rollback -- --to 000_nope",
+    )
     assert proc.returncode != 0 and "unknown target migration" in proc.stderr
     proc = _ssh(sandbox, "cd /opt/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend npm run migrate:status")
     assert proc.stdout.splitlines()[-1] == "002_add_booking_notes"
 
 
 def test_artifacts_match_their_checksums(sandbox):
-    proc = _ssh(sandbox, "cd /opt/artifacts && sha256sum -c SHA256SUMS.txt && stat -c '%a %U %n' * "
-                         "&& tar -tzf v1-compose.tar.gz")
+    proc = _ssh(
+        sandbox,
+        "cd /opt/artifacts && sha256sum -c SHA256SUMS.txt && stat -c '%a %U %n' * && tar -tzf v1-compose.tar.gz",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     for name in ("v1-compose.tar.gz", "v1-images.tar", "v2-compose.tar.gz", "v2-images.tar"):
@@ -182,8 +208,9 @@ def test_release_log(sandbox):
     assert (v1["tag"], v2["tag"]) == ("v1", "v2")
     assert v1["captured_at"] < v2["captured_at"] <= v2["deployed_at"]
     assert v1["migration_head"] == "001_init" and v2["migration_head"] == "002_add_booking_notes"
-    sums = dict(reversed(line.split("  ")) for line in
-                _ssh(sandbox, "cat /opt/artifacts/SHA256SUMS.txt").stdout.splitlines())
+    sums = dict(
+        reversed(line.split("  ")) for line in _ssh(sandbox, "cat /opt/artifacts/SHA256SUMS.txt").stdout.splitlines()
+    )
     for rel in (v1, v2):
         assert rel["verified"] is True and rel["pushed"] is True
         assert rel["images"]["mr-dj-backend"]["ref"] == f"127.0.0.1:5000/mr-dj-backend:{rel['tag']}"
@@ -212,12 +239,16 @@ def test_status_exits_zero(sandbox):
 
 def test_reset_restores_v2_deployed(sandbox):
     # Make a mess the way a half-finished rollback would.
-    proc = _ssh(sandbox, "cd /opt/mr-dj && mkdir -p .incident-console.lock "
-                         "&& docker-compose -p mr-dj exec -T mr-dj-backend npm run maintenance:on "
-                         "&& docker-compose -p mr-dj exec -T mr-dj-backend npm run migrate:rollback -- --to 001_init "
-                         "&& docker-compose -p mr-dj down "
-                         "&& tar -xzf /opt/artifacts/v1-compose.tar.gz -C /opt/mr-dj "
-                         "&& docker-compose -p mr-dj up -d", timeout=300)
+    proc = _ssh(
+        sandbox,
+        "cd /opt/mr-dj && mkdir -p .incident-console.lock "
+        "&& docker-compose -p mr-dj exec -T mr-dj-backend npm run maintenance:on "
+        "&& docker-compose -p mr-dj exec -T mr-dj-backend npm run migrate:rollback -- --to 001_init "
+        "&& docker-compose -p mr-dj down "
+        "&& tar -xzf /opt/artifacts/v1-compose.tar.gz -C /opt/mr-dj "
+        "&& docker-compose -p mr-dj up -d",
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _get("http://127.0.0.1:18081/api/health")[0] == 503  # maintenance
     started = time.monotonic()
@@ -238,15 +269,22 @@ def test_reset_restores_v2_deployed(sandbox):
 def test_staging_is_its_own_v2_stack_and_reset_puts_it_back(sandbox):
     assert _get("http://127.0.0.1:28081/api/health")[1]["version"] == "v2"
     assert sandbox["config"]["staging"]["project_name"] == "mr-dj-staging"
-    proc = _ssh(sandbox, "cd /opt/mr-dj-staging && tar -xzf /opt/artifacts/v1-compose.tar.gz docker-compose.yml "
-                         "&& docker-compose -p mr-dj-staging up -d", timeout=300)
+    proc = _ssh(
+        sandbox,
+        "cd /opt/mr-dj-staging && tar -xzf /opt/artifacts/v1-compose.tar.gz docker-compose.yml "
+        "&& docker-compose -p mr-dj-staging up -d",
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     code, body = _get("http://127.0.0.1:28081/api/health")
     assert (code, body["version"]) == (200, "v1")
-    assert _get("http://127.0.0.1:18081/api/health")[1]["version"] == "v2"   # production untouched
-    proc = _ssh(sandbox, "cd /opt/mr-dj-staging && docker-compose -p mr-dj-staging exec -T mr-dj-backend "
-                         "npm run smoke:test --prefix backend")
-    assert "PASS backend http://127.0.0.1:28081/api/health" in proc.stdout   # staging's own smoke URL
+    assert _get("http://127.0.0.1:18081/api/health")[1]["version"] == "v2"  # production untouched
+    proc = _ssh(
+        sandbox,
+        "cd /opt/mr-dj-staging && docker-compose -p mr-dj-staging exec -T mr-dj-backend "
+        "npm run smoke:test --prefix backend",
+    )
+    assert "PASS backend http://127.0.0.1:28081/api/health" in proc.stdout  # staging's own smoke URL
     proc = _ctl("reset", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _get("http://127.0.0.1:28081/api/health")[1]["version"] == "v2"

@@ -17,7 +17,6 @@ from screens.app import make_app
 from screens.capture import CaptureScreen
 from screens.home import HomeScreen
 from screens.modals import ConfirmDialog
-
 from tests._screens_support import HostStandIn, fixed_clock, make_config, wait_for
 
 SHA = "c" * 64
@@ -78,17 +77,19 @@ async def test_valid_tag_runs_capture_and_shows_progress_and_result(tmp_path, mo
     seen = {}
     release_gate = asyncio.Event()
 
-    async def fake_capture(config, tag, *, push=True, with_db=True, reporter=None, transport=None,
-                           source_tag="latest", build=False):
+    async def fake_capture(
+        config, tag, *, push=True, with_db=True, reporter=None, transport=None, source_tag="latest", build=False
+    ):
         seen.update(config=config, tag=tag, push=push, with_db=with_db, build=build)
         reporter.step(f"pushing 127.0.0.1:5999/mr-dj-backend:{tag}")
 
-        def from_a_thread() -> None:   # the real capture reports push progress from docker's thread
+        def from_a_thread() -> None:  # the real capture reports push progress from docker's thread
             image = f"127.0.0.1:5999/mr-dj-backend:{tag}"
             reporter.push_progress(image, "aaa", "Pushing", 30, 100)
             reporter.push_progress(image, "bbb", "Pushing", 50, 300)
             reporter.push_progress(f"127.0.0.1:5999/mr-dj-frontend:{tag}", "ccc", "Layer already exists", None, None)
             reporter.warning("migration head unknown: no table")
+
         thread = threading.Thread(target=from_a_thread)
         thread.start()
         await asyncio.to_thread(thread.join)
@@ -96,13 +97,23 @@ async def test_valid_tag_runs_capture_and_shows_progress_and_result(tmp_path, mo
         await release_gate.wait()
         reporter.upload_progress(f"{tag}-images.tar", 1000, 1000)
         reporter.step(f"release {tag} recorded")
-        record = {"tag": tag, "verified": False, "pushed": False, "db_check": "skipped",
-                  "migration_head": None,
-                  "images": {"mr-dj-backend": {"ref": f"127.0.0.1:5999/mr-dj-backend:{tag}",
-                                               "digest": "sha256:" + "d" * 64}},
-                  "files": {f"{tag}-images.tar": SHA}}
-        return CaptureResult(tag=tag, record=record, files=record["files"], local_paths={}, remote_paths={},
-                             warnings=["database snapshot skipped (--skip-db)"])
+        record = {
+            "tag": tag,
+            "verified": False,
+            "pushed": False,
+            "db_check": "skipped",
+            "migration_head": None,
+            "images": {"mr-dj-backend": {"ref": f"127.0.0.1:5999/mr-dj-backend:{tag}", "digest": "sha256:" + "d" * 64}},
+            "files": {f"{tag}-images.tar": SHA},
+        }
+        return CaptureResult(
+            tag=tag,
+            record=record,
+            files=record["files"],
+            local_paths={},
+            remote_paths={},
+            warnings=["database snapshot skipped (--skip-db)"],
+        )
 
     monkeypatch.setattr(capture_screen, "capture_release", fake_capture)
     app = app_for(tmp_path)
@@ -116,22 +127,22 @@ async def test_valid_tag_runs_capture_and_shows_progress_and_result(tmp_path, mo
         assert screen.running
         bars = {str(b.parent.query_one("Label").render()): b for b in screen.query(ProgressBar)}
         image_bar = bars["image 127.0.0.1:5999/mr-dj-backend:v3"]
-        assert (image_bar.progress, image_bar.total) == (80, 400)      # layers summed
+        assert (image_bar.progress, image_bar.total) == (80, 400)  # layers summed
         existing = bars["image 127.0.0.1:5999/mr-dj-frontend:v3"]
-        assert (existing.progress, existing.total) == (1, 1)   # the registry had every layer: done
+        assert (existing.progress, existing.total) == (1, 1)  # the registry had every layer: done
         upload_bar = bars["upload v3-images.tar"]
         assert (upload_bar.progress, upload_bar.total) == (400, 1000)
-        await pilot.press("escape")      # refused while running
+        await pilot.press("escape")  # refused while running
         assert app.screen is screen
 
         release_gate.set()
         await wait_for(pilot, lambda: screen.result is not None, what="the result")
         await pilot.pause(0.2)
         assert seen["tag"] == "v3" and seen["push"] is False and seen["with_db"] is False
-        assert seen["build"] is False          # building is opt-in
+        assert seen["build"] is False  # building is opt-in
         assert seen["config"] is app.config
         assert (upload_bar.progress, upload_bar.total) == (1000, 1000)
-        assert (image_bar.progress, image_bar.total) == (400, 400)   # captured: every bar ends full
+        assert (image_bar.progress, image_bar.total) == (400, 400)  # captured: every bar ends full
         log = "\n".join(screen.query_one("#capture-log", Log).lines)
         assert "pushing 127.0.0.1:5999/mr-dj-backend:v3" in log
         assert "WARNING: migration head unknown" in log and "release v3 recorded" in log
@@ -155,7 +166,8 @@ async def test_capture_failure_is_shown_and_records_nothing(tmp_path, monkeypatc
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.error is not None, what="the error")
         assert "Capture of v3 failed, nothing recorded: cannot reach the host" in str(
-            screen.query_one("#capture-result").render())
+            screen.query_one("#capture-result").render()
+        )
         assert screen.result is None and not screen.running
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home again")
@@ -169,8 +181,9 @@ async def test_build_first_checkbox_asks_the_capture_to_build_and_shows_its_outp
         seen.update(build=build)
         reporter.step("building mr-dj-backend:latest from ./backend")
 
-        def from_a_thread() -> None:   # docker's build stream is read in a thread
+        def from_a_thread() -> None:  # docker's build stream is read in a thread
             reporter.build_output("mr-dj-backend:latest", "Step 1/6 : FROM scratch")
+
         thread = threading.Thread(target=from_a_thread)
         thread.start()
         await asyncio.to_thread(thread.join)
@@ -205,7 +218,7 @@ async def test_quitting_while_a_capture_runs_asks_first(tmp_path, monkeypatch):
         await type_tag(pilot, screen, "v3")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: screen.running, what="the capture to run")
-        await pilot.press("tab", "q")   # focus off the tag input: q is the app's quit
+        await pilot.press("tab", "q")  # focus off the tag input: q is the app's quit
         assert isinstance(app.screen, ConfirmDialog)
         assert "capture is running" in app.screen.question
         await pilot.press("n")

@@ -9,14 +9,13 @@ import pytest
 from textual.widgets import Button, DataTable
 
 from console.engine.incident import open_new_incident
-from console.prerequisites import Checklist
+from console.incident.prerequisites import Checklist
+from console.release.release_log import ReleaseLog
 from screens.app import make_app
-from screens.rollback_target import RollbackTargetDialog
 from screens.checklist import ChecklistScreen
 from screens.modals import ReasonDialog
-from console.releaselog import ReleaseLog
 from screens.procedure_inputs import HotfixTagDialog
-
+from screens.rollback_target import RollbackTargetDialog
 from tests._screens_support import HostStandIn, fixed_clock, keep_notifications, make_config, records, wait_for
 
 
@@ -26,8 +25,9 @@ async def open_checklist(pilot, app, outcome: str) -> ChecklistScreen:
     app.set_incident(journal)
     screen = ChecklistScreen(journal, outcome)
     await app.push_screen(screen)
-    await wait_for(pilot, lambda: not screen.workers or all(w.is_finished for w in screen.workers),
-                   what="the machine checks")
+    await wait_for(
+        pilot, lambda: not screen.workers or all(w.is_finished for w in screen.workers), what="the machine checks"
+    )
     return screen
 
 
@@ -51,11 +51,13 @@ def move_to(screen: ChecklistScreen, item_id: str) -> None:
 async def test_start_is_blocked_until_every_required_item_is_done_or_waived(tmp_path):
     app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
     chosen = {}
-    async with app.run_test(size=(80, 24), message_hook=lambda m: isinstance(m, ChecklistScreen.ProcedureChosen)
-                            and chosen.setdefault(id(m), m.procedure)) as pilot:
+    async with app.run_test(
+        size=(80, 24),
+        message_hook=lambda m: isinstance(m, ChecklistScreen.ProcedureChosen) and chosen.setdefault(id(m), m.procedure),
+    ) as pilot:
         screen = await open_checklist(pilot, app, "rollback")
         checklist = screen.checklist
-        assert checklist.state("backup_verified").status == "failed"   # `false` exits 1
+        assert checklist.state("backup_verified").status == "failed"  # `false` exits 1
         assert checklist.state("coordinator_assigned").status == "done"
         assert screen.query_one("#start", Button).disabled
         await pilot.press("p")
@@ -79,7 +81,7 @@ async def test_start_is_blocked_until_every_required_item_is_done_or_waived(tmp_
         assert not screen.query_one("#start", Button).disabled
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, RollbackTargetDialog), what="the target picker")
-        await pilot.press("enter")   # the automatic choice is preselected
+        await pilot.press("enter")  # the automatic choice is preselected
         await wait_for(pilot, lambda: chosen, what="the procedure")
         procedure = next(iter(chosen.values()))
         assert procedure.name == "rollback" and (procedure.from_tag, procedure.to_tag) == ("v2", "v1")
@@ -98,7 +100,7 @@ async def test_a_manual_tick_records_who_and_when(tmp_path):
         assert tick[0].group == "Traffic switch planning" and tick[0].ts
         table = screen.query_one("#checklist-table", DataTable)
         assert "manual by oncall" in str(table.get_cell("traffic_plan", "detail"))
-        await pilot.press("enter")   # enter toggles too
+        await pilot.press("enter")  # enter toggles too
         assert screen.checklist.state("traffic_plan").status == "pending"
 
 
@@ -125,8 +127,9 @@ async def test_a_waiver_needs_a_reason(tmp_path):
 async def test_code_hotfix_offers_the_release_captured_after_the_deployed_one(tmp_path):
     config = make_config(tmp_path)
     log = ReleaseLog.load(config.paths.release_log)
-    log.add_release({"tag": "v3", "captured_at": "2026-03-14T03:10:00Z", "pushed": True,
-                     "files": {"v3-compose.tar.gz": "c" * 64}})
+    log.add_release(
+        {"tag": "v3", "captured_at": "2026-03-14T03:10:00Z", "pushed": True, "files": {"v3-compose.tar.gz": "c" * 64}}
+    )
     log.save()
     app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -142,7 +145,7 @@ async def test_code_hotfix_asks_for_a_valid_tag_and_shows_build_errors(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await start_code_hotfix(pilot, app)
         assert isinstance(app.screen, HotfixTagDialog)
-        assert app.screen.query_one("#tag").value == ""   # nothing captured after v2: nothing offered
+        assert app.screen.query_one("#tag").value == ""  # nothing captured after v2: nothing offered
         assert "capture" in str(app.screen.query_one("#tag-candidates").render())
         await pilot.press(*"bad tag!", "enter")
         assert isinstance(app.screen, HotfixTagDialog)
@@ -150,7 +153,7 @@ async def test_code_hotfix_asks_for_a_valid_tag_and_shows_build_errors(tmp_path)
         app.screen.query_one("#tag").value = ""
         await pilot.press(*"v3-hotfix", "enter")
         await pilot.pause()
-        assert app.screen is screen   # not in the release log: an error on screen, no crash
+        assert app.screen is screen  # not in the release log: an error on screen, no crash
         assert "not in the release log" in str(screen.query_one("#checklist-status").render())
 
 
@@ -158,8 +161,9 @@ async def test_code_hotfix_asks_for_a_valid_tag_and_shows_build_errors(tmp_path)
 async def test_a_rollback_from_an_unreadable_release_log_is_an_error_on_screen_not_a_crash(tmp_path):
     app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
     chosen = []
-    async with app.run_test(size=(80, 24), message_hook=lambda m: isinstance(m, ChecklistScreen.ProcedureChosen)
-                            and chosen.append(m)) as pilot:
+    async with app.run_test(
+        size=(80, 24), message_hook=lambda m: isinstance(m, ChecklistScreen.ProcedureChosen) and chosen.append(m)
+    ) as pilot:
         screen = await open_checklist(pilot, app, "rollback")
         for item in screen.checklist.blocking():
             screen.checklist.waive(item.id, "test", by="oncall")
@@ -184,7 +188,8 @@ async def test_machine_checks_that_crash_say_so_instead_of_failing_silently(tmp_
         screen = await open_checklist(pilot, app, "rollback")
         await wait_for(pilot, lambda: notices, what="a notification")
         assert [(n.severity, n.title, n.message) for n in notices] == [
-            ("error", "run_auto_checks failed", "RuntimeError: outbox unreadable: [Errno 13] Permission denied")]
+            ("error", "run_auto_checks failed", "RuntimeError: outbox unreadable: [Errno 13] Permission denied")
+        ]
         assert isinstance(app.screen, ChecklistScreen) and screen.is_attached
 
 

@@ -10,7 +10,6 @@ from console.config import load_config
 from console.engine.hotfix import build_config_hotfix
 from console.secrets import Secret
 from screens.procedure_inputs import ConfigChange, ConfigHotfixDialog
-
 from test_config import EXAMPLE
 
 SECRET = "s3cret-typed-value"
@@ -23,8 +22,7 @@ class DialogHost(App):
         self.result: object = "open"
 
     def on_mount(self) -> None:
-        self.push_screen(ConfigHotfixDialog(["mr-dj-backend", "mr-dj-frontend"], environ=self.environ),
-                         self.closed)
+        self.push_screen(ConfigHotfixDialog(["mr-dj-backend", "mr-dj-frontend"], environ=self.environ), self.closed)
 
     def closed(self, change) -> None:
         self.result = change
@@ -45,21 +43,29 @@ async def test_values_are_typed_masked_and_kept_as_secrets():
         await pilot.press("enter")
         assert dialog.focused is dialog.query_one("#value", Input)
         await type_text(pilot, SECRET)
-        assert SECRET not in app.export_screenshot()   # masked on screen
+        assert SECRET not in app.export_screenshot()  # masked on screen
         await pilot.press("enter")
         await type_text(pilot, "FROM_ENV")
-        await pilot.press("enter", "enter")           # no value typed: the environment's
+        await pilot.press("enter", "enter")  # no value typed: the environment's
         assert SECRET not in app.export_screenshot()
-        await pilot.press("enter")                    # an empty KEY: build
+        await pilot.press("enter")  # an empty KEY: build
         await pilot.pause()
     change = app.result
     assert isinstance(change, ConfigChange)
     assert (change.service, change.keys) == ("mr-dj-backend", ["FEATURE_X", "FROM_ENV"])
     assert change.values == {"FEATURE_X": Secret(SECRET)} and SECRET not in repr(change)
     # The typed value is what the procedure writes (on stdin), the other comes from the environment.
-    procedure = build_config_hotfix(load_config(EXAMPLE), service=change.service, env_file=None, keys=change.keys,
-                                    flag_command=None, undo_incident=None, incident_id="20261129-120000-abcd",
-                                    environ={"FROM_ENV": "exported-before"}, values=change.values)
+    procedure = build_config_hotfix(
+        load_config(EXAMPLE),
+        service=change.service,
+        env_file=None,
+        keys=change.keys,
+        flag_command=None,
+        undo_incident=None,
+        incident_id="20261129-120000-abcd",
+        environ={"FROM_ENV": "exported-before"},
+        values=change.values,
+    )
     step = next(s for s in procedure.steps if s.id == "set_env_keys")
     assert step.stdin.reveal() == f"FEATURE_X={SECRET}\nFROM_ENV=exported-before\n".encode()
     assert SECRET not in repr(procedure)
@@ -75,7 +81,7 @@ async def test_a_key_without_a_value_or_an_export_is_refused():
         assert "MISSING" in error and "export" in error
         await pilot.press("ctrl+b")
         assert app.result == "open"
-        await type_text(pilot, "bad")   # the value field still has focus
+        await type_text(pilot, "bad")  # the value field still has focus
         await pilot.press("enter")
         await pilot.press("ctrl+b")
         await pilot.pause()
@@ -111,6 +117,12 @@ async def test_undo_an_earlier_hotfix():
         await pilot.press("enter")
         await pilot.pause()
     assert app.result.undo_incident == "20261129-120000-abcd" and app.result.flag_command is None
-    procedure = build_config_hotfix(load_config(EXAMPLE), service="mr-dj-backend", env_file=None, keys=[],
-                                    flag_command=None, undo_incident=app.result.undo_incident)
+    procedure = build_config_hotfix(
+        load_config(EXAMPLE),
+        service="mr-dj-backend",
+        env_file=None,
+        keys=[],
+        flag_command=None,
+        undo_incident=app.result.undo_incident,
+    )
     assert procedure.steps[0].id == "restore_env"

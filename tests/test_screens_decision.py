@@ -5,18 +5,16 @@ from __future__ import annotations
 import pytest
 
 from console.failures import AuthenticationFailed
-from console.journal import Journal
+from console.incident.journal import Journal
 from screens.app import make_app
 from screens.checklist import ChecklistScreen
 from screens.decision import DecisionScreen, _answers_from
 from screens.home import HomeScreen
 from screens.modals import ChoiceDialog, ReasonDialog
+from tests._screens_support import HostStandIn, fixed_clock, keep_notifications, make_config, records, wait_for
 from widgets.evidence_panel import EvidencePanel
 from widgets.matrix_table import MatrixTable
 from widgets.ttr_clock import TTRClock
-
-from tests._screens_support import (HostStandIn, fixed_clock, keep_notifications, make_config, records,
-                                    wait_for)
 
 PATHS = [
     ("y", "rollback", [("customer_impact", True)]),
@@ -37,8 +35,11 @@ async def leave_and_resume(pilot, app, left: DecisionScreen) -> DecisionScreen:
     await pilot.press("escape")
     await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="the home screen")
     await pilot.press("r")
-    await wait_for(pilot, lambda: isinstance(app.screen, DecisionScreen) and app.screen is not left,
-                   what="the resumed decision screen")
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, DecisionScreen) and app.screen is not left,
+        what="the resumed decision screen",
+    )
     await pilot.pause()
     return app.screen
 
@@ -55,9 +56,11 @@ class RefusingHost(HostStandIn):
 async def test_every_path_by_keys_reaches_its_outcome_and_is_journaled(tmp_path, keys, outcome, path):
     config = make_config(tmp_path)
     app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
-    decided = {}   # a bubbling message is seen at each node it passes: keep each once
-    async with app.run_test(size=(80, 24), message_hook=lambda m: isinstance(m, DecisionScreen.Decided)
-                            and decided.setdefault(id(m), m.outcome)) as pilot:
+    decided = {}  # a bubbling message is seen at each node it passes: keep each once
+    async with app.run_test(
+        size=(80, 24),
+        message_hook=lambda m: isinstance(m, DecisionScreen.Decided) and decided.setdefault(id(m), m.outcome),
+    ) as pilot:
         screen = await start(pilot, app)
         for key in keys:
             await pilot.press(key)
@@ -125,7 +128,11 @@ async def test_matrix_marks_are_journaled_and_say_whether_the_matrix_agrees(tmp_
         assert not verdict.has_class("-agrees") and not verdict.has_class("-disagrees")
         marks = records(app.journal, "matrix_mark")
         assert [(m.column, m.marked) for m in marks] == [
-            ("rollback", True), ("hotfix", True), ("hotfix", True), ("hotfix", False)]
+            ("rollback", True),
+            ("hotfix", True),
+            ("hotfix", True),
+            ("hotfix", False),
+        ]
         assert marks[0].condition == "Issue caused by deployment artifact (image/config)"
         assert all(m.by == "oncall" for m in marks)
 
@@ -137,13 +144,13 @@ async def test_override_needs_a_written_reason(tmp_path):
         await start(pilot, app)
         await pilot.press("y", "o")
         assert isinstance(app.screen, ChoiceDialog)
-        await pilot.press("enter")           # the first other outcome: configuration hotfix
+        await pilot.press("enter")  # the first other outcome: configuration hotfix
         assert isinstance(app.screen, ReasonDialog)
-        await pilot.press("enter")           # empty: refused
+        await pilot.press("enter")  # empty: refused
         assert isinstance(app.screen, ReasonDialog)
         assert "required" in str(app.screen.query_one("#reason-error").render())
         assert records(app.journal, "outcome") == []
-        await pilot.press("escape")          # cancelling records nothing
+        await pilot.press("escape")  # cancelling records nothing
         assert isinstance(app.screen, DecisionScreen)
         assert records(app.journal, "outcome") == []
         await pilot.press("o", "enter")
@@ -196,8 +203,8 @@ async def test_matrix_marks_come_back_when_the_decision_is_resumed(tmp_path):
     app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await start(pilot, app)
-        await pilot.press("y", "space", "down", "down", "space")   # artifact_caused, ttr_under_target
-        await pilot.press("down", "space", "space")                 # regression_in_prior marked, then not
+        await pilot.press("y", "space", "down", "down", "space")  # artifact_caused, ttr_under_target
+        await pilot.press("down", "space", "space")  # regression_in_prior marked, then not
         assert screen.query_one(MatrixTable).marked == {"artifact_caused", "ttr_under_target"}
         journaled = len(records(app.journal, "matrix_mark"))
 
@@ -208,7 +215,7 @@ async def test_matrix_marks_come_back_when_the_decision_is_resumed(tmp_path):
         assert table.get_cell("regression_in_prior", "mark") == ""
         verdict = screen.query_one("#matrix-verdict")
         assert verdict.has_class("-agrees") and "favour rollback" in str(verdict.render())
-        assert len(records(app.journal, "matrix_mark")) == journaled   # restoring journals nothing
+        assert len(records(app.journal, "matrix_mark")) == journaled  # restoring journals nothing
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="the checklist")
         assert records(app.journal, "outcome")[0].matrix_agrees is True
@@ -221,7 +228,7 @@ async def test_back_is_journaled_and_a_retracted_answer_stays_retracted_after_re
         screen = await start(pilot, app)
         await pilot.press("n", "y")
         assert screen.evaluation.outcome == "config_hotfix"
-        await pilot.press("b")   # "config can mitigate it" was wrong
+        await pilot.press("b")  # "config can mitigate it" was wrong
         assert screen.evaluation.next_question == "config_mitigation"
         retracted = records(app.journal, "decision_retracted")
         assert [(r.question_id, r.by) for r in retracted] == [("config_mitigation", "oncall")]

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from console.journal import Journal
+from console.incident.journal import Journal
 from screens import flow
 
 
 def record_run(journal, procedure, outcome):
-    journal.record("procedure_started", procedure=procedure, from_tag="v2", to_tag="v1", dry_run=False,
-                   options={}, resumed=False, steps=[])
+    journal.record(
+        "procedure_started",
+        procedure=procedure,
+        from_tag="v2",
+        to_tag="v1",
+        dry_run=False,
+        options={},
+        resumed=False,
+        steps=[],
+    )
     journal.record("procedure_finished", procedure=procedure, outcome=outcome, duration=1)
 
 

@@ -9,15 +9,20 @@ import pytest
 from textual.widgets import Button, DataTable, TextArea
 
 import screens.followup as followup_screen
-
 from console.engine.incident import open_new_incident
 from screens.app import make_app
 from screens.followup import FollowupScreen
 from screens.modals import ReasonDialog
 from screens.verification import GROUP, VerificationScreen
-
-from tests._screens_support import (FIXED_NOW, HostStandIn, fixed_clock, keep_notifications, make_config, records,
-                                    wait_for)
+from tests._screens_support import (
+    FIXED_NOW,
+    HostStandIn,
+    fixed_clock,
+    keep_notifications,
+    make_config,
+    records,
+    wait_for,
+)
 
 
 async def incident_app(tmp_path, pilot_size=(80, 24)):
@@ -31,8 +36,15 @@ async def incident_app(tmp_path, pilot_size=(80, 24)):
 async def test_verification_shows_the_journaled_checks_and_ticks_manual_ones(tmp_path):
     app, journal = await incident_app(tmp_path)
     journal.record("step_finished", step_id="verify_ps", exit_code=None, duration=0.4, detail={})
-    journal.record("step_failed", step_id="verify_health", reason="health", message="backend: HTTP 500",
-                   exit_code=None, duration=90.0, detail={})
+    journal.record(
+        "step_failed",
+        step_id="verify_health",
+        reason="health",
+        message="backend: HTTP 500",
+        exit_code=None,
+        duration=90.0,
+        detail={},
+    )
     journal.record("step_skipped", step_id="smoke_frontend", reason="no frontend tests yet", by="oncall")
     async with app.run_test(size=(80, 24)) as pilot:
         app.set_incident(journal)
@@ -47,7 +59,8 @@ async def test_verification_shows_the_journaled_checks_and_ticks_manual_ones(tmp
         await pilot.press("space")
         ticks = records(journal, "checklist")
         assert [(t.item_id, t.group, t.status, t.by) for t in ticks] == [
-            ("manual_smoke_booking", GROUP, "done", "oncall")]
+            ("manual_smoke_booking", GROUP, "done", "oncall")
+        ]
         assert screen.query_one("#manual-table", DataTable).get_cell("manual_smoke_booking", "status") == "[✓]"
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, FollowupScreen), what="follow-up")
@@ -61,7 +74,7 @@ async def test_retro_is_saved_the_incident_resolved_and_the_report_written(tmp_p
         app.incident_opened_at = FIXED_NOW - timedelta(minutes=11)
         screen = FollowupScreen(journal)
         await app.push_screen(screen)
-        await pilot.press("space")   # first follow-up item
+        await pilot.press("space")  # first follow-up item
         assert records(journal, "checklist")[0].item_id == "resolution_posted"
         screen.query_one("#root-cause", TextArea).text = "v2 image read a renamed env key"
         screen.query_one("#detection-gaps", TextArea).text = "no alert on 500s from /api/health"
@@ -73,11 +86,11 @@ async def test_retro_is_saved_the_incident_resolved_and_the_report_written(tmp_p
         assert retro[0].action_items == ["alert on health 500", "rename keys with a fallback"]
         assert retro[0].by == "oncall"
 
-        await pilot.press("ctrl+o")   # nothing resolved yet: nothing posted
+        await pilot.press("ctrl+o")  # nothing resolved yet: nothing posted
         await pilot.press("ctrl+r")
         assert isinstance(app.screen, ReasonDialog)
         await pilot.press("enter")
-        assert isinstance(app.screen, ReasonDialog)   # a summary is required
+        assert isinstance(app.screen, ReasonDialog)  # a summary is required
         await pilot.press(*"rolled back to v1", "enter")
         resolved = records(journal, "incident_resolved")
         assert len(resolved) == 1
@@ -113,10 +126,10 @@ async def test_followup_reloads_a_saved_retro(tmp_path):
 async def test_followup_ticks_what_the_journal_proves_and_a_person_can_untick_it(tmp_path):
     app, journal = await incident_app(tmp_path)
     journal.record("release_log", deployed="v1", marked_bad="v2")
-    journal.record("notification", channel="slack", event="incident_resolved", status="sent", attempts=1,
-                   error=None)
-    journal.record("notification", channel="statuspage", event="incident_resolved", status="failed", attempts=5,
-                   error="HTTP 401")
+    journal.record("notification", channel="slack", event="incident_resolved", status="sent", attempts=1, error=None)
+    journal.record(
+        "notification", channel="statuspage", event="incident_resolved", status="failed", attempts=5, error="HTTP 401"
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         app.set_incident(journal)
         screen = FollowupScreen(journal)
@@ -126,11 +139,13 @@ async def test_followup_ticks_what_the_journal_proves_and_a_person_can_untick_it
         assert table.get_cell("resolution_posted", "status") == "[✓]"
         assert table.get_cell("release_log_updated", "status") == "[✓]"
         assert "v2 marked bad" in table.get_cell("release_log_updated", "by")
-        assert table.get_cell("status_page_resolved", "status") == "[ ]"   # failed delivery proves nothing
+        assert table.get_cell("status_page_resolved", "status") == "[ ]"  # failed delivery proves nothing
         assert table.get_cell("retro_created", "status") == "[ ]"
         auto = [(t.item_id, t.how, t.by) for t in records(journal, "checklist")]
-        assert sorted(auto) == [("release_log_updated", "auto", "incident-console"),
-                                ("resolution_posted", "auto", "incident-console")]
+        assert sorted(auto) == [
+            ("release_log_updated", "auto", "incident-console"),
+            ("resolution_posted", "auto", "incident-console"),
+        ]
 
         screen.query_one("#root-cause", TextArea).text = "bad image"
         screen.query_one("#action-items", TextArea).text = "add an alert"
@@ -139,19 +154,21 @@ async def test_followup_ticks_what_the_journal_proves_and_a_person_can_untick_it
 
         table.focus()
         table.move_cursor(row=0)
-        await pilot.press("space")   # a person disagrees: unticked, and it stays unticked
+        await pilot.press("space")  # a person disagrees: unticked, and it stays unticked
         screen.show_items()
         assert table.get_cell("resolution_posted", "status") == "[ ]"
         assert records(journal, "checklist")[-1].how == "manual"
 
 
 def test_automatic_evidence_needs_a_delivered_message_and_a_real_retro(tmp_path):
-    from console.followup import automatic_evidence
-    from console.journal import Journal
+    from console.incident.followup import automatic_evidence
+    from console.incident.journal import Journal
+
     journal = Journal.create(tmp_path)
     journal.record("notification", channel="slack", event="incident_opened", status="sent", attempts=1, error=None)
-    journal.record("notification", channel="slack", event="incident_resolved", status="queued", attempts=1,
-                   error="timeout")
+    journal.record(
+        "notification", channel="slack", event="incident_resolved", status="queued", attempts=1, error="timeout"
+    )
     journal.record("retro", root_cause="", detection_gaps="", action_items=[], by="oncall")
     assert automatic_evidence(journal) == {}
 
@@ -173,7 +190,8 @@ async def test_a_resolution_post_that_fails_says_so(tmp_path, monkeypatch):
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: notices, what="a notification")
         assert [(n.severity, n.title, n.message) for n in notices] == [
-            ("error", "post_resolution failed", "RuntimeError: outbox directory is not writable")]
+            ("error", "post_resolution failed", "RuntimeError: outbox directory is not writable")
+        ]
 
 
 @pytest.mark.asyncio
@@ -188,7 +206,7 @@ async def test_home_and_write_report_are_in_reach_at_80_columns_with_focus_anywh
         await pilot.pause()
         keys = {key.action: key for key in screen.query("Footer FooterKey")}
         palette = screen.query_one("Footer FooterKey.-command-palette")
-        for action in ("write_report", "home"):   # whole, left of the palette key
+        for action in ("write_report", "home"):  # whole, left of the palette key
             assert keys[action].region.right <= palette.region.x, action
         for button in screen.query(Button):
             button.scroll_visible(animate=False)

@@ -15,11 +15,10 @@ from screens.checklist import ChecklistScreen
 from screens.decision import DecisionScreen
 from screens.home import HomeScreen
 from screens.modals import ConfirmDialog
-from widgets.health_pane import HealthPane
-from widgets.ttr_clock import TTRClock, ttr_level
-
 from tests._http_support import JSONServer
 from tests._screens_support import FIXED_NOW, HostStandIn, fixed_clock, make_config, records, wait_for
+from widgets.health_pane import HealthPane
+from widgets.ttr_clock import TTRClock, ttr_level
 
 
 @pytest.fixture
@@ -134,11 +133,13 @@ async def _slow(ctx) -> ActionResult:
 @pytest.mark.asyncio
 async def test_quitting_while_a_procedure_runs_asks_first(tmp_path):
     from screens.procedure import ProcedureScreen
+
     app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
     procedure = Procedure("verify", [Step("wait", "A long check", action=_slow, display="sleep", read_only=True)])
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = ProcedureScreen(config=app.config, transport=app.transport, journal=None,
-                                 procedure=procedure, done_steps=None)
+        screen = ProcedureScreen(
+            config=app.config, transport=app.transport, journal=None, procedure=procedure, done_steps=None
+        )
         await app.push_screen(screen)
         await wait_for(pilot, lambda: app.procedure_running(), what="the procedure to run")
         await pilot.press("ctrl+q")
@@ -163,6 +164,7 @@ async def test_quitting_with_no_procedure_running_does_not_ask(tmp_path):
 @pytest.mark.parametrize("freeze", [True, False])
 async def test_the_real_app_freezes_start_up_objects_out_of_the_collector(tmp_path, monkeypatch, freeze):
     import gc
+
     calls = []
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock, freeze_gc=freeze)

@@ -13,14 +13,13 @@ import shutil
 import pytest
 from textual.widgets import DataTable
 
+from _screens_support import HostStandIn, fixed_clock, make_config, records, wait_for
 from console.engine.incident import open_new_incident
-from console.journal import JOURNAL_NAME
+from console.incident.journal import JOURNAL_NAME
 from console.transport.local import LocalTransport
 from screens.app import make_app
 from screens.home import HomeScreen
 from screens.procedure import ProcedureScreen
-
-from _screens_support import HostStandIn, fixed_clock, make_config, records, wait_for
 
 
 class SharedStateOnThisMachine(HostStandIn):
@@ -43,12 +42,20 @@ def host_with_an_incident(tmp_path):
     artifacts = tmp_path / "artifacts"
     config = make_config(tmp_path)
     config = dataclasses.replace(config, target=dataclasses.replace(config.target, artifacts_dir=str(artifacts)))
-    elsewhere = dataclasses.replace(config, paths=dataclasses.replace(config.paths, state_dir=tmp_path / "other"),
-                                    operator="alice")
+    elsewhere = dataclasses.replace(
+        config, paths=dataclasses.replace(config.paths, state_dir=tmp_path / "other"), operator="alice"
+    )
     journal = open_new_incident(elsewhere, "v2")
     journal.record("outcome", outcome="rollback", path=[], overridden=False, reason="", by="alice")
-    journal.record("procedure_started", procedure="rollback", from_tag="v2", to_tag="v1", dry_run=False,
-                   pid=1, machine="other-laptop")
+    journal.record(
+        "procedure_started",
+        procedure="rollback",
+        from_tag="v2",
+        to_tag="v1",
+        dry_run=False,
+        pid=1,
+        machine="other-laptop",
+    )
     on_host = artifacts / "incident-console" / "incidents" / journal.incident_id
     on_host.mkdir(parents=True)
     shutil.copy(journal.path, on_host / JOURNAL_NAME)
@@ -68,14 +75,15 @@ async def test_the_hosts_incidents_are_listed_on_host_and_resuming_one_fetches_i
         await wait_for(pilot, lambda: table.row_count == 1, what="the host's incident listed")
         assert table.get_row_at(0)[0] == f"{incident_id}  (on host)"
         assert "on the host" in str(home.query_one("#incidents-title").render())
-        assert not local.exists()   # listed, not fetched
+        assert not local.exists()  # listed, not fetched
         await pilot.press("r")
-        await wait_for(pilot, lambda: any(isinstance(s, ProcedureScreen) for s in app.screen_stack),
-                       what="the resumed procedure")
+        await wait_for(
+            pilot, lambda: any(isinstance(s, ProcedureScreen) for s in app.screen_stack), what="the resumed procedure"
+        )
         assert local.exists() and app.journal.incident_id == incident_id
         await wait_for(pilot, lambda: records(app.journal, "handoff"), what="the handoff journaled")
         handoff = records(app.journal, "handoff")[0]
-        assert handoff.fetched   # the journal came from the host
+        assert handoff.fetched  # the journal came from the host
         assert (handoff.from_operator, handoff.to_operator) == ("alice", config.operator)
 
 

@@ -7,7 +7,6 @@ import pytest
 from screens.app import make_app
 from screens.home import HomeScreen
 from screens.keys_help import KeysHelp
-
 from tests._screens_support import HostStandIn, fixed_clock, make_config
 
 
@@ -29,7 +28,7 @@ async def test_question_mark_shows_the_keys_of_the_current_screen(tmp_path):
         await pilot.press("escape")
         assert isinstance(app.screen, HomeScreen)
         await pilot.press("question_mark")
-        await pilot.press("question_mark")          # ? again closes it
+        await pilot.press("question_mark")  # ? again closes it
         assert isinstance(app.screen, HomeScreen)
 
 

@@ -18,8 +18,12 @@ from tests._screens_support import HostStandIn, fixed_clock, make_config, record
 
 def config_with_alertmanager(tmp_path):
     config = make_config(tmp_path)
-    return dataclasses.replace(config, observability=dataclasses.replace(
-        config.observability, alertmanager=AlertmanagerSettings(url="http://127.0.0.1:9", timeout=1)))
+    return dataclasses.replace(
+        config,
+        observability=dataclasses.replace(
+            config.observability, alertmanager=AlertmanagerSettings(url="http://127.0.0.1:9", timeout=1)
+        ),
+    )
 
 
 @pytest.mark.asyncio
@@ -27,8 +31,15 @@ def config_with_alertmanager(tmp_path):
 async def test_resolve_asks_to_expire_the_silence(tmp_path, answer):
     config = config_with_alertmanager(tmp_path)
     journal = open_new_incident(config, "v2")
-    journal.append(AlertSilence(action="created", silence_id="abc-1", matchers=['env="production"'],
-                                ends_at="2026-03-14T04:00:00.000Z", created_by="oncall"))
+    journal.append(
+        AlertSilence(
+            action="created",
+            silence_id="abc-1",
+            matchers=['env="production"'],
+            ends_at="2026-03-14T04:00:00.000Z",
+            created_by="oncall",
+        )
+    )
     app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(100, 30)) as pilot:
         app.set_incident(journal)
@@ -41,18 +52,24 @@ async def test_resolve_asks_to_expire_the_silence(tmp_path, answer):
         if answer == "n":
             await wait_for(pilot, lambda: active_silence(journal) is None, what="the kept silence")
             assert [r.action for r in records(journal, "alert_silence")] == ["created", "kept"]
-        else:   # Alertmanager is unreachable here: the silence stays active and the coordinator is told
-            await wait_for(pilot, lambda: any("not expired" in n.message for n in app._notifications),
-                           what="the failure notice")
+        else:  # Alertmanager is unreachable here: the silence stays active and the coordinator is told
+            await wait_for(
+                pilot, lambda: any("not expired" in n.message for n in app._notifications), what="the failure notice"
+            )
             assert active_silence(journal).silence_id == "abc-1"
 
 
 def config_with_metrics(tmp_path):
     from console.observability.settings import Endpoint, MetricCheck, parse_comparison
+
     config = make_config(tmp_path)
     check = MetricCheck("backend error ratio", "sum(rate(x[1m]))", parse_comparison("<= 0.01"), window_minutes=1)
-    return dataclasses.replace(config, observability=dataclasses.replace(
-        config.observability, prometheus=Endpoint(url="http://127.0.0.1:9", timeout=1), metrics=[check]))
+    return dataclasses.replace(
+        config,
+        observability=dataclasses.replace(
+            config.observability, prometheus=Endpoint(url="http://127.0.0.1:9", timeout=1), metrics=[check]
+        ),
+    )
 
 
 @pytest.mark.asyncio
@@ -62,10 +79,17 @@ async def test_prometheus_replaces_the_dashboard_tick_only_when_it_answered(tmp_
 
     from screens.verification import VerificationScreen
     from widgets.metric_chart import MetricChart
+
     config = config_with_metrics(tmp_path)
     journal = open_new_incident(config, "v2")
-    journal.append(StepFinished(step_id="verify_metrics", exit_code=0, duration=3.0,
-                                detail={"metrics": [{"name": "backend error ratio", "verdict": verdict}]}))
+    journal.append(
+        StepFinished(
+            step_id="verify_metrics",
+            exit_code=0,
+            duration=3.0,
+            detail={"metrics": [{"name": "backend error ratio", "verdict": verdict}]},
+        )
+    )
     app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(100, 40)) as pilot:
         app.set_incident(journal)
@@ -75,7 +99,7 @@ async def test_prometheus_replaces_the_dashboard_tick_only_when_it_answered(tmp_
         assert checks.get_cell("verify_metrics", "result") == "passed"
         manual = screen.query_one("#manual-table", DataTable)
         assert ("grafana_error_rate" in [row.value for row in manual.rows]) is ticked_by_hand
-        chart = screen.query_one(MetricChart)   # Prometheus is not there: the chart says so
+        chart = screen.query_one(MetricChart)  # Prometheus is not there: the chart says so
         await wait_for(pilot, lambda: chart.data is not None, what="the chart's first round")
         assert "unreachable" in str(chart.render())
 
@@ -86,6 +110,7 @@ async def test_the_procedure_screens_charts_refresh_round_after_round(tmp_path, 
     from console.observability import live
     from test_screens_procedure_leave import SLOW, open_procedure, rollback, rollback_incident
     from widgets.metric_chart import MetricChart
+
     rounds = []
     real = live.chart_data
 
@@ -102,6 +127,6 @@ async def test_the_procedure_screens_charts_refresh_round_after_round(tmp_path, 
         screen = await open_procedure(app, pilot, rollback_incident(config), rollback(SLOW))
         chart = screen.query_one(MetricChart)
         await wait_for(pilot, lambda: len(rounds) >= 3, what="three chart rounds")
-        assert rounds[0] == ["rollback"]   # this run's start is marked on the charts
+        assert rounds[0] == ["rollback"]  # this run's start is marked on the charts
         assert chart.data is not None and "unreachable" in str(chart.render())
         assert screen.workers and all(w.error is None for w in screen.workers if w.group == "procedure-metrics")

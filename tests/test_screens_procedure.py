@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 
@@ -12,8 +11,8 @@ from textual.app import App
 from console.config import load_config
 from console.engine.incident import build_rollback, make_transport, open_new_incident
 from console.engine.procedure import Procedure, Step
-from console.journal import Journal
-from console.releaselog import ReleaseLog
+from console.incident.journal import Journal
+from console.release.release_log import ReleaseLog
 from screens.decider import FailureDialog, StepConfirmDialog
 from screens.modals import ConfirmDialog, ReasonDialog
 from screens.procedure import ProcedureScreen
@@ -40,8 +39,10 @@ class Host(App):
 
     async def on_mount(self) -> None:
         await self.transport.connect()
-        self.push_screen(ProcedureScreen(self.config, self.transport, self.journal, self.procedure,
-                                         **self.options), self.dismissed.append)
+        self.push_screen(
+            ProcedureScreen(self.config, self.transport, self.journal, self.procedure, **self.options),
+            self.dismissed.append,
+        )
 
     def on_procedure_screen_finished(self, message: ProcedureScreen.Finished) -> None:
         self.finished.append(message.outcome)
@@ -68,8 +69,7 @@ def make_journal(tmp_path) -> Journal:
 
 
 @pytest.mark.asyncio
-async def test_a_dry_run_shows_every_step_as_would_run_with_its_command_and_streams_logs(
-        sandbox_config_path):
+async def test_a_dry_run_shows_every_step_as_would_run_with_its_command_and_streams_logs(sandbox_config_path):
     config = load_config(sandbox_config_path)
     procedure = build_rollback(config, None)
     app = Host(config, procedure, dry_run=True)
@@ -97,8 +97,12 @@ async def test_a_dry_run_shows_every_step_as_would_run_with_its_command_and_stre
 
         # The live log pane follows the stack's real `logs -f` over the same SSH connection.
         pane = screen.query_one(LogPane)
-        await wait_until(pilot, lambda: any(line.service in ("mr-dj-backend", "mr-dj-frontend")
-                                            for _, line in pane.buffer), 30, "log lines from the stack")
+        await wait_until(
+            pilot,
+            lambda: any(line.service in ("mr-dj-backend", "mr-dj-frontend") for _, line in pane.buffer),
+            30,
+            "log lines from the stack",
+        )
         # And the health pane polls every check, expecting the release the rollback puts back.
         health = screen.query_one(HealthPane)
         await wait_until(pilot, lambda: len(health.results) == len(config.health), 20, "health results")
@@ -129,8 +133,9 @@ async def test_a_real_rollback_asks_before_each_destructive_step_and_ends_health
                 await pilot.press("y")
             await pilot.pause(0.1)
         screen = procedure_screen(app)
-        assert app.finished == ["succeeded"], [(r.id, r.state, r.note) for r in
-                                               screen.query_one(StepList).records.values()]
+        assert app.finished == ["succeeded"], [
+            (r.id, r.state, r.note) for r in screen.query_one(StepList).records.values()
+        ]
         assert confirmed == [s.id for s in procedure.steps if s.destructive]
         records = screen.query_one(StepList).records
         assert {r.state for r in records.values()} <= {"done", "skipped"}
@@ -144,13 +149,21 @@ async def test_a_real_rollback_asks_before_each_destructive_step_and_ends_health
         assert all(row[2] == "0" for row in rows)
 
         health = screen.query_one(HealthPane)
-        await wait_until(pilot, lambda: health.results and all(
-            r.ok and r.version == "v1" for r in health.results.values()), 30, "health to show v1")
+        await wait_until(
+            pilot,
+            lambda: health.results and all(r.ok and r.version == "v1" for r in health.results.values()),
+            30,
+            "health to show v1",
+        )
         assert ReleaseLog.load(config.paths.release_log).deployed == "v1"
         # `logs -f` ended when the stack went down; the restarted stream shows v1 starting.
         pane = screen.query_one(LogPane)
-        await wait_until(pilot, lambda: any("backend v1 listening" in line.text for _, line in pane.buffer),
-                         30, "the restarted log stream to show v1")
+        await wait_until(
+            pilot,
+            lambda: any("backend v1 listening" in line.text for _, line in pane.buffer),
+            30,
+            "the restarted log stream to show v1",
+        )
         assert screen.log_restarts >= 1
         assert "SUCCEEDED" in str(screen.query_one("#procedure-outcome").render())
     await app.transport.close()
@@ -169,11 +182,15 @@ async def test_a_failing_step_offers_retry_skip_abort_and_skip_needs_a_reason(sa
         assert by_id(app, "fails").state == "failed"
         assert "exited with 3" in by_id(app, "fails").note
 
-        await pilot.press("r")   # retry: the step runs again and fails again
-        await wait_until(pilot, lambda: isinstance(app.screen, FailureDialog)
-                         and by_id(app, "fails").attempts == 2, 30, "the second failure")
+        await pilot.press("r")  # retry: the step runs again and fails again
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, FailureDialog) and by_id(app, "fails").attempts == 2,
+            30,
+            "the second failure",
+        )
 
-        await pilot.press("escape")   # read the output first; the decision stays pending
+        await pilot.press("escape")  # read the output first; the decision stays pending
         await pilot.pause(0.2)
         assert app.screen is screen
         assert screen.has_class("-deciding")
@@ -182,7 +199,7 @@ async def test_a_failing_step_offers_retry_skip_abort_and_skip_needs_a_reason(sa
 
         await pilot.press("s")
         await wait_until(pilot, lambda: isinstance(app.screen, ReasonDialog), 5, "the reason dialog")
-        await pilot.press("enter")   # an empty reason is refused
+        await pilot.press("enter")  # an empty reason is refused
         await pilot.pause(0.2)
         assert isinstance(app.screen, ReasonDialog)
         assert "required" in str(app.screen.query_one("#reason-error").render())
@@ -203,8 +220,9 @@ async def test_a_failing_step_offers_retry_skip_abort_and_skip_needs_a_reason(sa
 @pytest.mark.asyncio
 async def test_abort_after_a_failure_stops_the_procedure_at_that_step(sandbox_config_path, tmp_path):
     config = load_config(sandbox_config_path)
-    procedure = Procedure("verify", [Step("fails", "Fail on purpose", argv=["false"]),
-                                     Step("never", "Never reached", argv=["true"])])
+    procedure = Procedure(
+        "verify", [Step("fails", "Fail on purpose", argv=["false"]), Step("never", "Never reached", argv=["true"])]
+    )
     journal = make_journal(tmp_path)
     app = Host(config, procedure, journal)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -214,7 +232,7 @@ async def test_abort_after_a_failure_stops_the_procedure_at_that_step(sandbox_co
         # The engine counts an abort after a failure as the procedure failing at that step.
         assert app.finished == ["failed"]
         assert by_id(app, "never").state == "pending"
-        await pilot.press("q")   # finished: leaving needs no question
+        await pilot.press("q")  # finished: leaving needs no question
         await pilot.pause(0.2)
         assert app.dismissed == ["failed"]
     await app.transport.close()
@@ -228,11 +246,12 @@ async def test_quitting_while_running_asks_then_interrupts_and_releases_the_lock
     journal = make_journal(tmp_path)
     app = Host(config, procedure, journal)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: by_id(app, "slow") and by_id(app, "slow").state == "running",
-                         30, "the step to start")
+        await wait_until(
+            pilot, lambda: by_id(app, "slow") and by_id(app, "slow").state == "running", 30, "the step to start"
+        )
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), 5, "the question")
-        await pilot.press("n")   # no: it keeps running
+        await pilot.press("n")  # no: it keeps running
         await pilot.pause(0.3)
         assert procedure_screen(app).running
         await pilot.press("q")
@@ -261,7 +280,7 @@ async def test_an_output_flood_is_coalesced_and_kept_bounded(sandbox_config_path
 
     def hook(message) -> None:
         if isinstance(message, (ProcedureScreen.OutputReady, ProcedureScreen.EngineEvent)):
-            seen.setdefault(id(message), message)   # a message may pass the hook more than once
+            seen.setdefault(id(message), message)  # a message may pass the hook more than once
 
     outputs = 0
 
@@ -277,7 +296,7 @@ async def test_an_output_flood_is_coalesced_and_kept_bounded(sandbox_config_path
             record = by_id(app, "flood")
             assert record.state == "done"
             assert record.output[-1] == "50000"
-            assert len(record.output) == record.output.maxlen   # bounded on screen; the journal keeps it all
+            assert len(record.output) == record.output.maxlen  # bounded on screen; the journal keeps it all
             assert procedure_screen(app).query_one("#step-output").line_count <= record.output.maxlen
     finally:
         ProcedureScreen._engine_listener = original

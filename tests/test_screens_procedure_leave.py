@@ -13,8 +13,8 @@ from datetime import timedelta
 
 import pytest
 
-import console.journal
-
+import console.incident.journal
+from _screens_support import FIXED_NOW, HostStandIn, fixed_clock, make_config, records, wait_for
 from console.engine.incident import load_incident, open_new_incident, rebuild_procedure
 from console.engine.procedure import ActionResult, Procedure, Step
 from screens import flow
@@ -26,8 +26,6 @@ from screens.procedure import ProcedureScreen
 from screens.verification import VerificationScreen
 from widgets.step_list import StepList
 from widgets.ttr_clock import TTRClock
-
-from _screens_support import FIXED_NOW, HostStandIn, fixed_clock, make_config, records, wait_for
 
 
 async def _slow(ctx) -> ActionResult:
@@ -73,8 +71,9 @@ async def test_leaving_mid_procedure_asks_then_goes_home_with_the_incident_resum
     async with app.run_test(size=(120, 40)) as pilot:
         journal = rollback_incident(app.config)
         screen = await open_procedure(app, pilot, journal, rollback(SLOW))
-        await wait_for(pilot, lambda: screen.running and records(journal, "procedure_started"),
-                       what="the procedure to run")
+        await wait_for(
+            pilot, lambda: screen.running and records(journal, "procedure_started"), what="the procedure to run"
+        )
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmDialog)
         assert "Leave it here?" in app.screen.question
@@ -97,8 +96,9 @@ async def test_leaving_mid_procedure_asks_then_goes_home_with_the_incident_resum
         # ...and so does the home screen's resume: back to the procedure.
         assert flow.next_stage(journal) == flow.PROCEDURE
         await pilot.press("r")
-        await wait_for(pilot, lambda: any(isinstance(s, ProcedureScreen) for s in app.screen_stack),
-                       what="the resumed procedure")
+        await wait_for(
+            pilot, lambda: any(isinstance(s, ProcedureScreen) for s in app.screen_stack), what="the resumed procedure"
+        )
         assert app.journal.incident_id == journal.incident_id
 
 
@@ -112,7 +112,7 @@ async def test_declining_to_leave_keeps_the_procedure_running(tmp_path, answer):
         await wait_for(pilot, lambda: screen.running, what="the procedure to run")
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmDialog)
-        await pilot.press(answer)   # a stray Enter says no as well
+        await pilot.press(answer)  # a stray Enter says no as well
         await pilot.pause(0.2)
         assert app.screen is screen and screen.running and screen.outcome is None
         assert records(journal, "procedure_interrupted") == records(journal, "procedure_finished") == []
@@ -127,7 +127,7 @@ async def test_leaving_after_the_procedure_ended_moves_on_to_verification(tmp_pa
         screen = await open_procedure(app, pilot, journal, rollback(QUICK))
         await wait_for(pilot, lambda: screen.outcome is not None, what="the procedure to end")
         assert screen.outcome == "succeeded"
-        await pilot.press("q")   # ended: no question
+        await pilot.press("q")  # ended: no question
         await wait_for(pilot, lambda: isinstance(app.screen, VerificationScreen), what="verification")
         assert app.screen.outcome == "succeeded"
         assert announced[-1] == "procedure_finished"
@@ -140,14 +140,15 @@ async def test_skipping_a_failed_step_needs_a_reason_and_escape_goes_back(tmp_pa
     journal = rollback_incident(app.config)
     procedure = Procedure("verify", [Step("fails", "Fail on purpose", argv=["false"])])
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = ProcedureScreen(config=app.config, transport=app.transport, journal=journal,
-                                 procedure=procedure, done_steps=None)
+        screen = ProcedureScreen(
+            config=app.config, transport=app.transport, journal=journal, procedure=procedure, done_steps=None
+        )
         await app.push_screen(screen)
         await wait_for(pilot, lambda: isinstance(app.screen, FailureDialog), what="the failure dialog")
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the reason dialog")
         assert "Skip Fail on purpose" in app.screen.prompt
-        await pilot.press("enter")   # an empty reason is refused, visibly
+        await pilot.press("enter")  # an empty reason is refused, visibly
         await pilot.pause(0.1)
         assert isinstance(app.screen, ReasonDialog)
         assert "required" in str(app.screen.query_one("#reason-error").render())
@@ -163,8 +164,7 @@ async def test_skipping_a_failed_step_needs_a_reason_and_escape_goes_back(tmp_pa
     assert [r.reason for r in records(journal, "step_skipped")] == ["flaky"]
 
 
-MIGRATE = Step("migrate", "Roll the migrations back", action=_quick, display="migrate", destructive=True,
-               mutating=True)
+MIGRATE = Step("migrate", "Roll the migrations back", action=_quick, display="migrate", destructive=True, mutating=True)
 DOWN = Step("down", "Stop the stack", action=_quick, display="down", destructive=True, mutating=True)
 
 
@@ -173,12 +173,21 @@ DOWN = Step("down", "Stop the stack", action=_quick, display="down", destructive
 async def test_a_resumed_procedure_shows_the_steps_done_before_as_done(tmp_path, order):
     app, _ = make_recording_app(tmp_path)
     journal = rollback_incident(app.config)
-    journal.record("procedure_started", procedure="rollback", from_tag="v2", to_tag="v1", dry_run=False,
-                   options={}, resumed=False, steps=[])
+    journal.record(
+        "procedure_started",
+        procedure="rollback",
+        from_tag="v2",
+        to_tag="v1",
+        dry_run=False,
+        options={},
+        resumed=False,
+        steps=[],
+    )
     journal.record("step_finished", step_id="migrate", exit_code=0, duration=1.0)
     journal.record("step_skipped", step_id="down", reason="the stack was already down", by="oncall")
-    journal.record("procedure_interrupted", procedure="rollback", step_id="wait", from_tag="v2", to_tag="v1",
-                   duration=5)
+    journal.record(
+        "procedure_interrupted", procedure="rollback", step_id="wait", from_tag="v2", to_tag="v1", duration=5
+    )
     steps = [SLOW, MIGRATE, DOWN] if order == "engine not there yet" else [MIGRATE, DOWN, SLOW]
     async with app.run_test(size=(80, 24)) as pilot:
         app.set_incident(journal)
@@ -187,8 +196,9 @@ async def test_a_resumed_procedure_shows_the_steps_done_before_as_done(tmp_path,
         screen = app.screen
         listed = screen.query_one(StepList)
         # the list is filled when the procedure starts: until then there is no record to look at
-        await wait_for(pilot, lambda: getattr(listed.record("wait"), "state", None) == "running",
-                       what="the long step to run")
+        await wait_for(
+            pilot, lambda: getattr(listed.record("wait"), "state", None) == "running", what="the long step to run"
+        )
         status = screen.query_one("#procedure-status")
         # the status line is redrawn on its own tick: wait for it rather than for a fixed pause
         await wait_for(pilot, lambda: "2/3 steps" in str(status.render()), what="the step count")
@@ -201,7 +211,7 @@ async def test_a_resumed_procedure_shows_the_steps_done_before_as_done(tmp_path,
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 async def test_the_ttr_clock_is_in_the_procedure_status_line_and_fits(tmp_path, monkeypatch, size):
     opened = FIXED_NOW - timedelta(minutes=20)
-    monkeypatch.setattr(console.journal, "utc_now", lambda: opened)
+    monkeypatch.setattr(console.incident.journal, "utc_now", lambda: opened)
     app, _ = make_recording_app(tmp_path)
     async with app.run_test(size=size) as pilot:
         journal = rollback_incident(app.config)

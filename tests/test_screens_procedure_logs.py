@@ -1,4 +1,4 @@
-"""The procedure screen's panes on the stand-in host: the log pane is fed by console.logfollow, and
+"""The procedure screen's panes on the stand-in host: the log pane is fed by console.live.logfollow, and
 no control sequence a step prints reaches the step pane."""
 
 from __future__ import annotations

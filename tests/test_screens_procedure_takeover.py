@@ -11,17 +11,16 @@ import subprocess
 
 import pytest
 
+from _screens_support import HostStandIn, fixed_clock, keep_notifications, make_config, records, wait_for
 from console.commands.lock import LOCK_NAME
 from console.engine.incident import open_new_incident
 from console.engine.procedure import ActionResult, Procedure, Step
-from console.liveness import this_console
+from console.incident.liveness import this_console
 from console.transport.local import LocalTransport
 from screens.app import make_app
 from screens.home import HomeScreen
 from screens.modals import ReasonDialog
 from screens.procedure import ProcedureScreen
-
-from _screens_support import HostStandIn, fixed_clock, keep_notifications, make_config, records, wait_for
 
 
 class LockOnThisMachine(HostStandIn):
@@ -42,8 +41,9 @@ async def _quick(ctx) -> ActionResult:
     return ActionResult(True, "checked")
 
 
-QUICK = Procedure("rollback", [Step("check", "A quick check", action=_quick, display="check", read_only=True)],
-                  "v2", "v1")
+QUICK = Procedure(
+    "rollback", [Step("check", "A quick check", action=_quick, display="check", read_only=True)], "v2", "v1"
+)
 
 
 def dead_pid() -> int:
@@ -60,12 +60,19 @@ def setup(tmp_path, lock_incident: str | None = None, *, console: dict | None = 
     config = dataclasses.replace(config, target=dataclasses.replace(config.target, project_dir=str(project)))
     journal = open_new_incident(config, "v2")
     journal.record("outcome", outcome="rollback", path=[], overridden=False, reason="", by="oncall")
-    journal.record("procedure_started", procedure="rollback", from_tag="v2", to_tag="v1", dry_run=False,
-                   **(console or {**this_console(), "pid": dead_pid()}))
+    journal.record(
+        "procedure_started",
+        procedure="rollback",
+        from_tag="v2",
+        to_tag="v1",
+        dry_run=False,
+        **(console or {**this_console(), "pid": dead_pid()}),
+    )
     lock = project / LOCK_NAME
     lock.mkdir()
-    (lock / "info").write_text(f"holder=oncall\nincident={lock_incident or journal.incident_id}\n"
-                               "since=2026-11-29T10:00:00Z\n")
+    (lock / "info").write_text(
+        f"holder=oncall\nincident={lock_incident or journal.incident_id}\nsince=2026-11-29T10:00:00Z\n"
+    )
     notes: list = []
     app = make_app(config, transport=LockOnThisMachine(), clock=fixed_clock)
     app._announce = lambda event, **details: None
@@ -87,12 +94,15 @@ async def test_a_dead_consoles_lock_is_shown_and_taken_over_with_the_reason_give
         assert "ago" in app.screen.prompt
         await pilot.press(*"console crashed")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ProcedureScreen) and app.screen.outcome,
-                       what="the resumed procedure to finish")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, ProcedureScreen) and app.screen.outcome,
+            what="the resumed procedure to finish",
+        )
         assert app.screen.outcome == "succeeded"
     taken = taken_over(journal)
     assert [t.reason for t in taken] == ["console crashed"] and taken[0].by == app.config.operator
-    assert records(journal, "resume_check")   # a resume: the host was re-checked first
+    assert records(journal, "resume_check")  # a resume: the host was re-checked first
 
 
 @pytest.mark.asyncio
@@ -116,8 +126,7 @@ async def test_another_incidents_lock_is_refused_without_asking(tmp_path):
     async with app.run_test(size=(120, 40), message_hook=keep_notifications(notes)) as pilot:
         app.set_incident(journal)
         app.open_procedure(QUICK, set())
-        await wait_for(pilot, lambda: any("another incident" in n.message for n in notes),
-                       what="the refusal")
+        await wait_for(pilot, lambda: any("another incident" in n.message for n in notes), what="the refusal")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="the home screen")
         assert not any(isinstance(s, ReasonDialog) for s in app.screen_stack)
     assert not taken_over(journal) and len(records(journal, "procedure_started")) == 1
@@ -127,7 +136,8 @@ async def test_another_incidents_lock_is_refused_without_asking(tmp_path):
 async def test_a_live_consoles_lock_is_refused(tmp_path):
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
-        from console.liveness import _start_ticks, machine_name
+        from console.incident.liveness import _start_ticks, machine_name
+
         alive = {"pid": sleeper.pid, "pid_started": _start_ticks(sleeper.pid), "machine": machine_name()}
         app, journal, lock, notes = setup(tmp_path, console=alive)
         async with app.run_test(size=(120, 40), message_hook=keep_notifications(notes)) as pilot:

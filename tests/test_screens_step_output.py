@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Log
 
-from console.engine.procedure import ActionResult, Procedure, Step
-
-from test_screens_procedure_leave import make_recording_app, open_procedure, rollback_incident
-from test_safetext import FAKE_OK, HOSTILE, _has_control
 from _screens_support import wait_for
+from console.engine.procedure import ActionResult, Procedure, Step
+from test_safetext import FAKE_OK, HOSTILE, _has_control
+from test_screens_procedure_leave import make_recording_app, open_procedure, rollback_incident
 
 
 async def _hostile(ctx) -> ActionResult:
@@ -39,13 +38,20 @@ async def _maintenance(ctx) -> ActionResult:
 
 @pytest.mark.asyncio
 async def test_an_optional_step_is_skipped_at_its_confirmation_with_a_reason(tmp_path):
+    from _screens_support import records
     from screens.decider import StepConfirmDialog
     from screens.modals import ReasonDialog
-    from _screens_support import records
+
     app, _ = make_recording_app(tmp_path)
-    optional = Step("maintenance_on", "Switch traffic to maintenance", action=_maintenance,
-                    display="npm run maintenance:on", destructive=True, mutating=True,
-                    optional="Runbook 3.1: switch traffic to maintenance (if required).")
+    optional = Step(
+        "maintenance_on",
+        "Switch traffic to maintenance",
+        action=_maintenance,
+        display="npm run maintenance:on",
+        destructive=True,
+        mutating=True,
+        optional="Runbook 3.1: switch traffic to maintenance (if required).",
+    )
     after = Step("check", "A quick check", action=_maintenance, display="check", read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
         journal = rollback_incident(app.config)
@@ -55,7 +61,7 @@ async def test_an_optional_step_is_skipped_at_its_confirmation_with_a_reason(tmp
         assert "(if required)" in details
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the reason dialog")
-        await pilot.press("escape")   # back to the question, nothing decided
+        await pilot.press("escape")  # back to the question, nothing decided
         await wait_for(pilot, lambda: isinstance(app.screen, StepConfirmDialog), what="the confirmation again")
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the reason dialog")

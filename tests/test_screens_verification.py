@@ -8,7 +8,6 @@ from textual.notifications import Notify
 from console.engine.incident import open_new_incident
 from screens.app import make_app
 from screens.verification import VerificationScreen
-
 from tests._screens_support import HostStandIn, fixed_clock, make_config
 
 

@@ -25,11 +25,11 @@ class _NoAuth(asyncssh.SSHServer):
 @pytest.fixture
 async def sftp_conn():
     key = asyncssh.generate_private_key("ssh-ed25519")
-    server = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[key], server_factory=_NoAuth,
-                                   sftp_factory=True)
+    server = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[key], server_factory=_NoAuth, sftp_factory=True)
     port = server.sockets[0].getsockname()[1]
-    conn = await asyncssh.connect("127.0.0.1", port, known_hosts=None, username="deploy",
-                                  client_keys=None, agent_path=None)
+    conn = await asyncssh.connect(
+        "127.0.0.1", port, known_hosts=None, username="deploy", client_keys=None, agent_path=None
+    )
     yield conn
     conn.close()
     server.close()
@@ -45,14 +45,14 @@ class _Interrupted(Exception):
 
 async def test_a_failed_upload_leaves_a_0600_file(sftp_conn, tmp_path):
     local = tmp_path / "v1.env"
-    local.write_bytes(b"DB_PASSWORD=hunter2\n" * (BLOCK // 10))   # two blocks
+    local.write_bytes(b"DB_PASSWORD=hunter2\n" * (BLOCK // 10))  # two blocks
     remote = tmp_path / "remote-v1.env"
 
     def die_after_first_block(done: int, total: int) -> None:
         if done >= BLOCK:
             raise _Interrupted()
 
-    old_umask = os.umask(0o022)   # the server's umask as on a typical host
+    old_umask = os.umask(0o022)  # the server's umask as on a typical host
     try:
         with pytest.raises(_Interrupted):
             await put_file(sftp_conn, local, str(remote), progress=die_after_first_block)

@@ -9,15 +9,14 @@ from datetime import timedelta
 
 import pytest
 
-import console.journal
+import console.incident.journal
 from console.engine.incident import target_label
-from console.journal import Journal
+from console.incident.journal import Journal
 from screens.app import make_app
 from screens.checklist import ChecklistScreen
 from screens.decision import DecisionScreen
-from widgets.evidence_panel import EvidencePanel
-
 from tests._screens_support import FIXED_NOW, HostStandIn, fixed_clock, make_config, wait_for
+from widgets.evidence_panel import EvidencePanel
 
 SIZES = [(80, 24), (120, 40)]
 INCIDENT_ID = "20260314-025600-0001"
@@ -26,14 +25,21 @@ INCIDENT_ID = "20260314-025600-0001"
 @pytest.fixture
 def config(tmp_path, monkeypatch):
     # Checklist times are the journal's timestamps: freeze the journal's clock too.
-    monkeypatch.setattr(console.journal, "utc_now", fixed_clock)
+    monkeypatch.setattr(console.incident.journal, "utc_now", fixed_clock)
     return make_config(tmp_path)
 
 
 def fixed_incident(app) -> Journal:
     journal = Journal.create(app.config.paths.state_dir, INCIDENT_ID)
-    journal.record("incident_opened", incident_id=INCIDENT_ID, operator="oncall", target=target_label(app.config),
-                   project="mr-dj", deployed="v2", ttr_target_minutes=15)
+    journal.record(
+        "incident_opened",
+        incident_id=INCIDENT_ID,
+        operator="oncall",
+        target=target_label(app.config),
+        project="mr-dj",
+        deployed="v2",
+        ttr_target_minutes=15,
+    )
     app.set_incident(journal)
     app.incident_opened_at = FIXED_NOW - timedelta(minutes=4)
     return journal
@@ -49,7 +55,7 @@ async def settle(pilot, screen) -> None:
 def test_home(snap_compare, config, size):
     app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
 
-    async def run_before(pilot) -> None:   # the host's answer is in the facts before the shot
+    async def run_before(pilot) -> None:  # the host's answer is in the facts before the shot
         await wait_for(pilot, lambda: app.screen.host_problem is not None, what="the host read")
         await settle(pilot, app.screen)
 

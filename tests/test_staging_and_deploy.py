@@ -10,7 +10,7 @@ from console.capture.targets import upload_targets
 from console.commands.deploy import team_deploy
 from console.config import load_config
 from console.engine.hotfix import code_hotfix_procedure
-from console.releaselog import Release, ReleaseLog
+from console.release.release_log import Release, ReleaseLog
 from console.validate import UnsafeValue
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -18,8 +18,9 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 def test_the_team_deploy_command_runs_in_the_project_dir_with_the_tag_last():
     argv = team_deploy("/opt/shop", ["./deploy.sh", "--env", "prod"], "v3")
-    assert shlex.join(argv) == ("sh -c 'cd \"$1\" || exit 125; shift; exec \"$@\"' sh /opt/shop ./deploy.sh "
-                                "--env prod v3")
+    assert shlex.join(argv) == (
+        'sh -c \'cd "$1" || exit 125; shift; exec "$@"\' sh /opt/shop ./deploy.sh --env prod v3'
+    )
     with pytest.raises(UnsafeValue):
         team_deploy("/opt/shop", ["./deploy.sh"], "v3; rm -rf /")
     with pytest.raises(UnsafeValue):
@@ -32,8 +33,17 @@ def hotfix_config(deploy):
 
 
 def log_with_v3(tmp_path):
-    return ReleaseLog(tmp_path / "r.toml", [Release("v3", "2026-11-20T10:00:00Z", pushed=True,
-                                                    images={"mr-dj-backend": {"ref": "r/b:v3", "digest": "sha256:" + "a" * 64}})])
+    return ReleaseLog(
+        tmp_path / "r.toml",
+        [
+            Release(
+                "v3",
+                "2026-11-20T10:00:00Z",
+                pushed=True,
+                images={"mr-dj-backend": {"ref": "r/b:v3", "digest": "sha256:" + "a" * 64}},
+            )
+        ],
+    )
 
 
 def test_a_hotfix_deploys_with_the_team_command_instead_of_the_bundle_restore(tmp_path):
@@ -51,13 +61,21 @@ def test_a_hotfix_deploys_with_the_team_command_instead_of_the_bundle_restore(tm
 
 def test_staging_gets_the_artifacts_when_its_directory_is_another_one():
     config = load_config(EXAMPLE)
-    assert [label for label, _ in upload_targets(config)] == ["production", "staging"]   # another host
+    assert [label for label, _ in upload_targets(config)] == ["production", "staging"]  # another host
     label, aimed = upload_targets(config)[1]
     assert aimed.target.host == "staging.example.com"
-    same = dataclasses.replace(config, staging=dataclasses.replace(
-        config.staging, target=dataclasses.replace(config.staging.target, host=config.target.host)))
-    assert [label for label, _ in upload_targets(same)] == ["production"]   # same host, port and directory
-    other_dir = dataclasses.replace(same, staging=dataclasses.replace(
-        same.staging, target=dataclasses.replace(same.staging.target, artifacts_dir="/srv/staging-artifacts")))
+    same = dataclasses.replace(
+        config,
+        staging=dataclasses.replace(
+            config.staging, target=dataclasses.replace(config.staging.target, host=config.target.host)
+        ),
+    )
+    assert [label for label, _ in upload_targets(same)] == ["production"]  # same host, port and directory
+    other_dir = dataclasses.replace(
+        same,
+        staging=dataclasses.replace(
+            same.staging, target=dataclasses.replace(same.staging.target, artifacts_dir="/srv/staging-artifacts")
+        ),
+    )
     assert [label for label, _ in upload_targets(other_dir)] == ["production", "staging"]
     assert [label for label, _ in upload_targets(dataclasses.replace(config, staging=None))] == ["production"]

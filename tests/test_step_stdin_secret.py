@@ -10,7 +10,6 @@ from console.config import load_config
 from console.engine.hotfix import build_config_hotfix
 from console.secrets import SecretBytes
 from console.transport.local import LocalTransport
-
 from test_config import EXAMPLE
 
 VALUE = "hunter2-plaintext-value"
@@ -19,8 +18,15 @@ VALUE = "hunter2-plaintext-value"
 def test_the_step_never_shows_its_stdin(monkeypatch):
     monkeypatch.setenv("DB_PASSWORD", VALUE)
     config = load_config(EXAMPLE)
-    procedure = build_config_hotfix(config, service="mr-dj-backend", env_file=None, keys=["DB_PASSWORD"],
-                                    flag_command=None, undo_incident=None, incident_id="20261129-120000-abcd")
+    procedure = build_config_hotfix(
+        config,
+        service="mr-dj-backend",
+        env_file=None,
+        keys=["DB_PASSWORD"],
+        flag_command=None,
+        undo_incident=None,
+        incident_id="20261129-120000-abcd",
+    )
     step = next(s for s in procedure.steps if s.id == "set_env_keys")
     assert isinstance(step.stdin, SecretBytes) and VALUE.encode() in step.stdin.reveal()
     for shown in (repr(step), str(step), repr(procedure), str(step.stdin), f"{step.stdin}", repr(step.describe())):
@@ -43,6 +49,7 @@ def test_a_refused_value_leaves_no_plaintext_in_the_traceback_locals():
     from console.commands import envfile
     from console.secrets import Secret
     from console.validate import UnsafeValue
+
     with pytest.raises(UnsafeValue) as failed:
         envfile.set_keys_stdin({"DB_PASSWORD": Secret(VALUE + "\nINJECTED=1")})
     shown = "".join(traceback.TracebackException.from_exception(failed.value, capture_locals=True).format())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.logstream import prepare_lines, strip_controls
+from console.live.logstream import prepare_lines, strip_controls
 
 C0_C1 = "".join(chr(c) for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)])
 

@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from console.tarsafety import UnsafeArchive, check_members, safe_extract
+from console.release.tarsafety import UnsafeArchive, check_members, safe_extract
 
 
 def _archive(path, members):
@@ -37,10 +37,15 @@ def _archive(path, members):
 
 
 def test_safe_archive_extracts(tmp_path):
-    archive = _archive(tmp_path / "ok.tar.gz", [("docker-compose.yml", "file", "services: {}\n"),
-                                                ("backend", "dir", None),
-                                                ("backend/.env", "file", "A=1\n"),
-                                                ("backend/link", "sym", "../docker-compose.yml")])
+    archive = _archive(
+        tmp_path / "ok.tar.gz",
+        [
+            ("docker-compose.yml", "file", "services: {}\n"),
+            ("backend", "dir", None),
+            ("backend/.env", "file", "A=1\n"),
+            ("backend/link", "sym", "../docker-compose.yml"),
+        ],
+    )
     assert check_members(archive) == []
     dest = tmp_path / "out"
     names = safe_extract(archive, dest)
@@ -49,16 +54,19 @@ def test_safe_archive_extracts(tmp_path):
     assert (dest / "backend" / "link").is_symlink()
 
 
-@pytest.mark.parametrize("members, reason", [
-    ([("../x", "file", "evil")], "leaves the destination"),
-    ([("a/../../x", "file", "evil")], "leaves the destination"),
-    ([("/etc/cron.d/evil", "file", "evil")], "absolute path"),
-    ([("link", "sym", "/etc/passwd")], "points outside"),
-    ([("a/link", "sym", "../../outside")], "points outside"),
-    ([("hard", "hard", "../../etc/passwd")], "points outside"),
-    ([("hard", "hard", "/etc/passwd")], "points outside"),
-    ([("pipe", "fifo", None)], "special file"),
-])
+@pytest.mark.parametrize(
+    "members, reason",
+    [
+        ([("../x", "file", "evil")], "leaves the destination"),
+        ([("a/../../x", "file", "evil")], "leaves the destination"),
+        ([("/etc/cron.d/evil", "file", "evil")], "absolute path"),
+        ([("link", "sym", "/etc/passwd")], "points outside"),
+        ([("a/link", "sym", "../../outside")], "points outside"),
+        ([("hard", "hard", "../../etc/passwd")], "points outside"),
+        ([("hard", "hard", "/etc/passwd")], "points outside"),
+        ([("pipe", "fifo", None)], "special file"),
+    ],
+)
 def test_malicious_archive_is_refused_and_nothing_written(tmp_path, members, reason):
     archive = _archive(tmp_path / "bad.tar.gz", [("good.txt", "file", "fine")] + members)
     problems = check_members(archive)

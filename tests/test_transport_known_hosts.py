@@ -8,8 +8,7 @@ import pytest
 
 from console.config import Target
 from console.failures import HostKeyRejected
-from console.transport.known_hosts import (has_entry_for, known_hosts_path, load_trusted_keys,
-                                           rejection_message)
+from console.transport.known_hosts import has_entry_for, known_hosts_path, load_trusted_keys, rejection_message
 from console.transport.ssh import SSHTransport
 
 
@@ -50,8 +49,7 @@ def test_changed_key_message_warns_and_says_how_to_replace_the_entry():
     key = public_key()
     message = rejection_message("vps.example.com", 22, Path("/k/kh"), key, changed=True)
     assert "CHANGED" in message and key.get_fingerprint("sha256") in message
-    assert "ssh-keygen -R vps.example.com -f /k/kh && ssh-keyscan -p 22 -t ed25519 vps.example.com >> /k/kh" \
-        in message
+    assert "ssh-keygen -R vps.example.com -f /k/kh && ssh-keyscan -p 22 -t ed25519 vps.example.com >> /k/kh" in message
 
 
 def test_message_without_a_readable_key_still_says_how_to_trust():
@@ -62,14 +60,21 @@ def test_message_without_a_readable_key_still_says_how_to_trust():
 def test_connect_options_are_strict_and_take_timeouts_from_the_target(tmp_path):
     known = tmp_path / "known_hosts"
     known.write_text("")
-    target = Target(host="127.0.0.1", port=2222, user="deploy", identity_file="/k/id",
-                    known_hosts=str(known), connect_timeout=7.0, keepalive_interval=11.0)
+    target = Target(
+        host="127.0.0.1",
+        port=2222,
+        user="deploy",
+        identity_file="/k/id",
+        known_hosts=str(known),
+        connect_timeout=7.0,
+        keepalive_interval=11.0,
+    )
     config = tmp_path / "ssh_config"
     config.write_text("")
     options = SSHTransport(target, ssh_config_path=config)._connect_options()
-    assert isinstance(options["known_hosts"], asyncssh.SSHKnownHosts)   # never None, never from config
+    assert isinstance(options["known_hosts"], asyncssh.SSHKnownHosts)  # never None, never from config
     assert options["agent_forwarding"] is False
-    assert options["agent_path"] is None            # agent = false: do not even ask the agent
+    assert options["agent_path"] is None  # agent = false: do not even ask the agent
     assert options["client_keys"] == ["/k/id"]
     assert options["connect_timeout"] == 7.0 and options["keepalive_interval"] == 11.0
     assert options["keepalive_count_max"] >= 1
@@ -90,7 +95,8 @@ def test_target_defaults_yield_to_ssh_config(tmp_path):
 def test_unreadable_known_hosts_refuses_instead_of_trusting(tmp_path):
     known = tmp_path / "known_hosts"
     known.write_text("garbage\n")
-    transport = SSHTransport(Target(host="127.0.0.1", port=2222, user="deploy", known_hosts=str(known)),
-                             ssh_config_path=None)
+    transport = SSHTransport(
+        Target(host="127.0.0.1", port=2222, user="deploy", known_hosts=str(known)), ssh_config_path=None
+    )
     with pytest.raises(HostKeyRejected, match="cannot use"):
         asyncio.run(transport.connect())

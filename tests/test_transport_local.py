@@ -27,6 +27,7 @@ def collector():
 
     def on_output(stream: str, lines: list[str]) -> None:
         seen[stream].extend(lines)
+
     return seen, on_output
 
 
@@ -40,8 +41,9 @@ async def wait_until(predicate, seconds: float = 10) -> None:
 @pytest.mark.asyncio
 async def test_streams_both_outputs_and_reports_exit_code():
     seen, on_output = collector()
-    result = await LocalTransport().run(["sh", "-c", "echo one; echo two >&2; echo three; exit 7"],
-                                        on_output=on_output, capture=True)
+    result = await LocalTransport().run(
+        ["sh", "-c", "echo one; echo two >&2; echo three; exit 7"], on_output=on_output, capture=True
+    )
     assert result.exit_status == 7 and not result.ok
     assert seen == {"stdout": ["one", "three"], "stderr": ["two"]}
     assert (result.stdout, result.stderr) == ("one\nthree\n", "two\n")
@@ -108,8 +110,7 @@ async def test_timeout_escalates_to_kill_when_term_is_ignored():
     marker, pattern = unique_marker()
     started = time.monotonic()
     with pytest.raises(CommandTimeout):
-        await LocalTransport(kill_grace=0.5).run(
-            ["sh", "-c", f"trap '' TERM; sleep 300; echo {marker}"], timeout=0.5)
+        await LocalTransport(kill_grace=0.5).run(["sh", "-c", f"trap '' TERM; sleep 300; echo {marker}"], timeout=0.5)
     assert time.monotonic() - started < 5
     await wait_until(lambda: processes(pattern) == [], 3)
 
@@ -118,8 +119,9 @@ async def test_timeout_escalates_to_kill_when_term_is_ignored():
 async def test_cancelling_the_task_kills_the_whole_process_group():
     marker, pattern = unique_marker()
     seen, on_output = collector()
-    task = asyncio.ensure_future(LocalTransport().run(
-        ["sh", "-c", f"echo started; sleep 300; echo done {marker}"], on_output=on_output))
+    task = asyncio.ensure_future(
+        LocalTransport().run(["sh", "-c", f"echo started; sleep 300; echo done {marker}"], on_output=on_output)
+    )
     await wait_until(lambda: "started" in seen["stdout"])
     assert processes(pattern)
     task.cancel()
@@ -137,5 +139,6 @@ async def test_failing_output_callback_kills_the_command_and_propagates():
 
     with pytest.raises(RuntimeError, match="widget gone"):
         await LocalTransport(kill_grace=0.5).run(
-            ["sh", "-c", f"echo hi; sleep 300; echo {marker}"], on_output=explode, timeout=20)
+            ["sh", "-c", f"echo hi; sleep 300; echo {marker}"], on_output=explode, timeout=20
+        )
     await wait_until(lambda: processes(pattern) == [], 3)

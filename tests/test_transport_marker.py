@@ -10,11 +10,10 @@ import uuid
 
 import pytest
 
+from _fake_host import FakeHost, busybox_bin
 from console.failures import CommandTimeout
 from console.transport.process_group import PGID_MARKER, wrap_in_process_group
 from console.transport.remote_command import MarkedStderr
-
-from _fake_host import FakeHost, busybox_bin
 from tests._records_support import last_record
 
 
@@ -38,7 +37,7 @@ def test_the_marker_is_found_after_banner_lines_and_stripped():
     err.feed(f"{PGID_MARKER}4242\nreal stderr\n".encode())
     assert err.pgid == 4242 and err.marker_seen.is_set()
     assert seen == ["Welcome to host", "Last login: yesterday", "real stderr"]
-    err.feed(f"{PGID_MARKER}999\n".encode())   # only the first marker counts
+    err.feed(f"{PGID_MARKER}999\n".encode())  # only the first marker counts
     assert err.pgid == 4242
 
 
@@ -56,6 +55,7 @@ def host():
     def make(**options) -> FakeHost:
         hosts.append(FakeHost(**options))
         return hosts[-1]
+
     yield make
     for h in hosts:
         h.close()
@@ -76,8 +76,9 @@ async def test_a_missing_marker_is_reported_as_maybe_still_running(host, tmp_pat
     # A host whose setsid never starts the wrapper's inner shell: no marker ever comes.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "setsid").write_text("#!/bin/sh\nwhile [ \"${1#-}\" != \"$1\" ]; do shift; done\n"
-                                    f"exec sleep 30 # {marker}\n")
+    (bin_dir / "setsid").write_text(
+        f'#!/bin/sh\nwhile [ "${{1#-}}" != "$1" ]; do shift; done\nexec sleep 30 # {marker}\n'
+    )
     (bin_dir / "setsid").chmod(0o755)
     transport = await host(path=f"{bin_dir}:{os.environ['PATH']}").transport(tmp_path)
     try:
@@ -93,8 +94,9 @@ async def test_a_missing_marker_is_reported_as_maybe_still_running(host, tmp_pat
 async def test_busybox_setsid_runs_the_command_in_its_own_group_with_status_and_stdin(host, tmp_path):
     bin_dir = busybox_bin(tmp_path)
     line = wrap_in_process_group(["sh", "-c", "cut -d' ' -f5 /proc/$$/stat; cat; exit 4"])
-    done = subprocess.run(["sh", "-c", line], input="from stdin\n", capture_output=True, text=True,
-                          env={"PATH": str(bin_dir)}, timeout=10)
+    done = subprocess.run(
+        ["sh", "-c", line], input="from stdin\n", capture_output=True, text=True, env={"PATH": str(bin_dir)}, timeout=10
+    )
     assert done.returncode == 4, done.stderr
     pgid_line = [line for line in done.stderr.splitlines() if line.startswith(PGID_MARKER)]
     assert len(pgid_line) == 1 and "invalid option" not in done.stderr
@@ -115,27 +117,32 @@ async def test_busybox_host_over_ssh_times_out_and_kills_the_group(host, tmp_pat
 
 
 async def test_ctrl_c_on_a_step_whose_group_was_never_reported_says_it_may_still_run(host, tmp_path):
+    from _fake_host import ROOT
     from console.config import load_config
     from console.engine.context import StepContext
     from console.engine.events import Notice
     from console.engine.procedure import Procedure, Step
     from console.engine.runner import StepEngine
-    from console.journal import Journal
-    from _fake_host import ROOT
+    from console.incident.journal import Journal
 
     marker = f"nomarker-cancel-{uuid.uuid4().hex}"
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "setsid").write_text("#!/bin/sh\nwhile [ \"${1#-}\" != \"$1\" ]; do shift; done\n"
-                                    f"exec sleep 30 # {marker}\n")
+    (bin_dir / "setsid").write_text(
+        f'#!/bin/sh\nwhile [ "${{1#-}}" != "$1" ]; do shift; done\nexec sleep 30 # {marker}\n'
+    )
     (bin_dir / "setsid").chmod(0o755)
     transport = await host(path=f"{bin_dir}:{os.environ['PATH']}").transport(tmp_path)
     journal = Journal.create(tmp_path / "state")
     notices: list[str] = []
     ctx = StepContext(load_config(ROOT / "config.example.toml"), transport, journal)
     step = Step("down", "Stop the stack", argv=["docker-compose", "down"])
-    engine = StepEngine(Procedure("rollback", [step], "v2", "v1"), ctx, None,
-                        listeners=[lambda e: isinstance(e, Notice) and notices.append(e.message)])
+    engine = StepEngine(
+        Procedure("rollback", [step], "v2", "v1"),
+        ctx,
+        None,
+        listeners=[lambda e: isinstance(e, Notice) and notices.append(e.message)],
+    )
     run = asyncio.ensure_future(engine.run())
     try:
         for _ in range(50):

@@ -18,8 +18,7 @@ import asyncssh
 import pytest
 
 from console.config import load_config
-from console.failures import (AuthenticationFailed, CommandTimeout, ConnectionLost, ConnectTimeout,
-                              HostKeyRejected)
+from console.failures import AuthenticationFailed, CommandTimeout, ConnectionLost, ConnectTimeout, HostKeyRejected
 from console.transport.ssh import SSHTransport
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +32,7 @@ def sandbox_config_path() -> Path:
     given = os.environ.get("INCIDENT_CONSOLE_SANDBOX_CONFIG")
     if given:
         return Path(given)
-    done = subprocess.run([str(ROOT / "sandbox" / "ctl"), "up"], capture_output=True, text=True,
-                          timeout=1800)
+    done = subprocess.run([str(ROOT / "sandbox" / "ctl"), "up"], capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, f"sandbox/ctl up failed:\n{done.stderr[-3000:]}"
     return Path(done.stdout.strip().splitlines()[-1])
 
@@ -88,6 +86,7 @@ def collector():
     def on_output(stream: str, lines: list[str]) -> None:
         calls.append(len(lines))
         seen[stream].extend(lines)
+
     return seen, calls, on_output
 
 
@@ -98,14 +97,15 @@ def collector():
 async def test_runs_command_streams_both_outputs_and_reports_exit_code(transport):
     seen, _, on_output = collector()
     try:
-        result = await transport.run(["sh", "-c", "echo one; echo two >&2; echo three; exit 7"],
-                                     on_output=on_output, capture=True)
+        result = await transport.run(
+            ["sh", "-c", "echo one; echo two >&2; echo three; exit 7"], on_output=on_output, capture=True
+        )
     finally:
         await transport.close()
     assert result.exit_status == 7 and not result.ok and not result.unknown
     assert seen == {"stdout": ["one", "three"], "stderr": ["two"]}
     assert result.stdout == "one\nthree\n"
-    assert result.stderr == "two\n"   # the PGID marker line never shows
+    assert result.stderr == "two\n"  # the PGID marker line never shows
 
 
 @pytest.mark.asyncio
@@ -128,7 +128,7 @@ async def test_stdin_is_delivered_and_closed(transport):
     finally:
         await transport.close()
     assert result.stdout.encode() == data + b"end\n"
-    assert empty.ok and empty.stdout == ""   # no stdin given: EOF at once, no hang
+    assert empty.ok and empty.stdout == ""  # no stdin given: EOF at once, no hang
 
 
 @pytest.mark.asyncio
@@ -173,7 +173,7 @@ async def test_flood_delivers_every_line_in_order_in_batches(transport):
     assert result.ok
     assert len(seen["stdout"]) == 2_000_000
     assert seen["stdout"] == [str(i) for i in range(1, 2_000_001)]
-    assert len(calls) < 2_000_000 / 100    # batched per chunk, not one call per line
+    assert len(calls) < 2_000_000 / 100  # batched per chunk, not one call per line
     assert elapsed < 30
 
 
@@ -182,7 +182,8 @@ async def test_long_line_is_truncated_and_the_next_line_survives(transport):
     seen, _, on_output = collector()
     try:
         result = await transport.run(
-            ["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a; echo; echo next"], on_output=on_output)
+            ["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a; echo; echo next"], on_output=on_output
+        )
     finally:
         await transport.close()
     assert result.ok
@@ -238,8 +239,9 @@ async def test_cancelling_the_task_kills_the_remote_process_group(transport, tar
     marker, pattern = unique_marker()
     seen, _, on_output = collector()
     try:
-        task = asyncio.ensure_future(transport.run(
-            ["sh", "-c", f"echo started; sleep 300; echo done {marker}"], on_output=on_output))
+        task = asyncio.ensure_future(
+            transport.run(["sh", "-c", f"echo started; sleep 300; echo done {marker}"], on_output=on_output)
+        )
         await wait_for_line(seen["stdout"], "started")
         assert len(await remote_processes(target, empty_ssh_config, pattern)) >= 1
         task.cancel()
@@ -259,7 +261,7 @@ def _ancestors(pid: int) -> list[int]:
     chain = []
     while pid > 1:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        pid = int(stat[stat.rindex(")") + 2:].split()[1])
+        pid = int(stat[stat.rindex(")") + 2 :].split()[1])
         chain.append(pid)
     return chain
 
@@ -283,8 +285,7 @@ def kill_sshd_session_of(pattern: str, user: str) -> list[int]:
     """Kill (as root, the host is this machine) the sshd session processes serving ``pattern``."""
     pids = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
     assert pids, f"no process matches {pattern}"
-    session = [p for p in _ancestors(int(pids[0]))
-               if re.match(rf"sshd: {re.escape(user)}(@| \[priv\])", _cmdline(p))]
+    session = [p for p in _ancestors(int(pids[0])) if re.match(rf"sshd: {re.escape(user)}(@| \[priv\])", _cmdline(p))]
     assert session, f"no sshd session above {pids[0]}"
     for pid in session:
         os.kill(pid, signal.SIGKILL)
@@ -298,9 +299,11 @@ async def test_dropped_link_mid_command_is_unknown_and_next_run_reconnects(trans
     try:
         await transport.connect()
         first = transport.connection
-        task = asyncio.ensure_future(transport.run(
-            ["sh", "-c", f"echo started; sleep 300; echo done {marker}"], on_output=on_output,
-            capture=True))
+        task = asyncio.ensure_future(
+            transport.run(
+                ["sh", "-c", f"echo started; sleep 300; echo done {marker}"], on_output=on_output, capture=True
+            )
+        )
         await wait_for_line(seen["stdout"], "started")
         kill_sshd_session_of(pattern, target.user)
         with pytest.raises(ConnectionLost) as info:
@@ -352,8 +355,9 @@ async def test_reconnect_backs_off_exponentially_then_gives_up(target, empty_ssh
     transport = SSHTransport(closed, ssh_config_path=empty_ssh_config)
     retries = []
     with pytest.raises(ConnectionLost):
-        await transport.reconnect(attempts=4, base_delay=0.05,
-                                  on_retry=lambda n, delay, exc: retries.append((n, delay)))
+        await transport.reconnect(
+            attempts=4, base_delay=0.05, on_retry=lambda n, delay, exc: retries.append((n, delay))
+        )
     assert retries == [(1, 0.05), (2, 0.1), (3, 0.2)]
 
 
@@ -380,7 +384,7 @@ async def test_wrong_key_is_authentication_failed(target, empty_ssh_config, tmp_
     retries = []
     with pytest.raises(AuthenticationFailed):
         await transport.connect()
-    with pytest.raises(AuthenticationFailed):   # and never retried: waiting cannot fix it
+    with pytest.raises(AuthenticationFailed):  # and never retried: waiting cannot fix it
         await transport.reconnect(base_delay=0.01, on_retry=lambda *a: retries.append(a))
     assert retries == []
 
@@ -399,7 +403,8 @@ async def server_fingerprint(target, config: Path) -> str:
 
 @pytest.mark.asyncio
 async def test_unknown_host_key_is_refused_with_fingerprint_and_a_working_trust_line(
-        target, empty_ssh_config, tmp_path):
+    target, empty_ssh_config, tmp_path
+):
     expected = await server_fingerprint(target, empty_ssh_config)
     known = tmp_path / "known_hosts"
     known.write_text("")
@@ -422,9 +427,8 @@ async def test_unknown_host_key_is_refused_with_fingerprint_and_a_working_trust_
 
 @pytest.mark.asyncio
 async def test_missing_known_hosts_file_trusts_nothing(target, empty_ssh_config, tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))   # so ~/.ssh/known_hosts does not exist
-    transport = SSHTransport(dataclasses.replace(target, known_hosts=None),
-                             ssh_config_path=empty_ssh_config)
+    monkeypatch.setenv("HOME", str(tmp_path))  # so ~/.ssh/known_hosts does not exist
+    transport = SSHTransport(dataclasses.replace(target, known_hosts=None), ssh_config_path=empty_ssh_config)
     assert transport.known_hosts_file == tmp_path / ".ssh" / "known_hosts"
     with pytest.raises(HostKeyRejected):
         await transport.connect()
@@ -435,8 +439,7 @@ async def test_changed_host_key_is_refused(target, empty_ssh_config, tmp_path):
     impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().split()
     known = tmp_path / "known_hosts"
     known.write_text(f"[{target.host}]:{target.port} {impostor[0]} {impostor[1]}\n")
-    transport = SSHTransport(dataclasses.replace(target, known_hosts=str(known)),
-                             ssh_config_path=empty_ssh_config)
+    transport = SSHTransport(dataclasses.replace(target, known_hosts=str(known)), ssh_config_path=empty_ssh_config)
     with pytest.raises(HostKeyRejected) as info:
         await transport.connect()
     message = str(info.value)
@@ -448,12 +451,12 @@ async def test_changed_host_key_is_refused(target, empty_ssh_config, tmp_path):
 @pytest.mark.asyncio
 async def test_ssh_config_cannot_weaken_the_host_key_check(target, tmp_path):
     weakening = tmp_path / "ssh_config"
-    weakening.write_text("Host *\n  UserKnownHostsFile none\n  StrictHostKeyChecking no\n"
-                         "  GlobalKnownHostsFile none\n  CheckHostIP no\n")
+    weakening.write_text(
+        "Host *\n  UserKnownHostsFile none\n  StrictHostKeyChecking no\n  GlobalKnownHostsFile none\n  CheckHostIP no\n"
+    )
     known = tmp_path / "known_hosts"
     known.write_text("")
-    transport = SSHTransport(dataclasses.replace(target, known_hosts=str(known)),
-                             ssh_config_path=weakening)
+    transport = SSHTransport(dataclasses.replace(target, known_hosts=str(known)), ssh_config_path=weakening)
     with pytest.raises(HostKeyRejected):
         await transport.connect()
 
@@ -464,8 +467,10 @@ async def test_ssh_config_cannot_weaken_the_host_key_check(target, tmp_path):
 @pytest.mark.asyncio
 async def test_ssh_config_alias_supplies_hostname_user_port_and_key(target, tmp_path):
     config = tmp_path / "ssh_config"
-    config.write_text(f"Host fake-vps\n  HostName {target.host}\n  Port {target.port}\n"
-                      f"  User {target.user}\n  IdentityFile {target.identity_file}\n")
+    config.write_text(
+        f"Host fake-vps\n  HostName {target.host}\n  Port {target.port}\n"
+        f"  User {target.user}\n  IdentityFile {target.identity_file}\n"
+    )
     aliased = dataclasses.replace(target, host="fake-vps", port=22, user="", identity_file=None)
     transport = SSHTransport(aliased, ssh_config_path=config)
     assert transport.description == f"{target.user}@{target.host}:{target.port}"
@@ -479,8 +484,10 @@ async def test_ssh_config_alias_supplies_hostname_user_port_and_key(target, tmp_
 @pytest.mark.asyncio
 async def test_explicit_target_values_win_over_ssh_config(target, tmp_path):
     config = tmp_path / "ssh_config"
-    config.write_text(f"Host fake-vps\n  HostName {target.host}\n  Port {free_port()}\n"
-                      f"  User nobody-here\n  IdentityFile {tmp_path / 'missing_key'}\n")
+    config.write_text(
+        f"Host fake-vps\n  HostName {target.host}\n  Port {free_port()}\n"
+        f"  User nobody-here\n  IdentityFile {tmp_path / 'missing_key'}\n"
+    )
     explicit = dataclasses.replace(target, host="fake-vps")
     transport = SSHTransport(explicit, ssh_config_path=config)
     try:
@@ -504,7 +511,7 @@ async def test_sftp_put_resumes_a_partial_upload_and_get_brings_it_back(transpor
         await transport.run(["sh", "-c", f"head -c 1000000 > {remote}"], stdin=payload[:1_000_000])
         size = await transport.sftp_put(local, remote, progress=lambda d, t: progress.append((d, t)))
         assert size == len(payload)
-        assert progress[0] == (1_000_000, len(payload))   # continued from the partial upload
+        assert progress[0] == (1_000_000, len(payload))  # continued from the partial upload
         assert progress[-1] == (len(payload), len(payload))
         back = tmp_path / "back.bin"
         back.write_bytes(payload[:5000])
@@ -526,8 +533,7 @@ async def test_failing_output_callback_kills_the_remote_command(transport, targe
 
     try:
         with pytest.raises(RuntimeError, match="widget gone"):
-            await transport.run(["sh", "-c", f"echo hi; sleep 300; echo {marker}"], on_output=explode,
-                                timeout=20)
+            await transport.run(["sh", "-c", f"echo hi; sleep 300; echo {marker}"], on_output=explode, timeout=20)
     finally:
         await transport.close()
     assert await remote_processes(target, empty_ssh_config, pattern) == []
@@ -544,8 +550,7 @@ def ssh_agent(target, tmp_path):
             assert time.monotonic() < deadline, "ssh-agent did not start"
             time.sleep(0.05)
         env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
-        subprocess.run(["ssh-add", "-q", target.identity_file], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(["ssh-add", "-q", target.identity_file], env=env, check=True, capture_output=True)
         yield sock
     finally:
         agent.terminate()
@@ -553,18 +558,19 @@ def ssh_agent(target, tmp_path):
 
 
 @pytest.mark.asyncio
-async def test_agent_keys_are_used_only_when_agent_is_on(target, empty_ssh_config, ssh_agent, tmp_path,
-                                                         monkeypatch):
+async def test_agent_keys_are_used_only_when_agent_is_on(target, empty_ssh_config, ssh_agent, tmp_path, monkeypatch):
     monkeypatch.setenv("SSH_AUTH_SOCK", str(ssh_agent))
-    monkeypatch.setenv("HOME", str(tmp_path))   # no default ~/.ssh/id_* keys to fall back on
-    with_agent = SSHTransport(dataclasses.replace(target, identity_file=None, agent=True),
-                              ssh_config_path=empty_ssh_config)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no default ~/.ssh/id_* keys to fall back on
+    with_agent = SSHTransport(
+        dataclasses.replace(target, identity_file=None, agent=True), ssh_config_path=empty_ssh_config
+    )
     try:
         assert (await with_agent.run(["true"])).ok
     finally:
         await with_agent.close()
-    without = SSHTransport(dataclasses.replace(target, identity_file=None, agent=False),
-                           ssh_config_path=empty_ssh_config)
+    without = SSHTransport(
+        dataclasses.replace(target, identity_file=None, agent=False), ssh_config_path=empty_ssh_config
+    )
     with pytest.raises(AuthenticationFailed):
         await without.connect()
 

@@ -3,8 +3,7 @@ from console.transport.streams import MAX_LINE, BoundedCapture, LineSplitter
 
 def split(chunks, max_line=MAX_LINE, capture=None):
     calls = []
-    splitter = LineSplitter("stdout", lambda stream, lines: calls.append((stream, lines)), capture,
-                            max_line=max_line)
+    splitter = LineSplitter("stdout", lambda stream, lines: calls.append((stream, lines)), capture, max_line=max_line)
     for chunk in chunks:
         splitter.feed(chunk)
     splitter.finish()
@@ -16,8 +15,7 @@ def test_one_call_per_chunk_with_complete_lines():
 
 
 def test_partial_line_waits_for_the_next_chunk_and_the_tail_is_flushed():
-    assert split([b"ab", b"c\nde", b"f\ng"]) == [("stdout", ["abc"]), ("stdout", ["def"]),
-                                                ("stdout", ["g"])]
+    assert split([b"ab", b"c\nde", b"f\ng"]) == [("stdout", ["abc"]), ("stdout", ["def"]), ("stdout", ["g"])]
 
 
 def test_multibyte_character_split_across_chunks_survives():
@@ -53,6 +51,7 @@ def test_long_line_inside_one_chunk_is_cut_too():
 
 def test_a_big_chunk_of_short_lines_is_passed_on_as_split(monkeypatch):
     from console.transport import streams
+
     cut = []
     monkeypatch.setattr(streams, "truncate_line", lambda line, *args: cut.append(line) or line)
     lines = [f"line {i}" for i in range(30_000)]

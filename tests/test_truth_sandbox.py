@@ -21,7 +21,7 @@ import pytest
 import tomli_w
 
 from console.config import load_config
-from console.releaselog import ReleaseLog
+from console.release.release_log import ReleaseLog
 from tests.conftest import ROOT, host, sandbox_env
 
 pytestmark = pytest.mark.sandbox
@@ -29,8 +29,7 @@ CLI = [sys.executable, "-m", "console"]
 
 
 def cli(*args, timeout=600):
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env=sandbox_env())
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=sandbox_env())
 
 
 def test_status_after_a_deploy_made_by_hand_reports_what_runs_and_record_deploy_agrees(fresh_sandbox, tmp_path):
@@ -40,8 +39,11 @@ def test_status_after_a_deploy_made_by_hand_reports_what_runs_and_record_deploy_
     assert before["disagreements"] == []
 
     # A teammate rolls back by hand: v1's bundle and `docker-compose up -d`, no console involved.
-    by_hand = host(config, "set -e; cd /opt/mr-dj && tar -xzf /opt/artifacts/v1-compose.tar.gz docker-compose.yml "
-                           "&& docker-compose -p mr-dj up -d >/dev/null 2>&1 && echo deployed")
+    by_hand = host(
+        config,
+        "set -e; cd /opt/mr-dj && tar -xzf /opt/artifacts/v1-compose.tar.gz docker-compose.yml "
+        "&& docker-compose -p mr-dj up -d >/dev/null 2>&1 && echo deployed",
+    )
     assert by_hand.stdout.strip() == "deployed", by_hand.stderr
 
     result = cli("--config", str(fresh_sandbox), "status", "--json")
@@ -69,16 +71,42 @@ def test_status_after_a_deploy_made_by_hand_reports_what_runs_and_record_deploy_
 def test_init_learns_the_sandbox_stack_and_its_config_verifies(sandbox_config_path, tmp_path):
     sandbox = load_config(sandbox_config_path)
     pub = Path(sandbox.target.identity_file).parent / "ssh_host_ed25519_key.pub"
-    fingerprint = subprocess.run(["ssh-keygen", "-lf", str(pub)], capture_output=True, text=True,
-                                 check=True).stdout.split()[1]
+    fingerprint = subprocess.run(
+        ["ssh-keygen", "-lf", str(pub)], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
     out = tmp_path / "console.toml"
-    result = cli("init", "--non-interactive", "--out", str(out), "--host", "127.0.0.1", "--port", "2222",
-                 "--user", "deploy", "--identity-file", sandbox.target.identity_file,
-                 "--host-key-fingerprint", fingerprint, "--project", "mr-dj", "--backend", "mr-dj-backend",
-                 "--maintenance-on", "npm run maintenance:on", "--maintenance-off", "npm run maintenance:off",
-                 "--migrate-status", "npm run migrate:status",
-                 "--migrate-rollback", "npm run migrate:rollback -- --to {migration}",
-                 "--smoke-test", "npm run smoke:test --prefix backend", "--state-dir", str(tmp_path / "state"))
+    result = cli(
+        "init",
+        "--non-interactive",
+        "--out",
+        str(out),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "2222",
+        "--user",
+        "deploy",
+        "--identity-file",
+        sandbox.target.identity_file,
+        "--host-key-fingerprint",
+        fingerprint,
+        "--project",
+        "mr-dj",
+        "--backend",
+        "mr-dj-backend",
+        "--maintenance-on",
+        "npm run maintenance:on",
+        "--maintenance-off",
+        "npm run maintenance:off",
+        "--migrate-status",
+        "npm run migrate:status",
+        "--migrate-rollback",
+        "npm run migrate:rollback -- --to {migration}",
+        "--smoke-test",
+        "npm run smoke:test --prefix backend",
+        "--state-dir",
+        str(tmp_path / "state"),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert fingerprint in result.stdout and "pinned into" in result.stdout
     text = out.read_text()
@@ -88,7 +116,9 @@ def test_init_learns_the_sandbox_stack_and_its_config_verifies(sandbox_config_pa
     assert written["target"]["compose_command"] in ("docker-compose", "docker compose")
     assert written["registry"]["url"] == "127.0.0.1:5000"
     assert {s["name"]: s["image"] for s in written["services"]} == {
-        "mr-dj-backend": "mr-dj-backend", "mr-dj-frontend": "mr-dj-frontend"}
+        "mr-dj-backend": "mr-dj-backend",
+        "mr-dj-frontend": "mr-dj-frontend",
+    }
     assert "http://127.0.0.1:18081/api/health" in [h["url"] for h in written["health"]]
     checked = cli("check-config", str(out))
     assert checked.returncode == 0, checked.stderr

@@ -5,10 +5,10 @@ import argparse
 
 import pytest
 
-from console import cli_commands
+from console.cli import commands as cli_commands
 from console.engine.incident import open_new_incident
 from console.engine.lock import RemoteLock
-from console.incidents import all_incidents
+from console.incident.listing import all_incidents
 from tests._screens_support import make_config
 
 
@@ -66,9 +66,10 @@ def test_force_unlock_is_journaled_in_the_holders_incident_when_it_is_here(force
 
 def test_a_journal_left_by_an_older_force_unlock_is_not_listed_as_an_incident(forced):
     from console.engine.announce import incident_notifier
-    from console.journal import Journal
+    from console.incident.journal import Journal
+
     config, _ = forced
     old = Journal.create(config.paths.state_dir)
     old.record("lock", action="force_unlocked", lock_dir="/opt/x/.lock", holder={}, by="oncall")
     assert all_incidents(config.paths.state_dir) == []
-    assert incident_notifier(config, old) is None   # used to raise: no incident_opened record
+    assert incident_notifier(config, old) is None  # used to raise: no incident_opened record

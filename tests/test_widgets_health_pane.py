@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.app import App, ComposeResult
 
-from console.health import ExpectationResult, HealthResult
+from console.live.health import ExpectationResult, HealthResult
 from widgets.health_pane import HealthPane, sparkline
 
 
@@ -19,16 +19,29 @@ class PaneApp(App):
 
 
 def healthy() -> HealthResult:
-    return HealthResult(check="frontend", url="http://127.0.0.1:8080/", ok=True, http_status=200,
-                        latency_ms=12.4, version="v1", expected_version="v1",
-                        expectations=[ExpectationResult("status", "ok", "ok", True)])
+    return HealthResult(
+        check="frontend",
+        url="http://127.0.0.1:8080/",
+        ok=True,
+        http_status=200,
+        latency_ms=12.4,
+        version="v1",
+        expected_version="v1",
+        expectations=[ExpectationResult("status", "ok", "ok", True)],
+    )
 
 
 def failing() -> HealthResult:
-    return HealthResult(check="backend", url="http://127.0.0.1:8081/api/health", ok=False,
-                        http_status=200, latency_ms=48.0, version="v2", expected_version="v1",
-                        expectations=[ExpectationResult("status", "ok", "ok", True),
-                                      ExpectationResult("db.ok", True, False, False)])
+    return HealthResult(
+        check="backend",
+        url="http://127.0.0.1:8081/api/health",
+        ok=False,
+        http_status=200,
+        latency_ms=48.0,
+        version="v2",
+        expected_version="v1",
+        expectations=[ExpectationResult("status", "ok", "ok", True), ExpectationResult("db.ok", True, False, False)],
+    )
 
 
 def pane_text(pane: HealthPane) -> str:
@@ -68,8 +81,9 @@ async def test_failing_check_shows_fail_expectation_and_version():
         assert "FAIL" in text and "db.ok=false" in text and "v2≠v1" in text and "OK" in text
         assert pane.outer_size.width == 80
         assert [m.healthy for m in sent(app, HealthPane.StatusChanged)] == [False]
-        healed = HealthResult(check="backend", url="x", ok=True, http_status=200, latency_ms=9.0,
-                              version="v1", expected_version="v1")
+        healed = HealthResult(
+            check="backend", url="x", ok=True, http_status=200, latency_ms=9.0, version="v1", expected_version="v1"
+        )
         pane.update_results([healed])
         await pilot.pause()
         assert [m.healthy for m in sent(app, HealthPane.StatusChanged)] == [False, True]
@@ -80,8 +94,7 @@ async def test_down_check_shows_the_error():
     app = PaneApp()
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.query_one(HealthPane)
-        down = HealthResult(check="backend", url="x", ok=False,
-                            error="cannot connect: Connection refused")
+        down = HealthResult(check="backend", url="x", ok=False, error="cannot connect: Connection refused")
         pane.update_results([down])
         await pilot.pause()
         cells = pane.row_cells("backend")

@@ -13,8 +13,15 @@ from widgets.health_rows import HealthRows, Row, fold
 ROWS = [
     ["backend", "FAIL", "200", "48ms", "▁▃█", "db.ok=false (expected true) FAIL", "v2≠v1"],
     ["frontend", "OK", "200", "12ms", "▁▁", "status ✓", "v1"],
-    ["a-very-long-check-name", "DOWN", "", "", "", "cannot connect: Connection refused, and a reason "
-     "long enough to wrap over several lines of the pane", ""],
+    [
+        "a-very-long-check-name",
+        "DOWN",
+        "",
+        "",
+        "",
+        "cannot connect: Connection refused, and a reason long enough to wrap over several lines of the pane",
+        "",
+    ],
     ["x", "…", "", "", "", "waiting for first check", "v1-with-a-long-suffix"],
 ]
 
@@ -36,8 +43,10 @@ def rich_table(rows: list[list[str]]) -> Table:
 
 def lines(renderable, width: int) -> list[str]:
     console = Console(width=width, color_system=None)
-    return ["".join(s.text for s in line)
-            for line in console.render_lines(renderable, console.options.update(width=width), pad=True)]
+    return [
+        "".join(s.text for s in line)
+        for line in console.render_lines(renderable, console.options.update(width=width), pad=True)
+    ]
 
 
 @pytest.mark.parametrize("width", [40, 59, 60, 61, 80, 100, 123, 160])
@@ -62,14 +71,23 @@ def test_styled_segments_match_the_rich_table_so_snapshots_do_not_move():
     styles = [None, fail, None, None, trend, fail, fail]
     table = Table(box=None, expand=True, padding=(0, 1, 0, 0), show_edge=False, header_style=header)
     for column in rich_table([]).columns:
-        table.add_column(column.header, no_wrap=column.no_wrap, width=column.width, max_width=column.max_width,
-                         justify=column.justify, overflow=column.overflow, ratio=column.ratio)
+        table.add_column(
+            column.header,
+            no_wrap=column.no_wrap,
+            width=column.width,
+            max_width=column.max_width,
+            justify=column.justify,
+            overflow=column.overflow,
+            ratio=column.ratio,
+        )
     table.add_row(*(Text(cell, style or "") if style else cell for cell, style in zip(ROWS[0], styles, strict=True)))
     fast = HealthRows([Row(ROWS[0], styles)], header, FIXED_WIDTHS)
     console = Console(width=76, color_system="truecolor")
 
     def segments(renderable):
-        return [[(s.text, str(s.style)) for s in Segment.simplify(line)]
-                for line in console.render_lines(renderable, console.options.update(width=76), pad=True)]
+        return [
+            [(s.text, str(s.style)) for s in Segment.simplify(line)]
+            for line in console.render_lines(renderable, console.options.update(width=76), pad=True)
+        ]
 
     assert segments(fast) == segments(table)

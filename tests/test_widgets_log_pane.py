@@ -65,7 +65,7 @@ async def test_ingested_lines_become_visible_rows_and_follow_the_end():
         rows = screen_rows(pane)
         assert len(pane.view) == 100
         assert rows[-1].startswith("10:15:30.123 mr-dj-backend │ line 99")
-        assert "line 99" in rows[-1] and "line 78" in rows[0]       # 22 rows inside the border
+        assert "line 99" in rows[-1] and "line 78" in rows[0]  # 22 rows inside the border
         assert pane.follow and pane.scroll_y == pane.max_scroll_y
 
 
@@ -83,15 +83,17 @@ async def test_ingest_from_a_thread_is_coalesced_by_the_timer():
             return original(*args, **kwargs)
 
         pane.refresh = counting_refresh
-        threads = [threading.Thread(target=lambda k=k: [pane.ingest(lines(1, start=k * 1000 + i))
-                                                        for i in range(500)]) for k in range(4)]
+        threads = [
+            threading.Thread(target=lambda k=k: [pane.ingest(lines(1, start=k * 1000 + i)) for i in range(500)])
+            for k in range(4)
+        ]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        await pilot.pause(0.2)                                         # a few timer ticks
+        await pilot.pause(0.2)  # a few timer ticks
         assert len(pane.buffer) == 2000
-        assert refreshes < 20                                          # not one per line
+        assert refreshes < 20  # not one per line
 
 
 @pytest.mark.asyncio
@@ -123,7 +125,7 @@ async def test_service_column_widens_for_the_widest_service_drawn():
         pane.ingest(lines(3, service="mr-dj-backend-1"))
         await flush(pilot, pane)
         rows = screen_rows(pane)
-        assert rows[0].startswith("10:15:30.123 db            │ line 0")          # redrawn, aligned
+        assert rows[0].startswith("10:15:30.123 db            │ line 0")  # redrawn, aligned
         assert rows[3].startswith("10:15:30.123 mr-dj-backend │ line 0")
         pane.ingest(lines(1, service="a-service-name-far-longer-than-twenty-1"))
         await flush(pilot, pane)
@@ -162,7 +164,7 @@ async def test_paused_view_with_room_shows_new_lines_on_screen():
         await pilot.press("f")
         pane.ingest(lines(2, start=3, text="fresh"))
         await flush(pilot, pane)
-        shown = app.export_screenshot().replace("&#160;", " ")     # what the terminal got, not render_line
+        shown = app.export_screenshot().replace("&#160;", " ")  # what the terminal got, not render_line
         assert "fresh 3" in shown and "fresh 4" in shown
 
 
@@ -190,9 +192,9 @@ async def test_text_filter_typed_in_the_prompt():
         assert all("ERROR boom" in r for r in screen_rows(pane)[:3])
         changed = sent(app, LogPane.FilterChanged)
         assert changed[-1].rows == 3 and changed[-1].control is pane
-        await pilot.press("slash", "ctrl+u", *"re:boom [02]", "enter")        # regex form
+        await pilot.press("slash", "ctrl+u", *"re:boom [02]", "enter")  # regex form
         assert len(pane.view) == 2
-        await pilot.press("slash", "ctrl+u", *"re:(", "enter")               # bad regex: prompt stays open
+        await pilot.press("slash", "ctrl+u", *"re:(", "enter")  # bad regex: prompt stays open
         assert pane.prompt_open and pane.text_filter == "re:boom [02]"
         prompt = pane.query_one(LogPrompt)
         assert app.focused is prompt.input and prompt.input.value == "re:("
@@ -231,8 +233,13 @@ async def test_search_moves_to_the_match_and_highlights_it():
     app, ctx = run()
     async with ctx as pilot:
         pane = app.query_one(LogPane)
-        pane.ingest(lines(10) + lines(1, text="needle A") + lines(200, start=20) + lines(1, text="needle B")
-                    + lines(100, start=300))
+        pane.ingest(
+            lines(10)
+            + lines(1, text="needle A")
+            + lines(200, start=20)
+            + lines(1, text="needle B")
+            + lines(100, start=300)
+        )
         await flush(pilot, pane)
         await pilot.press("s", *"needle", "enter")
         assert pane.follow is False
@@ -295,7 +302,7 @@ async def test_paused_view_holds_still_while_old_lines_drop():
         pane.scroll_to(y=50, animate=False, immediate=True)
         await pilot.pause()
         top_text = screen_rows(pane)[0]
-        pane.ingest(lines(30, start=100))                            # drops line 0..29
+        pane.ingest(lines(30, start=100))  # drops line 0..29
         await flush(pilot, pane)
         assert screen_rows(pane)[0] == top_text
 
@@ -311,7 +318,7 @@ async def test_long_line_is_truncated():
         assert len(text) < 4200 and text.endswith("chars]")
         assert len(text) < pane.virtual_size.width < 4300
         assert screen_rows(pane)[0].endswith("x" * 40)
-        pane.scroll_to(x=pane.max_scroll_x, animate=False, immediate=True)        # its end can be reached
+        pane.scroll_to(x=pane.max_scroll_x, animate=False, immediate=True)  # its end can be reached
         await pilot.pause()
         assert screen_rows(pane)[0].rstrip().endswith("chars]")
 
@@ -397,6 +404,6 @@ async def test_the_closed_prompt_takes_no_focus_and_the_bottom_row_is_the_log_ag
         pane.ingest(lines(40))
         await flush(pilot, pane)
         await pilot.press("tab")
-        assert app.focused is pane   # the hidden prompt is not in the focus chain
+        assert app.focused is pane  # the hidden prompt is not in the focus chain
         await pilot.press("slash", "escape")
         assert bottom_row(app).startswith("│10:15:30.123 mr-dj-backend │ line 39")

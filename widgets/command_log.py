@@ -26,10 +26,9 @@ class CommandLog(DataTable):
     }
     """
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes, cursor_type="row", zebra_stripes=True)
-        self._open: dict[str, str] = {}    # step id -> row key of its running attempt
+        self._open: dict[str, str] = {}  # step id -> row key of its running attempt
         self._count = 0
         self.border_title = "commands run on the host"
         self.add_column("time", key="time")
@@ -45,7 +44,7 @@ class CommandLog(DataTable):
 
     def command_started(self, step_id: str, command: str) -> None:
         if not command:
-            return    # a built-in check with nothing of its own to show
+            return  # a built-in check with nothing of its own to show
         self._count += 1
         key = f"cmd-{self._count}"
         self._open[step_id] = key
@@ -58,7 +57,7 @@ class CommandLog(DataTable):
         if key is None:
             return
         if exit_code is None:
-            code = Text("?", "bold red")      # the link died: the outcome is unknown
+            code = Text("?", "bold red")  # the link died: the outcome is unknown
         else:
             code = Text(str(exit_code), "green" if exit_code == 0 else "bold red")
         self.update_cell(key, "exit", code)

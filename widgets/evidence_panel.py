@@ -38,7 +38,7 @@ def _key_fields(change: Any) -> tuple:
 
 
 class EvidencePanel(Widget):
-    """Shows one ``console.evidence.Evidence``; set ``evidence`` (or ``error``) from outside."""
+    """Shows one ``console.decide.evidence.Evidence``; set ``evidence`` (or ``error``) from outside."""
 
     COMPONENT_CLASSES = {
         "evidence-panel--heading",
@@ -81,36 +81,61 @@ class EvidencePanel(Widget):
         if ev is None:
             return Group(Text(self.loading_text, style("evidence-panel--muted")))
         lines: list[Text] = []
-        lines.append(Text.assemble(("Deployed ", style("evidence-panel--muted")),
-                                   (str(ev.deployed_tag or "?"), style("evidence-panel--heading")),
-                                   ("  previous ", style("evidence-panel--muted")),
-                                   str(ev.previous_tag or "(none)")))
+        lines.append(
+            Text.assemble(
+                ("Deployed ", style("evidence-panel--muted")),
+                (str(ev.deployed_tag or "?"), style("evidence-panel--heading")),
+                ("  previous ", style("evidence-panel--muted")),
+                str(ev.previous_tag or "(none)"),
+            )
+        )
         lines.extend(self._host_lines(ev))
         lines.append(self._age_line(ev))
-        lines.append(self._section("Images", [
-            Text.assemble(("~ ", style("evidence-panel--changed")), f"{service} ",
-                          (f"{_short_digest(old)} → {_short_digest(new)}", style("evidence-panel--muted")))
-            for service, old, new in map(_image_fields, ev.image_changes)]))
+        lines.append(
+            self._section(
+                "Images",
+                [
+                    Text.assemble(
+                        ("~ ", style("evidence-panel--changed")),
+                        f"{service} ",
+                        (f"{_short_digest(old)} → {_short_digest(new)}", style("evidence-panel--muted")),
+                    )
+                    for service, old, new in map(_image_fields, ev.image_changes)
+                ],
+            )
+        )
         lines.append(self._section("Compose", self._key_changes(ev.compose_changes)))
         lines.append(self._section("Env keys (values hidden)", self._key_changes(ev.env_changes)))
-        lines.append(self._section("Migrations added", [
-            Text.assemble(("+ ", style("evidence-panel--added")), name) for name in ev.migrations_added]))
+        lines.append(
+            self._section(
+                "Migrations added",
+                [Text.assemble(("+ ", style("evidence-panel--added")), name) for name in ev.migrations_added],
+            )
+        )
         for problem in ev.errors:
             lines.append(Text(f"! {problem}", style("evidence-panel--flag")))
         return Group(*lines)
 
     def _host_lines(self, ev: Any) -> list[Text]:
-        """What the host really runs (console.deployed), and each disagreement with the release log."""
+        """What the host really runs (console.release.deployed), and each disagreement with the release log."""
         style = self.get_component_rich_style
         host = getattr(ev, "host", None)
         if host is None:
             return []
         if not host.services_read:
-            return [Text(f"Host: not read ({'; '.join(host.errors) or 'unknown error'})", style("evidence-panel--muted"))]
+            return [
+                Text(f"Host: not read ({'; '.join(host.errors) or 'unknown error'})", style("evidence-panel--muted"))
+            ]
         runs = host.release or "no release the log knows"
-        lines = [Text.assemble(("Host runs ", style("evidence-panel--muted")),
-                               (runs, style("evidence-panel--ok" if host.release and not host.disagreements
-                                            else "evidence-panel--flag")))]
+        lines = [
+            Text.assemble(
+                ("Host runs ", style("evidence-panel--muted")),
+                (
+                    runs,
+                    style("evidence-panel--ok" if host.release and not host.disagreements else "evidence-panel--flag"),
+                ),
+            )
+        ]
         lines += [Text(f"≠ {line}", style("evidence-panel--flag")) for line in host.disagreements]
         return lines
 
@@ -126,10 +151,14 @@ class EvidencePanel(Widget):
 
     def _key_changes(self, changes: list) -> list[Text]:
         style = self.get_component_rich_style
-        return [Text.assemble((f"{CHANGE_MARKS.get(kind, '?')} ", style(f"evidence-panel--{kind}")
-                               if kind in CHANGE_MARKS else ""), f"{key} ",
-                              (f"({file})", style("evidence-panel--muted")))
-                for file, key, kind in map(_key_fields, changes)]
+        return [
+            Text.assemble(
+                (f"{CHANGE_MARKS.get(kind, '?')} ", style(f"evidence-panel--{kind}") if kind in CHANGE_MARKS else ""),
+                f"{key} ",
+                (f"({file})", style("evidence-panel--muted")),
+            )
+            for file, key, kind in map(_key_fields, changes)
+        ]
 
     def _section(self, title: str, rows: list[Text]) -> Text:
         style = self.get_component_rich_style

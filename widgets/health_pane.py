@@ -16,12 +16,12 @@ from textual.widget import Widget
 
 from widgets.health_rows import HealthRows, Row
 
-if TYPE_CHECKING:   # results arrive already made: the pane needs no httpx at import
-    from console.health import HealthResult
+if TYPE_CHECKING:  # results arrive already made: the pane needs no httpx at import
+    from console.live.health import HealthResult
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 10
-FIXED_WIDTHS = {1: 6, 2: 4, 3: 7, 4: SPARK_WIDTH}   # Status, HTTP, Latency, Trend
+FIXED_WIDTHS = {1: 6, 2: 4, 3: 7, 4: SPARK_WIDTH}  # Status, HTTP, Latency, Trend
 
 
 def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
@@ -99,8 +99,9 @@ class HealthPane(Widget):
         def control(self) -> HealthPane:
             return self.health_pane
 
-    def __init__(self, checks: Iterable[str] = (), *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self, checks: Iterable[str] = (), *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._order: list[str] = list(checks)
         self._results: dict[str, HealthResult] = {}
@@ -116,8 +117,7 @@ class HealthPane(Widget):
     def results(self) -> dict[str, HealthResult]:
         return dict(self._results)
 
-    def update_results(self, results: list[HealthResult],
-                       history: Mapping[str, Sequence[float]] | None = None) -> None:
+    def update_results(self, results: list[HealthResult], history: Mapping[str, Sequence[float]] | None = None) -> None:
         for result in results:
             if result.check not in self._order:
                 self._order.append(result.check)
@@ -141,8 +141,15 @@ class HealthPane(Widget):
         version = result.version or ""
         if result.version_ok is False:
             version = f"{version or '?'}≠{result.expected_version}"
-        return [name, status_label(result), "" if result.http_status is None else str(result.http_status),
-                latency, sparkline(self._history.get(name, [])), expectation_summary(result), version]
+        return [
+            name,
+            status_label(result),
+            "" if result.http_status is None else str(result.http_status),
+            latency,
+            sparkline(self._history.get(name, [])),
+            expectation_summary(result),
+            version,
+        ]
 
     def render(self) -> HealthRows:
         style = self.get_component_rich_style
@@ -152,7 +159,18 @@ class HealthPane(Widget):
             result = self._results.get(name)
             kind = "pending" if result is None else ("ok" if result.ok else "fail")
             status_style = style(f"health-pane--{kind}")
-            rows.append(Row(cells, [None, status_style, None, None, style("health-pane--trend"),
-                                    status_style if kind == "fail" else None,
-                                    status_style if result is not None and result.version_ok is False else None]))
+            rows.append(
+                Row(
+                    cells,
+                    [
+                        None,
+                        status_style,
+                        None,
+                        None,
+                        style("health-pane--trend"),
+                        status_style if kind == "fail" else None,
+                        status_style if result is not None and result.version_ok is False else None,
+                    ],
+                )
+            )
         return HealthRows(rows, style("health-pane--header"), FIXED_WIDTHS)

@@ -19,9 +19,9 @@ from rich.table import Table
 from rich.text import Text
 
 HEADERS = ("Check", "Status", "HTTP", "Latency", "Trend", "Expectations", "Version")
-FOLD = 5                     # the Expectations column: folds instead of cutting
-RIGHT = {3}                  # Latency is right-aligned
-MAX_WIDTH = {0: 14, 6: 14}   # Check and Version are cut with an ellipsis past these widths
+FOLD = 5  # the Expectations column: folds instead of cutting
+RIGHT = {3}  # Latency is right-aligned
+MAX_WIDTH = {0: 14, 6: 14}  # Check and Version are cut with an ellipsis past these widths
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def fold(text: str, width: int) -> list[str]:
         while cell_len(word) > width:
             head = set_cell_size(word, width)
             lines.append(head)
-            word = word[len(head):]
+            word = word[len(head) :]
         line = word
     return lines + [line]
 
@@ -76,16 +76,22 @@ class HealthRows:
             else:
                 measured = max([cell_len(header), *(cell_len(r.cells[column]) for r in self.rows)])
                 widths.append(min(measured, MAX_WIDTH.get(column, measured)))
-        widths[FOLD] = max(1, total - sum(widths) - len(HEADERS))   # every column pads one space on its right
+        widths[FOLD] = max(1, total - sum(widths) - len(HEADERS))  # every column pads one space on its right
         return widths
 
     def table(self) -> Table:
         """The same rows as a Rich table, which squeezes every column when the pane is too narrow."""
         table = Table(box=None, expand=True, padding=(0, 1, 0, 0), show_edge=False, header_style=self.header_style)
         for column, header in enumerate(HEADERS):
-            table.add_column(header, no_wrap=column != FOLD, width=self.fixed.get(column),
-                             max_width=MAX_WIDTH.get(column), justify="right" if column in RIGHT else "left",
-                             overflow="fold" if column == FOLD else "ellipsis", ratio=1 if column == FOLD else None)
+            table.add_column(
+                header,
+                no_wrap=column != FOLD,
+                width=self.fixed.get(column),
+                max_width=MAX_WIDTH.get(column),
+                justify="right" if column in RIGHT else "left",
+                overflow="fold" if column == FOLD else "ellipsis",
+                ratio=1 if column == FOLD else None,
+            )
         for row in self.rows:
             table.add_row(*(Text(cell, style or "") for cell, style in zip(row.cells, row.styles, strict=True)))
         return table
@@ -96,7 +102,7 @@ class HealthRows:
             yield self.table()
             return
         header = Row(HEADERS, [self.header_style] * len(HEADERS))
-        blank = Style()   # what the table gave padding and empty cells (the same SVG, segment for segment)
+        blank = Style()  # what the table gave padding and empty cells (the same SVG, segment for segment)
         for row in (header, *self.rows):
             pad = self.header_style if row is header else blank
             folded = fold(row.cells[FOLD], widths[FOLD])

@@ -1,9 +1,9 @@
 """The live log pane: ``docker compose logs -f`` for the whole stack, flood-proof.
 
 A Line API widget (as Toolong's ``LogLines``): only the rows on screen are ever
-rendered, from a bounded :class:`~console.logstream.LogBuffer` of raw lines.
+rendered, from a bounded :class:`~console.live.logstream.LogBuffer` of raw lines.
 ``ingest`` may be called from any thread or worker as often as it likes; it only
-makes the lines safe to keep (:func:`~console.logstream.prepare_lines`) and parks
+makes the lines safe to keep (:func:`~console.live.logstream.prepare_lines`) and parks
 them under a lock, and a timer moves them into the buffer in one batch with one
 refresh, so a crash-looping service printing a million lines costs a few
 refreshes a second, not a million. A line is parsed (service, timestamp, text)
@@ -34,12 +34,20 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.logstream import (DEFAULT_MAX_BYTES, DEFAULT_MAX_LINES, LogBuffer, LogFilter, LogParser, LogView,
-                               TextMatcher, prepare_lines)
+from console.live.logstream import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_LINES,
+    LogBuffer,
+    LogFilter,
+    LogParser,
+    LogView,
+    TextMatcher,
+    prepare_lines,
+)
 from widgets.log_prompt import LogPrompt
 
-INGEST_CHUNK = 1000           # lines prepared per GIL slice in ingest()
-GIL_YIELD = 0.0001            # seconds a producer thread sleeps per chunk (see ingest)
+INGEST_CHUNK = 1000  # lines prepared per GIL slice in ingest()
+GIL_YIELD = 0.0001  # seconds a producer thread sleeps per chunk (see ingest)
 # Seconds; the ceiling on how often floods refresh the pane. Each refresh costs more than its
 # frame: Textual draws the next frame 17-33 ms after it (its 60 fps timer), so a key pressed
 # then waits, and each frame's strips feed the full GC passes. 10 Hz halves both (bench/).
@@ -47,8 +55,18 @@ DRAIN_INTERVAL = 0.1
 SERVICE_COLUMN_MAX = 20
 REGEX_PREFIX = "re:"
 # Foreground colours for service names; a service keeps its colour across runs (crc32, not hash()).
-PALETTE = ("cyan", "magenta", "green", "yellow", "bright_blue", "bright_red", "bright_cyan",
-           "bright_magenta", "bright_green", "orange1")
+PALETTE = (
+    "cyan",
+    "magenta",
+    "green",
+    "yellow",
+    "bright_blue",
+    "bright_red",
+    "bright_cyan",
+    "bright_magenta",
+    "bright_green",
+    "orange1",
+)
 
 
 def service_colour(service: str) -> str:
@@ -60,7 +78,7 @@ def parse_prompt(value: str) -> TextMatcher | None:
     if not value:
         return None
     if value.startswith(REGEX_PREFIX):
-        return TextMatcher(value[len(REGEX_PREFIX):], regex=True)
+        return TextMatcher(value[len(REGEX_PREFIX) :], regex=True)
     return TextMatcher(value)
 
 
@@ -124,8 +142,7 @@ class LogPane(ScrollView, can_focus=True):
     class FilterChanged(Message):
         """The rows shown changed because the service or text filter did."""
 
-        def __init__(self, log_pane: LogPane, services: frozenset[str] | None, text: str,
-                     rows: int) -> None:
+        def __init__(self, log_pane: LogPane, services: frozenset[str] | None, text: str, rows: int) -> None:
             super().__init__()
             self.log_pane = log_pane
             self.services = services
@@ -149,18 +166,26 @@ class LogPane(ScrollView, can_focus=True):
         def control(self) -> LogPane:
             return self.log_pane
 
-    def __init__(self, *, max_lines: int = DEFAULT_MAX_LINES, max_bytes: int = DEFAULT_MAX_BYTES,
-                 project: str | None = None,
-                 services: Collection[str] = (), name: str | None = None, id: str | None = None,
-                 classes: str | None = None, disabled: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        max_lines: int = DEFAULT_MAX_LINES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        project: str | None = None,
+        services: Collection[str] = (),
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.buffer = LogBuffer(max_lines, LogParser(project, services), max_bytes=max_bytes)
         self.view = LogView(self.buffer)
         # Queued batches as tuples, which the garbage collector stops walking (see LogBuffer).
         self._pending: list[tuple[str, ...]] = []
         self._pending_count = 0
-        self._pending_sizes: list[int] = []   # characters of each queued batch: a flood of long
-        self._pending_bytes = 0                 # lines is bounded by bytes before it reaches the buffer
+        self._pending_sizes: list[int] = []  # characters of each queued batch: a flood of long
+        self._pending_bytes = 0  # lines is bounded by bytes before it reaches the buffer
         self._pending_lock = threading.Lock()
         self._pending_skipped = 0
         self._ui_thread = threading.get_ident()
@@ -203,7 +228,7 @@ class LogPane(ScrollView, can_focus=True):
                 time.sleep(GIL_YIELD)
             return
         for start in range(0, len(raw_lines), INGEST_CHUNK):
-            self._queue(prepare_lines(raw_lines[start:start + INGEST_CHUNK]))
+            self._queue(prepare_lines(raw_lines[start : start + INGEST_CHUNK]))
             if off_ui_thread:
                 time.sleep(GIL_YIELD)
 
@@ -221,8 +246,9 @@ class LogPane(ScrollView, can_focus=True):
             max_lines, max_bytes = self.buffer.max_lines, self.buffer.max_bytes
             if self._pending_count > max_lines + max_lines // 4 or self._pending_bytes > max_bytes:
                 # The buffer would drop the oldest on arrival anyway; drop them before they cost anything.
-                while len(pending) > 1 and (self._pending_count - len(pending[0]) >= max_lines
-                                            or self._pending_bytes > max_bytes):
+                while len(pending) > 1 and (
+                    self._pending_count - len(pending[0]) >= max_lines or self._pending_bytes > max_bytes
+                ):
                     self._pending_count -= len(pending[0])
                     self._pending_bytes -= self._pending_sizes.pop(0)
                     self._pending_skipped += len(pending.pop(0))
@@ -273,8 +299,9 @@ class LogPane(ScrollView, can_focus=True):
         self.virtual_size = Size(self._prefix_width() + self._text_width, len(self.view))
 
     def _scroll_to_end(self) -> None:
-        self.scroll_to(y=max(0, len(self.view) - self.scrollable_content_region.height),
-                       animate=False, immediate=True, force=True)
+        self.scroll_to(
+            y=max(0, len(self.view) - self.scrollable_content_region.height), animate=False, immediate=True, force=True
+        )
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._measure(self.visible_rows())
@@ -306,8 +333,8 @@ class LogPane(ScrollView, can_focus=True):
             if current:
                 base = base + part("log-pane--current-match")
             styles = self._style_sets[current] = {"": base} | {
-                name: base + part(f"log-pane--{name}")
-                for name in ("timestamp", "separator", "match", "indicator")}
+                name: base + part(f"log-pane--{name}") for name in ("timestamp", "separator", "match", "indicator")
+            }
         return styles
 
     def _service_style(self, styles: dict[str, Style], service: str) -> Style:
@@ -423,7 +450,7 @@ class LogPane(ScrollView, can_focus=True):
             self.notify(f"No line matches {self.search_term!r}", severity="warning")
         else:
             self._match_seq = self.view.seq_at(row)
-            self.follow = False          # a match we jump to must not scroll away
+            self.follow = False  # a match we jump to must not scroll away
             height = self.scrollable_content_region.height
             if not int(self.scroll_y) <= row < int(self.scroll_y) + height - 1:
                 self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True, force=True)
@@ -440,7 +467,7 @@ class LogPane(ScrollView, can_focus=True):
         try:
             parse_prompt(value)
         except re.error as exc:
-            self.notify(f"Bad regex: {exc}", severity="error")   # the prompt stays open to fix it
+            self.notify(f"Bad regex: {exc}", severity="error")  # the prompt stays open to fix it
             return
         self._close_prompt()
         if kind == "filter":

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from console.runbook import MatrixRow
+from console.decide.runbook import MatrixRow
 
 MARK = "✓"
 
@@ -21,8 +21,11 @@ class MatrixTable(DataTable):
 
     BINDINGS = [Binding("space", "toggle_mark", "Mark condition", id="matrix.toggle_mark")]
 
-    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {"matrix-table--rollback", "matrix-table--hotfix",
-                                                      "matrix-table--mark"}
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {
+        "matrix-table--rollback",
+        "matrix-table--hotfix",
+        "matrix-table--mark",
+    }
 
     DEFAULT_CSS = """
     MatrixTable {
@@ -46,8 +49,9 @@ class MatrixTable(DataTable):
         def control(self) -> MatrixTable:
             return self.matrix_table
 
-    def __init__(self, rows: list[MatrixRow], *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self, rows: list[MatrixRow], *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self.rows_by_id = {row.id: row for row in rows}
         self.marked: set[str] = set()

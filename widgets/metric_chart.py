@@ -38,7 +38,7 @@ def two_rows(columns: list[float | None], top: float) -> tuple[str, str]:
             continue
         level = 0 if top <= 0 else max(0, min(steps, round(value / top * steps)))
         if value > 0 and level == 0:
-            level = 1   # any non-zero value shows
+            level = 1  # any non-zero value shows
         lower.append(BLOCKS[min(level, len(BLOCKS) - 1)])
         upper.append(BLOCKS[max(0, level - (len(BLOCKS) - 1))])
     return "".join(upper), "".join(lower)
@@ -56,8 +56,14 @@ def marker_row(moments, start: float, end: float, width: int) -> str:
 class MetricChart(Widget):
     """One check's chart; the screen sets ``data`` (a ``ChartData``) and the widget redraws."""
 
-    COMPONENT_CLASSES = {"metric-chart--title", "metric-chart--pass", "metric-chart--fail",
-                         "metric-chart--unknown", "metric-chart--bars", "metric-chart--marks"}
+    COMPONENT_CLASSES = {
+        "metric-chart--title",
+        "metric-chart--pass",
+        "metric-chart--fail",
+        "metric-chart--unknown",
+        "metric-chart--bars",
+        "metric-chart--marks",
+    }
 
     DEFAULT_CSS = """
     MetricChart {
@@ -86,7 +92,7 @@ class MetricChart(Widget):
     def render(self) -> Text:
         width = max(self.size.width - 2, 10)
         data = self.data
-        style = lambda part: self.get_component_rich_style(f"metric-chart--{part}")   # noqa: E731
+        style = lambda part: self.get_component_rich_style(f"metric-chart--{part}")  # noqa: E731
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(self.check_name, style("title"))
         if data is None:

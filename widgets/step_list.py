@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-OUTPUT_KEEP_LINES = 2000   # per step, on screen; the journal's side file keeps the full output
+OUTPUT_KEEP_LINES = 2000  # per step, on screen; the journal's side file keeps the full output
 
 # state -> (mark, label, style); labels are the words the operator reads.
 STATES = {
@@ -38,7 +38,7 @@ class StepRecord:
     destructive: bool = False
     state: str = "pending"
     duration: float | None = None
-    note: str = ""                        # a failure message or skip reason
+    note: str = ""  # a failure message or skip reason
     attempts: int = 0
     output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_KEEP_LINES))
 
@@ -76,8 +76,7 @@ class StepList(OptionList):
         def control(self) -> StepList:
             return self.step_list
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.records: dict[str, StepRecord] = {}
         self.border_title = "steps"
@@ -98,8 +97,15 @@ class StepList(OptionList):
     def record(self, step_id: str) -> StepRecord | None:
         return self.records.get(step_id)
 
-    def update_step(self, step_id: str, *, state: str | None = None, duration: float | None = None,
-                    note: str | None = None, command: str | None = None) -> None:
+    def update_step(
+        self,
+        step_id: str,
+        *,
+        state: str | None = None,
+        duration: float | None = None,
+        note: str | None = None,
+        command: str | None = None,
+    ) -> None:
         record = self.records.get(step_id)
         if record is None:
             return

@@ -7,8 +7,8 @@ warning when most of the target is spent and to error once it is passed.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -21,7 +21,7 @@ WARNING_FRACTION = 0.75
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def ttr_level(elapsed_seconds: float, target_minutes: float) -> str:
@@ -59,8 +59,14 @@ class TTRClock(Widget):
     target_minutes: reactive[float] = reactive(15.0)
     level: reactive[str] = reactive("idle")
 
-    def __init__(self, *, now: Callable[[], datetime] = utc_now, name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        now: Callable[[], datetime] = utc_now,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._now = now
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import docker
 import docker.errors
@@ -26,8 +27,8 @@ import requests
 
 from console.capture.errors import BadCaptureInput, CaptureError
 from console.capture.images import stream_error
-from console.composefile import ComposeParseError, parse_compose
 from console.config import Config
+from console.release.composefile import ComposeParseError, parse_compose
 from console.validate import UnsafeValue, require_tag
 
 # (one line of build output, colour codes and carriage-return redraws removed)
@@ -43,9 +44,10 @@ _ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 @dataclass(frozen=True)
 class BuildSpec:
     """A service's ``build:`` section, checked but not yet resolved against the disk."""
+
     service: str
-    context: str                       # relative to source_dir, as written
-    dockerfile: str | None = None      # relative to the context, as written
+    context: str  # relative to source_dir, as written
+    dockerfile: str | None = None  # relative to the context, as written
     args: tuple[tuple[str, str], ...] = ()
     target: str | None = None
 
@@ -53,8 +55,9 @@ class BuildSpec:
 @dataclass(frozen=True)
 class ImageBuild:
     """One image to build: resolved paths, all inside source_dir."""
+
     spec: BuildSpec
-    tag: str                           # "<image>:<source-tag>"
+    tag: str  # "<image>:<source-tag>"
     context: Path
     dockerfile: Path
 
@@ -88,8 +91,9 @@ def _args(service: str, args: Any) -> tuple[tuple[str, str], ...]:
             # Compose would take it from the environment: not reproducible, so not guessed at.
             raise BadCaptureInput(f"service {service}: build arg {name} has no value")
         if "$" in value:
-            raise BadCaptureInput(f"service {service}: build arg {name} uses a ${{VARIABLE}}, which "
-                                  "--build does not interpolate")
+            raise BadCaptureInput(
+                f"service {service}: build arg {name} uses a ${{VARIABLE}}, which --build does not interpolate"
+            )
         checked.append((str(name), value))
     return tuple(checked)
 
@@ -97,16 +101,19 @@ def _args(service: str, args: Any) -> tuple[tuple[str, str], ...]:
 def parse_build(service: str, build: Any) -> BuildSpec:
     """The ``build:`` value of ``service``: ``./backend`` or ``{context:, dockerfile:, args:, target:}``."""
     if build is None:
-        raise BadCaptureInput(f"service {service} has no build: section in the compose file; "
-                              "--build cannot build its image")
+        raise BadCaptureInput(
+            f"service {service} has no build: section in the compose file; --build cannot build its image"
+        )
     if isinstance(build, str):
         return BuildSpec(service, _checked_context(service, "build", build))
     if not isinstance(build, dict):
         raise BadCaptureInput(f"service {service}: build: must be a path or a mapping with context:")
     unknown = sorted(set(build) - set(_KEYS))
     if unknown:
-        raise BadCaptureInput(f"service {service}: build.{unknown[0]} is not supported by --build; "
-                              "build with docker-compose and capture without --build")
+        raise BadCaptureInput(
+            f"service {service}: build.{unknown[0]} is not supported by --build; "
+            "build with docker-compose and capture without --build"
+        )
     if "context" not in build:
         raise BadCaptureInput(f"service {service}: build: has no context:")
     context = _checked_context(service, "context", build["context"])
@@ -129,8 +136,7 @@ def _checked_context(service: str, key: str, value: Any) -> str:
     return context
 
 
-def plan_builds(compose: str | Any, source_dir: Path, services: dict[str, str],
-                source_tag: str) -> list[ImageBuild]:
+def plan_builds(compose: str | Any, source_dir: Path, services: dict[str, str], source_tag: str) -> list[ImageBuild]:
     """What to build for ``services`` (compose service -> image name), refusing before any build
     starts a missing ``build:``, a path leaving ``source_dir`` (symlinks included) or a missing file.
     ``compose`` is a compose file's text or an already resolved model."""
@@ -153,13 +159,14 @@ def plan_builds(compose: str | Any, source_dir: Path, services: dict[str, str],
         spec = parse_build(service, _relative_to_root(service, definition.get("build"), root))
         context = (root / spec.context).resolve()
         dockerfile = (context / (spec.dockerfile or "Dockerfile")).resolve()
-        for path, what in ((context, f"build context {spec.context}"),
-                           (dockerfile, f"Dockerfile {spec.dockerfile or 'Dockerfile'}")):
+        for path, what in (
+            (context, f"build context {spec.context}"),
+            (dockerfile, f"Dockerfile {spec.dockerfile or 'Dockerfile'}"),
+        ):
             if not path.is_relative_to(root):
                 raise BadCaptureInput(f"service {service}: {what} resolves outside source_dir ({path})")
         if not context.is_dir():
-            raise BadCaptureInput(f"service {service}: build context {spec.context} is not a directory "
-                                  f"in {root}")
+            raise BadCaptureInput(f"service {service}: build context {spec.context} is not a directory in {root}")
         if not dockerfile.is_file():
             raise BadCaptureInput(f"service {service}: no Dockerfile at {dockerfile}")
         builds.append(ImageBuild(spec, f"{image}:{source_tag}", context, dockerfile))
@@ -188,20 +195,24 @@ def _relative_to_root(service: str, build: Any, root: Path) -> Any:
 
 def plan_from_config(config: Config, source_tag: str, report=None) -> list[ImageBuild]:
     from console.capture.compose_model import compose_model
+
     model = compose_model(config, BadCaptureInput)
     if report is not None:
         if model.note:
-            report.step(f"compose model: the console's own parse of {', '.join(config.capture.compose_files)} "
-                        f"({model.note})")
+            report.step(
+                f"compose model: the console's own parse of {', '.join(config.capture.compose_files)} ({model.note})"
+            )
         else:
             report.step(f"compose model: resolved by {model.source}")
-    return plan_builds(model.document, Path(config.capture.source_dir),
-                       {s.name: s.image for s in config.services}, source_tag)
+    return plan_builds(
+        model.document, Path(config.capture.source_dir), {s.name: s.image for s in config.services}, source_tag
+    )
 
 
 def read_compose_file(config: Config, error: type[CaptureError] = CaptureError) -> str:
     """The release's first compose file from ``[capture] source_dir``, or ``error`` saying why not."""
     from console.capture.compose_model import read_compose_files
+
     return next(iter(read_compose_files(config, error).values()))
 
 
@@ -210,8 +221,7 @@ def _clean(line: str) -> str:
     return _ANSI.sub("", line.rstrip("\r").rsplit("\r", 1)[-1]).rstrip()
 
 
-def read_build_stream(events: Iterable[dict[str, Any]], tag: str,
-                      on_line: BuildOutput | None = None) -> str | None:
+def read_build_stream(events: Iterable[dict[str, Any]], tag: str, on_line: BuildOutput | None = None) -> str | None:
     """Read a decoded ``/build`` stream to its end: output as whole lines, the built image id
     (``aux.ID``) returned, an ``error``/``errorDetail`` event raised as :class:`CaptureError`."""
     emit = on_line or (lambda line: None)
@@ -242,9 +252,17 @@ def read_build_stream(events: Iterable[dict[str, Any]], tag: str,
 def build_image(client: docker.DockerClient, build: ImageBuild, on_line: BuildOutput | None = None) -> str:
     """Build and tag one image; returns its id (``sha256:...``)."""
     try:
-        stream = client.api.build(path=str(build.context), dockerfile=str(build.dockerfile), tag=build.tag,
-                                  rm=True, forcerm=True, decode=True, buildargs=dict(build.spec.args),
-                                  target=build.spec.target, timeout=BUILD_TIMEOUT)
+        stream = client.api.build(
+            path=str(build.context),
+            dockerfile=str(build.dockerfile),
+            tag=build.tag,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            buildargs=dict(build.spec.args),
+            target=build.spec.target,
+            timeout=BUILD_TIMEOUT,
+        )
         read_build_stream(stream, build.tag, on_line)
         return client.images.get(build.tag).id
     except docker.errors.ImageNotFound:
@@ -254,8 +272,9 @@ def build_image(client: docker.DockerClient, build: ImageBuild, on_line: BuildOu
     except requests.RequestException as exc:
         raise CaptureError(f"docker daemon connection lost while building {build.tag}: {exc}") from None
     except OSError as exc:
-        raise CaptureError(f"cannot send the build context {build.spec.context} of {build.tag}: "
-                           f"{exc.strerror or exc}") from None
+        raise CaptureError(
+            f"cannot send the build context {build.spec.context} of {build.tag}: {exc.strerror or exc}"
+        ) from None
 
 
 def build_images(client: docker.DockerClient, builds: list[ImageBuild], report) -> dict[str, str]:

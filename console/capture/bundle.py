@@ -18,15 +18,15 @@ from pathlib import Path, PurePosixPath
 
 from console.capture.errors import CaptureError
 from console.config import Capture
-from console.tarsafety import check_members
+from console.release.tarsafety import check_members
 
 
 @dataclass(frozen=True)
 class BundleEntry:
-    name: str              # relative POSIX path inside the bundle
-    source: Path | None    # file on disk, or None when ``data`` is given
+    name: str  # relative POSIX path inside the bundle
+    source: Path | None  # file on disk, or None when ``data`` is given
     data: bytes | None = None
-    secret: bool = False   # env files: mode 0600, content never shown
+    secret: bool = False  # env files: mode 0600, content never shown
 
 
 def _relative(name: str) -> str:
@@ -94,9 +94,11 @@ def write_bundle(entries: list[BundleEntry], path: Path, mtime: int) -> Path:
     tmp = path.with_name(f".{path.name}.part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "wb") as raw, \
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime) as gz, \
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
             for directory in _directories([e.name for e in entries]):
                 info = _info(directory, mtime, 0o755)
                 info.type = tarfile.DIRTYPE

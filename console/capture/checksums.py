@@ -34,11 +34,16 @@ def lines_to_append(existing_text: str, hashes: dict[str, str], where: str) -> s
     """The lines ``hashes`` adds to a SHA256SUMS text: names already listed with the same
     hash are skipped, a name listed with another hash raises :class:`CaptureError`."""
     listed = parse_sha256sums(existing_text)
-    conflicts = [f"{name} is listed with sha256 {listed[name][0]}, the new file has {digest}"
-                 for name, digest in hashes.items() if name in listed and set(listed[name]) != {digest}]
+    conflicts = [
+        f"{name} is listed with sha256 {listed[name][0]}, the new file has {digest}"
+        for name, digest in hashes.items()
+        if name in listed and set(listed[name]) != {digest}
+    ]
     if conflicts:
-        raise CaptureError(f"{where} already lists different artifacts (an earlier capture of this tag?); "
-                           "refusing to overwrite: " + "; ".join(conflicts))
+        raise CaptureError(
+            f"{where} already lists different artifacts (an earlier capture of this tag?); "
+            "refusing to overwrite: " + "; ".join(conflicts)
+        )
     return "".join(sums_line(name, digest) for name, digest in hashes.items() if name not in listed)
 
 

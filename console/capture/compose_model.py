@@ -4,7 +4,7 @@
 run in ``[capture] source_dir`` over every compose file, is the model Docker
 itself will use: files layered, anchors and merges applied, variables
 interpolated. Without a compose CLI (or when it refuses the files) the
-console's own parse (:mod:`console.composefile`) layers the files instead, and
+console's own parse (:mod:`console.release.composefile`) layers the files instead, and
 the capture says so.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 
 from console.capture.errors import BadCaptureInput, CaptureError
 from console.commands.compose import ComposeCommands
-from console.composefile import ComposeParseError, merge_documents, parse_compose
 from console.config import Config
+from console.release.composefile import ComposeParseError, merge_documents, parse_compose
 
 CONFIG_TIMEOUT = 60
 
@@ -28,8 +28,8 @@ CONFIG_TIMEOUT = 60
 @dataclass(frozen=True)
 class ComposeModel:
     document: Any
-    source: str          # "docker compose config", "docker-compose config" or "own parse"
-    note: str | None = None   # why the CLI was not used
+    source: str  # "docker compose config", "docker-compose config" or "own parse"
+    note: str | None = None  # why the CLI was not used
 
 
 def read_compose_files(config: Config, error: type[CaptureError] = CaptureError) -> dict[str, str]:
@@ -67,14 +67,19 @@ def _local_flavours() -> list[str]:
 
 def _quiet(argv: list[str]) -> bool:
     try:
-        return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=CONFIG_TIMEOUT).returncode == 0
+        return (
+            subprocess.run(
+                argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=CONFIG_TIMEOUT
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
 
-def compose_model(config: Config, error: type[CaptureError] = BadCaptureInput,
-                  flavours: list[str] | None = None) -> ComposeModel:
+def compose_model(
+    config: Config, error: type[CaptureError] = BadCaptureInput, flavours: list[str] | None = None
+) -> ComposeModel:
     """The resolved model (see the module docstring); the own parse always runs too, so a
     file that is not YAML is refused the same way with or without a compose CLI."""
     texts = read_compose_files(config, error)
@@ -86,8 +91,9 @@ def compose_model(config: Config, error: type[CaptureError] = BadCaptureInput,
     source = Path(config.capture.source_dir).resolve()
     compose = ComposeCommands(flavour, config.target.project_name, str(source), list(texts))
     try:
-        done = subprocess.run(compose.config_model(), cwd=source, capture_output=True, text=True,
-                              timeout=CONFIG_TIMEOUT)
+        done = subprocess.run(
+            compose.config_model(), cwd=source, capture_output=True, text=True, timeout=CONFIG_TIMEOUT
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return ComposeModel(mine, "own parse", f"{flavour} config did not run ({type(exc).__name__})")
     if done.returncode != 0:

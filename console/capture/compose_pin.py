@@ -9,7 +9,7 @@ The rewrite is a ruamel.yaml round trip: comments, key order, quoting, flow
 style, anchors and ``<<:`` merge keys survive. A service that inherits its
 ``build:`` through a merge key gets its merged keys written out (minus
 ``build:``), since a merge cannot be partly undone. Every file is checked with
-:func:`console.composefile.parse_compose` first and the pinned result is read
+:func:`console.release.composefile.parse_compose` first and the pinned result is read
 back: the layered files must run exactly the release's images.
 """
 
@@ -22,18 +22,17 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from console.capture.errors import CaptureError
-from console.composefile import ComposeParseError, merge_documents, parse_compose
+from console.release.composefile import ComposeParseError, merge_documents, parse_compose
 
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
-    yaml.width = 1 << 16          # never re-wrap a long line
+    yaml.width = 1 << 16  # never re-wrap a long line
     return yaml
 
 
-def pin_compose_files(texts: dict[str, str], refs: dict[str, str],
-                      service_images: dict[str, str]) -> dict[str, str]:
+def pin_compose_files(texts: dict[str, str], refs: dict[str, str], service_images: dict[str, str]) -> dict[str, str]:
     """``texts`` (file name -> text, in compose's ``-f`` order) with each service in
     ``service_images`` (service -> image name) running ``refs[image]`` and no ``build:``.
 
@@ -49,14 +48,17 @@ def pin_compose_files(texts: dict[str, str], refs: dict[str, str],
     merged = merge_documents(documents)
     services = merged.get("services") if isinstance(merged, dict) else None
     if not isinstance(services, dict):
-        raise CaptureError(f"compose file{'s' if len(texts) > 1 else ''} {', '.join(texts)} "
-                           "ha{} no services: mapping".format("ve" if len(texts) > 1 else "s"))
+        raise CaptureError(
+            f"compose file{'s' if len(texts) > 1 else ''} {', '.join(texts)} ha{{}} no services: mapping".format(
+                "ve" if len(texts) > 1 else "s"
+            )
+        )
     missing = [name for name in service_images if name not in services]
     if missing:
         raise CaptureError(f"compose file has no service(s) {', '.join(missing)} named in the config")
 
     pinned: dict[str, str] = {}
-    placed: set[str] = set()      # services whose image is set in an earlier file
+    placed: set[str] = set()  # services whose image is set in an earlier file
     for name, text in texts.items():
         pinned[name] = _pin_one(name, text, refs, service_images, placed)
 
@@ -72,15 +74,15 @@ def pin_compose_images(text: str, refs: dict[str, str], service_images: dict[str
     return pin_compose_files({"docker-compose.yml": text}, refs, service_images)["docker-compose.yml"]
 
 
-def _pin_one(name: str, text: str, refs: dict[str, str], service_images: dict[str, str],
-             placed: set[str]) -> str:
+def _pin_one(name: str, text: str, refs: dict[str, str], service_images: dict[str, str], placed: set[str]) -> str:
     yaml = _yaml()
     try:
         document = yaml.load(text.removeprefix("\ufeff"))
     except YAMLError:
         # parse_compose accepted it; ruamel did not: say which file, never its content
-        raise CaptureError(f"compose file {name} could not be rewritten (its YAML is unusual); "
-                           "write it without exotic YAML features") from None
+        raise CaptureError(
+            f"compose file {name} could not be rewritten (its YAML is unusual); write it without exotic YAML features"
+        ) from None
     services = document.get("services") if isinstance(document, dict) else None
     if not isinstance(services, dict):
         return text
@@ -102,8 +104,7 @@ def _pin_one(name: str, text: str, refs: dict[str, str], service_images: dict[st
 
 
 def _merged_build(definition) -> bool:
-    return any(isinstance(source, dict) and "build" in source
-               for source in (getattr(definition, "merge", None) or []))
+    return any(isinstance(source, dict) and "build" in source for source in (getattr(definition, "merge", None) or []))
 
 
 def _written_out(definition) -> CommentedMap:

@@ -24,11 +24,21 @@ PG_TIMEOUT = 1800.0
 SCRATCH_PREFIX = "mrdj_verify_"
 
 # URL query parameters libpq also reads from the environment.
-_QUERY_ENV = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
-              "sslkey": "PGSSLKEY", "connect_timeout": "PGCONNECT_TIMEOUT",
-              "application_name": "PGAPPNAME", "options": "PGOPTIONS", "target_session_attrs":
-              "PGTARGETSESSIONATTRS", "host": "PGHOST", "port": "PGPORT", "user": "PGUSER",
-              "password": "PGPASSWORD", "dbname": "PGDATABASE"}
+_QUERY_ENV = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "application_name": "PGAPPNAME",
+    "options": "PGOPTIONS",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "host": "PGHOST",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "dbname": "PGDATABASE",
+}
 
 # Every user table with its row count, in one statement (query_to_xml runs the
 # per-table count without a function having to be created on the server).
@@ -36,14 +46,15 @@ ROW_COUNTS_SQL = (
     "select format('%I.%I', schemaname, tablename), "
     "(xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', "
     "schemaname, tablename), false, true, '')))[1]::text "
-    "from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1")
+    "from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1"
+)
 MIGRATION_HEAD_SQL = "select version from schema_migrations order by version desc limit 1"
 
 
 @dataclass
 class DumpVerification:
     verified: bool
-    method: str                     # "scratch-restore" or "archive-read"
+    method: str  # "scratch-restore" or "archive-read"
     scratch_db: str | None = None
     source_counts: dict[str, int] = field(default_factory=dict)
     restored_counts: dict[str, int] = field(default_factory=dict)
@@ -72,14 +83,21 @@ class PostgresTools:
     def _tool(self, name: str) -> str:
         return str(Path(self.bindir) / name) if self.bindir else name
 
-    def run(self, argv: list[str], *, database: str | None = None,
-            timeout: float = PG_TIMEOUT) -> subprocess.CompletedProcess:
+    def run(
+        self, argv: list[str], *, database: str | None = None, timeout: float = PG_TIMEOUT
+    ) -> subprocess.CompletedProcess:
         env = dict(self.env)
         if database is not None:
             env["PGDATABASE"] = database
         try:
-            return subprocess.run([self._tool(argv[0]), *argv[1:]], env=env, capture_output=True,
-                                  text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            return subprocess.run(
+                [self._tool(argv[0]), *argv[1:]],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
         except FileNotFoundError:
             raise CaptureError(f"{argv[0]} not found: install the PostgreSQL client tools") from None
         except subprocess.TimeoutExpired:
@@ -97,8 +115,12 @@ class PostgresTools:
         return text[-800:] if len(text) > 800 else text
 
     def query(self, sql: str, *, database: str | None = None) -> list[list[str]]:
-        out = self.check(["psql", "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                         "psql query", database=database, timeout=300)
+        out = self.check(
+            ["psql", "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            "psql query",
+            database=database,
+            timeout=300,
+        )
         return [line.split("\t") for line in out.splitlines() if line]
 
     def row_counts(self, database: str | None = None) -> dict[str, int]:
@@ -140,7 +162,7 @@ def dump_database(tools: PostgresTools, path: Path) -> Path:
     """``pg_dump --format=custom`` into ``path`` (mode 0600, replaced only when complete)."""
     tmp = path.with_name(f".{path.name}.part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.close(fd)   # pg_dump reopens it; the 0600 mode stays
+    os.close(fd)  # pg_dump reopens it; the 0600 mode stays
     try:
         tools.check(["pg_dump", "--format=custom", "--no-password", f"--file={tmp}"], "pg_dump")
         if tmp.stat().st_size == 0:
@@ -177,20 +199,31 @@ def verify_dump(tools: PostgresTools, dump: Path, source_counts: dict[str, int])
     snapshot stays unverified.
     """
     scratch = scratch_name()
-    created = tools.run(["createdb", "--no-password", f"--maintenance-db={tools.dbname}", scratch],
-                        timeout=120)
+    created = tools.run(["createdb", "--no-password", f"--maintenance-db={tools.dbname}", scratch], timeout=120)
     if created.returncode != 0:
         reason = tools.clean(created.stderr)
         result = read_archive(tools, dump, source_counts)
-        result.problems.insert(0, f"no scratch database to restore into ({reason}); "
-                                  "grant CREATEDB to the capture role to verify by restore")
+        result.problems.insert(
+            0,
+            f"no scratch database to restore into ({reason}); grant CREATEDB to the capture role to verify by restore",
+        )
         result.verified = False
         return result
-    result = DumpVerification(verified=False, method="scratch-restore", scratch_db=scratch,
-                              source_counts=dict(source_counts))
+    result = DumpVerification(
+        verified=False, method="scratch-restore", scratch_db=scratch, source_counts=dict(source_counts)
+    )
     try:
-        restore = tools.run(["pg_restore", "--no-password", "--no-owner", "--no-privileges",
-                             "--exit-on-error", f"--dbname={scratch}", str(dump)])
+        restore = tools.run(
+            [
+                "pg_restore",
+                "--no-password",
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                f"--dbname={scratch}",
+                str(dump),
+            ]
+        )
         if restore.returncode != 0:
             result.problems.append(f"pg_restore into {scratch} failed: {tools.clean(restore.stderr)}")
             return result
@@ -204,11 +237,11 @@ def verify_dump(tools: PostgresTools, dump: Path, source_counts: dict[str, int])
         result.problems.append(str(exc))
         return result
     finally:
-        dropped = tools.run(["dropdb", "--no-password", "--if-exists", f"--maintenance-db={tools.dbname}",
-                             scratch], timeout=120)
+        dropped = tools.run(
+            ["dropdb", "--no-password", "--if-exists", f"--maintenance-db={tools.dbname}", scratch], timeout=120
+        )
         if dropped.returncode != 0:
-            result.problems.append(f"scratch database {scratch} could not be dropped: "
-                                   f"{tools.clean(dropped.stderr)}")
+            result.problems.append(f"scratch database {scratch} could not be dropped: {tools.clean(dropped.stderr)}")
             result.verified = False
 
 

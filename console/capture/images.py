@@ -9,9 +9,10 @@ read to its end and its errors raised.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import docker
 import docker.errors
@@ -28,17 +29,25 @@ PushProgress = Callable[[str, str | None, str, int | None, int | None], None]
 SaveProgress = Callable[[int], None]
 
 # Words in a daemon error that mean "could not talk to the registry at all".
-_UNREACHABLE = ("connection refused", "dial tcp", "no such host", "i/o timeout", "connection reset",
-                "no route to host", "network is unreachable", "server gave http response")
+_UNREACHABLE = (
+    "connection refused",
+    "dial tcp",
+    "no such host",
+    "i/o timeout",
+    "connection reset",
+    "no route to host",
+    "network is unreachable",
+    "server gave http response",
+)
 
 
 @dataclass(frozen=True)
 class ReleaseImage:
-    name: str          # the configured image name ("mr-dj-backend")
-    source: str        # the local image it came from ("mr-dj-backend:latest")
-    ref: str           # "<registry>/<image>:<tag>"
-    image_id: str      # "sha256:..." content id of the local image
-    digest: str | None = None   # registry manifest digest once pushed
+    name: str  # the configured image name ("mr-dj-backend")
+    source: str  # the local image it came from ("mr-dj-backend:latest")
+    ref: str  # "<registry>/<image>:<tag>"
+    image_id: str  # "sha256:..." content id of the local image
+    digest: str | None = None  # registry manifest digest once pushed
 
     def record(self) -> dict[str, str]:
         entry = {"ref": self.ref, "id": self.image_id}
@@ -58,8 +67,9 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
-def tag_release_images(client: docker.DockerClient, config: Config, tag: str,
-                       source_tag: str = "latest") -> list[ReleaseImage]:
+def tag_release_images(
+    client: docker.DockerClient, config: Config, tag: str, source_tag: str = "latest"
+) -> list[ReleaseImage]:
     """Tag ``<image>:<source_tag>`` of every service as ``<registry>/<image>:<tag>``."""
     images = []
     for service in config.services:
@@ -68,9 +78,11 @@ def tag_release_images(client: docker.DockerClient, config: Config, tag: str,
         try:
             image = client.images.get(source)
         except docker.errors.ImageNotFound:
-            raise CaptureError(f"local image {source} not found: build the release first "
-                               f"(docker-compose build in {config.capture.source_dir}), "
-                               "or capture with --build") from None
+            raise CaptureError(
+                f"local image {source} not found: build the release first "
+                f"(docker-compose build in {config.capture.source_dir}), "
+                "or capture with --build"
+            ) from None
         except docker.errors.APIError as exc:
             raise CaptureError(f"cannot inspect {source}: {exc.explanation or exc}") from None
         repository, _, ref_tag = ref.rpartition(":")
@@ -88,9 +100,13 @@ def stream_error(event: dict[str, Any]) -> str | None:
     return None
 
 
-def push_image(client: docker.DockerClient, image: ReleaseImage, registry: str,
-               on_progress: PushProgress | None = None,
-               auth_config: dict[str, str] | None = None) -> ReleaseImage:
+def push_image(
+    client: docker.DockerClient,
+    image: ReleaseImage,
+    registry: str,
+    on_progress: PushProgress | None = None,
+    auth_config: dict[str, str] | None = None,
+) -> ReleaseImage:
     """Push ``image.ref``, reading the whole stream; returns it with the pushed digest."""
     repository, _, tag = image.ref.rpartition(":")
     digest = None
@@ -105,8 +121,9 @@ def push_image(client: docker.DockerClient, image: ReleaseImage, registry: str,
                 digest = aux["Digest"]
             if on_progress is not None and (event.get("status") or event.get("id")):
                 detail = event.get("progressDetail") or {}
-                on_progress(image.ref, event.get("id"), event.get("status", ""),
-                            detail.get("current"), detail.get("total"))
+                on_progress(
+                    image.ref, event.get("id"), event.get("status", ""), detail.get("current"), detail.get("total")
+                )
     except docker.errors.APIError as exc:
         raise CaptureError(_push_failure(registry, image.ref, str(exc.explanation or exc))) from None
     except requests.RequestException as exc:
@@ -115,8 +132,7 @@ def push_image(client: docker.DockerClient, image: ReleaseImage, registry: str,
         digest = _repo_digest(client, image.ref)
     if digest is None:
         raise CaptureError(f"push of {image.ref} reported no digest; the registry may not hold it")
-    return ReleaseImage(name=image.name, source=image.source, ref=image.ref, image_id=image.image_id,
-                        digest=digest)
+    return ReleaseImage(name=image.name, source=image.source, ref=image.ref, image_id=image.image_id, digest=digest)
 
 
 def _push_failure(registry: str, ref: str, error: str) -> str:
@@ -138,8 +154,9 @@ def _repo_digest(client: docker.DockerClient, ref: str) -> str | None:
     return None
 
 
-def save_images(client: docker.DockerClient, refs: Iterable[str], path: Path,
-                on_progress: SaveProgress | None = None) -> Path:
+def save_images(
+    client: docker.DockerClient, refs: Iterable[str], path: Path, on_progress: SaveProgress | None = None
+) -> Path:
     """Write one ``docker save`` tarball holding all ``refs`` (tags kept, so ``docker load``
     recreates ``<registry>/<image>:<tag>``), mode 0600, replaced atomically."""
     names = list(refs)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.capture import bundle as bundle_mod
 from console.capture import build as build_mod
+from console.capture import bundle as bundle_mod
 from console.capture import database, images
 from console.capture.checksums import append_local_sums, check_local_sums, sha256_file
 from console.capture.compose_pin import pin_compose_files
@@ -29,7 +29,7 @@ from console.capture.reporter import CaptureReporter  # noqa: F401  (re-exported
 from console.capture.upload import upload_artifacts
 from console.commands import artifacts as art
 from console.config import Config
-from console.releaselog import ReleaseLog, ReleaseLogError, rfc3339
+from console.release.release_log import ReleaseLog, ReleaseLogError, rfc3339
 from console.secrets import Secret, SecretUnavailable
 from console.validate import UnsafeValue, require_tag
 
@@ -43,7 +43,7 @@ def artifact_names(tag: str) -> dict[str, str]:
 class CaptureResult:
     tag: str
     record: dict[str, Any]
-    files: dict[str, str]                         # name -> sha256
+    files: dict[str, str]  # name -> sha256
     local_paths: dict[str, Path]
     remote_paths: dict[str, str]
     verification: database.DumpVerification | None = None
@@ -68,9 +68,17 @@ def _database_secret(config: Config, required: bool) -> Secret | None:
         return None
 
 
-async def capture_release(config: Config, tag: str, *, push: bool = True, with_db: bool = True,
-                          reporter: CaptureReporter | None = None, transport=None,
-                          source_tag: str = "latest", build: bool = False) -> CaptureResult:
+async def capture_release(
+    config: Config,
+    tag: str,
+    *,
+    push: bool = True,
+    with_db: bool = True,
+    reporter: CaptureReporter | None = None,
+    transport=None,
+    source_tag: str = "latest",
+    build: bool = False,
+) -> CaptureResult:
     """Capture ``tag``: see the module docstring. With ``build``, first build every service's
     ``<image>:<source_tag>`` from its compose ``build:`` context (runbook section 4, step 3).
     Raises :class:`CaptureError` (:class:`BadCaptureInput` for a wrong request) and records
@@ -86,12 +94,16 @@ async def capture_release(config: Config, tag: str, *, push: bool = True, with_d
     model = None
     if build:
         from console.capture.compose_model import compose_model
+
         model = compose_model(config, BadCaptureInput)
-        report.step(f"compose model: resolved by {model.source}" if not model.note else
-                    f"compose model: the console's own parse of {', '.join(config.capture.compose_files)} "
-                    f"({model.note})")
-        builds = build_mod.plan_builds(model.document, Path(config.capture.source_dir),
-                                       {s.name: s.image for s in config.services}, source_tag)
+        report.step(
+            f"compose model: resolved by {model.source}"
+            if not model.note
+            else f"compose model: the console's own parse of {', '.join(config.capture.compose_files)} ({model.note})"
+        )
+        builds = build_mod.plan_builds(
+            model.document, Path(config.capture.source_dir), {s.name: s.image for s in config.services}, source_tag
+        )
     else:
         builds = []
     db_secret = _database_secret(config, required=with_db)
@@ -111,26 +123,39 @@ async def capture_release(config: Config, tag: str, *, push: bool = True, with_d
     try:
         client = await asyncio.to_thread(images.docker_client)
         if builds:
-            assert model is not None   # builds are planned from the model
+            assert model is not None  # builds are planned from the model
             from console.capture import cli_build
+
             platform = await _host_platform(config, transport, warn)
             report.step(f"building {len(builds)} images from {config.capture.source_dir}")
             services = model.document.get("services") or {}
-            by_service = {b.spec.service: (services.get(b.spec.service) or {}).get("image")
-                          or f"{config.target.project_name}-{b.spec.service}" for b in builds}
+            by_service = {
+                b.spec.service: (services.get(b.spec.service) or {}).get("image")
+                or f"{config.target.project_name}-{b.spec.service}"
+                for b in builds
+            }
             await asyncio.to_thread(
-                cli_build.build_images, client, builds, report, platform=platform,
-                compose=(config.target.project_name, str(Path(config.capture.source_dir).resolve()),
-                         list(config.capture.compose_files)),
-                images_by_service=by_service)
+                cli_build.build_images,
+                client,
+                builds,
+                report,
+                platform=platform,
+                compose=(
+                    config.target.project_name,
+                    str(Path(config.capture.source_dir).resolve()),
+                    list(config.capture.compose_files),
+                ),
+                images_by_service=by_service,
+            )
         report.step(f"tagging images as {config.registry.url}/<image>:{tag}")
         release_images = await asyncio.to_thread(images.tag_release_images, client, config, tag, source_tag)
         if push:
             pushed = []
             for image in release_images:
                 report.step(f"pushing {image.ref}")
-                image = await asyncio.to_thread(images.push_image, client, image, config.registry.url,
-                                                report.push_progress, auth)
+                image = await asyncio.to_thread(
+                    images.push_image, client, image, config.registry.url, report.push_progress, auth
+                )
                 report.step(f"pushed {image.ref} ({image.digest})")
                 pushed.append(image)
             release_images = pushed
@@ -166,16 +191,26 @@ async def capture_release(config: Config, tag: str, *, push: bool = True, with_d
             os.replace(path, final[key])
         append_local_sums(out_dir, hashes)
         record = {
-            "tag": tag, "captured_at": captured_at, "migration_head": migration_head,
-            "verified": bool(verification and verification.verified), "pushed": push,
+            "tag": tag,
+            "captured_at": captured_at,
+            "migration_head": migration_head,
+            "verified": bool(verification and verification.verified),
+            "pushed": push,
             "db_check": verification.method if verification else "skipped",
             "images": {i.name: i.record() for i in release_images},
             "files": hashes,
         }
         _write_record(config, record)
         report.step(f"release {tag} recorded in {config.paths.release_log}")
-        return CaptureResult(tag=tag, record=record, files=hashes, local_paths=final, remote_paths=remote,
-                             verification=verification, warnings=warnings)
+        return CaptureResult(
+            tag=tag,
+            record=record,
+            files=hashes,
+            local_paths=final,
+            remote_paths=remote,
+            verification=verification,
+            warnings=warnings,
+        )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -186,8 +221,7 @@ def _require_new_tag(config: Config, tag: str) -> None:
     except ReleaseLogError as exc:
         raise CaptureError(str(exc)) from None
     if log.get(tag) is not None:
-        raise BadCaptureInput(f"release {tag} is already in the release log; a tag is captured once "
-                              "(choose a new tag)")
+        raise BadCaptureInput(f"release {tag} is already in the release log; a tag is captured once (choose a new tag)")
 
 
 async def _host_platform(config: Config, transport, warn) -> str | None:
@@ -195,6 +229,7 @@ async def _host_platform(config: Config, transport, warn) -> str | None:
     from console.engine.incident import make_transport
     from console.failures import TransportError
     from console.host_facts import probe_host
+
     own = transport is None
     link = make_transport(config) if own else transport
     try:
@@ -212,14 +247,13 @@ async def _host_platform(config: Config, transport, warn) -> str | None:
     return facts.platform
 
 
-def _write_bundle(config: Config, release_images: list[images.ReleaseImage], path: Path,
-                  captured_at: str) -> None:
+def _write_bundle(config: Config, release_images: list[images.ReleaseImage], path: Path, captured_at: str) -> None:
     from console.capture.compose_model import read_compose_files
+
     texts = read_compose_files(config)
     refs = {i.name: i.ref for i in release_images}
     pinned = pin_compose_files(texts, refs, {s.name: s.image for s in config.services})
-    entries = bundle_mod.bundle_entries(config.capture, {name: text.encode("utf-8")
-                                                         for name, text in pinned.items()})
+    entries = bundle_mod.bundle_entries(config.capture, {name: text.encode("utf-8") for name, text in pinned.items()})
     mtime = calendar.timegm(time.strptime(captured_at, "%Y-%m-%dT%H:%M:%SZ"))
     bundle_mod.write_bundle(entries, path, mtime)
 
@@ -243,26 +277,31 @@ def _snapshot(tools: database.PostgresTools, path: Path, report: CaptureReporter
     return result
 
 
-async def _upload(config: Config, transport, files: dict[str, Path], hashes: dict[str, str],
-                  report: CaptureReporter) -> dict[str, str]:
+async def _upload(
+    config: Config, transport, files: dict[str, Path], hashes: dict[str, str], report: CaptureReporter
+) -> dict[str, str]:
     """Upload to every target that needs the release (console.capture.targets); production's
     remote paths are returned. ``transport`` (if given) is production's; staging opens its own."""
     from console.capture.targets import upload_targets
+
     remote: dict[str, str] = {}
     for label, aimed in upload_targets(config):
         if label != "production":
-            report.step(f"uploading {len(files)} artifacts to {label} "
-                        f"{aimed.target.host}:{aimed.target.port}:{aimed.target.artifacts_dir}")
-        paths = await _upload_to(aimed, transport if label == "production" else None, files, hashes, report,
-                                 label)
+            report.step(
+                f"uploading {len(files)} artifacts to {label} "
+                f"{aimed.target.host}:{aimed.target.port}:{aimed.target.artifacts_dir}"
+            )
+        paths = await _upload_to(aimed, transport if label == "production" else None, files, hashes, report, label)
         remote = remote or paths
     return remote
 
 
-async def _upload_to(config: Config, transport, files: dict[str, Path], hashes: dict[str, str],
-                     report: CaptureReporter, label: str) -> dict[str, str]:
+async def _upload_to(
+    config: Config, transport, files: dict[str, Path], hashes: dict[str, str], report: CaptureReporter, label: str
+) -> dict[str, str]:
     from console.engine.incident import make_transport
     from console.failures import TransportError
+
     own = transport is None
     if own:
         transport = make_transport(config)
@@ -272,8 +311,7 @@ async def _upload_to(config: Config, transport, files: dict[str, Path], hashes: 
         except TransportError as exc:
             where = "the host" if label == "production" else f"the {label} host"
             raise CaptureError(f"cannot reach {where}: {exc}") from None
-        return await upload_artifacts(transport, config.target.artifacts_dir, files, hashes,
-                                      report.upload_progress)
+        return await upload_artifacts(transport, config.target.artifacts_dir, files, hashes, report.upload_progress)
     finally:
         if own:
             await transport.close()

@@ -14,8 +14,7 @@ class CaptureReporter:
     def warning(self, message: str) -> None:
         """Something the operator must know that does not stop the capture."""
 
-    def push_progress(self, image: str, layer: str | None, status: str, current: int | None,
-                      total: int | None) -> None:
+    def push_progress(self, image: str, layer: str | None, status: str, current: int | None, total: int | None) -> None:
         """One event of a push stream (per image and layer)."""
 
     def upload_progress(self, name: str, done: int, total: int) -> None:

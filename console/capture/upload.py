@@ -9,8 +9,8 @@ host's SHA256SUMS.txt appended, once per file.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from console.capture.checksums import lines_to_append
 from console.capture.errors import CaptureError
@@ -34,12 +34,12 @@ def append_sums(artifacts_dir: str) -> list[str]:
 
 def mkdir_artifacts(artifacts_dir: str) -> list[str]:
     """Create the artifacts directory (and any missing parent) 0700: it holds env files and dumps."""
-    return argv("sh", "-c", 'umask 077 && mkdir -p -- "$1"', "sh",
-                require_remote_path(artifacts_dir, "artifacts directory"))
+    return argv(
+        "sh", "-c", 'umask 077 && mkdir -p -- "$1"', "sh", require_remote_path(artifacts_dir, "artifacts directory")
+    )
 
 
-async def _run(transport, command: list[str], what: str, *, stdin: bytes | None = None,
-               timeout: float = 120):
+async def _run(transport, command: list[str], what: str, *, stdin: bytes | None = None, timeout: float = 120):
     try:
         result = await transport.run(command, timeout=timeout, capture=True, stdin=stdin)
     except TransportError as exc:
@@ -61,8 +61,13 @@ async def remote_hashes(transport, paths: list[str]) -> dict[str, str]:
     return {name: hashes[-1] for name, hashes in art.parse_sha256sums(result.stdout).items()}
 
 
-async def upload_artifacts(transport, artifacts_dir: str, files: dict[str, Path], hashes: dict[str, str],
-                           on_progress: UploadProgress | None = None) -> dict[str, str]:
+async def upload_artifacts(
+    transport,
+    artifacts_dir: str,
+    files: dict[str, Path],
+    hashes: dict[str, str],
+    on_progress: UploadProgress | None = None,
+) -> dict[str, str]:
     """Upload ``files`` (name -> local path) into ``artifacts_dir``, prove their sha256 on the
     host, then append them to the host's SHA256SUMS.txt. Returns name -> remote path."""
     existing = await remote_sums(transport, artifacts_dir)
@@ -79,20 +84,25 @@ async def upload_artifacts(transport, artifacts_dir: str, files: dict[str, Path]
             # A resumed upload trusted a stale prefix: send the whole file once more.
             await _put(transport, local, remote[name], name, on_progress, resume=False)
     computed = await remote_hashes(transport, list(remote.values()))
-    wrong = [f"{name}: host has {computed.get(name)}, expected {hashes[name]}" for name in files
-             if computed.get(name) != hashes[name]]
+    wrong = [
+        f"{name}: host has {computed.get(name)}, expected {hashes[name]}"
+        for name in files
+        if computed.get(name) != hashes[name]
+    ]
     if wrong:
         raise CaptureError("uploaded artifacts do not match their sha256 on the host: " + "; ".join(wrong))
     if addition:
         if existing and not existing.endswith("\n"):
             addition = "\n" + addition
-        await _run(transport, append_sums(artifacts_dir), "appending to SHA256SUMS.txt on the host",
-                   stdin=addition.encode())
+        await _run(
+            transport, append_sums(artifacts_dir), "appending to SHA256SUMS.txt on the host", stdin=addition.encode()
+        )
     return remote
 
 
-async def _put(transport, local: Path, remote: str, name: str, on_progress: UploadProgress | None,
-               *, resume: bool) -> None:
+async def _put(
+    transport, local: Path, remote: str, name: str, on_progress: UploadProgress | None, *, resume: bool
+) -> None:
     progress = (lambda done, total: on_progress(name, done, total)) if on_progress else None
     try:
         await transport.sftp_put(local, remote, progress=progress, resume=resume)

@@ -6,16 +6,20 @@ File names follow the runbook: ``<TAG>-compose.tar.gz``, ``<TAG>-images.tar`` an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from console.commands.base import argv, docker
-from console.validate import (UnsafeValue, require_image, require_image_ref, require_registry,
-                              require_remote_path, require_tag)
+from console.validate import (
+    UnsafeValue,
+    require_image,
+    require_image_ref,
+    require_registry,
+    require_remote_path,
+    require_tag,
+)
 
 SHA256SUMS = "SHA256SUMS.txt"
 
@@ -39,22 +43,41 @@ def extract_bundle(artifacts_dir: str, tag: str, project_dir: str) -> list[str]:
     files become the deploy user's own (no owner/mode from the archive), and existing
     directories such as the project directory keep their metadata.
     """
-    return argv("tar", "-xzf", bundle_path(artifacts_dir, tag),
-                "-C", require_remote_path(project_dir, "project directory"),
-                "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir")
+    return argv(
+        "tar",
+        "-xzf",
+        bundle_path(artifacts_dir, tag),
+        "-C",
+        require_remote_path(project_dir, "project directory"),
+        "--no-same-owner",
+        "--no-same-permissions",
+        "--no-overwrite-dir",
+    )
 
 
-def extract_bundle_member(artifacts_dir: str, tag: str, project_dir: str,
-                          member: str | Sequence[str]) -> list[str]:
+def extract_bundle_member(artifacts_dir: str, tag: str, project_dir: str, member: str | Sequence[str]) -> list[str]:
     """Unpack named files of a bundle (staging takes the compose files and keeps its own env files)."""
     members = [member] if isinstance(member, str) else list(member)
     for name in members or [""]:
-        if not name or name.startswith(("/", "-")) or ".." in name.split("/") \
-                or not all(c.isprintable() and not c.isspace() for c in name):
+        if (
+            not name
+            or name.startswith(("/", "-"))
+            or ".." in name.split("/")
+            or not all(c.isprintable() and not c.isspace() for c in name)
+        ):
             raise UnsafeValue(f"refusing bundle member {name!r}: give a plain relative path")
-    return argv("tar", "-xzf", bundle_path(artifacts_dir, tag),
-                "-C", require_remote_path(project_dir, "project directory"),
-                "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir", "--", members)
+    return argv(
+        "tar",
+        "-xzf",
+        bundle_path(artifacts_dir, tag),
+        "-C",
+        require_remote_path(project_dir, "project directory"),
+        "--no-same-owner",
+        "--no-same-permissions",
+        "--no-overwrite-dir",
+        "--",
+        members,
+    )
 
 
 def list_bundle(artifacts_dir: str, tag: str) -> list[str]:
@@ -164,7 +187,7 @@ def checksum_problem(filename: str, listed: dict[str, list[str]], computed: dict
 
 @dataclass(frozen=True)
 class BundleMember:
-    kind: str          # the tar type letter: "-" file, "d" dir, "l" symlink, "h" hard link, ...
+    kind: str  # the tar type letter: "-" file, "d" dir, "l" symlink, "h" hard link, ...
     name: str
     link_target: str | None = None
 
@@ -173,7 +196,8 @@ class BundleMember:
 # instead of a size, symlinks end "name -> target", hard links "name link to target".
 _TAR_LINE = re.compile(
     r"(?P<kind>[-dlhcbpsC])[rwxsStT-]{9}\S*\s+\S+\s+[0-9,]+\s+\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}(?::\d{2})?\s(?P<rest>.+)",
-    re.ASCII)
+    re.ASCII,
+)
 
 
 def parse_bundle_listing(text: str) -> list[BundleMember]:
@@ -181,7 +205,7 @@ def parse_bundle_listing(text: str) -> list[BundleMember]:
     for line in text.splitlines():
         match = _TAR_LINE.fullmatch(line.rstrip("\r"))
         if match is None:
-            if line.strip():   # never let a line we cannot read hide a member
+            if line.strip():  # never let a line we cannot read hide a member
                 members.append(BundleMember(kind="?", name=line.strip()))
             continue
         kind, rest, target = match["kind"], match["rest"], None

@@ -47,28 +47,60 @@ def _image_args(tag: str, dockerfile: str, args: Iterable[tuple[str, str]], targ
     return out
 
 
-def buildx_build(tag: str, context: str, dockerfile: str, args: Sequence[tuple[str, str]] = (),
-                 target: str | None = None, platform: str | None = None) -> list[str]:
+def buildx_build(
+    tag: str,
+    context: str,
+    dockerfile: str,
+    args: Sequence[tuple[str, str]] = (),
+    target: str | None = None,
+    platform: str | None = None,
+) -> list[str]:
     """BuildKit through buildx; ``--load`` puts the image in the local daemon for tag/push/save."""
-    return docker("buildx", "build", "--load", "--progress=plain", _platform(platform),
-                  _image_args(tag, dockerfile, args, target), "--", context)
+    return docker(
+        "buildx",
+        "build",
+        "--load",
+        "--progress=plain",
+        _platform(platform),
+        _image_args(tag, dockerfile, args, target),
+        "--",
+        context,
+    )
 
 
-def legacy_build(tag: str, context: str, dockerfile: str, args: Sequence[tuple[str, str]] = (),
-                 target: str | None = None, platform: str | None = None) -> list[str]:
+def legacy_build(
+    tag: str,
+    context: str,
+    dockerfile: str,
+    args: Sequence[tuple[str, str]] = (),
+    target: str | None = None,
+    platform: str | None = None,
+) -> list[str]:
     """The classic builder (run with ``DOCKER_BUILDKIT=0``): no ``RUN --mount``, no ``# syntax=``."""
-    return docker("build", "--rm", "--force-rm", _platform(platform),
-                  _image_args(tag, dockerfile, args, target), "--", context)
+    return docker(
+        "build", "--rm", "--force-rm", _platform(platform), _image_args(tag, dockerfile, args, target), "--", context
+    )
 
 
-def compose_build(project_name: str, project_dir: str, compose_files: Sequence[str],
-                  services: Sequence[str]) -> list[str]:
+def compose_build(
+    project_name: str, project_dir: str, compose_files: Sequence[str], services: Sequence[str]
+) -> list[str]:
     """``docker compose build`` of the named services (platform via ``DOCKER_DEFAULT_PLATFORM``)."""
     files = [part for name in compose_files for part in ("-f", name)]
     if not services:
         raise UnsafeValue("refusing to build: name at least one service")
-    return argv("docker", "compose", "-p", project_name, files, "--project-directory", project_dir,
-                "build", "--", list(services))
+    return argv(
+        "docker",
+        "compose",
+        "-p",
+        project_name,
+        files,
+        "--project-directory",
+        project_dir,
+        "build",
+        "--",
+        list(services),
+    )
 
 
 def build_env(builder: str, platform: str | None) -> dict[str, str]:

@@ -18,7 +18,7 @@ from console.validate import UnsafeValue
 
 _NAME = re.compile(r"[A-Za-z0-9_.@+/-]+")
 
-_SCRIPT = r'''set -eu
+_SCRIPT = r"""set -eu
 b=$1; flavour=$2; n=$3; shift 3
 d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
 compose=""; env=""; i=0
@@ -41,7 +41,7 @@ if [ "$flavour" = v2 ]; then
   docker compose -p evidence $files --project-directory "$d" config --format json
 else
   docker-compose -p evidence $files --project-directory "$d" config
-fi'''
+fi"""
 
 
 def _checked(name: str) -> str:
@@ -50,12 +50,18 @@ def _checked(name: str) -> str:
     return name
 
 
-def resolved_model(flavour: str, artifacts_dir: str, tag: str, compose_files: Sequence[str],
-                   env_files: Sequence[str] = ()) -> list[str]:
+def resolved_model(
+    flavour: str, artifacts_dir: str, tag: str, compose_files: Sequence[str], env_files: Sequence[str] = ()
+) -> list[str]:
     if flavour not in ("docker compose", "docker-compose"):
         raise UnsafeValue(f"refusing compose command {flavour!r}")
     if not compose_files:
         raise UnsafeValue("refusing an empty list of compose files")
     names = [_checked(n) for n in compose_files] + [_checked(n) for n in env_files]
-    return sh(_SCRIPT, bundle_path(artifacts_dir, tag), "v2" if flavour == "docker compose" else "v1",
-              str(len(compose_files)), *names)
+    return sh(
+        _SCRIPT,
+        bundle_path(artifacts_dir, tag),
+        "v2" if flavour == "docker compose" else "v1",
+        str(len(compose_files)),
+        *names,
+    )

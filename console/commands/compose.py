@@ -13,8 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from console.commands.base import argv, user_argv
-from console.validate import (UnsafeValue, require_migration, require_project_name,
-                              require_remote_path, require_service)
+from console.validate import UnsafeValue, require_migration, require_project_name, require_remote_path, require_service
 
 COMPOSE_FLAVOURS = {"docker-compose": ("docker-compose",), "docker compose": ("docker", "compose")}
 MIGRATION_PLACEHOLDER = "{migration}"
@@ -24,11 +23,15 @@ Via = Literal["run", "exec"]
 class ComposeCommands:
     """Builders bound to one target's compose flavour, project name, directory and compose files."""
 
-    def __init__(self, compose_command: str, project_name: str, project_dir: str,
-                 compose_file: str | Sequence[str] = "docker-compose.yml") -> None:
+    def __init__(
+        self,
+        compose_command: str,
+        project_name: str,
+        project_dir: str,
+        compose_file: str | Sequence[str] = "docker-compose.yml",
+    ) -> None:
         if compose_command not in COMPOSE_FLAVOURS:
-            raise UnsafeValue(
-                f"refusing compose command {compose_command!r}: use one of {', '.join(COMPOSE_FLAVOURS)}")
+            raise UnsafeValue(f"refusing compose command {compose_command!r}: use one of {', '.join(COMPOSE_FLAVOURS)}")
         names = [compose_file] if isinstance(compose_file, str) else list(compose_file)
         if not names:
             raise UnsafeValue("refusing an empty list of compose files")
@@ -42,10 +45,11 @@ class ComposeCommands:
         self.compose_file = self.compose_files[0]
 
     @classmethod
-    def for_target(cls, target) -> "ComposeCommands":
+    def for_target(cls, target) -> ComposeCommands:
         """From a :class:`console.config.Target`: its compose files, and its compose flavour as
         configured or, with ``compose_command = "auto"``, as detected on the host."""
         from console.host_facts import flavour_for
+
         files = getattr(target, "compose_files", None) or (getattr(target, "compose_file", "docker-compose.yml"),)
         return cls(flavour_for(target), target.project_name, target.project_dir, files)
 
@@ -55,20 +59,25 @@ class ComposeCommands:
 
     def compose(self, *args: str | Sequence[str]) -> list[str]:
         files = [part for name in self.compose_files for part in ("-f", name)]
-        return argv(COMPOSE_FLAVOURS[self.compose_command], "-p", self.project_name,
-                    files, "--project-directory", self.project_dir, *args)
+        return argv(
+            COMPOSE_FLAVOURS[self.compose_command],
+            "-p",
+            self.project_name,
+            files,
+            "--project-directory",
+            self.project_dir,
+            *args,
+        )
 
     # -- Running commands inside a service ------------------------------------------------
     # `run`/`exec` always get -T: over SSH there is no terminal, and compose v1 otherwise
     # tries to allocate one and fails ("the input device is not a TTY").
 
     def run_rm(self, service: str, command: Iterable[str]) -> list[str]:
-        return self.compose("run", "--rm", "-T", require_service(service),
-                            user_argv(command, "service command"))
+        return self.compose("run", "--rm", "-T", require_service(service), user_argv(command, "service command"))
 
     def exec_(self, service: str, command: Iterable[str]) -> list[str]:
-        return self.compose("exec", "-T", require_service(service),
-                            user_argv(command, "service command"))
+        return self.compose("exec", "-T", require_service(service), user_argv(command, "service command"))
 
     def _in_service(self, via: Via, service: str, command: Iterable[str]) -> list[str]:
         if via == "run":
@@ -83,8 +92,7 @@ class ComposeCommands:
     def maintenance_off(self, service: str, command: Iterable[str], via: Via = "run") -> list[str]:
         return self._in_service(via, service, command)
 
-    def migrate_rollback(self, service: str, template: Iterable[str], migration: str,
-                         via: Via = "run") -> list[str]:
+    def migrate_rollback(self, service: str, template: Iterable[str], migration: str, via: Via = "run") -> list[str]:
         """``via="run"``: a one-off container of the release still deployed (before ``down``);
         ``via="exec"``: inside the running service, the seed's order (after ``up``)."""
         migration = require_migration(migration)
@@ -98,8 +106,9 @@ class ComposeCommands:
         if via == "run":
             # read-only, and run even in a dry run: start no dependency (`run` would start any
             # stopped depends_on service); the database it reads is already up.
-            return self.compose("run", "--rm", "--no-deps", "-T", require_service(service),
-                                user_argv(command, "service command"))
+            return self.compose(
+                "run", "--rm", "--no-deps", "-T", require_service(service), user_argv(command, "service command")
+            )
         return self._in_service(via, service, command)
 
     def smoke_test(self, service: str, command: Iterable[str], via: Via = "exec") -> list[str]:
@@ -136,13 +145,17 @@ class ComposeCommands:
         return self.compose("ps", "--format", "json", "-a")
 
     def logs_tail(self, n: int = 50, services: Iterable[str] = ()) -> list[str]:
-        return self.compose("logs", "--no-color", f"--tail={_count(n)}",
-                            [require_service(s) for s in services])
+        return self.compose("logs", "--no-color", f"--tail={_count(n)}", [require_service(s) for s in services])
 
-    def logs_follow(self, tail: int = 50, services: Iterable[str] = (),
-                    timestamps: bool = True) -> list[str]:
-        return self.compose("logs", "-f", "--no-color", f"--tail={_count(tail)}",
-                            ["-t"] if timestamps else [], [require_service(s) for s in services])
+    def logs_follow(self, tail: int = 50, services: Iterable[str] = (), timestamps: bool = True) -> list[str]:
+        return self.compose(
+            "logs",
+            "-f",
+            "--no-color",
+            f"--tail={_count(tail)}",
+            ["-t"] if timestamps else [],
+            [require_service(s) for s in services],
+        )
 
     def config_services(self) -> list[str]:
         return self.compose("config", "--services")

@@ -21,7 +21,7 @@ def backup_path(env_file: str, incident_id: str) -> str:
 # The first backup of an incident is the state before the incident: a repeated hotfix
 # (or a retry after a lost link) keeps it instead of overwriting it with an edited file.
 _BACKUP = (
-    'set -e\n'
+    "set -e\n"
     'if [ -e "$2" ]; then echo "keeping existing backup $2"; exit 0; fi\n'
     'cp -p -- "$1" "$2"\n'
     'echo "backed up $1 to $2"\n'
@@ -43,7 +43,7 @@ def restore_env_file(env_file: str, incident_id: str) -> list[str]:
 # It prints key names only. Keys named in argv ($2...) must match stdin exactly, so a
 # truncated stdin fails instead of half-applying. The copy keeps owner and mode; mv
 # makes the swap atomic.
-_SET_AWK = r'''
+_SET_AWK = r"""
 BEGIN {
   for (i = 1; i < ARGC - 1; i++) { order[++nwant] = ARGV[i]; want[ARGV[i]] = 1; delete ARGV[i] }
   while ((getline line < "/dev/stdin") > 0) {
@@ -71,17 +71,17 @@ END {
     if (!(k in done)) { print k "=" value[k]; print "added " k > "/dev/stderr" }
   }
 }
-'''
+"""
 
 _SET = (
-    'set -eu\n'
-    'f=$1; shift\n'
+    "set -eu\n"
+    "f=$1; shift\n"
     'tmp="$f.incident-console.tmp"\n'
-    'trap \'rm -f -- "$tmp"\' EXIT\n'
+    "trap 'rm -f -- \"$tmp\"' EXIT\n"
     'cp -p -- "$f" "$tmp"\n'
     'awk "$0" "$@" "$f" > "$tmp"\n'
     'mv -f -- "$tmp" "$f"\n'
-    'trap - EXIT\n'
+    "trap - EXIT\n"
 )
 
 
@@ -108,8 +108,9 @@ def set_keys_stdin(values: Mapping[str, Secret | str]) -> SecretBytes:
             raise UnsafeValue(f"refusing value for {require_env_key(key)}: not a string")
         if _breaks_lines(value):
             raise UnsafeValue(f"refusing value for {require_env_key(key)}: it contains a line break or NUL")
-    return SecretBytes("".join(f"{require_env_key(key)}={_revealed(value)}\n"
-                               for key, value in values.items()).encode("utf-8"))
+    return SecretBytes(
+        "".join(f"{require_env_key(key)}={_revealed(value)}\n" for key, value in values.items()).encode("utf-8")
+    )
 
 
 def _revealed(value: Secret | str):
@@ -122,5 +123,5 @@ def _breaks_lines(value: Secret | str) -> bool:
 
 def list_env_keys(env_file: str) -> list[str]:
     """Print the names of the keys assigned in ``env_file``, one per line, never values."""
-    script = r's/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}\([A-Za-z_][A-Za-z0-9_]*\)[[:space:]]*=.*/\2/p'
+    script = r"s/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}\([A-Za-z_][A-Za-z0-9_]*\)[[:space:]]*=.*/\2/p"
     return argv("sed", "-n", script, "--", require_remote_path(env_file, "env file"))

@@ -21,8 +21,17 @@ def curl_health(url: str, timeout: float) -> list[str]:
 
 def curl_status(url: str, timeout: float) -> list[str]:
     """Body then a marker line with the status code, for checks expecting a non-200 status."""
-    return argv("curl", "-sS", "--proto", "=http,https", "--max-time", _seconds(timeout),
-                "-w", STATUS_MARKER.replace("\n", r"\n") + "%{http_code}\n", require_url(url))
+    return argv(
+        "curl",
+        "-sS",
+        "--proto",
+        "=http,https",
+        "--max-time",
+        _seconds(timeout),
+        "-w",
+        STATUS_MARKER.replace("\n", r"\n") + "%{http_code}\n",
+        require_url(url),
+    )
 
 
 def parse_curl_status(output: str) -> tuple[int | None, str]:

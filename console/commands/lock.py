@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from console.commands.base import argv, sh
-from console.validate import (UnsafeValue, require_holder, require_incident_id, require_iso_time,
-                              require_remote_path)
+from console.validate import UnsafeValue, require_holder, require_incident_id, require_iso_time, require_remote_path
 
 LOCK_NAME = ".incident-console.lock"
 # Exit status of acquire_lock when the lock directory already exists (EX_TEMPFAIL):
@@ -23,11 +22,7 @@ LOCK_NOT_OURS_EXIT = 76
 # Exit status of lock_state when there is no lock directory at all.
 NOT_LOCKED_EXIT = 3
 
-_RELEASE_OWN = (
-    '[ -d "$1" ] || exit 0\n'
-    'grep -qxF "incident=$2" "$1/info" 2>/dev/null || exit 76\n'
-    'rm -rf -- "$1"\n'
-)
+_RELEASE_OWN = '[ -d "$1" ] || exit 0\ngrep -qxF "incident=$2" "$1/info" 2>/dev/null || exit 76\nrm -rf -- "$1"\n'
 _STATE = '[ -d "$1" ] || exit 3\ncat -- "$1/info" 2>/dev/null\nexit 0\n'
 
 # If the info file cannot be written the directory is removed again, so a half-taken
@@ -36,7 +31,7 @@ _ACQUIRE = (
     'if ! LC_ALL=C mkdir -- "$1"; then [ -d "$1" ] && exit 75; exit 1; fi\n'
     'if ! printf "holder=%s\\nincident=%s\\nsince=%s\\n" "$2" "$3" "$4" > "$1/info"; then\n'
     '  rm -f -- "$1/info"; rmdir -- "$1"; exit 1\n'
-    'fi\n'
+    "fi\n"
 )
 
 
@@ -49,14 +44,18 @@ def require_lock_dir(lock_dir: str, project_dir: str) -> str:
     lock_dir = require_remote_path(lock_dir, "lock directory")
     project = require_remote_path(project_dir, "project directory")
     if not lock_dir.startswith(project.rstrip("/") + "/") or not lock_dir.endswith("/" + LOCK_NAME):
-        raise UnsafeValue(
-            f"refusing lock directory {lock_dir!r}: it must be inside {project!r} and named {LOCK_NAME}")
+        raise UnsafeValue(f"refusing lock directory {lock_dir!r}: it must be inside {project!r} and named {LOCK_NAME}")
     return lock_dir
 
 
 def acquire_lock(lock_dir: str, project_dir: str, holder: str, incident_id: str, since_iso: str) -> list[str]:
-    return sh(_ACQUIRE, require_lock_dir(lock_dir, project_dir), require_holder(holder),
-              require_incident_id(incident_id), require_iso_time(since_iso))
+    return sh(
+        _ACQUIRE,
+        require_lock_dir(lock_dir, project_dir),
+        require_holder(holder),
+        require_incident_id(incident_id),
+        require_iso_time(since_iso),
+    )
 
 
 def read_lock(lock_dir: str, project_dir: str) -> list[str]:
@@ -100,8 +99,10 @@ class LockInfo:
     since: str | None
 
     def describe(self) -> str:
-        return (f"held by {self.holder or 'unknown'} for incident {self.incident_id or 'unknown'}"
-                f" since {self.since or 'unknown'}")
+        return (
+            f"held by {self.holder or 'unknown'} for incident {self.incident_id or 'unknown'}"
+            f" since {self.since or 'unknown'}"
+        )
 
 
 def parse_lock_info(text: str) -> LockInfo:
@@ -110,5 +111,8 @@ def parse_lock_info(text: str) -> LockInfo:
         key, sep, value = line.partition("=")
         if sep and key.strip() in ("holder", "incident", "since") and key.strip() not in fields:
             fields[key.strip()] = value.strip()
-    return LockInfo(holder=fields.get("holder") or None, incident_id=fields.get("incident") or None,
-                    since=fields.get("since") or None)
+    return LockInfo(
+        holder=fields.get("holder") or None,
+        incident_id=fields.get("incident") or None,
+        since=fields.get("since") or None,
+    )

@@ -21,14 +21,14 @@ class PsParseError(ValueError):
 
 @dataclass(frozen=True)
 class ServiceState:
-    name: str                  # container name
-    service: str | None        # compose service; None when it cannot be derived
-    state: str                 # docker's word: running, exited, restarting, paused, created, dead...
+    name: str  # container name
+    service: str | None  # compose service; None when it cannot be derived
+    state: str  # docker's word: running, exited, restarting, paused, created, dead...
     running: bool
-    health: str | None         # healthy, unhealthy, starting; None without a healthcheck
-    exit_code: int | None      # only for containers that have stopped
-    status: str = ""           # compose's own human text ("Up 2 minutes (healthy)", "Exit 1")
-    one_off: bool = False      # a `run` container rather than the service itself
+    health: str | None  # healthy, unhealthy, starting; None without a healthcheck
+    exit_code: int | None  # only for containers that have stopped
+    status: str = ""  # compose's own human text ("Up 2 minutes (healthy)", "Exit 1")
+    one_off: bool = False  # a `run` container rather than the service itself
 
 
 def parse_ps(output: str, flavour: str = "docker compose", project_name: str | None = None) -> list[ServiceState]:
@@ -43,6 +43,7 @@ def parse_ps(output: str, flavour: str = "docker compose", project_name: str | N
 
 
 # -- v2 JSON -------------------------------------------------------------------------------
+
 
 def _parse_json(text: str) -> list[ServiceState]:
     if text[0] == "[":
@@ -68,7 +69,7 @@ def _from_json(item: dict) -> ServiceState:
     raw_state = str(item.get("State") or "").strip()
     status = str(item.get("Status") or "")
     state = raw_state.lower()
-    if state.startswith("up"):        # early v2 releases put the human text in State
+    if state.startswith("up"):  # early v2 releases put the human text in State
         state = "running"
     health = str(item.get("Health") or "").strip().lower() or _health_from_status(status or raw_state)
     running = state == "running"
@@ -78,12 +79,19 @@ def _from_json(item: dict) -> ServiceState:
         exit_code = code if isinstance(code, int) and not isinstance(code, bool) else _exit_from_status(status)
     labels = item.get("Labels")
     name = str(item.get("Name") or item.get("Names") or "")
-    one_off = ((isinstance(labels, str) and "com.docker.compose.oneoff=True" in labels)
-               or re.search(r"[-_]run[-_][0-9a-f]{12}$", name) is not None)
-    return ServiceState(name=name,
-                        service=str(item["Service"]) if item.get("Service") else None,
-                        state=state or "unknown", running=running, health=health or None,
-                        exit_code=exit_code, status=status or raw_state, one_off=one_off)
+    one_off = (isinstance(labels, str) and "com.docker.compose.oneoff=True" in labels) or re.search(
+        r"[-_]run[-_][0-9a-f]{12}$", name
+    ) is not None
+    return ServiceState(
+        name=name,
+        service=str(item["Service"]) if item.get("Service") else None,
+        state=state or "unknown",
+        running=running,
+        health=health or None,
+        exit_code=exit_code,
+        status=status or raw_state,
+        one_off=one_off,
+    )
 
 
 def _health_from_status(status: str) -> str | None:
@@ -119,7 +127,7 @@ def _parse_v1_table(output: str, project_name: str | None) -> list[ServiceState]
     header = next((i for i, line in enumerate(lines) if line.split() == _V1_HEADER), None)
     if header is None or header + 1 >= len(lines) or set(lines[header + 1].strip()) != {"-"}:
         raise PsParseError("compose ps output is neither JSON nor the docker-compose v1 table")
-    body = [line for line in lines[header + 2:] if line.strip()]
+    body = [line for line in lines[header + 2 :] if line.strip()]
     if not body:
         return []
     command_at, state_at, ports_at = _v1_columns(lines[header], body)
@@ -185,8 +193,9 @@ def _v1_service(name: str, project_name: str | None) -> tuple[str | None, bool]:
     prefix = re.sub(r"[^-_a-z0-9]", "", require_project_name(project_name).lower())
     match = re.fullmatch(
         re.escape(prefix) + r"_(?P<service>[A-Za-z0-9][A-Za-z0-9_.-]*?)(?P<run>_run)?"
-                            r"_(?:\d+|[0-9a-f]{12})(?:_[0-9a-f]{12})?",
-        name)
+        r"_(?:\d+|[0-9a-f]{12})(?:_[0-9a-f]{12})?",
+        name,
+    )
     if match is None:
         return None, False
     return match["service"], bool(match["run"])

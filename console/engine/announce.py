@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from console.config import Config
-from console.journal import Journal
+from console.incident.journal import Journal
 from console.notify import make_notifier, make_outbox
 from console.notify.messages import context_from_state
 from console.notify.notifier import Notifier
@@ -22,7 +22,7 @@ def incident_notifier(config: Config, journal: Journal | None) -> Notifier | Non
         return None
     try:
         context = context_from_state(journal.state)
-    except ValueError:   # not an incident (no incident_opened): nobody is told about it
+    except ValueError:  # not an incident (no incident_opened): nobody is told about it
         return None
     outbox = make_outbox(config, journal.directory, journal.record)
     return make_notifier(config, outbox, context)

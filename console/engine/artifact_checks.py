@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import posixpath
 
-from console.incident.records import Artifact
 from console.commands import artifacts as art
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult
+from console.incident.records import Artifact
 from console.transport.streams import TRUNCATED_MARK
 
 
@@ -24,15 +24,19 @@ def release_files(artifacts_dir: str, tag: str, use_registry: bool) -> list[str]
     return files
 
 
-async def verify_release_artifacts(ctx: StepContext, tag: str, recorded: dict[str, str],
-                                   use_registry: bool) -> ActionResult:
+async def verify_release_artifacts(
+    ctx: StepContext, tag: str, recorded: dict[str, str], use_registry: bool
+) -> ActionResult:
     target = ctx.config.target
     paths = release_files(target.artifacts_dir, tag, use_registry)
     names = [posixpath.basename(p) for p in paths]
     listed_result = await ctx.run(art.read_sha256sums(target.artifacts_dir), timeout=60)
     if not listed_result.ok:
-        return ActionResult(False, f"cannot read {art.sha256sums_path(target.artifacts_dir)} on the host: "
-                                   f"{listed_result.stderr.strip() or listed_result.exit_status}")
+        return ActionResult(
+            False,
+            f"cannot read {art.sha256sums_path(target.artifacts_dir)} on the host: "
+            f"{listed_result.stderr.strip() or listed_result.exit_status}",
+        )
     listed = art.parse_sha256sums(listed_result.stdout)
     computed_result = await ctx.run(art.sha256sum(paths), timeout=600)
     computed = art.parse_sha256sums(computed_result.stdout)
@@ -49,17 +53,17 @@ async def verify_release_artifacts(ctx: StepContext, tag: str, recorded: dict[st
             problems.append(f"{name} has no sha256 recorded in the release log for {tag}")
         elif computed[name][-1] != expected:
             problems.append(f"{name} has sha256 {computed[name][-1]}, the release log recorded {expected} at capture")
-    detail: dict[str, dict[str, str | None]] = {"files": {n: computed[n][-1] if computed.get(n) else None
-                                                          for n in names}}
+    detail: dict[str, dict[str, str | None]] = {
+        "files": {n: computed[n][-1] if computed.get(n) else None for n in names}
+    }
     for name, digest in detail["files"].items():
-        ctx.record(Artifact(tag=tag, file=name, sha256=digest, verified=not problems, source="host",
-                            on=ctx.host))
+        ctx.record(Artifact(tag=tag, file=name, sha256=digest, verified=not problems, source="host", on=ctx.host))
     if problems:
         return ActionResult(False, "artifact check failed, nothing was changed: " + "; ".join(problems), detail)
     return ActionResult(True, f"{', '.join(names)} match SHA256SUMS.txt and the release log", detail)
 
 
-SHOWN_LISTING_LINES = 20   # members shown in the step's output; the rest are checked, not shown
+SHOWN_LISTING_LINES = 20  # members shown in the step's output; the rest are checked, not shown
 
 
 class _ListingScan:
@@ -75,24 +79,23 @@ class _ListingScan:
         self.forward = forward
         self.count = 0
         self.problems: list[str] = []
-        self.found: set[str] = set()   # the compose files seen among the members
+        self.found: set[str] = set()  # the compose files seen among the members
 
     def __call__(self, stream: str, lines: list[str]) -> None:
         if stream != "stdout":
             self.forward(stream, lines)
             return
         if self.count < SHOWN_LISTING_LINES:
-            self.forward(stream, lines[:SHOWN_LISTING_LINES - self.count])
+            self.forward(stream, lines[: SHOWN_LISTING_LINES - self.count])
         for line in lines:
-            if TRUNCATED_MARK in line:   # a name too long to read whole is not checked by halves
+            if TRUNCATED_MARK in line:  # a name too long to read whole is not checked by halves
                 self.problems.append(f"listing line too long to check ({len(line)} characters)")
                 self.count += 1
                 continue
             members = art.parse_bundle_listing(line)
             self.count += len(members)
             self.problems.extend(art.unsafe_members(members))
-            self.found.update(m.name.lstrip("./") for m in members
-                              if m.name.lstrip("./") in self.compose_files)
+            self.found.update(m.name.lstrip("./") for m in members if m.name.lstrip("./") in self.compose_files)
 
 
 async def verify_bundle_members(ctx: StepContext, tag: str) -> ActionResult:
@@ -102,8 +105,9 @@ async def verify_bundle_members(ctx: StepContext, tag: str) -> ActionResult:
     """
     compose_files = ctx.config.capture.compose_files or (ctx.config.capture.compose_file,)
     scan = _ListingScan(compose_files, ctx.emit_output)
-    result = await ctx.transport.run(art.list_bundle(ctx.config.target.artifacts_dir, tag), timeout=120,
-                                     on_output=scan, capture=True)
+    result = await ctx.transport.run(
+        art.list_bundle(ctx.config.target.artifacts_dir, tag), timeout=120, on_output=scan, capture=True
+    )
     if not result.ok:
         return ActionResult(False, f"cannot list the bundle: {result.stderr.strip() or result.exit_status}")
     if not scan.count:

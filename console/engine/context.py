@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from console.config import Config
 from console.failures import PreconditionFailed
+from console.incident.journal import Journal
 from console.incident.records import Record
-from console.journal import Journal
 from console.transport.base import CommandResult, Transport
 
 
@@ -18,13 +19,13 @@ class StepContext:
     transport: Transport
     journal: Journal | None
     emit_output: Callable[[str, list[str]], None] = lambda stream, lines: None
-    state: dict[str, Any] = field(default_factory=dict)   # shared between the steps of one run
+    state: dict[str, Any] = field(default_factory=dict)  # shared between the steps of one run
     dry_run: bool = False
     operator: str = ""
-    staging_transport: Transport | None = None   # its own connection: staging is another host
-    host: str = "target"                          # which host this context is aimed at
+    staging_transport: Transport | None = None  # its own connection: staging is another host
+    host: str = "target"  # which host this context is aimed at
 
-    def on(self, host: str) -> "StepContext":
+    def on(self, host: str) -> StepContext:
         """This context aimed at ``host``: the same journal and output, that host's config and link."""
         if host == "target":
             return self
@@ -34,11 +35,17 @@ class StepContext:
             raise PreconditionFailed("this step runs on staging, but no [staging] target is configured")
         return replace(self, config=self.config.on_staging(), transport=self.staging_transport, host=host)
 
-    async def run(self, argv: list[str], timeout: float | None = None, *, capture: bool = True,
-                  stdin: bytes | None = None) -> CommandResult:
+    async def run(
+        self, argv: list[str], timeout: float | None = None, *, capture: bool = True, stdin: bytes | None = None
+    ) -> CommandResult:
         """Run a helper command for a built-in check, streaming its output to the step."""
-        return await self.transport.run(argv, timeout=timeout or self.config.target.command_timeout,
-                                        on_output=self.emit_output, capture=capture, stdin=stdin)
+        return await self.transport.run(
+            argv,
+            timeout=timeout or self.config.target.command_timeout,
+            on_output=self.emit_output,
+            capture=capture,
+            stdin=stdin,
+        )
 
     def record(self, record: Record) -> Record:
         """Journal ``record`` (not in a dry run); the journaled (stamped) record, else ``record``."""

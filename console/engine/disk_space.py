@@ -13,7 +13,7 @@ from console.engine.context import StepContext
 from console.engine.procedure import ActionResult
 from console.validate import UnsafeValue
 
-MARGIN_BYTES = 256 * 1024 * 1024    # metadata, the layer being unpacked twice, the log files meanwhile
+MARGIN_BYTES = 256 * 1024 * 1024  # metadata, the layer being unpacked twice, the log files meanwhile
 MARGIN_RATIO = 0.10
 
 
@@ -29,13 +29,17 @@ async def check_space_for_images(ctx: StepContext, tag: str) -> ActionResult:
     tarball = art.images_path(ctx.config.target.artifacts_dir, tag)
     size_result = await ctx.run(diskspace.file_size(tarball), timeout=60)
     if not size_result.ok:
-        return ActionResult(False, f"cannot read the size of {tarball}: "
-                                   f"{size_result.stderr.strip() or size_result.exit_status}")
+        return ActionResult(
+            False, f"cannot read the size of {tarball}: {size_result.stderr.strip() or size_result.exit_status}"
+        )
     root_result = await ctx.run(diskspace.docker_root_dir(), timeout=60)
     root = root_result.stdout.strip() if root_result.ok else ""
     if not root:
-        return ActionResult(False, "cannot ask dockerd where it keeps images (docker info): "
-                                   f"{root_result.stderr.strip() or root_result.exit_status}")
+        return ActionResult(
+            False,
+            "cannot ask dockerd where it keeps images (docker info): "
+            f"{root_result.stderr.strip() or root_result.exit_status}",
+        )
     df_result = await ctx.run(diskspace.free_space(root), timeout=60)
     if not df_result.ok:
         return ActionResult(False, f"df {root} failed: {df_result.stderr.strip() or df_result.exit_status}")
@@ -47,8 +51,11 @@ async def check_space_for_images(ctx: StepContext, tag: str) -> ActionResult:
     needed = space_needed(size)
     detail = {"tarball_bytes": size, "docker_root": root, "free_bytes": free, "needed_bytes": needed}
     if free < needed:
-        return ActionResult(False, f"not enough disk space to load {tag}'s images: {root} has {_mib(free)} free, "
-                                   f"{_mib(needed)} needed ({_mib(size)} tarball + margin); nothing was "
-                                   f"changed. Free space on the host (docker image prune, old logs), then retry",
-                            detail)
+        return ActionResult(
+            False,
+            f"not enough disk space to load {tag}'s images: {root} has {_mib(free)} free, "
+            f"{_mib(needed)} needed ({_mib(size)} tarball + margin); nothing was "
+            f"changed. Free space on the host (docker image prune, old logs), then retry",
+            detail,
+        )
     return ActionResult(True, f"{_mib(free)} free on {root} for a {_mib(size)} image tarball", detail)

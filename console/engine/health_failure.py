@@ -8,23 +8,26 @@ or a hotfix) instead of leaving the procedure to look finished.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from console.commands.compose import ComposeCommands
 from console.config import Config
 from console.engine.context import StepContext
 
 LOG_LINES = 20
-NEXT_DECISIONS = ("roll back further (incident-console rollback --to <an older good release>)",
-                  "a code hotfix (incident-console hotfix --tag <fixed release>)")
+NEXT_DECISIONS = (
+    "roll back further (incident-console rollback --to <an older good release>)",
+    "a code hotfix (incident-console hotfix --tag <fixed release>)",
+)
 
 
 def services_for_checks(config: Config, checks: Iterable[str]) -> list[str]:
     """The compose services behind failing health checks: by name, then by role; all when unsure."""
     found: list[str] = []
     for check in checks:
-        matches = [s.name for s in config.services if check in (s.name, s.role)] \
-            or [s.name for s in config.services if check and check in s.name]
+        matches = [s.name for s in config.services if check in (s.name, s.role)] or [
+            s.name for s in config.services if check and check in s.name
+        ]
         found += [m for m in (matches or [s.name for s in config.services]) if m not in found]
     return found
 

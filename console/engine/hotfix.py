@@ -10,13 +10,12 @@ affected service, verify health; undo restores the kept file.
 
 from __future__ import annotations
 
-from typing import cast
-
 import asyncio
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import cast
 
 import httpx
 
@@ -30,8 +29,8 @@ from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
 from console.engine.verification import smoke_test_steps, verification_steps, wait_for_health
-from console.health import check_all
 from console.incident.records import ProcedureStarted
+from console.live.health import check_all
 from console.secrets import Secret
 from console.validate import UnsafeValue, require_env_key, require_tag
 
@@ -41,7 +40,8 @@ async def monitor_health(ctx: StepContext, expected_version: str | None, minutes
     first = await wait_for_health(ctx, expected_version)
     if not first.ok:
         return first
-    from console.observability.steps import monitor_metrics   # [[metrics]] are watched for the same window
+    from console.observability.steps import monitor_metrics  # [[metrics]] are watched for the same window
+
     metrics = asyncio.create_task(monitor_metrics(ctx, minutes * 60, expected_version))
     deadline = time.monotonic() + minutes * 60
     rounds = failures = 0
@@ -58,7 +58,7 @@ async def monitor_health(ctx: StepContext, expected_version: str | None, minutes
                     ctx.emit_output("stderr", bad)
         watched = await metrics
     finally:
-        metrics.cancel()   # no-op once done; an aborted monitor must not leave it polling
+        metrics.cancel()  # no-op once done; an aborted monitor must not leave it polling
     detail = {"rounds": rounds, "failed_rounds": failures, "minutes": minutes}
     extra = ""
     if watched is not None:
@@ -74,70 +74,120 @@ async def monitor_health(ctx: StepContext, expected_version: str | None, minutes
 _FROM_LOG = object()
 
 
-def build_code_hotfix(config: Config, tag: str, monitor_minutes: float | None = None, *,
-                      running: str | None | object = _FROM_LOG) -> Procedure:
-    """``running``: what the host runs (console.deployed); the hotfix replaces that, not the log's idea."""
-    from console.releaselog import ReleaseLog
+def build_code_hotfix(
+    config: Config, tag: str, monitor_minutes: float | None = None, *, running: str | None | object = _FROM_LOG
+) -> Procedure:
+    """``running``: what the host runs (console.release.deployed); the hotfix replaces that, not the log's idea."""
+    from console.release.release_log import ReleaseLog
+
     log = ReleaseLog.load(config.paths.release_log)
     deployed = log.deployed if running is _FROM_LOG else cast("str | None", running)
-    return code_hotfix_procedure(config, log, deployed, tag,
-                                 monitor_minutes)
+    return code_hotfix_procedure(config, log, deployed, tag, monitor_minutes)
 
 
-def code_hotfix_procedure(config: Config, log, from_tag: str | None, tag: str,
-                          monitor_minutes: float | None = None) -> Procedure:
+def code_hotfix_procedure(
+    config: Config, log, from_tag: str | None, tag: str, monitor_minutes: float | None = None
+) -> Procedure:
     require_tag(tag)
     release = log.get(tag)
     if release is None:
-        raise ValueError(f"hotfix {tag} is not in the release log: build it, then "
-                         f"`incident-console capture --tag {tag}` before deploying")
+        raise ValueError(
+            f"hotfix {tag} is not in the release log: build it, then "
+            f"`incident-console capture --tag {tag}` before deploying"
+        )
     minutes = monitor_minutes if monitor_minutes is not None else config.thresholds.monitor_minutes
     target = config.target
     compose = ComposeCommands.for_target(target)
     use_registry = bool(release.pushed)
     recorded = dict(release.files)
     steps = [
-        Step("verify_artifacts", f"Verify {tag} artifacts (SHA256SUMS + release log)",
-             action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
-             display=f"sha256sum {art.bundle_path(target.artifacts_dir, tag)} vs SHA256SUMS.txt and the release log",
-             read_only=True, preflight=True),
-        Step("inspect_bundle", f"Inspect {tag}-compose.tar.gz", action=lambda ctx: verify_bundle_members(ctx, tag),
-             display=" ".join(art.list_bundle(target.artifacts_dir, tag)), read_only=True,
-             preflight=True),
+        Step(
+            "verify_artifacts",
+            f"Verify {tag} artifacts (SHA256SUMS + release log)",
+            action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
+            display=f"sha256sum {art.bundle_path(target.artifacts_dir, tag)} vs SHA256SUMS.txt and the release log",
+            read_only=True,
+            preflight=True,
+        ),
+        Step(
+            "inspect_bundle",
+            f"Inspect {tag}-compose.tar.gz",
+            action=lambda ctx: verify_bundle_members(ctx, tag),
+            display=" ".join(art.list_bundle(target.artifacts_dir, tag)),
+            read_only=True,
+            preflight=True,
+        ),
     ]
     steps += staging_steps(config, release, tag, recorded, use_registry)
     if config.commands.deploy:
         # The team's own deploy (runbook: "deploy via ./deploy.sh") replaces the console's bundle restore.
-        steps.append(Step("team_deploy", f"Deploy {tag} with the team's deploy command",
-                          argv=team_deploy(target.project_dir, config.commands.deploy, tag), destructive=True,
-                          mutating=True, timeout=max(target.command_timeout, 1800)))
+        steps.append(
+            Step(
+                "team_deploy",
+                f"Deploy {tag} with the team's deploy command",
+                argv=team_deploy(target.project_dir, config.commands.deploy, tag),
+                destructive=True,
+                mutating=True,
+                timeout=max(target.command_timeout, 1800),
+            )
+        )
     else:
         steps += [
-            Step("restore_bundle", f"Restore the {tag} compose bundle",
-                 argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir), destructive=True,
-                 mutating=True),
+            Step(
+                "restore_bundle",
+                f"Restore the {tag} compose bundle",
+                argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir),
+                destructive=True,
+                mutating=True,
+            ),
         ]
         if use_registry:
             steps += pull_steps(config, release, tag)
         else:
-            steps.append(Step("load_images", f"Load {tag} images", argv=art.docker_load(target.artifacts_dir, tag),
-                              mutating=True, timeout=900))
-        steps.append(Step("compose_up", f"Deploy {tag} (compose up -d)", argv=compose.up_detached(),
-                          destructive=True, mutating=True, timeout=600))
+            steps.append(
+                Step(
+                    "load_images",
+                    f"Load {tag} images",
+                    argv=art.docker_load(target.artifacts_dir, tag),
+                    mutating=True,
+                    timeout=900,
+                )
+            )
+        steps.append(
+            Step(
+                "compose_up",
+                f"Deploy {tag} (compose up -d)",
+                argv=compose.up_detached(),
+                destructive=True,
+                mutating=True,
+                timeout=600,
+            )
+        )
     steps += [
-        Step("monitor", f"Monitor health for {minutes:g} min (one full request cycle)",
-             action=lambda ctx: monitor_health(ctx, tag, minutes),
-             display=", ".join(h.url for h in config.health), read_only=True,
-             # a metrics check still settling when the window ends is watched up to its own window more
-             timeout=minutes * 60 + 180 + 60 * max((m.window_minutes for m in config.observability.metrics),
-                                                   default=0)),
+        Step(
+            "monitor",
+            f"Monitor health for {minutes:g} min (one full request cycle)",
+            action=lambda ctx: monitor_health(ctx, tag, minutes),
+            display=", ".join(h.url for h in config.health),
+            read_only=True,
+            # a metrics check still settling when the window ends is watched up to its own window more
+            timeout=minutes * 60 + 180 + 60 * max((m.window_minutes for m in config.observability.metrics), default=0),
+        ),
     ]
     # verify_health after the monitor window is instant, and it is the check the verification
     # screen and the report look for.
     steps += verification_steps(config, tag)
-    return Procedure("code_hotfix", steps, from_tag=from_tag, to_tag=tag,
-                     options={"monitor_minutes": minutes, "use_registry": use_registry,
-                              "deploy": "team_command" if config.commands.deploy else "bundle"})
+    return Procedure(
+        "code_hotfix",
+        steps,
+        from_tag=from_tag,
+        to_tag=tag,
+        options={
+            "monitor_minutes": minutes,
+            "use_registry": use_registry,
+            "deploy": "team_command" if config.commands.deploy else "bundle",
+        },
+    )
 
 
 def staging_steps(config: Config, release, tag: str, recorded: dict[str, str], use_registry: bool) -> list[Step]:
@@ -145,36 +195,76 @@ def staging_steps(config: Config, release, tag: str, recorded: dict[str, str], u
     target (which keeps its own env files: production secrets never go there), then its health and
     smoke tests. A failure stops the hotfix before production is touched."""
     if config.staging is None:
-        return [Step("validate_staging", "Validate on staging", action=_no_staging, display="(staging target)",
-                     when=lambda ctx: "no [staging] target is configured; nothing was validated on staging")]
+        return [
+            Step(
+                "validate_staging",
+                "Validate on staging",
+                action=_no_staging,
+                display="(staging target)",
+                when=lambda ctx: "no [staging] target is configured; nothing was validated on staging",
+            )
+        ]
     staging = config.on_staging()
     where = staging.target
     compose = ComposeCommands.for_target(where)
     steps = [
-        Step("staging_verify_artifacts", f"Staging: verify {tag} artifacts",
-             action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
-             display=f"sha256sum {art.bundle_path(where.artifacts_dir, tag)} vs SHA256SUMS.txt and the release log",
-             read_only=True, preflight=True, host="staging"),
-        Step("staging_compose_file", f"Staging: put the {tag} compose file in {where.project_dir}",
-             argv=art.extract_bundle_member(where.artifacts_dir, tag, where.project_dir,
-                                            list(config.capture.compose_files or [config.capture.compose_file])),
-             mutating=True, host="staging"),
+        Step(
+            "staging_verify_artifacts",
+            f"Staging: verify {tag} artifacts",
+            action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
+            display=f"sha256sum {art.bundle_path(where.artifacts_dir, tag)} vs SHA256SUMS.txt and the release log",
+            read_only=True,
+            preflight=True,
+            host="staging",
+        ),
+        Step(
+            "staging_compose_file",
+            f"Staging: put the {tag} compose file in {where.project_dir}",
+            argv=art.extract_bundle_member(
+                where.artifacts_dir,
+                tag,
+                where.project_dir,
+                list(config.capture.compose_files or [config.capture.compose_file]),
+            ),
+            mutating=True,
+            host="staging",
+        ),
     ]
     if use_registry:
         steps += pull_steps(config, release, tag, id_prefix="staging_", title_prefix="Staging: ", host="staging")
     else:
-        steps.append(Step("staging_load_images", f"Staging: load {tag} images",
-                          argv=art.docker_load(where.artifacts_dir, tag), mutating=True, timeout=900,
-                          host="staging"))
+        steps.append(
+            Step(
+                "staging_load_images",
+                f"Staging: load {tag} images",
+                argv=art.docker_load(where.artifacts_dir, tag),
+                mutating=True,
+                timeout=900,
+                host="staging",
+            )
+        )
     steps += [
-        Step("staging_up", f"Staging: start {tag} (compose up -d)", argv=compose.up_detached(), mutating=True,
-             timeout=600, host="staging"),
-        Step("staging_health", f"Staging: health checks report {tag}",
-             action=lambda ctx: wait_for_health(ctx, tag),
-             display=", ".join(h.url for h in staging.health), read_only=True, host="staging"),
+        Step(
+            "staging_up",
+            f"Staging: start {tag} (compose up -d)",
+            argv=compose.up_detached(),
+            mutating=True,
+            timeout=600,
+            host="staging",
+        ),
+        Step(
+            "staging_health",
+            f"Staging: health checks report {tag}",
+            action=lambda ctx: wait_for_health(ctx, tag),
+            display=", ".join(h.url for h in staging.health),
+            read_only=True,
+            host="staging",
+        ),
     ]
-    steps += [replace(step, id=f"staging_{step.id}", title=f"Staging: {step.title.lower()}", host="staging")
-              for step in smoke_test_steps(staging)]
+    steps += [
+        replace(step, id=f"staging_{step.id}", title=f"Staging: {step.title.lower()}", host="staging")
+        for step in smoke_test_steps(staging)
+    ]
     return steps
 
 
@@ -193,10 +283,18 @@ def env_file_for(config: Config, service: str, env_file: str | None) -> str:
     return f"{config.target.project_dir.rstrip('/')}/{relative}"
 
 
-def build_config_hotfix(config: Config, *, service: str, env_file: str | None, keys: list[str],
-                        flag_command: list[str] | None, undo_incident: str | None,
-                        incident_id: str | None = None, environ: dict[str, str] | None = None,
-                        values: Mapping[str, Secret] | None = None) -> Procedure:
+def build_config_hotfix(
+    config: Config,
+    *,
+    service: str,
+    env_file: str | None,
+    keys: list[str],
+    flag_command: list[str] | None,
+    undo_incident: str | None,
+    incident_id: str | None = None,
+    environ: dict[str, str] | None = None,
+    values: Mapping[str, Secret] | None = None,
+) -> Procedure:
     """``values``: keys whose new value was typed (the TUI's masked entry); the others come from
     ``environ`` (the console's environment), never from the command line."""
     env = os.environ if environ is None else environ
@@ -204,11 +302,25 @@ def build_config_hotfix(config: Config, *, service: str, env_file: str | None, k
     path = env_file_for(config, service, env_file)
     steps: list[Step] = []
     if undo_incident:
-        steps.append(Step("restore_env", f"Restore {path} as it was before incident {undo_incident}",
-                          argv=envfile.restore_env_file(path, undo_incident), destructive=True, mutating=True))
+        steps.append(
+            Step(
+                "restore_env",
+                f"Restore {path} as it was before incident {undo_incident}",
+                argv=envfile.restore_env_file(path, undo_incident),
+                destructive=True,
+                mutating=True,
+            )
+        )
     elif flag_command:
-        steps.append(Step("feature_flag", "Run the feature-flag command",
-                          argv=compose.exec_(service, flag_command), destructive=True, mutating=True))
+        steps.append(
+            Step(
+                "feature_flag",
+                "Run the feature-flag command",
+                argv=compose.exec_(service, flag_command),
+                destructive=True,
+                mutating=True,
+            )
+        )
     else:
         if not keys:
             raise ValueError("name the keys to change with --set KEY (values come from the environment)")
@@ -224,33 +336,64 @@ def build_config_hotfix(config: Config, *, service: str, env_file: str | None, k
                 raise ValueError(f"--set {key}: export {key}=<new value> first; values never go on the command line")
             values[key] = Secret(env[key], source=f"env:{key}")
         steps += [
-            Step("backup_env", f"Keep the current {path} beside it", argv=envfile.backup_env_file(path, incident_id),
-                 mutating=True),
-            Step("set_env_keys", f"Set {', '.join(keys)} in {path} (values not shown)",
-                 argv=envfile.set_env_keys(path, keys), stdin=envfile.set_keys_stdin(values),
-                 destructive=True, mutating=True),
+            Step(
+                "backup_env",
+                f"Keep the current {path} beside it",
+                argv=envfile.backup_env_file(path, incident_id),
+                mutating=True,
+            ),
+            Step(
+                "set_env_keys",
+                f"Set {', '.join(keys)} in {path} (values not shown)",
+                argv=envfile.set_env_keys(path, keys),
+                stdin=envfile.set_keys_stdin(values),
+                destructive=True,
+                mutating=True,
+            ),
         ]
     if not flag_command:
-        steps.append(Step("recreate", f"Recreate {service} so it reads the new configuration",
-                          argv=compose.recreate([service]), mutating=True, timeout=600))
+        steps.append(
+            Step(
+                "recreate",
+                f"Recreate {service} so it reads the new configuration",
+                argv=compose.recreate([service]),
+                mutating=True,
+                timeout=600,
+            )
+        )
     steps += verification_steps(config, None)
-    return Procedure("config_hotfix", steps,
-                     options={"service": service, "env_file": path, "env_file_arg": env_file, "keys": list(keys),
-                              "flag_command": flag_command, "undo_incident": undo_incident})
+    return Procedure(
+        "config_hotfix",
+        steps,
+        options={
+            "service": service,
+            "env_file": path,
+            "env_file_arg": env_file,
+            "keys": list(keys),
+            "flag_command": flag_command,
+            "undo_incident": undo_incident,
+        },
+    )
 
 
 def rebuild_hotfix(config: Config, log, name: str, started: ProcedureStarted, options: dict) -> Procedure:
     if name == "code_hotfix":
         if started.to_tag is None:
             raise ValueError("the code hotfix's journal names no tag to deploy; nothing to resume")
-        return code_hotfix_procedure(config, log, started.from_tag, started.to_tag,
-                                     options.get("monitor_minutes"))
+        return code_hotfix_procedure(config, log, started.from_tag, started.to_tag, options.get("monitor_minutes"))
     if name == "config_hotfix":
         if options.get("keys") and not options.get("undo_incident"):
             # The values were never written down, so the edit cannot be replayed blindly.
-            raise ValueError("a configuration hotfix that sets keys cannot be resumed: its values are not "
-                             "journaled; run config-hotfix again (the first backup is kept)")
-        return build_config_hotfix(config, service=options["service"], env_file=options.get("env_file_arg"), keys=[],
-                                   flag_command=options.get("flag_command"),
-                                   undo_incident=options.get("undo_incident"))
+            raise ValueError(
+                "a configuration hotfix that sets keys cannot be resumed: its values are not "
+                "journaled; run config-hotfix again (the first backup is kept)"
+            )
+        return build_config_hotfix(
+            config,
+            service=options["service"],
+            env_file=options.get("env_file_arg"),
+            keys=[],
+            flag_command=options.get("flag_command"),
+            undo_incident=options.get("undo_incident"),
+        )
     raise ValueError(f"cannot resume a {name} procedure")

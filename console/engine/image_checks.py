@@ -13,7 +13,7 @@ from console.engine.context import StepContext
 from console.engine.procedure import ActionResult
 from console.engine.registry_pull import captured_digest
 
-ON_HOST_KEY = "images_on_host"     # ctx.state: service names whose captured image the host has
+ON_HOST_KEY = "images_on_host"  # ctx.state: service names whose captured image the host has
 
 
 def image_ref_for(ctx: StepContext, release, tag: str, service) -> str:
@@ -42,16 +42,22 @@ async def check_release_images(ctx: StepContext, release, tag: str) -> ActionRes
         ctx.emit_output("stdout", lines)
     detail = {"on_host": on_host, "in_registry": in_registry}
     if problems:
-        return ActionResult(False, f"{tag}'s images cannot be had, nothing was changed: " + "; ".join(problems)
-                            + ". Bring the registry back or re-push the images, or roll back to another release",
-                            detail)
+        return ActionResult(
+            False,
+            f"{tag}'s images cannot be had, nothing was changed: "
+            + "; ".join(problems)
+            + ". Bring the registry back or re-push the images, or roll back to another release",
+            detail,
+        )
     return ActionResult(True, f"every {tag} image is on the host or in the registry", detail)
 
 
 def skip_pull_if_on_host(service_name: str):
     """A pull step's ``when``: the image is on the host by its captured digest already."""
+
     def when(ctx: StepContext) -> str | None:
         if service_name in ctx.state.get(ON_HOST_KEY, ()):
             return "the image is on the host already (by its captured digest): no pull needed"
         return None
+
     return when

@@ -7,10 +7,9 @@ so a rollback started in one can be resumed in the other.
 
 from __future__ import annotations
 
-from typing import cast
-
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import cast
 
 from console.commands.compose import ComposeCommands
 from console.config import Config
@@ -22,16 +21,25 @@ from console.engine.procedure import Procedure
 from console.engine.rollback import RollbackTargetError, choose_target, rollback_procedure
 from console.engine.runner import Decider, StepEngine
 from console.engine.verification import verify_procedure
-from console.incident.records import (HostRecheck, IncidentOpened, MigrationDecision, MigrationPlanned, Note,
-                                      ReleaseLogUpdated, ResumeCheck, StepFinished)
-from console.journal import Journal, open_incident
-from console.releaselog import ReleaseLog, ReleaseLogError
+from console.incident.journal import Journal, open_incident
+from console.incident.records import (
+    HostRecheck,
+    IncidentOpened,
+    MigrationDecision,
+    MigrationPlanned,
+    Note,
+    ReleaseLogUpdated,
+    ResumeCheck,
+    StepFinished,
+)
+from console.release.release_log import ReleaseLog, ReleaseLogError
 from console.targets import target_label  # noqa: F401  (re-exported: its old home)
 from console.transport.base import Transport
 
 
 def make_transport(config: Config) -> Transport:
     from console.transport.ssh import SSHTransport
+
     return SSHTransport(config.target)
 
 
@@ -44,9 +52,16 @@ def make_staging_transport(config: Config, procedure: Procedure) -> Transport | 
 
 def open_new_incident(config: Config, deployed: str | None, incident_id: str | None = None) -> Journal:
     journal = Journal.create(config.paths.state_dir, incident_id)
-    journal.append(IncidentOpened(incident_id=journal.incident_id, operator=config.operator,
-                                  target=target_label(config), project=config.target.project_name,
-                                  deployed=deployed, ttr_target_minutes=config.thresholds.ttr_target_minutes))
+    journal.append(
+        IncidentOpened(
+            incident_id=journal.incident_id,
+            operator=config.operator,
+            target=target_label(config),
+            project=config.target.project_name,
+            deployed=deployed,
+            ttr_target_minutes=config.thresholds.ttr_target_minutes,
+        )
+    )
     return journal
 
 
@@ -63,21 +78,35 @@ class IncidentRun:
     dry_run: bool = False
 
     def engine(self, procedure: Procedure, done_steps: set[str] | None = None) -> StepEngine:
-        context = StepContext(self.config, self.transport, self.journal, dry_run=self.dry_run,
-                              operator=self.config.operator,
-                              staging_transport=make_staging_transport(self.config, procedure))
+        context = StepContext(
+            self.config,
+            self.transport,
+            self.journal,
+            dry_run=self.dry_run,
+            operator=self.config.operator,
+            staging_transport=make_staging_transport(self.config, procedure),
+        )
         lock = None
         if not self.dry_run and self.journal is not None:
-            lock = RemoteLock(self.transport, self.config.target.project_dir, self.config.operator,
-                              self.journal.incident_id)
-        engine = StepEngine(procedure, context, self.decider, assume_yes=self.assume_yes, lock=lock,
-                            done_steps=done_steps, listeners=self.listeners)
+            lock = RemoteLock(
+                self.transport, self.config.target.project_dir, self.config.operator, self.journal.incident_id
+            )
+        engine = StepEngine(
+            procedure,
+            context,
+            self.decider,
+            assume_yes=self.assume_yes,
+            lock=lock,
+            done_steps=done_steps,
+            listeners=self.listeners,
+        )
         if self.journal is not None:
             journal = self.journal
 
             async def recheck(step) -> None:
                 ctx = context.on(step.host)
                 await recheck_host(ctx.config, ctx.transport, journal, engine.emit, step_id=step.id)
+
             engine.recheck = recheck
         return engine
 
@@ -107,19 +136,25 @@ class IncidentRun:
         if outcome != "succeeded":
             return
         to_tag = procedure.to_tag
-        if to_tag is None:   # rollback and hotfix procedures are always built with one
+        if to_tag is None:  # rollback and hotfix procedures are always built with one
             raise ReleaseLogError(f"the {procedure.name} procedure has no release tag to record")
         log = ReleaseLog.load(self.config.paths.release_log)
         hashes = self.journal.state.artifact_hashes(procedure.to_tag)
         if procedure.from_tag and procedure.from_tag != procedure.to_tag and log.get(procedure.from_tag) is not None:
             # Both outcomes leave the old release behind for a reason: never roll back onto it blindly.
-            why = ("rolled back" if procedure.name == "rollback" else f"replaced by hotfix {procedure.to_tag}")
-            log.mark_bad(procedure.from_tag, by=self.config.operator,
-                         reason=f"{why} by incident {self.journal.incident_id}")
+            why = "rolled back" if procedure.name == "rollback" else f"replaced by hotfix {procedure.to_tag}"
+            log.mark_bad(
+                procedure.from_tag, by=self.config.operator, reason=f"{why} by incident {self.journal.incident_id}"
+            )
         log.set_deployed(to_tag)
         fields = ("action", "from_head", "to_head", "undone", "reason")
-        log.record_incident(to_tag, self.journal.incident_id, outcome, hashes,
-                            {k: getattr(decision, k) for k in fields} if decision is not None else None)
+        log.record_incident(
+            to_tag,
+            self.journal.incident_id,
+            outcome,
+            hashes,
+            {k: getattr(decision, k) for k in fields} if decision is not None else None,
+        )
         log.save()
         self.journal.append(ReleaseLogUpdated(deployed=procedure.to_tag, marked_bad=procedure.from_tag))
 
@@ -132,36 +167,54 @@ class IncidentRun:
         if outcome is None:
             return None
         # The plan the step acted on: the latest one journaled before it settled.
-        plan = next((r for r in reversed(state.records) if isinstance(r, MigrationPlanned)
-                     and r.seq < outcome.seq), None)
-        if plan is None:   # journals before migration_plan records: the check step's own detail
-            check = next((r for r in reversed(state.records) if isinstance(r, StepFinished)
-                          and r.step_id == "migration_check" and r.seq < outcome.seq), None)
+        plan = next(
+            (r for r in reversed(state.records) if isinstance(r, MigrationPlanned) and r.seq < outcome.seq), None
+        )
+        if plan is None:  # journals before migration_plan records: the check step's own detail
+            check = next(
+                (
+                    r
+                    for r in reversed(state.records)
+                    if isinstance(r, StepFinished) and r.step_id == "migration_check" and r.seq < outcome.seq
+                ),
+                None,
+            )
             detail = check.detail if check is not None else {}
             if detail.get("applied") is not None:
-                plan = MigrationPlanned(applied=list(detail["applied"]), target_head=detail.get("target_head"),
-                                        undo=list(detail.get("undo") or []))
-        if plan is None:   # no journaled check before it: what this run saw, if anything
+                plan = MigrationPlanned(
+                    applied=list(detail["applied"]),
+                    target_head=detail.get("target_head"),
+                    undo=list(detail.get("undo") or []),
+                )
+        if plan is None:  # no journaled check before it: what this run saw, if anything
             live = engine.ctx.state.get(PLAN_KEY)
             if live is not None and live.known:
                 plan = MigrationPlanned(applied=live.applied, target_head=live.target_head, undo=live.undo)
         rolled_back = isinstance(outcome, StepFinished)
         known_none = plan is not None and plan.known and not plan.undo
-        return self.journal.append(MigrationDecision(
-            action="rolled_back" if rolled_back else ("none_needed" if known_none else "skipped"),
-            from_head=(plan.applied or [None])[-1] if plan else None,
-            to_head=procedure.options.get("target_migration_head"),
-            undone=list(plan.undo) if rolled_back and plan else [],
-            reason=None if rolled_back else getattr(outcome, "reason", None),
-            by=self.config.operator))
+        return self.journal.append(
+            MigrationDecision(
+                action="rolled_back" if rolled_back else ("none_needed" if known_none else "skipped"),
+                from_head=(plan.applied or [None])[-1] if plan else None,
+                to_head=procedure.options.get("target_migration_head"),
+                undone=list(plan.undo) if rolled_back and plan else [],
+                reason=None if rolled_back else getattr(outcome, "reason", None),
+                by=self.config.operator,
+            )
+        )
 
 
 FROM_RELEASE_LOG = object()
 
 
-def build_rollback(config: Config, to_tag: str | None, migration_order: str | None = None, *,
-                   running: str | None | object = FROM_RELEASE_LOG) -> Procedure:
-    """``running``: the release the host runs (console.deployed; None: a build no release captured).
+def build_rollback(
+    config: Config,
+    to_tag: str | None,
+    migration_order: str | None = None,
+    *,
+    running: str | None | object = FROM_RELEASE_LOG,
+) -> Procedure:
+    """``running``: the release the host runs (console.release.deployed; None: a build no release captured).
     The automatic target is the newest known-good release older than *that*, never the log's idea."""
     log = ReleaseLog.load(config.paths.release_log)
     if running is FROM_RELEASE_LOG:
@@ -169,8 +222,9 @@ def build_rollback(config: Config, to_tag: str | None, migration_order: str | No
     else:
         deployed = cast("str | None", running)
         if deployed is None and to_tag is None:
-            raise RollbackTargetError("the host runs no release the release log captured (see "
-                                      "incident-console status); give --to TAG")
+            raise RollbackTargetError(
+                "the host runs no release the release log captured (see incident-console status); give --to TAG"
+            )
     target = choose_target(log, deployed, to_tag)
     return rollback_procedure(config, log, deployed, target, migration_order=migration_order)
 
@@ -195,10 +249,12 @@ def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[
     if name == "rollback":
         if started.to_tag is None:
             raise ValueError(f"incident {journal.incident_id}'s rollback has no target tag in its journal")
-        procedure = rollback_procedure(config, log, started.from_tag, started.to_tag,
-                                       migration_order=options.get("migration_order"))
+        procedure = rollback_procedure(
+            config, log, started.from_tag, started.to_tag, migration_order=options.get("migration_order")
+        )
     else:
         from console.engine.hotfix import rebuild_hotfix
+
         procedure = rebuild_hotfix(config, log, name, started, options)
     # Every step that finished or was skipped in any run of this procedure counts as done,
     # except the read-only checks (artifacts, bundle listing, schema comparison) and verification,
@@ -208,8 +264,9 @@ def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[
     return procedure, done
 
 
-async def recheck_host(config: Config, transport: Transport, journal: Journal,
-                       emit: Callable[[Event], None], *, step_id: str | None = None) -> None:
+async def recheck_host(
+    config: Config, transport: Transport, journal: Journal, emit: Callable[[Event], None], *, step_id: str | None = None
+) -> None:
     """Before resuming (a ``resume_check``), or after ``step_id``'s outcome went UNKNOWN (a
     ``host_recheck``): look at what is actually running, and journal it."""
     compose = ComposeCommands.for_target(config.target)

@@ -25,9 +25,9 @@ class MigrationPlan:
     applied: list[str]
     target_head: str | None
     undo: list[str] = field(default_factory=list)
-    known: bool = True          # is the target's head among the applied migrations?
-    down_sql: dict[str, str] = field(default_factory=dict)   # migration -> its down SQL, as the host shows it
-    down_sql_missing: str = ""                                # why the SQL could not be shown
+    known: bool = True  # is the target's head among the applied migrations?
+    down_sql: dict[str, str] = field(default_factory=dict)  # migration -> its down SQL, as the host shows it
+    down_sql_missing: str = ""  # why the SQL could not be shown
 
     @property
     def needed(self) -> bool:
@@ -41,7 +41,7 @@ def plan_rollback(applied: list[str], target_head: str | None) -> MigrationPlan:
     if target_head not in applied:
         return MigrationPlan(applied, target_head, [], known=False)
     index = applied.index(target_head)
-    return MigrationPlan(applied, target_head, list(reversed(applied[index + 1:])), known=True)
+    return MigrationPlan(applied, target_head, list(reversed(applied[index + 1 :])), known=True)
 
 
 def parse_applied(output: str) -> list[str]:
@@ -67,21 +67,33 @@ async def check_schema(ctx: StepContext, target_head: str | None, via: Via) -> A
     detail = {"applied": plan.applied, "target_head": target_head, "undo": plan.undo}
     state = ctx.journal.state if ctx.journal is not None else None
     earlier = state.migration_plan if state is not None and "migrate_rollback" not in state.settled_steps() else None
-    ctx.record(MigrationPlanned(applied=plan.applied, target_head=target_head, undo=plan.undo,
-                                known=plan.known, on=ctx.host))
+    ctx.record(
+        MigrationPlanned(applied=plan.applied, target_head=target_head, undo=plan.undo, known=plan.known, on=ctx.host)
+    )
     if earlier is not None and (earlier.applied, earlier.undo) != (plan.applied, plan.undo):
         # A resume (or a re-run) found another schema than the plan journaled before: the
         # migration step follows what is there now, and the journal says why.
         was = ", ".join(earlier.undo) or "nothing"
         now = ", ".join(plan.undo) or "nothing"
-        ctx.record(Note(text=f"schema changed since the migration plan of seq {earlier.seq}: it would have "
-                             f"undone {was}, the database now needs {now}; the migration step follows "
-                             f"the new plan", by="console"))
+        ctx.record(
+            Note(
+                text=f"schema changed since the migration plan of seq {earlier.seq}: it would have "
+                f"undone {was}, the database now needs {now}; the migration step follows "
+                f"the new plan",
+                by="console",
+            )
+        )
     if not plan.known:
-        why = ("the release log has no migration head for the target" if target_head is None
-               else f"the target's migration head {target_head} is not applied on the database")
-        return ActionResult(False, f"schema of the target is unknown: {why}; skip with a reason to go on "
-                                   f"without a migration rollback", detail)
+        why = (
+            "the release log has no migration head for the target"
+            if target_head is None
+            else f"the target's migration head {target_head} is not applied on the database"
+        )
+        return ActionResult(
+            False,
+            f"schema of the target is unknown: {why}; skip with a reason to go on without a migration rollback",
+            detail,
+        )
     if not plan.needed:
         return ActionResult(True, f"database already at {target_head}: no migration to roll back", detail)
     await _read_down_sql(ctx, plan, via)
@@ -90,11 +102,13 @@ async def check_schema(ctx: StepContext, target_head: str | None, via: Via) -> A
 
 
 _MIGRATION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-DOWN_SQL_SHOWN = 4000   # characters of each migration's down SQL kept for the confirmation
+DOWN_SQL_SHOWN = 4000  # characters of each migration's down SQL kept for the confirmation
 _DROP_TABLE = re.compile(r"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([\w.\"]+)", re.IGNORECASE)
 _DROP_COLUMN = re.compile(
     r"\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?([\w.\"]+)[^;]*?\bDROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?"
-    r"(?!CONSTRAINT\b|DEFAULT\b|NOT\b|IDENTITY\b|EXPRESSION\b)([\w\"]+)", re.IGNORECASE)
+    r"(?!CONSTRAINT\b|DEFAULT\b|NOT\b|IDENTITY\b|EXPRESSION\b)([\w\"]+)",
+    re.IGNORECASE,
+)
 
 
 def destructive_changes(down_sql: dict[str, str]) -> list[str]:
@@ -117,8 +131,9 @@ async def _read_down_sql(ctx: StepContext, plan: MigrationPlan, via: Via) -> Non
         if not _MIGRATION_NAME.fullmatch(name):
             plan.down_sql_missing = f"migration name {name[:80]!r} is not a plain name"
             continue
-        argv = compose.migrate_status(ctx.config.backend.name,
-                                      [part.replace("{migration}", name) for part in command], via=via)
+        argv = compose.migrate_status(
+            ctx.config.backend.name, [part.replace("{migration}", name) for part in command], via=via
+        )
         result = await ctx.run(argv, timeout=120)
         if result.ok:
             plan.down_sql[name] = result.stdout[:DOWN_SQL_SHOWN]
@@ -149,7 +164,7 @@ def migration_preview(ctx: StepContext) -> str:
 def skip_reason_for_rollback(ctx: StepContext) -> str | None:
     plan: MigrationPlan | None = ctx.state.get(PLAN_KEY)
     if plan is None:
-        return None   # the check was skipped by the coordinator: run as configured
+        return None  # the check was skipped by the coordinator: run as configured
     if not plan.known:
         return "the target's schema is unknown; the coordinator chose to go on without a migration rollback"
     if not plan.needed:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from console.secrets import SecretBytes
 
@@ -18,33 +19,33 @@ class ActionResult:
 
     ok: bool
     message: str = ""
-    detail: dict[str, Any] = field(default_factory=dict)   # journaled with the step
+    detail: dict[str, Any] = field(default_factory=dict)  # journaled with the step
 
 
 Action = Callable[["StepContext"], Awaitable[ActionResult]]
-SKIPPED_OPTIONAL = "skipped_optional"   # StepContext.state key: ids of optional steps skipped this run
+SKIPPED_OPTIONAL = "skipped_optional"  # StepContext.state key: ids of optional steps skipped this run
 
 
 @dataclass
 class Step:
     id: str
     title: str
-    argv: list[str] | None = None       # a command run on the host...
-    action: Action | None = None        # ...or a built-in check run by the console
-    display: str = ""                   # what a built-in check does, for the screen and dry run
-    destructive: bool = False           # needs a confirmation (or --yes)
-    mutating: bool = False              # changes the host: the lock must be held first
-    read_only: bool = False             # changes nothing on the host
-    preflight: bool = False             # a read-only check run for real even in a dry run
+    argv: list[str] | None = None  # a command run on the host...
+    action: Action | None = None  # ...or a built-in check run by the console
+    display: str = ""  # what a built-in check does, for the screen and dry run
+    destructive: bool = False  # needs a confirmation (or --yes)
+    mutating: bool = False  # changes the host: the lock must be held first
+    read_only: bool = False  # changes nothing on the host
+    preflight: bool = False  # a read-only check run for real even in a dry run
     timeout: float | None = None
-    skip_needs_reason: bool = True      # every skip is recorded with why
+    skip_needs_reason: bool = True  # every skip is recorded with why
     # never journaled, never in a repr (a config hotfix's values): SecretBytes
     stdin: SecretBytes | bytes | None = field(default=None, repr=False)
-    when: Callable[["StepContext"], str | None] | None = None  # returns a skip reason, or None to run
-    host: str = "target"                # "target" (production) or "staging": where the step runs
-    optional: str = ""                  # the runbook marks it optional (why): skippable at its confirmation
+    when: Callable[[StepContext], str | None] | None = None  # returns a skip reason, or None to run
+    host: str = "target"  # "target" (production) or "staging": where the step runs
+    optional: str = ""  # the runbook marks it optional (why): skippable at its confirmation
     # what the step will do, worked out just before its confirmation (e.g. the migrations it undoes)
-    preview: Callable[["StepContext"], str] | None = None
+    preview: Callable[[StepContext], str] | None = None
 
     @property
     def command(self) -> str:
@@ -53,8 +54,7 @@ class Step:
         return self.display
 
     def describe(self) -> dict:
-        described = {"id": self.id, "title": self.title, "destructive": self.destructive,
-                     "command": self.command}
+        described = {"id": self.id, "title": self.title, "destructive": self.destructive, "command": self.command}
         if self.host != "target":
             described["host"] = self.host
         return described
@@ -62,11 +62,11 @@ class Step:
 
 @dataclass
 class Procedure:
-    name: str                       # rollback | code_hotfix | config_hotfix | verify
+    name: str  # rollback | code_hotfix | config_hotfix | verify
     steps: list[Step]
     from_tag: str | None = None
     to_tag: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)   # journaled so resume can rebuild it
+    options: dict[str, Any] = field(default_factory=dict)  # journaled so resume can rebuild it
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

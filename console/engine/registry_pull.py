@@ -21,26 +21,41 @@ def captured_digest(release, image: str, service: str) -> str | None:
     return digest if isinstance(digest, str) and art.is_image_digest(digest) else None
 
 
-def pull_steps(config: Config, release, tag: str, *, id_prefix: str = "", title_prefix: str = "",
-               host: str = "target") -> list[Step]:
+def pull_steps(
+    config: Config, release, tag: str, *, id_prefix: str = "", title_prefix: str = "", host: str = "target"
+) -> list[Step]:
     steps = []
     registry = config.registry.url
     for service in config.services:
         digest = captured_digest(release, service.image, service.name)
         if digest is None:
-            steps.append(Step(f"{id_prefix}pull_{service.name}",
-                              f"{title_prefix}Pull {service.image}:{tag} (no digest captured: the tag is trusted)",
-                              argv=art.docker_pull(registry, service.image, tag), mutating=True, timeout=900,
-                              host=host))
+            steps.append(
+                Step(
+                    f"{id_prefix}pull_{service.name}",
+                    f"{title_prefix}Pull {service.image}:{tag} (no digest captured: the tag is trusted)",
+                    argv=art.docker_pull(registry, service.image, tag),
+                    mutating=True,
+                    timeout=900,
+                    host=host,
+                )
+            )
             continue
         pinned = art.digest_ref(registry, service.image, digest)
         steps += [
-            Step(f"{id_prefix}pull_{service.name}",
-                 f"{title_prefix}Pull {service.image} by its captured digest {digest[:19]}…",
-                 argv=art.docker_pull_digest(registry, service.image, digest), mutating=True, timeout=900,
-                 host=host),
-            Step(f"{id_prefix}tag_{service.name}", f"{title_prefix}Tag it {service.image}:{tag} for compose",
-                 argv=art.docker_tag(pinned, art.image_ref(registry, service.image, tag)), mutating=True,
-                 host=host),
+            Step(
+                f"{id_prefix}pull_{service.name}",
+                f"{title_prefix}Pull {service.image} by its captured digest {digest[:19]}…",
+                argv=art.docker_pull_digest(registry, service.image, digest),
+                mutating=True,
+                timeout=900,
+                host=host,
+            ),
+            Step(
+                f"{id_prefix}tag_{service.name}",
+                f"{title_prefix}Tag it {service.image}:{tag} for compose",
+                argv=art.docker_tag(pinned, art.image_ref(registry, service.image, tag)),
+                mutating=True,
+                host=host,
+            ),
         ]
     return steps

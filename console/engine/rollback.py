@@ -16,6 +16,7 @@ from __future__ import annotations
 from console.commands import artifacts as art
 from console.commands.compose import ComposeCommands, Via
 from console.config import Config
+from console.decide.runbook import optional_steps
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
 from console.engine.disk_space import check_space_for_images
 from console.engine.image_checks import check_release_images, skip_pull_if_on_host
@@ -24,7 +25,6 @@ from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, 
 from console.engine.registry_pull import pull_steps
 from console.engine.switches import MAINTENANCE_OFF, MIGRATIONS_OFF, switched_off
 from console.engine.verification import verification_steps
-from console.runbook import optional_steps
 from console.validate import require_tag
 
 
@@ -37,8 +37,10 @@ def choose_target(release_log, deployed: str | None, to_tag: str | None) -> str:
     if to_tag is not None:
         require_tag(to_tag)
         if release_log.get(to_tag) is None:
-            raise RollbackTargetError(f"release {to_tag} is not in the release log; capture it first "
-                                      f"or pick one of: {', '.join(r.tag for r in release_log.releases)}")
+            raise RollbackTargetError(
+                f"release {to_tag} is not in the release log; capture it first "
+                f"or pick one of: {', '.join(r.tag for r in release_log.releases)}"
+            )
         if to_tag == deployed:
             raise RollbackTargetError(f"{to_tag} is already the deployed release")
         return to_tag
@@ -50,8 +52,9 @@ def choose_target(release_log, deployed: str | None, to_tag: str | None) -> str:
     return previous.tag
 
 
-def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag: str,
-                       *, migration_order: str | None = None) -> Procedure:
+def rollback_procedure(
+    config: Config, release_log, from_tag: str | None, to_tag: str, *, migration_order: str | None = None
+) -> Procedure:
     require_tag(to_tag)
     if from_tag is not None:
         require_tag(from_tag)
@@ -69,66 +72,132 @@ def rollback_procedure(config: Config, release_log, from_tag: str | None, to_tag
     snapshot = snapshot_note(release, to_tag)
 
     steps = [
-        Step("verify_artifacts", f"Verify {to_tag} artifacts (SHA256SUMS + release log)",
-             action=lambda ctx: verify_release_artifacts(ctx, to_tag, recorded, use_registry),
-             display=f"sha256sum {art.bundle_path(target.artifacts_dir, to_tag)}"
-                     + ("" if use_registry else f" {art.images_path(target.artifacts_dir, to_tag)}")
-                     + f" vs {art.sha256sums_path(target.artifacts_dir)} and the release log",
-             read_only=True, preflight=True, timeout=600),
-        Step("inspect_bundle", f"Inspect {to_tag}-compose.tar.gz (no absolute paths, .. or links)",
-             action=lambda ctx: verify_bundle_members(ctx, to_tag),
-             display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)), read_only=True, preflight=True),
+        Step(
+            "verify_artifacts",
+            f"Verify {to_tag} artifacts (SHA256SUMS + release log)",
+            action=lambda ctx: verify_release_artifacts(ctx, to_tag, recorded, use_registry),
+            display=f"sha256sum {art.bundle_path(target.artifacts_dir, to_tag)}"
+            + ("" if use_registry else f" {art.images_path(target.artifacts_dir, to_tag)}")
+            + f" vs {art.sha256sums_path(target.artifacts_dir)} and the release log",
+            read_only=True,
+            preflight=True,
+            timeout=600,
+        ),
+        Step(
+            "inspect_bundle",
+            f"Inspect {to_tag}-compose.tar.gz (no absolute paths, .. or links)",
+            action=lambda ctx: verify_bundle_members(ctx, to_tag),
+            display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)),
+            read_only=True,
+            preflight=True,
+        ),
     ]
-    if use_registry:       # a pruned image found at `docker pull`, after `down`, would leave the stack down
-        steps.append(Step("images_available", f"{to_tag}'s images are on the host or in the registry",
-                          action=lambda ctx: check_release_images(ctx, release, to_tag),
-                          display=f"docker image inspect / docker manifest inspect for each {to_tag} image",
-                          read_only=True, preflight=True))
-    else:                  # a full disk found mid-load would leave the stack down
-        steps.append(Step("disk_space", f"Room on the host to load {to_tag}'s images",
-                          action=lambda ctx: check_space_for_images(ctx, to_tag),
-                          display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, to_tag)}",
-                          read_only=True, preflight=True))
+    if use_registry:  # a pruned image found at `docker pull`, after `down`, would leave the stack down
+        steps.append(
+            Step(
+                "images_available",
+                f"{to_tag}'s images are on the host or in the registry",
+                action=lambda ctx: check_release_images(ctx, release, to_tag),
+                display=f"docker image inspect / docker manifest inspect for each {to_tag} image",
+                read_only=True,
+                preflight=True,
+            )
+        )
+    else:  # a full disk found mid-load would leave the stack down
+        steps.append(
+            Step(
+                "disk_space",
+                f"Room on the host to load {to_tag}'s images",
+                action=lambda ctx: check_space_for_images(ctx, to_tag),
+                display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, to_tag)}",
+                read_only=True,
+                preflight=True,
+            )
+        )
     via_status: Via = via_run if order == "before_down" else "exec"
-    schema_step, migrate_step = _migration_steps(config, compose, to_tag, from_tag, target_head, order, via_status,
-                                                 optional)
+    schema_step, migrate_step = _migration_steps(
+        config, compose, to_tag, from_tag, target_head, order, via_status, optional
+    )
     if order == "before_down":
         steps.append(schema_step)
     if use_registry:
         pulls = pull_steps(config, release, to_tag)
-        for step in pulls:   # an image on the host by its digest needs no registry
+        for step in pulls:  # an image on the host by its digest needs no registry
             if step.id.startswith("pull_") and step.when is None:
-                step.when = skip_pull_if_on_host(step.id[len("pull_"):])
+                step.when = skip_pull_if_on_host(step.id[len("pull_") :])
         steps += pulls
-    steps.append(Step("maintenance_on", "Switch traffic to maintenance",
-                      argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run), destructive=True,
-                      mutating=True, optional=optional.get("maintenance_on", ""), preview=lambda ctx: snapshot)
-                 if cmds.maintenance else switched_off("maintenance_on", "Switch traffic to maintenance", MAINTENANCE_OFF))
+    steps.append(
+        Step(
+            "maintenance_on",
+            "Switch traffic to maintenance",
+            argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run),
+            destructive=True,
+            mutating=True,
+            optional=optional.get("maintenance_on", ""),
+            preview=lambda ctx: snapshot,
+        )
+        if cmds.maintenance
+        else switched_off("maintenance_on", "Switch traffic to maintenance", MAINTENANCE_OFF)
+    )
     if order == "before_down":
         steps.append(migrate_step)
     steps += [
-        Step("compose_down", "Stop the current stack (compose down, volumes kept)", argv=compose.down(),
-             destructive=True, mutating=True, timeout=300, preview=lambda ctx: snapshot),
-        Step("restore_bundle", f"Restore the {to_tag} compose bundle",
-             argv=art.extract_bundle(target.artifacts_dir, to_tag, target.project_dir),
-             destructive=True, mutating=True),
+        Step(
+            "compose_down",
+            "Stop the current stack (compose down, volumes kept)",
+            argv=compose.down(),
+            destructive=True,
+            mutating=True,
+            timeout=300,
+            preview=lambda ctx: snapshot,
+        ),
+        Step(
+            "restore_bundle",
+            f"Restore the {to_tag} compose bundle",
+            argv=art.extract_bundle(target.artifacts_dir, to_tag, target.project_dir),
+            destructive=True,
+            mutating=True,
+        ),
     ]
     if not use_registry:
-        steps.append(Step("load_images", f"Load {to_tag} images from the tarball",
-                          argv=art.docker_load(target.artifacts_dir, to_tag), mutating=True, timeout=900))
-    steps.append(Step("compose_up", f"Start {to_tag} (compose up -d)", argv=compose.up_detached(),
-                      mutating=True, timeout=600))
+        steps.append(
+            Step(
+                "load_images",
+                f"Load {to_tag} images from the tarball",
+                argv=art.docker_load(target.artifacts_dir, to_tag),
+                mutating=True,
+                timeout=900,
+            )
+        )
+    steps.append(
+        Step("compose_up", f"Start {to_tag} (compose up -d)", argv=compose.up_detached(), mutating=True, timeout=600)
+    )
     if order == "after_up":
         steps += [schema_step, migrate_step]
-    steps.append(Step("maintenance_off", "Re-enable traffic",
-                      argv=compose.maintenance_off(backend, cmds.maintenance_off, via=via_run), mutating=True,
-                      when=_maintenance_was_skipped)
-                 if cmds.maintenance else switched_off("maintenance_off", "Re-enable traffic", MAINTENANCE_OFF))
+    steps.append(
+        Step(
+            "maintenance_off",
+            "Re-enable traffic",
+            argv=compose.maintenance_off(backend, cmds.maintenance_off, via=via_run),
+            mutating=True,
+            when=_maintenance_was_skipped,
+        )
+        if cmds.maintenance
+        else switched_off("maintenance_off", "Re-enable traffic", MAINTENANCE_OFF)
+    )
     steps += verification_steps(config, to_tag)
-    return Procedure("rollback", steps, from_tag=from_tag, to_tag=to_tag,
-                     options={"migration_order": order, "use_registry": use_registry,
-                              "target_migration_head": target_head,
-                              "target_snapshot_verified": bool(release is not None and release.verified)})
+    return Procedure(
+        "rollback",
+        steps,
+        from_tag=from_tag,
+        to_tag=to_tag,
+        options={
+            "migration_order": order,
+            "use_registry": use_registry,
+            "target_migration_head": target_head,
+            "target_snapshot_verified": bool(release is not None and release.verified),
+        },
+    )
 
 
 def snapshot_note(release, tag: str) -> str:
@@ -139,8 +208,10 @@ def snapshot_note(release, tag: str) -> str:
     how = f" ({method})" if isinstance(method, str) and method else ""
     if release.verified:
         return f"Database snapshot of {tag}: verified at capture{how}."
-    return (f"Database snapshot of {tag}: NOT verified at capture{how or ' (no check recorded)'}; "
-            "a restore from it is unproven.")
+    return (
+        f"Database snapshot of {tag}: NOT verified at capture{how or ' (no check recorded)'}; "
+        "a restore from it is unproven."
+    )
 
 
 def _maintenance_was_skipped(ctx) -> str | None:
@@ -149,28 +220,50 @@ def _maintenance_was_skipped(ctx) -> str | None:
     return None
 
 
-def _migration_steps(config: Config, compose: ComposeCommands, to_tag: str, from_tag: str | None,
-                     target_head: str | None, order: str, via_status: Via,
-                     optional: dict[str, str]) -> tuple[Step, Step]:
+def _migration_steps(
+    config: Config,
+    compose: ComposeCommands,
+    to_tag: str,
+    from_tag: str | None,
+    target_head: str | None,
+    order: str,
+    via_status: Via,
+    optional: dict[str, str],
+) -> tuple[Step, Step]:
     """The schema comparison and the migration rollback (or both switched off)."""
     if not config.commands.migrations:
-        return (switched_off("migration_check", f"Compare the schema with {to_tag}'s migrations", MIGRATIONS_OFF),
-                switched_off("migrate_rollback", "Roll back migrations", MIGRATIONS_OFF))
+        return (
+            switched_off("migration_check", f"Compare the schema with {to_tag}'s migrations", MIGRATIONS_OFF),
+            switched_off("migrate_rollback", "Roll back migrations", MIGRATIONS_OFF),
+        )
     backend = config.backend.name
     cmds = config.commands
-    schema_step = Step("migration_check", f"Compare the schema with {to_tag}'s migrations",
-                       action=lambda ctx: check_schema(ctx, target_head, via_status),
-                       display=" ".join(compose.migrate_status(backend, cmds.migrate_status, via=via_status)),
-                       read_only=True, preflight=order == "before_down", timeout=300)
-    migrate_step = Step("migrate_rollback",
-                        f"Roll back migrations to {target_head or '(unknown)'}"
-                        + (f" with {from_tag}'s tooling" if order == "before_down" and from_tag else ""),
-                        argv=(compose.migrate_rollback(backend, cmds.migrate_rollback, target_head,
-                                                       via=via_status)
-                              if target_head else None),
-                        display="(target migration head unknown)", destructive=True, mutating=True,
-                        when=skip_reason_for_rollback, timeout=900,
-                        optional=optional.get("migrate_rollback", ""), preview=migration_preview)
+    schema_step = Step(
+        "migration_check",
+        f"Compare the schema with {to_tag}'s migrations",
+        action=lambda ctx: check_schema(ctx, target_head, via_status),
+        display=" ".join(compose.migrate_status(backend, cmds.migrate_status, via=via_status)),
+        read_only=True,
+        preflight=order == "before_down",
+        timeout=300,
+    )
+    migrate_step = Step(
+        "migrate_rollback",
+        f"Roll back migrations to {target_head or '(unknown)'}"
+        + (f" with {from_tag}'s tooling" if order == "before_down" and from_tag else ""),
+        argv=(
+            compose.migrate_rollback(backend, cmds.migrate_rollback, target_head, via=via_status)
+            if target_head
+            else None
+        ),
+        display="(target migration head unknown)",
+        destructive=True,
+        mutating=True,
+        when=skip_reason_for_rollback,
+        timeout=900,
+        optional=optional.get("migrate_rollback", ""),
+        preview=migration_preview,
+    )
     if migrate_step.argv is None:
         migrate_step.action = _unknown_head_action
     return schema_step, migrate_step

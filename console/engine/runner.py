@@ -11,27 +11,41 @@ import asyncio
 import hashlib
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol
+from typing import Protocol
 
 from console.engine.context import StepContext
-from console.engine.events import (AwaitingConfirmation, Event, LockEvent, Notice, ProcedureFinished,
-                                   ProcedureInterrupted, ProcedureStarted, StepChoice, StepConfirmed,
-                                   StepFailed, StepFinished, StepOutput, StepSkipped, StepStarted, WouldRun)
+from console.engine.events import (
+    AwaitingConfirmation,
+    Event,
+    LockEvent,
+    Notice,
+    ProcedureFinished,
+    ProcedureInterrupted,
+    ProcedureStarted,
+    StepChoice,
+    StepConfirmed,
+    StepFailed,
+    StepFinished,
+    StepOutput,
+    StepSkipped,
+    StepStarted,
+    WouldRun,
+)
 from console.engine.lock import LockError, LockHeld, RemoteLock
 from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
-from console.failures import (CommandTimeout, FailureReason, PreconditionFailed,
-                              TransportError)
-from console.liveness import this_console
+from console.failures import CommandTimeout, FailureReason, PreconditionFailed, TransportError
+from console.incident.liveness import this_console
 from console.safetext import plain_line
 from console.validate import UnsafeValue
 
-OUTPUT_KEEP_BYTES = 8 * 1024 * 1024   # full output side file is capped so a flood cannot fill the disk
+OUTPUT_KEEP_BYTES = 8 * 1024 * 1024  # full output side file is capped so a flood cannot fill the disk
 
 
 @dataclass(frozen=True)
 class Choice:
-    action: str            # retry | skip | abort
+    action: str  # retry | skip | abort
     reason: str = ""
 
 
@@ -52,11 +66,18 @@ class AbortProcedure(Exception):
 
 
 class StepEngine:
-    def __init__(self, procedure: Procedure, context: StepContext, decider: Decider, *,
-                 assume_yes: bool = False, lock: RemoteLock | None = None,
-                 done_steps: set[str] | None = None,
-                 listeners: list[Callable[[Event], None]] | None = None,
-                 recheck: Callable[[Step], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        procedure: Procedure,
+        context: StepContext,
+        decider: Decider,
+        *,
+        assume_yes: bool = False,
+        lock: RemoteLock | None = None,
+        done_steps: set[str] | None = None,
+        listeners: list[Callable[[Event], None]] | None = None,
+        recheck: Callable[[Step], Awaitable[None]] | None = None,
+    ) -> None:
         self.procedure = procedure
         self.ctx = context
         self.decider = decider
@@ -64,9 +85,9 @@ class StepEngine:
         self.lock = lock
         self.done_steps = set(done_steps or ())
         self.listeners = list(listeners or [])
-        self.recheck = recheck     # looks at (and journals) the host after a step's outcome went UNKNOWN
+        self.recheck = recheck  # looks at (and journals) the host after a step's outcome went UNKNOWN
         self.statuses: dict[str, str] = {s.id: "pending" for s in procedure.steps}
-        self._started: set[str] = set()   # steps whose command this run started
+        self._started: set[str] = set()  # steps whose command this run started
 
     # -- events -------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -92,9 +113,19 @@ class StepEngine:
         started = time.monotonic()
         incident_id = self.ctx.journal.incident_id if self.ctx.journal else ""
         # pid + machine (this_console): a SIGKILLed console is told from a running one
-        self._record(ProcedureStarted(proc.name, incident_id, [s.describe() for s in proc.steps],
-                                      proc.from_tag, proc.to_tag, self.ctx.dry_run, options=proc.options,
-                                      resumed=bool(self.done_steps), **this_console()))
+        self._record(
+            ProcedureStarted(
+                proc.name,
+                incident_id,
+                [s.describe() for s in proc.steps],
+                proc.from_tag,
+                proc.to_tag,
+                self.ctx.dry_run,
+                options=proc.options,
+                resumed=bool(self.done_steps),
+                **this_console(),
+            )
+        )
         outcome = "failed"
         try:
             outcome = await self._run_steps()
@@ -129,12 +160,24 @@ class StepEngine:
         transport = self.ctx.on(step.host).transport if step is not None and step_id in self._started else None
         left = getattr(transport, "left_running", None)
         if left:
-            self.emit(Notice(f"{left} may still be running on the host: its process group was never "
-                             "reported, so it could not be killed; check with ps before resuming", "error"))
-        self._record(ProcedureInterrupted(procedure=proc.name, duration=duration, from_tag=proc.from_tag,
-                                          to_tag=proc.to_tag, step_id=step_id,
-                                          message="procedure interrupted (Ctrl-C, quit or left); it can be resumed",
-                                          remote_may_still_run=left or None))
+            self.emit(
+                Notice(
+                    f"{left} may still be running on the host: its process group was never "
+                    "reported, so it could not be killed; check with ps before resuming",
+                    "error",
+                )
+            )
+        self._record(
+            ProcedureInterrupted(
+                procedure=proc.name,
+                duration=duration,
+                from_tag=proc.from_tag,
+                to_tag=proc.to_tag,
+                step_id=step_id,
+                message="procedure interrupted (Ctrl-C, quit or left); it can be resumed",
+                remote_may_still_run=left or None,
+            )
+        )
 
     async def _release_lock(self) -> None:
         if self.lock is None or not self.lock.held:
@@ -143,9 +186,11 @@ class StepEngine:
             await self.lock.release()
             self._record(LockEvent("released", self.lock.lock_dir), emit=False)
         except Exception as exc:  # the host may be unreachable; say what is left behind
-            message = (f"could not release the lock {self.lock.lock_dir}: {exc}; "
-                       f"it names incident {self.lock.incident_id}; "
-                       "run `incident-console unlock` once the host is back")
+            message = (
+                f"could not release the lock {self.lock.lock_dir}: {exc}; "
+                f"it names incident {self.lock.incident_id}; "
+                "run `incident-console unlock` once the host is back"
+            )
             self._record(LockEvent("release_failed", self.lock.lock_dir, error=str(exc)), emit=False)
             self.emit(Notice(message, "error"))
 
@@ -233,7 +278,7 @@ class StepEngine:
             self._record(LockEvent("refused", self.lock.lock_dir, holder=held.info), emit=False)
             self.emit(Notice(str(held), "error"))
             return False
-        except (LockError, TransportError) as exc:   # e.g. mkdir refused: a setup problem, not a holder
+        except (LockError, TransportError) as exc:  # e.g. mkdir refused: a setup problem, not a holder
             self._record(LockEvent("failed", self.lock.lock_dir, error=str(exc)), emit=False)
             self.emit(Notice(f"could not take the lock: {exc}", "error"))
             return False
@@ -283,8 +328,7 @@ class StepEngine:
             ctx = self.ctx.on(step.host)
             if step.argv is not None:
                 timeout = step.timeout or ctx.config.target.command_timeout
-                result = await ctx.transport.run(step.argv, timeout=timeout, on_output=on_output,
-                                                      stdin=step.stdin)
+                result = await ctx.transport.run(step.argv, timeout=timeout, on_output=on_output, stdin=step.stdin)
                 exit_code = result.exit_status
                 if exit_code is None:
                     raise _Unknown()
@@ -297,10 +341,15 @@ class StepEngine:
                 if message:
                     on_output("stdout", [message])
         except _Unknown:
-            return self._failed(step, FailureReason.OUTCOME_UNKNOWN,
-                                "the connection died before the command reported its exit status: "
-                                "the outcome is UNKNOWN; the host is re-checked before any retry",
-                                None, started, output)
+            return self._failed(
+                step,
+                FailureReason.OUTCOME_UNKNOWN,
+                "the connection died before the command reported its exit status: "
+                "the outcome is UNKNOWN; the host is re-checked before any retry",
+                None,
+                started,
+                output,
+            )
         except CommandTimeout as exc:
             return self._failed(step, FailureReason.STEP_TIMEOUT, str(exc), None, started, output)
         except TransportError as exc:
@@ -310,21 +359,38 @@ class StepEngine:
         except Exception as exc:
             # e.g. a parser meeting output it never saw: this step failed, the procedure did not;
             # the operator gets the usual retry / skip / abort.
-            return self._failed(step, FailureReason.INTERNAL_ERROR, internal_error_message(step, exc),
-                                None, started, output)
+            return self._failed(
+                step, FailureReason.INTERNAL_ERROR, internal_error_message(step, exc), None, started, output
+            )
         duration = round(time.monotonic() - started, 3)
         if not ok:
             reason = FailureReason.NON_ZERO_EXIT if step.argv is not None else FailureReason.PRECONDITION
-            return self._failed(step, reason, message if step.argv is None else f"exited with {exit_code}",
-                                exit_code, started, output, detail)
+            return self._failed(
+                step,
+                reason,
+                message if step.argv is None else f"exited with {exit_code}",
+                exit_code,
+                started,
+                output,
+                detail,
+            )
         rel, digest = self._store_output(step, output)
         self.statuses[step.id] = "done"
-        self._record(StepFinished(step.id, exit_code, duration, message if step.argv is None else "",
-                                  rel, digest, detail))
+        self._record(
+            StepFinished(step.id, exit_code, duration, message if step.argv is None else "", rel, digest, detail)
+        )
         return None
 
-    def _failed(self, step: Step, reason: FailureReason, message: str, exit_code: int | None,
-                started: float, output: "_OutputSink", detail: dict | None = None) -> StepFailed:
+    def _failed(
+        self,
+        step: Step,
+        reason: FailureReason,
+        message: str,
+        exit_code: int | None,
+        started: float,
+        output: _OutputSink,
+        detail: dict | None = None,
+    ) -> StepFailed:
         duration = round(time.monotonic() - started, 3)
         rel, digest = self._store_output(step, output)
         self.statuses[step.id] = "failed"
@@ -332,7 +398,7 @@ class StepEngine:
         self._record(failure)
         return failure
 
-    def _store_output(self, step: Step, output: "_OutputSink") -> tuple[str | None, str]:
+    def _store_output(self, step: Step, output: _OutputSink) -> tuple[str | None, str]:
         data = output.data()
         if self.ctx.journal is None or self.ctx.dry_run:
             return None, hashlib.sha256(data).hexdigest()
@@ -349,8 +415,10 @@ def internal_error_message(step: Step, exc: Exception) -> str:
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else ""
     text = "" if step.stdin else plain_line(str(exc))[:200]
-    return (f"internal error in the console ({type(exc).__name__}{where}){': ' + text if text else ''}; "
-            "the host may need checking by hand before a retry")
+    return (
+        f"internal error in the console ({type(exc).__name__}{where}){': ' + text if text else ''}; "
+        "the host may need checking by hand before a retry"
+    )
 
 
 class _OutputSink:

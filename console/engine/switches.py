@@ -13,8 +13,7 @@ MIGRATIONS_OFF = "migration steps are switched off in the config ([commands] mig
 
 
 def switched_off(step_id: str, title: str, reason: str) -> Step:
-    return Step(step_id, title, action=_never, display=f"(switched off: {reason})",
-                when=lambda ctx: reason)
+    return Step(step_id, title, action=_never, display=f"(switched off: {reason})", when=lambda ctx: reason)
 
 
 async def _never(ctx) -> ActionResult:

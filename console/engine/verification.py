@@ -8,14 +8,14 @@ from typing import Any
 
 import httpx
 
-from console.incident.records import Health
 from console.commands.compose import ComposeCommands
 from console.commands.ps import parse_ps
 from console.config import Config
 from console.engine.context import StepContext
 from console.engine.health_failure import NEXT_DECISIONS, failing_service_logs
 from console.engine.procedure import ActionResult, Procedure, Step
-from console.health import check_all
+from console.incident.records import Health
+from console.live.health import check_all
 
 # Between health rounds while the stack starts: a short pause ends the step soon after the last
 # service answers (at 1 s up to 0.75 s more was spent waiting; docs/BENCHMARKS.md).
@@ -27,8 +27,7 @@ async def services_running(ctx: StepContext) -> ActionResult:
     result = await ctx.run(compose.ps(), timeout=120)
     if not result.ok:
         return ActionResult(False, f"compose ps exited {result.exit_status}")
-    states = parse_ps(result.stdout, ctx.config.target.compose_command,
-                      project_name=ctx.config.target.project_name)
+    states = parse_ps(result.stdout, ctx.config.target.compose_command, project_name=ctx.config.target.project_name)
     states = [s for s in states if not s.one_off]
     by_service = {s.service: s for s in states}
     missing = [s.name for s in ctx.config.services if s.name not in by_service]
@@ -44,13 +43,15 @@ async def services_running(ctx: StepContext) -> ActionResult:
     return ActionResult(True, "all services up: " + ", ".join(sorted(s for s in by_service if s is not None)), detail)
 
 
-async def wait_for_health(ctx: StepContext, expected_version: str | None,
-                          wait: float | None = None) -> ActionResult:
+async def wait_for_health(ctx: StepContext, expected_version: str | None, wait: float | None = None) -> ActionResult:
     """Every check must answer as expected (and report the target version) within ``wait``."""
     if not ctx.config.health:
         # nothing would be checked: never report that as healthy
-        return ActionResult(False, "no health checks are configured ([[health]]): nothing proves the "
-                                   "services answer; check by hand, then skip this step with a reason")
+        return ActionResult(
+            False,
+            "no health checks are configured ([[health]]): nothing proves the "
+            "services answer; check by hand, then skip this step with a reason",
+        )
     if wait is None:
         wait = ctx.config.thresholds.health_wait_seconds
     deadline = time.monotonic() + wait
@@ -59,29 +60,51 @@ async def wait_for_health(ctx: StepContext, expected_version: str | None,
     async with httpx.AsyncClient(trust_env=False) as client:
         while True:
             results = await check_all(ctx.config.health, client, expected_version)
-            lines = [f"{r.check}: {'OK' if r.ok else 'FAIL'} {r.http_status or '-'} "
-                     f"version={r.version or '-'} {r.reason}".rstrip() for r in results]
+            lines = [
+                f"{r.check}: {'OK' if r.ok else 'FAIL'} {r.http_status or '-'} "
+                f"version={r.version or '-'} {r.reason}".rstrip()
+                for r in results
+            ]
             if lines != shown:  # only changes: a 90 s wait must not flood the log
                 ctx.emit_output("stdout", lines)
                 shown = lines
             if not said and not all(r.ok for r in results) and time.monotonic() < deadline:
-                said = True   # at the first poll, not after the whole wait
-                ctx.emit_output("stdout", [f"health is FAILING: {', '.join(r.check for r in results if not r.ok)}; "
-                                           f"waiting up to {wait:g} s for it to recover before deciding"])
+                said = True  # at the first poll, not after the whole wait
+                ctx.emit_output(
+                    "stdout",
+                    [
+                        f"health is FAILING: {', '.join(r.check for r in results if not r.ok)}; "
+                        f"waiting up to {wait:g} s for it to recover before deciding"
+                    ],
+                )
             if all(r.ok for r in results) or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(HEALTH_POLL_SECONDS)
     for r in results:
-        ctx.record(Health(check=r.check, ok=r.ok, status=r.http_status, version=r.version,
-                          latency_ms=None if r.latency_ms is None else round(r.latency_ms, 1), on=ctx.host))
+        ctx.record(
+            Health(
+                check=r.check,
+                ok=r.ok,
+                status=r.http_status,
+                version=r.version,
+                latency_ms=None if r.latency_ms is None else round(r.latency_ms, 1),
+                on=ctx.host,
+            )
+        )
     detail: dict[str, Any] = {"health": [r.to_dict() for r in results]}
     failing = [f"{r.check}: {r.reason}" for r in results if not r.ok]
     if failing:
         ctx.emit_output("stdout", ["last log lines of the failing services:"])
         detail["logs"] = await failing_service_logs(ctx, [r.check for r in results if not r.ok])
         detail["next"] = list(NEXT_DECISIONS)
-        return ActionResult(False, "health checks failing: " + "; ".join(failing)
-                            + "; the release is not healthy. Next: " + " or ".join(NEXT_DECISIONS), detail)
+        return ActionResult(
+            False,
+            "health checks failing: "
+            + "; ".join(failing)
+            + "; the release is not healthy. Next: "
+            + " or ".join(NEXT_DECISIONS),
+            detail,
+        )
     version = f" reporting {expected_version}" if expected_version else ""
     return ActionResult(True, f"{len(results)} health checks OK{version}", detail)
 
@@ -89,16 +112,30 @@ async def wait_for_health(ctx: StepContext, expected_version: str | None,
 def verification_steps(config: Config, expected_version: str | None) -> list[Step]:
     compose = ComposeCommands.for_target(config.target)
     steps = [
-        Step("verify_ps", "All services up (compose ps)", action=services_running,
-             display=" ".join(compose.ps()), read_only=True),
-        Step("verify_logs", "Recent logs (compose logs --tail=50)", argv=compose.logs_tail(50), read_only=True,
-             timeout=120),
-        Step("verify_health", "Health endpoints return 200 and the expected JSON",
-             action=lambda ctx: wait_for_health(ctx, expected_version),
-             display=", ".join(h.url for h in config.health) or "(no health checks configured)",
-             read_only=True),
+        Step(
+            "verify_ps",
+            "All services up (compose ps)",
+            action=services_running,
+            display=" ".join(compose.ps()),
+            read_only=True,
+        ),
+        Step(
+            "verify_logs",
+            "Recent logs (compose logs --tail=50)",
+            argv=compose.logs_tail(50),
+            read_only=True,
+            timeout=120,
+        ),
+        Step(
+            "verify_health",
+            "Health endpoints return 200 and the expected JSON",
+            action=lambda ctx: wait_for_health(ctx, expected_version),
+            display=", ".join(h.url for h in config.health) or "(no health checks configured)",
+            read_only=True,
+        ),
     ]
-    from console.observability.steps import metrics_step   # [[metrics]]: the dashboards' question, asked of Prometheus
+    from console.observability.steps import metrics_step  # [[metrics]]: the dashboards' question, asked of Prometheus
+
     metrics = metrics_step(config, expected_version)
     if metrics is not None:
         steps.append(metrics)
@@ -113,12 +150,18 @@ def smoke_test_steps(config: Config) -> list[Step]:
     for argv in config.commands.smoke_tests:
         prefix = argv[argv.index("--prefix") + 1] if "--prefix" in argv[:-1] else "backend"
         step_id, n = f"smoke_{prefix}", 2
-        while step_id in seen:   # two tests for one prefix must not share a journal id
+        while step_id in seen:  # two tests for one prefix must not share a journal id
             step_id, n = f"smoke_{prefix}_{n}", n + 1
         seen.add(step_id)
-        steps.append(Step(step_id, f"Smoke test: {prefix}",
-                          argv=compose.smoke_test(config.backend.name, argv, via="exec"), read_only=True,
-                          timeout=300))
+        steps.append(
+            Step(
+                step_id,
+                f"Smoke test: {prefix}",
+                argv=compose.smoke_test(config.backend.name, argv, via="exec"),
+                read_only=True,
+                timeout=300,
+            )
+        )
     return steps
 
 

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from console.exit_codes import EXIT_OK, bad_input
+from console.cli.exit_codes import EXIT_OK, bad_input
 
 EXAMPLES = """\
 examples:
@@ -35,11 +35,15 @@ VERIFICATION_GROUP = "Post-rollback verification"
 
 
 def register_incident(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("incident", help="open, decide, tick, waive, retro, resolve or show an incident headless",
-                       description="Every runbook step outside a procedure, without the TUI: the same session "
-                                   "methods the screens call. Run the procedure itself with rollback/hotfix "
-                                   "--incident ID (or resume ID).",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "incident",
+        help="open, decide, tick, waive, retro, resolve or show an incident headless",
+        description="Every runbook step outside a procedure, without the TUI: the same session "
+        "methods the screens call. Run the procedure itself with rollback/hotfix "
+        "--incident ID (or resume ID).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     verbs = p.add_subparsers(dest="incident_command", metavar="SUBCOMMAND", required=True)
 
     v = verbs.add_parser("open", help="open a new incident (journaled and announced); prints its id")
@@ -54,8 +58,13 @@ def register_incident(sub: argparse._SubParsersAction) -> None:
     v = verbs.add_parser("decide", help="answer the decision tree and journal the outcome (announced)")
     v.add_argument("id", metavar="ID", help="the incident's id (incident-console incidents lists them)")
     v.add_argument("outcome", metavar="OUTCOME", help="rollback | config_hotfix | code_hotfix")
-    v.add_argument("--answer", action="append", default=[], metavar="QUESTION=yes|no",
-                   help="an answer to a decision-tree question (repeat for each question on the path)")
+    v.add_argument(
+        "--answer",
+        action="append",
+        default=[],
+        metavar="QUESTION=yes|no",
+        help="an answer to a decision-tree question (repeat for each question on the path)",
+    )
     v.add_argument("--reason", help="why, when OUTCOME overrides the decision tree (required then)")
     v.set_defaults(handler=cmd_decide)
 
@@ -83,14 +92,18 @@ def register_incident(sub: argparse._SubParsersAction) -> None:
     v.add_argument("id", metavar="ID", help="the incident's id (incident-console incidents lists them)")
     v.add_argument("--summary", required=True, help="what was wrong and what fixed it (for #ops and the report)")
     v.add_argument("--no-post", action="store_true", help="journal the resolution without posting it")
-    v.add_argument("--keep-silence", action="store_true",
-                   help="keep the incident's Alertmanager silence until it ends by itself (default: expire it)")
+    v.add_argument(
+        "--keep-silence",
+        action="store_true",
+        help="keep the incident's Alertmanager silence until it ends by itself (default: expire it)",
+    )
     v.set_defaults(handler=cmd_resolve)
 
 
 def _session(args):
-    from console.config_loader import load_config_or_exit
+    from console.cli.config_loader import load_config_or_exit
     from console.incident.session import IncidentSession
+
     config = load_config_or_exit(args.config)
     try:
         return IncidentSession.load(config, args.id)
@@ -99,15 +112,21 @@ def _session(args):
 
 
 def _runbook(config):
-    from console.runbook import load_runbook
-    return load_runbook(config.paths.runbook, {
-        "impact_window_minutes": config.thresholds.impact_window_minutes,
-        "validation_window_minutes": config.thresholds.validation_window_minutes})
+    from console.decide.runbook import load_runbook
+
+    return load_runbook(
+        config.paths.runbook,
+        {
+            "impact_window_minutes": config.thresholds.impact_window_minutes,
+            "validation_window_minutes": config.thresholds.validation_window_minutes,
+        },
+    )
 
 
 def checklist_items(runbook) -> dict[str, tuple[Any, str]]:
     """item id -> (item, group) over the prerequisites, the manual verification and the follow-up."""
-    from console.followup import GROUP as FOLLOW_UP_GROUP
+    from console.incident.followup import GROUP as FOLLOW_UP_GROUP
+
     items: dict[str, tuple[Any, str]] = {i.id: (i, i.group) for i in runbook.prerequisites}
     items.update({i.id: (i, VERIFICATION_GROUP) for i in runbook.manual_verification})
     items.update({i.id: (i, FOLLOW_UP_GROUP) for i in runbook.follow_up})
@@ -122,10 +141,11 @@ def _item(session, item_id: str):
 
 
 def cmd_open(args) -> int:
-    from console.config_loader import load_config_or_exit
+    from console.cli.config_loader import load_config_or_exit
     from console.incident.session import IncidentSession
-    from console.releaselog import ReleaseLog, ReleaseLogError
+    from console.release.release_log import ReleaseLog, ReleaseLogError
     from console.validate import UnsafeValue, require_tag
+
     config = load_config_or_exit(args.config)
     deployed = args.deployed
     try:
@@ -135,7 +155,7 @@ def cmd_open(args) -> int:
             deployed = ReleaseLog.load(config.paths.release_log).deployed
     except UnsafeValue as exc:
         return bad_input(str(exc))
-    except ReleaseLogError as exc:   # as in the TUI: a broken release log does not stop the incident
+    except ReleaseLogError as exc:  # as in the TUI: a broken release log does not stop the incident
         print(f"warning: {exc}; the incident records the deployed release as unknown", file=sys.stderr)
         deployed = None
     session = IncidentSession(config, None)
@@ -144,6 +164,7 @@ def cmd_open(args) -> int:
         journal = await session.open_incident(deployed)
         await session.flush()
         return journal.incident_id
+
     print(asyncio.run(opened()))
     return EXIT_OK
 
@@ -152,15 +173,17 @@ def cmd_show(args) -> int:
     session = _session(args)
     state = session.state
     summary = state.summary()
-    data = {**summary.to_dict(),
-            "answers": state.answers,
-            "decision": state.outcome.fields() if state.outcome else None,
-            "ticks": {i: {"status": t.status, "by": t.by, "reason": t.reason} for i, t in state.ticks.items()},
-            "done_steps": sorted(state.settled_steps()),
-            "migration_plan": state.migration_plan.fields() if state.migration_plan else None,
-            "retro": state.retro.fields() if state.retro else None,
-            "resolved": state.resolved.fields() if state.resolved else None,
-            "unknown_records": [r.kind for r in state.unknown]}
+    data = {
+        **summary.to_dict(),
+        "answers": state.answers,
+        "decision": state.outcome.fields() if state.outcome else None,
+        "ticks": {i: {"status": t.status, "by": t.by, "reason": t.reason} for i, t in state.ticks.items()},
+        "done_steps": sorted(state.settled_steps()),
+        "migration_plan": state.migration_plan.fields() if state.migration_plan else None,
+        "retro": state.retro.fields() if state.retro else None,
+        "resolved": state.resolved.fields() if state.resolved else None,
+        "unknown_records": [r.kind for r in state.unknown],
+    }
     if args.json:
         print(json.dumps(data, default=str))
         return EXIT_OK
@@ -170,8 +193,10 @@ def cmd_show(args) -> int:
     for qid, answer in state.answers.items():
         print(f"    {qid}: {'yes' if answer else 'no'}")
     if summary.procedure:
-        print(f"  procedure: {summary.procedure} {summary.from_tag or '?'} -> {summary.to_tag}  "
-              f"done: {', '.join(sorted(state.settled_steps())) or '-'}")
+        print(
+            f"  procedure: {summary.procedure} {summary.from_tag or '?'} -> {summary.to_tag}  "
+            f"done: {', '.join(sorted(state.settled_steps())) or '-'}"
+        )
     runbook_items = checklist_items(_runbook(session.config))
     print("  checklist:")
     for item_id, (item, group) in runbook_items.items():
@@ -201,6 +226,7 @@ def _parse_answers(runbook, answers: list[str]) -> dict[str, bool]:
 
 def cmd_decide(args) -> int:
     from console.incident.session import SessionError
+
     session = _session(args)
     runbook = _runbook(session.config)
     if args.outcome not in runbook.outcomes:
@@ -213,14 +239,22 @@ def cmd_decide(args) -> int:
     evaluation = runbook.evaluate(dict(session.state.answers))
     overridden = evaluation.outcome is not None and evaluation.outcome != args.outcome
     if evaluation.outcome is None and not (args.reason or "").strip():
-        return bad_input(f"the decision tree is not finished (next question: {evaluation.next_question}); "
-                         f"answer it with --answer, or give --reason to decide without it")
-    marked = session.state.marked_conditions({r.condition: r.id for r in runbook.matrix},
-                                             {r.id for r in runbook.matrix})
+        return bad_input(
+            f"the decision tree is not finished (next question: {evaluation.next_question}); "
+            f"answer it with --answer, or give --reason to decide without it"
+        )
+    marked = session.state.marked_conditions(
+        {r.condition: r.id for r in runbook.matrix}, {r.id for r in runbook.matrix}
+    )
     try:
-        session.decide(args.outcome, path=[{"question_id": q, "answer": a} for q, a in evaluation.path],
-                       overridden=overridden or evaluation.outcome is None, reason=args.reason,
-                       tree_outcome=evaluation.outcome, matrix_agrees=runbook.matrix_agrees(args.outcome, marked))
+        session.decide(
+            args.outcome,
+            path=[{"question_id": q, "answer": a} for q, a in evaluation.path],
+            overridden=overridden or evaluation.outcome is None,
+            reason=args.reason,
+            tree_outcome=evaluation.outcome,
+            matrix_agrees=runbook.matrix_agrees(args.outcome, marked),
+        )
     except SessionError as exc:
         tree = f" (the decision tree says {evaluation.outcome})" if evaluation.outcome else ""
         return bad_input(f"{exc}{tree}")
@@ -228,6 +262,7 @@ def cmd_decide(args) -> int:
     async def announced() -> None:
         await session.announce_decision()
         await session.flush()
+
     asyncio.run(announced())
     print(f"incident {session.incident_id}: decided {args.outcome}" + (" (override)" if overridden else ""))
     return EXIT_OK
@@ -243,6 +278,7 @@ def cmd_tick(args) -> int:
 
 def cmd_waive(args) -> int:
     from console.incident.session import SessionError
+
     session = _session(args)
     item, group = _item(session, args.item)
     try:
@@ -264,6 +300,7 @@ def cmd_retro(args) -> int:
 
 def cmd_resolve(args) -> int:
     from console.incident.session import SessionError
+
     session = _session(args)
     try:
         resolved = session.resolve(args.summary)
@@ -274,10 +311,12 @@ def cmd_resolve(args) -> int:
         print(f"incident-console: warning: {message}", file=sys.stderr)
     said = "" if action == "none" else f"; {message}"
     if not args.no_post:
+
         async def posted() -> dict[str, str]:
             results = await session.post_resolution()
             await session.flush()
             return results
+
         results = asyncio.run(posted())
         said += "; posted: " + (", ".join(f"{c} {s}" for c, s in results.items()) or "no notifications configured")
     ttr = f", TTR {resolved.ttr_seconds:.0f}s" if resolved.ttr_seconds is not None else ""

@@ -21,14 +21,14 @@ from pathlib import Path
 
 from console.config import Config
 from console.failures import TransportError
-from console.journal import JOURNAL_NAME, Journal, fsync_directory
+from console.incident.journal import JOURNAL_NAME, Journal, fsync_directory
 from console.transport.base import Transport
 
 HOST_DIR_NAME = "incident-console"
 RELEASE_LOG_NAME = "releases.toml"
-CHUNK = 256 * 1024          # bytes per append command
-TIMEOUT = 30.0              # seconds per host command
-RETRY_AFTER = 5.0           # seconds between retries of a failing host
+CHUNK = 256 * 1024  # bytes per append command
+TIMEOUT = 30.0  # seconds per host command
+RETRY_AFTER = 5.0  # seconds between retries of a failing host
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -60,8 +60,10 @@ def enabled(config: Config) -> bool:
 
 
 # -- pure command builders ------------------------------------------------------------------------
-_APPEND = ('umask 077 && mkdir -p -- "$2" && chmod 700 -- "$1" "$1/incidents" "$2" && '
-           'touch -- "$3" && chmod 600 -- "$3" && cat >> "$3"')
+_APPEND = (
+    'umask 077 && mkdir -p -- "$2" && chmod 700 -- "$1" "$1/incidents" "$2" && '
+    'touch -- "$3" && chmod 600 -- "$3" && cat >> "$3"'
+)
 
 
 def append_argv(root: str, incident_dir: str, file: str) -> list[str]:
@@ -76,8 +78,14 @@ def size_argv(file: str) -> list[str]:
 
 def list_argv(incidents_dir: str) -> list[str]:
     """Print one incident id per line: the directories holding a journal."""
-    return ["sh", "-c", f'cd -- "$1" 2>/dev/null || exit 0; for d in *; do '
-                        f'[ -f "$d/{JOURNAL_NAME}" ] && printf "%s\\n" "$d"; done; exit 0', "sh", incidents_dir]
+    return [
+        "sh",
+        "-c",
+        f'cd -- "$1" 2>/dev/null || exit 0; for d in *; do '
+        f'[ -f "$d/{JOURNAL_NAME}" ] && printf "%s\\n" "$d"; done; exit 0',
+        "sh",
+        incidents_dir,
+    ]
 
 
 def read_argv(file: str) -> list[str]:
@@ -87,9 +95,15 @@ def read_argv(file: str) -> list[str]:
 
 def replace_argv(root: str, file: str) -> list[str]:
     """Replace ``file`` with stdin atomically (a temporary file renamed over it), 0600 in 0700."""
-    return ["sh", "-c", 'umask 077 && mkdir -p -- "$1" && chmod 700 -- "$1" && '
-                        'cat > "$2.tmp.$$" && chmod 600 -- "$2.tmp.$$" && mv -f -- "$2.tmp.$$" "$2"',
-            "sh", root, file]
+    return [
+        "sh",
+        "-c",
+        'umask 077 && mkdir -p -- "$1" && chmod 700 -- "$1" && '
+        'cat > "$2.tmp.$$" && chmod 600 -- "$2.tmp.$$" && mv -f -- "$2.tmp.$$" "$2"',
+        "sh",
+        root,
+        file,
+    ]
 
 
 MISSING_EXIT = 3
@@ -105,7 +119,7 @@ class HostMirror:
         self.journal = journal
         self.transport = transport
         self.file = host_journal(config, journal.incident_id)
-        self._synced: int | None = None     # bytes of the local journal the host has
+        self._synced: int | None = None  # bytes of the local journal the host has
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self._failed_at: float | None = None
@@ -124,9 +138,9 @@ class HostMirror:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return   # no loop (a synchronous command): the next session's flush sends it
+            return  # no loop (a synchronous command): the next session's flush sends it
         if self._task is not None and not self._task.done():
-            return   # the running flush loops until the host has everything
+            return  # the running flush loops until the host has everything
         if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER:
             return
         self._task = loop.create_task(self.flush())
@@ -142,17 +156,19 @@ class HostMirror:
                         data = self._pending()
                 except (TransportError, OSError, HostStateError) as exc:
                     self._failed_at = time.monotonic()
-                    self._synced = None   # ask the host again next time: an append may have landed
+                    self._synced = None  # ask the host again next time: an append may have landed
                     if not self._noted:
                         self._noted = True
-                        self._note(f"the host copy of this journal ({self.file}) is behind: {exc}; "
-                                   f"the local journal is complete, the console retries")
+                        self._note(
+                            f"the host copy of this journal ({self.file}) is behind: {exc}; "
+                            f"the local journal is complete, the console retries"
+                        )
                     return False
                 self._failed_at = None
                 if not self._noted:
                     return True
                 self._noted = False
-                self._note(f"the host copy of this journal ({self.file}) caught up")   # sent by the next turn
+                self._note(f"the host copy of this journal ({self.file}) caught up")  # sent by the next turn
 
     async def close(self, seconds: float = 15.0) -> bool:
         """The session ends: one bounded last flush."""
@@ -172,14 +188,14 @@ class HostMirror:
 
     def _pending(self) -> bytes:
         if self._synced is None:
-            return b"?"   # unknown: _send asks the host first
+            return b"?"  # unknown: _send asks the host first
         try:
             with open(self.journal.path, "rb") as handle:
                 handle.seek(self._synced)
                 data = handle.read(CHUNK)
         except FileNotFoundError:
             return b""
-        end = data.rfind(b"\n") + 1   # whole lines only
+        end = data.rfind(b"\n") + 1  # whole lines only
         return data[:end]
 
     async def _send(self, data: bytes) -> None:
@@ -187,12 +203,12 @@ class HostMirror:
             self._synced = await self._host_agrees()
             return
         root, incident_dir = host_root(self.config), self.file.rsplit("/", 1)[0]
-        result = await self.transport.run(append_argv(root, incident_dir, self.file), timeout=TIMEOUT,
-                                          stdin=data, capture=True)
+        result = await self.transport.run(
+            append_argv(root, incident_dir, self.file), timeout=TIMEOUT, stdin=data, capture=True
+        )
         if not result.ok:
             raise HostStateError(f"append failed ({_why(result)})")
         self._synced += len(data)
-
 
     async def _host_agrees(self) -> int:
         """How much of this journal the host copy already holds (whole lines). A host copy that is
@@ -217,12 +233,13 @@ class HostMirror:
         if agreed == host_size:
             return agreed
         whole = data[:host_size]
-        if agreed < host_size and b"\n" not in whole[agreed:]:   # only an unfinished line beyond: cut it
+        if agreed < host_size and b"\n" not in whole[agreed:]:  # only an unfinished line beyond: cut it
             cut = await self.transport.run(truncate_argv(self.file, agreed), timeout=TIMEOUT, capture=True)
             if cut.ok:
                 return agreed
-        raise HostStateError(f"the host copy ({host_size} bytes) is not this journal's beginning: "
-                             f"another console wrote to it")
+        raise HostStateError(
+            f"the host copy ({host_size} bytes) is not this journal's beginning: another console wrote to it"
+        )
 
 
 def truncate_argv(file: str, size: int) -> list[str]:
@@ -263,7 +280,7 @@ async def read_host_journal(config: Config, transport: Transport, incident_id: s
     if not result.ok:
         raise HostStateError(f"cannot read the host copy of {incident_id} ({_why(result)})")
     data = text.encode("utf-8")
-    return data[:data.rfind(b"\n") + 1]
+    return data[: data.rfind(b"\n") + 1]
 
 
 def install_journal(state_dir: Path, incident_id: str, data: bytes) -> Journal:
@@ -295,13 +312,14 @@ async def pull_release_log(config: Config, transport: Transport) -> bool:
         return False
     if not result.ok:
         raise HostStateError(f"cannot read the host's release log ({_why(result)})")
-    from console.releaselog import ReleaseLog, ReleaseLogError
+    from console.release.release_log import ReleaseLog, ReleaseLogError
+
     path = Path(config.paths.release_log)
     tmp = path.with_name(f".{path.name}.host")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp.write_text(text, encoding="utf-8")
     try:
-        ReleaseLog.load(tmp)   # a broken host copy never replaces a good local one
+        ReleaseLog.load(tmp)  # a broken host copy never replaces a good local one
     except ReleaseLogError as exc:
         tmp.unlink()
         raise HostStateError(f"the host's release log is not usable: {exc}") from None
@@ -318,8 +336,9 @@ async def push_release_log(config: Config, transport: Transport) -> bool:
         data = path.read_bytes()
     except FileNotFoundError:
         return False
-    result = await transport.run(replace_argv(host_root(config), host_release_log(config)), timeout=TIMEOUT,
-                                 stdin=data, capture=True)
+    result = await transport.run(
+        replace_argv(host_root(config), host_release_log(config)), timeout=TIMEOUT, stdin=data, capture=True
+    )
     if not result.ok:
         raise HostStateError(f"cannot write the host's release log ({_why(result)})")
     return True
@@ -346,6 +365,7 @@ async def sync_release_log_up(config: Config, transport: Transport, on_error: Ca
 async def host_summaries(config: Config, transport: Transport, local_ids: set[str]) -> list:
     """The incidents the host has and this state dir does not, summarised (newest first)."""
     import tempfile
+
     summaries = []
     for incident_id in await host_incident_ids(config, transport):
         if incident_id in local_ids:
@@ -360,8 +380,7 @@ async def host_summaries(config: Config, transport: Transport, local_ids: set[st
     return summaries
 
 
-async def prepare(config: Config, transport: Transport, incident_id: str | None,
-                  warn: Callable[[str], None]) -> bool:
+async def prepare(config: Config, transport: Transport, incident_id: str | None, warn: Callable[[str], None]) -> bool:
     """Before resuming or reporting ``incident_id`` here: the host's release log (host wins) and,
     when this state dir lacks it, the incident's journal from the host. True: it was fetched."""
     await sync_release_log(config, transport, warn)
@@ -381,6 +400,7 @@ def visit(config: Config, work: Callable[[Transport], Awaitable], warn: Callable
             return await work(transport)
         finally:
             await transport.close()
+
     try:
         return asyncio.run(go())
     except (TransportError, HostStateError, OSError) as exc:
@@ -388,8 +408,25 @@ def visit(config: Config, work: Callable[[Transport], Awaitable], warn: Callable
         return None
 
 
-__all__ = ["HostMirror", "HostStateError", "append_argv", "enabled", "fetch_incident", "host_incident_ids",
-           "host_summaries", "prepare", "visit",
-           "host_journal", "host_release_log", "install_journal", "list_argv", "pull_release_log",
-           "push_release_log", "read_argv", "read_host_journal", "replace_argv", "size_argv",
-           "sync_release_log"]
+__all__ = [
+    "HostMirror",
+    "HostStateError",
+    "append_argv",
+    "enabled",
+    "fetch_incident",
+    "host_incident_ids",
+    "host_summaries",
+    "prepare",
+    "visit",
+    "host_journal",
+    "host_release_log",
+    "install_journal",
+    "list_argv",
+    "pull_release_log",
+    "push_release_log",
+    "read_argv",
+    "read_host_journal",
+    "replace_argv",
+    "size_argv",
+    "sync_release_log",
+]

@@ -14,11 +14,12 @@ journaled (``JOURNALED = False``).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from console.failures import FailureReason
 from console.secrets import REDACTED, Secret
@@ -28,7 +29,7 @@ _ENVELOPE = ("v", "seq", "ts", "type")
 
 
 def iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_iso(text: str) -> datetime:
@@ -73,20 +74,29 @@ class Record:
 
     def fields(self) -> dict[str, Any]:
         """The record's own fields, JSON-safe (secrets redacted), without the envelope."""
-        data = {f.name: scrub(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if f.name not in ("seq", "ts", "extra")}
+        data = {
+            f.name: scrub(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name not in ("seq", "ts", "extra")
+        }
         return data
 
     def to_line(self) -> dict[str, Any]:
         """The journal line (schema version 2)."""
-        return {"v": SCHEMA_VERSION, "seq": self.seq, "ts": self.ts, "type": self.kind,
-                **self.fields(), **scrub(dict(self.extra))}
+        return {
+            "v": SCHEMA_VERSION,
+            "seq": self.seq,
+            "ts": self.ts,
+            "type": self.kind,
+            **self.fields(),
+            **scrub(dict(self.extra)),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` form of an event: ``{"event": kind, ...fields}``."""
         return {"event": self.kind, **self.fields()}
 
-    def stamped(self, seq: int, ts: str) -> "Record":
+    def stamped(self, seq: int, ts: str) -> Record:
         return dataclasses.replace(self, seq=seq, ts=ts)
 
 
@@ -95,6 +105,7 @@ Event = Record
 
 
 # -- the incident --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class IncidentOpened(Record):
@@ -110,6 +121,7 @@ class IncidentOpened(Record):
 @dataclass(frozen=True)
 class Decision(Record):
     """One answer to a question of the decision tree."""
+
     KIND: ClassVar[str] = "decision"
     question_id: str = ""
     question: str = ""
@@ -120,6 +132,7 @@ class Decision(Record):
 @dataclass(frozen=True)
 class DecisionRetracted(Record):
     """An answer withdrawn with Back."""
+
     KIND: ClassVar[str] = "decision_retracted"
     question_id: str = ""
     question: str = ""
@@ -130,9 +143,10 @@ class DecisionRetracted(Record):
 @dataclass(frozen=True)
 class Outcome(Record):
     """The decision: rollback, config_hotfix or code_hotfix."""
+
     KIND: ClassVar[str] = "outcome"
     outcome: str = ""
-    path: list = field(default_factory=list)      # [{question_id, answer}]
+    path: list = field(default_factory=list)  # [{question_id, answer}]
     overridden: bool = False
     reason: str | None = None
     tree_outcome: str | None = None
@@ -161,12 +175,13 @@ class MatrixMark(Record):
 @dataclass(frozen=True)
 class ChecklistMark(Record):
     """A tick, an untick or a waiver of a checklist item (prerequisites, verification, follow-up)."""
+
     KIND: ClassVar[str] = "checklist"
     item_id: str = ""
     group: str = ""
     title: str = ""
-    status: str = ""        # done | pending | waived | failed ...
-    how: str = "manual"     # auto | manual
+    status: str = ""  # done | pending | waived | failed ...
+    how: str = "manual"  # auto | manual
     by: str = ""
     detail: str = ""
     reason: str = ""
@@ -174,19 +189,20 @@ class ChecklistMark(Record):
 
 # -- the procedure -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ProcedureStarted(Record):
     KIND: ClassVar[str] = "procedure_started"
     procedure: str = ""
     incident_id: str = ""
-    steps: list = field(default_factory=list)     # [{id, title, destructive, command, host?}]
+    steps: list = field(default_factory=list)  # [{id, title, destructive, command, host?}]
     from_tag: str | None = None
     to_tag: str | None = None
     dry_run: bool = False
-    options: dict = field(default_factory=dict)   # what resume needs to rebuild the procedure
+    options: dict = field(default_factory=dict)  # what resume needs to rebuild the procedure
     resumed: bool = False
-    pid: int | None = None            # the console running it (see console.liveness): a SIGKILLed
-    pid_started: int | None = None    # console's incident is told from a running one
+    pid: int | None = None  # the console running it (see console.incident.liveness): a SIGKILLed
+    pid_started: int | None = None  # console's incident is told from a running one
     machine: str = ""
 
 
@@ -194,7 +210,7 @@ class ProcedureStarted(Record):
 class ProcedureFinished(Record):
     KIND: ClassVar[str] = "procedure_finished"
     procedure: str = ""
-    outcome: str = ""       # succeeded | failed | aborted (interrupted: see ProcedureInterrupted)
+    outcome: str = ""  # succeeded | failed | aborted (interrupted: see ProcedureInterrupted)
     duration: float = 0.0
     from_tag: str | None = None
     to_tag: str | None = None
@@ -205,11 +221,12 @@ class ProcedureFinished(Record):
 class ProcedureInterrupted(ProcedureFinished):
     """Cancelled part-way (Ctrl-C, quit, left): no outcome, resumable. Listeners that watch for
     ``ProcedureFinished`` see it too, with ``outcome == "interrupted"``."""
+
     KIND: ClassVar[str] = "procedure_interrupted"
     outcome: str = "interrupted"
     step_id: str | None = None
     message: str = ""
-    remote_may_still_run: str | None = None   # a cancelled command whose process group was never reported
+    remote_may_still_run: str | None = None  # a cancelled command whose process group was never reported
 
 
 @dataclass(frozen=True)
@@ -217,7 +234,7 @@ class StepStarted(Record):
     KIND: ClassVar[str] = "step_started"
     step_id: str = ""
     title: str = ""
-    command: str = ""       # exact command, secrets redacted ("" for built-in checks)
+    command: str = ""  # exact command, secrets redacted ("" for built-in checks)
     destructive: bool = False
     argv: list | None = None
     host: str = "target"
@@ -230,7 +247,7 @@ class StepFinished(Record):
     exit_code: int | None = None
     duration: float = 0.0
     summary: str = ""
-    output: str | None = None     # side file under outputs/
+    output: str | None = None  # side file under outputs/
     sha256: str = ""
     detail: dict = field(default_factory=dict)
 
@@ -258,7 +275,7 @@ class StepSkipped(Record):
     step_id: str = ""
     reason: str = ""
     by: str = ""
-    optional: bool = False   # the runbook marks the step optional and the operator chose to skip it
+    optional: bool = False  # the runbook marks the step optional and the operator chose to skip it
 
 
 @dataclass(frozen=True)
@@ -272,6 +289,7 @@ class StepConfirmed(Record):
 @dataclass(frozen=True)
 class StepChoice(Record):
     """After a failure: retry, skip or abort."""
+
     KIND: ClassVar[str] = "step_choice"
     step_id: str = ""
     action: str = ""
@@ -282,19 +300,20 @@ class StepChoice(Record):
 @dataclass(frozen=True)
 class LockEvent(Record):
     KIND: ClassVar[str] = "lock"
-    action: str = ""        # acquired | released | refused | failed | release_failed | force_unlocked | taken_over
+    action: str = ""  # acquired | released | refused | failed | release_failed | force_unlocked | taken_over
     lock_dir: str = ""
     holder: dict | None = None
     error: str | None = None
     by: str | None = None
-    reason: str | None = None               # taken_over: why (resume --take-over-lock REASON)
-    previous_console: dict | None = None    # taken_over: {pid, machine} of the console that held it
+    reason: str | None = None  # taken_over: why (resume --take-over-lock REASON)
+    previous_console: dict | None = None  # taken_over: {pid, machine} of the console that held it
 
 
 @dataclass(frozen=True)
 class Handoff(Record):
     """Another console (machine or operator) took the incident over: a resume from a second machine,
     the journal fetched from the host copy when ``fetched`` is set."""
+
     KIND: ClassVar[str] = "handoff"
     from_operator: str | None = None
     from_machine: str | None = None
@@ -307,10 +326,11 @@ class Handoff(Record):
 @dataclass(frozen=True)
 class MigrationPlanned(Record):
     """What a migration rollback would undo, as the schema check saw it (resume re-checks it)."""
+
     KIND: ClassVar[str] = "migration_plan"
-    applied: list = field(default_factory=list)   # applied migrations, oldest first
+    applied: list = field(default_factory=list)  # applied migrations, oldest first
     target_head: str | None = None
-    undo: list = field(default_factory=list)      # what a rollback to target_head undoes, newest first
+    undo: list = field(default_factory=list)  # what a rollback to target_head undoes, newest first
     known: bool = True
     on: str = "target"
 
@@ -318,7 +338,7 @@ class MigrationPlanned(Record):
 @dataclass(frozen=True)
 class MigrationDecision(Record):
     KIND: ClassVar[str] = "migration_decision"
-    action: str = ""        # rolled_back | none_needed | skipped
+    action: str = ""  # rolled_back | none_needed | skipped
     from_head: str | None = None
     to_head: str | None = None
     undone: list = field(default_factory=list)
@@ -342,7 +362,7 @@ class Artifact(Record):
     KIND: ClassVar[str] = "artifact"
     tag: str = ""
     file: str = ""
-    sha256: str | None = ""   # None: the file was missing where it was checked
+    sha256: str | None = ""  # None: the file was missing where it was checked
     verified: bool = False
     source: str = ""
     on: str = "target"
@@ -353,7 +373,7 @@ class Notification(Record):
     KIND: ClassVar[str] = "notification"
     channel: str = ""
     event: str = ""
-    status: str = ""        # queued | sent | failed
+    status: str = ""  # queued | sent | failed
     attempts: int = 0
     error: str | None = None
 
@@ -375,6 +395,7 @@ class ResumeCheck(Record):
 @dataclass(frozen=True)
 class HostRecheck(Record):
     """The host's state, looked at after the link died mid-step (the step's outcome is UNKNOWN)."""
+
     KIND: ClassVar[str] = "host_recheck"
     step_id: str = ""
     ps: list = field(default_factory=list)
@@ -410,28 +431,30 @@ class Note(Record):
 @dataclass(frozen=True)
 class MetricsCheck(Record):
     """One ``[[metrics]]`` check's verdict from Prometheus (verification or the hotfix monitor)."""
+
     KIND: ClassVar[str] = "metrics_check"
-    phase: str = ""               # verification | monitor
+    phase: str = ""  # verification | monitor
     on: str = "target"
     name: str = ""
     query: str = ""
     comparison: str = ""
-    verdict: str = ""             # pass | fail | unknown
+    verdict: str = ""  # pass | fail | unknown
     value: float | None = None
     limit: float | None = None
     baseline: float | None = None
-    sampled_at: float | None = None   # unix seconds of the value (``at`` in the check's result;
-                                      # renamed: ``Record.at`` is every record's journal time)
+    sampled_at: float | None = None  # unix seconds of the value (``at`` in the check's result;
+    # renamed: ``Record.at`` is every record's journal time)
     detail: str = ""
-    deployed_at: str | None = None   # when the release being left was deployed (ISO, UTC)
-    series: list = field(default_factory=list)   # [[unix_s, value], ...] for the report's chart
+    deployed_at: str | None = None  # when the release being left was deployed (ISO, UTC)
+    series: list = field(default_factory=list)  # [[unix_s, value], ...] for the report's chart
 
 
 @dataclass(frozen=True)
 class AlertSilence(Record):
     """The incident's Alertmanager silence: created, expired, kept on resolve, or gone elsewhere."""
+
     KIND: ClassVar[str] = "alert_silence"
-    action: str = ""              # created | expired | kept | gone
+    action: str = ""  # created | expired | kept | gone
     silence_id: str = ""
     matchers: list = field(default_factory=list)
     starts_at: str | None = None
@@ -445,6 +468,7 @@ class AlertSilence(Record):
 @dataclass(frozen=True)
 class UnknownRecord(Record):
     """A kind this code does not know (a newer console, another branch): kept and shown."""
+
     type_name: str = ""
 
     @property
@@ -459,6 +483,7 @@ class UnknownRecord(Record):
 
 
 # -- transient events: emitted to listeners, never journaled --------------------------------
+
 
 @dataclass(frozen=True)
 class StepOutput(Record):
@@ -480,6 +505,7 @@ class AwaitingConfirmation(Record):
 @dataclass(frozen=True)
 class WouldRun(Record):
     """Dry run: the exact command a step would run; nothing is changed."""
+
     KIND: ClassVar[str] = "would_run"
     JOURNALED: ClassVar[bool] = False
     step_id: str = ""
@@ -491,13 +517,15 @@ class WouldRun(Record):
 @dataclass(frozen=True)
 class Notice(Record):
     """Something the coordinator should read (lock holder, reconnecting, migration plan)."""
+
     KIND: ClassVar[str] = "notice"
     JOURNALED: ClassVar[bool] = False
     message: str = ""
-    level: str = "info"     # info | warning | error
+    level: str = "info"  # info | warning | error
 
 
 # -- reading lines -----------------------------------------------------------------------------
+
 
 def _journaled_kinds() -> dict[str, type[Record]]:
     kinds: dict[str, type[Record]] = {}
@@ -514,8 +542,8 @@ KINDS: dict[str, type[Record]] = _journaled_kinds()
 
 # Fields renamed since version 1 lines: kind -> {old name: new name}.
 _ALIASES: dict[str, dict[str, str]] = {
-    "note": {"message": "text"},    # IncidentRun wrote its release-log warning as message=
-    "metrics_check": {"at": "sampled_at"},   # the observe branch's lines, before the typed record
+    "note": {"message": "text"},  # IncidentRun wrote its release-log warning as message=
+    "metrics_check": {"at": "sampled_at"},  # the observe branch's lines, before the typed record
 }
 
 
@@ -537,8 +565,7 @@ def build(kind: str, fields: Mapping[str, Any], *, seq: int = 0, ts: str = "") -
 def _build(kind: str, fields: Mapping[str, Any], seq: int, ts: str, skip: tuple[str, ...]) -> Record:
     cls = KINDS.get(kind)
     if cls is None:
-        return UnknownRecord(type_name=kind, seq=seq, ts=ts,
-                             extra={k: v for k, v in fields.items() if k not in skip})
+        return UnknownRecord(type_name=kind, seq=seq, ts=ts, extra={k: v for k, v in fields.items() if k not in skip})
     aliases = _ALIASES.get(kind)
     names = _field_names(cls)
     known: dict[str, Any] = {}
@@ -557,8 +584,9 @@ def _build(kind: str, fields: Mapping[str, Any], seq: int, ts: str, skip: tuple[
 def from_line(line: Mapping[str, Any]) -> Record:
     """One parsed journal line (any schema version) → its record."""
     seq = line.get("seq", 0)
-    return _build(str(line["type"]), line, int(seq) if isinstance(seq, (int, float)) else 0,
-                  str(line.get("ts") or ""), _ENVELOPE)
+    return _build(
+        str(line["type"]), line, int(seq) if isinstance(seq, (int, float)) else 0, str(line.get("ts") or ""), _ENVELOPE
+    )
 
 
 _NAMES: dict[type, frozenset[str]] = {}

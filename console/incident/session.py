@@ -9,8 +9,9 @@ be taken from a script (``incident-console incident ...``) as well as from the s
 from __future__ import annotations
 
 import socket
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any
 
 from console.config import Config
 from console.engine import announce as announcing
@@ -20,10 +21,18 @@ from console.engine.incident import IncidentRun, open_new_incident, recheck_host
 from console.engine.procedure import Procedure
 from console.engine.runner import Decider
 from console.incident import host_mirror
-from console.incident.records import (ChecklistMark, Decision, DecisionRetracted, Handoff, IncidentResolved,
-                                      MatrixMark, Outcome, Retro)
+from console.incident.journal import Journal, open_incident, utc_now
+from console.incident.records import (
+    ChecklistMark,
+    Decision,
+    DecisionRetracted,
+    Handoff,
+    IncidentResolved,
+    MatrixMark,
+    Outcome,
+    Retro,
+)
 from console.incident.state import IncidentState
-from console.journal import Journal, open_incident, utc_now
 from console.notify import messages
 from console.notify.notifier import Notifier
 from console.transport.base import Transport
@@ -41,24 +50,30 @@ class IncidentSession:
     how announcements leave the caller's path (the TUI runs them in a worker); without it they are
     awaited in place (the CLI)."""
 
-    def __init__(self, config: Config, journal: Journal | None, *, transport: Transport | None = None,
-                 background: Background | None = None,
-                 announcer: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        journal: Journal | None,
+        *,
+        transport: Transport | None = None,
+        background: Background | None = None,
+        announcer: Callable[..., Any] | None = None,
+    ) -> None:
         self.config = config
         self.journal = journal
         self._transport = transport
         self._owns_transport = transport is None
         self._connected = transport is not None
         self._background = background
-        self._announcer = announcer   # the TUI hands announcing to the app: ``announcer(event, **details)``
+        self._announcer = announcer  # the TUI hands announcing to the app: ``announcer(event, **details)``
         self._notifier: Notifier | None = None
         self._notifier_for: Journal | None = None
-        self._mirror: host_mirror.HostMirror | None = None   # the journal's host copy (console.incident.host_mirror)
-        self.fetched_from_host = False           # the journal came from the host copy (a handoff)
+        self._mirror: host_mirror.HostMirror | None = None  # the journal's host copy (console.incident.host_mirror)
+        self.fetched_from_host = False  # the journal came from the host copy (a handoff)
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
-    def load(cls, config: Config, incident_id: str, **options: Any) -> "IncidentSession":
+    def load(cls, config: Config, incident_id: str, **options: Any) -> IncidentSession:
         return cls(config, open_incident(config.paths.state_dir, incident_id), **options)
 
     async def open_incident(self, deployed: str | None, incident_id: str | None = None) -> Journal:
@@ -91,11 +106,11 @@ class IncidentSession:
             await ask_host_compose(self._transport, self.config)
         return self._transport
 
-    async def connect_for(self, procedure: Procedure,
-                          rebuild: Callable[[], Procedure] | None = None) -> Procedure:
+    async def connect_for(self, procedure: Procedure, rebuild: Callable[[], Procedure] | None = None) -> Procedure:
         """Connect, and when the host's compose flavour is not the one ``procedure`` was built for
         (it was built before the host was asked), build it again with ``rebuild``."""
         from console.host_facts import flavour_for
+
         assumed = flavour_for(self.config.target)
         await self.connect()
         if rebuild is not None and flavour_for(self.config.target) != assumed:
@@ -123,9 +138,16 @@ class IncidentSession:
         machine = last.to_machine if last else (started.machine if started is not None else None) or None
         here = socket.gethostname()
         if self.fetched_from_host or operator != self.config.operator or (machine and machine != here):
-            self._journal().append(Handoff(operator, machine, self.config.operator, here, self.fetched_from_host,
-                                           "resumed here" + (" from the host's copy of the journal"
-                                                             if self.fetched_from_host else "")))
+            self._journal().append(
+                Handoff(
+                    operator,
+                    machine,
+                    self.config.operator,
+                    here,
+                    self.fetched_from_host,
+                    "resumed here" + (" from the host's copy of the journal" if self.fetched_from_host else ""),
+                )
+            )
             self.fetched_from_host = False
 
     async def close(self) -> None:
@@ -152,9 +174,11 @@ class IncidentSession:
         if notifier is None:
             return
         if self._background is not None:
+
             async def send() -> None:
                 await announcing.announce(notifier, event, **details)
                 await announcing.flush(notifier, seconds=120)
+
             self._background(send())
             return
         await announcing.announce(notifier, event, **details)
@@ -180,6 +204,7 @@ class IncidentSession:
         when ``[alertmanager] keep_silence`` says so). ``(action, message)``; action is ``none``,
         ``expired``, ``kept`` or ``failed`` (nothing journaled: expire it by hand)."""
         from console.observability.silences import end_incident_silence
+
         settings = self.config.observability.alertmanager
         if self.state.active_silence is None:
             return "none", "no alert silence to expire"
@@ -187,10 +212,18 @@ class IncidentSession:
         return await end_incident_silence(self.config, self._journal(), by or self.config.operator, keep=keep)
 
     # -- running a procedure ----------------------------------------------------------------
-    async def run(self, procedure: Procedure, decider: Decider, *, listeners: Iterable[Callable[[Event], None]] = (),
-                  done_steps: set[str] | None = None, assume_yes: bool = False, dry_run: bool = False,
-                  resume: bool = False,
-                  take_over_lock: Callable[[Transport, Journal], Awaitable[None]] | None = None) -> str:
+    async def run(
+        self,
+        procedure: Procedure,
+        decider: Decider,
+        *,
+        listeners: Iterable[Callable[[Event], None]] = (),
+        done_steps: set[str] | None = None,
+        assume_yes: bool = False,
+        dry_run: bool = False,
+        resume: bool = False,
+        take_over_lock: Callable[[Transport, Journal], Awaitable[None]] | None = None,
+    ) -> str:
         """Run ``procedure`` for this incident: re-check the host on a resume, announce the start and
         the outcome (the incident's own procedures only: not a dry run, not verification), take and
         free the lock, and update the release log. Returns succeeded | failed | aborted.
@@ -206,19 +239,29 @@ class IncidentSession:
             if take_over_lock is not None:
                 await take_over_lock(transport, self.journal)
         own = self.journal is not None and not dry_run and procedure.name != "verify"
-        if own and host_mirror.enabled(self.config):   # host wins: the run updates the host's log
+        if own and host_mirror.enabled(self.config):  # host wins: the run updates the host's log
             await host_mirror.sync_release_log(self.config, transport, self._release_log_warning)
         if own:
-            await self.announce(messages.PROCEDURE_STARTED, procedure=procedure.name,
-                                from_tag=procedure.from_tag, to_tag=procedure.to_tag)
-        run = IncidentRun(self.config, self.journal, transport, decider, listeners,
-                          assume_yes=assume_yes, dry_run=dry_run)
+            await self.announce(
+                messages.PROCEDURE_STARTED,
+                procedure=procedure.name,
+                from_tag=procedure.from_tag,
+                to_tag=procedure.to_tag,
+            )
+        run = IncidentRun(
+            self.config, self.journal, transport, decider, listeners, assume_yes=assume_yes, dry_run=dry_run
+        )
         outcome = await run.run(procedure, done_steps)
         if own and host_mirror.enabled(self.config):
             await host_mirror.sync_release_log_up(self.config, transport, self._release_log_warning)
         if own:
-            await self.announce(messages.PROCEDURE_FINISHED, procedure=procedure.name, outcome=outcome,
-                                from_tag=procedure.from_tag, to_tag=procedure.to_tag)
+            await self.announce(
+                messages.PROCEDURE_FINISHED,
+                procedure=procedure.name,
+                outcome=outcome,
+                from_tag=procedure.from_tag,
+                to_tag=procedure.to_tag,
+            )
         return outcome
 
     def _release_log_warning(self, text: str) -> None:
@@ -235,14 +278,24 @@ class IncidentSession:
             raise SessionError(f"question {question_id!r} has no answer to withdraw")
         return self._journal().append(DecisionRetracted(question_id, question, answer, by or self.config.operator))
 
-    def mark(self, condition: str, condition_id: str | None, column: str, marked: bool,
-             by: str | None = None) -> MatrixMark:
-        return self._journal().append(MatrixMark(condition, condition_id, column, bool(marked),
-                                                 by or self.config.operator))
+    def mark(
+        self, condition: str, condition_id: str | None, column: str, marked: bool, by: str | None = None
+    ) -> MatrixMark:
+        return self._journal().append(
+            MatrixMark(condition, condition_id, column, bool(marked), by or self.config.operator)
+        )
 
-    def decide(self, outcome: str, *, path: list | None = None, overridden: bool = False,
-               reason: str | None = None, tree_outcome: str | None = None,
-               matrix_agrees: bool | None = None, by: str | None = None) -> Outcome:
+    def decide(
+        self,
+        outcome: str,
+        *,
+        path: list | None = None,
+        overridden: bool = False,
+        reason: str | None = None,
+        tree_outcome: str | None = None,
+        matrix_agrees: bool | None = None,
+        by: str | None = None,
+    ) -> Outcome:
         """Journal the decision (``announce_decision`` tells #ops)."""
         if self.state.resolved is not None:
             raise SessionError(f"incident {self.incident_id} is resolved; open a new one")
@@ -250,22 +303,35 @@ class IncidentSession:
             raise SessionError("overriding the decision tree needs a reason")
         if path is None:
             path = [{"question_id": q, "answer": a} for q, a in self.state.answers.items()]
-        return self._journal().append(Outcome(outcome, path, overridden, reason, tree_outcome, matrix_agrees,
-                                              by or self.config.operator))
+        return self._journal().append(
+            Outcome(outcome, path, overridden, reason, tree_outcome, matrix_agrees, by or self.config.operator)
+        )
 
     async def announce_decision(self) -> None:
         decided = self.state.outcome
         if decided is not None:
-            await self.announce(messages.DECISION_MADE, outcome=decided.outcome, overridden=decided.overridden,
-                                reason=decided.reason)
+            await self.announce(
+                messages.DECISION_MADE, outcome=decided.outcome, overridden=decided.overridden, reason=decided.reason
+            )
 
     # -- ticks and waivers ----------------------------------------------------------------------
-    def set_tick(self, item_id: str, group: str, title: str, status: str, *, how: str = "manual",
-                 by: str | None = None, detail: str = "", reason: str = "") -> ChecklistMark:
+    def set_tick(
+        self,
+        item_id: str,
+        group: str,
+        title: str,
+        status: str,
+        *,
+        how: str = "manual",
+        by: str | None = None,
+        detail: str = "",
+        reason: str = "",
+    ) -> ChecklistMark:
         if status == "waived" and not reason.strip():
             raise SessionError("waiving a checklist item needs a reason")
-        return self._journal().append(ChecklistMark(item_id, group, title, status, how,
-                                                    by or self.config.operator, detail, reason.strip()))
+        return self._journal().append(
+            ChecklistMark(item_id, group, title, status, how, by or self.config.operator, detail, reason.strip())
+        )
 
     def toggle_tick(self, item_id: str, group: str, title: str, by: str | None = None) -> ChecklistMark:
         """Tick a hand-checked item, or untick it if it is ticked; journaled with who and when."""
@@ -274,14 +340,15 @@ class IncidentSession:
         return self.set_tick(item_id, group, title, status, by=by)
 
     # -- follow-up ---------------------------------------------------------------------------
-    def save_retro(self, root_cause: str, detection_gaps: str, action_items: list[str],
-                   by: str | None = None) -> Retro:
+    def save_retro(self, root_cause: str, detection_gaps: str, action_items: list[str], by: str | None = None) -> Retro:
         items = [a.strip() for a in action_items if a.strip()]
-        return self._journal().append(Retro(root_cause.strip(), detection_gaps.strip(), items,
-                                            by or self.config.operator))
+        return self._journal().append(
+            Retro(root_cause.strip(), detection_gaps.strip(), items, by or self.config.operator)
+        )
 
-    def resolve(self, summary: str, *, by: str | None = None, now: datetime | None = None,
-                opened_at: datetime | None = None) -> IncidentResolved:
+    def resolve(
+        self, summary: str, *, by: str | None = None, now: datetime | None = None, opened_at: datetime | None = None
+    ) -> IncidentResolved:
         """Journal the resolution with its time to recover (from the incident's opening, or
         ``opened_at`` when the caller's clock says otherwise, to ``now``)."""
         state = self.state
@@ -298,6 +365,7 @@ def _fan_out(listeners: list[Callable[[Event], None]]) -> Callable[[Event], None
     def emit(event: Event) -> None:
         for listener in listeners:
             listener(event)
+
     return emit
 
 
@@ -310,6 +378,7 @@ async def ask_host_compose(transport: Transport, config: Config) -> None:
     command says the link is down."""
     from console.failures import TransportError
     from console.host_facts import AUTO, probe_host
+
     if config.target.compose_command != AUTO:
         return
     try:

@@ -7,15 +7,39 @@ asks the state instead of replaying lines.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
-from console.incident.records import (AlertSilence, Artifact, ChecklistMark, Decision, DecisionRetracted, Handoff, Health,
-                                      IncidentOpened, IncidentResolved, MatrixMark, MigrationDecision,
-                                      MetricsCheck, MigrationPlanned, Note, Notification, Outcome, ProcedureFinished,
-                                      ProcedureInterrupted, ProcedureStarted, Record, ReleaseLogUpdated,
-                                      Retro, StepFailed, StepFinished, StepSkipped, UnknownRecord,
-                                      as_record, parse_iso)
+from console.incident.records import (
+    AlertSilence,
+    Artifact,
+    ChecklistMark,
+    Decision,
+    DecisionRetracted,
+    Handoff,
+    Health,
+    IncidentOpened,
+    IncidentResolved,
+    MatrixMark,
+    MetricsCheck,
+    MigrationDecision,
+    MigrationPlanned,
+    Note,
+    Notification,
+    Outcome,
+    ProcedureFinished,
+    ProcedureInterrupted,
+    ProcedureStarted,
+    Record,
+    ReleaseLogUpdated,
+    Retro,
+    StepFailed,
+    StepFinished,
+    StepSkipped,
+    UnknownRecord,
+    as_record,
+    parse_iso,
+)
 
 SETTLED = (StepFinished, StepSkipped)
 
@@ -23,13 +47,13 @@ SETTLED = (StepFinished, StepSkipped)
 @dataclass(frozen=True)
 class IncidentSummary:
     id: str
-    state: str            # open | running | interrupted | failed | aborted | succeeded | resolved
+    state: str  # open | running | interrupted | failed | aborted | succeeded | resolved
     target: str
     deployed: str | None
     procedure: str | None
     from_tag: str | None
     to_tag: str | None
-    outcome: str | None   # the decision tree's outcome (rollback / config_hotfix / code_hotfix)
+    outcome: str | None  # the decision tree's outcome (rollback / config_hotfix / code_hotfix)
     opened_at: str
     ttr_seconds: float | None
 
@@ -46,17 +70,17 @@ class IncidentState:
     incident_id: str = ""
     records: list[Record] = field(default_factory=list)
     opened: IncidentOpened | None = None
-    answers: dict[str, bool] = field(default_factory=dict)          # question id -> answer (retractions applied)
+    answers: dict[str, bool] = field(default_factory=dict)  # question id -> answer (retractions applied)
     # latest answer record per question, first-asked order
     decisions: dict[str, Decision] = field(default_factory=dict)
     outcome: Outcome | None = None
-    matrix: dict[str, MatrixMark] = field(default_factory=dict)     # condition (id or text) -> latest mark
-    ticks: dict[str, ChecklistMark] = field(default_factory=dict)   # item id -> latest tick/untick/waiver
-    started: ProcedureStarted | None = None     # the incident's own procedure (not verify, not a dry run)
-    ended: ProcedureFinished | None = None      # how that run ended (ProcedureInterrupted included)
+    matrix: dict[str, MatrixMark] = field(default_factory=dict)  # condition (id or text) -> latest mark
+    ticks: dict[str, ChecklistMark] = field(default_factory=dict)  # item id -> latest tick/untick/waiver
+    started: ProcedureStarted | None = None  # the incident's own procedure (not verify, not a dry run)
+    ended: ProcedureFinished | None = None  # how that run ended (ProcedureInterrupted included)
     own_starts: list[ProcedureStarted] = field(default_factory=list)
-    settled: list[Record] = field(default_factory=list)             # step_finished / step_skipped, any run
-    step_results: dict[str, Record] = field(default_factory=dict)   # latest finished/failed/skipped per step
+    settled: list[Record] = field(default_factory=list)  # step_finished / step_skipped, any run
+    step_results: dict[str, Record] = field(default_factory=dict)  # latest finished/failed/skipped per step
     migration_plan: MigrationPlanned | None = None
     migration_decision: MigrationDecision | None = None
     artifacts: list[Artifact] = field(default_factory=list)
@@ -73,7 +97,7 @@ class IncidentState:
     _running_own: bool = False
 
     @classmethod
-    def fold(cls, records: Iterable[Record], incident_id: str = "") -> "IncidentState":
+    def fold(cls, records: Iterable[Record], incident_id: str = "") -> IncidentState:
         state = cls(incident_id=incident_id)
         for record in records:
             state.apply(as_record(record))
@@ -103,12 +127,12 @@ class IncidentState:
             self.started, self.ended = r, None
             self.own_starts.append(r)
 
-    def _ended(self, r: ProcedureFinished) -> None:   # ProcedureInterrupted too
+    def _ended(self, r: ProcedureFinished) -> None:  # ProcedureInterrupted too
         if self._running_own and self.started is not None and r.procedure == self.started.procedure:
             self.ended = r
 
     def _step(self, r: Record) -> None:
-        self.step_results[r.step_id] = r   # type: ignore[attr-defined]
+        self.step_results[r.step_id] = r  # type: ignore[attr-defined]
         if isinstance(r, SETTLED):
             self.settled.append(r)
 
@@ -156,7 +180,7 @@ class IncidentState:
         if self.ended is None:
             return "running"
         if isinstance(self.ended, ProcedureInterrupted):
-            return "interrupted"   # left part-way (quit, Ctrl-C): no outcome yet, resumable
+            return "interrupted"  # left part-way (quit, Ctrl-C): no outcome yet, resumable
         return self.ended.outcome
 
     @property
@@ -179,8 +203,9 @@ class IncidentState:
         """The seq of the original start of the own procedure a chain of resumes belongs to."""
         if self.started is None:
             return None
-        return min(s.seq for s in self.own_starts
-                   if s.procedure == self.started.procedure and s.to_tag == self.started.to_tag)
+        return min(
+            s.seq for s in self.own_starts if s.procedure == self.started.procedure and s.to_tag == self.started.to_tag
+        )
 
     def settled_steps(self) -> dict[str, Record]:
         """Steps finished or skipped in any run of the own procedure (latest record per step)."""
@@ -210,22 +235,30 @@ class IncidentState:
     def summary(self) -> IncidentSummary:
         opened, started = self.opened, self.started
         return IncidentSummary(
-            id=self.incident_id, state=self.status, target=opened.target if opened else "",
+            id=self.incident_id,
+            state=self.status,
+            target=opened.target if opened else "",
             deployed=opened.deployed if opened else None,
             procedure=started.procedure if started else None,
-            from_tag=started.from_tag if started else None, to_tag=started.to_tag if started else None,
-            outcome=self.decided, opened_at=opened.ts if opened else "", ttr_seconds=self.ttr_seconds)
+            from_tag=started.from_tag if started else None,
+            to_tag=started.to_tag if started else None,
+            outcome=self.decided,
+            opened_at=opened.ts if opened else "",
+            ttr_seconds=self.ttr_seconds,
+        )
 
 
 def _set(name: str):
     def fold(state: IncidentState, r: Record) -> None:
         setattr(state, name, r)
+
     return fold
 
 
 def _add(name: str):
     def fold(state: IncidentState, r: Record) -> None:
         getattr(state, name).append(r)
+
     return fold
 
 

@@ -10,10 +10,10 @@ The senders (and httpx with them) are imported on first use of one of these name
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from console.config import Config
@@ -24,12 +24,15 @@ if TYPE_CHECKING:
     from console.notify.statuspage import StatusPageClient
     from console.secrets import Secret
 
-__all__ = ["IncidentContext", "Notifier", "Outbox", "SlackWebhook", "StatusPageClient",
-           "make_outbox", "make_notifier"]
+__all__ = ["IncidentContext", "Notifier", "Outbox", "SlackWebhook", "StatusPageClient", "make_outbox", "make_notifier"]
 
-_LAZY = {"IncidentContext": "console.notify.messages", "Notifier": "console.notify.notifier",
-         "Outbox": "console.notify.outbox", "SlackWebhook": "console.notify.slack",
-         "StatusPageClient": "console.notify.statuspage"}
+_LAZY = {
+    "IncidentContext": "console.notify.messages",
+    "Notifier": "console.notify.notifier",
+    "Outbox": "console.notify.outbox",
+    "SlackWebhook": "console.notify.slack",
+    "StatusPageClient": "console.notify.statuspage",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -38,12 +41,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def make_outbox(config: Config, incident_dir: Path, journal: Callable[..., Any] | None, *,
-                environ: dict[str, str] | None = None, secrets: Sequence[Secret] = (),
-                **timing: float) -> Outbox:
+def make_outbox(
+    config: Config,
+    incident_dir: Path,
+    journal: Callable[..., Any] | None,
+    *,
+    environ: dict[str, str] | None = None,
+    secrets: Sequence[Secret] = (),
+    **timing: float,
+) -> Outbox:
     from console.notify.outbox import Outbox
     from console.notify.slack import SlackWebhook
     from console.notify.statuspage import StatusPageClient
+
     senders: list = []
     if config.slack is not None:
         senders.append(SlackWebhook(config.slack, environ))
@@ -54,5 +64,6 @@ def make_outbox(config: Config, incident_dir: Path, journal: Callable[..., Any] 
 
 def make_notifier(config: Config, outbox: Outbox, context: IncidentContext) -> Notifier:
     from console.notify.notifier import Notifier
+
     components = config.statuspage.component_ids if config.statuspage else []
     return Notifier(outbox, context, component_ids=components)

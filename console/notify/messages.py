@@ -9,9 +9,10 @@ things stand. Nothing here does I/O or reads the clock: ``now`` is passed in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from console.incident.records import ProcedureStarted, Record, parse_iso
 from console.incident.state import IncidentState
@@ -46,20 +47,23 @@ class IncidentContext:
     ttr_target_minutes: float = 15
     project: str = ""
 
-    def with_tags(self, from_tag: str | None, to_tag: str | None) -> "IncidentContext":
+    def with_tags(self, from_tag: str | None, to_tag: str | None) -> IncidentContext:
         return replace(self, from_tag=from_tag or self.from_tag, to_tag=to_tag or self.to_tag)
 
 
-def context_from_state(state: "IncidentState") -> IncidentContext:
+def context_from_state(state: IncidentState) -> IncidentContext:
     """The context of a journaled incident (so a resumed incident keeps its story)."""
     opened = state.opened
     if opened is None:
         raise ValueError("the journal has no incident_opened record")
     ctx = IncidentContext(
-        incident_id=opened.incident_id, target=opened.target, opened_at=parse_iso(opened.ts),
+        incident_id=opened.incident_id,
+        target=opened.target,
+        opened_at=parse_iso(opened.ts),
         from_tag=opened.deployed,
         ttr_target_minutes=opened.ttr_target_minutes if opened.ttr_target_minutes is not None else 15,
-        project=opened.project)
+        project=opened.project,
+    )
     for started in state.records:
         if isinstance(started, ProcedureStarted):
             ctx = ctx.with_tags(started.from_tag, started.to_tag)
@@ -89,7 +93,7 @@ def ttr_line(ctx: IncidentContext, now: datetime) -> str:
     elapsed = ttr_seconds(ctx, now)
     target = ctx.ttr_target_minutes * 60
     state = "within" if elapsed <= target else "over"
-    return (f"TTR {format_duration(elapsed)} ({state} the {format_duration(target)} target)")
+    return f"TTR {format_duration(elapsed)} ({state} the {format_duration(target)} target)"
 
 
 def tags_line(ctx: IncidentContext) -> str:
@@ -124,10 +128,10 @@ def headline(event: str, details: dict[str, Any]) -> str:
 def slack_payload(event: str, ctx: IncidentContext, now: datetime, **details: Any) -> dict:
     """An incoming-webhook body: ``text`` for notifications, ``blocks`` for layout."""
     title = headline(event, details)
-    facts = _mrkdwn_escape(f"*Incident* `{ctx.incident_id}` · *Target* `{ctx.target}` · "
-                           f"*Release* {tags_line(ctx)} · {ttr_line(ctx, now)}")
-    text = _mrkdwn_escape(
-        f"[{ctx.incident_id}] {title} — {ctx.target}, {tags_line(ctx)}, {ttr_line(ctx, now)}")
+    facts = _mrkdwn_escape(
+        f"*Incident* `{ctx.incident_id}` · *Target* `{ctx.target}` · *Release* {tags_line(ctx)} · {ttr_line(ctx, now)}"
+    )
+    text = _mrkdwn_escape(f"[{ctx.incident_id}] {title} — {ctx.target}, {tags_line(ctx)}, {ttr_line(ctx, now)}")
     return {
         "text": text,
         "blocks": [
@@ -169,8 +173,9 @@ def statuspage_body(event: str, ctx: IncidentContext, now: datetime, **details: 
     raise ValueError(f"unknown notification event {event!r}")
 
 
-def statuspage_payload(event: str, ctx: IncidentContext, now: datetime,
-                       component_ids: list[str] | None = None, **details: Any) -> dict:
+def statuspage_payload(
+    event: str, ctx: IncidentContext, now: datetime, component_ids: list[str] | None = None, **details: Any
+) -> dict:
     """The outbox payload for the status page: create on open, update afterwards.
 
     The Statuspage incident id is not known yet when this is built; the outbox
@@ -181,7 +186,9 @@ def statuspage_payload(event: str, ctx: IncidentContext, now: datetime,
     if event == INCIDENT_OPENED:
         incident: dict[str, Any] = {
             "name": details.get("name") or "Service disruption",
-            "status": status, "body": body, "component_ids": list(component_ids or []),
+            "status": status,
+            "body": body,
+            "component_ids": list(component_ids or []),
         }
         if details.get("impact_override"):
             incident["impact_override"] = details["impact_override"]

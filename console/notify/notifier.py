@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
-from console.journal import utc_now
+from console.incident.journal import utc_now
 from console.notify import messages
 from console.notify.messages import IncidentContext
 from console.notify.outbox import Outbox
@@ -17,9 +18,14 @@ class Notifier:
     Returns each channel's status; never raises because a service is down.
     """
 
-    def __init__(self, outbox: Outbox, context: IncidentContext, *,
-                 component_ids: list[str] | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        context: IncidentContext,
+        *,
+        component_ids: list[str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.outbox = outbox
         self.context = context
         self.component_ids = list(component_ids or [])
@@ -36,7 +42,6 @@ class Notifier:
             payload = messages.slack_payload(event, self.context, now, **details)
             results["slack"] = await self.outbox.send_or_queue("slack", event, payload)
         if "statuspage" in self.outbox.channels:
-            payload = messages.statuspage_payload(event, self.context, now,
-                                                  component_ids=self.component_ids, **details)
+            payload = messages.statuspage_payload(event, self.context, now, component_ids=self.component_ids, **details)
             results["statuspage"] = await self.outbox.send_or_queue("statuspage", event, payload)
         return results

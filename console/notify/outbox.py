@@ -22,12 +22,12 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
-from console.journal import iso, utc_now
+from console.incident.journal import iso, utc_now
 from console.notify.delivery import DeliveryError
 from console.secrets import Secret, redact_text
 
@@ -96,10 +96,18 @@ def _fsync_dir(directory: Path) -> None:
 class Outbox:
     """Persist, send once, and keep retrying in the background until delivered."""
 
-    def __init__(self, incident_dir: Path, senders: list[Sender] | dict[str, Sender],
-                 journal: Callable[..., Any] | None = None, *, secrets: Sequence[Secret] = (),
-                 first_timeout: float = FIRST_ATTEMPT_TIMEOUT, retry_timeout: float = RETRY_TIMEOUT,
-                 base_delay: float = BASE_DELAY, max_delay: float = MAX_DELAY) -> None:
+    def __init__(
+        self,
+        incident_dir: Path,
+        senders: list[Sender] | dict[str, Sender],
+        journal: Callable[..., Any] | None = None,
+        *,
+        secrets: Sequence[Secret] = (),
+        first_timeout: float = FIRST_ATTEMPT_TIMEOUT,
+        retry_timeout: float = RETRY_TIMEOUT,
+        base_delay: float = BASE_DELAY,
+        max_delay: float = MAX_DELAY,
+    ) -> None:
         self.directory = Path(incident_dir) / OUTBOX_DIR
         for sub in ("", "sent", "failed"):
             (self.directory / sub).mkdir(parents=True, exist_ok=True)
@@ -115,7 +123,7 @@ class Outbox:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._locks: dict[str, asyncio.Lock] = {}
-        self._due: dict[str, float] = {}          # message name → monotonic time of next try
+        self._due: dict[str, float] = {}  # message name → monotonic time of next try
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._seq = self._last_seq()
@@ -136,12 +144,10 @@ class Outbox:
         return messages
 
     def sent(self) -> list[OutboxMessage]:
-        return [m for p in sorted((self.directory / "sent").glob("*.json"))
-                if (m := self._read(p)) is not None]
+        return [m for p in sorted((self.directory / "sent").glob("*.json")) if (m := self._read(p)) is not None]
 
     def failed(self) -> list[OutboxMessage]:
-        return [m for p in sorted((self.directory / "failed").glob("*.json"))
-                if (m := self._read(p)) is not None]
+        return [m for p in sorted((self.directory / "failed").glob("*.json")) if (m := self._read(p)) is not None]
 
     def state(self) -> dict:
         path = self.directory / STATE_FILE
@@ -207,7 +213,7 @@ class Outbox:
             event.clear()
             try:
                 await asyncio.wait_for(event.wait(), timeout=wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     # -- internals ---------------------------------------------------------
@@ -255,7 +261,8 @@ class Outbox:
         if retryable:
             self._write(self.directory / message.name, message)
             self._due[message.name] = time.monotonic() + backoff_delay(
-                message.attempts, self.base_delay, self.max_delay)
+                message.attempts, self.base_delay, self.max_delay
+            )
             self._record(message, "queued", error)
             return "queued"
         self._write(self.directory / "failed" / message.name, message)
@@ -266,8 +273,7 @@ class Outbox:
 
     def _persist_new(self, channel: str, event: str, payload: dict) -> OutboxMessage:
         self._seq += 1
-        message = OutboxMessage(seq=self._seq, channel=channel, event=event,
-                                payload=payload, created_at=iso(utc_now()))
+        message = OutboxMessage(seq=self._seq, channel=channel, event=event, payload=payload, created_at=iso(utc_now()))
         self._write(self.directory / message.name, message)
         return message
 
@@ -309,9 +315,14 @@ class Outbox:
         if self._journal is None:
             return
         try:
-            self._journal("notification", channel=message.channel, event=message.event,
-                          status=status, attempts=message.attempts,
-                          error=self._redact(error) if error else None)
+            self._journal(
+                "notification",
+                channel=message.channel,
+                event=message.event,
+                status=status,
+                attempts=message.attempts,
+                error=self._redact(error) if error else None,
+            )
         except Exception:  # a journal problem is reported elsewhere; the outbox keeps going
             log.exception("could not journal a notification outcome")
 

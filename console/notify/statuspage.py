@@ -52,8 +52,7 @@ class StatusPageClient:
         return incident_id
 
     async def update_incident(self, incident_id: str, status: str, body: str, timeout: float) -> None:
-        await self._request("PATCH", self._incidents_url(incident_id),
-                            {"status": status, "body": body}, timeout)
+        await self._request("PATCH", self._incidents_url(incident_id), {"status": status, "body": body}, timeout)
 
     async def resolve_incident(self, incident_id: str, body: str, timeout: float) -> None:
         await self.update_incident(incident_id, "resolved", body, timeout)
@@ -70,8 +69,7 @@ class StatusPageClient:
                 return {}
             if action != "create":
                 # No banner yet (Statuspage was configured mid-incident): open one.
-                incident = {"name": "Service disruption", "component_ids": list(self.config.component_ids),
-                            **incident}
+                incident = {"name": "Service disruption", "component_ids": list(self.config.component_ids), **incident}
             return {STATE_KEY: await self.create_incident(incident, timeout)}
         if action in ("update", "resolve"):
             status = "resolved" if action == "resolve" else incident.get("status", "identified")
@@ -93,5 +91,6 @@ class StatusPageClient:
         try:
             return response.json()
         except ValueError:
-            raise DeliveryError(f"Statuspage answered HTTP {response.status_code} without JSON",
-                                retryable=False) from None
+            raise DeliveryError(
+                f"Statuspage answered HTTP {response.status_code} without JSON", retryable=False
+            ) from None

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.secrets import Secret
 
-if TYPE_CHECKING:   # httpx is imported when a request is made: the config and the first paint stay light
+if TYPE_CHECKING:  # httpx is imported when a request is made: the config and the first paint stay light
     import httpx
 
-_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$')
+_MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 _SILENCE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
@@ -41,7 +41,8 @@ class Matcher:
     @property
     def op(self) -> str:
         return {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}[
-            (self.is_regex, self.is_equal)]
+            (self.is_regex, self.is_equal)
+        ]
 
     def to_filter(self) -> str:
         escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
@@ -54,11 +55,12 @@ class Matcher:
 def parse_matcher(text: str) -> Matcher:
     """``name="value"``, ``name!=value``, ``name=~"re"`` or ``name!~"re"`` (quotes optional)."""
     if not isinstance(text, str):
-        raise ValueError("a matcher must be a string like service=~\"api|web\"")
+        raise ValueError('a matcher must be a string like service=~"api|web"')
     m = _MATCHER.match(text)
     if not m:
-        raise ValueError(f"not a matcher: {text!r} (expected name=\"value\", name!=\"value\", "
-                         f"name=~\"regex\" or name!~\"regex\")")
+        raise ValueError(
+            f'not a matcher: {text!r} (expected name="value", name!="value", name=~"regex" or name!~"regex")'
+        )
     name, op, value = m.groups()
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
@@ -89,8 +91,14 @@ class Alert:
     fingerprint: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "labels": self.labels, "state": self.state, "starts_at": self.starts_at,
-                "summary": self.summary, "fingerprint": self.fingerprint}
+        return {
+            "name": self.name,
+            "labels": self.labels,
+            "state": self.state,
+            "starts_at": self.starts_at,
+            "summary": self.summary,
+            "fingerprint": self.fingerprint,
+        }
 
 
 def parse_alerts(body: Any) -> list[Alert]:
@@ -103,33 +111,49 @@ def parse_alerts(body: Any) -> list[Alert]:
         labels = {str(k): str(v) for k, v in item["labels"].items()}
         annotations = item["annotations"] if isinstance(item.get("annotations"), dict) else {}
         status = item["status"] if isinstance(item.get("status"), dict) else {}
-        alerts.append(Alert(name=labels.get("alertname", "?"), labels=labels,
-                            state=str(status.get("state") or "active"), starts_at=str(item.get("startsAt") or ""),
-                            summary=str(annotations.get("summary") or annotations.get("description") or "")[:300],
-                            fingerprint=str(item.get("fingerprint") or "")))
+        alerts.append(
+            Alert(
+                name=labels.get("alertname", "?"),
+                labels=labels,
+                state=str(status.get("state") or "active"),
+                starts_at=str(item.get("startsAt") or ""),
+                summary=str(annotations.get("summary") or annotations.get("description") or "")[:300],
+                fingerprint=str(item.get("fingerprint") or ""),
+            )
+        )
     return alerts
 
 
-def silence_payload(matchers: list[Matcher], *, minutes: float, created_by: str, comment: str,
-                    now: datetime | None = None) -> dict[str, Any]:
+def silence_payload(
+    matchers: list[Matcher], *, minutes: float, created_by: str, comment: str, now: datetime | None = None
+) -> dict[str, Any]:
     """The body of ``POST /api/v2/silences`` (a new silence: no ``id``)."""
     if not matchers:
         raise ValueError("a silence needs at least one matcher")
     if minutes <= 0:
         raise ValueError("a silence must last a positive number of minutes")
-    start = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    start = (now or datetime.now(UTC)).astimezone(UTC)
     end = start + timedelta(minutes=minutes)
-    return {"matchers": [m.to_api() for m in matchers],
-            "startsAt": start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "endsAt": end.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "createdBy": created_by, "comment": comment}
+    return {
+        "matchers": [m.to_api() for m in matchers],
+        "startsAt": start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "endsAt": end.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "createdBy": created_by,
+        "comment": comment,
+    }
 
 
 class AlertmanagerClient:
     """``AlertmanagerClient(url, headers)``; ``headers`` values are :class:`Secret`."""
 
-    def __init__(self, url: str, headers: dict[str, Secret] | None = None, *, timeout: float = 5.0,
-                 client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, Secret] | None = None,
+        *,
+        timeout: float = 5.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self._headers = dict(headers or {})
         self.timeout = timeout
@@ -138,12 +162,12 @@ class AlertmanagerClient:
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {name: value.reveal() for name, value in self._headers.items()}
         import httpx
+
         client = self._client or httpx.AsyncClient(trust_env=False, follow_redirects=False)
         try:
             return await client.request(method, self.url + path, headers=headers, timeout=self.timeout, **kwargs)
         except httpx.TimeoutException:
-            raise AlertmanagerError(f"Alertmanager did not answer within {self.timeout:g}s",
-                                    unreachable=True) from None
+            raise AlertmanagerError(f"Alertmanager did not answer within {self.timeout:g}s", unreachable=True) from None
         except httpx.HTTPError as exc:
             raise AlertmanagerError(f"Alertmanager is unreachable ({type(exc).__name__})", unreachable=True) from None
         finally:
@@ -153,9 +177,10 @@ class AlertmanagerClient:
     @staticmethod
     def _refused(response: httpx.Response, what: str) -> AlertmanagerError:
         said = response.text.strip().replace("\n", " ")[:200]
-        return AlertmanagerError(f"Alertmanager refused to {what} (HTTP {response.status_code})"
-                                 + (f": {said}" if said else ""),
-                                 unreachable=response.status_code in (401, 403) or response.status_code >= 500)
+        return AlertmanagerError(
+            f"Alertmanager refused to {what} (HTTP {response.status_code})" + (f": {said}" if said else ""),
+            unreachable=response.status_code in (401, 403) or response.status_code >= 500,
+        )
 
     async def firing(self, matchers: list[Matcher]) -> list[Alert]:
         """Active alerts that are neither silenced nor inhibited and match every matcher."""

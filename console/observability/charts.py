@@ -3,11 +3,10 @@ with the deploy, rollback and hotfix moments marked. Pure functions over numbers
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -16,8 +15,8 @@ MOMENT_PROCEDURES = {"rollback": "rollback", "code_hotfix": "hotfix", "config_ho
 
 @dataclass(frozen=True)
 class Moment:
-    at: float      # unix seconds
-    label: str     # deploy | rollback | hotfix
+    at: float  # unix seconds
+    label: str  # deploy | rollback | hotfix
 
 
 def _ts(text) -> float | None:
@@ -32,6 +31,7 @@ def _ts(text) -> float | None:
 def incident_state(incident):
     """A journal's ``IncidentState`` as given, or one folded from records (typed or parsed lines)."""
     from console.incident.state import IncidentState
+
     if isinstance(incident, IncidentState):
         return incident
     return IncidentState.fold(incident)
@@ -45,7 +45,7 @@ def moments_from(incident, deployed_at: str | None = None) -> list[Moment]:
     deploy = _ts(deployed_at)
     if deploy is None:
         deploy = _ts(state.deployed_at)
-    for start in state.own_starts:   # dry runs and verify are not the incident's own procedure
+    for start in state.own_starts:  # dry runs and verify are not the incident's own procedure
         label = MOMENT_PROCEDURES.get(start.procedure)
         at = _ts(start.ts)
         if label and at is not None:
@@ -60,27 +60,37 @@ def sparkline(values: list[float], width: int = 40) -> str:
     values = [v for v in values if not math.isnan(v) and not math.isinf(v)]
     if not values:
         return ""
-    if len(values) > width:   # keep the worst value of each bucket: a spike must not vanish
+    if len(values) > width:  # keep the worst value of each bucket: a spike must not vanish
         size = len(values) / width
-        values = [max(values[int(i * size):max(int((i + 1) * size), int(i * size) + 1)]) for i in range(width)]
+        values = [max(values[int(i * size) : max(int((i + 1) * size), int(i * size) + 1)]) for i in range(width)]
     low, high = min(values), max(values)
     span = high - low
-    return "".join(BARS[0] if span == 0 else BARS[min(len(BARS) - 1, int((v - low) / span * (len(BARS) - 1) + 0.5))]
-                   for v in values)
+    return "".join(
+        BARS[0] if span == 0 else BARS[min(len(BARS) - 1, int((v - low) / span * (len(BARS) - 1) + 0.5))]
+        for v in values
+    )
 
 
-def svg_chart(title: str, points: list[tuple[float, float]], moments: Sequence[Moment] = (),
-              limit: float | None = None, width: int = 480, height: int = 140) -> str:
+def svg_chart(
+    title: str,
+    points: list[tuple[float, float]],
+    moments: Sequence[Moment] = (),
+    limit: float | None = None,
+    width: int = 480,
+    height: int = 140,
+) -> str:
     """A small self-contained SVG line chart; moments are vertical lines, the limit a dashed one."""
     pad_l, pad_r, pad_t, pad_b = 46, 10, 22, 20
     w, h = width - pad_l - pad_r, height - pad_t - pad_b
     points = [(t, v) for t, v in points if not math.isnan(v) and not math.isinf(v)]
     times = [t for t, _ in points] + [m.at for m in moments]
     values = [v for _, v in points] + ([limit] if limit is not None else [])
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-family="monospace" font-size="10">',
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{pad_l}" y="14" font-size="12">{escape(title)}</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="monospace" font-size="10">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{pad_l}" y="14" font-size="12">{escape(title)}</text>',
+    ]
     if not points:
         out += [f'<text x="{pad_l}" y="{pad_t + h / 2}">no data</text>', "</svg>"]
         return "\n".join(out) + "\n"
@@ -98,17 +108,23 @@ def svg_chart(title: str, points: list[tuple[float, float]], moments: Sequence[M
     out.append(f'<line x1="{pad_l}" y1="{pad_t + h}" x2="{pad_l + w}" y2="{pad_t + h}" stroke="#999"/>')
     out.append(f'<text x="2" y="{pad_t + 4}">{v1:.3g}</text><text x="2" y="{pad_t + h}">{v0:.3g}</text>')
     if limit is not None:
-        out.append(f'<line x1="{pad_l}" y1="{y(limit):.1f}" x2="{pad_l + w}" y2="{y(limit):.1f}" '
-                   f'stroke="#c00" stroke-dasharray="4 3"/>')
+        out.append(
+            f'<line x1="{pad_l}" y1="{y(limit):.1f}" x2="{pad_l + w}" y2="{y(limit):.1f}" '
+            f'stroke="#c00" stroke-dasharray="4 3"/>'
+        )
     for m in moments:
         colour = {"deploy": "#d80", "rollback": "#06c", "hotfix": "#090"}.get(m.label, "#666")
-        out.append(f'<line x1="{x(m.at):.1f}" y1="{pad_t}" x2="{x(m.at):.1f}" y2="{pad_t + h}" stroke="{colour}"/>'
-                   f'<text x="{x(m.at) + 2:.1f}" y="{pad_t + 9}" fill="{colour}">{escape(m.label)}</text>')
+        out.append(
+            f'<line x1="{x(m.at):.1f}" y1="{pad_t}" x2="{x(m.at):.1f}" y2="{pad_t + h}" stroke="{colour}"/>'
+            f'<text x="{x(m.at) + 2:.1f}" y="{pad_t + 9}" fill="{colour}">{escape(m.label)}</text>'
+        )
     path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
     out.append(f'<polyline points="{path}" fill="none" stroke="#222" stroke-width="1.5"/>')
-    start = datetime.fromtimestamp(t0, timezone.utc).strftime("%H:%M")
-    end = datetime.fromtimestamp(t1, timezone.utc).strftime("%H:%M")
-    out.append(f'<text x="{pad_l}" y="{height - 5}">{start} UTC</text>'
-               f'<text x="{pad_l + w - 60}" y="{height - 5}">{end} UTC</text>')
+    start = datetime.fromtimestamp(t0, UTC).strftime("%H:%M")
+    end = datetime.fromtimestamp(t1, UTC).strftime("%H:%M")
+    out.append(
+        f'<text x="{pad_l}" y="{height - 5}">{start} UTC</text>'
+        f'<text x="{pad_l + w - 60}" y="{height - 5}">{end} UTC</text>'
+    )
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -24,10 +24,12 @@ class ChartData:
     problem: str = ""
 
 
-async def chart_data(config, incident, expected_version: str | None = None,
-                     minutes: float = CHART_MINUTES) -> list[ChartData]:
+async def chart_data(
+    config, incident, expected_version: str | None = None, minutes: float = CHART_MINUTES
+) -> list[ChartData]:
     """``incident``: a journal's ``state``, or the records (typed) whose moments the charts mark."""
     from console.observability.steps import bad_deploy_at
+
     checks = config.observability.metrics
     if not checks:
         return []
@@ -48,6 +50,15 @@ async def chart_data(config, incident, expected_version: str | None = None,
             points, problem = [], str(exc)
         if result.verdict == UNKNOWN and not problem:
             problem = result.detail
-        out.append(ChartData(check.name, str(check.comparison), points,
-                             [m for m in moments if start <= m.at <= end], result.limit, result, problem))
+        out.append(
+            ChartData(
+                check.name,
+                str(check.comparison),
+                points,
+                [m for m in moments if start <= m.at <= end],
+                result.limit,
+                result,
+                problem,
+            )
+        )
     return out

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from functools import partial
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from datetime import UTC, datetime
+from functools import partial
 
 from console.observability.prometheus import PrometheusClient, PrometheusError, Series, finite
 from console.observability.settings import Endpoint, MetricCheck, headers_or_reason
@@ -35,11 +35,11 @@ class MetricResult:
     name: str
     query: str
     comparison: str
-    verdict: str                 # pass | fail | unknown
+    verdict: str  # pass | fail | unknown
     value: float | None = None
     limit: float | None = None
     baseline: float | None = None
-    at: float | None = None      # unix seconds of the value
+    at: float | None = None  # unix seconds of the value
     detail: str = ""
 
     def to_dict(self) -> dict:
@@ -53,7 +53,8 @@ class MetricResult:
         shown = "-" if self.value is None else f"{self.value:.4g}"
         limit = "" if self.limit is None else f" (limit {self.limit:.4g})"
         return f"{self.name}: {self.verdict.upper()} value {shown} {self.comparison}{limit}" + (
-            f"; {self.detail}" if self.detail else "")
+            f"; {self.detail}" if self.detail else ""
+        )
 
 
 def worst(values: list[float], op: str) -> float:
@@ -62,8 +63,9 @@ def worst(values: list[float], op: str) -> float:
 
 def judge(check: MetricCheck, values: list[float], *, at: float | None, baseline: float | None) -> MetricResult:
     """The verdict on one evaluation's values (pure: no I/O)."""
-    result = partial(MetricResult, name=check.name, query=check.query, comparison=str(check.comparison),
-                     baseline=baseline, at=at)
+    result = partial(
+        MetricResult, name=check.name, query=check.query, comparison=str(check.comparison), baseline=baseline, at=at
+    )
     numbers = [v for v in values if finite(v)]
     if not numbers:
         why = NO_DATA if not values else NO_FINITE_VALUE
@@ -91,8 +93,9 @@ class MetricsProbe:
         self._baselines: dict[str, tuple[float | None, str]] = {}
 
     @classmethod
-    def for_endpoint(cls, endpoint: Endpoint | None, bad_deploy_at: datetime | None = None
-                     ) -> tuple["MetricsProbe | None", str]:
+    def for_endpoint(
+        cls, endpoint: Endpoint | None, bad_deploy_at: datetime | None = None
+    ) -> tuple[MetricsProbe | None, str]:
         if endpoint is None or not endpoint.url:
             return None, "no [prometheus] url is configured"
         headers, problem = headers_or_reason(endpoint)
@@ -112,8 +115,10 @@ class MetricsProbe:
             start = end - check.baseline_minutes * 60
             series = await self.client.query_range(check.query, start, end, max(15.0, (end - start) / 240))
             value = mean_of(series)
-            found = (value, "" if value is not None else
-                     f"no data in the {check.baseline_minutes:g} min before the bad deploy")
+            found = (
+                value,
+                "" if value is not None else f"no data in the {check.baseline_minutes:g} min before the bad deploy",
+            )
         self._baselines[check.name] = found
         return found
 
@@ -129,8 +134,9 @@ class MetricsProbe:
             return MetricResult(**{**asdict(result), "detail": why})
         return result
 
-    async def series(self, check: MetricCheck, start: float, end: float, points: int = 120
-                     ) -> list[tuple[float, float]]:
+    async def series(
+        self, check: MetricCheck, start: float, end: float, points: int = 120
+    ) -> list[tuple[float, float]]:
         """The check's values over ``[start, end]`` (the worst series at each step), for a chart."""
         step = max(1.0, (end - start) / max(points, 2))
         found = await self.client.query_range(check.query, start, end, step)
@@ -146,9 +152,15 @@ Report = Callable[[MetricResult], None]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-async def until_pass(probe: MetricsProbe, checks: list[MetricCheck], *, interval: float = 2.0,
-                     on_result: Report = lambda r: None, clock=time.monotonic,
-                     sleep: Sleep = asyncio.sleep) -> list[MetricResult]:
+async def until_pass(
+    probe: MetricsProbe,
+    checks: list[MetricCheck],
+    *,
+    interval: float = 2.0,
+    on_result: Report = lambda r: None,
+    clock=time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+) -> list[MetricResult]:
     """Verification: each check gets ``window_minutes`` to pass. No data yet is waited for within the
     window too; any other unknown (Prometheus unreachable, the query refused) stops waiting for that
     check at once: waiting would only delay the procedure."""
@@ -158,10 +170,12 @@ async def until_pass(probe: MetricsProbe, checks: list[MetricCheck], *, interval
     while pending:
         results = await asyncio.gather(*(probe.evaluate(c) for c in pending))
         still = []
-        for check, result in zip(pending, results, strict=True):   # gathered from the same list
+        for check, result in zip(pending, results, strict=True):  # gathered from the same list
             on_result(result)
             final[check.name] = result
-            waiting = result.verdict == FAIL or (result.verdict == UNKNOWN and result.detail in (NO_DATA, NO_FINITE_VALUE))
+            waiting = result.verdict == FAIL or (
+                result.verdict == UNKNOWN and result.detail in (NO_DATA, NO_FINITE_VALUE)
+            )
             if waiting and clock() - started < check.window_minutes * 60:
                 still.append(check)
         pending = still
@@ -170,9 +184,16 @@ async def until_pass(probe: MetricsProbe, checks: list[MetricCheck], *, interval
     return [final[c.name] for c in checks]
 
 
-async def watch(probe: MetricsProbe, checks: list[MetricCheck], seconds: float, *, interval: float = 2.0,
-                on_result: Report = lambda r: None, clock=time.monotonic,
-                sleep: Sleep = asyncio.sleep) -> list[MetricResult]:
+async def watch(
+    probe: MetricsProbe,
+    checks: list[MetricCheck],
+    seconds: float,
+    *,
+    interval: float = 2.0,
+    on_result: Report = lambda r: None,
+    clock=time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+) -> list[MetricResult]:
     """The monitoring window: a check fails once it has been in violation for a whole window
     (continuously); otherwise it passes with its last value. Unknown if it never had a value.
     A violation still open when ``seconds`` are up is watched on, at most one window more."""
@@ -186,7 +207,7 @@ async def watch(probe: MetricsProbe, checks: list[MetricCheck], seconds: float, 
         now = clock()
         todo = [c for c in checks if c.name not in failed]
         results = await asyncio.gather(*(probe.evaluate(c) for c in todo))
-        for check, result in zip(todo, results, strict=True):   # gathered from the same list
+        for check, result in zip(todo, results, strict=True):  # gathered from the same list
             on_result(result)
             last[check.name] = result
             if result.verdict == UNKNOWN:
@@ -199,9 +220,14 @@ async def watch(probe: MetricsProbe, checks: list[MetricCheck], seconds: float, 
             if since is None:
                 violating_since[check.name] = since = now
             if now - since >= check.window_minutes * 60:
-                failed[check.name] = MetricResult(**{**asdict(result), "detail": (
-                    f"regression: over the limit for {now - since:.0f}s "
-                    f"(window {check.window_minutes:g} min)")})
+                failed[check.name] = MetricResult(
+                    **{
+                        **asdict(result),
+                        "detail": (
+                            f"regression: over the limit for {now - since:.0f}s (window {check.window_minutes:g} min)"
+                        ),
+                    }
+                )
         # A check over its limit when the window ends, for less than its own window, is still settling
         # (rates remember the release before): watch it on until it passes or it is a regression.
         settling = [c for c in checks if c.name not in failed and violating_since[c.name] is not None]
@@ -231,10 +257,13 @@ def summary(results: list[MetricResult]) -> tuple[bool, str]:
     if passed:
         parts.append(f"{len(passed)} metrics check{'s' if len(passed) != 1 else ''} passed")
     if unknown:
-        parts.append("could not check " + ", ".join(f"{r.name} ({r.detail})" for r in unknown)
-                     + ": review the dashboards by hand")
+        parts.append(
+            "could not check "
+            + ", ".join(f"{r.name} ({r.detail})" for r in unknown)
+            + ": review the dashboards by hand"
+        )
     return not failed, "; ".join(parts) or "no metrics checks"
 
 
 def utc(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

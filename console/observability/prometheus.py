@@ -53,7 +53,7 @@ def parse_value(raw: Any) -> float:
 
 def _pair(raw: Any) -> tuple[float, float]:
     if not isinstance(raw, list) or len(raw) != 2 or not isinstance(raw[0], (int, float)):
-        raise PrometheusError("malformed sample: expected [unix_time, \"value\"]")
+        raise PrometheusError('malformed sample: expected [unix_time, "value"]')
     return float(raw[0]), parse_value(raw[1])
 
 
@@ -96,8 +96,9 @@ def parse_instant(body: Any) -> list[Sample]:
             samples.append(Sample(_labels(item.get("metric")), at, value))
         return samples
     if kind == "matrix":
-        raise PrometheusError("the query returns a range vector: wrap it in a function such as rate() "
-                              "or avg_over_time() to get one value")
+        raise PrometheusError(
+            "the query returns a range vector: wrap it in a function such as rate() or avg_over_time() to get one value"
+        )
     raise PrometheusError(f"the query returns a {kind}, not a number")
 
 
@@ -121,8 +122,14 @@ def finite(value: float | None) -> bool:
 class PrometheusClient:
     """``PrometheusClient(url, headers)``; ``headers`` values are :class:`Secret` (resolved references)."""
 
-    def __init__(self, url: str, headers: dict[str, Secret] | None = None, *, timeout: float = 5.0,
-                 client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, Secret] | None = None,
+        *,
+        timeout: float = 5.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self._headers = dict(headers or {})
         self.timeout = timeout
@@ -141,13 +148,13 @@ class PrometheusClient:
             if self._client is None:
                 await client.aclose()
         if response.status_code in (401, 403):
-            raise PrometheusError(f"Prometheus refused the credentials (HTTP {response.status_code})",
-                                  unreachable=True)
+            raise PrometheusError(f"Prometheus refused the credentials (HTTP {response.status_code})", unreachable=True)
         try:
             body = response.json()
         except ValueError:
-            raise PrometheusError(f"Prometheus answered HTTP {response.status_code} without JSON",
-                                  unreachable=response.status_code >= 500) from None
+            raise PrometheusError(
+                f"Prometheus answered HTTP {response.status_code} without JSON", unreachable=response.status_code >= 500
+            ) from None
         return body
 
     async def query(self, promql: str, at: float | None = None) -> list[Sample]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from console.incident.state import IncidentState
 from console.observability.charts import incident_state, moments_from, sparkline, svg_chart
@@ -37,22 +37,45 @@ def metrics_section(incident: IncidentState | Iterable) -> str:
             verdict = str(r.verdict)
             shown = f"**{verdict.upper()}**" if verdict == "fail" else verdict
             spark = sparkline([v for _, v in r.series or []], 24)
-            rows.append([_cell(name), phase, shown, _num(r.value), _cell(r.comparison),
-                         _num(r.limit), _num(r.baseline), spark or "-",
-                         f"`{_cell(r.query)}`", _cell(r.detail or "")])
+            rows.append(
+                [
+                    _cell(name),
+                    phase,
+                    shown,
+                    _num(r.value),
+                    _cell(r.comparison),
+                    _num(r.limit),
+                    _num(r.baseline),
+                    spark or "-",
+                    f"`{_cell(r.query)}`",
+                    _cell(r.detail or ""),
+                ]
+            )
         header = ["Check", "Phase", "Verdict", "Value", "Comparison", "Limit", "Baseline", "Trend", "Query", "Detail"]
         lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
-        lines += ["", "Charts (deploy, rollback and hotfix marked): "
-                  + ", ".join(f"[{name} ({phase})]({CHARTS_DIR}/{chart_name(phase, name)})"
-                              for (phase, name) in checks)]
+        lines += [
+            "",
+            "Charts (deploy, rollback and hotfix marked): "
+            + ", ".join(f"[{name} ({phase})]({CHARTS_DIR}/{chart_name(phase, name)})" for (phase, name) in checks),
+        ]
     if silences:
         lines += ["", "| Silence | Action | Matchers | Until | By | Alerts |", "|---|---|---|---|---|---|"]
         for r in silences:
-            lines.append("| " + " | ".join([
-                f"`{_cell(r.silence_id)}`", _cell(r.action), _cell(" ".join(r.matchers or [])),
-                _cell(r.ends_at), _cell(r.created_by or r.by),
-                _cell(", ".join(r.alerts or []))]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        f"`{_cell(r.silence_id)}`",
+                        _cell(r.action),
+                        _cell(" ".join(r.matchers or [])),
+                        _cell(r.ends_at),
+                        _cell(r.created_by or r.by),
+                        _cell(", ".join(r.alerts or [])),
+                    ]
+                )
+                + " |"
+            )
     return "\n".join(lines)
 
 

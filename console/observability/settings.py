@@ -40,7 +40,7 @@ class Comparison:
 def parse_comparison(text: str) -> Comparison:
     m = _COMPARISON.match(text) if isinstance(text, str) else None
     if not m:
-        raise ValueError(f"not a comparison: {text!r} (expected e.g. \"<= 0.01\", \"<= 1 %\" or \"<= 1.2x\")")
+        raise ValueError(f'not a comparison: {text!r} (expected e.g. "<= 0.01", "<= 1 %" or "<= 1.2x")')
     op, number, unit = m.groups()
     threshold = float(number)
     if unit == "%":
@@ -61,9 +61,9 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class AlertmanagerSettings(Endpoint):
-    matchers: list[Matcher] = field(default_factory=list)   # empty: the incident's services by label
+    matchers: list[Matcher] = field(default_factory=list)  # empty: the incident's services by label
     silence_minutes: float = 60.0
-    keep_silence: bool = False   # keep the silence when the incident is resolved
+    keep_silence: bool = False  # keep the silence when the incident is resolved
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,8 @@ class MetricCheck:
     name: str
     query: str
     comparison: Comparison
-    window_minutes: float = 2.0      # verification: time to come within the limit; monitor: longest violation
-    baseline_minutes: float = 60.0   # relative comparisons: the span before the bad deploy
+    window_minutes: float = 2.0  # verification: time to come within the limit; monitor: longest violation
+    baseline_minutes: float = 60.0  # relative comparisons: the span before the bad deploy
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,12 @@ def parse_observability(r, data: dict) -> Observability:
     """Read the three tables with config's ``_Reader`` ``r`` (problems carry their key paths)."""
     prometheus = _endpoint(r, data, "prometheus", set())
     am = None
-    t = r.table(data, "alertmanager", {"url", "headers", "timeout", "matchers", "silence_minutes", "keep_silence"},
-                required=False)
+    t = r.table(
+        data,
+        "alertmanager",
+        {"url", "headers", "timeout", "matchers", "silence_minutes", "keep_silence"},
+        required=False,
+    )
     if t:
         base = _endpoint(r, data, "alertmanager", {"matchers", "silence_minutes", "keep_silence"}, table=t)
         matchers = []
@@ -101,9 +105,14 @@ def parse_observability(r, data: dict) -> Observability:
         if minutes is not None and not 0 < minutes <= 7 * 24 * 60:
             r.problem("alertmanager.silence_minutes", "must be between 0 and 10080 (a week)")
         if base is not None:
-            am = AlertmanagerSettings(url=base.url, headers=base.headers, timeout=base.timeout, matchers=matchers,
-                                      silence_minutes=minutes or 60.0,
-                                      keep_silence=bool(r.get(t, "alertmanager", "keep_silence", bool, False)))
+            am = AlertmanagerSettings(
+                url=base.url,
+                headers=base.headers,
+                timeout=base.timeout,
+                matchers=matchers,
+                silence_minutes=minutes or 60.0,
+                keep_silence=bool(r.get(t, "alertmanager", "keep_silence", bool, False)),
+            )
     metrics = _metrics(r, data)
     if metrics and prometheus is None:
         r.problem("metrics", "[[metrics]] checks need a [prometheus] url to query")
@@ -118,7 +127,9 @@ def _endpoint(r, data: dict, key: str, extra: set[str], table: dict | None = Non
     if url and not url.startswith(("http://", "https://")):
         r.problem(f"{key}.url", "must start with http:// or https://")
     if url and "://" in url and "@" in url.split("/", 3)[2]:
-        r.problem(f"{key}.url", "credentials in the URL are refused: give them as headers = { Authorization = \"env:NAME\" }")
+        r.problem(
+            f"{key}.url", 'credentials in the URL are refused: give them as headers = { Authorization = "env:NAME" }'
+        )
     timeout = r.get(t, key, "timeout", float, 5.0)
     if timeout is not None and timeout <= 0:
         r.problem(f"{key}.timeout", "must be positive")
@@ -129,7 +140,7 @@ def _endpoint(r, data: dict, key: str, extra: set[str], table: dict | None = Non
         if not _HEADER_NAME.match(name):
             r.problem(path, "not a valid HTTP header name")
             continue
-        ref = r.secret(path, value)   # by reference only: "env:NAME"
+        ref = r.secret(path, value)  # by reference only: "env:NAME"
         if ref is not None:
             headers[name] = ref
     return Endpoint(url=(url or "").rstrip("/"), headers=headers, timeout=timeout or 5.0)
@@ -167,8 +178,15 @@ def _metrics(r, data: dict) -> list[MetricCheck]:
             if value is not None and value <= 0:
                 r.problem(f"{prefix}.{key}", "must be positive")
         if name and query and query.strip() and comparison is not None:
-            checks.append(MetricCheck(name=name, query=query.strip(), comparison=comparison,
-                                      window_minutes=window or 2.0, baseline_minutes=baseline or 60.0))
+            checks.append(
+                MetricCheck(
+                    name=name,
+                    query=query.strip(),
+                    comparison=comparison,
+                    window_minutes=window or 2.0,
+                    baseline_minutes=baseline or 60.0,
+                )
+            )
     return checks
 
 

@@ -10,8 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from console.incident.records import AlertSilence
-from console.observability.alertmanager import (Alert, AlertmanagerClient, AlertmanagerError, Matcher,
-                                                services_matcher, silence_payload)
+from console.observability.alertmanager import (
+    Alert,
+    AlertmanagerClient,
+    AlertmanagerError,
+    Matcher,
+    services_matcher,
+    silence_payload,
+)
 from console.observability.settings import AlertmanagerSettings, headers_or_reason
 
 RECORD = AlertSilence.KIND
@@ -60,8 +66,9 @@ def active_silence(journal) -> AlertSilence | None:
     return None if journal is None else journal.state.active_silence
 
 
-async def silence_incident(config, journal, operator: str, client: AlertmanagerClient | None = None,
-                           found: AlertsFound | None = None) -> tuple[AlertSilence | None, str]:
+async def silence_incident(
+    config, journal, operator: str, client: AlertmanagerClient | None = None, found: AlertsFound | None = None
+) -> tuple[AlertSilence | None, str]:
     """Create the incident's silence unless one is active; ``(record, problem)``."""
     existing = active_silence(journal)
     if existing is not None:
@@ -75,16 +82,28 @@ async def silence_incident(config, journal, operator: str, client: AlertmanagerC
     settings = config.observability.alertmanager
     found = found if found is not None else await firing_alerts(config, client)
     matchers = found.matchers or incident_matchers(config)
-    payload = silence_payload(matchers, minutes=settings.silence_minutes, created_by=operator,
-                              comment=f"incident-console incident {journal.incident_id}")
+    payload = silence_payload(
+        matchers,
+        minutes=settings.silence_minutes,
+        created_by=operator,
+        comment=f"incident-console incident {journal.incident_id}",
+    )
     try:
         silence_id = await client.create_silence(payload)
     except AlertmanagerError as exc:
         return None, str(exc)
-    record = journal.append(AlertSilence(action="created", silence_id=silence_id,
-                                         matchers=[m.to_filter() for m in matchers], starts_at=payload["startsAt"],
-                                         ends_at=payload["endsAt"], created_by=operator, comment=payload["comment"],
-                                         alerts=[_alert_name(a) for a in found.alerts]))
+    record = journal.append(
+        AlertSilence(
+            action="created",
+            silence_id=silence_id,
+            matchers=[m.to_filter() for m in matchers],
+            starts_at=payload["startsAt"],
+            ends_at=payload["endsAt"],
+            created_by=operator,
+            comment=payload["comment"],
+            alerts=[_alert_name(a) for a in found.alerts],
+        )
+    )
     return record, ""
 
 
@@ -95,27 +114,36 @@ def _alert_name(alert: Alert) -> str:
 
 async def acknowledge_alerts(config, journal, operator: str):
     """The "alerts" checklist check against Alertmanager (returns a prerequisite ``CheckResult``)."""
-    from console.prerequisite_checks import CheckResult
+    from console.incident.prerequisite_checks import CheckResult
+
     client, why = client_for(config)
     if client is None:
         return CheckResult("pending", f"{why}: acknowledge alerts by hand, then tick this", "manual")
     found = await firing_alerts(config, client)
     if found.problem:
-        return CheckResult("pending", f"{found.problem}: acknowledge alerts in Alertmanager by hand, "
-                                      "then tick this", "manual")
+        return CheckResult(
+            "pending", f"{found.problem}: acknowledge alerts in Alertmanager by hand, then tick this", "manual"
+        )
     existing = active_silence(journal)
     if existing is not None and found.alerts:
         # our matchers' alerts page unsilenced: the silence was expired or deleted in Alertmanager
         journal.append(AlertSilence(action="gone", silence_id=existing.silence_id, by="incident-console"))
     record, problem = await silence_incident(config, journal, operator, client, found)
     if record is None:
-        return CheckResult("pending", f"could not silence the incident's alerts ({problem}): "
-                                      "silence them by hand, then tick this", "manual")
+        return CheckResult(
+            "pending",
+            f"could not silence the incident's alerts ({problem}): silence them by hand, then tick this",
+            "manual",
+        )
     silenced = record.alerts or []
-    what = f"silenced {', '.join(silenced[:5])}{'...' if len(silenced) > 5 else ''}" if silenced \
-        else "no alert was firing"
-    return CheckResult("done", f"silence {record.silence_id} until {str(record.ends_at)[11:16]} UTC "
-                               f"({what}; matchers {' '.join(record.matchers or [])})")
+    what = (
+        f"silenced {', '.join(silenced[:5])}{'...' if len(silenced) > 5 else ''}" if silenced else "no alert was firing"
+    )
+    return CheckResult(
+        "done",
+        f"silence {record.silence_id} until {str(record.ends_at)[11:16]} UTC "
+        f"({what}; matchers {' '.join(record.matchers or [])})",
+    )
 
 
 async def end_incident_silence(config, journal, by: str, *, keep: bool = False) -> tuple[str, str]:
@@ -134,7 +162,7 @@ async def end_incident_silence(config, journal, by: str, *, keep: bool = False) 
     try:
         await client.expire_silence(silence_id)
     except AlertmanagerError as exc:
-        if "HTTP 404" in str(exc):   # expired or deleted elsewhere: nothing left to do
+        if "HTTP 404" in str(exc):  # expired or deleted elsewhere: nothing left to do
             journal.append(AlertSilence(action="gone", silence_id=silence_id, by=by))
             return "expired", f"silence {silence_id} was already gone"
         return "failed", f"silence {silence_id} not expired: {exc}; expire it in Alertmanager by hand"

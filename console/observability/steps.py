@@ -8,16 +8,16 @@ from datetime import datetime
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Step
 from console.incident.records import MetricsCheck, StepFailed, StepFinished
+from console.observability.metrics_checks import UNKNOWN, MetricResult, MetricsProbe, summary, until_pass, watch
 from console.observability.prometheus import PrometheusError
-from console.observability.metrics_checks import (UNKNOWN, MetricResult, MetricsProbe, summary, until_pass,
-                                                  watch)
 
 STEP_ID = "verify_metrics"
 
 
 def bad_deploy_at(config, expected_version: str | None) -> datetime | None:
     """When the release being left was deployed: the latest deploy of any other release."""
-    from console.releaselog import ReleaseLog, _parse_time
+    from console.release.release_log import ReleaseLog, _parse_time
+
     try:
         log = ReleaseLog.load(config.paths.release_log)
     except (OSError, ValueError):
@@ -38,13 +38,14 @@ def _reporter(ctx: StepContext):
 
     def report(result: MetricResult) -> None:
         line = result.line()
-        if shown.get(result.name) != line:   # only changes: a window of polling must not flood the log
+        if shown.get(result.name) != line:  # only changes: a window of polling must not flood the log
             shown[result.name] = line
             ctx.emit_output("stdout" if result.verdict != "fail" else "stderr", [line])
+
     return report
 
 
-CHART_MINUTES = 30   # how far back a check's recorded series reaches (the chart in the report)
+CHART_MINUTES = 30  # how far back a check's recorded series reaches (the chart in the report)
 
 
 async def _series(probe: MetricsProbe | None, checks, deployed_at: datetime | None) -> dict[str, list]:
@@ -54,7 +55,7 @@ async def _series(probe: MetricsProbe | None, checks, deployed_at: datetime | No
     end = time.time()
     start = end - CHART_MINUTES * 60
     if deployed_at is not None and end - 6 * 3600 < deployed_at.timestamp() < start:
-        start = deployed_at.timestamp() - 60   # reach back to the bad deploy, if it is not too long ago
+        start = deployed_at.timestamp() - 60  # reach back to the bad deploy, if it is not too long ago
     found = {}
     for check in checks:
         try:
@@ -65,16 +66,32 @@ async def _series(probe: MetricsProbe | None, checks, deployed_at: datetime | No
     return found
 
 
-def _record(ctx: StepContext, phase: str, results: list[MetricResult], series: dict[str, list] | None = None,
-            deployed_at: datetime | None = None) -> None:
+def _record(
+    ctx: StepContext,
+    phase: str,
+    results: list[MetricResult],
+    series: dict[str, list] | None = None,
+    deployed_at: datetime | None = None,
+) -> None:
     for result in results:
         r = result.to_dict()
-        ctx.record(MetricsCheck(phase=phase, on=ctx.host, name=r["name"], query=r["query"],
-                                comparison=r["comparison"], verdict=r["verdict"], value=r["value"],
-                                limit=r["limit"], baseline=r["baseline"], sampled_at=r["at"], detail=r["detail"],
-                                deployed_at=None if deployed_at is None
-                                else deployed_at.isoformat().replace("+00:00", "Z"),
-                                series=(series or {}).get(result.name, [])))
+        ctx.record(
+            MetricsCheck(
+                phase=phase,
+                on=ctx.host,
+                name=r["name"],
+                query=r["query"],
+                comparison=r["comparison"],
+                verdict=r["verdict"],
+                value=r["value"],
+                limit=r["limit"],
+                baseline=r["baseline"],
+                sampled_at=r["at"],
+                detail=r["detail"],
+                deployed_at=None if deployed_at is None else deployed_at.isoformat().replace("+00:00", "Z"),
+                series=(series or {}).get(result.name, []),
+            )
+        )
 
 
 def _unreachable(ctx: StepContext, phase: str, why: str) -> ActionResult:
@@ -92,16 +109,17 @@ async def verify_metrics(ctx: StepContext, expected_version: str | None, interva
     probe, why = MetricsProbe.for_endpoint(ctx.config.observability.prometheus, deployed_at)
     if probe is None:
         return _unreachable(ctx, "verification", why)
-    results = await until_pass(probe, ctx.config.observability.metrics, interval=interval,
-                               on_result=_reporter(ctx))
-    _record(ctx, "verification", results, await _series(probe, ctx.config.observability.metrics, deployed_at),
-            deployed_at)
+    results = await until_pass(probe, ctx.config.observability.metrics, interval=interval, on_result=_reporter(ctx))
+    _record(
+        ctx, "verification", results, await _series(probe, ctx.config.observability.metrics, deployed_at), deployed_at
+    )
     ok, message = summary(results)
     return ActionResult(ok, message, {"metrics": [r.to_dict() for r in results]})
 
 
-async def monitor_metrics(ctx: StepContext, seconds: float, expected_version: str | None = None,
-                          interval: float = 2.0) -> ActionResult | None:
+async def monitor_metrics(
+    ctx: StepContext, seconds: float, expected_version: str | None = None, interval: float = 2.0
+) -> ActionResult | None:
     """The hotfix monitor's metrics half; None when no checks are configured."""
     checks = ctx.config.observability.metrics
     if not checks:
@@ -121,13 +139,17 @@ def metrics_step(config, expected_version: str | None) -> Step | None:
     if not checks:
         return None
     longest = max(c.window_minutes for c in checks)
-    return Step(STEP_ID, "Metrics show no error-rate regression (Prometheus)",
-                action=lambda ctx: verify_metrics(ctx, expected_version),
-                display="; ".join(f"{c.name}: {c.comparison}" for c in checks), read_only=True,
-                timeout=longest * 60 + 120)
+    return Step(
+        STEP_ID,
+        "Metrics show no error-rate regression (Prometheus)",
+        action=lambda ctx: verify_metrics(ctx, expected_version),
+        display="; ".join(f"{c.name}: {c.comparison}" for c in checks),
+        read_only=True,
+        timeout=longest * 60 + 120,
+    )
 
 
-DASHBOARD_TICK = "grafana_error_rate"   # the runbook's "review Grafana dashboards" manual check
+DASHBOARD_TICK = "grafana_error_rate"  # the runbook's "review Grafana dashboards" manual check
 
 
 def metrics_answered(incident) -> bool:
@@ -135,6 +157,7 @@ def metrics_answered(incident) -> bool:
     for the manual dashboard tick; an unknown (unreachable, no data) keeps the tick.
     ``incident``: a journal's ``state`` (or its records)."""
     from console.observability.charts import incident_state
+
     latest = incident_state(incident).step_results.get(STEP_ID)
     detail = latest.detail if isinstance(latest, (StepFinished, StepFailed)) else {}
     checks = (detail or {}).get("metrics") or []

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 from console.secrets import SecretBytes
 
@@ -15,9 +16,9 @@ OutputCallback = Callable[[str, list[str]], None]
 @dataclass(frozen=True)
 class CommandResult:
     argv: list[str]
-    exit_status: int | None   # None: the link died, the outcome is UNKNOWN (never success)
+    exit_status: int | None  # None: the link died, the outcome is UNKNOWN (never success)
     duration: float
-    stdout: str = ""          # captured only when asked (capture=True), bounded
+    stdout: str = ""  # captured only when asked (capture=True), bounded
     stderr: str = ""
 
     @property
@@ -36,9 +37,15 @@ class Transport(Protocol):
 
     async def connect(self) -> None: ...
 
-    async def run(self, argv: list[str], *, timeout: float | None = None,
-                  on_output: OutputCallback | None = None, stdin: bytes | SecretBytes | None = None,
-                  capture: bool = False) -> CommandResult:
+    async def run(
+        self,
+        argv: list[str],
+        *,
+        timeout: float | None = None,
+        on_output: OutputCallback | None = None,
+        stdin: bytes | SecretBytes | None = None,
+        capture: bool = False,
+    ) -> CommandResult:
         """Run ``argv`` (joined with shlex.join on the far side), streaming output.
 
         Raises CommandTimeout after killing the whole process group at ``timeout``;

@@ -46,32 +46,40 @@ def has_entry_for(path: Path, host: str, port: int) -> bool:
 def key_type_for_keyscan(key: asyncssh.SSHKey) -> str:
     algorithm = key.get_algorithm()
     return {"ssh-ed25519": "ed25519", "ssh-rsa": "rsa", "ssh-dss": "dsa"}.get(
-        algorithm, "ecdsa" if algorithm.startswith("ecdsa") else algorithm)
+        algorithm, "ecdsa" if algorithm.startswith("ecdsa") else algorithm
+    )
 
 
-def rejection_message(host: str, port: int, path: Path, key: asyncssh.SSHKey | None,
-                      changed: bool) -> str:
+def rejection_message(host: str, port: int, path: Path, key: asyncssh.SSHKey | None, changed: bool) -> str:
     """What the operator needs to decide whether to trust the server's key, and how."""
     where = f"{host}:{port}"
     lines = []
     if changed:
-        lines.append(f"The host key of {where} has CHANGED and does not match {path}. "
-                     "Someone may be intercepting the connection, or the host was rebuilt.")
+        lines.append(
+            f"The host key of {where} has CHANGED and does not match {path}. "
+            "Someone may be intercepting the connection, or the host was rebuilt."
+        )
     else:
         lines.append(f"The host key of {where} is unknown: {path} has no entry for it.")
     if key is None:
         lines.append("The server's key could not be read to show its fingerprint.")
     else:
         lines.append(f"Server key: {key.get_algorithm()} {key.get_fingerprint('sha256')}")
-        lines.append("Compare it on the host's own console with: "
-                     "for f in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf \"$f\"; done")
-    trust = (f"ssh-keyscan -p {port}"
-             + (f" -t {key_type_for_keyscan(key)}" if key is not None else "")
-             + f" {shlex.quote(host)} >> {shlex.quote(str(path))}")
+        lines.append(
+            "Compare it on the host's own console with: "
+            'for f in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$f"; done'
+        )
+    trust = (
+        f"ssh-keyscan -p {port}"
+        + (f" -t {key_type_for_keyscan(key)}" if key is not None else "")
+        + f" {shlex.quote(host)} >> {shlex.quote(str(path))}"
+    )
     if changed:
         entry = known_hosts_entry_name(host, port)
-        lines.append("Only if the fingerprints match, replace the old entry: "
-                     f"ssh-keygen -R {shlex.quote(entry)} -f {shlex.quote(str(path))} && {trust}")
+        lines.append(
+            "Only if the fingerprints match, replace the old entry: "
+            f"ssh-keygen -R {shlex.quote(entry)} -f {shlex.quote(str(path))} && {trust}"
+        )
     else:
         lines.append(f"Only if the fingerprints match, trust it with: {trust}")
     return "\n".join(lines)

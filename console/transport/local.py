@@ -20,7 +20,7 @@ from console.transport.base import CommandResult, OutputCallback
 from console.transport.streams import CHUNK_SIZE, BoundedCapture, LineSplitter
 
 KILL_GRACE = 5.0
-NOT_FOUND = 127   # what a shell reports, so both transports agree
+NOT_FOUND = 127  # what a shell reports, so both transports agree
 
 
 class LocalTransport:
@@ -28,8 +28,9 @@ class LocalTransport:
 
     description = "local"
 
-    def __init__(self, *, cwd: str | os.PathLike | None = None, env: dict[str, str] | None = None,
-                 kill_grace: float = KILL_GRACE) -> None:
+    def __init__(
+        self, *, cwd: str | os.PathLike | None = None, env: dict[str, str] | None = None, kill_grace: float = KILL_GRACE
+    ) -> None:
         self.cwd = cwd
         self.env = env
         self.kill_grace = kill_grace
@@ -40,9 +41,15 @@ class LocalTransport:
     async def close(self) -> None:
         return None
 
-    async def run(self, argv: list[str], *, timeout: float | None = None,
-                  on_output: OutputCallback | None = None, stdin: bytes | SecretBytes | None = None,
-                  capture: bool = False) -> CommandResult:
+    async def run(
+        self,
+        argv: list[str],
+        *,
+        timeout: float | None = None,
+        on_output: OutputCallback | None = None,
+        stdin: bytes | SecretBytes | None = None,
+        capture: bool = False,
+    ) -> CommandResult:
         started = time.monotonic()
         out_capture = BoundedCapture() if capture else None
         err_capture = BoundedCapture() if capture else None
@@ -50,18 +57,26 @@ class LocalTransport:
         err = LineSplitter("stderr", on_output, err_capture)
 
         def result(status: int | None) -> CommandResult:
-            return CommandResult(argv=list(argv), exit_status=status,
-                                 duration=time.monotonic() - started,
-                                 stdout=out_capture.text() if out_capture else "",
-                                 stderr=err_capture.text() if err_capture else "")
+            return CommandResult(
+                argv=list(argv),
+                exit_status=status,
+                duration=time.monotonic() - started,
+                stdout=out_capture.text() if out_capture else "",
+                stderr=err_capture.text() if err_capture else "",
+            )
 
         if not argv:
             raise ValueError("empty argv")
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                cwd=self.cwd, env=self.env, start_new_session=True)
+                *argv,
+                stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=self.cwd,
+                env=self.env,
+                start_new_session=True,
+            )
         except (FileNotFoundError, PermissionError) as exc:
             err.feed(f"{argv[0]}: {exc.strerror}\n".encode())
             return result(NOT_FOUND if isinstance(exc, FileNotFoundError) else 126)
@@ -73,8 +88,9 @@ class LocalTransport:
             raise
         if not done:
             await finish_despite_cancel(self._abort(proc, pump))
-            timed_out = CommandTimeout(f"{shlex.join(argv)} ran past its {timeout:g}s timeout and was "
-                                       "killed with its process group")
+            timed_out = CommandTimeout(
+                f"{shlex.join(argv)} ran past its {timeout:g}s timeout and was killed with its process group"
+            )
             timed_out.result = result(None)
             raise timed_out
         try:
@@ -99,24 +115,25 @@ class LocalTransport:
             await proc.wait()
 
 
-async def _pump(proc: asyncio.subprocess.Process, out: LineSplitter, err: LineSplitter,
-                stdin: bytes | SecretBytes | None) -> int:
+async def _pump(
+    proc: asyncio.subprocess.Process, out: LineSplitter, err: LineSplitter, stdin: bytes | SecretBytes | None
+) -> int:
     async def drain(reader: asyncio.StreamReader, splitter: LineSplitter) -> None:
         while chunk := await reader.read(CHUNK_SIZE):
             splitter.feed(chunk)
         splitter.finish()
 
     async def feed() -> None:
-        assert proc.stdin is not None   # the process was started with stdin=PIPE when there is input
+        assert proc.stdin is not None  # the process was started with stdin=PIPE when there is input
         try:
-            proc.stdin.write(stdin_bytes(stdin))   # revealed inline: no local holds the values
+            proc.stdin.write(stdin_bytes(stdin))  # revealed inline: no local holds the values
             await proc.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the command did not want all of its input; its exit status says the rest
         finally:
             proc.stdin.close()
 
-    assert proc.stdout is not None and proc.stderr is not None   # started with stdout/stderr=PIPE
+    assert proc.stdout is not None and proc.stderr is not None  # started with stdout/stderr=PIPE
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(drain(proc.stdout, out))
@@ -142,4 +159,3 @@ def _group_alive(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
-

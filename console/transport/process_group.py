@@ -31,7 +31,7 @@ _KILL_GROUP = (
 # session leader ``wait`` returns the status of. A background job's stdin would be /dev/null:
 # fd 3 hands it the real one (a config hotfix's values come on stdin).
 _START_SESSION = (
-    'r=$1; shift; '
+    "r=$1; shift; "
     'if setsid -w true 2>/dev/null; then exec setsid -w sh -c "$r" sh "$@"; fi; '
     'exec 3<&0; setsid sh -c "$r" sh "$@" <&3 3<&- & wait $!'
 )
@@ -52,7 +52,7 @@ def parse_marker(line: str) -> int | None:
     """
     if not line.startswith(PGID_MARKER):
         return None
-    value = line[len(PGID_MARKER):].strip()
+    value = line[len(PGID_MARKER) :].strip()
     return int(value) if value.isdigit() and int(value) > 1 else None
 
 

@@ -33,7 +33,7 @@ class MarkedStderr(LineSplitter):
             if pgid is not None:
                 self.pgid = pgid
                 self.marker_seen.set()
-                return lines[:index] + lines[index + 1:]
+                return lines[:index] + lines[index + 1 :]
         return lines
 
     def finish(self) -> None:

@@ -6,8 +6,8 @@ artifacts' SHA256SUMS.txt is what proves their content, checked afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import asyncssh
 
@@ -25,14 +25,20 @@ class TransferFailed(TransportError):
     """The file could not be transferred whole (missing path, no permission, size mismatch)."""
 
 
-async def put_file(conn: asyncssh.SSHClientConnection, local: Path, remote: str, *,
-                   progress: ProgressCallback | None = None, resume: bool = True) -> int:
+async def put_file(
+    conn: asyncssh.SSHClientConnection,
+    local: Path,
+    remote: str,
+    *,
+    progress: ProgressCallback | None = None,
+    resume: bool = True,
+) -> int:
     total = local.stat().st_size
     try:
         async with conn.start_sftp_client() as client:
             done = await _remote_size(client, remote) if resume else 0
             if done is None or done > total:
-                done = 0   # nothing there, or not a prefix of ours: start over
+                done = 0  # nothing there, or not a prefix of ours: start over
             # Created 0600 (and a resumed file set 0600 before any byte is added): an upload that
             # fails half-way must not leave env files or a database dump world-readable.
             async with client.open(remote, "r+b" if done else "wb", PRIVATE) as target:
@@ -52,15 +58,20 @@ async def put_file(conn: asyncssh.SSHClientConnection, local: Path, remote: str,
     except asyncssh.ChannelOpenError as exc:
         raise TransferFailed(f"upload of {local.name}: the host offers no SFTP ({exc.reason})") from None
     except (asyncssh.Error, OSError) as exc:
-        raise ConnectionLost(f"upload of {local.name} to {remote} interrupted: {exc}; "
-                             "run it again to resume") from None
+        raise ConnectionLost(f"upload of {local.name} to {remote} interrupted: {exc}; run it again to resume") from None
     if final != total:
         raise TransferFailed(f"{remote} has {final} bytes after upload, expected {total}")
     return total
 
 
-async def get_file(conn: asyncssh.SSHClientConnection, remote: str, local: Path, *,
-                   progress: ProgressCallback | None = None, resume: bool = True) -> int:
+async def get_file(
+    conn: asyncssh.SSHClientConnection,
+    remote: str,
+    local: Path,
+    *,
+    progress: ProgressCallback | None = None,
+    resume: bool = True,
+) -> int:
     try:
         async with conn.start_sftp_client() as client:
             total = await _remote_size(client, remote)
@@ -76,7 +87,7 @@ async def get_file(conn: asyncssh.SSHClientConnection, remote: str, local: Path,
                     if progress:
                         progress(done, total)
                     while block := await source.read(BLOCK, done):
-                        target.write(block)   # type: ignore[call-overload]  # asyncssh types read() as str; "rb" gives bytes
+                        target.write(block)  # type: ignore[call-overload]  # asyncssh types read() as str; "rb" gives bytes
                         done += len(block)
                         if progress:
                             progress(done, total)

@@ -12,27 +12,33 @@ import asyncio
 import os
 import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import asyncssh
 
 from console.config import Target
-from console.failures import (AuthenticationFailed, CommandTimeout, ConnectionLost, ConnectTimeout,
-                              HostKeyRejected, OutcomeUnknown, TransportError)
+from console.failures import (
+    AuthenticationFailed,
+    CommandTimeout,
+    ConnectionLost,
+    ConnectTimeout,
+    HostKeyRejected,
+    OutcomeUnknown,
+    TransportError,
+)
 from console.secrets import SecretBytes, stdin_bytes
 from console.transport import sftp
 from console.transport.aborting import finish_despite_cancel
 from console.transport.base import CommandResult, OutputCallback
-from console.transport.known_hosts import (has_entry_for, known_hosts_path, load_trusted_keys,
-                                           rejection_message)
+from console.transport.known_hosts import has_entry_for, known_hosts_path, load_trusted_keys, rejection_message
 from console.transport.process_group import kill_group_argv, wrap_in_process_group
 from console.transport.remote_command import MarkedStderr, read_until_exit
 from console.transport.ssh_options import connect_options, read_server_key, resolve_destination
 from console.transport.streams import BoundedCapture, LineSplitter
 
-KILL_GRACE = 5.0          # seconds between TERM and KILL of a timed-out command's group
-MARKER_WAIT = 2.0         # how long an abort waits for the PGID marker of a just-started command
+KILL_GRACE = 5.0  # seconds between TERM and KILL of a timed-out command's group
+MARKER_WAIT = 2.0  # how long an abort waits for the PGID marker of a just-started command
 
 RetryCallback = Callable[[int, float, TransportError], None]
 
@@ -40,7 +46,7 @@ RetryCallback = Callable[[int, float, TransportError], None]
 class _Client(asyncssh.SSHClient):
     """Tells the transport when its connection goes away, so the next run reconnects."""
 
-    def __init__(self, transport: "SSHTransport") -> None:
+    def __init__(self, transport: SSHTransport) -> None:
         self._transport = transport
         self._conn: asyncssh.SSHClientConnection | None = None
 
@@ -54,8 +60,9 @@ class _Client(asyncssh.SSHClient):
 class SSHTransport:
     """The :class:`~console.transport.base.Transport` for a :class:`Target` reached over SSH."""
 
-    def __init__(self, target: Target, *, ssh_config_path: str | os.PathLike | None = None,
-                 kill_grace: float = KILL_GRACE) -> None:
+    def __init__(
+        self, target: Target, *, ssh_config_path: str | os.PathLike | None = None, kill_grace: float = KILL_GRACE
+    ) -> None:
         self.target = target
         self.ssh_config_path = Path(ssh_config_path) if ssh_config_path else None
         self.known_hosts_file = known_hosts_path(target.known_hosts)
@@ -67,7 +74,8 @@ class SSHTransport:
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
         self.host, self.port, self.user = resolve_destination(
-            connect_options(target, self.ssh_config_path, None), target)
+            connect_options(target, self.ssh_config_path, None), target
+        )
         self.description = f"{self.user}@{self.host}:{self.port}"
 
     # -- connection ---------------------------------------------------------------
@@ -86,8 +94,14 @@ class SSHTransport:
             if self._conn is None:
                 await self._open()
 
-    async def reconnect(self, *, attempts: int = 5, base_delay: float = 0.5, max_delay: float = 10.0,
-                        on_retry: RetryCallback | None = None) -> None:
+    async def reconnect(
+        self,
+        *,
+        attempts: int = 5,
+        base_delay: float = 0.5,
+        max_delay: float = 10.0,
+        on_retry: RetryCallback | None = None,
+    ) -> None:
         """Drop the current connection (if any) and connect again, backing off exponentially.
 
         A rejected host key or failed authentication is not retried: waiting will not fix it.
@@ -113,11 +127,12 @@ class SSHTransport:
                     await self._open_with_backoff(3, 0.5, 4.0, None)
                 else:
                     await self._open()
-            assert self._conn is not None   # opening either set the connection or raised
+            assert self._conn is not None  # opening either set the connection or raised
             return self._conn
 
-    async def _open_with_backoff(self, attempts: int, base_delay: float, max_delay: float,
-                                 on_retry: RetryCallback | None) -> None:
+    async def _open_with_backoff(
+        self, attempts: int, base_delay: float, max_delay: float, on_retry: RetryCallback | None
+    ) -> None:
         for attempt in range(1, attempts + 1):
             try:
                 await self._open()
@@ -145,12 +160,14 @@ class SSHTransport:
             raise AuthenticationFailed(
                 f"{self.description}: authentication failed ({exc.reason}); "
                 f"check {'ssh-agent' if self.target.agent or not self.target.identity_file else 'identity_file'} "
-                "and user") from None
+                "and user"
+            ) from None
         except asyncssh.KeyImportError as exc:
             raise AuthenticationFailed(f"cannot load identity file: {exc}") from None
         except TimeoutError:
-            raise ConnectTimeout(f"{self.description}: no SSH connection within "
-                                 f"{self.target.connect_timeout:g}s") from None
+            raise ConnectTimeout(
+                f"{self.description}: no SSH connection within {self.target.connect_timeout:g}s"
+            ) from None
         except (asyncssh.Error, OSError) as exc:
             raise ConnectionLost(f"{self.description}: cannot connect: {_why(exc)}") from None
         self._conn = conn
@@ -187,9 +204,15 @@ class SSHTransport:
 
     # -- commands -----------------------------------------------------------------
 
-    async def run(self, argv: list[str], *, timeout: float | None = None,
-                  on_output: OutputCallback | None = None, stdin: bytes | SecretBytes | None = None,
-                  capture: bool = False) -> CommandResult:
+    async def run(
+        self,
+        argv: list[str],
+        *,
+        timeout: float | None = None,
+        on_output: OutputCallback | None = None,
+        stdin: bytes | SecretBytes | None = None,
+        capture: bool = False,
+    ) -> CommandResult:
         """Run ``argv`` on the host in its own process group; see :class:`Transport`.
 
         A link that dies mid-command raises ConnectionLost whose ``result`` has
@@ -203,18 +226,20 @@ class SSHTransport:
         err = MarkedStderr(on_output, err_capture)
 
         def result(status: int | None) -> CommandResult:
-            return CommandResult(argv=list(argv), exit_status=status,
-                                 duration=time.monotonic() - started,
-                                 stdout=out_capture.text() if out_capture else "",
-                                 stderr=err_capture.text() if err_capture else "")
+            return CommandResult(
+                argv=list(argv),
+                exit_status=status,
+                duration=time.monotonic() - started,
+                stdout=out_capture.text() if out_capture else "",
+                stderr=err_capture.text() if err_capture else "",
+            )
 
         try:
             proc = await conn.create_process(wrap_in_process_group(argv), encoding=None)
         except (asyncssh.Error, OSError) as exc:
-            raise _lost(f"{self.description}: could not start {shlex.join(argv)}: {_why(exc)}",
-                        result(None)) from None
+            raise _lost(f"{self.description}: could not start {shlex.join(argv)}: {_why(exc)}", result(None)) from None
         if stdin:
-            proc.stdin.write(stdin_bytes(stdin))   # revealed inline: no local holds the values
+            proc.stdin.write(stdin_bytes(stdin))  # revealed inline: no local holds the values
         proc.stdin.write_eof()
         pump = asyncio.ensure_future(read_until_exit(proc, out, err))
         self.left_running = None
@@ -226,29 +251,44 @@ class SSHTransport:
             raise
         if not done:
             killed = await finish_despite_cancel(self._abort(conn, proc, err, pump))
-            how = ("was killed with its process group" if killed else
-                   "its process group was never reported (no PGID marker) or could not be signalled, "
-                   "so it MAY STILL RUN on the host: check with ps before retrying")
-            timed_out = CommandTimeout(f"{shlex.join(argv)} ran past its {timeout:g}s timeout on "
-                                       f"{self.description}; {how}")
+            how = (
+                "was killed with its process group"
+                if killed
+                else "its process group was never reported (no PGID marker) or could not be signalled, "
+                "so it MAY STILL RUN on the host: check with ps before retrying"
+            )
+            timed_out = CommandTimeout(
+                f"{shlex.join(argv)} ran past its {timeout:g}s timeout on {self.description}; {how}"
+            )
             timed_out.result = result(None)
             raise timed_out
         try:
             status = pump.result()
         except (asyncssh.Error, OSError) as exc:
-            raise _lost(f"{self.description}: connection lost during {shlex.join(argv)}: "
-                        f"{_why(exc)}; its outcome is UNKNOWN", result(None), OutcomeUnknown) from None
+            raise _lost(
+                f"{self.description}: connection lost during {shlex.join(argv)}: {_why(exc)}; its outcome is UNKNOWN",
+                result(None),
+                OutcomeUnknown,
+            ) from None
         except BaseException:
             await finish_despite_cancel(self._abort(conn, proc, err, pump))
             raise
         if status is None:
-            raise _lost(f"{self.description}: {shlex.join(argv)} ended without an exit status "
-                        f"({self.last_drop or 'channel closed'}); its outcome is UNKNOWN", result(None),
-                        OutcomeUnknown)
+            raise _lost(
+                f"{self.description}: {shlex.join(argv)} ended without an exit status "
+                f"({self.last_drop or 'channel closed'}); its outcome is UNKNOWN",
+                result(None),
+                OutcomeUnknown,
+            )
         return result(status)
 
-    async def _abort(self, conn: asyncssh.SSHClientConnection, proc: asyncssh.SSHClientProcess,
-                     err: MarkedStderr, pump: asyncio.Future) -> bool:
+    async def _abort(
+        self,
+        conn: asyncssh.SSHClientConnection,
+        proc: asyncssh.SSHClientProcess,
+        err: MarkedStderr,
+        pump: asyncio.Future,
+    ) -> bool:
         """Kill the command's whole remote process group, then close its channel.
 
         True when the command is known to be gone (it exited, or its group was signalled);
@@ -256,7 +296,7 @@ class SSHTransport:
         """
         killed = proc.exit_status is not None
         try:
-            if proc.exit_status is None:   # no exit reported: the command may still run
+            if proc.exit_status is None:  # no exit reported: the command may still run
                 try:
                     await asyncio.wait_for(err.marker_seen.wait(), MARKER_WAIT)
                 except TimeoutError:
@@ -264,7 +304,8 @@ class SSHTransport:
                 if err.pgid is not None and conn is self._conn:
                     done = await asyncio.wait_for(
                         conn.run(shlex.join(kill_group_argv(err.pgid, self.kill_grace)), check=False),
-                        self.kill_grace + 5)
+                        self.kill_grace + 5,
+                    )
                     killed = done.exit_status == 0
         except (asyncssh.Error, OSError, TimeoutError):
             pass  # the link is gone: nothing more we can do from here
@@ -278,14 +319,16 @@ class SSHTransport:
 
     # -- files ----------------------------------------------------------------------
 
-    async def sftp_put(self, local: str | os.PathLike, remote: str,
-                       progress: sftp.ProgressCallback | None = None, resume: bool = True) -> int:
+    async def sftp_put(
+        self, local: str | os.PathLike, remote: str, progress: sftp.ProgressCallback | None = None, resume: bool = True
+    ) -> int:
         """Upload ``local`` to ``remote``, continuing a shorter partial upload; returns its size."""
         conn = await self._ensure_connected()
         return await sftp.put_file(conn, Path(local), remote, progress=progress, resume=resume)
 
-    async def sftp_get(self, remote: str, local: str | os.PathLike,
-                       progress: sftp.ProgressCallback | None = None, resume: bool = True) -> int:
+    async def sftp_get(
+        self, remote: str, local: str | os.PathLike, progress: sftp.ProgressCallback | None = None, resume: bool = True
+    ) -> int:
         """Download ``remote`` to ``local``, continuing a shorter partial download; returns its size."""
         conn = await self._ensure_connected()
         return await sftp.get_file(conn, remote, Path(local), progress=progress, resume=resume)

@@ -45,7 +45,7 @@ class BoundedCapture:
     def text(self) -> str:
         text = "".join(self._parts)
         if len(text) > self.limit:
-            text, self.dropped = text[-self.limit:], True
+            text, self.dropped = text[-self.limit :], True
         return text
 
 
@@ -57,15 +57,16 @@ class LineSplitter:
     open, so memory stays bounded however long the line gets.
     """
 
-    def __init__(self, stream: str, on_output: OutputCallback | None,
-                 capture: BoundedCapture | None, max_line: int = MAX_LINE) -> None:
+    def __init__(
+        self, stream: str, on_output: OutputCallback | None, capture: BoundedCapture | None, max_line: int = MAX_LINE
+    ) -> None:
         self.stream = stream
         self.on_output = on_output
         self.capture = capture
         self.max_line = max_line
         self.lines_seen = 0
         self._pending = bytearray()
-        self._dropped = 0          # bytes thrown away from the still-open long line
+        self._dropped = 0  # bytes thrown away from the still-open long line
 
     def feed(self, chunk: bytes) -> None:
         cut = chunk.rfind(b"\n")
@@ -84,7 +85,7 @@ class LineSplitter:
             lines[0] = truncate_line(lines[0], self.max_line, self._dropped)
             self._dropped = 0
             lines[1:] = [truncate_line(line, self.max_line) for line in lines[1:]]
-        self._hold(chunk[cut + 1:])
+        self._hold(chunk[cut + 1 :])
         self._emit(lines)
 
     def finish(self) -> None:
@@ -98,7 +99,7 @@ class LineSplitter:
     def _hold(self, rest: bytes) -> None:
         room = self.max_line - len(self._pending)
         if len(rest) > room:
-            self._pending += rest[:max(room, 0)]
+            self._pending += rest[: max(room, 0)]
             self._dropped += len(rest) - max(room, 0)
         else:
             self._pending += rest

@@ -15,8 +15,15 @@ CLI = [sys.executable, "-m", "console"]
 
 
 def cli(config_path, *args, timeout=300) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, "--config", str(config_path), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=sandbox_env(), stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*CLI, "--config", str(config_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=sandbox_env(),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def config_with(sandbox_config: Path, tmp_path: Path, *replacements: tuple[str, str]) -> Path:
@@ -32,9 +39,11 @@ def config_with(sandbox_config: Path, tmp_path: Path, *replacements: tuple[str, 
 
 def sshd_session_pids(local_port: int, ssh_port: int = 2222) -> set[int]:
     """The sshd processes serving the TCP connection from our ``local_port`` (the host is this machine)."""
-    out = subprocess.run(["ss", "-tnpH", "state", "established",
-                          f"( sport = :{ssh_port} and dport = :{local_port} )"],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{ssh_port} and dport = :{local_port} )"],
+        capture_output=True,
+        text=True,
+    ).stdout
     pids = {int(p) for p in re.findall(r"pid=(\d+)", out)}
     assert pids, f"no sshd process found for port {local_port}: {out!r}"
     return pids
@@ -58,6 +67,7 @@ def temp_config(sandbox_config: Path, tmp_path: Path, edit=None, edit_releases=N
     import tomllib
 
     import tomli_w
+
     data = tomllib.loads(Path(sandbox_config).read_text())
     releases = tomllib.loads(Path(data["paths"]["release_log"]).read_text())
     if edit_releases:
@@ -74,7 +84,8 @@ def temp_config(sandbox_config: Path, tmp_path: Path, edit=None, edit_releases=N
 
 
 def journal_records(config) -> list:
-    from console.journal import list_incidents
+    from console.incident.journal import list_incidents
+
     journals = list_incidents(config.paths.state_dir)
     assert len(journals) == 1, journals
     return list(journals[0].records())

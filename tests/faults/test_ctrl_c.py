@@ -25,7 +25,7 @@ pytestmark = pytest.mark.sandbox
 DRIVER = r"""
 import argparse, asyncio, dataclasses, os, sys
 from pathlib import Path
-from console.cli_commands import _execute
+from console.cli.commands import _execute
 from console.config import load_config
 from console.engine.procedure import Procedure, Step
 config = load_config(sys.argv[1])
@@ -55,12 +55,17 @@ def test_ctrl_c_during_a_destructive_step_leaves_nothing_behind(sandbox_config_p
     out = (tmp_path / "out").open("w+")
     # The marker goes by environment: the sandbox host shares this machine's process table, and
     # pgrep -f must find the step's remote process, not this console's command line.
-    console = subprocess.Popen([sys.executable, "-c", DRIVER, str(sandbox_config_path), str(tmp_path / "state")],
-                               stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env={**sandbox_env(), "MARKER": marker})
+    console = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(sandbox_config_path), str(tmp_path / "state")],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env={**sandbox_env(), "MARKER": marker},
+    )
     try:
         _wait(lambda: host(config, f"pgrep -f '{pattern}'").returncode == 0, 60, "the step to run on the host")
         assert host(config, f"test -d {lock_dir}").returncode == 0, "the lock was not taken"
-        for _ in range(presses):   # the later presses land while the first one's cleanup runs
+        for _ in range(presses):  # the later presses land while the first one's cleanup runs
             console.send_signal(signal.SIGINT)
             time.sleep(0.05)
         code = console.wait(timeout=60)

@@ -36,31 +36,35 @@ class AbortOnFailure:
 def test_failing_checks_map_to_their_services():
     from console.config import load_config as load
     from tests.conftest import ROOT
+
     config = load(ROOT / "config.example.toml")
     backend = config.backend.name
     assert services_for_checks(config, [backend]) == [backend]
-    assert services_for_checks(config, ["backend"]) == [backend]          # by role
+    assert services_for_checks(config, ["backend"]) == [backend]  # by role
     assert services_for_checks(config, ["nothing-like-it"]) == [s.name for s in config.services]
 
 
 @pytest.mark.sandbox
-def test_release_failing_health_after_up_is_said_at_once_with_its_logs_and_the_next_decision(
-        fresh_sandbox, tmp_path):
+def test_release_failing_health_after_up_is_said_at_once_with_its_logs_and_the_next_decision(fresh_sandbox, tmp_path):
     # v2 (deployed by the reset) answers /api/health with 500; a short wait keeps the test quick
-    config = load_config(config_with(fresh_sandbox, tmp_path,
-                                     ("health_wait_seconds = 30", "health_wait_seconds = 6")))
+    config = load_config(config_with(fresh_sandbox, tmp_path, ("health_wait_seconds = 30", "health_wait_seconds = 6")))
     compose = ComposeCommands.for_target(config.target)
-    procedure = Procedure("verify", [Step("compose_up", "Start v2 (compose up -d)", argv=compose.up_detached(),
-                                          mutating=True, timeout=600)]
-                          + verification_steps(config, "v2"), from_tag="v2", to_tag="v2")
+    procedure = Procedure(
+        "verify",
+        [Step("compose_up", "Start v2 (compose up -d)", argv=compose.up_detached(), mutating=True, timeout=600)]
+        + verification_steps(config, "v2"),
+        from_tag="v2",
+        to_tag="v2",
+    )
     timeline = []
 
     async def scenario():
         transport = SSHTransport(config.target)
         await transport.connect()
         try:
-            run = IncidentRun(config, None, transport, AbortOnFailure(),
-                              [lambda e: timeline.append((time.monotonic(), e))])
+            run = IncidentRun(
+                config, None, transport, AbortOnFailure(), [lambda e: timeline.append((time.monotonic(), e))]
+            )
             return await run.run(procedure)
         finally:
             await transport.close()
@@ -68,16 +72,22 @@ def test_release_failing_health_after_up_is_said_at_once_with_its_logs_and_the_n
     outcome = asyncio.run(scenario())
     assert outcome == "failed"
     finished = [e for _, e in timeline if isinstance(e, ProcedureFinished)]
-    assert [f.outcome for f in finished] == ["failed"]                       # never "done"
+    assert [f.outcome for f in finished] == ["failed"]  # never "done"
     started = next(t for t, e in timeline if isinstance(e, StepStarted) and e.step_id == "verify_health")
-    said = next(t for t, e in timeline if isinstance(e, StepOutput) and e.step_id == "verify_health"
-                and any("health is FAILING: backend" in line for line in e.lines))
+    said = next(
+        t
+        for t, e in timeline
+        if isinstance(e, StepOutput)
+        and e.step_id == "verify_health"
+        and any("health is FAILING: backend" in line for line in e.lines)
+    )
     poll = min(h.interval for h in config.health)
     assert said - started <= poll, f"the failure was said {said - started:.1f}s in, poll interval {poll}s"
-    output = [line for _, e in timeline if isinstance(e, StepOutput) and e.step_id == "verify_health"
-              for line in e.lines]
-    after = output[output.index("last log lines of the failing services:") + 1:]
-    assert any(line.startswith(config.backend.name) for line in after), after   # compose logs' prefix
+    output = [
+        line for _, e in timeline if isinstance(e, StepOutput) and e.step_id == "verify_health" for line in e.lines
+    ]
+    after = output[output.index("last log lines of the failing services:") + 1 :]
+    assert any(line.startswith(config.backend.name) for line in after), after  # compose logs' prefix
     failed = [e for _, e in timeline if isinstance(e, StepFailed)]
     assert [f.step_id for f in failed] == ["verify_health"]
     assert "roll back further" in failed[0].message and "hotfix" in failed[0].message

@@ -11,13 +11,13 @@ import time
 
 import pytest
 
-from console.logstream import DEFAULT_MAX_BYTES, DEFAULT_MAX_LINES, LogBuffer
+from console.live.logstream import DEFAULT_MAX_BYTES, DEFAULT_MAX_LINES, LogBuffer
 from tests.test_widgets_log_pane import TS, PaneApp
 from widgets.log_pane import LogPane
 
 pytestmark = pytest.mark.faults
 
-LONG = "x" * 8192     # an 8 KiB line (a stack trace joined on one line, a JSON dump)
+LONG = "x" * 8192  # an 8 KiB line (a stack trace joined on one line, a JSON dump)
 
 
 def held_chars(buffer: LogBuffer) -> int:
@@ -31,7 +31,7 @@ def long_lines(n: int, start: int = 0) -> list[str]:
 def test_default_buffer_holds_a_long_line_flood_within_its_byte_budget():
     buffer = LogBuffer()
     batch = 2000
-    for k in range(DEFAULT_MAX_LINES // batch):          # 100 000 lines, each cut to 4 KiB: ~400 MiB by lines
+    for k in range(DEFAULT_MAX_LINES // batch):  # 100 000 lines, each cut to 4 KiB: ~400 MiB by lines
         buffer.extend(long_lines(batch, k * batch))
         assert buffer.bytes_held <= DEFAULT_MAX_BYTES * 1.125
     assert held_chars(buffer) <= DEFAULT_MAX_BYTES * 1.125
@@ -39,7 +39,7 @@ def test_default_buffer_holds_a_long_line_flood_within_its_byte_budget():
     assert buffer.end_seq == DEFAULT_MAX_LINES
     newest = buffer.get(buffer.end_seq - 1)
     assert newest.text.startswith(f"{DEFAULT_MAX_LINES - 1} xxx")
-    assert len(buffer) > 10_000          # the budget keeps many lines, only not all 100 000
+    assert len(buffer) > 10_000  # the budget keeps many lines, only not all 100 000
 
 
 def test_short_lines_are_still_bounded_by_lines():
@@ -56,9 +56,9 @@ async def test_flood_of_long_lines_keeps_memory_bounded_and_keys_answered():
     stop = threading.Event()
     produced = [0]
 
-    def flood() -> None:       # a `compose logs -f` reader thread, as the procedure screen runs it
+    def flood() -> None:  # a `compose logs -f` reader thread, as the procedure screen runs it
         pane = app.query_one(LogPane)
-        while not stop.is_set():   # ~2 000 lines of 4 KiB a second: 8 MB/s, ~500 MB a minute
+        while not stop.is_set():  # ~2 000 lines of 4 KiB a second: 8 MB/s, ~500 MB a minute
             pane.ingest(long_lines(200, produced[0]))
             produced[0] += 200
             time.sleep(0.1)
@@ -84,9 +84,9 @@ async def test_flood_of_long_lines_keeps_memory_bounded_and_keys_answered():
             stop.set()
             producer.join(5)
         pane.drain()
-        assert produced[0] * 4096 > 4 * budget            # far more than the budget went through
+        assert produced[0] * 4096 > 4 * budget  # far more than the budget went through
         assert pane.buffer.bytes_held <= budget * 1.125
         assert held_chars(pane.buffer) == pane.buffer.bytes_held
-        assert peak <= budget * 2.25                      # buffer plus a queue that is bounded the same way
+        assert peak <= budget * 2.25  # buffer plus a queue that is bounded the same way
         # every key answered (above); typically fast, even on a loaded CI machine
         assert len(answers) >= 3 and statistics.median(answers) < 1.0, answers

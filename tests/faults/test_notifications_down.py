@@ -13,12 +13,12 @@ import httpx
 import pytest
 import tomli_w
 
-from console import cli_commands
+from console.cli import commands as cli_commands
 from console.commands.compose import ComposeCommands
 from console.config import load_config
 from console.engine.announce import flush, incident_notifier
 from console.engine.procedure import Procedure, Step
-from console.journal import list_incidents
+from console.incident.journal import list_incidents
 from console.notify.outbox import Outbox
 from sandbox.mock_services import MockServices
 
@@ -40,7 +40,12 @@ def test_slack_and_status_page_down_for_the_whole_incident(sandbox_config_path, 
     data["paths"]["state_dir"] = str(tmp_path / "state")
     data["notifications"] = {
         "slack": {"webhook_url": "env:SLACK_WEBHOOK_URL"},
-        "statuspage": {"api_base": services.statuspage_api_base, "page_id": "mrdj", "api_key": "env:STATUSPAGE_API_KEY"}}
+        "statuspage": {
+            "api_base": services.statuspage_api_base,
+            "page_id": "mrdj",
+            "api_key": "env:STATUSPAGE_API_KEY",
+        },
+    }
     config_path = tmp_path / "console.toml"
     config_path.write_text(tomli_w.dumps(data))
     monkeypatch.setenv("SLACK_WEBHOOK_URL", services.slack_url(SLACK_TOKEN))
@@ -52,9 +57,15 @@ def test_slack_and_status_page_down_for_the_whole_incident(sandbox_config_path, 
 
     compose = ComposeCommands.for_target(config.target)
     # not "verify": re-running the checks is never announced; the incident's own procedures are
-    procedure = Procedure("host_checks", [Step("host_ps", "What runs on the host", argv=compose.ps(), read_only=True),
-                                          Step("host_uptime", "The host is up", argv=["uptime"], read_only=True)],
-                          from_tag="v2", to_tag="v2")
+    procedure = Procedure(
+        "host_checks",
+        [
+            Step("host_ps", "What runs on the host", argv=compose.ps(), read_only=True),
+            Step("host_uptime", "The host is up", argv=["uptime"], read_only=True),
+        ],
+        from_tag="v2",
+        to_tag="v2",
+    )
     args = argparse.Namespace(json=True, yes=True, dry_run=False)
     started = time.monotonic()
     assert asyncio.run(cli_commands._execute(config, procedure, args)) == cli_commands.EXIT_OK
@@ -70,7 +81,10 @@ def test_slack_and_status_page_down_for_the_whole_incident(sandbox_config_path, 
     outbox = Outbox(journal.directory, [])
     waiting = outbox.pending()
     assert [(m.channel, m.event) for m in waiting if m.channel == "slack"] == [
-        ("slack", "incident_opened"), ("slack", "procedure_started"), ("slack", "procedure_finished")]
+        ("slack", "incident_opened"),
+        ("slack", "procedure_started"),
+        ("slack", "procedure_finished"),
+    ]
     assert len([m for m in waiting if m.channel == "statuspage"]) == 3
     assert not any(r["status"] == 200 for r in services.requests if r["route"] in ("slack", "statuspage"))
 
@@ -79,13 +93,14 @@ def test_slack_and_status_page_down_for_the_whole_incident(sandbox_config_path, 
 
     async def later():
         await flush(incident_notifier(config, journal), seconds=60)
+
     asyncio.run(later())
     assert Outbox(journal.directory, []).pending() == []
     delivered = [r for r in services.requests if r["status"] in (200, 201)]
     slack = [r["body"]["text"] for r in delivered if r["route"] == "slack"]
     assert len(slack) == 3 and all(journal.incident_id in text for text in slack)
     page = [r for r in delivered if r["route"] == "statuspage"]
-    assert [r["method"] for r in page] == ["POST", "PATCH", "PATCH"]          # in order: banner first
+    assert [r["method"] for r in page] == ["POST", "PATCH", "PATCH"]  # in order: banner first
     assert len(services.incidents) == 1
     text = journal.path.read_text()
     assert SLACK_TOKEN not in text and API_KEY not in text

@@ -18,8 +18,11 @@ WHOLE_FILES = {"tests/faults/test_ctrl_c.py"}
 
 def defined_tests(path) -> set[str]:
     tree = ast.parse(path.read_text())
-    return {node.name for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test_")}
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test_")
+    }
 
 
 def named() -> set[tuple[str, str]]:
@@ -27,16 +30,23 @@ def named() -> set[tuple[str, str]]:
 
 
 def test_every_test_the_table_names_exists():
-    missing = [f"{path}::{name}" for path, name in sorted(named())
-               if not (ROOT / path).exists() or name not in defined_tests(ROOT / path)]
+    missing = [
+        f"{path}::{name}"
+        for path, name in sorted(named())
+        if not (ROOT / path).exists() or name not in defined_tests(ROOT / path)
+    ]
     assert missing == []
 
 
 def test_every_fault_test_is_in_the_table():
     listed = named()
-    unlisted = [f"{path.relative_to(ROOT)}::{name}" for path in sorted((ROOT / "tests" / "faults").glob("test_*.py"))
-                if str(path.relative_to(ROOT)) not in WHOLE_FILES and path != ROOT / "tests/faults/test_reliability_doc.py"
-                for name in sorted(defined_tests(path)) if (str(path.relative_to(ROOT)), name) not in listed]
+    unlisted = [
+        f"{path.relative_to(ROOT)}::{name}"
+        for path in sorted((ROOT / "tests" / "faults").glob("test_*.py"))
+        if str(path.relative_to(ROOT)) not in WHOLE_FILES and path != ROOT / "tests/faults/test_reliability_doc.py"
+        for name in sorted(defined_tests(path))
+        if (str(path.relative_to(ROOT)), name) not in listed
+    ]
     assert unlisted == []
 
 

@@ -7,7 +7,6 @@ capture: tests/test_capture_sandbox.py::test_registry_down_gives_a_clear_error_a
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import httpx
@@ -26,9 +25,10 @@ GONE = "sha256:" + "0" * 63 + "1"
 
 def test_a_pull_is_skipped_only_for_an_image_the_check_found_on_the_host():
     from tests.test_engine_runner import EXAMPLE
+
     ctx = StepContext(load_config(EXAMPLE), None, None)
     when = skip_pull_if_on_host("mr-dj-backend")
-    assert when(ctx) is None                                   # not checked: pull
+    assert when(ctx) is None  # not checked: pull
     ctx.state[ON_HOST_KEY] = {"mr-dj-frontend"}
     assert when(ctx) is None
     ctx.state[ON_HOST_KEY] = {"mr-dj-backend"}
@@ -39,6 +39,7 @@ def test_image_presence_builders():
     import shlex
 
     from console.commands.images import image_present, registry_has
+
     ref = f"registry.example.com/mr-dj-backend@{GONE}"
     assert shlex.join(image_present(ref)) == f"docker image inspect --format '{{{{.Id}}}}' {ref}"
     assert shlex.join(registry_has("registry.example.com", ref)) == f"docker manifest inspect {ref}"
@@ -63,8 +64,8 @@ def refused_before_any_change(config_path, failing_step: str) -> str:
     failed = [r for r in records if r.kind == "step_failed"]
     assert [r.step_id for r in failed] == [failing_step], failed
     assert "maintenance_on" not in started and "compose_down" not in started
-    assert not any(r.kind == "lock" for r in records)         # the lock was never even taken
-    assert backend_version() == "v2"                             # still running what was deployed
+    assert not any(r.kind == "lock" for r in records)  # the lock was never even taken
+    assert backend_version() == "v2"  # still running what was deployed
     assert "nothing was changed" in failed[0].message
     return failed[0].message
 
@@ -72,7 +73,7 @@ def refused_before_any_change(config_path, failing_step: str) -> str:
 @pytest.mark.sandbox
 def test_a_pruned_bundle_is_refused_before_any_change(fresh_sandbox, tmp_path):
     config = load_config(fresh_sandbox)
-    pruned = f"/tmp/faults-artifacts-{uuid.uuid4().hex[:8]}"     # the artifacts dir after a prune
+    pruned = f"/tmp/faults-artifacts-{uuid.uuid4().hex[:8]}"  # the artifacts dir after a prune
     made = host(config, f"mkdir -p {pruned} && cp {config.target.artifacts_dir}/SHA256SUMS.txt {pruned}/")
     assert made.returncode == 0, made.stderr
     try:
@@ -86,7 +87,7 @@ def test_a_pruned_bundle_is_refused_before_any_change(fresh_sandbox, tmp_path):
 def forget_backend_digest(releases):
     v1 = next(r for r in releases["releases"] if r["tag"] == "v1")
     assert v1.get("pushed"), "the sandbox's v1 is expected to be in the registry"
-    v1["images"]["mr-dj-backend"]["digest"] = GONE   # pruned from the host and deleted from the registry
+    v1["images"]["mr-dj-backend"]["digest"] = GONE  # pruned from the host and deleted from the registry
 
 
 @pytest.mark.sandbox

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,14 +17,14 @@ from console.config import Target, load_config
 from console.engine.events import StepFailed, StepStarted
 from console.engine.incident import IncidentRun, build_rollback, open_new_incident, rebuild_procedure
 from console.engine.runner import Choice
-from console.journal import Journal
+from console.incident.journal import Journal
 from console.transport.ssh import SSHTransport
 from tests.conftest import ROOT
 from tests.faults._support import cli, config_with, kill_stopped, signal_all, sshd_session_pids
 
 pytestmark = pytest.mark.faults
 
-NOTICE_WITHIN = 20.0    # seconds from a silent drop to the step's failure, with the default keepalive
+NOTICE_WITHIN = 20.0  # seconds from a silent drop to the step's failure, with the default keepalive
 
 
 class AbortOnFailure:
@@ -54,12 +53,14 @@ def test_default_keepalive_declares_a_silent_link_dead_within_20_seconds(tmp_pat
     example = load_config(ROOT / "config.example.toml").target
     assert (example.keepalive_count_max + 1) * example.keepalive_interval <= NOTICE_WITHIN
     from console.transport.ssh_options import connect_options
+
     options = connect_options(example, None, None)
     assert (options["keepalive_interval"], options["keepalive_count_max"]) == (4.0, 3)
 
 
 def test_keepalive_count_max_is_checked_by_check_config(tmp_path):
     from console.config import ConfigError
+
     text = (ROOT / "config.example.toml").read_text().replace("keepalive_count_max = 3", "keepalive_count_max = 0")
     path = tmp_path / "console.toml"
     path.write_text(text)
@@ -76,7 +77,7 @@ def test_a_link_lost_mid_step_reconnects_and_rechecks_before_the_decision(tmp_pa
     from console.engine.procedure import Procedure, Step
     from console.engine.runner import StepEngine
     from console.failures import FailureReason, OutcomeUnknown
-    from console.journal import Journal
+    from console.incident.journal import Journal
     from console.transport.base import CommandResult
     from tests.test_engine_runner import EXAMPLE
 
@@ -108,13 +109,15 @@ def test_a_link_lost_mid_step_reconnects_and_rechecks_before_the_decision(tmp_pa
     base = load_config(EXAMPLE)
     config = dataclasses.replace(base, paths=dataclasses.replace(base.paths, state_dir=tmp_path))
     journal = Journal.create(tmp_path)
-    engine = StepEngine(Procedure("rollback", [Step("migrate_rollback", "Roll back migrations", argv=["migrate"])],
-                                  "v2", "v1"),
-                        StepContext(config, DroppingTransport(), journal), Decider(), assume_yes=True,
-                        recheck=recheck)
+    engine = StepEngine(
+        Procedure("rollback", [Step("migrate_rollback", "Roll back migrations", argv=["migrate"])], "v2", "v1"),
+        StepContext(config, DroppingTransport(), journal),
+        Decider(),
+        assume_yes=True,
+        recheck=recheck,
+    )
     assert asyncio.run(engine.run()) == "failed"
-    assert order == ["run", "reconnect", ("recheck", "migrate_rollback"),
-                     ("decide", FailureReason.OUTCOME_UNKNOWN)]
+    assert order == ["run", "reconnect", ("recheck", "migrate_rollback"), ("decide", FailureReason.OUTCOME_UNKNOWN)]
     failed = [r for r in journal.records() if r.kind == "step_failed"]
     assert failed[0].reason == "outcome_unknown" and failed[0].exit_code is None
 
@@ -137,6 +140,7 @@ def _run_until_cut(config, step_id: str, cut):
                 def do_cut():
                     seen["cut"] = time.monotonic()
                     seen["pids"] = cut(port)
+
                 loop.call_later(2.0, do_cut)
             if isinstance(event, StepFailed) and "failed" not in seen:
                 seen["failed"] = time.monotonic()
@@ -179,14 +183,19 @@ def _assert_unknown_then_resumed(config_path, config, journal, step_id):
 @pytest.mark.sandbox
 def test_fin_mid_step_is_outcome_unknown_the_host_is_rechecked_and_resume_completes(fresh_sandbox, tmp_path):
     # A maintenance command that takes a few seconds, so the cut lands mid-step.
-    config_path = config_with(fresh_sandbox, tmp_path, (
-        'maintenance_on = ["npm", "run", "maintenance:on"]',
-        'maintenance_on = ["sh", "-c", "sleep 5; npm run maintenance:on"]'))
+    config_path = config_with(
+        fresh_sandbox,
+        tmp_path,
+        (
+            'maintenance_on = ["npm", "run", "maintenance:on"]',
+            'maintenance_on = ["sh", "-c", "sleep 5; npm run maintenance:on"]',
+        ),
+    )
     config = load_config(config_path)
 
     def fin(port):
         pids = sshd_session_pids(port)
-        signal_all(pids, signal.SIGKILL)     # the kernel closes the socket: the console gets a FIN
+        signal_all(pids, signal.SIGKILL)  # the kernel closes the socket: the console gets a FIN
         return pids
 
     outcome, journal, seen = _run_until_cut(config, "maintenance_on", fin)
@@ -196,19 +205,23 @@ def test_fin_mid_step_is_outcome_unknown_the_host_is_rechecked_and_resume_comple
 
 
 @pytest.mark.sandbox
-def test_silent_drop_mid_migrate_rollback_is_noticed_within_20s_unknown_and_resume_completes(
-        fresh_sandbox, tmp_path):
+def test_silent_drop_mid_migrate_rollback_is_noticed_within_20s_unknown_and_resume_completes(fresh_sandbox, tmp_path):
     # migrate:rollback that takes long enough for the link to go silent while it runs
-    config_path = config_with(fresh_sandbox, tmp_path, (
-        'migrate_rollback = ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"]',
-        'migrate_rollback = ["sh", "-c", "sleep 6; npm run migrate:rollback -- --to \\"$1\\"", '
-        '"sh", "{migration}"]'))
+    config_path = config_with(
+        fresh_sandbox,
+        tmp_path,
+        (
+            'migrate_rollback = ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"]',
+            'migrate_rollback = ["sh", "-c", "sleep 6; npm run migrate:rollback -- --to \\"$1\\"", '
+            '"sh", "{migration}"]',
+        ),
+    )
     config = load_config(config_path)
     assert (config.target.keepalive_interval, config.target.keepalive_count_max) == (4, 3)
 
     def silence(port):
         pids = sshd_session_pids(port)
-        signal_all(pids, signal.SIGSTOP)     # the socket stays open; nothing answers any more
+        signal_all(pids, signal.SIGSTOP)  # the socket stays open; nothing answers any more
         return pids
 
     outcome, journal, seen = _run_until_cut(config, "migrate_rollback", silence)

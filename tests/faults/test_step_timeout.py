@@ -34,16 +34,18 @@ def test_a_hung_step_is_killed_at_its_timeout_with_its_children_and_ps_shows_not
     sleeps = [f"sleep {base + k}" for k in range(3)]
     # a child in the background, one that ignores TERM, and the step itself blocked on them
     script = f"{sleeps[0]} & sh -c \"trap '' TERM; {sleeps[1]}\" & {sleeps[2]}; wait"
-    procedure = Procedure("verify", [Step("hang", "A step that hangs", argv=["sh", "-c", script],
-                                          destructive=True, timeout=2)])
+    procedure = Procedure(
+        "verify", [Step("hang", "A step that hangs", argv=["sh", "-c", script], destructive=True, timeout=2)]
+    )
     events = []
 
     async def scenario():
         transport = SSHTransport(config.target, kill_grace=2.0)
         await transport.connect()
         try:
-            running = asyncio.ensure_future(IncidentRun(config, None, transport, AbortOnFailure(),
-                                                        [events.append], assume_yes=True).run(procedure))
+            running = asyncio.ensure_future(
+                IncidentRun(config, None, transport, AbortOnFailure(), [events.append], assume_yes=True).run(procedure)
+            )
             await asyncio.sleep(1.0)
             seen = (await transport.run(["ps", "-eo", "pid,pgid,args"], capture=True)).stdout
             return await running, seen

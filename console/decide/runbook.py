@@ -59,7 +59,7 @@ class PrerequisiteCheck:
     id: str
     group: str
     title: str
-    check: str | None = None   # backup | slack | statuspage | alerts | coordinator | None (manual)
+    check: str | None = None  # backup | slack | statuspage | alerts | coordinator | None (manual)
     required: bool = True
 
 
@@ -156,22 +156,36 @@ def parse_runbook(data: dict, thresholds: dict[str, float] | None = None) -> Run
         questions = {}
         for q in tree["questions"]:
             questions[q["id"]] = Question(
-                id=q["id"], text=q["text"].format(**fill), why=q.get("why", ""),
+                id=q["id"],
+                text=q["text"].format(**fill),
+                why=q.get("why", ""),
                 yes=_branch(q.get("yes"), f"tree.questions.{q['id']}.yes"),
-                no=_branch(q.get("no"), f"tree.questions.{q['id']}.no"))
-        outcomes = {k: Outcome(id=k, title=v["title"], column=v["column"], summary=v.get("summary", ""))
-                    for k, v in data["outcomes"].items()}
-        matrix = [MatrixRow(id=m["id"], condition=m["condition"], favours=m["favours"])
-                  for m in data.get("matrix", [])]
-        prereqs = [PrerequisiteCheck(id=p["id"], group=p["group"], title=p["title"],
-                                     check=p.get("check"), required=p.get("required", True))
-                   for p in data.get("prerequisites", [])]
+                no=_branch(q.get("no"), f"tree.questions.{q['id']}.no"),
+            )
+        outcomes = {
+            k: Outcome(id=k, title=v["title"], column=v["column"], summary=v.get("summary", ""))
+            for k, v in data["outcomes"].items()
+        }
+        matrix = [MatrixRow(id=m["id"], condition=m["condition"], favours=m["favours"]) for m in data.get("matrix", [])]
+        prereqs = [
+            PrerequisiteCheck(
+                id=p["id"], group=p["group"], title=p["title"], check=p.get("check"), required=p.get("required", True)
+            )
+            for p in data.get("prerequisites", [])
+        ]
         manual = [ChecklistItem(id=m["id"], title=m["title"]) for m in data.get("manual_verification", [])]
         follow = [ChecklistItem(id=m["id"], title=m["title"]) for m in data.get("follow_up", [])]
-        runbook = Runbook(title=data.get("title", "Runbook"), start=tree["start"], questions=questions,
-                          outcomes=outcomes, matrix=matrix, prerequisites=prereqs,
-                          manual_verification=manual, follow_up=follow,
-                          optional_steps={str(k): str(v) for k, v in data.get("optional_steps", {}).items()})
+        runbook = Runbook(
+            title=data.get("title", "Runbook"),
+            start=tree["start"],
+            questions=questions,
+            outcomes=outcomes,
+            matrix=matrix,
+            prerequisites=prereqs,
+            manual_verification=manual,
+            follow_up=follow,
+            optional_steps={str(k): str(v) for k, v in data.get("optional_steps", {}).items()},
+        )
     except KeyError as exc:
         raise RunbookError(f"runbook is missing key {exc}") from None
     _check_references(runbook)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-EXIT_INTERRUPTED = 130   # Ctrl-C, as a shell reports it: the procedure stopped part-way and can be resumed
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it: the procedure stopped part-way and can be resumed
 
 
 def bad_input(message: str) -> int:

@@ -11,13 +11,12 @@ carries the files under the same relative names, so the host runs the same set.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import os
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from console.composefile import compose_files_from_env, default_compose_files
+from console.release.composefile import compose_files_from_env, default_compose_files
 
 FALLBACK = "docker-compose.yml"
 

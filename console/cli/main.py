@@ -1,6 +1,6 @@
 """The headless command line: the same engine the TUI drives, for scripts and 3 a.m. SSH sessions.
 
-Exit codes: 0 success, 1 procedure failed, 2 bad input, 130 interrupted (console/exit_codes.py).
+Exit codes: 0 success, 1 procedure failed, 2 bad input, 130 interrupted (console/cli/exit_codes.py).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import gc
 import sys
 
 from console import __version__
+from console.cli.config_loader import load_config_or_exit, print_config_error
+from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from console.config import ConfigError, load_config
-from console.config_loader import load_config_or_exit, print_config_error
-from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "load_or_exit", "main", "print_config_error"]
 
@@ -20,12 +20,12 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "load_or_
 EXIT_CODES = "exit codes: 0 success, 1 procedure failed, 2 bad input, 130 interrupted by Ctrl-C (resumable)"
 EXAMPLES = {
     None: "incident-console -c config.toml                # the TUI\n"
-          "  incident-console rollback --dry-run -c config.toml",
+    "  incident-console rollback --dry-run -c config.toml",
     "check-config": "incident-console check-config ~/.config/incident-console/config.toml",
     "rollback": "incident-console rollback --to v1 --dry-run -c config.toml",
     "hotfix": "incident-console hotfix --tag v3 --monitor-minutes 10 -c config.toml",
     "config-hotfix": "BOOKING_NOTES_ENABLED=false incident-console config-hotfix --service mr-dj-backend "
-                     "--set BOOKING_NOTES_ENABLED",
+    "--set BOOKING_NOTES_ENABLED",
     "verify": "incident-console verify --expect-version v1 --json",
     "incidents": "incident-console incidents --json | head -n 5",
     "resume": "incident-console resume 20261129-031500-ab12",
@@ -41,10 +41,9 @@ EXAMPLES = {
     "incident show": "incident-console incident show 20261129-031500-ab12 --json",
     "incident decide": "incident-console incident decide 20261129-031500-ab12 rollback --answer customer_impact=yes",
     "incident tick": "incident-console incident tick 20261129-031500-ab12 backup_verified",
-    "incident waive": "incident-console incident waive 20261129-031500-ab12 support_informed "
-                      "--reason \"told by phone\"",
-    "incident retro": "incident-console incident retro 20261129-031500-ab12 --root-cause \"bad config in v2\"",
-    "incident resolve": "incident-console incident resolve 20261129-031500-ab12 --summary \"rolled back v2 to v1\"",
+    "incident waive": 'incident-console incident waive 20261129-031500-ab12 support_informed --reason "told by phone"',
+    "incident retro": 'incident-console incident retro 20261129-031500-ab12 --root-cause "bad config in v2"',
+    "incident resolve": 'incident-console incident resolve 20261129-031500-ab12 --summary "rolled back v2 to v1"',
 }
 
 
@@ -57,18 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="incident-console",
         description="Guided, recorded rollbacks and hotfixes of Docker Compose services over SSH.",
-        epilog=_epilog(None), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"incident-console {__version__}",
-                        help="print the version and exit")
+        epilog=_epilog(None),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"incident-console {__version__}", help="print the version and exit"
+    )
     parser.add_argument("-c", "--config", metavar="PATH", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check-config", help="validate a config file; exit 0 or list every problem and exit 2")
     check.add_argument("path", metavar="PATH", help="the config file to check")
 
-    from console.cli_commands import register
+    from console.cli.commands import register
+
     register(sub)
-    from console.cli_habits import register_habits
+    from console.cli.habits import register_habits
+
     register_habits(sub)
     for name, command in sub.choices.items():
         _add_habits(name, command)
@@ -81,7 +85,7 @@ def _add_habits(name: str, command: argparse.ArgumentParser) -> None:
     command.add_argument("-c", "--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
     if not command.epilog:
         command.epilog = _epilog(name)
-    elif EXIT_CODES not in command.epilog:   # its own examples (``incident``): the exit codes after them
+    elif EXIT_CODES not in command.epilog:  # its own examples (``incident``): the exit codes after them
         command.epilog = f"{command.epilog.rstrip()}\n\n{EXIT_CODES}"
     command.formatter_class = argparse.RawDescriptionHelpFormatter
     for action in command._actions:
@@ -93,7 +97,7 @@ def _add_habits(name: str, command: argparse.ArgumentParser) -> None:
 CONFIG_HELP = "config file (default: $INCIDENT_CONSOLE_CONFIG or ~/.config/incident-console/config.toml)"
 
 
-load_or_exit = load_config_or_exit   # the name older callers use
+load_or_exit = load_config_or_exit  # the name older callers use
 
 
 def check_config(path: str) -> int:
@@ -102,13 +106,16 @@ def check_config(path: str) -> int:
     except ConfigError as exc:
         print_config_error(exc)
         return EXIT_BAD_INPUT
-    print(f"{path}: OK (target {config.target.user}@{config.target.host}:{config.target.port}, "
-          f"{len(config.services)} services, {len(config.health)} health checks)")
+    print(
+        f"{path}: OK (target {config.target.user}@{config.target.host}:{config.target.port}, "
+        f"{len(config.services)} services, {len(config.health)} health checks)"
+    )
     return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    from console.cli_habits import quiet_on_broken_pipe
+    from console.cli.habits import quiet_on_broken_pipe
+
     return quiet_on_broken_pipe(_main, argv)
 
 
@@ -123,6 +130,7 @@ def _main(argv: list[str] | None = None) -> int:
         # bench/bench_startup.py); the app freezes what it built and turns the collector back on.
         gc.disable()
         from screens.app import make_app  # the TUI is imported only when it is opened
+
         make_app(config, freeze_gc=True).run()
         return EXIT_OK
     return args.handler(args)

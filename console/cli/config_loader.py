@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from console.cli.exit_codes import EXIT_BAD_INPUT
 from console.config import Config, ConfigError, find_config, load_config
-from console.exit_codes import EXIT_BAD_INPUT
 
 
 def print_config_error(exc: ConfigError) -> None:

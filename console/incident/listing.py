@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
+from console.incident.journal import JOURNAL_NAME, Journal
+from console.incident.liveness import console_alive
 from console.incident.records import ProcedureFinished, ProcedureStarted, Record
 from console.incident.state import IncidentState, IncidentSummary
-from console.journal import JOURNAL_NAME, Journal
-from console.liveness import console_alive
 
 __all__ = ["IncidentSummary", "all_incidents", "incident_procedure", "summarize"]
 
@@ -55,7 +55,7 @@ def all_incidents(state_dir: Path) -> list[IncidentSummary]:
         try:
             stat = path.stat()
         except OSError:
-            continue   # not an incident, or removed since it was listed
+            continue  # not an incident, or removed since it was listed
         key, cached = (stat.st_mtime_ns, stat.st_size), _JOURNALS.get(str(path))
         if cached is None:
             journal = Journal(directory)
@@ -65,6 +65,6 @@ def all_incidents(state_dir: Path) -> list[IncidentSummary]:
             cached = (key, cached[1], _live(cached[1].state))
         _JOURNALS[str(path)] = cached
         if cached[1].state.opened is None:
-            continue   # no incident_opened: not an incident (an old `unlock --force` journal)
+            continue  # no incident_opened: not an incident (an old `unlock --force` journal)
         summaries.append(cached[2])
     return summaries

@@ -31,20 +31,21 @@ MAX_LINE_CHARS = 4096
 DEFAULT_MAX_LINES = 100_000
 # Lines alone do not bound memory: 100 000 kept lines of 4 KiB (the cut) would hold ~400 MiB.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-PARSE_CACHE_SIZE = 4096      # parsed lines remembered by sequence number (a few screens' worth)
-CACHED_FILTERS = 4           # filtered views LogView keeps to switch back to without a rescan
-CHUNK_MIN = 1024             # smaller batches are merged into the buffer's last chunk
+PARSE_CACHE_SIZE = 4096  # parsed lines remembered by sequence number (a few screens' worth)
+CACHED_FILTERS = 4  # filtered views LogView keeps to switch back to without a rescan
+CHUNK_MIN = 1024  # smaller batches are merged into the buffer's last chunk
 
 # The bytes that make a batch need more than a split: C0 controls (newline, the separator, and tab,
 # which is expanded, included) and DEL. UTF-8 never uses them inside a multi-byte character.
-_UNSAFE_BYTES = bytes([*range(0x00, 0x20), 0x7f])
+_UNSAFE_BYTES = bytes([*range(0x00, 0x20), 0x7F])
 # The head of a line, docker's container prefix and timestamp, both optional; the text follows.
 # v1: "mr-dj_mr-dj-backend_1  | 2026-01-02T03:04:05.123456789Z text"
 # v2: "mr-dj-backend-1  | 2026-01-02T03:04:05.123456789Z text"
 # It always matches (maybe empty). Possessive quantifiers: a line of another shape fails fast.
 _HEAD = re.compile(
     r"(?:([A-Za-z0-9][\w.-]*+) *+\| ?)?"
-    r"(?:(\d{4}-\d\d-\d\dT[\d:.]++(?:Z|[+-]\d\d:?\d\d)) )?")
+    r"(?:(\d{4}-\d\d-\d\dT[\d:.]++(?:Z|[+-]\d\d:?\d\d)) )?"
+)
 # Just the container prefix, for service filters; also always matches.
 _PREFIX = re.compile(r"(?:([A-Za-z0-9][\w.-]*+) *+\|)?")
 _REPLICA_V1 = re.compile(r"^(.+)_(\d+)$")
@@ -53,8 +54,8 @@ _group, _end = re.Match.group, re.Match.end
 
 
 class LogLine(NamedTuple):
-    service: str      # compose service name, "" for lines without a prefix
-    timestamp: str    # RFC 3339 as docker prints it, "" without ``-t``
+    service: str  # compose service name, "" for lines without a prefix
+    timestamp: str  # RFC 3339 as docker prints it, "" without ``-t``
     text: str
 
 
@@ -84,8 +85,9 @@ def prepare_lines(raw_lines: Iterable[str]) -> list[str] | tuple[str, ...]:
     data = joined.encode("utf-8", "surrogatepass")
     # One pass: removing the separators we put in is all it may remove from a clean batch.
     # C1 controls (U+009B, the 8-bit CSI) are two UTF-8 bytes starting 0xC2: looked for only then.
-    if (len(data) - len(data.translate(None, _UNSAFE_BYTES)) != len(raw_lines) - 1
-            or (b"\xc2" in data and has_c1_controls(joined))):
+    if len(data) - len(data.translate(None, _UNSAFE_BYTES)) != len(raw_lines) - 1 or (
+        b"\xc2" in data and has_c1_controls(joined)
+    ):
         # Escape sequences and control characters, 7-bit and 8-bit: none may reach the terminal.
         return plain_text(joined.replace("\t", "    ")).split("\n")
     return raw_lines
@@ -139,7 +141,7 @@ class LogParser:
         for base in candidates:
             for sep in ("_", "-"):
                 if self.project and base.startswith(self.project + sep):
-                    candidates.append(base[len(self.project) + 1:])
+                    candidates.append(base[len(self.project) + 1 :])
         for name in candidates:
             if name in self.services:
                 return name
@@ -148,33 +150,30 @@ class LogParser:
         if m:
             base = m.group(1)
             if self.project and base.startswith(self.project + "_"):
-                return base[len(self.project) + 1:]
+                return base[len(self.project) + 1 :]
             return base.split("_", 1)[1] if "_" in base else base
         m = _REPLICA_V2.match(prefix)
         return m.group(1) if m else prefix
 
     def parse_line(self, line: str) -> LogLine:
         """One line as the buffer keeps it (already through :func:`prepare_lines`)."""
-        head = _HEAD.match(line)   # always matches (maybe empty)
-        return LogLine(self._service_of[head[1]], head[2] or "", line[head.end():])  # type: ignore[index,union-attr]
+        head = _HEAD.match(line)  # always matches (maybe empty)
+        return LogLine(self._service_of[head[1]], head[2] or "", line[head.end() :])  # type: ignore[index,union-attr]
 
     def parse(self, raw_lines: Sequence[str]) -> list[LogLine]:
         return list(map(self.parse_line, prepare_lines(raw_lines)))
 
     def services_of(self, lines: Iterable[str]) -> Iterator[str]:
         """The service of each line, lazily; per-line work in C."""
-        return map(self._service_of.__getitem__,
-                   map(_group, map(_PREFIX.match, lines), repeat(1)))   # type: ignore[arg-type]  # always matches
+        return map(self._service_of.__getitem__, map(_group, map(_PREFIX.match, lines), repeat(1)))  # type: ignore[arg-type]  # always matches
 
 
 def texts_of(lines: Iterable[str]) -> Iterator[str]:
     """The text of each kept line (what follows prefix and timestamp), lazily; per-line work in C."""
-    return map(getitem, lines,
-               map(slice, map(_end, map(_HEAD.match, lines)), repeat(None)))   # type: ignore[arg-type]  # always matches
+    return map(getitem, lines, map(slice, map(_end, map(_HEAD.match, lines)), repeat(None)))  # type: ignore[arg-type]  # always matches
 
 
-def parse_lines(raw_lines: Sequence[str], project: str | None = None,
-                services: Collection[str] = ()) -> list[LogLine]:
+def parse_lines(raw_lines: Sequence[str], project: str | None = None, services: Collection[str] = ()) -> list[LogLine]:
     return LogParser(project, services).parse(raw_lines)
 
 
@@ -193,8 +192,9 @@ class LogBuffer:
     remembers the last :data:`PARSE_CACHE_SIZE` lines.
     """
 
-    def __init__(self, max_lines: int = DEFAULT_MAX_LINES, parser: LogParser | None = None, *,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self, max_lines: int = DEFAULT_MAX_LINES, parser: LogParser | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         if max_lines < 1:
             raise ValueError("max_lines must be at least 1")
         if max_bytes < 1:
@@ -204,16 +204,16 @@ class LogBuffer:
         # budget so dropping the oldest whole chunk keeps the held text within ~1.125 x max_bytes.
         self.max_bytes = max_bytes
         self._chunk_bytes_max = max(1, max_bytes // 8)
-        self._sizes = array("q")      # characters held by each chunk
+        self._sizes = array("q")  # characters held by each chunk
         self._held = 0
         self.parser = parser or LogParser()
         self._chunks: list[tuple[str, ...]] = []
-        self._starts = array("q")     # sequence number of each chunk's first line
-        self._first = 0               # oldest kept sequence number
-        self._end = 0                 # one past the newest
+        self._starts = array("q")  # sequence number of each chunk's first line
+        self._first = 0  # oldest kept sequence number
+        self._end = 0  # one past the newest
         self._chunk_max = max(1, max_lines // 4)
         self._parsed: dict[int, LogLine] = {}
-        self._services_seen: dict[str, int] = {}   # service -> newest sequence, in order of first sight
+        self._services_seen: dict[str, int] = {}  # service -> newest sequence, in order of first sight
         self._services_scanned_to = 0
 
     def __len__(self) -> int:
@@ -250,19 +250,19 @@ class LogBuffer:
         if len(lines) > self.max_lines:
             # Everything held now and the head of the batch would be dropped on arrival.
             self.skip(len(lines) - self.max_lines)
-            lines = lines[-self.max_lines:]
+            lines = lines[-self.max_lines :]
         step = self._chunk_max
         size = sum(map(len, lines))
-        if size > self._chunk_bytes_max:   # long lines: fewer of them to a chunk
+        if size > self._chunk_bytes_max:  # long lines: fewer of them to a chunk
             step = max(1, min(step, self._chunk_bytes_max * len(lines) // size))
         if len(lines) <= step:
             self._append(lines if isinstance(lines, tuple) else tuple(lines), size)
         else:
             for at in range(0, len(lines), step):
-                chunk = tuple(lines[at:at + step])
+                chunk = tuple(lines[at : at + step])
                 self._append(chunk, sum(map(len, chunk)))
         self._first = max(self._first, self._end - self.max_lines)
-        gone = bisect_right(self._starts, self._first) - 1    # chunks wholly older than the first kept
+        gone = bisect_right(self._starts, self._first) - 1  # chunks wholly older than the first kept
         gone = max(gone, 0)
         held = self._held - sum(self._sizes[:gone])
         # Over the byte budget the oldest chunks go too; the newest chunk always stays.
@@ -280,9 +280,12 @@ class LogBuffer:
     def _append(self, chunk: tuple[str, ...], size: int) -> None:
         if not chunk:
             return
-        if self._chunks and len(self._chunks[-1]) < CHUNK_MIN \
-                and len(self._chunks[-1]) + len(chunk) <= self._chunk_max \
-                and self._sizes[-1] + size <= self._chunk_bytes_max:
+        if (
+            self._chunks
+            and len(self._chunks[-1]) < CHUNK_MIN
+            and len(self._chunks[-1]) + len(chunk) <= self._chunk_max
+            and self._sizes[-1] + size <= self._chunk_bytes_max
+        ):
             self._chunks[-1] += chunk
             self._sizes[-1] += size
         else:
@@ -322,7 +325,7 @@ class LogBuffer:
         k = bisect_right(self._starts, start) - 1
         while start < end:
             chunk, chunk_start = self._chunks[k], self._starts[k]
-            lines.extend(chunk[start - chunk_start:end - chunk_start])
+            lines.extend(chunk[start - chunk_start : end - chunk_start])
             start = chunk_start + len(chunk)
             k += 1
         return lines
@@ -344,7 +347,7 @@ class LogBuffer:
     def text(self, seq: int) -> str:
         chunk, i = self._locate(seq)
         line = self._parsed.get(seq)
-        return line.text if line is not None else chunk[i][_HEAD.match(chunk[i]).end():]  # type: ignore[union-attr]
+        return line.text if line is not None else chunk[i][_HEAD.match(chunk[i]).end() :]  # type: ignore[union-attr]
 
     def service(self, seq: int) -> str:
         return self.get(seq).service
@@ -436,7 +439,7 @@ class TextMatcher:
 
 @dataclass(frozen=True)
 class LogFilter:
-    services: frozenset[str] | None = None    # None: every service
+    services: frozenset[str] | None = None  # None: every service
     text: TextMatcher | None = None
 
     @property
@@ -525,8 +528,7 @@ class LogView:
         row = bisect_left(self._seqs, seq)
         return row if row < len(self._seqs) and self._seqs[row] == seq else None
 
-    def search(self, matcher: TextMatcher, start_row: int, backward: bool = False,
-               wrap: bool = True) -> int | None:
+    def search(self, matcher: TextMatcher, start_row: int, backward: bool = False, wrap: bool = True) -> int | None:
         """The next row after (or before) ``start_row`` whose text matches."""
         n = len(self._seqs)
         if n == 0 or not matcher:
@@ -549,5 +551,17 @@ class LogView:
         return None
 
 
-__all__ = ["DEFAULT_MAX_LINES", "MAX_LINE_CHARS", "LogBuffer", "LogFilter", "LogLine", "LogParser",
-           "LogView", "TextMatcher", "parse_lines", "prepare_lines", "texts_of", "truncate"]
+__all__ = [
+    "DEFAULT_MAX_LINES",
+    "MAX_LINE_CHARS",
+    "LogBuffer",
+    "LogFilter",
+    "LogLine",
+    "LogParser",
+    "LogView",
+    "TextMatcher",
+    "parse_lines",
+    "prepare_lines",
+    "texts_of",
+    "truncate",
+]

@@ -22,7 +22,7 @@ from console.notify.outbox import STATE_FILE
 from console.notify.statuspage import STATE_KEY as STATUSPAGE_STATE_KEY
 from console.safetext import plain_line
 
-CHECK_TIMEOUT = 30.0       # a backup check script
+CHECK_TIMEOUT = 30.0  # a backup check script
 HTTP_TIMEOUT = 5.0
 
 
@@ -47,8 +47,12 @@ async def check_backup(prereqs, client: httpx.AsyncClient, transport=None) -> Ch
     if prereqs.backup_check_url:
         results.append(await _backup_url(prereqs.backup_check_url, client))
     if not results:
-        return CheckResult("pending", "no backup check configured: set [prerequisites] "
-                           "backup_check_command or backup_check_url, or tick it by hand", "manual")
+        return CheckResult(
+            "pending",
+            "no backup check configured: set [prerequisites] "
+            "backup_check_command or backup_check_url, or tick it by hand",
+            "manual",
+        )
     failed = [r for r in results if r.status != "done"]
     if failed:
         return CheckResult("failed", "; ".join(r.detail for r in failed))
@@ -60,13 +64,17 @@ async def _run_backup_command(command: list[str], timeout: float | None = None) 
     timeout = CHECK_TIMEOUT if timeout is None else timeout
     try:
         proc = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
     except OSError as exc:
         return CheckResult("failed", f"cannot run backup check {shown}: {exc.strerror or exc}")
     try:
         _, stderr = await asyncio.wait_for(proc.communicate(), timeout)
-    except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+    except (TimeoutError, asyncio.CancelledError) as exc:
         _kill_group(proc)
         await proc.wait()
         if isinstance(exc, asyncio.CancelledError):
@@ -75,8 +83,7 @@ async def _run_backup_command(command: list[str], timeout: float | None = None) 
     if proc.returncode == 0:
         return CheckResult("done", f"backup check {shown} exited 0")
     said = (stderr.decode("utf-8", "replace").strip().splitlines() or [""])[-1][:160]
-    return CheckResult("failed", f"backup check {shown} exited {proc.returncode}"
-                                 + (f": {said}" if said else ""))
+    return CheckResult("failed", f"backup check {shown} exited {proc.returncode}" + (f": {said}" if said else ""))
 
 
 async def _run_backup_command_on_host(command: list[str], transport) -> CheckResult:
@@ -90,8 +97,9 @@ async def _run_backup_command_on_host(command: list[str], transport) -> CheckRes
     if result.exit_status == 0:
         return CheckResult("done", f"backup check {shown} exited 0 on the host")
     said = plain_line((result.stderr.strip().splitlines() or [""])[-1])[:160]
-    return CheckResult("failed", f"backup check {shown} exited {result.exit_status} on the host"
-                                 + (f": {said}" if said else ""))
+    return CheckResult(
+        "failed", f"backup check {shown} exited {result.exit_status} on the host" + (f": {said}" if said else "")
+    )
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
@@ -131,18 +139,25 @@ async def _backup_url(url: str, client: httpx.AsyncClient) -> CheckResult:
 async def check_alerts(prereqs, client: httpx.AsyncClient) -> CheckResult:
     """No unacknowledged alerts: ``[]`` or ``{"unacknowledged": 0}``."""
     if not prereqs.alerts_check_url:
-        return CheckResult("pending", "no alerts check configured: set [prerequisites] "
-                           "alerts_check_url, or tick it by hand once alerts are acknowledged", "manual")
+        return CheckResult(
+            "pending",
+            "no alerts check configured: set [prerequisites] "
+            "alerts_check_url, or tick it by hand once alerts are acknowledged",
+            "manual",
+        )
     body, problem = await _get_json(prereqs.alerts_check_url, client, "alerts_check_url")
     if problem:
         return CheckResult("failed", problem)
     if isinstance(body, list):
         count = len(body)
-    elif isinstance(body, dict) and isinstance(body.get("unacknowledged"), int) \
-            and not isinstance(body.get("unacknowledged"), bool):
+    elif (
+        isinstance(body, dict)
+        and isinstance(body.get("unacknowledged"), int)
+        and not isinstance(body.get("unacknowledged"), bool)
+    ):
         count = body["unacknowledged"]
     else:
-        return CheckResult("failed", "alerts_check_url answered neither a list nor {\"unacknowledged\": N}")
+        return CheckResult("failed", 'alerts_check_url answered neither a list nor {"unacknowledged": N}')
     if count == 0:
         return CheckResult("done", "no unacknowledged alerts")
     return CheckResult("failed", f"{count} unacknowledged alert{'s' if count != 1 else ''}")
@@ -170,8 +185,10 @@ def _from_outbox(found: dict[str, list[dict]], what: str, not_sent: str) -> Chec
         message = found["pending"][0]
         error = message.get("last_error")
         tries = message.get("attempts", 0)
-        return CheckResult("pending", f"{what} queued, {tries} attempt{'s' if tries != 1 else ''}"
-                                      + (f", last error: {error}" if error else ""))
+        return CheckResult(
+            "pending",
+            f"{what} queued, {tries} attempt{'s' if tries != 1 else ''}" + (f", last error: {error}" if error else ""),
+        )
     if found["failed"]:
         error = found["failed"][-1].get("last_error") or "rejected"
         return CheckResult("failed", f"{what} could not be delivered: {error}")
@@ -182,8 +199,11 @@ def check_slack(config, outbox_dir: Path | None) -> CheckResult:
     if config.slack is None:
         return CheckResult("pending", "no Slack webhook configured", "manual")
     found = _outbox_messages(outbox_dir, "slack", INCIDENT_OPENED)
-    return _from_outbox(found, f"incident-opened message to {config.slack.channel}",
-                        f"no incident-opened message to {config.slack.channel} sent yet")
+    return _from_outbox(
+        found,
+        f"incident-opened message to {config.slack.channel}",
+        f"no incident-opened message to {config.slack.channel} sent yet",
+    )
 
 
 def check_statuspage(config, outbox_dir: Path | None) -> CheckResult:

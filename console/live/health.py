@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import httpx
@@ -67,12 +67,12 @@ class HealthResult:
     url: str
     ok: bool
     http_status: int | None = None
-    latency_ms: float | None = None         # None when no response came back at all
+    latency_ms: float | None = None  # None when no response came back at all
     version: str | None = None
     expected_version: str | None = None
     expectations: list[ExpectationResult] = field(default_factory=list)
     error: str | None = None
-    checked_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     expected_status: int = 200
 
     @property
@@ -111,13 +111,19 @@ class HealthResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form for the journal and reports."""
         return {
-            "check": self.check, "url": self.url, "ok": self.ok, "http_status": self.http_status,
+            "check": self.check,
+            "url": self.url,
+            "ok": self.ok,
+            "http_status": self.http_status,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
-            "version": self.version, "expected_version": self.expected_version,
-            "expectations": [{"key": e.key, "expected": _jsonable(e.expected),
-                              "actual": _jsonable(e.actual), "passed": e.passed}
-                             for e in self.expectations],
-            "error": self.error, "checked_at": self.checked_at.isoformat(),
+            "version": self.version,
+            "expected_version": self.expected_version,
+            "expectations": [
+                {"key": e.key, "expected": _jsonable(e.expected), "actual": _jsonable(e.actual), "passed": e.passed}
+                for e in self.expectations
+            ],
+            "error": self.error,
+            "checked_at": self.checked_at.isoformat(),
         }
 
 
@@ -170,14 +176,22 @@ def evaluate(check: HealthCheck, body: Any) -> list[ExpectationResult]:
     return results
 
 
-async def check_health(check: HealthCheck, client: httpx.AsyncClient,
-                       expected_version: str | None = None) -> HealthResult:
+async def check_health(
+    check: HealthCheck, client: httpx.AsyncClient, expected_version: str | None = None
+) -> HealthResult:
     """Run one health check; failures are results, never exceptions."""
-    def result(ok: bool = False, **values: Any) -> HealthResult:
-        return HealthResult(check=check.name, url=check.url, ok=ok, expected_version=expected_version,
-                            expected_status=check.expected_status, **values)
 
-    try:   # credentials come as headers by reference, resolved only for the request
+    def result(ok: bool = False, **values: Any) -> HealthResult:
+        return HealthResult(
+            check=check.name,
+            url=check.url,
+            ok=ok,
+            expected_version=expected_version,
+            expected_status=check.expected_status,
+            **values,
+        )
+
+    try:  # credentials come as headers by reference, resolved only for the request
         headers = {name: ref.resolve().reveal() for name, ref in check.headers.items()}
     except SecretUnavailable as exc:
         return result(error=f"header not sent: {exc}")
@@ -198,22 +212,27 @@ async def check_health(check: HealthCheck, client: httpx.AsyncClient,
         body = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         excerpt = response.text[:_BODY_EXCERPT].strip().replace("\n", " ")
-        return result(http_status=status, latency_ms=latency_ms,
-                      error=f"response body is not JSON: {excerpt!r}")
+        return result(http_status=status, latency_ms=latency_ms, error=f"response body is not JSON: {excerpt!r}")
     expectations = evaluate(check, body)
     version = None
     if check.version_key:
         raw = lookup(body, check.version_key)
         version = None if raw is MISSING or raw is None else str(raw)
-    ok = (status == check.expected_status and all(e.passed for e in expectations)
-          and (expected_version is None or version == expected_version))
-    return result(ok=ok, http_status=status, latency_ms=latency_ms, version=version,
-                  expectations=expectations)
+    ok = (
+        status == check.expected_status
+        and all(e.passed for e in expectations)
+        and (expected_version is None or version == expected_version)
+    )
+    return result(ok=ok, http_status=status, latency_ms=latency_ms, version=version, expectations=expectations)
 
 
-async def check_all(checks: Sequence[HealthCheck], client: httpx.AsyncClient,
-                    expected_version: str | None = None, *,
-                    concurrency: int | None = None) -> list[HealthResult]:
+async def check_all(
+    checks: Sequence[HealthCheck],
+    client: httpx.AsyncClient,
+    expected_version: str | None = None,
+    *,
+    concurrency: int | None = None,
+) -> list[HealthResult]:
     """All checks concurrently (at most ``concurrency`` in flight); results in the order of ``checks``."""
     if concurrency is None or concurrency >= len(checks):
         return list(await asyncio.gather(*(check_health(c, client, expected_version) for c in checks)))
@@ -239,20 +258,25 @@ class HealthPoller:
     :meth:`aclose` closes it.
     """
 
-    def __init__(self, checks: Iterable[HealthCheck], on_results: ResultsCallback, *,
-                 client: httpx.AsyncClient | None = None, interval: float | None = None,
-                 expected_version: str | None = None, history_length: int = HISTORY_LENGTH,
-                 concurrency: int = MAX_CONCURRENT_CHECKS) -> None:
+    def __init__(
+        self,
+        checks: Iterable[HealthCheck],
+        on_results: ResultsCallback,
+        *,
+        client: httpx.AsyncClient | None = None,
+        interval: float | None = None,
+        expected_version: str | None = None,
+        history_length: int = HISTORY_LENGTH,
+        concurrency: int = MAX_CONCURRENT_CHECKS,
+    ) -> None:
         self.checks = list(checks)
         self.on_results = on_results
         self.client = client
         self.concurrency = concurrency
         self._own_client: httpx.AsyncClient | None = None
-        self.interval = interval if interval is not None else min(
-            (c.interval for c in self.checks), default=5.0)
-        self.expected_version = expected_version   # changes when the target release does
-        self.history: dict[str, deque[float]] = {
-            c.name: deque(maxlen=history_length) for c in self.checks}
+        self.interval = interval if interval is not None else min((c.interval for c in self.checks), default=5.0)
+        self.expected_version = expected_version  # changes when the target release does
+        self.history: dict[str, deque[float]] = {c.name: deque(maxlen=history_length) for c in self.checks}
         self.rounds = 0
         self._stopped = asyncio.Event()
 
@@ -263,9 +287,11 @@ class HealthPoller:
         if self.client is not None:
             return self.client
         if self._own_client is None:
-            limits = httpx.Limits(max_connections=self.concurrency,
-                                  max_keepalive_connections=max(len(self.checks), 1),
-                                  keepalive_expiry=KEEPALIVE_SECONDS)
+            limits = httpx.Limits(
+                max_connections=self.concurrency,
+                max_keepalive_connections=max(len(self.checks), 1),
+                keepalive_expiry=KEEPALIVE_SECONDS,
+            )
             # building a client loads the CA bundle (~30 ms of CPU): not on the UI's event loop
             self._own_client = await asyncio.to_thread(httpx.AsyncClient, limits=limits)
         return self._own_client
@@ -300,7 +326,7 @@ class HealthPoller:
                     return
                 try:
                     await asyncio.wait_for(self._stopped.wait(), timeout=self.interval)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             await self.aclose()

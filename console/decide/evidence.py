@@ -20,15 +20,15 @@ import hmac
 import posixpath
 import secrets as _random
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
 from console.commands.artifacts import bundle_path
 from console.commands.base import argv
-from console.composefile import ComposeParseError, diff_flat, flatten, parse_compose, top_level_blocks
 from console.failures import TransportError
-from console.releaselog import ReleaseLog, ReleaseLogError
+from console.release.composefile import ComposeParseError, diff_flat, flatten, parse_compose, top_level_blocks
+from console.release.release_log import ReleaseLog, ReleaseLogError
 from console.validate import UnsafeValue
 
 READ_TIMEOUT = 30.0
@@ -38,15 +38,15 @@ DEFAULT_MIGRATION_DIRS = ("migrations",)
 @dataclass(frozen=True)
 class ImageChange:
     service: str
-    old_digest: str | None   # None: the service has no image in the previous release
-    new_digest: str | None   # None: the deployed release dropped the service
+    old_digest: str | None  # None: the service has no image in the previous release
+    new_digest: str | None  # None: the deployed release dropped the service
 
 
 @dataclass(frozen=True)
 class KeyChange:
     file: str
     key: str
-    change: str              # "added" | "removed" | "changed"
+    change: str  # "added" | "removed" | "changed"
 
 
 @dataclass
@@ -62,14 +62,13 @@ class Evidence:
     env_changes: list[KeyChange] = field(default_factory=list)
     migrations_added: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    host: Any = None   # console.deployed.Deployment: what really runs, and where the log disagrees
+    host: Any = None  # console.release.deployed.Deployment: what really runs, and where the log disagrees
 
 
 # -- gathering ----------------------------------------------------------------------
 
 
-async def gather_evidence(config, transport, release_log, now: datetime | None = None,
-                          deployment=None) -> Evidence:
+async def gather_evidence(config, transport, release_log, now: datetime | None = None, deployment=None) -> Evidence:
     """Collect the evidence; never raises for a missing file, a bad log or a host error.
 
     The deployed release is what the host runs (``deployment``, read here when not given);
@@ -81,7 +80,8 @@ async def gather_evidence(config, transport, release_log, now: datetime | None =
     if log is None:
         return Evidence(None, None, impact_window_minutes=window, errors=[problem])
     if deployment is None:
-        from console.deployed import gather_deployment
+        from console.release.deployed import gather_deployment
+
         deployment = await gather_deployment(config, transport, log, with_health=False)
     running = deployment.release or log.deployed
     evidence = Evidence(deployed_tag=running, previous_tag=None, impact_window_minutes=window, host=deployment)
@@ -100,8 +100,11 @@ async def gather_evidence(config, transport, release_log, now: datetime | None =
     evidence.previous_tag = previous.tag if previous else None
     # The log's deploy time is the host's only when the log agrees on what runs; otherwise the
     # containers' creation time is when it was really deployed.
-    _deploy_age(evidence, deployed.deployed_at if running == log.deployed or not deployment.deployed_at
-                else deployment.deployed_at, now)
+    _deploy_age(
+        evidence,
+        deployed.deployed_at if running == log.deployed or not deployment.deployed_at else deployment.deployed_at,
+        now,
+    )
     if previous is None:
         evidence.errors.append(f"no previous known-good release before {running} in the release log")
         return evidence
@@ -128,12 +131,13 @@ def _deploy_age(evidence: Evidence, deployed_at: str | None, now: datetime | Non
     except ValueError:
         evidence.errors.append(f"deploy time of {evidence.deployed_tag} is not an RFC 3339 time")
         return
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     minutes = (now - when).total_seconds() / 60
     if minutes < 0:
-        evidence.errors.append(f"deploy time of {evidence.deployed_tag} is in the future "
-                               "(clock skew?); counted as just deployed")
+        evidence.errors.append(
+            f"deploy time of {evidence.deployed_tag} is in the future (clock skew?); counted as just deployed"
+        )
         minutes = 0.0
     evidence.deployed_at = when
     evidence.minutes_since_deploy = minutes
@@ -158,8 +162,8 @@ class _BundleReader:
         self.transport = transport
         self.tag = tag
         self.errors = errors
-        self.members: list[str] | None = None   # None: the bundle could not be listed
-        self.absent: set[str] = set()            # asked-for files the bundle does not hold
+        self.members: list[str] | None = None  # None: the bundle could not be listed
+        self.absent: set[str] = set()  # asked-for files the bundle does not hold
         self.path: str | None
         try:
             self.path = bundle_path(artifacts_dir, tag)
@@ -182,7 +186,7 @@ class _BundleReader:
         return None
 
     async def read(self, name: str) -> str | None:
-        if self.members is None or self.path is None:   # members are only listed from a path
+        if self.members is None or self.path is None:  # members are only listed from a path
             return None
         member = self.member(name)
         if member is None:
@@ -192,7 +196,7 @@ class _BundleReader:
         result = await self._run(argv("tar", "-xzOf", self.path, "--", member), f"read {name}")
         return None if result is None else result.stdout
 
-    async def _run(self, command: builtins.list[str], what: str):   # ``list`` here is the method above
+    async def _run(self, command: builtins.list[str], what: str):  # ``list`` here is the method above
         try:
             result = await self.transport.run(command, timeout=READ_TIMEOUT, capture=True)
         except TransportError as exc:
@@ -217,15 +221,18 @@ async def _bundle_changes(evidence: Evidence, config, transport, old_tag: str, n
     new = _BundleReader(transport, artifacts_dir, new_tag, evidence.errors)
     await asyncio.gather(old.list(), new.list())
     evidence.migrations_added = migrations_added(
-        old.members, new.members, config.capture.migration_dirs or DEFAULT_MIGRATION_DIRS)
+        old.members, new.members, config.capture.migration_dirs or DEFAULT_MIGRATION_DIRS
+    )
 
     compose_files = list(config.capture.compose_files or (config.capture.compose_file,))
     resolved, note = await _host_models(config, transport, old_tag, new_tag, compose_files)
     if resolved is not None:
         salt = _random.token_bytes(16)
         label = " + ".join(compose_files)
-        evidence.compose_changes = [KeyChange(label, key, change) for key, change in
-                                    diff_flat(flatten(resolved[0], salt), flatten(resolved[1], salt))]
+        evidence.compose_changes = [
+            KeyChange(label, key, change)
+            for key, change in diff_flat(flatten(resolved[0], salt), flatten(resolved[1], salt))
+        ]
         compose_files = []
     elif note:
         evidence.errors.append(f"compose model: {note}; compared the files as written")
@@ -241,21 +248,23 @@ async def _bundle_changes(evidence: Evidence, config, transport, old_tag: str, n
         old_env, new_env = await asyncio.gather(old.read(env_file), new.read(env_file))
         if old_env is None and new_env is None:
             continue
-        readable = [text is not None or env_file in reader.absent
-                    for text, reader in ((old_env, old), (new_env, new))]
+        readable = [text is not None or env_file in reader.absent for text, reader in ((old_env, old), (new_env, new))]
         if not all(readable):
-            continue   # one side unreadable: a one-sided diff would claim every key was added
+            continue  # one side unreadable: a one-sided diff would claim every key was added
         evidence.env_changes.extend(env_key_changes(env_file, old_env or "", new_env or ""))
 
 
-async def _host_models(config, transport, old_tag: str, new_tag: str,
-                       compose_files: list[str]) -> tuple[tuple[Any, Any] | None, str | None]:
+async def _host_models(
+    config, transport, old_tag: str, new_tag: str, compose_files: list[str]
+) -> tuple[tuple[Any, Any] | None, str | None]:
     """Both releases' compose models as the host's compose CLI resolves them (files layered,
     anchors and merges applied), when the host has been asked which compose it has; else
     ``(None, why)`` and the files are compared as written."""
     import json
+
     from console.commands.bundle_model import resolved_model
     from console.host_facts import cached, flavour_for
+
     facts = cached(config.target)
     if facts is None or not facts.flavours:
         return None, None if facts is None else "the host has no compose CLI"
@@ -263,8 +272,7 @@ async def _host_models(config, transport, old_tag: str, new_tag: str,
     models = []
     for tag in (old_tag, new_tag):
         try:
-            argv_ = resolved_model(flavour, config.target.artifacts_dir, tag, compose_files,
-                                   config.capture.env_files)
+            argv_ = resolved_model(flavour, config.target.artifacts_dir, tag, compose_files, config.capture.env_files)
             result = await transport.run(argv_, timeout=READ_TIMEOUT * 2, capture=True)
         except (UnsafeValue, TransportError) as exc:
             return None, f"cannot ask the host's {flavour} ({exc})"
@@ -277,13 +285,14 @@ async def _host_models(config, transport, old_tag: str, new_tag: str,
             return None, f"the host's {flavour} config of {tag} printed no readable model"
         if not isinstance(model, dict):
             return None, f"the host's {flavour} config of {tag} printed no readable model"
-        model.pop("name", None)   # the temporary project name, not part of the release
+        model.pop("name", None)  # the temporary project name, not part of the release
         models.append(model)
     return (models[0], models[1]), None
 
 
-def migrations_added(old_members: list[str] | None, new_members: list[str] | None,
-                     migration_dirs=DEFAULT_MIGRATION_DIRS) -> list[str]:
+def migrations_added(
+    old_members: list[str] | None, new_members: list[str] | None, migration_dirs=DEFAULT_MIGRATION_DIRS
+) -> list[str]:
     """Migration names in the new bundle but not the old (``002_x.up.sql`` → ``002_x``)."""
     if old_members is None or new_members is None:
         return []
@@ -331,14 +340,14 @@ def env_keys(text: str, salt: bytes) -> dict[str, bytes]:
             continue
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]   # KEY="x" and KEY=x are the same setting
+            value = value[1:-1]  # KEY="x" and KEY=x are the same setting
         keys[key] = hmac.new(salt, value.encode("utf-8"), hashlib.sha256).digest()
     return keys
 
 
 def env_key_changes(file: str, old_text: str, new_text: str) -> list[KeyChange]:
     """Added, removed and changed keys of an env file; values are compared, never kept."""
-    salt = _random.token_bytes(16)   # per comparison: the digests cannot be looked up later
+    salt = _random.token_bytes(16)  # per comparison: the digests cannot be looked up later
     old, new = env_keys(old_text, salt), env_keys(new_text, salt)
     changes = []
     for key in sorted(old.keys() | new.keys()):
@@ -358,15 +367,19 @@ def describe(evidence: Evidence) -> list[str]:
     """Short lines for the evidence panel, most decisive first."""
     e = evidence
     lines = [_age_line(e)]
-    if e.host is not None:   # the host's read errors are shown by the panel's host line, not here
+    if e.host is not None:  # the host's read errors are shown by the panel's host line, not here
         lines += [f"disagreement: {line}" for line in e.host.disagreements]
     if e.deployed_tag:
-        lines.append(f"previous known-good release: {e.previous_tag}" if e.previous_tag
-                     else "no previous known-good release to roll back to")
+        lines.append(
+            f"previous known-good release: {e.previous_tag}"
+            if e.previous_tag
+            else "no previous known-good release to roll back to"
+        )
     for change in e.image_changes:
         if change.old_digest and change.new_digest:
-            lines.append(f"image {change.service} changed {short_digest(change.old_digest)} → "
-                         f"{short_digest(change.new_digest)}")
+            lines.append(
+                f"image {change.service} changed {short_digest(change.old_digest)} → {short_digest(change.new_digest)}"
+            )
         elif change.new_digest:
             lines.append(f"image {change.service} added {short_digest(change.new_digest)}")
         else:

@@ -10,8 +10,8 @@ import asyncio
 import math
 import sys
 
-from console.config_loader import load_config_or_exit
-from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
+from console.cli.config_loader import load_config_or_exit
+from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
 
 
 def positive_minutes(text: str) -> float:
@@ -35,27 +35,41 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("rollback", help="roll back to the previous known-good release (runbook section 3)")
     p.add_argument("--to", metavar="TAG", help="release to restore (default: newest good one before the deployed)")
-    p.add_argument("--migration-order", choices=("before_down", "after_up"),
-                   help="when to roll migrations back (default from config)")
-    p.add_argument("--incident", metavar="ID", help="run it in this open incident (from `incident open`) "
-                   "instead of opening a new one")
+    p.add_argument(
+        "--migration-order",
+        choices=("before_down", "after_up"),
+        help="when to roll migrations back (default from config)",
+    )
+    p.add_argument(
+        "--incident",
+        metavar="ID",
+        help="run it in this open incident (from `incident open`) instead of opening a new one",
+    )
     output_flags(p)
     p.set_defaults(handler=cmd_rollback)
 
     p = sub.add_parser("hotfix", help="deploy a hotfix release HOTFIX_TAG and monitor it (runbook section 4)")
     p.add_argument("--tag", required=True, metavar="TAG", help="the hotfix release tag (captured first)")
     p.add_argument("--monitor-minutes", type=positive_minutes, help="how long to watch health after deploying")
-    p.add_argument("--incident", metavar="ID", help="run it in this open incident (from `incident open`) "
-                   "instead of opening a new one")
+    p.add_argument(
+        "--incident",
+        metavar="ID",
+        help="run it in this open incident (from `incident open`) instead of opening a new one",
+    )
     output_flags(p)
     p.set_defaults(handler=cmd_hotfix)
 
     p = sub.add_parser("config-hotfix", help="change env-file keys on the host and recreate only affected services")
     p.add_argument("--service", required=True, help="compose service whose env file changes")
     p.add_argument("--env-file", help="env file relative to the project dir (default <role>/.env)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY",
-                   help="key to set; its value is read from the environment variable of the same name, "
-                        "never from the command line")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="key to set; its value is read from the environment variable of the same name, "
+        "never from the command line",
+    )
     p.add_argument("--flag-command", nargs=argparse.REMAINDER, help="instead: a feature-flag command to run")
     p.add_argument("--undo", metavar="INCIDENT", help="restore the env file kept by that incident")
     output_flags(p)
@@ -68,15 +82,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("incidents", help="list incidents, newest first (this machine's and the host's)")
     p.add_argument("--json", action="store_true", help="print one JSON object per incident and line")
-    p.add_argument("--local", action="store_true",
-                   help="list only this machine's incidents, without asking the host for its shared copies")
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="list only this machine's incidents, without asking the host for its shared copies",
+    )
     p.set_defaults(handler=cmd_incidents)
 
     p = sub.add_parser("resume", help="continue an unfinished incident at its interrupted step")
     p.add_argument("id", metavar="ID", help="the incident id (see `incidents`)")
-    p.add_argument("--take-over-lock", metavar="REASON",
-                   help="continue under the host lock this incident's previous console left (it died or was "
-                        "killed); the reason is journaled. Without it a terminal is asked for one")
+    p.add_argument(
+        "--take-over-lock",
+        metavar="REASON",
+        help="continue under the host lock this incident's previous console left (it died or was "
+        "killed); the reason is journaled. Without it a terminal is asked for one",
+    )
     output_flags(p, dry=False)
     p.set_defaults(handler=cmd_resume)
 
@@ -91,10 +111,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_unlock)
 
     from console.capture.cli import register_capture
-    from console.cli_deployed import register_deployed
-    from console.cli_init import register_init
+    from console.cli.init import register_init
+    from console.cli.status import register_deployed
     from console.incident.cli import register_incident
     from console.observability.cli import register_alerts
+
     register_capture(sub)
     register_incident(sub)
     register_alerts(sub, _config)
@@ -109,18 +130,29 @@ def _config(args):
 _bad = bad_input
 
 
-async def _execute(config, procedure, args, *, journal=None, done_steps=None, resume=False,
-                   record=True, open_journal=None, rebuild=None, fetched=False) -> int:
+async def _execute(
+    config,
+    procedure,
+    args,
+    *,
+    journal=None,
+    done_steps=None,
+    resume=False,
+    record=True,
+    open_journal=None,
+    rebuild=None,
+    fetched=False,
+) -> int:
     """Run ``procedure`` headless through an ``IncidentSession``. ``open_journal`` opens the
     incident's journal once the host answered (default: a new incident from the procedure's
     from_tag, announced): an unreachable host leaves no empty incident behind. ``rebuild`` builds
     the procedure again once the host said which compose it has (see ``IncidentSession.connect_for``).
     """
-    from console.cli_output import CLIDecider, EventPrinter
+    from console.cli.interrupts import Interrupted, run_until_interrupted
+    from console.cli.output import CLIDecider, EventPrinter
     from console.engine.takeover import TakeOverRefused, take_over_lock_for_resume
     from console.failures import TransportError
     from console.incident.session import IncidentSession
-    from console.interrupts import Interrupted, run_until_interrupted
     from console.notify import messages
 
     printer = EventPrinter(args.json)
@@ -131,9 +163,13 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
         """The lock a dead console left: shown, taken over with --take-over-lock's (or a typed) reason."""
         decider = CLIDecider(False)
         await take_over_lock_for_resume(
-            config, transport, resumed, getattr(args, "take_over_lock", None),
+            config,
+            transport,
+            resumed,
+            getattr(args, "take_over_lock", None),
             decider._ask if decider.interactive else None,
-            lambda text: print(text, file=sys.stderr if args.json else sys.stdout))
+            lambda text: print(text, file=sys.stderr if args.json else sys.stdout),
+        )
 
     session.fetched_from_host = fetched
     try:
@@ -153,10 +189,18 @@ async def _execute(config, procedure, args, *, journal=None, done_steps=None, re
                 await session.open_incident(procedure.from_tag)
         try:
             outcome = await run_until_interrupted(
-                session.run(procedure, CLIDecider(getattr(args, "yes", False)), listeners=[printer],
-                            done_steps=done_steps, assume_yes=getattr(args, "yes", False),
-                            dry_run=dry_run, resume=resume, take_over_lock=take_over),
-                lambda text: print(text, file=sys.stderr, flush=True))
+                session.run(
+                    procedure,
+                    CLIDecider(getattr(args, "yes", False)),
+                    listeners=[printer],
+                    done_steps=done_steps,
+                    assume_yes=getattr(args, "yes", False),
+                    dry_run=dry_run,
+                    resume=resume,
+                    take_over_lock=take_over,
+                ),
+                lambda text: print(text, file=sys.stderr, flush=True),
+            )
         except TakeOverRefused as exc:
             print(f"incident-console: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT if exc.needs_reason else EXIT_FAILED
@@ -178,6 +222,7 @@ def _open_incident_arg(config, args):
     if not incident or getattr(args, "dry_run", False):
         return None
     from console.engine.incident import load_incident
+
     journal = load_incident(config, incident)
     state = journal.state
     if state.opened is None:
@@ -186,17 +231,20 @@ def _open_incident_arg(config, args):
         raise ValueError(f"incident {incident} is resolved; open a new one")
     if state.status not in ("open",):
         ran = state.started.procedure if state.started is not None else "procedure"
-        raise ValueError(f"incident {incident} already ran its {ran} ({state.status}); "
-                         f"use `incident-console resume {incident}`")
+        raise ValueError(
+            f"incident {incident} already ran its {ran} ({state.status}); use `incident-console resume {incident}`"
+        )
     return journal
 
 
 def _say_compose(config, args) -> None:
     """A dry run says which compose flavour its commands are shown for, and why."""
     from console.host_facts import describe_flavour
+
     said = f"compose: {describe_flavour(config.target)}"
     if args.json:
-        from console.cli_output import json_line
+        from console.cli.output import json_line
+
         print(json_line({"event": "compose", "message": said}), flush=True)
     else:
         print(said, flush=True)
@@ -205,36 +253,44 @@ def _say_compose(config, args) -> None:
 def cmd_rollback(args) -> int:
     from console.engine.incident import build_rollback
     from console.engine.rollback import RollbackTargetError
-    from console.releaselog import ReleaseLog
+    from console.release.release_log import ReleaseLog
     from console.validate import UnsafeValue, require_tag
+
     config = _config(args)
     _release_log_from_host(config, args)
-    try:   # bad input is refused before the host is asked anything
+    try:  # bad input is refused before the host is asked anything
         if args.to is not None:
             require_tag(args.to)
         ReleaseLog.load(config.paths.release_log)
         journal = _open_incident_arg(config, args)
     except (UnsafeValue, ValueError, FileNotFoundError) as exc:
         return _bad(str(exc))
-    reached, running = _host_release(config)   # the host, not the release log, says what runs: the "from"
+    reached, running = _host_release(config)  # the host, not the release log, says what runs: the "from"
     if not reached:
         return EXIT_FAILED
     try:
         procedure = build_rollback(config, args.to, args.migration_order, running=running)
-    except (UnsafeValue, RollbackTargetError, ValueError) as exc:   # ValueError: an unreadable release log
+    except (UnsafeValue, RollbackTargetError, ValueError) as exc:  # ValueError: an unreadable release log
         return _bad(str(exc))
-    return asyncio.run(_execute(config, procedure, args, journal=journal,
-                                rebuild=lambda: build_rollback(config, args.to, args.migration_order,
-                                                               running=running)))
+    return asyncio.run(
+        _execute(
+            config,
+            procedure,
+            args,
+            journal=journal,
+            rebuild=lambda: build_rollback(config, args.to, args.migration_order, running=running),
+        )
+    )
 
 
 def cmd_hotfix(args) -> int:
     from console.engine.hotfix import build_code_hotfix
     from console.engine.rollback import RollbackTargetError
     from console.validate import UnsafeValue
+
     config = _config(args)
     _release_log_from_host(config, args)
-    try:   # bad input is refused before the host is asked anything
+    try:  # bad input is refused before the host is asked anything
         build_code_hotfix(config, args.tag, args.monitor_minutes)
         journal = _open_incident_arg(config, args)
     except (UnsafeValue, RollbackTargetError, ValueError, FileNotFoundError) as exc:
@@ -246,16 +302,23 @@ def cmd_hotfix(args) -> int:
         procedure = build_code_hotfix(config, args.tag, args.monitor_minutes, running=running)
     except (UnsafeValue, RollbackTargetError, ValueError) as exc:
         return _bad(str(exc))
-    return asyncio.run(_execute(config, procedure, args, journal=journal,
-                                rebuild=lambda: build_code_hotfix(config, args.tag, args.monitor_minutes,
-                                                                  running=running)))
+    return asyncio.run(
+        _execute(
+            config,
+            procedure,
+            args,
+            journal=journal,
+            rebuild=lambda: build_code_hotfix(config, args.tag, args.monitor_minutes, running=running),
+        )
+    )
 
 
 def _host_release(config) -> tuple[bool, str | None]:
     """(reached, what the host runs: a tag, or None for a build no release captured), with the
     disagreements printed as warnings."""
-    from console.cli_deployed import host_deployment
+    from console.cli.status import host_deployment
     from console.failures import TransportError
+
     try:
         deployment = asyncio.run(host_deployment(config, with_health=False))
     except TransportError as exc:
@@ -268,47 +331,67 @@ def _host_release(config) -> tuple[bool, str | None]:
 
 def cmd_config_hotfix(args) -> int:
     from console.engine.hotfix import build_config_hotfix
-    from console.validate import UnsafeValue
     from console.engine.incident import open_new_incident
-    from console.journal import new_incident_id
-    from console.releaselog import ReleaseLog
+    from console.incident.journal import new_incident_id
+    from console.release.release_log import ReleaseLog
+    from console.validate import UnsafeValue
+
     config = _config(args)
     incident_id = new_incident_id()
     try:
-        procedure = build_config_hotfix(config, service=args.service, env_file=args.env_file, keys=args.set,
-                                        flag_command=args.flag_command, undo_incident=args.undo,
-                                        incident_id=incident_id)
+        procedure = build_config_hotfix(
+            config,
+            service=args.service,
+            env_file=args.env_file,
+            keys=args.set,
+            flag_command=args.flag_command,
+            undo_incident=args.undo,
+            incident_id=incident_id,
+        )
     except (UnsafeValue, ValueError, KeyError) as exc:
         return _bad(str(exc))
     deployed = None
     if not args.dry_run:
         try:
             deployed = ReleaseLog.load(config.paths.release_log).deployed
-        except ValueError as exc:   # a config change does not need the release log: say so and go on
+        except ValueError as exc:  # a config change does not need the release log: say so and go on
             print(f"warning: {exc}; the incident records the deployed release as unknown", file=sys.stderr)
-    return asyncio.run(_execute(config, procedure, args,
-                                open_journal=lambda: open_new_incident(config, deployed, incident_id),
-                                rebuild=lambda: build_config_hotfix(
-                                    config, service=args.service, env_file=args.env_file, keys=args.set,
-                                    flag_command=args.flag_command, undo_incident=args.undo,
-                                    incident_id=incident_id)))
+    return asyncio.run(
+        _execute(
+            config,
+            procedure,
+            args,
+            open_journal=lambda: open_new_incident(config, deployed, incident_id),
+            rebuild=lambda: build_config_hotfix(
+                config,
+                service=args.service,
+                env_file=args.env_file,
+                keys=args.set,
+                flag_command=args.flag_command,
+                undo_incident=args.undo,
+                incident_id=incident_id,
+            ),
+        )
+    )
 
 
 def cmd_verify(args) -> int:
     from console.engine.incident import build_verify
     from console.validate import UnsafeValue, require_tag
+
     config = _config(args)
     try:
         if args.expect_version:
             require_tag(args.expect_version)
         procedure = build_verify(config, args.expect_version)
-    except (UnsafeValue, ValueError) as exc:   # ValueError: an unreadable release log
+    except (UnsafeValue, ValueError) as exc:  # ValueError: an unreadable release log
         return _bad(str(exc))
     args.dry_run = False
     args.yes = True
     # Verify on its own is read-only and not an incident: nothing to journal.
-    return asyncio.run(_execute(config, procedure, args, record=False,
-                                rebuild=lambda: build_verify(config, args.expect_version)))
+    return asyncio.run(
+        _execute(config, procedure, args, record=False, rebuild=lambda: build_verify(config, args.expect_version))
+    )
 
 
 def _warn(text: str) -> None:
@@ -318,6 +401,7 @@ def _warn(text: str) -> None:
 def _from_host(config, work):
     """One short visit to the host's shared state (``[paths] host_state``); None when off or unreachable."""
     from console.incident import host_mirror
+
     if not host_mirror.enabled(config):
         return None
     return host_mirror.visit(config, work, _warn)
@@ -326,13 +410,15 @@ def _from_host(config, work):
 def _release_log_from_host(config, args) -> None:
     """Before choosing a target: the host's release log replaces this machine's cache (host wins)."""
     from console.incident import host_mirror
+
     if not getattr(args, "dry_run", False):
         _from_host(config, lambda t: host_mirror.sync_release_log(config, t, _warn))
 
 
 def cmd_incidents(args) -> int:
     from console.incident import host_mirror
-    from console.incidents import all_incidents
+    from console.incident.listing import all_incidents
+
     config = _config(args)
     items = all_incidents(config.paths.state_dir)
     local = {i.id for i in items}
@@ -340,7 +426,8 @@ def cmd_incidents(args) -> int:
     on_host = {i.id for i in remote}
     items = sorted(items + remote, key=lambda i: i.id, reverse=True)
     if args.json:
-        from console.cli_output import json_line
+        from console.cli.output import json_line
+
         for item in items:
             print(json_line({**item.to_dict(), **({"where": "host"} if item.id in on_host else {})}))
         return EXIT_OK
@@ -361,17 +448,19 @@ def _prepare_from_host(config, incident_id: str, *, release_log: bool) -> bool:
     from pathlib import Path
 
     from console.incident import host_mirror
-    from console.journal import JOURNAL_NAME
+    from console.incident.journal import JOURNAL_NAME
+
     here = (Path(config.paths.state_dir) / "incidents" / incident_id / JOURNAL_NAME).exists()
     if here and not release_log:
         return False
     if not host_mirror._ID.match(incident_id):
-        return False   # open_incident names the bad id
+        return False  # open_incident names the bad id
     return bool(_from_host(config, lambda t: host_mirror.prepare(config, t, incident_id, _warn)))
 
 
 def cmd_resume(args) -> int:
     from console.engine.incident import load_incident, rebuild_procedure
+
     config = _config(args)
     fetched = _prepare_from_host(config, args.id, release_log=True)
     try:
@@ -380,16 +469,29 @@ def cmd_resume(args) -> int:
     except (FileNotFoundError, ValueError) as exc:
         return _bad(str(exc))
     if fetched:
-        print(f"incident {args.id}: journal fetched from the host; resuming it here is journaled as a handoff",
-              file=sys.stderr)
+        print(
+            f"incident {args.id}: journal fetched from the host; resuming it here is journaled as a handoff",
+            file=sys.stderr,
+        )
     args.dry_run = False
-    return asyncio.run(_execute(config, procedure, args, journal=journal, done_steps=done, resume=True,
-                                rebuild=lambda: rebuild_procedure(config, journal)[0], fetched=fetched))
+    return asyncio.run(
+        _execute(
+            config,
+            procedure,
+            args,
+            journal=journal,
+            done_steps=done,
+            resume=True,
+            rebuild=lambda: rebuild_procedure(config, journal)[0],
+            fetched=fetched,
+        )
+    )
 
 
 def cmd_report(args) -> int:
     from console.engine.incident import load_incident
-    from console.report import render_report
+    from console.incident.report import render_report
+
     config = _config(args)
     _prepare_from_host(config, args.id, release_log=False)
     try:
@@ -401,7 +503,9 @@ def cmd_report(args) -> int:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(text)
         from pathlib import Path
-        from console.observability.report_section import write_charts   # the metrics' SVG charts beside it
+
+        from console.observability.report_section import write_charts  # the metrics' SVG charts beside it
+
         write_charts(journal.state, Path(args.out))
         print(f"report written to {args.out}")
     else:
@@ -414,8 +518,9 @@ def _journal_force_unlock(config, lock_dir: str, holder: dict) -> str:
     state dir's lock log, never in a new journal (that would list as a fake open incident)."""
     from pathlib import Path
 
+    from console.incident.journal import Journal, open_incident
     from console.incident.records import LockEvent
-    from console.journal import Journal, open_incident
+
     event = LockEvent("force_unlocked", lock_dir, holder=holder, by=config.operator)
     incident = holder.get("incident_id")
     if incident:
@@ -441,6 +546,7 @@ async def _unlock(args) -> int:
     from console.engine.incident import make_transport
     from console.engine.lock import RemoteLock, lock_age
     from console.failures import TransportError
+
     config = _config(args)
     transport = make_transport(config)
     try:
@@ -451,11 +557,15 @@ async def _unlock(args) -> int:
             print("the host is not locked")
             return EXIT_OK
         if info.get("unreadable"):
-            print(f"lock {lock.lock_dir}: present, but its info file is missing or unreadable "
-                  f"(a console that died while taking it?)")
+            print(
+                f"lock {lock.lock_dir}: present, but its info file is missing or unreadable "
+                f"(a console that died while taking it?)"
+            )
         else:
-            print(f"lock {lock.lock_dir}: held by {info.get('holder')} for incident {info.get('incident_id')} "
-                  f"since {info.get('since')}{lock_age(info.get('since'))}")
+            print(
+                f"lock {lock.lock_dir}: held by {info.get('holder')} for incident {info.get('incident_id')} "
+                f"since {info.get('since')}{lock_age(info.get('since'))}"
+            )
         if not args.force:
             return EXIT_OK
         if not args.yes:

@@ -3,7 +3,7 @@
 Offered: every release captured before the one the host runs (all of them when the
 host runs a build no release captured), newest first. Bad releases are listed with
 their mark but cannot be chosen. The automatic choice, preselected, is
-:func:`console.deployed.automatic_rollback_target`: the newest known-good release
+:func:`console.release.deployed.automatic_rollback_target`: the newest known-good release
 older than what actually runs.
 
 "Hashes" compares the sha256 the release log recorded at capture with the host's
@@ -13,23 +13,23 @@ older than what actually runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from console.commands import artifacts as art
-from console.deployed import automatic_rollback_target
-from console.evidence import format_age
+from console.decide.evidence import format_age
 from console.failures import TransportError
-from console.releaselog import ReleaseLog
+from console.release.deployed import automatic_rollback_target
+from console.release.release_log import ReleaseLog
 
 
 @dataclass(frozen=True)
 class RollbackCandidate:
     tag: str
     captured_at: str
-    age: str                 # "3 days ago"
-    hashes: str              # "match the host's SHA256SUMS" | "differ from ..." | "missing on the host" | ...
-    hashes_ok: bool | None   # None: not checked
-    db_verified: bool        # the database snapshot was restored and compared at capture
+    age: str  # "3 days ago"
+    hashes: str  # "match the host's SHA256SUMS" | "differ from ..." | "missing on the host" | ...
+    hashes_ok: bool | None  # None: not checked
+    db_verified: bool  # the database snapshot was restored and compared at capture
     bad: dict | None
     automatic: bool
 
@@ -63,23 +63,34 @@ def _hashes(files: dict[str, str], sums: dict[str, str] | None) -> tuple[str, bo
     return "match the host's SHA256SUMS", True
 
 
-def rollback_candidates(log: ReleaseLog, running: str | None, sums: dict[str, str] | None,
-                        now: datetime | None = None) -> list[RollbackCandidate]:
-    now = now or datetime.now(timezone.utc)
+def rollback_candidates(
+    log: ReleaseLog, running: str | None, sums: dict[str, str] | None, now: datetime | None = None
+) -> list[RollbackCandidate]:
+    now = now or datetime.now(UTC)
     order = {r.tag: i for i, r in enumerate(log.releases)}
     pivot = log.get(running) if running else None
-    older = [r for r in log.releases if r is not pivot
-             and (pivot is None or (r.captured, order[r.tag]) < (pivot.captured, order[pivot.tag]))]
+    older = [
+        r
+        for r in log.releases
+        if r is not pivot and (pivot is None or (r.captured, order[r.tag]) < (pivot.captured, order[pivot.tag]))
+    ]
     older.sort(key=lambda r: (r.captured, order[r.tag]), reverse=True)
     automatic = automatic_rollback_target(log, running)
     out = []
     for release in older:
         text, ok = _hashes(release.files, sums)
-        out.append(RollbackCandidate(
-            tag=release.tag, captured_at=release.captured_at,
-            age=format_age(max((now - release.captured).total_seconds() / 60, 0)),
-            hashes=text, hashes_ok=ok, db_verified=release.verified, bad=release.bad,
-            automatic=release.tag == automatic))
+        out.append(
+            RollbackCandidate(
+                tag=release.tag,
+                captured_at=release.captured_at,
+                age=format_age(max((now - release.captured).total_seconds() / 60, 0)),
+                hashes=text,
+                hashes_ok=ok,
+                db_verified=release.verified,
+                bad=release.bad,
+                automatic=release.tag == automatic,
+            )
+        )
     return out
 
 

@@ -7,15 +7,27 @@ import sys
 import threading
 import time
 
-from console.engine.events import (AwaitingConfirmation, Event, Notice, ProcedureFinished,
-                                   ProcedureStarted, StepFailed, StepFinished, StepOutput,
-                                   StepSkipped, StepStarted, WouldRun)
+from console.cli.json_lines import JSON_SCHEMA_VERSION, json_line  # noqa: F401  (re-exported)
+from console.engine.events import (
+    AwaitingConfirmation,
+    Event,
+    Notice,
+    ProcedureFinished,
+    ProcedureStarted,
+    StepFailed,
+    StepFinished,
+    StepOutput,
+    StepSkipped,
+    StepStarted,
+    WouldRun,
+)
 from console.engine.procedure import Step
 from console.engine.runner import Choice
-from console.json_lines import JSON_SCHEMA_VERSION, json_line  # noqa: F401  (re-exported)
 from console.safetext import plain_line, plain_text
 
 MAX_SHOWN_LINE = 400
+
+
 class EventPrinter:
     """Human output shows each step live; ``--json`` prints one JSON event per line."""
 
@@ -88,7 +100,7 @@ class CLIDecider:
             try:
                 line = input(prompt)
             except (EOFError, OSError, ValueError):
-                line = "\x04"   # closed input: answered as "no" / "abort" below
+                line = "\x04"  # closed input: answered as "no" / "abort" below
             loop.call_soon_threadsafe(settle, line)
 
         threading.Thread(target=read, name="cli-prompt", daemon=True).start()
@@ -98,8 +110,10 @@ class CLIDecider:
         if self.assume_yes:
             return True
         if not self.interactive:
-            print(f"refusing {step.id} without confirmation: pass --yes to run destructive steps "
-                  f"non-interactively", file=sys.stderr)
+            print(
+                f"refusing {step.id} without confirmation: pass --yes to run destructive steps non-interactively",
+                file=sys.stderr,
+            )
             return False
         answer = await self._ask(f"{prompt}\nProceed? [y/N] ")
         return answer.lower() in ("y", "yes")
@@ -109,8 +123,10 @@ class CLIDecider:
         if self.assume_yes:
             return Choice("run")
         if not self.interactive:
-            print(f"refusing {step.id} without confirmation: pass --yes to run destructive steps "
-                  f"non-interactively", file=sys.stderr)
+            print(
+                f"refusing {step.id} without confirmation: pass --yes to run destructive steps non-interactively",
+                file=sys.stderr,
+            )
             return Choice("abort")
         while True:
             answer = (await self._ask(f"{prompt}\n[y] run it, [s] skip it with a reason, [N] stop here? ")).lower()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from console.incident.journal import Journal
 from console.incident.records import ChecklistMark, Record
-from console.journal import Journal
 
 GROUP = "Communication & follow-up"
 
@@ -27,8 +27,9 @@ def automatic_evidence(journal: Journal) -> dict[str, str]:
                 found[item] = f"{note.channel} accepted the resolution at {_clock(note)}"
     retro = state.retro
     if retro is not None and (retro.root_cause or "").strip() and retro.action_items:
-        found["retro_created"] = (f"retro saved by {retro.by} at {_clock(retro)} "
-                                  f"({len(retro.action_items)} action items)")
+        found["retro_created"] = (
+            f"retro saved by {retro.by} at {_clock(retro)} ({len(retro.action_items)} action items)"
+        )
     if state.release_log is not None:
         log = state.release_log
         bad = f", {log.marked_bad} marked bad" if log.marked_bad else ""
@@ -43,8 +44,18 @@ def record_automatic_ticks(journal: Journal, items, states: Mapping[str, Checkli
     ticked = []
     for item in items:
         if item.id in evidence and item.id not in states:
-            journal.append(ChecklistMark(item_id=item.id, group=GROUP, title=item.title, status="done",
-                                         how="auto", by="incident-console", detail=evidence[item.id], reason=""))
+            journal.append(
+                ChecklistMark(
+                    item_id=item.id,
+                    group=GROUP,
+                    title=item.title,
+                    status="done",
+                    how="auto",
+                    by="incident-console",
+                    detail=evidence[item.id],
+                    reason="",
+                )
+            )
             ticked.append(item.id)
     return ticked
 

@@ -19,11 +19,11 @@ import json
 import os
 import secrets as _random
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from console.incident.records import Record, build, from_line, iso, parse_iso, scrub
+from console.incident.records import Record, build, from_line, iso, scrub
 from console.incident.state import IncidentState
 
 R = TypeVar("R", bound=Record)
@@ -32,8 +32,7 @@ JOURNAL_NAME = "journal.jsonl"
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
+    return datetime.now(UTC)
 
 
 def new_incident_id(now: datetime | None = None) -> str:
@@ -54,17 +53,17 @@ class Journal:
         self.directory = Path(self.directory)
         self.path = self.directory / JOURNAL_NAME
         self._seq = 0
-        self._tail_checked = False   # a torn last line is cut before this object's first append
-        self._offset = 0             # bytes of the file already read (whole lines only)
+        self._tail_checked = False  # a torn last line is cut before this object's first append
+        self._offset = 0  # bytes of the file already read (whole lines only)
         self._state = IncidentState(incident_id=self.directory.name)
-        self.listeners: list = []    # called with no argument after each fsynced append (the host copy)
+        self.listeners: list = []  # called with no argument after each fsynced append (the host copy)
 
     @property
     def incident_id(self) -> str:
         return self.directory.name
 
     @classmethod
-    def create(cls, state_dir: Path, incident_id: str | None = None) -> "Journal":
+    def create(cls, state_dir: Path, incident_id: str | None = None) -> Journal:
         directory = Path(state_dir) / "incidents" / (incident_id or new_incident_id())
         (directory / "outputs").mkdir(parents=True, exist_ok=False)
         os.chmod(directory, 0o700)
@@ -91,7 +90,7 @@ class Journal:
                 append_whole(fd, line.encode("utf-8"))
             except OSError:
                 self._seq -= 1
-                self._tail_checked = False   # should a fragment remain, the next record moves it aside
+                self._tail_checked = False  # should a fragment remain, the next record moves it aside
                 raise
             os.fsync(fd)
         finally:
@@ -99,7 +98,7 @@ class Journal:
         if created:
             fsync_directory(self.directory)
         self._refresh()
-        stamped = cast(R, self._state.records[-1])   # read back from its line: the same kind, so the same class
+        stamped = cast(R, self._state.records[-1])  # read back from its line: the same kind, so the same class
         for listener in list(self.listeners):
             listener()
         return stamped
@@ -149,9 +148,14 @@ class Journal:
             handle.truncate(cut)
             handle.flush()
             os.fsync(handle.fileno())
-        self.record("note", by="console", torn_file=side.name, torn_bytes=len(fragment),
-                    text=f"journal repaired: an unfinished last record ({len(fragment)} bytes, "
-                         f"a crash mid-write) was moved to {side.name}")
+        self.record(
+            "note",
+            by="console",
+            torn_file=side.name,
+            torn_bytes=len(fragment),
+            text=f"journal repaired: an unfinished last record ({len(fragment)} bytes, "
+            f"a crash mid-write) was moved to {side.name}",
+        )
 
     # -- reading ---------------------------------------------------------------------------
     def records(self) -> list[Record]:
@@ -171,7 +175,7 @@ class Journal:
             size = self.path.stat().st_size
         except FileNotFoundError:
             return
-        if size < self._offset:   # replaced or cut behind our back: start over
+        if size < self._offset:  # replaced or cut behind our back: start over
             self._offset, self._seq = 0, 0
             self._state = IncidentState(incident_id=self.directory.name)
         if size == self._offset:

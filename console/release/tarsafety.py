@@ -20,8 +20,11 @@ class UnsafeArchive(ValueError):
     def __init__(self, archive: str, problems: list[str]) -> None:
         self.archive = archive
         self.problems = problems
-        super().__init__(f"{archive}: unsafe archive refused: " + "; ".join(problems[:10])
-                         + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""))
+        super().__init__(
+            f"{archive}: unsafe archive refused: "
+            + "; ".join(problems[:10])
+            + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else "")
+        )
 
 
 def _escapes(path: str) -> bool:

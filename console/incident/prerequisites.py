@@ -16,11 +16,17 @@ from pathlib import Path
 
 import httpx
 
+from console.decide.runbook import PrerequisiteCheck
+from console.incident.journal import utc_now
+from console.incident.prerequisite_checks import (
+    HTTP_TIMEOUT,
+    CheckResult,
+    check_alerts,
+    check_backup,
+    check_slack,
+    check_statuspage,
+)
 from console.incident.records import ChecklistMark
-from console.journal import utc_now
-from console.prerequisite_checks import (HTTP_TIMEOUT, CheckResult, check_alerts, check_backup, check_slack,
-                                         check_statuspage)
-from console.runbook import PrerequisiteCheck
 
 STATUSES = ("pending", "done", "waived", "failed")
 
@@ -31,12 +37,12 @@ class BackupNeedsProof(ValueError):
 
 @dataclass(frozen=True)
 class ItemState:
-    status: str = "pending"          # pending | done | waived | failed
-    how: str = "manual"              # auto | manual
+    status: str = "pending"  # pending | done | waived | failed
+    how: str = "manual"  # auto | manual
     by: str | None = None
     at: datetime | None = None
     detail: str = ""
-    reason: str = ""                 # why it was waived
+    reason: str = ""  # why it was waived
 
 
 class Checklist:
@@ -51,10 +57,11 @@ class Checklist:
         self._restore(journal.state.ticks.values() if journal is not None else [])
 
     @classmethod
-    def replay(cls, journal, runbook=None, operator: str | None = None) -> "Checklist":
+    def replay(cls, journal, runbook=None, operator: str | None = None) -> Checklist:
         """The checklist as the journal left it (for a resumed incident)."""
         if runbook is None:
-            from console.runbook import load_runbook
+            from console.decide.runbook import load_runbook
+
             runbook = load_runbook()
         if operator is None:
             opened = journal.state.opened
@@ -69,8 +76,14 @@ class Checklist:
                 at = tick.at
             except ValueError:
                 at = None
-            self._states[tick.item_id] = ItemState(status=tick.status, how=tick.how or "manual", by=tick.by,
-                                                   at=at, detail=tick.detail or "", reason=tick.reason or "")
+            self._states[tick.item_id] = ItemState(
+                status=tick.status,
+                how=tick.how or "manual",
+                by=tick.by,
+                at=at,
+                detail=tick.detail or "",
+                reason=tick.reason or "",
+            )
 
     # -- reading ------------------------------------------------------------------
 
@@ -89,8 +102,7 @@ class Checklist:
         return not self.blocking()
 
     def blocking(self) -> list[PrerequisiteCheck]:
-        return [item for item in self.items
-                if item.required and self._states[item.id].status not in ("done", "waived")]
+        return [item for item in self.items if item.required and self._states[item.id].status not in ("done", "waived")]
 
     # -- changing -----------------------------------------------------------------
 
@@ -99,7 +111,8 @@ class Checklist:
             # The one item a keystroke must not settle: restoring without a backup loses data.
             raise BackupNeedsProof(
                 "a backup is not ticked by hand: take the ad-hoc backup and re-run the check (a) until it "
-                "is verified, or waive the item (w) with a reason, which is journaled")
+                "is verified, or waive the item (w) with a reason, which is journaled"
+            )
         return self._set(item_id, ItemState("done", "manual", by or self.operator, detail=detail))
 
     def untick(self, item_id: str, by: str | None = None) -> ItemState:
@@ -112,12 +125,21 @@ class Checklist:
 
     def _set(self, item_id: str, new: ItemState) -> ItemState:
         item = self.item(item_id)
-        assert new.by is not None   # every caller names who set it (a person or the console)
+        assert new.by is not None  # every caller names who set it (a person or the console)
         at = utc_now()
         if self.journal is not None:
-            entry = self.journal.append(ChecklistMark(item_id=item.id, group=item.group, title=item.title,
-                                                      status=new.status, how=new.how, by=new.by,
-                                                      detail=new.detail, reason=new.reason))
+            entry = self.journal.append(
+                ChecklistMark(
+                    item_id=item.id,
+                    group=item.group,
+                    title=item.title,
+                    status=new.status,
+                    how=new.how,
+                    by=new.by,
+                    detail=new.detail,
+                    reason=new.reason,
+                )
+            )
             # The journal's own timestamp, so a replayed state is the same state.
             at = entry.at or at
         new = replace(new, at=at)
@@ -126,8 +148,9 @@ class Checklist:
 
     # -- machine checks -------------------------------------------------------------
 
-    async def run_auto_checks(self, config, transport=None, notifier=None,
-                              client: httpx.AsyncClient | None = None) -> dict[str, ItemState]:
+    async def run_auto_checks(
+        self, config, transport=None, notifier=None, client: httpx.AsyncClient | None = None
+    ) -> dict[str, ItemState]:
         """Run every machine check of an item no person has settled; return the new states.
 
         Items a person ticked or waived are left alone. A check that finds nothing new
@@ -142,15 +165,14 @@ class Checklist:
         own_client = client is None
         client = client or httpx.AsyncClient(timeout=HTTP_TIMEOUT, trust_env=False, follow_redirects=False)
         try:
-            results = await asyncio.gather(*(self._check(item, config, notifier, client, transport)
-                                             for item in todo))
+            results = await asyncio.gather(*(self._check(item, config, notifier, client, transport) for item in todo))
         finally:
             if own_client:
                 await client.aclose()
         changed: dict[str, ItemState] = {}
         for item, result in zip(todo, results, strict=True):
             current = self._states[item.id]
-            if self._settled_by_person(item.id):   # ticked while the checks ran
+            if self._settled_by_person(item.id):  # ticked while the checks ran
                 continue
             if (current.status, current.how, current.detail) == (result.status, result.how, result.detail):
                 continue
@@ -168,7 +190,8 @@ class Checklist:
                 return await check_backup(config.prerequisites, client, transport)
             if item.check == "alerts":
                 if getattr(config, "observability", None) and config.observability.alertmanager is not None:
-                    from console.observability.silences import acknowledge_alerts   # the real Alertmanager
+                    from console.observability.silences import acknowledge_alerts  # the real Alertmanager
+
                     return await acknowledge_alerts(config, self.journal, self.operator)
                 return await check_alerts(config.prerequisites, client)
             if item.check == "coordinator":
@@ -178,7 +201,7 @@ class Checklist:
             if item.check == "statuspage":
                 return check_statuspage(config, self._outbox_dir(notifier))
             return CheckResult("pending", f"unknown check {item.check!r}: tick it by hand", "manual")
-        except Exception as exc:   # a check is evidence, never a reason to crash the checklist
+        except Exception as exc:  # a check is evidence, never a reason to crash the checklist
             return CheckResult("failed", f"the {item.check} check itself failed: {type(exc).__name__}")
 
     def _outbox_dir(self, notifier) -> Path | None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 
-STOPPING = ("interrupted: stopping the running step, killing its process group on the host and "
-            "releasing the lock...")
+STOPPING = "interrupted: stopping the running step, killing its process group on the host and releasing the lock..."
 STILL_STOPPING = "still cleaning up (remote process group, lock, journal): it ends on its own in a few seconds"
 
 
@@ -42,16 +42,16 @@ async def run_until_interrupted(work: Awaitable[T], say: Callable[[str], None]) 
 
     try:
         loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError, ValueError):   # not the main thread: no handler to own
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: no handler to own
         return await task
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
         if not presses:
-            task.cancel()      # our caller was cancelled: pass it on and let the run clean up
+            task.cancel()  # our caller was cancelled: pass it on and let the run clean up
             await asyncio.gather(task, return_exceptions=True)
             raise
-        await asyncio.gather(task, return_exceptions=True)   # a cancelled shield: the run still cleans up
+        await asyncio.gather(task, return_exceptions=True)  # a cancelled shield: the run still cleans up
         raise Interrupted() from None
     finally:
         loop.remove_signal_handler(signal.SIGINT)

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from console.commands.base import docker, sh
 from console.failures import TransportError
-from console.releaselog import ReleaseLog
+from console.release.release_log import ReleaseLog
 from console.validate import require_project_name
 
 READ_TIMEOUT = 60.0
@@ -37,11 +38,11 @@ class RunningContainer:
 
     name: str
     service: str
-    image_ref: str                     # what it was started as (Config.Image)
-    image_id: str                      # sha256 content id of its image
+    image_ref: str  # what it was started as (Config.Image)
+    image_id: str  # sha256 content id of its image
     repo_digests: tuple[str, ...] = ()  # "<repo>@sha256:..." of that image
     running: bool = True
-    created: str | None = None          # RFC 3339: when compose (re)created it, i.e. deployed it
+    created: str | None = None  # RFC 3339: when compose (re)created it, i.e. deployed it
 
     @property
     def digests(self) -> set[str]:
@@ -53,9 +54,11 @@ def containers_command(project_name: str) -> list[str]:
 
     The project name reaches the filter as ``$1``; with no container, ``[]``.
     """
-    return sh('ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1") || exit $?; '
-              'if [ -z "$ids" ]; then echo "[]"; else exec docker inspect $ids; fi',
-              require_project_name(project_name))
+    return sh(
+        'ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1") || exit $?; '
+        'if [ -z "$ids" ]; then echo "[]"; else exec docker inspect $ids; fi',
+        require_project_name(project_name),
+    )
 
 
 def images_command(image_ids: list[str]) -> list[str]:
@@ -80,12 +83,16 @@ def parse_containers(text: str) -> list[RunningContainer]:
         service = labels.get(SERVICE_LABEL)
         if not service or str(labels.get(ONEOFF_LABEL, "")).lower() == "true":
             continue
-        containers.append(RunningContainer(
-            name=str(item.get("Name") or "").lstrip("/"), service=str(service),
-            image_ref=str((item.get("Config") or {}).get("Image") or ""),
-            image_id=str(item.get("Image") or ""),
-            running=bool((item.get("State") or {}).get("Running")),
-            created=str(item["Created"]) if item.get("Created") else None))
+        containers.append(
+            RunningContainer(
+                name=str(item.get("Name") or "").lstrip("/"),
+                service=str(service),
+                image_ref=str((item.get("Config") or {}).get("Image") or ""),
+                image_id=str(item.get("Image") or ""),
+                running=bool((item.get("State") or {}).get("Running")),
+                created=str(item["Created"]) if item.get("Created") else None,
+            )
+        )
     return containers
 
 
@@ -108,10 +115,10 @@ def parse_image_digests(text: str) -> dict[str, tuple[str, ...]]:
 @dataclass
 class ServiceDeployment:
     service: str
-    image: str                          # the configured image name (release log key)
-    releases: list[str] = field(default_factory=list)   # tags whose captured image this is
+    image: str  # the configured image name (release log key)
+    releases: list[str] = field(default_factory=list)  # tags whose captured image this is
     image_id: str | None = None
-    digest: str | None = None           # one registry digest of the running image
+    digest: str | None = None  # one registry digest of the running image
     image_ref: str | None = None
     running: bool = False
     containers: int = 0
@@ -127,23 +134,31 @@ class ServiceDeployment:
         return f"unknown build {self.digest or self.image_id or '(no image id)'}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"image": self.image, "release": self.releases[0] if len(self.releases) == 1 else None,
-                "matches": list(self.releases), "build": self.build, "running": self.running,
-                "containers": self.containers, "image_id": self.image_id, "digest": self.digest,
-                "image_ref": self.image_ref, "created": self.created}
+        return {
+            "image": self.image,
+            "release": self.releases[0] if len(self.releases) == 1 else None,
+            "matches": list(self.releases),
+            "build": self.build,
+            "running": self.running,
+            "containers": self.containers,
+            "image_id": self.image_id,
+            "digest": self.digest,
+            "image_ref": self.image_ref,
+            "created": self.created,
+        }
 
 
 @dataclass
 class Deployment:
     """What runs, what the log says, what health reports, and where they disagree."""
 
-    release: str | None                       # the release every service runs; None if unknown or mixed
+    release: str | None  # the release every service runs; None if unknown or mixed
     services: dict[str, ServiceDeployment]
     release_log_deployed: str | None
     health_versions: dict[str, str | None] = field(default_factory=dict)
     disagreements: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)   # what could not be read (host, health, log)
-    services_read: bool = True                         # False: the host's containers could not be read
+    errors: list[str] = field(default_factory=list)  # what could not be read (host, health, log)
+    services_read: bool = True  # False: the host's containers could not be read
 
     @property
     def host_known(self) -> bool:
@@ -156,17 +171,25 @@ class Deployment:
         return max(times, key=_instant) if times else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"deployed": {"release": self.release, "since": self.deployed_at,
-                             "services": {name: s.to_dict() for name, s in self.services.items()}},
-                "release_log": {"deployed": self.release_log_deployed},
-                "health": dict(self.health_versions),
-                "host_read": self.services_read,
-                "disagreements": list(self.disagreements), "errors": list(self.errors)}
+        return {
+            "deployed": {
+                "release": self.release,
+                "since": self.deployed_at,
+                "services": {name: s.to_dict() for name, s in self.services.items()},
+            },
+            "release_log": {"deployed": self.release_log_deployed},
+            "health": dict(self.health_versions),
+            "host_read": self.services_read,
+            "disagreements": list(self.disagreements),
+            "errors": list(self.errors),
+        }
 
     def lines(self) -> list[str]:
         """The human form, for ``status`` and home."""
-        out = [f"host runs:        {self.release or '(unknown: see below)'}",
-               f"release log says: {self.release_log_deployed or '(nothing recorded)'}"]
+        out = [
+            f"host runs:        {self.release or '(unknown: see below)'}",
+            f"release log says: {self.release_log_deployed or '(nothing recorded)'}",
+        ]
         for name, s in self.services.items():
             out.append(f"  {name}: {s.build}")
         for check, version in self.health_versions.items():
@@ -177,18 +200,19 @@ class Deployment:
 
 
 def _instant(value: str):
-    from datetime import datetime, timezone
+    from datetime import datetime
+
     # docker prints nanoseconds ("2026-11-29T11:50:53.123456789Z"): fromisoformat takes microseconds
     text = value.replace("Z", "+00:00")
     head, dot, rest = text.partition(".")
     if dot:
         digits = "".join(ch for ch in rest if ch.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+        text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        return datetime.min.replace(tzinfo=timezone.utc)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return datetime.min.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _images_match(entry: dict, image_id: str | None, digests: set[str]) -> bool:
@@ -199,9 +223,15 @@ def _images_match(entry: dict, image_id: str | None, digests: set[str]) -> bool:
     return bool(entry.get("digest")) and entry.get("digest") in digests
 
 
-def match_deployment(services, containers: list[RunningContainer], log: ReleaseLog | None,
-                     health_versions: dict[str, str | None] | None = None,
-                     errors: list[str] | None = None, *, host_read: bool = True) -> Deployment:
+def match_deployment(
+    services,
+    containers: list[RunningContainer],
+    log: ReleaseLog | None,
+    health_versions: dict[str, str | None] | None = None,
+    errors: list[str] | None = None,
+    *,
+    host_read: bool = True,
+) -> Deployment:
     """Pure: ``services`` are the config's ``[[services]]`` (name, image). ``host_read`` False: the
     containers could not be read, so nothing is claimed about the host (only health vs the log)."""
     health_versions = dict(health_versions or {})
@@ -211,31 +241,33 @@ def match_deployment(services, containers: list[RunningContainer], log: ReleaseL
     for service in services:
         mine = [c for c in containers if c.service == service.name]
         running = [c for c in mine if c.running]
-        s = ServiceDeployment(service=service.name, image=service.image, containers=len(running),
-                              running=bool(running))
+        s = ServiceDeployment(service=service.name, image=service.image, containers=len(running), running=bool(running))
         if running:
             # Several replicas of one service could differ (a half-finished recreate): take the
             # first and say so below.
             c = running[0]
             s.image_id, s.image_ref, s.created = c.image_id or None, c.image_ref or None, c.created
             s.digest = sorted(c.digests)[0] if c.digests else None
-            s.releases = [r.tag for r in sorted(releases, key=lambda r: (r.captured, order[r.tag]), reverse=True)
-                          if _images_match(r.images.get(service.image, {}), c.image_id, c.digests)]
+            s.releases = [
+                r.tag
+                for r in sorted(releases, key=lambda r: (r.captured, order[r.tag]), reverse=True)
+                if _images_match(r.images.get(service.image, {}), c.image_id, c.digests)
+            ]
         by_service[service.name] = s
     disagreements: list[str] = []
     logged = log.deployed if log is not None else None
 
     # The host's release: one every running service's image belongs to.
     release = None
-    up = [s for s in by_service.values() if s.running]   # the services with a running container
+    up = [s for s in by_service.values() if s.running]  # the services with a running container
     if up and len(up) == len(by_service):
         common = set(up[0].releases)
         for s in up[1:]:
             common &= set(s.releases)
         if logged in common:
-            release = logged          # identical images in several releases: the log breaks the tie
+            release = logged  # identical images in several releases: the log breaks the tie
         elif common:
-            release = next(t for t in up[0].releases if t in common)   # newest first
+            release = next(t for t in up[0].releases if t in common)  # newest first
     for s in by_service.values() if host_read else ():
         if not s.running:
             disagreements.append(f"service {s.service} has no running container on the host")
@@ -249,12 +281,12 @@ def match_deployment(services, containers: list[RunningContainer], log: ReleaseL
         parts = ", ".join(f"{s.service} {s.build}" for s in by_service.values())
         disagreements.append(f"the services run different releases ({parts})")
     if release is not None and logged != release:
-        disagreements.append(f"the host runs {release} but the release log says "
-                             f"{logged if logged else 'nothing is deployed'}"
-                             + (f" ({logged} is not what runs)" if logged else ""))
+        disagreements.append(
+            f"the host runs {release} but the release log says "
+            f"{logged if logged else 'nothing is deployed'}" + (f" ({logged} is not what runs)" if logged else "")
+        )
     elif release is None and logged is not None and up and host_read:
-        disagreements.append(f"the release log says {logged} is deployed, but the host does not run "
-                             f"{logged}'s images")
+        disagreements.append(f"the release log says {logged} is deployed, but the host does not run {logged}'s images")
     for check, version in health_versions.items():
         if version is None:
             continue
@@ -262,9 +294,15 @@ def match_deployment(services, containers: list[RunningContainer], log: ReleaseL
             disagreements.append(f"health check {check} reports version {version} but the host runs {release}")
         elif release is None and logged is not None and version != logged:
             disagreements.append(f"health check {check} reports version {version} but the release log says {logged}")
-    return Deployment(release=release, services=by_service, release_log_deployed=logged,
-                      health_versions=health_versions, disagreements=disagreements, errors=list(errors or []),
-                      services_read=host_read)
+    return Deployment(
+        release=release,
+        services=by_service,
+        release_log_deployed=logged,
+        health_versions=health_versions,
+        disagreements=disagreements,
+        errors=list(errors or []),
+        services_read=host_read,
+    )
 
 
 # -- gathering -----------------------------------------------------------------------------
@@ -285,8 +323,10 @@ async def read_containers(transport, project_name: str) -> list[RunningContainer
         said = (result.stderr.strip().splitlines() or ["no message"])[-1][:200]
         raise ValueError(f"docker image inspect failed (exit {result.exit_status}): {said}")
     digests = parse_image_digests(result.stdout)
-    return [RunningContainer(c.name, c.service, c.image_ref, c.image_id, digests.get(c.image_id, ()), c.running,
-                             c.created) for c in containers]
+    return [
+        RunningContainer(c.name, c.service, c.image_ref, c.image_id, digests.get(c.image_id, ()), c.running, c.created)
+        for c in containers
+    ]
 
 
 async def health_versions(checks) -> tuple[dict[str, str | None], list[str]]:
@@ -294,16 +334,18 @@ async def health_versions(checks) -> tuple[dict[str, str | None], list[str]]:
     if not checks:
         return {}, []
     import httpx
-    from console.health import check_all
-    async with httpx.AsyncClient(trust_env=False) as client:   # no proxy between us and the checks
+
+    from console.live.health import check_all
+
+    async with httpx.AsyncClient(trust_env=False) as client:  # no proxy between us and the checks
         results = await check_all(checks, client)
-    errors = [f"health check {r.check} ({r.url}): {r.reason}" for r in results
-              if r.http_status is None and r.error]
+    errors = [f"health check {r.check} ({r.url}): {r.reason}" for r in results if r.http_status is None and r.error]
     return {r.check: r.version for r in results}, errors
 
 
-async def gather_deployment(config, transport, log: ReleaseLog | None = None, *,
-                            with_health: bool = True) -> Deployment:
+async def gather_deployment(
+    config, transport, log: ReleaseLog | None = None, *, with_health: bool = True
+) -> Deployment:
     """Read the host (and health), match against the release log. Never raises for a host,
     health or log problem: each becomes an error line, and the host's side is then unknown."""
     errors: list[str] = []
@@ -343,6 +385,11 @@ def hotfix_candidates(log: ReleaseLog, running: str | None):
     good release when the host runs a build no release captured)."""
     order = {r.tag: i for i, r in enumerate(log.releases)}
     pivot = log.get(running) if running else None
-    later = [r for r in log.releases if not r.is_bad and r is not pivot
-             and (pivot is None or (r.captured, order[r.tag]) > (pivot.captured, order[pivot.tag]))]
+    later = [
+        r
+        for r in log.releases
+        if not r.is_bad
+        and r is not pivot
+        and (pivot is None or (r.captured, order[r.tag]) > (pivot.captured, order[pivot.tag]))
+    ]
     return sorted(later, key=lambda r: (r.captured, order[r.tag]), reverse=True)

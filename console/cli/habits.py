@@ -13,44 +13,52 @@ import argparse
 import os
 import sys
 
-from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
-_BASH = '''
+_BASH = """
 _incident_console_ids() { compgen -W "$(incident-console _complete incidents 2>/dev/null)" -- "$1"; }
 _incident_console_tags() { compgen -W "$(incident-console _complete releases 2>/dev/null)" -- "$1"; }
-'''
-_ZSH = '''
+"""
+_ZSH = """
 _incident_console_ids() {
   local -a ids; ids=(${(f)"$(incident-console _complete incidents 2>/dev/null)"}); compadd -a ids
 }
 _incident_console_tags() {
   local -a tags; tags=(${(f)"$(incident-console _complete releases 2>/dev/null)"}); compadd -a tags
 }
-'''
+"""
 IDS = {"bash": "_incident_console_ids", "zsh": "_incident_console_ids"}
 TAGS = {"bash": "_incident_console_tags", "zsh": "_incident_console_tags"}
 # (subcommand, option or positional dest) -> what completes it
-COMPLETES = {("resume", "id"): IDS, ("report", "id"): IDS, ("rollback", "to"): TAGS, ("hotfix", "tag"): TAGS,
-             ("verify", "expect_version"): TAGS, ("capture", "source_tag"): None,
-             ("rollback", "incident"): IDS, ("hotfix", "incident"): IDS, ("config-hotfix", "incident"): IDS,
-             ("incident open", "deployed"): TAGS,
-             **{(f"incident {verb}", "id"): IDS
-                for verb in ("show", "decide", "tick", "waive", "retro", "resolve")}}
+COMPLETES = {
+    ("resume", "id"): IDS,
+    ("report", "id"): IDS,
+    ("rollback", "to"): TAGS,
+    ("hotfix", "tag"): TAGS,
+    ("verify", "expect_version"): TAGS,
+    ("capture", "source_tag"): None,
+    ("rollback", "incident"): IDS,
+    ("hotfix", "incident"): IDS,
+    ("config-hotfix", "incident"): IDS,
+    ("incident open", "deployed"): TAGS,
+    **{(f"incident {verb}", "id"): IDS for verb in ("show", "decide", "tick", "waive", "retro", "resolve")},
+}
 
 
 def register_habits(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("completion", help="print a shell completion script (subcommands, incident ids, "
-                                          "release tags)")
+    p = sub.add_parser("completion", help="print a shell completion script (subcommands, incident ids, release tags)")
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
     p.set_defaults(handler=cmd_completion)
-    p = sub.add_parser("_complete")   # not listed: what the completion scripts call
+    p = sub.add_parser("_complete")  # not listed: what the completion scripts call
     p.add_argument("what", choices=("incidents", "releases"), help="what to list, one per line")
     p.set_defaults(handler=cmd_complete)
 
 
 def cmd_completion(args) -> int:
     import shtab
-    from console.cli import build_parser
+
+    from console.cli.main import build_parser
+
     parser = build_parser()
     for name, command in _all_subparsers(parser):
         for action in command._actions:
@@ -78,16 +86,19 @@ def _all_subparsers(parser: argparse.ArgumentParser, prefix: str = ""):
 
 def cmd_complete(args) -> int:
     from console.config import ConfigError, find_config, load_config
+
     try:
         config = load_config(find_config(getattr(args, "config", None)))
     except ConfigError:
         return EXIT_BAD_INPUT
     if args.what == "incidents":
-        from console.incidents import all_incidents
+        from console.incident.listing import all_incidents
+
         for item in all_incidents(config.paths.state_dir):
             print(item.id)
         return EXIT_OK
-    from console.releaselog import ReleaseLog, ReleaseLogError
+    from console.release.release_log import ReleaseLog, ReleaseLogError
+
     try:
         log = ReleaseLog.load(config.paths.release_log)
     except ReleaseLogError:

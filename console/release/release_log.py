@@ -28,14 +28,24 @@ import os
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-KNOWN_KEYS = {"tag", "captured_at", "images", "files", "migration_head", "verified", "pushed",
-              "deployed_at", "bad", "incidents"}
+KNOWN_KEYS = {
+    "tag",
+    "captured_at",
+    "images",
+    "files",
+    "migration_head",
+    "verified",
+    "pushed",
+    "deployed_at",
+    "bad",
+    "incidents",
+}
 
 
 class ReleaseLogError(ValueError):
@@ -47,15 +57,15 @@ class ReleaseLogError(ValueError):
 
 
 def rfc3339(value: datetime | None = None) -> str:
-    value = value or datetime.now(timezone.utc)
+    value = value or datetime.now(UTC)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _as_text_time(value: Any) -> Any:
@@ -88,7 +98,7 @@ class Release:
     deployed_at: str | None = None
     bad: dict[str, str] | None = None
     incidents: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)   # keys this version does not know, kept as-is
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as-is
 
     @property
     def is_bad(self) -> bool:
@@ -99,7 +109,7 @@ class Release:
         return _parse_time(self.captured_at)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "release") -> "Release":
+    def from_dict(cls, data: dict[str, Any], where: str = "release") -> Release:
         if not isinstance(data, dict):
             raise ReleaseLogError(f"{where}: must be a table ([[releases]]), not {data!r}")
         tag = data.get("tag")
@@ -119,25 +129,39 @@ class Release:
         bad = data.get("bad")
         if bad is not None:
             if not isinstance(bad, dict):
-                raise ReleaseLogError(f"{where} ({tag}): bad must be a table "
-                                      f'(bad = {{ by = "...", at = "...", reason = "..." }}), not {bad!r}')
+                raise ReleaseLogError(
+                    f"{where} ({tag}): bad must be a table "
+                    f'(bad = {{ by = "...", at = "...", reason = "..." }}), not {bad!r}'
+                )
             bad = {k: _as_text_time(v) for k, v in bad.items()}
         for i, incident in enumerate(data.get("incidents", [])):
             if not isinstance(incident, dict):
                 raise ReleaseLogError(f"{where} ({tag}): incidents[{i}] must be a table, not {incident!r}")
         return cls(
-            tag=tag, captured_at=captured, images=dict(data.get("images", {})),
-            files=dict(data.get("files", {})), migration_head=data.get("migration_head"),
-            verified=bool(data.get("verified", False)), pushed=bool(data.get("pushed", False)),
-            deployed_at=_as_text_time(data.get("deployed_at")), bad=bad,
+            tag=tag,
+            captured_at=captured,
+            images=dict(data.get("images", {})),
+            files=dict(data.get("files", {})),
+            migration_head=data.get("migration_head"),
+            verified=bool(data.get("verified", False)),
+            pushed=bool(data.get("pushed", False)),
+            deployed_at=_as_text_time(data.get("deployed_at")),
+            bad=bad,
             incidents=[{k: _as_text_time(v) for k, v in i.items()} for i in data.get("incidents", [])],
-            extra={k: v for k, v in data.items() if k not in KNOWN_KEYS})
+            extra={k: v for k, v in data.items() if k not in KNOWN_KEYS},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "tag": self.tag, "captured_at": self.captured_at, "migration_head": self.migration_head,
-            "verified": self.verified, "pushed": self.pushed, "deployed_at": self.deployed_at,
-            **self.extra, "images": self.images, "files": self.files,
+            "tag": self.tag,
+            "captured_at": self.captured_at,
+            "migration_head": self.migration_head,
+            "verified": self.verified,
+            "pushed": self.pushed,
+            "deployed_at": self.deployed_at,
+            **self.extra,
+            "images": self.images,
+            "files": self.files,
         }
         if self.bad is not None:
             data["bad"] = self.bad
@@ -149,15 +173,14 @@ class Release:
 class ReleaseLog:
     """Load, query, change and atomically save the release log."""
 
-    def __init__(self, path: Path, releases: list[Release] | None = None,
-                 deployed: str | None = None) -> None:
+    def __init__(self, path: Path, releases: list[Release] | None = None, deployed: str | None = None) -> None:
         self.path = Path(path)
         self.releases: list[Release] = list(releases or [])
         self.deployed = deployed
-        self._replaced: str | None = None   # what was deployed before set_deployed
+        self._replaced: str | None = None  # what was deployed before set_deployed
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "ReleaseLog":
+    def load(cls, path: str | os.PathLike) -> ReleaseLog:
         """Read ``path``; a missing file is an empty log (nothing captured yet)."""
         path = Path(path)
         try:
@@ -203,8 +226,11 @@ class ReleaseLog:
             return None
         pivot = self._require(before_tag)
         order = {r.tag: i for i, r in enumerate(self.releases)}
-        earlier = [r for r in self.releases if r.tag != pivot.tag and not r.is_bad
-                   and (r.captured, order[r.tag]) < (pivot.captured, order[pivot.tag])]
+        earlier = [
+            r
+            for r in self.releases
+            if r.tag != pivot.tag and not r.is_bad and (r.captured, order[r.tag]) < (pivot.captured, order[pivot.tag])
+        ]
         return max(earlier, key=lambda r: (r.captured, order[r.tag]), default=None)
 
     def hotfix_candidates(self) -> list[Release]:
@@ -212,8 +238,13 @@ class ReleaseLog:
         code hotfix would deploy (all good releases when nothing is recorded as deployed)."""
         order = {r.tag: i for i, r in enumerate(self.releases)}
         pivot = self.get(self.deployed) if self.deployed else None
-        later = [r for r in self.releases if not r.is_bad and r is not pivot
-                 and (pivot is None or (r.captured, order[r.tag]) > (pivot.captured, order[pivot.tag]))]
+        later = [
+            r
+            for r in self.releases
+            if not r.is_bad
+            and r is not pivot
+            and (pivot is None or (r.captured, order[r.tag]) > (pivot.captured, order[pivot.tag]))
+        ]
         return sorted(later, key=lambda r: (r.captured, order[r.tag]), reverse=True)
 
     def mark_bad(self, tag: str, by: str, reason: str, *, at: datetime | None = None) -> None:
@@ -229,14 +260,24 @@ class ReleaseLog:
     def add_release(self, record: Release | dict[str, Any]) -> Release:
         release = record if isinstance(record, Release) else Release.from_dict(record)
         if self.get(release.tag) is not None:
-            raise ReleaseLogError(f"release {release.tag} is already in the release log; "
-                                  "a tag is captured once (choose a new tag)")
+            raise ReleaseLogError(
+                f"release {release.tag} is already in the release log; a tag is captured once (choose a new tag)"
+            )
         self.releases.append(release)
         return release
 
-    def record_incident(self, tag: str, incident_id: str, outcome: str, hashes: dict[str, str],
-                        migration_decision: dict[str, Any] | None, *, from_tag: str | None = None,
-                        to_tag: str | None = None, at: datetime | None = None) -> dict[str, Any]:
+    def record_incident(
+        self,
+        tag: str,
+        incident_id: str,
+        outcome: str,
+        hashes: dict[str, str],
+        migration_decision: dict[str, Any] | None,
+        *,
+        from_tag: str | None = None,
+        to_tag: str | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
         """Attach an incident (artifact hashes, migration decision) to ``tag``'s record.
 
         ``from``/``to`` default to the move the log saw: recorded on the release
@@ -249,9 +290,17 @@ class ReleaseLog:
                 from_tag, to_tag = self._replaced, tag
             else:
                 from_tag, to_tag = tag, self.deployed
-        entry = _without_none({"id": incident_id, "outcome": outcome, "from": from_tag, "to": to_tag,
-                               "at": rfc3339(at), "hashes": dict(hashes or {}),
-                               "migration": dict(migration_decision) if migration_decision else None})
+        entry = _without_none(
+            {
+                "id": incident_id,
+                "outcome": outcome,
+                "from": from_tag,
+                "to": to_tag,
+                "at": rfc3339(at),
+                "hashes": dict(hashes or {}),
+                "migration": dict(migration_decision) if migration_decision else None,
+            }
+        )
         release.incidents.append(entry)
         return entry
 

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from console.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 
 class InitError(Exception):
@@ -21,31 +21,56 @@ class InitError(Exception):
 
 
 def register_init(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("init", help="write a config for a compose project found on the host (asks what it "
-                                    "cannot derive; every question has a flag)")
+    p = sub.add_parser(
+        "init",
+        help="write a config for a compose project found on the host (asks what it "
+        "cannot derive; every question has a flag)",
+    )
     a = p.add_argument
-    a("--out", metavar="FILE", help="config file to write (default: the --config path or "
-                                    "~/.config/incident-console/config.toml)")
+    a(
+        "--out",
+        metavar="FILE",
+        help="config file to write (default: the --config path or ~/.config/incident-console/config.toml)",
+    )
     a("--force", action="store_true", help="overwrite an existing config file")
     a("--non-interactive", action="store_true", help="never ask: a missing answer is an error naming its flag")
     a("--host", help="the host: name, address or ~/.ssh/config alias")
     a("--port", type=int, help="SSH port (default 22, or the ssh config alias's)")
     a("--user", help="SSH user (default: the ssh config alias's, else your login name)")
     a("--identity-file", metavar="PATH", help="private key to log in with (default: ssh-agent)")
-    a("--agent", action=argparse.BooleanOptionalAction, default=None,
-      help="use ssh-agent keys (default: on when no identity file is given)")
-    a("--known-hosts", metavar="PATH", help="the config's own known_hosts file (default: known_hosts beside "
-                                            "the config); the host key is pinned into it")
-    a("--host-key-fingerprint", metavar="SHA256:...", help="pin the host key only if it has this fingerprint "
-                                                            "(non-interactive trust)")
+    a(
+        "--agent",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="use ssh-agent keys (default: on when no identity file is given)",
+    )
+    a(
+        "--known-hosts",
+        metavar="PATH",
+        help="the config's own known_hosts file (default: known_hosts beside "
+        "the config); the host key is pinned into it",
+    )
+    a(
+        "--host-key-fingerprint",
+        metavar="SHA256:...",
+        help="pin the host key only if it has this fingerprint (non-interactive trust)",
+    )
     a("--project", metavar="NAME", help="compose project on the host (default: the only one)")
     a("--project-dir", metavar="DIR", help="project directory on the host (default: compose's working_dir label)")
-    a("--compose-command", choices=("docker compose", "docker-compose"),
-      help="override the compose flavour found on the host")
+    a(
+        "--compose-command",
+        choices=("docker compose", "docker-compose"),
+        help="override the compose flavour found on the host",
+    )
     a("--registry", metavar="HOST[:PORT]", help="image registry (default: from the running images' names)")
     a("--backend", metavar="SERVICE", help="the service that runs maintenance, migrations and smoke tests")
-    a("--health", action="append", default=[], metavar="NAME=URL",
-      help="a health check (repeatable); default: URLs probed on the services' ports")
+    a(
+        "--health",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="a health check (repeatable); default: URLs probed on the services' ports",
+    )
     a("--health-host", metavar="HOST", help="host name for proposed health URLs (default: the SSH host)")
     a("--maintenance-on", metavar="CMD", help="maintenance-on command, run in the backend (shell words)")
     a("--maintenance-off", metavar="CMD", help="maintenance-off command")
@@ -58,8 +83,11 @@ def register_init(sub: argparse._SubParsersAction) -> None:
     a("--deploy-command", metavar="CMD", help="the team's deploy command (e.g. ./deploy.sh); the tag is appended")
     a("--artifacts-dir", metavar="DIR", default="/opt/artifacts", help="artifacts directory on the host")
     a("--source-dir", metavar="DIR", default=".", help="capture.source_dir: your checkout of the stack")
-    a("--state-dir", metavar="DIR", help="paths.state_dir: journals and the release log "
-                                        "(default ~/.local/state/incident-console)")
+    a(
+        "--state-dir",
+        metavar="DIR",
+        help="paths.state_dir: journals and the release log (default ~/.local/state/incident-console)",
+    )
     p.set_defaults(handler=cmd_init)
 
 
@@ -87,6 +115,7 @@ class Asker:
 def cmd_init(args) -> int:
     from console.config import find_config
     from console.failures import TransportError
+
     out = Path(args.out) if args.out else find_config(getattr(args, "config", None))
     if out.exists() and not args.force:
         print(f"incident-console: {out} exists; --force overwrites it", file=sys.stderr)
@@ -110,19 +139,37 @@ async def _init(args, out: Path, asker: Asker) -> int:
     from console.transport.known_hosts import known_hosts_path
     from console.transport.ssh import SSHTransport
     from console.validate import is_valid_hostname
+
     host = args.host or asker.text("Host (name, address or ssh config alias)", "--host")
     if not is_valid_hostname(host):
         raise InitError(f"not a valid host name or address: {host!r}")
-    port = args.port if args.port is not None else (
-        int(asker.text("SSH port", "--port", "22")) if asker.interactive else 22)
-    user = args.user if args.user is not None else (
-        asker.text("SSH user (empty: ssh config / login name)", "--user", "") if asker.interactive else "")
+    port = (
+        args.port
+        if args.port is not None
+        else (int(asker.text("SSH port", "--port", "22")) if asker.interactive else 22)
+    )
+    user = (
+        args.user
+        if args.user is not None
+        else (asker.text("SSH user (empty: ssh config / login name)", "--user", "") if asker.interactive else "")
+    )
     identity = os.path.abspath(os.path.expanduser(args.identity_file)) if args.identity_file else None
     agent = args.agent if args.agent is not None else identity is None
-    known = Path(os.path.abspath(os.path.expanduser(args.known_hosts))) if args.known_hosts \
+    known = (
+        Path(os.path.abspath(os.path.expanduser(args.known_hosts)))
+        if args.known_hosts
         else out.resolve().parent / "known_hosts"
-    target = Target(host=host, port=port, user=user, identity_file=identity, agent=agent, known_hosts=str(known),
-                    project_dir="/", project_name="init")
+    )
+    target = Target(
+        host=host,
+        port=port,
+        user=user,
+        identity_file=identity,
+        agent=agent,
+        known_hosts=str(known),
+        project_dir="/",
+        project_name="init",
+    )
     transport = SSHTransport(target)
     await _pin_host_key(transport, known, args.host_key_fingerprint, asker)
     await transport.connect()
@@ -137,21 +184,25 @@ async def _pin_host_key(transport, known: Path, fingerprint: str | None, asker: 
     """Show the server's key fingerprint and pin it into the config's known_hosts (never silently)."""
     from console.transport.known_hosts import has_entry_for, known_hosts_entry_name
     from console.transport.ssh_options import connect_options, read_server_key
+
     if has_entry_for(known, transport.host, transport.port):
-        return   # already pinned: the strict connect checks it
+        return  # already pinned: the strict connect checks it
     # The probe stops after key exchange: nothing is sent before the key is pinned and checked.
     key = await read_server_key(connect_options(transport.target, None, None), transport.target.connect_timeout)
     if key is None:
         from console.failures import TransportError
+
         raise TransportError(f"{transport.host}:{transport.port} did not show a host key")
     shown = key.get_fingerprint("sha256")
     print(f"host key of {transport.host}:{transport.port}: {key.get_algorithm()} {shown}")
     if fingerprint is not None:
         if fingerprint.strip() != shown:
             raise InitError(f"the host's key fingerprint is {shown}, not {fingerprint.strip()}: not pinned")
-    elif not asker.yes(f"Pin this key into {known}? Compare it with the host's own "
-                       f"`ssh-keygen -lf /etc/ssh/ssh_host_{key.get_algorithm().split('-')[-1]}_key.pub`",
-                       "--host-key-fingerprint"):
+    elif not asker.yes(
+        f"Pin this key into {known}? Compare it with the host's own "
+        f"`ssh-keygen -lf /etc/ssh/ssh_host_{key.get_algorithm().split('-')[-1]}_key.pub`",
+        "--host-key-fingerprint",
+    ):
         raise InitError("host key not pinned; nothing written")
     known.parent.mkdir(parents=True, exist_ok=True)
     line = f"{known_hosts_entry_name(transport.host, transport.port)} {key.export_public_key().decode().strip()}\n"
@@ -166,15 +217,27 @@ async def _run(transport, argv: list[str]) -> tuple[bool, str, str]:
 
 
 async def _discover_and_write(args, out: Path, asker: Asker, transport, target) -> int:
-    from console.init import (COMPOSE_CONTAINERS_COMMAND, FLAVOUR_COMMAND, LS_COMMAND, InitAnswers,
-                              compose_flavour, parse_argv, parse_projects, render_config, split_image,
-                              validate_rendered)
+    from console.init import (
+        COMPOSE_CONTAINERS_COMMAND,
+        FLAVOUR_COMMAND,
+        LS_COMMAND,
+        InitAnswers,
+        compose_flavour,
+        parse_argv,
+        parse_projects,
+        render_config,
+        split_image,
+        validate_rendered,
+    )
+
     ok, text, _ = await _run(transport, FLAVOUR_COMMAND)
     found = compose_flavour(text) if ok else None
     flavour = args.compose_command or found
     if flavour is None:
-        raise InitError("neither `docker compose` nor `docker-compose` works on the host; "
-                        "give --compose-command to write the config anyway")
+        raise InitError(
+            "neither `docker compose` nor `docker-compose` works on the host; "
+            "give --compose-command to write the config anyway"
+        )
     print(f"compose: {flavour}" + ("" if found == flavour else f" (given; the host has {found or 'neither'})"))
     ok, inspect, err = await _run(transport, COMPOSE_CONTAINERS_COMMAND)
     if not ok:
@@ -185,36 +248,62 @@ async def _discover_and_write(args, out: Path, asker: Asker, transport, target) 
         ls = ls_text if ok and ls_text.strip().startswith("[") else None
     projects = parse_projects(inspect, ls)
     for p in projects:
-        listed = ", ".join(f"{s.name}{' :' + ','.join(map(str, s.ports)) if s.ports else ''}"
-                             for s in p.services.values())
+        listed = ", ".join(
+            f"{s.name}{' :' + ','.join(map(str, s.ports)) if s.ports else ''}" for s in p.services.values()
+        )
         print(f"  project {p.name} ({p.working_dir or 'dir unknown'}): {listed or 'no containers'}")
     project = _choose_project(args, asker, projects)
-    project_dir = args.project_dir or project.working_dir or asker.text(
-        f"Project directory of {project.name} on the host", "--project-dir")
+    project_dir = (
+        args.project_dir
+        or project.working_dir
+        or asker.text(f"Project directory of {project.name} on the host", "--project-dir")
+    )
     services = [s for s in project.services.values()]
     if not services:
         raise InitError(f"project {project.name} has no service containers to learn from")
     names = [s.name for s in services]
-    backend = args.backend or (names[0] if len(names) == 1 else asker.text(
-        f"Which service runs maintenance, migrations and smoke tests ({', '.join(names)})", "--backend"))
+    backend = args.backend or (
+        names[0]
+        if len(names) == 1
+        else asker.text(f"Which service runs maintenance, migrations and smoke tests ({', '.join(names)})", "--backend")
+    )
     if backend not in names:
         raise InitError(f"--backend {backend!r} is not a service of {project.name} ({', '.join(names)})")
     registries = {split_image(s.image_ref)[0] for s in services} - {None}
-    registry = args.registry or (registries.pop() if len(registries) == 1 else asker.text(
-        "Image registry (host[:port])", "--registry"))
+    registry = args.registry or (
+        registries.pop() if len(registries) == 1 else asker.text("Image registry (host[:port])", "--registry")
+    )
     if not registry:
         raise InitError("the image registry is required (--registry host[:port])")
-    service_rows = [(s.name, split_image(s.image_ref)[1], "backend" if s.name == backend else "other")
-                    for s in services]
+    service_rows = [
+        (s.name, split_image(s.image_ref)[1], "backend" if s.name == backend else "other") for s in services
+    ]
     health = await _health(args, asker, services, args.health_host or transport.host)
-    maintenance = _pair(args, asker, "maintenance", ("--maintenance-on", args.maintenance_on),
-                        ("--maintenance-off", args.maintenance_off), args.no_maintenance, parse_argv)
-    migrations = _pair(args, asker, "migrations", ("--migrate-status", args.migrate_status),
-                       ("--migrate-rollback", args.migrate_rollback), args.no_migrations, parse_argv)
+    maintenance = _pair(
+        args,
+        asker,
+        "maintenance",
+        ("--maintenance-on", args.maintenance_on),
+        ("--maintenance-off", args.maintenance_off),
+        args.no_maintenance,
+        parse_argv,
+    )
+    migrations = _pair(
+        args,
+        asker,
+        "migrations",
+        ("--migrate-status", args.migrate_status),
+        ("--migrate-rollback", args.migrate_rollback),
+        args.no_migrations,
+        parse_argv,
+    )
     smoke = [parse_argv(c, "--smoke-test") for c in args.smoke_test]
     if not smoke and not args.no_smoke_tests:
-        answer = asker.text("Smoke test command (empty: none)", "--smoke-test or --no-smoke-tests", "") \
-            if asker.interactive else None
+        answer = (
+            asker.text("Smoke test command (empty: none)", "--smoke-test or --no-smoke-tests", "")
+            if asker.interactive
+            else None
+        )
         if answer is None:
             raise InitError("--smoke-test CMD or --no-smoke-tests is required")
         smoke = [parse_argv(answer, "smoke test")] if answer else []
@@ -223,20 +312,36 @@ async def _discover_and_write(args, out: Path, asker: Asker, transport, target) 
         name = project.config_files[0].rsplit("/", 1)[-1]
         compose_file = name if name != "docker-compose.yml" else None
     answers = InitAnswers(
-        host=target.host, port=target.port, user=target.user, identity_file=target.identity_file,
-        agent=target.agent, known_hosts=target.known_hosts, project_name=project.name, project_dir=project_dir,
-        compose_command=flavour, registry=registry, services=service_rows, health=health,
-        maintenance=maintenance, migrations=migrations, smoke_tests=smoke,
+        host=target.host,
+        port=target.port,
+        user=target.user,
+        identity_file=target.identity_file,
+        agent=target.agent,
+        known_hosts=target.known_hosts,
+        project_name=project.name,
+        project_dir=project_dir,
+        compose_command=flavour,
+        registry=registry,
+        services=service_rows,
+        health=health,
+        maintenance=maintenance,
+        migrations=migrations,
+        smoke_tests=smoke,
         deploy=parse_argv(args.deploy_command, "--deploy-command") if args.deploy_command else None,
-        compose_file=compose_file, artifacts_dir=args.artifacts_dir, source_dir=args.source_dir,
-        state_dir=os.path.abspath(os.path.expanduser(args.state_dir)) if args.state_dir else None)
+        compose_file=compose_file,
+        artifacts_dir=args.artifacts_dir,
+        source_dir=args.source_dir,
+        state_dir=os.path.abspath(os.path.expanduser(args.state_dir)) if args.state_dir else None,
+    )
     text = render_config(answers)
     from console.config import ConfigError
+
     try:
         validate_rendered(text, out)
     except ConfigError as exc:
-        raise InitError("the answers do not make a valid config: " + "; ".join(
-            f"{k}: {m}" for k, m in exc.problems)) from None
+        raise InitError(
+            "the answers do not make a valid config: " + "; ".join(f"{k}: {m}" for k, m in exc.problems)
+        ) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     print(f"wrote {out}; check it with: incident-console check-config {out}")
@@ -247,12 +352,12 @@ def _choose_project(args, asker: Asker, projects):
     by_name = {p.name: p for p in projects}
     if args.project:
         if args.project not in by_name:
-            raise InitError(f"no compose project {args.project!r} on the host "
-                            f"(found: {', '.join(by_name) or 'none'})")
+            raise InitError(f"no compose project {args.project!r} on the host (found: {', '.join(by_name) or 'none'})")
         return by_name[args.project]
     if not projects:
-        raise InitError("no compose project runs on the host: start it first, or write the config by hand "
-                        "from config.example.toml")
+        raise InitError(
+            "no compose project runs on the host: start it first, or write the config by hand from config.example.toml"
+        )
     if len(projects) == 1:
         return projects[0]
     if not asker.interactive:
@@ -266,6 +371,7 @@ def _choose_project(args, asker: Asker, projects):
 
 async def _health(args, asker: Asker, services, host: str) -> list[tuple[str, str, str | None]]:
     from console.init import health_candidates, probe_health
+
     if args.health:
         checks = []
         for item in args.health:

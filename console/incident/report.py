@@ -12,7 +12,8 @@ against its target, and the retro (root cause, detection gaps, action items).
 from __future__ import annotations
 
 import shlex
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from console.incident import records as rec
 from console.incident.records import Record, as_record, parse_iso, record_fields
@@ -22,12 +23,17 @@ from console.observability.report_section import metrics_section
 from console.secrets import Secret, redact_text
 
 PLACEHOLDER = "_to be filled in_"
-TITLES = {"rollback": "Rollback", "config_hotfix": "Configuration hotfix", "code_hotfix": "Code hotfix",
-          "verify": "Verification"}
+TITLES = {
+    "rollback": "Rollback",
+    "config_hotfix": "Configuration hotfix",
+    "code_hotfix": "Code hotfix",
+    "verify": "Verification",
+}
 
 
-def render_report(incident: IncidentState | Iterable[Record], *, title: str | None = None,
-                  secrets: list[Secret] | None = None) -> str:
+def render_report(
+    incident: IncidentState | Iterable[Record], *, title: str | None = None, secrets: list[Secret] | None = None
+) -> str:
     """``incident``: a journal's ``state`` (or its records, folded here)."""
     if not isinstance(incident, IncidentState):
         incident = IncidentState.fold(sorted((as_record(r) for r in incident), key=lambda r: r.seq))
@@ -53,6 +59,7 @@ def render_report(incident: IncidentState | Iterable[Record], *, title: str | No
 
 
 # -- helpers -------------------------------------------------------------------
+
 
 def _time(ts: str | None, with_date: bool = True) -> str:
     if not ts:
@@ -105,13 +112,18 @@ def _ttr_verdict(seconds: float, target: float | None) -> str:
     if target is None:
         return format_duration(seconds)
     if seconds <= target:
-        return (f"{format_duration(seconds)} against a {format_duration(target)} target: "
-                f"met ({format_duration(target - seconds)} to spare)")
-    return (f"{format_duration(seconds)} against a {format_duration(target)} target: "
-            f"missed by {format_duration(seconds - target)}")
+        return (
+            f"{format_duration(seconds)} against a {format_duration(target)} target: "
+            f"met ({format_duration(target - seconds)} to spare)"
+        )
+    return (
+        f"{format_duration(seconds)} against a {format_duration(target)} target: "
+        f"missed by {format_duration(seconds - target)}"
+    )
 
 
 # -- sections ------------------------------------------------------------------
+
 
 def _summary(state: IncidentState, title: str | None) -> str:
     opened = state.opened or rec.IncidentOpened(incident_id="unknown")
@@ -124,7 +136,8 @@ def _summary(state: IncidentState, title: str | None) -> str:
     move = f"{from_tag} → {to_tag}" if from_tag and to_tag else (from_tag or to_tag or "—")
     if title is None:
         title = f"Incident {incident_id}: {label.lower() if choice else 'open'}" + (
-            f" {move}" if from_tag and to_tag else "")
+            f" {move}" if from_tag and to_tag else ""
+        )
     if finished is not None:
         result = finished.outcome or "finished"
     elif started is not None:
@@ -214,11 +227,12 @@ def _timeline_line(r: Record) -> str | None:
         return _cell(f"Step {r.step_id} skipped{optional} by {r.by}: {r.reason}")
     if isinstance(r, rec.ProcedureInterrupted):
         at = f" at step {r.step_id}" if r.step_id else ""
-        return _cell(f"{TITLES.get(r.procedure, r.procedure)} interrupted{at} "
-                     f"after {format_duration(float(r.duration or 0))}; left to be resumed")
+        return _cell(
+            f"{TITLES.get(r.procedure, r.procedure)} interrupted{at} "
+            f"after {format_duration(float(r.duration or 0))}; left to be resumed"
+        )
     if isinstance(r, rec.ProcedureFinished):
-        return _cell(f"{TITLES.get(r.procedure, r.procedure)} {r.outcome} "
-                     f"in {format_duration(float(r.duration or 0))}")
+        return _cell(f"{TITLES.get(r.procedure, r.procedure)} {r.outcome} in {format_duration(float(r.duration or 0))}")
     if isinstance(r, rec.Artifact):
         state = "verified" if r.verified else "NOT verified"
         return _cell(f"Artifact {r.file} ({r.tag}) {state} against the {_source(r.source, r.on)}")
@@ -226,8 +240,10 @@ def _timeline_line(r: Record) -> str | None:
         return _cell(f"Migrations: {_migration_sentence(r)}")
     if isinstance(r, rec.MigrationPlanned):
         undo = ", ".join(r.undo) or "nothing"
-        return _cell(f"Migration plan{' on staging' if r.on == 'staging' else ''}: a rollback to "
-                     f"{r.target_head} would undo {undo}")
+        return _cell(
+            f"Migration plan{' on staging' if r.on == 'staging' else ''}: a rollback to "
+            f"{r.target_head} would undo {undo}"
+        )
     if isinstance(r, rec.Health):
         state = "healthy" if r.ok else "unhealthy"
         where = " on staging" if r.on == "staging" else ""
@@ -245,8 +261,11 @@ def _timeline_line(r: Record) -> str | None:
         return _cell(f"Host re-checked after the link died during step {r.step_id} (outcome unknown): {state}")
     if isinstance(r, rec.LockEvent) and r.action == "taken_over":
         previous = r.previous_console or {}
-        held = (f" from console pid {previous.get('pid')} on {previous.get('machine') or '?'}"
-                if previous.get("pid") else "")
+        held = (
+            f" from console pid {previous.get('pid')} on {previous.get('machine') or '?'}"
+            if previous.get("pid")
+            else ""
+        )
         return _cell(f"Host lock {r.lock_dir} taken over{held} by {r.by}: {r.reason}")
     if isinstance(r, (rec.StepStarted, rec.StepConfirmed)):
         return None
@@ -261,8 +280,9 @@ def _timeline_line(r: Record) -> str | None:
         return _cell(f"Alert silence {r.silence_id} {r.action}{until}" + (f" ({who})" if who else ""))
     if isinstance(r, rec.Note):
         return _cell(f"Note by {r.by or '?'}: {r.text}")
-    fields = ", ".join(f"{k}={v}" for k, v in sorted(record_fields(r).items())
-                       if isinstance(v, (str, int, float, bool)))
+    fields = ", ".join(
+        f"{k}={v}" for k, v in sorted(record_fields(r).items()) if isinstance(v, (str, int, float, bool))
+    )
     label = str(r.kind).replace("_", " ").capitalize()
     if isinstance(r, rec.UnknownRecord):
         label = f"Unknown record {r.kind}"
@@ -304,16 +324,20 @@ def _decision(state: IncidentState) -> str:
         lines.append(f"**Decision:** {chosen} (by {_cell(outcome.by)}).")
         if outcome.overridden:
             lines.append("")
-            lines.append(f"**Overridden:** the decision tree was overridden. Reason: "
-                         f"{_cell(outcome.reason or 'no reason given')}")
+            lines.append(
+                f"**Overridden:** the decision tree was overridden. Reason: "
+                f"{_cell(outcome.reason or 'no reason given')}"
+            )
     elif not steps:
         lines += ["", "_No decision recorded._"]
     marks: dict[str, dict] = {}
     for mark in (r for r in state.records if isinstance(r, rec.MatrixMark)):
         marks.setdefault(mark.condition, {})[mark.column] = mark.marked
     if marks:
-        rows = [[_cell(cond), "✅" if cols.get("rollback") else "⚪", "✅" if cols.get("hotfix") else "⚪"]
-                for cond, cols in marks.items()]
+        rows = [
+            [_cell(cond), "✅" if cols.get("rollback") else "⚪", "✅" if cols.get("hotfix") else "⚪"]
+            for cond, cols in marks.items()
+        ]
         lines += ["", "### Action matrix", "", _table(["Condition", "Rollback", "Hotfix"], rows)]
     return "\n".join(lines)
 
@@ -322,14 +346,23 @@ def _checklist(state: IncidentState) -> str:
     if not state.ticks:
         return "## Checklist\n\n_No checklist items recorded._"
     rows = []
-    for r in state.ticks.values():   # latest state wins, first-seen order kept
+    for r in state.ticks.values():  # latest state wins, first-seen order kept
         note = r.detail
         if r.status == "waived":
             note = f"waived: {r.reason or 'no reason given'}"
         elif r.reason:
             note = f"{note}; {r.reason}" if note else r.reason
-        rows.append([_cell(r.title), _cell(r.group), _cell(r.status), _cell(r.how),
-                     _cell(r.by), _time(r.ts, False), _cell(note)])
+        rows.append(
+            [
+                _cell(r.title),
+                _cell(r.group),
+                _cell(r.status),
+                _cell(r.how),
+                _cell(r.by),
+                _time(r.ts, False),
+                _cell(note),
+            ]
+        )
     return "## Checklist\n\n" + _table(["Item", "Group", "Status", "How", "By", "When", "Detail"], rows)
 
 
@@ -361,21 +394,40 @@ def _commands(state: IncidentState) -> str:
             else:
                 row[5] = _cell(f"failed: {r.reason_label}" + (f" — {r.message}" if r.message else ""))
         elif isinstance(r, rec.StepSkipped):
-            rows.append([str(len(rows) + 1), _cell(r.step_id), "—", "—", "—",
-                         _cell(f"skipped{' (optional)' if r.optional else ''} by {r.by}: {r.reason}"), "—"])
+            rows.append(
+                [
+                    str(len(rows) + 1),
+                    _cell(r.step_id),
+                    "—",
+                    "—",
+                    "—",
+                    _cell(f"skipped{' (optional)' if r.optional else ''} by {r.by}: {r.reason}"),
+                    "—",
+                ]
+            )
     if not rows:
         return "## Commands\n\n_No commands were run._"
     note = "\n\n⚠ marks a destructive step."
-    return ("## Commands\n\n" + _table(["#", "Step", "Command", "Exit", "Duration", "Result", "Output"], rows)
-            + (note if any("⚠" in row[1] for row in rows) else ""))
+    return (
+        "## Commands\n\n"
+        + _table(["#", "Step", "Command", "Exit", "Duration", "Result", "Output"], rows)
+        + (note if any("⚠" in row[1] for row in rows) else "")
+    )
 
 
 def _artifacts(state: IncidentState) -> str:
     if not state.artifacts:
         return "## Artifact hashes\n\n_No artifacts were checked._"
-    rows = [[_cell(a.tag), _code(str(a.file)), _code(str(a.sha256)),
-             "yes" if a.verified else "**NO**", _cell(_source(a.source, a.on))]
-            for a in state.artifacts]
+    rows = [
+        [
+            _cell(a.tag),
+            _code(str(a.file)),
+            _code(str(a.sha256)),
+            "yes" if a.verified else "**NO**",
+            _cell(_source(a.source, a.on)),
+        ]
+        for a in state.artifacts
+    ]
     return "## Artifact hashes\n\n" + _table(["Tag", "File", "sha256", "Verified", "Against"], rows)
 
 
@@ -394,12 +446,14 @@ def _migration(state: IncidentState) -> str:
     decision = state.migration_decision
     if decision is None:
         return "## Migration decision\n\n_No migration decision recorded._"
-    rows = [["Decision", _cell(_migration_sentence(decision))],
-            ["Schema before", _cell(decision.from_head)],
-            ["Target schema", _cell(decision.to_head)],
-            ["Undone", _cell(", ".join(decision.undone or []))],
-            ["Reason", _cell(decision.reason)],
-            ["By", _cell(decision.by)]]
+    rows = [
+        ["Decision", _cell(_migration_sentence(decision))],
+        ["Schema before", _cell(decision.from_head)],
+        ["Target schema", _cell(decision.to_head)],
+        ["Undone", _cell(", ".join(decision.undone or []))],
+        ["Reason", _cell(decision.reason)],
+        ["By", _cell(decision.by)],
+    ]
     return "## Migration decision\n\n" + _table(["", ""], rows)
 
 
@@ -410,9 +464,17 @@ def _health(state: IncidentState) -> str:
         latest[f"{record.check}{where}"] = record
     if not latest:
         return ""
-    rows = [[_cell(c), "healthy" if r.ok else "**unhealthy**", _cell(r.status),
-             _cell(r.version), _cell(r.latency_ms), _time(r.ts, False)]
-            for c, r in latest.items()]
+    rows = [
+        [
+            _cell(c),
+            "healthy" if r.ok else "**unhealthy**",
+            _cell(r.status),
+            _cell(r.version),
+            _cell(r.latency_ms),
+            _time(r.ts, False),
+        ]
+        for c, r in latest.items()
+    ]
     return "## Health (last check)\n\n" + _table(["Check", "State", "HTTP", "Version", "Latency ms", "At"], rows)
 
 
@@ -425,8 +487,10 @@ def _notifications(state: IncidentState) -> str:
             errors[(record.channel, record.event)] = record.error
     if not latest:
         return ""
-    rows = [[_cell(channel), _cell(event), _cell(r.status), _cell(r.attempts), _cell(errors.get((channel, event)))]
-            for (channel, event), r in latest.items()]
+    rows = [
+        [_cell(channel), _cell(event), _cell(r.status), _cell(r.attempts), _cell(errors.get((channel, event)))]
+        for (channel, event), r in latest.items()
+    ]
     return "## Notifications\n\n" + _table(["Channel", "Event", "Status", "Attempts", "Last error"], rows)
 
 
@@ -440,17 +504,31 @@ def _ttr(state: IncidentState) -> str:
     finished = state.finished
     lines = ["## Time to recover", "", text[0].upper() + text[1:] + "."]
     if finished is not None and finished.duration is not None:
-        lines += ["", f"The {TITLES.get(finished.procedure, '').lower() or 'procedure'} itself took "
-                      f"{format_duration(float(finished.duration))}."]
+        lines += [
+            "",
+            f"The {TITLES.get(finished.procedure, '').lower() or 'procedure'} itself took "
+            f"{format_duration(float(finished.duration))}.",
+        ]
     return "\n".join(lines)
 
 
 def _retro(state: IncidentState) -> str:
     retro = state.retro or rec.Retro()
     actions = [a for a in (retro.action_items or []) if str(a).strip()]
-    lines = ["## Retro", "", "### Root cause", "", _paragraph(retro.root_cause),
-             "", "### Detection gaps", "", _paragraph(retro.detection_gaps),
-             "", "### Action items", ""]
+    lines = [
+        "## Retro",
+        "",
+        "### Root cause",
+        "",
+        _paragraph(retro.root_cause),
+        "",
+        "### Detection gaps",
+        "",
+        _paragraph(retro.detection_gaps),
+        "",
+        "### Action items",
+        "",
+    ]
     lines += [f"- [ ] {' '.join(str(a).split())}" for a in actions] or [PLACEHOLDER]
     if retro.by:
         lines += ["", f"_Retro notes by {retro.by}, {_time(retro.ts)}._"]

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Mapping
 
-from console.incident.records import ProcedureStarted
-from console.incident.records import parse_iso
-from console.journal import utc_now
+from console.incident.journal import utc_now
+from console.incident.records import ProcedureStarted, parse_iso
 
 
 def machine_name() -> str:
@@ -29,7 +28,7 @@ def _start_ticks(pid: int) -> int | None:
     except OSError:
         return None
     try:
-        return int(stat[stat.rindex(")") + 2:].split()[19])
+        return int(stat[stat.rindex(")") + 2 :].split()[19])
     except (ValueError, IndexError):
         return None
 
@@ -46,7 +45,7 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True      # it exists, owned by someone else
+        return True  # it exists, owned by someone else
     return True
 
 
@@ -74,7 +73,7 @@ def console_alive(record: ProcedureStarted | Mapping | None) -> bool | None:
         return False
     started = _console_field(record, "pid_started")
     if started is not None and _start_ticks(pid) not in (None, started):
-        return False     # the pid was reused by another process
+        return False  # the pid was reused by another process
     return True
 
 
@@ -98,6 +97,8 @@ def describe_lock(lock_dir: str, info: dict, console: ProcedureStarted | Mapping
     pid = _console_field(console, "pid")
     state = {True: "still running", False: "gone", None: "state unknown from here"}[console_alive(console)]
     taken = f", taken {age(info['since'])} ago" if info.get("since") else ""
-    return (f"lock {lock_dir}: held by {info.get('holder') or 'unknown'} on {where}"
-            f"{f' (console pid {pid}, {state})' if pid else ''} for incident "
-            f"{info.get('incident_id') or 'unknown'}{taken}")
+    return (
+        f"lock {lock_dir}: held by {info.get('holder') or 'unknown'} on {where}"
+        f"{f' (console pid {pid}, {state})' if pid else ''} for incident "
+        f"{info.get('incident_id') or 'unknown'}{taken}"
+    )

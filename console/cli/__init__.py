@@ -1,0 +1,1 @@
+"""The command line: argument parsing, subcommands, output, exit codes and config loading."""

@@ -1,0 +1,1 @@
+"""Deciding: the runbook as data, the decision evidence and the rollback target choice."""

@@ -1,0 +1,1 @@
+"""Watching the host live: health checks and the service log stream."""
