@@ -11,7 +11,8 @@ from _notify_support import (
     ENV_FILE_VALUE,
     SLACK_TOKEN,
     JournalSpy,
-    environ_for,  # noqa: F401
+    environ_for,
+    mock_services,  # noqa: F401  (a pytest fixture, used by name)
     refused_port,
     slack_config,
     statuspage_config,

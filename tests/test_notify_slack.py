@@ -5,7 +5,8 @@ import pytest
 from _notify_support import (
     SLACK_TOKEN,
     environ_for,
-    refused_port,  # noqa: F401
+    mock_services,  # noqa: F401  (a pytest fixture, used by name)
+    refused_port,
     slack_config,
 )
 from console.notify.delivery import DeliveryError
