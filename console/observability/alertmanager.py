@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from console.secrets import Secret
+from console.observability.http_api import ApiClient, ApiError
 
 if TYPE_CHECKING:  # httpx is imported when a request is made: the config and the first paint stay light
     import httpx
@@ -21,12 +21,8 @@ _MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$"
 _SILENCE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
-class AlertmanagerError(Exception):
+class AlertmanagerError(ApiError):
     """Alertmanager could not do it; ``unreachable``: the server (not the request) is the problem."""
-
-    def __init__(self, message: str, *, unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -143,36 +139,11 @@ def silence_payload(
     }
 
 
-class AlertmanagerClient:
+class AlertmanagerClient(ApiClient):
     """``AlertmanagerClient(url, headers)``; ``headers`` values are :class:`Secret`."""
 
-    def __init__(
-        self,
-        url: str,
-        headers: dict[str, Secret] | None = None,
-        *,
-        timeout: float = 5.0,
-        client: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self._headers = dict(headers or {})
-        self.timeout = timeout
-        self._client = client
-
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {name: value.reveal() for name, value in self._headers.items()}
-        import httpx
-
-        client = self._client or httpx.AsyncClient(trust_env=False, follow_redirects=False)
-        try:
-            return await client.request(method, self.url + path, headers=headers, timeout=self.timeout, **kwargs)
-        except httpx.TimeoutException:
-            raise AlertmanagerError(f"Alertmanager did not answer within {self.timeout:g}s", unreachable=True) from None
-        except httpx.HTTPError as exc:
-            raise AlertmanagerError(f"Alertmanager is unreachable ({type(exc).__name__})", unreachable=True) from None
-        finally:
-            if self._client is None:
-                await client.aclose()
+    NAME = "Alertmanager"
+    ERROR = AlertmanagerError
 
     @staticmethod
     def _refused(response: httpx.Response, what: str) -> AlertmanagerError:

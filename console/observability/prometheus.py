@@ -11,17 +11,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from console.secrets import Secret
+from console.observability.http_api import ApiClient, ApiError
 
 
-class PrometheusError(Exception):
+class PrometheusError(ApiError):
     """The query could not be answered; ``unreachable`` tells a dead server from a bad query."""
-
-    def __init__(self, message: str, *, unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -119,34 +113,14 @@ def finite(value: float | None) -> bool:
     return value is not None and not math.isnan(value) and not math.isinf(value)
 
 
-class PrometheusClient:
+class PrometheusClient(ApiClient):
     """``PrometheusClient(url, headers)``; ``headers`` values are :class:`Secret` (resolved references)."""
 
-    def __init__(
-        self,
-        url: str,
-        headers: dict[str, Secret] | None = None,
-        *,
-        timeout: float = 5.0,
-        client: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self._headers = dict(headers or {})
-        self.timeout = timeout
-        self._client = client
+    NAME = "Prometheus"
+    ERROR = PrometheusError
 
     async def _get(self, path: str, params: dict[str, str]) -> Any:
-        headers = {name: value.reveal() for name, value in self._headers.items()}
-        client = self._client or httpx.AsyncClient(trust_env=False, follow_redirects=False)
-        try:
-            response = await client.get(self.url + path, params=params, headers=headers, timeout=self.timeout)
-        except httpx.TimeoutException:
-            raise PrometheusError(f"Prometheus did not answer within {self.timeout:g}s", unreachable=True) from None
-        except httpx.HTTPError as exc:
-            raise PrometheusError(f"Prometheus is unreachable ({type(exc).__name__})", unreachable=True) from None
-        finally:
-            if self._client is None:
-                await client.aclose()
+        response = await self._request("GET", path, params=params)
         if response.status_code in (401, 403):
             raise PrometheusError(f"Prometheus refused the credentials (HTTP {response.status_code})", unreachable=True)
         try:
