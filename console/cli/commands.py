@@ -26,7 +26,13 @@ def positive_minutes(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    def output_flags(p: argparse.ArgumentParser, dry: bool = True, yes: bool = True) -> None:
+    def output_flags(p: argparse.ArgumentParser, dry: bool = True, yes: bool = True, incident: bool = False) -> None:
+        if incident:
+            p.add_argument(
+                "--incident",
+                metavar="ID",
+                help="run it in this open incident (from `incident open`) instead of opening a new one",
+            )
         if yes:
             p.add_argument("--yes", action="store_true", help="confirm destructive steps without asking")
         if dry:
@@ -40,23 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=("before_down", "after_up"),
         help="when to roll migrations back (default from config)",
     )
-    p.add_argument(
-        "--incident",
-        metavar="ID",
-        help="run it in this open incident (from `incident open`) instead of opening a new one",
-    )
-    output_flags(p)
+    output_flags(p, incident=True)
     p.set_defaults(handler=cmd_rollback)
 
     p = sub.add_parser("hotfix", help="deploy a hotfix release HOTFIX_TAG and monitor it (runbook section 4)")
     p.add_argument("--tag", required=True, metavar="TAG", help="the hotfix release tag (captured first)")
     p.add_argument("--monitor-minutes", type=positive_minutes, help="how long to watch health after deploying")
-    p.add_argument(
-        "--incident",
-        metavar="ID",
-        help="run it in this open incident (from `incident open`) instead of opening a new one",
-    )
-    output_flags(p)
+    output_flags(p, incident=True)
     p.set_defaults(handler=cmd_hotfix)
 
     p = sub.add_parser("config-hotfix", help="change env-file keys on the host and recreate only affected services")
