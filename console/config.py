@@ -12,15 +12,19 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
 from console.observability.settings import Observability, parse_observability
 from console.secrets import SecretRef
 from console.validate import is_valid_holder, is_valid_hostname, is_valid_remote_path
 
+if TYPE_CHECKING:
+    from console.fleet_config import Fleet
+
 SECRET_KEYS = {"password", "webhook_url", "api_key", "database_url", "token"}
 COMPOSE_COMMANDS = ("auto", "docker compose", "docker-compose")  # auto: detected on the host, v2 first
+ENGINES = ("compose", "swarm")  # swarm: the target is a swarm manager and the project a stack
 MIGRATION_ORDERS = ("before_down", "after_up")
 SERVICE_COMMAND_MODES = ("run", "exec")
 # The [commands] a stack must state (none has a default: the demo's npm scripts were silently
@@ -59,6 +63,7 @@ class Target:
     # from [capture] compose_files (or compose_file): the bundle puts them in project_dir, every
     # compose command names them all (-f a -f b)
     compose_files: tuple[str, ...] = ("docker-compose.yml",)
+    engine: str = "compose"  # "swarm": project_name is the stack, deployed with docker stack deploy
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,19 @@ class Config:
     statuspage: StatusPage | None = None
     staging: Staging | None = None
     observability: Observability = field(default_factory=Observability)  # [prometheus] [alertmanager] [[metrics]]
+    fleet: Fleet | None = None  # [[hosts]] + [fleet]: target and health are then the first host's
+
+    def on_host(self, name: str) -> Config:
+        """This config aimed at fleet host ``name``: its target and health checks."""
+        if self.fleet is None:
+            raise ValueError("no [[hosts]] are configured")
+        host = self.fleet.host(name)
+        return replace(self, target=host.target, health=host.health)
+
+    @property
+    def host_names(self) -> list[str]:
+        """The fleet's host names, or ``["target"]`` for a single host."""
+        return [h.name for h in self.fleet.hosts] if self.fleet is not None else ["target"]
 
     def on_staging(self) -> Config:
         """This config aimed at the staging target: its host, project and health checks."""
@@ -324,13 +342,16 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
             "prometheus",
             "alertmanager",
             "metrics",
+            "hosts",
+            "fleet",
         },
     )
     operator = r.get(data, "", "operator", str, env.get("USER") or "operator")
     if operator is not None and not is_valid_holder(operator):
         # it is written into the host lock; refuse it now rather than at the first mutating step
         r.problem("operator", "use letters, digits, spaces and _.@+- (it names the holder of the host lock)")
-    target = _target(r, data)
+    has_hosts = "hosts" in data
+    target = _target(r, data, host_required=not has_hosts)
     registry = _registry(r, data)
     services = _services(r, data)
     health = _health(r, data)
@@ -342,6 +363,9 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     slack, statuspage = _notifications(r, data)
     staging = _staging(r, data, target, health)
     observability = parse_observability(r, data)
+    from console.fleet_config import parse_fleet  # it reads [target]-shaped tables with this module's reader
+
+    fleet = parse_fleet(r, data, target, health, commands.migrations) if has_hosts or "fleet" in data else None
     # The host runs the compose files the bundle carries, under the same names.
     from console.release.compose_project import resolve_compose_files
 
@@ -350,6 +374,10 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     target = replace(target, compose_file=files[0], compose_files=files)
     if staging is not None:
         staging = replace(staging, target=replace(staging.target, compose_file=files[0], compose_files=files))
+    if fleet is not None:
+        fleet = fleet.with_compose_files(files)
+        if fleet.hosts:  # single-host code paths see the first host
+            target, health = fleet.hosts[0].target, fleet.hosts[0].health
     if r.problems:
         raise ConfigError(str(source), r.problems)
     return Config(
@@ -368,6 +396,7 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
         statuspage=statuspage,
         staging=staging,
         observability=observability,
+        fleet=fleet,
     )
 
 
@@ -386,17 +415,20 @@ TARGET_KEYS = {
     "keepalive_interval",
     "keepalive_count_max",
     "command_timeout",
+    "engine",
 }
 
 
-def _target(r: _Reader, data: dict) -> Target:
+def _target(r: _Reader, data: dict, host_required: bool = True) -> Target:
     t = r.table(data, "target", TARGET_KEYS)
     if not t:
         return Target(host="")
-    return _target_fields(r, t, "target")
+    return _target_fields(r, t, "target", host_required=host_required)
 
 
-def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None) -> Target:
+def _target_fields(
+    r: _Reader, t: dict, prefix: str, base: Target | None = None, *, host_required: bool = True
+) -> Target:
     """A [target]-shaped table; keys it leaves out come from ``base`` (staging inherits the target's)."""
     if base is not None:
         t = {
@@ -410,6 +442,7 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
                     "keepalive_interval",
                     "keepalive_count_max",
                     "command_timeout",
+                    "engine",
                 )
                 if k not in t
             },
@@ -420,8 +453,8 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
             },
             **t,
         }
-    host = r.get(t, prefix, "host", str)
-    if host is not None and not is_valid_hostname(host):
+    host = r.get(t, prefix, "host", str, ... if host_required else "")
+    if host and not is_valid_hostname(host):
         r.problem(f"{prefix}.host", f"not a valid host name or address: {host!r}")
     port = r.get(t, prefix, "port", int, 22)
     if port is not None and not 1 <= port <= 65535:
@@ -454,6 +487,9 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
     keepalive_count = r.get(t, prefix, "keepalive_count_max", int, Target.keepalive_count_max)
     if keepalive_count is not None and not 1 <= keepalive_count <= 100:
         r.problem(f"{prefix}.keepalive_count_max", "must be between 1 and 100")
+    engine = r.get(t, prefix, "engine", str, "compose")
+    if engine not in ENGINES:
+        r.problem(f"{prefix}.engine", f"must be one of {', '.join(ENGINES)}")
     identity = r.get(t, prefix, "identity_file", str, None)
     known = r.get(t, prefix, "known_hosts", str, None)
     return Target(
@@ -468,6 +504,7 @@ def _target_fields(r: _Reader, t: dict, prefix: str, base: Target | None = None)
         compose_command=compose or "auto",
         artifacts_dir=dirs["artifacts_dir"],
         connect_timeout=timeouts["connect_timeout"] or 10.0,
+        engine=engine if engine in ENGINES else "compose",
         keepalive_interval=timeouts["keepalive_interval"] or Target.keepalive_interval,
         keepalive_count_max=keepalive_count or Target.keepalive_count_max,
         command_timeout=timeouts["command_timeout"] or 600.0,

@@ -17,6 +17,8 @@ FIXTURE = Path(__file__).parent / "fixtures" / "journal_v1_rollback.jsonl"
 
 # One filled-in example of every journaled kind (what today's writers put in them).
 EXAMPLES = [
+    rec.FleetWave("batch", 1, ["web1", "web3"], "failed", "web3 failed at compose_up"),
+    rec.FleetHostState("web3", "failed", "v2", "web3:compose_up", "exited with 1"),
     rec.Handoff("oncall", "laptop-a", "second", "laptop-b", True, "first console died"),
     rec.IncidentOpened("20261129-120000-abcd", "oncall", "deploy@host:22", "mr-dj", "v2", 15),
     rec.Decision("customer_impact", "Customer impact?", True, "oncall"),
@@ -150,16 +152,23 @@ def test_an_unknown_kind_is_kept_written_back_and_shown(tmp_path):
     with open(journal.path, "a") as handle:
         handle.write(
             json.dumps(
-                {"v": 3, "seq": 2, "ts": "2026-11-29T12:00:00Z", "type": "fleet_wave", "wave": 2, "hosts": ["a", "b"]}
+                {
+                    "v": 3,
+                    "seq": 2,
+                    "ts": "2026-11-29T12:00:00Z",
+                    "type": "canary_promotion",
+                    "wave": 2,
+                    "hosts": ["a", "b"],
+                }
             )
             + "\n"
         )
     records = Journal(tmp_path).records()
     unknown = records[-1]
-    assert isinstance(unknown, UnknownRecord) and unknown.kind == "fleet_wave"
-    assert unknown.to_line()["type"] == "fleet_wave" and unknown.to_line()["wave"] == 2
+    assert isinstance(unknown, UnknownRecord) and unknown.kind == "canary_promotion"
+    assert unknown.to_line()["type"] == "canary_promotion" and unknown.to_line()["wave"] == 2
     assert Journal(tmp_path).state.unknown == [unknown]
-    assert "Unknown record fleet_wave: wave=2" in render_report(Journal(tmp_path).state)
+    assert "Unknown record canary_promotion: wave=2" in render_report(Journal(tmp_path).state)
 
 
 def test_version_1_lines_read_into_the_same_classes():

@@ -403,6 +403,30 @@ class HostRecheck(Record):
 
 
 @dataclass(frozen=True)
+class FleetWave(Record):
+    """One wave of a fleet rollout: preflight, lock, canary, the health gate, or a batch."""
+
+    KIND: ClassVar[str] = "fleet_wave"
+    wave: str = ""  # preflight | lock | canary | gate | batch
+    index: int = 0
+    hosts: list = field(default_factory=list)
+    status: str = ""  # started | passed | failed | stopped
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class FleetHostState(Record):
+    """Where one fleet host stands; journaled whenever that changes."""
+
+    KIND: ClassVar[str] = "fleet_host"
+    host: str = ""
+    state: str = ""  # untouched | preflight_ok | running | done | failed | not_started
+    release: str | None = None  # what it runs now, when known
+    step_id: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class Retro(Record):
     KIND: ClassVar[str] = "retro"
     root_cause: str = ""

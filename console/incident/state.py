@@ -16,6 +16,8 @@ from console.incident.records import (
     ChecklistMark,
     Decision,
     DecisionRetracted,
+    FleetHostState,
+    FleetWave,
     Handoff,
     Health,
     IncidentOpened,
@@ -93,6 +95,8 @@ class IncidentState:
     metrics_checks: dict[tuple[str, str], MetricsCheck] = field(default_factory=dict)  # (phase, name): latest
     silences: list[AlertSilence] = field(default_factory=list)
     handoffs: list[Handoff] = field(default_factory=list)
+    fleet_hosts: dict[str, FleetHostState] = field(default_factory=dict)  # host -> latest state
+    fleet_waves: list[FleetWave] = field(default_factory=list)
     unknown: list[UnknownRecord] = field(default_factory=list)
     _running_own: bool = False
 
@@ -264,6 +268,8 @@ def _add(name: str):
 
 _FOLDS = {
     Handoff: lambda state, r: state.handoffs.append(r),
+    FleetHostState: lambda state, r: state.fleet_hosts.__setitem__(r.host, r),
+    FleetWave: _add("fleet_waves"),
     IncidentOpened: IncidentState._opened,
     Decision: IncidentState._answer,
     DecisionRetracted: IncidentState._retracted,
