@@ -284,7 +284,7 @@ class ProcedureScreen(Screen[str]):
             )
             return "interrupted"
 
-    async def _take_over_lock(self, transport: Transport, journal: Journal) -> None:
+    async def _take_over_lock(self, transport: Transport, journal: Journal, aimed: Config | None = None) -> None:
         """The lock a dead console left (as the CLI's resume): shown with its holder, machine and
         age in a dialog that asks for the reason; cancelled, the resume does not go on."""
         from console.engine.takeover import take_over_lock_for_resume
@@ -303,7 +303,7 @@ class ProcedureScreen(Screen[str]):
             )
             return reason or ""
 
-        await take_over_lock_for_resume(self.config, transport, journal, None, ask, said.append)
+        await take_over_lock_for_resume(aimed or self.config, transport, journal, None, ask, said.append)
 
     def _engine_listener(self, event: Event) -> None:
         if isinstance(event, StepOutput):

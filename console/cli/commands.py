@@ -155,11 +155,12 @@ async def _execute(
     dry_run = getattr(args, "dry_run", False)
     session = IncidentSession(config, journal)
 
-    async def take_over(transport, resumed) -> None:
-        """The lock a dead console left: shown, taken over with --take-over-lock's (or a typed) reason."""
+    async def take_over(transport, resumed, aimed=None) -> None:
+        """The lock a dead console left: shown, taken over with --take-over-lock's (or a typed) reason.
+        ``aimed``: the config aimed at the host whose lock it is (a fleet host)."""
         decider = CLIDecider(False)
         await take_over_lock_for_resume(
-            config,
+            aimed or config,
             transport,
             resumed,
             getattr(args, "take_over_lock", None),

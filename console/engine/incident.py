@@ -7,7 +7,7 @@ so a rollback started in one can be resumed in the other.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -15,6 +15,7 @@ from console.commands.compose import ComposeCommands
 from console.config import Config
 from console.engine.context import StepContext
 from console.engine.events import Event, Notice
+from console.engine.fleet_procedure import for_fleet, schema_step_id
 from console.engine.lock import RemoteLock
 from console.engine.migrations import PLAN_KEY
 from console.engine.procedure import Procedure
@@ -77,6 +78,9 @@ class IncidentRun:
     assume_yes: bool = False
     dry_run: bool = False
 
+    fleet_transports: dict[str, Transport] = field(default_factory=dict)  # a fleet: every host's link
+    take_over: Callable[[StepContext], Awaitable[None]] | None = None  # a fleet resume: per host, before its lock
+
     def engine(self, procedure: Procedure, done_steps: set[str] | None = None) -> StepEngine:
         context = StepContext(
             self.config,
@@ -85,7 +89,10 @@ class IncidentRun:
             dry_run=self.dry_run,
             operator=self.config.operator,
             staging_transport=make_staging_transport(self.config, procedure),
+            fleet_transports=dict(self.fleet_transports),
         )
+        if procedure.options.get("fleet"):
+            return self._fleet_engine(procedure, context, done_steps)
         lock = None
         if not self.dry_run and self.journal is not None:
             lock = RemoteLock(
@@ -99,6 +106,28 @@ class IncidentRun:
             lock=lock,
             done_steps=done_steps,
             listeners=self.listeners,
+        )
+        if self.journal is not None:
+            journal = self.journal
+
+            async def recheck(step) -> None:
+                ctx = context.on(step.host)
+                await recheck_host(ctx.config, ctx.transport, journal, engine.emit, step_id=step.id)
+
+            engine.recheck = recheck
+        return engine
+
+    def _fleet_engine(self, procedure: Procedure, context: StepContext, done_steps: set[str] | None) -> StepEngine:
+        from console.engine.fleet import FleetEngine
+
+        engine = FleetEngine(
+            procedure,
+            context,
+            self.decider,
+            assume_yes=self.assume_yes,
+            done_steps=done_steps,
+            listeners=self.listeners,
+            take_over=self.take_over,
         )
         if self.journal is not None:
             journal = self.journal
@@ -163,7 +192,8 @@ class IncidentRun:
         a migration step skipped before the resume must not read as rolled back)."""
         assert self.journal is not None
         state = self.journal.state
-        outcome = state.settled_steps().get("migrate_rollback")
+        outcome = state.settled_steps().get(schema_step_id(procedure, "migrate_rollback"))
+        check_id = schema_step_id(procedure, "migration_check")
         if outcome is None:
             return None
         # The plan the step acted on: the latest one journaled before it settled.
@@ -175,7 +205,7 @@ class IncidentRun:
                 (
                     r
                     for r in reversed(state.records)
-                    if isinstance(r, StepFinished) and r.step_id == "migration_check" and r.seq < outcome.seq
+                    if isinstance(r, StepFinished) and r.step_id == check_id and r.seq < outcome.seq
                 ),
                 None,
             )
@@ -226,13 +256,14 @@ def build_rollback(
                 "the host runs no release the release log captured (see incident-console status); give --to TAG"
             )
     target = choose_target(log, deployed, to_tag)
-    return rollback_procedure(config, log, deployed, target, migration_order=migration_order)
+    return for_fleet(config, lambda c: rollback_procedure(c, log, deployed, target, migration_order=migration_order))
 
 
 def build_verify(config: Config, expected_version: str | None) -> Procedure:
     if expected_version is None:
         expected_version = ReleaseLog.load(config.paths.release_log).deployed
-    return verify_procedure(config, expected_version)
+    version = expected_version
+    return for_fleet(config, lambda c: verify_procedure(c, version))
 
 
 def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[str]]:
@@ -249,13 +280,17 @@ def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[
     if name == "rollback":
         if started.to_tag is None:
             raise ValueError(f"incident {journal.incident_id}'s rollback has no target tag in its journal")
-        procedure = rollback_procedure(
-            config, log, started.from_tag, started.to_tag, migration_order=options.get("migration_order")
+        to_tag = started.to_tag
+        procedure = for_fleet(
+            config,
+            lambda c: rollback_procedure(
+                c, log, started.from_tag, to_tag, migration_order=options.get("migration_order")
+            ),
         )
     else:
         from console.engine.hotfix import rebuild_hotfix
 
-        procedure = rebuild_hotfix(config, log, name, started, options)
+        procedure = for_fleet(config, lambda c: rebuild_hotfix(c, log, name, started, options))
     # Every step that finished or was skipped in any run of this procedure counts as done,
     # except the read-only checks (artifacts, bundle listing, schema comparison) and verification,
     # which are always re-run after a resume: the host may have changed while the console was away.
