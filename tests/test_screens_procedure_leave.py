@@ -60,7 +60,9 @@ def make_recording_app(tmp_path):
 
 async def open_procedure(app, pilot, journal, procedure: Procedure) -> ProcedureScreen:
     app.set_incident(journal)
-    app.open_procedure(procedure, None)
+    # the worker connects and builds the screen: wait for it to end, not for a fixed deadline
+    # (a loaded CI machine once took more than 5 s)
+    await asyncio.wait_for(app.open_procedure(procedure, None).wait(), timeout=120)
     await wait_for(pilot, lambda: isinstance(app.screen, ProcedureScreen), what="the procedure screen")
     return app.screen
 
