@@ -90,7 +90,8 @@ def parse_fleet(r: _Reader, data: dict, target: Target, health: list[HealthCheck
             "hosts", "a fleet needs at least one [[hosts]] table" if items is None else "must be [[hosts]] tables"
         )
         return None
-    base = data.get("target") if isinstance(data.get("target"), dict) else {}
+    found = data.get("target")
+    base: dict = found if isinstance(found, dict) else {}
     hosts: list[FleetHost] = []
     for i, item in enumerate(items):
         prefix = f"hosts[{i}]"

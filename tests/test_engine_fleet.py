@@ -14,7 +14,7 @@ from console.engine.fleet_procedure import fleet_procedure
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.runner import Choice
 from console.incident.journal import Journal
-from console.incident.records import FleetHostState, FleetWave, LockEvent, StepSkipped
+from console.incident.records import FleetWave, LockEvent, StepSkipped
 from console.transport.base import CommandResult
 from tests._screens_support import ROOT, write_release_log
 

@@ -198,9 +198,7 @@ class FleetEngine(StepEngine):
         self._wave("lock", 0, sorted(hosts), "started")
         for host in sorted(hosts):
             ctx = self.ctx.on(host)
-            lock = RemoteLock(
-                ctx.transport, ctx.config.target.project_dir, self.ctx.operator, self._incident_id()
-            )
+            lock = RemoteLock(ctx.transport, ctx.config.target.project_dir, self.ctx.operator, self._incident_id())
             try:
                 if self.take_over is not None:
                     await self.take_over(ctx)  # a resume: the lock a dead console of this incident left
@@ -234,9 +232,7 @@ class FleetEngine(StepEngine):
                 await lock.release()
                 self._record(LockEvent("released", lock.lock_dir, host=host), emit=False)
             except Exception as exc:  # the host may be unreachable; say what is left behind
-                self._record(
-                    LockEvent("release_failed", lock.lock_dir, error=str(exc), host=host), emit=False
-                )
+                self._record(LockEvent("release_failed", lock.lock_dir, error=str(exc), host=host), emit=False)
                 self.emit(
                     Notice(
                         f"could not release the lock on {host} ({lock.lock_dir}): {exc}; "

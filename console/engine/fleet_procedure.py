@@ -61,8 +61,12 @@ def for_host(step: Step, host: str, migrations_host: str | None) -> Step:
     aimed = replace(step, id=host_step_id(host, step.id), host=host)
     if step.id in SCHEMA_STEPS and host != migrations_host:
         where = f"on {migrations_host}" if migrations_host else "nowhere: no host has the migrations role"
-        aimed = replace(aimed, when=lambda ctx, where=where: f"the database is shared: migrations run once, {where}")
+        aimed = replace(aimed, when=_elsewhere(where))
     return aimed
+
+
+def _elsewhere(where: str) -> Callable[[object], str]:
+    return lambda ctx: f"the database is shared: migrations run once, {where}"
 
 
 def schema_step_id(procedure: Procedure, base: str) -> str:

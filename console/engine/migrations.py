@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 
 from console.commands.compose import ComposeCommands, Via
-from console.engine.fleet_ids import host_step_id
 from console.engine.context import StepContext
+from console.engine.fleet_ids import host_step_id
 from console.engine.procedure import ActionResult
 from console.incident.records import MigrationPlanned, Note
 from console.safetext import plain_text

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
@@ -23,6 +22,7 @@ from console.engine.events import Event
 from console.engine.incident import IncidentRun, open_new_incident, recheck_host
 from console.engine.procedure import Procedure
 from console.engine.runner import Decider
+from console.failures import TransportError
 from console.incident import host_mirror
 from console.incident.journal import Journal, open_incident, utc_now
 from console.incident.records import (
@@ -37,7 +37,6 @@ from console.incident.records import (
 )
 from console.incident.state import IncidentState
 from console.notify import messages
-from console.failures import TransportError
 from console.notify.notifier import Notifier
 from console.transport.base import Transport
 
