@@ -66,6 +66,14 @@ class FleetEngine(StepEngine):
         self.release_of: dict[str, str | None] = {}
 
     # -- the rollout ----------------------------------------------------------------------------
+    async def run(self) -> str:
+        """A resume first looks at every host and decides about each lock a dead console of this
+        incident left (raising TakeOverRefused before anything is journaled as started)."""
+        if self.take_over is not None and not self.ctx.dry_run:
+            for host in sorted(h for wave in self.waves for h in wave):
+                await self.take_over(self.ctx.on(host))
+        return await super().run()
+
     async def _run_steps(self) -> str:
         proc = self.procedure
         hosts = [h for wave in self.waves for h in wave]
@@ -200,9 +208,7 @@ class FleetEngine(StepEngine):
             ctx = self.ctx.on(host)
             lock = RemoteLock(ctx.transport, ctx.config.target.project_dir, self.ctx.operator, self._incident_id())
             try:
-                if self.take_over is not None:
-                    await self.take_over(ctx)  # a resume: the lock a dead console of this incident left
-                await lock.acquire()
+                await lock.acquire()  # our own lock (a resume, taken over above) is ours again
             except LockHeld as held:
                 self._record(LockEvent("refused", lock.lock_dir, holder=held.info, host=host), emit=False)
                 return await self._lock_refused(host, f"{host}: {held}")
