@@ -75,6 +75,8 @@ def test_the_canary_defaults_to_a_host_that_does_not_run_migrations_which_go_las
     assert fleet.waves() == [["web2"], ["web3", "web1"]]
     fleet = load_config(fleet_config(tmp_path, "\n[fleet]\ncanary = 'web3'\nbatch_size = 1\n")).fleet
     assert fleet.waves() == [["web3"], ["web2"], ["web1"]]
+    fleet = load_config(fleet_config(tmp_path, "\n[fleet]\ncanary = 'none'\nbatch_size = 3\n")).fleet
+    assert fleet.canary is None and fleet.waves() == [["web2", "web3", "web1"]]
 
 
 def test_single_target_configs_have_no_fleet():

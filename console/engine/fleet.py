@@ -107,8 +107,9 @@ class FleetEngine(StepEngine):
         if staging and not await self._run_host("staging", staging):
             self._summary(stopped_before=hosts)
             return "failed"
+        has_canary = bool((self.procedure.options.get("fleet") or {}).get("canary"))
         for index, wave in enumerate(self.waves):
-            kind = "canary" if index == 0 else "batch"
+            kind = "canary" if index == 0 and has_canary else "batch"
             todo = {h: [s for s in self.by_host[h] if s not in preflight[h]] for h in wave}
             if not self.assume_yes and any(self._changes_left(steps) for steps in todo.values()):
                 await self._confirm_wave(kind, index, wave, todo)
@@ -132,7 +133,7 @@ class FleetEngine(StepEngine):
                 self._summary(stopped_before=later)
                 return "failed"
             self._wave(kind, index, wave, "passed")
-            if index == 0 and later and not await self._gate(wave[0]):
+            if kind == "canary" and later and not await self._gate(wave[0]):
                 self._summary(stopped_before=later)
                 return "failed"
         self._summary()
@@ -188,7 +189,7 @@ class FleetEngine(StepEngine):
         first = next(s for steps in todo.values() for s in steps)
         changes = sorted({s.title for steps in todo.values() for s in steps if s.destructive})
         prompt = (
-            f"{'Canary' if kind == 'canary' else f'Batch {index}'}: {self.procedure.name} on {names} "
+            f"{'Canary' if kind == 'canary' else 'Batch'}: {self.procedure.name} on {names} "
             f"({self.procedure.from_tag or '?'} -> {self.procedure.to_tag}).\n  "
             + "\n  ".join(changes or ["no destructive step left"])
         )
