@@ -110,7 +110,7 @@ def check_config(path: str) -> int:
         fleet = config.fleet
         hosts = ", ".join(f"{h.name} {h.target.user}@{h.target.host}:{h.target.port}" for h in fleet.hosts)
         print(
-            f"{path}: OK (fleet of {len(fleet.hosts)}: {hosts}; canary {fleet.canary or "none"}, batches of "
+            f"{path}: OK (fleet of {len(fleet.hosts)}: {hosts}; canary {fleet.canary or 'none'}, batches of "
             f"{fleet.batch_size}, migrations on {fleet.migrations_host or 'no host'}; {len(config.services)} services)"
         )
         return EXIT_OK
