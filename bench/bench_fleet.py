@@ -1,0 +1,118 @@
+"""Benchmark: a fleet rollback of the sandbox's three hosts against one host's rollback, same run.
+
+Run inside the sandbox lock, from the worktree root (each run resets the sandbox to v2 with
+``sandbox/ctl reset``):
+
+    /work/sbx .venv/bin/python bench/bench_fleet.py [--rounds 3] [--json FILE]
+
+Three ways, taking turns in every round (the order rotates from round to round), each
+``python -m console --config C rollback --to v1 --yes --json`` timed from process start to exit:
+
+- single: the single host (``sandbox/.state/console.toml``): the baseline;
+- fleet: the three hosts (``sandbox/.state/fleet.toml``) as configured for production use: the
+  canary alone, then a batch of two (the migrations host in it), with the health-gated pause
+  set to 0 s (the pause is waiting by design; it adds exactly its length);
+- fleet-parallel: the same three hosts with ``canary = "none"`` and ``batch_size = 3``: one wave.
+
+The target (issue 15/14): fleet-parallel <= 1.3x single. A canary wave makes two waves in
+sequence, so ``fleet`` is expected near 2x the host work plus one shared preflight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import tomli_w
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / "sandbox" / ".state"
+
+
+def ctl(*args: str) -> None:
+    subprocess.run([str(ROOT / "sandbox" / "ctl"), *args], check=True, capture_output=True, timeout=900)
+
+
+def env() -> dict[str, str]:
+    import os
+
+    values = dict(os.environ)
+    for line in (STATE / "env.sh").read_text().splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, value = line[len("export ") :].split("=", 1)
+            values[key] = value.strip("'\"")
+    return values
+
+
+def config_copy(source: Path, into: Path, **fleet) -> Path:
+    """The config with its own state dir and release log copy (a run never sees another's incidents)."""
+    data = tomllib.loads(source.read_text())
+    log = into / "releases.toml"
+    log.write_bytes(Path(data["paths"]["release_log"]).read_bytes())
+    data["paths"].update(state_dir=str(into / "state"), release_log=str(log), host_state=False)
+    if fleet:
+        data.setdefault("fleet", {}).update(fleet)
+    path = into / "config.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def timed_rollback(config: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "console", "--config", str(config), "rollback", "--to", "v1", "--yes", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env(),
+        timeout=900,
+    )
+    took = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"rollback with {config} failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    return took
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (each runs every way once)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
+    args = parser.parse_args()
+    ways = {
+        "single": lambda d: config_copy(STATE / "console.toml", d),
+        "fleet": lambda d: config_copy(STATE / "fleet.toml", d, canary_pause_seconds=0),
+        "fleet-parallel": lambda d: config_copy(STATE / "fleet.toml", d, canary="none", batch_size=3),
+    }
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    names = list(ways)
+    for round_no in range(args.rounds):
+        order = names[round_no % len(names) :] + names[: round_no % len(names)]
+        for name in order:
+            ctl("reset")
+            with TemporaryDirectory() as tmp:
+                took = timed_rollback(ways[name](Path(tmp)))
+            times[name].append(took)
+            print(f"round {round_no + 1}: {name:15s} {took:6.2f} s", flush=True)
+    ctl("reset")
+    base = statistics.median(times["single"])
+    print("\nmedian (s) and ratio to one host's rollback measured in the same run:")
+    figures = {}
+    for name, values in times.items():
+        median = statistics.median(values)
+        figures[name] = {"median_s": round(median, 3), "ratio": round(median / base, 3), "runs": values}
+        print(f"  {name:15s} {median:6.2f} s  {median / base:5.2f}x")
+    print("target: fleet-parallel <= 1.30x single")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
