@@ -63,8 +63,15 @@ async def open_procedure(app, pilot, journal, procedure: Procedure) -> Procedure
     # the worker connects and builds the screen: wait for it to end, not for a fixed deadline
     # (a loaded CI machine once took more than 5 s)
     await asyncio.wait_for(app.open_procedure(procedure, None).wait(), timeout=120)
-    await wait_for(pilot, lambda: isinstance(app.screen, ProcedureScreen), what="the procedure screen")
-    return app.screen
+
+    def pushed() -> ProcedureScreen | None:  # a confirmation may already be on top of it
+        return next((s for s in app.screen_stack if isinstance(s, ProcedureScreen) and s.is_mounted), None)
+
+    await wait_for(pilot, lambda: pushed() is not None, what="the procedure screen")
+    await pilot.pause()  # its on_mount ran: the panes are there
+    screen = pushed()
+    assert screen is not None
+    return screen
 
 
 @pytest.mark.asyncio

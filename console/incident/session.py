@@ -110,7 +110,7 @@ class IncidentSession:
             await self._transport.connect()
             self._connected = True
             await ask_host_compose(self._transport, self.config)
-        if self.config.fleet is not None and self._fleet is None:
+        if getattr(self.config, "fleet", None) is not None and self._fleet is None:
             links = self._fleet_links(self._transport)
             try:
                 await asyncio.gather(
