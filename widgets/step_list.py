@@ -7,6 +7,7 @@ show the selected step's exact command and output without asking the engine.
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -16,6 +17,9 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from console.engine.fleet_ids import split_step_id
+
+HOST_PALETTE = ("cyan", "magenta", "green", "yellow", "bright_blue", "orange1")
 OUTPUT_KEEP_LINES = 2000  # per step, on screen; the journal's side file keeps the full output
 
 # state -> (mark, label, style); labels are the words the operator reads.
@@ -28,6 +32,11 @@ STATES = {
     "would_run": ("○", "would run", "magenta"),
     "confirm": ("?", "waiting for confirmation", "bold reverse yellow"),
 }
+
+
+def host_colour(host: str) -> str:
+    """A host keeps its colour (crc32, not hash(), which changes per run)."""
+    return HOST_PALETTE[zlib.crc32(host.encode()) % len(HOST_PALETTE)]
 
 
 @dataclass
@@ -147,6 +156,10 @@ class StepList(OptionList):
         mark, label, style = STATES.get(record.state, ("?", record.state, ""))
         text = Text()
         text.append(f"{mark} ", style)
+        host, _ = split_step_id(record.id)
+        if host is not None:
+            # A fleet runs the same ~19 steps on every host: the host first, so a glance tells them apart.
+            text.append(f"{host} ", f"bold {host_colour(host)}")
         text.append(record.title)
         if record.destructive:
             text.append(" ⚠", "yellow")
