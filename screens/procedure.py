@@ -576,9 +576,7 @@ class ProcedureScreen(Screen[str]):
 
     @work(exclusive=True, group="procedure-health", exit_on_error=False)
     async def poll_health(self) -> None:
-        self._poller = HealthPoller(
-            self._health_checks(), self._health_results, expected_version=self.procedure.to_tag
-        )
+        self._poller = HealthPoller(self._health_checks(), self._health_results, expected_version=self.procedure.to_tag)
         await self._poller.run()
 
     def _health_checks(self) -> list:

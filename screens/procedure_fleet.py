@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 from console.commands.compose import ComposeCommands
 from console.config import Config, HealthCheck
-from console.live.fleet_health import fleet_health_checks
+from console.live.fleet_health import fleet_health_checks, polled_checks
 from console.live.health import HealthResult
 from console.live.logfollow import FollowRestart, follow_logs
 from console.transport.base import Transport
@@ -44,7 +44,7 @@ class FleetWatch:
         return HostTable([(h.name, h.roles) for h in self.fleet.hosts], id=id)
 
     def health_checks(self) -> list[HealthCheck]:
-        return [c.check for c in self.checks.values()]
+        return polled_checks(self.config)
 
     def transport(self, host: str) -> Transport:
         if host in self._given:

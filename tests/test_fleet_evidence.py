@@ -90,9 +90,7 @@ def test_some_hosts_healthy_some_not_is_evidence(tmp_path):
         config, links, log = fleet(tmp_path, {h: "v2" for h in HOSTS}, urls)
         evidence = asyncio.run(gather_fleet_evidence(config, log, links))
     assert [evidence.host(h).healthy for h in HOSTS] == [True, True, False]
-    assert evidence.disagreements == [
-        "web3 (backend: HTTP 503, expected 200) is unhealthy, web1/web2 are healthy"
-    ]
+    assert evidence.disagreements == ["web3 (backend: HTTP 503, expected 200) is unhealthy, web1/web2 are healthy"]
     data = evidence.to_dict()
     assert data["hosts"]["web3"]["healthy"] is False and data["hosts"]["web1"]["release"] == "v2"
 
@@ -105,7 +103,7 @@ def test_the_decide_screens_evidence_carries_the_fleet_and_says_the_disagreement
     lines = describe(evidence)
     assert "hosts disagree: web1 runs v2, web2/web3 run v1 (a half-rolled fleet)" in lines
     assert lines.index("hosts disagree: web1 runs v2, web2/web3 run v1 (a half-rolled fleet)") == 1
-    assert "host web2: runs v1; health not checked" in lines or any(l.startswith("host web2: runs v1") for l in lines)
+    assert "host web2: runs v1; health not checked" in lines
 
 
 def test_disagreement_words_for_unknown_builds_and_single_hosts():

@@ -18,8 +18,16 @@ def line(type_: str, second: int, **fields) -> dict:
 def half_rolled() -> list[dict]:
     """Canary web2 rolled back to v1; the batch (web3, web1) stopped at web3's failure."""
     return [
-        line("incident_opened", 0, incident_id="i-f", operator="oncall", target="fleet", project="mr-dj",
-             deployed="v2", ttr_target_minutes=15),
+        line(
+            "incident_opened",
+            0,
+            incident_id="i-f",
+            operator="oncall",
+            target="fleet",
+            project="mr-dj",
+            deployed="v2",
+            ttr_target_minutes=15,
+        ),
         line("procedure_started", 1, procedure="rollback", incident_id="i-f", from_tag="v2", to_tag="v1", steps=[]),
         line("fleet_wave", 1, wave="preflight", index=0, hosts=["web1", "web2", "web3"], status="passed", message=""),
         line("fleet_host", 1, host="web1", state="preflight_ok", release="v2"),
@@ -38,18 +46,41 @@ def half_rolled() -> list[dict]:
         line("fleet_wave", 11, wave="canary", index=0, hosts=["web2"], status="passed", message=""),
         line("fleet_wave", 12, wave="gate", index=0, hosts=["web2"], status="passed", message="healthy for 30 s"),
         line("fleet_wave", 13, wave="batch", index=1, hosts=["web3", "web1"], status="started", message=""),
-        line("artifact", 13, tag="v1", file="v1-compose.tar.gz", sha256="a" * 64, verified=True, source="host",
-             on="web3"),
+        line(
+            "artifact", 13, tag="v1", file="v1-compose.tar.gz", sha256="a" * 64, verified=True, source="host", on="web3"
+        ),
         line("step_started", 14, step_id="web3:compose_down", title="Stop", command="docker compose down", host="web3"),
-        line("step_failed", 15, step_id="web3:compose_down", reason="non_zero_exit", message="exit 1", exit_code=1,
-             duration=1.0),
-        line("fleet_host", 15, host="web3", state="failed", release="v2", step_id="web3:compose_down",
-             message="compose down failed"),
+        line(
+            "step_failed",
+            15,
+            step_id="web3:compose_down",
+            reason="non_zero_exit",
+            message="exit 1",
+            exit_code=1,
+            duration=1.0,
+        ),
+        line(
+            "fleet_host",
+            15,
+            host="web3",
+            state="failed",
+            release="v2",
+            step_id="web3:compose_down",
+            message="compose down failed",
+        ),
         line("fleet_host", 15, host="web1", state="not_started", release="v2"),
-        line("fleet_wave", 15, wave="batch", index=1, hosts=["web3", "web1"], status="failed",
-             message="web3 failed; web1 left as it was"),
-        line("procedure_finished", 16, procedure="rollback", outcome="failed", duration=15.0, from_tag="v2",
-             to_tag="v1"),
+        line(
+            "fleet_wave",
+            15,
+            wave="batch",
+            index=1,
+            hosts=["web3", "web1"],
+            status="failed",
+            message="web3 failed; web1 left as it was",
+        ),
+        line(
+            "procedure_finished", 16, procedure="rollback", outcome="failed", duration=15.0, from_tag="v2", to_tag="v1"
+        ),
     ]
 
 

@@ -11,7 +11,7 @@ import pytest
 from _fleet_support import HOSTS, make_fleet_config
 from _http_support import JSONServer
 from _screens_support import HostStandIn, fixed_clock, wait_for
-from console.engine.procedure import Procedure, Step
+from console.engine.procedure import Procedure
 from console.incident.records import (
     FleetHostState,
     Health,
@@ -179,3 +179,20 @@ async def test_a_single_host_procedure_screen_has_no_host_table_nor_host_key(tmp
         assert not screen.query(HostTable) and screen.fleet is None
         assert not screen.check_action("cycle_log_host", ())
         assert "Log host" not in [d for _, d in active_keys(app, screen)]
+
+
+@pytest.mark.asyncio
+async def test_home_polls_every_hosts_health_so_a_half_rolled_fleet_shows_two_versions(tmp_path):
+    from screens.home import HomeScreen
+
+    with JSONServer() as server:
+        urls = {"web1": server.answer("/web1", 200, {"status": "ok", "version": "v1"})}
+        urls |= {h: server.answer(f"/{h}", 200, {"status": "ok", "version": "v2"}) for h in ("web2", "web3")}
+        app = make_app(make_fleet_config(tmp_path, urls), transport=HostStandIn(), clock=fixed_clock)
+        async with app.run_test(size=(100, 30)) as pilot:
+            assert isinstance(app.screen, HomeScreen)
+            pane = app.screen.query_one(HealthPane)
+            await wait_for(pilot, lambda: len(pane.results) == 3, what="every host's checks")
+            assert sorted(pane.results) == ["web1/backend", "web2/backend", "web3/backend"]
+            facts = lambda: str(app.screen.query_one("#home-facts").render())  # noqa: E731
+            await wait_for(pilot, lambda: "Host reports:           v1, v2" in facts(), what="both versions")

@@ -188,7 +188,9 @@ class HostTable(Widget):
         for row in self.rows.values():
             state_style = style(f"host-table--{STATE_KIND.get(row.state, 'pending')}")
             healthy = row.healthy
-            health_style = style("host-table--pending" if healthy is None else f"host-table--{'ok' if healthy else 'fail'}")
+            health_style = style(
+                "host-table--pending" if healthy is None else f"host-table--{'ok' if healthy else 'fail'}"
+            )
             cells = row.cells()
             failed_step = style("host-table--fail") if row.step_state == "failed" else None
             styles = [None, None, state_style, None, health_style, failed_step]

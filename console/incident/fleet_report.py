@@ -142,10 +142,11 @@ def host_timeline(state: IncidentState, host: str, with_date: bool = False) -> s
             rows.append(row)
             running[r.step_id] = row
         elif isinstance(r, (rec.StepFinished, rec.StepFailed)):
-            row = running.pop(r.step_id, None)
-            if row is None:
-                row = [_time(r.ts, with_date), _cell(split_step_id(r.step_id)[1]), "", "—"]
-                rows.append(row)
+            started = running.pop(r.step_id, None)
+            if started is None:
+                started = [_time(r.ts, with_date), _cell(split_step_id(r.step_id)[1]), "", "—"]
+                rows.append(started)
+            row = started
             row[3] = f"{float(r.duration or 0):.1f} s"
             if isinstance(r, rec.StepFinished):
                 row[2] = _cell(f"done (exit {r.exit_code})" + (f": {r.summary}" if r.summary else ""))
@@ -153,7 +154,12 @@ def host_timeline(state: IncidentState, host: str, with_date: bool = False) -> s
                 row[2] = _cell(f"failed: {r.reason_label}" + (f" — {r.message}" if r.message else ""))
         elif isinstance(r, rec.StepSkipped):
             rows.append(
-                [_time(r.ts, with_date), _cell(split_step_id(r.step_id)[1]), _cell(f"skipped by {r.by}: {r.reason}"), "—"]
+                [
+                    _time(r.ts, with_date),
+                    _cell(split_step_id(r.step_id)[1]),
+                    _cell(f"skipped by {r.by}: {r.reason}"),
+                    "—",
+                ]
             )
     if not rows:
         return "_Nothing recorded for this host._"

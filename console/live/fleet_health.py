@@ -31,3 +31,10 @@ def fleet_health_checks(config: Config) -> dict[str, FleetCheck]:
             name = f"{host.name}{SEPARATOR}{check.name}"
             checks[name] = FleetCheck(host.name, check.name, replace(check, name=name))
     return checks
+
+
+def polled_checks(config: Config) -> list[HealthCheck]:
+    """What a screen polls: the single target's checks, or every fleet host's (``"<host>/<check>"``)."""
+    if config.fleet is None:
+        return list(config.health)
+    return [c.check for c in fleet_health_checks(config).values()]

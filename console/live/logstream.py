@@ -348,8 +348,8 @@ class LogBuffer:
         start = max(start, self._first)
         seqs: list[int] = []
         lines: list[str] = []
-        k = max(0, bisect_right(self._starts, start) - 1)
-        for k in range(k, len(self._chunks)):
+        first = max(0, bisect_right(self._starts, start) - 1)
+        for k in range(first, len(self._chunks)):
             if self._hosts[k] not in hosts:
                 continue
             chunk, chunk_start = self._chunks[k], self._starts[k]
