@@ -103,7 +103,8 @@ def test_the_decide_screens_evidence_carries_the_fleet_and_says_the_disagreement
     lines = describe(evidence)
     assert "hosts disagree: web1 runs v2, web2/web3 run v1 (a half-rolled fleet)" in lines
     assert lines.index("hosts disagree: web1 runs v2, web2/web3 run v1 (a half-rolled fleet)") == 1
-    assert "host web2: runs v1; health not checked" in lines
+    # health was checked too: every fake host's URL is a closed port
+    assert "host web2: runs v1; UNHEALTHY (backend: cannot connect: Connection refused)" in lines
 
 
 def test_disagreement_words_for_unknown_builds_and_single_hosts():
