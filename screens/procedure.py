@@ -46,6 +46,7 @@ from console.engine.events import (
     StepStarted,
     WouldRun,
 )
+from console.engine.fleet_ids import split_step_id
 from console.engine.procedure import Procedure
 from console.incident.journal import Journal
 from console.incident.records import FleetHostState, Health
@@ -532,7 +533,9 @@ class ProcedureScreen(Screen[str]):
             return
         note = f" · {record.note}" if record.note else ""
         took = f" · {record.duration:.1f}s" if record.duration is not None else ""
-        header.update(f"{record.title} [{record.label}{took}{note}]\n$ {record.command or '(built-in check)'}")
+        host = split_step_id(record.id)[0]
+        title = f"{host} · {record.title}" if host else record.title  # a fleet's: which host's copy
+        header.update(f"{title} [{record.label}{took}{note}]\n$ {record.command or '(built-in check)'}")
         if rewrite:
             output = self.query_one("#step-output", Log)
             output.clear()

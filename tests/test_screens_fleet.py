@@ -115,6 +115,11 @@ async def test_the_host_table_follows_each_hosts_steps_state_and_release(tmp_pat
         prompts = [str(steps.get_option(s["id"]).prompt).split("\n")[0] for s in fleet_steps()]
         assert prompts[:2] == ["✓ web2 Stop the stack", "✗ web2 Start the stack"]
         assert prompts[2] == "· web1 Stop the stack"
+        steps.focus()
+        steps.highlighted = steps.get_option_index("web2:compose_up")
+        await pilot.pause()
+        header = str(screen.query_one("#step-header").render())
+        assert header.startswith("web2 · Start the stack [failed")
 
 
 @pytest.mark.asyncio
@@ -196,3 +201,20 @@ async def test_home_polls_every_hosts_health_so_a_half_rolled_fleet_shows_two_ve
             assert sorted(pane.results) == ["web1/backend", "web2/backend", "web3/backend"]
             facts = lambda: str(app.screen.query_one("#home-facts").render())  # noqa: E731
             await wait_for(pilot, lambda: "Host reports:           v1, v2" in facts(), what="both versions")
+
+
+@pytest.mark.asyncio
+async def test_at_80_columns_the_host_table_shows_every_host_and_the_steps_stay_visible(tmp_path):
+    app = make_app(make_fleet_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    links = {h: FollowingHost(h) for h in HOSTS}
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_fleet_screen(app, pilot, links)
+        event(screen, ProcedureStarted(procedure="rollback", steps=fleet_steps()))
+        event(screen, FleetHostState(host="web2", state="running", release="v2", step_id="web2:compose_down"))
+        await pilot.pause()
+        rows = [strip.text for strip in app.screen._compositor.render_strips()]
+        table = screen.query_one(HostTable)
+        assert table.region.height == 6  # border, header, three hosts
+        for host in HOSTS:
+            assert any(row.lstrip("│ ").startswith(host) for row in rows[table.region.y : table.region.bottom])
+        assert screen.query_one(StepList).region.height >= 6
