@@ -115,6 +115,8 @@ async def test_the_host_table_follows_each_hosts_steps_state_and_release(tmp_pat
         prompts = [str(steps.get_option(s["id"]).prompt).split("\n")[0] for s in fleet_steps()]
         assert prompts[:2] == ["✓ web2 Stop the stack", "✗ web2 Start the stack"]
         assert prompts[2] == "· web1 Stop the stack"
+        assert steps.host_progress() == {"web2": (1, 2), "web1": (0, 2), "web3": (1, 2)}
+        assert steps.border_title == "steps · web2 1/2 · web1 0/2 · web3 1/2"
         steps.focus()
         steps.highlighted = steps.get_option_index("web2:compose_up")
         await pilot.pause()
