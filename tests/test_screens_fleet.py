@@ -14,6 +14,7 @@ from _screens_support import HostStandIn, fixed_clock, wait_for
 from console.engine.procedure import Procedure
 from console.incident.records import (
     FleetHostState,
+    FleetWave,
     Health,
     ProcedureStarted,
     StepFailed,
@@ -92,6 +93,8 @@ async def test_the_host_table_follows_each_hosts_steps_state_and_release(tmp_pat
             ["web3", "web", "untouched", "?", "…", ""],
         ]
         event(screen, ProcedureStarted(procedure="rollback", steps=fleet_steps()))
+        event(screen, FleetWave(wave="canary", index=0, hosts=["web2"], status="started"))
+        assert table.border_title == "hosts · canary web2 started"
         event(screen, FleetHostState(host="web2", state="running", release="v2", step_id="web2:compose_down"))
         event(screen, StepStarted(step_id="web2:compose_down", title="Stop the stack", host="web2"))
         event(screen, StepFinished(step_id="web2:compose_down", duration=1.0))

@@ -19,6 +19,7 @@ from console.engine.fleet_ids import split_step_id
 from console.incident.records import (
     Event,
     FleetHostState,
+    FleetWave,
     Health,
     StepFailed,
     StepFinished,
@@ -117,6 +118,7 @@ class HostTable(Widget):
         """``hosts``: ``(name, roles)`` in the config's order."""
         super().__init__(name=name, id=id, classes=classes)
         self.rows: dict[str, HostRow] = {host: HostRow(host, tuple(roles)) for host, roles in hosts}
+        self.wave = ""  # the latest wave, in words
         self.border_title = "hosts"
 
     def row(self, host: str) -> HostRow | None:
@@ -132,6 +134,13 @@ class HostTable(Widget):
         return changed
 
     def _apply(self, event: Event) -> bool:
+        if isinstance(event, FleetWave):
+            # The rollout's outline: where it is now, in the border ("hosts · canary web2 passed").
+            wave = f"batch {event.index}" if event.wave == "batch" else event.wave
+            hosts = ",".join(str(h) for h in event.hosts)
+            self.wave = f"{wave} {hosts} {event.status}".replace("  ", " ")
+            self.border_title = f"hosts · {self.wave}"
+            return True
         if isinstance(event, FleetHostState):
             row = self._row(event.host)
             row.state = event.state
