@@ -104,9 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("unlock", help="show the host lock, or remove it with --force (asks first)")
     p.add_argument("--force", action="store_true", help="remove the lock (asks first)")
     p.add_argument("--yes", action="store_true", help="with --force: remove it without asking")
-    p.add_argument(
-        "--host", metavar="NAME", help="a fleet: only this host's lock (default: every host's, one by one)"
-    )
+    p.add_argument("--host", metavar="NAME", help="a fleet: only this host's lock (default: every host's, one by one)")
     p.set_defaults(handler=cmd_unlock)
 
     from console.capture.cli import register_capture
