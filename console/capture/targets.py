@@ -1,10 +1,10 @@
 """Which configured targets need a captured release's artifacts uploaded.
 
-Production always does, and so does every host of a fleet (``[[hosts]]``). A ``[staging]``
-target does when its artifacts directory is another one: another host, port or directory (a code hotfix is verified and started
-there from its own copy). Uploading twice to one directory is harmless (the upload
-resumes and SHA256SUMS.txt lists a file once), so an alias of the production host
-costs only a re-check.
+Production always does, and so does every host of a fleet (``[[hosts]]``). A
+``[staging]`` target does when its artifacts directory is another one: another host, port
+or directory (a code hotfix is verified and started there from its own copy). Uploading
+twice to one directory is harmless (the upload resumes and SHA256SUMS.txt lists a file
+once), so an alias of the production host costs only a re-check.
 """
 
 from __future__ import annotations
