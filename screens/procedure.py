@@ -299,6 +299,8 @@ class ProcedureScreen(Screen[str]):
                 timeout=20,
             )
             return "interrupted"
+        finally:
+            await session.close_fleet_links()  # the app keeps the first host's link
 
     async def _take_over_lock(self, transport: Transport, journal: Journal, aimed: Config | None = None) -> None:
         """The lock a dead console left (as the CLI's resume): shown with its holder, machine and

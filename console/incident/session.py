@@ -176,9 +176,7 @@ class IncidentSession:
     async def close(self) -> None:
         if self._mirror is not None:
             await self._mirror.close()
-        if self._fleet is not None and self._transport is not None:
-            await self._close_fleet_links(self._fleet, self._transport)
-            self._fleet = None
+        await self.close_fleet_links()
         if self._owns_transport and self._transport is not None and self._connected:
             self._connected = False
             await self._transport.close()
@@ -317,6 +315,12 @@ class IncidentSession:
             same = host.target == self.config.target
             links[host.name] = first if same else engine_incident.make_transport(self.config.on_host(host.name))
         return links
+
+    async def close_fleet_links(self) -> None:
+        """Close the links this session opened to the other fleet hosts (the first host's stays)."""
+        if self._fleet is not None and self._transport is not None:
+            await self._close_fleet_links(self._fleet, self._transport)
+        self._fleet = None
 
     @staticmethod
     async def _close_fleet_links(links: dict[str, Transport], keep: Transport) -> None:
