@@ -8,7 +8,8 @@ Run inside the sandbox lock, from the worktree root (each run resets the sandbox
 Three ways, taking turns in every round (the order rotates from round to round), each
 ``python -m console --config C rollback --to v1 --yes --json`` timed from process start to exit:
 
-- single: the single host (``sandbox/.state/console.toml``): the baseline;
+- single: one host's rollback: the fleet config's first host (web1, which also runs the
+  migrations) as a plain ``[target]`` config, so both sides have the same checks and database;
 - fleet: the three hosts (``sandbox/.state/fleet.toml``) as configured for production use: the
   canary alone, then a batch of two (the migrations host in it), with the health-gated pause
   set to 0 s (the pause is waiting by design; it adds exactly its length);
@@ -51,9 +52,16 @@ def env() -> dict[str, str]:
     return values
 
 
-def config_copy(source: Path, into: Path, **fleet) -> Path:
-    """The config with its own state dir and release log copy (a run never sees another's incidents)."""
+def config_copy(source: Path, into: Path, *, one_host: bool = False, **fleet) -> Path:
+    """The config with its own state dir and release log copy (a run never sees another's incidents).
+    ``one_host``: the fleet's first host as a plain single-host config (same keys, checks, database)."""
     data = tomllib.loads(source.read_text())
+    if one_host:
+        first = data.pop("hosts")[0]
+        data.pop("fleet", None)
+        data["health"] = first.pop("health")
+        first.pop("name"), first.pop("roles", None)
+        data["target"].update(first)
     log = into / "releases.toml"
     log.write_bytes(Path(data["paths"]["release_log"]).read_bytes())
     data["paths"].update(state_dir=str(into / "state"), release_log=str(log), host_state=False)
@@ -86,7 +94,7 @@ def main() -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
     args = parser.parse_args()
     ways = {
-        "single": lambda d: config_copy(STATE / "console.toml", d),
+        "single": lambda d: config_copy(STATE / "fleet.toml", d, one_host=True),
         "fleet": lambda d: config_copy(STATE / "fleet.toml", d, canary_pause_seconds=0),
         "fleet-parallel": lambda d: config_copy(STATE / "fleet.toml", d, canary="none", batch_size=3),
     }
