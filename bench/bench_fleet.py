@@ -65,6 +65,8 @@ def config_copy(source: Path, into: Path, *, one_host: int | None = None, **flee
         data["health"] = first.pop("health")
         if "migrations" not in first.pop("roles", []):
             data["commands"]["migrations"] = False  # the database is the fleet's: web1 rolls it back
+            for key in ("migrate_rollback", "migrate_status", "migration_down_sql"):
+                data["commands"].pop(key, None)
         first.pop("name")
         data["target"].update(first)
     log = into / "releases.toml"
