@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 pytestmark = pytest.mark.sandbox
 
@@ -174,7 +175,10 @@ def test_swarm_config_and_stack(configs):
     target = swarm["target"]
     assert (target["engine"], target["host"], target["project_name"]) == ("swarm", SWARM, "mrdj")
     assert (target["project_dir"], target["artifacts_dir"]) == ("/opt/swarm/mr-dj", "/opt/swarm/artifacts")
-    assert [h["url"] for h in swarm["health"]] == [f"http://{SWARM}:18081/api/health", f"http://{SWARM}:18082/api/health"]
+    assert [h["url"] for h in swarm["health"]] == [
+        f"http://{SWARM}:18081/api/health",
+        f"http://{SWARM}:18082/api/health",
+    ]
     assert swarm["paths"] == {
         "state_dir": str(STATE / "swarm-console-state"),
         "release_log": str(STATE / "swarm-releases.toml"),
@@ -186,7 +190,8 @@ def test_swarm_config_and_stack(configs):
         target,
         SWARM,
         "echo DOCKER_HOST=$DOCKER_HOST; docker stack services mrdj --format '{{.Name}} {{.Replicas}}' | sort; "
-        "docker service inspect -f '{{.Spec.Name}} {{.Spec.TaskTemplate.ContainerSpec.Image}}' mrdj_backend mrdj_frontend",
+        "docker service inspect -f '{{.Spec.Name}} {{.Spec.TaskTemplate.ContainerSpec.Image}}' "
+        "mrdj_backend mrdj_frontend",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout.splitlines()
@@ -196,7 +201,9 @@ def test_swarm_config_and_stack(configs):
     assert images["mrdj_backend"].endswith("@" + v2["images"]["mr-dj-backend"]["digest"])
     assert images["mrdj_frontend"].endswith("@" + v2["images"]["mr-dj-frontend"]["digest"])
     assert _versions(SWARM) == ("v2", "v2")
-    proc = subprocess.run(["sha256sum", "-c", "SHA256SUMS.txt"], cwd="/opt/swarm/artifacts", capture_output=True, text=True)
+    proc = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS.txt"], cwd="/opt/swarm/artifacts", capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -236,3 +243,54 @@ def test_reset_puts_v2_back_on_the_swarm(configs):
     assert "swarm: redeploying v2" in proc.stderr
     assert _versions(SWARM) == ("v2", "v2")
     assert _ctl("status", timeout=120).returncode == 0
+
+
+# What the console does not parse before issue 14's config lands (the lead's part): these problems, and only
+# these, are tolerated on the full file; the single-host part of each config must pass the validator today.
+_NOT_YET_PARSED = {
+    "hosts: unknown key",
+    "fleet: unknown key",
+    "target.host: missing required key",
+    "target.project_dir: missing required key",
+    "target.engine: unknown key",
+}
+
+
+def _check_config(path: Path) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "console", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    if proc.returncode != 0 and "No module named" in proc.stderr:
+        pytest.skip("console package not importable")
+    return proc
+
+
+def _problems(proc: subprocess.CompletedProcess[str]) -> set[str]:
+    return {line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("  ")}
+
+
+@pytest.mark.parametrize("which", ["fleet", "swarm"])
+def test_configs_pass_the_console_validator(configs, which, tmp_path):
+    path = STATE / f"{which}.toml"
+    proc = _check_config(path)
+    assert proc.returncode == 0 or _problems(proc) <= _NOT_YET_PARSED, proc.stdout + proc.stderr
+    single = dict(configs[which])
+    if which == "fleet":  # web1 as a single host: [target] defaults + its own keys
+        web1 = single.pop("hosts")[0]
+        single.pop("fleet")
+        single["target"] = {
+            **single["target"],
+            "host": web1["host"],
+            "project_dir": web1["project_dir"],
+            "artifacts_dir": web1["artifacts_dir"],
+        }
+        single["health"] = web1["health"]
+    else:
+        single["target"] = {k: v for k, v in single["target"].items() if k != "engine"}
+    (tmp_path / "single.toml").write_text(tomli_w.dumps(single))
+    proc = _check_config(tmp_path / "single.toml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
