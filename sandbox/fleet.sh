@@ -242,11 +242,12 @@ fleet_stack_running() { # host: both services have a running container
     [ -n "$id" ] || return 1
   done
 }
-fleet_runs_v2() { # host: v2 answers on its address and its containers are v2's images
-  local n=$1 addr images
-  addr=$(fleet_addr "$n")
-  [ "$(http_version "http://$addr:18081/api/health" | cut -d' ' -f2)" = v2 ] || return 1
-  [ "$(http_version "http://$addr:18082/api/health" | cut -d' ' -f2)" = v2 ] || return 1
+vps_answers_v2() { # addr: v2 as captured answers there (its backend's health fails: v2's bug; no hotfix, no maintenance)
+  [ "$(http_version "http://$1:18081/api/health")" = "500 v2" ] && [ "$(http_version "http://$1:18082/api/health")" = "200 v2" ]
+}
+fleet_runs_v2() { # host: v2 as captured answers on its address and its containers are v2's images
+  local n=$1 images
+  vps_answers_v2 "$(fleet_addr "$n")" || return 1
   images=$(fleet_docker "$n" ps --filter "label=com.docker.compose.project=$FLEET_PROJECT" --format '{{.Image}}' 2>/dev/null | sort | tr '\n' ' ')
   [ "$images" = "$REGISTRY/mr-dj-backend:v2 $REGISTRY/mr-dj-frontend:v2 " ]
 }
@@ -264,9 +265,12 @@ fleet_files_v2() { # host: project dir := v2 bundle + this host's .env (state/ k
     "$n" "$(fleet_addr "$n")" > "$pd/.env"
   chown "$DEPLOY_USER:$DEPLOY_USER" "$pd/.env"
 }
-fleet_deploy_host() { # host: v2 deployed there (images from the local registry, so they carry their digests)
+fleet_deploy_host() { # host: v2 deployed there
+  fleet_files_v2 "$1"
+  fleet_containers_v2 "$1"
+}
+fleet_containers_v2() { # host: v2's containers (images from the local registry, so they carry their digests)
   local n=$1 svc
-  fleet_files_v2 "$n"
   for svc in backend frontend; do
     vps_has_image "unix://$(fleet_sock "$n")" "$svc" v2 \
       || fleet_docker "$n" pull -q "$REGISTRY/mr-dj-$svc:v2" >/dev/null || die "$n: docker pull mr-dj-$svc:v2 failed"
@@ -280,9 +284,10 @@ fleet_deploy_host() { # host: v2 deployed there (images from the local registry,
 }
 fleet_reset_host() { # host: files back to v2 always (cheap); containers only where they differ
   local n=$1
-  if [ -f "$FLEET_ST/deployed-$n" ] && fleet_runs_v2 "$n"; then fleet_files_v2 "$n"; return 0; fi
+  fleet_files_v2 "$n"
+  [ -f "$FLEET_ST/deployed-$n" ] && fleet_runs_v2 "$n" && return 0
   log "fleet $n: redeploying v2"
-  fleet_deploy_host "$n"
+  fleet_containers_v2 "$n"
 }
 fleet_start_engines() { local n; for n in "${FLEET_HOSTS[@]}"; do vps_start_dockerd "fleet-$n" "$FLEET_ST/$n" "$(fleet_sock "$n")" "$(fleet_xroot "$n")"; done; }
 fleet_ensure_host() { # host: engine, sshd, stack (deployed once; afterwards only restarted)

@@ -101,9 +101,8 @@ swarm_converged() { # both services there with N/N replicas (N > 0)
   printf '%s\n' "$out" | grep -Eq "^${SWARM_STACK}_backend ([1-9][0-9]*)/\1( |$)" &&
     printf '%s\n' "$out" | grep -Eq "^${SWARM_STACK}_frontend ([1-9][0-9]*)/\1( |$)"
 }
-swarm_runs_v2() { # v2 answers on the manager's address and the services' specs are v2's pinned images
-  [ "$(http_version "http://$SWARM_ADDR:18081/api/health" | cut -d' ' -f2)" = v2 ] || return 1
-  [ "$(http_version "http://$SWARM_ADDR:18082/api/health" | cut -d' ' -f2)" = v2 ] || return 1
+swarm_runs_v2() { # v2 as captured answers on the manager's address and the services' specs are v2's pinned images
+  vps_answers_v2 "$SWARM_ADDR" || return 1
   [ "$(swarm_docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${SWARM_STACK}_backend" "${SWARM_STACK}_frontend" 2>/dev/null | tr '\n' ' ')" \
     = "$(swarm_image v2 backend) $(swarm_image v2 frontend) " ]
 }
@@ -116,8 +115,11 @@ swarm_files_v2() { # stack dir := v2 bundle (state/ kept); no lock, maintenance,
   chown "$DEPLOY_USER:$DEPLOY_USER" /opt/swarm "$SWARM_DIR" "$SWARM_DIR/state"
   runuser -u "$DEPLOY_USER" -- tar -xzf "$SWARM_ARTIFACTS_DIR/v2-compose.tar.gz" -C "$SWARM_DIR"
 }
-swarm_deploy() { # v2 deployed as the stack (what the console's swarm rollback does, with v2's stack file)
+swarm_deploy() { # v2 deployed as the stack
   swarm_files_v2
+  swarm_stack_deploy_v2
+}
+swarm_stack_deploy_v2() { # what the console's swarm rollback does, with v2's stack file
   (cd "$SWARM_DIR" && runuser -u "$DEPLOY_USER" -- env DOCKER_HOST="unix://$SWARM_SOCK" \
      HOME="$(getent passwd "$DEPLOY_USER" | cut -d: -f6)" \
      timeout 120 docker stack deploy -c docker-compose.yml --with-registry-auth --prune "$SWARM_STACK") \
@@ -241,11 +243,10 @@ ensure_swarm() {
 reset_swarm() {
   mkdir -p "$SWARM_STATE_DIR"
   vps_database "$SWARM_DB"
-  if [ -f "$SWARM_ST/deployed" ] && swarm_runs_v2; then
-    swarm_files_v2
-  else
+  swarm_files_v2
+  if ! { [ -f "$SWARM_ST/deployed" ] && swarm_runs_v2; }; then
     log "swarm: redeploying v2"
-    swarm_deploy
+    swarm_stack_deploy_v2
   fi
   write_release_log "$(( $(date -u +%s) - 300 ))" "$SWARM_ARTIFACTS/SHA256SUMS.txt" "$SWARM_RELEASE_LOG"
   swarm_config

@@ -294,3 +294,21 @@ def test_configs_pass_the_console_validator(configs, which, tmp_path):
     (tmp_path / "single.toml").write_text(tomli_w.dumps(single))
     proc = _check_config(tmp_path / "single.toml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_up_restarts_what_is_down(configs):
+    # web3's engine and sshd stop (as after a crash): status says so, `up` brings both back, v2 answers again
+    pids = [int((STATE / "fleet" / "web3" / name).read_text().split()[0]) for name in ("sshd.pid", "dockerd.pid")]
+    for pid in pids:
+        os.kill(pid, 15)
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    proc = _ctl("status", timeout=120)
+    assert proc.returncode == 1
+    assert ["fleet-web3", "down"] in [line.split() for line in proc.stdout.splitlines()], proc.stdout
+    proc = _ctl("up")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fleet web3: deploying" not in proc.stderr  # restarted, not redeployed
+    assert _ctl("status", timeout=120).returncode == 0
+    assert _wait_versions(FLEET["web3"], ("v2", "v2"), 30) == ("v2", "v2")
