@@ -203,7 +203,7 @@ EOF
 }
 fleet_build() { # $FLEET_ARTIFACTS := v1/v2 bundles for the fleet + the single host's image tarballs + SHA256SUMS
   local fp rel b
-  fp=$( (cat "$ST/build/done"; declare -f fleet_compose_yaml fleet_build; db_url "$FLEET_DB") | sha256sum | cut -d' ' -f1)
+  fp=$( (cat "$ST/build/done"; declare -f fleet_compose_yaml fleet_build fleet_source; db_url "$FLEET_DB") | sha256sum | cut -d' ' -f1)
   [ "$(cat "$FLEET_ST/built" 2>/dev/null)" = "$fp" ] && return 0
   log "writing the fleet's release bundles"
   rm -rf "$FLEET_ARTIFACTS"; mkdir -p "$FLEET_ARTIFACTS"
@@ -220,8 +220,20 @@ fleet_build() { # $FLEET_ARTIFACTS := v1/v2 bundles for the fleet + the single h
   done
   (cd "$FLEET_ARTIFACTS" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
   chmod 644 "$FLEET_ARTIFACTS/SHA256SUMS.txt"
+  fleet_source
   rm -f "$FLEET_ST"/deployed-* "$FLEET_RELEASE_LOG"
   echo "$fp" > "$FLEET_ST/built"
+}
+
+fleet_source() { # [capture] source_dir of fleet.toml: the single host's "v3" working tree, the fleet's compose file
+  local src="$FLEET_ST/src"
+  rm -rf "$src"; cp -a "$ST/src" "$src"
+  fleet_compose_yaml v3 | sed -e "s|^    image: $REGISTRY/mr-dj-\(.*\):v3\$|    build: ./\1\n    image: mr-dj-\1:latest|" \
+    -e '1s|.*|# Mister DJ working tree for the fleet (capture source). Build, then tag <registry>/<image>:<tag>.|' \
+    > "$src/docker-compose.yml"
+  printf 'RELEASE=v3\nNODE_ENV=production\nDATABASE_URL=%s\n' "$(db_url "$FLEET_DB")" > "$src/backend/.env"
+  printf '# the working tree'"'"'s own address (each fleet host has its own .env; no release carries one)\nHOST_ADDR=127.0.0.1\n' > "$src/.env"
+  mkdir -p "$src/artifacts"
 }
 
 # ---------------------------------------------------------------- one fleet host
@@ -394,6 +406,16 @@ health_wait_seconds = 30
 state_dir = "$FLEET_STATE_DIR"
 release_log = "$FLEET_RELEASE_LOG"
 
+[capture]
+# source $ST/fleet-env.sh first (SANDBOX_FLEET_DATABASE_URL); one bundle for every host
+source_dir = "$FLEET_ST/src"
+compose_file = "docker-compose.yml"
+env_files = ["backend/.env", "frontend/.env"]
+extra_files = ["docs/operations/deployment-rollback.md"]
+migration_dirs = ["migrations"]
+local_artifacts_dir = "$FLEET_ST/src/artifacts"
+database_url = "env:SANDBOX_FLEET_DATABASE_URL"
+
 [prerequisites]
 backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
 alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
@@ -417,7 +439,8 @@ ensure_fleet() {
   fleet_config
 }
 reset_fleet() {
-  mkdir -p "$FLEET_STATE_DIR"
+  mkdir -p "$FLEET_STATE_DIR" "$FLEET_ST/src/artifacts"
+  find "$FLEET_ST/src/artifacts" -mindepth 1 -delete   # captures made since: the release log is back to v1/v2
   vps_database "$FLEET_DB"
   vps_run_parallel fleet_reset_host "${FLEET_HOSTS[@]}" || die "the fleet did not go back to v2"
   write_release_log "$(( $(date -u +%s) - 300 ))" "$FLEET_ARTIFACTS/SHA256SUMS.txt" "$FLEET_RELEASE_LOG"

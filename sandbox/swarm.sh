@@ -69,7 +69,7 @@ EOF
 }
 swarm_build() { # $SWARM_ARTIFACTS := v1/v2 stack bundles + the single host's image tarballs + SHA256SUMS
   local fp rel b
-  fp=$( (cat "$ST/build/done"; declare -f swarm_stack_yaml swarm_build; db_url "$SWARM_DB") | sha256sum | cut -d' ' -f1)
+  fp=$( (cat "$ST/build/done"; declare -f swarm_stack_yaml swarm_build swarm_env_files swarm_source; db_url "$SWARM_DB") | sha256sum | cut -d' ' -f1)
   [ "$(cat "$SWARM_ST/built" 2>/dev/null)" = "$fp" ] && return 0
   log "writing the swarm's release bundles"
   rm -rf "$SWARM_ARTIFACTS"; mkdir -p "$SWARM_ARTIFACTS"
@@ -77,9 +77,7 @@ swarm_build() { # $SWARM_ARTIFACTS := v1/v2 stack bundles + the single host's im
     b="$SWARM_ST/build/$rel"
     write_compose_bundle "$b" "$rel"
     swarm_stack_yaml "$rel" > "$b/docker-compose.yml"
-    printf 'RELEASE=%s\nNODE_ENV=production\nDATABASE_URL=%s\nBIND_ADDR=%s\nSMOKE_BACKEND_URL=http://%s:18081/api/health\nSMOKE_FRONTEND_URL=http://%s:18082/api/health\n' \
-      "$rel" "$(db_url "$SWARM_DB")" "$SWARM_ADDR" "$SWARM_ADDR" "$SWARM_ADDR" > "$b/backend/.env"
-    printf 'RELEASE=%s\nNODE_ENV=production\nBIND_ADDR=%s\nAPI_URL=http://%s:18081\n' "$rel" "$SWARM_ADDR" "$SWARM_ADDR" > "$b/frontend/.env"
+    swarm_env_files "$b" "$rel"
     tar -C "$b" --owner=0 --group=0 --numeric-owner -czf "$SWARM_ARTIFACTS/$rel-compose.tar.gz" \
       docker-compose.yml backend/.env frontend/.env docs/operations/deployment-rollback.md \
       $(cd "$b" && ls migrations/*.sql)
@@ -88,8 +86,26 @@ swarm_build() { # $SWARM_ARTIFACTS := v1/v2 stack bundles + the single host's im
   done
   (cd "$SWARM_ARTIFACTS" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
   chmod 644 "$SWARM_ARTIFACTS/SHA256SUMS.txt"
+  swarm_source
   rm -f "$SWARM_ST/deployed" "$SWARM_RELEASE_LOG"
   echo "$fp" > "$SWARM_ST/built"
+}
+
+swarm_env_files() { # dir release: the stack's env files (literal values: the manager's own address)
+  printf 'RELEASE=%s\nNODE_ENV=production\nDATABASE_URL=%s\nBIND_ADDR=%s\nSMOKE_BACKEND_URL=http://%s:18081/api/health\nSMOKE_FRONTEND_URL=http://%s:18082/api/health\n' \
+    "$2" "$(db_url "$SWARM_DB")" "$SWARM_ADDR" "$SWARM_ADDR" "$SWARM_ADDR" > "$1/backend/.env"
+  printf 'RELEASE=%s\nNODE_ENV=production\nBIND_ADDR=%s\nAPI_URL=http://%s:18081\n' "$2" "$SWARM_ADDR" "$SWARM_ADDR" > "$1/frontend/.env"
+  chmod 600 "$1/backend/.env" "$1/frontend/.env"
+}
+swarm_source() { # [capture] source_dir of swarm.toml: the single host's "v3" working tree, a stack file that builds
+  local src="$SWARM_ST/src"
+  rm -rf "$src"; cp -a "$ST/src" "$src"
+  swarm_stack_yaml v2 | sed -e "s|^    image: $REGISTRY/mr-dj-\([a-z]*\):v2@.*\$|    build: ./\1\n    image: mr-dj-\1:latest|" \
+    -e '1s|.*|# Mister DJ working tree for the swarm (capture source): built, tagged and pinned by digest it is the stack file.|' \
+    -e '2s|.*|# No .env substitution (docker stack deploy does not read .env): values are literal.|' \
+    > "$src/docker-compose.yml"
+  swarm_env_files "$src" v3
+  mkdir -p "$src/artifacts"
 }
 
 swarm_services() { # "name replicas" lines of the stack
@@ -209,6 +225,16 @@ health_wait_seconds = 60
 state_dir = "$SWARM_STATE_DIR"
 release_log = "$SWARM_RELEASE_LOG"
 
+[capture]
+# source $ST/swarm-env.sh first (SANDBOX_SWARM_DATABASE_URL)
+source_dir = "$SWARM_ST/src"
+compose_file = "docker-compose.yml"
+env_files = ["backend/.env", "frontend/.env"]
+extra_files = ["docs/operations/deployment-rollback.md"]
+migration_dirs = ["migrations"]
+local_artifacts_dir = "$SWARM_ST/src/artifacts"
+database_url = "env:SANDBOX_SWARM_DATABASE_URL"
+
 [prerequisites]
 backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
 alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
@@ -241,7 +267,8 @@ ensure_swarm() {
   swarm_config
 }
 reset_swarm() {
-  mkdir -p "$SWARM_STATE_DIR"
+  mkdir -p "$SWARM_STATE_DIR" "$SWARM_ST/src/artifacts"
+  find "$SWARM_ST/src/artifacts" -mindepth 1 -delete   # captures made since: the release log is back to v1/v2
   vps_database "$SWARM_DB"
   swarm_files_v2
   if ! { [ -f "$SWARM_ST/deployed" ] && swarm_runs_v2; }; then

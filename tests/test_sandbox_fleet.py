@@ -256,12 +256,18 @@ _NOT_YET_PARSED = {
 }
 
 
-def _check_config(path: Path) -> subprocess.CompletedProcess[str]:
+def _check_config(path: Path, which: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ}
+    for line in (STATE / f"{which}-env.sh").read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].partition("=")
+            env[key] = value.strip("'")
     proc = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), "-m", "console", "check-config", str(path)],
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env=env,
         timeout=60,
     )
     if proc.returncode != 0 and "No module named" in proc.stderr:
@@ -276,7 +282,7 @@ def _problems(proc: subprocess.CompletedProcess[str]) -> set[str]:
 @pytest.mark.parametrize("which", ["fleet", "swarm"])
 def test_configs_pass_the_console_validator(configs, which, tmp_path):
     path = STATE / f"{which}.toml"
-    proc = _check_config(path)
+    proc = _check_config(path, which)
     assert proc.returncode == 0 or _problems(proc) <= _NOT_YET_PARSED, proc.stdout + proc.stderr
     single = dict(configs[which])
     if which == "fleet":  # web1 as a single host: [target] defaults + its own keys
@@ -292,7 +298,7 @@ def test_configs_pass_the_console_validator(configs, which, tmp_path):
     else:
         single["target"] = {k: v for k, v in single["target"].items() if k != "engine"}
     (tmp_path / "single.toml").write_text(tomli_w.dumps(single))
-    proc = _check_config(tmp_path / "single.toml")
+    proc = _check_config(tmp_path / "single.toml", which)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -312,3 +318,16 @@ def test_up_restarts_what_is_down(configs):
     assert "fleet web3: deploying" not in proc.stderr  # restarted, not redeployed
     assert _ctl("status", timeout=120).returncode == 0
     assert _wait_versions(FLEET["web3"], ("v2", "v2"), 30) == ("v2", "v2")
+
+
+@pytest.mark.parametrize("which", ["fleet", "swarm"])
+def test_capture_source_is_a_buildable_working_tree(configs, which):
+    capture = configs[which]["capture"]
+    source = Path(capture["source_dir"])
+    text = (source / capture["compose_file"]).read_text()
+    assert "build: ./backend" in text and "build: ./frontend" in text
+    assert "@sha256:" not in text
+    assert ("${HOST_ADDR" in text) == (which == "fleet")  # the fleet's hosts differ by their own .env only
+    proc = subprocess.run(["docker-compose", "config", "-q"], cwd=source, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert (source / "backend" / ".env").read_text().count(f"/mrdj_{which}\n") == 1
