@@ -136,12 +136,15 @@ swarm_deploy() { # v2 deployed as the stack
   swarm_stack_deploy_v2
 }
 swarm_stack_deploy_v2() { # what the console's swarm rollback does, with v2's stack file
+  swarm_stack_deploy
+  vps_wait_version v2 "$SWARM_ADDR" 240 || { swarm_docker service ps --no-trunc "${SWARM_STACK}_backend" >&2 || true; die "swarm: the stack did not answer as v2 on $SWARM_ADDR:18081/18082"; }
+  touch "$SWARM_ST/deployed"
+}
+swarm_stack_deploy() { # the stack file in the stack dir, as it is
   (cd "$SWARM_DIR" && runuser -u "$DEPLOY_USER" -- env DOCKER_HOST="unix://$SWARM_SOCK" \
      HOME="$(getent passwd "$DEPLOY_USER" | cut -d: -f6)" \
      timeout 120 docker stack deploy -c docker-compose.yml --with-registry-auth --prune "$SWARM_STACK") \
     >>"$LOG/swarm-deploy.log" 2>&1 || { tail -n 20 "$LOG/swarm-deploy.log" >&2; die "docker stack deploy $SWARM_STACK failed"; }
-  vps_wait_version v2 "$SWARM_ADDR" 240 || { swarm_docker service ps --no-trunc "${SWARM_STACK}_backend" >&2 || true; die "swarm: the stack did not answer as v2 on $SWARM_ADDR:18081/18082"; }
-  touch "$SWARM_ST/deployed"
 }
 swarm_init() { # a single-node swarm advertised on the manager's own loopback address
   local st
@@ -259,8 +262,13 @@ ensure_swarm() {
     log "swarm: deploying v2 as stack $SWARM_STACK ($SWARM_DIR)"
     swarm_deploy
   else   # after a restart of its engine the swarm starts the tasks again by itself
-    for i in $(seq 1 120); do swarm_converged && break; sleep 0.5; done
-    swarm_converged || die "swarm: stack $SWARM_STACK did not converge ($(swarm_services | tr '\n' ' '))"
+    for i in $(seq 1 40); do swarm_converged && break; sleep 0.5; done
+    if ! swarm_converged; then
+      log "swarm: stack $SWARM_STACK not converged ($(swarm_services | tr '\n' ' ')); deploying its stack file again (no redeploy)"
+      swarm_stack_deploy
+      for i in $(seq 1 120); do swarm_converged && break; sleep 0.5; done
+      swarm_converged || die "swarm: stack $SWARM_STACK did not converge ($(swarm_services | tr '\n' ' '))"
+    fi
   fi
   echo "$SB" | write_if_changed "$SWARM_OWNER_FILE" 644
   [ -f "$SWARM_RELEASE_LOG" ] || write_release_log "$(( $(date -u +%s) - 300 ))" "$SWARM_ARTIFACTS/SHA256SUMS.txt" "$SWARM_RELEASE_LOG"

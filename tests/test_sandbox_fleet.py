@@ -331,3 +331,19 @@ def test_capture_source_is_a_buildable_working_tree(configs, which):
     proc = subprocess.run(["docker-compose", "config", "-q"], cwd=source, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert (source / "backend" / ".env").read_text().count(f"/mrdj_{which}\n") == 1
+
+
+def test_up_brings_an_unconverged_swarm_stack_back(configs):
+    proc = _ssh(configs["swarm"]["target"], SWARM, "docker service scale --detach mrdj_backend=0", timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    deadline = time.monotonic() + 30
+    while (status := _ctl("status", timeout=120)).returncode == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ["swarm", "down"] in [line.split() for line in status.stdout.splitlines()], status.stdout
+    started = time.monotonic()
+    proc = _ctl("up")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "deploying its stack file again" in proc.stderr
+    assert time.monotonic() - started < 90
+    assert _ctl("status", timeout=120).returncode == 0
+    assert _wait_versions(SWARM, ("v2", "v2"), 30) == ("v2", "v2")
