@@ -262,7 +262,7 @@ ensure_swarm() {
     log "swarm: deploying v2 as stack $SWARM_STACK ($SWARM_DIR)"
     swarm_deploy
   else   # after a restart of its engine the swarm starts the tasks again by itself
-    for i in $(seq 1 40); do swarm_converged && break; sleep 0.5; done
+    for i in $(seq 1 20); do swarm_converged && break; sleep 0.5; done
     if ! swarm_converged; then
       log "swarm: stack $SWARM_STACK not converged ($(swarm_services | tr '\n' ' ')); deploying its stack file again (no redeploy)"
       swarm_stack_deploy
