@@ -347,3 +347,52 @@ def test_up_brings_an_unconverged_swarm_stack_back(configs):
     assert time.monotonic() - started < 90
     assert _ctl("status", timeout=120).returncode == 0
     assert _wait_versions(SWARM, ("v2", "v2"), 30) == ("v2", "v2")
+
+
+def test_todays_console_rolls_one_fleet_host_back_as_a_single_host(configs, tmp_path):
+    # web2 alone, as today's single-host config: a fleet host is a real target (ssh, its own engine, .env)
+    single = dict(configs["fleet"])
+    web2 = single.pop("hosts")[1]
+    single.pop("fleet")
+    single["target"] = {
+        **single["target"],
+        "host": web2["host"],
+        "project_dir": web2["project_dir"],
+        "artifacts_dir": web2["artifacts_dir"],
+    }
+    single["health"] = web2["health"]
+    release_log = tmp_path / "releases.toml"
+    release_log.write_text((STATE / "fleet-releases.toml").read_text())
+    single["paths"] = {"state_dir": str(tmp_path / "state"), "release_log": str(release_log)}
+    (tmp_path / "web2.toml").write_text(tomli_w.dumps(single))
+    env = {**os.environ}
+    for line in (STATE / "fleet-env.sh").read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].partition("=")
+            env[key] = value.strip("'")
+    try:
+        proc = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "python"), "-m", "console", "-c", str(tmp_path / "web2.toml")]
+            + ["rollback", "--to", "v1", "--yes"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert _get(f"http://{FLEET['web2']}:18081/api/health") == (
+            200,
+            {"status": "ok", "service": "backend", "version": "v1"},
+        )
+        assert _versions(FLEET["web1"]) == ("v2", "v2") and _versions(FLEET["web3"]) == ("v2", "v2")
+    finally:
+        reset = _ctl("reset", timeout=300)
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert _versions(FLEET["web2"]) == ("v2", "v2")
+    proc = _ssh(
+        configs["fleet"]["target"],
+        FLEET["web1"],
+        "cd /opt/fleet/web1/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend npm run migrate:status",
+    )
+    assert proc.stdout.splitlines()[-1] == "002_add_booking_notes"  # mrdj_fleet is back at v2's head
