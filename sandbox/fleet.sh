@@ -365,7 +365,8 @@ command_timeout = 600
 
 $(fleet_hosts_toml)
 [fleet]
-canary = "web1"
+# not web1: the migrations host goes last (no host may run the newer code on the older schema)
+canary = "web2"
 batch_size = 2
 canary_pause_seconds = 5
 gate_interval_seconds = 1

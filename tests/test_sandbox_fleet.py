@@ -121,7 +121,7 @@ def test_fleet_config_follows_the_contract(configs):
             f"http://{addr}:18081/api/health",
             f"http://{addr}:18082/api/health",
         ]
-    assert fleet["fleet"] == {"canary": "web1", "batch_size": 2, "canary_pause_seconds": 5, "gate_interval_seconds": 1}
+    assert fleet["fleet"] == {"canary": "web2", "batch_size": 2, "canary_pause_seconds": 5, "gate_interval_seconds": 1}
     assert fleet["paths"] == {
         "state_dir": str(STATE / "fleet-console-state"),
         "release_log": str(STATE / "fleet-releases.toml"),
