@@ -253,7 +253,8 @@ class GreenWatcher:
 # -- the three ways ------------------------------------------------------------------------------
 
 
-def run_console(config_path: Path, config) -> dict:
+def run_console(config_path: Path, config, tree: Path = ROOT) -> dict:
+    """``tree``: the checkout whose console runs (``--compare-console``), with this interpreter."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with GreenWatcher(config) as watcher:
         started = time.time()
@@ -261,7 +262,7 @@ def run_console(config_path: Path, config) -> dict:
             [sys.executable, "-m", "console", "--config", str(config_path), "rollback", "--yes", "--json"],
             capture_output=True,
             text=True,
-            cwd=ROOT,
+            cwd=tree,  # ``-m console`` imports the package from the working directory
             env=sandbox_env(),
             timeout=900,
         )
@@ -337,7 +338,16 @@ def main() -> int:
         help="a fourth way: the floor in the console's order "
         "before the reorder (schema check and image pulls inside the window), to size what it saves",
     )
+    parser.add_argument(
+        "--compare-console",
+        type=Path,
+        metavar="TREE",
+        help="a fourth way: the console of another checkout (e.g. `git worktree add` or `git archive` of main) "
+        "run from TREE with this interpreter, to size a change in the same run (console_before)",
+    )
     args = parser.parse_args()
+    if args.compare_console is not None and not (args.compare_console / "console" / "__main__.py").exists():
+        parser.error(f"--compare-console: {args.compare_console} holds no console package")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if not args.config.exists():
@@ -350,6 +360,8 @@ def main() -> int:
         "script": lambda: run_shell(config, script_text(config, commands), remote=False),
         "floor": lambda: run_shell(config, floor_text(commands), remote=True),
     }
+    if args.compare_console is not None:
+        ways["console_before"] = lambda: run_console(args.config, config, args.compare_console.resolve())
     if args.old_order:
         ways["floor_old_order"] = lambda: run_shell(config, floor_text(old_order(commands)), remote=True)
     order = list(ways)
@@ -408,6 +420,16 @@ def summarize(runs: dict[str, list[dict]]) -> dict:
         "script_vs_floor": spread(per_round("script", "floor", total)),
         "window_console_vs_floor": spread(per_round("console", "floor", window)),
         **(
+            {
+                "console_before_vs_floor": spread(per_round("console_before", "floor", total)),
+                "console_before_vs_script": spread(per_round("console_before", "script", total)),
+                "window_console_before_vs_floor": spread(per_round("console_before", "floor", window)),
+                "console_vs_console_before": spread(per_round("console", "console_before", total)),
+            }
+            if "console_before" in runs
+            else {}
+        ),
+        **(
             {"window_floor_vs_old_order": spread(per_round("floor", "floor_old_order", window))}
             if "floor_old_order" in runs
             else {}
@@ -427,6 +449,10 @@ def print_summary(summary: dict, runs: dict[str, list[dict]]) -> None:
         ("console_vs_floor", "console / floor", "<= 1.05x"),
         ("console_vs_script", "console / script", "<= 0.70x"),
         ("window_console_vs_floor", "window console / floor", "<= 1.10x"),
+        ("console_before_vs_floor", "console_before / floor", "(--compare-console)"),
+        ("console_before_vs_script", "console_before / script", ""),
+        ("window_console_before_vs_floor", "window before / floor", ""),
+        ("console_vs_console_before", "console / console_before", "(the change)"),
         ("window_floor_vs_old_order", "window floor / old order", "(the reorder)"),
     ):
         if key not in summary:
@@ -435,19 +461,22 @@ def print_summary(summary: dict, runs: dict[str, list[dict]]) -> None:
         print(f"  {label:24s} {s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f}; target {target})")
     print("\nper step, medians in s (console: journal durations; script: per ssh call; floor: on the host)")
     steps = list(runs["floor"][0]["steps_s"]) if runs["floor"] else []
+    columns = [n for n in ("console", "console_before", "script", "floor") if n in runs]
+    print(f"  {'':22s} " + " ".join(f"{n[:14]:>14s}" for n in columns))
     for step in steps:
         row = [
             statistics.median([r["steps_s"].get(step, float("nan")) for r in runs[n]] or [float("nan")])
-            for n in ("console", "script", "floor")
+            for n in columns
         ]
-        print(f"  {step:22s} {row[0]:6.2f} {row[1]:6.2f} {row[2]:6.2f}")
-    c = runs["console"]
-    if not c:
-        return
-    print(
-        f"  (console: process start to first step {statistics.median([r['first_step_at_s'] for r in c]):.2f} s; "
-        f"its own CPU, user+sys, {statistics.median([r['cpu_s'] for r in c]):.2f} s)"
-    )
+        print(f"  {step:22s} " + " ".join(f"{v:14.2f}" for v in row))
+    for name in ("console", "console_before"):
+        c = runs.get(name)
+        if not c:
+            continue
+        print(
+            f"  ({name}: process start to first step {statistics.median([r['first_step_at_s'] for r in c]):.2f} s; "
+            f"its own CPU, user+sys, {statistics.median([r['cpu_s'] for r in c]):.2f} s)"
+        )
 
 
 if __name__ == "__main__":
