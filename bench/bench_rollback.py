@@ -16,8 +16,10 @@ Three ways, taking turns in every round (the order rotates from round to round):
 
 The commands are the procedure's own (``rollback_procedure(config, log, "v2", "v1")``):
 every step with an argv runs it; a step the console runs as an action runs its runbook
-equivalent (``sha256sum`` of the artifacts, ``tar -tzf`` of the bundle, ``migrate:status``,
-``compose ps``, and a health wait that polls every health URL until it reports v1).
+equivalent (``sha256sum`` of the artifacts, ``tar -tzf`` of the bundle, ``docker image inspect`` or
+``docker manifest inspect`` of each image, ``migrate:status``, ``compose ps``, and a health wait that
+polls every health URL until it reports v1); a pull runs, as in the console, only when ``docker
+image inspect`` does not find the captured image on the host.
 
 Downtime window: from the start of the first step customers notice (``maintenance_on``) to
 health green on v1. The start comes from the console's journal (``step_started``) or from
@@ -139,9 +141,32 @@ def runbook_commands(config) -> list[tuple[str, str]]:
         "verify_ps": shlex.join(compose.ps()),
         "verify_health": health_wait,
     }
+    present = {}  # service name -> "the host has the captured image" (the console's image_present)
+    if release is not None and release.pushed:
+        from console.commands.images import image_present, registry_has
+        from console.engine.registry_pull import captured_digest
+
+        checks = []
+        for service in config.services:
+            digest = captured_digest(release, service.image, service.name)
+            ref = (
+                art.digest_ref(config.registry.url, service.image, digest)
+                if digest
+                else art.image_ref(config.registry.url, service.image, TO)
+            )
+            present[service.name] = f"{shlex.join(image_present(ref))} >/dev/null 2>&1"
+            checks.append(f"{{ {present[service.name]} || {shlex.join(registry_has(config.registry.url, ref))}; }}")
+        actions["images_available"] = " && ".join(checks)
+    actions["disk_space"] = (
+        "df -Pk \"$(docker info --format '{{.DockerRootDir}}')\" >/dev/null && "
+        f"stat -c %s {shlex.quote(art.images_path(target.artifacts_dir, TO))}"
+    )
     commands = []
     for step in procedure.steps:
-        if step.argv is not None:
+        name = step.id[len("pull_") :] if step.id.startswith("pull_") else None
+        if step.argv is not None and name in present:  # as the console: no pull for an image already there
+            commands.append((step.id, f"{present[name]} || {shlex.join(step.argv)}"))
+        elif step.argv is not None:
             commands.append((step.id, shlex.join(step.argv)))
         elif step.id in actions:
             commands.append((step.id, actions[step.id]))
@@ -164,6 +189,23 @@ def old_order(commands: list[tuple[str, str]]) -> list[tuple[str, str]]:
         at = [c[0] for c in rest].index(after) + 1
         rest = rest[:at] + moved + rest[at:]
     return rest
+
+
+def config_without_metrics(path: Path) -> Path:
+    """A copy of the config without its ``[[metrics]]`` checks (beside it, so its relative paths hold).
+    The console's ``verify_metrics`` step waits for Prometheus to scrape the restarted stack
+    (up to each check's window): a wait on the monitoring, not work the host does, and the
+    script and the floor have no equivalent. ``--with-metrics`` keeps them."""
+    kept, skipping = [], False
+    for line in path.read_text().splitlines(keepends=True):
+        header = line.strip()
+        if header.startswith("["):
+            skipping = header == "[[metrics]]"
+        if not skipping:
+            kept.append(line)
+    copy = path.with_name(f".bench-{path.stem}-no-metrics.toml")
+    copy.write_text("".join(kept))
+    return copy
 
 
 def ssh_argv(config) -> list[str]:
@@ -345,6 +387,12 @@ def main() -> int:
         help="a fourth way: the console of another checkout (e.g. `git worktree add` or `git archive` of main) "
         "run from TREE with this interpreter, to size a change in the same run (console_before)",
     )
+    parser.add_argument(
+        "--with-metrics",
+        action="store_true",
+        help="keep the config's [[metrics]] checks (the console then waits for Prometheus in verify_metrics, "
+        "which the script and the floor do not)",
+    )
     args = parser.parse_args()
     if args.compare_console is not None and not (args.compare_console / "console" / "__main__.py").exists():
         parser.error(f"--compare-console: {args.compare_console} holds no console package")
@@ -352,6 +400,8 @@ def main() -> int:
         parser.error("--rounds must be at least 1")
     if not args.config.exists():
         parser.error(f"{args.config} does not exist: run this through /work/sbx (the sandbox writes it)")
+    if not args.with_metrics:
+        args.config = config_without_metrics(args.config)
     config = load_config(args.config)
     reset(config)
     commands = runbook_commands(config)
