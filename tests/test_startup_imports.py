@@ -51,3 +51,22 @@ def test_the_first_frame_needs_neither_the_journal_records_nor_yaml():
         "from console.config import load_config; load_config('config.example.toml'); import screens.app"
     )
     assert loaded_after(code, FIRST_FRAME_LATER) == []
+
+
+def test_a_plain_tui_start_builds_no_subcommand_parser(monkeypatch):
+    from console.cli import main as cli_main
+
+    started = []
+    monkeypatch.setattr(cli_main, "build_parser", lambda: (_ for _ in ()).throw(AssertionError("parser built")))
+    monkeypatch.setattr(cli_main, "_run_tui", lambda path: started.append(path) or 0)
+    starts = (([], None), (["-c", "a.toml"], "a.toml"), (["--config", "b.toml"], "b.toml"), (["--config=c"], "c"))
+    for argv, path in starts:
+        assert cli_main.main(argv) == 0
+        assert started.pop() == path
+
+
+def test_anything_else_goes_through_the_whole_parser():
+    from console.cli.main import NOT_THE_TUI, tui_config_arg
+
+    for argv in (["--help"], ["-c"], ["-c", "--version"], ["--config="], ["rollback"], ["-c", "x", "verify"], ["-cx"]):
+        assert tui_config_arg(argv) is NOT_THE_TUI, argv
