@@ -47,9 +47,6 @@ async def read_until_exit(proc: asyncssh.SSHClientProcess, out: LineSplitter, er
     async def drain(reader: asyncssh.SSHReader, splitter: LineSplitter) -> None:
         while chunk := await reader.read(CHUNK_SIZE):
             splitter.feed(chunk)
-            # A read of buffered data returns without giving up the loop: a flood would hold the
-            # TUI's keys and frames until the backlog is gone. One turn per 64 KiB chunk (bench/).
-            await asyncio.sleep(0)
         splitter.finish()
 
     try:
