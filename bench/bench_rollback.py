@@ -128,16 +128,26 @@ def runbook_commands(config) -> list[tuple[str, str]]:
         f'&& echo "$b" | grep -Eq \'"status": ?"ok"\' && echo "$b" | grep -Eq \'"version": ?"{TO}"\'; '
         f"do sleep 0.05; done; done"
     )
+    via = config.commands.service_command_mode
+    migration_check = shlex.join(compose.migrate_status(config.backend.name, config.commands.migrate_status, via=via))
+    # The console also reads the down SQL of each migration it will undo (what the rollback drops,
+    # shown before the confirmation): one more command on the host, so the script and the floor
+    # run it too. Here the undone migrations are the ones between the two releases' heads (one here).
+    source = log.get(FROM)
+    down_sql = config.commands.migration_down_sql
+    if down_sql and source is not None and source.migration_head and source.migration_head != release.migration_head:
+        argv = compose.migrate_status(
+            config.backend.name,
+            [part.replace("{migration}", source.migration_head) for part in down_sql],
+            via=via,
+        )
+        migration_check += f" && {shlex.join(argv)}"
     actions = {
         "verify_artifacts": "sha256sum "
         + " ".join(shlex.quote(f) for f in files)
         + f" && cat {shlex.quote(art.sha256sums_path(target.artifacts_dir))} >/dev/null",
         "inspect_bundle": shlex.join(art.list_bundle(target.artifacts_dir, TO)) + " >/dev/null",
-        "migration_check": shlex.join(
-            compose.migrate_status(
-                config.backend.name, config.commands.migrate_status, via=config.commands.service_command_mode
-            )
-        ),
+        "migration_check": migration_check,
         "verify_ps": shlex.join(compose.ps()),
         "verify_health": health_wait,
     }
