@@ -407,28 +407,3 @@ async def test_the_closed_prompt_takes_no_focus_and_the_bottom_row_is_the_log_ag
         assert app.focused is pane  # the hidden prompt is not in the focus chain
         await pilot.press("slash", "escape")
         assert bottom_row(app).startswith("│10:15:30.123 mr-dj-backend │ line 39")
-
-
-@pytest.mark.asyncio
-async def test_a_drain_right_after_a_key_waits_one_tick_so_the_keys_frame_comes_first(monkeypatch):
-    import widgets.log_pane as log_pane
-
-    app, ctx = run()
-    async with ctx as pilot:
-        pane = app.query_one(LogPane)
-        pane._drain_timer.pause()  # the ticks are the test's
-        monkeypatch.setattr(log_pane, "KEY_QUIET", 5.0)  # pilot.press itself takes tens of ms
-        pane.ingest(lines(10))
-        pane._drain_tick()  # no key lately: drained at once
-        assert len(pane.buffer) == 10
-        pane.ingest(lines(10, start=10))
-        await pilot.press("t")  # the pane's own binding
-        pane._drain_tick()
-        assert len(pane.buffer) == 10  # put off: the key's frame is drawn first
-        pane._drain_tick()
-        assert len(pane.buffer) == 20  # never put off twice in a row, whatever the keys
-        monkeypatch.setattr(log_pane, "KEY_QUIET", 0.0)
-        pane.ingest(lines(10, start=20))
-        await pilot.press("t")
-        pane._drain_tick()
-        assert len(pane.buffer) == 30

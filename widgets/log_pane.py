@@ -52,9 +52,6 @@ GIL_YIELD = 0.0001  # seconds a producer thread sleeps per chunk (see ingest)
 # frame: Textual draws the next frame 17-33 ms after it (its 60 fps timer), so a key pressed
 # then waits, and each frame's strips feed the full GC passes. 10 Hz halves both (bench/).
 DRAIN_INTERVAL = 0.1
-# Seconds; a drain this soon after a key the pane took waits for the next tick (once): the key's
-# own frame is drawn first instead of queueing behind a batch of a flood and its frame (bench/).
-KEY_QUIET = 0.05
 SERVICE_COLUMN_MAX = 20
 REGEX_PREFIX = "re:"
 # Foreground colours for service names; a service keeps its colour across runs (crc32, not hash()).
@@ -192,8 +189,6 @@ class LogPane(ScrollView, can_focus=True):
         self._pending_lock = threading.Lock()
         self._pending_skipped = 0
         self._ui_thread = threading.get_ident()
-        self._last_key = float("-inf")  # time.monotonic() of the last key the pane (or its prompt) took
-        self._postponed = False  # the last drain was put off for a key: the next one runs regardless
         self._matcher: TextMatcher | None = None
         self._match_seq: int | None = None
         self._service_width = 0
@@ -261,18 +256,7 @@ class LogPane(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         super().on_mount()
         self._update_title()
-        self._drain_timer = self.set_interval(DRAIN_INTERVAL, self._drain_tick)
-
-    def on_key(self, event) -> None:
-        """Noted, not handled: the drain gives way to the frame this key is about to cause."""
-        self._last_key = time.monotonic()
-
-    def _drain_tick(self) -> None:
-        if not self._postponed and time.monotonic() - self._last_key < KEY_QUIET:
-            self._postponed = True  # at most one tick in a row: keys held down never stall the logs
-            return
-        self._postponed = False
-        self.drain()
+        self.set_interval(DRAIN_INTERVAL, self.drain)
 
     def drain(self) -> int:
         """Move queued lines into the buffer with at most one refresh; returns their count.
