@@ -153,6 +153,13 @@ def test_a_canary_that_breaks_during_the_pause_stops_the_rollout(fleet):
     assert lock_dirs(fleet) == []
     assert state.migration_decision is None or state.migration_decision.action != "rolled_back"
 
+    # a new rollback on the half-rolled fleet: every host asked, it starts from the newest release
+    edit(fleet, lambda d: d["fleet"].update(canary_pause_seconds=0))
+    again = cli(fleet, "rollback", "--yes")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "the hosts disagree (web2 runs v1; web1/web3 run v2): starting from v2" in again.stderr
+    assert versions() == {name: ("v1", "v1") for name in ADDRESSES}
+
 
 def test_a_console_killed_mid_rollout_is_resumed_and_finishes_the_remaining_hosts(fleet):
     edit(fleet, lambda d: d["fleet"].update(batch_size=1, canary_pause_seconds=0))

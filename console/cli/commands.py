@@ -338,10 +338,15 @@ async def _on_one_link(config, args, check_input, input_errors, build, build_err
         except (TransportError, OSError) as exc:
             print(f"incident-console: cannot reach the host: {exc}", file=sys.stderr)
             return EXIT_FAILED
-        deployment = await gather_deployment(config, transport, with_health=False)
-        for line in deployment.disagreements + deployment.errors:
+        if config.fleet is not None:  # every host asked: the fleet may be half-rolled
+            from console.release.fleet_deployed import fleet_release, gather_fleet_deployment
+
+            running, notes = fleet_release(config, await gather_fleet_deployment(config, session.fleet_links))
+        else:
+            deployment = await gather_deployment(config, transport, with_health=False)
+            running, notes = deployment.release, deployment.disagreements + deployment.errors
+        for line in notes:
             print(f"warning: {line}", file=sys.stderr)
-        running = deployment.release
         try:
             procedure = build(running)
         except build_errors as exc:

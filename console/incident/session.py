@@ -338,6 +338,11 @@ class IncidentSession:
             links[host.name] = first if same else engine_incident.make_transport(self.config.on_host(host.name))
         return links
 
+    @property
+    def fleet_links(self) -> dict[str, Transport]:
+        """A fleet's links once ``connect()`` reached every host (else empty)."""
+        return dict(self._fleet or {})
+
     async def close_fleet_links(self) -> None:
         """Close the links this session opened to the other fleet hosts (the first host's stays)."""
         if self._fleet is not None and self._transport is not None:
