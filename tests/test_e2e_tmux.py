@@ -15,10 +15,12 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from console.config import load_config
 from console.release.release_log import ReleaseLog
@@ -109,68 +111,12 @@ def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_p
     config_path = Path(_ctl("reset"))
     config = load_config(config_path)
     assert ReleaseLog.load(config.paths.release_log).deployed == "v2"
-    session = f"ic-e2e-{uuid.uuid4().hex[:8]}"
-    env_sh = ROOT / "sandbox" / ".state" / "env.sh"
-    command = f". {shlex.quote(str(env_sh))}; exec {shlex.quote(str(CONSOLE))} --config {shlex.quote(str(config_path))}"
-    term = Terminal(session)
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "bash", "-c", command],
-        check=True,
-        env={**os.environ, "TERM": "xterm-256color"},
-    )
+    term, session = _start(config_path)
     try:
-        term.wait_for(r"Start incident", 30)
-        term.keys("s")
-
-        # The decision tree: customer impact right now → yes → rollback.
-        term.wait_for(r"Q1\.", 30)
-        term.keys("y")
-        term.wait_for(r"Outcome: .*[Rr]ollback", 15)
-        term.keys("c")
-
-        # The prerequisites: wait for the machine checks, then waive what only a person could do.
-        term.wait_for(r"prerequisites", 15)
-        # The status says "Running the automatic checks…" until they are done.
-        term.wait_for(r"Ready: every required|Blocked by", 30)
-        for _ in range(3):
-            if re.search(r"Ready: every required", term.screen()):
-                break
-            _waive_everything_open(term, rows=16)
-        term.wait_for(r"Ready: every required", 10)
-        term.keys("p")
-        # The target picker: what the host runs, the automatic choice (v1) preselected.
-        term.wait_for(r"Roll back to which release\?", 30)
-        term.wait_for(r"automatic choice", 5)
-        term.keys("Enter")
-
-        # The live rollback: answer each destructive step's confirmation with y.
-        deadline = time.monotonic() + 240
-        confirmed = 0
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = term.screen()
-            if re.search(r"ROLLBACK v2 → v1 SUCCEEDED", screen):
-                break
-            assert not re.search(r"ROLLBACK .*(FAILED|ABORTED)", screen), screen
-            if "Run it (y)" in screen:
-                asked = confirmation(screen)
-                assert asked, screen
-                term.keys("y")
-                confirmed += 1
-                # answered: wait for that question to go, so it is never answered twice
-                wait_for_sync(
-                    lambda asked=asked: confirmation(term.screen()) != asked,
-                    15,
-                    f"the confirmation of {asked!r} to close",
-                    POLL,
-                )
-            time.sleep(POLL)
-        else:
-            raise AssertionError(f"the rollback did not succeed in time; screen:\n{screen}")
-        assert confirmed >= 2, "the destructive steps were confirmed one by one"
+        _decide_check_and_roll_back(term)
 
         # Health: every check OK and reporting v1.
-        screen = term.wait_for(r"backend +OK .*v1", 40)
+        term.wait_for(r"backend +OK .*v1", 40)
         term.wait_for(r"frontend +OK .*v1", 20)
         assert ReleaseLog.load(config.paths.release_log).deployed == "v1"
 
@@ -181,3 +127,96 @@ def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_p
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
         _ctl("reset")
+
+
+def test_a_fleet_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_path, tmp_path):
+    """The same flow on the sandbox's three-host fleet: one confirmation per wave, the host table."""
+    _ctl("reset")
+    data = tomllib.loads((ROOT / "sandbox" / ".state" / "fleet.toml").read_text())
+    log = tmp_path / "releases.toml"
+    log.write_bytes(Path(data["paths"]["release_log"]).read_bytes())
+    data["paths"].update(state_dir=str(tmp_path / "state"), release_log=str(log), host_state=False)
+    data["fleet"].update(canary_pause_seconds=2, gate_interval_seconds=0.5)
+    config_path = tmp_path / "fleet.toml"
+    config_path.write_text(tomli_w.dumps(data))
+    term, session = _start(config_path, width=160, height=48)
+    try:
+        term.wait_for(r"web1/backend", 30)  # home: every host's health
+        confirmed = _decide_check_and_roll_back(term, waves=True)
+        assert confirmed == 2, "the canary and the batch were confirmed, once each"
+        screen = term.wait_for(r"web3 .*done", 30)  # the host table
+        assert re.search(r"web1 .*done", screen) and re.search(r"web2 .*done", screen), screen
+        assert ReleaseLog.load(log).deployed == "v1"
+        term.keys("c")  # continue to verification
+        term.wait_for(r"[Vv]erif", 15)
+        term.keys("C-q")
+        wait_for_sync(lambda: not term.alive(), 15, "the app to quit", POLL)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        _ctl("reset")
+
+
+def _start(config_path: Path, width: int = 120, height: int = 40) -> tuple[Terminal, str]:
+    session = f"ic-e2e-{uuid.uuid4().hex[:8]}"
+    env_sh = ROOT / "sandbox" / ".state" / "env.sh"
+    command = f". {shlex.quote(str(env_sh))}; exec {shlex.quote(str(CONSOLE))} --config {shlex.quote(str(config_path))}"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), "bash", "-c", command],
+        check=True,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )
+    return Terminal(session), session
+
+
+def _decide_check_and_roll_back(term: Terminal, waves: bool = False) -> int:
+    """Home → decision → checklist → target picker → the live rollback, each confirmation answered y."""
+    term.wait_for(r"Start incident", 30)
+    term.keys("s")
+
+    # The decision tree: customer impact right now → yes → rollback.
+    term.wait_for(r"Q1\.", 30)
+    term.keys("y")
+    term.wait_for(r"Outcome: .*[Rr]ollback", 15)
+    term.keys("c")
+
+    # The prerequisites: wait for the machine checks, then waive what only a person could do.
+    term.wait_for(r"prerequisites", 15)
+    # The status says "Running the automatic checks…" until they are done.
+    term.wait_for(r"Ready: every required|Blocked by", 30)
+    for _ in range(3):
+        if re.search(r"Ready: every required", term.screen()):
+            break
+        _waive_everything_open(term, rows=16)
+    term.wait_for(r"Ready: every required", 10)
+    term.keys("p")
+    # The target picker: what the host runs, the automatic choice (v1) preselected.
+    term.wait_for(r"Roll back to which release\?", 30)
+    term.wait_for(r"automatic choice", 5)
+    term.keys("Enter")
+
+    # The live rollback: answer each destructive step's confirmation with y.
+    deadline = time.monotonic() + 240
+    confirmed = 0
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = term.screen()
+        if re.search(r"ROLLBACK v2 → v1 SUCCEEDED", screen):
+            break
+        assert not re.search(r"ROLLBACK .*(FAILED|ABORTED)", screen), screen
+        if "Run it (y)" in screen:
+            asked = confirmation(screen)
+            assert asked, screen
+            term.keys("y")
+            confirmed += 1
+            # answered: wait for that question to go, so it is never answered twice
+            wait_for_sync(
+                lambda asked=asked: confirmation(term.screen()) != asked,
+                15,
+                f"the confirmation of {asked!r} to close",
+                POLL,
+            )
+        time.sleep(POLL)
+    else:
+        raise AssertionError(f"the rollback did not succeed in time; screen:\n{screen}")
+    assert waves or confirmed >= 2, "the destructive steps were confirmed one by one"
+    return confirmed
