@@ -109,6 +109,18 @@ def test_fleet_rollback_goes_host_by_host_and_ends_healthy_everywhere(fleet):
     started = {r.step_id: r.host for r in state.records if r.kind == "step_started"}
     assert started["web3:compose_up"] == "web3" and started["web1:compose_up"] == "web1"
 
+    # the rest of the flow, headless, on the fleet: verify every host, status per host, the report
+    verified = cli(fleet, "verify")
+    assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-3000:]
+    assert "web3:verify_health" in verified.stdout
+    status = cli(fleet, "status", "--json")
+    assert status.returncode == 0, status.stdout[-3000:] + status.stderr[-3000:]
+    assert json.loads(status.stdout.splitlines()[-1]).get("disagreements") == []
+    report = cli(fleet, "report", only_incident(fleet).incident_id)
+    assert report.returncode == 0
+    for name in ADDRESSES:
+        assert f"### Timeline of {name}" in report.stdout, report.stdout[-3000:]
+
 
 def test_an_unreachable_host_refuses_the_rollback_with_nothing_changed(fleet):
     edit(fleet, lambda d: d["hosts"][2].update(port=2299))  # web3: nothing listens there
