@@ -100,7 +100,13 @@ def test_bad_values_are_refused(swarm, call):
 
 @pytest.mark.parametrize(
     "args",
-    [("Mr-DJ", "/opt/x"), ("mrdj", "relative"), ("mrdj", "/opt/../etc"), ("mrdj", "/opt/x", "/abs.yml"), ("mrdj", "/opt/x", [])],
+    [
+        ("Mr-DJ", "/opt/x"),
+        ("mrdj", "relative"),
+        ("mrdj", "/opt/../etc"),
+        ("mrdj", "/opt/x", "/abs.yml"),
+        ("mrdj", "/opt/x", []),
+    ],
 )
 def test_bad_stack_or_paths_are_refused(args):
     with pytest.raises(UnsafeValue):
@@ -187,7 +193,10 @@ def test_replicas_n_of_n_while_the_update_still_runs_is_not_converged():
         _tasks(("mrdj_backend", "ps_backend_after_update.jsonl")),
     )
     assert not result.converged
-    assert result.problems["mrdj_backend"] == ["update updating (update in progress)", "task mrdj_backend.1 is ready (desired ready)"]
+    assert result.problems["mrdj_backend"] == [
+        "update updating (update in progress)",
+        "task mrdj_backend.1 is ready (desired ready)",
+    ]
 
 
 def test_a_crash_looping_service_names_its_task_errors():
@@ -214,3 +223,11 @@ def test_a_task_running_another_digest_is_not_converged():
         {"mrdj_backend": DIGEST},
     )
     assert result.problems["mrdj_backend"] == [f"task mrdj_backend.1 runs cap:1, not {DIGEST}"]
+
+
+def test_stack_ps_filters(swarm):
+    assert shlex.join(swarm.stack_ps(["desired-state=running"])) == (
+        "docker stack ps mrdj --no-trunc --filter desired-state=running --format '{{json .}}'"
+    )
+    with pytest.raises(UnsafeValue):
+        swarm.stack_ps(["desired-state=run ning\n"])

@@ -54,12 +54,15 @@ _FOLLOW_ALL = (
 )
 
 
+def is_swarm(target) -> bool:
+    """Is this target a swarm manager (``[target] engine = "swarm"``)?"""
+    return getattr(target, "engine", "compose") == "swarm"
+
+
 class SwarmCommands:
     """Builders bound to one stack: its name, the directory of its stack file, the stack files."""
 
-    def __init__(
-        self, stack: str, project_dir: str, stack_files: str | Sequence[str] = "docker-compose.yml"
-    ) -> None:
+    def __init__(self, stack: str, project_dir: str, stack_files: str | Sequence[str] = "docker-compose.yml") -> None:
         self.stack = require_project_name(stack)
         self.project_dir = require_remote_path(project_dir, "project directory")
         names = [stack_files] if isinstance(stack_files, str) else list(stack_files)
@@ -99,19 +102,14 @@ class SwarmCommands:
     def services(self) -> list[str]:
         return docker("stack", "services", self.stack, "--format", JSON_FORMAT)
 
-    def stack_ps(self) -> list[str]:
-        return docker("stack", "ps", self.stack, "--no-trunc", "--format", JSON_FORMAT)
+    def stack_ps(self, filters: Iterable[str] = ()) -> list[str]:
+        """Every task of the stack (``filters`` as :meth:`service_ps`'s)."""
+        return docker("stack", "ps", self.stack, "--no-trunc", _filters(filters), "--format", JSON_FORMAT)
 
     def service_ps(self, service: str, filters: Iterable[str] = ()) -> list[str]:
         """Task history of one service, newest first per slot; ``filters`` as docker's
         ``key=value`` (``desired-state=running``)."""
-        parts = []
-        for item in filters:
-            key, sep, value = item.partition("=")
-            if not sep or key not in ("desired-state", "id", "name", "node") or not value.isprintable() or not value:
-                raise UnsafeValue(f"refusing service ps filter {item!r}: use desired-state|id|name|node=VALUE")
-            parts += ["--filter", item]
-        return docker("service", "ps", self.service(service), "--no-trunc", parts, "--format", JSON_FORMAT)
+        return docker("service", "ps", self.service(service), "--no-trunc", _filters(filters), "--format", JSON_FORMAT)
 
     def inspect(self, services: Iterable[str]) -> list[str]:
         names = [self.service(s) for s in services]
@@ -143,6 +141,16 @@ class SwarmCommands:
             _count(n),
             [self.service(s) for s in services],
         )
+
+
+def _filters(filters: Iterable[str]) -> list[str]:
+    parts = []
+    for item in filters:
+        key, sep, value = item.partition("=")
+        if not sep or key not in ("desired-state", "id", "name", "node") or not value or not value.isprintable():
+            raise UnsafeValue(f"refusing task filter {item!r}: use desired-state|id|name|node=VALUE")
+        parts += ["--filter", item]
+    return parts
 
 
 def _count(n: int) -> str:

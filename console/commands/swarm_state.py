@@ -221,7 +221,9 @@ def judge_convergence(
             problems.append(f"replicas {service.running}/{service.desired}")
         spec = spec_by_name.get(name)
         if spec is not None and spec.update_state in UNSETTLED_UPDATES:
-            problems.append(f"update {spec.update_state}" + (f" ({spec.update_message})" if spec.update_message else ""))
+            problems.append(
+                f"update {spec.update_state}" + (f" ({spec.update_message})" if spec.update_message else "")
+            )
         history = tasks.get(name, [])
         want = (digests or {}).get(name)
         for slot, task in sorted(newest_per_slot(history).items()):
