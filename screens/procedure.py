@@ -27,7 +27,6 @@ from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Log, Static
 from textual.worker import Worker, WorkerState
 
-from console.commands.compose import ComposeCommands
 from console.config import Config
 from console.engine.events import (
     AwaitingConfirmation,
@@ -45,6 +44,7 @@ from console.engine.events import (
 from console.engine.procedure import Procedure
 from console.incident.journal import Journal
 from console.incident.session import IncidentSession
+from console.live.follow_command import follow_command
 from console.live.health import HealthPoller, HealthResult
 from console.live.logfollow import FollowRestart, follow_logs
 from console.live.logstream import prepare_lines
@@ -539,7 +539,7 @@ class ProcedureScreen(Screen[str]):
     @work(exclusive=True, group="procedure-logs", exit_on_error=False)
     async def stream_logs(self) -> None:
         """The stack's logs, followed through every restart the rollback causes (console.live.logfollow)."""
-        argv = ComposeCommands.for_target(self.config.target).logs_follow(tail=LOG_TAIL)
+        argv = follow_command(self.config, LOG_TAIL)  # compose logs -f, or each swarm service's
         pane = self.query_one(LogPane)
         async for batch in follow_logs(self.transport, argv):
             pane.ingest(batch.lines)

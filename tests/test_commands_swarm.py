@@ -231,3 +231,29 @@ def test_stack_ps_filters(swarm):
     )
     with pytest.raises(UnsafeValue):
         swarm.stack_ps(["desired-state=run ning\n"])
+
+
+def test_live_pane_follows_compose_or_every_swarm_service(tmp_path):
+    import dataclasses
+
+    from console.live.follow_command import follow_command
+    from tests._screens_support import make_config
+
+    config = make_config(tmp_path)
+    from console.commands.compose import ComposeCommands
+
+    assert follow_command(config, 50) == ComposeCommands.for_target(config.target).logs_follow(tail=50)
+    target = dataclasses.replace(config.target, engine="swarm", project_name="mrdj")
+    services = [dataclasses.replace(s, name=n) for s, n in zip(config.services, ("backend", "frontend"), strict=True)]
+    argv = follow_command(dataclasses.replace(config, target=target, services=services), 50)
+    assert argv[3:] == ["sh", "50", "mrdj_backend", "mrdj_frontend"] and "sed -u" in argv[2]
+
+
+def test_followed_swarm_lines_read_as_the_pane_reads_compose_lines():
+    """Lines as the follow command printed them on a real swarm (timestamps first, task
+    prefix rewritten by its sed): the pane's parser finds each line's service and timestamp."""
+    from console.live.logstream import parse_lines
+
+    parsed = parse_lines(fixture("follow_all.txt").splitlines(), "mrdj", ["backend", "frontend"])
+    assert (parsed[0].service, parsed[0].timestamp[:19], parsed[0].text) == ("backend", "2026-11-29T15:19:13", "boom")
+    assert {p.service for p in parsed} == {"backend"}

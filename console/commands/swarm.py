@@ -47,10 +47,14 @@ _EXEC_IN_TASK = (
     'shift; exec docker exec -i "$id" "$@"'
 )
 # Every service's logs in one stream (docker service logs takes one service): the live pane's
-# command. Each follower is a child of this shell, killed with it when the link closes.
+# command. Each follower is a child of this shell, killed with it when the link closes. Swarm
+# prints "TIMESTAMP <stack>_<service>.<slot>@<node> | text"; sed -u turns it, line by line as it
+# comes, into compose v1's "<stack>_<service>_<slot> | TIMESTAMP text", the shape the log pane
+# reads (console.live.logstream), so the pane's service column and filter work unchanged.
 _FOLLOW_ALL = (
     'tail=$1; shift; for s in "$@"; do '
-    'docker service logs -f --timestamps --no-task-ids --tail "$tail" "$s" 2>&1 & done; wait'
+    'docker service logs -f --timestamps --no-task-ids --tail "$tail" "$s" 2>&1 & done | '
+    r"sed -u 's/^\([^ ]*\) \([^ |]*\)\.\([0-9][0-9]*\)@[^ |]* *| /\2_\3 | \1 /'"
 )
 
 
