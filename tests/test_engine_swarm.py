@@ -50,7 +50,8 @@ def test_rollback_steps_in_order(tmp_path):
     config = swarm_config(tmp_path)
     procedure = build_rollback(config, "v1")
     assert procedure.name == "rollback" and (procedure.from_tag, procedure.to_tag) == ("v2", "v1")
-    assert ids(procedure)[:11] == [
+    assert ids(procedure)[:12] == [
+        "swarm_manager",
         "verify_artifacts",
         "inspect_bundle",
         "disk_space",  # v1 was not pushed: its images come from the tarball
@@ -63,7 +64,7 @@ def test_rollback_steps_in_order(tmp_path):
         "wait_converged",
         "maintenance_off",
     ]
-    assert ids(procedure)[11:16] == ["verify_replicas", "verify_tasks", "verify_images", "verify_logs", "verify_health"]
+    assert ids(procedure)[12:17] == ["verify_replicas", "verify_tasks", "verify_images", "verify_logs", "verify_health"]
     assert procedure.options["engine"] == "swarm"
     compose_commands = [
         s.command for s in procedure.steps if "docker compose" in s.command or "docker-compose " in s.command
@@ -285,3 +286,20 @@ def test_rollback_refuses_a_bad_tag(tmp_path, engine):
         swarm_rollback_procedure(
             swarm_config(tmp_path), ReleaseLog.load(swarm_config(tmp_path).paths.release_log), "v2", "v1;rm"
         )
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok", "said"),
+    [
+        ("active true\n", True, "a swarm manager"),
+        ("active false\n", False, "is a swarm worker, not a manager"),
+        ("inactive false\n", False, "is not in a swarm (docker says inactive)"),
+        ((1, "Cannot connect to the Docker daemon at unix:///var/run/docker.sock."), False, "Cannot connect"),
+    ],
+)
+async def test_the_target_must_be_a_manager(tmp_path, answer, ok, said):
+    from console.engine.swarm import check_manager
+
+    ctx, _ = ctx_for(tmp_path, Manager({"docker info": [answer]}))
+    result = await check_manager(ctx)
+    assert result.ok is ok and said in result.message

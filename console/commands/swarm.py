@@ -103,6 +103,11 @@ class SwarmCommands:
 
     # -- Looking -----------------------------------------------------------------------------
 
+    @staticmethod
+    def node_role() -> list[str]:
+        """``active true`` on a manager, ``active false`` on a worker, ``inactive false`` outside a swarm."""
+        return docker("info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}")
+
     def services(self) -> list[str]:
         return docker("stack", "services", self.stack, "--format", JSON_FORMAT)
 

@@ -218,6 +218,26 @@ async def verify_images(ctx: StepContext, digests: dict[str, str], tag: str | No
     return ActionResult(True, f"every running task runs {tag or 'the release'}'s recorded digest", detail)
 
 
+async def check_manager(ctx: StepContext) -> ActionResult:
+    """The target must be a swarm manager: only a manager deploys a stack and knows every task."""
+    result = await ctx.run(SwarmCommands.node_role(), timeout=60)
+    if not result.ok:
+        why = (result.stderr.strip().splitlines() or [f"exit {result.exit_status}"])[-1][:300]
+        return ActionResult(False, f"cannot ask docker whether this node is a swarm manager: {why}")
+    state, _, manager = result.stdout.strip().partition(" ")
+    if state != "active":
+        return ActionResult(
+            False,
+            f"{ctx.config.target.host} is not in a swarm (docker says {state or 'nothing'}); "
+            '[target] engine = "swarm" needs a swarm manager',
+        )
+    if manager.strip() != "true":
+        return ActionResult(
+            False, f"{ctx.config.target.host} is a swarm worker, not a manager: point [target] at a manager"
+        )
+    return ActionResult(True, "a swarm manager")
+
+
 def swarm_verification_steps(config: Config, expected_version: str | None, digests: dict[str, str]) -> list[Step]:
     from console.engine.verification import smoke_test_steps, wait_for_health
 
@@ -289,6 +309,14 @@ def swarm_rollback_procedure(
     wait = converge_wait(config)
 
     steps = [
+        Step(
+            "swarm_manager",
+            f"{target.host} is a swarm manager",
+            action=check_manager,
+            display=" ".join(SwarmCommands.node_role()),
+            read_only=True,
+            preflight=True,
+        ),
         Step(
             "verify_artifacts",
             f"Verify {to_tag} artifacts (SHA256SUMS + release log)",
