@@ -303,3 +303,29 @@ async def test_the_target_must_be_a_manager(tmp_path, answer, ok, said):
     ctx, _ = ctx_for(tmp_path, Manager({"docker info": [answer]}))
     result = await check_manager(ctx)
     assert result.ok is ok and said in result.message
+
+
+def test_code_hotfix_deploys_the_hotfix_stack(tmp_path):
+    from console.engine.hotfix import build_code_hotfix, rebuild_hotfix
+    from console.incident.records import ProcedureStarted
+
+    config = swarm_config(tmp_path)
+    procedure = build_code_hotfix(config, "v1", 0.1, running="v2")
+    order = ids(procedure)
+    assert procedure.name == "code_hotfix" and procedure.options["engine"] == "swarm"
+    assert order[:3] == ["swarm_manager", "verify_artifacts", "inspect_bundle"]
+    deploy = ["restore_bundle", "load_images", "stack_deploy", "wait_converged", "monitor", "verify_replicas"]
+    assert [i for i in order if i in deploy] == deploy
+    assert "docker stack deploy" in procedure.step("stack_deploy").command
+    started = ProcedureStarted(procedure="code_hotfix", from_tag="v2", to_tag="v1", options={"monitor_minutes": 0.1})
+    rebuilt = rebuild_hotfix(config, ReleaseLog.load(config.paths.release_log), "code_hotfix", started, {})
+    assert ids(rebuilt) == order
+
+
+def test_config_hotfix_is_refused_on_a_swarm(tmp_path):
+    from console.engine.hotfix import build_config_hotfix
+
+    with pytest.raises(ValueError, match="cannot be applied to a swarm stack"):
+        build_config_hotfix(
+            swarm_config(tmp_path), service="backend", env_file=None, keys=["A"], flag_command=None, undo_incident=None
+        )
