@@ -257,3 +257,13 @@ def test_followed_swarm_lines_read_as_the_pane_reads_compose_lines():
     parsed = parse_lines(fixture("follow_all.txt").splitlines(), "mrdj", ["backend", "frontend"])
     assert (parsed[0].service, parsed[0].timestamp[:19], parsed[0].text) == ("backend", "2026-11-29T15:19:13", "boom")
     assert {p.service for p in parsed} == {"backend"}
+
+
+def test_runs_image_by_digest_or_by_reference():
+    from console.commands.swarm_state import runs_image
+
+    pinned, local = parse_service_ps(fixture("ps_backend.jsonl"))[0], parse_service_ps(fixture("ps_backend.jsonl"))[0]
+    assert runs_image(local, "cap:1") and not runs_image(local, "cap:2") and not runs_image(local, DIGEST)
+    pinned = type(pinned)(**{**pinned.__dict__, "image": f"127.0.0.1:5000/x:v1@{DIGEST}"})
+    assert runs_image(pinned, DIGEST) and runs_image(pinned, "127.0.0.1:5000/x:v1")
+    assert not runs_image(pinned, "127.0.0.1:5000/x:v2")

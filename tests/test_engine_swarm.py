@@ -260,7 +260,7 @@ async def test_verify_images_fails_on_another_digest_and_without_a_record(tmp_pa
     result = await verify_images(ctx, other, "v1")
     assert not result.ok and "mrdj_backend.1 runs 127.0.0.1:5000/mr-dj-backend:v1@" in result.message
     result = await verify_images(ctx, {"mrdj_frontend": V1_FRONTEND}, "v1")
-    assert not result.ok and "records no image digest of v1 for mrdj_backend" in result.message
+    assert not result.ok and "records no image digest (nor reference) of v1 for mrdj_backend" in result.message
 
 
 async def test_verify_tasks_and_replicas_fail_on_a_crash_loop(tmp_path):
@@ -329,3 +329,22 @@ def test_config_hotfix_is_refused_on_a_swarm(tmp_path):
         build_config_hotfix(
             swarm_config(tmp_path), service="backend", env_file=None, keys=["A"], flag_command=None, undo_incident=None
         )
+
+
+def test_expected_images_are_digests_when_pushed_else_the_recorded_refs(tmp_path):
+    from console.engine.swarm import expected_digests
+
+    config = swarm_config(tmp_path)
+    log = ReleaseLog.load(config.paths.release_log)
+    v1 = log.get("v1")
+    v1.images = {
+        "mr-dj-backend": {"ref": "127.0.0.1:5999/mr-dj-backend:v1", "digest": V1_BACKEND},
+        "mr-dj-frontend": {"ref": "127.0.0.1:5999/mr-dj-frontend:v1"},
+    }
+    v1.pushed = True
+    assert expected_digests(config, v1) == {"mrdj_backend": V1_BACKEND}
+    v1.pushed = False  # loaded from the tarball: tasks run the reference, no digest
+    assert expected_digests(config, v1) == {
+        "mrdj_backend": "127.0.0.1:5999/mr-dj-backend:v1",
+        "mrdj_frontend": "127.0.0.1:5999/mr-dj-frontend:v1",
+    }

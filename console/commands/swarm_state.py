@@ -207,7 +207,8 @@ def judge_convergence(
     digests: dict[str, str] | None = None,
 ) -> Convergence:
     """``expected``: the swarm services the stack must have; ``tasks``: each one's ``service ps``;
-    ``digests``: swarm service -> the digest its running tasks must run (None: not checked)."""
+    ``digests``: swarm service -> the digest (or image reference, :func:`runs_image`) its running
+    tasks must run (None: not checked)."""
     result = Convergence()
     by_name = {s.name: s for s in services}
     spec_by_name = {s.name: s for s in specs}
@@ -229,7 +230,7 @@ def judge_convergence(
         for slot, task in sorted(newest_per_slot(history).items()):
             if task.desired != "running" or task.state != "running":
                 problems.append(f"task {slot} is {task.state} (desired {task.desired})")
-            elif want is not None and task.digest != want:
+            elif want is not None and not runs_image(task, want):
                 problems.append(f"task {slot} runs {task.image or '(no image)'}, not {want}")
         failed = failed_tasks(history, want)
         if failed:
@@ -239,7 +240,16 @@ def judge_convergence(
     return result
 
 
+def runs_image(task: SwarmTask, want: str) -> bool:
+    """``want``: a digest (``sha256:...``, what a registry-resolved task runs), or an image
+    reference (``registry/image:tag``: images loaded from a tarball carry no digest)."""
+    if want.startswith("sha256:"):
+        return task.digest == want
+    return task.image == want or task.image.startswith(want + "@")
+
+
 def failed_tasks(history: Iterable[SwarmTask], digest: str | None = None) -> list[SwarmTask]:
-    """Failed or rejected tasks in a service's history (newest first); with ``digest``, only
-    those that ran that image: an older release's failure is history, not this deploy's."""
-    return [t for t in history if t.failed and (digest is None or t.digest == digest)]
+    """Failed or rejected tasks in a service's history (newest first); with ``digest`` (or an
+    image reference, as :func:`runs_image`), only those that ran that image: an older release's
+    failure is history, not this deploy's."""
+    return [t for t in history if t.failed and (digest is None or runs_image(t, digest))]

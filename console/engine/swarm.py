@@ -40,6 +40,7 @@ from console.commands.swarm_state import (
     parse_service_inspect,
     parse_service_ps,
     parse_stack_services,
+    runs_image,
 )
 from console.config import Config
 from console.decide.runbook import optional_steps
@@ -65,15 +66,23 @@ def converge_wait(config: Config) -> float:
 
 
 def expected_digests(config: Config, release) -> dict[str, str]:
-    """Swarm service -> the digest the release log recorded for its image (services without one
-    are left out)."""
+    """Swarm service -> what its tasks must run: the digest the release log recorded for its
+    image when the release was pushed (a task resolved through the registry runs
+    ``ref@digest``), else the recorded reference (images loaded from the tarball carry no
+    digest on a task). Services without either are left out."""
     swarm = SwarmCommands.for_target(config.target)
-    digests = {}
+    pushed = bool(getattr(release, "pushed", False))
+    images = getattr(release, "images", None) or {}
+    expected = {}
     for service in config.services:
-        digest = captured_digest(release, service.image, service.name)
+        digest = captured_digest(release, service.image, service.name) if pushed else None
+        entry = images.get(service.image) or images.get(service.name) or {}
+        ref = entry.get("ref") if isinstance(entry, dict) else None
         if digest is not None:
-            digests[swarm.service(service.name)] = digest
-    return digests
+            expected[swarm.service(service.name)] = digest
+        elif isinstance(ref, str) and ref and not pushed:
+            expected[swarm.service(service.name)] = ref
+    return expected
 
 
 async def read_stack(ctx: StepContext, *, with_specs: bool = True) -> tuple[list, list, dict]:
@@ -194,7 +203,7 @@ async def verify_images(ctx: StepContext, digests: dict[str, str], tag: str | No
     if missing:
         return ActionResult(
             False,
-            f"the release log records no image digest of {tag or 'the deployed release'} for "
+            f"the release log records no image digest (nor reference) of {tag or 'the deployed release'} for "
             f"{', '.join(missing)}: nothing to compare the running images with; check them by hand "
             "(docker service ps --no-trunc) and skip this step with a reason",
         )
@@ -209,7 +218,7 @@ async def verify_images(ctx: StepContext, digests: dict[str, str], tag: str | No
             problems.append(f"{name} has no running task")
         for task in running:
             lines.append(f"{task.slot}: {task.digest or task.image}")
-            if task.digest != want:
+            if not runs_image(task, want):
                 problems.append(f"{task.slot} runs {task.image or '(no image)'}, the release log recorded {want}")
     ctx.emit_output("stdout", lines)
     detail = {"expected": digests, "running": lines}
