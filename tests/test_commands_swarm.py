@@ -267,3 +267,19 @@ def test_runs_image_by_digest_or_by_reference():
     pinned = type(pinned)(**{**pinned.__dict__, "image": f"127.0.0.1:5000/x:v1@{DIGEST}"})
     assert runs_image(pinned, DIGEST) and runs_image(pinned, "127.0.0.1:5000/x:v1")
     assert not runs_image(pinned, "127.0.0.1:5000/x:v2")
+
+
+def test_tasks_not_yet_replaced_after_a_deploy_are_not_converged():
+    """Right after stack deploy the spec names the new image while the old task still runs."""
+    import json
+
+    spec = json.loads(fixture("inspect_completed.json"))[:1]
+    spec[0]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] = "cap:1"
+    stack_ps = parse_service_ps(fixture("stackps_after_update.jsonl"))
+    result = judge_convergence(
+        ["mrdj_backend"],
+        parse_stack_services(fixture("services.jsonl")),
+        parse_service_inspect(json.dumps(spec)),
+        {"mrdj_backend": [t for t in stack_ps if t.name.startswith("mrdj_backend.")]},
+    )
+    assert result.problems == {"mrdj_backend": ["task mrdj_backend.1 runs cap:2, the service spec says cap:1"]}

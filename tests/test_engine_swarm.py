@@ -191,12 +191,26 @@ def with_digest(text, digests):
     return "\n".join(lines) + "\n"
 
 
+def inspect_with(text, refs):
+    """A captured ``service inspect`` whose spec images are ``refs`` (swarm service -> image)."""
+    items = json.loads(text)
+    for item in items:
+        item["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] = refs[item["Spec"]["Name"]]
+    return json.dumps(items)
+
+
+V1_REFS = {
+    "mrdj_backend": f"127.0.0.1:5000/mr-dj-backend:v1@{V1_BACKEND}",
+    "mrdj_frontend": f"127.0.0.1:5000/mr-dj-frontend:v1@{V1_FRONTEND}",
+}
+
+
 def converged_answers():
     stack_ps = fixture("stackps_after_update.jsonl").splitlines()
     digests = {"mrdj_backend": V1_BACKEND, "mrdj_frontend": V1_FRONTEND}
     return {
         "docker stack services mrdj": [fixture("services.jsonl")],
-        "docker service inspect": [fixture("inspect_completed.json")],
+        "docker service inspect": [inspect_with(fixture("inspect_completed.json"), V1_REFS)],
         "docker service ps mrdj_backend": [with_digest("\n".join(stack_ps[:2]), digests)],
         "docker service ps mrdj_frontend": [with_digest("\n".join(stack_ps[2:]), digests)],
     }
@@ -213,7 +227,10 @@ DIGESTS = {"mrdj_backend": V1_BACKEND, "mrdj_frontend": V1_FRONTEND}
 
 async def test_wait_converged_polls_until_the_update_completes(tmp_path):
     answers = converged_answers()
-    answers["docker service inspect"] = [fixture("inspect_backend_updated.json"), fixture("inspect_completed.json")]
+    answers["docker service inspect"] = [
+        fixture("inspect_backend_updated.json"),
+        inspect_with(fixture("inspect_completed.json"), V1_REFS),
+    ]
     ctx, lines = ctx_for(tmp_path, Manager(answers))
     result = await wait_converged(ctx, DIGESTS, wait=5, poll=0.01)
     assert result.ok, result.message

@@ -13,7 +13,9 @@ Converged means, for every service of the stack:
   tests/fixtures/swarm/ps_backend_after_update.jsonl), and a ``rollback_*`` state means swarm
   itself is returning to the previous spec, which is not the release the console deployed;
 - every slot's newest task (``service ps`` lists a slot's history newest first) is desired
-  Running and is Running. A failed task gets desired state Shutdown as soon as swarm replaces
+  Running and is Running, with the service spec's image (``stack deploy`` changes the spec
+  before it returns; swarm replaces the tasks after, so right after a deploy the old tasks can
+  still look converged). A failed task gets desired state Shutdown as soon as swarm replaces
   it, so "desired Running and failed" never shows for long: the failures are read from the
   history instead, and only those of the expected image count (an older release's failure
   is history, not this deploy's);
@@ -232,6 +234,9 @@ def judge_convergence(
                 problems.append(f"task {slot} is {task.state} (desired {task.desired})")
             elif want is not None and not runs_image(task, want):
                 problems.append(f"task {slot} runs {task.image or '(no image)'}, not {want}")
+            elif spec is not None and spec.image and task.image != spec.image and not runs_image(task, spec.image):
+                # the deploy changed the spec before swarm replaced this task: not converged yet
+                problems.append(f"task {slot} runs {task.image or '(no image)'}, the service spec says {spec.image}")
         failed = failed_tasks(history, want)
         if failed:
             result.task_errors[name] = [f"{t.slot} {t.current}: {t.error or '(no error text)'}" for t in failed[:3]]
