@@ -224,7 +224,7 @@ async def verify_images(ctx: StepContext, digests: dict[str, str], tag: str | No
     detail = {"expected": digests, "running": lines}
     if problems:
         return ActionResult(False, "; ".join(problems), detail)
-    return ActionResult(True, f"every running task runs {tag or 'the release'}'s recorded digest", detail)
+    return ActionResult(True, f"every running task runs {tag or 'the release'}'s recorded image", detail)
 
 
 async def check_manager(ctx: StepContext) -> ActionResult:
