@@ -1,0 +1,435 @@
+# shellcheck shell=bash
+# Sourced by sandbox/ctl: a fleet of three "VPS" hosts beside the single-host sandbox (issue 14).
+#
+#   web1 127.0.0.11, web2 127.0.0.12, web3 127.0.0.13; each one has
+#     its own sshd on <addr>:2222 (own config and host key in $ST/fleet/webN/, user deploy, the sandbox's
+#       client key; SetEnv DOCKER_HOST=unix:///run/incident-sandbox-fleet-webN.sock),
+#     its own dockerd (socket /run/incident-sandbox-fleet-webN.sock, data $ST/fleet/webN/docker (vfs),
+#       exec-root /run/incident-sandbox-fleet-webN, containerd namespace incident-sandbox-fleet-webN),
+#     its own project dir /opt/fleet/webN/mr-dj (docker-compose -p mr-dj) and artifacts /opt/fleet/webN/artifacts,
+#     the demo app (v2) bound to <addr>:18081 (backend) and <addr>:18082 (frontend).
+#   One database mrdj_fleet for the whole fleet (web1 has the "migrations" role).
+#   Every host gets the same bundles (one release log for the fleet): a host's own address comes from
+#   its project dir's .env (HOST_ADDR=<addr>, read by docker-compose), which no release carries.
+#   Config $ST/fleet.toml, release log $ST/fleet-releases.toml, state dir $ST/fleet-console-state,
+#   known_hosts $ST/fleet/known_hosts, secrets in $ST/fleet-env.sh (SANDBOX_FLEET_DATABASE_URL).
+#
+# The vps_* helpers (one "VPS" = its own dockerd + sshd) are shared with sandbox/swarm.sh.
+
+FLEET_HOSTS=(web1 web2 web3)
+FLEET_DB=mrdj_fleet
+FLEET_PROJECT=mr-dj
+FLEET_ST="$ST/fleet"
+FLEET_ARTIFACTS="$FLEET_ST/artifacts"      # the pristine copy every host's artifacts dir is synced from
+FLEET_KNOWN_HOSTS="$FLEET_ST/known_hosts"
+FLEET_CONFIG="$ST/fleet.toml"
+FLEET_RELEASE_LOG="$ST/fleet-releases.toml"
+FLEET_STATE_DIR="$ST/fleet-console-state"
+FLEET_OWNER_FILE=/opt/fleet/.sandbox-checkout  # which checkout deployed /opt/fleet (its env files carry its secrets)
+
+fleet_addr() { case $1 in web1) echo 127.0.0.11 ;; web2) echo 127.0.0.12 ;; web3) echo 127.0.0.13 ;; *) die "no fleet host $1" ;; esac; }
+fleet_sock() { echo "/run/incident-sandbox-fleet-$1.sock"; }
+fleet_xroot() { echo "/run/incident-sandbox-fleet-$1"; }
+fleet_project_dir() { echo "/opt/fleet/$1/mr-dj"; }
+fleet_artifacts_dir() { echo "/opt/fleet/$1/artifacts"; }
+
+# ---------------------------------------------------------------- a "VPS": its own dockerd and sshd
+vps_docker_ok() { # socket
+  DOCKER_HOST="unix://$1" timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1
+}
+vps_start_dockerd() { # name dir socket exec-root: starts it unless its pid is alive (vps_wait_dockerd waits)
+  local name=$1 dir=$2 sock=$3 xr=$4
+  pid_alive "$dir/dockerd.pid" && return 0
+  log "starting dockerd for $name (unix://$sock)"
+  mkdir -p "$dir/docker" "$xr"
+  rm -f "$dir/dockerd.pid"
+  # the flags of ensure_dockerd, with this host's own socket, data, exec-root, pidfile and containerd namespace
+  setsid dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+    --host "unix://$sock" --group docker \
+    --data-root "$dir/docker" --exec-root "$xr" --pidfile "$dir/dockerd.pid" \
+    --containerd-namespace "incident-sandbox-$name" --containerd-plugins-namespace "incident-sandbox-$name-plugins" \
+    --userland-proxy=false --log-level=warn \
+    </dev/null >>"$LOG/dockerd-$name.log" 2>&1 9>&- &
+}
+vps_wait_dockerd() { # name dir socket exec-root
+  local i
+  for i in $(seq 1 120); do vps_docker_ok "$3" && return 0; sleep 0.5; done
+  if pid_alive "$2/dockerd.pid"; then
+    log "dockerd for $1 alive but not answering; restarting it"
+    vps_stop_dockerd "$1" "$2" "$3" "$4"
+    vps_start_dockerd "$@"
+    for i in $(seq 1 120); do vps_docker_ok "$3" && return 0; sleep 0.5; done
+  fi
+  tail -n 20 "$LOG/dockerd-$1.log" >&2 || true
+  die "dockerd for $1 did not come up (see $LOG/dockerd-$1.log)"
+}
+vps_stop_dockerd() { # name dir socket exec-root: dockerd, then its containerd and shims
+  local p left
+  stop_pid "dockerd $1" "$2/dockerd.pid" 45
+  left=$(vps_leftover_pids "$4")
+  if [ -n "$left" ]; then
+    log "killing leftover containerd processes of $1: $left"
+    for p in $left; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 1
+    for p in $(vps_leftover_pids "$4"); do kill -KILL "$p" 2>/dev/null || true; done
+  fi
+  rm -f "$3"
+  umount "$4/netns/default" 2>/dev/null || true
+}
+vps_leftover_pids() { # exec-root -> pids of processes still using it (containerd, shims)
+  local d
+  for d in /proc/[0-9]*; do
+    { tr '\0' ' ' < "$d/cmdline"; } 2>/dev/null | grep -q -- "$1/" && basename "$d"
+  done
+  return 0
+}
+
+vps_sshd_ok() { # dir addr
+  pid_alive "$1/sshd.pid" && (exec 3<>"/dev/tcp/$2/$SSH_PORT") 2>/dev/null
+}
+vps_ensure_sshd() { # name dir addr socket: the main sshd's settings, this host's address, key, pid file and engine
+  local name=$1 dir=$2 addr=$3 sock=$4 i
+  [ -f "$dir/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "incident-sandbox-$name" -f "$dir/ssh_host_ed25519_key"
+  chmod 600 "$dir/ssh_host_ed25519_key"
+  sed -e '/^ListenAddress /d' -e "s|^Port .*|Port $SSH_PORT\nListenAddress $addr|" \
+      -e "s|^HostKey .*|HostKey $dir/ssh_host_ed25519_key|" -e "s|^PidFile .*|PidFile $dir/sshd.pid|" \
+      -e "s|^SetEnv .*|SetEnv DOCKER_HOST=unix://$sock|" \
+      -e "1s|.*|# incident-sandbox sshd for $name ($addr): the main sandbox sshd's settings, its own engine|" \
+      "$ST/ssh/sshd_config" | write_if_changed "$dir/sshd_config" 600
+  /usr/sbin/sshd -t -f "$dir/sshd_config" || die "sshd config for $name invalid"
+  vps_sshd_ok "$dir" "$addr" && return 0
+  if pid_alive "$dir/sshd.pid"; then kill "$(pid_of "$dir/sshd.pid")" 2>/dev/null || true; sleep 0.5; fi
+  log "starting sshd for $name ($addr:$SSH_PORT)"
+  rm -f "$dir/sshd.pid"
+  /usr/sbin/sshd -f "$dir/sshd_config" -E "$LOG/sshd-$name.log" </dev/null 9>&-
+  for i in $(seq 1 40); do vps_sshd_ok "$dir" "$addr" && return 0; sleep 0.25; done
+  die "sshd for $name did not come up (see $LOG/sshd-$name.log)"
+}
+vps_stop_sshd() { # name dir: the listener, then the sessions it forked
+  local p kids k i alive
+  pid_alive "$2/sshd.pid" || { rm -f "$2/sshd.pid"; return 0; }
+  p=$(pid_of "$2/sshd.pid")
+  kids=$(descendants "$p" | tr -s ' \n' ' ')
+  stop_pid "sshd $1" "$2/sshd.pid" 10
+  [ -n "${kids// /}" ] || return 0
+  for k in $kids; do kill -TERM "$k" 2>/dev/null || true; done
+  for i in $(seq 1 20); do
+    alive=0
+    for k in $kids; do running "$k" && alive=1; done
+    [ $alive = 0 ] && return 0
+    sleep 0.25
+  done
+  for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
+}
+
+vps_wait_version() { # release addr [tries]: both services answer as release on addr:18081/18082
+  local i
+  for i in $(seq 1 "${3:-120}"); do
+    if [ "$(http_version "http://$2:18081/api/health" | cut -d' ' -f2)" = "$1" ] &&
+       [ "$(http_version "http://$2:18082/api/health" | cut -d' ' -f2)" = "$1" ]; then return 0; fi
+    sleep 0.25
+  done
+  return 1
+}
+vps_sync_dir() { # src dst: dst := copy of src's files (only rewrites what differs), owned by deploy
+  local f dst
+  mkdir -p "$2"
+  for f in "$2"/* "$2"/.[!.]*; do
+    [ -e "$f" ] || continue
+    [ -e "$1/$(basename "$f")" ] || rm -rf "$f"
+  done
+  for f in "$1"/*; do
+    dst="$2/$(basename "$f")"
+    if [ ! -f "$dst" ] || [ "$(stat -c %s "$f")" != "$(stat -c %s "$dst")" ] || ! cmp -s "$f" "$dst"; then
+      cp -f "$f" "$dst"
+    fi
+    chmod --reference="$f" "$dst"
+  done
+  chown -R "$DEPLOY_USER:$DEPLOY_USER" "$2"
+}
+vps_has_image() { # docker_host service release: the engine has the registry's image (by digest, not only by tag)
+  local digest
+  digest=$(sed -n "s/^digest_$2=//p" "$ST/build/$3/meta")
+  [ -n "$digest" ] || return 1
+  DOCKER_HOST=$1 timeout 30 docker image inspect -f '{{join .RepoDigests " "}}' "$REGISTRY/mr-dj-$2:$3" 2>/dev/null \
+    | tr ' ' '\n' | grep -qx "$REGISTRY/mr-dj-$2@$digest"
+}
+vps_database() { # name: its own database at migration 002 (v2)
+  pg_admin -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname='$1'" | grep -q 1 \
+    || pg_admin -d postgres -c "CREATE DATABASE $1 OWNER mrdj"
+  PGOPTIONS="-c client_min_messages=warning" PGAPP_DB=$1 pg_app -c "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz DEFAULT now())"
+  PGAPP_DB=$1 db_apply 001_init
+  PGAPP_DB=$1 db_apply 002_add_booking_notes
+}
+vps_run_parallel() { # function args...: function ARG for every arg at once; fails if one failed
+  local a pids=() rc=0 p
+  local fn=$1; shift
+  for a in "$@"; do "$fn" "$a" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  return $rc
+}
+
+# ---------------------------------------------------------------- fleet bundles (the same for every host)
+fleet_compose_yaml() { # release
+  cat <<EOF
+# Mister DJ $1 for the fleet (compose file format 2.4, docker-compose v1). Every host runs this same
+# file; the host's own address is HOST_ADDR in the .env beside it (the host's, not the release's).
+version: "2.4"
+services:
+  mr-dj-backend:
+    image: $REGISTRY/mr-dj-backend:$1
+    network_mode: host
+    init: true
+    restart: unless-stopped
+    env_file: backend/.env
+    environment:
+      BIND_ADDR: \${HOST_ADDR:?set HOST_ADDR (this host's own address) in .env}
+      SMOKE_BACKEND_URL: http://\${HOST_ADDR}:18081/api/health
+      SMOKE_FRONTEND_URL: http://\${HOST_ADDR}:18082/api/health
+    volumes:
+      - ./state:/opt/mr-dj/state
+  mr-dj-frontend:
+    image: $REGISTRY/mr-dj-frontend:$1
+    network_mode: host
+    init: true
+    restart: unless-stopped
+    env_file: frontend/.env
+    environment:
+      BIND_ADDR: \${HOST_ADDR:?set HOST_ADDR (this host's own address) in .env}
+      API_URL: http://\${HOST_ADDR}:18081
+    volumes:
+      - ./state:/opt/mr-dj/state
+EOF
+}
+fleet_build() { # $FLEET_ARTIFACTS := v1/v2 bundles for the fleet + the single host's image tarballs + SHA256SUMS
+  local fp rel b
+  fp=$( (cat "$ST/build/done"; declare -f fleet_compose_yaml fleet_build; db_url "$FLEET_DB") | sha256sum | cut -d' ' -f1)
+  [ "$(cat "$FLEET_ST/built" 2>/dev/null)" = "$fp" ] && return 0
+  log "writing the fleet's release bundles"
+  rm -rf "$FLEET_ARTIFACTS"; mkdir -p "$FLEET_ARTIFACTS"
+  for rel in "${RELEASES[@]}"; do
+    b="$FLEET_ST/build/$rel"
+    write_compose_bundle "$b" "$rel"
+    fleet_compose_yaml "$rel" > "$b/docker-compose.yml"
+    printf 'RELEASE=%s\nNODE_ENV=production\nDATABASE_URL=%s\n' "$rel" "$(db_url "$FLEET_DB")" > "$b/backend/.env"
+    tar -C "$b" --owner=0 --group=0 --numeric-owner -czf "$FLEET_ARTIFACTS/$rel-compose.tar.gz" \
+      docker-compose.yml backend/.env frontend/.env docs/operations/deployment-rollback.md \
+      $(cd "$b" && ls migrations/*.sql)
+    cp -f "$ST/artifacts/$rel-images.tar" "$FLEET_ARTIFACTS/$rel-images.tar"
+    chmod 600 "$FLEET_ARTIFACTS/$rel-compose.tar.gz" "$FLEET_ARTIFACTS/$rel-images.tar"
+  done
+  (cd "$FLEET_ARTIFACTS" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
+  chmod 644 "$FLEET_ARTIFACTS/SHA256SUMS.txt"
+  rm -f "$FLEET_ST"/deployed-* "$FLEET_RELEASE_LOG"
+  echo "$fp" > "$FLEET_ST/built"
+}
+
+# ---------------------------------------------------------------- one fleet host
+fleet_compose() { # host args...
+  local n=$1 pd; pd=$(fleet_project_dir "$1"); shift
+  (cd "$pd" && runuser -u "$DEPLOY_USER" -- env DOCKER_HOST="unix://$(fleet_sock "$n")" \
+     HOME="$(getent passwd "$DEPLOY_USER" | cut -d: -f6)" docker-compose -p "$FLEET_PROJECT" "$@")
+}
+fleet_docker() { # host args...
+  local n=$1; shift
+  DOCKER_HOST="unix://$(fleet_sock "$n")" timeout 120 docker "$@"
+}
+fleet_stack_running() { # host: both services have a running container
+  local svc id
+  for svc in mr-dj-backend mr-dj-frontend; do
+    id=$(fleet_docker "$1" ps -q --filter "label=com.docker.compose.project=$FLEET_PROJECT" \
+          --filter "label=com.docker.compose.service=$svc" --filter status=running 2>/dev/null | head -n1)
+    [ -n "$id" ] || return 1
+  done
+}
+fleet_runs_v2() { # host: v2 answers on its address and its containers are v2's images
+  local n=$1 addr images
+  addr=$(fleet_addr "$n")
+  [ "$(http_version "http://$addr:18081/api/health" | cut -d' ' -f2)" = v2 ] || return 1
+  [ "$(http_version "http://$addr:18082/api/health" | cut -d' ' -f2)" = v2 ] || return 1
+  images=$(fleet_docker "$n" ps --filter "label=com.docker.compose.project=$FLEET_PROJECT" --format '{{.Image}}' 2>/dev/null | sort | tr '\n' ' ')
+  [ "$images" = "$REGISTRY/mr-dj-backend:v2 $REGISTRY/mr-dj-frontend:v2 " ]
+}
+fleet_files_v2() { # host: project dir := v2 bundle + this host's .env (state/ kept); no lock, maintenance, faults
+  local n=$1 pd ad
+  pd=$(fleet_project_dir "$n"); ad=$(fleet_artifacts_dir "$n")
+  mkdir -p "$pd/state"
+  rm -rf "$pd/.incident-console.lock"
+  rm -f "$pd/state/maintenance.on" "$pd"/state/fault.*
+  vps_sync_dir "$FLEET_ARTIFACTS" "$ad"
+  find "$pd" -mindepth 1 -maxdepth 1 ! -name state -exec rm -rf {} +
+  chown "$DEPLOY_USER:$DEPLOY_USER" "/opt/fleet/$n" "$pd" "$pd/state"
+  runuser -u "$DEPLOY_USER" -- tar -xzf "$ad/v2-compose.tar.gz" -C "$pd"
+  printf '# %s: this host'"'"'s own address (part of the host, not of any release; docker-compose reads it)\nHOST_ADDR=%s\n' \
+    "$n" "$(fleet_addr "$n")" > "$pd/.env"
+  chown "$DEPLOY_USER:$DEPLOY_USER" "$pd/.env"
+}
+fleet_deploy_host() { # host: v2 deployed there (images from the local registry, so they carry their digests)
+  local n=$1 svc
+  fleet_files_v2 "$n"
+  for svc in backend frontend; do
+    vps_has_image "unix://$(fleet_sock "$n")" "$svc" v2 \
+      || fleet_docker "$n" pull -q "$REGISTRY/mr-dj-$svc:v2" >/dev/null || die "$n: docker pull mr-dj-$svc:v2 failed"
+  done
+  fleet_docker "$n" ps -aq --filter "label=com.docker.compose.project=$FLEET_PROJECT" --filter "label=com.docker.compose.oneoff=True" \
+    | xargs -r env DOCKER_HOST="unix://$(fleet_sock "$n")" docker rm -f >/dev/null
+  fleet_compose "$n" up -d --remove-orphans >>"$LOG/compose-fleet-$n.log" 2>&1 \
+    || { tail -n 20 "$LOG/compose-fleet-$n.log" >&2; die "$n: docker-compose up failed"; }
+  vps_wait_version v2 "$(fleet_addr "$n")" || die "$n: the stack did not answer as v2 on $(fleet_addr "$n"):18081/18082"
+  touch "$FLEET_ST/deployed-$n"
+}
+fleet_reset_host() { # host: files back to v2 always (cheap); containers only where they differ
+  local n=$1
+  if [ -f "$FLEET_ST/deployed-$n" ] && fleet_runs_v2 "$n"; then fleet_files_v2 "$n"; return 0; fi
+  log "fleet $n: redeploying v2"
+  fleet_deploy_host "$n"
+}
+fleet_start_engines() { local n; for n in "${FLEET_HOSTS[@]}"; do vps_start_dockerd "fleet-$n" "$FLEET_ST/$n" "$(fleet_sock "$n")" "$(fleet_xroot "$n")"; done; }
+fleet_ensure_host() { # host: engine, sshd, stack (deployed once; afterwards only restarted)
+  local n=$1 i
+  mkdir -p "$FLEET_ST/$n"
+  vps_wait_dockerd "fleet-$n" "$FLEET_ST/$n" "$(fleet_sock "$n")" "$(fleet_xroot "$n")"
+  vps_ensure_sshd "fleet-$n" "$FLEET_ST/$n" "$(fleet_addr "$n")" "$(fleet_sock "$n")"
+  if [ ! -f "$FLEET_ST/deployed-$n" ]; then
+    log "fleet $n: deploying v2 to $(fleet_project_dir "$n")"
+    fleet_deploy_host "$n"
+  elif ! fleet_stack_running "$n"; then
+    for i in $(seq 1 20); do fleet_stack_running "$n" && return 0; sleep 0.25; done   # restart policy
+    log "fleet $n: starting stack $FLEET_PROJECT (no redeploy)"
+    fleet_compose "$n" up -d >>"$LOG/compose-fleet-$n.log" 2>&1 || die "$n: docker-compose up failed"
+  fi
+}
+
+# ---------------------------------------------------------------- the fleet
+fleet_known_hosts() {
+  local n
+  for n in "${FLEET_HOSTS[@]}"; do
+    printf '[%s]:%s %s\n' "$(fleet_addr "$n")" "$SSH_PORT" "$(cut -d' ' -f1,2 "$FLEET_ST/$n/ssh_host_ed25519_key.pub")"
+  done | write_if_changed "$FLEET_KNOWN_HOSTS" 644
+}
+fleet_health_toml() { # host
+  local addr svc port; addr=$(fleet_addr "$1")
+  for svc in backend frontend; do
+    port=$(port_for "$svc")
+    printf '[[hosts.health]]\nname = "%s"\nurl = "http://%s:%s/api/health"\nexpected_status = 200\ntimeout = 5\ninterval = 2\nversion_key = "version"\nexpect = { status = "ok" }\n\n' \
+      "$svc" "$addr" "$port"
+  done
+}
+fleet_hosts_toml() {
+  local n roles
+  for n in "${FLEET_HOSTS[@]}"; do
+    if [ "$n" = web1 ]; then roles='["web", "migrations"]'; else roles='["web"]'; fi
+    printf '[[hosts]]\nname = "%s"\nhost = "%s"\nroles = %s\nproject_dir = "%s"\nartifacts_dir = "%s"\n\n' \
+      "$n" "$(fleet_addr "$n")" "$roles" "$(fleet_project_dir "$n")" "$(fleet_artifacts_dir "$n")"
+    fleet_health_toml "$n"
+  done
+}
+fleet_config() {
+  printf "# source me: the fleet's database (sandbox/fleet.sh)\nexport SANDBOX_FLEET_DATABASE_URL='%s'\n" \
+    "$(db_url "$FLEET_DB")" | write_if_changed "$ST/fleet-env.sh" 600
+  cat <<EOF | write_if_changed "$FLEET_CONFIG" 644
+# incident-console configuration for the sandbox's fleet (generated by sandbox/ctl; sandbox/fleet.sh).
+# Three hosts run the same compose project mr-dj (v2 deployed), one database ($FLEET_DB) migrated from web1.
+# [target] holds the defaults every host inherits; each [[hosts]] has its own address, dirs and health.
+operator = "sandbox"
+
+[target]
+port = $SSH_PORT
+user = "$DEPLOY_USER"
+identity_file = "$ST/ssh/id_ed25519"
+agent = false
+known_hosts = "$FLEET_KNOWN_HOSTS"
+project_name = "$FLEET_PROJECT"
+compose_command = "docker-compose"
+connect_timeout = 10
+keepalive_interval = 4
+keepalive_count_max = 3
+command_timeout = 600
+
+$(fleet_hosts_toml)
+[fleet]
+canary = "web1"
+batch_size = 2
+canary_pause_seconds = 5
+gate_interval_seconds = 1
+
+[registry]
+url = "$REGISTRY"
+
+[[services]]
+name = "mr-dj-backend"
+image = "mr-dj-backend"
+role = "backend"
+
+[[services]]
+name = "mr-dj-frontend"
+image = "mr-dj-frontend"
+role = "frontend"
+
+[commands]
+maintenance = true
+migrations = true
+maintenance_on = ["npm", "run", "maintenance:on"]
+maintenance_off = ["npm", "run", "maintenance:off"]
+migrate_rollback = ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"]
+migrate_status = ["npm", "run", "migrate:status"]
+migration_down_sql = ["cat", "/app/migrations/{migration}.down.sql"]
+smoke_tests = [["npm", "run", "smoke:test", "--prefix", "backend"], ["npm", "run", "smoke:test", "--prefix", "frontend"]]
+migration_order = "before_down"
+service_command_mode = "exec"
+
+[thresholds]
+impact_window_minutes = 30
+validation_window_minutes = 15
+ttr_target_minutes = 15
+monitor_minutes = 1
+health_wait_seconds = 30
+
+[paths]
+state_dir = "$FLEET_STATE_DIR"
+release_log = "$FLEET_RELEASE_LOG"
+
+[prerequisites]
+backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
+alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
+EOF
+}
+
+ensure_fleet() {
+  local n
+  mkdir -p "$FLEET_ST" "$FLEET_STATE_DIR" /opt/fleet
+  fleet_start_engines                       # all at once; each host waits for its own below
+  fleet_build
+  vps_database "$FLEET_DB"
+  if [ -n "$(ls "$FLEET_ST"/deployed-* 2>/dev/null)" ] && [ "$(cat "$FLEET_OWNER_FILE" 2>/dev/null)" != "$SB" ]; then
+    log "/opt/fleet was deployed by another checkout: redeploying this one's v2"
+    rm -f "$FLEET_ST"/deployed-*
+  fi
+  vps_run_parallel fleet_ensure_host "${FLEET_HOSTS[@]}" || die "the fleet did not come up"
+  echo "$SB" | write_if_changed "$FLEET_OWNER_FILE" 644
+  fleet_known_hosts
+  [ -f "$FLEET_RELEASE_LOG" ] || write_release_log "$(( $(date -u +%s) - 300 ))" "$FLEET_ARTIFACTS/SHA256SUMS.txt" "$FLEET_RELEASE_LOG"
+  fleet_config
+}
+reset_fleet() {
+  mkdir -p "$FLEET_STATE_DIR"
+  vps_database "$FLEET_DB"
+  vps_run_parallel fleet_reset_host "${FLEET_HOSTS[@]}" || die "the fleet did not go back to v2"
+  write_release_log "$(( $(date -u +%s) - 300 ))" "$FLEET_ARTIFACTS/SHA256SUMS.txt" "$FLEET_RELEASE_LOG"
+  fleet_config
+}
+down_fleet() {
+  local n
+  for n in "${FLEET_HOSTS[@]}"; do
+    vps_stop_sshd "fleet-$n" "$FLEET_ST/$n"
+    vps_stop_dockerd "fleet-$n" "$FLEET_ST/$n" "$(fleet_sock "$n")" "$(fleet_xroot "$n")"
+  done
+}
+status_fleet() { # lines fleet-web1..3 (inside cmd_status: its line())
+  local n s
+  for n in "${FLEET_HOSTS[@]}"; do
+    if pid_alive "$FLEET_ST/$n/dockerd.pid" && vps_docker_ok "$(fleet_sock "$n")" && vps_sshd_ok "$FLEET_ST/$n" "$(fleet_addr "$n")" \
+       && fleet_stack_running "$n"; then s=up; else s=down; fi
+    line "fleet-$n" $s
+  done
+}

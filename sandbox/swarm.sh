@@ -1,0 +1,262 @@
+# shellcheck shell=bash
+# Sourced by sandbox/ctl after fleet.sh (uses its vps_* helpers): a single-node Docker Swarm (issue 14).
+#
+#   manager swarm1 on 127.0.0.21: its own dockerd (socket /run/incident-sandbox-swarm.sock, data $ST/swarm/docker,
+#     exec-root /run/incident-sandbox-swarm, `docker swarm init --advertise-addr 127.0.0.21`) and its own sshd
+#     on 127.0.0.21:2222 (user deploy, the sandbox's client key, SetEnv DOCKER_HOST=<that socket>);
+#   stack "mrdj" (services mrdj_backend, mrdj_frontend, one replica each, on the host network, bound to
+#     127.0.0.21:18081/18082), stack file /opt/swarm/mr-dj/docker-compose.yml with images pinned by digest
+#     from the local registry, database mrdj_swarm, artifacts /opt/swarm/artifacts (v1, v2; v2 deployed);
+#   config $ST/swarm.toml, release log $ST/swarm-releases.toml, state dir $ST/swarm-console-state,
+#   known_hosts $ST/swarm/known_hosts, secrets in $ST/swarm-env.sh (SANDBOX_SWARM_DATABASE_URL).
+#
+# `docker stack deploy` does not read .env (no variable substitution from it): the stack file and its
+# env_file:s (which it does read, on the client, relative to the stack file) hold every value literally.
+
+SWARM_NAME=swarm1
+SWARM_ADDR=127.0.0.21
+SWARM_SOCK=/run/incident-sandbox-swarm.sock
+SWARM_XROOT=/run/incident-sandbox-swarm
+SWARM_ST="$ST/swarm"
+SWARM_DIR=/opt/swarm/mr-dj
+SWARM_ARTIFACTS_DIR=/opt/swarm/artifacts
+SWARM_STACK=mrdj
+SWARM_DB=mrdj_swarm
+SWARM_ARTIFACTS="$SWARM_ST/artifacts"
+SWARM_KNOWN_HOSTS="$SWARM_ST/known_hosts"
+SWARM_CONFIG="$ST/swarm.toml"
+SWARM_RELEASE_LOG="$ST/swarm-releases.toml"
+SWARM_STATE_DIR="$ST/swarm-console-state"
+SWARM_OWNER_FILE=/opt/swarm/.sandbox-checkout
+
+swarm_docker() { DOCKER_HOST="unix://$SWARM_SOCK" timeout 120 docker "$@"; }
+swarm_digest() { sed -n "s/^digest_$2=//p" "$ST/build/$1/meta"; }   # release service
+swarm_image() { echo "$REGISTRY/mr-dj-$2:$1@$(swarm_digest "$1" "$2")"; }   # release service
+
+swarm_stack_yaml() { # release
+  cat <<EOF
+# Mister DJ $1 as a Swarm stack: docker stack deploy -c docker-compose.yml --with-registry-auth $SWARM_STACK
+# Images pinned by digest. No .env substitution (docker stack deploy does not read .env): values are literal.
+version: "3.8"
+services:
+  backend:
+    image: $(swarm_image "$1" backend)
+    init: true
+    env_file: backend/.env
+    volumes:
+      - $SWARM_DIR/state:/opt/mr-dj/state
+    networks: [hostnet]
+    deploy:
+      replicas: 1
+      update_config: {parallelism: 1, order: stop-first}
+      restart_policy: {condition: any, delay: 1s}
+  frontend:
+    image: $(swarm_image "$1" frontend)
+    init: true
+    env_file: frontend/.env
+    volumes:
+      - $SWARM_DIR/state:/opt/mr-dj/state
+    networks: [hostnet]
+    deploy:
+      replicas: 1
+      update_config: {parallelism: 1, order: stop-first}
+      restart_policy: {condition: any, delay: 1s}
+networks:
+  hostnet:   # a single-node swarm on a --bridge=none engine: services share the host's network
+    external: true
+    name: host
+EOF
+}
+swarm_build() { # $SWARM_ARTIFACTS := v1/v2 stack bundles + the single host's image tarballs + SHA256SUMS
+  local fp rel b
+  fp=$( (cat "$ST/build/done"; declare -f swarm_stack_yaml swarm_build; db_url "$SWARM_DB") | sha256sum | cut -d' ' -f1)
+  [ "$(cat "$SWARM_ST/built" 2>/dev/null)" = "$fp" ] && return 0
+  log "writing the swarm's release bundles"
+  rm -rf "$SWARM_ARTIFACTS"; mkdir -p "$SWARM_ARTIFACTS"
+  for rel in "${RELEASES[@]}"; do
+    b="$SWARM_ST/build/$rel"
+    write_compose_bundle "$b" "$rel"
+    swarm_stack_yaml "$rel" > "$b/docker-compose.yml"
+    printf 'RELEASE=%s\nNODE_ENV=production\nDATABASE_URL=%s\nBIND_ADDR=%s\nSMOKE_BACKEND_URL=http://%s:18081/api/health\nSMOKE_FRONTEND_URL=http://%s:18082/api/health\n' \
+      "$rel" "$(db_url "$SWARM_DB")" "$SWARM_ADDR" "$SWARM_ADDR" "$SWARM_ADDR" > "$b/backend/.env"
+    printf 'RELEASE=%s\nNODE_ENV=production\nBIND_ADDR=%s\nAPI_URL=http://%s:18081\n' "$rel" "$SWARM_ADDR" "$SWARM_ADDR" > "$b/frontend/.env"
+    tar -C "$b" --owner=0 --group=0 --numeric-owner -czf "$SWARM_ARTIFACTS/$rel-compose.tar.gz" \
+      docker-compose.yml backend/.env frontend/.env docs/operations/deployment-rollback.md \
+      $(cd "$b" && ls migrations/*.sql)
+    cp -f "$ST/artifacts/$rel-images.tar" "$SWARM_ARTIFACTS/$rel-images.tar"
+    chmod 600 "$SWARM_ARTIFACTS/$rel-compose.tar.gz" "$SWARM_ARTIFACTS/$rel-images.tar"
+  done
+  (cd "$SWARM_ARTIFACTS" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
+  chmod 644 "$SWARM_ARTIFACTS/SHA256SUMS.txt"
+  rm -f "$SWARM_ST/deployed" "$SWARM_RELEASE_LOG"
+  echo "$fp" > "$SWARM_ST/built"
+}
+
+swarm_services() { # "name replicas" lines of the stack
+  swarm_docker stack services "$SWARM_STACK" --format '{{.Name}} {{.Replicas}}' 2>/dev/null | sort
+}
+swarm_converged() { # both services there with N/N replicas (N > 0)
+  local out
+  out=$(swarm_services)
+  printf '%s\n' "$out" | grep -Eq "^${SWARM_STACK}_backend ([1-9][0-9]*)/\1( |$)" &&
+    printf '%s\n' "$out" | grep -Eq "^${SWARM_STACK}_frontend ([1-9][0-9]*)/\1( |$)"
+}
+swarm_runs_v2() { # v2 answers on the manager's address and the services' specs are v2's pinned images
+  [ "$(http_version "http://$SWARM_ADDR:18081/api/health" | cut -d' ' -f2)" = v2 ] || return 1
+  [ "$(http_version "http://$SWARM_ADDR:18082/api/health" | cut -d' ' -f2)" = v2 ] || return 1
+  [ "$(swarm_docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${SWARM_STACK}_backend" "${SWARM_STACK}_frontend" 2>/dev/null | tr '\n' ' ')" \
+    = "$(swarm_image v2 backend) $(swarm_image v2 frontend) " ]
+}
+swarm_files_v2() { # stack dir := v2 bundle (state/ kept); no lock, maintenance, faults; artifacts pristine
+  mkdir -p "$SWARM_DIR/state"
+  rm -rf "$SWARM_DIR/.incident-console.lock"
+  rm -f "$SWARM_DIR/state/maintenance.on" "$SWARM_DIR"/state/fault.*
+  vps_sync_dir "$SWARM_ARTIFACTS" "$SWARM_ARTIFACTS_DIR"
+  find "$SWARM_DIR" -mindepth 1 -maxdepth 1 ! -name state -exec rm -rf {} +
+  chown "$DEPLOY_USER:$DEPLOY_USER" /opt/swarm "$SWARM_DIR" "$SWARM_DIR/state"
+  runuser -u "$DEPLOY_USER" -- tar -xzf "$SWARM_ARTIFACTS_DIR/v2-compose.tar.gz" -C "$SWARM_DIR"
+}
+swarm_deploy() { # v2 deployed as the stack (what the console's swarm rollback does, with v2's stack file)
+  swarm_files_v2
+  (cd "$SWARM_DIR" && runuser -u "$DEPLOY_USER" -- env DOCKER_HOST="unix://$SWARM_SOCK" \
+     HOME="$(getent passwd "$DEPLOY_USER" | cut -d: -f6)" \
+     timeout 120 docker stack deploy -c docker-compose.yml --with-registry-auth --prune "$SWARM_STACK") \
+    >>"$LOG/swarm-deploy.log" 2>&1 || { tail -n 20 "$LOG/swarm-deploy.log" >&2; die "docker stack deploy $SWARM_STACK failed"; }
+  vps_wait_version v2 "$SWARM_ADDR" 240 || { swarm_docker service ps --no-trunc "${SWARM_STACK}_backend" >&2 || true; die "swarm: the stack did not answer as v2 on $SWARM_ADDR:18081/18082"; }
+  touch "$SWARM_ST/deployed"
+}
+swarm_init() { # a single-node swarm advertised on the manager's own loopback address
+  local st
+  st=$(swarm_docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)
+  [ "$st" = active ] && return 0
+  log "docker swarm init ($SWARM_ADDR)"
+  swarm_docker swarm init --advertise-addr "$SWARM_ADDR" --listen-addr "$SWARM_ADDR:2377" --task-history-limit 2 \
+    >>"$LOG/swarm-deploy.log" 2>&1 || { tail -n 5 "$LOG/swarm-deploy.log" >&2; die "docker swarm init failed"; }
+  rm -f "$SWARM_ST/deployed"
+}
+swarm_start_engine() { vps_start_dockerd swarm "$SWARM_ST" "$SWARM_SOCK" "$SWARM_XROOT"; }
+
+swarm_config() {
+  local svc
+  printf "# source me: the swarm stack's database (sandbox/swarm.sh)\nexport SANDBOX_SWARM_DATABASE_URL='%s'\n" \
+    "$(db_url "$SWARM_DB")" | write_if_changed "$ST/swarm-env.sh" 600
+  printf '[%s]:%s %s\n' "$SWARM_ADDR" "$SSH_PORT" "$(cut -d' ' -f1,2 "$SWARM_ST/ssh_host_ed25519_key.pub")" \
+    | write_if_changed "$SWARM_KNOWN_HOSTS" 644
+  {
+    cat <<EOF
+# incident-console configuration for the sandbox's single-node Docker Swarm (generated by sandbox/ctl; sandbox/swarm.sh).
+# The target is the swarm manager; project_name is the stack, project_dir holds its stack file (docker-compose.yml).
+operator = "sandbox"
+
+[target]
+engine = "swarm"
+host = "$SWARM_ADDR"
+port = $SSH_PORT
+user = "$DEPLOY_USER"
+identity_file = "$ST/ssh/id_ed25519"
+agent = false
+known_hosts = "$SWARM_KNOWN_HOSTS"
+project_name = "$SWARM_STACK"
+project_dir = "$SWARM_DIR"
+artifacts_dir = "$SWARM_ARTIFACTS_DIR"
+connect_timeout = 10
+keepalive_interval = 4
+keepalive_count_max = 3
+command_timeout = 600
+
+[registry]
+url = "$REGISTRY"
+
+[[services]]
+name = "backend"
+image = "mr-dj-backend"
+role = "backend"
+
+[[services]]
+name = "frontend"
+image = "mr-dj-frontend"
+role = "frontend"
+
+EOF
+    for svc in backend frontend; do
+      printf '[[health]]\nname = "%s"\nurl = "http://%s:%s/api/health"\nexpected_status = 200\ntimeout = 5\ninterval = 2\nversion_key = "version"\nexpect = { status = "ok" }\n\n' \
+        "$svc" "$SWARM_ADDR" "$(port_for "$svc")"
+    done
+    cat <<EOF
+[commands]
+# run by exec in a running task of the service
+maintenance = true
+migrations = true
+maintenance_on = ["npm", "run", "maintenance:on"]
+maintenance_off = ["npm", "run", "maintenance:off"]
+migrate_rollback = ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"]
+migrate_status = ["npm", "run", "migrate:status"]
+migration_down_sql = ["cat", "/app/migrations/{migration}.down.sql"]
+smoke_tests = [["npm", "run", "smoke:test", "--prefix", "backend"], ["npm", "run", "smoke:test", "--prefix", "frontend"]]
+migration_order = "before_down"
+service_command_mode = "exec"
+
+[thresholds]
+impact_window_minutes = 30
+validation_window_minutes = 15
+ttr_target_minutes = 15
+monitor_minutes = 1
+health_wait_seconds = 60
+
+[paths]
+state_dir = "$SWARM_STATE_DIR"
+release_log = "$SWARM_RELEASE_LOG"
+
+[prerequisites]
+backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
+alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
+EOF
+  } | write_if_changed "$SWARM_CONFIG" 644
+}
+
+ensure_swarm() {
+  local i
+  mkdir -p "$SWARM_ST" "$SWARM_STATE_DIR" /opt/swarm
+  swarm_start_engine
+  swarm_build
+  vps_database "$SWARM_DB"
+  vps_wait_dockerd swarm "$SWARM_ST" "$SWARM_SOCK" "$SWARM_XROOT"
+  vps_ensure_sshd "$SWARM_NAME" "$SWARM_ST" "$SWARM_ADDR" "$SWARM_SOCK"
+  swarm_init
+  if [ -f "$SWARM_ST/deployed" ] && [ "$(cat "$SWARM_OWNER_FILE" 2>/dev/null)" != "$SB" ]; then
+    log "/opt/swarm was deployed by another checkout: redeploying this one's v2"
+    rm -f "$SWARM_ST/deployed"
+  fi
+  if [ ! -f "$SWARM_ST/deployed" ] || [ -z "$(swarm_services)" ]; then
+    log "swarm: deploying v2 as stack $SWARM_STACK ($SWARM_DIR)"
+    swarm_deploy
+  else   # after a restart of its engine the swarm starts the tasks again by itself
+    for i in $(seq 1 120); do swarm_converged && break; sleep 0.5; done
+    swarm_converged || die "swarm: stack $SWARM_STACK did not converge ($(swarm_services | tr '\n' ' '))"
+  fi
+  echo "$SB" | write_if_changed "$SWARM_OWNER_FILE" 644
+  [ -f "$SWARM_RELEASE_LOG" ] || write_release_log "$(( $(date -u +%s) - 300 ))" "$SWARM_ARTIFACTS/SHA256SUMS.txt" "$SWARM_RELEASE_LOG"
+  swarm_config
+}
+reset_swarm() {
+  mkdir -p "$SWARM_STATE_DIR"
+  vps_database "$SWARM_DB"
+  if [ -f "$SWARM_ST/deployed" ] && swarm_runs_v2; then
+    swarm_files_v2
+  else
+    log "swarm: redeploying v2"
+    swarm_deploy
+  fi
+  write_release_log "$(( $(date -u +%s) - 300 ))" "$SWARM_ARTIFACTS/SHA256SUMS.txt" "$SWARM_RELEASE_LOG"
+  swarm_config
+}
+down_swarm() {
+  vps_stop_sshd "$SWARM_NAME" "$SWARM_ST"
+  vps_stop_dockerd swarm "$SWARM_ST" "$SWARM_SOCK" "$SWARM_XROOT"
+}
+status_swarm() { # line "swarm" (inside cmd_status: its line())
+  local s
+  if pid_alive "$SWARM_ST/dockerd.pid" && vps_docker_ok "$SWARM_SOCK" && vps_sshd_ok "$SWARM_ST" "$SWARM_ADDR" \
+     && swarm_converged; then s=up; else s=down; fi
+  line swarm $s
+}
