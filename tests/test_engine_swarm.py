@@ -365,3 +365,15 @@ def test_expected_images_are_digests_when_pushed_else_the_recorded_refs(tmp_path
         "mrdj_backend": "127.0.0.1:5999/mr-dj-backend:v1",
         "mrdj_frontend": "127.0.0.1:5999/mr-dj-frontend:v1",
     }
+
+
+async def test_wait_converged_asks_again_after_a_failed_read(tmp_path):
+    answers = converged_answers()
+    answers["docker stack services mrdj"] = [
+        (1, "Error response from daemon: rpc error: \x1b[31mbusy"),
+        fixture("services.jsonl"),
+    ]
+    ctx, lines = ctx_for(tmp_path, Manager(answers))
+    result = await wait_converged(ctx, DIGESTS, wait=5, poll=0.01)
+    assert result.ok, result.message
+    assert lines[0] == "docker stack services failed: Error response from daemon: rpc error: busy"  # no ESC

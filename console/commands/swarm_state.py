@@ -29,6 +29,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from console.safetext import plain_line
+
 _REPLICAS = re.compile(r"(\d+)/(\d+)")
 _DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})\Z")
 UNSETTLED_UPDATES = ("updating", "paused", "rollback_started", "rollback_paused")
@@ -161,7 +163,8 @@ def parse_service_ps(text: str) -> list[SwarmTask]:
                 desired=str(item.get("DesiredState") or "").lower(),
                 state=current.split()[0].lower(),
                 current=current,
-                error=str(item.get("Error") or "").strip().strip('"'),
+                # docker's text, but it can quote what the image or the host printed
+                error=plain_line(str(item.get("Error") or "").strip().strip('"'))[:300],
                 node=str(item.get("Node") or ""),
             )
         )
@@ -187,7 +190,7 @@ def parse_service_inspect(text: str) -> list[ServiceSpec]:
                 image=str(container.get("Image") or ""),
                 replicas=int(replicated.get("Replicas", 0)) if isinstance(replicated, dict) else None,
                 update_state=str(status["State"]) if status.get("State") else None,
-                update_message=str(status.get("Message") or ""),
+                update_message=plain_line(str(status.get("Message") or ""))[:300],
             )
         )
     return specs

@@ -53,6 +53,7 @@ from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import captured_digest
 from console.engine.rollback import _maintenance_was_skipped, _unknown_head_action, snapshot_note
 from console.engine.switches import MAINTENANCE_OFF, MIGRATIONS_OFF, switched_off
+from console.safetext import plain_line
 from console.validate import require_tag
 
 CONVERGE_POLL_SECONDS = 2.0
@@ -97,7 +98,7 @@ async def read_stack(ctx: StepContext, *, with_specs: bool = True) -> tuple[list
     async def run(argv: list[str], what: str) -> str:
         result = await ctx.transport.run(argv, timeout=60, capture=True)
         if not result.ok:
-            why = (result.stderr.strip().splitlines() or [f"exit {result.exit_status}"])[-1][:300]
+            why = plain_line((result.stderr.strip().splitlines() or [f"exit {result.exit_status}"])[-1])[:300]
             raise SwarmParseError(f"{what} failed: {why}")
         return result.stdout
 
@@ -134,7 +135,14 @@ async def wait_converged(
         try:
             result = await _convergence(ctx, digests)
         except SwarmParseError as exc:
-            return ActionResult(False, f"cannot read the stack's state: {exc}")
+            # a manager busy with the deploy can fail one read: ask again until the deadline
+            if time.monotonic() >= deadline:
+                return ActionResult(False, f"cannot read the stack's state: {exc}")
+            if str(exc) != shown:
+                ctx.emit_output("stderr", [str(exc)])
+                shown = str(exc)
+            await asyncio.sleep(poll)
+            continue
         said = result.summary() or "converged"
         if said != shown:  # only changes: a 3-minute wait must not flood the log
             ctx.emit_output("stdout", [said])
@@ -231,7 +239,7 @@ async def check_manager(ctx: StepContext) -> ActionResult:
     """The target must be a swarm manager: only a manager deploys a stack and knows every task."""
     result = await ctx.run(SwarmCommands.node_role(), timeout=60)
     if not result.ok:
-        why = (result.stderr.strip().splitlines() or [f"exit {result.exit_status}"])[-1][:300]
+        why = plain_line((result.stderr.strip().splitlines() or [f"exit {result.exit_status}"])[-1])[:300]
         return ActionResult(False, f"cannot ask docker whether this node is a swarm manager: {why}")
     state, _, manager = result.stdout.strip().partition(" ")
     if state != "active":
