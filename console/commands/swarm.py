@@ -37,11 +37,16 @@ JSON_FORMAT = "{{json .}}"
 ResolveImage = Literal["always", "changed", "never"]
 
 # $1: the swarm service; the rest: the command. The values travel as parameters, never as text
-# of the script. A service whose tasks all run on other nodes cannot be exec'd into from here.
+# of the script. Swarm restarts a task that died (its restart policy), so a service can be
+# between two tasks for a few seconds: the script looks again for up to TASK_WAIT_SECONDS. A
+# service whose tasks all run on other nodes cannot be exec'd into from here.
+TASK_WAIT_SECONDS = 30
 _EXEC_IN_TASK = (
+    "i=0; while :; do "
     'id=$(docker ps -q --filter "label=' + SERVICE_LABEL + '=$1" --filter status=running | head -n 1); '
+    f'[ -n "$id" ] || [ "$i" -ge {TASK_WAIT_SECONDS} ] && break; i=$((i + 1)); sleep 1; done; '
     'if [ -z "$id" ]; then '
-    'echo "no running task of service $1 on this node (docker ps shows none): '
+    f'echo "no running task of service $1 on this node (docker ps shows none after {TASK_WAIT_SECONDS} s): '
     'start one here, or run the command on the node that runs it" >&2; '
     f"exit {NO_TASK_EXIT}; fi; "
     'shift; exec docker exec -i "$id" "$@"'
