@@ -377,3 +377,15 @@ async def test_wait_converged_asks_again_after_a_failed_read(tmp_path):
     result = await wait_converged(ctx, DIGESTS, wait=5, poll=0.01)
     assert result.ok, result.message
     assert lines[0] == "docker stack services failed: Error response from daemon: rpc error: busy"  # no ESC
+
+
+async def test_recheck_looks_at_the_stack_services(tmp_path):
+    from console.engine.incident import recheck_host
+
+    config = swarm_config(tmp_path)
+    journal = open_new_incident(config, "v2")
+    manager = Manager({"docker stack services mrdj": [fixture("services.jsonl")]})
+    notices = []
+    await recheck_host(config, manager, journal, notices.append, step_id="stack_deploy")
+    assert manager.commands == ["docker stack services mrdj --format '{{json .}}'"]
+    assert "mrdj_backend" in notices[0].message and '"Replicas":"1/1"' in notices[0].message
