@@ -80,6 +80,8 @@ def test_dry_run_shows_every_command_and_changes_nothing(swarm_sandbox):
     assert "label=com.docker.swarm.service.name=$1" in out  # maintenance: exec in a running task
     assert stack_state(config) == before
     assert versions() == {"backend": "v2", "frontend": "v2"}
+    status = cli("status")  # what runs, read from docker stack ps and matched by digest
+    assert "host runs:        v2" in status.stdout, status.stdout + status.stderr
 
 
 def test_swarm_rollback_v2_to_v1_converges_on_the_recorded_digests(swarm_sandbox):
@@ -101,6 +103,8 @@ def test_swarm_rollback_v2_to_v1_converges_on_the_recorded_digests(swarm_sandbox
         running = images[swarm.service(service.name)]
         assert running and all(image.endswith("@" + digest) for image in running), (service.name, running, digest)
     assert log.deployed == "v1" and log.get("v2").is_bad
+    status = cli("status")
+    assert "host runs:        v1" in status.stdout, status.stdout + status.stderr
 
     journal = Journal(config.paths.state_dir / "incidents" / events[0]["incident_id"])
     records = list(journal.records())
