@@ -351,6 +351,7 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
         # it is written into the host lock; refuse it now rather than at the first mutating step
         r.problem("operator", "use letters, digits, spaces and _.@+- (it names the holder of the host lock)")
     has_hosts = "hosts" in data
+    # a fleet's [target] holds the defaults its [[hosts]] inherit: host and project_dir may be per host
     target = _target(r, data, host_required=not has_hosts)
     registry = _registry(r, data)
     services = _services(r, data)
@@ -469,9 +470,10 @@ def _target_fields(
         r.problem(f"{prefix}.project_name", "must match [a-z0-9][a-z0-9_-]* (compose project name)")
     dirs = {}
     for key in ("project_dir", "artifacts_dir"):
-        default = ... if key == "project_dir" else Target.artifacts_dir  # project_dir is required
+        # project_dir is required (a fleet's [target] may leave it to each host)
+        default = (... if host_required else "") if key == "project_dir" else Target.artifacts_dir
         value = r.get(t, prefix, key, str, default)
-        if value is not None and not is_valid_remote_path(value):
+        if value is not None and (value or key in t) and not is_valid_remote_path(value):
             r.problem(
                 f"{prefix}.{key}",
                 "must be an absolute path on the host made of [A-Za-z0-9_.@+-] components, without '.' or '..'",

@@ -29,6 +29,7 @@ HOST_KEYS = {
 }
 FLEET_KEYS = {"canary", "batch_size", "canary_pause_seconds", "gate_interval_seconds"}
 MIGRATIONS_ROLE = "migrations"
+NO_CANARY = "none"  # every wave a batch: e.g. back to a release the whole fleet ran before
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class FleetHost:
 @dataclass(frozen=True)
 class Fleet:
     hosts: tuple[FleetHost, ...]
-    canary: str
+    canary: str | None  # None (canary = "none"): no canary wave, batches from the start
     batch_size: int = 1
     canary_pause_seconds: float = 30.0  # health-gated pause after the canary
     gate_interval_seconds: float = 5.0
@@ -71,7 +72,7 @@ class Fleet:
                 batches[-1].append(last)
             else:
                 batches.append([last])
-        return [[self.canary]] + batches
+        return ([[self.canary]] if self.canary else []) + batches
 
     def with_compose_files(self, files: tuple[str, ...]) -> Fleet:
         hosts = tuple(
@@ -90,7 +91,8 @@ def parse_fleet(r: _Reader, data: dict, target: Target, health: list[HealthCheck
             "hosts", "a fleet needs at least one [[hosts]] table" if items is None else "must be [[hosts]] tables"
         )
         return None
-    base = data.get("target") if isinstance(data.get("target"), dict) else {}
+    found = data.get("target")
+    base: dict = found if isinstance(found, dict) else {}
     hosts: list[FleetHost] = []
     for i, item in enumerate(items):
         prefix = f"hosts[{i}]"
@@ -134,8 +136,10 @@ def parse_fleet(r: _Reader, data: dict, target: Target, health: list[HealthCheck
     migrations_host = migrations[0] if migrations else (names[0] if names and migrations_on else None)
     others = [n for n in names if n != migrations_host]
     canary = r.get(settings, "fleet", "canary", str, (others or names or [""])[0])
-    if canary and names and canary not in names:
-        r.problem("fleet.canary", f"is not one of the [[hosts]] names ({', '.join(names)})")
+    if canary == NO_CANARY:
+        canary = None
+    elif canary and names and canary not in names:
+        r.problem("fleet.canary", f'is not one of the [[hosts]] names ({", ".join(names)}) nor "none"')
     elif canary and canary == migrations_host and others:
         r.problem(
             "fleet.canary",
@@ -155,7 +159,7 @@ def parse_fleet(r: _Reader, data: dict, target: Target, health: list[HealthCheck
         r.problem("hosts", 'a fleet runs compose on each host; a swarm is one [target] with engine = "swarm"')
     return Fleet(
         hosts=tuple(hosts),
-        canary=canary or "",
+        canary=canary,
         batch_size=batch or 1,
         canary_pause_seconds=30.0 if pause is None else pause,
         gate_interval_seconds=interval or 5.0,

@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
 from console.incident.listing import IncidentSummary, all_incidents
+from console.live.fleet_health import polled_checks
 from console.release.release_log import ReleaseLog, ReleaseLogError
 from screens.base import ConsoleScreen
 from widgets.health_pane import HealthPane
@@ -61,7 +62,7 @@ class HomeScreen(ConsoleScreen):
                     yield Button("Start incident (s)", id="start", variant="error")
                     yield Button("Resume (r)", id="resume")
             with VerticalScroll(id="home-side", classes="split--side"):
-                yield HealthPane([h.name for h in self.console_app.config.health], id="health")
+                yield HealthPane([h.name for h in polled_checks(self.console_app.config)], id="health")
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -95,7 +96,8 @@ class HomeScreen(ConsoleScreen):
         if self._poller is None and self.is_attached:
             from console.live.health import HealthPoller
 
-            self._poller = HealthPoller(config.health, self._health_results, expected_version=None)
+            # a fleet: every host's checks, so a half-rolled fleet shows as two versions
+            self._poller = HealthPoller(polled_checks(config), self._health_results, expected_version=None)
             self.poll_health()
 
     def on_screen_resume(self) -> None:

@@ -7,12 +7,16 @@ it whenever it ends, as it does when the rollback takes the stack down), and the
 health poller (``procedure-health``).
 The engine's listener only posts messages; output lines are parked and drained
 in one batch per message so a noisy step never costs one widget update per line.
+
+On a fleet (``config.fleet``) the screen also shows the host table, follows every host's logs
+over its own link and polls every host's health (screens/procedure_fleet.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from functools import partial
 
 from textual import on, work
@@ -41,8 +45,10 @@ from console.engine.events import (
     StepStarted,
     WouldRun,
 )
+from console.engine.fleet_ids import split_step_id
 from console.engine.procedure import Procedure
 from console.incident.journal import Journal
+from console.incident.records import FleetHostState, Health
 from console.incident.session import IncidentSession
 from console.live.follow_command import follow_command
 from console.live.health import HealthPoller, HealthResult
@@ -53,8 +59,10 @@ from console.transport.base import Transport
 from screens.decider import ScreenDecider
 from screens.flow import opened_at
 from screens.modals import ConfirmDialog
+from screens.procedure_fleet import FleetWatch, logs_argv
 from widgets.command_log import CommandLog
 from widgets.health_pane import HealthPane
+from widgets.host_table import HostTable
 from widgets.log_pane import LogPane
 from widgets.metrics_pane import MetricsPane
 from widgets.step_list import OUTPUT_KEEP_LINES, StepList
@@ -80,6 +88,7 @@ class ProcedureCommands(Provider):
         ("filter_logs", "Filter the logs"),
         ("toggle_command_log", "Show the commands run on the host / the logs"),
         ("toggle_health", "Show / hide the health pane"),
+        ("cycle_log_host", "Show one host's logs / every host's (a fleet)"),
         ("leave", "Leave the procedure screen"),
     ]
 
@@ -127,6 +136,7 @@ class ProcedureScreen(Screen[str]):
         Binding("slash", "filter_logs", "Filter", id="procedure.filter"),
         Binding("l", "toggle_command_log", "Commands", id="procedure.command-log"),
         Binding("h", "toggle_health", "Health", id="procedure.health"),
+        Binding("H", "cycle_log_host", "Log host", id="procedure.log-host"),  # a fleet's only
     ]
 
     class EngineEvent(Message):
@@ -167,6 +177,7 @@ class ProcedureScreen(Screen[str]):
         dry_run: bool = False,
         resume: bool = False,
         fetched: bool = False,
+        host_transports: Mapping[str, Transport] | None = None,
         name: str | None = None,
         id: str | None = None,
     ) -> None:
@@ -192,6 +203,8 @@ class ProcedureScreen(Screen[str]):
         self._engine: Worker | None = None
         self._poller: HealthPoller | None = None
         self._leaving = False
+        # A fleet's hosts: their own links for the logs (``host_transports`` in tests), their health.
+        self.fleet = FleetWatch(config, host_transports) if config.fleet is not None else None
 
     # -- layout --------------------------------------------------------------------------
 
@@ -202,19 +215,22 @@ class ProcedureScreen(Screen[str]):
             yield TTRClock(now=getattr(self.app, "clock", utc_now), id="ttr-clock")
         yield Static(id="procedure-outcome")
         yield Static(id="decision-bar")
+        if self.fleet is not None:
+            yield self.fleet.host_table()
         with Horizontal(id="procedure-main"):
             with Vertical(id="procedure-left"):
                 yield StepList(id="steps")
                 yield Static(id="step-header", markup=False)
                 yield Log(id="step-output", max_lines=OUTPUT_KEEP_LINES, highlight=False)
             with Vertical(id="procedure-right"):
-                yield HealthPane([c.name for c in self.config.health], id="health")
+                yield HealthPane([c.name for c in self._health_checks()], id="health")
                 if self.config.observability.metrics:
                     yield MetricsPane([m.name for m in self.config.observability.metrics], id="metrics")
                 with ContentSwitcher(initial="logs", id="right-switcher"):
                     yield LogPane(
                         project=self.config.target.project_name,
                         services=[s.name for s in self.config.services],
+                        hosts=self.fleet.hosts if self.fleet is not None else (),
                         id="logs",
                     )
                     yield CommandLog(id="commands")
@@ -235,7 +251,7 @@ class ProcedureScreen(Screen[str]):
         self.set_interval(1.0, self._update_status)
         self._engine = self.run_procedure()
         self.stream_logs()
-        if self.config.health:
+        if self._health_checks():
             self.poll_health()
         else:
             self.query_one(HealthPane).display = False
@@ -283,8 +299,10 @@ class ProcedureScreen(Screen[str]):
                 timeout=20,
             )
             return "interrupted"
+        finally:
+            await session.close_fleet_links()  # the app keeps the first host's link
 
-    async def _take_over_lock(self, transport: Transport, journal: Journal) -> None:
+    async def _take_over_lock(self, transport: Transport, journal: Journal, aimed: Config | None = None) -> None:
         """The lock a dead console left (as the CLI's resume): shown with its holder, machine and
         age in a dialog that asks for the reason; cancelled, the resume does not go on."""
         from console.engine.takeover import take_over_lock_for_resume
@@ -303,7 +321,7 @@ class ProcedureScreen(Screen[str]):
             )
             return reason or ""
 
-        await take_over_lock_for_resume(self.config, transport, journal, None, ask, said.append)
+        await take_over_lock_for_resume(aimed or self.config, transport, journal, None, ask, said.append)
 
     def _engine_listener(self, event: Event) -> None:
         if isinstance(event, StepOutput):
@@ -340,7 +358,11 @@ class ProcedureScreen(Screen[str]):
         event = message.event
         steps = self.query_one(StepList)
         commands = self.query_one(CommandLog)
-        if isinstance(event, ProcedureStarted):
+        if self.fleet is not None:
+            self.query_one(HostTable).apply(event)
+        if isinstance(event, (FleetHostState, Health)):
+            pass  # the host table's alone
+        elif isinstance(event, ProcedureStarted):
             steps.set_steps(event.steps)
         elif isinstance(event, StepStarted):
             self.current_step = event.step_id
@@ -475,6 +497,8 @@ class ProcedureScreen(Screen[str]):
             return self.decider.awaiting_failure_choice
         if action == "continue":
             return self.outcome is not None
+        if action == "cycle_log_host":
+            return self.fleet is not None
         return True
 
     def action_retry(self) -> None:
@@ -511,7 +535,9 @@ class ProcedureScreen(Screen[str]):
             return
         note = f" · {record.note}" if record.note else ""
         took = f" · {record.duration:.1f}s" if record.duration is not None else ""
-        header.update(f"{record.title} [{record.label}{took}{note}]\n$ {record.command or '(built-in check)'}")
+        host = split_step_id(record.id)[0]
+        title = f"{host} · {record.title}" if host else record.title  # a fleet's: which host's copy
+        header.update(f"{title} [{record.label}{took}{note}]\n$ {record.command or '(built-in check)'}")
         if rewrite:
             output = self.query_one("#step-output", Log)
             output.clear()
@@ -526,6 +552,10 @@ class ProcedureScreen(Screen[str]):
         pane.focus()
         pane.action_prompt("filter")
 
+    def action_cycle_log_host(self) -> None:
+        self.query_one("#right-switcher", ContentSwitcher).current = "logs"
+        self.query_one(LogPane).action_cycle_host()
+
     def action_toggle_command_log(self) -> None:
         switcher = self.query_one("#right-switcher", ContentSwitcher)
         switcher.current = "commands" if switcher.current == "logs" else "logs"
@@ -539,8 +569,11 @@ class ProcedureScreen(Screen[str]):
     @work(exclusive=True, group="procedure-logs", exit_on_error=False)
     async def stream_logs(self) -> None:
         """The stack's logs, followed through every restart the rollback causes (console.live.logfollow)."""
-        argv = follow_command(self.config, LOG_TAIL)  # compose logs -f, or each swarm service's
         pane = self.query_one(LogPane)
+        if self.fleet is not None:
+            await self.fleet.follow_logs(pane, logs_argv(LOG_TAIL))
+            return
+        argv = follow_command(self.config, LOG_TAIL)  # compose logs -f, or each swarm service's
         async for batch in follow_logs(self.transport, argv):
             pane.ingest(batch.lines)
             if isinstance(batch, FollowRestart):
@@ -548,12 +581,20 @@ class ProcedureScreen(Screen[str]):
 
     @work(exclusive=True, group="procedure-health", exit_on_error=False)
     async def poll_health(self) -> None:
-        self._poller = HealthPoller(self.config.health, self._health_results, expected_version=self.procedure.to_tag)
+        self._poller = HealthPoller(self._health_checks(), self._health_results, expected_version=self.procedure.to_tag)
         await self._poller.run()
+
+    def _health_checks(self) -> list:
+        """The single target's checks, or every fleet host's (named ``"<host>/<check>"``)."""
+        return self.fleet.health_checks() if self.fleet is not None else self.config.health
 
     def _health_results(self, results: list[HealthResult]) -> None:
         history = self._poller.latency_history() if self._poller is not None else None
         self.query_one(HealthPane).update_results(results, history)
+        if self.fleet is not None:
+            table = self.query_one(HostTable)
+            for host, checks in self.fleet.split_health(results).items():
+                table.health_results(host, checks)
 
     @work(exclusive=True, group="procedure-metrics", exit_on_error=False)
     async def poll_metrics(self) -> None:
@@ -579,6 +620,9 @@ class ProcedureScreen(Screen[str]):
         self.workers.cancel_group(self, "procedure-logs")
         self.workers.cancel_group(self, "procedure-health")
         self.workers.cancel_group(self, "procedure-metrics")
+        if self.fleet is not None:
+            # The links the fleet's log followers opened: closed once the followers are stopped.
+            self.app.run_worker(self.fleet.close(), group="procedure-fleet-links", exit_on_error=False)
 
     # -- leaving -------------------------------------------------------------------------
 

@@ -75,6 +75,8 @@ def test_the_canary_defaults_to_a_host_that_does_not_run_migrations_which_go_las
     assert fleet.waves() == [["web2"], ["web3", "web1"]]
     fleet = load_config(fleet_config(tmp_path, "\n[fleet]\ncanary = 'web3'\nbatch_size = 1\n")).fleet
     assert fleet.waves() == [["web3"], ["web2"], ["web1"]]
+    fleet = load_config(fleet_config(tmp_path, "\n[fleet]\ncanary = 'none'\nbatch_size = 3\n")).fleet
+    assert fleet.canary is None and fleet.waves() == [["web2", "web3", "web1"]]
 
 
 def test_single_target_configs_have_no_fleet():
@@ -124,3 +126,20 @@ def test_engine_is_compose_or_swarm(tmp_path):
     assert load_config(tmp_path / "s.toml").target.engine == "swarm"
     (tmp_path / "k.toml").write_text(text.replace('engine = "swarm"', 'engine = "k8s"'))
     assert "swarm" in problems(tmp_path / "k.toml")["target.engine"]
+
+
+def test_a_fleet_target_may_leave_the_project_dir_to_each_host(tmp_path):
+    def without_target_dir(hosts: str, name: str) -> Path:
+        path = fleet_config(tmp_path, hosts=hosts)
+        text = path.read_text().replace('\nproject_dir = "/opt/mr-dj"', "\n", 1)
+        assert 'project_dir = "/opt/mr-dj"        #' not in text
+        (tmp_path / name).write_text(text)
+        return tmp_path / name
+
+    hosts = HOSTS.replace('name = "web1"', 'name = "web1"\nproject_dir = "/srv/one"').replace(
+        'name = "web3"', 'name = "web3"\nproject_dir = "/srv/three"'
+    )
+    fleet = load_config(without_target_dir(hosts, "dirs.toml")).fleet
+    assert [h.target.project_dir for h in fleet.hosts] == ["/srv/one", "/srv/mr-dj", "/srv/three"]
+    found = problems(without_target_dir(HOSTS, "missing.toml"))
+    assert "hosts[0].project_dir" in found and "target.project_dir" not in found

@@ -60,9 +60,18 @@ def make_recording_app(tmp_path):
 
 async def open_procedure(app, pilot, journal, procedure: Procedure) -> ProcedureScreen:
     app.set_incident(journal)
-    app.open_procedure(procedure, None)
-    await wait_for(pilot, lambda: isinstance(app.screen, ProcedureScreen), what="the procedure screen")
-    return app.screen
+    # the worker connects and builds the screen: wait for it to end, not for a fixed deadline
+    # (a loaded CI machine once took more than 5 s)
+    await asyncio.wait_for(app.open_procedure(procedure, None).wait(), timeout=120)
+
+    def pushed() -> ProcedureScreen | None:  # a confirmation may already be on top of it
+        return next((s for s in app.screen_stack if isinstance(s, ProcedureScreen) and s.is_mounted), None)
+
+    await wait_for(pilot, lambda: pushed() is not None, what="the procedure screen")
+    await pilot.pause()  # its on_mount ran: the panes are there
+    screen = pushed()
+    assert screen is not None
+    return screen
 
 
 @pytest.mark.asyncio

@@ -90,6 +90,7 @@ class EvidencePanel(Widget):
             )
         )
         lines.extend(self._host_lines(ev))
+        lines.extend(self._fleet_lines(ev))
         lines.append(self._age_line(ev))
         lines.append(
             self._section(
@@ -137,6 +138,24 @@ class EvidencePanel(Widget):
             )
         ]
         lines += [Text(f"≠ {line}", style("evidence-panel--flag")) for line in host.disagreements]
+        return lines
+
+    def _fleet_lines(self, ev: Any) -> list[Text]:
+        """A fleet's hosts, one line each, and where they disagree (a half-rolled fleet) first."""
+        style = self.get_component_rich_style
+        fleet = getattr(ev, "fleet", None)
+        if fleet is None:
+            return []
+        lines = [Text(f"≠ {line}", style("evidence-panel--flag")) for line in fleet.disagreements]
+        for host in fleet.hosts:
+            health = "" if host.healthy is None else (" · healthy" if host.healthy else " · UNHEALTHY")
+            ok = host.read and host.release is not None and host.healthy is not False
+            lines.append(
+                Text.assemble(
+                    (f"  {host.host} ", style("evidence-panel--muted")),
+                    (f"runs {host.runs}{health}", style("evidence-panel--ok" if ok else "evidence-panel--flag")),
+                )
+            )
         return lines
 
     def _age_line(self, ev: Any) -> Text:

@@ -12,6 +12,10 @@ only when its row is drawn; column widths grow with the rows drawn.
 The filter and search prompt is a real ``Input``
 (:class:`~widgets.log_prompt.LogPrompt`) docked over the pane's bottom row: the
 pane's one child, so the keys typed into it are text, never the pane's bindings.
+
+A fleet's pane (``hosts=[...]``) takes every host's follower: ``ingest(lines, host=)``
+tags a whole batch, the buffer keeps the host per chunk (no per-line work), a host
+column shows it and ``H`` cycles the host filter (all, then each host alone).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import threading
 import time
 import zlib
 from collections.abc import Collection, Sequence
+from itertools import chain
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -53,6 +58,7 @@ GIL_YIELD = 0.0001  # seconds a producer thread sleeps per chunk (see ingest)
 # then waits, and each frame's strips feed the full GC passes. 10 Hz halves both (bench/).
 DRAIN_INTERVAL = 0.1
 SERVICE_COLUMN_MAX = 20
+HOST_COLUMN_MAX = 16
 REGEX_PREFIX = "re:"
 # Foreground colours for service names; a service keeps its colour across runs (crc32, not hash()).
 PALETTE = (
@@ -95,6 +101,8 @@ class LogPane(ScrollView, can_focus=True):
         Binding("v", "cycle_service", "Service", id="log-pane.service"),
         Binding("c", "copy", "Copy", id="log-pane.copy"),
         Binding("t", "toggle_timestamps", "Timestamps", id="log-pane.timestamps"),
+        # A fleet's only (check_action): cycles all hosts, then each one alone.
+        Binding("H", "cycle_host", "Host", id="log-pane.host"),
     ]
 
     COMPONENT_CLASSES = {
@@ -124,6 +132,7 @@ class LogPane(ScrollView, can_focus=True):
     show_timestamps: reactive[bool] = reactive(True, init=False)
     text_filter: reactive[str] = reactive("", init=False)
     service_filter: reactive[frozenset[str] | None] = reactive(None, init=False)
+    host_filter: reactive[str | None] = reactive(None, init=False)
     search_term: reactive[str] = reactive("", init=False)
     new_lines: reactive[int] = reactive(0, init=False)
 
@@ -142,12 +151,15 @@ class LogPane(ScrollView, can_focus=True):
     class FilterChanged(Message):
         """The rows shown changed because the service or text filter did."""
 
-        def __init__(self, log_pane: LogPane, services: frozenset[str] | None, text: str, rows: int) -> None:
+        def __init__(
+            self, log_pane: LogPane, services: frozenset[str] | None, text: str, rows: int, host: str | None = None
+        ) -> None:
             super().__init__()
             self.log_pane = log_pane
             self.services = services
             self.text = text
             self.rows = rows
+            self.host = host
 
         @property
         def control(self) -> LogPane:
@@ -173,6 +185,7 @@ class LogPane(ScrollView, can_focus=True):
         max_bytes: int = DEFAULT_MAX_BYTES,
         project: str | None = None,
         services: Collection[str] = (),
+        hosts: Sequence[str] = (),
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -181,8 +194,11 @@ class LogPane(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.buffer = LogBuffer(max_lines, LogParser(project, services), max_bytes=max_bytes)
         self.view = LogView(self.buffer)
+        self.hosts = tuple(hosts)  # a fleet's host names: the host column and filter are shown
+        self._host_width = min(max(map(len, self.hosts), default=0), HOST_COLUMN_MAX)
         # Queued batches as tuples, which the garbage collector stops walking (see LogBuffer).
         self._pending: list[tuple[str, ...]] = []
+        self._pending_hosts: list[str] = []  # the host of each queued batch ("" for a single host)
         self._pending_count = 0
         self._pending_sizes: list[int] = []  # characters of each queued batch: a flood of long
         self._pending_bytes = 0  # lines is bounded by bytes before it reaches the buffer
@@ -212,8 +228,10 @@ class LogPane(ScrollView, can_focus=True):
 
     # -- ingest ------------------------------------------------------------------------------
 
-    def ingest(self, raw_lines: list[str]) -> None:
+    def ingest(self, raw_lines: list[str], host: str = "") -> None:
         """Queue raw ``docker compose logs`` lines; safe from any thread, never refreshes.
+
+        ``host``: the fleet host whose follower printed them (one tag for the batch).
 
         The only per-line work, making them safe to keep, happens here in the
         caller's thread or worker (a few tens of ns a line, in C); parsing waits
@@ -223,16 +241,16 @@ class LogPane(ScrollView, can_focus=True):
         """
         off_ui_thread = threading.get_ident() != self._ui_thread
         if len(raw_lines) <= INGEST_CHUNK:
-            self._queue(prepare_lines(raw_lines))
+            self._queue(prepare_lines(raw_lines), host)
             if off_ui_thread:
                 time.sleep(GIL_YIELD)
             return
         for start in range(0, len(raw_lines), INGEST_CHUNK):
-            self._queue(prepare_lines(raw_lines[start : start + INGEST_CHUNK]))
+            self._queue(prepare_lines(raw_lines[start : start + INGEST_CHUNK]), host)
             if off_ui_thread:
                 time.sleep(GIL_YIELD)
 
-    def _queue(self, lines: Sequence[str]) -> None:
+    def _queue(self, lines: Sequence[str], host: str = "") -> None:
         if not lines:
             return
         batch = tuple(lines)
@@ -240,6 +258,7 @@ class LogPane(ScrollView, can_focus=True):
         with self._pending_lock:
             pending = self._pending
             pending.append(batch)
+            self._pending_hosts.append(host)
             self._pending_sizes.append(size)
             self._pending_count += len(batch)
             self._pending_bytes += size
@@ -251,6 +270,7 @@ class LogPane(ScrollView, can_focus=True):
                 ):
                     self._pending_count -= len(pending[0])
                     self._pending_bytes -= self._pending_sizes.pop(0)
+                    self._pending_hosts.pop(0)
                     self._pending_skipped += len(pending.pop(0))
 
     def on_mount(self) -> None:
@@ -265,18 +285,28 @@ class LogPane(ScrollView, can_focus=True):
         (rows added change ``virtual_size``, which repaints the pane by itself).
         """
         with self._pending_lock:
-            batches = self._pending
+            batches, hosts = self._pending, self._pending_hosts
             if not batches:
                 return 0
             count = self._pending_count
             self._pending, self._pending_count = [], 0
+            self._pending_hosts = []
             self._pending_sizes, self._pending_bytes = [], 0
             skipped, self._pending_skipped = self._pending_skipped, 0
         if skipped:
             # Lines trimmed in the queue still get sequence numbers, so counts stay honest.
             self.buffer.skip(skipped)
-        for batch in batches:
-            self.buffer.extend(batch, prepared=True)
+        if len(set(hosts)) <= 1:
+            for batch in batches:
+                self.buffer.extend(batch, prepared=True, host=hosts[0])
+        else:
+            # Several hosts' followers: one batch per host per drain, so the buffer's chunks
+            # (one host each) stay large; within a drain (0.1 s) the hosts' lines come in turn.
+            by_host: dict[str, list[tuple[str, ...]]] = {}
+            for host, batch in zip(hosts, batches, strict=True):
+                by_host.setdefault(host, []).append(batch)
+            for host, host_batches in by_host.items():
+                self.buffer.extend(tuple(chain.from_iterable(host_batches)), prepared=True, host=host)
         added, dropped = self.view.sync()
         self._update_virtual_size()
         if self.follow:
@@ -293,7 +323,8 @@ class LogPane(ScrollView, can_focus=True):
     # -- rendering ---------------------------------------------------------------------------
 
     def _prefix_width(self) -> int:
-        return (13 if self.show_timestamps else 0) + self._service_width + 3
+        host = self._host_width + 1 if self._host_width else 0
+        return (13 if self.show_timestamps else 0) + host + self._service_width + 3
 
     def _update_virtual_size(self) -> None:
         self.virtual_size = Size(self._prefix_width() + self._text_width, len(self.view))
@@ -375,6 +406,9 @@ class LogPane(ScrollView, can_focus=True):
             # "2026-03-01T10:15:30.123456789Z" -> "10:15:30.123": the date rarely matters mid-incident.
             stamp = line.timestamp[11:23].ljust(12)
             segments.append(Segment(stamp + " ", styles["timestamp"]))
+        if self._host_width:
+            host = line.host[:HOST_COLUMN_MAX].ljust(self._host_width)
+            segments.append(Segment(host + " ", self._service_style(styles, line.host)))
         service = line.service[:SERVICE_COLUMN_MAX].ljust(self._service_width)
         segments.append(Segment(service, self._service_style(styles, line.service)))
         segments.append(Segment(" │ ", styles["separator"]))
@@ -398,6 +432,7 @@ class LogPane(ScrollView, can_focus=True):
         """A row as text, the way it is shown (for copying)."""
         line = self.view.line_at(row)
         stamp = f"{line.timestamp} " if self.show_timestamps and line.timestamp else ""
+        stamp += f"{line.host} " if line.host else ""
         return f"{stamp}{line.service} | {line.text}" if line.service else f"{stamp}{line.text}"
 
     def visible_rows(self) -> range:
@@ -416,16 +451,21 @@ class LogPane(ScrollView, can_focus=True):
         except re.error as exc:
             self.notify(f"Bad filter regex: {exc}", severity="error")
             return
-        self.view.rebuild(LogFilter(services=self.service_filter, text=matcher))
+        hosts = frozenset({self.host_filter}) if self.host_filter is not None else None
+        self.view.rebuild(LogFilter(services=self.service_filter, text=matcher, hosts=hosts))
         self._update_virtual_size()
         if self.follow:
             self._scroll_to_end()
         self.refresh()
-        self.post_message(self.FilterChanged(self, self.service_filter, self.text_filter, len(self.view)))
+        self.post_message(
+            self.FilterChanged(self, self.service_filter, self.text_filter, len(self.view), self.host_filter)
+        )
         self._update_title()
 
     def _update_title(self) -> None:
         parts = ["logs"]
+        if self.host_filter is not None:
+            parts.append(f"host: {self.host_filter}")
         if self.service_filter is not None:
             parts.append("service: " + ",".join(sorted(self.service_filter)))
         if self.text_filter:
@@ -518,6 +558,19 @@ class LogPane(ScrollView, can_focus=True):
         at = services.index(current) + 1 if current in services else len(services)
         self.service_filter = frozenset({services[at]}) if at < len(services) else None
 
+    def action_cycle_host(self) -> None:
+        """A fleet's logs: all hosts, then each one alone (in the config's order), then all again."""
+        hosts = list(self.hosts) + [h for h in self.buffer.hosts() if h not in self.hosts]
+        if not hosts:
+            return
+        at = hosts.index(self.host_filter) + 1 if self.host_filter in hosts else 0
+        self.host_filter = hosts[at] if at < len(hosts) else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cycle_host":
+            return bool(self.hosts)
+        return True
+
     def action_copy(self) -> None:
         rows = self.visible_rows()
         match_row = self.view.row_of(self._match_seq) if self._match_seq is not None else None
@@ -549,6 +602,9 @@ class LogPane(ScrollView, can_focus=True):
         self._apply_filter()
 
     def watch_service_filter(self) -> None:
+        self._apply_filter()
+
+    def watch_host_filter(self) -> None:
         self._apply_filter()
 
     def watch_search_term(self, term: str) -> None:

@@ -7,6 +7,7 @@ show the selected step's exact command and output without asking the engine.
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -16,6 +17,10 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from console.engine.fleet_ids import split_step_id
+
+HOST_PALETTE = ("cyan", "magenta", "green", "yellow", "bright_blue", "orange1")
+SETTLED = ("done", "skipped", "would_run")
 OUTPUT_KEEP_LINES = 2000  # per step, on screen; the journal's side file keeps the full output
 
 # state -> (mark, label, style); labels are the words the operator reads.
@@ -28,6 +33,11 @@ STATES = {
     "would_run": ("○", "would run", "magenta"),
     "confirm": ("?", "waiting for confirmation", "bold reverse yellow"),
 }
+
+
+def host_colour(host: str) -> str:
+    """A host keeps its colour (crc32, not hash(), which changes per run)."""
+    return HOST_PALETTE[zlib.crc32(host.encode()) % len(HOST_PALETTE)]
 
 
 @dataclass
@@ -93,6 +103,7 @@ class StepList(OptionList):
         self.set_options([Option(self._prompt(r), id=r.id) for r in self.records.values()])
         if self.records and self.highlighted is None:
             self.highlighted = 0
+        self._update_title()
 
     def record(self, step_id: str) -> StepRecord | None:
         return self.records.get(step_id)
@@ -118,6 +129,8 @@ class StepList(OptionList):
         if command:
             record.command = command
         self.replace_option_prompt(step_id, self._prompt(record))
+        if state is not None:
+            self._update_title()
 
     def add_output(self, step_id: str, lines: list[str]) -> None:
         record = self.records.get(step_id)
@@ -140,13 +153,33 @@ class StepList(OptionList):
             totals[r.state] = totals.get(r.state, 0) + 1
         return totals
 
+    def host_progress(self) -> dict[str, tuple[int, int]]:
+        """A fleet's steps per host: ``{host: (settled, total)}`` in the steps' order ({} on a single host)."""
+        progress: dict[str, tuple[int, int]] = {}
+        for record in self.records.values():
+            host, _ = split_step_id(record.id)
+            if host is None:
+                continue
+            settled, total = progress.get(host, (0, 0))
+            progress[host] = (settled + (record.state in SETTLED), total + 1)
+        return progress
+
     # -- presentation --------------------------------------------------------------------
+
+    def _update_title(self) -> None:
+        progress = self.host_progress()
+        hosts = " · ".join(f"{host} {settled}/{total}" for host, (settled, total) in progress.items())
+        self.border_title = f"steps · {hosts}" if hosts else "steps"
 
     @staticmethod
     def _prompt(record: StepRecord) -> Text:
         mark, label, style = STATES.get(record.state, ("?", record.state, ""))
         text = Text()
         text.append(f"{mark} ", style)
+        host, _ = split_step_id(record.id)
+        if host is not None:
+            # A fleet runs the same ~19 steps on every host: the host first, so a glance tells them apart.
+            text.append(f"{host} ", f"bold {host_colour(host)}")
         text.append(record.title)
         if record.destructive:
             text.append(" ⚠", "yellow")

@@ -17,7 +17,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from console.capture import build as build_mod
 from console.capture import bundle as bundle_mod
@@ -291,16 +291,31 @@ async def _upload(
     remote paths are returned. ``transport`` (if given) is production's; staging opens its own."""
     from console.capture.targets import upload_targets
 
-    remote: dict[str, str] = {}
-    for label, aimed in upload_targets(config):
-        if label != "production":
-            report.step(
-                f"uploading {len(files)} artifacts to {label} "
-                f"{aimed.target.host}:{aimed.target.port}:{aimed.target.artifacts_dir}"
-            )
-        paths = await _upload_to(aimed, transport if label == "production" else None, files, hashes, report, label)
-        remote = remote or paths
-    return remote
+    targets = upload_targets(config)
+    for label, aimed in targets[1:]:
+        report.step(
+            f"uploading {len(files)} artifacts to {label} "
+            f"{aimed.target.host}:{aimed.target.port}:{aimed.target.artifacts_dir}"
+        )
+    # every host at once (a fleet): each upload is resumed, then proven by its own SHA256 check
+    results = await asyncio.gather(
+        *(
+            _upload_to(aimed, transport if label == "production" else None, files, hashes, report, label)
+            for label, aimed in targets
+        ),
+        return_exceptions=True,
+    )
+    failed = []
+    for (label, _), result in zip(targets, results, strict=True):
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result
+        if isinstance(result, Exception):
+            failed.append((label, result))
+    if failed:
+        if len(failed) == 1 and len(targets) == 1:
+            raise failed[0][1]
+        raise CaptureError("; ".join(f"{label}: {exc}" for label, exc in failed))
+    return cast("dict[str, str]", results[0])
 
 
 async def _upload_to(

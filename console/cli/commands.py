@@ -104,6 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("unlock", help="show the host lock, or remove it with --force (asks first)")
     p.add_argument("--force", action="store_true", help="remove the lock (asks first)")
     p.add_argument("--yes", action="store_true", help="with --force: remove it without asking")
+    p.add_argument("--host", metavar="NAME", help="a fleet: only this host's lock (default: every host's, one by one)")
     p.set_defaults(handler=cmd_unlock)
 
     from console.capture.cli import register_capture
@@ -155,11 +156,12 @@ async def _execute(
     dry_run = getattr(args, "dry_run", False)
     session = IncidentSession(config, journal)
 
-    async def take_over(transport, resumed) -> None:
-        """The lock a dead console left: shown, taken over with --take-over-lock's (or a typed) reason."""
+    async def take_over(transport, resumed, aimed=None) -> None:
+        """The lock a dead console left: shown, taken over with --take-over-lock's (or a typed) reason.
+        ``aimed``: the config aimed at the host whose lock it is (a fleet host)."""
         decider = CLIDecider(False)
         await take_over_lock_for_resume(
-            config,
+            aimed or config,
             transport,
             resumed,
             getattr(args, "take_over_lock", None),
@@ -539,27 +541,40 @@ def cmd_unlock(args) -> int:
 
 
 async def _unlock(args) -> int:
+    config = _config(args)
+    name = getattr(args, "host", None)
+    if name is not None and (config.fleet is None or name not in config.fleet.names):
+        known = ", ".join(config.fleet.names) if config.fleet is not None else "none: this config has no [[hosts]]"
+        return _bad(f"--host {name}: not a fleet host (hosts: {known})")
+    if config.fleet is None:
+        return await _unlock_one(args, config, "")
+    worst = EXIT_OK
+    for host in [name] if name else config.fleet.names:
+        worst = max(worst, await _unlock_one(args, config.on_host(host), f"{host}: "))
+    return worst
+
+
+async def _unlock_one(args, config, label: str) -> int:
     from console.engine.incident import make_transport
     from console.engine.lock import RemoteLock, lock_age
     from console.failures import TransportError
 
-    config = _config(args)
     transport = make_transport(config)
     try:
         await transport.connect()
         lock = RemoteLock(transport, config.target.project_dir, config.operator, "")
         info = await lock.read()
         if not info:
-            print("the host is not locked")
+            print(f"{label}the host is not locked")
             return EXIT_OK
         if info.get("unreadable"):
             print(
-                f"lock {lock.lock_dir}: present, but its info file is missing or unreadable "
+                f"{label}lock {lock.lock_dir}: present, but its info file is missing or unreadable "
                 f"(a console that died while taking it?)"
             )
         else:
             print(
-                f"lock {lock.lock_dir}: held by {info.get('holder')} for incident {info.get('incident_id')} "
+                f"{label}lock {lock.lock_dir}: held by {info.get('holder')} for incident {info.get('incident_id')} "
                 f"since {info.get('since')}{lock_age(info.get('since'))}"
             )
         if not args.force:
@@ -570,10 +585,10 @@ async def _unlock(args) -> int:
             if input("Remove it? The other console may still be running. [y/N] ").strip().lower() not in ("y", "yes"):
                 return EXIT_FAILED
         await lock.force_release()
-        print(f"lock removed (journaled in {_journal_force_unlock(config, lock.lock_dir, info)})")
+        print(f"{label}lock removed (journaled in {_journal_force_unlock(config, lock.lock_dir, info)})")
         return EXIT_OK
     except TransportError as exc:
-        print(f"incident-console: {exc}", file=sys.stderr)
+        print(f"incident-console: {label}{exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         await transport.close()

@@ -106,8 +106,17 @@ def check_config(path: str) -> int:
     except ConfigError as exc:
         print_config_error(exc)
         return EXIT_BAD_INPUT
+    if config.fleet is not None:
+        fleet = config.fleet
+        hosts = ", ".join(f"{h.name} {h.target.user}@{h.target.host}:{h.target.port}" for h in fleet.hosts)
+        print(
+            f"{path}: OK (fleet of {len(fleet.hosts)}: {hosts}; canary {fleet.canary or 'none'}, batches of "
+            f"{fleet.batch_size}, migrations on {fleet.migrations_host or 'no host'}; {len(config.services)} services)"
+        )
+        return EXIT_OK
+    engine = " (swarm manager)" if config.target.engine == "swarm" else ""
     print(
-        f"{path}: OK (target {config.target.user}@{config.target.host}:{config.target.port}, "
+        f"{path}: OK (target {config.target.user}@{config.target.host}:{config.target.port}{engine}, "
         f"{len(config.services)} services, {len(config.health)} health checks)"
     )
     return EXIT_OK

@@ -17,7 +17,8 @@ def register_deployed(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "status",
         help="what runs on the host (image digests matched against the release log), "
-        "what health reports, and every disagreement with the release log",
+        "what health reports, and every disagreement with the release log (a fleet: per host, "
+        "and where the hosts disagree)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-health", action="store_true", help="do not poll the health checks")
@@ -55,6 +56,10 @@ def cmd_status(args) -> int:
     from console.failures import TransportError
 
     config = _config(args)
+    if config.fleet is not None:  # every host, each over its own link, and where they disagree
+        from console.cli.fleet_status import fleet_status
+
+        return fleet_status(config, as_json=args.json, with_health=not args.no_health)
     try:
         deployment = asyncio.run(host_deployment(config, with_health=not args.no_health))
     except TransportError as exc:

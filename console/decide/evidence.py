@@ -63,28 +63,48 @@ class Evidence:
     migrations_added: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     host: Any = None  # console.release.deployed.Deployment: what really runs, and where the log disagrees
+    fleet: Any = None  # console.decide.fleet_evidence.FleetEvidence: each host's, and where the hosts disagree
 
 
 # -- gathering ----------------------------------------------------------------------
 
 
-async def gather_evidence(config, transport, release_log, now: datetime | None = None, deployment=None) -> Evidence:
+async def gather_evidence(
+    config, transport, release_log, now: datetime | None = None, deployment=None, host_transports=None
+) -> Evidence:
     """Collect the evidence; never raises for a missing file, a bad log or a host error.
 
     The deployed release is what the host runs (``deployment``, read here when not given);
     the release log's idea counts only when the host's cannot be matched, and then the
-    disagreement is part of the evidence.
+    disagreement is part of the evidence. On a fleet every host is read at once, each over its
+    own link (``transport`` is the first host's; ``host_transports`` may give the others), and
+    the release compared is the first host's that was read.
     """
     window = config.thresholds.impact_window_minutes
     log, problem = _release_log(release_log)
     if log is None:
         return Evidence(None, None, impact_window_minutes=window, errors=[problem])
+    fleet = None
+    if config.fleet is not None and deployment is None:
+        from console.decide.fleet_evidence import gather_fleet_evidence
+
+        links = {config.fleet.names[0]: transport, **(host_transports or {})}
+        fleet = await gather_fleet_evidence(config, log, links)
+        read = [h for h in fleet.hosts if h.read and h.release] or [h for h in fleet.hosts if h.read]
+        if read:
+            deployment = read[0].deployment
+            if read[0].host in links:  # its bundles too, over its own link (links made for it are closed)
+                config, transport = config.on_host(read[0].host), links[read[0].host]
+        else:
+            deployment = fleet.hosts[0].deployment  # unread: its errors say why, without a second try
     if deployment is None:
         from console.release.deployed import gather_deployment
 
         deployment = await gather_deployment(config, transport, log, with_health=False)
     running = deployment.release or log.deployed
-    evidence = Evidence(deployed_tag=running, previous_tag=None, impact_window_minutes=window, host=deployment)
+    evidence = Evidence(
+        deployed_tag=running, previous_tag=None, impact_window_minutes=window, host=deployment, fleet=fleet
+    )
     if running is None:
         evidence.errors.append("neither the host nor the release log names a deployed release")
         return evidence
@@ -367,6 +387,9 @@ def describe(evidence: Evidence) -> list[str]:
     """Short lines for the evidence panel, most decisive first."""
     e = evidence
     lines = [_age_line(e)]
+    if e.fleet is not None:  # a half-rolled fleet is evidence: the hosts' disagreement first
+        lines += [f"hosts disagree: {line}" for line in e.fleet.disagreements]
+        lines += [f"host {line}" for line in e.fleet.lines() if not line.startswith("! ")]
     if e.host is not None:  # the host's read errors are shown by the panel's host line, not here
         lines += [f"disagreement: {line}" for line in e.host.disagreements]
     if e.deployed_tag:

@@ -24,11 +24,23 @@ class StepContext:
     operator: str = ""
     staging_transport: Transport | None = None  # its own connection: staging is another host
     host: str = "target"  # which host this context is aimed at
+    # a fleet: host name -> its link; ``on(name)`` gives that host's context (one per host, kept)
+    fleet_transports: dict[str, Transport] = field(default_factory=dict)
+    _aimed: dict[str, StepContext] = field(default_factory=dict, repr=False)
 
     def on(self, host: str) -> StepContext:
         """This context aimed at ``host``: the same journal and output, that host's config and link."""
-        if host == "target":
+        if host == "target" or host == self.host:
             return self
+        if host in self.fleet_transports:
+            aimed = self._aimed.get(host)
+            if aimed is None:
+                # its own state: a host's checks (e.g. the migration plan) describe that host
+                aimed = replace(
+                    self, config=self.config.on_host(host), transport=self.fleet_transports[host], host=host, state={}
+                )
+                self._aimed[host] = aimed
+            return aimed
         if host != "staging":
             raise ValueError(f"unknown step host {host!r}")
         if self.staging_transport is None or self.config.staging is None:

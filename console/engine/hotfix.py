@@ -83,7 +83,9 @@ def build_code_hotfix(
 
     log = ReleaseLog.load(config.paths.release_log)
     deployed = log.deployed if running is _FROM_LOG else cast("str | None", running)
-    return code_hotfix_procedure(config, log, deployed, tag, monitor_minutes)
+    from console.engine.fleet_procedure import for_fleet
+
+    return for_fleet(config, lambda c: code_hotfix_procedure(c, log, deployed, tag, monitor_minutes))
 
 
 def code_hotfix_procedure(
@@ -289,6 +291,37 @@ def env_file_for(config: Config, service: str, env_file: str | None) -> str:
 
 
 def build_config_hotfix(
+    config: Config,
+    *,
+    service: str,
+    env_file: str | None,
+    keys: list[str],
+    flag_command: list[str] | None,
+    undo_incident: str | None,
+    incident_id: str | None = None,
+    environ: dict[str, str] | None = None,
+    values: Mapping[str, Secret] | None = None,
+) -> Procedure:
+    """A configuration hotfix (``--set``, ``--flag`` or ``--undo``); on a fleet, every host's env file."""
+    from console.engine.fleet_procedure import for_fleet
+
+    return for_fleet(
+        config,
+        lambda c: _config_hotfix_on_host(
+            c,
+            service=service,
+            env_file=env_file,
+            keys=keys,
+            flag_command=flag_command,
+            undo_incident=undo_incident,
+            incident_id=incident_id,
+            environ=environ,
+            values=values,
+        ),
+    )
+
+
+def _config_hotfix_on_host(
     config: Config,
     *,
     service: str,

@@ -7,7 +7,7 @@ so a rollback started in one can be resumed in the other.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -16,6 +16,7 @@ from console.commands.swarm import is_swarm as _is_swarm
 from console.config import Config
 from console.engine.context import StepContext
 from console.engine.events import Event, Notice
+from console.engine.fleet_procedure import for_fleet, schema_step_id
 from console.engine.lock import RemoteLock
 from console.engine.migrations import PLAN_KEY
 from console.engine.procedure import Procedure
@@ -78,6 +79,9 @@ class IncidentRun:
     assume_yes: bool = False
     dry_run: bool = False
 
+    fleet_transports: dict[str, Transport] = field(default_factory=dict)  # a fleet: every host's link
+    take_over: Callable[[StepContext], Awaitable[None]] | None = None  # a fleet resume: per host, before its lock
+
     def engine(self, procedure: Procedure, done_steps: set[str] | None = None) -> StepEngine:
         context = StepContext(
             self.config,
@@ -86,7 +90,10 @@ class IncidentRun:
             dry_run=self.dry_run,
             operator=self.config.operator,
             staging_transport=make_staging_transport(self.config, procedure),
+            fleet_transports=dict(self.fleet_transports),
         )
+        if procedure.options.get("fleet"):
+            return self._fleet_engine(procedure, context, done_steps)
         lock = None
         if not self.dry_run and self.journal is not None:
             lock = RemoteLock(
@@ -100,6 +107,28 @@ class IncidentRun:
             lock=lock,
             done_steps=done_steps,
             listeners=self.listeners,
+        )
+        if self.journal is not None:
+            journal = self.journal
+
+            async def recheck(step) -> None:
+                ctx = context.on(step.host)
+                await recheck_host(ctx.config, ctx.transport, journal, engine.emit, step_id=step.id)
+
+            engine.recheck = recheck
+        return engine
+
+    def _fleet_engine(self, procedure: Procedure, context: StepContext, done_steps: set[str] | None) -> StepEngine:
+        from console.engine.fleet import FleetEngine
+
+        engine = FleetEngine(
+            procedure,
+            context,
+            self.decider,
+            assume_yes=self.assume_yes,
+            done_steps=done_steps,
+            listeners=self.listeners,
+            take_over=self.take_over,
         )
         if self.journal is not None:
             journal = self.journal
@@ -164,7 +193,8 @@ class IncidentRun:
         a migration step skipped before the resume must not read as rolled back)."""
         assert self.journal is not None
         state = self.journal.state
-        outcome = state.settled_steps().get("migrate_rollback")
+        outcome = state.settled_steps().get(schema_step_id(procedure, "migrate_rollback"))
+        check_id = schema_step_id(procedure, "migration_check")
         if outcome is None:
             return None
         # The plan the step acted on: the latest one journaled before it settled.
@@ -176,7 +206,7 @@ class IncidentRun:
                 (
                     r
                     for r in reversed(state.records)
-                    if isinstance(r, StepFinished) and r.step_id == "migration_check" and r.seq < outcome.seq
+                    if isinstance(r, StepFinished) and r.step_id == check_id and r.seq < outcome.seq
                 ),
                 None,
             )
@@ -227,12 +257,11 @@ def build_rollback(
                 "the host runs no release the release log captured (see incident-console status); give --to TAG"
             )
     target = choose_target(log, deployed, to_tag)
-    if _is_swarm(config.target):
+    if _is_swarm(config.target):  # one manager: never a fleet
         from console.engine.swarm import swarm_rollback_procedure
 
         return swarm_rollback_procedure(config, log, deployed, target, migration_order=migration_order)
-    return rollback_procedure(config, log, deployed, target, migration_order=migration_order)
-
+    return for_fleet(config, lambda c: rollback_procedure(c, log, deployed, target, migration_order=migration_order))
 
 
 def build_verify(config: Config, expected_version: str | None) -> Procedure:
@@ -242,7 +271,8 @@ def build_verify(config: Config, expected_version: str | None) -> Procedure:
         from console.engine.swarm import swarm_verify_procedure
 
         return swarm_verify_procedure(config, expected_version)
-    return verify_procedure(config, expected_version)
+    version = expected_version
+    return for_fleet(config, lambda c: verify_procedure(c, version))
 
 
 def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[str]]:
@@ -259,16 +289,24 @@ def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[
     if name == "rollback":
         if started.to_tag is None:
             raise ValueError(f"incident {journal.incident_id}'s rollback has no target tag in its journal")
-        from console.engine.swarm import swarm_rollback_procedure
+        to_tag = started.to_tag
+        if _is_swarm(config.target):
+            from console.engine.swarm import swarm_rollback_procedure
 
-        build = swarm_rollback_procedure if _is_swarm(config.target) else rollback_procedure
-        procedure = build(
-            config, log, started.from_tag, started.to_tag, migration_order=options.get("migration_order")
-        )
+            procedure = swarm_rollback_procedure(
+                config, log, started.from_tag, to_tag, migration_order=options.get("migration_order")
+            )
+        else:
+            procedure = for_fleet(
+                config,
+                lambda c: rollback_procedure(
+                    c, log, started.from_tag, to_tag, migration_order=options.get("migration_order")
+                ),
+            )
     else:
         from console.engine.hotfix import rebuild_hotfix
 
-        procedure = rebuild_hotfix(config, log, name, started, options)
+        procedure = for_fleet(config, lambda c: rebuild_hotfix(c, log, name, started, options))
     # Every step that finished or was skipped in any run of this procedure counts as done,
     # except the read-only checks (artifacts, bundle listing, schema comparison) and verification,
     # which are always re-run after a resume: the host may have changed while the console was away.

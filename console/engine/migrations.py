@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from console.commands.compose import ComposeCommands, Via
 from console.commands.swarm import is_swarm as _is_swarm
 from console.engine.context import StepContext
+from console.engine.fleet_ids import host_step_id
 from console.engine.procedure import ActionResult
 from console.incident.records import MigrationPlanned, Note
 from console.safetext import plain_text
@@ -66,7 +67,8 @@ async def check_schema(ctx: StepContext, target_head: str | None, via: Via) -> A
     ctx.state[PLAN_KEY] = plan
     detail = {"applied": plan.applied, "target_head": target_head, "undo": plan.undo}
     state = ctx.journal.state if ctx.journal is not None else None
-    earlier = state.migration_plan if state is not None and "migrate_rollback" not in state.settled_steps() else None
+    undo_step = "migrate_rollback" if ctx.host in ("target", "staging") else host_step_id(ctx.host, "migrate_rollback")
+    earlier = state.migration_plan if state is not None and undo_step not in state.settled_steps() else None
     ctx.record(
         MigrationPlanned(applied=plan.applied, target_head=target_head, undo=plan.undo, known=plan.known, on=ctx.host)
     )

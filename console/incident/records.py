@@ -307,6 +307,7 @@ class LockEvent(Record):
     by: str | None = None
     reason: str | None = None  # taken_over: why (resume --take-over-lock REASON)
     previous_console: dict | None = None  # taken_over: {pid, machine} of the console that held it
+    host: str | None = None  # a fleet host's lock (None: the target's)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from console.incident import records as rec
+from console.incident.fleet_report import fleet_section
 from console.incident.records import Record, as_record, parse_iso, record_fields
 from console.incident.state import IncidentState
 from console.notify.messages import OUTCOME_LABELS, format_duration
@@ -41,6 +42,7 @@ def render_report(
     sections = [
         _summary(state, title),
         _timeline(state),
+        fleet_section(state),  # "" on a single host
         _decision(state),
         _checklist(state),
         _commands(state),
@@ -280,6 +282,13 @@ def _timeline_line(r: Record) -> str | None:
         return _cell(f"Alert silence {r.silence_id} {r.action}{until}" + (f" ({who})" if who else ""))
     if isinstance(r, rec.Note):
         return _cell(f"Note by {r.by or '?'}: {r.text}")
+    if isinstance(r, rec.FleetWave):
+        wave = f"batch {r.index}" if r.wave == "batch" else r.wave
+        hosts = f" ({', '.join(str(h) for h in r.hosts)})" if r.hosts else ""
+        return _cell(f"Fleet {wave}{hosts} {r.status}" + (f": {r.message}" if r.message else ""))
+    if isinstance(r, rec.FleetHostState):
+        runs = f", runs {r.release}" if r.release else ""
+        return _cell(f"Host {r.host}: {r.state.replace('_', ' ')}{runs}" + (f": {r.message}" if r.message else ""))
     fields = ", ".join(
         f"{k}={v}" for k, v in sorted(record_fields(r).items()) if isinstance(v, (str, int, float, bool))
     )
@@ -460,7 +469,7 @@ def _migration(state: IncidentState) -> str:
 def _health(state: IncidentState) -> str:
     latest: dict[str, rec.Health] = {}
     for record in state.health:
-        where = " (staging)" if record.on == "staging" else ""
+        where = f" ({record.on})" if record.on and record.on != "target" else ""  # staging, a fleet host
         latest[f"{record.check}{where}"] = record
     if not latest:
         return ""

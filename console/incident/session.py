@@ -8,6 +8,8 @@ be taken from a script (``incident-console incident ...``) as well as from the s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
@@ -20,6 +22,7 @@ from console.engine.events import Event
 from console.engine.incident import IncidentRun, open_new_incident, recheck_host
 from console.engine.procedure import Procedure
 from console.engine.runner import Decider
+from console.failures import TransportError
 from console.incident import host_mirror
 from console.incident.journal import Journal, open_incident, utc_now
 from console.incident.records import (
@@ -70,6 +73,7 @@ class IncidentSession:
         self._notifier_for: Journal | None = None
         self._mirror: host_mirror.HostMirror | None = None  # the journal's host copy (console.incident.host_mirror)
         self.fetched_from_host = False  # the journal came from the host copy (a handoff)
+        self._fleet: dict[str, Transport] | None = None  # a fleet's links, host name -> link
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -97,14 +101,33 @@ class IncidentSession:
 
     # -- the link to the host --------------------------------------------------------------
     async def connect(self) -> Transport:
-        """The link to the host; a link this session connects asks the host which compose it has."""
+        """The link to the host; a link this session connects asks the host which compose it has.
+        A fleet: every host is reached (at once) before anything runs, so an unreachable host
+        stops the run with nothing changed; the first host's link is the session's own."""
         if self._transport is None:
             self._transport = engine_incident.make_transport(self.config)
         if not self._connected:
             await self._transport.connect()
             self._connected = True
             await ask_host_compose(self._transport, self.config)
+        if getattr(self.config, "fleet", None) is not None and self._fleet is None:
+            links = self._fleet_links(self._transport)
+            try:
+                await asyncio.gather(
+                    *(self._reach(name, link) for name, link in links.items() if link is not self._transport)
+                )
+            except BaseException:
+                await self._close_fleet_links(links, self._transport)
+                raise
+            self._fleet = links
         return self._transport
+
+    async def _reach(self, name: str, link: Transport) -> None:
+        try:
+            await link.connect()
+        except TransportError as exc:
+            raise type(exc)(f"fleet host {name}: {exc}") from exc
+        await ask_host_compose(link, self.config.on_host(name))
 
     async def connect_for(self, procedure: Procedure, rebuild: Callable[[], Procedure] | None = None) -> Procedure:
         """Connect, and when the host's compose flavour is not the one ``procedure`` was built for
@@ -153,6 +176,7 @@ class IncidentSession:
     async def close(self) -> None:
         if self._mirror is not None:
             await self._mirror.close()
+        await self.close_fleet_links()
         if self._owns_transport and self._transport is not None and self._connected:
             self._connected = False
             await self._transport.close()
@@ -222,7 +246,7 @@ class IncidentSession:
         assume_yes: bool = False,
         dry_run: bool = False,
         resume: bool = False,
-        take_over_lock: Callable[[Transport, Journal], Awaitable[None]] | None = None,
+        take_over_lock: Callable[[Transport, Journal, Config], Awaitable[None]] | None = None,
     ) -> str:
         """Run ``procedure`` for this incident: re-check the host on a resume, announce the start and
         the outcome (the incident's own procedures only: not a dry run, not verification), take and
@@ -233,11 +257,14 @@ class IncidentSession:
         transport = await self.connect()
         if not dry_run:
             self._share()
+        fleet = self.config.fleet if procedure.options.get("fleet") else None
         if resume and self.journal is not None:
             self._handoff()
-            await recheck_host(self.config, transport, self.journal, _fan_out(listeners))
-            if take_over_lock is not None:
-                await take_over_lock(transport, self.journal)
+            if fleet is None:
+                await recheck_host(self.config, transport, self.journal, _fan_out(listeners))
+                if take_over_lock is not None:
+                    await take_over_lock(transport, self.journal, self.config)
+            # a fleet re-checks each host on its own link, and takes each lock over just before taking it
         own = self.journal is not None and not dry_run and procedure.name != "verify"
         if own and host_mirror.enabled(self.config):  # host wins: the run updates the host's log
             await host_mirror.sync_release_log(self.config, transport, self._release_log_warning)
@@ -251,7 +278,22 @@ class IncidentSession:
         run = IncidentRun(
             self.config, self.journal, transport, decider, listeners, assume_yes=assume_yes, dry_run=dry_run
         )
-        outcome = await run.run(procedure, done_steps)
+        if procedure.options.get("fleet"):
+            run.fleet_transports = dict(self._fleet or self._fleet_links(transport))
+            if resume and self.journal is not None and take_over_lock is not None:
+                journal = self.journal
+                emit = _fan_out(listeners)
+
+                async def resume_host(ctx) -> None:  # each host re-checked, its lock taken over if need be
+                    await recheck_host(ctx.config, ctx.transport, journal, emit)
+                    await take_over_lock(ctx.transport, journal, ctx.config)
+
+                run.take_over = resume_host
+        try:
+            outcome = await run.run(procedure, done_steps)
+        finally:
+            if self._fleet is None:  # links made for this run only
+                await self._close_fleet_links(run.fleet_transports, transport)
         if own and host_mirror.enabled(self.config):
             await host_mirror.sync_release_log_up(self.config, transport, self._release_log_warning)
         if own:
@@ -263,6 +305,29 @@ class IncidentSession:
                 to_tag=procedure.to_tag,
             )
         return outcome
+
+    def _fleet_links(self, first: Transport) -> dict[str, Transport]:
+        """Every fleet host's link: the session's own for the first host (``config.target``), a new
+        one (connected on first use) for each other."""
+        assert self.config.fleet is not None
+        links: dict[str, Transport] = {}
+        for host in self.config.fleet.hosts:
+            same = host.target == self.config.target
+            links[host.name] = first if same else engine_incident.make_transport(self.config.on_host(host.name))
+        return links
+
+    async def close_fleet_links(self) -> None:
+        """Close the links this session opened to the other fleet hosts (the first host's stays)."""
+        if self._fleet is not None and self._transport is not None:
+            await self._close_fleet_links(self._fleet, self._transport)
+        self._fleet = None
+
+    @staticmethod
+    async def _close_fleet_links(links: dict[str, Transport], keep: Transport) -> None:
+        for link in links.values():
+            if link is not keep:
+                with contextlib.suppress(Exception):  # closing a link that never opened, or died
+                    await link.close()
 
     def _release_log_warning(self, text: str) -> None:
         if self.journal is not None:

@@ -12,6 +12,10 @@ A line's service, timestamp and text are parsed only when something looks at
 it: a row being drawn (cached by sequence number), or a filter or search
 scanning the buffer with ``map`` pipelines that keep the per-line work in C
 (and :class:`LogView` caches the rows of the last few filters).
+
+A fleet's logs share one buffer: each batch arrives from one host's follower, so the host
+is kept per chunk (a chunk never mixes hosts), not per line. Tagging costs nothing per
+line, and a host filter keeps or drops whole chunks.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class LogLine(NamedTuple):
     service: str  # compose service name, "" for lines without a prefix
     timestamp: str  # RFC 3339 as docker prints it, "" without ``-t``
     text: str
+    host: str = ""  # the fleet host that printed it ("" for a single host's logs)
 
 
 def truncate(line: str, limit: int = MAX_LINE_CHARS) -> str:
@@ -189,7 +194,8 @@ class LogBuffer:
     (a list of 100 000 strings costs every full pass ~10 ms of cache misses, and
     every young pass too while the list is young). Whole chunks are dropped, so
     at most 1.25 x ``max_lines`` lines are held. :meth:`get` parses on demand and
-    remembers the last :data:`PARSE_CACHE_SIZE` lines.
+    remembers the last :data:`PARSE_CACHE_SIZE` lines. Each chunk holds one host's lines
+    (``extend(..., host=)``), so the host of a line is its chunk's.
     """
 
     def __init__(
@@ -208,6 +214,7 @@ class LogBuffer:
         self._held = 0
         self.parser = parser or LogParser()
         self._chunks: list[tuple[str, ...]] = []
+        self._hosts: list[str] = []  # the host of each chunk ("": a single host's)
         self._starts = array("q")  # sequence number of each chunk's first line
         self._first = 0  # oldest kept sequence number
         self._end = 0  # one past the newest
@@ -238,11 +245,12 @@ class LogBuffer:
         """Lines held, kept plus not yet dropped; never above 1.25 x max_lines."""
         return self._end - self._starts[0] if self._chunks else 0
 
-    def extend(self, lines: Sequence[str], *, prepared: bool = False) -> int:
+    def extend(self, lines: Sequence[str], *, prepared: bool = False, host: str = "") -> int:
         """Append a batch of raw lines; returns the sequence number of its first line.
 
         ``prepared``: the caller already ran them through :func:`prepare_lines`
-        (the log pane does, in the thread that produced them).
+        (the log pane does, in the thread that produced them). ``host``: the fleet host
+        they came from, kept once for the batch.
         """
         if not prepared:
             lines = prepare_lines(lines)
@@ -256,11 +264,11 @@ class LogBuffer:
         if size > self._chunk_bytes_max:  # long lines: fewer of them to a chunk
             step = max(1, min(step, self._chunk_bytes_max * len(lines) // size))
         if len(lines) <= step:
-            self._append(lines if isinstance(lines, tuple) else tuple(lines), size)
+            self._append(lines if isinstance(lines, tuple) else tuple(lines), size, host)
         else:
             for at in range(0, len(lines), step):
                 chunk = tuple(lines[at : at + step])
-                self._append(chunk, sum(map(len, chunk)))
+                self._append(chunk, sum(map(len, chunk)), host)
         self._first = max(self._first, self._end - self.max_lines)
         gone = bisect_right(self._starts, self._first) - 1  # chunks wholly older than the first kept
         gone = max(gone, 0)
@@ -273,15 +281,17 @@ class LogBuffer:
             self._first = max(self._first, self._starts[gone])
             self._held -= sum(self._sizes[:gone])
             del self._chunks[:gone]
+            del self._hosts[:gone]
             del self._starts[:gone]
             del self._sizes[:gone]
         return first
 
-    def _append(self, chunk: tuple[str, ...], size: int) -> None:
+    def _append(self, chunk: tuple[str, ...], size: int, host: str = "") -> None:
         if not chunk:
             return
         if (
             self._chunks
+            and self._hosts[-1] == host
             and len(self._chunks[-1]) < CHUNK_MIN
             and len(self._chunks[-1]) + len(chunk) <= self._chunk_max
             and self._sizes[-1] + size <= self._chunk_bytes_max
@@ -290,6 +300,7 @@ class LogBuffer:
             self._sizes[-1] += size
         else:
             self._chunks.append(chunk)
+            self._hosts.append(host)
             self._starts.append(self._end)
             self._sizes.append(size)
         self._end += len(chunk)
@@ -307,6 +318,7 @@ class LogBuffer:
     def clear(self) -> None:
         self._first = self._end
         self._chunks = []
+        self._hosts = []
         self._starts = array("q")
         self._sizes = array("q")
         self._held = 0
@@ -330,6 +342,22 @@ class LogBuffer:
             k += 1
         return lines
 
+    def _slice_hosts(self, start: int, hosts: frozenset[str]) -> tuple[list[int], list[str]]:
+        """Sequence numbers and lines from ``start`` on, of the chunks from ``hosts`` only (whole
+        chunks kept or dropped: no per-line test)."""
+        start = max(start, self._first)
+        seqs: list[int] = []
+        lines: list[str] = []
+        first = max(0, bisect_right(self._starts, start) - 1)
+        for k in range(first, len(self._chunks)):
+            if self._hosts[k] not in hosts:
+                continue
+            chunk, chunk_start = self._chunks[k], self._starts[k]
+            skip = max(0, start - chunk_start)
+            lines.extend(chunk[skip:])
+            seqs.extend(range(chunk_start + skip, chunk_start + len(chunk)))
+        return seqs, lines
+
     def raw(self, seq: int) -> str:
         """The line as kept, prefix and timestamp included."""
         chunk, i = self._locate(seq)
@@ -341,8 +369,21 @@ class LogBuffer:
         if line is None:
             if len(self._parsed) >= PARSE_CACHE_SIZE:
                 self._parsed.clear()
-            line = self._parsed[seq] = self.parser.parse_line(chunk[i])
+            line = self.parser.parse_line(chunk[i])
+            host = self._hosts[bisect_right(self._starts, seq) - 1]
+            if host:
+                line = line._replace(host=host)
+            self._parsed[seq] = line
         return line
+
+    def host(self, seq: int) -> str:
+        """The fleet host the line came from ("" for a single host's)."""
+        self._locate(seq)  # IndexError for a line not kept
+        return self._hosts[bisect_right(self._starts, seq) - 1]
+
+    def hosts(self) -> list[str]:
+        """Distinct hosts among the kept lines, in the order they were first seen (per chunk, cheap)."""
+        return [h for h in dict.fromkeys(self._hosts) if h]
 
     def text(self, seq: int) -> str:
         chunk, i = self._locate(seq)
@@ -358,6 +399,8 @@ class LogBuffer:
     def since(self, seq: int) -> Iterator[tuple[int, LogLine]]:
         """``(seq, line)`` for every kept line with sequence >= ``seq``."""
         seq = max(seq, self.first_seq)
+        if any(self._hosts):
+            return ((s, self.get(s)) for s in range(seq, self.end_seq))
         return zip(range(seq, self.end_seq), map(self.parser.parse_line, self._slice(seq)), strict=True)
 
     def __iter__(self) -> Iterator[tuple[int, LogLine]]:
@@ -371,8 +414,12 @@ class LogBuffer:
         line" test first, then the exact test on the text of the lines left.
         """
         since = max(since, self.first_seq)
-        lines = self._slice(since)
-        seqs: Iterable[int] = range(since, since + len(lines))
+        seqs: Iterable[int]
+        if keep.hosts is not None:
+            seqs, lines = self._slice_hosts(since, keep.hosts)
+        else:
+            lines = self._slice(since)
+            seqs = range(since, since + len(lines))
         text = keep.text if keep.text else None
         if text is not None and text.hint is not None:
             # str.lower works character by character, so a text that contains the
@@ -441,18 +488,21 @@ class TextMatcher:
 class LogFilter:
     services: frozenset[str] | None = None  # None: every service
     text: TextMatcher | None = None
+    hosts: frozenset[str] | None = None  # None: every fleet host
 
     @property
     def active(self) -> bool:
-        return self.services is not None or bool(self.text)
+        return self.services is not None or bool(self.text) or self.hosts is not None
 
     @property
     def key(self) -> tuple:
         """Equal for filters that select the same lines."""
         text = (self.text.pattern, self.text.regex) if self.text else None
-        return self.services, text
+        return self.services, text, self.hosts
 
     def accepts(self, line: LogLine) -> bool:
+        if self.hosts is not None and line.host not in self.hosts:
+            return False
         if self.services is not None and line.service not in self.services:
             return False
         return not self.text or self.text.matches(line.text)

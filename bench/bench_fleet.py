@@ -1,0 +1,149 @@
+"""Benchmark: a fleet rollback of the sandbox's three hosts against one host's rollback, same run.
+
+Run inside the sandbox lock, from the worktree root (each run resets the sandbox to v2 with
+``sandbox/ctl reset``):
+
+    /work/sbx .venv/bin/python bench/bench_fleet.py [--rounds 3] [--json FILE]
+
+Three ways, taking turns in every round (the order rotates from round to round), each
+``python -m console --config C rollback --to v1 --yes --json`` timed from process start to exit:
+
+- single: one host's rollback: the fleet config's first host (web1, which also runs the
+  migrations) as a plain ``[target]`` config, so both sides have the same checks and database;
+- fleet: the three hosts (``sandbox/.state/fleet.toml``) as configured for production use: the
+  canary alone, then a batch of two (the migrations host in it), with the health-gated pause
+  set to 0 s (the pause is waiting by design; it adds exactly its length);
+- fleet-parallel: the same three hosts with ``canary = "none"`` and ``batch_size = 3``: one wave;
+- three-singles: three one-host consoles started at once, one per host (web2/web3 with
+  ``migrations = false``): what running the hosts in parallel costs on this machine, without the
+  fleet engine; fleet-parallel against it is the engine's own cost.
+
+The target (issue 15/14): fleet-parallel <= 1.3x single. A canary wave makes two waves in
+sequence, so ``fleet`` is expected near 2x the host work plus one shared preflight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import tomli_w
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / "sandbox" / ".state"
+
+
+def ctl(*args: str) -> None:
+    subprocess.run([str(ROOT / "sandbox" / "ctl"), *args], check=True, capture_output=True, timeout=900)
+
+
+def env() -> dict[str, str]:
+    import os
+
+    values = dict(os.environ)
+    for line in (STATE / "env.sh").read_text().splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, value = line[len("export ") :].split("=", 1)
+            values[key] = value.strip("'\"")
+    return values
+
+
+def config_copy(source: Path, into: Path, *, one_host: int | None = None, **fleet) -> Path:
+    """The config with its own state dir and release log copy (a run never sees another's incidents).
+    ``one_host``: the fleet's first host as a plain single-host config (same keys, checks, database)."""
+    data = tomllib.loads(source.read_text())
+    if one_host is not None:
+        first = data.pop("hosts")[one_host]
+        data.pop("fleet", None)
+        data["health"] = first.pop("health")
+        if "migrations" not in first.pop("roles", []):
+            data["commands"]["migrations"] = False  # the database is the fleet's: web1 rolls it back
+            for key in ("migrate_rollback", "migrate_status", "migration_down_sql"):
+                data["commands"].pop(key, None)
+        first.pop("name")
+        data["target"].update(first)
+    log = into / "releases.toml"
+    log.write_bytes(Path(data["paths"]["release_log"]).read_bytes())
+    data["paths"].update(state_dir=str(into / "state"), release_log=str(log), host_state=False)
+    if fleet:
+        data.setdefault("fleet", {}).update(fleet)
+    path = into / "config.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def timed_rollback(*configs: Path) -> float:
+    """Wall time of one console rollback per config, all started at once."""
+    started = time.perf_counter()
+    consoles = [
+        subprocess.Popen(
+            [sys.executable, "-m", "console", "--config", str(c), "rollback", "--to", "v1", "--yes", "--json"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env(),
+        )
+        for c in configs
+    ]
+    errors = [(c, p.communicate(timeout=900)[1], p.returncode) for c, p in zip(configs, consoles, strict=True)]
+    took = time.perf_counter() - started
+    for config, stderr, status in errors:
+        if status != 0:
+            raise SystemExit(f"rollback with {config} failed ({status}):\n{stderr[-2000:]}")
+    return took
+
+
+def _sub(parent: Path, index: int) -> Path:
+    path = parent / f"host{index}"
+    path.mkdir()
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (each runs every way once)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
+    args = parser.parse_args()
+    ways = {
+        "single": lambda d: (config_copy(STATE / "fleet.toml", d, one_host=0),),
+        "three-singles": lambda d: tuple(config_copy(STATE / "fleet.toml", _sub(d, i), one_host=i) for i in range(3)),
+        "fleet": lambda d: (config_copy(STATE / "fleet.toml", d, canary_pause_seconds=0),),
+        "fleet-parallel": lambda d: (config_copy(STATE / "fleet.toml", d, canary="none", batch_size=3),),
+    }
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    names = list(ways)
+    for round_no in range(args.rounds):
+        order = names[round_no % len(names) :] + names[: round_no % len(names)]
+        for name in order:
+            ctl("reset")
+            with TemporaryDirectory() as tmp:
+                took = timed_rollback(*ways[name](Path(tmp)))
+            times[name].append(took)
+            print(f"round {round_no + 1}: {name:15s} {took:6.2f} s", flush=True)
+    ctl("reset")
+    base = statistics.median(times["single"])
+    print("\nmedian (s) and ratio to one host's rollback measured in the same run:")
+    figures = {}
+    for name, values in times.items():
+        median = statistics.median(values)
+        figures[name] = {"median_s": round(median, 3), "ratio": round(median / base, 3), "runs": values}
+        print(f"  {name:15s} {median:6.2f} s  {median / base:5.2f}x")
+    print("target: fleet-parallel <= 1.30x single")
+    if "three-singles" in figures:
+        engine = figures["fleet-parallel"]["median_s"] / figures["three-singles"]["median_s"]
+        print(f"fleet-parallel against three one-host consoles started at once: {engine:.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
