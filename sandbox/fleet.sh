@@ -203,7 +203,7 @@ EOF
 }
 fleet_build() { # $FLEET_ARTIFACTS := v1/v2 bundles for the fleet + the single host's image tarballs + SHA256SUMS
   local fp rel b
-  fp=$( (cat "$ST/build/done"; declare -f fleet_compose_yaml fleet_build; db_url "$FLEET_DB") | sha256sum | cut -d' ' -f1)
+  fp=$( (cat "$ST/build/done"; declare -f fleet_compose_yaml fleet_build fleet_source; db_url "$FLEET_DB") | sha256sum | cut -d' ' -f1)
   [ "$(cat "$FLEET_ST/built" 2>/dev/null)" = "$fp" ] && return 0
   log "writing the fleet's release bundles"
   rm -rf "$FLEET_ARTIFACTS"; mkdir -p "$FLEET_ARTIFACTS"
@@ -220,8 +220,20 @@ fleet_build() { # $FLEET_ARTIFACTS := v1/v2 bundles for the fleet + the single h
   done
   (cd "$FLEET_ARTIFACTS" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
   chmod 644 "$FLEET_ARTIFACTS/SHA256SUMS.txt"
+  fleet_source
   rm -f "$FLEET_ST"/deployed-* "$FLEET_RELEASE_LOG"
   echo "$fp" > "$FLEET_ST/built"
+}
+
+fleet_source() { # [capture] source_dir of fleet.toml: the single host's "v3" working tree, the fleet's compose file
+  local src="$FLEET_ST/src"
+  rm -rf "$src"; cp -a "$ST/src" "$src"
+  fleet_compose_yaml v3 | sed -e "s|^    image: $REGISTRY/mr-dj-\(.*\):v3\$|    build: ./\1\n    image: mr-dj-\1:latest|" \
+    -e '1s|.*|# Mister DJ working tree for the fleet (capture source). Build, then tag <registry>/<image>:<tag>.|' \
+    > "$src/docker-compose.yml"
+  printf 'RELEASE=v3\nNODE_ENV=production\nDATABASE_URL=%s\n' "$(db_url "$FLEET_DB")" > "$src/backend/.env"
+  printf '# the working tree'"'"'s own address (each fleet host has its own .env; no release carries one)\nHOST_ADDR=127.0.0.1\n' > "$src/.env"
+  mkdir -p "$src/artifacts"
 }
 
 # ---------------------------------------------------------------- one fleet host
@@ -242,11 +254,12 @@ fleet_stack_running() { # host: both services have a running container
     [ -n "$id" ] || return 1
   done
 }
-fleet_runs_v2() { # host: v2 answers on its address and its containers are v2's images
-  local n=$1 addr images
-  addr=$(fleet_addr "$n")
-  [ "$(http_version "http://$addr:18081/api/health" | cut -d' ' -f2)" = v2 ] || return 1
-  [ "$(http_version "http://$addr:18082/api/health" | cut -d' ' -f2)" = v2 ] || return 1
+vps_answers_v2() { # addr: v2 as captured answers there (its backend's health fails: v2's bug; no hotfix, no maintenance)
+  [ "$(http_version "http://$1:18081/api/health")" = "500 v2" ] && [ "$(http_version "http://$1:18082/api/health")" = "200 v2" ]
+}
+fleet_runs_v2() { # host: v2 as captured answers on its address and its containers are v2's images
+  local n=$1 images
+  vps_answers_v2 "$(fleet_addr "$n")" || return 1
   images=$(fleet_docker "$n" ps --filter "label=com.docker.compose.project=$FLEET_PROJECT" --format '{{.Image}}' 2>/dev/null | sort | tr '\n' ' ')
   [ "$images" = "$REGISTRY/mr-dj-backend:v2 $REGISTRY/mr-dj-frontend:v2 " ]
 }
@@ -264,9 +277,12 @@ fleet_files_v2() { # host: project dir := v2 bundle + this host's .env (state/ k
     "$n" "$(fleet_addr "$n")" > "$pd/.env"
   chown "$DEPLOY_USER:$DEPLOY_USER" "$pd/.env"
 }
-fleet_deploy_host() { # host: v2 deployed there (images from the local registry, so they carry their digests)
+fleet_deploy_host() { # host: v2 deployed there
+  fleet_files_v2 "$1"
+  fleet_containers_v2 "$1"
+}
+fleet_containers_v2() { # host: v2's containers (images from the local registry, so they carry their digests)
   local n=$1 svc
-  fleet_files_v2 "$n"
   for svc in backend frontend; do
     vps_has_image "unix://$(fleet_sock "$n")" "$svc" v2 \
       || fleet_docker "$n" pull -q "$REGISTRY/mr-dj-$svc:v2" >/dev/null || die "$n: docker pull mr-dj-$svc:v2 failed"
@@ -280,9 +296,10 @@ fleet_deploy_host() { # host: v2 deployed there (images from the local registry,
 }
 fleet_reset_host() { # host: files back to v2 always (cheap); containers only where they differ
   local n=$1
-  if [ -f "$FLEET_ST/deployed-$n" ] && fleet_runs_v2 "$n"; then fleet_files_v2 "$n"; return 0; fi
+  fleet_files_v2 "$n"
+  [ -f "$FLEET_ST/deployed-$n" ] && fleet_runs_v2 "$n" && return 0
   log "fleet $n: redeploying v2"
-  fleet_deploy_host "$n"
+  fleet_containers_v2 "$n"
 }
 fleet_start_engines() { local n; for n in "${FLEET_HOSTS[@]}"; do vps_start_dockerd "fleet-$n" "$FLEET_ST/$n" "$(fleet_sock "$n")" "$(fleet_xroot "$n")"; done; }
 fleet_ensure_host() { # host: engine, sshd, stack (deployed once; afterwards only restarted)
@@ -348,7 +365,8 @@ command_timeout = 600
 
 $(fleet_hosts_toml)
 [fleet]
-canary = "web1"
+# not web1: the migrations host goes last (no host may run the newer code on the older schema)
+canary = "web2"
 batch_size = 2
 canary_pause_seconds = 5
 gate_interval_seconds = 1
@@ -389,6 +407,16 @@ health_wait_seconds = 30
 state_dir = "$FLEET_STATE_DIR"
 release_log = "$FLEET_RELEASE_LOG"
 
+[capture]
+# source $ST/fleet-env.sh first (SANDBOX_FLEET_DATABASE_URL); one bundle for every host
+source_dir = "$FLEET_ST/src"
+compose_file = "docker-compose.yml"
+env_files = ["backend/.env", "frontend/.env"]
+extra_files = ["docs/operations/deployment-rollback.md"]
+migration_dirs = ["migrations"]
+local_artifacts_dir = "$FLEET_ST/src/artifacts"
+database_url = "env:SANDBOX_FLEET_DATABASE_URL"
+
 [prerequisites]
 backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
 alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
@@ -412,7 +440,8 @@ ensure_fleet() {
   fleet_config
 }
 reset_fleet() {
-  mkdir -p "$FLEET_STATE_DIR"
+  mkdir -p "$FLEET_STATE_DIR" "$FLEET_ST/src/artifacts"
+  find "$FLEET_ST/src/artifacts" -mindepth 1 -delete   # captures made since: the release log is back to v1/v2
   vps_database "$FLEET_DB"
   vps_run_parallel fleet_reset_host "${FLEET_HOSTS[@]}" || die "the fleet did not go back to v2"
   write_release_log "$(( $(date -u +%s) - 300 ))" "$FLEET_ARTIFACTS/SHA256SUMS.txt" "$FLEET_RELEASE_LOG"

@@ -69,7 +69,7 @@ EOF
 }
 swarm_build() { # $SWARM_ARTIFACTS := v1/v2 stack bundles + the single host's image tarballs + SHA256SUMS
   local fp rel b
-  fp=$( (cat "$ST/build/done"; declare -f swarm_stack_yaml swarm_build; db_url "$SWARM_DB") | sha256sum | cut -d' ' -f1)
+  fp=$( (cat "$ST/build/done"; declare -f swarm_stack_yaml swarm_build swarm_env_files swarm_source; db_url "$SWARM_DB") | sha256sum | cut -d' ' -f1)
   [ "$(cat "$SWARM_ST/built" 2>/dev/null)" = "$fp" ] && return 0
   log "writing the swarm's release bundles"
   rm -rf "$SWARM_ARTIFACTS"; mkdir -p "$SWARM_ARTIFACTS"
@@ -77,9 +77,7 @@ swarm_build() { # $SWARM_ARTIFACTS := v1/v2 stack bundles + the single host's im
     b="$SWARM_ST/build/$rel"
     write_compose_bundle "$b" "$rel"
     swarm_stack_yaml "$rel" > "$b/docker-compose.yml"
-    printf 'RELEASE=%s\nNODE_ENV=production\nDATABASE_URL=%s\nBIND_ADDR=%s\nSMOKE_BACKEND_URL=http://%s:18081/api/health\nSMOKE_FRONTEND_URL=http://%s:18082/api/health\n' \
-      "$rel" "$(db_url "$SWARM_DB")" "$SWARM_ADDR" "$SWARM_ADDR" "$SWARM_ADDR" > "$b/backend/.env"
-    printf 'RELEASE=%s\nNODE_ENV=production\nBIND_ADDR=%s\nAPI_URL=http://%s:18081\n' "$rel" "$SWARM_ADDR" "$SWARM_ADDR" > "$b/frontend/.env"
+    swarm_env_files "$b" "$rel"
     tar -C "$b" --owner=0 --group=0 --numeric-owner -czf "$SWARM_ARTIFACTS/$rel-compose.tar.gz" \
       docker-compose.yml backend/.env frontend/.env docs/operations/deployment-rollback.md \
       $(cd "$b" && ls migrations/*.sql)
@@ -88,8 +86,26 @@ swarm_build() { # $SWARM_ARTIFACTS := v1/v2 stack bundles + the single host's im
   done
   (cd "$SWARM_ARTIFACTS" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
   chmod 644 "$SWARM_ARTIFACTS/SHA256SUMS.txt"
+  swarm_source
   rm -f "$SWARM_ST/deployed" "$SWARM_RELEASE_LOG"
   echo "$fp" > "$SWARM_ST/built"
+}
+
+swarm_env_files() { # dir release: the stack's env files (literal values: the manager's own address)
+  printf 'RELEASE=%s\nNODE_ENV=production\nDATABASE_URL=%s\nBIND_ADDR=%s\nSMOKE_BACKEND_URL=http://%s:18081/api/health\nSMOKE_FRONTEND_URL=http://%s:18082/api/health\n' \
+    "$2" "$(db_url "$SWARM_DB")" "$SWARM_ADDR" "$SWARM_ADDR" "$SWARM_ADDR" > "$1/backend/.env"
+  printf 'RELEASE=%s\nNODE_ENV=production\nBIND_ADDR=%s\nAPI_URL=http://%s:18081\n' "$2" "$SWARM_ADDR" "$SWARM_ADDR" > "$1/frontend/.env"
+  chmod 600 "$1/backend/.env" "$1/frontend/.env"
+}
+swarm_source() { # [capture] source_dir of swarm.toml: the single host's "v3" working tree, a stack file that builds
+  local src="$SWARM_ST/src"
+  rm -rf "$src"; cp -a "$ST/src" "$src"
+  swarm_stack_yaml v2 | sed -e "s|^    image: $REGISTRY/mr-dj-\([a-z]*\):v2@.*\$|    build: ./\1\n    image: mr-dj-\1:latest|" \
+    -e '1s|.*|# Mister DJ working tree for the swarm (capture source): built, tagged and pinned by digest it is the stack file.|' \
+    -e '2s|.*|# No .env substitution (docker stack deploy does not read .env): values are literal.|' \
+    > "$src/docker-compose.yml"
+  swarm_env_files "$src" v3
+  mkdir -p "$src/artifacts"
 }
 
 swarm_services() { # "name replicas" lines of the stack
@@ -101,9 +117,8 @@ swarm_converged() { # both services there with N/N replicas (N > 0)
   printf '%s\n' "$out" | grep -Eq "^${SWARM_STACK}_backend ([1-9][0-9]*)/\1( |$)" &&
     printf '%s\n' "$out" | grep -Eq "^${SWARM_STACK}_frontend ([1-9][0-9]*)/\1( |$)"
 }
-swarm_runs_v2() { # v2 answers on the manager's address and the services' specs are v2's pinned images
-  [ "$(http_version "http://$SWARM_ADDR:18081/api/health" | cut -d' ' -f2)" = v2 ] || return 1
-  [ "$(http_version "http://$SWARM_ADDR:18082/api/health" | cut -d' ' -f2)" = v2 ] || return 1
+swarm_runs_v2() { # v2 as captured answers on the manager's address and the services' specs are v2's pinned images
+  vps_answers_v2 "$SWARM_ADDR" || return 1
   [ "$(swarm_docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${SWARM_STACK}_backend" "${SWARM_STACK}_frontend" 2>/dev/null | tr '\n' ' ')" \
     = "$(swarm_image v2 backend) $(swarm_image v2 frontend) " ]
 }
@@ -116,14 +131,20 @@ swarm_files_v2() { # stack dir := v2 bundle (state/ kept); no lock, maintenance,
   chown "$DEPLOY_USER:$DEPLOY_USER" /opt/swarm "$SWARM_DIR" "$SWARM_DIR/state"
   runuser -u "$DEPLOY_USER" -- tar -xzf "$SWARM_ARTIFACTS_DIR/v2-compose.tar.gz" -C "$SWARM_DIR"
 }
-swarm_deploy() { # v2 deployed as the stack (what the console's swarm rollback does, with v2's stack file)
+swarm_deploy() { # v2 deployed as the stack
   swarm_files_v2
+  swarm_stack_deploy_v2
+}
+swarm_stack_deploy_v2() { # what the console's swarm rollback does, with v2's stack file
+  swarm_stack_deploy
+  vps_wait_version v2 "$SWARM_ADDR" 240 || { swarm_docker service ps --no-trunc "${SWARM_STACK}_backend" >&2 || true; die "swarm: the stack did not answer as v2 on $SWARM_ADDR:18081/18082"; }
+  touch "$SWARM_ST/deployed"
+}
+swarm_stack_deploy() { # the stack file in the stack dir, as it is
   (cd "$SWARM_DIR" && runuser -u "$DEPLOY_USER" -- env DOCKER_HOST="unix://$SWARM_SOCK" \
      HOME="$(getent passwd "$DEPLOY_USER" | cut -d: -f6)" \
      timeout 120 docker stack deploy -c docker-compose.yml --with-registry-auth --prune "$SWARM_STACK") \
     >>"$LOG/swarm-deploy.log" 2>&1 || { tail -n 20 "$LOG/swarm-deploy.log" >&2; die "docker stack deploy $SWARM_STACK failed"; }
-  vps_wait_version v2 "$SWARM_ADDR" 240 || { swarm_docker service ps --no-trunc "${SWARM_STACK}_backend" >&2 || true; die "swarm: the stack did not answer as v2 on $SWARM_ADDR:18081/18082"; }
-  touch "$SWARM_ST/deployed"
 }
 swarm_init() { # a single-node swarm advertised on the manager's own loopback address
   local st
@@ -207,6 +228,16 @@ health_wait_seconds = 60
 state_dir = "$SWARM_STATE_DIR"
 release_log = "$SWARM_RELEASE_LOG"
 
+[capture]
+# source $ST/swarm-env.sh first (SANDBOX_SWARM_DATABASE_URL)
+source_dir = "$SWARM_ST/src"
+compose_file = "docker-compose.yml"
+env_files = ["backend/.env", "frontend/.env"]
+extra_files = ["docs/operations/deployment-rollback.md"]
+migration_dirs = ["migrations"]
+local_artifacts_dir = "$SWARM_ST/src/artifacts"
+database_url = "env:SANDBOX_SWARM_DATABASE_URL"
+
 [prerequisites]
 backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
 alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
@@ -231,21 +262,26 @@ ensure_swarm() {
     log "swarm: deploying v2 as stack $SWARM_STACK ($SWARM_DIR)"
     swarm_deploy
   else   # after a restart of its engine the swarm starts the tasks again by itself
-    for i in $(seq 1 120); do swarm_converged && break; sleep 0.5; done
-    swarm_converged || die "swarm: stack $SWARM_STACK did not converge ($(swarm_services | tr '\n' ' '))"
+    for i in $(seq 1 20); do swarm_converged && break; sleep 0.5; done
+    if ! swarm_converged; then
+      log "swarm: stack $SWARM_STACK not converged ($(swarm_services | tr '\n' ' ')); deploying its stack file again (no redeploy)"
+      swarm_stack_deploy
+      for i in $(seq 1 120); do swarm_converged && break; sleep 0.5; done
+      swarm_converged || die "swarm: stack $SWARM_STACK did not converge ($(swarm_services | tr '\n' ' '))"
+    fi
   fi
   echo "$SB" | write_if_changed "$SWARM_OWNER_FILE" 644
   [ -f "$SWARM_RELEASE_LOG" ] || write_release_log "$(( $(date -u +%s) - 300 ))" "$SWARM_ARTIFACTS/SHA256SUMS.txt" "$SWARM_RELEASE_LOG"
   swarm_config
 }
 reset_swarm() {
-  mkdir -p "$SWARM_STATE_DIR"
+  mkdir -p "$SWARM_STATE_DIR" "$SWARM_ST/src/artifacts"
+  find "$SWARM_ST/src/artifacts" -mindepth 1 -delete   # captures made since: the release log is back to v1/v2
   vps_database "$SWARM_DB"
-  if [ -f "$SWARM_ST/deployed" ] && swarm_runs_v2; then
-    swarm_files_v2
-  else
+  swarm_files_v2
+  if ! { [ -f "$SWARM_ST/deployed" ] && swarm_runs_v2; }; then
     log "swarm: redeploying v2"
-    swarm_deploy
+    swarm_stack_deploy_v2
   fi
   write_release_log "$(( $(date -u +%s) - 300 ))" "$SWARM_ARTIFACTS/SHA256SUMS.txt" "$SWARM_RELEASE_LOG"
   swarm_config

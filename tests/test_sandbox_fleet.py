@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 pytestmark = pytest.mark.sandbox
 
@@ -120,7 +121,7 @@ def test_fleet_config_follows_the_contract(configs):
             f"http://{addr}:18081/api/health",
             f"http://{addr}:18082/api/health",
         ]
-    assert fleet["fleet"] == {"canary": "web1", "batch_size": 2, "canary_pause_seconds": 5, "gate_interval_seconds": 1}
+    assert fleet["fleet"] == {"canary": "web2", "batch_size": 2, "canary_pause_seconds": 5, "gate_interval_seconds": 1}
     assert fleet["paths"] == {
         "state_dir": str(STATE / "fleet-console-state"),
         "release_log": str(STATE / "fleet-releases.toml"),
@@ -174,7 +175,10 @@ def test_swarm_config_and_stack(configs):
     target = swarm["target"]
     assert (target["engine"], target["host"], target["project_name"]) == ("swarm", SWARM, "mrdj")
     assert (target["project_dir"], target["artifacts_dir"]) == ("/opt/swarm/mr-dj", "/opt/swarm/artifacts")
-    assert [h["url"] for h in swarm["health"]] == [f"http://{SWARM}:18081/api/health", f"http://{SWARM}:18082/api/health"]
+    assert [h["url"] for h in swarm["health"]] == [
+        f"http://{SWARM}:18081/api/health",
+        f"http://{SWARM}:18082/api/health",
+    ]
     assert swarm["paths"] == {
         "state_dir": str(STATE / "swarm-console-state"),
         "release_log": str(STATE / "swarm-releases.toml"),
@@ -186,7 +190,8 @@ def test_swarm_config_and_stack(configs):
         target,
         SWARM,
         "echo DOCKER_HOST=$DOCKER_HOST; docker stack services mrdj --format '{{.Name}} {{.Replicas}}' | sort; "
-        "docker service inspect -f '{{.Spec.Name}} {{.Spec.TaskTemplate.ContainerSpec.Image}}' mrdj_backend mrdj_frontend",
+        "docker service inspect -f '{{.Spec.Name}} {{.Spec.TaskTemplate.ContainerSpec.Image}}' "
+        "mrdj_backend mrdj_frontend",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout.splitlines()
@@ -196,7 +201,9 @@ def test_swarm_config_and_stack(configs):
     assert images["mrdj_backend"].endswith("@" + v2["images"]["mr-dj-backend"]["digest"])
     assert images["mrdj_frontend"].endswith("@" + v2["images"]["mr-dj-frontend"]["digest"])
     assert _versions(SWARM) == ("v2", "v2")
-    proc = subprocess.run(["sha256sum", "-c", "SHA256SUMS.txt"], cwd="/opt/swarm/artifacts", capture_output=True, text=True)
+    proc = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS.txt"], cwd="/opt/swarm/artifacts", capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -236,3 +243,156 @@ def test_reset_puts_v2_back_on_the_swarm(configs):
     assert "swarm: redeploying v2" in proc.stderr
     assert _versions(SWARM) == ("v2", "v2")
     assert _ctl("status", timeout=120).returncode == 0
+
+
+# What the console does not parse before issue 14's config lands (the lead's part): these problems, and only
+# these, are tolerated on the full file; the single-host part of each config must pass the validator today.
+_NOT_YET_PARSED = {
+    "hosts: unknown key",
+    "fleet: unknown key",
+    "target.host: missing required key",
+    "target.project_dir: missing required key",
+    "target.engine: unknown key",
+}
+
+
+def _check_config(path: Path, which: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ}
+    for line in (STATE / f"{which}-env.sh").read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].partition("=")
+            env[key] = value.strip("'")
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "console", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
+    if proc.returncode != 0 and "No module named" in proc.stderr:
+        pytest.skip("console package not importable")
+    return proc
+
+
+def _problems(proc: subprocess.CompletedProcess[str]) -> set[str]:
+    return {line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("  ")}
+
+
+@pytest.mark.parametrize("which", ["fleet", "swarm"])
+def test_configs_pass_the_console_validator(configs, which, tmp_path):
+    path = STATE / f"{which}.toml"
+    proc = _check_config(path, which)
+    assert proc.returncode == 0 or _problems(proc) <= _NOT_YET_PARSED, proc.stdout + proc.stderr
+    single = dict(configs[which])
+    if which == "fleet":  # web1 as a single host: [target] defaults + its own keys
+        web1 = single.pop("hosts")[0]
+        single.pop("fleet")
+        single["target"] = {
+            **single["target"],
+            "host": web1["host"],
+            "project_dir": web1["project_dir"],
+            "artifacts_dir": web1["artifacts_dir"],
+        }
+        single["health"] = web1["health"]
+    else:
+        single["target"] = {k: v for k, v in single["target"].items() if k != "engine"}
+    (tmp_path / "single.toml").write_text(tomli_w.dumps(single))
+    proc = _check_config(tmp_path / "single.toml", which)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_up_restarts_what_is_down(configs):
+    # web3's engine and sshd stop (as after a crash): status says so, `up` brings both back, v2 answers again
+    pids = [int((STATE / "fleet" / "web3" / name).read_text().split()[0]) for name in ("sshd.pid", "dockerd.pid")]
+    for pid in pids:
+        os.kill(pid, 15)
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    proc = _ctl("status", timeout=120)
+    assert proc.returncode == 1
+    assert ["fleet-web3", "down"] in [line.split() for line in proc.stdout.splitlines()], proc.stdout
+    proc = _ctl("up")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fleet web3: deploying" not in proc.stderr  # restarted, not redeployed
+    assert _ctl("status", timeout=120).returncode == 0
+    assert _wait_versions(FLEET["web3"], ("v2", "v2"), 30) == ("v2", "v2")
+
+
+@pytest.mark.parametrize("which", ["fleet", "swarm"])
+def test_capture_source_is_a_buildable_working_tree(configs, which):
+    capture = configs[which]["capture"]
+    source = Path(capture["source_dir"])
+    text = (source / capture["compose_file"]).read_text()
+    assert "build: ./backend" in text and "build: ./frontend" in text
+    assert "@sha256:" not in text
+    assert ("${HOST_ADDR" in text) == (which == "fleet")  # the fleet's hosts differ by their own .env only
+    proc = subprocess.run(["docker-compose", "config", "-q"], cwd=source, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert (source / "backend" / ".env").read_text().count(f"/mrdj_{which}\n") == 1
+
+
+def test_up_brings_an_unconverged_swarm_stack_back(configs):
+    proc = _ssh(configs["swarm"]["target"], SWARM, "docker service scale --detach mrdj_backend=0", timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    deadline = time.monotonic() + 30
+    while (status := _ctl("status", timeout=120)).returncode == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ["swarm", "down"] in [line.split() for line in status.stdout.splitlines()], status.stdout
+    started = time.monotonic()
+    proc = _ctl("up")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "deploying its stack file again" in proc.stderr
+    assert time.monotonic() - started < 90
+    assert _ctl("status", timeout=120).returncode == 0
+    assert _wait_versions(SWARM, ("v2", "v2"), 30) == ("v2", "v2")
+
+
+def test_todays_console_rolls_one_fleet_host_back_as_a_single_host(configs, tmp_path):
+    # web2 alone, as today's single-host config: a fleet host is a real target (ssh, its own engine, .env)
+    single = dict(configs["fleet"])
+    web2 = single.pop("hosts")[1]
+    single.pop("fleet")
+    single["target"] = {
+        **single["target"],
+        "host": web2["host"],
+        "project_dir": web2["project_dir"],
+        "artifacts_dir": web2["artifacts_dir"],
+    }
+    single["health"] = web2["health"]
+    release_log = tmp_path / "releases.toml"
+    release_log.write_text((STATE / "fleet-releases.toml").read_text())
+    single["paths"] = {"state_dir": str(tmp_path / "state"), "release_log": str(release_log)}
+    (tmp_path / "web2.toml").write_text(tomli_w.dumps(single))
+    env = {**os.environ}
+    for line in (STATE / "fleet-env.sh").read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].partition("=")
+            env[key] = value.strip("'")
+    try:
+        proc = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "python"), "-m", "console", "-c", str(tmp_path / "web2.toml")]
+            + ["rollback", "--to", "v1", "--yes"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert _get(f"http://{FLEET['web2']}:18081/api/health") == (
+            200,
+            {"status": "ok", "service": "backend", "version": "v1"},
+        )
+        assert _versions(FLEET["web1"]) == ("v2", "v2") and _versions(FLEET["web3"]) == ("v2", "v2")
+    finally:
+        reset = _ctl("reset", timeout=300)
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert _versions(FLEET["web2"]) == ("v2", "v2")
+    proc = _ssh(
+        configs["fleet"]["target"],
+        FLEET["web1"],
+        "cd /opt/fleet/web1/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend npm run migrate:status",
+    )
+    assert proc.stdout.splitlines()[-1] == "002_add_booking_notes"  # mrdj_fleet is back at v2's head
