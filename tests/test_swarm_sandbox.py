@@ -117,3 +117,55 @@ def test_swarm_rollback_v2_to_v1_converges_on_the_recorded_digests(swarm_sandbox
     assert report.returncode == 0, report.stderr
     for step_id in ("stack_deploy", "wait_converged", "verify_images"):
         assert step_id in report.stdout, step_id
+
+
+def test_capture_v3_for_the_swarm_then_hotfix_to_it(swarm_sandbox, tmp_path):
+    """The swarm's working tree (a stack file that builds) captured as v3: the bundle's stack file
+    names the pushed digests; ``hotfix --tag v3`` deploys that stack and verifies it."""
+    import tarfile
+    import tomllib
+
+    import docker
+    import tomli_w
+
+    env = sandbox_env()
+    data = tomllib.loads(SWARM_CONFIG.read_text())
+    source = Path(data["capture"]["source_dir"])
+    client = docker.DockerClient(base_url=env["DOCKER_HOST"])
+    for svc in ("backend", "frontend"):  # as `docker compose build` of the working tree would
+        client.images.build(path=str(source / svc), tag=f"mr-dj-{svc}:latest", rm=True)
+    client.close()
+    release_log = tmp_path / "swarm-releases.toml"
+    release_log.write_bytes(Path(data["paths"]["release_log"]).read_bytes())
+    data["paths"].update(release_log=str(release_log), state_dir=str(tmp_path / "state"))
+    data["capture"]["local_artifacts_dir"] = str(tmp_path / "artifacts")
+    config_path = tmp_path / "swarm.toml"
+    config_path.write_text(tomli_w.dumps(data))
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "console", "-c", str(config_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=ROOT,
+            env=env,
+        )
+
+    captured = run("capture", "--tag", "v3", "--skip-db")
+    assert captured.returncode == 0, captured.stdout[-3000:] + captured.stderr[-3000:]
+    config = load_config(config_path)
+    v3 = ReleaseLog.load(release_log).get("v3")
+    assert v3 is not None and v3.pushed
+    with tarfile.open(tmp_path / "artifacts" / "v3-compose.tar.gz") as bundle:
+        stack_file = bundle.extractfile("docker-compose.yml").read().decode()
+    for service in config.services:
+        assert f"image: 127.0.0.1:5000/{service.image}:v3@{v3.images[service.image]['digest']}" in stack_file
+    assert "build:" not in stack_file
+
+    hotfix = run("hotfix", "--tag", "v3", "--yes", "--monitor-minutes", "0.1", "--json")
+    assert hotfix.returncode == 0, hotfix.stdout[-4000:] + hotfix.stderr[-2000:]
+    events = [json.loads(line) for line in hotfix.stdout.splitlines()]
+    finished = {e["step_id"] for e in events if e["event"] == "step_finished"}
+    assert {"stack_deploy", "wait_converged", "verify_images", "verify_health"} <= finished, finished
+    assert versions() == {"backend": "v3", "frontend": "v3"}
