@@ -283,3 +283,27 @@ def test_tasks_not_yet_replaced_after_a_deploy_are_not_converged():
         {"mrdj_backend": [t for t in stack_ps if t.name.startswith("mrdj_backend.")]},
     )
     assert result.problems == {"mrdj_backend": ["task mrdj_backend.1 runs cap:2, the service spec says cap:1"]}
+
+
+@pytest.mark.parametrize("busybox_sed", [False, True])
+def test_follow_all_rewrites_lines_with_gnu_or_busybox_sed(swarm, tmp_path, busybox_sed):
+    """The live pane's command, run by a local shell with a docker that prints a line as swarm
+    does (captured): the rewritten line, whichever sed the host has (BusyBox's has no -u)."""
+    import os
+    import shutil
+    import subprocess
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    captured = fixture("logs_backend_no_task_ids.txt").splitlines()[0]  # --no-task-ids, as the pane asks
+    (fake / "docker").write_text(f"#!/bin/sh\nprintf '%s\\n' {shlex.quote(captured)}\n")
+    (fake / "docker").chmod(0o755)
+    path = [str(fake)]
+    if busybox_sed:
+        (tmp_path / "bb").mkdir()
+        (tmp_path / "bb" / "sed").symlink_to(shutil.which("busybox"))
+        path.append(str(tmp_path / "bb"))
+    env = {"PATH": ":".join([*path, os.environ["PATH"]])}
+    result = subprocess.run(swarm.logs_follow_all(["backend"], 3), capture_output=True, text=True, env=env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "mrdj_backend_1 | 2026-11-29T15:14:06.092422264Z boom\n"

@@ -56,10 +56,12 @@ _EXEC_IN_TASK = (
 # prints "TIMESTAMP <stack>_<service>.<slot>@<node> | text"; sed -u turns it, line by line as it
 # comes, into compose v1's "<stack>_<service>_<slot> | TIMESTAMP text", the shape the log pane
 # reads (console.live.logstream), so the pane's service column and filter work unchanged.
+# BusyBox sed has no -u (and flushes each line to a pipe anyway): it is asked for only where known.
 _FOLLOW_ALL = (
+    "u=; echo | sed -u p >/dev/null 2>&1 && u=-u; "
     'tail=$1; shift; for s in "$@"; do '
     'docker service logs -f --timestamps --no-task-ids --tail "$tail" "$s" 2>&1 & done | '
-    r"sed -u 's/^\([^ ]*\) \([^ |]*\)\.\([0-9][0-9]*\)@[^ |]* *| /\2_\3 | \1 /'"
+    r"sed $u 's/^\([^ ]*\) \([^ |]*\)\.\([0-9][0-9]*\)@[^ |]* *| /\2_\3 | \1 /'"
 )
 
 
