@@ -389,3 +389,12 @@ async def test_recheck_looks_at_the_stack_services(tmp_path):
     await recheck_host(config, manager, journal, notices.append, step_id="stack_deploy")
     assert manager.commands == ["docker stack services mrdj --format '{{json .}}'"]
     assert "mrdj_backend" in notices[0].message and '"Replicas":"1/1"' in notices[0].message
+
+
+def test_a_dry_run_names_the_swarm_engine_not_a_compose_flavour(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from console.cli.commands import _say_compose
+
+    _say_compose(swarm_config(tmp_path), SimpleNamespace(json=False))
+    assert capsys.readouterr().out == "engine: swarm (docker stack deploy of stack mrdj on the manager)\n"

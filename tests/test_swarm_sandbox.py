@@ -74,6 +74,7 @@ def test_dry_run_shows_every_command_and_changes_nothing(swarm_sandbox):
     result = cli("rollback", "--to", "v1", "--dry-run")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     out = result.stdout
+    assert "engine: swarm (docker stack deploy of stack mrdj on the manager)" in out
     assert "docker stack deploy --with-registry-auth --prune" in out and "-c /opt/swarm/mr-dj/" in out
     for step_id in ("maintenance_on", "migrate_rollback", "restore_bundle", "stack_deploy", "maintenance_off"):
         assert f"would run {step_id}" in out, step_id
