@@ -16,8 +16,10 @@ Three ways, taking turns in every round (the order rotates from round to round):
 
 The commands are the procedure's own (``rollback_procedure(config, log, "v2", "v1")``):
 every step with an argv runs it; a step the console runs as an action runs its runbook
-equivalent (``sha256sum`` of the artifacts, ``tar -tzf`` of the bundle, ``migrate:status``,
-``compose ps``, and a health wait that polls every health URL until it reports v1).
+equivalent (``sha256sum`` of the artifacts, ``tar -tzf`` of the bundle, ``docker image inspect`` or
+``docker manifest inspect`` of each image, ``migrate:status``, ``compose ps``, and a health wait that
+polls every health URL until it reports v1); a pull runs, as in the console, only when ``docker
+image inspect`` does not find the captured image on the host.
 
 Downtime window: from the start of the first step customers notice (``maintenance_on``) to
 health green on v1. The start comes from the console's journal (``step_started``) or from
@@ -126,22 +128,55 @@ def runbook_commands(config) -> list[tuple[str, str]]:
         f'&& echo "$b" | grep -Eq \'"status": ?"ok"\' && echo "$b" | grep -Eq \'"version": ?"{TO}"\'; '
         f"do sleep 0.05; done; done"
     )
+    via = config.commands.service_command_mode
+    migration_check = shlex.join(compose.migrate_status(config.backend.name, config.commands.migrate_status, via=via))
+    # The console also reads the down SQL of each migration it will undo (what the rollback drops,
+    # shown before the confirmation): one more command on the host, so the script and the floor
+    # run it too. Here the undone migrations are the ones between the two releases' heads (one here).
+    source = log.get(FROM)
+    down_sql = config.commands.migration_down_sql
+    if down_sql and source is not None and source.migration_head and source.migration_head != release.migration_head:
+        argv = compose.migrate_status(
+            config.backend.name,
+            [part.replace("{migration}", source.migration_head) for part in down_sql],
+            via=via,
+        )
+        migration_check += f" && {shlex.join(argv)}"
     actions = {
         "verify_artifacts": "sha256sum "
         + " ".join(shlex.quote(f) for f in files)
         + f" && cat {shlex.quote(art.sha256sums_path(target.artifacts_dir))} >/dev/null",
         "inspect_bundle": shlex.join(art.list_bundle(target.artifacts_dir, TO)) + " >/dev/null",
-        "migration_check": shlex.join(
-            compose.migrate_status(
-                config.backend.name, config.commands.migrate_status, via=config.commands.service_command_mode
-            )
-        ),
+        "migration_check": migration_check,
         "verify_ps": shlex.join(compose.ps()),
         "verify_health": health_wait,
     }
+    present = {}  # service name -> "the host has the captured image" (the console's image_present)
+    if release is not None and release.pushed:
+        from console.commands.images import image_present, registry_has
+        from console.engine.registry_pull import captured_digest
+
+        checks = []
+        for service in config.services:
+            digest = captured_digest(release, service.image, service.name)
+            ref = (
+                art.digest_ref(config.registry.url, service.image, digest)
+                if digest
+                else art.image_ref(config.registry.url, service.image, TO)
+            )
+            present[service.name] = f"{shlex.join(image_present(ref))} >/dev/null 2>&1"
+            checks.append(f"{{ {present[service.name]} || {shlex.join(registry_has(config.registry.url, ref))}; }}")
+        actions["images_available"] = " && ".join(checks)
+    actions["disk_space"] = (
+        "df -Pk \"$(docker info --format '{{.DockerRootDir}}')\" >/dev/null && "
+        f"stat -c %s {shlex.quote(art.images_path(target.artifacts_dir, TO))}"
+    )
     commands = []
     for step in procedure.steps:
-        if step.argv is not None:
+        name = step.id[len("pull_") :] if step.id.startswith("pull_") else None
+        if step.argv is not None and name in present:  # as the console: no pull for an image already there
+            commands.append((step.id, f"{present[name]} || {shlex.join(step.argv)}"))
+        elif step.argv is not None:
             commands.append((step.id, shlex.join(step.argv)))
         elif step.id in actions:
             commands.append((step.id, actions[step.id]))
@@ -164,6 +199,23 @@ def old_order(commands: list[tuple[str, str]]) -> list[tuple[str, str]]:
         at = [c[0] for c in rest].index(after) + 1
         rest = rest[:at] + moved + rest[at:]
     return rest
+
+
+def config_without_metrics(path: Path) -> Path:
+    """A copy of the config without its ``[[metrics]]`` checks (beside it, so its relative paths hold).
+    The console's ``verify_metrics`` step waits for Prometheus to scrape the restarted stack
+    (up to each check's window): a wait on the monitoring, not work the host does, and the
+    script and the floor have no equivalent. ``--with-metrics`` keeps them."""
+    kept, skipping = [], False
+    for line in path.read_text().splitlines(keepends=True):
+        header = line.strip()
+        if header.startswith("["):
+            skipping = header == "[[metrics]]"
+        if not skipping:
+            kept.append(line)
+    copy = path.with_name(f".bench-{path.stem}-no-metrics.toml")
+    copy.write_text("".join(kept))
+    return copy
 
 
 def ssh_argv(config) -> list[str]:
@@ -253,7 +305,8 @@ class GreenWatcher:
 # -- the three ways ------------------------------------------------------------------------------
 
 
-def run_console(config_path: Path, config) -> dict:
+def run_console(config_path: Path, config, tree: Path = ROOT) -> dict:
+    """``tree``: the checkout whose console runs (``--compare-console``), with this interpreter."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with GreenWatcher(config) as watcher:
         started = time.time()
@@ -261,7 +314,7 @@ def run_console(config_path: Path, config) -> dict:
             [sys.executable, "-m", "console", "--config", str(config_path), "rollback", "--yes", "--json"],
             capture_output=True,
             text=True,
-            cwd=ROOT,
+            cwd=tree,  # ``-m console`` imports the package from the working directory
             env=sandbox_env(),
             timeout=900,
         )
@@ -337,11 +390,28 @@ def main() -> int:
         help="a fourth way: the floor in the console's order "
         "before the reorder (schema check and image pulls inside the window), to size what it saves",
     )
+    parser.add_argument(
+        "--compare-console",
+        type=Path,
+        metavar="TREE",
+        help="a fourth way: the console of another checkout (e.g. `git worktree add` or `git archive` of main) "
+        "run from TREE with this interpreter, to size a change in the same run (console_before)",
+    )
+    parser.add_argument(
+        "--with-metrics",
+        action="store_true",
+        help="keep the config's [[metrics]] checks (the console then waits for Prometheus in verify_metrics, "
+        "which the script and the floor do not)",
+    )
     args = parser.parse_args()
+    if args.compare_console is not None and not (args.compare_console / "console" / "__main__.py").exists():
+        parser.error(f"--compare-console: {args.compare_console} holds no console package")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if not args.config.exists():
         parser.error(f"{args.config} does not exist: run this through /work/sbx (the sandbox writes it)")
+    if not args.with_metrics:
+        args.config = config_without_metrics(args.config)
     config = load_config(args.config)
     reset(config)
     commands = runbook_commands(config)
@@ -350,6 +420,8 @@ def main() -> int:
         "script": lambda: run_shell(config, script_text(config, commands), remote=False),
         "floor": lambda: run_shell(config, floor_text(commands), remote=True),
     }
+    if args.compare_console is not None:
+        ways["console_before"] = lambda: run_console(args.config, config, args.compare_console.resolve())
     if args.old_order:
         ways["floor_old_order"] = lambda: run_shell(config, floor_text(old_order(commands)), remote=True)
     order = list(ways)
@@ -408,6 +480,16 @@ def summarize(runs: dict[str, list[dict]]) -> dict:
         "script_vs_floor": spread(per_round("script", "floor", total)),
         "window_console_vs_floor": spread(per_round("console", "floor", window)),
         **(
+            {
+                "console_before_vs_floor": spread(per_round("console_before", "floor", total)),
+                "console_before_vs_script": spread(per_round("console_before", "script", total)),
+                "window_console_before_vs_floor": spread(per_round("console_before", "floor", window)),
+                "console_vs_console_before": spread(per_round("console", "console_before", total)),
+            }
+            if "console_before" in runs
+            else {}
+        ),
+        **(
             {"window_floor_vs_old_order": spread(per_round("floor", "floor_old_order", window))}
             if "floor_old_order" in runs
             else {}
@@ -427,6 +509,10 @@ def print_summary(summary: dict, runs: dict[str, list[dict]]) -> None:
         ("console_vs_floor", "console / floor", "<= 1.05x"),
         ("console_vs_script", "console / script", "<= 0.70x"),
         ("window_console_vs_floor", "window console / floor", "<= 1.10x"),
+        ("console_before_vs_floor", "console_before / floor", "(--compare-console)"),
+        ("console_before_vs_script", "console_before / script", ""),
+        ("window_console_before_vs_floor", "window before / floor", ""),
+        ("console_vs_console_before", "console / console_before", "(the change)"),
         ("window_floor_vs_old_order", "window floor / old order", "(the reorder)"),
     ):
         if key not in summary:
@@ -435,19 +521,22 @@ def print_summary(summary: dict, runs: dict[str, list[dict]]) -> None:
         print(f"  {label:24s} {s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f}; target {target})")
     print("\nper step, medians in s (console: journal durations; script: per ssh call; floor: on the host)")
     steps = list(runs["floor"][0]["steps_s"]) if runs["floor"] else []
+    columns = [n for n in ("console", "console_before", "script", "floor") if n in runs]
+    print(f"  {'':22s} " + " ".join(f"{n[:14]:>14s}" for n in columns))
     for step in steps:
         row = [
             statistics.median([r["steps_s"].get(step, float("nan")) for r in runs[n]] or [float("nan")])
-            for n in ("console", "script", "floor")
+            for n in columns
         ]
-        print(f"  {step:22s} {row[0]:6.2f} {row[1]:6.2f} {row[2]:6.2f}")
-    c = runs["console"]
-    if not c:
-        return
-    print(
-        f"  (console: process start to first step {statistics.median([r['first_step_at_s'] for r in c]):.2f} s; "
-        f"its own CPU, user+sys, {statistics.median([r['cpu_s'] for r in c]):.2f} s)"
-    )
+        print(f"  {step:22s} " + " ".join(f"{v:14.2f}" for v in row))
+    for name in ("console", "console_before"):
+        c = runs.get(name)
+        if not c:
+            continue
+        print(
+            f"  ({name}: process start to first step {statistics.median([r['first_step_at_s'] for r in c]):.2f} s; "
+            f"its own CPU, user+sys, {statistics.median([r['cpu_s'] for r in c]):.2f} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from console.incident.journal import Journal
-from console.incident.listing import summarize
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the journal and its records load on the first incident, not before the first paint
+    from console.incident.journal import Journal
 
 DECISION, CHECKLIST, PROCEDURE, VERIFICATION, FOLLOW_UP = (
     "decision",
@@ -16,6 +18,8 @@ DECISION, CHECKLIST, PROCEDURE, VERIFICATION, FOLLOW_UP = (
 
 def next_stage(journal: Journal) -> str:
     """The screen that continues ``journal``'s incident (read from the same summary Home lists)."""
+    from console.incident.listing import summarize
+
     summary = summarize(journal)
     if summary.state == "resolved":
         return FOLLOW_UP

@@ -11,13 +11,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from console.incident.listing import IncidentSummary, all_incidents
 from console.live.fleet_health import polled_checks
 from console.release.release_log import ReleaseLog, ReleaseLogError
 from screens.base import ConsoleScreen
 from widgets.health_pane import HealthPane
 
 if TYPE_CHECKING:
+    from console.incident.listing import IncidentSummary
     from console.live.health import HealthPoller, HealthResult
     from console.release.deployed import Deployment
 
@@ -49,6 +49,7 @@ class HomeScreen(ConsoleScreen):
         self._poller: HealthPoller | None = None
         self.deployment: Deployment | None = None  # once the host was read
         self.host_problem: str | None = None
+        self._painted = False  # the first paint happened: the facts and incidents are read after it
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -75,13 +76,22 @@ class HomeScreen(ConsoleScreen):
         self.call_after_refresh(self._after_first_paint)
 
     def _after_first_paint(self) -> None:
-        self.action_reload()
+        # Still before the first frame is written (Textual runs these callbacks in the same idle
+        # turn): nothing heavy here. The incident list needs the journals' records (~30 ms of
+        # imports), which the background worker loads before it asks for the list.
+        self._painted = True
         self._import_in_background()
         self.read_host()  # what runs on the host: the source of truth, read after the first frame
         self.read_host_incidents()
 
     @work(thread=True, group="warm-imports", exit_on_error=False)
     def _import_in_background(self) -> None:
+        import console.incident.listing  # noqa: F401
+
+        try:
+            self.app.call_from_thread(self._show_incidents)
+        except RuntimeError:  # the app closed meanwhile
+            return
         if self.console_app.config.health:
             import console.live.health  # noqa: F401
 
@@ -102,7 +112,10 @@ class HomeScreen(ConsoleScreen):
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
-        self.action_reload()
+        if self._painted:  # back from another screen
+            self.action_reload()
+        else:  # the first resume comes before the first paint: the incidents follow it
+            self._show_facts()
 
     async def on_unmount(self) -> None:
         self.workers.cancel_group(self, "health")
@@ -112,6 +125,10 @@ class HomeScreen(ConsoleScreen):
     # -- facts -------------------------------------------------------------------------
 
     def action_reload(self) -> None:
+        self._show_facts()
+        self._show_incidents()
+
+    def _show_facts(self) -> None:
         config = self.console_app.config
         try:
             log = ReleaseLog.load(config.paths.release_log)
@@ -138,6 +155,13 @@ class HomeScreen(ConsoleScreen):
         # one line per fact, cut at the edge: a wrapped fact pushed the last one out of the box
         box.update("\n".join(facts))
         box.border_title = "target"
+
+    def _show_incidents(self) -> None:
+        if not self.is_attached:
+            return
+        from console.incident.listing import all_incidents  # journals and records: after the first paint
+
+        config = self.console_app.config
         local = [i for i in all_incidents(config.paths.state_dir) if i.state != "resolved"]
         here = {i.id for i in local}
         on_host = [i for i in self.host_incidents if i.id not in here and i.state != "resolved"]
@@ -196,6 +220,7 @@ class HomeScreen(ConsoleScreen):
         """The incidents the host's shared state has and this machine does not (as `incidents`)."""
         from console.failures import TransportError
         from console.incident import host_mirror
+        from console.incident.listing import all_incidents
 
         config = self.console_app.config
         if not host_mirror.enabled(config):

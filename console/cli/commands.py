@@ -139,11 +139,13 @@ async def _execute(
     open_journal=None,
     rebuild=None,
     fetched=False,
+    session=None,
 ) -> int:
     """Run ``procedure`` headless through an ``IncidentSession``. ``open_journal`` opens the
     incident's journal once the host answered (default: a new incident from the procedure's
     from_tag, announced): an unreachable host leaves no empty incident behind. ``rebuild`` builds
     the procedure again once the host said which compose it has (see ``IncidentSession.connect_for``).
+    ``session``: one already holding the link (``_on_one_link``); else a new one.
     """
     from console.cli.interrupts import Interrupted, run_until_interrupted
     from console.cli.output import CLIDecider, EventPrinter
@@ -154,7 +156,10 @@ async def _execute(
 
     printer = EventPrinter(args.json)
     dry_run = getattr(args, "dry_run", False)
-    session = IncidentSession(config, journal)
+    if session is None:
+        session = IncidentSession(config, journal)
+    else:
+        session.journal = journal
 
     async def take_over(transport, resumed, aimed=None) -> None:
         """The lock a dead console left: shown, taken over with --take-over-lock's (or a typed) reason.
@@ -257,28 +262,24 @@ def cmd_rollback(args) -> int:
     from console.validate import UnsafeValue, require_tag
 
     config = _config(args)
-    _release_log_from_host(config, args)
-    try:  # bad input is refused before the host is asked anything
+
+    def check_input():
         if args.to is not None:
             require_tag(args.to)
         ReleaseLog.load(config.paths.release_log)
-        journal = _open_incident_arg(config, args)
-    except (UnsafeValue, ValueError, FileNotFoundError) as exc:
-        return _bad(str(exc))
-    reached, running = _host_release(config)  # the host, not the release log, says what runs: the "from"
-    if not reached:
-        return EXIT_FAILED
-    try:
-        procedure = build_rollback(config, args.to, args.migration_order, running=running)
-    except (UnsafeValue, RollbackTargetError, ValueError) as exc:  # ValueError: an unreadable release log
-        return _bad(str(exc))
+        return _open_incident_arg(config, args)
+
+    def build(running):  # the host, not the release log, says what runs: the "from"
+        return build_rollback(config, args.to, args.migration_order, running=running)
+
     return asyncio.run(
-        _execute(
+        _on_one_link(
             config,
-            procedure,
             args,
-            journal=journal,
-            rebuild=lambda: build_rollback(config, args.to, args.migration_order, running=running),
+            check_input,
+            (UnsafeValue, ValueError, FileNotFoundError),
+            build,
+            (UnsafeValue, RollbackTargetError, ValueError),  # ValueError: an unreadable release log
         )
     )
 
@@ -289,44 +290,67 @@ def cmd_hotfix(args) -> int:
     from console.validate import UnsafeValue
 
     config = _config(args)
-    _release_log_from_host(config, args)
-    try:  # bad input is refused before the host is asked anything
+
+    def check_input():
         build_code_hotfix(config, args.tag, args.monitor_minutes)
-        journal = _open_incident_arg(config, args)
-    except (UnsafeValue, RollbackTargetError, ValueError, FileNotFoundError) as exc:
-        return _bad(str(exc))
-    reached, running = _host_release(config)
-    if not reached:
-        return EXIT_FAILED
-    try:
-        procedure = build_code_hotfix(config, args.tag, args.monitor_minutes, running=running)
-    except (UnsafeValue, RollbackTargetError, ValueError) as exc:
-        return _bad(str(exc))
+        return _open_incident_arg(config, args)
+
+    def build(running):
+        return build_code_hotfix(config, args.tag, args.monitor_minutes, running=running)
+
     return asyncio.run(
-        _execute(
+        _on_one_link(
             config,
-            procedure,
             args,
-            journal=journal,
-            rebuild=lambda: build_code_hotfix(config, args.tag, args.monitor_minutes, running=running),
+            check_input,
+            (UnsafeValue, RollbackTargetError, ValueError, FileNotFoundError),
+            build,
+            (UnsafeValue, RollbackTargetError, ValueError),
         )
     )
 
 
-def _host_release(config) -> tuple[bool, str | None]:
-    """(reached, what the host runs: a tag, or None for a build no release captured), with the
-    disagreements printed as warnings."""
-    from console.cli.status import host_deployment
+async def _on_one_link(config, args, check_input, input_errors, build, build_errors) -> int:
+    """A rollback or hotfix, all on the session's one SSH link and in one event loop: the host's
+    release log (host wins), then bad input refused (exit 2) before the host is asked what runs,
+    then what the host runs (unreachable: exit 1), the procedure built from it, and the run.
+    ``check_input()`` returns the ``--incident`` journal or None."""
     from console.failures import TransportError
+    from console.incident import host_mirror
+    from console.incident.session import IncidentSession
+    from console.release.deployed import gather_deployment
 
+    session = IncidentSession(config, None)
+    unreachable: Exception | None = None
     try:
-        deployment = asyncio.run(host_deployment(config, with_health=False))
-    except TransportError as exc:
-        print(f"incident-console: cannot reach the host: {exc}", file=sys.stderr)
-        return False, None
-    for line in deployment.disagreements + deployment.errors:
-        print(f"warning: {line}", file=sys.stderr)
-    return True, deployment.release
+        if not getattr(args, "dry_run", False) and host_mirror.enabled(config):
+            try:
+                await session.sync_release_log(_warn)
+            except (TransportError, OSError) as exc:
+                unreachable = exc
+                _warn(f"the host's shared state is not available ({exc}); using this machine's copy only")
+        try:  # bad input is refused before the host is asked what it runs
+            journal = check_input()
+        except input_errors as exc:
+            return _bad(str(exc))
+        try:
+            if unreachable is not None:  # asked once: a host that refused a moment ago is not asked again
+                raise unreachable
+            transport = await session.connect()
+        except (TransportError, OSError) as exc:
+            print(f"incident-console: cannot reach the host: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        deployment = await gather_deployment(config, transport, with_health=False)
+        for line in deployment.disagreements + deployment.errors:
+            print(f"warning: {line}", file=sys.stderr)
+        running = deployment.release
+        try:
+            procedure = build(running)
+        except build_errors as exc:
+            return _bad(str(exc))
+        return await _execute(config, procedure, args, journal=journal, rebuild=lambda: build(running), session=session)
+    finally:
+        await session.close()
 
 
 def cmd_config_hotfix(args) -> int:
@@ -405,14 +429,6 @@ def _from_host(config, work):
     if not host_mirror.enabled(config):
         return None
     return host_mirror.visit(config, work, _warn)
-
-
-def _release_log_from_host(config, args) -> None:
-    """Before choosing a target: the host's release log replaces this machine's cache (host wins)."""
-    from console.incident import host_mirror
-
-    if not getattr(args, "dry_run", False):
-        _from_host(config, lambda t: host_mirror.sync_release_log(config, t, _warn))
 
 
 def cmd_incidents(args) -> int:

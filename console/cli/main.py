@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from typing import cast
 
 from console import __version__
 from console.cli.config_loader import load_config_or_exit, print_config_error
@@ -129,20 +130,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    tui = tui_config_arg(sys.argv[1:] if argv is None else argv)
+    if tui is not NOT_THE_TUI:  # the TUI needs no subcommand parsers (their modules: ~10 ms of start-up)
+        return _run_tui(cast("str | None", tui))
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "check-config":
         return check_config(args.path)
     if args.command is None:
-        config = load_or_exit(args.config)
-        # No collector passes while the TUI imports and draws its first frame (~40 ms of start-up,
-        # bench/bench_startup.py); the app freezes what it built and turns the collector back on.
-        gc.disable()
-        from screens.app import make_app  # the TUI is imported only when it is opened
-
-        make_app(config, freeze_gc=True).run()
-        return EXIT_OK
+        return _run_tui(args.config)
     return args.handler(args)
+
+
+NOT_THE_TUI = object()
+
+
+def tui_config_arg(argv: list[str]) -> str | None | object:
+    """The ``--config`` of a plain TUI start (no arguments, or only ``-c/--config PATH``), else
+    ``NOT_THE_TUI``: anything else (a subcommand, --help, a typo) goes through the whole parser."""
+    if not argv:
+        return None
+    if len(argv) == 2 and argv[0] in ("-c", "--config") and argv[1] and not argv[1].startswith("-"):
+        return argv[1]
+    if len(argv) == 1 and argv[0].startswith("--config=") and len(argv[0]) > len("--config="):
+        return argv[0][len("--config=") :]
+    return NOT_THE_TUI
+
+
+def _run_tui(config_path: str | None) -> int:
+    config = load_or_exit(config_path)
+    # No collector passes while the TUI imports and draws its first frame (~40 ms of start-up,
+    # bench/bench_startup.py); the app freezes what it built and turns the collector back on.
+    gc.disable()
+    from screens.app import make_app  # the TUI is imported only when it is opened
+
+    make_app(config, freeze_gc=True).run()
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -67,6 +67,8 @@ class IncidentSession:
         self._transport = transport
         self._owns_transport = transport is None
         self._connected = transport is not None
+        self._compose_unasked = False  # this session connected the link and has not asked which compose yet
+        self._release_log_synced = False  # the host's release log was pulled on this link (sync_release_log)
         self._background = background
         self._announcer = announcer  # the TUI hands announcing to the app: ``announcer(event, **details)``
         self._notifier: Notifier | None = None
@@ -100,17 +102,22 @@ class IncidentSession:
         return self.journal
 
     # -- the link to the host --------------------------------------------------------------
-    async def connect(self) -> Transport:
-        """The link to the host; a link this session connects asks the host which compose it has.
-        A fleet: every host is reached (at once) before anything runs, so an unreachable host
-        stops the run with nothing changed; the first host's link is the session's own."""
+    async def connect(self, *, ask_compose: bool = True) -> Transport:
+        """The link to the host; a link this session connects asks the host which compose it has
+        (``ask_compose=False``: not yet, the next ``connect()`` asks). One link per session: the
+        CLI's checks before a run (release log, what the host runs) use it too. A fleet: every
+        host is reached (at once) before anything runs, so an unreachable host stops the run with
+        nothing changed; the first host's link is the session's own."""
         if self._transport is None:
             self._transport = engine_incident.make_transport(self.config)
         if not self._connected:
             await self._transport.connect()
             self._connected = True
+            self._compose_unasked = True
+        if ask_compose and self._compose_unasked:
+            self._compose_unasked = False
             await ask_host_compose(self._transport, self.config)
-        if getattr(self.config, "fleet", None) is not None and self._fleet is None:
+        if ask_compose and getattr(self.config, "fleet", None) is not None and self._fleet is None:
             links = self._fleet_links(self._transport)
             try:
                 await asyncio.gather(
@@ -128,6 +135,20 @@ class IncidentSession:
         except TransportError as exc:
             raise type(exc)(f"fleet host {name}: {exc}") from exc
         await ask_host_compose(link, self.config.on_host(name))
+
+    async def sync_release_log(self, warn: Callable[[str], None]) -> bool:
+        """Host wins: the host's release log replaces this machine's (or is seeded from it) over the
+        session's link; ``warn`` hears why not. True when it worked: the run then does not ask again."""
+        failures: list[str] = []
+
+        def failed(text: str) -> None:
+            failures.append(text)
+            warn(text)
+
+        transport = await self.connect(ask_compose=False)
+        await host_mirror.sync_release_log(self.config, transport, failed)
+        self._release_log_synced = not failures
+        return self._release_log_synced
 
     async def connect_for(self, procedure: Procedure, rebuild: Callable[[], Procedure] | None = None) -> Procedure:
         """Connect, and when the host's compose flavour is not the one ``procedure`` was built for
@@ -174,8 +195,9 @@ class IncidentSession:
             self.fetched_from_host = False
 
     async def close(self) -> None:
-        if self._mirror is not None:
-            await self._mirror.close()
+        mirror, self._mirror = self._mirror, None  # closing twice flushes once
+        if mirror is not None:
+            await mirror.close()
         await self.close_fleet_links()
         if self._owns_transport and self._transport is not None and self._connected:
             self._connected = False
@@ -266,7 +288,7 @@ class IncidentSession:
                     await take_over_lock(transport, self.journal, self.config)
             # a fleet re-checks each host on its own link, and takes each lock over just before taking it
         own = self.journal is not None and not dry_run and procedure.name != "verify"
-        if own and host_mirror.enabled(self.config):  # host wins: the run updates the host's log
+        if own and host_mirror.enabled(self.config) and not self._release_log_synced:  # host wins
             await host_mirror.sync_release_log(self.config, transport, self._release_log_warning)
         if own:
             await self.announce(

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console.incident.records import ProcedureStarted, Record, parse_iso
-from console.incident.state import IncidentState
+if TYPE_CHECKING:  # the TUI's clock imports format_duration before its first paint; the records wait
+    from console.incident.records import Record
+    from console.incident.state import IncidentState
 
 # The moments the runbook wants communicated, in the order they happen.
 INCIDENT_OPENED = "incident_opened"
@@ -53,6 +54,8 @@ class IncidentContext:
 
 def context_from_state(state: IncidentState) -> IncidentContext:
     """The context of a journaled incident (so a resumed incident keeps its story)."""
+    from console.incident.records import ProcedureStarted, parse_iso
+
     opened = state.opened
     if opened is None:
         raise ValueError("the journal has no incident_opened record")
@@ -72,6 +75,8 @@ def context_from_state(state: IncidentState) -> IncidentContext:
 
 def context_from_records(records: Iterable[Record]) -> IncidentContext:
     """The context folded from records (see ``context_from_state``)."""
+    from console.incident.state import IncidentState
+
     return context_from_state(IncidentState.fold(records))
 
 

@@ -12,12 +12,18 @@ carries the files under the same relative names, so the host runs the same set.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from console.release.composefile import compose_files_from_env, default_compose_files
-
+# What `docker compose` looks for in a project directory, in its order, and each one's overrides.
+DEFAULT_COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+_OVERRIDES = {
+    "compose.yaml": ("compose.override.yaml", "compose.override.yml"),
+    "compose.yml": ("compose.override.yml", "compose.override.yaml"),
+    "docker-compose.yaml": ("docker-compose.override.yaml", "docker-compose.override.yml"),
+    "docker-compose.yml": ("docker-compose.override.yml", "docker-compose.override.yaml"),
+}
 FALLBACK = "docker-compose.yml"
 
 
@@ -73,3 +79,21 @@ def resolve_compose_files(capture, environ: Mapping[str, str] | None = None) -> 
     except OSError:
         existing = []
     return default_compose_files(existing) or [FALLBACK]
+
+
+def default_compose_files(existing: Iterable[str]) -> list[str]:
+    """The files ``docker compose`` would read from a directory holding ``existing`` names:
+    the first of :data:`DEFAULT_COMPOSE_FILES` and its override file, if any."""
+    names = set(existing)
+    for base in DEFAULT_COMPOSE_FILES:
+        if base in names:
+            override = next((o for o in _OVERRIDES[base] if o in names), None)
+            return [base] + ([override] if override else [])
+    return []
+
+
+def compose_files_from_env(value: str | None) -> list[str]:
+    """``COMPOSE_FILE`` as compose reads it: names separated by the OS path separator."""
+    if not value:
+        return []
+    return [part for part in value.split(os.pathsep) if part]

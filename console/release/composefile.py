@@ -21,24 +21,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-from collections.abc import Iterable
 from typing import Any
 
 import yaml
 
+# compose's own file choice lives with the project's files (no YAML needed to load a config)
+from console.release.compose_project import (  # noqa: F401 (re-exported)
+    DEFAULT_COMPOSE_FILES,
+    compose_files_from_env,
+    default_compose_files,
+)
+
 # Keys whose list form "NAME=value" is really a mapping (compose allows both).
 _LIST_AS_MAPPING = {"environment", "labels", "args", "extra_hosts", "sysctls"}
-
-# What `docker compose` looks for in a project directory, in its order, and each one's overrides.
-DEFAULT_COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-_OVERRIDES = {
-    "compose.yaml": ("compose.override.yaml", "compose.override.yml"),
-    "compose.yml": ("compose.override.yml", "compose.override.yaml"),
-    "docker-compose.yaml": ("docker-compose.override.yaml", "docker-compose.override.yml"),
-    "docker-compose.yml": ("docker-compose.override.yml", "docker-compose.override.yaml"),
-}
 
 
 class ComposeParseError(ValueError):
@@ -137,24 +133,6 @@ def parse_compose(text: str) -> Any:
     if len(documents) > 1:
         raise ComposeParseError("line 1: more than one YAML document in a compose file")
     return documents[0] if documents else None
-
-
-def default_compose_files(existing: Iterable[str]) -> list[str]:
-    """The files ``docker compose`` would read from a directory holding ``existing`` names:
-    the first of :data:`DEFAULT_COMPOSE_FILES` and its override file, if any."""
-    names = set(existing)
-    for base in DEFAULT_COMPOSE_FILES:
-        if base in names:
-            override = next((o for o in _OVERRIDES[base] if o in names), None)
-            return [base] + ([override] if override else [])
-    return []
-
-
-def compose_files_from_env(value: str | None) -> list[str]:
-    """``COMPOSE_FILE`` as compose reads it: names separated by the OS path separator."""
-    if not value:
-        return []
-    return [part for part in value.split(os.pathsep) if part]
 
 
 def merge_documents(documents: list[Any]) -> Any:

@@ -32,8 +32,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 KNOWN_KEYS = {
     "tag",
     "captured_at",
@@ -309,6 +307,8 @@ class ReleaseLog:
         if self.deployed is not None:
             data["deployed"] = self.deployed
         data["releases"] = [r.to_dict() for r in self.releases]
+        import tomli_w  # only when the log is written, not on every start that reads it
+
         return "# incident-console release log\n" + tomli_w.dumps(data)
 
     def save(self) -> None:
