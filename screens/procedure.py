@@ -31,7 +31,6 @@ from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Log, Static
 from textual.worker import Worker, WorkerState
 
-from console.commands.compose import ComposeCommands
 from console.config import Config
 from console.engine.events import (
     AwaitingConfirmation,
@@ -51,6 +50,7 @@ from console.engine.procedure import Procedure
 from console.incident.journal import Journal
 from console.incident.records import FleetHostState, Health
 from console.incident.session import IncidentSession
+from console.live.follow_command import follow_command
 from console.live.health import HealthPoller, HealthResult
 from console.live.logfollow import FollowRestart, follow_logs
 from console.live.logstream import prepare_lines
@@ -573,7 +573,7 @@ class ProcedureScreen(Screen[str]):
         if self.fleet is not None:
             await self.fleet.follow_logs(pane, logs_argv(LOG_TAIL))
             return
-        argv = ComposeCommands.for_target(self.config.target).logs_follow(tail=LOG_TAIL)
+        argv = follow_command(self.config, LOG_TAIL)  # compose logs -f, or each swarm service's
         async for batch in follow_logs(self.transport, argv):
             pane.ingest(batch.lines)
             if isinstance(batch, FollowRestart):

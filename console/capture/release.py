@@ -252,7 +252,14 @@ def _write_bundle(config: Config, release_images: list[images.ReleaseImage], pat
 
     texts = read_compose_files(config)
     refs = {i.name: i.ref for i in release_images}
+    swarm = getattr(config.target, "engine", "compose") == "swarm"
+    if swarm:  # the bundle's compose files are the stack files (console.capture.stack_file)
+        from console.capture.stack_file import check_stack_files, stack_refs
+
+        refs = stack_refs(release_images)
     pinned = pin_compose_files(texts, refs, {s.name: s.image for s in config.services})
+    if swarm:
+        check_stack_files(pinned)
     entries = bundle_mod.bundle_entries(config.capture, {name: text.encode("utf-8") for name, text in pinned.items()})
     mtime = calendar.timegm(time.strptime(captured_at, "%Y-%m-%dT%H:%M:%SZ"))
     bundle_mod.write_bundle(entries, path, mtime)

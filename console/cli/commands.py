@@ -245,6 +245,8 @@ def _say_compose(config, args) -> None:
     from console.host_facts import describe_flavour
 
     said = f"compose: {describe_flavour(config.target)}"
+    if getattr(config.target, "engine", "compose") == "swarm":  # no compose: stack deploy on a manager
+        said = f"engine: swarm (docker stack deploy of stack {config.target.project_name} on the manager)"
     if args.json:
         from console.cli.output import json_line
 

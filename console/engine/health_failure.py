@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from console.commands.compose import ComposeCommands
+from console.commands.swarm import is_swarm as _is_swarm
 from console.config import Config
 from console.engine.context import StepContext
 
@@ -35,10 +36,17 @@ def services_for_checks(config: Config, checks: Iterable[str]) -> list[str]:
 async def failing_service_logs(ctx: StepContext, checks: list[str], lines: int = LOG_LINES) -> dict[str, list[str]]:
     """The last ``lines`` log lines of each service behind ``checks``, as the host has them
     (streamed to the step's output like any helper command's)."""
-    compose = ComposeCommands.for_target(ctx.config.target)
+    if _is_swarm(ctx.config.target):
+        from console.commands.swarm import SwarmCommands
+
+        swarm = SwarmCommands.for_target(ctx.config.target)
+        tail, what = (lambda service: swarm.logs_tail(service, lines)), "docker service logs"
+    else:
+        compose = ComposeCommands.for_target(ctx.config.target)
+        tail, what = (lambda service: compose.logs_tail(lines, [service])), "compose logs"
     logs: dict[str, list[str]] = {}
     for service in services_for_checks(ctx.config, checks):
-        result = await ctx.run(compose.logs_tail(lines, [service]), timeout=60)
-        text = result.stdout.splitlines()[-lines:] if result.ok else [f"(compose logs exited {result.exit_status})"]
+        result = await ctx.run(tail(service), timeout=60)
+        text = result.stdout.splitlines()[-lines:] if result.ok else [f"({what} exited {result.exit_status})"]
         logs[service] = text
     return logs

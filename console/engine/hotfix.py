@@ -23,6 +23,7 @@ from console.commands import artifacts as art
 from console.commands import envfile
 from console.commands.compose import ComposeCommands
 from console.commands.deploy import team_deploy
+from console.commands.swarm import is_swarm
 from console.config import Config
 from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
 from console.engine.context import StepContext
@@ -90,6 +91,10 @@ def build_code_hotfix(
 def code_hotfix_procedure(
     config: Config, log, from_tag: str | None, tag: str, monitor_minutes: float | None = None
 ) -> Procedure:
+    if is_swarm(config.target):
+        from console.engine.swarm_hotfix import swarm_code_hotfix_procedure
+
+        return swarm_code_hotfix_procedure(config, log, from_tag, tag, monitor_minutes)
     require_tag(tag)
     release = log.get(tag)
     if release is None:
@@ -330,6 +335,10 @@ def _config_hotfix_on_host(
 ) -> Procedure:
     """``values``: keys whose new value was typed (the TUI's masked entry); the others come from
     ``environ`` (the console's environment), never from the command line."""
+    if is_swarm(config.target):
+        from console.engine.swarm_hotfix import CONFIG_HOTFIX_REFUSED
+
+        raise ValueError(CONFIG_HOTFIX_REFUSED)
     env = os.environ if environ is None else environ
     compose = ComposeCommands.for_target(config.target)
     path = env_file_for(config, service, env_file)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from console.commands.compose import ComposeCommands
+from console.commands.swarm import is_swarm as _is_swarm
 from console.config import Config
 from console.engine.context import StepContext
 from console.engine.events import Event, Notice
@@ -256,12 +257,20 @@ def build_rollback(
                 "the host runs no release the release log captured (see incident-console status); give --to TAG"
             )
     target = choose_target(log, deployed, to_tag)
+    if _is_swarm(config.target):  # one manager: never a fleet
+        from console.engine.swarm import swarm_rollback_procedure
+
+        return swarm_rollback_procedure(config, log, deployed, target, migration_order=migration_order)
     return for_fleet(config, lambda c: rollback_procedure(c, log, deployed, target, migration_order=migration_order))
 
 
 def build_verify(config: Config, expected_version: str | None) -> Procedure:
     if expected_version is None:
         expected_version = ReleaseLog.load(config.paths.release_log).deployed
+    if _is_swarm(config.target):
+        from console.engine.swarm import swarm_verify_procedure
+
+        return swarm_verify_procedure(config, expected_version)
     version = expected_version
     return for_fleet(config, lambda c: verify_procedure(c, version))
 
@@ -281,12 +290,19 @@ def rebuild_procedure(config: Config, journal: Journal) -> tuple[Procedure, set[
         if started.to_tag is None:
             raise ValueError(f"incident {journal.incident_id}'s rollback has no target tag in its journal")
         to_tag = started.to_tag
-        procedure = for_fleet(
-            config,
-            lambda c: rollback_procedure(
-                c, log, started.from_tag, to_tag, migration_order=options.get("migration_order")
-            ),
-        )
+        if _is_swarm(config.target):
+            from console.engine.swarm import swarm_rollback_procedure
+
+            procedure = swarm_rollback_procedure(
+                config, log, started.from_tag, to_tag, migration_order=options.get("migration_order")
+            )
+        else:
+            procedure = for_fleet(
+                config,
+                lambda c: rollback_procedure(
+                    c, log, started.from_tag, to_tag, migration_order=options.get("migration_order")
+                ),
+            )
     else:
         from console.engine.hotfix import rebuild_hotfix
 
@@ -304,8 +320,13 @@ async def recheck_host(
 ) -> None:
     """Before resuming (a ``resume_check``), or after ``step_id``'s outcome went UNKNOWN (a
     ``host_recheck``): look at what is actually running, and journal it."""
-    compose = ComposeCommands.for_target(config.target)
-    result = await transport.run(compose.ps(), timeout=120, capture=True)
+    if _is_swarm(config.target):
+        from console.commands.swarm import SwarmCommands
+
+        looking = SwarmCommands.for_target(config.target).services()  # the stack's services, replicas N/M
+    else:
+        looking = ComposeCommands.for_target(config.target).ps()
+    result = await transport.run(looking, timeout=120, capture=True)
     state = result.stdout.strip().splitlines()[-10:] if result.ok else [f"ps failed: {result.exit_status}"]
     if step_id is None:
         journal.append(ResumeCheck(ps=state, exit_code=result.exit_status))

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from console.commands.compose import ComposeCommands, Via
+from console.commands.swarm import is_swarm as _is_swarm
 from console.engine.context import StepContext
 from console.engine.fleet_ids import host_step_id
 from console.engine.procedure import ActionResult
@@ -58,8 +59,7 @@ def parse_applied(output: str) -> list[str]:
 
 async def check_schema(ctx: StepContext, target_head: str | None, via: Via) -> ActionResult:
     config = ctx.config
-    compose = ComposeCommands.for_target(config.target)
-    argv = compose.migrate_status(config.backend.name, config.commands.migrate_status, via=via)
+    argv = status_argv(config, config.commands.migrate_status, via)
     result = await ctx.run(argv, timeout=300)
     if not result.ok:
         return ActionResult(False, f"cannot read the schema version: migrate:status exited {result.exit_status}")
@@ -103,6 +103,17 @@ async def check_schema(ctx: StepContext, target_head: str | None, via: Via) -> A
     return ActionResult(True, f"rollback to {target_head} will undo: {', '.join(plan.undo)}", detail)
 
 
+def status_argv(config, command: list[str], via: Via) -> list[str]:
+    """A read-only migration command in the backend: compose ``run``/``exec``, or on a swarm
+    ``docker exec`` in a running task of the backend service (there is no one-off ``run``)."""
+    if _is_swarm(config.target):
+        from console.commands.swarm import SwarmCommands
+
+        return SwarmCommands.for_target(config.target).exec_in_task(config.backend.name, command)
+    compose = ComposeCommands.for_target(config.target)
+    return compose.migrate_status(config.backend.name, command, via=via)
+
+
 _MIGRATION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 DOWN_SQL_SHOWN = 4000  # characters of each migration's down SQL kept for the confirmation
 _DROP_TABLE = re.compile(r"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([\w.\"]+)", re.IGNORECASE)
@@ -128,14 +139,11 @@ async def _read_down_sql(ctx: StepContext, plan: MigrationPlan, via: Via) -> Non
     if not command:
         plan.down_sql_missing = "no [commands] migration_down_sql configured"
         return
-    compose = ComposeCommands.for_target(ctx.config.target)
     for name in plan.undo:
         if not _MIGRATION_NAME.fullmatch(name):
             plan.down_sql_missing = f"migration name {name[:80]!r} is not a plain name"
             continue
-        argv = compose.migrate_status(
-            ctx.config.backend.name, [part.replace("{migration}", name) for part in command], via=via
-        )
+        argv = status_argv(ctx.config, [part.replace("{migration}", name) for part in command], via)
         result = await ctx.run(argv, timeout=120)
         if result.ok:
             plan.down_sql[name] = result.stdout[:DOWN_SQL_SHOWN]

@@ -10,6 +10,7 @@ import httpx
 
 from console.commands.compose import ComposeCommands
 from console.commands.ps import parse_ps
+from console.commands.swarm import is_swarm as _is_swarm
 from console.config import Config
 from console.engine.context import StepContext
 from console.engine.health_failure import NEXT_DECISIONS, failing_service_logs
@@ -143,8 +144,14 @@ def verification_steps(config: Config, expected_version: str | None) -> list[Ste
 
 
 def smoke_test_steps(config: Config) -> list[Step]:
-    """The configured smoke tests, each run inside the running backend of ``config.target``."""
+    """The configured smoke tests, each run inside the running backend of ``config.target``
+    (on a swarm: in a running task of the backend service, console.commands.swarm)."""
     compose = ComposeCommands.for_target(config.target)
+    swarm = None
+    if _is_swarm(config.target):
+        from console.commands.swarm import SwarmCommands
+
+        swarm = SwarmCommands.for_target(config.target)
     steps = []
     seen: set[str] = set()
     for argv in config.commands.smoke_tests:
@@ -157,7 +164,9 @@ def smoke_test_steps(config: Config) -> list[Step]:
             Step(
                 step_id,
                 f"Smoke test: {prefix}",
-                argv=compose.smoke_test(config.backend.name, argv, via="exec"),
+                argv=swarm.exec_in_task(config.backend.name, argv)
+                if swarm is not None
+                else compose.smoke_test(config.backend.name, argv, via="exec"),
                 read_only=True,
                 timeout=300,
             )

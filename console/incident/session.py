@@ -471,8 +471,8 @@ async def ask_host_compose(transport: Transport, config: Config) -> None:
     from console.failures import TransportError
     from console.host_facts import AUTO, probe_host
 
-    if config.target.compose_command != AUTO:
-        return
+    if config.target.compose_command != AUTO or getattr(config.target, "engine", "compose") == "swarm":
+        return  # a swarm stack is deployed with docker stack deploy: no compose flavour to ask
     try:
         await probe_host(transport, config.target)
     except TransportError:

@@ -19,6 +19,7 @@ from datetime import UTC
 from typing import Any
 
 from console.commands.base import docker, sh
+from console.commands.swarm import is_swarm as _is_swarm
 from console.failures import TransportError
 from console.release.release_log import ReleaseLog
 from console.validate import require_project_name
@@ -357,7 +358,12 @@ async def gather_deployment(
     containers: list[RunningContainer] = []
     host_read = True
     try:
-        containers = await read_containers(transport, config.target.project_name)
+        if _is_swarm(config.target):
+            from console.release.deployed_swarm import read_stack_containers
+
+            containers = await read_stack_containers(transport, config.target)
+        else:
+            containers = await read_containers(transport, config.target.project_name)
     except (TransportError, ValueError) as exc:
         host_read = False
         errors.append(f"cannot read the containers on {getattr(transport, 'description', 'the host')}: {exc}")
