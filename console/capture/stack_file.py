@@ -40,7 +40,8 @@ def check_stack_files(texts: dict[str, str]) -> None:
         version = document.get("version")
         if version is not None and not str(version).startswith("3"):
             problems.append(f'version: "{version}" (docker stack deploy needs the version 3 format, e.g. "3.8")')
-        services = document.get("services") if isinstance(document.get("services"), dict) else {}
+        found = document.get("services")
+        services: dict = found if isinstance(found, dict) else {}
         for service, definition in services.items():
             if not isinstance(definition, dict):
                 continue
