@@ -156,6 +156,30 @@ def test_a_fleet_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_co
         _ctl("reset")
 
 
+def test_a_swarm_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_path, tmp_path):
+    """The same flow on the sandbox's single-node swarm: stack deploy, convergence, health on v1."""
+    _ctl("reset")
+    data = tomllib.loads((ROOT / "sandbox" / ".state" / "swarm.toml").read_text())
+    log = tmp_path / "releases.toml"
+    log.write_bytes(Path(data["paths"]["release_log"]).read_bytes())
+    data["paths"].update(state_dir=str(tmp_path / "state"), release_log=str(log), host_state=False)
+    config_path = tmp_path / "swarm.toml"
+    config_path.write_text(tomli_w.dumps(data))
+    term, session = _start(config_path)
+    try:
+        _decide_check_and_roll_back(term)
+        term.wait_for(r"backend +OK .*v1", 60)
+        term.wait_for(r"frontend +OK .*v1", 20)
+        assert ReleaseLog.load(log).deployed == "v1"
+        term.keys("c")  # continue to verification
+        term.wait_for(r"[Vv]erif", 15)
+        term.keys("C-q")
+        wait_for_sync(lambda: not term.alive(), 15, "the app to quit", POLL)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        _ctl("reset")
+
+
 def _start(config_path: Path, width: int = 120, height: int = 40) -> tuple[Terminal, str]:
     session = f"ic-e2e-{uuid.uuid4().hex[:8]}"
     env_sh = ROOT / "sandbox" / ".state" / "env.sh"

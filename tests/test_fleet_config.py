@@ -143,3 +143,13 @@ def test_a_fleet_target_may_leave_the_project_dir_to_each_host(tmp_path):
     assert [h.target.project_dir for h in fleet.hosts] == ["/srv/one", "/srv/mr-dj", "/srv/three"]
     found = problems(without_target_dir(HOSTS, "missing.toml"))
     assert "hosts[0].project_dir" in found and "target.project_dir" not in found
+
+
+def test_a_fleet_of_swarm_managers_is_refused(tmp_path):
+    text = (
+        fleet_config(tmp_path)
+        .read_text()
+        .replace('compose_command = "auto"', 'engine = "swarm"\ncompose_command = "auto"', 1)
+    )
+    (tmp_path / "swarmfleet.toml").write_text(text)
+    assert "a swarm is one [target]" in problems(tmp_path / "swarmfleet.toml")["hosts"]
