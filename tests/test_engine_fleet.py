@@ -232,3 +232,19 @@ def test_fleet_steps_name_their_host(tmp_path, bad):
     assert ids[:4] == ["web2:verify_artifacts", "web2:migrate_rollback", "web2:compose_up", "web2:verify_health"]
     assert {s.host for s in procedure.steps} == {"web1", "web2", "web3", "web4"}
     assert procedure.options["fleet"]["waves"] == [["web2"], ["web3", "web4"], [bad]]
+
+
+def test_a_fleet_hotfix_validates_on_staging_once_then_rolls_every_host(tmp_path):
+    from console.engine.hotfix import build_code_hotfix
+    from tests.test_fleet_deployed import config_with_log
+
+    config = config_with_log(tmp_path)
+    assert config.staging is not None and config.fleet is not None
+    procedure = build_code_hotfix(config, "v2", running="v1")
+    staging = [s.id for s in procedure.steps if s.host == "staging"]
+    assert staging and all(":" not in step for step in staging) and len(staging) == len(set(staging))
+    hosts = {s.host for s in procedure.steps if s.host != "staging"}
+    assert hosts == {"web1", "web2", "web3"}
+    per_host = {h: [s.id.split(":", 1)[1] for s in procedure.steps if s.host == h] for h in hosts}
+    assert per_host["web1"] == per_host["web2"] == per_host["web3"]
+    assert procedure.options["fleet"]["waves"][0] == ["web2"]

@@ -219,3 +219,45 @@ def test_a_fleet_dry_run_shows_every_command_per_host_and_changes_nothing(fleet)
     assert "web1:migrate_rollback" in result.stdout
     assert set(versions().values()) == {("v2", "v2")}
     assert lock_dirs(fleet) == []
+
+
+def test_capture_v3_for_the_fleet_then_a_rolling_hotfix_to_it(fleet, tmp_path):
+    """Capture uploads v3 to every host (each proven by its checksum); ``hotfix --tag v3`` then rolls it
+    out canary first, batch after, and every host runs v3."""
+    import docker
+
+    env = sandbox_env()
+    for line in (ROOT / "sandbox" / ".state" / "fleet-env.sh").read_text().splitlines():
+        if line.startswith("export ") and "=" in line:  # SANDBOX_FLEET_DATABASE_URL ([capture] database_url)
+            key, value = line[len("export ") :].split("=", 1)
+            env[key] = value.strip("'\"")
+    data = tomllib.loads(fleet.read_text())
+    source = Path(data["capture"]["source_dir"])
+    client = docker.DockerClient(base_url=env["DOCKER_HOST"])
+    for svc in ("backend", "frontend"):  # as `docker compose build` of the working tree would
+        client.images.build(path=str(source / svc), tag=f"mr-dj-{svc}:latest", rm=True)
+    client.close()
+    edit(fleet, lambda d: d["capture"].update(local_artifacts_dir=str(tmp_path / "artifacts")))
+
+    def run(*args):
+        return subprocess.run(
+            [*CLI, "-c", str(fleet), *args], capture_output=True, text=True, timeout=900, cwd=ROOT, env=env
+        )
+
+    captured = run("capture", "--tag", "v3", "--skip-db")
+    assert captured.returncode == 0, captured.stdout[-3000:] + captured.stderr[-3000:]
+    config = load_config(fleet)
+    for host in config.fleet.hosts:  # on every host, listed in its SHA256SUMS
+        sums = Path(host.target.artifacts_dir, "SHA256SUMS.txt").read_text()
+        assert "v3-compose.tar.gz" in sums, host.name
+
+    hotfix = run("hotfix", "--tag", "v3", "--yes", "--monitor-minutes", "0.05")
+    assert hotfix.returncode == 0, hotfix.stdout[-4000:] + hotfix.stderr[-3000:]
+    assert versions() == {name: ("v3", "v3") for name in ADDRESSES}
+    incidents = list_incidents(config.paths.state_dir)
+    state = incidents[0].state
+    assert {h: s.state for h, s in state.fleet_hosts.items()} == {"web1": "done", "web2": "done", "web3": "done"}
+    assert [w.hosts for w in state.fleet_waves if w.wave in ("canary", "batch") and w.status == "passed"] == [
+        ["web2"],
+        ["web3", "web1"],
+    ]
