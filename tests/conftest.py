@@ -42,14 +42,17 @@ def fresh_sandbox(sandbox_config_path) -> Path:
     _ctl("reset")
 
 
-def sandbox_env() -> dict[str, str]:
+def sandbox_env(*more: str) -> dict[str, str]:
+    """This process's environment plus what ``sandbox/.state/env.sh`` (and each of ``more``, e.g.
+    ``fleet-env.sh``) exports."""
     env = dict(os.environ)
-    env_sh = ROOT / "sandbox" / ".state" / "env.sh"
-    if env_sh.exists():
-        for line in env_sh.read_text().splitlines():
-            if line.startswith("export ") and "=" in line:
-                key, value = line[len("export ") :].split("=", 1)
-                env[key] = value.strip("'\"")
+    for name in ("env.sh", *more):
+        env_sh = ROOT / "sandbox" / ".state" / name
+        if env_sh.exists():
+            for line in env_sh.read_text().splitlines():
+                if line.startswith("export ") and "=" in line:
+                    key, value = line[len("export ") :].split("=", 1)
+                    env[key] = value.strip("'\"")
     return env
 
 

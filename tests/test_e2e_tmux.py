@@ -132,13 +132,9 @@ def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_p
 def test_a_fleet_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_path, tmp_path):
     """The same flow on the sandbox's three-host fleet: one confirmation per wave, the host table."""
     _ctl("reset")
-    data = tomllib.loads((ROOT / "sandbox" / ".state" / "fleet.toml").read_text())
-    log = tmp_path / "releases.toml"
-    log.write_bytes(Path(data["paths"]["release_log"]).read_bytes())
-    data["paths"].update(state_dir=str(tmp_path / "state"), release_log=str(log), host_state=False)
-    data["fleet"].update(canary_pause_seconds=2, gate_interval_seconds=0.5)
-    config_path = tmp_path / "fleet.toml"
-    config_path.write_text(tomli_w.dumps(data))
+    config_path, log = _own_copy(
+        "fleet.toml", tmp_path, fleet={"canary_pause_seconds": 2, "gate_interval_seconds": 0.5}
+    )
     term, session = _start(config_path, width=160, height=48)
     try:
         term.wait_for(r"web1/backend", 30)  # home: every host's health
@@ -159,12 +155,7 @@ def test_a_fleet_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_co
 def test_a_swarm_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_path, tmp_path):
     """The same flow on the sandbox's single-node swarm: stack deploy, convergence, health on v1."""
     _ctl("reset")
-    data = tomllib.loads((ROOT / "sandbox" / ".state" / "swarm.toml").read_text())
-    log = tmp_path / "releases.toml"
-    log.write_bytes(Path(data["paths"]["release_log"]).read_bytes())
-    data["paths"].update(state_dir=str(tmp_path / "state"), release_log=str(log), host_state=False)
-    config_path = tmp_path / "swarm.toml"
-    config_path.write_text(tomli_w.dumps(data))
+    config_path, log = _own_copy("swarm.toml", tmp_path)
     term, session = _start(config_path)
     try:
         _decide_check_and_roll_back(term)
@@ -178,6 +169,19 @@ def test_a_swarm_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_co
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
         _ctl("reset")
+
+
+def _own_copy(name: str, tmp_path: Path, **tables: dict) -> tuple[Path, Path]:
+    """A sandbox config (``sandbox/.state/<name>``) with its own state dir and release log copy."""
+    data = tomllib.loads((ROOT / "sandbox" / ".state" / name).read_text())
+    log = tmp_path / "releases.toml"
+    log.write_bytes(Path(data["paths"]["release_log"]).read_bytes())
+    data["paths"].update(state_dir=str(tmp_path / "state"), release_log=str(log), host_state=False)
+    for table, values in tables.items():
+        data.setdefault(table, {}).update(values)
+    path = tmp_path / name
+    path.write_text(tomli_w.dumps(data))
+    return path, log
 
 
 def _start(config_path: Path, width: int = 120, height: int = 40) -> tuple[Terminal, str]:

@@ -21,7 +21,7 @@ import tomli_w
 from console.config import load_config
 from console.incident.journal import Journal, list_incidents
 from tests.conftest import ROOT, _ctl, sandbox_env
-from tests.test_capture_sandbox import CLI
+from tests.test_capture_sandbox import CLI, cli
 
 pytestmark = pytest.mark.sandbox
 
@@ -52,14 +52,15 @@ def edit(path: Path, change) -> Path:
     return path
 
 
-def cli(config_path, *args, timeout=900):
-    return subprocess.run(
-        [*CLI, "--config", str(config_path), *args],
-        capture_output=True,
+def start_rollback(config_path: Path) -> subprocess.Popen:
+    """``rollback --to v1 --yes --json`` in the background, its events read line by line."""
+    return subprocess.Popen(
+        [*CLI, "--config", str(config_path), "rollback", "--to", "v1", "--yes", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         cwd=ROOT,
-        env=sandbox_env(),
+        env={**sandbox_env(), "PYTHONUNBUFFERED": "1"},
     )
 
 
@@ -135,14 +136,7 @@ def test_a_canary_that_breaks_during_the_pause_stops_the_rollout(fleet):
     edit(fleet, lambda d: d["fleet"].update(canary_pause_seconds=30))
     config = load_config(fleet)
     canary_state = Path(config.on_host("web2").target.project_dir, "state")
-    console = subprocess.Popen(
-        [*CLI, "--config", str(fleet), "rollback", "--to", "v1", "--yes", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**sandbox_env(), "PYTHONUNBUFFERED": "1"},
-    )
+    console = start_rollback(fleet)
     flag = canary_state / "maintenance.on"
     try:
         for line in console.stdout:
@@ -175,14 +169,7 @@ def test_a_canary_that_breaks_during_the_pause_stops_the_rollout(fleet):
 
 def test_a_console_killed_mid_rollout_is_resumed_and_finishes_the_remaining_hosts(fleet):
     edit(fleet, lambda d: d["fleet"].update(batch_size=1, canary_pause_seconds=0))
-    console = subprocess.Popen(
-        [*CLI, "--config", str(fleet), "rollback", "--to", "v1", "--yes", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**sandbox_env(), "PYTHONUNBUFFERED": "1"},
-    )
+    console = start_rollback(fleet)
     incident = None
     try:
         for line in console.stdout:
@@ -226,11 +213,7 @@ def test_capture_v3_for_the_fleet_then_a_rolling_hotfix_to_it(fleet, tmp_path):
     out canary first, batch after, and every host runs v3."""
     import docker
 
-    env = sandbox_env()
-    for line in (ROOT / "sandbox" / ".state" / "fleet-env.sh").read_text().splitlines():
-        if line.startswith("export ") and "=" in line:  # SANDBOX_FLEET_DATABASE_URL ([capture] database_url)
-            key, value = line[len("export ") :].split("=", 1)
-            env[key] = value.strip("'\"")
+    env = sandbox_env("fleet-env.sh")  # SANDBOX_FLEET_DATABASE_URL ([capture] database_url)
     data = tomllib.loads(fleet.read_text())
     source = Path(data["capture"]["source_dir"])
     client = docker.DockerClient(base_url=env["DOCKER_HOST"])

@@ -129,11 +129,7 @@ def test_capture_v3_for_the_swarm_then_hotfix_to_it(swarm_sandbox, tmp_path):
     import docker
     import tomli_w
 
-    env = sandbox_env()
-    for line in (ROOT / "sandbox" / ".state" / "swarm-env.sh").read_text().splitlines():
-        if line.startswith("export ") and "=" in line:  # SANDBOX_SWARM_DATABASE_URL, [capture] database_url
-            key, value = line[len("export ") :].split("=", 1)
-            env[key] = value.strip("'\"")
+    env = sandbox_env("swarm-env.sh")  # SANDBOX_SWARM_DATABASE_URL, [capture] database_url
     data = tomllib.loads(SWARM_CONFIG.read_text())
     source = Path(data["capture"]["source_dir"])
     client = docker.DockerClient(base_url=env["DOCKER_HOST"])

@@ -108,15 +108,7 @@ class IncidentRun:
             done_steps=done_steps,
             listeners=self.listeners,
         )
-        if self.journal is not None:
-            journal = self.journal
-
-            async def recheck(step) -> None:
-                ctx = context.on(step.host)
-                await recheck_host(ctx.config, ctx.transport, journal, engine.emit, step_id=step.id)
-
-            engine.recheck = recheck
-        return engine
+        return self._with_recheck(engine, context)
 
     def _fleet_engine(self, procedure: Procedure, context: StepContext, done_steps: set[str] | None) -> StepEngine:
         from console.engine.fleet import FleetEngine
@@ -130,6 +122,10 @@ class IncidentRun:
             listeners=self.listeners,
             take_over=self.take_over,
         )
+        return self._with_recheck(engine, context)
+
+    def _with_recheck(self, engine: StepEngine, context: StepContext) -> StepEngine:
+        """After a step's outcome went UNKNOWN, the engine looks at that step's host (journaled)."""
         if self.journal is not None:
             journal = self.journal
 
