@@ -129,6 +129,7 @@ def test_a_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_p
         _ctl("reset")
 
 
+@pytest.mark.fleet
 def test_a_fleet_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_path, tmp_path):
     """The same flow on the sandbox's three-host fleet: one confirmation per wave, the host table."""
     _ctl("reset")
@@ -152,6 +153,7 @@ def test_a_fleet_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_co
         _ctl("reset")
 
 
+@pytest.mark.fleet
 def test_a_swarm_rollback_driven_from_the_keyboard_in_a_real_terminal(sandbox_config_path, tmp_path):
     """The same flow on the sandbox's single-node swarm: stack deploy, convergence, health on v1."""
     _ctl("reset")

@@ -23,7 +23,7 @@ from console.incident.journal import Journal, list_incidents
 from tests.conftest import ROOT, _ctl, sandbox_env
 from tests.test_capture_sandbox import CLI, cli
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.fleet]
 
 FLEET = ROOT / "sandbox" / ".state" / "fleet.toml"
 ADDRESSES = {"web1": "127.0.0.11", "web2": "127.0.0.12", "web3": "127.0.0.13"}

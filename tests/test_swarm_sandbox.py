@@ -19,7 +19,7 @@ from console.incident.journal import Journal
 from console.release.release_log import ReleaseLog
 from tests.conftest import ROOT, _ctl, host, sandbox_env
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.fleet]
 SWARM_CONFIG = ROOT / "sandbox" / ".state" / "swarm.toml"
 SWARM_HEALTH = {"backend": "http://127.0.0.21:18081/api/health", "frontend": "http://127.0.0.21:18082/api/health"}
 
