@@ -192,6 +192,7 @@ class ProcedureScreen(Screen[str]):
         self.resume = resume  # a resume: the host is re-checked, a dead console's lock taken over
         self.fetched = fetched  # the journal came from the host's copy (the resume is a handoff)
         self._refused = False  # the resume did not go on (the lock was not taken over)
+        self._take_over_reason: str | None = None  # given once: a fleet's other hosts' locks reuse it
         self.decider = ScreenDecider(None, self._decision_changed)
         self.outcome: str | None = None
         self.current_step: str | None = None
@@ -319,9 +320,12 @@ class ProcedureScreen(Screen[str]):
                     placeholder="reason to take over the lock (required)",
                 )
             )
+            self._take_over_reason = (reason or "").strip() or None
             return reason or ""
 
-        await take_over_lock_for_resume(aimed or self.config, transport, journal, None, ask, said.append)
+        await take_over_lock_for_resume(
+            aimed or self.config, transport, journal, self._take_over_reason, ask, said.append
+        )
 
     def _engine_listener(self, event: Event) -> None:
         if isinstance(event, StepOutput):

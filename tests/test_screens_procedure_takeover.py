@@ -149,3 +149,40 @@ async def test_a_live_consoles_lock_is_refused(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+@pytest.mark.asyncio
+async def test_a_fleet_resume_asks_for_the_take_over_reason_once(tmp_path):
+    """Each fleet host's lock is taken over with the reason given for the first one (journaled per host)."""
+    app, journal, lock, notes = setup(tmp_path)
+    second = tmp_path / "project2"
+    (second / LOCK_NAME).mkdir(parents=True)
+    (second / LOCK_NAME / "info").write_text((lock / "info").read_text())
+    async with app.run_test(size=(120, 40), message_hook=keep_notifications(notes)) as pilot:
+        app.set_incident(journal)
+        app.open_procedure(QUICK, set())
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the take-over question")
+        await pilot.press(*"console crashed")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, ProcedureScreen) and app.screen.outcome,
+            what="the resumed procedure to finish",
+        )
+        screen = app.screen
+        aimed = dataclasses.replace(app.config, target=dataclasses.replace(app.config.target, project_dir=str(second)))
+        # the journal as a fleet resume sees it before its run starts: the dead console's procedure
+        journal.record(
+            "procedure_started",
+            procedure="rollback",
+            from_tag="v2",
+            to_tag="v1",
+            **{**this_console(), "pid": dead_pid()},
+        )
+        # the next host's lock: no second question
+        await screen._take_over_lock(screen.transport, journal, aimed)
+        assert not any(isinstance(s, ReasonDialog) for s in app.screen_stack)
+    assert [(t.reason, t.lock_dir) for t in taken_over(journal)] == [
+        ("console crashed", str(lock)),
+        ("console crashed", str(second / LOCK_NAME)),
+    ]
