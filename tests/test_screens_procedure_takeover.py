@@ -79,6 +79,17 @@ def setup(tmp_path, lock_incident: str | None = None, *, console: dict | None = 
     return app, journal, lock, notes
 
 
+async def answer_and_finish(app, pilot, reason: str) -> None:
+    """Give the take-over question ``reason`` and wait for the resumed procedure to finish."""
+    await pilot.press(*reason)
+    await pilot.press("enter")
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, ProcedureScreen) and app.screen.outcome,
+        what="the resumed procedure to finish",
+    )
+
+
 def taken_over(journal):
     return [r for r in records(journal, "lock") if r.action == "taken_over"]
 
@@ -92,13 +103,7 @@ async def test_a_dead_consoles_lock_is_shown_and_taken_over_with_the_reason_give
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the take-over question")
         assert "held by oncall" in app.screen.prompt and "gone" in app.screen.prompt
         assert "ago" in app.screen.prompt
-        await pilot.press(*"console crashed")
-        await pilot.press("enter")
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, ProcedureScreen) and app.screen.outcome,
-            what="the resumed procedure to finish",
-        )
+        await answer_and_finish(app, pilot, "console crashed")
         assert app.screen.outcome == "succeeded"
     taken = taken_over(journal)
     assert [t.reason for t in taken] == ["console crashed"] and taken[0].by == app.config.operator
@@ -162,13 +167,7 @@ async def test_a_fleet_resume_asks_for_the_take_over_reason_once(tmp_path):
         app.set_incident(journal)
         app.open_procedure(QUICK, set())
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonDialog), what="the take-over question")
-        await pilot.press(*"console crashed")
-        await pilot.press("enter")
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, ProcedureScreen) and app.screen.outcome,
-            what="the resumed procedure to finish",
-        )
+        await answer_and_finish(app, pilot, "console crashed")
         screen = app.screen
         aimed = dataclasses.replace(app.config, target=dataclasses.replace(app.config.target, project_dir=str(second)))
         # the journal as a fleet resume sees it before its run starts: the dead console's procedure
