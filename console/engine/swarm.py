@@ -325,52 +325,7 @@ def swarm_rollback_procedure(
     snapshot = snapshot_note(release, to_tag)
     wait = converge_wait(config)
 
-    steps = [
-        Step(
-            "swarm_manager",
-            f"{target.host} is a swarm manager",
-            action=check_manager,
-            display=" ".join(SwarmCommands.node_role()),
-            read_only=True,
-            preflight=True,
-        ),
-        Step(
-            "verify_artifacts",
-            f"Verify {to_tag} artifacts (SHA256SUMS + release log)",
-            action=lambda ctx: verify_release_artifacts(ctx, to_tag, recorded, use_registry),
-            display=f"sha256sum {art.bundle_path(target.artifacts_dir, to_tag)}"
-            + ("" if use_registry else f" {art.images_path(target.artifacts_dir, to_tag)}")
-            + f" vs {art.sha256sums_path(target.artifacts_dir)} and the release log",
-            read_only=True,
-            preflight=True,
-            timeout=600,
-        ),
-        Step(
-            "inspect_bundle",
-            f"Inspect {to_tag}-compose.tar.gz (no absolute paths, .. or links; holds the stack file)",
-            action=lambda ctx: verify_bundle_members(ctx, to_tag),
-            display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)),
-            read_only=True,
-            preflight=True,
-        ),
-        Step(
-            "images_available",
-            f"{to_tag}'s images are on the manager or in the registry",
-            action=lambda ctx: check_release_images(ctx, release, to_tag),
-            display=f"docker image inspect / docker manifest inspect for each {to_tag} image",
-            read_only=True,
-            preflight=True,
-        )
-        if use_registry
-        else Step(
-            "disk_space",
-            f"Room on the manager to load {to_tag}'s images",
-            action=lambda ctx: check_space_for_images(ctx, to_tag),
-            display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, to_tag)}",
-            read_only=True,
-            preflight=True,
-        ),
-    ]
+    steps = swarm_preflight_steps(config, release, to_tag, recorded, use_registry)
     schema_step, migrate_step = _migration_steps(config, swarm, to_tag, from_tag, target_head, order, optional)
     if order == "before_down":
         steps.append(schema_step)
@@ -389,45 +344,8 @@ def swarm_rollback_procedure(
     )
     if order == "before_down":
         steps.append(migrate_step)
-    steps.append(
-        Step(
-            "restore_bundle",
-            f"Unpack the {to_tag} stack file into {target.project_dir}",
-            argv=art.extract_bundle(target.artifacts_dir, to_tag, target.project_dir),
-            destructive=True,
-            mutating=True,
-            preview=lambda ctx: snapshot,
-        )
-    )
-    if not use_registry:  # a single-node swarm: the images come from the tarball, not a registry
-        steps.append(
-            Step(
-                "load_images",
-                f"Load {to_tag} images from the tarball (this node only)",
-                argv=art.docker_load(target.artifacts_dir, to_tag),
-                mutating=True,
-                timeout=900,
-            )
-        )
-    steps += [
-        Step(
-            "stack_deploy",
-            f"Deploy {to_tag}'s stack (docker stack deploy --prune)",
-            argv=swarm.deploy("always" if use_registry else "never"),
-            destructive=True,
-            mutating=True,
-            timeout=600,
-        ),
-        Step(
-            "wait_converged",
-            f"Wait for every service to converge on {to_tag} (up to {wait:g} s)",
-            action=lambda ctx: wait_converged(ctx, digests or None, wait),
-            display=f"poll {' '.join(swarm.services())}, docker service inspect and docker service ps "
-            f"every {CONVERGE_POLL_SECONDS:g} s",
-            read_only=True,
-            timeout=wait + 120,
-        ),
-    ]
+    steps += stack_deploy_steps(config, swarm, to_tag, use_registry, preview=lambda ctx: snapshot)
+    steps.append(converge_step(swarm, to_tag, digests, wait))
     if order == "after_up":
         steps += [schema_step, migrate_step]
     steps.append(
@@ -454,6 +372,107 @@ def swarm_rollback_procedure(
             "target_migration_head": target_head,
             "target_snapshot_verified": bool(release is not None and release.verified),
         },
+    )
+
+
+def swarm_preflight_steps(config: Config, release, tag: str, recorded: dict, use_registry: bool) -> list[Step]:
+    """Read-only, before anything changes (rollback and hotfix alike): the manager, the release's
+    artifacts and bundle, and its images (or room to load them)."""
+    target = config.target
+    return [
+        Step(
+            "swarm_manager",
+            f"{target.host} is a swarm manager",
+            action=check_manager,
+            display=" ".join(SwarmCommands.node_role()),
+            read_only=True,
+            preflight=True,
+        ),
+        Step(
+            "verify_artifacts",
+            f"Verify {tag} artifacts (SHA256SUMS + release log)",
+            action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
+            display=f"sha256sum {art.bundle_path(target.artifacts_dir, tag)}"
+            + ("" if use_registry else f" {art.images_path(target.artifacts_dir, tag)}")
+            + f" vs {art.sha256sums_path(target.artifacts_dir)} and the release log",
+            read_only=True,
+            preflight=True,
+            timeout=600,
+        ),
+        Step(
+            "inspect_bundle",
+            f"Inspect {tag}-compose.tar.gz (no absolute paths, .. or links; holds the stack file)",
+            action=lambda ctx: verify_bundle_members(ctx, tag),
+            display=" ".join(art.list_bundle(target.artifacts_dir, tag)),
+            read_only=True,
+            preflight=True,
+        ),
+        Step(
+            "images_available",
+            f"{tag}'s images are on the manager or in the registry",
+            action=lambda ctx: check_release_images(ctx, release, tag),
+            display=f"docker image inspect / docker manifest inspect for each {tag} image",
+            read_only=True,
+            preflight=True,
+        )
+        if use_registry
+        else Step(
+            "disk_space",
+            f"Room on the manager to load {tag}'s images",
+            action=lambda ctx: check_space_for_images(ctx, tag),
+            display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, tag)}",
+            read_only=True,
+            preflight=True,
+        ),
+    ]
+
+
+def stack_deploy_steps(config: Config, swarm: SwarmCommands, tag: str, use_registry: bool, preview=None) -> list[Step]:
+    """The release's stack file into project_dir, its images loaded when it was not pushed, and
+    ``docker stack deploy``."""
+    target = config.target
+    steps = [
+        Step(
+            "restore_bundle",
+            f"Unpack the {tag} stack file into {target.project_dir}",
+            argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir),
+            destructive=True,
+            mutating=True,
+            preview=preview,
+        )
+    ]
+    if not use_registry:  # a single-node swarm: the images come from the tarball, not a registry
+        steps.append(
+            Step(
+                "load_images",
+                f"Load {tag} images from the tarball (this node only)",
+                argv=art.docker_load(target.artifacts_dir, tag),
+                mutating=True,
+                timeout=900,
+            )
+        )
+    steps.append(
+        Step(
+            "stack_deploy",
+            f"Deploy {tag}'s stack (docker stack deploy --prune)",
+            argv=swarm.deploy("always" if use_registry else "never"),
+            destructive=True,
+            mutating=True,
+            timeout=600,
+        )
+    )
+    return steps
+
+
+def converge_step(swarm: SwarmCommands, tag: str, digests: dict, wait: float) -> Step:
+    return Step(
+        "wait_converged",
+        f"Wait for every service to converge on {tag} (up to {wait:g} s)",
+        action=lambda ctx: wait_converged(ctx, digests or None, wait),
+        display=f"poll {' '.join(swarm.services())}, docker service inspect and docker service ps "
+        f"every {CONVERGE_POLL_SECONDS:g} s",
+        read_only=True,
+        timeout=wait + 120,
     )
 
 
