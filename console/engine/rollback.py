@@ -17,12 +17,11 @@ from console.commands import artifacts as art
 from console.commands.compose import ComposeCommands, Via
 from console.config import Config
 from console.decide.runbook import optional_steps
-from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
-from console.engine.disk_space import check_space_for_images
-from console.engine.image_checks import check_release_images, skip_pull_if_on_host
+from console.engine.image_checks import skip_pull_if_on_host
 from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback
 from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
+from console.engine.release_checks import release_preflight_steps
 from console.engine.switches import MAINTENANCE_OFF, MIGRATIONS_OFF, switched_off
 from console.engine.verification import verification_steps
 from console.validate import require_tag
@@ -71,49 +70,7 @@ def rollback_procedure(
     optional = optional_steps(config.paths.runbook)
     snapshot = snapshot_note(release, to_tag)
 
-    steps = [
-        Step(
-            "verify_artifacts",
-            f"Verify {to_tag} artifacts (SHA256SUMS + release log)",
-            action=lambda ctx: verify_release_artifacts(ctx, to_tag, recorded, use_registry),
-            display=f"sha256sum {art.bundle_path(target.artifacts_dir, to_tag)}"
-            + ("" if use_registry else f" {art.images_path(target.artifacts_dir, to_tag)}")
-            + f" vs {art.sha256sums_path(target.artifacts_dir)} and the release log",
-            read_only=True,
-            preflight=True,
-            timeout=600,
-        ),
-        Step(
-            "inspect_bundle",
-            f"Inspect {to_tag}-compose.tar.gz (no absolute paths, .. or links)",
-            action=lambda ctx: verify_bundle_members(ctx, to_tag),
-            display=" ".join(art.list_bundle(target.artifacts_dir, to_tag)),
-            read_only=True,
-            preflight=True,
-        ),
-    ]
-    if use_registry:  # a pruned image found at `docker pull`, after `down`, would leave the stack down
-        steps.append(
-            Step(
-                "images_available",
-                f"{to_tag}'s images are on the host or in the registry",
-                action=lambda ctx: check_release_images(ctx, release, to_tag),
-                display=f"docker image inspect / docker manifest inspect for each {to_tag} image",
-                read_only=True,
-                preflight=True,
-            )
-        )
-    else:  # a full disk found mid-load would leave the stack down
-        steps.append(
-            Step(
-                "disk_space",
-                f"Room on the host to load {to_tag}'s images",
-                action=lambda ctx: check_space_for_images(ctx, to_tag),
-                display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, to_tag)}",
-                read_only=True,
-                preflight=True,
-            )
-        )
+    steps = release_preflight_steps(config, release, to_tag, recorded, use_registry)
     via_status: Via = via_run if order == "before_down" else "exec"
     schema_step, migrate_step = _migration_steps(
         config, compose, to_tag, from_tag, target_head, order, via_status, optional

@@ -44,13 +44,11 @@ from console.commands.swarm_state import (
 )
 from console.config import Config
 from console.decide.runbook import optional_steps
-from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
 from console.engine.context import StepContext
-from console.engine.disk_space import check_space_for_images
-from console.engine.image_checks import check_release_images
 from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import captured_digest
+from console.engine.release_checks import release_preflight_steps
 from console.engine.rollback import _maintenance_was_skipped, _unknown_head_action, snapshot_note
 from console.engine.switches import MAINTENANCE_OFF, MIGRATIONS_OFF, switched_off
 from console.safetext import plain_line
@@ -378,51 +376,18 @@ def swarm_rollback_procedure(
 def swarm_preflight_steps(config: Config, release, tag: str, recorded: dict, use_registry: bool) -> list[Step]:
     """Read-only, before anything changes (rollback and hotfix alike): the manager, the release's
     artifacts and bundle, and its images (or room to load them)."""
-    target = config.target
+    manager = Step(
+        "swarm_manager",
+        f"{config.target.host} is a swarm manager",
+        action=check_manager,
+        display=" ".join(SwarmCommands.node_role()),
+        read_only=True,
+        preflight=True,
+    )
     return [
-        Step(
-            "swarm_manager",
-            f"{target.host} is a swarm manager",
-            action=check_manager,
-            display=" ".join(SwarmCommands.node_role()),
-            read_only=True,
-            preflight=True,
-        ),
-        Step(
-            "verify_artifacts",
-            f"Verify {tag} artifacts (SHA256SUMS + release log)",
-            action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
-            display=f"sha256sum {art.bundle_path(target.artifacts_dir, tag)}"
-            + ("" if use_registry else f" {art.images_path(target.artifacts_dir, tag)}")
-            + f" vs {art.sha256sums_path(target.artifacts_dir)} and the release log",
-            read_only=True,
-            preflight=True,
-            timeout=600,
-        ),
-        Step(
-            "inspect_bundle",
-            f"Inspect {tag}-compose.tar.gz (no absolute paths, .. or links; holds the stack file)",
-            action=lambda ctx: verify_bundle_members(ctx, tag),
-            display=" ".join(art.list_bundle(target.artifacts_dir, tag)),
-            read_only=True,
-            preflight=True,
-        ),
-        Step(
-            "images_available",
-            f"{tag}'s images are on the manager or in the registry",
-            action=lambda ctx: check_release_images(ctx, release, tag),
-            display=f"docker image inspect / docker manifest inspect for each {tag} image",
-            read_only=True,
-            preflight=True,
-        )
-        if use_registry
-        else Step(
-            "disk_space",
-            f"Room on the manager to load {tag}'s images",
-            action=lambda ctx: check_space_for_images(ctx, tag),
-            display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, tag)}",
-            read_only=True,
-            preflight=True,
+        manager,
+        *release_preflight_steps(
+            config, release, tag, recorded, use_registry, node="manager", bundle="holds the stack file"
         ),
     ]
 
