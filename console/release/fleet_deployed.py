@@ -17,8 +17,12 @@ from console.transport.base import Transport
 
 async def gather_fleet_deployment(config: Config, links: dict[str, Transport]) -> dict[str, Deployment]:
     names = list(links)
+    try:  # read once for every host (gather_deployment would read it per host)
+        log: ReleaseLog | None = ReleaseLog.load(config.paths.release_log)
+    except ReleaseLogError:
+        log = None  # each host's deployment then says it could not read it
     found = await asyncio.gather(
-        *(gather_deployment(config.on_host(name), links[name], with_health=False) for name in names)
+        *(gather_deployment(config.on_host(name), links[name], log, with_health=False) for name in names)
     )
     return dict(zip(names, found, strict=True))
 
