@@ -301,7 +301,7 @@ class IncidentSession:
             self.config, self.journal, transport, decider, listeners, assume_yes=assume_yes, dry_run=dry_run
         )
         if procedure.options.get("fleet"):
-            run.fleet_transports = dict(self._fleet or self._fleet_links(transport))
+            run.fleet_transports = self.fleet_links  # connect() reached every host
             if resume and self.journal is not None and take_over_lock is not None:
                 journal = self.journal
                 emit = _fan_out(listeners)
@@ -311,11 +311,7 @@ class IncidentSession:
                     await take_over_lock(ctx.transport, journal, ctx.config)
 
                 run.take_over = resume_host
-        try:
-            outcome = await run.run(procedure, done_steps)
-        finally:
-            if self._fleet is None:  # links made for this run only
-                await self._close_fleet_links(run.fleet_transports, transport)
+        outcome = await run.run(procedure, done_steps)
         if own and host_mirror.enabled(self.config):
             await host_mirror.sync_release_log_up(self.config, transport, self._release_log_warning)
         if own:
