@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from console.engine.together import check_together
 from console.secrets import SecretBytes
 
 if TYPE_CHECKING:
@@ -46,6 +47,11 @@ class Step:
     optional: str = ""  # the runbook marks it optional (why): skippable at its confirmation
     # what the step will do, worked out just before its confirmation (e.g. the migrations it undoes)
     preview: Callable[[StepContext], str] | None = None
+    # consecutive steps with the same key run at once (console.engine.together): read-only ones only
+    together: str = ""
+
+    def __post_init__(self) -> None:
+        check_together(self)
 
     @property
     def command(self) -> str:

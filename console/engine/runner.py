@@ -12,7 +12,7 @@ import hashlib
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from console.engine.context import StepContext
@@ -35,6 +35,7 @@ from console.engine.events import (
 )
 from console.engine.lock import LockError, LockHeld, RemoteLock
 from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
+from console.engine.together import check_procedure, runs
 from console.failures import CommandTimeout, FailureReason, PreconditionFailed, TransportError
 from console.incident.liveness import this_console
 from console.safetext import plain_line
@@ -78,6 +79,7 @@ class StepEngine:
         listeners: list[Callable[[Event], None]] | None = None,
         recheck: Callable[[Step], Awaitable[None]] | None = None,
     ) -> None:
+        check_procedure(procedure.steps)  # a field set after construction is checked here
         self.procedure = procedure
         self.ctx = context
         self.decider = decider
@@ -153,12 +155,21 @@ class StepEngine:
     def _interrupted(self, started: float) -> None:
         proc = self.procedure
         duration = round(time.monotonic() - started, 3)
-        step_id = next((s for s, state in self.statuses.items() if state in ("running", "confirm")), None)
+        mine = {s.id for s in proc.steps}
+        current = [s for s, state in self.statuses.items() if state in ("running", "confirm") and s in mine]
+        step_id = current[0] if current else None
         # A cancelled command whose process group was never reported may still run on the host:
-        # say so rather than let the record read as if it had stopped.
-        step = next((s for s in proc.steps if s.id == step_id), None)
-        transport = self.ctx.on(step.host).transport if step is not None and step_id in self._started else None
-        left = getattr(transport, "left_running", None)
+        # say so rather than let the record read as if it had stopped (steps run together: each one's).
+        transports = []
+        for step in proc.steps:
+            if step.id in current and step.id in self._started:
+                transport = self.ctx.on(step.host).transport
+                if all(transport is not t for t in transports):
+                    transports.append(transport)
+        left = "; ".join(t.left_running for t in transports if getattr(t, "left_running", None)) or None
+        message = "procedure interrupted (Ctrl-C, quit or left); it can be resumed"
+        if len(current) > 1:
+            message += f" (steps running together: {', '.join(current)})"
         if left:
             self.emit(
                 Notice(
@@ -174,7 +185,7 @@ class StepEngine:
                 from_tag=proc.from_tag,
                 to_tag=proc.to_tag,
                 step_id=step_id,
-                message="procedure interrupted (Ctrl-C, quit or left); it can be resumed",
+                message=message,
                 remote_may_still_run=left or None,
             )
         )
@@ -195,24 +206,50 @@ class StepEngine:
             self.emit(Notice(message, "error"))
 
     async def _run_steps(self) -> str:
-        for step in self.procedure.steps:
-            if step.id in self.done_steps:
-                self.statuses[step.id] = "done"
-                self.emit(StepSkipped(step.id, "already done before the resume"))
+        for run in runs(self.procedure.steps):
+            todo = [step for step in run if self._to_run(step)]
+            if not todo:
                 continue
-            if step.when is not None:
-                reason = step.when(self.ctx)
-                if reason:
-                    self.statuses[step.id] = "skipped"
-                    self._record(StepSkipped(step.id, reason, "console"))
-                    continue
-            if self.ctx.dry_run and not step.preflight:
-                self.statuses[step.id] = "would_run"
-                self.emit(WouldRun(step.id, step.title, step.command, step.destructive))
-                continue
-            if not await self._run_until_settled(step):
+            settled = await (self._run_together(todo) if len(todo) > 1 else self._run_until_settled(todo[0]))
+            if not settled:
                 return "failed"
         return "succeeded"
+
+    def _to_run(self, step: Step) -> bool:
+        """False when ``step`` is settled without running: done before a resume, skipped by its
+        ``when``, or only shown in a dry run."""
+        if step.id in self.done_steps:
+            self.statuses[step.id] = "done"
+            self.emit(StepSkipped(step.id, "already done before the resume"))
+            return False
+        if step.when is not None:
+            reason = step.when(self.ctx)
+            if reason:
+                self.statuses[step.id] = "skipped"
+                self._record(StepSkipped(step.id, reason, "console"))
+                return False
+        if self.ctx.dry_run and not step.preflight:
+            self.statuses[step.id] = "would_run"
+            self.emit(WouldRun(step.id, step.title, step.command, step.destructive))
+            return False
+        return True
+
+    async def _run_together(self, steps: list[Step]) -> bool:
+        """Read-only steps (console.engine.together) started at once; once every one has ended,
+        their failures are decided in step order, as one step's would be (a retry reruns that
+        step alone). Cancelled, every one still running is cancelled and waited for."""
+        tasks = [asyncio.ensure_future(self._attempt(step)) for step in steps]
+        try:
+            await asyncio.wait(tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        for step, task in zip(steps, tasks, strict=True):
+            if not await self._settle(step, task.result()):
+                return False
+        return True
 
     async def _run_until_settled(self, step: Step) -> bool:
         """Run one step, with retries, until it succeeds, is skipped, or the run stops."""
@@ -238,8 +275,11 @@ class StepEngine:
         if step.mutating and self.lock is not None and not self.lock.held:
             if not await self._take_lock():
                 return False
+        return await self._settle(step, await self._attempt(step))
+
+    async def _settle(self, step: Step, failure: StepFailed | None) -> bool:
+        """After an attempt: done, or the decider's retry (until it succeeds), skip or abort."""
         while True:
-            failure = await self._attempt(step)
             if failure is None:
                 return True
             if failure.reason is FailureReason.OUTCOME_UNKNOWN:
@@ -248,6 +288,7 @@ class StepEngine:
             self._record(StepChoice(step.id, choice.action, choice.reason, self.ctx.operator), emit=False)
             if choice.action == "retry":
                 await self._reconnect_if_needed(step, failure)
+                failure = await self._attempt(step)
                 continue
             if choice.action == "skip":
                 if step.skip_needs_reason and not choice.reason.strip():
@@ -320,12 +361,13 @@ class StepEngine:
             output.add(stream, lines)
             self.emit(StepOutput(step.id, stream, lines))
 
-        self.ctx.emit_output = on_output
         started = time.monotonic()
         exit_code: int | None = None
         detail: dict = {}
         try:
-            ctx = self.ctx.on(step.host)
+            # its own copy of the context (the same config, link, journal and state): steps that
+            # run together never write into each other's output
+            ctx = replace(self.ctx.on(step.host), emit_output=on_output)
             if step.argv is not None:
                 timeout = step.timeout or ctx.config.target.command_timeout
                 result = await ctx.transport.run(step.argv, timeout=timeout, on_output=on_output, stdin=step.stdin)

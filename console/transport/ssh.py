@@ -247,7 +247,8 @@ class SSHTransport:
             done, _ = await asyncio.wait({pump}, timeout=timeout)
         except asyncio.CancelledError:
             killed = await finish_despite_cancel(self._abort(conn, proc, err, pump))
-            self.left_running = None if killed else shlex.join(argv)
+            if not killed:  # steps run together share the link: one cancelled and killed clears no other's
+                self.left_running = "; ".join(filter(None, (self.left_running, shlex.join(argv))))
             raise
         if not done:
             killed = await finish_despite_cancel(self._abort(conn, proc, err, pump))
