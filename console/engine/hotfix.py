@@ -115,6 +115,7 @@ def code_hotfix_procedure(
             display=f"sha256sum {art.bundle_path(target.artifacts_dir, tag)} vs SHA256SUMS.txt and the release log",
             read_only=True,
             preflight=True,
+            together="preflight",
         ),
         Step(
             "inspect_bundle",
@@ -123,6 +124,7 @@ def code_hotfix_procedure(
             display=" ".join(art.list_bundle(target.artifacts_dir, tag)),
             read_only=True,
             preflight=True,
+            together="preflight",
         ),
     ]
     steps += staging_steps(config, release, tag, recorded, use_registry)

@@ -27,6 +27,7 @@ def release_preflight_steps(
             display=f"docker image inspect / docker manifest inspect for each {tag} image",
             read_only=True,
             preflight=True,
+            together="preflight",
         )
         if use_registry
         # a full disk found mid-load would leave the stack down
@@ -37,6 +38,7 @@ def release_preflight_steps(
             display=f"df -Pk <docker root dir> vs the size of {art.images_path(target.artifacts_dir, tag)}",
             read_only=True,
             preflight=True,
+            together="preflight",
         )
     )
     return [
@@ -49,6 +51,7 @@ def release_preflight_steps(
             + f" vs {art.sha256sums_path(target.artifacts_dir)} and the release log",
             read_only=True,
             preflight=True,
+            together="preflight",
             timeout=600,
         ),
         Step(
@@ -58,6 +61,7 @@ def release_preflight_steps(
             display=" ".join(art.list_bundle(target.artifacts_dir, tag)),
             read_only=True,
             preflight=True,
+            together="preflight",
         ),
         image_step,
     ]

@@ -203,6 +203,7 @@ def _migration_steps(
         read_only=True,
         preflight=order == "before_down",
         timeout=300,
+        together="preflight" if order == "before_down" else "",  # with the release's checks, before anything changes
     )
     migrate_step = Step(
         "migrate_rollback",

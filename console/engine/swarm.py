@@ -265,6 +265,7 @@ def swarm_verification_steps(config: Config, expected_version: str | None, diges
             action=verify_replicas,
             display=" ".join(swarm.services()),
             read_only=True,
+            together="verify",
         ),
         Step(
             "verify_tasks",
@@ -272,6 +273,7 @@ def swarm_verification_steps(config: Config, expected_version: str | None, diges
             action=lambda ctx: verify_tasks(ctx, digests),
             display="; ".join(" ".join(swarm.service_ps(n)) for n in names),
             read_only=True,
+            together="verify",
         ),
         Step(
             "verify_images",
@@ -279,6 +281,7 @@ def swarm_verification_steps(config: Config, expected_version: str | None, diges
             action=lambda ctx: verify_images(ctx, digests, expected_version),
             display="image of each running task (docker service ps --no-trunc) vs the release log's digests",
             read_only=True,
+            together="verify",
         ),
         Step(
             "verify_logs",
@@ -286,6 +289,7 @@ def swarm_verification_steps(config: Config, expected_version: str | None, diges
             argv=swarm.logs_tail_all(names, 50),
             read_only=True,
             timeout=120,
+            together="verify",
         ),
         Step(
             "verify_health",
@@ -293,6 +297,7 @@ def swarm_verification_steps(config: Config, expected_version: str | None, diges
             action=lambda ctx: wait_for_health(ctx, expected_version),
             display=", ".join(h.url for h in config.health) or "(no health checks configured)",
             read_only=True,
+            together="verify",
         ),
     ]
     from console.observability.steps import metrics_step
@@ -383,6 +388,7 @@ def swarm_preflight_steps(config: Config, release, tag: str, recorded: dict, use
         display=" ".join(SwarmCommands.node_role()),
         read_only=True,
         preflight=True,
+        together="preflight",
     )
     return [
         manager,
@@ -470,6 +476,7 @@ def _migration_steps(
         read_only=True,
         preflight=order == "before_down",
         timeout=300,
+        together="preflight" if order == "before_down" else "",
     )
     argv = None
     if target_head:

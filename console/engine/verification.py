@@ -119,6 +119,7 @@ def verification_steps(config: Config, expected_version: str | None) -> list[Ste
             action=services_running,
             display=" ".join(compose.ps()),
             read_only=True,
+            together="verify",
         ),
         Step(
             "verify_logs",
@@ -126,6 +127,7 @@ def verification_steps(config: Config, expected_version: str | None) -> list[Ste
             argv=compose.logs_tail(50),
             read_only=True,
             timeout=120,
+            together="verify",
         ),
         Step(
             "verify_health",
@@ -133,6 +135,7 @@ def verification_steps(config: Config, expected_version: str | None) -> list[Ste
             action=lambda ctx: wait_for_health(ctx, expected_version),
             display=", ".join(h.url for h in config.health) or "(no health checks configured)",
             read_only=True,
+            together="verify",
         ),
     ]
     from console.observability.steps import metrics_step  # [[metrics]]: the dashboards' question, asked of Prometheus
@@ -169,6 +172,7 @@ def smoke_test_steps(config: Config) -> list[Step]:
                 else compose.smoke_test(config.backend.name, argv, via="exec"),
                 read_only=True,
                 timeout=300,
+                together="after_health",  # a second group: smoke tests never run before health is green
             )
         )
     return steps

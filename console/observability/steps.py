@@ -146,6 +146,7 @@ def metrics_step(config, expected_version: str | None) -> Step | None:
         display="; ".join(f"{c.name}: {c.comparison}" for c in checks),
         read_only=True,
         timeout=longest * 60 + 120,
+        together="after_health",  # with the smoke tests (console.engine.verification)
     )
 
 
