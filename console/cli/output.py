@@ -35,6 +35,9 @@ class EventPrinter:
         self.as_json = as_json
         self.stream = stream or sys.stdout
         self.started = time.monotonic()
+        self._running: dict[str, None] = {}  # steps started and not settled, oldest first
+        self._header: str | None = None  # the step whose "->" line was printed last
+        self._overlap = False  # steps ran at once since nothing last ran
 
     def __call__(self, event: Event) -> None:
         if self.as_json:
@@ -47,24 +50,22 @@ class EventPrinter:
             self.stream.flush()
 
     def human(self, event: Event) -> str | None:
+        if isinstance(event, (StepStarted, StepOutput, StepFinished, StepFailed, StepSkipped)):
+            # Steps run together (console.engine.together) interleave: while more than one runs, or
+            # when a line is not the last header's, each line names its step.
+            if isinstance(event, StepStarted):
+                self._overlap = self._overlap or bool(self._running)
+                self._running[event.step_id] = None
+                self._header = event.step_id
+            tag = "" if event.step_id == self._header and not self._overlap else f"[{event.step_id}] "
+            if not isinstance(event, (StepStarted, StepOutput)):
+                self._running.pop(event.step_id, None)
+                self._overlap = self._overlap and bool(self._running)
+            return self._step_line(event, tag)
         if isinstance(event, ProcedureStarted):
             tags = f" {event.from_tag or '?'} -> {event.to_tag}" if event.to_tag else ""
             mode = " (DRY RUN: nothing will be changed)" if event.dry_run else ""
             return f"== {event.procedure}{tags}, incident {event.incident_id or '-'}{mode}"
-        if isinstance(event, StepStarted):
-            return f"-> {event.step_id}: {event.title}\n   $ {event.command}"
-        if isinstance(event, StepOutput):
-            prefix = "   | " if event.stream == "stdout" else "   ! "
-            # Host output is data: printed raw, an escape sequence would drive the operator's terminal.
-            return "\n".join(prefix + plain_line(line)[:MAX_SHOWN_LINE] for line in event.lines)
-        if isinstance(event, StepFinished):
-            summary = f" {event.summary}" if event.summary else ""
-            return f"   ok ({event.duration:.1f}s){summary}"
-        if isinstance(event, StepFailed):
-            code = "" if event.exit_code is None else f", exit {event.exit_code}"
-            return f"   FAILED [{event.reason_label}{code}] {plain_text(event.message)}"
-        if isinstance(event, StepSkipped):
-            return f"-- {event.step_id}: skipped ({event.reason})"
         if isinstance(event, WouldRun):
             mark = " [destructive]" if event.destructive else ""
             return f"would run {event.step_id}: {event.title}{mark}\n   $ {event.command}"
@@ -75,6 +76,23 @@ class EventPrinter:
         if isinstance(event, ProcedureFinished):
             return f"== {event.procedure} {event.outcome.upper()} after {event.duration:.1f}s"
         return None
+
+    @staticmethod
+    def _step_line(event: Event, tag: str) -> str:
+        if isinstance(event, StepStarted):
+            return f"-> {event.step_id}: {event.title}\n   $ {event.command}"
+        if isinstance(event, StepOutput):
+            prefix = f"   {tag}| " if event.stream == "stdout" else f"   {tag}! "
+            # Host output is data: printed raw, an escape sequence would drive the operator's terminal.
+            return "\n".join(prefix + plain_line(line)[:MAX_SHOWN_LINE] for line in event.lines)
+        if isinstance(event, StepFinished):
+            summary = f" {event.summary}" if event.summary else ""
+            return f"   {tag}ok ({event.duration:.1f}s){summary}"
+        if isinstance(event, StepFailed):
+            code = "" if event.exit_code is None else f", exit {event.exit_code}"
+            return f"   {tag}FAILED [{event.reason_label}{code}] {plain_text(event.message)}"
+        assert isinstance(event, StepSkipped)
+        return f"-- {event.step_id}: skipped ({event.reason})"
 
 
 class CLIDecider:

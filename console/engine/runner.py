@@ -160,13 +160,13 @@ class StepEngine:
         step_id = current[0] if current else None
         # A cancelled command whose process group was never reported may still run on the host:
         # say so rather than let the record read as if it had stopped (steps run together: each one's).
-        transports = []
+        transports: list[object] = []
         for step in proc.steps:
             if step.id in current and step.id in self._started:
                 transport = self.ctx.on(step.host).transport
                 if all(transport is not t for t in transports):
                     transports.append(transport)
-        left = "; ".join(t.left_running for t in transports if getattr(t, "left_running", None)) or None
+        left = "; ".join(filter(None, (getattr(t, "left_running", None) for t in transports))) or None
         message = "procedure interrupted (Ctrl-C, quit or left); it can be resumed"
         if len(current) > 1:
             message += f" (steps running together: {', '.join(current)})"
