@@ -375,8 +375,12 @@ class ProcedureScreen(Screen[str]):
                 record.attempts += 1
                 record.duration = None
                 record.note = ""
+            # Steps that run together start at once: the cursor stays on the one it follows
+            # (its output stays in the pane) instead of jumping to each newcomer.
+            following = steps.record(steps.selected_id) if steps.selected_id else None
             steps.update_step(event.step_id, state="running", command=event.command)
-            steps.follow(event.step_id)
+            if following is None or following.state != "running" or following.id == event.step_id:
+                steps.follow(event.step_id)
             commands.command_started(event.step_id, event.command)
         elif isinstance(event, StepFinished):
             steps.update_step(event.step_id, state="done", duration=event.duration, note=plain_line(event.summary))
@@ -488,6 +492,8 @@ class ProcedureScreen(Screen[str]):
     def _decision_changed(self) -> None:
         bar = self.query_one("#decision-bar", Static)
         if self.decider.awaiting_failure_choice and self.decider.pending_step is not None:
+            # after steps ran together, their failures are asked one by one: show the one asked about
+            self.query_one(StepList).follow(self.decider.pending_step.id)
             bar.update(
                 Content(f"✗ {self.decider.pending_step.title} failed — r retry · s skip (with a reason) · a abort")
             )
@@ -681,10 +687,15 @@ class ProcedureScreen(Screen[str]):
         # At 80 columns the incident id gives way to the TTR clock beside this line.
         narrow = self.size.width < NARROW_WIDTH
         incident = f" · incident {self.journal.incident_id}" if self.journal is not None and not narrow else ""
+        running = counts.get("running", 0)
         state = (
             OUTCOME_WORDS.get(self.outcome or "", "running")
             if self.outcome
-            else ("waiting for you" if self.decider.awaiting_failure_choice or counts.get("confirm") else "running")
+            else (
+                "waiting for you"
+                if self.decider.awaiting_failure_choice or counts.get("confirm")
+                else (f"{running} steps running" if running > 1 else "running")
+            )
         )
         # Most telling first: if the line is cut (a long hotfix tag at 80 columns), the state survives.
         self.query_one("#procedure-status", Static).update(

@@ -147,6 +147,10 @@ class StepList(OptionList):
         option = self.highlighted_option
         return option.id if option is not None else None
 
+    def running_ids(self) -> list[str]:
+        """The steps running now, in the procedure's order (several when steps run together)."""
+        return [r.id for r in self.records.values() if r.state == "running"]
+
     def counts(self) -> dict[str, int]:
         totals: dict[str, int] = {}
         for r in self.records.values():
@@ -169,7 +173,9 @@ class StepList(OptionList):
     def _update_title(self) -> None:
         progress = self.host_progress()
         hosts = " · ".join(f"{host} {settled}/{total}" for host, (settled, total) in progress.items())
-        self.border_title = f"steps · {hosts}" if hosts else "steps"
+        running = len(self.running_ids())
+        together = f" · {running} running at once" if running > 1 else ""
+        self.border_title = (f"steps · {hosts}" if hosts else "steps") + together
 
     @staticmethod
     def _prompt(record: StepRecord) -> Text:
