@@ -247,8 +247,10 @@ async def test_cancelling_a_group_cancels_every_running_step_and_journals_the_in
     assert sorted(gates.cancelled) == ["a", "b"]
     assert last_record(journal, "procedure_finished") is None
     interrupted = last_record(journal, "procedure_interrupted")
-    assert interrupted.step_id == "a"
-    assert "steps running together: a, b" in interrupted.message
+    assert (interrupted.step_id, interrupted.running_together) == ("a", ["a", "b"])
+    from console.incident.report import render_report
+
+    assert "interrupted at steps a, b (running at once)" in render_report(journal.state)
 
 
 async def test_cancelling_a_group_of_commands_kills_them_all(config, tmp_path):

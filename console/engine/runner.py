@@ -167,9 +167,6 @@ class StepEngine:
                 if all(transport is not t for t in transports):
                     transports.append(transport)
         left = "; ".join(filter(None, (getattr(t, "left_running", None) for t in transports))) or None
-        message = "procedure interrupted (Ctrl-C, quit or left); it can be resumed"
-        if len(current) > 1:
-            message += f" (steps running together: {', '.join(current)})"
         if left:
             self.emit(
                 Notice(
@@ -185,8 +182,9 @@ class StepEngine:
                 from_tag=proc.from_tag,
                 to_tag=proc.to_tag,
                 step_id=step_id,
-                message=message,
+                message="procedure interrupted (Ctrl-C, quit or left); it can be resumed",
                 remote_may_still_run=left or None,
+                running_together=current if len(current) > 1 else None,
             )
         )
 

@@ -229,6 +229,8 @@ def _timeline_line(r: Record) -> str | None:
         return _cell(f"Step {r.step_id} skipped{optional} by {r.by}: {r.reason}")
     if isinstance(r, rec.ProcedureInterrupted):
         at = f" at step {r.step_id}" if r.step_id else ""
+        if r.running_together:
+            at = f" at steps {', '.join(str(s) for s in r.running_together)} (running at once)"
         return _cell(
             f"{TITLES.get(r.procedure, r.procedure)} interrupted{at} "
             f"after {format_duration(float(r.duration or 0))}; left to be resumed"
