@@ -267,6 +267,23 @@ async def test_cancelling_a_group_of_commands_kills_them_all(config, tmp_path):
     assert last_record(journal, "procedure_interrupted").step_id == "s1"
 
 
+async def test_a_bug_while_a_group_runs_still_ends_the_run_in_the_journal_after_the_others_end(config):
+    gates = Gates()
+    engine, journal, events = make_engine(config, [gates.step("a"), gates.step("b")])
+
+    def broken(event):
+        if isinstance(event, StepStarted) and event.step_id == "b":
+            gates.open("a")
+            raise RuntimeError("a bug in a listener")
+
+    engine.listeners.append(broken)
+    with pytest.raises(RuntimeError, match="a bug in a listener"):
+        await engine.run()
+    assert gates.ended == ["a"]  # a was not left running
+    finished = last_record(journal, "procedure_finished")
+    assert finished.outcome == "failed" and finished.error == "RuntimeError: a bug in a listener"
+
+
 @pytest.mark.parametrize(
     ("fields", "why"),
     [

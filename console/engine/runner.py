@@ -244,6 +244,10 @@ class StepEngine:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        errors = [task.exception() for task in tasks]  # a bug in one: raised as a lone step's would be
+        first = next((error for error in errors if error is not None), None)
+        if first is not None:
+            raise first
         for step, task in zip(steps, tasks, strict=True):
             if not await self._settle(step, task.result()):
                 return False
