@@ -227,7 +227,7 @@ class ProcedureInterrupted(ProcedureFinished):
     step_id: str | None = None
     message: str = ""
     remote_may_still_run: str | None = None  # a cancelled command whose process group was never reported
-    running_together: list | None = None  # steps that ran at once (console.engine.together); step_id is the first
+    running_together: list | None = None  # steps running at once (a group, a fleet wave); step_id is the first
 
 
 @dataclass(frozen=True)
