@@ -57,7 +57,8 @@ class EventPrinter:
                 self._overlap = self._overlap or bool(self._running)
                 self._running[event.step_id] = None
                 self._header = event.step_id
-            tag = "" if event.step_id == self._header and not self._overlap else f"[{event.step_id}] "
+            other = self._header is not None and event.step_id != self._header
+            tag = f"[{event.step_id}] " if self._overlap or other else ""
             if not isinstance(event, (StepStarted, StepOutput)):
                 self._running.pop(event.step_id, None)
                 self._overlap = self._overlap and bool(self._running)
