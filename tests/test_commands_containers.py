@@ -79,6 +79,21 @@ def test_parse_the_sandbox_stack():
     assert {s.name for s in states} == {"mr-dj_mr-dj-backend_1", "mr-dj_mr-dj-frontend_1"}
 
 
+def test_parse_the_sandbox_stack_with_a_stopped_service():
+    states = {s.service: s for s in parse_container_ps((FIXTURES / "sandbox_frontend_stopped.jsonl").read_text())}
+    assert states["mr-dj-frontend"] == ServiceState(
+        "mr-dj_mr-dj-frontend_1",
+        "mr-dj-frontend",
+        "exited",
+        False,
+        None,
+        143,
+        "Exited (143) Less than a second ago",
+        False,
+    )
+    assert states["mr-dj-backend"].running
+
+
 def test_parse_states_health_exit_codes_and_one_offs():
     lines = [
         '{"name":"p-db-1","service":"db","number":"1","oneoff":"False","state":"running",'
