@@ -18,7 +18,9 @@ The commands are the procedure's own (``rollback_procedure(config, log, "v2", "v
 every step with an argv runs it; a step the console runs as an action runs its runbook
 equivalent (``sha256sum`` of the artifacts, ``tar -tzf`` of the bundle, ``docker image inspect`` or
 ``docker manifest inspect`` of each image, ``migrate:status``, ``compose ps``, and a health wait that
-polls every health URL until it reports v1); a pull runs, as in the console, only when ``docker
+polls every health URL until it reports v1); where the console asks the docker CLI what the runbook
+asks compose (``verify_logs``, the smoke tests), the script and the floor run the runbook's compose
+command; a pull runs, as in the console, only when ``docker
 image inspect`` does not find the captured image on the host.
 
 Downtime window: from the start of the first step customers notice (``maintenance_on``) to
@@ -171,10 +173,19 @@ def runbook_commands(config) -> list[tuple[str, str]]:
         "df -Pk \"$(docker info --format '{{.DockerRootDir}}')\" >/dev/null && "
         f"stat -c %s {shlex.quote(art.images_path(target.artifacts_dir, TO))}"
     )
+    # The runbook's own commands where the console asks the docker CLI instead of compose (its
+    # read-only steps, console.commands.containers): the script and the floor stay what the
+    # runbook says an operator runs, so the console's saving shows in the ratios.
+    runbook_argv = {"verify_logs": compose.logs_tail(50)}
+    smoke = [s for s in procedure.steps if s.id.startswith("smoke_")]
+    for step, argv in zip(smoke, config.commands.smoke_tests, strict=True):
+        runbook_argv[step.id] = compose.smoke_test(config.backend.name, argv, via="exec")
     commands = []
     for step in procedure.steps:
         name = step.id[len("pull_") :] if step.id.startswith("pull_") else None
-        if step.argv is not None and name in present:  # as the console: no pull for an image already there
+        if step.id in runbook_argv:
+            commands.append((step.id, shlex.join(runbook_argv[step.id])))
+        elif step.argv is not None and name in present:  # as the console: no pull for an image already there
             commands.append((step.id, f"{present[name]} || {shlex.join(step.argv)}"))
         elif step.argv is not None:
             commands.append((step.id, shlex.join(step.argv)))

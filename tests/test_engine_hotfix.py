@@ -111,7 +111,8 @@ def test_with_staging_every_staging_step_runs_there_before_production_is_touched
     assert "/opt/mr-dj-staging" in by_id["staging_compose_file"].argv
     # compose_command = "auto" and the host not asked yet: v2 first
     assert by_id["staging_up"].argv[:4] == ["docker", "compose", "-p", "mr-dj-staging"]
-    assert by_id["staging_smoke_backend"].argv[:4] == ["docker", "compose", "-p", "mr-dj-staging"]
+    # the smoke test runs with docker exec in the staging project's container (console.commands.containers)
+    assert by_id["staging_smoke_backend"].argv[3:6] == ["sh", "mr-dj-staging", "mr-dj-backend"]
     assert by_id["staging_health"].display == "https://staging.sevensa.nl/api/health"
     assert not any(s.destructive for s in staging)
     assert by_id["compose_up"].argv[:4] == ["docker", "compose", "-p", "mr-dj"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from console.commands.compose import ComposeCommands
+from console.commands.containers import ContainerCommands
 from console.commands.swarm import is_swarm as _is_swarm
 from console.config import Config
 from console.engine.context import StepContext
@@ -42,8 +42,8 @@ async def failing_service_logs(ctx: StepContext, checks: list[str], lines: int =
         swarm = SwarmCommands.for_target(ctx.config.target)
         tail, what = (lambda service: swarm.logs_tail(service, lines)), "docker service logs"
     else:
-        compose = ComposeCommands.for_target(ctx.config.target)
-        tail, what = (lambda service: compose.logs_tail(lines, [service])), "compose logs"
+        containers = ContainerCommands.for_target(ctx.config.target)
+        tail, what = (lambda service: containers.logs_tail(lines, [service])), "docker logs"
     logs: dict[str, list[str]] = {}
     for service in services_for_checks(ctx.config, checks):
         result = await ctx.run(tail(service), timeout=60)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from console.commands.compose import ComposeCommands, Via
+from console.commands.containers import ContainerCommands, no_container_message
 from console.commands.swarm import is_swarm as _is_swarm
 from console.engine.context import StepContext
 from console.engine.fleet_ids import host_step_id
@@ -62,7 +63,9 @@ async def check_schema(ctx: StepContext, target_head: str | None, via: Via) -> A
     argv = status_argv(config, config.commands.migrate_status, via)
     result = await ctx.run(argv, timeout=300)
     if not result.ok:
-        return ActionResult(False, f"cannot read the schema version: migrate:status exited {result.exit_status}")
+        why = no_container_message(result.stderr)
+        said = f"cannot read the schema version: migrate:status exited {result.exit_status}"
+        return ActionResult(False, said + (f" ({why})" if why else ""))
     plan = plan_rollback(parse_applied(result.stdout), target_head)
     ctx.state[PLAN_KEY] = plan
     detail = {"applied": plan.applied, "target_head": target_head, "undo": plan.undo}
@@ -104,12 +107,16 @@ async def check_schema(ctx: StepContext, target_head: str | None, via: Via) -> A
 
 
 def status_argv(config, command: list[str], via: Via) -> list[str]:
-    """A read-only migration command in the backend: compose ``run``/``exec``, or on a swarm
-    ``docker exec`` in a running task of the backend service (there is no one-off ``run``)."""
+    """A read-only migration command in the backend: ``exec`` is ``docker exec`` in the service's
+    running container (as ``compose exec -T``, without compose's start-up; console.commands.containers),
+    ``run`` a compose one-off container; on a swarm ``docker exec`` in a running task of the backend
+    service (there is no one-off ``run``)."""
     if _is_swarm(config.target):
         from console.commands.swarm import SwarmCommands
 
         return SwarmCommands.for_target(config.target).exec_in_task(config.backend.name, command)
+    if via == "exec":
+        return ContainerCommands.for_target(config.target).exec_in_service(config.backend.name, command)
     compose = ComposeCommands.for_target(config.target)
     return compose.migrate_status(config.backend.name, command, via=via)
 

@@ -13,12 +13,14 @@ uses. The destructive steps keep their order.
 
 from __future__ import annotations
 
+import shlex
+
 from console.commands import artifacts as art
 from console.commands.compose import ComposeCommands, Via
 from console.config import Config
 from console.decide.runbook import optional_steps
 from console.engine.image_checks import skip_pull_if_on_host
-from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback
+from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback, status_argv
 from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
 from console.engine.release_checks import release_preflight_steps
@@ -199,7 +201,7 @@ def _migration_steps(
         "migration_check",
         f"Compare the schema with {to_tag}'s migrations",
         action=lambda ctx: check_schema(ctx, target_head, via_status),
-        display=" ".join(compose.migrate_status(backend, cmds.migrate_status, via=via_status)),
+        display=shlex.join(status_argv(config, cmds.migrate_status, via_status)),
         read_only=True,
         preflight=order == "before_down",
         timeout=300,

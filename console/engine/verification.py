@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 from typing import Any
 
 import httpx
 
-from console.commands.compose import ComposeCommands
-from console.commands.ps import parse_ps
+from console.commands.containers import ContainerCommands, parse_container_ps
+from console.commands.ps import PsParseError
 from console.commands.swarm import is_swarm as _is_swarm
 from console.config import Config
 from console.engine.context import StepContext
@@ -24,11 +25,16 @@ HEALTH_POLL_SECONDS = 0.25
 
 
 async def services_running(ctx: StepContext) -> ActionResult:
-    compose = ComposeCommands.for_target(ctx.config.target)
-    result = await ctx.run(compose.ps(), timeout=120)
+    """``compose ps``'s question asked of the docker CLI by the project's label (a few ms of CPU
+    instead of compose's start-up; console.commands.containers)."""
+    result = await ctx.run(ContainerCommands.for_target(ctx.config.target).ps(), timeout=120)
     if not result.ok:
-        return ActionResult(False, f"compose ps exited {result.exit_status}")
-    states = parse_ps(result.stdout, ctx.config.target.compose_command, project_name=ctx.config.target.project_name)
+        hint = ": the host has no docker CLI on PATH" if result.exit_status == 127 else ""
+        return ActionResult(False, f"docker ps exited {result.exit_status}{hint}")
+    try:
+        states = parse_container_ps(result.stdout)
+    except PsParseError as exc:
+        return ActionResult(False, str(exc))
     states = [s for s in states if not s.one_off]
     by_service = {s.service: s for s in states}
     missing = [s.name for s in ctx.config.services if s.name not in by_service]
@@ -111,20 +117,20 @@ async def wait_for_health(ctx: StepContext, expected_version: str | None, wait: 
 
 
 def verification_steps(config: Config, expected_version: str | None) -> list[Step]:
-    compose = ComposeCommands.for_target(config.target)
+    containers = ContainerCommands.for_target(config.target)
     steps = [
         Step(
             "verify_ps",
             "All services up (compose ps)",
             action=services_running,
-            display=" ".join(compose.ps()),
+            display=shlex.join(containers.ps()),
             read_only=True,
             together="verify",
         ),
         Step(
             "verify_logs",
             "Recent logs (compose logs --tail=50)",
-            argv=compose.logs_tail(50),
+            argv=containers.logs_tail(50),
             read_only=True,
             timeout=120,
             together="verify",
@@ -148,8 +154,9 @@ def verification_steps(config: Config, expected_version: str | None) -> list[Ste
 
 def smoke_test_steps(config: Config) -> list[Step]:
     """The configured smoke tests, each run inside the running backend of ``config.target``
-    (on a swarm: in a running task of the backend service, console.commands.swarm)."""
-    compose = ComposeCommands.for_target(config.target)
+    (``docker exec`` in its running container, as ``compose exec -T``; on a swarm: in a running
+    task of the backend service, console.commands.swarm)."""
+    containers = ContainerCommands.for_target(config.target)
     swarm = None
     if _is_swarm(config.target):
         from console.commands.swarm import SwarmCommands
@@ -169,7 +176,7 @@ def smoke_test_steps(config: Config) -> list[Step]:
                 f"Smoke test: {prefix}",
                 argv=swarm.exec_in_task(config.backend.name, argv)
                 if swarm is not None
-                else compose.smoke_test(config.backend.name, argv, via="exec"),
+                else containers.exec_in_service(config.backend.name, argv),
                 read_only=True,
                 timeout=300,
                 together="after_health",  # a second group: smoke tests never run before health is green
