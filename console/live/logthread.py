@@ -103,3 +103,30 @@ class LogFollowThread:
                 await transport.close()
             except Exception:  # noqa: BLE001 - a dead link's close must not hide why the follow ended
                 pass
+
+
+def has_own_link(transport: Transport) -> bool:
+    """True for an SSH link: its logs are worth a thread and a link of their own.
+
+    A local or stand-in transport (tests, the console's own side) is followed on the
+    caller's loop: it cannot be re-made in another thread, and it never floods."""
+    from console.transport.ssh import SSHTransport  # already imported when one exists
+
+    return isinstance(transport, SSHTransport)
+
+
+async def follow_on_thread(
+    make_transport: Callable[[], Transport],
+    argv: list[str],
+    deliver: Callable[[LogBatch], object],
+    *,
+    on_restart: Callable[[FollowRestart], object] | None = None,
+    name: str = "log-follow",
+) -> None:
+    """A :class:`LogFollowThread` for as long as the awaiting task runs (cancel it to stop)."""
+    follower = LogFollowThread(make_transport, argv, deliver, on_restart=on_restart, name=name)
+    follower.start()
+    try:
+        await follower.wait()
+    finally:
+        follower.stop()
