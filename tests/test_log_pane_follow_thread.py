@@ -1,0 +1,97 @@
+"""The log pane fed by a LogFollowThread (its own thread, loop and transport): keys answer mid-flood."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+
+import pytest
+from textual import events
+
+from console.live.logfollow import FollowRestart
+from console.live.logthread import LogFollowThread, follow_on_thread
+from console.transport.local import LocalTransport
+from tests.test_widgets_log_pane import PaneApp
+from widgets.log_pane import LogPane
+
+# Writes compose-like lines as fast as the pipe takes them, for ``argv[1]`` seconds, then exits.
+FLOOD = r"""
+import sys, time
+rows = [f"mr-dj-backend-1  | 2026-03-01T10:15:30.{i:09d}Z GET /api/{i} 200 \x1b[31mred\x1b[0m\n".encode()
+        for i in range(5000)]
+block, out, deadline = b"".join(rows), sys.stdout.buffer, time.monotonic() + float(sys.argv[1])
+while time.monotonic() < deadline:
+    out.write(block)
+out.flush()
+"""
+
+
+def flood_argv(seconds: float) -> list[str]:
+    return [sys.executable, "-c", FLOOD, str(seconds)]
+
+
+@pytest.mark.asyncio
+async def test_keys_are_answered_while_a_flood_streams_in_from_the_follow_thread():
+    app = PaneApp(max_lines=20_000)
+    async with app.run_test(size=(80, 24)):
+        pane = app.query_one(LogPane)
+        restarts: list[FollowRestart] = []
+        follower = LogFollowThread(LocalTransport, flood_argv(4.0), pane.ingest_batch, on_restart=restarts.append)
+        follower.start()
+        answers, seen = [], []
+        try:
+            deadline = time.monotonic() + 2.5
+            while time.monotonic() < deadline:
+                was = pane.follow
+                pressed = time.monotonic()
+                # Straight into the driver, as a terminal would: pilot.press waits for the process's
+                # CPU to go idle, which it never does while the follower thread reads a flood.
+                app._driver.send_message(events.Key("f", "f"))
+                while pane.follow == was:
+                    assert time.monotonic() - pressed < 2, "the f key was not answered within 2 s"
+                    await asyncio.sleep(0.002)
+                answers.append(time.monotonic() - pressed)
+                seen.append(pane.buffer.end_seq + pane._pending_count)
+                await asyncio.sleep(0.05)
+            assert follower.running  # the flood was still on while every key was answered
+        finally:
+            follower.stop()
+            assert await asyncio.to_thread(follower.join, 10), "the follower did not stop"
+        pane.drain()
+        assert seen[-1] > seen[0] + 50_000  # lines kept arriving between the keys
+        assert len(answers) >= 10 and statistics.median(answers) < 0.25, answers
+        # Bounded whatever streamed, and the escape sequences never reached a row.
+        assert pane.buffer.capacity_used <= 1.25 * 20_000 and len(pane.buffer) <= 20_000
+        newest = pane.buffer.get(pane.buffer.end_seq - 1)
+        assert newest.service == "mr-dj-backend" and newest.text.endswith("200 red")
+        assert not restarts  # stopped before the command ended
+
+
+@pytest.mark.asyncio
+async def test_the_follow_thread_restarts_the_command_and_tells_the_starting_loop():
+    got: list = []
+    restarts: list[FollowRestart] = []
+    argv = [sys.executable, "-c", "print('one'); print('two')"]
+    task = asyncio.ensure_future(follow_on_thread(LocalTransport, argv, got.append, on_restart=restarts.append))
+    deadline = time.monotonic() + 10
+    while not restarts and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert restarts and restarts[0].restarts == 1
+    assert b"".join(b for batch in got for b in batch.chunks) == b"one\ntwo\n"
+    assert any(isinstance(batch, FollowRestart) for batch in got)
+
+
+@pytest.mark.asyncio
+async def test_a_bug_in_the_follow_thread_reaches_the_awaiting_task():
+    def deliver(_batch) -> None:
+        raise RuntimeError("the pane broke")
+
+    follower = LogFollowThread(LocalTransport, [sys.executable, "-c", "print('x')"], deliver)
+    follower.start()
+    with pytest.raises(RuntimeError, match="the pane broke"):
+        await asyncio.wait_for(follower.wait(), 10)
