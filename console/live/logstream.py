@@ -99,18 +99,20 @@ def prepare_lines(raw_lines: Iterable[str]) -> list[str] | tuple[str, ...]:
     return raw_lines
 
 
-# Every C0 control but the newline, and DEL: a chunk of raw bytes holding none (and no C1
-# control, two UTF-8 bytes starting 0xC2) is kept as it decodes.
-_CONTROL_BYTES = bytes([*range(0x00, 0x0A), *range(0x0B, 0x20), 0x7F])
+# Every byte but the C0 controls (newline included) and DEL: deleting these from a chunk
+# leaves only its newlines and control bytes, so one C pass both counts the lines and finds
+# any control byte (C1 controls are two UTF-8 bytes starting 0xC2, looked for only then).
+_TEXT_BYTES = bytes([b for b in range(0x20, 0x100) if b != 0x7F])
 
 
 def prepare_chunk(data: bytes) -> tuple[str, int]:
     """Raw output bytes, whole lines, made safe to keep unsplit: ``(text, line count)``.
 
-    ``text`` holds the lines each followed by ``"\n"`` (a missing last newline is added),
-    as :meth:`LogBuffer.extend_text` keeps them. An ordinary chunk costs three C-level
-    passes over its bytes and none per line: newlines counted, control bytes looked for
-    (one ``bytes.translate``), decoded. Only a chunk holding control bytes or C1 controls is
+    ``text`` holds the lines each followed by a newline (a missing last one is added), as
+    :meth:`LogBuffer.extend_text` keeps them. An ordinary chunk costs two C-level passes
+    over its bytes and none per line: one ``bytes.translate`` deleting every byte but
+    newlines and control bytes (what is left counts the lines and shows any control
+    byte), and decoding. Only a chunk holding control bytes or C1 controls is
     split and cleaned as :func:`prepare_lines` does (escape sequences and controls
     stripped, CR included, tabs become four spaces). Invalid UTF-8 becomes U+FFFD (a
     chunk holds whole lines, so no character is cut at its edge). Long lines are cut when
@@ -120,12 +122,11 @@ def prepare_chunk(data: bytes) -> tuple[str, int]:
         return "", 0
     if not data.endswith(b"\n"):
         data += b"\n"
-    if len(data.translate(None, _CONTROL_BYTES)) == len(data):
-        text = data.decode("utf-8", "replace")
-        if b"\xc2" not in data or not has_c1_controls(text):
-            return text, data.count(b"\n")
-    else:
-        text = data.decode("utf-8", "replace")
+    controls = data.translate(None, _TEXT_BYTES)
+    count = controls.count(b"\n")
+    text = data.decode("utf-8", "replace")
+    if len(controls) == count and (b"\xc2" not in data or not has_c1_controls(text)):
+        return text, count
     lines = plain_text(text[:-1].replace("\t", "    ")).split("\n")
     return "".join(line + "\n" for line in lines), len(lines)
 
@@ -297,7 +298,7 @@ class LogBuffer:
         return self.extend_text("\n".join(lines) + "\n", len(lines), host=host)
 
     def extend_text(self, text: str, count: int, *, host: str = "") -> int:
-        """Append ``count`` lines held in one string, each followed by ``"\\n"``, as
+        """Append ``count`` lines held in one string, each followed by a newline, as
         :func:`prepare_chunk` returns them (safe to keep: no other control character).
         Returns the sequence number of the first line; the text is kept as is, unsplit."""
         first = self._end
