@@ -95,3 +95,27 @@ async def test_a_bug_in_the_follow_thread_reaches_the_awaiting_task():
     follower.start()
     with pytest.raises(RuntimeError, match="the pane broke"):
         await asyncio.wait_for(follower.wait(), 10)
+
+
+@pytest.mark.asyncio
+async def test_a_flood_is_shown_at_most_once_a_second_a_trickle_at_once():
+    from tests.test_widgets_log_pane import lines
+    from widgets.log_pane import FLOOD_DRAIN_INTERVAL, FLOOD_LINES
+
+    app = PaneApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(LogPane)
+        await pilot.pause(0.3)
+        pane.ingest(lines(5))
+        await pilot.pause(0.3)
+        assert pane.buffer.end_seq == 5  # a trickle: the next tick shows it
+        pane.drain()
+        drained = time.monotonic()
+        pane.ingest(lines(FLOOD_LINES + 1, start=5))
+        await pilot.pause(0.5)
+        assert pane.buffer.end_seq == 5 and pane._pending_count == FLOOD_LINES + 1  # held back
+        while pane.buffer.end_seq == 5:
+            assert time.monotonic() - drained < FLOOD_DRAIN_INTERVAL + 1, "the flood was never shown"
+            await pilot.pause(0.05)
+        assert time.monotonic() - drained >= FLOOD_DRAIN_INTERVAL * 0.9
+        assert pane.buffer.end_seq == FLOOD_LINES + 6

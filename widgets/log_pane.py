@@ -58,6 +58,11 @@ GIL_YIELD = 0.0001  # seconds a producer thread sleeps per chunk (see ingest)
 # frame: Textual draws the next frame 17-33 ms after it (its 60 fps timer), so a key pressed
 # then waits, and each frame's strips feed the full GC passes. 10 Hz halves both (bench/).
 DRAIN_INTERVAL = 0.1
+# A flood (this many lines queued at a drain tick, 20 000 a second) is shown at most once a
+# second: every drain's frame costs a key pressed in the next 20-40 ms its wait (the frame,
+# then Textual's frame pacing), so at 10 Hz ~30 % of keys waited; at 1 Hz ~3 % (bench/).
+FLOOD_LINES = 2_000
+FLOOD_DRAIN_INTERVAL = 1.0
 SERVICE_COLUMN_MAX = 20
 HOST_COLUMN_MAX = 16
 REGEX_PREFIX = "re:"
@@ -206,6 +211,7 @@ class LogPane(ScrollView, can_focus=True):
         self._pending_bytes = 0  # lines is bounded by bytes before it reaches the buffer
         self._pending_lock = threading.Lock()
         self._pending_skipped = 0
+        self._drained_at = 0.0  # monotonic time of the last drain
         self._ui_thread = threading.get_ident()
         self._matcher: TextMatcher | None = None
         self._match_seq: int | None = None
@@ -293,7 +299,14 @@ class LogPane(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         super().on_mount()
         self._update_title()
-        self.set_interval(DRAIN_INTERVAL, self.drain)
+        self.set_interval(DRAIN_INTERVAL, self._drain_tick)
+
+    def _drain_tick(self) -> None:
+        """The drain timer: every tick, but a flood at most every FLOOD_DRAIN_INTERVAL (the
+        queue stays bounded meanwhile, see ``_queue``)."""
+        if self._pending_count >= FLOOD_LINES and time.monotonic() - self._drained_at < FLOOD_DRAIN_INTERVAL:
+            return
+        self.drain()
 
     def drain(self) -> int:
         """Move queued lines into the buffer with at most one refresh; returns their count.
@@ -301,6 +314,7 @@ class LogPane(ScrollView, can_focus=True):
         Paused, the rows on screen stay put unless lines were dropped above them
         (rows added change ``virtual_size``, which repaints the pane by itself).
         """
+        self._drained_at = time.monotonic()
         with self._pending_lock:
             texts, counts, hosts = self._pending, self._pending_counts, self._pending_hosts
             if not texts:
