@@ -259,10 +259,10 @@ class LogPane(ScrollView, can_focus=True):
         """Queue raw output bytes holding whole lines (a transport's chunk, cut after its last
         newline); safe from any thread, never refreshes. Kept unsplit
         (:func:`~console.live.logstream.prepare_chunk`): no per-line work at all."""
-        text, count = prepare_chunk(data)
-        self._queue(text, count, host)
-        if threading.get_ident() != self._ui_thread:
-            time.sleep(GIL_YIELD)
+        # No GIL_YIELD sleep here (ingest has one): a chunk's reader blocks on the socket or
+        # pipe between chunks, which hands the GIL to the UI's thread anyway, and a 0.1 ms sleep
+        # per 64 KiB chunk (~600 lines) cost a follower thread two thirds of its rate (bench/).
+        self._queue(*prepare_chunk(data), host)
 
     def ingest_batch(self, batch: LogBatch, host: str = "") -> None:
         """Queue what :func:`~console.live.logfollow.follow_logs` yielded (chunks and lines)."""
