@@ -38,7 +38,7 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 PARSE_CACHE_SIZE = 4096  # parsed lines remembered by sequence number (a few screens' worth)
 SPLIT_CACHE_SIZE = 8  # chunks whose lines are remembered split (the rows on screen span one or two)
 CACHED_FILTERS = 4  # filtered views LogView keeps to switch back to without a rescan
-CHUNK_MIN = 1024  # smaller batches are merged into the buffer's last chunk
+CHUNK_MIN = 1024  # small batches are merged into the buffer's last chunk until it holds this many
 
 # The bytes that make a batch need more than a split: C0 controls (newline, the separator, and tab,
 # which is expanded, included) and DEL. UTF-8 never uses them inside a multi-byte character.
@@ -341,6 +341,7 @@ class LogBuffer:
     def _append(self, text: str, count: int, size: int, host: str = "") -> None:
         if (
             self._chunks
+            and count < CHUNK_MIN // 8  # a trickle's batch; a stream's chunk would only be copied
             and self._hosts[-1] == host
             and self._end - self._starts[-1] < CHUNK_MIN
             and self._end - self._starts[-1] + count <= self._chunk_max
