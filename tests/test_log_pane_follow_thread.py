@@ -119,3 +119,28 @@ async def test_a_flood_is_shown_at_most_once_a_second_a_trickle_at_once():
             await pilot.pause(0.05)
         assert time.monotonic() - drained >= FLOOD_DRAIN_INTERVAL * 0.9
         assert pane.buffer.end_seq == FLOOD_LINES + 6
+
+
+@pytest.mark.asyncio
+async def test_a_fleets_chunks_keep_their_host_and_the_host_filter_works():
+    from console.live.logfollow import LogLines
+
+    app = PaneApp(hosts=["web1", "web2"])
+    async with app.run_test(size=(100, 24)) as pilot:
+        pane = app.query_one(LogPane)
+        web1 = "".join(f"mr-dj-backend-1  | 2026-03-01T10:15:30Z one {i}\n" for i in range(3)).encode()
+        web2 = b"db-1  | 2026-03-01T10:15:31Z \x1b[1mtwo\x1b[0m\r\n"
+        pane.ingest_batch(LogLines(["stderr line"], [web1]), host="web1")
+        pane.ingest_batch(LogLines([], [web2]), host="web2")
+        pane.drain()
+        assert [(pane.buffer.host(s), pane.buffer.text(s)) for s in range(5)] == [
+            ("web1", "one 0"),
+            ("web1", "one 1"),
+            ("web1", "one 2"),
+            ("web1", "stderr line"),
+            ("web2", "two"),
+        ]
+        await pilot.press("H")  # web1 alone
+        assert pane.host_filter == "web1" and len(pane.view) == 4
+        await pilot.press("H")
+        assert pane.host_filter == "web2" and pane.view.line_at(0).text == "two"
