@@ -11,12 +11,15 @@ lines come from a pool of 100 000 distinct lines cycled to the volume wanted.
     the same batches; the same batches arriving from three fleet hosts (each tagged
     with its host); and, for reference, parsing every line as it arrives
     (``LogParser.parse``), which is what the pane did before parsing went lazy.
+    A row for raw chunks (``prepare_chunk`` + ``LogBuffer.extend_text``, what the pane
+    does with a stream's output now: newlines counted, nothing split).
 (b) flood: the pane runs in a headless Textual app (``App.run_test``) while a
-    thread pushes lines through ``LogPane.ingest`` (1000 per call, as fast as it
-    can) until it has pushed N lines *and* ``--min-keys`` keys were measured, so
-    a fast ingest cannot end the flood before the latency has a sample. Each
-    batch is decoded and split from bytes first, as the SSH transport does, so
-    every line is a new string (as from a stream) and RSS counts what is kept.
+    thread pushes 1000-line blocks of raw bytes through ``LogPane.ingest_chunk``
+    (as a follower thread does; ``--split``: decoded and split, through
+    ``LogPane.ingest``) as fast as it can, until it has pushed N lines *and*
+    ``--min-keys`` keys were measured, so a fast ingest cannot end the flood before
+    the latency has a sample. Every chunk becomes a new string (as from a stream),
+    so RSS counts what is kept.
     Meanwhile a key (``f`` / ``t``, alternating) is injected every ~25 ms
     straight into the driver (not ``pilot.press``, which waits for idle).
     Latency = time from injecting the key to the first frame the compositor
@@ -43,11 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from textual import events  # noqa: E402
 from textual.app import App, ComposeResult  # noqa: E402
 
-from console.live.logstream import LogBuffer, LogParser, prepare_lines  # noqa: E402
+from console.live.logstream import LogBuffer, LogParser, prepare_chunk, prepare_lines  # noqa: E402
 from widgets.log_pane import LogPane  # noqa: E402
 
 BATCH = 1000
 GC_FREEZE = False
+SPLIT = False  # --split: the flood arrives as decoded, split lines (LogPane.ingest), not raw chunks
 MIN_KEYS = 200
 SERVICES = ("mr-dj-backend-1", "mr-dj-frontend-1", "mr-dj_mr-dj-backend_1", "db-1")
 
@@ -81,7 +85,7 @@ def rss_mb() -> float:
 
 def as_blocks(pool: list[tuple[str, ...]]) -> list[bytes]:
     """The pool as the bytes a stream delivers, one block per batch."""
-    return ["\n".join(batch).encode() for batch in pool]
+    return ["".join(line + "\n" for line in batch).encode() for batch in pool]
 
 
 def batches_of(pool: list[tuple[str, ...]], total: int):
@@ -106,6 +110,14 @@ def bench_ingest(pool: list[tuple[str, ...]], total: int) -> dict[str, float]:
         buffer.extend(prepare_lines(batch), prepared=True)
     ours_s = time.perf_counter() - started
     del buffer
+    # What the pane does with a stream's raw chunks now: kept unsplit, nothing per line.
+    blocks = as_blocks(pool)
+    buffer = LogBuffer(parser=parser)
+    started = time.perf_counter()
+    for i in range(total // BATCH):
+        buffer.extend_text(*prepare_chunk(blocks[i % len(blocks)]))
+    chunks_s = time.perf_counter() - started
+    del buffer
     # A fleet's pane: the same batches from three hosts' followers, each tagged with its host
     # (kept per chunk: no per-line work), so it should match the single-host figure.
     buffer = LogBuffer(parser=parser)
@@ -127,6 +139,7 @@ def bench_ingest(pool: list[tuple[str, ...]], total: int) -> dict[str, float]:
         "lines": total,
         "baseline_lps": total / base_s,
         "ours_lps": total / ours_s,
+        "chunks_lps": total / chunks_s,
         "fleet_lps": total / fleet_s,
         "eager_lps": total / eager_s,
     }
@@ -210,7 +223,10 @@ async def bench_flood(pool: list[tuple[str, ...]], total: int) -> dict[str, floa
             started = time.perf_counter()
             i = 0
             while produced["n"] < lines or (until is not None and not until.is_set()):
-                pane.ingest(blocks[i % len(blocks)].decode().split("\n"))
+                if SPLIT:
+                    pane.ingest(blocks[i % len(blocks)].decode().split("\n")[:-1])
+                else:
+                    pane.ingest_chunk(blocks[i % len(blocks)])
                 produced["n"] += BATCH
                 i += 1
             produced["seconds"] = time.perf_counter() - started
@@ -242,7 +258,7 @@ async def bench_flood(pool: list[tuple[str, ...]], total: int) -> dict[str, floa
 
 
 def main() -> None:
-    global GC_FREEZE, MIN_KEYS
+    global GC_FREEZE, MIN_KEYS, SPLIT
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument(
@@ -251,8 +267,11 @@ def main() -> None:
     parser.add_argument(
         "--gc-freeze", action="store_true", help="gc.freeze() once the app is up, as an app may do after start-up"
     )
+    parser.add_argument(
+        "--split", action="store_true", help="flood with decoded, split lines (LogPane.ingest), not raw chunks"
+    )
     args = parser.parse_args()
-    GC_FREEZE, MIN_KEYS = args.gc_freeze, args.min_keys
+    GC_FREEZE, MIN_KEYS, SPLIT = args.gc_freeze, args.min_keys, args.split
     pool = make_batches()
     a = bench_ingest(pool, args.lines)
     b = asyncio.run(bench_flood(pool, args.lines))
@@ -262,6 +281,11 @@ def main() -> None:
             "(a) ingest, prepare + LogBuffer",
             f"{a['ours_lps'] / 1e6:8.2f} M lines/s",
             f"{a['ours_lps'] / a['baseline_lps']:.3f}x baseline (target >= 1 M/s)",
+        ),
+        (
+            "(a) ingest, raw chunks kept unsplit",
+            f"{a['chunks_lps'] / 1e6:8.2f} M lines/s",
+            f"{a['chunks_lps'] / a['baseline_lps']:.3f}x baseline (prepare_chunk + extend_text)",
         ),
         (
             "(a) ingest, 3 hosts' batches tagged",
@@ -274,7 +298,7 @@ def main() -> None:
             f"{a['eager_lps'] / a['baseline_lps']:.3f}x baseline",
         ),
         (
-            "(b) flood through LogPane.ingest",
+            "(b) flood through LogPane.ingest" if SPLIT else "(b) flood through LogPane.ingest_chunk",
             f"{b['flood_lps'] / 1e6:8.2f} M lines/s",
             f"{b['end_seq']:,} lines, {b['stored']:,} kept",
         ),

@@ -53,6 +53,7 @@ from console.incident.session import IncidentSession
 from console.live.follow_command import follow_command
 from console.live.health import HealthPoller, HealthResult
 from console.live.logfollow import FollowRestart, follow_logs
+from console.live.logthread import follow_on_thread, has_own_link
 from console.live.logstream import prepare_lines
 from console.safetext import plain_line
 from console.transport.base import Transport
@@ -584,10 +585,21 @@ class ProcedureScreen(Screen[str]):
             await self.fleet.follow_logs(pane, logs_argv(LOG_TAIL))
             return
         argv = follow_command(self.config, LOG_TAIL)  # compose logs -f, or each swarm service's
-        async for batch in follow_logs(self.transport, argv):
-            pane.ingest(batch.lines)
+        if has_own_link(self.transport):
+            from console.engine.incident import make_transport
+
+            # Its own thread, loop and link: a flood never queues ahead of a key (console.live.logthread).
+            await follow_on_thread(
+                lambda: make_transport(self.config), argv, pane.ingest_batch, on_restart=self._log_restarted
+            )
+            return
+        async for batch in follow_logs(self.transport, argv, chunks=True):
+            pane.ingest_batch(batch)
             if isinstance(batch, FollowRestart):
-                self.log_restarts = batch.restarts
+                self._log_restarted(batch)
+
+    def _log_restarted(self, restart: FollowRestart) -> None:
+        self.log_restarts = restart.restarts
 
     @work(exclusive=True, group="procedure-health", exit_on_error=False)
     async def poll_health(self) -> None:

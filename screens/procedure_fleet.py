@@ -1,8 +1,8 @@
 """What the procedure screen watches on a fleet: every host's logs and health, and the host table.
 
-Each host's ``docker compose logs -f`` runs over that host's own link (``make_transport(
-config.on_host(name))``, made here unless the caller hands them in) through
-:func:`console.live.logfollow.follow_logs`, so one host's stack going down restarts only its
+Each host's ``docker compose logs -f`` runs over a link of its own, on a thread of its own
+(:mod:`console.live.logthread`; a stand-in transport the caller hands in is followed on the
+UI's loop) through :func:`console.live.logfollow.follow_logs`, so one host's stack going down restarts only its
 own follower; its batches reach the log pane tagged with the host. The health checks of every
 host are polled as one set (:mod:`console.live.fleet_health`) and each round is also split per
 host for the host table.
@@ -18,6 +18,7 @@ from console.config import Config, HealthCheck
 from console.live.fleet_health import fleet_health_checks, polled_checks
 from console.live.health import HealthResult
 from console.live.logfollow import FollowRestart, follow_logs
+from console.live.logthread import follow_on_thread, has_own_link
 from console.transport.base import Transport
 from widgets.host_table import HostTable
 from widgets.log_pane import LogPane
@@ -59,11 +60,29 @@ class FleetWatch:
         """Every host's follower at once, until cancelled (each restarts on its own)."""
 
         async def follow(host: str) -> None:
-            argv = argv_for(self.config.on_host(host))
-            async for batch in follow_logs(self.transport(host), argv):
-                pane.ingest(batch.lines, host=host)
+            config = self.config.on_host(host)
+            argv = argv_for(config)
+
+            def restarted(restart: FollowRestart) -> None:
+                self.restarts[host] = restart.restarts
+
+            transport = self._given.get(host)
+            if transport is None or has_own_link(transport):
+                # Its own thread, loop and link per host: a flood never queues ahead of a key.
+                from console.engine.incident import make_transport
+
+                await follow_on_thread(
+                    lambda: make_transport(config),
+                    argv,
+                    lambda batch: pane.ingest_batch(batch, host=host),
+                    on_restart=restarted,
+                    name=f"log-follow-{host}",
+                )
+                return
+            async for batch in follow_logs(transport, argv, chunks=True):
+                pane.ingest_batch(batch, host=host)
                 if isinstance(batch, FollowRestart):
-                    self.restarts[host] = batch.restarts
+                    restarted(batch)
 
         async with asyncio.TaskGroup() as group:
             for host in self.hosts:

@@ -25,7 +25,6 @@ import threading
 import time
 import zlib
 from collections.abc import Collection, Sequence
-from itertools import chain
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -47,8 +46,10 @@ from console.live.logstream import (
     LogParser,
     LogView,
     TextMatcher,
+    prepare_chunk,
     prepare_lines,
 )
+from console.live.logfollow import LogBatch
 from widgets.log_prompt import LogPrompt
 
 INGEST_CHUNK = 1000  # lines prepared per GIL slice in ingest()
@@ -57,6 +58,11 @@ GIL_YIELD = 0.0001  # seconds a producer thread sleeps per chunk (see ingest)
 # frame: Textual draws the next frame 17-33 ms after it (its 60 fps timer), so a key pressed
 # then waits, and each frame's strips feed the full GC passes. 10 Hz halves both (bench/).
 DRAIN_INTERVAL = 0.1
+# A flood (this many lines queued at a drain tick, 20 000 a second) is shown at most once a
+# second: every drain's frame costs a key pressed in the next 20-40 ms its wait (the frame,
+# then Textual's frame pacing), so at 10 Hz ~30 % of keys waited; at 1 Hz ~3 % (bench/).
+FLOOD_LINES = 2_000
+FLOOD_DRAIN_INTERVAL = 1.0
 SERVICE_COLUMN_MAX = 20
 HOST_COLUMN_MAX = 16
 REGEX_PREFIX = "re:"
@@ -196,14 +202,16 @@ class LogPane(ScrollView, can_focus=True):
         self.view = LogView(self.buffer)
         self.hosts = tuple(hosts)  # a fleet's host names: the host column and filter are shown
         self._host_width = min(max(map(len, self.hosts), default=0), HOST_COLUMN_MAX)
-        # Queued batches as tuples, which the garbage collector stops walking (see LogBuffer).
-        self._pending: list[tuple[str, ...]] = []
+        # Queued batches, each one string of lines (see LogBuffer): nothing for the GC to walk.
+        self._pending: list[str] = []
+        self._pending_counts: list[int] = []  # lines in each queued batch
         self._pending_hosts: list[str] = []  # the host of each queued batch ("" for a single host)
         self._pending_count = 0
         self._pending_sizes: list[int] = []  # characters of each queued batch: a flood of long
         self._pending_bytes = 0  # lines is bounded by bytes before it reaches the buffer
         self._pending_lock = threading.Lock()
         self._pending_skipped = 0
+        self._drained_at = 0.0  # monotonic time of the last drain
         self._ui_thread = threading.get_ident()
         self._matcher: TextMatcher | None = None
         self._match_seq: int | None = None
@@ -240,43 +248,65 @@ class LogPane(ScrollView, can_focus=True):
         the GIL at each of the many hops a key press makes.
         """
         off_ui_thread = threading.get_ident() != self._ui_thread
-        if len(raw_lines) <= INGEST_CHUNK:
-            self._queue(prepare_lines(raw_lines), host)
-            if off_ui_thread:
-                time.sleep(GIL_YIELD)
-            return
         for start in range(0, len(raw_lines), INGEST_CHUNK):
-            self._queue(prepare_lines(raw_lines[start : start + INGEST_CHUNK]), host)
+            lines = prepare_lines(raw_lines[start : start + INGEST_CHUNK])
+            if lines:
+                self._queue("\n".join(lines) + "\n", len(lines), host)
             if off_ui_thread:
                 time.sleep(GIL_YIELD)
 
-    def _queue(self, lines: Sequence[str], host: str = "") -> None:
-        if not lines:
+    def ingest_chunk(self, data: bytes, host: str = "") -> None:
+        """Queue raw output bytes holding whole lines (a transport's chunk, cut after its last
+        newline); safe from any thread, never refreshes. Kept unsplit
+        (:func:`~console.live.logstream.prepare_chunk`): no per-line work at all."""
+        # No GIL_YIELD sleep here (ingest has one): a chunk's reader blocks on the socket or
+        # pipe between chunks, which hands the GIL to the UI's thread anyway, and a 0.1 ms sleep
+        # per 64 KiB chunk (~600 lines) cost a follower thread two thirds of its rate (bench/).
+        self._queue(*prepare_chunk(data), host)
+
+    def ingest_batch(self, batch: LogBatch, host: str = "") -> None:
+        """Queue what :func:`~console.live.logfollow.follow_logs` yielded (chunks and lines)."""
+        for data in batch.chunks:
+            self.ingest_chunk(data, host)
+        if batch.lines:
+            self.ingest(batch.lines, host)
+
+    def _queue(self, text: str, count: int, host: str = "") -> None:
+        if not count:
             return
-        batch = tuple(lines)
-        size = sum(map(len, batch))
+        size = len(text) - count
         with self._pending_lock:
             pending = self._pending
-            pending.append(batch)
+            pending.append(text)
+            self._pending_counts.append(count)
             self._pending_hosts.append(host)
             self._pending_sizes.append(size)
-            self._pending_count += len(batch)
+            self._pending_count += count
             self._pending_bytes += size
             max_lines, max_bytes = self.buffer.max_lines, self.buffer.max_bytes
             if self._pending_count > max_lines + max_lines // 4 or self._pending_bytes > max_bytes:
                 # The buffer would drop the oldest on arrival anyway; drop them before they cost anything.
+                counts = self._pending_counts
                 while len(pending) > 1 and (
-                    self._pending_count - len(pending[0]) >= max_lines or self._pending_bytes > max_bytes
+                    self._pending_count - counts[0] >= max_lines or self._pending_bytes > max_bytes
                 ):
-                    self._pending_count -= len(pending[0])
+                    self._pending_count -= counts[0]
                     self._pending_bytes -= self._pending_sizes.pop(0)
                     self._pending_hosts.pop(0)
-                    self._pending_skipped += len(pending.pop(0))
+                    self._pending_skipped += counts.pop(0)
+                    pending.pop(0)
 
     def on_mount(self) -> None:
         super().on_mount()
         self._update_title()
-        self.set_interval(DRAIN_INTERVAL, self.drain)
+        self.set_interval(DRAIN_INTERVAL, self._drain_tick)
+
+    def _drain_tick(self) -> None:
+        """The drain timer: every tick, but a flood at most every FLOOD_DRAIN_INTERVAL (the
+        queue stays bounded meanwhile, see ``_queue``)."""
+        if self._pending_count >= FLOOD_LINES and time.monotonic() - self._drained_at < FLOOD_DRAIN_INTERVAL:
+            return
+        self.drain()
 
     def drain(self) -> int:
         """Move queued lines into the buffer with at most one refresh; returns their count.
@@ -284,12 +314,13 @@ class LogPane(ScrollView, can_focus=True):
         Paused, the rows on screen stay put unless lines were dropped above them
         (rows added change ``virtual_size``, which repaints the pane by itself).
         """
+        self._drained_at = time.monotonic()
         with self._pending_lock:
-            batches, hosts = self._pending, self._pending_hosts
-            if not batches:
+            texts, counts, hosts = self._pending, self._pending_counts, self._pending_hosts
+            if not texts:
                 return 0
             count = self._pending_count
-            self._pending, self._pending_count = [], 0
+            self._pending, self._pending_counts, self._pending_count = [], [], 0
             self._pending_hosts = []
             self._pending_sizes, self._pending_bytes = [], 0
             skipped, self._pending_skipped = self._pending_skipped, 0
@@ -297,16 +328,18 @@ class LogPane(ScrollView, can_focus=True):
             # Lines trimmed in the queue still get sequence numbers, so counts stay honest.
             self.buffer.skip(skipped)
         if len(set(hosts)) <= 1:
-            for batch in batches:
-                self.buffer.extend(batch, prepared=True, host=hosts[0])
+            for text, lines in zip(texts, counts, strict=True):
+                self.buffer.extend_text(text, lines, host=hosts[0])
         else:
             # Several hosts' followers: one batch per host per drain, so the buffer's chunks
             # (one host each) stay large; within a drain (0.1 s) the hosts' lines come in turn.
-            by_host: dict[str, list[tuple[str, ...]]] = {}
-            for host, batch in zip(hosts, batches, strict=True):
-                by_host.setdefault(host, []).append(batch)
-            for host, host_batches in by_host.items():
-                self.buffer.extend(tuple(chain.from_iterable(host_batches)), prepared=True, host=host)
+            by_host: dict[str, tuple[list[str], list[int]]] = {}
+            for host, text, lines in zip(hosts, texts, counts, strict=True):
+                host_texts, host_counts = by_host.setdefault(host, ([], []))
+                host_texts.append(text)
+                host_counts.append(lines)
+            for host, (host_texts, host_counts) in by_host.items():
+                self.buffer.extend_text("".join(host_texts), sum(host_counts), host=host)
         added, dropped = self.view.sync()
         self._update_virtual_size()
         if self.follow:

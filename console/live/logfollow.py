@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from console.failures import TransportError
 from console.transport.base import Transport
@@ -28,9 +28,15 @@ NOTICE_PREFIX = "[console] "
 
 @dataclass(frozen=True)
 class LogLines:
-    """Lines the command printed (stdout and stderr alike), as many as arrived since the last batch."""
+    """Output the command printed (stdout and stderr alike), as much as arrived since the last batch.
+
+    ``chunks``: with ``follow_logs(..., chunks=True)`` and a transport that hands output on
+    unsplit (:class:`~console.transport.streams.ChunkOutput`), raw bytes of whole lines, in
+    order; ``lines`` then holds what came split (stderr, a cut over-long line).
+    """
 
     lines: list[str]
+    chunks: list[bytes] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,8 @@ class FollowRestart:
     reason: str  # "ended (exit 0)", "interrupted: connection lost ..."
     delay: float
     restarts: int  # restarts so far, this one included
+
+    chunks = ()  # a notice is a line
 
     @property
     def lines(self) -> list[str]:
@@ -58,13 +66,15 @@ async def follow_logs(
     healthy_run: float = HEALTHY_RUN,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    chunks: bool = False,
 ) -> AsyncIterator[LogBatch]:
     """Run ``argv`` (a follow command) forever, yielding its output and a notice before each restart.
 
     Output is coalesced: whatever arrived while the consumer was busy comes as one
     batch. Only link failures (:class:`TransportError`) are survived; anything else
     is a bug and propagates. Closing the iterator (or cancelling its consumer)
-    cancels the running command, which kills it on the host.
+    cancels the running command, which kills it on the host. ``chunks``: the consumer
+    takes :attr:`LogLines.chunks` (raw bytes of whole lines, nothing split on the way).
     """
     if not delays:
         raise ValueError("follow_logs needs at least one restart delay")
@@ -72,33 +82,24 @@ async def follow_logs(
     restarts = 0
     while True:
         started = clock()
-        pending: list[str] = []
-        arrived = asyncio.Event()
-
-        def on_output(
-            _stream: str, lines: list[str], pending: list[str] = pending, arrived: asyncio.Event = arrived
-        ) -> None:
-            pending.extend(lines)
-            arrived.set()
-
-        run = asyncio.ensure_future(transport.run(argv, on_output=on_output))
+        output = _Collected(chunks)
+        run = asyncio.ensure_future(transport.run(argv, on_output=output))
         try:
             while not run.done():
-                waiter = asyncio.ensure_future(arrived.wait())
+                waiter = asyncio.ensure_future(output.arrived.wait())
                 try:
                     await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     waiter.cancel()
-                arrived.clear()
-                if pending:
-                    batch, pending[:] = pending[:], []
-                    yield LogLines(batch)
+                output.arrived.clear()
+                if output:
+                    yield output.take()
         finally:
             if not run.done():
                 run.cancel()
                 await asyncio.wait({run})
-        if pending:  # the last lines can arrive together with the end
-            yield LogLines(pending[:])
+        if output:  # the last lines can arrive together with the end
+            yield output.take()
         try:
             result = run.result()
         except TransportError as exc:
@@ -112,3 +113,30 @@ async def follow_logs(
         restarts += 1
         yield FollowRestart(reason, delay, restarts)
         await sleep(delay)
+
+
+class _Collected:
+    """The running command's output since the consumer last took it (an ``on_output``)."""
+
+    def __init__(self, chunks: bool) -> None:
+        self.lines: list[str] = []
+        self.chunks: list[bytes] = []
+        self.arrived = asyncio.Event()
+        if chunks:
+            self.chunk = self._chunk  # a ChunkOutput only when the consumer takes chunks
+
+    def __call__(self, _stream: str, lines: list[str]) -> None:
+        self.lines.extend(lines)
+        self.arrived.set()
+
+    def _chunk(self, _stream: str, data: bytes) -> None:
+        self.chunks.append(data)
+        self.arrived.set()
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.chunks)
+
+    def take(self) -> LogLines:
+        batch = LogLines(self.lines, self.chunks)
+        self.lines, self.chunks = [], []
+        return batch

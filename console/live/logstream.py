@@ -36,8 +36,9 @@ DEFAULT_MAX_LINES = 100_000
 # Lines alone do not bound memory: 100 000 kept lines of 4 KiB (the cut) would hold ~400 MiB.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 PARSE_CACHE_SIZE = 4096  # parsed lines remembered by sequence number (a few screens' worth)
+SPLIT_CACHE_SIZE = 8  # chunks whose lines are remembered split (the rows on screen span one or two)
 CACHED_FILTERS = 4  # filtered views LogView keeps to switch back to without a rescan
-CHUNK_MIN = 1024  # smaller batches are merged into the buffer's last chunk
+CHUNK_MIN = 1024  # small batches are merged into the buffer's last chunk until it holds this many
 
 # The bytes that make a batch need more than a split: C0 controls (newline, the separator, and tab,
 # which is expanded, included) and DEL. UTF-8 never uses them inside a multi-byte character.
@@ -96,6 +97,38 @@ def prepare_lines(raw_lines: Iterable[str]) -> list[str] | tuple[str, ...]:
         # Escape sequences and control characters, 7-bit and 8-bit: none may reach the terminal.
         return plain_text(joined.replace("\t", "    ")).split("\n")
     return raw_lines
+
+
+# Every byte but the C0 controls (newline included) and DEL: deleting these from a chunk
+# leaves only its newlines and control bytes, so one C pass both counts the lines and finds
+# any control byte (C1 controls are two UTF-8 bytes starting 0xC2, looked for only then).
+_TEXT_BYTES = bytes([b for b in range(0x20, 0x100) if b != 0x7F])
+
+
+def prepare_chunk(data: bytes) -> tuple[str, int]:
+    """Raw output bytes, whole lines, made safe to keep unsplit: ``(text, line count)``.
+
+    ``text`` holds the lines each followed by a newline (a missing last one is added), as
+    :meth:`LogBuffer.extend_text` keeps them. An ordinary chunk costs two C-level passes
+    over its bytes and none per line: one ``bytes.translate`` deleting every byte but
+    newlines and control bytes (what is left counts the lines and shows any control
+    byte), and decoding. Only a chunk holding control bytes or C1 controls is
+    split and cleaned as :func:`prepare_lines` does (escape sequences and controls
+    stripped, CR included, tabs become four spaces). Invalid UTF-8 becomes U+FFFD (a
+    chunk holds whole lines, so no character is cut at its edge). Long lines are cut when
+    the chunk is split (:meth:`LogBuffer._lines`), before any regex sees them.
+    """
+    if not data:
+        return "", 0
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    controls = data.translate(None, _TEXT_BYTES)
+    count = controls.count(b"\n")
+    text = data.decode("utf-8", "replace")
+    if len(controls) == count and (b"\xc2" not in data or not has_c1_controls(text)):
+        return text, count
+    lines = plain_text(text[:-1].replace("\t", "    ")).split("\n")
+    return "".join(line + "\n" for line in lines), len(lines)
 
 
 def strip_controls(text: str) -> str:
@@ -187,15 +220,17 @@ class LogBuffer:
 
     The first line ever added has sequence 0; when old lines are dropped the
     survivors keep their numbers, so a view holding sequence numbers stays valid.
-    Lines are kept as the strings that arrived (after :func:`prepare_lines`), in
-    tuples of at most a quarter of the capacity (small batches are merged until a
-    tuple holds :data:`CHUNK_MIN` lines): CPython's collector stops tracking a tuple
-    of strings the first time it looks at it, so no GC pass ever walks the lines
-    (a list of 100 000 strings costs every full pass ~10 ms of cache misses, and
-    every young pass too while the list is young). Whole chunks are dropped, so
-    at most 1.25 x ``max_lines`` lines are held. :meth:`get` parses on demand and
-    remembers the last :data:`PARSE_CACHE_SIZE` lines. Each chunk holds one host's lines
-    (``extend(..., host=)``), so the host of a line is its chunk's.
+    Lines are kept **unsplit**: each chunk is one string, its lines each followed by a
+    newline, as they arrived (after :func:`prepare_chunk` or :func:`prepare_lines`), with
+    its line count. A chunk is split only when one of its rows is drawn, searched or
+    filtered (:meth:`_lines`, the last :data:`SPLIT_CACHE_SIZE` splits remembered); that
+    is also where lines longer than :data:`MAX_LINE_CHARS` are cut, before any regex sees
+    them. Strings are never tracked by the garbage collector, so no GC pass walks the
+    lines. Chunks hold at most a quarter of the capacity (small batches are merged until a
+    chunk holds :data:`CHUNK_MIN` lines); whole chunks are dropped, so at most 1.25 x
+    ``max_lines`` lines are held. :meth:`get` parses on demand and remembers the last
+    :data:`PARSE_CACHE_SIZE` lines. Each chunk holds one host's lines (``host=``), so the
+    host of a line is its chunk's.
     """
 
     def __init__(
@@ -213,13 +248,14 @@ class LogBuffer:
         self._sizes = array("q")  # characters held by each chunk
         self._held = 0
         self.parser = parser or LogParser()
-        self._chunks: list[tuple[str, ...]] = []
+        self._chunks: list[str] = []  # each: its lines, every one followed by "\n"
         self._hosts: list[str] = []  # the host of each chunk ("": a single host's)
         self._starts = array("q")  # sequence number of each chunk's first line
         self._first = 0  # oldest kept sequence number
         self._end = 0  # one past the newest
         self._chunk_max = max(1, max_lines // 4)
         self._parsed: dict[int, LogLine] = {}
+        self._split: dict[int, tuple[str, ...]] = {}  # chunk start -> its lines, the last few split
         self._services_seen: dict[str, int] = {}  # service -> newest sequence, in order of first sight
         self._services_scanned_to = 0
 
@@ -245,30 +281,46 @@ class LogBuffer:
         """Lines held, kept plus not yet dropped; never above 1.25 x max_lines."""
         return self._end - self._starts[0] if self._chunks else 0
 
+    @property
+    def chunks_held(self) -> int:
+        return len(self._chunks)
+
     def extend(self, lines: Sequence[str], *, prepared: bool = False, host: str = "") -> int:
         """Append a batch of raw lines; returns the sequence number of its first line.
 
-        ``prepared``: the caller already ran them through :func:`prepare_lines`
-        (the log pane does, in the thread that produced them). ``host``: the fleet host
-        they came from, kept once for the batch.
+        ``prepared``: the caller already ran them through :func:`prepare_lines`.
+        ``host``: the fleet host they came from, kept once for the batch.
         """
         if not prepared:
             lines = prepare_lines(lines)
+        if not lines:
+            return self._end
+        return self.extend_text("\n".join(lines) + "\n", len(lines), host=host)
+
+    def extend_text(self, text: str, count: int, *, host: str = "") -> int:
+        """Append ``count`` lines held in one string, each followed by a newline, as
+        :func:`prepare_chunk` returns them (safe to keep: no other control character).
+        Returns the sequence number of the first line; the text is kept as is, unsplit."""
         first = self._end
-        if len(lines) > self.max_lines:
+        if count <= 0:
+            return first
+        if count > self.max_lines:
             # Everything held now and the head of the batch would be dropped on arrival.
-            self.skip(len(lines) - self.max_lines)
-            lines = lines[-self.max_lines :]
+            self.skip(count - self.max_lines)
+            text = "".join(line + "\n" for line in _split_text(text, cut=False)[-self.max_lines :])
+            count = self.max_lines
+        size = len(text) - count  # characters of the lines, their newlines left out
         step = self._chunk_max
-        size = sum(map(len, lines))
         if size > self._chunk_bytes_max:  # long lines: fewer of them to a chunk
-            step = max(1, min(step, self._chunk_bytes_max * len(lines) // size))
-        if len(lines) <= step:
-            self._append(lines if isinstance(lines, tuple) else tuple(lines), size, host)
+            step = max(1, min(step, self._chunk_bytes_max * count // size))
+        if count <= step:
+            self._append(text, count, size, host)
         else:
-            for at in range(0, len(lines), step):
-                chunk = tuple(lines[at : at + step])
-                self._append(chunk, sum(map(len, chunk)), host)
+            lines = _split_text(text, cut=False)
+            for at in range(0, count, step):
+                piece = "".join(line + "\n" for line in lines[at : at + step])
+                taken = min(step, count - at)
+                self._append(piece, taken, len(piece) - taken, host)
         self._first = max(self._first, self._end - self.max_lines)
         gone = bisect_right(self._starts, self._first) - 1  # chunks wholly older than the first kept
         gone = max(gone, 0)
@@ -286,24 +338,23 @@ class LogBuffer:
             del self._sizes[:gone]
         return first
 
-    def _append(self, chunk: tuple[str, ...], size: int, host: str = "") -> None:
-        if not chunk:
-            return
+    def _append(self, text: str, count: int, size: int, host: str = "") -> None:
         if (
             self._chunks
+            and count < CHUNK_MIN // 8  # a trickle's batch; a stream's chunk would only be copied
             and self._hosts[-1] == host
-            and len(self._chunks[-1]) < CHUNK_MIN
-            and len(self._chunks[-1]) + len(chunk) <= self._chunk_max
+            and self._end - self._starts[-1] < CHUNK_MIN
+            and self._end - self._starts[-1] + count <= self._chunk_max
             and self._sizes[-1] + size <= self._chunk_bytes_max
         ):
-            self._chunks[-1] += chunk
+            self._chunks[-1] += text  # its split, if remembered, is seen to be short (_lines)
             self._sizes[-1] += size
         else:
-            self._chunks.append(chunk)
+            self._chunks.append(text)
             self._hosts.append(host)
             self._starts.append(self._end)
             self._sizes.append(size)
-        self._end += len(chunk)
+        self._end += count
         self._held += size
 
     def skip(self, count: int) -> None:
@@ -321,13 +372,32 @@ class LogBuffer:
         self._hosts = []
         self._starts = array("q")
         self._sizes = array("q")
+        self._split.clear()
         self._held = 0
 
-    def _locate(self, seq: int) -> tuple[tuple[str, ...], int]:
+    def _count(self, k: int) -> int:
+        return (self._starts[k + 1] if k + 1 < len(self._starts) else self._end) - self._starts[k]
+
+    def _lines(self, k: int, remember: bool = True) -> tuple[str, ...]:
+        """The lines of chunk ``k``, split (and long ones cut) now unless split lately.
+
+        A scan (filter, services) passes ``remember=False``: it would only push out the
+        splits of the rows on screen."""
+        start = self._starts[k]
+        lines = self._split.get(start)
+        if lines is not None and len(lines) == self._count(k):
+            return lines
+        lines = tuple(_split_text(self._chunks[k]))
+        if remember:
+            if len(self._split) >= SPLIT_CACHE_SIZE:
+                del self._split[next(iter(self._split))]
+            self._split[start] = lines
+        return lines
+
+    def _chunk_of(self, seq: int) -> int:
         if not self._first <= seq < self._end:
             raise IndexError(f"sequence {seq} is not in the buffer")
-        k = bisect_right(self._starts, seq) - 1
-        return self._chunks[k], seq - self._starts[k]
+        return bisect_right(self._starts, seq) - 1
 
     def _slice(self, start: int, end: int | None = None) -> list[str]:
         """The kept lines with sequence numbers in ``[start, end)``."""
@@ -336,7 +406,8 @@ class LogBuffer:
         lines: list[str] = []
         k = bisect_right(self._starts, start) - 1
         while start < end:
-            chunk, chunk_start = self._chunks[k], self._starts[k]
+            chunk_start = self._starts[k]
+            chunk = self._lines(k, remember=end - start <= CHUNK_MIN)
             lines.extend(chunk[start - chunk_start : end - chunk_start])
             start = chunk_start + len(chunk)
             k += 1
@@ -352,7 +423,7 @@ class LogBuffer:
         for k in range(first, len(self._chunks)):
             if self._hosts[k] not in hosts:
                 continue
-            chunk, chunk_start = self._chunks[k], self._starts[k]
+            chunk, chunk_start = self._lines(k, remember=False), self._starts[k]
             skip = max(0, start - chunk_start)
             lines.extend(chunk[skip:])
             seqs.extend(range(chunk_start + skip, chunk_start + len(chunk)))
@@ -360,35 +431,38 @@ class LogBuffer:
 
     def raw(self, seq: int) -> str:
         """The line as kept, prefix and timestamp included."""
-        chunk, i = self._locate(seq)
-        return chunk[i]
+        k = self._chunk_of(seq)
+        return self._lines(k)[seq - self._starts[k]]
 
     def get(self, seq: int) -> LogLine:
-        chunk, i = self._locate(seq)
         line = self._parsed.get(seq)
         if line is None:
+            k = self._chunk_of(seq)
             if len(self._parsed) >= PARSE_CACHE_SIZE:
                 self._parsed.clear()
-            line = self.parser.parse_line(chunk[i])
-            host = self._hosts[bisect_right(self._starts, seq) - 1]
+            line = self.parser.parse_line(self._lines(k)[seq - self._starts[k]])
+            host = self._hosts[k]
             if host:
                 line = line._replace(host=host)
             self._parsed[seq] = line
+        elif not self._first <= seq < self._end:
+            raise IndexError(f"sequence {seq} is not in the buffer")
         return line
 
     def host(self, seq: int) -> str:
         """The fleet host the line came from ("" for a single host's)."""
-        self._locate(seq)  # IndexError for a line not kept
-        return self._hosts[bisect_right(self._starts, seq) - 1]
+        return self._hosts[self._chunk_of(seq)]
 
     def hosts(self) -> list[str]:
         """Distinct hosts among the kept lines, in the order they were first seen (per chunk, cheap)."""
         return [h for h in dict.fromkeys(self._hosts) if h]
 
     def text(self, seq: int) -> str:
-        chunk, i = self._locate(seq)
         line = self._parsed.get(seq)
-        return line.text if line is not None else chunk[i][_HEAD.match(chunk[i]).end() :]  # type: ignore[union-attr]
+        if line is not None and self._first <= seq < self._end:
+            return line.text
+        raw = self.raw(seq)
+        return raw[_HEAD.match(raw).end() :]  # type: ignore[union-attr]
 
     def service(self, seq: int) -> str:
         return self.get(seq).service
@@ -409,31 +483,39 @@ class LogBuffer:
     def select(self, keep: LogFilter, since: int) -> array:
         """Sequence numbers of kept lines from ``since`` on that pass ``keep``.
 
-        Scans the raw lines in C-level ``map`` pipelines: the service from the
-        container prefix alone; for a substring, a cheap "anywhere in the raw
-        line" test first, then the exact test on the text of the lines left.
+        Chunk by chunk: a host filter keeps or drops whole chunks, and for a substring a
+        chunk whose (lower-cased) text does not contain it is skipped unsplit. The lines of
+        the chunks left are scanned in C-level ``map`` pipelines: the service from the
+        container prefix alone; for a substring, a cheap "anywhere in the raw line" test
+        first, then the exact test on the text of the lines left.
         """
         since = max(since, self.first_seq)
-        seqs: Iterable[int]
-        if keep.hosts is not None:
-            seqs, lines = self._slice_hosts(since, keep.hosts)
-        else:
-            lines = self._slice(since)
-            seqs = range(since, since + len(lines))
+        found = array("q")
         text = keep.text if keep.text else None
-        if text is not None and text.hint is not None:
+        hint = text.hint if text is not None else None
+        for k in range(max(0, bisect_right(self._starts, since) - 1), len(self._chunks)):
+            if keep.hosts is not None and self._hosts[k] not in keep.hosts:
+                continue
             # str.lower works character by character, so a text that contains the
-            # needle is in a raw line that contains it: this only drops lines.
-            hits = list(map(str.__contains__, map(str.lower, lines), repeat(text.hint)))
-            seqs, lines = list(compress(seqs, hits)), list(compress(lines, hits))
-        if keep.services is not None:
-            hits = list(map(keep.services.__contains__, self.parser.services_of(lines)))
-            seqs = list(compress(seqs, hits))
+            # needle is in a raw chunk that contains it: this only drops lines.
+            if hint is not None and hint not in self._chunks[k].lower():
+                continue
+            start = self._starts[k]
+            skip = max(0, since - start)
+            lines: Sequence[str] = self._lines(k, remember=False)[skip:]
+            seqs: Iterable[int] = range(start + skip, start + skip + len(lines))
+            if hint is not None:
+                hits = list(map(str.__contains__, map(str.lower, lines), repeat(hint)))
+                seqs, lines = list(compress(seqs, hits)), list(compress(lines, hits))
+            if keep.services is not None:
+                hits = list(map(keep.services.__contains__, self.parser.services_of(lines)))
+                seqs = list(compress(seqs, hits))
+                if text is not None:
+                    lines = list(compress(lines, hits))
             if text is not None:
-                lines = list(compress(lines, hits))
-        if text is not None:
-            seqs = compress(seqs, text.each_matches(texts_of(lines)))
-        return array("q", seqs)
+                seqs = compress(seqs, text.each_matches(texts_of(lines)))
+            found.extend(seqs)
+        return found
 
     def services(self) -> list[str]:
         """Distinct services among the kept lines, in the order they were first seen.
@@ -449,6 +531,20 @@ class LogBuffer:
         for gone in [s for s, newest in self._services_seen.items() if newest < first]:
             del self._services_seen[gone]
         return [s for s in self._services_seen if s]
+
+
+def _split_text(text: str, cut: bool = True) -> list[str]:
+    """The lines of a kept chunk (each followed by a newline), long ones cut (``cut``)."""
+    lines = text.split("\n")
+    del lines[-1]  # what follows the last newline: nothing
+    if cut and len(text) > MAX_LINE_CHARS and max(map(len, lines), default=0) > MAX_LINE_CHARS:
+        lines = [line if len(line) <= MAX_LINE_CHARS or _was_cut(line) else truncate(line) for line in lines]
+    return lines
+
+
+def _was_cut(line: str) -> bool:
+    """``line`` is already :func:`truncate`'s output (lines from :func:`prepare_lines` are)."""
+    return line.endswith(" chars]") and line.startswith(" …[+", MAX_LINE_CHARS)
 
 
 class TextMatcher:
@@ -611,6 +707,7 @@ __all__ = [
     "LogView",
     "TextMatcher",
     "parse_lines",
+    "prepare_chunk",
     "prepare_lines",
     "texts_of",
     "truncate",

@@ -8,6 +8,7 @@ line, and a single absurdly long line is cut before any regex or widget sees it.
 from __future__ import annotations
 
 from collections import deque
+from typing import Protocol
 
 from console.transport.base import OutputCallback
 
@@ -49,6 +50,20 @@ class BoundedCapture:
         return text
 
 
+class ChunkOutput(Protocol):
+    """An ``on_output`` that also takes a stream's output unsplit (the live log pane's).
+
+    ``chunk`` gets raw bytes holding whole lines (cut after the chunk's last newline; a
+    line split across reads is joined first), so a flood costs no per-line work in the
+    transport. Lines still come through ``__call__`` when the splitter had to cut an
+    over-long line, and for the last line of a stream that ends without a newline.
+    """
+
+    def __call__(self, stream: str, lines: list[str]) -> None: ...
+
+    def chunk(self, stream: str, data: bytes) -> None: ...
+
+
 class LineSplitter:
     """Splits one stream's byte chunks into complete lines and hands them on in batches.
 
@@ -64,14 +79,27 @@ class LineSplitter:
         self.on_output = on_output
         self.capture = capture
         self.max_line = max_line
-        self.lines_seen = 0
+        self.lines_seen = 0  # lines handed on split (not those handed on in chunks)
         self._pending = bytearray()
         self._dropped = 0  # bytes thrown away from the still-open long line
+        # Unsplit output for a ChunkOutput, unless lines must be captured or filtered here.
+        self._take_chunk = (
+            getattr(on_output, "chunk", None) if capture is None and type(self).filter is LineSplitter.filter else None
+        )
 
     def feed(self, chunk: bytes) -> None:
         cut = chunk.rfind(b"\n")
         if cut < 0:
             self._hold(chunk)
+            return
+        if self._take_chunk is not None and not self._dropped:
+            if self._pending:
+                head = bytes(self._pending) + chunk[: cut + 1]
+                self._pending.clear()
+            else:
+                head = chunk if cut == len(chunk) - 1 else chunk[: cut + 1]
+            self._hold(chunk[cut + 1 :])
+            self._take_chunk(self.stream, head)
             return
         if self._pending:
             head = bytes(self._pending) + chunk[:cut]
