@@ -86,9 +86,13 @@ class IncidentConsoleApp(App[None]):
     def target(self) -> str:
         return target_label(self.config)
 
+    def get_default_screen(self) -> Screen:
+        # Home is the first screen on the stack, not pushed over Textual's blank default screen:
+        # that one was composed, styled and laid out before home (bench/bench_startup.py).
+        return HomeScreen()
+
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, lambda theme: save_theme(self.config.paths.state_dir, theme.name))
-        self.push_screen(HomeScreen())
         if self.freeze_gc:
             # Everything built at start-up lives as long as the app: keep it out of the collector's
             # full passes, which otherwise cost 15-25 ms of key latency while logs flood (bench/).
