@@ -100,6 +100,10 @@ class HomeScreen(ConsoleScreen):
             except RuntimeError:  # the app closed meanwhile
                 return
         _warm_imports()
+        try:  # read now, not when the first incident opens (a malformed one is notified then)
+            self.app.call_from_thread(self.console_app.runbook_readable)
+        except RuntimeError:  # the app closed meanwhile
+            return
 
     def _start_health(self) -> None:
         config = self.console_app.config

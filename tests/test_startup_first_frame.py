@@ -10,7 +10,7 @@ import pytest
 
 from screens.app import make_app
 from screens.home import HomeScreen
-from tests._screens_support import HostStandIn, fixed_clock, make_config
+from tests._screens_support import HostStandIn, fixed_clock, make_config, wait_for
 
 
 @pytest.mark.asyncio
@@ -19,3 +19,31 @@ async def test_home_is_the_first_screen_on_the_stack_not_pushed_over_a_blank_one
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert len(app.screen_stack) == 1 and isinstance(app.screen, HomeScreen)
+
+
+@pytest.mark.asyncio
+async def test_the_runbook_is_read_after_the_first_paint_and_a_malformed_one_is_notified(tmp_path):
+    from dataclasses import replace
+
+    config = make_config(tmp_path)
+    broken = tmp_path / "runbook.toml"
+    broken.write_text("[[questions]]\nid = 'q1'\n")  # no text, no branches
+    config = replace(config, paths=replace(config.paths, runbook=broken))
+    app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
+    assert app._runbook is None  # not read to draw home
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(
+            pilot, lambda: any(n.title == "runbook unreadable" for n in app._notifications), what="the notice"
+        )
+        await pilot.press("s")  # no incident is opened on a runbook that cannot be walked through
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen) and app.journal is None
+
+
+@pytest.mark.asyncio
+async def test_the_shipped_runbook_is_read_after_the_first_paint(tmp_path):
+    app = make_app(make_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    assert app._runbook is None
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app._runbook is not None, what="the runbook")
+        assert app.runbook.questions
