@@ -91,3 +91,15 @@ def test_styled_segments_match_the_rich_table_so_snapshots_do_not_move():
         ]
 
     assert segments(fast) == segments(table)
+
+
+@pytest.mark.parametrize("width", [40, 100])
+def test_a_frame_lays_the_rows_out_once_per_width(width, monkeypatch):
+    """Textual renders a visual for its height, then for its lines: the second pass reuses the first."""
+    import widgets.health_rows as health_rows
+
+    fast = HealthRows([Row(r, [None] * 7) for r in ROWS], None, FIXED_WIDTHS)
+    first = lines(fast, width)
+    monkeypatch.setattr(health_rows, "fold", lambda *_a: pytest.fail("laid out again"))
+    monkeypatch.setattr(HealthRows, "table", lambda _self: pytest.fail("laid out again"))
+    assert lines(fast, width) == first == lines(rich_table(ROWS), width)

@@ -65,6 +65,9 @@ class HealthRows:
         self.rows = rows
         self.header_style = header_style
         self.fixed = fixed
+        # Textual renders a widget's visual twice for one frame (its height, then its lines): the
+        # segments are kept per width (the table fallback costs ~3 ms a pass; bench_startup.py).
+        self._rendered: dict[int, list[Segment]] = {}
 
     def widths(self, total: int) -> list[int]:
         widths = []
@@ -97,9 +100,15 @@ class HealthRows:
         return table
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        rendered = self._rendered.get(options.max_width)
+        if rendered is None:
+            rendered = self._rendered[options.max_width] = list(self._segments(console, options))
+        yield from rendered
+
+    def _segments(self, console: Console, options: ConsoleOptions) -> RenderResult:
         widths = self.widths(options.max_width)
         if widths[FOLD] < cell_len(HEADERS[FOLD]):
-            yield self.table()
+            yield from console.render(self.table(), options)
             return
         header = Row(HEADERS, [self.header_style] * len(HEADERS))
         blank = Style()  # what the table gave padding and empty cells (the same SVG, segment for segment)
