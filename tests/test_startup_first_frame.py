@@ -47,3 +47,19 @@ async def test_the_shipped_runbook_is_read_after_the_first_paint(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app._runbook is not None, what="the runbook")
         assert app.runbook.questions
+
+
+@pytest.mark.asyncio
+async def test_the_health_pane_in_the_side_column_at_120_cells_takes_a_few_lines(tmp_path):
+    """Before branch `start` the pane's table folded "waiting for first check" one letter a line there."""
+    from widgets.health_pane import HealthPane
+
+    config = make_config(tmp_path, health_url="http://127.0.0.1:9/api/health")  # nothing listens: DOWN
+    app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.screen.query_one(HealthPane)
+        await pilot.pause()
+        assert pane.size.height <= 3  # header, the pending row, "waiting for first check"
+        await wait_for(pilot, lambda: pane.healthy is False, what="the first round")
+        await pilot.pause()
+        assert pane.size.height <= 4  # header, the DOWN row, why (one or two lines)
