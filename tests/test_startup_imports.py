@@ -27,8 +27,17 @@ HEAVY = (
 # Not heavy, but not needed for the first frame either: the journals' typed records (~25 ms of
 # dataclass creation, for the incident list, loaded in a worker after it), the YAML parser
 # (compose files; loading a config only needs compose's default file names) and the runbook's
-# model (~8 ms with its file: read after the first paint, the decision screen is the first to need it).
-FIRST_FRAME_LATER = ("console.incident.records", "console.incident.journal", "yaml", "console.decide.runbook")
+# model (~8 ms with its file: read after the first paint, the decision screen is the first to need it);
+# what a config without [alertmanager] or [[hosts]] does not need, and the idle TTR clock's formatter.
+FIRST_FRAME_LATER = (
+    "console.incident.records",
+    "console.incident.journal",
+    "yaml",
+    "console.decide.runbook",
+    "console.observability.alertmanager",
+    "console.fleet_config",
+    "console.notify.messages",
+)
 
 
 def loaded_after(code: str, modules: tuple[str, ...] = HEAVY) -> list[str]:
