@@ -81,3 +81,12 @@ def test_anything_else_goes_through_the_whole_parser():
 
     for argv in (["--help"], ["-c"], ["-c", "--version"], ["--config="], ["rollback"], ["-c", "x", "verify"], ["-cx"]):
         assert tui_config_arg(argv) is NOT_THE_TUI, argv
+
+
+def test_a_plain_tui_start_imports_no_argument_parser():
+    code = (
+        "import console.cli.main; from console.cli.main import tui_config_arg, load_or_exit; "
+        "tui_config_arg(['-c', 'config.example.toml']); import screens.app; "
+        "screens.app.make_app(load_or_exit('config.example.toml'))"
+    )
+    assert loaded_after(code, ("argparse",)) == []
