@@ -63,3 +63,16 @@ async def test_the_health_pane_in_the_side_column_at_120_cells_takes_a_few_lines
         await wait_for(pilot, lambda: pane.healthy is False, what="the first round")
         await pilot.pause()
         assert pane.size.height <= 4  # header, the DOWN row, why (one or two lines)
+
+
+def test_the_theme_is_remembered_and_json_is_read_only_when_there_is_a_file(tmp_path):
+    from tests.test_startup_imports import loaded_after
+
+    code = f"from screens.preferences import load_theme; assert load_theme({str(tmp_path)!r}) is None"
+    assert loaded_after(code, ("json",)) == []
+    from screens.preferences import load_theme, save_theme
+
+    save_theme(tmp_path, "textual-light")
+    assert load_theme(tmp_path) == "textual-light"
+    (tmp_path / "ui.json").write_text("{not json")
+    assert load_theme(tmp_path) is None
