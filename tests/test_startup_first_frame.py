@@ -76,3 +76,41 @@ def test_the_theme_is_remembered_and_json_is_read_only_when_there_is_a_file(tmp_
     assert load_theme(tmp_path) == "textual-light"
     (tmp_path / "ui.json").write_text("{not json")
     assert load_theme(tmp_path) is None
+
+
+def test_the_engine_is_imported_off_the_ui_thread_after_the_first_paint(tmp_path):
+    """Reading the host needs the engine and the SSH transport (~100 ms of imports): on the UI thread,
+    where the readers' workers run, the home screen took no keys meanwhile."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests.conftest import ROOT
+
+    probe = textwrap.dedent(
+        f"""
+        import asyncio, sys, threading
+        from pathlib import Path
+        from tests._screens_support import HostStandIn, fixed_clock, make_config, wait_for
+
+        class Spy:
+            threads = {{}}
+            def find_spec(self, name, path=None, target=None):
+                if name in ("console.engine.incident", "console.release.deployed"):
+                    self.threads[name] = threading.current_thread() is threading.main_thread()
+                return None
+        spy = Spy()
+        sys.meta_path.insert(0, spy)
+        from screens.app import make_app
+
+        async def main():
+            app = make_app(make_config(Path({str(tmp_path)!r})), transport=HostStandIn(), clock=fixed_clock)
+            async with app.run_test(size=(120, 40)) as pilot:
+                await wait_for(pilot, lambda: app.screen.host_problem is not None, what="the host read")
+        asyncio.run(main())
+        print(sorted(spy.threads.items()))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[-2] == "[('console.engine.incident', False), ('console.release.deployed', False)]"
