@@ -16,6 +16,7 @@ from console.live.fleet_health import polled_checks
 from console.release.release_log import ReleaseLog, ReleaseLogError
 from screens.base import ConsoleScreen
 from widgets.health_pane import HealthPane
+from widgets.home_button import HomeButton
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,8 +68,8 @@ class HomeScreen(ConsoleScreen):
                 yield DataTable(id="incidents", cursor_type="row")
                 yield Static("", id="home-empty")
                 with Horizontal(classes="buttons"):
-                    yield Button("Start incident (s)", id="start", variant="error")
-                    yield Button("Resume (r)", id="resume")
+                    yield HomeButton("Start incident (s)", id="start", variant="error")
+                    yield HomeButton("Resume (r)", id="resume")
             with VerticalScroll(id="home-side", classes="split--side"):
                 yield HealthPane([h.name for h in polled_checks(self.console_app.config)], id="health")
         yield from self.compose_footer()
