@@ -364,9 +364,11 @@ def parse_config(data: dict, source: Path, environ: dict[str, str] | None = None
     slack, statuspage = _notifications(r, data)
     staging = _staging(r, data, target, health)
     observability = parse_observability(r, data)
-    from console.fleet_config import parse_fleet  # it reads [target]-shaped tables with this module's reader
+    fleet = None
+    if has_hosts or "fleet" in data:
+        from console.fleet_config import parse_fleet  # it reads [target]-shaped tables with this module's reader
 
-    fleet = parse_fleet(r, data, target, health, commands.migrations) if has_hosts or "fleet" in data else None
+        fleet = parse_fleet(r, data, target, health, commands.migrations)
     # The host runs the compose files the bundle carries, under the same names.
     from console.release.compose_project import resolve_compose_files
 

@@ -8,18 +8,36 @@ from __future__ import annotations
 
 import re
 
-TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
-MIGRATION_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}", re.ASCII)
-PROJECT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}", re.ASCII)
-SERVICE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", re.ASCII)
-IMAGE_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", re.ASCII)
-HOST_RE = re.compile(
+
+class _Lazy:
+    """A pattern compiled on its first match: loading a config checks three of these, and compiling
+    all of them cost ~1.5 ms of every start (bench/bench_startup.py)."""
+
+    __slots__ = ("pattern", "flags", "_compiled")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def fullmatch(self, text: str) -> re.Match[str] | None:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled.fullmatch(text)
+
+
+TAG_RE = _Lazy(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+MIGRATION_RE = _Lazy(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}", re.ASCII)
+PROJECT_RE = _Lazy(r"[a-z0-9][a-z0-9_-]{0,62}", re.ASCII)
+SERVICE_RE = _Lazy(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", re.ASCII)
+IMAGE_RE = _Lazy(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", re.ASCII)
+HOST_RE = _Lazy(
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*",
     re.ASCII,
 )
-IPV6_RE = re.compile(r"[0-9A-Fa-f:.]+", re.ASCII)
-REGISTRY_RE = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]{1,5})?", re.ASCII)
+IPV6_RE = _Lazy(r"[0-9A-Fa-f:.]+", re.ASCII)
+REGISTRY_RE = _Lazy(r"[A-Za-z0-9.-]+(?::[0-9]{1,5})?", re.ASCII)
 
 
 class UnsafeValue(ValueError):
@@ -80,24 +98,24 @@ def require_service(name: str) -> str:
 
 # A remote path is absolute, made of plain characters, and never climbs out with "..":
 # builders put it in argv unquoted by the operator, and rm/tar/cp act on it.
-REMOTE_PATH_RE = re.compile(r"(?:/[A-Za-z0-9_.@+-]+)+/?", re.ASCII)
-ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
-INCIDENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}", re.ASCII)
+REMOTE_PATH_RE = _Lazy(r"(?:/[A-Za-z0-9_.@+-]+)+/?", re.ASCII)
+ENV_KEY_RE = _Lazy(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+INCIDENT_ID_RE = _Lazy(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}", re.ASCII)
 # Whoever holds the lock is written into the lock's info file one field per line.
-HOLDER_RE = re.compile(r"[A-Za-z0-9_.@+-][A-Za-z0-9_.@+ -]{0,127}", re.ASCII)
-ISO_TIME_RE = re.compile(
+HOLDER_RE = _Lazy(r"[A-Za-z0-9_.@+-][A-Za-z0-9_.@+ -]{0,127}", re.ASCII)
+ISO_TIME_RE = _Lazy(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})?", re.ASCII
 )
-URL_RE = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(?:/[A-Za-z0-9._~!$&()*+,;=:@%/?#-]*)?", re.ASCII)
+URL_RE = _Lazy(r"https?://[A-Za-z0-9.\-\[\]:]+(?:/[A-Za-z0-9._~!$&()*+,;=:@%/?#-]*)?", re.ASCII)
 # A registry part is only recognised by docker when it has a dot, a port or is localhost;
 # anything else is read as a Docker Hub path, so "registry/x" would pull from the Hub.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-REGISTRY_HOST_RE = re.compile(
+REGISTRY_HOST_RE = _Lazy(
     rf"(?:{_LABEL}(?:\.{_LABEL})+|localhost)(?::[0-9]{{1,5}})?|{_LABEL}:[0-9]{{1,5}}|\[[0-9A-Fa-f:]+\](?::[0-9]{{1,5}})?",
     re.ASCII,
 )
 # [registry[:port]/]name[:tag][@sha256:digest], the subset of the reference grammar we ship.
-IMAGE_REF_RE = re.compile(
+IMAGE_REF_RE = _Lazy(
     rf"(?:(?P<registry>{REGISTRY_HOST_RE.pattern})/)?"
     r"(?P<name>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"

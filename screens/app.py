@@ -18,7 +18,6 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.config import Config
-from console.decide.runbook import Runbook, load_runbook
 from console.targets import target_label
 from screens import flow
 from screens.base import notify_worker_failure
@@ -31,6 +30,7 @@ from widgets.ttr_clock import utc_now
 # imported when first used (bench/bench_startup.py measures start-up against a bare Textual
 # app); their messages are handled by name (on_<screen>_<message>) for that reason.
 if TYPE_CHECKING:
+    from console.decide.runbook import Runbook
     from console.incident.journal import Journal
     from console.incident.session import IncidentSession
     from screens.decision import DecisionScreen
@@ -67,13 +67,7 @@ class IncidentConsoleApp(App[None]):
         self.transport = transport  # one SSH connection for the whole app, made on first use
         self._transport_connected = False
         self._transport_lock = asyncio.Lock()
-        self.runbook = runbook or load_runbook(
-            config.paths.runbook,
-            {
-                "impact_window_minutes": config.thresholds.impact_window_minutes,
-                "validation_window_minutes": config.thresholds.validation_window_minutes,
-            },
-        )
+        self._runbook = runbook  # loaded on first use: the home screen does not need it (bench_startup)
         self.journal: Journal | None = None
         self.session: IncidentSession | None = None  # the open incident's session (headless core)
         self._procedure_name: str | None = None
@@ -83,12 +77,43 @@ class IncidentConsoleApp(App[None]):
         self.theme = remembered if remembered in self.available_themes else THEMES[0]
 
     @property
+    def runbook(self) -> Runbook:
+        """The runbook (decision tree, matrix, checklists), read on first use; ``RunbookError`` if malformed."""
+        if self._runbook is None:
+            from console.decide.runbook import load_runbook
+
+            config = self.config
+            self._runbook = load_runbook(
+                config.paths.runbook,
+                {
+                    "impact_window_minutes": config.thresholds.impact_window_minutes,
+                    "validation_window_minutes": config.thresholds.validation_window_minutes,
+                },
+            )
+        return self._runbook
+
+    def runbook_readable(self) -> bool:
+        """Read the runbook if not yet; a malformed one is notified (no incident can be walked through)."""
+        from console.decide.runbook import RunbookError
+
+        try:
+            self.runbook
+        except RunbookError as exc:
+            self.notify(f"{exc}", title="runbook unreadable", severity="error", timeout=15)
+            return False
+        return True
+
+    @property
     def target(self) -> str:
         return target_label(self.config)
 
+    def get_default_screen(self) -> Screen:
+        # Home is the first screen on the stack, not pushed over Textual's blank default screen:
+        # that one was composed, styled and laid out before home (bench/bench_startup.py).
+        return HomeScreen()
+
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, lambda theme: save_theme(self.config.paths.state_dir, theme.name))
-        self.push_screen(HomeScreen())
         if self.freeze_gc:
             # Everything built at start-up lives as long as the app: keep it out of the collector's
             # full passes, which otherwise cost 15-25 ms of key latency while logs flood (bench/).
@@ -132,6 +157,8 @@ class IncidentConsoleApp(App[None]):
         from console.engine.incident import open_new_incident
         from console.release.release_log import ReleaseLog, ReleaseLogError
 
+        if not self.runbook_readable():
+            return
         try:
             deployed = ReleaseLog.load(self.config.paths.release_log).deployed
         except ReleaseLogError as exc:
@@ -149,6 +176,8 @@ class IncidentConsoleApp(App[None]):
     def resume_incident(self, incident_id: str) -> None:
         from console.engine.incident import load_incident
 
+        if not self.runbook_readable():
+            return
         journal = load_incident(self.config, incident_id)
         self.set_incident(journal)
         self.show_stage(flow.next_stage(journal))

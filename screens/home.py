@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -15,11 +16,17 @@ from console.live.fleet_health import polled_checks
 from console.release.release_log import ReleaseLog, ReleaseLogError
 from screens.base import ConsoleScreen
 from widgets.health_pane import HealthPane
+from widgets.home_button import HomeButton
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from console.incident.listing import IncidentSummary
     from console.live.health import HealthPoller, HealthResult
     from console.release.deployed import Deployment
+
+
+FRAME_OUT_S = 0.02  # the background imports wait this long after the first paint: the frame goes out first
 
 
 class HomeScreen(ConsoleScreen):
@@ -50,6 +57,7 @@ class HomeScreen(ConsoleScreen):
         self.deployment: Deployment | None = None  # once the host was read
         self.host_problem: str | None = None
         self._painted = False  # the first paint happened: the facts and incidents are read after it
+        self._listed = False  # the incident list was read (after the first paint, or at the first "r")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -60,8 +68,8 @@ class HomeScreen(ConsoleScreen):
                 yield DataTable(id="incidents", cursor_type="row")
                 yield Static("", id="home-empty")
                 with Horizontal(classes="buttons"):
-                    yield Button("Start incident (s)", id="start", variant="error")
-                    yield Button("Resume (r)", id="resume")
+                    yield HomeButton("Start incident (s)", id="start", variant="error")
+                    yield HomeButton("Resume (r)", id="resume")
             with VerticalScroll(id="home-side", classes="split--side"):
                 yield HealthPane([h.name for h in polled_checks(self.console_app.config)], id="health")
         yield from self.compose_footer()
@@ -81,25 +89,45 @@ class HomeScreen(ConsoleScreen):
         # imports), which the background worker loads before it asks for the list.
         self._painted = True
         self._import_in_background()
-        self.read_host()  # what runs on the host: the source of truth, read after the first frame
-        self.read_host_incidents()
 
     @work(thread=True, group="warm-imports", exit_on_error=False)
     def _import_in_background(self) -> None:
+        # The driver's writer thread puts the first frame on the terminal: importing at once held
+        # the GIL it needs (bench_startup.py: the console's start-up wall time varied up to 2x).
+        time.sleep(FRAME_OUT_S)
         import console.incident.listing  # noqa: F401
 
-        try:
-            self.app.call_from_thread(self._show_incidents)
-        except RuntimeError:  # the app closed meanwhile
+        if not self._from_thread(self._show_incidents):
             return
         if self.console_app.config.health:
             import console.live.health  # noqa: F401
 
-            try:
-                self.app.call_from_thread(self._start_health)
-            except RuntimeError:  # the app closed meanwhile
+            if not self._from_thread(self._start_health):
                 return
+        # What reading the host needs (the SSH transport, the engine): imported here, not on the UI
+        # thread where the readers' workers run (it took no keys for ~100 ms after the first paint).
+        import console.engine.incident  # noqa: F401
+        import console.incident.host_mirror  # noqa: F401
+        import console.release.deployed  # noqa: F401
+
+        if not self._from_thread(self._read_the_host):
+            return
         _warm_imports()
+        # the runbook is read now, not when the first incident opens (a malformed one is notified then)
+        self._from_thread(self.console_app.runbook_readable)
+
+    def _from_thread(self, callback: Callable[[], object]) -> bool:
+        """Run ``callback`` on the UI thread; False when the app closed meanwhile."""
+        try:
+            self.app.call_from_thread(callback)
+        except RuntimeError:
+            return False
+        return True
+
+    def _read_the_host(self) -> None:
+        if self.is_attached:
+            self.read_host()  # what runs on the host: the source of truth, read after the first frame
+            self.read_host_incidents()
 
     def _start_health(self) -> None:
         config = self.console_app.config
@@ -174,6 +202,7 @@ class HomeScreen(ConsoleScreen):
                 incident.id + where, incident.state, incident.outcome or "—", incident.procedure or "—", key=incident.id
             )
         table.display = bool(self.incidents)
+        self._listed = True
         self.query_one("#home-empty", Static).update("" if self.incidents else "No open incidents.")
 
     def _host_runs(self) -> str:
@@ -302,6 +331,8 @@ class HomeScreen(ConsoleScreen):
         self.post_message(self.StartIncident())
 
     def action_resume(self) -> None:
+        if not self._listed:  # pressed before the list was read (right after the first paint): read it now
+            self._show_incidents()
         table = self.query_one("#incidents", DataTable)
         if not self.incidents or not table.row_count:
             self.notify("No open incident to resume.", severity="warning")

@@ -119,7 +119,7 @@ async def test_followup_reloads_a_saved_retro(tmp_path):
         assert screen.query_one("#action-items", TextArea).text == "one\ntwo"
         await pilot.press("ctrl+b")
         await pilot.pause()
-        assert app.journal is None and len(app.screen_stack) == 2
+        assert app.journal is None and len(app.screen_stack) == 1
 
 
 @pytest.mark.asyncio
@@ -218,4 +218,4 @@ async def test_home_and_write_report_are_in_reach_at_80_columns_with_focus_anywh
         assert report.exists()
         assert str(report) in str(screen.query_one("#report-path").render())
         await pilot.press("ctrl+b")
-        await wait_for(pilot, lambda: app.journal is None and len(app.screen_stack) == 2, what="home")
+        await wait_for(pilot, lambda: app.journal is None and len(app.screen_stack) == 1, what="home")

@@ -80,7 +80,8 @@ async def test_an_open_incident_is_listed_and_resumes_where_it_stopped(tmp_path)
     journal.record("outcome", outcome="rollback", path=[], overridden=False, reason="", by="oncall")
     app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
-        assert [i.id for i in app.screen.incidents] == [journal.incident_id]
+        # the list is filled right after the first paint (the journals are read off the first frame's path)
+        await wait_for(pilot, lambda: [i.id for i in app.screen.incidents] == [journal.incident_id], what="the list")
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), what="the checklist")
         assert app.journal.incident_id == journal.incident_id and app.screen.outcome == "rollback"

@@ -25,9 +25,19 @@ HEAVY = (
 
 
 # Not heavy, but not needed for the first frame either: the journals' typed records (~25 ms of
-# dataclass creation, for the incident list, loaded in a worker after it) and the YAML parser
-# (compose files; loading a config only needs compose's default file names).
-FIRST_FRAME_LATER = ("console.incident.records", "console.incident.journal", "yaml")
+# dataclass creation, for the incident list, loaded in a worker after it), the YAML parser
+# (compose files; loading a config only needs compose's default file names) and the runbook's
+# model (~8 ms with its file: read after the first paint, the decision screen is the first to need it);
+# what a config without [alertmanager] or [[hosts]] does not need, and the idle TTR clock's formatter.
+FIRST_FRAME_LATER = (
+    "console.incident.records",
+    "console.incident.journal",
+    "yaml",
+    "console.decide.runbook",
+    "console.observability.alertmanager",
+    "console.fleet_config",
+    "console.notify.messages",
+)
 
 
 def loaded_after(code: str, modules: tuple[str, ...] = HEAVY) -> list[str]:
@@ -48,7 +58,8 @@ def test_the_cli_parser_loads_none_of_them_either():
 def test_the_first_frame_needs_neither_the_journal_records_nor_yaml():
     code = (
         "import console.cli.main; console.cli.main.build_parser(); "
-        "from console.config import load_config; load_config('config.example.toml'); import screens.app"
+        "from console.config import load_config; load_config('config.example.toml'); import screens.app; "
+        "screens.app.make_app(load_config('config.example.toml'))"
     )
     assert loaded_after(code, FIRST_FRAME_LATER) == []
 
@@ -70,3 +81,12 @@ def test_anything_else_goes_through_the_whole_parser():
 
     for argv in (["--help"], ["-c"], ["-c", "--version"], ["--config="], ["rollback"], ["-c", "x", "verify"], ["-cx"]):
         assert tui_config_arg(argv) is NOT_THE_TUI, argv
+
+
+def test_a_plain_tui_start_imports_no_argument_parser():
+    code = (
+        "import console.cli.main; from console.cli.main import tui_config_arg, load_or_exit; "
+        "tui_config_arg(['-c', 'config.example.toml']); import screens.app; "
+        "screens.app.make_app(load_or_exit('config.example.toml'))"
+    )
+    assert loaded_after(code, ("argparse",)) == []

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from widgets.health_pane import FIXED_WIDTHS, SPARK_WIDTH
-from widgets.health_rows import HealthRows, Row, fold
+from widgets.health_rows import FOLD, HealthRows, Row, fold, stacked_widths
 
 ROWS = [
     ["backend", "FAIL", "200", "48ms", "▁▃█", "db.ok=false (expected true) FAIL", "v2≠v1"],
@@ -49,12 +49,44 @@ def lines(renderable, width: int) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("width", [40, 59, 60, 61, 80, 100, 123, 160])
+@pytest.mark.parametrize("width", [30, 40, 59, 60, 61, 80, 100, 123, 160])
 @pytest.mark.parametrize("count", [1, 2, 4])
-def test_rows_match_the_rich_table_at_every_width(width, count):
+def test_rows_match_the_rich_table_where_expectations_have_room_or_nothing_fits(width, count):
     rows = ROWS[:count]
     fast = HealthRows([Row(r, [None] * 7) for r in rows], None, FIXED_WIDTHS)
+    widths = fast.widths(width)
+    if widths[FOLD] < len("Expectations") and stacked_widths(widths, width) is not None:
+        pytest.skip("stacked: test_too_narrow_for_expectations_they_go_under_their_row")
     assert lines(fast, width) == lines(rich_table(rows), width)
+
+
+def test_too_narrow_for_expectations_they_go_under_their_row():
+    fast = HealthRows([Row(r, [None] * 7) for r in ROWS], None, FIXED_WIDTHS)
+    assert [line.rstrip() for line in lines(fast, 49)] == [
+        "Check    Status HTTP Latency Trend      Version",
+        "backend  FAIL   200     48ms ▁▃█        v2≠v1",
+        "  db.ok=false (expected true) FAIL",
+        "frontend OK     200     12ms ▁▁         v1",
+        "  status ✓",
+        "a-very-… DOWN",
+        "  cannot connect: Connection refused, and a",
+        "  reason long enough to wrap over several lines",
+        "  of the pane",
+        "x        …                              v1-with…",
+        "  waiting for first check",
+    ]
+    assert {len(line) for line in lines(fast, 49)} == {49}
+
+
+def test_the_side_column_at_120_cells_is_three_lines_not_a_column_of_letters():
+    """The home screen's side column at 120x40 (~49 cells): the table squeezed Expectations to one
+    cell and folded "waiting for first check" a letter a line, 37 lines down the first frame."""
+    pending = HealthRows([Row(["backend", "…", "", "", "", "waiting for first check", ""], [None] * 7)], None, FIXED_WIDTHS)
+    assert [line.rstrip() for line in lines(pending, 49)] == [
+        "Check   Status HTTP Latency Trend      Version",
+        "backend …",
+        "  waiting for first check",
+    ]
 
 
 def test_fold_wraps_at_spaces_and_cuts_only_words_too_long():
@@ -91,3 +123,15 @@ def test_styled_segments_match_the_rich_table_so_snapshots_do_not_move():
         ]
 
     assert segments(fast) == segments(table)
+
+
+@pytest.mark.parametrize("width", [40, 100])
+def test_a_frame_lays_the_rows_out_once_per_width(width, monkeypatch):
+    """Textual renders a visual for its height, then for its lines: the second pass reuses the first."""
+    import widgets.health_rows as health_rows
+
+    fast = HealthRows([Row(r, [None] * 7) for r in ROWS], None, FIXED_WIDTHS)
+    first = lines(fast, width)
+    monkeypatch.setattr(health_rows, "fold", lambda *_a: pytest.fail("laid out again"))
+    monkeypatch.setattr(HealthRows, "table", lambda _self: pytest.fail("laid out again"))
+    assert lines(fast, width) == first == lines(rich_table(ROWS), width)

@@ -58,6 +58,21 @@ def fold(text: str, width: int) -> list[str]:
     return lines + [line]
 
 
+def stacked_widths(widths: list[int], total: int, narrowest: int = 5) -> list[int] | None:
+    """The columns but Expectations in ``total`` cells, Check and Version cut (widest first) down to
+    ``narrowest``; None when even that does not fit."""
+    stacked = list(widths)
+    stacked[FOLD] = 0
+    over = sum(stacked) + len(HEADERS) - 1 - total  # one space right of each of the six columns
+    while over > 0:
+        column = 0 if stacked[0] >= stacked[6] else 6
+        if stacked[column] <= narrowest:
+            return None
+        stacked[column] -= 1
+        over -= 1
+    return stacked
+
+
 class HealthRows:
     """A header and one row per check; ``fixed`` gives the widths of the fixed-width columns."""
 
@@ -65,6 +80,9 @@ class HealthRows:
         self.rows = rows
         self.header_style = header_style
         self.fixed = fixed
+        # Textual renders a widget's visual twice for one frame (its height, then its lines): the
+        # segments are kept per width (the table fallback costs ~3 ms a pass; bench_startup.py).
+        self._rendered: dict[int, list[Segment]] = {}
 
     def widths(self, total: int) -> list[int]:
         widths = []
@@ -97,9 +115,19 @@ class HealthRows:
         return table
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        rendered = self._rendered.get(options.max_width)
+        if rendered is None:
+            rendered = self._rendered[options.max_width] = list(self._segments(console, options))
+        yield from rendered
+
+    def _segments(self, console: Console, options: ConsoleOptions) -> RenderResult:
         widths = self.widths(options.max_width)
         if widths[FOLD] < cell_len(HEADERS[FOLD]):
-            yield self.table()
+            stacked = stacked_widths(widths, options.max_width)
+            if stacked is not None:
+                yield from self._stacked(stacked, options.max_width)
+            else:  # not even the other columns fit: the table squeezes them all
+                yield from console.render(self.table(), options)
             return
         header = Row(HEADERS, [self.header_style] * len(HEADERS))
         blank = Style()  # what the table gave padding and empty cells (the same SVG, segment for segment)
@@ -115,4 +143,27 @@ class HealthRows:
                     else:
                         yield Segment(" " * width, pad)
                     yield Segment(" ", pad)
+                yield Segment.line()
+
+    def _stacked(self, widths: list[int], total: int) -> RenderResult:
+        """Too narrow for an Expectations column (the side column at 120 cells): each row's expectations
+        go on the line under it, across the pane. The table squeezed that column to 1-3 cells and folded
+        "waiting for first check" one character a line, down the whole screen."""
+        columns = [c for c in range(len(HEADERS)) if c != FOLD]
+        header = Row(HEADERS, [self.header_style] * len(HEADERS))
+        blank = Style()
+        for row in (header, *self.rows):
+            pad = self.header_style if row is header else blank
+            used = 0
+            for column in columns:
+                yield Segment(fit(row.cells[column], widths[column], column in RIGHT), row.styles[column])
+                yield Segment(" ", pad)
+                used += widths[column] + 1
+            yield Segment(" " * (total - used), pad)
+            yield Segment.line()
+            if row is header or not row.cells[FOLD]:
+                continue
+            for line in fold(row.cells[FOLD], total - 2):
+                yield Segment("  ", blank)
+                yield Segment(fit(line, total - 2), row.styles[FOLD])
                 yield Segment.line()

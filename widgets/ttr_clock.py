@@ -14,7 +14,6 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from console.notify.messages import format_duration
 
 # Past this share of the target the clock warns: enough time left to change course.
 WARNING_FRACTION = 0.75
@@ -96,6 +95,8 @@ class TTRClock(Widget):
 
     def render(self) -> Text:
         style = self.get_component_rich_style
+        from console.notify.messages import format_duration  # the clock is idle on home: not at start-up
+
         text = Text()
         text.append("TTR ", style("ttr-clock--label"))
         text.append(format_duration(self.elapsed_seconds), style("ttr-clock--time"))

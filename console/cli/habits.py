@@ -9,11 +9,14 @@ which reads the config from ``$INCIDENT_CONSOLE_CONFIG`` or the default path.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+
+if TYPE_CHECKING:  # a plain TUI start builds no parser (~1.5 ms of import)
+    import argparse
 
 _BASH = """
 _incident_console_ids() { compgen -W "$(incident-console _complete incidents 2>/dev/null)" -- "$1"; }
@@ -71,6 +74,8 @@ def cmd_completion(args) -> int:
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    import argparse
+
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return dict(action.choices)

@@ -5,15 +5,17 @@ Exit codes: 0 success, 1 procedure failed, 2 bad input, 130 interrupted (console
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sys
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from console import __version__
 from console.cli.config_loader import load_config_or_exit, print_config_error
 from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from console.config import ConfigError, load_config
+
+if TYPE_CHECKING:  # a plain TUI start builds no parser (~1.5 ms of import)
+    import argparse
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "load_or_exit", "main", "print_config_error"]
 
@@ -54,6 +56,8 @@ def _epilog(command: str | None) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="incident-console",
         description="Guided, recorded rollbacks and hotfixes of Docker Compose services over SSH.",
@@ -83,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_habits(name: str, command: argparse.ArgumentParser) -> None:
     """-c/--config after the subcommand too (SUPPRESS keeps one given before it), and the epilog;
     the same for the subcommands of a subcommand (``incident open -c PATH``)."""
+    import argparse
+
     command.add_argument("-c", "--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
     if not command.epilog:
         command.epilog = _epilog(name)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from console.observability.alertmanager import Matcher, parse_matcher
 from console.secrets import Secret, SecretRef, SecretUnavailable
+
+if TYPE_CHECKING:  # the matchers' parser is imported when an [alertmanager] table is read (TUI start-up)
+    from console.observability.alertmanager import Matcher
 
 _COMPARISON = re.compile(r"^\s*(<=|<|>=|>)\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(x|%)?\s*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -93,6 +96,8 @@ def parse_observability(r, data: dict) -> Observability:
         required=False,
     )
     if t:
+        from console.observability.alertmanager import parse_matcher  # only with the table: not at every start
+
         base = _endpoint(r, data, "alertmanager", {"matchers", "silence_minutes", "keep_silence"}, table=t)
         matchers = []
         raw = r.get(t, "alertmanager", "matchers", list, [])
