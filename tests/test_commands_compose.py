@@ -4,6 +4,7 @@ import shlex
 import pytest
 
 from console.commands.compose import ComposeCommands
+from console.commands.containers import ContainerCommands
 from console.config import Target
 from console.validate import UnsafeValue
 
@@ -49,16 +50,6 @@ def test_for_target_uses_the_targets_fields():
             ("mr-dj-backend", ["npm", "run", "maintenance:off"]),
             "run --rm -T mr-dj-backend npm run maintenance:off",
         ),
-        (
-            "maintenance_on",
-            ("mr-dj-backend", ["npm", "run", "maintenance:on"], "exec"),
-            "exec -T mr-dj-backend npm run maintenance:on",
-        ),
-        (
-            "maintenance_off",
-            ("mr-dj-backend", ["npm", "run", "maintenance:off"], "exec"),
-            "exec -T mr-dj-backend npm run maintenance:off",
-        ),
         ("down", (), "down"),
         ("up_detached", (), "up -d"),
         ("pull", (), "pull"),
@@ -80,23 +71,33 @@ def test_for_target_uses_the_targets_fields():
         ("logs_follow", (10, ["mr-dj-frontend"], False), "logs -f --no-color --tail=10 mr-dj-frontend"),
         (
             "migrate_status",
-            ("mr-dj-backend", ["npm", "run", "migrate:status"]),
-            "exec -T mr-dj-backend npm run migrate:status",
-        ),
-        (
-            "migrate_status",
             ("mr-dj-backend", ["npm", "run", "migrate:status"], "run"),
             "run --rm --no-deps -T mr-dj-backend npm run migrate:status",
-        ),
-        (
-            "smoke_test",
-            ("mr-dj-backend", ["npm", "run", "smoke:test", "--prefix", "backend"]),
-            "exec -T mr-dj-backend npm run smoke:test --prefix backend",
         ),
     ],
 )
 def test_builders_for_both_flavours(compose, flavour, method, args, tail):
     assert joined(getattr(compose, method)(*args)) == f"{BASES[flavour]} {tail}"
+
+
+@pytest.mark.parametrize(
+    "method, args, command",
+    [
+        ("maintenance_on", ("mr-dj-backend", ["npm", "run", "maintenance:on"], "exec"), ["npm", "run", "maintenance:on"]),
+        ("maintenance_off", ("mr-dj-backend", ["npm", "run", "maintenance:off"], "exec"), ["npm", "run", "maintenance:off"]),
+        ("migrate_status", ("mr-dj-backend", ["npm", "run", "migrate:status"]), ["npm", "run", "migrate:status"]),
+        ("smoke_test", ("mr-dj-backend", ["npm", "run", "smoke:test"]), ["npm", "run", "smoke:test"]),
+        ("migrate_rollback", ("mr-dj-backend", ["knex", "down", "--to={migration}"], "m1", "exec"), ["knex", "down", "--to=m1"]),
+        ("in_service", ("exec", "mr-dj-backend", ["node", "-e", "console.log(1)"]), ["node", "-e", "console.log(1)"]),
+    ],
+)
+def test_a_command_in_the_running_service_is_docker_exec_not_compose(compose, method, args, command):
+    """`compose exec -T` is `docker exec -i` into the service's container; the docker CLI does it
+    without docker-compose v1's Python start-up, on both flavours alike."""
+    argv = getattr(compose, method)(*args)
+    assert argv == ContainerCommands("mr-dj").exec_in_service("mr-dj-backend", command)
+    assert argv[:2] == ["sh", "-c"] and "docker-compose" not in argv and "compose" not in argv[3:5]
+    assert argv[-len(command) :] == command
 
 
 def test_migrate_rollback_before_down_runs_a_one_off_container(compose, flavour):
@@ -108,11 +109,12 @@ def test_migrate_rollback_before_down_runs_a_one_off_container(compose, flavour)
     assert template[-1] == "{migration}"  # the configured template is not mutated
 
 
-def test_migrate_rollback_after_up_execs_in_the_running_service(compose, flavour):
+def test_migrate_rollback_after_up_execs_in_the_running_service(compose):
     argv = compose.migrate_rollback(
         "mr-dj-backend", ["knex", "migrate:rollback", "--to={migration}"], "v1.2:003", via="exec"
     )
-    assert joined(argv) == f"{BASES[flavour]} exec -T mr-dj-backend knex migrate:rollback --to=v1.2:003"
+    assert argv[-3:] == ["knex", "migrate:rollback", "--to=v1.2:003"]
+    assert argv[argv.index("sh", 1) + 1 : argv.index("sh", 1) + 3] == ["mr-dj", "mr-dj-backend"]
 
 
 def test_migrate_rollback_requires_the_placeholder_and_a_known_via(compose):
@@ -139,6 +141,9 @@ def test_version_needs_no_project():
 def test_every_project_command_names_project_file_and_directory(compose):
     for argv in _every_builder_output(compose):
         if "version" in argv:
+            continue
+        if argv[:2] == ["sh", "-c"]:  # a command in the running service: by compose's labels
+            assert argv[4] == "mr-dj"
             continue
         assert argv[argv.index("-p") + 1] == "mr-dj"
         assert argv[argv.index("-f") + 1] == "/opt/mr-dj/docker-compose.yml"
@@ -174,6 +179,7 @@ def _every_builder_output(compose):
         "ps": (),
         "version": (),
         "migrate_rollback": ("svc", ["{migration}"], "m1"),
+        "in_service": ("exec", "svc", ["a"]),
         "compose": ("top",),
         "config_model": (),
     }

@@ -107,7 +107,7 @@ async def test_verify_ps_with_unreadable_output_fails_clearly():
     assert not result.ok and "docker ps printed a broken JSON line" in result.message
 
 
-def test_read_only_steps_show_the_docker_commands_they_run_and_mutating_ones_stay_compose(tmp_path):
+def test_steps_show_the_docker_commands_they_run_and_stack_changes_stay_compose(tmp_path):
     c = config(service_command_mode="exec", migration_order="before_down")
     (tmp_path / "releases.toml").write_text(RELEASES)
     log = ReleaseLog.load(tmp_path / "releases.toml")
@@ -120,8 +120,24 @@ def test_read_only_steps_show_the_docker_commands_they_run_and_mutating_ones_sta
     assert by_id["migration_check"].command == shlex.join(
         containers.exec_in_service("mr-dj-backend", c.commands.migrate_status)
     )
-    for step_id in ("maintenance_on", "migrate_rollback", "compose_down", "compose_up", "maintenance_off"):
+    # a command in the running service, mutating or not, is docker exec as compose does it...
+    cmds = c.commands
+    assert by_id["maintenance_on"].argv == containers.exec_in_service("mr-dj-backend", cmds.maintenance_on)
+    assert by_id["maintenance_off"].argv == containers.exec_in_service("mr-dj-backend", cmds.maintenance_off)
+    assert by_id["migrate_rollback"].argv[:5] == containers.exec_in_service("mr-dj-backend", ["x"])[:5]
+    # ...what changes the stack stays compose
+    for step_id in ("compose_down", "compose_up"):
         assert by_id[step_id].argv[0] == "docker-compose", step_id
+
+
+def test_one_off_containers_stay_compose_run(tmp_path):
+    c = config(service_command_mode="run", migration_order="before_down")
+    (tmp_path / "releases.toml").write_text(RELEASES)
+    procedure = rollback_procedure(c, ReleaseLog.load(tmp_path / "releases.toml"), "v2", "v1")
+    by_id = {s.id: s for s in procedure.steps}
+    for step_id in ("maintenance_on", "migrate_rollback", "maintenance_off"):
+        line = shlex.join(by_id[step_id].argv)
+        assert line.startswith("docker-compose -p mr-dj ") and " run --rm -T mr-dj-backend " in line, step_id
 
 
 def test_steps_keep_their_ids_and_titles():

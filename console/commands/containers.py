@@ -6,8 +6,10 @@ does anything, and a rollback made about ten of them per host (docs/BENCHMARKS.m
 the project run, their last log lines, a command in the running service) the docker CLI
 answers exactly, through the labels compose puts on every container, the same in v1 and v2:
 ``com.docker.compose.project``, ``.service``, ``.oneoff`` (``True`` on ``run`` containers) and
-``.container-number``. What changes the stack (down, up, maintenance, migrations, ``run --rm``)
-stays with compose: those are compose's semantics.
+``.container-number``. A command in the running service (``exec``, read-only or not: a smoke
+test, maintenance on/off, a migration rollback in the service) is ``docker exec`` as compose
+itself does it. What changes the stack (down, up, recreate, ``run --rm``) stays with compose:
+those are compose's semantics.
 
 Every value reaches the remote shell as a positional parameter (``$1``...), never as script
 text; service and project names are validated first.

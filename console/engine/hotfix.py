@@ -360,7 +360,7 @@ def _config_hotfix_on_host(
             Step(
                 "feature_flag",
                 "Run the feature-flag command",
-                argv=compose.exec_(service, flag_command),
+                argv=compose.in_service("exec", service, flag_command),
                 destructive=True,
                 mutating=True,
             )
