@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -78,6 +79,9 @@ def config_copy(source: Path, into: Path, *, one_host: int | None = None, **flee
     return path
 
 
+CONSOLE_CPU: list[float] = []  # the consoles' own CPU seconds (user + sys) of the last timed run
+
+
 def busy_cpu_seconds() -> float:
     """The whole machine's busy CPU time so far (/proc/stat: every CPU, all but idle and iowait)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -89,6 +93,7 @@ def timed_rollback(*configs: Path) -> tuple[float, float]:
     """Wall time of one console rollback per config, all started at once, and the machine's busy
     CPU seconds meanwhile (console, ssh, sshd, docker-compose, dockerd: everything the hosts did)."""
     cpu = busy_cpu_seconds()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     consoles = [
         subprocess.Popen(
@@ -104,6 +109,8 @@ def timed_rollback(*configs: Path) -> tuple[float, float]:
     errors = [(c, p.communicate(timeout=900)[1], p.returncode) for c, p in zip(configs, consoles, strict=True)]
     took = time.perf_counter() - started
     busy = busy_cpu_seconds() - cpu
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CONSOLE_CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     for config, stderr, status in errors:
         if status != 0:
             raise SystemExit(f"rollback with {config} failed ({status}):\n{stderr[-2000:]}")
@@ -129,6 +136,7 @@ def main() -> int:
     }
     times: dict[str, list[float]] = {name: [] for name in ways}
     busy: dict[str, list[float]] = {name: [] for name in ways}
+    own: dict[str, list[float]] = {name: [] for name in ways}
     cores = os.cpu_count() or 1
     names = list(ways)
     for round_no in range(args.rounds):
@@ -139,7 +147,12 @@ def main() -> int:
                 took, cpu = timed_rollback(*ways[name](Path(tmp)))
             times[name].append(took)
             busy[name].append(cpu)
-            print(f"round {round_no + 1}: {name:15s} {took:6.2f} s wall, {cpu:6.2f} s busy CPU", flush=True)
+            own[name].append(CONSOLE_CPU[-1])
+            print(
+                f"round {round_no + 1}: {name:15s} {took:6.2f} s wall, {cpu:6.2f} s busy CPU, "
+                f"consoles' own CPU {CONSOLE_CPU[-1]:5.2f} s",
+                flush=True,
+            )
     ctl("reset")
     base = statistics.median(times["single"])
     print(f"\nmedian (s) and ratio to one host's rollback measured in the same run ({cores} CPUs):")
@@ -151,11 +164,13 @@ def main() -> int:
             "median_s": round(median, 3),
             "ratio": round(median / base, 3),
             "busy_cpu_s": round(cpu, 3),
+            "console_cpu_s": round(statistics.median(own[name]), 3),
             "runs": values,
         }
         # busy CPU / CPUs: the shortest wall time this machine allows for that much work
         print(
-            f"  {name:15s} {median:6.2f} s  {median / base:5.2f}x   busy CPU {cpu:6.2f} s (floor {cpu / cores:5.2f} s)"
+            f"  {name:15s} {median:6.2f} s  {median / base:5.2f}x   busy CPU {cpu:6.2f} s (floor {cpu / cores:5.2f} s),"
+            f" consoles' own {statistics.median(own[name]):5.2f} s"
         )
     print("target: fleet-parallel <= 1.30x single")
     if "three-singles" in figures:
