@@ -41,6 +41,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from console.live.logfollow import LogBatch
 from console.live.logstream import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_LINES,
@@ -52,7 +53,6 @@ from console.live.logstream import (
     prepare_chunk,
     prepare_lines,
 )
-from console.live.logfollow import LogBatch
 from widgets.log_prompt import LogPrompt
 
 INGEST_CHUNK = 1000  # lines prepared per GIL slice in ingest()
