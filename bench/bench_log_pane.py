@@ -15,7 +15,8 @@ lines come from a pool of 100 000 distinct lines cycled to the volume wanted.
     does with a stream's output now: newlines counted, nothing split).
 (b) flood: the pane runs in a headless Textual app (``App.run_test``) while a
     thread pushes 1000-line blocks of raw bytes through ``LogPane.ingest_chunk``
-    (as a follower thread does; ``--split``: decoded and split, through
+    (as a follower thread does, releasing the GIL between chunks as its socket read
+    does; ``--split``: decoded and split, through
     ``LogPane.ingest``) as fast as it can, until it has pushed N lines *and*
     ``--min-keys`` keys were measured, so a fast ingest cannot end the flood before
     the latency has a sample. Every chunk becomes a new string (as from a stream),
@@ -227,6 +228,7 @@ async def bench_flood(pool: list[tuple[str, ...]], total: int) -> dict[str, floa
                     pane.ingest(blocks[i % len(blocks)].decode().split("\n")[:-1])
                 else:
                     pane.ingest_chunk(blocks[i % len(blocks)])
+                    time.sleep(0)  # a follower thread's socket read releases the GIL between chunks
                 produced["n"] += BATCH
                 i += 1
             produced["seconds"] = time.perf_counter() - started

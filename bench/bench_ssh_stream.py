@@ -243,7 +243,8 @@ def main() -> None:
         (
             "(d) key->frame streaming p50 / p95",
             f"{r['flood_p50']:6.1f} / {r['flood_p95']:.1f} ms",
-            f"{r['flood_p95'] / r['idle_p95']:.2f}x idle p95 (target <= 1.2x), max {r['flood_max']:.1f} ms, {r['presses']} keys, "
+            f"{r['flood_p95'] / r['idle_p95']:.2f}x idle p95 (target <= 1.2x), max {r['flood_max']:.1f} ms, "
+            f"{r['presses']} keys, "
             f"{r['flood_lines']:,} lines at {r['flood_lps'] / 1e6:.2f} M/s",
         ),
         (

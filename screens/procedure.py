@@ -53,8 +53,8 @@ from console.incident.session import IncidentSession
 from console.live.follow_command import follow_command
 from console.live.health import HealthPoller, HealthResult
 from console.live.logfollow import FollowRestart, follow_logs
-from console.live.logthread import follow_on_thread, has_own_link
 from console.live.logstream import prepare_lines
+from console.live.logthread import follow_on_thread, has_own_link
 from console.safetext import plain_line
 from console.transport.base import Transport
 from screens.decider import ScreenDecider

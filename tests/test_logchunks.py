@@ -235,3 +235,25 @@ async def test_follow_logs_hands_chunks_when_asked_and_lines_otherwise():
     assert sorted(text.split("\n")[:-1]) == sorted([f"l {i}" for i in range(5000)] + ["err"])
     chunks, lines = await first_run(False)
     assert not chunks and len(lines) == 5001 and "err" in lines
+
+
+@pytest.mark.asyncio
+async def test_lines_the_transport_split_join_the_chunks_in_the_order_they_came():
+    class Mixed:
+        """Hands on a chunk, then lines it had to split (stderr, a cut long line), then a chunk."""
+
+        description = "mixed"
+
+        async def run(self, argv, *, on_output=None, **_options):
+            from console.transport.base import CommandResult
+
+            on_output.chunk("stdout", b"first\n")
+            on_output("stderr", ["warn \u00e9", "cut \u2026"])
+            on_output.chunk("stdout", b"last\n")
+            return CommandResult(argv=argv, exit_status=0, duration=0.0)
+
+    batches = follow_logs(Mixed(), ["logs"], chunks=True, sleep=lambda _d: asyncio.sleep(0))
+    batch = await anext(batches)
+    await batches.aclose()
+    assert batch.lines == []
+    assert prepare_chunk(b"".join(batch.chunks)) == ("first\nwarn \u00e9\ncut \u2026\nlast\n", 4)

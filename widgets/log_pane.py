@@ -2,11 +2,14 @@
 
 A Line API widget (as Toolong's ``LogLines``): only the rows on screen are ever
 rendered, from a bounded :class:`~console.live.logstream.LogBuffer` of raw lines.
-``ingest`` may be called from any thread or worker as often as it likes; it only
-makes the lines safe to keep (:func:`~console.live.logstream.prepare_lines`) and parks
-them under a lock, and a timer moves them into the buffer in one batch with one
-refresh, so a crash-looping service printing a million lines costs a few
-refreshes a second, not a million. A line is parsed (service, timestamp, text)
+``ingest_batch`` (a follower's batch), ``ingest_chunk`` (raw bytes of whole lines, kept
+unsplit) and ``ingest`` (lines) may be called from any thread as often as they like; they
+only make the output safe to keep (:func:`~console.live.logstream.prepare_chunk`,
+:func:`~console.live.logstream.prepare_lines`) and park it under a lock, and a timer
+moves it into the buffer in one batch with one refresh (a flood at most once a second),
+so a crash-looping service printing a million lines costs a refresh a second, not a
+million. The procedure screen reads the stream on a thread of its own
+(:mod:`console.live.logthread`), so the UI's loop never reads it at all. A line is parsed (service, timestamp, text)
 only when its row is drawn; column widths grow with the rows drawn.
 
 The filter and search prompt is a real ``Input``
@@ -38,6 +41,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from console.live.logfollow import LogBatch
 from console.live.logstream import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_LINES,
@@ -49,7 +53,6 @@ from console.live.logstream import (
     prepare_chunk,
     prepare_lines,
 )
-from console.live.logfollow import LogBatch
 from widgets.log_prompt import LogPrompt
 
 INGEST_CHUNK = 1000  # lines prepared per GIL slice in ingest()

@@ -30,9 +30,10 @@ NOTICE_PREFIX = "[console] "
 class LogLines:
     """Output the command printed (stdout and stderr alike), as much as arrived since the last batch.
 
-    ``chunks``: with ``follow_logs(..., chunks=True)`` and a transport that hands output on
-    unsplit (:class:`~console.transport.streams.ChunkOutput`), raw bytes of whole lines, in
-    order; ``lines`` then holds what came split (stderr, a cut over-long line).
+    ``chunks``: with ``follow_logs(..., chunks=True)``, raw bytes of whole lines, in the order
+    they came, and ``lines`` stays empty: a transport that hands output on unsplit
+    (:class:`~console.transport.streams.ChunkOutput`) gives chunks, and what it had to split
+    (stderr, a cut over-long line) is joined back into one.
     """
 
     lines: list[str]
@@ -122,11 +123,17 @@ class _Collected:
         self.lines: list[str] = []
         self.chunks: list[bytes] = []
         self.arrived = asyncio.Event()
+        self.taking_chunks = chunks
         if chunks:
             self.chunk = self._chunk  # a ChunkOutput only when the consumer takes chunks
 
     def __call__(self, _stream: str, lines: list[str]) -> None:
-        self.lines.extend(lines)
+        if self.taking_chunks:
+            # Lines the transport had to split (stderr's, a cut over-long line) join the chunks
+            # in the order they came, so a consumer of chunks sees the output in order.
+            self.chunks.append("".join(line + "\n" for line in lines).encode("utf-8", "surrogatepass"))
+        else:
+            self.lines.extend(lines)
         self.arrived.set()
 
     def _chunk(self, _stream: str, data: bytes) -> None:

@@ -2,11 +2,12 @@
 
 The runbook reads ``docker-compose logs --tail=50`` after a rollback; the
 console follows them live, so a crash-looping release can print millions of
-lines. Ingest is nearly free: :func:`prepare_lines` only makes a batch safe to
-keep (long lines cut *before* any regex sees them, so a 10 MB minified-JSON line
-cannot freeze the console; control characters stripped; embedded newlines
-split), detecting each case with one C-level scan of the whole batch, and the
-buffer keeps the raw strings, forgetting its oldest so memory stays bounded.
+lines. Ingest does nothing per line: :func:`prepare_chunk` makes a stream's raw bytes
+safe to keep (control characters and escape sequences stripped, found with one C-level
+pass over the bytes) and the buffer keeps each chunk unsplit, forgetting its oldest so
+memory stays bounded. A chunk is split when a row of it is looked at, and long lines are
+cut then, *before* any regex sees them, so a 10 MB minified-JSON line cannot freeze the
+console. (:func:`prepare_lines` does the same for lines that arrive split.)
 
 A line's service, timestamp and text are parsed only when something looks at
 it: a row being drawn (cached by sequence number), or a filter or search

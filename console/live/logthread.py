@@ -6,11 +6,12 @@ already-buffered data without suspending, a key pressed meanwhile waits behind t
 backlog. Here :func:`~console.live.logfollow.follow_logs` runs on a daemon thread with a
 loop and a transport of its own (``make_transport`` is called in that thread, so the link
 belongs to its loop), and each batch goes to ``deliver`` in that thread: the log pane's
-``ingest_batch``, which only queues it under a lock (and sleeps 0.1 ms per chunk, so this
-thread yields the GIL to the UI's instead of holding it for CPython's 5 ms switch interval). The UI takes the queue at its own
-bounded rate (the pane's drain timer), so the UI never reads the stream and memory stays
-bounded by the pane's queue. Restart notices are also handed to ``on_restart`` on the
-loop that started the follower (the UI's), where it may touch widgets.
+``ingest_batch``, which only queues it under a lock. The thread's socket reads release
+the GIL between chunks, so the UI's thread gets it without waiting out CPython's switch
+interval. The UI takes the queue at its own bounded rate (the pane's drain timer), so the
+UI never reads the stream and memory stays bounded by the pane's queue. Restart notices
+are also handed to ``on_restart`` on the loop that started the follower (the UI's), where
+it may touch widgets.
 """
 
 from __future__ import annotations
