@@ -97,7 +97,7 @@ class IncidentConsoleApp(App[None]):
         from console.decide.runbook import RunbookError
 
         try:
-            self.runbook
+            _ = self.runbook  # a property: reads the file the first time
         except RunbookError as exc:
             self.notify(f"{exc}", title="runbook unreadable", severity="error", timeout=15)
             return False

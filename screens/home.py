@@ -92,8 +92,8 @@ class HomeScreen(ConsoleScreen):
 
     @work(thread=True, group="warm-imports", exit_on_error=False)
     def _import_in_background(self) -> None:
-        # The driver's writer thread puts the first frame on the terminal: importing at once held
-        # the GIL it needs (bench_startup.py: the console's start-up wall time varied up to 2x).
+        # The driver's writer thread puts the first frame on the terminal; importing at once would
+        # hold the GIL that thread needs for its write.
         time.sleep(FRAME_OUT_S)
         import console.incident.listing  # noqa: F401
 

@@ -81,7 +81,8 @@ def test_too_narrow_for_expectations_they_go_under_their_row():
 def test_the_side_column_at_120_cells_is_three_lines_not_a_column_of_letters():
     """The home screen's side column at 120x40 (~49 cells): the table squeezed Expectations to one
     cell and folded "waiting for first check" a letter a line, 37 lines down the first frame."""
-    pending = HealthRows([Row(["backend", "…", "", "", "", "waiting for first check", ""], [None] * 7)], None, FIXED_WIDTHS)
+    row = Row(["backend", "…", "", "", "", "waiting for first check", ""], [None] * 7)
+    pending = HealthRows([row], None, FIXED_WIDTHS)
     assert [line.rstrip() for line in lines(pending, 49)] == [
         "Check   Status HTTP Latency Trend      Version",
         "backend …",

@@ -8,7 +8,7 @@ column, the Expectations column takes the rest and wraps), computed directly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -120,7 +120,7 @@ class HealthRows:
             rendered = self._rendered[options.max_width] = list(self._segments(console, options))
         yield from rendered
 
-    def _segments(self, console: Console, options: ConsoleOptions) -> RenderResult:
+    def _segments(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
         widths = self.widths(options.max_width)
         if widths[FOLD] < cell_len(HEADERS[FOLD]):
             stacked = stacked_widths(widths, options.max_width)
@@ -145,7 +145,7 @@ class HealthRows:
                     yield Segment(" ", pad)
                 yield Segment.line()
 
-    def _stacked(self, widths: list[int], total: int) -> RenderResult:
+    def _stacked(self, widths: list[int], total: int) -> Iterator[Segment]:
         """Too narrow for an Expectations column (the side column at 120 cells): each row's expectations
         go on the line under it, across the pane. The table squeezed that column to 1-3 cells and folded
         "waiting for first check" one character a line, down the whole screen."""

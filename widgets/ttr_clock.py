@@ -14,7 +14,6 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-
 # Past this share of the target the clock warns: enough time left to change course.
 WARNING_FRACTION = 0.75
 
