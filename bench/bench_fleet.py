@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,7 +43,6 @@ import tomli_w
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / "sandbox" / ".state"
-LAST_OWN_CPU = [0.0]  # the last timed_rollback's consoles + hosts CPU seconds (hosts_cpu_seconds)
 
 
 def ctl(*args: str) -> None:
@@ -91,36 +89,11 @@ def busy_cpu_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def _proc_cpu(pidfile: Path, *, own: bool, children: bool) -> float:
-    try:
-        fields = Path(f"/proc/{int(pidfile.read_text().split()[0])}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
-    return ((utime + stime) * own + (cutime + cstime) * children) / os.sysconf("SC_CLK_TCK")
-
-
-def hosts_cpu_seconds() -> float:
-    """CPU the sandbox's hosts spent so far on what the consoles asked: every remote command (a
-    connection's processes are reaped up to its sshd's master, which then holds their CPU) and
-    every dockerd. Unlike the machine's busy CPU, other engineers' work on the machine is not in it
-    (containerd and the containers' own processes are not counted either)."""
-    sshd = sum(_proc_cpu(p, own=False, children=True) for p in STATE.glob("**/sshd.pid"))
-    dockerd = sum(_proc_cpu(p, own=True, children=False) for p in STATE.glob("**/dockerd.pid"))
-    return sshd + dockerd
-
-
-def _console_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def timed_rollback(*configs: Path, tree: Path = ROOT) -> tuple[float, float]:
     """Wall time of one console rollback per config, all started at once, and the machine's busy
     CPU seconds meanwhile (console, ssh, sshd, docker-compose, dockerd: everything the hosts did).
     ``tree``: the checkout whose console runs."""
     cpu = busy_cpu_seconds()
-    own = hosts_cpu_seconds() + _console_cpu_seconds()
     started = time.perf_counter()
     consoles = [
         subprocess.Popen(
@@ -136,8 +109,6 @@ def timed_rollback(*configs: Path, tree: Path = ROOT) -> tuple[float, float]:
     errors = [(c, p.communicate(timeout=900)[1], p.returncode) for c, p in zip(configs, consoles, strict=True)]
     took = time.perf_counter() - started
     busy = busy_cpu_seconds() - cpu
-    time.sleep(0.5)  # the sshd masters reap their closed connections
-    LAST_OWN_CPU[0] = hosts_cpu_seconds() + _console_cpu_seconds() - own
     for config, stderr, status in errors:
         if status != 0:
             raise SystemExit(f"rollback with {config} failed ({status}):\n{stderr[-2000:]}")
@@ -185,7 +156,6 @@ def main() -> int:
         ways = {name: ways[name] for name in wanted}
     times: dict[str, list[float]] = {name: [] for name in ways}
     busy: dict[str, list[float]] = {name: [] for name in ways}
-    own: dict[str, list[float]] = {name: [] for name in ways}
     cores = os.cpu_count() or 1
     names = list(ways)
     for round_no in range(args.rounds):
@@ -196,12 +166,7 @@ def main() -> int:
                 took, cpu = timed_rollback(*ways[name](Path(tmp)), tree=trees[name])
             times[name].append(took)
             busy[name].append(cpu)
-            own[name].append(LAST_OWN_CPU[0])
-            print(
-                f"round {round_no + 1}: {name:15s} {took:6.2f} s wall, {cpu:6.2f} s busy CPU, "
-                f"{LAST_OWN_CPU[0]:6.2f} s consoles + hosts CPU",
-                flush=True,
-            )
+            print(f"round {round_no + 1}: {name:15s} {took:6.2f} s wall, {cpu:6.2f} s busy CPU", flush=True)
     ctl("reset")
     base = statistics.median(times["single"])
     print(f"\nmedian (s) and ratio to one host's rollback measured in the same run ({cores} CPUs):")
@@ -213,13 +178,11 @@ def main() -> int:
             "median_s": round(median, 3),
             "ratio": round(median / base, 3),
             "busy_cpu_s": round(cpu, 3),
-            "consoles_hosts_cpu_s": round(statistics.median(own[name]), 3),
             "runs": values,
         }
         # busy CPU / CPUs: the shortest wall time this machine allows for that much work
         print(
             f"  {name:15s} {median:6.2f} s  {median / base:5.2f}x   busy CPU {cpu:6.2f} s (floor {cpu / cores:5.2f} s)"
-            f"   consoles + hosts CPU {statistics.median(own[name]):6.2f} s"
         )
     print("target: fleet-parallel <= 1.30x single")
     if "single-before" in figures and "fleet-parallel-before" in figures:
