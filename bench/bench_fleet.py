@@ -18,6 +18,10 @@ Three ways, taking turns in every round (the order rotates from round to round),
   ``migrations = false``): what running the hosts in parallel costs on this machine, without the
   fleet engine; fleet-parallel against it is the engine's own cost.
 
+``--compare-console TREE`` adds ``single-before`` and ``fleet-parallel-before``: the same runs with
+another checkout's console (``git archive main | tar -x -C TREE``), so a change's per-host CPU is
+measured against main's in the same run; ``--ways`` runs only the named ways.
+
 The target (issue 15/14): fleet-parallel <= 1.3x single. A canary wave makes two waves in
 sequence, so ``fleet`` is expected near 2x the host work plus one shared preflight.
 """
@@ -89,9 +93,10 @@ def busy_cpu_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def timed_rollback(*configs: Path) -> tuple[float, float]:
+def timed_rollback(*configs: Path, tree: Path = ROOT) -> tuple[float, float]:
     """Wall time of one console rollback per config, all started at once, and the machine's busy
-    CPU seconds meanwhile (console, ssh, sshd, docker-compose, dockerd: everything the hosts did)."""
+    CPU seconds meanwhile (console, ssh, sshd, docker-compose, dockerd: everything the hosts did).
+    ``tree``: the checkout whose console runs."""
     cpu = busy_cpu_seconds()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -101,7 +106,7 @@ def timed_rollback(*configs: Path) -> tuple[float, float]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            cwd=ROOT,
+            cwd=tree,
             env=env(),
         )
         for c in configs
@@ -127,13 +132,35 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds (each runs every way once)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
+    parser.add_argument(
+        "--compare-console",
+        metavar="TREE",
+        type=Path,
+        help="also run single and fleet-parallel with the console of this checkout (e.g. main exported)",
+    )
+    parser.add_argument(
+        "--ways", metavar="NAME,...", help="run only these ways (single, three-singles, fleet, fleet-parallel, ...)"
+    )
     args = parser.parse_args()
+    if args.compare_console is not None and not (args.compare_console / "console" / "__main__.py").exists():
+        parser.error(f"--compare-console: {args.compare_console} holds no console package")
     ways = {
         "single": lambda d: (config_copy(STATE / "fleet.toml", d, one_host=0),),
         "three-singles": lambda d: tuple(config_copy(STATE / "fleet.toml", _sub(d, i), one_host=i) for i in range(3)),
         "fleet": lambda d: (config_copy(STATE / "fleet.toml", d, canary_pause_seconds=0),),
         "fleet-parallel": lambda d: (config_copy(STATE / "fleet.toml", d, canary="none", batch_size=3),),
     }
+    trees = dict.fromkeys(ways, ROOT)
+    if args.compare_console is not None:
+        for name in ("single", "fleet-parallel"):
+            ways[f"{name}-before"] = ways[name]
+            trees[f"{name}-before"] = args.compare_console.resolve()
+    if args.ways:
+        wanted = args.ways.split(",")
+        unknown = [w for w in wanted if w not in ways]
+        if unknown or "single" not in wanted:
+            parser.error(f"--ways: name single and any of {', '.join(ways)} (unknown: {', '.join(unknown) or '-'})")
+        ways = {name: ways[name] for name in wanted}
     times: dict[str, list[float]] = {name: [] for name in ways}
     busy: dict[str, list[float]] = {name: [] for name in ways}
     own: dict[str, list[float]] = {name: [] for name in ways}
@@ -144,7 +171,7 @@ def main() -> int:
         for name in order:
             ctl("reset")
             with TemporaryDirectory() as tmp:
-                took, cpu = timed_rollback(*ways[name](Path(tmp)))
+                took, cpu = timed_rollback(*ways[name](Path(tmp)), tree=trees[name])
             times[name].append(took)
             busy[name].append(cpu)
             own[name].append(CONSOLE_CPU[-1])
@@ -173,7 +200,10 @@ def main() -> int:
             f" consoles' own {statistics.median(own[name]):5.2f} s"
         )
     print("target: fleet-parallel <= 1.30x single")
-    if "three-singles" in figures:
+    if "single-before" in figures and "fleet-parallel-before" in figures:
+        before = figures["fleet-parallel-before"]["median_s"] / figures["single-before"]["median_s"]
+        print(f"with the --compare-console tree: fleet-parallel-before / single-before {before:.2f}x")
+    if "three-singles" in figures and "fleet-parallel" in figures:
         engine = figures["fleet-parallel"]["median_s"] / figures["three-singles"]["median_s"]
         print(f"fleet-parallel against three one-host consoles started at once: {engine:.2f}x")
     if args.json:

@@ -33,6 +33,13 @@ def test_ps_asks_docker_for_the_projects_containers_by_label():
     )
 
 
+def test_ps_table_for_a_person():
+    assert shlex.join(ContainerCommands("mr-dj").ps_table()) == (
+        "docker ps -a --filter label=com.docker.compose.project=mr-dj --format "
+        "'table {{.Names}}\t{{.Status}}\t{{.Image}}'"
+    )
+
+
 def test_exec_passes_project_service_and_command_as_parameters():
     argv = ContainerCommands("mr-dj").exec_in_service("mr-dj-backend", ["npm", "run", "smoke:test", "--prefix", "x y"])
     assert argv[:2] == ["sh", "-c"]

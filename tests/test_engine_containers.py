@@ -195,3 +195,19 @@ async def test_failing_service_logs_say_when_docker_logs_failed():
     host = ScriptedHost(("sh mr-dj 20", 1, "", ""))
     logs = await failing_service_logs(StepContext(config(), host, None), ["mr-dj-backend"])
     assert logs == {"mr-dj-backend": ["(docker logs exited 1)"]}
+
+
+async def test_the_host_state_before_a_resume_is_read_with_docker_ps(tmp_path):
+    from console.engine.incident import open_new_incident, recheck_host
+
+    c = config()
+    c = dataclasses.replace(c, paths=dataclasses.replace(c.paths, state_dir=tmp_path / "state"))
+    table = "NAMES                   STATUS          IMAGE\nmr-dj_mr-dj-backend_1   Up 2 minutes    mr-dj-backend:v2\n"
+    host = ScriptedHost(("docker ps -a", 0, table, ""))
+    journal = open_new_incident(c, "v2")
+    notices = []
+    await recheck_host(c, host, journal, notices.append)
+    assert host.ran == [ContainerCommands("mr-dj").ps_table()]
+    (check,) = [r for r in journal.records() if r.kind == "resume_check"]
+    assert check.ps == table.strip().splitlines() and check.exit_code == 0
+    assert "mr-dj_mr-dj-backend_1" in notices[0].message

@@ -91,6 +91,11 @@ class ContainerCommands:
         project = f"label={PROJECT_LABEL}={self.project_name}"
         return docker("ps", "-a", "--no-trunc", "--filter", project, "--format", PS_FORMAT)
 
+    def ps_table(self) -> list[str]:
+        """The project's containers as a table for a person (the host state shown before a resume)."""
+        project = f"label={PROJECT_LABEL}={self.project_name}"
+        return docker("ps", "-a", "--filter", project, "--format", "table {{.Names}}\t{{.Status}}\t{{.Image}}")
+
     def exec_in_service(self, service: str, command: Iterable[str]) -> list[str]:
         """``command`` in the running container of ``service`` (``compose exec -T``)."""
         return sh(_EXEC_IN_SERVICE, self.project_name, require_service(service), *user_argv(command, "service command"))

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import cast
 
-from console.commands.compose import ComposeCommands
+from console.commands.containers import ContainerCommands
 from console.commands.swarm import is_swarm as _is_swarm
 from console.config import Config
 from console.engine.context import StepContext
@@ -321,7 +321,8 @@ async def recheck_host(
 
         looking = SwarmCommands.for_target(config.target).services()  # the stack's services, replicas N/M
     else:
-        looking = ComposeCommands.for_target(config.target).ps()
+        # the docker CLI by the project's label: compose's answer without its start-up (commands/containers.py)
+        looking = ContainerCommands.for_target(config.target).ps_table()
     result = await transport.run(looking, timeout=120, capture=True)
     state = result.stdout.strip().splitlines()[-10:] if result.ok else [f"ps failed: {result.exit_status}"]
     if step_id is None:
