@@ -1,18 +1,21 @@
-"""Benchmark: the rollback v2 -> v1 on the sandbox, three ways, and the customers' downtime window.
+"""Benchmark: the rollback v2 -> v1 on the sandbox, four ways, and the customers' downtime window.
 
 Run inside the sandbox lock, from the worktree root (each round resets the sandbox to v2 with
 ``sandbox/ctl reset``, as the sandbox tests do):
 
     /work/sbx .venv/bin/python bench/bench_rollback.py [--rounds 3] [--json FILE]
 
-Three ways, taking turns in every round (the order rotates from round to round):
+Four ways, taking turns in every round (the order rotates from round to round):
 
 - console: ``python -m console --config C rollback --yes --json``, with all its checks, the
   lock and the journal; timed from process start to exit;
 - script: the runbook's commands as a bash script, one ``ssh`` call per step (OpenSSH,
   the config's key and pinned known_hosts), as an operator would script it;
 - floor: the same commands in one ssh session (``bash -s`` on the host): what the host
-  itself needs; nothing can be faster without running less.
+  itself needs; nothing can be faster without running less;
+- floor_own: the console's own commands (``docker exec``/``ps``/``logs`` by compose's labels
+  where the console uses them instead of compose) in one ssh session, one after another: what
+  the console's procedure needs on the host, so console / floor_own is the console's own cost.
 
 The commands are the procedure's own (``rollback_procedure(config, log, "v2", "v1")``):
 every step with an argv runs it; a step the console runs as an action runs its runbook
@@ -110,10 +113,16 @@ def wait_until_serving(config, version: str, limit: float = 60.0) -> None:
 # -- the commands -------------------------------------------------------------------------------
 
 
-def runbook_commands(config) -> list[tuple[str, str]]:
-    """(step id, shell command) for every step of the console's rollback, in order."""
+def runbook_commands(config, *, own: bool = False) -> list[tuple[str, str]]:
+    """(step id, shell command) for every step of the console's rollback, in order.
+
+    By default the runbook's commands: where the console runs a command in the service's running
+    container with the docker CLI (``docker exec`` by compose's labels) or reads ps/logs with it,
+    the runbook's ``compose exec -T`` / ``compose ps`` / ``compose logs``. ``own``: the console's
+    own commands, so a floor of them is what the console's procedure needs on the host."""
     from console.commands import artifacts as art
     from console.commands.compose import ComposeCommands
+    from console.commands.containers import ContainerCommands
 
     log = ReleaseLog.load(config.paths.release_log)
     procedure = rollback_procedure(config, log, FROM, TO)
@@ -131,7 +140,18 @@ def runbook_commands(config) -> list[tuple[str, str]]:
         f"do sleep 0.05; done; done"
     )
     via = config.commands.service_command_mode
-    migration_check = shlex.join(compose.migrate_status(config.backend.name, config.commands.migrate_status, via=via))
+    containers = ContainerCommands.for_target(target)
+    exec_script = containers.exec_in_service("s", ["c"])[:3]  # sh -c SCRIPT: a docker exec by labels
+
+    def runbook_argv_of(argv: list[str]) -> list[str]:
+        """The runbook's compose command for the console's docker exec by labels, else argv."""
+        if own or argv[:3] != exec_script:
+            return argv
+        return compose.exec_(argv[5], argv[6:])  # sh -c SCRIPT sh PROJECT SERVICE COMMAND...
+
+    migration_check = shlex.join(
+        runbook_argv_of(compose.migrate_status(config.backend.name, config.commands.migrate_status, via=via))
+    )
     # The console also reads the down SQL of each migration it will undo (what the rollback drops,
     # shown before the confirmation): one more command on the host, so the script and the floor
     # run it too. Here the undone migrations are the ones between the two releases' heads (one here).
@@ -143,14 +163,14 @@ def runbook_commands(config) -> list[tuple[str, str]]:
             [part.replace("{migration}", source.migration_head) for part in down_sql],
             via=via,
         )
-        migration_check += f" && {shlex.join(argv)}"
+        migration_check += f" && {shlex.join(runbook_argv_of(argv))}"
     actions = {
         "verify_artifacts": "sha256sum "
         + " ".join(shlex.quote(f) for f in files)
         + f" && cat {shlex.quote(art.sha256sums_path(target.artifacts_dir))} >/dev/null",
         "inspect_bundle": shlex.join(art.list_bundle(target.artifacts_dir, TO)) + " >/dev/null",
         "migration_check": migration_check,
-        "verify_ps": shlex.join(compose.ps()),
+        "verify_ps": shlex.join(containers.ps() if own else compose.ps()),
         "verify_health": health_wait,
     }
     present = {}  # service name -> "the host has the captured image" (the console's image_present)
@@ -176,10 +196,7 @@ def runbook_commands(config) -> list[tuple[str, str]]:
     # The runbook's own commands where the console asks the docker CLI instead of compose (its
     # read-only steps, console.commands.containers): the script and the floor stay what the
     # runbook says an operator runs, so the console's saving shows in the ratios.
-    runbook_argv = {"verify_logs": compose.logs_tail(50)}
-    smoke = [s for s in procedure.steps if s.id.startswith("smoke_")]
-    for step, argv in zip(smoke, config.commands.smoke_tests, strict=True):
-        runbook_argv[step.id] = compose.smoke_test(config.backend.name, argv, via="exec")
+    runbook_argv = {} if own else {"verify_logs": compose.logs_tail(50)}
     commands = []
     for step in procedure.steps:
         name = step.id[len("pull_") :] if step.id.startswith("pull_") else None
@@ -188,7 +205,7 @@ def runbook_commands(config) -> list[tuple[str, str]]:
         elif step.argv is not None and name in present:  # as the console: no pull for an image already there
             commands.append((step.id, f"{present[name]} || {shlex.join(step.argv)}"))
         elif step.argv is not None:
-            commands.append((step.id, shlex.join(step.argv)))
+            commands.append((step.id, shlex.join(runbook_argv_of(step.argv))))
         elif step.id in actions:
             commands.append((step.id, actions[step.id]))
         else:
@@ -426,10 +443,13 @@ def main() -> int:
     config = load_config(args.config)
     reset(config)
     commands = runbook_commands(config)
+    own_commands = runbook_commands(config, own=True)
     ways = {
         "console": lambda: run_console(args.config, config),
         "script": lambda: run_shell(config, script_text(config, commands), remote=False),
         "floor": lambda: run_shell(config, floor_text(commands), remote=True),
+        # the console's own commands (docker exec/ps/logs where it uses them), one after another
+        "floor_own": lambda: run_shell(config, floor_text(own_commands), remote=True),
     }
     if args.compare_console is not None:
         ways["console_before"] = lambda: run_console(args.config, config, args.compare_console.resolve())
@@ -490,6 +510,8 @@ def summarize(runs: dict[str, list[dict]]) -> dict:
         "console_vs_script": spread(per_round("console", "script", total)),
         "script_vs_floor": spread(per_round("script", "floor", total)),
         "window_console_vs_floor": spread(per_round("console", "floor", window)),
+        "console_vs_floor_own": spread(per_round("console", "floor_own", total)),
+        "window_console_vs_floor_own": spread(per_round("console", "floor_own", window)),
         **(
             {
                 "console_before_vs_floor": spread(per_round("console_before", "floor", total)),
@@ -520,6 +542,8 @@ def print_summary(summary: dict, runs: dict[str, list[dict]]) -> None:
         ("console_vs_floor", "console / floor", "<= 1.05x"),
         ("console_vs_script", "console / script", "<= 0.70x"),
         ("window_console_vs_floor", "window console / floor", "<= 1.10x"),
+        ("console_vs_floor_own", "console / floor_own", "(the console's own commands)"),
+        ("window_console_vs_floor_own", "window console / own", ""),
         ("console_before_vs_floor", "console_before / floor", "(--compare-console)"),
         ("console_before_vs_script", "console_before / script", ""),
         ("window_console_before_vs_floor", "window before / floor", ""),
@@ -532,7 +556,7 @@ def print_summary(summary: dict, runs: dict[str, list[dict]]) -> None:
         print(f"  {label:24s} {s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f}; target {target})")
     print("\nper step, medians in s (console: journal durations; script: per ssh call; floor: on the host)")
     steps = list(runs["floor"][0]["steps_s"]) if runs["floor"] else []
-    columns = [n for n in ("console", "console_before", "script", "floor") if n in runs]
+    columns = [n for n in ("console", "console_before", "script", "floor", "floor_own") if n in runs]
     print(f"  {'':22s} " + " ".join(f"{n[:14]:>14s}" for n in columns))
     for step in steps:
         row = [
