@@ -23,6 +23,7 @@ import tomli_w
 
 from console.commands.base import sh
 from console.config import ConfigError, parse_config
+from console.http_clients import async_client
 
 HEALTH_PATHS = ("/api/health", "/health", "/healthz")
 FLAVOUR_COMMAND = sh(
@@ -138,7 +139,7 @@ async def probe_health(urls: list[str], timeout: float = 3.0) -> tuple[str, str 
     version key when the body has ``version``."""
     import httpx
 
-    async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+    async with async_client(timeout=timeout, trust_env=False) as client:
         for url in urls:
             try:
                 response = await client.get(url)

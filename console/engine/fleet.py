@@ -20,8 +20,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-import httpx
-
 from console.engine.context import StepContext
 from console.engine.events import AwaitingConfirmation, LockEvent, Notice
 from console.engine.fleet_procedure import hosts_of
@@ -29,6 +27,7 @@ from console.engine.lock import LockError, LockHeld, RemoteLock
 from console.engine.procedure import Procedure, Step
 from console.engine.runner import AbortProcedure, Choice, Decider, StepEngine
 from console.failures import TransportError
+from console.http_clients import async_client
 from console.incident.records import FleetHostState, FleetWave, StepConfirmed, StepFailed
 from console.live.health import check_all
 
@@ -260,7 +259,7 @@ class FleetEngine(StepEngine):
         self._wave("gate", 0, [canary], "started", f"{canary}'s health checks for {pause:g} s")
         deadline = time.monotonic() + pause
         rounds = 0
-        async with httpx.AsyncClient() as client:
+        async with async_client() as client:
             while True:
                 results = await check_all(checks, client, self.procedure.to_tag)
                 rounds += 1

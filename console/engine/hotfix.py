@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import cast
 
-import httpx
-
 from console.commands import artifacts as art
 from console.commands import envfile
 from console.commands.compose import ComposeCommands
@@ -30,6 +28,7 @@ from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
 from console.engine.verification import smoke_test_steps, verification_steps, wait_for_health
+from console.http_clients import async_client
 from console.incident.records import ProcedureStarted
 from console.live.health import check_all
 from console.secrets import Secret
@@ -48,7 +47,7 @@ async def monitor_health(ctx: StepContext, expected_version: str | None, minutes
     rounds = failures = 0
     interval = min((h.interval for h in ctx.config.health), default=5.0)
     try:
-        async with httpx.AsyncClient(trust_env=False) as client:
+        async with async_client(trust_env=False) as client:
             while time.monotonic() < deadline:
                 await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
                 results = await check_all(ctx.config.health, client, expected_version)

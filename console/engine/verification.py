@@ -7,8 +7,6 @@ import shlex
 import time
 from typing import Any
 
-import httpx
-
 from console.commands.containers import ContainerCommands, parse_container_ps
 from console.commands.ps import PsParseError
 from console.commands.swarm import is_swarm as _is_swarm
@@ -16,6 +14,7 @@ from console.config import Config
 from console.engine.context import StepContext
 from console.engine.health_failure import NEXT_DECISIONS, failing_service_logs
 from console.engine.procedure import ActionResult, Procedure, Step
+from console.http_clients import async_client
 from console.incident.records import Health
 from console.live.health import check_all
 
@@ -64,7 +63,7 @@ async def wait_for_health(ctx: StepContext, expected_version: str | None, wait: 
     deadline = time.monotonic() + wait
     shown: list[str] = []
     said = False
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with async_client(trust_env=False) as client:
         while True:
             results = await check_all(ctx.config.health, client, expected_version)
             lines = [

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from console.decide.runbook import PrerequisiteCheck
+from console.http_clients import async_client
 from console.incident.journal import utc_now
 from console.incident.prerequisite_checks import (
     HTTP_TIMEOUT,
@@ -163,7 +164,7 @@ class Checklist:
         if not todo:
             return {}
         own_client = client is None
-        client = client or httpx.AsyncClient(timeout=HTTP_TIMEOUT, trust_env=False, follow_redirects=False)
+        client = client or async_client(timeout=HTTP_TIMEOUT, trust_env=False, follow_redirects=False)
         try:
             results = await asyncio.gather(*(self._check(item, config, notifier, client, transport) for item in todo))
         finally:

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import httpx
 
 from console.config import HealthCheck
+from console.http_clients import async_client
 from console.secrets import SecretUnavailable
 
 HISTORY_LENGTH = 60
@@ -293,7 +294,7 @@ class HealthPoller:
                 keepalive_expiry=KEEPALIVE_SECONDS,
             )
             # building a client loads the CA bundle (~30 ms of CPU): not on the UI's event loop
-            self._own_client = await asyncio.to_thread(httpx.AsyncClient, limits=limits)
+            self._own_client = await asyncio.to_thread(async_client, limits=limits)
         return self._own_client
 
     async def aclose(self) -> None:

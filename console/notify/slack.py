@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 
 from console.config import Slack
+from console.http_clients import async_client
 from console.notify.delivery import DeliveryError, from_exception, from_response
 from console.secrets import Secret, SecretUnavailable
 
@@ -40,7 +41,7 @@ class SlackWebhook:
         webhook = self._webhook()
         secrets = [webhook]
         try:
-            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            async with async_client(timeout=timeout, follow_redirects=False) as client:
                 response = await client.post(webhook.reveal(), json=payload)
         except httpx.HTTPError as exc:
             raise from_exception(exc, secrets) from None

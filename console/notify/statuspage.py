@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from console.config import StatusPage
+from console.http_clients import async_client
 from console.notify.delivery import DeliveryError, from_exception, from_response
 from console.secrets import Secret, SecretUnavailable
 
@@ -82,7 +83,7 @@ class StatusPageClient:
         secrets = [key]
         headers = {"Authorization": f"OAuth {key.reveal()}", "Accept": "application/json"}
         try:
-            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            async with async_client(timeout=timeout, follow_redirects=False) as client:
                 response = await client.request(method, url, json={"incident": incident}, headers=headers)
         except httpx.HTTPError as exc:
             raise from_exception(exc, secrets) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from console.http_clients import async_client
 from console.secrets import Secret
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class ApiClient:
         import httpx
 
         headers = {name: value.reveal() for name, value in self._headers.items()}
-        client = self._client or httpx.AsyncClient(trust_env=False, follow_redirects=False)
+        client = self._client or async_client(trust_env=False, follow_redirects=False)
         try:
             return await client.request(method, self.url + path, headers=headers, timeout=self.timeout, **kwargs)
         except httpx.TimeoutException:
