@@ -91,3 +91,28 @@ async def test_a_failure_among_steps_run_together_is_asked_about_with_its_own_ou
         await wait_for(pilot, lambda: screen.outcome is not None, what="the procedure to end")
         assert screen.outcome == "failed"
         assert steps.record("ps").state == "done"
+
+
+@pytest.mark.asyncio
+async def test_a_fleet_hosts_row_says_running_while_any_of_its_steps_run_together(tmp_path):
+    from _fleet_support import HOSTS, make_fleet_config
+    from _screens_support import HostStandIn, fixed_clock
+    from console.incident.records import StepFailed, StepFinished, StepStarted
+    from screens.app import make_app
+    from test_screens_fleet import FollowingHost, event, open_fleet_screen
+    from widgets.host_table import HostTable
+
+    app = make_app(make_fleet_config(tmp_path), transport=HostStandIn(), clock=fixed_clock)
+    links = {h: FollowingHost(h) for h in HOSTS}
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await open_fleet_screen(app, pilot, links)
+        table = screen.query_one(HostTable)
+        for step in ("verify_ps", "verify_logs", "verify_health"):
+            event(screen, StepStarted(step_id=f"web2:{step}", title=step, host="web2"))
+        assert table.row("web2").step_label == "▶ verify_health +2"  # the newest, and how many more
+        event(screen, StepFinished(step_id="web2:verify_ps", duration=0.4))
+        assert table.row("web2").step_label == "▶ verify_logs +1"
+        event(screen, StepFailed(step_id="web2:verify_logs", message="exit 1", exit_code=1))
+        event(screen, StepFinished(step_id="web2:verify_health", duration=0.1))
+        await pilot.pause()
+        assert table.row("web2").step_label == "✗ verify_logs"  # the failure stays in sight

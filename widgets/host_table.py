@@ -50,6 +50,7 @@ class HostRow:
     step_state: str = ""  # running | done | failed | skipped
     message: str = ""
     checks: dict[str, bool] = field(default_factory=dict)  # check -> passing, the latest of each
+    running: dict[str, None] = field(default_factory=dict)  # its steps running now (several run at once)
 
     @property
     def health(self) -> str:
@@ -69,7 +70,8 @@ class HostRow:
     def step_label(self) -> str:
         if not self.step:
             return ""
-        return f"{STEP_MARKS.get(self.step_state, '')} {self.step}".strip()
+        more = f" +{len(self.running) - 1}" if self.step_state == "running" and len(self.running) > 1 else ""
+        return f"{STEP_MARKS.get(self.step_state, '')} {self.step}{more}".strip()
 
     def cells(self) -> list[str]:
         return [
@@ -162,6 +164,18 @@ class HostTable(Widget):
             if host is None or host not in self.rows:
                 return False  # a fleet-wide step (the lock, announcements): no host's own
             row = self.rows[host]
+            if isinstance(event, StepStarted):
+                row.running[step] = None
+            else:
+                row.running.pop(step, None)
+            if not isinstance(event, (StepStarted, StepFailed)):
+                # steps run together: one ended while the others still run, or after one of them
+                # failed (its decision comes once they all end): the row keeps saying so
+                if row.step_state == "failed" and row.step != step:
+                    return True
+                if row.running:
+                    row.step, row.step_state = next(iter(row.running)), "running"
+                    return True
             row.step = step
             row.step_state = {
                 StepStarted: "running",
