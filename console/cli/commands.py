@@ -157,7 +157,7 @@ async def _execute(
     printer = EventPrinter(args.json)
     dry_run = getattr(args, "dry_run", False)
     if session is None:
-        session = IncidentSession(config, journal)
+        session = IncidentSession(config, journal, announce_beside=True)
     else:
         session.journal = journal
 
@@ -320,7 +320,7 @@ async def _on_one_link(config, args, check_input, input_errors, build, build_err
     from console.incident.session import IncidentSession
     from console.release.deployed import gather_deployment
 
-    session = IncidentSession(config, None)
+    session = IncidentSession(config, None, announce_beside=True)  # none awaited before a step
     unreachable: Exception | None = None
     try:
         if not getattr(args, "dry_run", False) and host_mirror.enabled(config):

@@ -19,6 +19,7 @@ from console.config import Config
 from console.engine import announce as announcing
 from console.engine import incident as engine_incident
 from console.engine.events import Event
+from console.engine.in_order import InOrder
 from console.engine.incident import IncidentRun, open_new_incident, recheck_host
 from console.engine.procedure import Procedure
 from console.engine.runner import Decider
@@ -50,8 +51,9 @@ class SessionError(ValueError):
 class IncidentSession:
     """``IncidentSession(config, journal)``; ``transport``: a link owned by the caller (the TUI shares
     one for the whole app), else one is made on ``connect`` and closed on ``close``. ``background``:
-    how announcements leave the caller's path (the TUI runs them in a worker); without it they are
-    awaited in place (the CLI)."""
+    how announcements leave the caller's path (the TUI runs them in a worker); ``announce_beside``:
+    they run one after another beside the procedure and ``flush``/``close`` wait for them (a
+    headless run); with neither they are awaited in place."""
 
     def __init__(
         self,
@@ -61,6 +63,7 @@ class IncidentSession:
         transport: Transport | None = None,
         background: Background | None = None,
         announcer: Callable[..., Any] | None = None,
+        announce_beside: bool = False,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -71,6 +74,7 @@ class IncidentSession:
         self._release_log_synced = False  # the host's release log was pulled on this link (sync_release_log)
         self._background = background
         self._announcer = announcer  # the TUI hands announcing to the app: ``announcer(event, **details)``
+        self._beside = InOrder() if announce_beside else None
         self._notifier: Notifier | None = None
         self._notifier_for: Journal | None = None
         self._mirror: host_mirror.HostMirror | None = None  # the journal's host copy (console.incident.host_mirror)
@@ -195,6 +199,8 @@ class IncidentSession:
             self.fetched_from_host = False
 
     async def close(self) -> None:
+        if self._beside is not None:
+            await self._beside.done()  # announcements still on their way are sent (or queued) first
         mirror, self._mirror = self._mirror, None  # closing twice flushes once
         if mirror is not None:
             await mirror.close()
@@ -219,6 +225,9 @@ class IncidentSession:
         notifier = self.notifier()
         if notifier is None:
             return
+        if self._beside is not None:
+            self._beside.add(announcing.announce(notifier, event, **details))
+            return
         if self._background is not None:
 
             async def send() -> None:
@@ -230,6 +239,8 @@ class IncidentSession:
         await announcing.announce(notifier, event, **details)
 
     async def flush(self, seconds: float | None = None) -> None:
+        if self._beside is not None:
+            await self._beside.done()
         if seconds is None:
             await announcing.flush(self.notifier())
         else:
