@@ -237,3 +237,33 @@ def test_logs_tail_of_some_services_and_a_failing_read(tmp_path):
 def test_logs_tail_of_a_project_without_containers(tmp_path):
     done, calls = run_script(tmp_path, ContainerCommands("p").logs_tail(5), "")
     assert (done.returncode, done.stdout) == (0, "")
+
+
+def test_an_exec_or_logs_script_is_shown_as_a_person_would_type_it():
+    from console.commands.containers import readable, shown
+
+    c = ContainerCommands("mr-dj")
+    exec_argv = c.exec_in_service("mr-dj-backend", ["npm", "run", "smoke:test", "--prefix", "a b"])
+    assert readable(exec_argv) == (
+        "docker exec -i $(docker ps -q --filter label=com.docker.compose.project=mr-dj "
+        "--filter label=com.docker.compose.service=mr-dj-backend --filter status=running | head -n 1) "
+        "npm run smoke:test --prefix 'a b'"
+    )
+    assert readable(c.logs_tail(50)) == (
+        "for c in $(docker ps -a -q --filter label=com.docker.compose.project=mr-dj "
+        '--filter label=com.docker.compose.oneoff=False); do docker logs --tail 50 "$c"; done'
+    )
+    assert readable(c.logs_tail(5, ["mr-dj-frontend"])).endswith("done (services mr-dj-frontend)")
+    # any other argv, another script included, is shown shell-quoted as before
+    other = ["sh", "-c", "echo $1", "sh", "mr-dj", "x"]
+    assert readable(other) is None and shown(other) == "sh -c 'echo $1' sh mr-dj x"
+    assert readable(c.ps()) is None and shown(["docker", "ps"]) == "docker ps"
+
+
+def test_a_step_shows_the_readable_form_and_journals_the_exact_argv():
+    from console.engine.procedure import Step
+
+    argv = ContainerCommands("mr-dj").exec_in_service("mr-dj-backend", ["npm", "run", "maintenance:on"])
+    step = Step("maintenance_on", "Switch traffic to maintenance", argv=argv)
+    assert step.command.startswith("docker exec -i $(docker ps -q ") and step.command.endswith(" npm run maintenance:on")
+    assert step.argv == argv  # what runs, and what StepStarted journals beside the command

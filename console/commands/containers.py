@@ -18,6 +18,7 @@ text; service and project names are validated first.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterable
 
 from console.commands.base import docker, sh, user_argv
@@ -147,3 +148,31 @@ def _count(n: int) -> str:
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise UnsafeValue(f"refusing line count {n!r}: it must be a non-negative integer")
     return str(n)
+
+
+def readable(argv: list[str]) -> str | None:
+    """What an exec or logs script does, as a person would type it (screens, dry runs), or None
+    for any other argv. The journal keeps the exact argv; this is only how it is shown."""
+    if len(argv) < 6 or argv[:2] != ["sh", "-c"] or argv[3] != "sh":
+        return None
+    project = argv[4]
+    by_project = f"--filter label={PROJECT_LABEL}={shlex.quote(project)}"
+    if argv[2] == _EXEC_IN_SERVICE and len(argv) >= 7:
+        service, command = argv[5], argv[6:]
+        return (
+            f"docker exec -i $(docker ps -q {by_project} --filter label={SERVICE_LABEL}={shlex.quote(service)} "
+            f"--filter status=running | head -n 1) {shlex.join(command)}"
+        )
+    if argv[2] == _LOGS_TAIL:
+        count, services = argv[5], argv[6:]
+        which = f" (services {', '.join(services)})" if services else ""
+        return (
+            f"for c in $(docker ps -a -q {by_project} --filter label={ONEOFF_LABEL}=False); "
+            f'do docker logs --tail {count} "$c"; done{which}'
+        )
+    return None
+
+
+def shown(argv: list[str]) -> str:
+    """``argv`` as it is shown: :func:`readable` where it applies, else shell-quoted."""
+    return readable(argv) or shlex.join(argv)

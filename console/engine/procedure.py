@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from console.commands.containers import shown
 from console.engine.together import check_together
 from console.secrets import SecretBytes
 
@@ -55,8 +55,9 @@ class Step:
 
     @property
     def command(self) -> str:
+        """How the step's command is shown; the journal also keeps the exact argv."""
         if self.argv is not None:
-            return shlex.join(self.argv)
+            return shown(self.argv)
         return self.display
 
     def describe(self) -> dict:

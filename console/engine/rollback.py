@@ -13,10 +13,9 @@ uses. The destructive steps keep their order.
 
 from __future__ import annotations
 
-import shlex
-
 from console.commands import artifacts as art
 from console.commands.compose import ComposeCommands, Via
+from console.commands.containers import shown
 from console.config import Config
 from console.decide.runbook import optional_steps
 from console.engine.image_checks import skip_pull_if_on_host
@@ -201,7 +200,7 @@ def _migration_steps(
         "migration_check",
         f"Compare the schema with {to_tag}'s migrations",
         action=lambda ctx: check_schema(ctx, target_head, via_status),
-        display=shlex.join(status_argv(config, cmds.migrate_status, via_status)),
+        display=shown(status_argv(config, cmds.migrate_status, via_status)),
         read_only=True,
         preflight=order == "before_down",
         timeout=300,
