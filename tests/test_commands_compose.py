@@ -83,11 +83,23 @@ def test_builders_for_both_flavours(compose, flavour, method, args, tail):
 @pytest.mark.parametrize(
     "method, args, command",
     [
-        ("maintenance_on", ("mr-dj-backend", ["npm", "run", "maintenance:on"], "exec"), ["npm", "run", "maintenance:on"]),
-        ("maintenance_off", ("mr-dj-backend", ["npm", "run", "maintenance:off"], "exec"), ["npm", "run", "maintenance:off"]),
+        (
+            "maintenance_on",
+            ("mr-dj-backend", ["npm", "run", "maintenance:on"], "exec"),
+            ["npm", "run", "maintenance:on"],
+        ),
+        (
+            "maintenance_off",
+            ("mr-dj-backend", ["npm", "run", "maintenance:off"], "exec"),
+            ["npm", "run", "maintenance:off"],
+        ),
         ("migrate_status", ("mr-dj-backend", ["npm", "run", "migrate:status"]), ["npm", "run", "migrate:status"]),
         ("smoke_test", ("mr-dj-backend", ["npm", "run", "smoke:test"]), ["npm", "run", "smoke:test"]),
-        ("migrate_rollback", ("mr-dj-backend", ["knex", "down", "--to={migration}"], "m1", "exec"), ["knex", "down", "--to=m1"]),
+        (
+            "migrate_rollback",
+            ("mr-dj-backend", ["knex", "down", "--to={migration}"], "m1", "exec"),
+            ["knex", "down", "--to=m1"],
+        ),
         ("in_service", ("exec", "mr-dj-backend", ["node", "-e", "console.log(1)"]), ["node", "-e", "console.log(1)"]),
     ],
 )

@@ -55,7 +55,7 @@ def test_logs_tail_names_the_count_and_the_services():
     c = ContainerCommands("mr-dj")
     assert shlex.join(c.logs_tail(50)[3:]) == "sh mr-dj 50"
     assert shlex.join(c.logs_tail(20, ["mr-dj-backend"])[3:]) == "sh mr-dj 20 mr-dj-backend"
-    assert "docker logs --tail \"$n\" \"$name\" 2>&1" in c.logs_tail(50)[2]
+    assert 'docker logs --tail "$n" "$name" 2>&1' in c.logs_tail(50)[2]
 
 
 @pytest.mark.parametrize(
@@ -265,5 +265,7 @@ def test_a_step_shows_the_readable_form_and_journals_the_exact_argv():
 
     argv = ContainerCommands("mr-dj").exec_in_service("mr-dj-backend", ["npm", "run", "maintenance:on"])
     step = Step("maintenance_on", "Switch traffic to maintenance", argv=argv)
-    assert step.command.startswith("docker exec -i $(docker ps -q ") and step.command.endswith(" npm run maintenance:on")
+    assert step.command.startswith("docker exec -i $(docker ps -q ") and step.command.endswith(
+        " npm run maintenance:on"
+    )
     assert step.argv == argv  # what runs, and what StepStarted journals beside the command

@@ -20,7 +20,12 @@ async def test_clients_share_one_tls_context_per_trust_env(monkeypatch):
     shared_tls.cache_clear()
     monkeypatch.setattr(httpx, "create_ssl_context", counting)
     try:
-        clients = [async_client(), async_client(timeout=3), async_client(trust_env=False), async_client(trust_env=False)]
+        clients = [
+            async_client(),
+            async_client(timeout=3),
+            async_client(trust_env=False),
+            async_client(trust_env=False),
+        ]
         assert sorted(built) == [False, True]  # built once for each trust_env, not once per client
         assert shared_tls(True) is shared_tls(True) and shared_tls(False) is not shared_tls(True)
         assert all(isinstance(shared_tls(t), ssl.SSLContext) for t in (True, False))

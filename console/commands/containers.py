@@ -68,7 +68,7 @@ _LOGS_TAIL = (
     '--format "{{.Label \\"' + SERVICE_LABEL + '\\"}}:{{.Label \\"' + NUMBER_LABEL + '\\"}}:{{.Names}}") || exit $?; '
     "set -f; rc=0; "
     'for row in $(printf "%s\\n" "$list" | sort -t: -k1,1 -k2,2n); do '
-    's=${row%%:*}; name=${row##*:}; '
+    "s=${row%%:*}; name=${row##*:}; "
     'if [ $# -gt 0 ]; then case " $* " in *" $s "*) ;; *) continue ;; esac; fi; '
     'out=$(docker logs --tail "$n" "$name" 2>&1) || rc=1; '
     '[ -z "$out" ] || printf "%s\\n" "$out" | while IFS= read -r line; do printf "%s | %s\\n" "$name" "$line"; done; '
