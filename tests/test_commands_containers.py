@@ -205,19 +205,19 @@ def test_exec_when_docker_ps_fails_says_so(tmp_path):
     assert no_container_message(done.stderr) is not None
 
 
-def test_logs_tail_prefixes_each_line_with_its_container_in_compose_order(tmp_path):
+def test_logs_tail_prefixes_each_line_with_its_service_and_number_in_compose_order(tmp_path):
     ps = "web:1:p_web_1\napi:2:p_api_2\napi:1:p_api_1\ndb:1:p_db_1\n"
     done, calls = run_script(tmp_path, ContainerCommands("p").logs_tail(7), ps)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "p_api_1 | first line of p_api_1",
-        "p_api_1 | last line of p_api_1",
-        "p_api_2 | first line of p_api_2",
-        "p_api_2 | last line of p_api_2",
-        "p_db_1 | first line of p_db_1",
-        "p_db_1 | last line of p_db_1",
-        "p_web_1 | first line of p_web_1",
-        "p_web_1 | last line of p_web_1",
+        "api-1 | first line of p_api_1",
+        "api-1 | last line of p_api_1",
+        "api-2 | first line of p_api_2",
+        "api-2 | last line of p_api_2",
+        "db-1 | first line of p_db_1",
+        "db-1 | last line of p_db_1",
+        "web-1 | first line of p_web_1",
+        "web-1 | last line of p_web_1",
     ]
     assert "--filter label=com.docker.compose.oneoff=False" in calls[0]
     assert calls[1:] == [f"logs --tail 7 {n}" for n in ("p_api_1", "p_api_2", "p_db_1", "p_web_1")]
@@ -228,9 +228,9 @@ def test_logs_tail_of_some_services_and_a_failing_read(tmp_path):
     done, calls = run_script(tmp_path, ContainerCommands("p").logs_tail(5, ["api", "web"]), ps)
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
-        "broken | Error: No such container: broken",
-        "p_web_1 | first line of p_web_1",
-        "p_web_1 | last line of p_web_1",
+        "api-1 | Error: No such container: broken",
+        "web-1 | first line of p_web_1",
+        "web-1 | last line of p_web_1",
     ]
 
 

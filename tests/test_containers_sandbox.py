@@ -42,7 +42,7 @@ def states(parsed):
 
 
 def without_prefix(lines):
-    """``<container> | text`` (docker CLI) or ``<service>_<n>   | text`` (compose v1) -> text."""
+    """``<service>-<n> | text`` (docker CLI, as compose v2) or ``<service>_<n>   | text`` (compose v1) -> text."""
     return sorted(line.split(" | ", 1)[1] for line in lines if " | " in line)
 
 

@@ -60,7 +60,7 @@ _EXEC_IN_SERVICE = (
 
 # $1 project, $2 line count, the rest: services (none: all). As `compose logs --no-color
 # --tail=N [SERVICE...]`: every container of the project, stopped ones included, one-off `run`
-# containers left out, each line prefixed "<container> | " as compose prints it; by service,
+# containers left out, each line prefixed "<service>-<number> | " as compose v2 prints it; by service,
 # then container number. Exit 1 when a container's logs could not be read (its lines say why).
 _LOGS_TAIL = (
     "p=$1; n=$2; shift 2; "
@@ -68,10 +68,10 @@ _LOGS_TAIL = (
     '--format "{{.Label \\"' + SERVICE_LABEL + '\\"}}:{{.Label \\"' + NUMBER_LABEL + '\\"}}:{{.Names}}") || exit $?; '
     "set -f; rc=0; "
     'for row in $(printf "%s\\n" "$list" | sort -t: -k1,1 -k2,2n); do '
-    "s=${row%%:*}; name=${row##*:}; "
+    "s=${row%%:*}; name=${row##*:}; num=${row#*:}; num=${num%%:*}; "
     'if [ $# -gt 0 ]; then case " $* " in *" $s "*) ;; *) continue ;; esac; fi; '
     'out=$(docker logs --tail "$n" "$name" 2>&1) || rc=1; '
-    '[ -z "$out" ] || printf "%s\\n" "$out" | while IFS= read -r line; do printf "%s | %s\\n" "$name" "$line"; done; '
+    '[ -z "$out" ] || printf "%s\\n" "$out" | while IFS= read -r line; do printf "%s-%s | %s\\n" "$s" "$num" "$line"; done; '
     "done; exit $rc"
 )
 
