@@ -71,7 +71,8 @@ _LOGS_TAIL = (
     "s=${row%%:*}; name=${row##*:}; num=${row#*:}; num=${num%%:*}; "
     'if [ $# -gt 0 ]; then case " $* " in *" $s "*) ;; *) continue ;; esac; fi; '
     'out=$(docker logs --tail "$n" "$name" 2>&1) || rc=1; '
-    '[ -z "$out" ] || printf "%s\\n" "$out" | while IFS= read -r line; do printf "%s-%s | %s\\n" "$s" "$num" "$line"; done; '
+    '[ -z "$out" ] || printf "%s\\n" "$out" | '
+    'while IFS= read -r line; do printf "%s-%s | %s\\n" "$s" "$num" "$line"; done; '
     "done; exit $rc"
 )
 
