@@ -133,6 +133,20 @@ async def test_connection_refused_is_a_result_not_an_exception():
 
 
 @pytest.mark.asyncio
+async def test_an_unresolvable_host_name_is_said_so():
+    class Unresolvable(httpx.AsyncBaseTransport):  # what the resolver answers: no DNS query leaves
+        async def handle_async_request(self, request):
+            try:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            except socket.gaierror as exc:
+                raise httpx.ConnectError("[Errno -2] Name or service not known") from exc
+
+    async with httpx.AsyncClient(trust_env=False, transport=Unresolvable()) as client:
+        r = await check_health(check("http://vps.invalid/health"), client)
+    assert r.error == "cannot connect: host name not resolved (Name or service not known)"
+
+
+@pytest.mark.asyncio
 async def test_check_all_keeps_order_and_runs_concurrently(server):
     checks = [
         check(f"{server}/slow", name="slow", timeout=2.0),

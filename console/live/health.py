@@ -15,6 +15,7 @@ import asyncio
 import inspect
 import json
 import os
+import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -345,6 +346,8 @@ def _cause(exc: BaseException) -> str:
     inner: BaseException = exc
     while inner.__cause__ is not None or inner.__context__ is not None:
         inner = inner.__cause__ or inner.__context__  # type: ignore[assignment]
+    if isinstance(inner, socket.gaierror):  # its errno is the resolver's (e.g. -2), not the OS's
+        return f"host name not resolved ({inner.strerror or inner})"
     if isinstance(inner, OSError) and isinstance(inner.errno, int):
         # asyncio words it "Connect call failed (addr)"; the errno says *why*.
         return os.strerror(inner.errno)
