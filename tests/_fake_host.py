@@ -37,6 +37,25 @@ class _NoAuth(asyncssh.SSHServer):
         return False
 
 
+async def _forward(reader: asyncio.StreamReader, writer) -> None:
+    while data := await reader.read(65536):
+        try:
+            writer.write(data)
+        except (asyncssh.Error, OSError):  # the client went away: keep reading so the command can end
+            pass
+
+
+async def _forward_stdin(process, local) -> None:
+    try:
+        while data := await process.stdin.read(65536):
+            local.stdin.write(data)
+            await local.stdin.drain()
+    except (asyncssh.Error, OSError):
+        pass
+    finally:
+        local.stdin.close()
+
+
 class FakeHost:
     def __init__(self, *, path: str | None = None, banner: str = "") -> None:
         self.env = dict(os.environ, PATH=path) if path else dict(os.environ)
@@ -57,10 +76,18 @@ class FakeHost:
             env=self.env,
             start_new_session=True,
         )
-        await process.redirect(stdin=local.stdin, stdout=local.stdout, stderr=local.stderr)
-        process.exit(await local.wait())
+        # Output is forwarded until both pipes end, and only then the exit status is sent: as
+        # sshd does. (asyncssh's redirect() with exit() right after the process ended could close
+        # the channel before the last output was forwarded, losing it on a busy machine.)
+        feeding = asyncio.ensure_future(_forward_stdin(process, local))
         try:
-            await process.wait_closed()  # runs asyncssh's cleanup (its redirect queues)
+            await asyncio.gather(_forward(local.stdout, process.stdout), _forward(local.stderr, process.stderr))
+            status = await local.wait()
+        finally:
+            feeding.cancel()
+        try:
+            process.exit(status)
+            await process.wait_closed()
         except (asyncssh.Error, OSError):
             pass
 
