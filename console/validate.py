@@ -124,6 +124,13 @@ IMAGE_REF_RE = _Lazy(
 )
 
 
+def require_line_count(n: int) -> str:
+    """A log tail's line count as its argv word: a non-negative integer (never a bool or text)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise UnsafeValue(f"refusing line count {n!r}: it must be a non-negative integer")
+    return str(n)
+
+
 def require_remote_path(path: str, what: str = "path") -> str:
     if (
         not isinstance(path, str)

@@ -14,7 +14,14 @@ from typing import Literal
 
 from console.commands.base import argv, user_argv
 from console.commands.containers import ContainerCommands
-from console.validate import UnsafeValue, require_migration, require_project_name, require_remote_path, require_service
+from console.validate import (
+    UnsafeValue,
+    require_line_count,
+    require_migration,
+    require_project_name,
+    require_remote_path,
+    require_service,
+)
 
 COMPOSE_FLAVOURS = {"docker-compose": ("docker-compose",), "docker compose": ("docker", "compose")}
 MIGRATION_PLACEHOLDER = "{migration}"
@@ -148,14 +155,16 @@ class ComposeCommands:
         return self.compose("ps", "--format", "json", "-a")
 
     def logs_tail(self, n: int = 50, services: Iterable[str] = ()) -> list[str]:
-        return self.compose("logs", "--no-color", f"--tail={_count(n)}", [require_service(s) for s in services])
+        return self.compose(
+            "logs", "--no-color", f"--tail={require_line_count(n)}", [require_service(s) for s in services]
+        )
 
     def logs_follow(self, tail: int = 50, services: Iterable[str] = (), timestamps: bool = True) -> list[str]:
         return self.compose(
             "logs",
             "-f",
             "--no-color",
-            f"--tail={_count(tail)}",
+            f"--tail={require_line_count(tail)}",
             ["-t"] if timestamps else [],
             [require_service(s) for s in services],
         )
@@ -172,9 +181,3 @@ class ComposeCommands:
     def version(self) -> list[str]:
         """The compose version (``--short``), to tell JSON-array from JSON-lines ``ps``."""
         return argv(COMPOSE_FLAVOURS[self.compose_command], "version", "--short")
-
-
-def _count(n: int) -> str:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise UnsafeValue(f"refusing line count {n!r}: it must be a non-negative integer")
-    return str(n)

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 from console.commands.base import docker, sh, user_argv
 from console.commands.ps import PsParseError, ServiceState, _exit_from_status, _health_from_status
-from console.validate import UnsafeValue, require_project_name, require_service
+from console.validate import require_line_count, require_project_name, require_service
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -104,7 +104,7 @@ class ContainerCommands:
 
     def logs_tail(self, n: int = 50, services: Iterable[str] = ()) -> list[str]:
         """The last ``n`` lines of each container of ``services`` (all when none), ``compose logs --tail``."""
-        return sh(_LOGS_TAIL, self.project_name, _count(n), *[require_service(s) for s in services])
+        return sh(_LOGS_TAIL, self.project_name, require_line_count(n), *[require_service(s) for s in services])
 
 
 def parse_container_ps(output: str) -> list[ServiceState]:
@@ -143,12 +143,6 @@ def no_container_message(stderr: str) -> str | None:
         if line.startswith(NO_CONTAINER) or line.startswith("cannot list the containers of service "):
             return line.strip()
     return None
-
-
-def _count(n: int) -> str:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise UnsafeValue(f"refusing line count {n!r}: it must be a non-negative integer")
-    return str(n)
 
 
 def readable(argv: list[str]) -> str | None:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from console.commands.base import argv, docker, sh, user_argv
-from console.validate import UnsafeValue, require_project_name, require_remote_path, require_service
+from console.validate import UnsafeValue, require_line_count, require_project_name, require_remote_path, require_service
 
 NO_TASK_EXIT = 125  # docker's own "the docker command failed" status: the command never ran
 SERVICE_LABEL = "com.docker.swarm.service.name"
@@ -134,17 +134,21 @@ class SwarmCommands:
         return docker("service", "inspect", names)
 
     def logs_tail(self, service: str, n: int = 50) -> list[str]:
-        return docker("service", "logs", "--timestamps", "--no-task-ids", "--tail", _count(n), self.service(service))
+        return docker(
+            "service", "logs", "--timestamps", "--no-task-ids", "--tail", require_line_count(n), self.service(service)
+        )
 
     def logs_follow(self, service: str, tail: int = 50) -> list[str]:
-        return docker("service", "logs", "-f", "--timestamps", "--tail", _count(tail), self.service(service))
+        return docker(
+            "service", "logs", "-f", "--timestamps", "--tail", require_line_count(tail), self.service(service)
+        )
 
     def logs_follow_all(self, services: Iterable[str], tail: int = 50) -> list[str]:
         """Every named service's logs, followed, in one stream (the live pane)."""
         names = [self.service(s) for s in services]
         if not names:
             raise UnsafeValue("refusing to follow logs: name at least one service")
-        return sh(_FOLLOW_ALL, _count(tail), *names)
+        return sh(_FOLLOW_ALL, require_line_count(tail), *names)
 
     def logs_tail_all(self, services: Iterable[str], n: int = 50) -> list[str]:
         """The last ``n`` lines of each named service, one after the other (verification)."""
@@ -154,7 +158,7 @@ class SwarmCommands:
             'n=$1; shift; rc=0; for s in "$@"; do '
             'docker service logs --timestamps --no-task-ids --tail "$n" "$s" 2>&1 || rc=1; done; exit $rc',
             "sh",
-            _count(n),
+            require_line_count(n),
             [self.service(s) for s in services],
         )
 
@@ -167,9 +171,3 @@ def _filters(filters: Iterable[str]) -> list[str]:
             raise UnsafeValue(f"refusing task filter {item!r}: use desired-state|id|name|node=VALUE")
         parts += ["--filter", item]
     return parts
-
-
-def _count(n: int) -> str:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise UnsafeValue(f"refusing line count {n!r}: it must be a non-negative integer")
-    return str(n)
