@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from console.config import load_config
 from console.engine.context import StepContext
 from console.engine.events import Notice, ProcedureFinished, StepFailed, StepSkipped, StepStarted, WouldRun
 from console.engine.lock import RemoteLock
@@ -17,35 +16,14 @@ from console.failures import FailureReason
 from console.incident.journal import Journal
 from console.incident.listing import summarize
 from console.transport.local import LocalTransport
+from tests._engine_support import ScriptedDecider, local_config
 from tests._records_support import last_record
 from tests._waiting import wait_for
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
-
-
-class ScriptedDecider:
-    def __init__(self, confirm=True, choices=()):
-        self.confirm_answer = confirm
-        self.choices = list(choices)
-        self.confirmed = []
-        self.failures = []
-
-    async def confirm(self, step, prompt):
-        self.confirmed.append(step.id)
-        return self.confirm_answer
-
-    async def on_failure(self, step, failure):
-        self.failures.append((step.id, failure.reason))
-        return self.choices.pop(0) if self.choices else Choice("abort")
 
 
 @pytest.fixture
 def config(tmp_path):
-    base = load_config(EXAMPLE)
-    target = dataclasses.replace(base.target, project_dir=str(tmp_path / "project"), command_timeout=30)
-    (tmp_path / "project").mkdir()
-    paths = dataclasses.replace(base.paths, state_dir=tmp_path / "state")
-    return dataclasses.replace(base, target=target, paths=paths)
+    return local_config(tmp_path)
 
 
 def make_engine(config, steps, decider, *, dry_run=False, yes=False, lock=True):

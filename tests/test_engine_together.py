@@ -6,14 +6,12 @@ instead of passing slowly.
 """
 
 import asyncio
-import dataclasses
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from console.cli.output import EventPrinter
-from console.config import load_config
 from console.engine.context import StepContext
 from console.engine.events import StepFailed, StepFinished, StepOutput, StepSkipped, StepStarted, WouldRun
 from console.engine.procedure import ActionResult, Procedure, Step
@@ -22,32 +20,14 @@ from console.engine.together import TogetherRefused, runs
 from console.failures import FailureReason
 from console.incident.journal import Journal
 from console.transport.local import LocalTransport
+from tests._engine_support import ScriptedDecider, local_config
 from tests._records_support import last_record
 from tests._waiting import wait_for
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
-
-
-class ScriptedDecider:
-    def __init__(self, choices=()):
-        self.choices = list(choices)
-        self.failures = []
-
-    async def confirm(self, step, prompt):
-        return True
-
-    async def on_failure(self, step, failure):
-        self.failures.append((step.id, failure.reason))
-        return self.choices.pop(0) if self.choices else Choice("abort")
 
 
 @pytest.fixture
 def config(tmp_path):
-    base = load_config(EXAMPLE)
-    target = dataclasses.replace(base.target, project_dir=str(tmp_path / "project"), command_timeout=30)
-    (tmp_path / "project").mkdir()
-    paths = dataclasses.replace(base.paths, state_dir=tmp_path / "state")
-    return dataclasses.replace(base, target=target, paths=paths)
+    return local_config(tmp_path)
 
 
 def make_engine(config, steps, decider=None, *, dry_run=False, done_steps=None):
@@ -198,7 +178,8 @@ async def test_a_skip_without_a_reason_in_a_group_stops_the_run(config):
     gates = Gates()
     gates.results = {"a": [False]}
     gates.open("a", "b")
-    engine, _, events = make_engine(config, [gates.step("a"), gates.step("b")], ScriptedDecider([Choice("skip", " ")]))
+    decider = ScriptedDecider(choices=[Choice("skip", " ")])
+    engine, _, events = make_engine(config, [gates.step("a"), gates.step("b")], decider)
     assert await engine.run() == "failed"
     assert kinds(events, StepFinished) == ["b"]
 
