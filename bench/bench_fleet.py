@@ -83,9 +83,6 @@ def config_copy(source: Path, into: Path, *, one_host: int | None = None, **flee
     return path
 
 
-CONSOLE_CPU: list[float] = []  # the consoles' own CPU seconds (user + sys) of the last timed run
-
-
 def busy_cpu_seconds() -> float:
     """The whole machine's busy CPU time so far (/proc/stat: every CPU, all but idle and iowait)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -93,9 +90,10 @@ def busy_cpu_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def timed_rollback(*configs: Path, tree: Path = ROOT) -> tuple[float, float]:
-    """Wall time of one console rollback per config, all started at once, and the machine's busy
-    CPU seconds meanwhile (console, ssh, sshd, docker-compose, dockerd: everything the hosts did).
+def timed_rollback(*configs: Path, tree: Path = ROOT) -> tuple[float, float, float]:
+    """Wall time of one console rollback per config, all started at once, the machine's busy
+    CPU seconds meanwhile (console, ssh, sshd, docker-compose, dockerd: everything the hosts did)
+    and the consoles' own CPU seconds (user + sys).
     ``tree``: the checkout whose console runs."""
     cpu = busy_cpu_seconds()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -115,11 +113,11 @@ def timed_rollback(*configs: Path, tree: Path = ROOT) -> tuple[float, float]:
     took = time.perf_counter() - started
     busy = busy_cpu_seconds() - cpu
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    CONSOLE_CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    own = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     for config, stderr, status in errors:
         if status != 0:
             raise SystemExit(f"rollback with {config} failed ({status}):\n{stderr[-2000:]}")
-    return took, busy
+    return took, busy, own
 
 
 def _sub(parent: Path, index: int) -> Path:
@@ -171,13 +169,13 @@ def main() -> int:
         for name in order:
             ctl("reset")
             with TemporaryDirectory() as tmp:
-                took, cpu = timed_rollback(*ways[name](Path(tmp)), tree=trees[name])
+                took, cpu, console_cpu = timed_rollback(*ways[name](Path(tmp)), tree=trees[name])
             times[name].append(took)
             busy[name].append(cpu)
-            own[name].append(CONSOLE_CPU[-1])
+            own[name].append(console_cpu)
             print(
                 f"round {round_no + 1}: {name:15s} {took:6.2f} s wall, {cpu:6.2f} s busy CPU, "
-                f"consoles' own CPU {CONSOLE_CPU[-1]:5.2f} s",
+                f"consoles' own CPU {console_cpu:5.2f} s",
                 flush=True,
             )
     ctl("reset")
