@@ -159,7 +159,7 @@ def test_resume_takes_over_a_dead_consoles_lock_only_with_a_reason_and_never_a_l
     from console.engine.lock import RemoteLock
     from console.engine.takeover import TakeOverRefused, take_over_lock_for_resume
     from console.transport.local import LocalTransport
-    from tests.test_engine_runner import EXAMPLE
+    from tests._engine_support import EXAMPLE
 
     base = load_config(EXAMPLE)
     (tmp_path / "project").mkdir()

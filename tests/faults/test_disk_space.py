@@ -26,7 +26,7 @@ from console.release.release_log import Release, ReleaseLog
 from console.transport.base import CommandResult
 from console.transport.local import LocalTransport
 from console.validate import UnsafeValue
-from tests.test_engine_runner import EXAMPLE, ScriptedDecider
+from tests._engine_support import EXAMPLE, ScriptedDecider
 
 pytestmark = pytest.mark.faults
 

@@ -24,7 +24,7 @@ GONE = "sha256:" + "0" * 63 + "1"
 
 
 def test_a_pull_is_skipped_only_for_an_image_the_check_found_on_the_host():
-    from tests.test_engine_runner import EXAMPLE
+    from tests._engine_support import EXAMPLE
 
     ctx = StepContext(load_config(EXAMPLE), None, None)
     when = skip_pull_if_on_host("mr-dj-backend")

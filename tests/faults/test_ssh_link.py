@@ -79,7 +79,7 @@ def test_a_link_lost_mid_step_reconnects_and_rechecks_before_the_decision(tmp_pa
     from console.failures import FailureReason, OutcomeUnknown
     from console.incident.journal import Journal
     from console.transport.base import CommandResult
-    from tests.test_engine_runner import EXAMPLE
+    from tests._engine_support import EXAMPLE
 
     order = []
 
