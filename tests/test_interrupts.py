@@ -31,6 +31,12 @@ async def test_a_second_ctrl_c_waits_for_the_cleanup_instead_of_raising():
         await run_until_interrupted(procedure(), said.append)
     assert cleaned == ["lock released"]
     assert said == [STOPPING, STILL_STOPPING]
+    try:  # a press while the process exits no longer ends it by the signal (exit 130 stays)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.sleep(0.1)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 async def test_without_ctrl_c_the_result_comes_back_and_the_handler_is_removed():

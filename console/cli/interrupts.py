@@ -5,7 +5,8 @@ out of the event loop on the second: wherever the loop happens to be, so the rem
 process group is left running, the host lock held and no ``procedure_interrupted``
 record written. Here the first Ctrl-C cancels the run (the engine then kills the
 remote group, releases the lock and journals the interruption); every later one only
-says that cleanup is under way.
+says that cleanup is under way, and once the run has cleaned up, presses are ignored
+until the process exits.
 """
 
 from __future__ import annotations
@@ -55,3 +56,8 @@ async def run_until_interrupted(work: Awaitable[T], say: Callable[[str], None]) 
         raise Interrupted() from None
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+        if presses:
+            # Interrupted: the process ends next. A later press must not kill it mid-exit: Python
+            # resets its own SIGINT handler to the default during shutdown, so a press in that
+            # window would end the process by the signal instead of exit 130. Ignored, it can't.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
