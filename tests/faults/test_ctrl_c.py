@@ -45,7 +45,15 @@ def _wait(predicate, seconds: float, what: str) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("presses", [1, 2, 3])
+def _press_until_it_exits(console: subprocess.Popen, seconds: float = 30) -> None:
+    """The operator who holds Ctrl-C down: presses land through the cleanup and the process's exit."""
+    deadline = time.monotonic() + seconds
+    while console.poll() is None and time.monotonic() < deadline:
+        console.send_signal(signal.SIGINT)
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("presses", [1, 2, 3, "until it exits"])
 def test_ctrl_c_during_a_destructive_step_leaves_nothing_behind(sandbox_config_path, tmp_path, presses):
     config = load_config(sandbox_config_path)
     marker = f"ctrlc-{uuid.uuid4().hex}"
@@ -65,7 +73,9 @@ def test_ctrl_c_during_a_destructive_step_leaves_nothing_behind(sandbox_config_p
     try:
         _wait(lambda: host(config, f"pgrep -f '{pattern}'").returncode == 0, 60, "the step to run on the host")
         assert host(config, f"test -d {lock_dir}").returncode == 0, "the lock was not taken"
-        for _ in range(presses):  # the later presses land while the first one's cleanup runs
+        if presses == "until it exits":
+            _press_until_it_exits(console)
+        for _ in range(presses if isinstance(presses, int) else 0):  # later presses land mid-cleanup
             console.send_signal(signal.SIGINT)
             time.sleep(0.05)
         code = console.wait(timeout=60)
