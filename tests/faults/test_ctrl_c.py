@@ -88,8 +88,8 @@ def test_ctrl_c_during_a_destructive_step_leaves_nothing_behind(sandbox_config_p
     assert code == 130, shown
     assert "Traceback" not in shown and "KeyboardInterrupt" not in shown, shown
     assert "procedure interrupted" in shown
-    if presses != 1:  # a second press lands mid-cleanup and is answered
-        assert "still cleaning up" in shown
+    # Whether a later press lands mid-cleanup or after it depends on how fast the host answers;
+    # the answer to a press mid-cleanup is tested deterministically in tests/test_interrupts.py.
     # No remote process left, lock released, interruption journaled.
     assert host(config, f"pgrep -f '{pattern}'").returncode == 1
     assert host(config, f"test -e {lock_dir}").returncode == 1
