@@ -11,7 +11,7 @@ import math
 import sys
 
 from console.cli.config_loader import load_config_or_exit
-from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
+from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input, host_unreachable
 
 
 def positive_minutes(text: str) -> float:
@@ -338,8 +338,7 @@ async def _on_one_link(config, args, check_input, input_errors, build, build_err
                 raise unreachable
             transport = await session.connect()
         except (TransportError, OSError) as exc:
-            print(f"incident-console: cannot reach the host: {exc}", file=sys.stderr)
-            return EXIT_FAILED
+            return host_unreachable(exc)
         if config.fleet is not None:  # every host asked: the fleet may be half-rolled
             from console.release.fleet_deployed import fleet_release, gather_fleet_deployment
 
