@@ -366,8 +366,9 @@ def cmd_config_hotfix(args) -> int:
 
     config = _config(args)
     incident_id = new_incident_id()
-    try:
-        procedure = build_config_hotfix(
+
+    def build():
+        return build_config_hotfix(
             config,
             service=args.service,
             env_file=args.env_file,
@@ -376,6 +377,9 @@ def cmd_config_hotfix(args) -> int:
             undo_incident=args.undo,
             incident_id=incident_id,
         )
+
+    try:
+        procedure = build()
     except (UnsafeValue, ValueError, KeyError) as exc:
         return _bad(str(exc))
     deployed = None
@@ -390,15 +394,7 @@ def cmd_config_hotfix(args) -> int:
             procedure,
             args,
             open_journal=lambda: open_new_incident(config, deployed, incident_id),
-            rebuild=lambda: build_config_hotfix(
-                config,
-                service=args.service,
-                env_file=args.env_file,
-                keys=args.set,
-                flag_command=args.flag_command,
-                undo_incident=args.undo,
-                incident_id=incident_id,
-            ),
+            rebuild=build,
         )
     )
 
