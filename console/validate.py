@@ -168,7 +168,7 @@ def is_valid_remote_path(path: str) -> bool:
 
 
 def require_holder(holder: str) -> str:
-    if not isinstance(holder, str) or HOLDER_RE.fullmatch(holder) is None:
+    if not is_valid_holder(holder):
         raise UnsafeValue(f"refusing lock holder {holder!r}: use letters, digits, spaces and _.@+-")
     return holder
 

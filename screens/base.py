@@ -3,13 +3,13 @@ worker failures made visible."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from widgets.ttr_clock import TTRClock
@@ -49,13 +49,17 @@ class IncidentHeader(Horizontal):
 
 
 class ConsoleScreen(Screen):
-    """A screen with the incident header; keeps its TTR clock in step with the app's incident.
+    """A screen with the incident header; keeps its TTR clock in step with the app's incident,
+    and runs the action a button in ``BUTTON_ACTIONS`` stands for.
 
     ``Worker.StateChanged`` does not bubble: the app's handler never sees a screen's workers, so
     each screen turns its own workers' failures into a notification here.
     """
 
     SCREEN_TITLE = ""
+    # Buttons that do what a binding does: button id -> the action it runs, so a click and the
+    # key take the same path (one handler below serves every screen).
+    BUTTON_ACTIONS: ClassVar[dict[str, str]] = {}
 
     @property
     def console_app(self) -> IncidentConsoleApp:
@@ -93,6 +97,11 @@ class ConsoleScreen(Screen):
             clock.opened_at = app.incident_opened_at
         for label in self.query("#incident-id").results(Static):
             label.update(f"incident {app.journal.incident_id}" if app.journal else "no open incident")
+
+    @on(Button.Pressed)
+    async def _button_action(self, event: Button.Pressed) -> None:
+        if event.button.id in self.BUTTON_ACTIONS:
+            await self.run_action(self.BUTTON_ACTIONS[event.button.id])
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

@@ -52,6 +52,7 @@ class ChecklistScreen(ConsoleScreen):
         Binding("p", "start_procedure", "Start procedure", id="checklist.start"),
         Binding("escape", "back", "Back", id="checklist.back", show=False),
     ]
+    BUTTON_ACTIONS = {"tick": "tick", "waive": "waive", "run-checks": "run_checks", "start": "start_procedure"}
 
     class ProcedureChosen(Message):
         """The checklist is ready and the procedure for the outcome is built."""
@@ -323,9 +324,3 @@ class ChecklistScreen(ConsoleScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
-
-    @on(Button.Pressed)
-    async def _button(self, event: Button.Pressed) -> None:
-        actions = {"tick": "tick", "waive": "waive", "run-checks": "run_checks", "start": "start_procedure"}
-        if event.button.id in actions:
-            await self.run_action(actions[event.button.id])

@@ -35,6 +35,14 @@ class DecisionScreen(ConsoleScreen):
         Binding("e", "refresh_evidence", "Evidence", id="decision.evidence"),
         Binding("escape", "leave", "Home", id="decision.leave", show=False),
     ]
+    BUTTON_ACTIONS = {
+        "yes": "answer(True)",
+        "no": "answer(False)",
+        "back-q": "back",
+        "back-o": "back",
+        "accept": "accept",
+        "override": "override",
+    }
 
     class Decided(Message):
         """The coordinator settled on an outcome (journaled already)."""
@@ -198,19 +206,6 @@ class DecisionScreen(ConsoleScreen):
     def _marked(self, event: MatrixTable.Marked) -> None:
         self.session.mark(event.row.condition, event.row.id, event.row.favours, event.marked)
         self.show_verdict()
-
-    @on(Button.Pressed)
-    async def _button(self, event: Button.Pressed) -> None:
-        actions = {
-            "yes": "answer(True)",
-            "no": "answer(False)",
-            "back-q": "back",
-            "back-o": "back",
-            "accept": "accept",
-            "override": "override",
-        }
-        if event.button.id in actions:
-            await self.run_action(actions[event.button.id])
 
     # -- evidence --------------------------------------------------------------------
 

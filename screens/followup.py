@@ -47,6 +47,13 @@ class FollowupScreen(ConsoleScreen):
         Binding("ctrl+b", "home", "Home", id="followup.home", priority=True),
         Binding("ctrl+o", "post_resolution", "Post resolution", id="followup.post"),
     ]
+    BUTTON_ACTIONS = {
+        "save": "save_retro",
+        "resolve": "resolve",
+        "report": "write_report",
+        "post": "post_resolution",
+        "home": "home",
+    }
 
     class Home(Message):
         """Back to the home screen (the incident stays in the list until resolved)."""
@@ -211,18 +218,6 @@ class FollowupScreen(ConsoleScreen):
 
     def action_home(self) -> None:
         self.post_message(self.Home())
-
-    @on(Button.Pressed)
-    async def _button(self, event: Button.Pressed) -> None:
-        actions = {
-            "save": "save_retro",
-            "resolve": "resolve",
-            "report": "write_report",
-            "post": "post_resolution",
-            "home": "home",
-        }
-        if event.button.id in actions:
-            await self.run_action(actions[event.button.id])
 
 
 def _how_who_when(record: ChecklistMark) -> str:

@@ -60,6 +60,7 @@ class VerificationScreen(ConsoleScreen):
         Binding("c", "done", "Follow-up", id="verification.done"),
         Binding("r", "resume_procedure", "Resume procedure", id="verification.resume"),
     ]
+    BUTTON_ACTIONS = {"tick": "tick", "run": "run_verification", "done": "done"}
 
     RESUMABLE = ("failed", "aborted", "interrupted")
 
@@ -187,9 +188,3 @@ class VerificationScreen(ConsoleScreen):
 
     def action_done(self) -> None:
         self.post_message(self.Done())
-
-    @on(Button.Pressed)
-    async def _button(self, event: Button.Pressed) -> None:
-        actions = {"tick": "tick", "run": "run_verification", "done": "done"}
-        if event.button.id in actions:
-            await self.run_action(actions[event.button.id])

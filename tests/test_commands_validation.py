@@ -98,8 +98,10 @@ def test_urls():
 def test_holders_and_times():
     assert v.require_holder("alice@laptop") == "alice@laptop"
     assert v.require_holder("On Call") == "On Call"
-    for bad in ["alice\nincident=x", " leading", "a=b", ""]:
+    assert v.is_valid_holder("alice@laptop") and v.is_valid_holder("On Call")
+    for bad in ["alice\nincident=x", " leading", "a=b", "", None, 7]:
         with pytest.raises(v.UnsafeValue):
             v.require_holder(bad)
+        assert not v.is_valid_holder(bad)
     for good in ["2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123456+02:00", "2024-05-01T12:00:00"]:
         assert v.require_iso_time(good) == good

@@ -10,7 +10,7 @@ import pytest
 from console.capture.build import plan_builds
 from console.capture.compose_model import compose_model
 from console.capture.compose_pin import pin_compose_files
-from console.capture.errors import BadCaptureInput
+from console.capture.errors import BadCaptureInput, CaptureError
 from console.config import load_config
 from console.release.composefile import merge_documents, parse_compose
 
@@ -89,6 +89,14 @@ def test_a_file_that_is_not_yaml_is_refused_naming_the_file(tmp_path):
     (tmp_path / "src" / "compose.override.yaml").write_text("services: [\n")
     with pytest.raises(BadCaptureInput, match="compose file compose.override.yaml not understood"):
         compose_model(load_config(config_path, environ={}), flavours=[])
+
+
+def test_pinning_a_file_that_is_not_yaml_is_a_capture_failure_naming_the_file():
+    # Pinning runs after the model was read: a file it cannot parse then is the capture's
+    # failure (exit 1), not bad input (exit 2).
+    with pytest.raises(CaptureError, match="compose file compose.yaml not understood") as raised:
+        pin_compose_files({"compose.yaml": "services: [\n"}, {"shop-api": "r/shop-api:v1"}, {"shop-api": "shop-api"})
+    assert not isinstance(raised.value, BadCaptureInput)
 
 
 def test_pinning_keeps_comments_anchors_and_flow_maps_and_drops_build():

@@ -139,3 +139,15 @@ def test_init_without_a_terminal_names_the_missing_flag_and_writes_nothing(tmp_p
     out.write_text("x")
     assert main(["init", "--non-interactive", "--out", str(out), "--host", "h"]) == 2
     assert "exists; --force overwrites it" in capsys.readouterr().err
+
+
+def test_init_against_a_host_that_does_not_answer_fails_with_exit_1_and_writes_nothing(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "c.toml"
+    assert main(["init", "--non-interactive", "--out", str(out), "--host", "127.0.0.1", "--port", str(port)]) == 1
+    assert capsys.readouterr().err.startswith("incident-console: cannot reach the host: ")
+    assert not out.exists()

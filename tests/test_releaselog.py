@@ -132,6 +132,18 @@ def test_hotfix_candidates_are_good_releases_captured_after_the_deployed_one(tmp
     assert [r.tag for r in log.hotfix_candidates()] == ["v5", "v3"]
 
 
+def test_good_releases_after_a_tag_or_every_good_one_for_an_uncaptured_build(tmp_path):
+    log = ReleaseLog(tmp_path / "r.toml")
+    for tag, day in (("v1", 20), ("v3", 24), ("v2", 22), ("v4", 25)):
+        log.add_release({"tag": tag, "captured_at": f"2026-11-{day}T12:00:00Z"})
+    log.set_deployed("v3", at=AT)
+    log.mark_bad("v4", by="oncall", reason="broke bookings", at=AT)
+    assert [r.tag for r in log.good_releases_after("v1")] == ["v3", "v2"]  # not the deployed one's view
+    assert [r.tag for r in log.good_releases_after("v3")] == []
+    assert [r.tag for r in log.good_releases_after(None)] == ["v3", "v2", "v1"]
+    assert [r.tag for r in log.good_releases_after("dev-build")] == ["v3", "v2", "v1"]
+
+
 def test_mark_bad_and_set_deployed(log_path):
     log = ReleaseLog.load(log_path)
     log.mark_bad("v2", by="oncall", reason="rolled back by incident X", at=AT)

@@ -13,7 +13,7 @@ import threading
 
 from console.capture.errors import BadCaptureInput, CaptureError
 from console.capture.reporter import CaptureReporter
-from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: E402  (one home for exit codes)
+from console.cli.exit_codes import EXIT_FAILED, EXIT_OK, bad_input  # noqa: E402  (one home for exit codes)
 from console.cli.json_lines import json_line
 
 
@@ -119,8 +119,7 @@ def cmd_capture(args) -> int:
             )
         )
     except BadCaptureInput as exc:
-        print(f"incident-console: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return bad_input(str(exc))
     except CaptureError as exc:
         print(f"incident-console: capture of {args.tag} failed, nothing recorded: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -47,6 +47,8 @@ def read_compose_files(config: Config, error: type[CaptureError] = CaptureError)
 
 
 def own_model(texts: dict[str, str], error: type[CaptureError] = BadCaptureInput) -> Any:
+    """The files (name -> text, in compose's ``-f`` order) merged by our own parser; a file it
+    does not understand raises ``error``."""
     documents = []
     for name, text in texts.items():
         try:

@@ -21,8 +21,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
+from console.capture.compose_model import own_model
 from console.capture.errors import CaptureError
-from console.release.composefile import ComposeParseError, merge_documents, parse_compose
+from console.release.composefile import merge_documents, parse_compose
 
 
 def _yaml() -> YAML:
@@ -39,13 +40,7 @@ def pin_compose_files(texts: dict[str, str], refs: dict[str, str], service_image
     Raises :class:`CaptureError` when a file cannot be read as compose YAML or a
     configured service is in none of them.
     """
-    documents = []
-    for name, text in texts.items():
-        try:
-            documents.append(parse_compose(text))
-        except ComposeParseError as exc:
-            raise CaptureError(f"compose file {name} not understood ({exc})") from None
-    merged = merge_documents(documents)
+    merged = own_model(texts, CaptureError)
     services = merged.get("services") if isinstance(merged, dict) else None
     if not isinstance(services, dict):
         raise CaptureError(

@@ -11,7 +11,7 @@ import math
 import sys
 
 from console.cli.config_loader import load_config_or_exit
-from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
+from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input, host_unreachable
 
 
 def positive_minutes(text: str) -> float:
@@ -338,8 +338,7 @@ async def _on_one_link(config, args, check_input, input_errors, build, build_err
                 raise unreachable
             transport = await session.connect()
         except (TransportError, OSError) as exc:
-            print(f"incident-console: cannot reach the host: {exc}", file=sys.stderr)
-            return EXIT_FAILED
+            return host_unreachable(exc)
         if config.fleet is not None:  # every host asked: the fleet may be half-rolled
             from console.release.fleet_deployed import fleet_release, gather_fleet_deployment
 
@@ -367,8 +366,9 @@ def cmd_config_hotfix(args) -> int:
 
     config = _config(args)
     incident_id = new_incident_id()
-    try:
-        procedure = build_config_hotfix(
+
+    def build():
+        return build_config_hotfix(
             config,
             service=args.service,
             env_file=args.env_file,
@@ -377,6 +377,9 @@ def cmd_config_hotfix(args) -> int:
             undo_incident=args.undo,
             incident_id=incident_id,
         )
+
+    try:
+        procedure = build()
     except (UnsafeValue, ValueError, KeyError) as exc:
         return _bad(str(exc))
     deployed = None
@@ -391,15 +394,7 @@ def cmd_config_hotfix(args) -> int:
             procedure,
             args,
             open_journal=lambda: open_new_incident(config, deployed, incident_id),
-            rebuild=lambda: build_config_hotfix(
-                config,
-                service=args.service,
-                env_file=args.env_file,
-                keys=args.set,
-                flag_command=args.flag_command,
-                undo_incident=args.undo,
-                incident_id=incident_id,
-            ),
+            rebuild=build,
         )
     )
 

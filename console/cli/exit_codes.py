@@ -16,3 +16,9 @@ def bad_input(message: str) -> int:
     """Say what is wrong with the input on stderr; the exit code for it."""
     print(f"incident-console: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def host_unreachable(error: BaseException) -> int:
+    """Say that the link to the host failed, and why, on stderr; the exit code for it."""
+    print(f"incident-console: cannot reach the host: {error}", file=sys.stderr)
+    return EXIT_FAILED

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK, bad_input, host_unreachable
 
 
 class InitError(Exception):
@@ -118,17 +118,14 @@ def cmd_init(args) -> int:
 
     out = Path(args.out) if args.out else find_config(getattr(args, "config", None))
     if out.exists() and not args.force:
-        print(f"incident-console: {out} exists; --force overwrites it", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return bad_input(f"{out} exists; --force overwrites it")
     asker = Asker(interactive=not args.non_interactive and sys.stdin.isatty())
     try:
         return asyncio.run(_init(args, out, asker))
     except InitError as exc:
-        print(f"incident-console: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return bad_input(str(exc))
     except TransportError as exc:
-        print(f"incident-console: cannot reach the host: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return host_unreachable(exc)
     except (EOFError, KeyboardInterrupt):
         print("\nincident-console: init abandoned; nothing written", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -10,7 +10,7 @@ import asyncio
 import json
 import sys
 
-from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from console.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, host_unreachable
 
 
 def register_deployed(sub: argparse._SubParsersAction) -> None:
@@ -63,8 +63,7 @@ def cmd_status(args) -> int:
     try:
         deployment = asyncio.run(host_deployment(config, with_health=not args.no_health))
     except TransportError as exc:
-        print(f"incident-console: cannot reach the host: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return host_unreachable(exc)
     if args.json:
         print(json.dumps(deployment.to_dict()))
     else:

@@ -389,13 +389,4 @@ def automatic_rollback_target(log: ReleaseLog, running: str | None) -> str | Non
 def hotfix_candidates(log: ReleaseLog, running: str | None):
     """Releases captured after the one the host runs and not marked bad, newest first (every
     good release when the host runs a build no release captured)."""
-    order = {r.tag: i for i, r in enumerate(log.releases)}
-    pivot = log.get(running) if running else None
-    later = [
-        r
-        for r in log.releases
-        if not r.is_bad
-        and r is not pivot
-        and (pivot is None or (r.captured, order[r.tag]) > (pivot.captured, order[pivot.tag]))
-    ]
-    return sorted(later, key=lambda r: (r.captured, order[r.tag]), reverse=True)
+    return log.good_releases_after(running)

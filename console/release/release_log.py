@@ -234,8 +234,13 @@ class ReleaseLog:
     def hotfix_candidates(self) -> list[Release]:
         """Releases captured after the deployed one and not marked bad, newest first: what a
         code hotfix would deploy (all good releases when nothing is recorded as deployed)."""
+        return self.good_releases_after(self.deployed)
+
+    def good_releases_after(self, tag: str | None) -> list[Release]:
+        """Releases captured after ``tag`` and not marked bad, newest first (every good release
+        when ``tag`` is None or a build no release captured)."""
         order = {r.tag: i for i, r in enumerate(self.releases)}
-        pivot = self.get(self.deployed) if self.deployed else None
+        pivot = self.get(tag) if tag else None
         later = [
             r
             for r in self.releases
