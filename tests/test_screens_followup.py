@@ -203,7 +203,15 @@ async def test_home_and_write_report_are_in_reach_at_80_columns_with_focus_anywh
         screen = FollowupScreen(journal)
         await app.push_screen(screen)
         screen.query_one(focus).focus()
-        await pilot.pause()
+        # The footer recomposes after a focus change; on a busy machine that takes more than one pause.
+        await wait_for(
+            pilot,
+            lambda: (
+                screen.query("Footer FooterKey.-command-palette")
+                and {"write_report", "home"} <= {key.action for key in screen.query("Footer FooterKey")}
+            ),
+            what="the footer's keys",
+        )
         keys = {key.action: key for key in screen.query("Footer FooterKey")}
         palette = screen.query_one("Footer FooterKey.-command-palette")
         for action in ("write_report", "home"):  # whole, left of the palette key
