@@ -54,7 +54,7 @@ from console.live.follow_command import follow_command
 from console.live.health import HealthPoller, HealthResult
 from console.live.logfollow import FollowRestart, follow_logs
 from console.live.logstream import prepare_lines
-from console.live.logthread import follow_on_thread, has_own_link
+from console.live.logthread import LogFollowThread, has_own_link
 from console.safetext import plain_line
 from console.transport.base import Transport
 from screens.decider import ScreenDecider
@@ -589,9 +589,9 @@ class ProcedureScreen(Screen[str]):
             from console.engine.incident import make_transport
 
             # Its own thread, loop and link: a flood never queues ahead of a key (console.live.logthread).
-            await follow_on_thread(
+            await LogFollowThread(
                 lambda: make_transport(self.config), argv, pane.ingest_batch, on_restart=self._log_restarted
-            )
+            ).follow()
             return
         async for batch in follow_logs(self.transport, argv, chunks=True):
             pane.ingest_batch(batch)

@@ -18,7 +18,7 @@ from console.config import Config, HealthCheck
 from console.live.fleet_health import fleet_health_checks, polled_checks
 from console.live.health import HealthResult
 from console.live.logfollow import FollowRestart, follow_logs
-from console.live.logthread import follow_on_thread, has_own_link
+from console.live.logthread import LogFollowThread, has_own_link
 from console.transport.base import Transport
 from widgets.host_table import HostTable
 from widgets.log_pane import LogPane
@@ -71,13 +71,13 @@ class FleetWatch:
                 # Its own thread, loop and link per host: a flood never queues ahead of a key.
                 from console.engine.incident import make_transport
 
-                await follow_on_thread(
+                await LogFollowThread(
                     lambda: make_transport(config),
                     argv,
                     lambda batch: pane.ingest_batch(batch, host=host),
                     on_restart=restarted,
                     name=f"log-follow-{host}",
-                )
+                ).follow()
                 return
             async for batch in follow_logs(transport, argv, chunks=True):
                 pane.ingest_batch(batch, host=host)

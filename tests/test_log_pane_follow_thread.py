@@ -11,7 +11,7 @@ import pytest
 from textual import events
 
 from console.live.logfollow import FollowRestart
-from console.live.logthread import LogFollowThread, follow_on_thread
+from console.live.logthread import LogFollowThread
 from console.transport.local import LocalTransport
 from tests.test_widgets_log_pane import PaneApp
 from widgets.log_pane import LogPane
@@ -74,7 +74,7 @@ async def test_the_follow_thread_restarts_the_command_and_tells_the_starting_loo
     got: list = []
     restarts: list[FollowRestart] = []
     argv = [sys.executable, "-c", "print('one'); print('two')"]
-    task = asyncio.ensure_future(follow_on_thread(LocalTransport, argv, got.append, on_restart=restarts.append))
+    task = asyncio.ensure_future(LogFollowThread(LocalTransport, argv, got.append, on_restart=restarts.append).follow())
     deadline = time.monotonic() + 10
     while not restarts and time.monotonic() < deadline:
         await asyncio.sleep(0.02)

@@ -14,7 +14,8 @@ import asyncssh
 import pytest
 
 from console.capture.upload import mkdir_artifacts
-from console.transport.sftp import BLOCK, put_file
+from console.failures import ConnectionLost
+from console.transport.sftp import BLOCK, TransferFailed, get_file, put_file
 
 
 class _NoAuth(asyncssh.SSHServer):
@@ -69,6 +70,23 @@ async def test_a_resumed_upload_over_a_world_readable_partial_makes_it_private(s
     remote.chmod(0o644)
     assert await put_file(sftp_conn, local, str(remote)) == 1000
     assert _mode(remote) == 0o600
+
+
+async def test_a_refused_transfer_says_which_and_why(sftp_conn, tmp_path):
+    local = tmp_path / "v1.env"
+    local.write_bytes(b"x")
+    remote = tmp_path / "no-such-dir" / "v1.env"
+    with pytest.raises(TransferFailed, match=rf"^upload of v1.env to {remote} failed: "):
+        await put_file(sftp_conn, local, str(remote))
+    with pytest.raises(TransferFailed, match=rf"^{remote} does not exist on the host$"):
+        await get_file(sftp_conn, str(remote), tmp_path / "copy")
+
+
+async def test_a_transfer_cut_off_locally_can_be_run_again(sftp_conn, tmp_path):
+    remote = tmp_path / "dump.sql.gz"
+    remote.write_bytes(b"x" * 10)
+    with pytest.raises(ConnectionLost, match=rf"^download of {remote} interrupted: .*; run it again to resume$"):
+        await get_file(sftp_conn, str(remote), tmp_path / "no-such-dir" / "copy")
 
 
 def test_the_artifacts_directory_is_created_0700(tmp_path):

@@ -1,4 +1,4 @@
-from console.transport.streams import MAX_LINE, BoundedCapture, LineSplitter
+from console.transport.streams import MAX_LINE, BoundedCapture, CommandRun, LineSplitter
 
 
 def split(chunks, max_line=MAX_LINE, capture=None):
@@ -76,3 +76,20 @@ def test_capture_of_one_huge_batch_is_still_bounded():
     capture = BoundedCapture(limit=10)
     capture.add(["a" * 50])
     assert capture.text() == "a" * 9 + "\n"
+
+
+def test_a_command_run_makes_results_with_what_it_captured():
+    argv = ["echo", "hi"]
+    run = CommandRun(argv, capture=True)
+    LineSplitter("stdout", None, run.stdout).feed(b"hi\n")
+    LineSplitter("stderr", None, run.stderr).feed(b"warn\n")
+    done = run.result(0)
+    assert (done.argv, done.exit_status, done.stdout, done.stderr) == (argv, 0, "hi\n", "warn\n")
+    assert done.argv is not argv and done.duration >= 0 and done.ok
+    assert run.result(None).unknown
+
+
+def test_a_command_run_without_capture_keeps_no_output():
+    run = CommandRun(["true"], capture=False)
+    assert run.stdout is None and run.stderr is None
+    assert (run.result(1).stdout, run.result(1).stderr) == ("", "")

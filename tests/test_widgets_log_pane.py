@@ -292,6 +292,22 @@ async def test_bounded_buffer_drops_oldest_lines():
 
 
 @pytest.mark.asyncio
+async def test_a_fleet_burst_trimmed_in_the_queue_keeps_each_line_with_its_host():
+    app, ctx = run(max_lines=50, hosts=("a", "b"))
+    async with ctx as pilot:
+        pane = app.query_one(LogPane)
+        pane.ingest(lines(40), host="a")
+        pane.ingest(lines(40, start=40), host="b")
+        pane.ingest(lines(40, start=80), host="a")  # the first batch (a's) is trimmed in the queue
+        await flush(pilot, pane)
+        assert pane.buffer.end_seq == 120
+        held = [pane.view.line_at(row) for row in range(len(pane.view))]
+        numbers = {int(line.text.split()[-1]): line.host for line in held}
+        assert numbers and min(numbers) >= 40
+        assert all(host == ("b" if n < 80 else "a") for n, host in numbers.items())
+
+
+@pytest.mark.asyncio
 async def test_paused_view_holds_still_while_old_lines_drop():
     app, ctx = run(max_lines=100)
     async with ctx as pilot:

@@ -28,6 +28,7 @@ import threading
 import time
 import zlib
 from collections.abc import Collection, Sequence
+from typing import NamedTuple
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -82,6 +83,19 @@ PALETTE = (
     "bright_green",
     "orange1",
 )
+
+
+class QueuedOutput(NamedTuple):
+    """One batch waiting in the pane's queue for the next drain.
+
+    Its lines stay one string (as :class:`~console.live.logstream.LogBuffer` keeps them),
+    so a flood's queue holds a few hundred of these, not a million strings.
+    """
+
+    text: str  # the lines, each followed by "\n"
+    line_count: int  # lines in ``text``
+    size: int  # characters without the newlines: a flood of long lines is bounded by bytes too
+    host: str  # the fleet host that printed them ("" for a single host)
 
 
 def service_colour(service: str) -> str:
@@ -205,13 +219,9 @@ class LogPane(ScrollView, can_focus=True):
         self.view = LogView(self.buffer)
         self.hosts = tuple(hosts)  # a fleet's host names: the host column and filter are shown
         self._host_width = min(max(map(len, self.hosts), default=0), HOST_COLUMN_MAX)
-        # Queued batches, each one string of lines (see LogBuffer): nothing for the GC to walk.
-        self._pending: list[str] = []
-        self._pending_counts: list[int] = []  # lines in each queued batch
-        self._pending_hosts: list[str] = []  # the host of each queued batch ("" for a single host)
-        self._pending_count = 0
-        self._pending_sizes: list[int] = []  # characters of each queued batch: a flood of long
-        self._pending_bytes = 0  # lines is bounded by bytes before it reaches the buffer
+        self._pending: list[QueuedOutput] = []
+        self._pending_count = 0  # lines in the queue
+        self._pending_bytes = 0  # their characters, see QueuedOutput.size
         self._pending_lock = threading.Lock()
         self._pending_skipped = 0
         self._drained_at = 0.0  # monotonic time of the last drain
@@ -280,24 +290,19 @@ class LogPane(ScrollView, can_focus=True):
         size = len(text) - count
         with self._pending_lock:
             pending = self._pending
-            pending.append(text)
-            self._pending_counts.append(count)
-            self._pending_hosts.append(host)
-            self._pending_sizes.append(size)
+            pending.append(QueuedOutput(text, count, size, host))
             self._pending_count += count
             self._pending_bytes += size
             max_lines, max_bytes = self.buffer.max_lines, self.buffer.max_bytes
             if self._pending_count > max_lines + max_lines // 4 or self._pending_bytes > max_bytes:
                 # The buffer would drop the oldest on arrival anyway; drop them before they cost anything.
-                counts = self._pending_counts
                 while len(pending) > 1 and (
-                    self._pending_count - counts[0] >= max_lines or self._pending_bytes > max_bytes
+                    self._pending_count - pending[0].line_count >= max_lines or self._pending_bytes > max_bytes
                 ):
-                    self._pending_count -= counts[0]
-                    self._pending_bytes -= self._pending_sizes.pop(0)
-                    self._pending_hosts.pop(0)
-                    self._pending_skipped += counts.pop(0)
-                    pending.pop(0)
+                    oldest = pending.pop(0)
+                    self._pending_count -= oldest.line_count
+                    self._pending_bytes -= oldest.size
+                    self._pending_skipped += oldest.line_count
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -319,30 +324,27 @@ class LogPane(ScrollView, can_focus=True):
         """
         self._drained_at = time.monotonic()
         with self._pending_lock:
-            texts, counts, hosts = self._pending, self._pending_counts, self._pending_hosts
-            if not texts:
+            batches = self._pending
+            if not batches:
                 return 0
             count = self._pending_count
-            self._pending, self._pending_counts, self._pending_count = [], [], 0
-            self._pending_hosts = []
-            self._pending_sizes, self._pending_bytes = [], 0
+            self._pending, self._pending_count, self._pending_bytes = [], 0, 0
             skipped, self._pending_skipped = self._pending_skipped, 0
         if skipped:
             # Lines trimmed in the queue still get sequence numbers, so counts stay honest.
             self.buffer.skip(skipped)
-        if len(set(hosts)) <= 1:
-            for text, lines in zip(texts, counts, strict=True):
-                self.buffer.extend_text(text, lines, host=hosts[0])
+        if len({batch.host for batch in batches}) <= 1:
+            for batch in batches:
+                self.buffer.extend_text(batch.text, batch.line_count, host=batch.host)
         else:
             # Several hosts' followers: one batch per host per drain, so the buffer's chunks
             # (one host each) stay large; within a drain (0.1 s) the hosts' lines come in turn.
-            by_host: dict[str, tuple[list[str], list[int]]] = {}
-            for host, text, lines in zip(hosts, texts, counts, strict=True):
-                host_texts, host_counts = by_host.setdefault(host, ([], []))
-                host_texts.append(text)
-                host_counts.append(lines)
-            for host, (host_texts, host_counts) in by_host.items():
-                self.buffer.extend_text("".join(host_texts), sum(host_counts), host=host)
+            by_host: dict[str, list[QueuedOutput]] = {}
+            for batch in batches:
+                by_host.setdefault(batch.host, []).append(batch)
+            for host, host_batches in by_host.items():
+                text = "".join(batch.text for batch in host_batches)
+                self.buffer.extend_text(text, sum(batch.line_count for batch in host_batches), host=host)
         added, dropped = self.view.sync()
         self._update_virtual_size()
         if self.follow:

@@ -56,7 +56,8 @@ def extract_bundle(artifacts_dir: str, tag: str, project_dir: str) -> list[str]:
 
 
 def extract_bundle_member(artifacts_dir: str, tag: str, project_dir: str, member: str | Sequence[str]) -> list[str]:
-    """Unpack named files of a bundle (staging takes the compose files and keeps its own env files)."""
+    """Unpack named files of a bundle (staging takes the compose files and keeps its own env files),
+    with :func:`extract_bundle`'s safe tar flags."""
     members = [member] if isinstance(member, str) else list(member)
     for name in members or [""]:
         if (
@@ -66,18 +67,7 @@ def extract_bundle_member(artifacts_dir: str, tag: str, project_dir: str, member
             or not all(c.isprintable() and not c.isspace() for c in name)
         ):
             raise UnsafeValue(f"refusing bundle member {name!r}: give a plain relative path")
-    return argv(
-        "tar",
-        "-xzf",
-        bundle_path(artifacts_dir, tag),
-        "-C",
-        require_remote_path(project_dir, "project directory"),
-        "--no-same-owner",
-        "--no-same-permissions",
-        "--no-overwrite-dir",
-        "--",
-        members,
-    )
+    return argv(extract_bundle(artifacts_dir, tag, project_dir), "--", members)
 
 
 def list_bundle(artifacts_dir: str, tag: str) -> list[str]:

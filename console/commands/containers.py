@@ -17,11 +17,11 @@ text; service and project names are validated first.
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Iterable
 
 from console.commands.base import docker, sh, user_argv
+from console.commands.json_lines import json_lines
 from console.commands.ps import PsParseError, ServiceState, _exit_from_status, _health_from_status
 from console.validate import require_line_count, require_project_name, require_service
 
@@ -110,15 +110,7 @@ class ContainerCommands:
 def parse_container_ps(output: str) -> list[ServiceState]:
     """:meth:`ContainerCommands.ps`'s output as the service states ``compose ps`` gives."""
     states = []
-    for line in output.splitlines():
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise PsParseError(f"docker ps printed a broken JSON line: {exc}") from None
-        if not isinstance(item, dict):
-            raise PsParseError("docker ps printed a JSON line that is not an object")
+    for item in json_lines(output, "docker ps", PsParseError):
         state = str(item.get("state") or "").strip().lower() or "unknown"
         status = str(item.get("status") or "")
         states.append(

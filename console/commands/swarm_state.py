@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from console.commands.json_lines import json_lines
 from console.safetext import plain_line
 
 _REPLICAS = re.compile(r"(\d+)/(\d+)")
@@ -114,25 +115,9 @@ def image_digest(ref: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _json_lines(text: str, what: str) -> list[dict]:
-    items = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SwarmParseError(f"{what} printed a line that is not JSON ({exc}): {line[:120]!r}") from None
-        if not isinstance(item, dict):
-            raise SwarmParseError(f"{what} printed JSON that is not an object: {line[:120]!r}")
-        items.append(item)
-    return items
-
-
 def parse_stack_services(text: str) -> list[StackService]:
     services = []
-    for item in _json_lines(text, "docker stack services"):
+    for item in json_lines(text, "docker stack services", SwarmParseError):
         match = _REPLICAS.match(str(item.get("Replicas") or ""))
         if match is None or not item.get("Name"):
             raise SwarmParseError(f"docker stack services printed no Name or Replicas N/M: {item!r:.200}")
@@ -150,7 +135,7 @@ def parse_stack_services(text: str) -> list[StackService]:
 
 def parse_service_ps(text: str) -> list[SwarmTask]:
     tasks = []
-    for item in _json_lines(text, "docker service ps"):
+    for item in json_lines(text, "docker service ps", SwarmParseError):
         name = str(item.get("Name") or "")
         current = str(item.get("CurrentState") or "")
         if not current:

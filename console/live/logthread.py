@@ -71,6 +71,14 @@ class LogFollowThread:
         if self.error is not None:
             raise self.error
 
+    async def follow(self) -> None:
+        """Start, then follow for as long as the awaiting task runs (cancel it to stop)."""
+        self.start()
+        try:
+            await self.wait()
+        finally:
+            self.stop()
+
     def join(self, timeout: float | None = None) -> bool:
         """Block until the thread ends (tests, benchmarks); True when it did."""
         self._thread.join(timeout)
@@ -114,20 +122,3 @@ def has_own_link(transport: Transport) -> bool:
     from console.transport.ssh import SSHTransport  # already imported when one exists
 
     return isinstance(transport, SSHTransport)
-
-
-async def follow_on_thread(
-    make_transport: Callable[[], Transport],
-    argv: list[str],
-    deliver: Callable[[LogBatch], object],
-    *,
-    on_restart: Callable[[FollowRestart], object] | None = None,
-    name: str = "log-follow",
-) -> None:
-    """A :class:`LogFollowThread` for as long as the awaiting task runs (cancel it to stop)."""
-    follower = LogFollowThread(make_transport, argv, deliver, on_restart=on_restart, name=name)
-    follower.start()
-    try:
-        await follower.wait()
-    finally:
-        follower.stop()

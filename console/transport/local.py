@@ -17,7 +17,7 @@ from console.failures import CommandTimeout
 from console.secrets import SecretBytes, stdin_bytes
 from console.transport.aborting import finish_despite_cancel
 from console.transport.base import CommandResult, OutputCallback
-from console.transport.streams import CHUNK_SIZE, BoundedCapture, LineSplitter
+from console.transport.streams import CHUNK_SIZE, CommandRun, LineSplitter
 
 KILL_GRACE = 5.0
 NOT_FOUND = 127  # what a shell reports, so both transports agree
@@ -50,21 +50,10 @@ class LocalTransport:
         stdin: bytes | SecretBytes | None = None,
         capture: bool = False,
     ) -> CommandResult:
-        started = time.monotonic()
-        out_capture = BoundedCapture() if capture else None
-        err_capture = BoundedCapture() if capture else None
-        out = LineSplitter("stdout", on_output, out_capture)
-        err = LineSplitter("stderr", on_output, err_capture)
-
-        def result(status: int | None) -> CommandResult:
-            return CommandResult(
-                argv=list(argv),
-                exit_status=status,
-                duration=time.monotonic() - started,
-                stdout=out_capture.text() if out_capture else "",
-                stderr=err_capture.text() if err_capture else "",
-            )
-
+        run = CommandRun(argv, capture)
+        result = run.result
+        out = LineSplitter("stdout", on_output, run.stdout)
+        err = LineSplitter("stderr", on_output, run.stderr)
         if not argv:
             raise ValueError("empty argv")
         try:

@@ -6,7 +6,8 @@ artifacts' SHA256SUMS.txt is what proves their content, checked afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncssh
@@ -34,7 +35,7 @@ async def put_file(
     resume: bool = True,
 ) -> int:
     total = local.stat().st_size
-    try:
+    with _transfer_errors(f"upload of {local.name} to {remote}", f"upload of {local.name}"):
         async with conn.start_sftp_client() as client:
             done = await _remote_size(client, remote) if resume else 0
             if done is None or done > total:
@@ -53,12 +54,6 @@ async def put_file(
                         if progress:
                             progress(done, total)
             final = await _remote_size(client, remote)
-    except asyncssh.SFTPError as exc:
-        raise TransferFailed(f"upload of {local.name} to {remote} failed: {exc.reason}") from None
-    except asyncssh.ChannelOpenError as exc:
-        raise TransferFailed(f"upload of {local.name}: the host offers no SFTP ({exc.reason})") from None
-    except (asyncssh.Error, OSError) as exc:
-        raise ConnectionLost(f"upload of {local.name} to {remote} interrupted: {exc}; run it again to resume") from None
     if final != total:
         raise TransferFailed(f"{remote} has {final} bytes after upload, expected {total}")
     return total
@@ -72,7 +67,7 @@ async def get_file(
     progress: ProgressCallback | None = None,
     resume: bool = True,
 ) -> int:
-    try:
+    with _transfer_errors(f"download of {remote}", f"download of {remote}"):
         async with conn.start_sftp_client() as client:
             total = await _remote_size(client, remote)
             if total is None:
@@ -91,16 +86,24 @@ async def get_file(
                         done += len(block)
                         if progress:
                             progress(done, total)
-    except asyncssh.SFTPError as exc:
-        raise TransferFailed(f"download of {remote} failed: {exc.reason}") from None
-    except asyncssh.ChannelOpenError as exc:
-        raise TransferFailed(f"download of {remote}: the host offers no SFTP ({exc.reason})") from None
-    except (asyncssh.Error, OSError) as exc:
-        raise ConnectionLost(f"download of {remote} interrupted: {exc}; run it again to resume") from None
     final = local.stat().st_size
     if final != total:
         raise TransferFailed(f"{local} has {final} bytes after download, expected {total}")
     return total
+
+
+@contextmanager
+def _transfer_errors(transfer: str, short: str) -> Iterator[None]:
+    """What went wrong in a transfer, in our failures: the server refused it (TransferFailed,
+    retrying will not help) or the link broke (ConnectionLost, running it again resumes)."""
+    try:
+        yield
+    except asyncssh.SFTPError as exc:
+        raise TransferFailed(f"{transfer} failed: {exc.reason}") from None
+    except asyncssh.ChannelOpenError as exc:
+        raise TransferFailed(f"{short}: the host offers no SFTP ({exc.reason})") from None
+    except (asyncssh.Error, OSError) as exc:
+        raise ConnectionLost(f"{transfer} interrupted: {exc}; run it again to resume") from None
 
 
 async def _remote_size(client: asyncssh.SFTPClient, remote: str) -> int | None:

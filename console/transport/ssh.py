@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from console.transport.known_hosts import has_entry_for, known_hosts_path, load_
 from console.transport.process_group import kill_group_argv, wrap_in_process_group
 from console.transport.remote_command import MarkedStderr, read_until_exit
 from console.transport.ssh_options import connect_options, read_server_key, resolve_destination
-from console.transport.streams import BoundedCapture, LineSplitter
+from console.transport.streams import CommandRun, LineSplitter
 
 KILL_GRACE = 5.0  # seconds between TERM and KILL of a timed-out command's group
 MARKER_WAIT = 2.0  # how long an abort waits for the PGID marker of a just-started command
@@ -219,21 +218,10 @@ class SSHTransport:
         exit_status None: the command may or may not have done its work.
         """
         conn = await self._ensure_connected()
-        started = time.monotonic()
-        out_capture = BoundedCapture() if capture else None
-        err_capture = BoundedCapture() if capture else None
-        out = LineSplitter("stdout", on_output, out_capture)
-        err = MarkedStderr(on_output, err_capture)
-
-        def result(status: int | None) -> CommandResult:
-            return CommandResult(
-                argv=list(argv),
-                exit_status=status,
-                duration=time.monotonic() - started,
-                stdout=out_capture.text() if out_capture else "",
-                stderr=err_capture.text() if err_capture else "",
-            )
-
+        run = CommandRun(argv, capture)
+        result = run.result
+        out = LineSplitter("stdout", on_output, run.stdout)
+        err = MarkedStderr(on_output, run.stderr)
         try:
             proc = await conn.create_process(wrap_in_process_group(argv), encoding=None)
         except (asyncssh.Error, OSError) as exc:

@@ -7,10 +7,11 @@ line, and a single absurdly long line is cut before any regex or widget sees it.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Protocol
 
-from console.transport.base import OutputCallback
+from console.transport.base import CommandResult, OutputCallback
 
 CHUNK_SIZE = 64 * 1024
 MAX_LINE = 64 * 1024
@@ -48,6 +49,27 @@ class BoundedCapture:
         if len(text) > self.limit:
             text, self.dropped = text[-self.limit :], True
         return text
+
+
+class CommandRun:
+    """One run of a command as every transport records it: when it started and, when the
+    caller asked for ``capture``, the bounded stdout and stderr its splitters feed."""
+
+    def __init__(self, argv: list[str], capture: bool) -> None:
+        self.argv = argv
+        self.started = time.monotonic()
+        self.stdout = BoundedCapture() if capture else None
+        self.stderr = BoundedCapture() if capture else None
+
+    def result(self, status: int | None) -> CommandResult:
+        """The run's result so far (``status`` None: its outcome is unknown)."""
+        return CommandResult(
+            argv=list(self.argv),
+            exit_status=status,
+            duration=time.monotonic() - self.started,
+            stdout=self.stdout.text() if self.stdout else "",
+            stderr=self.stderr.text() if self.stderr else "",
+        )
 
 
 class ChunkOutput(Protocol):
