@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from console.failures import CommandTimeout
-from console.transport.local import LocalTransport
+from console.transport.local import LocalTransport, _group_alive
+from tests._waiting import wait_for_sync as wait_until_sync
 
 
 def unique_marker() -> tuple[str, str]:
@@ -142,3 +145,30 @@ async def test_failing_output_callback_kills_the_command_and_propagates():
             ["sh", "-c", f"echo hi; sleep 300; echo {marker}"], on_output=explode, timeout=20
         )
     await wait_until(lambda: processes(pattern) == [], 3)
+
+
+def test_a_group_whose_members_are_all_dead_but_unreaped_has_ended():
+    # Killed grandchildren wait for PID 1 to reap them and still answer killpg(pgid, 0) until it
+    # does: the abort must not wait out its grace for them. Popen does not reap until wait().
+    leader = subprocess.Popen(["true"], start_new_session=True)
+    try:
+        wait_until_sync(lambda: _state(leader.pid) == "Z")
+        os.killpg(leader.pid, 0)  # the zombie still answers
+        assert not _group_alive(leader.pid)
+    finally:
+        leader.wait()
+    assert not _group_alive(leader.pid)
+
+
+def test_a_group_with_a_running_member_is_alive():
+    leader = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        assert _group_alive(leader.pid)
+    finally:
+        leader.kill()
+        leader.wait()
+
+
+def _state(pid: int) -> str:
+    line = Path(f"/proc/{pid}/stat").read_text()
+    return line[line.rfind(")") + 2]

@@ -147,4 +147,32 @@ def _group_alive(pgid: int) -> bool:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
         return False
-    return True
+    return _has_live_member(pgid)
+
+
+def _has_live_member(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is still running, not merely waiting to be reaped.
+
+    A killed command's grandchildren are orphans: PID 1 reaps them, and until it does they
+    still answer ``killpg(pgid, 0)``. In a container PID 1 may reap them a second or more
+    later, and the abort would wait that long for processes that are already dead.
+    Without ``/proc`` every member counts as running.
+    """
+    try:
+        entries = os.scandir("/proc")
+    except OSError:
+        return True
+    with entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    line = stat.read()
+            except OSError:  # ended while we looked
+                continue
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+            state, _ppid, pgrp = line[line.rfind(b")") + 2 :].split()[:3]
+            if int(pgrp) == pgid and state != b"Z":
+                return True
+    return False
