@@ -463,8 +463,7 @@ def _migration_steps(
             switched_off("migration_check", f"Compare the schema with {to_tag}'s migrations", MIGRATIONS_OFF),
             switched_off("migrate_rollback", "Roll back migrations", MIGRATIONS_OFF),
         )
-    from console.commands.compose import MIGRATION_PLACEHOLDER
-    from console.validate import UnsafeValue, require_migration
+    from console.commands.compose import migration_rollback_command
 
     cmds = config.commands
     backend = config.backend.name
@@ -480,11 +479,7 @@ def _migration_steps(
     )
     argv = None
     if target_head:
-        template = list(cmds.migrate_rollback)
-        if not any(MIGRATION_PLACEHOLDER in part for part in template):
-            raise UnsafeValue(f"refusing migration rollback command without {MIGRATION_PLACEHOLDER}")
-        migration = require_migration(target_head)
-        argv = swarm.exec_in_task(backend, [part.replace(MIGRATION_PLACEHOLDER, migration) for part in template])
+        argv = swarm.exec_in_task(backend, migration_rollback_command(cmds.migrate_rollback, target_head))
     migrate_step = Step(
         "migrate_rollback",
         f"Roll back migrations to {target_head or '(unknown)'}"
