@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from console.commands import artifacts as art
 from console.commands.compose import ComposeCommands, Via
-from console.commands.containers import shown
 from console.config import Config
 from console.decide.runbook import optional_steps
 from console.engine.image_checks import skip_pull_if_on_host
-from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback, status_argv
-from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
+from console.engine.migrations import rollback_migration_steps
+from console.engine.procedure import SKIPPED_OPTIONAL, Procedure, Step
 from console.engine.registry_pull import pull_steps
 from console.engine.release_checks import release_preflight_steps
-from console.engine.switches import MAINTENANCE_OFF, MIGRATIONS_OFF, switched_off
+from console.engine.switches import MAINTENANCE_OFF, switched_off
 from console.engine.verification import verification_steps
 from console.validate import require_tag
 
@@ -73,8 +72,15 @@ def rollback_procedure(
 
     steps = release_preflight_steps(config, release, to_tag, recorded, use_registry)
     via_status: Via = via_run if order == "before_down" else "exec"
-    schema_step, migrate_step = _migration_steps(
-        config, compose, to_tag, from_tag, target_head, order, via_status, optional
+    schema_step, migrate_step = rollback_migration_steps(
+        config,
+        to_tag,
+        from_tag,
+        target_head,
+        order,
+        optional,
+        via=via_status,
+        rollback_argv=lambda head: compose.migrate_rollback(backend, cmds.migrate_rollback, head, via=via_status),
     )
     if order == "before_down":
         steps.append(schema_step)
@@ -176,57 +182,3 @@ def _maintenance_was_skipped(ctx) -> str | None:
     if "maintenance_on" in ctx.state.get(SKIPPED_OPTIONAL, ()):
         return "traffic was never switched to maintenance (that optional step was skipped)"
     return None
-
-
-def _migration_steps(
-    config: Config,
-    compose: ComposeCommands,
-    to_tag: str,
-    from_tag: str | None,
-    target_head: str | None,
-    order: str,
-    via_status: Via,
-    optional: dict[str, str],
-) -> tuple[Step, Step]:
-    """The schema comparison and the migration rollback (or both switched off)."""
-    if not config.commands.migrations:
-        return (
-            switched_off("migration_check", f"Compare the schema with {to_tag}'s migrations", MIGRATIONS_OFF),
-            switched_off("migrate_rollback", "Roll back migrations", MIGRATIONS_OFF),
-        )
-    backend = config.backend.name
-    cmds = config.commands
-    schema_step = Step(
-        "migration_check",
-        f"Compare the schema with {to_tag}'s migrations",
-        action=lambda ctx: check_schema(ctx, target_head, via_status),
-        display=shown(status_argv(config, cmds.migrate_status, via_status)),
-        read_only=True,
-        preflight=order == "before_down",
-        timeout=300,
-        together="preflight" if order == "before_down" else "",  # with the release's checks, before anything changes
-    )
-    migrate_step = Step(
-        "migrate_rollback",
-        f"Roll back migrations to {target_head or '(unknown)'}"
-        + (f" with {from_tag}'s tooling" if order == "before_down" and from_tag else ""),
-        argv=(
-            compose.migrate_rollback(backend, cmds.migrate_rollback, target_head, via=via_status)
-            if target_head
-            else None
-        ),
-        display="(target migration head unknown)",
-        destructive=True,
-        mutating=True,
-        when=skip_reason_for_rollback,
-        timeout=900,
-        optional=optional.get("migrate_rollback", ""),
-        preview=migration_preview,
-    )
-    if migrate_step.argv is None:
-        migrate_step.action = _unknown_head_action
-    return schema_step, migrate_step
-
-
-async def _unknown_head_action(ctx) -> ActionResult:
-    return ActionResult(False, "the target's migration head is unknown: skip with a reason to go on")

@@ -30,6 +30,7 @@ import asyncio
 import time
 
 from console.commands import artifacts as art
+from console.commands.compose import migration_rollback_command
 from console.commands.swarm import SwarmCommands
 from console.commands.swarm_state import (
     Convergence,
@@ -45,12 +46,12 @@ from console.commands.swarm_state import (
 from console.config import Config
 from console.decide.runbook import optional_steps
 from console.engine.context import StepContext
-from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback
+from console.engine.migrations import rollback_migration_steps
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import captured_digest
 from console.engine.release_checks import release_preflight_steps
-from console.engine.rollback import _maintenance_was_skipped, _unknown_head_action, snapshot_note
-from console.engine.switches import MAINTENANCE_OFF, MIGRATIONS_OFF, switched_off
+from console.engine.rollback import _maintenance_was_skipped, snapshot_note
+from console.engine.switches import MAINTENANCE_OFF, switched_off
 from console.safetext import plain_line
 from console.validate import require_tag
 
@@ -329,7 +330,17 @@ def swarm_rollback_procedure(
     wait = converge_wait(config)
 
     steps = swarm_preflight_steps(config, release, to_tag, recorded, use_registry)
-    schema_step, migrate_step = _migration_steps(config, swarm, to_tag, from_tag, target_head, order, optional)
+    schema_step, migrate_step = rollback_migration_steps(
+        config,
+        to_tag,
+        from_tag,
+        target_head,
+        order,
+        optional,
+        via="exec",  # no one-off container on a swarm: a running task of the backend
+        rollback_argv=lambda head: swarm.exec_in_task(backend, migration_rollback_command(cmds.migrate_rollback, head)),
+        show=" ".join,
+    )
     if order == "before_down":
         steps.append(schema_step)
     steps.append(
@@ -445,57 +456,6 @@ def converge_step(swarm: SwarmCommands, tag: str, digests: dict, wait: float) ->
         read_only=True,
         timeout=wait + 120,
     )
-
-
-def _migration_steps(
-    config: Config,
-    swarm: SwarmCommands,
-    to_tag: str,
-    from_tag: str | None,
-    target_head: str | None,
-    order: str,
-    optional: dict[str, str],
-) -> tuple[Step, Step]:
-    """As the compose rollback's (console.engine.rollback): the schema check, then the rollback
-    with the release rolled back from (before the deploy) unless ``migration_order = "after_up"``."""
-    if not config.commands.migrations:
-        return (
-            switched_off("migration_check", f"Compare the schema with {to_tag}'s migrations", MIGRATIONS_OFF),
-            switched_off("migrate_rollback", "Roll back migrations", MIGRATIONS_OFF),
-        )
-    from console.commands.compose import migration_rollback_command
-
-    cmds = config.commands
-    backend = config.backend.name
-    schema_step = Step(
-        "migration_check",
-        f"Compare the schema with {to_tag}'s migrations",
-        action=lambda ctx: check_schema(ctx, target_head, "exec"),
-        display=" ".join(swarm.exec_in_task(backend, cmds.migrate_status)),
-        read_only=True,
-        preflight=order == "before_down",
-        timeout=300,
-        together="preflight" if order == "before_down" else "",
-    )
-    argv = None
-    if target_head:
-        argv = swarm.exec_in_task(backend, migration_rollback_command(cmds.migrate_rollback, target_head))
-    migrate_step = Step(
-        "migrate_rollback",
-        f"Roll back migrations to {target_head or '(unknown)'}"
-        + (f" with {from_tag}'s tooling" if order == "before_down" and from_tag else ""),
-        argv=argv,
-        display="(target migration head unknown)",
-        destructive=True,
-        mutating=True,
-        when=skip_reason_for_rollback,
-        timeout=900,
-        optional=optional.get("migrate_rollback", ""),
-        preview=migration_preview,
-    )
-    if migrate_step.argv is None:
-        migrate_step.action = _unknown_head_action
-    return schema_step, migrate_step
 
 
 def swarm_verify_procedure(config: Config, expected_version: str | None, release_log=None) -> Procedure:
