@@ -13,6 +13,8 @@ uses. The destructive steps keep their order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from console.commands import artifacts as art
 from console.commands.compose import ComposeCommands, Via
 from console.config import Config
@@ -90,19 +92,14 @@ def rollback_procedure(
             if step.id.startswith("pull_") and step.when is None:
                 step.when = skip_pull_if_on_host(step.id[len("pull_") :])
         steps += pulls
-    steps.append(
-        Step(
-            "maintenance_on",
-            "Switch traffic to maintenance",
-            argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run),
-            destructive=True,
-            mutating=True,
-            optional=optional.get("maintenance_on", ""),
-            preview=lambda ctx: snapshot,
-        )
-        if cmds.maintenance
-        else switched_off("maintenance_on", "Switch traffic to maintenance", MAINTENANCE_OFF)
+    maintenance_on, maintenance_off = maintenance_steps(
+        config,
+        optional,
+        snapshot,
+        on_argv=lambda: compose.maintenance_on(backend, cmds.maintenance_on, via=via_run),
+        off_argv=lambda: compose.maintenance_off(backend, cmds.maintenance_off, via=via_run),
     )
+    steps.append(maintenance_on)
     if order == "before_down":
         steps.append(migrate_step)
     steps += [
@@ -138,17 +135,7 @@ def rollback_procedure(
     )
     if order == "after_up":
         steps += [schema_step, migrate_step]
-    steps.append(
-        Step(
-            "maintenance_off",
-            "Re-enable traffic",
-            argv=compose.maintenance_off(backend, cmds.maintenance_off, via=via_run),
-            mutating=True,
-            when=_maintenance_was_skipped,
-        )
-        if cmds.maintenance
-        else switched_off("maintenance_off", "Re-enable traffic", MAINTENANCE_OFF)
-    )
+    steps.append(maintenance_off)
     steps += verification_steps(config, to_tag)
     return Procedure(
         "rollback",
@@ -175,6 +162,42 @@ def snapshot_note(release, tag: str) -> str:
     return (
         f"Database snapshot of {tag}: NOT verified at capture{how or ' (no check recorded)'}; "
         "a restore from it is unproven."
+    )
+
+
+def maintenance_steps(
+    config: Config,
+    optional: dict[str, str],
+    snapshot: str,
+    *,
+    on_argv: Callable[[], list[str]],
+    off_argv: Callable[[], list[str]],
+    how: str = "",
+) -> tuple[Step, Step]:
+    """``maintenance_on`` and ``maintenance_off`` (or both switched off), compose and swarm alike:
+    ``on_argv``/``off_argv`` build the engine's commands, ``how`` says in the titles where they run."""
+    if not config.commands.maintenance:
+        return (
+            switched_off("maintenance_on", "Switch traffic to maintenance", MAINTENANCE_OFF),
+            switched_off("maintenance_off", "Re-enable traffic", MAINTENANCE_OFF),
+        )
+    return (
+        Step(
+            "maintenance_on",
+            f"Switch traffic to maintenance{how}",
+            argv=on_argv(),
+            destructive=True,
+            mutating=True,
+            optional=optional.get("maintenance_on", ""),
+            preview=lambda ctx: snapshot,
+        ),
+        Step(
+            "maintenance_off",
+            f"Re-enable traffic{how}",
+            argv=off_argv(),
+            mutating=True,
+            when=_maintenance_was_skipped,
+        ),
     )
 
 

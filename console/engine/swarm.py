@@ -50,8 +50,7 @@ from console.engine.migrations import rollback_migration_steps
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import captured_digest
 from console.engine.release_checks import release_preflight_steps
-from console.engine.rollback import _maintenance_was_skipped, snapshot_note
-from console.engine.switches import MAINTENANCE_OFF, switched_off
+from console.engine.rollback import maintenance_steps, snapshot_note
 from console.safetext import plain_line
 from console.validate import require_tag
 
@@ -343,36 +342,22 @@ def swarm_rollback_procedure(
     )
     if order == "before_down":
         steps.append(schema_step)
-    steps.append(
-        Step(
-            "maintenance_on",
-            "Switch traffic to maintenance (exec in a running backend task)",
-            argv=swarm.exec_in_task(backend, cmds.maintenance_on),
-            destructive=True,
-            mutating=True,
-            optional=optional.get("maintenance_on", ""),
-            preview=lambda ctx: snapshot,
-        )
-        if cmds.maintenance
-        else switched_off("maintenance_on", "Switch traffic to maintenance", MAINTENANCE_OFF)
+    maintenance_on, maintenance_off = maintenance_steps(
+        config,
+        optional,
+        snapshot,
+        on_argv=lambda: swarm.exec_in_task(backend, cmds.maintenance_on),
+        off_argv=lambda: swarm.exec_in_task(backend, cmds.maintenance_off),
+        how=" (exec in a running backend task)",
     )
+    steps.append(maintenance_on)
     if order == "before_down":
         steps.append(migrate_step)
     steps += stack_deploy_steps(config, swarm, to_tag, use_registry, preview=lambda ctx: snapshot)
     steps.append(converge_step(swarm, to_tag, digests, wait))
     if order == "after_up":
         steps += [schema_step, migrate_step]
-    steps.append(
-        Step(
-            "maintenance_off",
-            "Re-enable traffic (exec in a running backend task)",
-            argv=swarm.exec_in_task(backend, cmds.maintenance_off),
-            mutating=True,
-            when=_maintenance_was_skipped,
-        )
-        if cmds.maintenance
-        else switched_off("maintenance_off", "Re-enable traffic", MAINTENANCE_OFF)
-    )
+    steps.append(maintenance_off)
     steps += swarm_verification_steps(config, to_tag, digests)
     return Procedure(
         "rollback",
