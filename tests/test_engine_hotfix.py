@@ -126,6 +126,20 @@ def test_with_staging_every_staging_step_runs_there_before_production_is_touched
     ]
 
 
+@pytest.mark.parametrize("pushed", [True, False])
+def test_the_release_checks_are_the_rollbacks_whatever_deploys_it(config, log, pushed):
+    from console.engine.rollback import rollback_procedure
+
+    log.get("v3").pushed = pushed
+    hotfix = code_hotfix_procedure(config, log, "v2", "v3", 1)
+    rollback = rollback_procedure(config, log, "v2", "v3")
+    for step_id in ("verify_artifacts", "inspect_bundle"):
+        assert hotfix.step(step_id).describe() == rollback.step(step_id).describe()
+    # the image tarball is hashed too when the images are loaded from it, and the display says so
+    assert ("v3-images.tar" in hotfix.step("verify_artifacts").display) is not pushed
+    assert "no absolute paths, .. or links" in hotfix.step("inspect_bundle").title
+
+
 async def _run(config, procedure, production, staging):
     journal = Journal.create(config.paths.state_dir)
     ctx = StepContext(config, production, journal, operator="tester", staging_transport=staging)

@@ -23,10 +23,11 @@ from console.commands.compose import ComposeCommands
 from console.commands.deploy import team_deploy
 from console.commands.swarm import is_swarm
 from console.config import Config
-from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
+from console.engine.artifact_checks import verify_release_artifacts
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
+from console.engine.release_checks import inspect_bundle_step, verify_artifacts_step
 from console.engine.verification import smoke_test_steps, verification_steps, wait_for_health
 from console.http_clients import async_client
 from console.incident.records import ProcedureStarted
@@ -106,26 +107,7 @@ def code_hotfix_procedure(
     compose = ComposeCommands.for_target(target)
     use_registry = bool(release.pushed)
     recorded = dict(release.files)
-    steps = [
-        Step(
-            "verify_artifacts",
-            f"Verify {tag} artifacts (SHA256SUMS + release log)",
-            action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
-            display=f"sha256sum {art.bundle_path(target.artifacts_dir, tag)} vs SHA256SUMS.txt and the release log",
-            read_only=True,
-            preflight=True,
-            together="preflight",
-        ),
-        Step(
-            "inspect_bundle",
-            f"Inspect {tag}-compose.tar.gz",
-            action=lambda ctx: verify_bundle_members(ctx, tag),
-            display=" ".join(art.list_bundle(target.artifacts_dir, tag)),
-            read_only=True,
-            preflight=True,
-            together="preflight",
-        ),
-    ]
+    steps = [verify_artifacts_step(config, tag, recorded, use_registry), inspect_bundle_step(config, tag)]
     steps += staging_steps(config, release, tag, recorded, use_registry)
     if config.commands.deploy:
         # The team's own deploy (runbook: "deploy via ./deploy.sh") replaces the console's bundle restore.
