@@ -114,6 +114,9 @@ def test_with_staging_every_staging_step_runs_there_before_production_is_touched
     # the smoke test runs with docker exec in the staging project's container (console.commands.containers)
     assert by_id["staging_smoke_backend"].argv[3:6] == ["sh", "mr-dj-staging", "mr-dj-backend"]
     assert by_id["staging_health"].display == "https://staging.sevensa.nl/api/health"
+    # the rollback's artifact check, on staging's link and never at once with production's checks
+    assert by_id["staging_verify_artifacts"].display == by_id["verify_artifacts"].display
+    assert (by_id["staging_verify_artifacts"].together, by_id["staging_verify_artifacts"].preflight) == ("", True)
     assert not any(s.destructive for s in staging)
     assert by_id["compose_up"].argv[:4] == ["docker", "compose", "-p", "mr-dj"]
     # production is verified like a rollback once the monitoring window is over

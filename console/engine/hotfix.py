@@ -23,7 +23,6 @@ from console.commands.compose import ComposeCommands
 from console.commands.deploy import team_deploy
 from console.commands.swarm import is_swarm
 from console.config import Config
-from console.engine.artifact_checks import verify_release_artifacts
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
@@ -198,14 +197,12 @@ def staging_steps(config: Config, release, tag: str, recorded: dict[str, str], u
     where = staging.target
     compose = ComposeCommands.for_target(where)
     steps = [
-        Step(
-            "staging_verify_artifacts",
-            f"Staging: verify {tag} artifacts",
-            action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
-            display=f"sha256sum {art.bundle_path(where.artifacts_dir, tag)} vs SHA256SUMS.txt and the release log",
-            read_only=True,
-            preflight=True,
+        replace(
+            verify_artifacts_step(staging, tag, recorded, use_registry),
+            id="staging_verify_artifacts",
+            title=f"Staging: verify {tag} artifacts",
             host="staging",
+            together="",  # never at once with production's checks: another host, another link
         ),
         Step(
             "staging_compose_file",
