@@ -94,13 +94,7 @@ def code_hotfix_procedure(
         from console.engine.swarm_hotfix import swarm_code_hotfix_procedure
 
         return swarm_code_hotfix_procedure(config, log, from_tag, tag, monitor_minutes)
-    require_tag(tag)
-    release = log.get(tag)
-    if release is None:
-        raise ValueError(
-            f"hotfix {tag} is not in the release log: build it, then "
-            f"`incident-console capture --tag {tag}` before deploying"
-        )
+    release = hotfix_release(log, tag)
     minutes = monitor_minutes if monitor_minutes is not None else config.thresholds.monitor_minutes
     target = config.target
     compose = ComposeCommands.for_target(target)
@@ -108,18 +102,9 @@ def code_hotfix_procedure(
     recorded = dict(release.files)
     steps = [verify_artifacts_step(config, tag, recorded, use_registry), inspect_bundle_step(config, tag)]
     steps += staging_steps(config, release, tag, recorded, use_registry)
-    if config.commands.deploy:
+    if deploy := config.commands.deploy:
         # The team's own deploy (runbook: "deploy via ./deploy.sh") replaces the console's bundle restore.
-        steps.append(
-            Step(
-                "team_deploy",
-                f"Deploy {tag} with the team's deploy command",
-                argv=team_deploy(target.project_dir, config.commands.deploy, tag),
-                destructive=True,
-                mutating=True,
-                timeout=max(target.command_timeout, 1800),
-            )
-        )
+        steps.append(team_deploy_step(config, tag, deploy))
     else:
         steps += [
             Step(
@@ -152,17 +137,7 @@ def code_hotfix_procedure(
                 timeout=600,
             )
         )
-    steps += [
-        Step(
-            "monitor",
-            f"Monitor health for {minutes:g} min (one full request cycle)",
-            action=lambda ctx: monitor_health(ctx, tag, minutes),
-            display=", ".join(h.url for h in config.health),
-            read_only=True,
-            # a metrics check still settling when the window ends is watched up to its own window more
-            timeout=minutes * 60 + 180 + 60 * max((m.window_minutes for m in config.observability.metrics), default=0),
-        ),
-    ]
+    steps.append(monitor_step(config, tag, minutes))
     # verify_health after the monitor window is instant, and it is the check the verification
     # screen and the report look for.
     steps += verification_steps(config, tag)
@@ -176,6 +151,44 @@ def code_hotfix_procedure(
             "use_registry": use_registry,
             "deploy": "team_command" if config.commands.deploy else "bundle",
         },
+    )
+
+
+def hotfix_release(log, tag: str):
+    """The hotfix's release log entry: a hotfix is deployed only as a captured release."""
+    require_tag(tag)
+    release = log.get(tag)
+    if release is None:
+        raise ValueError(
+            f"hotfix {tag} is not in the release log: build it, then "
+            f"`incident-console capture --tag {tag}` before deploying"
+        )
+    return release
+
+
+def team_deploy_step(config: Config, tag: str, command: list[str]) -> Step:
+    """``command`` (``[commands] deploy``): the team's own deploy of ``tag`` in the project directory."""
+    target = config.target
+    return Step(
+        "team_deploy",
+        f"Deploy {tag} with the team's deploy command",
+        argv=team_deploy(target.project_dir, command, tag),
+        destructive=True,
+        mutating=True,
+        timeout=max(target.command_timeout, 1800),
+    )
+
+
+def monitor_step(config: Config, tag: str, minutes: float) -> Step:
+    """Runbook section 4: watch health (and ``[[metrics]]``) for the monitoring window."""
+    return Step(
+        "monitor",
+        f"Monitor health for {minutes:g} min (one full request cycle)",
+        action=lambda ctx: monitor_health(ctx, tag, minutes),
+        display=", ".join(h.url for h in config.health),
+        read_only=True,
+        # a metrics check still settling when the window ends is watched up to its own window more
+        timeout=minutes * 60 + 180 + 60 * max((m.window_minutes for m in config.observability.metrics), default=0),
     )
 
 
