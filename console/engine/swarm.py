@@ -254,7 +254,7 @@ async def check_manager(ctx: StepContext) -> ActionResult:
 
 
 def swarm_verification_steps(config: Config, expected_version: str | None, digests: dict[str, str]) -> list[Step]:
-    from console.engine.verification import smoke_test_steps, wait_for_health
+    from console.engine.verification import health_and_smoke_steps
 
     swarm = SwarmCommands.for_target(config.target)
     names = [s.name for s in config.services]
@@ -291,21 +291,8 @@ def swarm_verification_steps(config: Config, expected_version: str | None, diges
             timeout=120,
             together="verify",
         ),
-        Step(
-            "verify_health",
-            "Health endpoints return 200 and the expected JSON",
-            action=lambda ctx: wait_for_health(ctx, expected_version),
-            display=", ".join(h.url for h in config.health) or "(no health checks configured)",
-            read_only=True,
-            together="verify",
-        ),
     ]
-    from console.observability.steps import metrics_step
-
-    metrics = metrics_step(config, expected_version)
-    if metrics is not None:
-        steps.append(metrics)
-    return steps + smoke_test_steps(config)
+    return steps + health_and_smoke_steps(config, expected_version)
 
 
 def swarm_rollback_procedure(
