@@ -27,6 +27,7 @@ from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
 from console.engine.release_checks import inspect_bundle_step, verify_artifacts_step
+from console.engine.release_restore import load_images_step, restore_bundle_step
 from console.engine.verification import smoke_test_steps, verification_steps, wait_for_health
 from console.http_clients import async_client
 from console.incident.records import ProcedureStarted
@@ -106,27 +107,11 @@ def code_hotfix_procedure(
         # The team's own deploy (runbook: "deploy via ./deploy.sh") replaces the console's bundle restore.
         steps.append(team_deploy_step(config, tag, deploy))
     else:
-        steps += [
-            Step(
-                "restore_bundle",
-                f"Restore the {tag} compose bundle",
-                argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir),
-                destructive=True,
-                mutating=True,
-            ),
-        ]
+        steps.append(restore_bundle_step(config, tag, f"Restore the {tag} compose bundle"))
         if use_registry:
             steps += pull_steps(config, release, tag)
         else:
-            steps.append(
-                Step(
-                    "load_images",
-                    f"Load {tag} images",
-                    argv=art.docker_load(target.artifacts_dir, tag),
-                    mutating=True,
-                    timeout=900,
-                )
-            )
+            steps.append(load_images_step(config, tag, f"Load {tag} images"))
         steps.append(
             Step(
                 "compose_up",
@@ -234,13 +219,8 @@ def staging_steps(config: Config, release, tag: str, recorded: dict[str, str], u
         steps += pull_steps(config, release, tag, id_prefix="staging_", title_prefix="Staging: ", host="staging")
     else:
         steps.append(
-            Step(
-                "staging_load_images",
-                f"Staging: load {tag} images",
-                argv=art.docker_load(where.artifacts_dir, tag),
-                mutating=True,
-                timeout=900,
-                host="staging",
+            replace(
+                load_images_step(staging, tag, f"Staging: load {tag} images"), id="staging_load_images", host="staging"
             )
         )
     steps += [

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from console.commands import artifacts as art
 from console.commands.compose import ComposeCommands, Via
 from console.config import Config
 from console.decide.runbook import optional_steps
@@ -24,6 +23,7 @@ from console.engine.migrations import rollback_migration_steps
 from console.engine.procedure import SKIPPED_OPTIONAL, Procedure, Step
 from console.engine.registry_pull import pull_steps
 from console.engine.release_checks import release_preflight_steps
+from console.engine.release_restore import load_images_step, restore_bundle_step
 from console.engine.switches import MAINTENANCE_OFF, switched_off
 from console.engine.verification import verification_steps
 from console.validate import require_tag
@@ -112,24 +112,10 @@ def rollback_procedure(
             timeout=300,
             preview=lambda ctx: snapshot,
         ),
-        Step(
-            "restore_bundle",
-            f"Restore the {to_tag} compose bundle",
-            argv=art.extract_bundle(target.artifacts_dir, to_tag, target.project_dir),
-            destructive=True,
-            mutating=True,
-        ),
+        restore_bundle_step(config, to_tag, f"Restore the {to_tag} compose bundle"),
     ]
     if not use_registry:
-        steps.append(
-            Step(
-                "load_images",
-                f"Load {to_tag} images from the tarball",
-                argv=art.docker_load(target.artifacts_dir, to_tag),
-                mutating=True,
-                timeout=900,
-            )
-        )
+        steps.append(load_images_step(config, to_tag, f"Load {to_tag} images from the tarball"))
     steps.append(
         Step("compose_up", f"Start {to_tag} (compose up -d)", argv=compose.up_detached(), mutating=True, timeout=600)
     )

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-from console.commands import artifacts as art
 from console.commands.compose import migration_rollback_command
 from console.commands.swarm import SwarmCommands
 from console.commands.swarm_state import (
@@ -50,6 +49,7 @@ from console.engine.migrations import rollback_migration_steps
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import captured_digest
 from console.engine.release_checks import release_preflight_steps
+from console.engine.release_restore import load_images_step, restore_bundle_step
 from console.engine.rollback import maintenance_steps, snapshot_note
 from console.safetext import plain_line
 from console.validate import require_tag
@@ -384,27 +384,13 @@ def swarm_preflight_steps(config: Config, release, tag: str, recorded: dict, use
 def stack_deploy_steps(config: Config, swarm: SwarmCommands, tag: str, use_registry: bool, preview=None) -> list[Step]:
     """The release's stack file into project_dir, its images loaded when it was not pushed, and
     ``docker stack deploy``."""
-    target = config.target
     steps = [
-        Step(
-            "restore_bundle",
-            f"Unpack the {tag} stack file into {target.project_dir}",
-            argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir),
-            destructive=True,
-            mutating=True,
-            preview=preview,
+        restore_bundle_step(
+            config, tag, f"Unpack the {tag} stack file into {config.target.project_dir}", preview=preview
         )
     ]
     if not use_registry:  # a single-node swarm: the images come from the tarball, not a registry
-        steps.append(
-            Step(
-                "load_images",
-                f"Load {tag} images from the tarball (this node only)",
-                argv=art.docker_load(target.artifacts_dir, tag),
-                mutating=True,
-                timeout=900,
-            )
-        )
+        steps.append(load_images_step(config, tag, f"Load {tag} images from the tarball (this node only)"))
     steps.append(
         Step(
             "stack_deploy",
