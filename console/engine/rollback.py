@@ -128,13 +128,19 @@ def rollback_procedure(
         steps,
         from_tag=from_tag,
         to_tag=to_tag,
-        options={
-            "migration_order": order,
-            "use_registry": use_registry,
-            "target_migration_head": target_head,
-            "target_snapshot_verified": bool(release is not None and release.verified),
-        },
+        options=rollback_options(release, order),
     )
+
+
+def rollback_options(release, order: str) -> dict:
+    """What a rollback journals about the release it rolls back to (a resume rebuilds from it),
+    compose and swarm alike; ``release`` is None when the release log has no entry."""
+    return {
+        "migration_order": order,
+        "use_registry": bool(release is not None and release.pushed),
+        "target_migration_head": release.migration_head if release is not None else None,
+        "target_snapshot_verified": bool(release is not None and release.verified),
+    }
 
 
 def snapshot_note(release, tag: str) -> str:

@@ -50,7 +50,7 @@ from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import captured_digest
 from console.engine.release_checks import release_preflight_steps
 from console.engine.release_restore import load_images_step, restore_bundle_step
-from console.engine.rollback import maintenance_steps, snapshot_note
+from console.engine.rollback import maintenance_steps, rollback_options, snapshot_note
 from console.safetext import plain_line
 from console.validate import require_tag
 
@@ -351,13 +351,7 @@ def swarm_rollback_procedure(
         steps,
         from_tag=from_tag,
         to_tag=to_tag,
-        options={
-            "engine": "swarm",
-            "migration_order": order,
-            "use_registry": use_registry,
-            "target_migration_head": target_head,
-            "target_snapshot_verified": bool(release is not None and release.verified),
-        },
+        options={"engine": "swarm", **rollback_options(release, order)},
     )
 
 
