@@ -74,15 +74,12 @@ def rollback_procedure(
 
     steps = release_preflight_steps(config, release, to_tag, recorded, use_registry)
     via_status: Via = via_run if order == "before_down" else "exec"
+
+    def migrate_argv(head: str) -> list[str]:
+        return compose.migrate_rollback(backend, cmds.migrate_rollback, head, via=via_status)
+
     schema_step, migrate_step = rollback_migration_steps(
-        config,
-        to_tag,
-        from_tag,
-        target_head,
-        order,
-        optional,
-        via=via_status,
-        rollback_argv=lambda head: compose.migrate_rollback(backend, cmds.migrate_rollback, head, via=via_status),
+        config, to_tag, from_tag, target_head, order, optional, via=via_status, rollback_argv=migrate_argv
     )
     if order == "before_down":
         steps.append(schema_step)

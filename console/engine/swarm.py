@@ -316,16 +316,13 @@ def swarm_rollback_procedure(
     wait = converge_wait(config)
 
     steps = swarm_preflight_steps(config, release, to_tag, recorded, use_registry)
+
+    def migrate_argv(head: str) -> list[str]:
+        return swarm.exec_in_task(backend, migration_rollback_command(cmds.migrate_rollback, head))
+
+    # "exec": no one-off container on a swarm, a running task of the backend
     schema_step, migrate_step = rollback_migration_steps(
-        config,
-        to_tag,
-        from_tag,
-        target_head,
-        order,
-        optional,
-        via="exec",  # no one-off container on a swarm: a running task of the backend
-        rollback_argv=lambda head: swarm.exec_in_task(backend, migration_rollback_command(cmds.migrate_rollback, head)),
-        show=" ".join,
+        config, to_tag, from_tag, target_head, order, optional, via="exec", rollback_argv=migrate_argv, show=" ".join
     )
     if order == "before_down":
         steps.append(schema_step)
