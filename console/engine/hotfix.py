@@ -131,12 +131,17 @@ def code_hotfix_procedure(
         steps,
         from_tag=from_tag,
         to_tag=tag,
-        options={
-            "monitor_minutes": minutes,
-            "use_registry": use_registry,
-            "deploy": "team_command" if config.commands.deploy else "bundle",
-        },
+        options=hotfix_options(config, minutes, use_registry),
     )
+
+
+def hotfix_options(config: Config, minutes: float, use_registry: bool) -> dict:
+    """What a code hotfix journals about itself (a resume rebuilds from it), compose and swarm alike."""
+    return {
+        "monitor_minutes": minutes,
+        "use_registry": use_registry,
+        "deploy": "team_command" if config.commands.deploy else "bundle",
+    }
 
 
 def hotfix_release(log, tag: str):

@@ -30,7 +30,7 @@ CONFIG_HOTFIX_REFUSED = (
 def swarm_code_hotfix_procedure(
     config: Config, log, from_tag: str | None, tag: str, monitor_minutes: float | None = None
 ) -> Procedure:
-    from console.engine.hotfix import hotfix_release, monitor_step, staging_steps, team_deploy_step
+    from console.engine.hotfix import hotfix_options, hotfix_release, monitor_step, staging_steps, team_deploy_step
 
     release = hotfix_release(log, tag)
     minutes = monitor_minutes if monitor_minutes is not None else config.thresholds.monitor_minutes
@@ -53,10 +53,5 @@ def swarm_code_hotfix_procedure(
         steps,
         from_tag=from_tag,
         to_tag=tag,
-        options={
-            "engine": "swarm",
-            "monitor_minutes": minutes,
-            "use_registry": use_registry,
-            "deploy": "team_command" if config.commands.deploy else "bundle",
-        },
+        options={"engine": "swarm", **hotfix_options(config, minutes, use_registry)},
     )
