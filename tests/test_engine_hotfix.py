@@ -114,6 +114,9 @@ def test_with_staging_every_staging_step_runs_there_before_production_is_touched
     # the smoke test runs with docker exec in the staging project's container (console.commands.containers)
     assert by_id["staging_smoke_backend"].argv[3:6] == ["sh", "mr-dj-staging", "mr-dj-backend"]
     assert by_id["staging_health"].display == "https://staging.sevensa.nl/api/health"
+    # the rollback's artifact check, on staging's link and never at once with production's checks
+    assert by_id["staging_verify_artifacts"].display == by_id["verify_artifacts"].display
+    assert (by_id["staging_verify_artifacts"].together, by_id["staging_verify_artifacts"].preflight) == ("", True)
     assert not any(s.destructive for s in staging)
     assert by_id["compose_up"].argv[:4] == ["docker", "compose", "-p", "mr-dj"]
     # production is verified like a rollback once the monitoring window is over
@@ -124,6 +127,20 @@ def test_with_staging_every_staging_step_runs_there_before_production_is_touched
         "smoke_backend",
         "smoke_frontend",
     ]
+
+
+@pytest.mark.parametrize("pushed", [True, False])
+def test_the_release_checks_are_the_rollbacks_whatever_deploys_it(config, log, pushed):
+    from console.engine.rollback import rollback_procedure
+
+    log.get("v3").pushed = pushed
+    hotfix = code_hotfix_procedure(config, log, "v2", "v3", 1)
+    rollback = rollback_procedure(config, log, "v2", "v3")
+    for step_id in ("verify_artifacts", "inspect_bundle"):
+        assert hotfix.step(step_id).describe() == rollback.step(step_id).describe()
+    # the image tarball is hashed too when the images are loaded from it, and the display says so
+    assert ("v3-images.tar" in hotfix.step("verify_artifacts").display) is not pushed
+    assert "no absolute paths, .. or links" in hotfix.step("inspect_bundle").title
 
 
 async def _run(config, procedure, production, staging):

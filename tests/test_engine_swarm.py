@@ -305,6 +305,20 @@ def test_rollback_refuses_a_bad_tag(tmp_path, engine):
         )
 
 
+def test_the_migration_rollback_needs_the_placeholder_and_a_plain_head(tmp_path):
+    from console.validate import UnsafeValue
+
+    config = swarm_config(tmp_path, migrate_rollback=["npm", "run", "migrate:rollback"])
+    with pytest.raises(UnsafeValue, match="without \\{migration\\}"):
+        build_rollback(config, "v1")
+    log = ReleaseLog.load(config.paths.release_log)
+    log.get("v1").migration_head = "001; rm -rf /"
+    with pytest.raises(UnsafeValue, match="refusing migration name"):
+        swarm_rollback_procedure(swarm_config(tmp_path), log, "v2", "v1")
+    procedure = swarm_rollback_procedure(swarm_config(tmp_path), ReleaseLog.load(config.paths.release_log), "v2", "v1")
+    assert procedure.step("migrate_rollback").argv[-3:] == ["--", "--to", "001_init"]
+
+
 @pytest.mark.parametrize(
     ("answer", "ok", "said"),
     [

@@ -28,6 +28,17 @@ MIGRATION_PLACEHOLDER = "{migration}"
 Via = Literal["run", "exec"]
 
 
+def migration_rollback_command(template: Iterable[str], migration: str) -> list[str]:
+    """The configured rollback command with ``{migration}`` replaced by the target's head, wherever
+    it runs (a compose service, a swarm task): refused without the placeholder, which would roll
+    back to whatever the tool's default is."""
+    migration = require_migration(migration)
+    template = user_argv(template, "migration rollback command")
+    if not any(MIGRATION_PLACEHOLDER in part for part in template):
+        raise UnsafeValue(f"refusing migration rollback command without {MIGRATION_PLACEHOLDER}")
+    return [part.replace(MIGRATION_PLACEHOLDER, migration) for part in template]
+
+
 class ComposeCommands:
     """Builders bound to one target's compose flavour, project name, directory and compose files."""
 
@@ -105,12 +116,7 @@ class ComposeCommands:
     def migrate_rollback(self, service: str, template: Iterable[str], migration: str, via: Via = "run") -> list[str]:
         """``via="run"``: a one-off container of the release still deployed (before ``down``);
         ``via="exec"``: inside the running service, the seed's order (after ``up``)."""
-        migration = require_migration(migration)
-        template = user_argv(template, "migration rollback command")
-        if not any(MIGRATION_PLACEHOLDER in part for part in template):
-            raise UnsafeValue(f"refusing migration rollback command without {MIGRATION_PLACEHOLDER}")
-        command = [part.replace(MIGRATION_PLACEHOLDER, migration) for part in template]
-        return self.in_service(via, service, command)
+        return self.in_service(via, service, migration_rollback_command(template, migration))
 
     def migrate_status(self, service: str, command: Iterable[str], via: Via = "exec") -> list[str]:
         if via == "run":

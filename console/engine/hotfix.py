@@ -23,10 +23,11 @@ from console.commands.compose import ComposeCommands
 from console.commands.deploy import team_deploy
 from console.commands.swarm import is_swarm
 from console.config import Config
-from console.engine.artifact_checks import verify_bundle_members, verify_release_artifacts
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
+from console.engine.release_checks import inspect_bundle_step, verify_artifacts_step
+from console.engine.release_restore import load_images_step, restore_bundle_step
 from console.engine.verification import smoke_test_steps, verification_steps, wait_for_health
 from console.http_clients import async_client
 from console.incident.records import ProcedureStarted
@@ -94,73 +95,23 @@ def code_hotfix_procedure(
         from console.engine.swarm_hotfix import swarm_code_hotfix_procedure
 
         return swarm_code_hotfix_procedure(config, log, from_tag, tag, monitor_minutes)
-    require_tag(tag)
-    release = log.get(tag)
-    if release is None:
-        raise ValueError(
-            f"hotfix {tag} is not in the release log: build it, then "
-            f"`incident-console capture --tag {tag}` before deploying"
-        )
+    release = hotfix_release(log, tag)
     minutes = monitor_minutes if monitor_minutes is not None else config.thresholds.monitor_minutes
     target = config.target
     compose = ComposeCommands.for_target(target)
     use_registry = bool(release.pushed)
     recorded = dict(release.files)
-    steps = [
-        Step(
-            "verify_artifacts",
-            f"Verify {tag} artifacts (SHA256SUMS + release log)",
-            action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
-            display=f"sha256sum {art.bundle_path(target.artifacts_dir, tag)} vs SHA256SUMS.txt and the release log",
-            read_only=True,
-            preflight=True,
-            together="preflight",
-        ),
-        Step(
-            "inspect_bundle",
-            f"Inspect {tag}-compose.tar.gz",
-            action=lambda ctx: verify_bundle_members(ctx, tag),
-            display=" ".join(art.list_bundle(target.artifacts_dir, tag)),
-            read_only=True,
-            preflight=True,
-            together="preflight",
-        ),
-    ]
+    steps = [verify_artifacts_step(config, tag, recorded, use_registry), inspect_bundle_step(config, tag)]
     steps += staging_steps(config, release, tag, recorded, use_registry)
-    if config.commands.deploy:
+    if deploy := config.commands.deploy:
         # The team's own deploy (runbook: "deploy via ./deploy.sh") replaces the console's bundle restore.
-        steps.append(
-            Step(
-                "team_deploy",
-                f"Deploy {tag} with the team's deploy command",
-                argv=team_deploy(target.project_dir, config.commands.deploy, tag),
-                destructive=True,
-                mutating=True,
-                timeout=max(target.command_timeout, 1800),
-            )
-        )
+        steps.append(team_deploy_step(config, tag, deploy))
     else:
-        steps += [
-            Step(
-                "restore_bundle",
-                f"Restore the {tag} compose bundle",
-                argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir),
-                destructive=True,
-                mutating=True,
-            ),
-        ]
+        steps.append(restore_bundle_step(config, tag, f"Restore the {tag} compose bundle"))
         if use_registry:
             steps += pull_steps(config, release, tag)
         else:
-            steps.append(
-                Step(
-                    "load_images",
-                    f"Load {tag} images",
-                    argv=art.docker_load(target.artifacts_dir, tag),
-                    mutating=True,
-                    timeout=900,
-                )
-            )
+            steps.append(load_images_step(config, tag, f"Load {tag} images"))
         steps.append(
             Step(
                 "compose_up",
@@ -171,17 +122,7 @@ def code_hotfix_procedure(
                 timeout=600,
             )
         )
-    steps += [
-        Step(
-            "monitor",
-            f"Monitor health for {minutes:g} min (one full request cycle)",
-            action=lambda ctx: monitor_health(ctx, tag, minutes),
-            display=", ".join(h.url for h in config.health),
-            read_only=True,
-            # a metrics check still settling when the window ends is watched up to its own window more
-            timeout=minutes * 60 + 180 + 60 * max((m.window_minutes for m in config.observability.metrics), default=0),
-        ),
-    ]
+    steps.append(monitor_step(config, tag, minutes))
     # verify_health after the monitor window is instant, and it is the check the verification
     # screen and the report look for.
     steps += verification_steps(config, tag)
@@ -190,11 +131,54 @@ def code_hotfix_procedure(
         steps,
         from_tag=from_tag,
         to_tag=tag,
-        options={
-            "monitor_minutes": minutes,
-            "use_registry": use_registry,
-            "deploy": "team_command" if config.commands.deploy else "bundle",
-        },
+        options=hotfix_options(config, minutes, use_registry),
+    )
+
+
+def hotfix_options(config: Config, minutes: float, use_registry: bool) -> dict:
+    """What a code hotfix journals about itself (a resume rebuilds from it), compose and swarm alike."""
+    return {
+        "monitor_minutes": minutes,
+        "use_registry": use_registry,
+        "deploy": "team_command" if config.commands.deploy else "bundle",
+    }
+
+
+def hotfix_release(log, tag: str):
+    """The hotfix's release log entry: a hotfix is deployed only as a captured release."""
+    require_tag(tag)
+    release = log.get(tag)
+    if release is None:
+        raise ValueError(
+            f"hotfix {tag} is not in the release log: build it, then "
+            f"`incident-console capture --tag {tag}` before deploying"
+        )
+    return release
+
+
+def team_deploy_step(config: Config, tag: str, command: list[str]) -> Step:
+    """``command`` (``[commands] deploy``): the team's own deploy of ``tag`` in the project directory."""
+    target = config.target
+    return Step(
+        "team_deploy",
+        f"Deploy {tag} with the team's deploy command",
+        argv=team_deploy(target.project_dir, command, tag),
+        destructive=True,
+        mutating=True,
+        timeout=max(target.command_timeout, 1800),
+    )
+
+
+def monitor_step(config: Config, tag: str, minutes: float) -> Step:
+    """Runbook section 4: watch health (and ``[[metrics]]``) for the monitoring window."""
+    return Step(
+        "monitor",
+        f"Monitor health for {minutes:g} min (one full request cycle)",
+        action=lambda ctx: monitor_health(ctx, tag, minutes),
+        display=", ".join(h.url for h in config.health),
+        read_only=True,
+        # a metrics check still settling when the window ends is watched up to its own window more
+        timeout=minutes * 60 + 180 + 60 * max((m.window_minutes for m in config.observability.metrics), default=0),
     )
 
 
@@ -216,14 +200,12 @@ def staging_steps(config: Config, release, tag: str, recorded: dict[str, str], u
     where = staging.target
     compose = ComposeCommands.for_target(where)
     steps = [
-        Step(
-            "staging_verify_artifacts",
-            f"Staging: verify {tag} artifacts",
-            action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
-            display=f"sha256sum {art.bundle_path(where.artifacts_dir, tag)} vs SHA256SUMS.txt and the release log",
-            read_only=True,
-            preflight=True,
+        replace(
+            verify_artifacts_step(staging, tag, recorded, use_registry),
+            id="staging_verify_artifacts",
+            title=f"Staging: verify {tag} artifacts",
             host="staging",
+            together="",  # never at once with production's checks: another host, another link
         ),
         Step(
             "staging_compose_file",
@@ -242,13 +224,8 @@ def staging_steps(config: Config, release, tag: str, recorded: dict[str, str], u
         steps += pull_steps(config, release, tag, id_prefix="staging_", title_prefix="Staging: ", host="staging")
     else:
         steps.append(
-            Step(
-                "staging_load_images",
-                f"Staging: load {tag} images",
-                argv=art.docker_load(where.artifacts_dir, tag),
-                mutating=True,
-                timeout=900,
-                host="staging",
+            replace(
+                load_images_step(staging, tag, f"Staging: load {tag} images"), id="staging_load_images", host="staging"
             )
         )
     steps += [

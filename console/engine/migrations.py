@@ -9,14 +9,17 @@ what that rollback will undo, so the coordinator sees it first.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from console.commands.compose import ComposeCommands, Via
-from console.commands.containers import ContainerCommands, no_container_message
+from console.commands.containers import ContainerCommands, no_container_message, shown
 from console.commands.swarm import is_swarm as _is_swarm
+from console.config import Config
 from console.engine.context import StepContext
 from console.engine.fleet_ids import host_step_id
-from console.engine.procedure import ActionResult
+from console.engine.procedure import ActionResult, Step
+from console.engine.switches import MIGRATIONS_OFF, switched_off
 from console.incident.records import MigrationPlanned, Note
 from console.safetext import plain_text
 
@@ -187,3 +190,56 @@ def skip_reason_for_rollback(ctx: StepContext) -> str | None:
     if not plan.needed:
         return f"database already at {plan.target_head}: nothing to undo"
     return None
+
+
+def rollback_migration_steps(
+    config: Config,
+    to_tag: str,
+    from_tag: str | None,
+    target_head: str | None,
+    order: str,
+    optional: dict[str, str],
+    *,
+    via: Via,
+    rollback_argv: Callable[[str], list[str]],
+    show: Callable[[list[str]], str] = shown,
+) -> tuple[Step, Step]:
+    """The schema comparison and the migration rollback (or both switched off), compose and swarm
+    alike: ``via`` is how the schema is read, ``rollback_argv(head)`` the engine's rollback command
+    and ``show`` how the status command is displayed. The rollback runs with the release rolled
+    back from (before ``down``/the deploy) unless ``migration_order = "after_up"``."""
+    if not config.commands.migrations:
+        return (
+            switched_off("migration_check", f"Compare the schema with {to_tag}'s migrations", MIGRATIONS_OFF),
+            switched_off("migrate_rollback", "Roll back migrations", MIGRATIONS_OFF),
+        )
+    schema_step = Step(
+        "migration_check",
+        f"Compare the schema with {to_tag}'s migrations",
+        action=lambda ctx: check_schema(ctx, target_head, via),
+        display=show(status_argv(config, config.commands.migrate_status, via)),
+        read_only=True,
+        preflight=order == "before_down",
+        timeout=300,
+        together="preflight" if order == "before_down" else "",  # with the release's checks, before anything changes
+    )
+    migrate_step = Step(
+        "migrate_rollback",
+        f"Roll back migrations to {target_head or '(unknown)'}"
+        + (f" with {from_tag}'s tooling" if order == "before_down" and from_tag else ""),
+        argv=rollback_argv(target_head) if target_head else None,
+        display="(target migration head unknown)",
+        destructive=True,
+        mutating=True,
+        when=skip_reason_for_rollback,
+        timeout=900,
+        optional=optional.get("migrate_rollback", ""),
+        preview=migration_preview,
+    )
+    if migrate_step.argv is None:
+        migrate_step.action = _unknown_head_action
+    return schema_step, migrate_step
+
+
+async def _unknown_head_action(ctx) -> ActionResult:
+    return ActionResult(False, "the target's migration head is unknown: skip with a reason to go on")

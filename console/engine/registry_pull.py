@@ -29,33 +29,30 @@ def pull_steps(
     for service in config.services:
         digest = captured_digest(release, service.image, service.name)
         if digest is None:
-            steps.append(
-                Step(
-                    f"{id_prefix}pull_{service.name}",
-                    f"{title_prefix}Pull {service.image}:{tag} (no digest captured: the tag is trusted)",
-                    argv=art.docker_pull(registry, service.image, tag),
-                    mutating=True,
-                    timeout=900,
-                    host=host,
-                )
-            )
-            continue
-        pinned = art.digest_ref(registry, service.image, digest)
-        steps += [
+            title = f"Pull {service.image}:{tag} (no digest captured: the tag is trusted)"
+            pull = art.docker_pull(registry, service.image, tag)
+        else:
+            title = f"Pull {service.image} by its captured digest {digest[:19]}…"
+            pull = art.docker_pull_digest(registry, service.image, digest)
+        steps.append(
             Step(
                 f"{id_prefix}pull_{service.name}",
-                f"{title_prefix}Pull {service.image} by its captured digest {digest[:19]}…",
-                argv=art.docker_pull_digest(registry, service.image, digest),
+                title_prefix + title,
+                argv=pull,
                 mutating=True,
                 timeout=900,
                 host=host,
-            ),
-            Step(
-                f"{id_prefix}tag_{service.name}",
-                f"{title_prefix}Tag it {service.image}:{tag} for compose",
-                argv=art.docker_tag(pinned, art.image_ref(registry, service.image, tag)),
-                mutating=True,
-                host=host,
-            ),
-        ]
+            )
+        )
+        if digest is not None:  # pulled by digest: tag it as the release's compose file names it
+            pinned = art.digest_ref(registry, service.image, digest)
+            steps.append(
+                Step(
+                    f"{id_prefix}tag_{service.name}",
+                    f"{title_prefix}Tag it {service.image}:{tag} for compose",
+                    argv=art.docker_tag(pinned, art.image_ref(registry, service.image, tag)),
+                    mutating=True,
+                    host=host,
+                )
+            )
     return steps

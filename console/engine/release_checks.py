@@ -42,26 +42,38 @@ def release_preflight_steps(
         )
     )
     return [
-        Step(
-            "verify_artifacts",
-            f"Verify {tag} artifacts (SHA256SUMS + release log)",
-            action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
-            display=f"sha256sum {art.bundle_path(target.artifacts_dir, tag)}"
-            + ("" if use_registry else f" {art.images_path(target.artifacts_dir, tag)}")
-            + f" vs {art.sha256sums_path(target.artifacts_dir)} and the release log",
-            read_only=True,
-            preflight=True,
-            together="preflight",
-            timeout=600,
-        ),
-        Step(
-            "inspect_bundle",
-            f"Inspect {tag}-compose.tar.gz (no absolute paths, .. or links{'; ' + bundle if bundle else ''})",
-            action=lambda ctx: verify_bundle_members(ctx, tag),
-            display=" ".join(art.list_bundle(target.artifacts_dir, tag)),
-            read_only=True,
-            preflight=True,
-            together="preflight",
-        ),
+        verify_artifacts_step(config, tag, recorded, use_registry),
+        inspect_bundle_step(config, tag, bundle=bundle),
         image_step,
     ]
+
+
+def verify_artifacts_step(config: Config, tag: str, recorded: dict, use_registry: bool) -> Step:
+    """The release's files on ``config.target`` (the bundle, and the image tarball unless the images
+    are pulled) hashed and compared with SHA256SUMS and the release log."""
+    target = config.target
+    return Step(
+        "verify_artifacts",
+        f"Verify {tag} artifacts (SHA256SUMS + release log)",
+        action=lambda ctx: verify_release_artifacts(ctx, tag, recorded, use_registry),
+        display=f"sha256sum {art.bundle_path(target.artifacts_dir, tag)}"
+        + ("" if use_registry else f" {art.images_path(target.artifacts_dir, tag)}")
+        + f" vs {art.sha256sums_path(target.artifacts_dir)} and the release log",
+        read_only=True,
+        preflight=True,
+        together="preflight",
+        timeout=600,
+    )
+
+
+def inspect_bundle_step(config: Config, tag: str, *, bundle: str = "") -> Step:
+    """The bundle's members listed and checked; ``bundle``: what it holds besides, for the title."""
+    return Step(
+        "inspect_bundle",
+        f"Inspect {tag}-compose.tar.gz (no absolute paths, .. or links{'; ' + bundle if bundle else ''})",
+        action=lambda ctx: verify_bundle_members(ctx, tag),
+        display=" ".join(art.list_bundle(config.target.artifacts_dir, tag)),
+        read_only=True,
+        preflight=True,
+        together="preflight",
+    )

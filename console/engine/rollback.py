@@ -13,17 +13,18 @@ uses. The destructive steps keep their order.
 
 from __future__ import annotations
 
-from console.commands import artifacts as art
+from collections.abc import Callable
+
 from console.commands.compose import ComposeCommands, Via
-from console.commands.containers import shown
 from console.config import Config
 from console.decide.runbook import optional_steps
 from console.engine.image_checks import skip_pull_if_on_host
-from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback, status_argv
-from console.engine.procedure import SKIPPED_OPTIONAL, ActionResult, Procedure, Step
+from console.engine.migrations import rollback_migration_steps
+from console.engine.procedure import SKIPPED_OPTIONAL, Procedure, Step
 from console.engine.registry_pull import pull_steps
 from console.engine.release_checks import release_preflight_steps
-from console.engine.switches import MAINTENANCE_OFF, MIGRATIONS_OFF, switched_off
+from console.engine.release_restore import load_images_step, restore_bundle_step
+from console.engine.switches import MAINTENANCE_OFF, switched_off
 from console.engine.verification import verification_steps
 from console.validate import require_tag
 
@@ -73,8 +74,12 @@ def rollback_procedure(
 
     steps = release_preflight_steps(config, release, to_tag, recorded, use_registry)
     via_status: Via = via_run if order == "before_down" else "exec"
-    schema_step, migrate_step = _migration_steps(
-        config, compose, to_tag, from_tag, target_head, order, via_status, optional
+
+    def migrate_argv(head: str) -> list[str]:
+        return compose.migrate_rollback(backend, cmds.migrate_rollback, head, via=via_status)
+
+    schema_step, migrate_step = rollback_migration_steps(
+        config, to_tag, from_tag, target_head, order, optional, via=via_status, rollback_argv=migrate_argv
     )
     if order == "before_down":
         steps.append(schema_step)
@@ -84,19 +89,14 @@ def rollback_procedure(
             if step.id.startswith("pull_") and step.when is None:
                 step.when = skip_pull_if_on_host(step.id[len("pull_") :])
         steps += pulls
-    steps.append(
-        Step(
-            "maintenance_on",
-            "Switch traffic to maintenance",
-            argv=compose.maintenance_on(backend, cmds.maintenance_on, via=via_run),
-            destructive=True,
-            mutating=True,
-            optional=optional.get("maintenance_on", ""),
-            preview=lambda ctx: snapshot,
-        )
-        if cmds.maintenance
-        else switched_off("maintenance_on", "Switch traffic to maintenance", MAINTENANCE_OFF)
+    maintenance_on, maintenance_off = maintenance_steps(
+        config,
+        optional,
+        snapshot,
+        on_argv=lambda: compose.maintenance_on(backend, cmds.maintenance_on, via=via_run),
+        off_argv=lambda: compose.maintenance_off(backend, cmds.maintenance_off, via=via_run),
     )
+    steps.append(maintenance_on)
     if order == "before_down":
         steps.append(migrate_step)
     steps += [
@@ -109,53 +109,35 @@ def rollback_procedure(
             timeout=300,
             preview=lambda ctx: snapshot,
         ),
-        Step(
-            "restore_bundle",
-            f"Restore the {to_tag} compose bundle",
-            argv=art.extract_bundle(target.artifacts_dir, to_tag, target.project_dir),
-            destructive=True,
-            mutating=True,
-        ),
+        restore_bundle_step(config, to_tag, f"Restore the {to_tag} compose bundle"),
     ]
     if not use_registry:
-        steps.append(
-            Step(
-                "load_images",
-                f"Load {to_tag} images from the tarball",
-                argv=art.docker_load(target.artifacts_dir, to_tag),
-                mutating=True,
-                timeout=900,
-            )
-        )
+        steps.append(load_images_step(config, to_tag, f"Load {to_tag} images from the tarball"))
     steps.append(
         Step("compose_up", f"Start {to_tag} (compose up -d)", argv=compose.up_detached(), mutating=True, timeout=600)
     )
     if order == "after_up":
         steps += [schema_step, migrate_step]
-    steps.append(
-        Step(
-            "maintenance_off",
-            "Re-enable traffic",
-            argv=compose.maintenance_off(backend, cmds.maintenance_off, via=via_run),
-            mutating=True,
-            when=_maintenance_was_skipped,
-        )
-        if cmds.maintenance
-        else switched_off("maintenance_off", "Re-enable traffic", MAINTENANCE_OFF)
-    )
+    steps.append(maintenance_off)
     steps += verification_steps(config, to_tag)
     return Procedure(
         "rollback",
         steps,
         from_tag=from_tag,
         to_tag=to_tag,
-        options={
-            "migration_order": order,
-            "use_registry": use_registry,
-            "target_migration_head": target_head,
-            "target_snapshot_verified": bool(release is not None and release.verified),
-        },
+        options=rollback_options(release, order),
     )
+
+
+def rollback_options(release, order: str) -> dict:
+    """What a rollback journals about the release it rolls back to (a resume rebuilds from it),
+    compose and swarm alike; ``release`` is None when the release log has no entry."""
+    return {
+        "migration_order": order,
+        "use_registry": bool(release is not None and release.pushed),
+        "target_migration_head": release.migration_head if release is not None else None,
+        "target_snapshot_verified": bool(release is not None and release.verified),
+    }
 
 
 def snapshot_note(release, tag: str) -> str:
@@ -172,61 +154,43 @@ def snapshot_note(release, tag: str) -> str:
     )
 
 
+def maintenance_steps(
+    config: Config,
+    optional: dict[str, str],
+    snapshot: str,
+    *,
+    on_argv: Callable[[], list[str]],
+    off_argv: Callable[[], list[str]],
+    how: str = "",
+) -> tuple[Step, Step]:
+    """``maintenance_on`` and ``maintenance_off`` (or both switched off), compose and swarm alike:
+    ``on_argv``/``off_argv`` build the engine's commands, ``how`` says in the titles where they run."""
+    if not config.commands.maintenance:
+        return (
+            switched_off("maintenance_on", "Switch traffic to maintenance", MAINTENANCE_OFF),
+            switched_off("maintenance_off", "Re-enable traffic", MAINTENANCE_OFF),
+        )
+    return (
+        Step(
+            "maintenance_on",
+            f"Switch traffic to maintenance{how}",
+            argv=on_argv(),
+            destructive=True,
+            mutating=True,
+            optional=optional.get("maintenance_on", ""),
+            preview=lambda ctx: snapshot,
+        ),
+        Step(
+            "maintenance_off",
+            f"Re-enable traffic{how}",
+            argv=off_argv(),
+            mutating=True,
+            when=_maintenance_was_skipped,
+        ),
+    )
+
+
 def _maintenance_was_skipped(ctx) -> str | None:
     if "maintenance_on" in ctx.state.get(SKIPPED_OPTIONAL, ()):
         return "traffic was never switched to maintenance (that optional step was skipped)"
     return None
-
-
-def _migration_steps(
-    config: Config,
-    compose: ComposeCommands,
-    to_tag: str,
-    from_tag: str | None,
-    target_head: str | None,
-    order: str,
-    via_status: Via,
-    optional: dict[str, str],
-) -> tuple[Step, Step]:
-    """The schema comparison and the migration rollback (or both switched off)."""
-    if not config.commands.migrations:
-        return (
-            switched_off("migration_check", f"Compare the schema with {to_tag}'s migrations", MIGRATIONS_OFF),
-            switched_off("migrate_rollback", "Roll back migrations", MIGRATIONS_OFF),
-        )
-    backend = config.backend.name
-    cmds = config.commands
-    schema_step = Step(
-        "migration_check",
-        f"Compare the schema with {to_tag}'s migrations",
-        action=lambda ctx: check_schema(ctx, target_head, via_status),
-        display=shown(status_argv(config, cmds.migrate_status, via_status)),
-        read_only=True,
-        preflight=order == "before_down",
-        timeout=300,
-        together="preflight" if order == "before_down" else "",  # with the release's checks, before anything changes
-    )
-    migrate_step = Step(
-        "migrate_rollback",
-        f"Roll back migrations to {target_head or '(unknown)'}"
-        + (f" with {from_tag}'s tooling" if order == "before_down" and from_tag else ""),
-        argv=(
-            compose.migrate_rollback(backend, cmds.migrate_rollback, target_head, via=via_status)
-            if target_head
-            else None
-        ),
-        display="(target migration head unknown)",
-        destructive=True,
-        mutating=True,
-        when=skip_reason_for_rollback,
-        timeout=900,
-        optional=optional.get("migrate_rollback", ""),
-        preview=migration_preview,
-    )
-    if migrate_step.argv is None:
-        migrate_step.action = _unknown_head_action
-    return schema_step, migrate_step
-
-
-async def _unknown_head_action(ctx) -> ActionResult:
-    return ActionResult(False, "the target's migration head is unknown: skip with a reason to go on")

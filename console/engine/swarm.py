@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from console.commands import artifacts as art
+from console.commands.compose import migration_rollback_command
 from console.commands.swarm import SwarmCommands
 from console.commands.swarm_state import (
     Convergence,
@@ -45,12 +45,12 @@ from console.commands.swarm_state import (
 from console.config import Config
 from console.decide.runbook import optional_steps
 from console.engine.context import StepContext
-from console.engine.migrations import check_schema, migration_preview, skip_reason_for_rollback
+from console.engine.migrations import rollback_migration_steps
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import captured_digest
 from console.engine.release_checks import release_preflight_steps
-from console.engine.rollback import _maintenance_was_skipped, _unknown_head_action, snapshot_note
-from console.engine.switches import MAINTENANCE_OFF, MIGRATIONS_OFF, switched_off
+from console.engine.release_restore import load_images_step, restore_bundle_step
+from console.engine.rollback import maintenance_steps, rollback_options, snapshot_note
 from console.safetext import plain_line
 from console.validate import require_tag
 
@@ -254,7 +254,7 @@ async def check_manager(ctx: StepContext) -> ActionResult:
 
 
 def swarm_verification_steps(config: Config, expected_version: str | None, digests: dict[str, str]) -> list[Step]:
-    from console.engine.verification import smoke_test_steps, wait_for_health
+    from console.engine.verification import health_and_smoke_steps
 
     swarm = SwarmCommands.for_target(config.target)
     names = [s.name for s in config.services]
@@ -291,21 +291,8 @@ def swarm_verification_steps(config: Config, expected_version: str | None, diges
             timeout=120,
             together="verify",
         ),
-        Step(
-            "verify_health",
-            "Health endpoints return 200 and the expected JSON",
-            action=lambda ctx: wait_for_health(ctx, expected_version),
-            display=", ".join(h.url for h in config.health) or "(no health checks configured)",
-            read_only=True,
-            together="verify",
-        ),
     ]
-    from console.observability.steps import metrics_step
-
-    metrics = metrics_step(config, expected_version)
-    if metrics is not None:
-        steps.append(metrics)
-    return steps + smoke_test_steps(config)
+    return steps + health_and_smoke_steps(config, expected_version)
 
 
 def swarm_rollback_procedure(
@@ -329,52 +316,39 @@ def swarm_rollback_procedure(
     wait = converge_wait(config)
 
     steps = swarm_preflight_steps(config, release, to_tag, recorded, use_registry)
-    schema_step, migrate_step = _migration_steps(config, swarm, to_tag, from_tag, target_head, order, optional)
+
+    def migrate_argv(head: str) -> list[str]:
+        return swarm.exec_in_task(backend, migration_rollback_command(cmds.migrate_rollback, head))
+
+    # "exec": no one-off container on a swarm, a running task of the backend
+    schema_step, migrate_step = rollback_migration_steps(
+        config, to_tag, from_tag, target_head, order, optional, via="exec", rollback_argv=migrate_argv, show=" ".join
+    )
     if order == "before_down":
         steps.append(schema_step)
-    steps.append(
-        Step(
-            "maintenance_on",
-            "Switch traffic to maintenance (exec in a running backend task)",
-            argv=swarm.exec_in_task(backend, cmds.maintenance_on),
-            destructive=True,
-            mutating=True,
-            optional=optional.get("maintenance_on", ""),
-            preview=lambda ctx: snapshot,
-        )
-        if cmds.maintenance
-        else switched_off("maintenance_on", "Switch traffic to maintenance", MAINTENANCE_OFF)
+    maintenance_on, maintenance_off = maintenance_steps(
+        config,
+        optional,
+        snapshot,
+        on_argv=lambda: swarm.exec_in_task(backend, cmds.maintenance_on),
+        off_argv=lambda: swarm.exec_in_task(backend, cmds.maintenance_off),
+        how=" (exec in a running backend task)",
     )
+    steps.append(maintenance_on)
     if order == "before_down":
         steps.append(migrate_step)
     steps += stack_deploy_steps(config, swarm, to_tag, use_registry, preview=lambda ctx: snapshot)
     steps.append(converge_step(swarm, to_tag, digests, wait))
     if order == "after_up":
         steps += [schema_step, migrate_step]
-    steps.append(
-        Step(
-            "maintenance_off",
-            "Re-enable traffic (exec in a running backend task)",
-            argv=swarm.exec_in_task(backend, cmds.maintenance_off),
-            mutating=True,
-            when=_maintenance_was_skipped,
-        )
-        if cmds.maintenance
-        else switched_off("maintenance_off", "Re-enable traffic", MAINTENANCE_OFF)
-    )
+    steps.append(maintenance_off)
     steps += swarm_verification_steps(config, to_tag, digests)
     return Procedure(
         "rollback",
         steps,
         from_tag=from_tag,
         to_tag=to_tag,
-        options={
-            "engine": "swarm",
-            "migration_order": order,
-            "use_registry": use_registry,
-            "target_migration_head": target_head,
-            "target_snapshot_verified": bool(release is not None and release.verified),
-        },
+        options={"engine": "swarm", **rollback_options(release, order)},
     )
 
 
@@ -401,27 +375,13 @@ def swarm_preflight_steps(config: Config, release, tag: str, recorded: dict, use
 def stack_deploy_steps(config: Config, swarm: SwarmCommands, tag: str, use_registry: bool, preview=None) -> list[Step]:
     """The release's stack file into project_dir, its images loaded when it was not pushed, and
     ``docker stack deploy``."""
-    target = config.target
     steps = [
-        Step(
-            "restore_bundle",
-            f"Unpack the {tag} stack file into {target.project_dir}",
-            argv=art.extract_bundle(target.artifacts_dir, tag, target.project_dir),
-            destructive=True,
-            mutating=True,
-            preview=preview,
+        restore_bundle_step(
+            config, tag, f"Unpack the {tag} stack file into {config.target.project_dir}", preview=preview
         )
     ]
     if not use_registry:  # a single-node swarm: the images come from the tarball, not a registry
-        steps.append(
-            Step(
-                "load_images",
-                f"Load {tag} images from the tarball (this node only)",
-                argv=art.docker_load(target.artifacts_dir, tag),
-                mutating=True,
-                timeout=900,
-            )
-        )
+        steps.append(load_images_step(config, tag, f"Load {tag} images from the tarball (this node only)"))
     steps.append(
         Step(
             "stack_deploy",
@@ -445,62 +405,6 @@ def converge_step(swarm: SwarmCommands, tag: str, digests: dict, wait: float) ->
         read_only=True,
         timeout=wait + 120,
     )
-
-
-def _migration_steps(
-    config: Config,
-    swarm: SwarmCommands,
-    to_tag: str,
-    from_tag: str | None,
-    target_head: str | None,
-    order: str,
-    optional: dict[str, str],
-) -> tuple[Step, Step]:
-    """As the compose rollback's (console.engine.rollback): the schema check, then the rollback
-    with the release rolled back from (before the deploy) unless ``migration_order = "after_up"``."""
-    if not config.commands.migrations:
-        return (
-            switched_off("migration_check", f"Compare the schema with {to_tag}'s migrations", MIGRATIONS_OFF),
-            switched_off("migrate_rollback", "Roll back migrations", MIGRATIONS_OFF),
-        )
-    from console.commands.compose import MIGRATION_PLACEHOLDER
-    from console.validate import UnsafeValue, require_migration
-
-    cmds = config.commands
-    backend = config.backend.name
-    schema_step = Step(
-        "migration_check",
-        f"Compare the schema with {to_tag}'s migrations",
-        action=lambda ctx: check_schema(ctx, target_head, "exec"),
-        display=" ".join(swarm.exec_in_task(backend, cmds.migrate_status)),
-        read_only=True,
-        preflight=order == "before_down",
-        timeout=300,
-        together="preflight" if order == "before_down" else "",
-    )
-    argv = None
-    if target_head:
-        template = list(cmds.migrate_rollback)
-        if not any(MIGRATION_PLACEHOLDER in part for part in template):
-            raise UnsafeValue(f"refusing migration rollback command without {MIGRATION_PLACEHOLDER}")
-        migration = require_migration(target_head)
-        argv = swarm.exec_in_task(backend, [part.replace(MIGRATION_PLACEHOLDER, migration) for part in template])
-    migrate_step = Step(
-        "migrate_rollback",
-        f"Roll back migrations to {target_head or '(unknown)'}"
-        + (f" with {from_tag}'s tooling" if order == "before_down" and from_tag else ""),
-        argv=argv,
-        display="(target migration head unknown)",
-        destructive=True,
-        mutating=True,
-        when=skip_reason_for_rollback,
-        timeout=900,
-        optional=optional.get("migrate_rollback", ""),
-        preview=migration_preview,
-    )
-    if migrate_step.argv is None:
-        migrate_step.action = _unknown_head_action
-    return schema_step, migrate_step
 
 
 def swarm_verify_procedure(config: Config, expected_version: str | None, release_log=None) -> Procedure:

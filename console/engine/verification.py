@@ -134,6 +134,14 @@ def verification_steps(config: Config, expected_version: str | None) -> list[Ste
             timeout=120,
             together="verify",
         ),
+    ]
+    return steps + health_and_smoke_steps(config, expected_version)
+
+
+def health_and_smoke_steps(config: Config, expected_version: str | None) -> list[Step]:
+    """How every verification ends, compose or swarm: the health checks, the ``[[metrics]]``
+    check when there is one, then the smoke tests."""
+    steps = [
         Step(
             "verify_health",
             "Health endpoints return 200 and the expected JSON",
