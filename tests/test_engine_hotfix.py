@@ -129,14 +129,21 @@ def test_with_staging_every_staging_step_runs_there_before_production_is_touched
     ]
 
 
+@pytest.mark.parametrize("team_deploy", [None, ["./deploy.sh"]])
 @pytest.mark.parametrize("pushed", [True, False])
-def test_the_release_checks_are_the_rollbacks_whatever_deploys_it(config, log, pushed):
+def test_the_release_checks_are_the_rollbacks_whatever_deploys_it(config, log, pushed, team_deploy):
     from console.engine.rollback import rollback_procedure
 
     log.get("v3").pushed = pushed
+    config = dataclasses.replace(config, commands=dataclasses.replace(config.commands, deploy=team_deploy))
     hotfix = code_hotfix_procedure(config, log, "v2", "v3", 1)
     rollback = rollback_procedure(config, log, "v2", "v3")
-    for step_id in ("verify_artifacts", "inspect_bundle"):
+    # pulled images must exist (on the host or in the registry), loaded ones need room: both before
+    # anything on the host changes
+    images = "images_available" if pushed else "disk_space"
+    first_change = next(i for i, step in enumerate(hotfix.steps) if step.mutating)
+    assert {"verify_artifacts", "inspect_bundle", images} <= {step.id for step in hotfix.steps[:first_change]}
+    for step_id in ("verify_artifacts", "inspect_bundle", images):
         assert hotfix.step(step_id).describe() == rollback.step(step_id).describe()
     # the image tarball is hashed too when the images are loaded from it, and the display says so
     assert ("v3-images.tar" in hotfix.step("verify_artifacts").display) is not pushed

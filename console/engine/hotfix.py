@@ -26,7 +26,7 @@ from console.config import Config
 from console.engine.context import StepContext
 from console.engine.procedure import ActionResult, Procedure, Step
 from console.engine.registry_pull import pull_steps
-from console.engine.release_checks import inspect_bundle_step, verify_artifacts_step
+from console.engine.release_checks import release_preflight_steps, verify_artifacts_step
 from console.engine.release_restore import load_images_step, restore_bundle_step
 from console.engine.verification import smoke_test_steps, verification_steps, wait_for_health
 from console.http_clients import async_client
@@ -101,7 +101,9 @@ def code_hotfix_procedure(
     compose = ComposeCommands.for_target(target)
     use_registry = bool(release.pushed)
     recorded = dict(release.files)
-    steps = [verify_artifacts_step(config, tag, recorded, use_registry), inspect_bundle_step(config, tag)]
+    # The same checks as a rollback's: a pruned image found at `docker pull`, or a full disk at
+    # `docker load`, is better found before anything on the host changes.
+    steps = release_preflight_steps(config, release, tag, recorded, use_registry)
     steps += staging_steps(config, release, tag, recorded, use_registry)
     if deploy := config.commands.deploy:
         # The team's own deploy (runbook: "deploy via ./deploy.sh") replaces the console's bundle restore.
