@@ -39,37 +39,34 @@ swarm_stack_yaml() { # release
 # Images pinned by digest. No .env substitution (docker stack deploy does not read .env): values are literal.
 version: "3.8"
 services:
-  backend:
-    image: $(swarm_image "$1" backend)
-    init: true
-    env_file: backend/.env
-    volumes:
-      - $SWARM_DIR/state:/opt/mr-dj/state
-    networks: [hostnet]
-    deploy:
-      replicas: 1
-      update_config: {parallelism: 1, order: stop-first}
-      restart_policy: {condition: any, delay: 1s}
-  frontend:
-    image: $(swarm_image "$1" frontend)
-    init: true
-    env_file: frontend/.env
-    volumes:
-      - $SWARM_DIR/state:/opt/mr-dj/state
-    networks: [hostnet]
-    deploy:
-      replicas: 1
-      update_config: {parallelism: 1, order: stop-first}
-      restart_policy: {condition: any, delay: 1s}
+EOF
+  swarm_service_yaml "$1" backend
+  swarm_service_yaml "$1" frontend
+  cat <<EOF
 networks:
   hostnet:   # a single-node swarm on a --bridge=none engine: services share the host's network
     external: true
     name: host
 EOF
 }
+swarm_service_yaml() { # release service: one service of the stack (backend and frontend run alike)
+  cat <<EOF
+  $2:
+    image: $(swarm_image "$1" "$2")
+    init: true
+    env_file: $2/.env
+    volumes:
+      - $SWARM_DIR/state:/opt/mr-dj/state
+    networks: [hostnet]
+    deploy:
+      replicas: 1
+      update_config: {parallelism: 1, order: stop-first}
+      restart_policy: {condition: any, delay: 1s}
+EOF
+}
 swarm_build() { # $SWARM_ARTIFACTS := v1/v2 stack bundles + the single host's image tarballs + SHA256SUMS
   local fp rel b
-  fp=$( (cat "$ST/build/done"; declare -f swarm_stack_yaml swarm_build swarm_env_files swarm_source; db_url "$SWARM_DB") | sha256sum | cut -d' ' -f1)
+  fp=$( (cat "$ST/build/done"; declare -f swarm_stack_yaml swarm_service_yaml swarm_build swarm_env_files swarm_source; db_url "$SWARM_DB") | sha256sum | cut -d' ' -f1)
   [ "$(cat "$SWARM_ST/built" 2>/dev/null)" = "$fp" ] && return 0
   log "writing the swarm's release bundles"
   rm -rf "$SWARM_ARTIFACTS"; mkdir -p "$SWARM_ARTIFACTS"
