@@ -154,6 +154,24 @@ vps_has_image() { # docker_host service release: the engine has the registry's i
   DOCKER_HOST=$1 timeout 30 docker image inspect -f '{{join .RepoDigests " "}}' "$REGISTRY/mr-dj-$2:$3" 2>/dev/null \
     | tr ' ' '\n' | grep -qx "$REGISTRY/mr-dj-$2@$digest"
 }
+vps_bundles() { # dir artifacts stack_fn env_fn: artifacts := v1/v2 bundles (built in dir/build/<release>, their stack file
+  # and env files written by stack_fn and env_fn) + the single host's image tarballs + SHA256SUMS (fleet.sh, swarm.sh)
+  local st=$1 artifacts=$2 stack_fn=$3 env_fn=$4 rel b
+  rm -rf "$artifacts"; mkdir -p "$artifacts"
+  for rel in "${RELEASES[@]}"; do
+    b="$st/build/$rel"
+    write_compose_bundle "$b" "$rel"
+    "$stack_fn" "$rel" > "$b/docker-compose.yml"
+    "$env_fn" "$b" "$rel"
+    tar -C "$b" --owner=0 --group=0 --numeric-owner -czf "$artifacts/$rel-compose.tar.gz" \
+      docker-compose.yml backend/.env frontend/.env docs/operations/deployment-rollback.md \
+      $(cd "$b" && ls migrations/*.sql)
+    cp -f "$ST/artifacts/$rel-images.tar" "$artifacts/$rel-images.tar"
+    chmod 600 "$artifacts/$rel-compose.tar.gz" "$artifacts/$rel-images.tar"
+  done
+  (cd "$artifacts" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
+  chmod 644 "$artifacts/SHA256SUMS.txt"
+}
 vps_database() { # name: its own database at migration 002 (v2)
   pg_admin -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname='$1'" | grep -q 1 \
     || pg_admin -d postgres -c "CREATE DATABASE $1 OWNER mrdj"
@@ -201,25 +219,15 @@ services:
       - ./state:/opt/mr-dj/state
 EOF
 }
+fleet_env_files() { # dir release: the backend's env file, on the fleet's database (the frontend's stays the single host's)
+  printf 'RELEASE=%s\nNODE_ENV=production\nDATABASE_URL=%s\n' "$2" "$(db_url "$FLEET_DB")" > "$1/backend/.env"
+}
 fleet_build() { # $FLEET_ARTIFACTS := v1/v2 bundles for the fleet + the single host's image tarballs + SHA256SUMS
-  local fp rel b
-  fp=$( (cat "$ST/build/done"; declare -f fleet_compose_yaml fleet_build fleet_source; db_url "$FLEET_DB") | sha256sum | cut -d' ' -f1)
+  local fp
+  fp=$( (cat "$ST/build/done"; declare -f fleet_compose_yaml fleet_env_files vps_bundles fleet_build fleet_source; db_url "$FLEET_DB") | sha256sum | cut -d' ' -f1)
   [ "$(cat "$FLEET_ST/built" 2>/dev/null)" = "$fp" ] && return 0
   log "writing the fleet's release bundles"
-  rm -rf "$FLEET_ARTIFACTS"; mkdir -p "$FLEET_ARTIFACTS"
-  for rel in "${RELEASES[@]}"; do
-    b="$FLEET_ST/build/$rel"
-    write_compose_bundle "$b" "$rel"
-    fleet_compose_yaml "$rel" > "$b/docker-compose.yml"
-    printf 'RELEASE=%s\nNODE_ENV=production\nDATABASE_URL=%s\n' "$rel" "$(db_url "$FLEET_DB")" > "$b/backend/.env"
-    tar -C "$b" --owner=0 --group=0 --numeric-owner -czf "$FLEET_ARTIFACTS/$rel-compose.tar.gz" \
-      docker-compose.yml backend/.env frontend/.env docs/operations/deployment-rollback.md \
-      $(cd "$b" && ls migrations/*.sql)
-    cp -f "$ST/artifacts/$rel-images.tar" "$FLEET_ARTIFACTS/$rel-images.tar"
-    chmod 600 "$FLEET_ARTIFACTS/$rel-compose.tar.gz" "$FLEET_ARTIFACTS/$rel-images.tar"
-  done
-  (cd "$FLEET_ARTIFACTS" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
-  chmod 644 "$FLEET_ARTIFACTS/SHA256SUMS.txt"
+  vps_bundles "$FLEET_ST" "$FLEET_ARTIFACTS" fleet_compose_yaml fleet_env_files
   fleet_source
   rm -f "$FLEET_ST"/deployed-* "$FLEET_RELEASE_LOG"
   echo "$fp" > "$FLEET_ST/built"
@@ -231,7 +239,7 @@ fleet_source() { # [capture] source_dir of fleet.toml: the single host's "v3" wo
   fleet_compose_yaml v3 | sed -e "s|^    image: $REGISTRY/mr-dj-\(.*\):v3\$|    build: ./\1\n    image: mr-dj-\1:latest|" \
     -e '1s|.*|# Mister DJ working tree for the fleet (capture source). Build, then tag <registry>/<image>:<tag>.|' \
     > "$src/docker-compose.yml"
-  printf 'RELEASE=v3\nNODE_ENV=production\nDATABASE_URL=%s\n' "$(db_url "$FLEET_DB")" > "$src/backend/.env"
+  fleet_env_files "$src" v3
   printf '# the working tree'"'"'s own address (each fleet host has its own .env; no release carries one)\nHOST_ADDR=127.0.0.1\n' > "$src/.env"
   mkdir -p "$src/artifacts"
 }

@@ -65,24 +65,11 @@ swarm_service_yaml() { # release service: one service of the stack (backend and 
 EOF
 }
 swarm_build() { # $SWARM_ARTIFACTS := v1/v2 stack bundles + the single host's image tarballs + SHA256SUMS
-  local fp rel b
-  fp=$( (cat "$ST/build/done"; declare -f swarm_stack_yaml swarm_service_yaml swarm_build swarm_env_files swarm_source; db_url "$SWARM_DB") | sha256sum | cut -d' ' -f1)
+  local fp
+  fp=$( (cat "$ST/build/done"; declare -f swarm_stack_yaml swarm_service_yaml vps_bundles swarm_build swarm_env_files swarm_source; db_url "$SWARM_DB") | sha256sum | cut -d' ' -f1)
   [ "$(cat "$SWARM_ST/built" 2>/dev/null)" = "$fp" ] && return 0
   log "writing the swarm's release bundles"
-  rm -rf "$SWARM_ARTIFACTS"; mkdir -p "$SWARM_ARTIFACTS"
-  for rel in "${RELEASES[@]}"; do
-    b="$SWARM_ST/build/$rel"
-    write_compose_bundle "$b" "$rel"
-    swarm_stack_yaml "$rel" > "$b/docker-compose.yml"
-    swarm_env_files "$b" "$rel"
-    tar -C "$b" --owner=0 --group=0 --numeric-owner -czf "$SWARM_ARTIFACTS/$rel-compose.tar.gz" \
-      docker-compose.yml backend/.env frontend/.env docs/operations/deployment-rollback.md \
-      $(cd "$b" && ls migrations/*.sql)
-    cp -f "$ST/artifacts/$rel-images.tar" "$SWARM_ARTIFACTS/$rel-images.tar"
-    chmod 600 "$SWARM_ARTIFACTS/$rel-compose.tar.gz" "$SWARM_ARTIFACTS/$rel-images.tar"
-  done
-  (cd "$SWARM_ARTIFACTS" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
-  chmod 644 "$SWARM_ARTIFACTS/SHA256SUMS.txt"
+  vps_bundles "$SWARM_ST" "$SWARM_ARTIFACTS" swarm_stack_yaml swarm_env_files
   swarm_source
   rm -f "$SWARM_ST/deployed" "$SWARM_RELEASE_LOG"
   echo "$fp" > "$SWARM_ST/built"
