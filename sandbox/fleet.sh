@@ -187,6 +187,60 @@ vps_run_parallel() { # function args...: function ARG for every arg at once; fai
   return $rc
 }
 
+# ---------------------------------------------------------------- a "VPS"'s config: the parts fleet.toml and swarm.toml share
+vps_health_toml() { # table addr: [[table]] entries for the demo's backend and frontend health on addr
+  local svc
+  for svc in backend frontend; do
+    printf '[[%s]]\nname = "%s"\nurl = "http://%s:%s/api/health"\nexpected_status = 200\ntimeout = 5\ninterval = 2\nversion_key = "version"\nexpect = { status = "ok" }\n\n' \
+      "$1" "$svc" "$2" "$(port_for "$svc")"
+  done
+}
+vps_commands_toml() { # health_wait_seconds [comment]: [commands] (the demo app's, run by exec) and [thresholds]
+  echo "[commands]"
+  if [ -n "${2:-}" ]; then echo "# $2"; fi
+  cat <<EOF
+maintenance = true
+migrations = true
+maintenance_on = ["npm", "run", "maintenance:on"]
+maintenance_off = ["npm", "run", "maintenance:off"]
+migrate_rollback = ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"]
+migrate_status = ["npm", "run", "migrate:status"]
+migration_down_sql = ["cat", "/app/migrations/{migration}.down.sql"]
+smoke_tests = [["npm", "run", "smoke:test", "--prefix", "backend"], ["npm", "run", "smoke:test", "--prefix", "frontend"]]
+migration_order = "before_down"
+service_command_mode = "exec"
+
+[thresholds]
+impact_window_minutes = 30
+validation_window_minutes = 15
+ttr_target_minutes = 15
+monitor_minutes = 1
+health_wait_seconds = $1
+EOF
+}
+vps_capture_toml() { # state_dir release_log source_dir env_sh database_env [note]: [paths], [capture] (the demo's
+  # bundle layout, its database URL in database_env, exported by env_sh) and [prerequisites]
+  cat <<EOF
+[paths]
+state_dir = "$1"
+release_log = "$2"
+
+[capture]
+# source $4 first ($5)${6:-}
+source_dir = "$3"
+compose_file = "docker-compose.yml"
+env_files = ["backend/.env", "frontend/.env"]
+extra_files = ["docs/operations/deployment-rollback.md"]
+migration_dirs = ["migrations"]
+local_artifacts_dir = "$3/artifacts"
+database_url = "env:$5"
+
+[prerequisites]
+backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
+alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
+EOF
+}
+
 # ---------------------------------------------------------------- fleet bundles (the same for every host)
 fleet_compose_yaml() { # release
   cat <<EOF
@@ -332,21 +386,13 @@ fleet_known_hosts() {
     printf '[%s]:%s %s\n' "$(fleet_addr "$n")" "$SSH_PORT" "$(cut -d' ' -f1,2 "$FLEET_ST/$n/ssh_host_ed25519_key.pub")"
   done | write_if_changed "$FLEET_KNOWN_HOSTS" 644
 }
-fleet_health_toml() { # host
-  local addr svc port; addr=$(fleet_addr "$1")
-  for svc in backend frontend; do
-    port=$(port_for "$svc")
-    printf '[[hosts.health]]\nname = "%s"\nurl = "http://%s:%s/api/health"\nexpected_status = 200\ntimeout = 5\ninterval = 2\nversion_key = "version"\nexpect = { status = "ok" }\n\n' \
-      "$svc" "$addr" "$port"
-  done
-}
 fleet_hosts_toml() {
   local n roles
   for n in "${FLEET_HOSTS[@]}"; do
     if [ "$n" = web1 ]; then roles='["web", "migrations"]'; else roles='["web"]'; fi
     printf '[[hosts]]\nname = "%s"\nhost = "%s"\nroles = %s\nproject_dir = "%s"\nartifacts_dir = "%s"\n\n' \
       "$n" "$(fleet_addr "$n")" "$roles" "$(fleet_project_dir "$n")" "$(fleet_artifacts_dir "$n")"
-    fleet_health_toml "$n"
+    vps_health_toml hosts.health "$(fleet_addr "$n")"
   done
 }
 fleet_config() {
@@ -392,42 +438,9 @@ name = "mr-dj-frontend"
 image = "mr-dj-frontend"
 role = "frontend"
 
-[commands]
-maintenance = true
-migrations = true
-maintenance_on = ["npm", "run", "maintenance:on"]
-maintenance_off = ["npm", "run", "maintenance:off"]
-migrate_rollback = ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"]
-migrate_status = ["npm", "run", "migrate:status"]
-migration_down_sql = ["cat", "/app/migrations/{migration}.down.sql"]
-smoke_tests = [["npm", "run", "smoke:test", "--prefix", "backend"], ["npm", "run", "smoke:test", "--prefix", "frontend"]]
-migration_order = "before_down"
-service_command_mode = "exec"
+$(vps_commands_toml 30)
 
-[thresholds]
-impact_window_minutes = 30
-validation_window_minutes = 15
-ttr_target_minutes = 15
-monitor_minutes = 1
-health_wait_seconds = 30
-
-[paths]
-state_dir = "$FLEET_STATE_DIR"
-release_log = "$FLEET_RELEASE_LOG"
-
-[capture]
-# source $ST/fleet-env.sh first (SANDBOX_FLEET_DATABASE_URL); one bundle for every host
-source_dir = "$FLEET_ST/src"
-compose_file = "docker-compose.yml"
-env_files = ["backend/.env", "frontend/.env"]
-extra_files = ["docs/operations/deployment-rollback.md"]
-migration_dirs = ["migrations"]
-local_artifacts_dir = "$FLEET_ST/src/artifacts"
-database_url = "env:SANDBOX_FLEET_DATABASE_URL"
-
-[prerequisites]
-backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
-alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
+$(vps_capture_toml "$FLEET_STATE_DIR" "$FLEET_RELEASE_LOG" "$FLEET_ST/src" "$ST/fleet-env.sh" SANDBOX_FLEET_DATABASE_URL "; one bundle for every host")
 EOF
 }
 

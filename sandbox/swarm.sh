@@ -142,7 +142,6 @@ swarm_init() { # a single-node swarm advertised on the manager's own loopback ad
 swarm_start_engine() { vps_start_dockerd swarm "$SWARM_ST" "$SWARM_SOCK" "$SWARM_XROOT"; }
 
 swarm_config() {
-  local svc
   printf "# source me: the swarm stack's database (sandbox/swarm.sh)\nexport SANDBOX_SWARM_DATABASE_URL='%s'\n" \
     "$(db_url "$SWARM_DB")" | write_if_changed "$ST/swarm-env.sh" 600
   printf '[%s]:%s %s\n' "$SWARM_ADDR" "$SSH_PORT" "$(cut -d' ' -f1,2 "$SWARM_ST/ssh_host_ed25519_key.pub")" \
@@ -183,49 +182,10 @@ image = "mr-dj-frontend"
 role = "frontend"
 
 EOF
-    for svc in backend frontend; do
-      printf '[[health]]\nname = "%s"\nurl = "http://%s:%s/api/health"\nexpected_status = 200\ntimeout = 5\ninterval = 2\nversion_key = "version"\nexpect = { status = "ok" }\n\n' \
-        "$svc" "$SWARM_ADDR" "$(port_for "$svc")"
-    done
-    cat <<EOF
-[commands]
-# run by exec in a running task of the service
-maintenance = true
-migrations = true
-maintenance_on = ["npm", "run", "maintenance:on"]
-maintenance_off = ["npm", "run", "maintenance:off"]
-migrate_rollback = ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"]
-migrate_status = ["npm", "run", "migrate:status"]
-migration_down_sql = ["cat", "/app/migrations/{migration}.down.sql"]
-smoke_tests = [["npm", "run", "smoke:test", "--prefix", "backend"], ["npm", "run", "smoke:test", "--prefix", "frontend"]]
-migration_order = "before_down"
-service_command_mode = "exec"
-
-[thresholds]
-impact_window_minutes = 30
-validation_window_minutes = 15
-ttr_target_minutes = 15
-monitor_minutes = 1
-health_wait_seconds = 60
-
-[paths]
-state_dir = "$SWARM_STATE_DIR"
-release_log = "$SWARM_RELEASE_LOG"
-
-[capture]
-# source $ST/swarm-env.sh first (SANDBOX_SWARM_DATABASE_URL)
-source_dir = "$SWARM_ST/src"
-compose_file = "docker-compose.yml"
-env_files = ["backend/.env", "frontend/.env"]
-extra_files = ["docs/operations/deployment-rollback.md"]
-migration_dirs = ["migrations"]
-local_artifacts_dir = "$SWARM_ST/src/artifacts"
-database_url = "env:SANDBOX_SWARM_DATABASE_URL"
-
-[prerequisites]
-backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
-alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
-EOF
+    vps_health_toml health "$SWARM_ADDR"
+    vps_commands_toml 60 "run by exec in a running task of the service"
+    echo
+    vps_capture_toml "$SWARM_STATE_DIR" "$SWARM_RELEASE_LOG" "$SWARM_ST/src" "$ST/swarm-env.sh" SANDBOX_SWARM_DATABASE_URL
   } | write_if_changed "$SWARM_CONFIG" 644
 }
 
