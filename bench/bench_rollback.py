@@ -61,6 +61,7 @@ from console.incident.journal import Journal  # noqa: E402
 from console.incident.records import StepFinished, StepStarted  # noqa: E402
 from console.live.health import check_all  # noqa: E402
 from console.release.release_log import ReleaseLog  # noqa: E402
+from tests._sandbox_access import openssh_argv  # noqa: E402
 
 DEFAULT_CONFIG = ROOT / "sandbox" / ".state" / "console.toml"
 CTL = ROOT / "sandbox" / "ctl"
@@ -246,29 +247,9 @@ def config_without_metrics(path: Path) -> Path:
     return copy
 
 
-def ssh_argv(config) -> list[str]:
-    t = config.target
-    return [
-        "ssh",
-        "-F",
-        "/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        f"UserKnownHostsFile={t.known_hosts}",
-        "-i",
-        str(t.identity_file),
-        "-p",
-        str(t.port),
-        f"{t.user}@{t.host}",
-    ]
-
-
 def script_text(config, commands: list[tuple[str, str]]) -> str:
     """The operator's script: one ssh call per step; prints 'T <step> <epoch>' before each and at the end."""
-    ssh = shlex.join(ssh_argv(config))
+    ssh = shlex.join(openssh_argv(config.target))
     lines = ["set -e"]
     for step_id, command in commands:
         lines.append(f'echo "T {step_id} $(date +%s.%N)"')
@@ -378,7 +359,7 @@ def _epoch(iso: str) -> float:
 
 
 def run_shell(config, text: str, *, remote: bool) -> dict:
-    argv = [*ssh_argv(config), "bash", "-s"] if remote else ["bash", "-s"]
+    argv = [*openssh_argv(config.target), "bash", "-s"] if remote else ["bash", "-s"]
     with GreenWatcher(config) as watcher:
         started = time.time()
         result = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=900)

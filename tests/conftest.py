@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._sandbox_access import ssh_run
+
 ROOT = Path(__file__).resolve().parent.parent
 CTL = ROOT / "sandbox" / "ctl"
 
@@ -58,26 +60,4 @@ def sandbox_env(*more: str) -> dict[str, str]:
 
 def host(config, script: str) -> subprocess.CompletedProcess:
     """Run ``script`` on the sandbox host with OpenSSH, as the operator would by hand."""
-    t = config.target
-    return subprocess.run(
-        [
-            "ssh",
-            "-F",
-            "/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            f"UserKnownHostsFile={t.known_hosts}",
-            "-i",
-            t.identity_file,
-            "-p",
-            str(t.port),
-            f"{t.user}@{t.host}",
-            script,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return ssh_run(config.target, script)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._sandbox_access import ssh_run
+
 pytestmark = pytest.mark.sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,27 +53,7 @@ def sandbox() -> dict:
 
 
 def _ssh(sandbox: dict, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    target = sandbox["config"]["target"]
-    argv = [
-        "ssh",
-        "-F",
-        "/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        f"UserKnownHostsFile={target['known_hosts']}",
-        "-o",
-        "ConnectTimeout=10",
-        "-i",
-        target["identity_file"],
-        "-p",
-        str(target["port"]),
-        f"{target['user']}@{target['host']}",
-        command,
-    ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    return ssh_run(sandbox["config"]["target"], command, connect_timeout=10, timeout=timeout)
 
 
 def _get(url: str) -> tuple[int, dict]:

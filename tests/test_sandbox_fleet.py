@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import tomli_w
 
+from tests._sandbox_access import ssh_run
+
 pytestmark = [pytest.mark.sandbox, pytest.mark.fleet]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,26 +49,7 @@ def configs() -> dict:
 
 
 def _ssh(target: dict, host: str, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    argv = [
-        "ssh",
-        "-F",
-        "/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        f"UserKnownHostsFile={target['known_hosts']}",
-        "-o",
-        "ConnectTimeout=10",
-        "-i",
-        target["identity_file"],
-        "-p",
-        str(target["port"]),
-        f"{target['user']}@{host}",
-        command,
-    ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    return ssh_run(target, command, host=host, connect_timeout=10, timeout=timeout)
 
 
 def _get(url: str) -> tuple[int, dict]:

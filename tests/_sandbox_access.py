@@ -1,0 +1,35 @@
+"""Reaching the sandbox from outside, as an operator would by hand: OpenSSH to a host. Tests and
+benchmarks (bench/ puts the repository root on sys.path) share these.
+
+Only the config's own key and pinned known_hosts count: ``-F /dev/null`` keeps the machine's
+``~/.ssh/config`` out and ``BatchMode`` makes a refused key fail instead of prompting.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from typing import Any
+
+
+def openssh_argv(target: Any, host: str | None = None, connect_timeout: int | None = None) -> list[str]:
+    """``ssh ... user@host`` for ``target``, a console ``Target`` or a config file's ``[target]`` table (the
+    command goes after it); ``host`` instead of the target's own (a fleet host's address)."""
+
+    def field(name: str) -> Any:
+        return target[name] if isinstance(target, Mapping) else getattr(target, name)
+
+    argv = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
+    argv += ["-o", f"UserKnownHostsFile={field('known_hosts')}"]
+    if connect_timeout is not None:
+        argv += ["-o", f"ConnectTimeout={connect_timeout}"]
+    argv += ["-i", str(field("identity_file")), "-p", str(field("port"))]
+    return [*argv, f"{field('user')}@{host or field('host')}"]
+
+
+def ssh_run(
+    target: Any, command: str, host: str | None = None, connect_timeout: int | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` (a shell line) on the host with OpenSSH; its output as text."""
+    argv = [*openssh_argv(target, host=host, connect_timeout=connect_timeout), command]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
