@@ -1,5 +1,5 @@
-"""Reaching the sandbox from outside, as an operator would by hand: OpenSSH to a host. Tests and
-benchmarks (bench/ puts the repository root on sys.path) share these.
+"""Reaching the sandbox from outside, as an operator would by hand: OpenSSH to a host, plain HTTP to a
+health URL. Tests and benchmarks (bench/ puts the repository root on sys.path) share these.
 
 Only the config's own key and pinned known_hosts count: ``-F /dev/null`` keeps the machine's
 ``~/.ssh/config`` out and ``BatchMode`` makes a refused key fail instead of prompting.
@@ -7,7 +7,10 @@ Only the config's own key and pinned known_hosts count: ``-F /dev/null`` keeps t
 
 from __future__ import annotations
 
+import json
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,3 +36,12 @@ def ssh_run(
     """Run ``command`` (a shell line) on the host with OpenSSH; its output as text."""
     argv = [*openssh_argv(target, host=host, connect_timeout=connect_timeout), command]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    """The status and JSON body of a GET, error statuses included (a failing health check answers JSON too)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
