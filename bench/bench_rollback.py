@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import shlex
 import statistics
@@ -61,23 +60,11 @@ from console.incident.journal import Journal  # noqa: E402
 from console.incident.records import StepFinished, StepStarted  # noqa: E402
 from console.live.health import check_all  # noqa: E402
 from console.release.release_log import ReleaseLog  # noqa: E402
-from tests._sandbox_access import openssh_argv  # noqa: E402
+from tests._sandbox_access import openssh_argv, sandbox_env  # noqa: E402
 
 DEFAULT_CONFIG = ROOT / "sandbox" / ".state" / "console.toml"
 CTL = ROOT / "sandbox" / "ctl"
 FROM, TO = "v2", "v1"
-
-
-def sandbox_env() -> dict[str, str]:
-    """The environment the sandbox's config refers to (``env:NAME`` secrets), as the tests build it."""
-    env = dict(os.environ)
-    env_sh = ROOT / "sandbox" / ".state" / "env.sh"
-    if env_sh.exists():
-        for line in env_sh.read_text().splitlines():
-            if line.startswith("export ") and "=" in line:
-                key, value = line[len("export ") :].split("=", 1)
-                env[key] = value.strip("'\"")
-    return env
 
 
 def reset(config=None, attempts: int = 3) -> None:

@@ -1,5 +1,6 @@
 """Reaching the sandbox from outside, as an operator would by hand: OpenSSH to a host, plain HTTP to a
-health URL. Tests and benchmarks (bench/ puts the repository root on sys.path) share these.
+health URL, the secrets its "source me" files export. Tests and benchmarks (bench/ puts the repository
+root on sys.path) share these.
 
 Only the config's own key and pinned known_hosts count: ``-F /dev/null`` keeps the machine's
 ``~/.ssh/config`` out and ``BatchMode`` makes a refused key fail instead of prompting.
@@ -8,11 +9,16 @@ Only the config's own key and pinned known_hosts count: ``-F /dev/null`` keeps t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / "sandbox" / ".state"
 
 
 def openssh_argv(target: Any, host: str | None = None, connect_timeout: int | None = None) -> list[str]:
@@ -45,3 +51,35 @@ def get_json(url: str) -> tuple[int, dict]:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
+
+
+def exported(env_sh: Path) -> dict[str, str]:
+    """What one of the sandbox's "source me" files (``export NAME='value'`` lines) exports."""
+    env = {}
+    for line in env_sh.read_text().splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, value = line[len("export ") :].split("=", 1)
+            env[key] = value.strip("'\"")
+    return env
+
+
+def sandbox_env(*more: str) -> dict[str, str]:
+    """This process's environment plus what ``sandbox/.state/env.sh`` (and each of ``more``, e.g.
+    ``fleet-env.sh``) exports."""
+    env = dict(os.environ)
+    for name in ("env.sh", *more):
+        if (STATE / name).exists():
+            env.update(exported(STATE / name))
+    return env
+
+
+def check_config(path: Path, env_sh: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m console check-config path``, with what ``env_sh`` exports (the config's ``env:`` secrets)."""
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "console", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **exported(env_sh)},
+        timeout=60,
+    )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests._sandbox_access import sandbox_env as sandbox_env  # the sandbox tests import it from here
 from tests._sandbox_access import ssh_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,20 +42,6 @@ def fresh_sandbox(sandbox_config_path) -> Path:
     _ctl("reset")
     yield sandbox_config_path
     _ctl("reset")
-
-
-def sandbox_env(*more: str) -> dict[str, str]:
-    """This process's environment plus what ``sandbox/.state/env.sh`` (and each of ``more``, e.g.
-    ``fleet-env.sh``) exports."""
-    env = dict(os.environ)
-    for name in ("env.sh", *more):
-        env_sh = ROOT / "sandbox" / ".state" / name
-        if env_sh.exists():
-            for line in env_sh.read_text().splitlines():
-                if line.startswith("export ") and "=" in line:
-                    key, value = line[len("export ") :].split("=", 1)
-                    env[key] = value.strip("'\"")
-    return env
 
 
 def host(config, script: str) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._sandbox_access import get_json, ssh_run
+from tests._sandbox_access import check_config, get_json, ssh_run
 
 pytestmark = pytest.mark.sandbox
 
@@ -96,19 +96,7 @@ def test_config_points_at_the_sandbox(sandbox):
 
 
 def test_config_passes_the_console_validator(sandbox):
-    env = {**os.environ}
-    for line in (sandbox["path"].parent / "env.sh").read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].partition("=")
-            env[key] = value.strip("'")
-    proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "console", "check-config", str(sandbox["path"])],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-    )
+    proc = check_config(sandbox["path"], sandbox["path"].parent / "env.sh")
     if proc.returncode != 0 and "No module named" in proc.stderr:
         pytest.skip("console package not importable")
     assert proc.returncode == 0, proc.stdout + proc.stderr

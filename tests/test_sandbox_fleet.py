@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from tests._sandbox_access import get_json, ssh_run
+from tests._sandbox_access import check_config, get_json, ssh_run
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.fleet]
 
@@ -231,19 +231,7 @@ _NOT_YET_PARSED = {
 
 
 def _check_config(path: Path, which: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ}
-    for line in (STATE / f"{which}-env.sh").read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].partition("=")
-            env[key] = value.strip("'")
-    proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "console", "check-config", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-    )
+    proc = check_config(path, STATE / f"{which}-env.sh")
     if proc.returncode != 0 and "No module named" in proc.stderr:
         pytest.skip("console package not importable")
     return proc
