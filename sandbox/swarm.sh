@@ -142,8 +142,7 @@ swarm_init() { # a single-node swarm advertised on the manager's own loopback ad
 swarm_start_engine() { vps_start_dockerd swarm "$SWARM_ST" "$SWARM_SOCK" "$SWARM_XROOT"; }
 
 swarm_config() {
-  printf "# source me: the swarm stack's database (sandbox/swarm.sh)\nexport SANDBOX_SWARM_DATABASE_URL='%s'\n" \
-    "$(db_url "$SWARM_DB")" | write_if_changed "$ST/swarm-env.sh" 600
+  write_db_env "$ST/swarm-env.sh" SANDBOX_SWARM_DATABASE_URL "$SWARM_DB" "the swarm stack's database (sandbox/swarm.sh)"
   printf '[%s]:%s %s\n' "$SWARM_ADDR" "$SSH_PORT" "$(cut -d' ' -f1,2 "$SWARM_ST/ssh_host_ed25519_key.pub")" \
     | write_if_changed "$SWARM_KNOWN_HOSTS" 644
   {
@@ -155,11 +154,7 @@ operator = "sandbox"
 [target]
 engine = "swarm"
 host = "$SWARM_ADDR"
-port = $SSH_PORT
-user = "$DEPLOY_USER"
-identity_file = "$ST/ssh/id_ed25519"
-agent = false
-known_hosts = "$SWARM_KNOWN_HOSTS"
+$(login_toml "$SWARM_KNOWN_HOSTS")
 project_name = "$SWARM_STACK"
 project_dir = "$SWARM_DIR"
 artifacts_dir = "$SWARM_ARTIFACTS_DIR"
