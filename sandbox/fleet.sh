@@ -179,6 +179,11 @@ vps_database() { # name: its own database at migration 002 (v2)
   PGAPP_DB=$1 db_apply 001_init
   PGAPP_DB=$1 db_apply 002_add_booking_notes
 }
+vps_reset_state() { # state_dir source_dir database: what reset puts back besides the hosts (fleet.sh, swarm.sh)
+  mkdir -p "$1" "$2/artifacts"
+  find "$2/artifacts" -mindepth 1 -delete   # captures made since: the release log is back to v1/v2
+  vps_database "$3"
+}
 vps_run_parallel() { # function args...: function ARG for every arg at once; fails if one failed
   local a pids=() rc=0 p
   local fn=$1; shift
@@ -456,9 +461,7 @@ ensure_fleet() {
   fleet_config
 }
 reset_fleet() {
-  mkdir -p "$FLEET_STATE_DIR" "$FLEET_ST/src/artifacts"
-  find "$FLEET_ST/src/artifacts" -mindepth 1 -delete   # captures made since: the release log is back to v1/v2
-  vps_database "$FLEET_DB"
+  vps_reset_state "$FLEET_STATE_DIR" "$FLEET_ST/src" "$FLEET_DB"
   vps_run_parallel fleet_reset_host "${FLEET_HOSTS[@]}" || die "the fleet did not go back to v2"
   write_release_log "$(( $(date -u +%s) - 300 ))" "$FLEET_ARTIFACTS/SHA256SUMS.txt" "$FLEET_RELEASE_LOG"
   fleet_config

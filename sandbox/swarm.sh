@@ -214,9 +214,7 @@ ensure_swarm() {
   swarm_config
 }
 reset_swarm() {
-  mkdir -p "$SWARM_STATE_DIR" "$SWARM_ST/src/artifacts"
-  find "$SWARM_ST/src/artifacts" -mindepth 1 -delete   # captures made since: the release log is back to v1/v2
-  vps_database "$SWARM_DB"
+  vps_reset_state "$SWARM_STATE_DIR" "$SWARM_ST/src" "$SWARM_DB"
   swarm_files_v2
   if ! { [ -f "$SWARM_ST/deployed" ] && swarm_runs_v2; }; then
     log "swarm: redeploying v2"
