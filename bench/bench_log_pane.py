@@ -197,6 +197,21 @@ async def key_latencies(
     return latencies
 
 
+def lines_per_s(rate: float) -> str:
+    return f"{rate / 1e6:8.2f} M lines/s"
+
+
+def p50_p95_ms(p50: float, p95: float) -> str:
+    return f"{p50:6.1f} / {p95:.1f} ms"
+
+
+def print_rows(rows: list[tuple[str, str, str]], value_width: int) -> None:
+    """The figures as a table (this benchmark's and bench_ssh_stream.py's): name, value, note."""
+    width = max(len(row[0]) for row in rows)
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:<{value_width}} {note}")
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else float("nan")
 
@@ -278,41 +293,41 @@ def main() -> None:
     a = bench_ingest(pool, args.lines)
     b = asyncio.run(bench_flood(pool, args.lines))
     rows = [
-        ("(a) ingest, list.extend baseline", f"{a['baseline_lps'] / 1e6:8.2f} M lines/s", ""),
+        ("(a) ingest, list.extend baseline", lines_per_s(a["baseline_lps"]), ""),
         (
             "(a) ingest, prepare + LogBuffer",
-            f"{a['ours_lps'] / 1e6:8.2f} M lines/s",
+            lines_per_s(a["ours_lps"]),
             f"{a['ours_lps'] / a['baseline_lps']:.3f}x baseline (target >= 1 M/s)",
         ),
         (
             "(a) ingest, raw chunks kept unsplit",
-            f"{a['chunks_lps'] / 1e6:8.2f} M lines/s",
+            lines_per_s(a["chunks_lps"]),
             f"{a['chunks_lps'] / a['baseline_lps']:.3f}x baseline (prepare_chunk + extend_text)",
         ),
         (
             "(a) ingest, 3 hosts' batches tagged",
-            f"{a['fleet_lps'] / 1e6:8.2f} M lines/s",
+            lines_per_s(a["fleet_lps"]),
             f"{a['fleet_lps'] / a['ours_lps']:.2f}x the single host's (tagged per batch, not per line)",
         ),
         (
             "(a) reference: parse every line",
-            f"{a['eager_lps'] / 1e6:8.2f} M lines/s",
+            lines_per_s(a["eager_lps"]),
             f"{a['eager_lps'] / a['baseline_lps']:.3f}x baseline",
         ),
         (
             "(b) flood through LogPane.ingest" if SPLIT else "(b) flood through LogPane.ingest_chunk",
-            f"{b['flood_lps'] / 1e6:8.2f} M lines/s",
+            lines_per_s(b["flood_lps"]),
             f"{b['end_seq']:,} lines, {b['stored']:,} kept",
         ),
-        ("(b) key->frame idle p50 / p95", f"{b['idle_p50']:6.1f} / {b['idle_p95']:.1f} ms", "baseline, empty pane"),
+        ("(b) key->frame idle p50 / p95", p50_p95_ms(b["idle_p50"], b["idle_p95"]), "baseline, empty pane"),
         (
             "(b) key->frame idle, full pane",
-            f"{b['full_p50']:6.1f} / {b['full_p95']:.1f} ms",
+            p50_p95_ms(b["full_p50"], b["full_p95"]),
             f"baseline, {b['stored']:,} lines held, after the flood",
         ),
         (
             "(b) key->frame flood p50 / p95",
-            f"{b['flood_p50']:6.1f} / {b['flood_p95']:.1f} ms",
+            p50_p95_ms(b["flood_p50"], b["flood_p95"]),
             f"{b['flood_p95'] / b['idle_p95']:.2f}x / {b['flood_p95'] / b['full_p95']:.2f}x idle p95s, "
             f"max {b['flood_max']:.1f} ms, "
             f"{b['presses']:.0f} keys (target p95 < 50 ms)",
@@ -323,9 +338,7 @@ def main() -> None:
             f"growth after the flood {b['rss_after_2x'] - b['rss_after_1x']:+.0f} MB",
         ),
     ]
-    width = max(len(r[0]) for r in rows)
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:<26} {note}")
+    print_rows(rows, value_width=26)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import shlex
 import statistics
@@ -61,22 +60,11 @@ from console.incident.journal import Journal  # noqa: E402
 from console.incident.records import StepFinished, StepStarted  # noqa: E402
 from console.live.health import check_all  # noqa: E402
 from console.release.release_log import ReleaseLog  # noqa: E402
+from tests._sandbox_access import openssh_argv, sandbox_env  # noqa: E402
 
 DEFAULT_CONFIG = ROOT / "sandbox" / ".state" / "console.toml"
 CTL = ROOT / "sandbox" / "ctl"
 FROM, TO = "v2", "v1"
-
-
-def sandbox_env() -> dict[str, str]:
-    """The environment the sandbox's config refers to (``env:NAME`` secrets), as the tests build it."""
-    env = dict(os.environ)
-    env_sh = ROOT / "sandbox" / ".state" / "env.sh"
-    if env_sh.exists():
-        for line in env_sh.read_text().splitlines():
-            if line.startswith("export ") and "=" in line:
-                key, value = line[len("export ") :].split("=", 1)
-                env[key] = value.strip("'\"")
-    return env
 
 
 def reset(config=None, attempts: int = 3) -> None:
@@ -246,29 +234,9 @@ def config_without_metrics(path: Path) -> Path:
     return copy
 
 
-def ssh_argv(config) -> list[str]:
-    t = config.target
-    return [
-        "ssh",
-        "-F",
-        "/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        f"UserKnownHostsFile={t.known_hosts}",
-        "-i",
-        str(t.identity_file),
-        "-p",
-        str(t.port),
-        f"{t.user}@{t.host}",
-    ]
-
-
 def script_text(config, commands: list[tuple[str, str]]) -> str:
     """The operator's script: one ssh call per step; prints 'T <step> <epoch>' before each and at the end."""
-    ssh = shlex.join(ssh_argv(config))
+    ssh = shlex.join(openssh_argv(config.target))
     lines = ["set -e"]
     for step_id, command in commands:
         lines.append(f'echo "T {step_id} $(date +%s.%N)"')
@@ -378,7 +346,7 @@ def _epoch(iso: str) -> float:
 
 
 def run_shell(config, text: str, *, remote: bool) -> dict:
-    argv = [*ssh_argv(config), "bash", "-s"] if remote else ["bash", "-s"]
+    argv = [*openssh_argv(config.target), "bash", "-s"] if remote else ["bash", "-s"]
     with GreenWatcher(config) as watcher:
         started = time.time()
         result = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=900)

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from console.config import load_config  # noqa: E402
 from console.transport.ssh import SSHTransport  # noqa: E402
+from tests._sandbox_access import openssh_argv  # noqa: E402
 
 DEFAULT_CONFIG = ROOT / "sandbox" / ".state" / "console.toml"
 
@@ -65,24 +66,7 @@ async def measure(config, calls: int) -> dict:
 
 
 def openssh(config, calls: int) -> float:
-    t = config.target
-    argv = [
-        "ssh",
-        "-F",
-        "/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        f"UserKnownHostsFile={t.known_hosts}",
-        "-i",
-        str(t.identity_file),
-        "-p",
-        str(t.port),
-        f"{t.user}@{t.host}",
-        "true",
-    ]
+    argv = [*openssh_argv(config.target), "true"]
     times = []
     for _ in range(calls):
         started = time.perf_counter()

@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_log_pane import key_latencies, p95, rss_mb  # noqa: E402
+from bench_log_pane import key_latencies, lines_per_s, p50_p95_ms, p95, print_rows, rss_mb  # noqa: E402
 from textual.app import App, ComposeResult  # noqa: E402
 
 from console.config import Config, load_config  # noqa: E402
@@ -228,21 +228,21 @@ def main() -> None:
 
     rows = [
         ("over SSH to", r["target"], f"{args.lines:,} lines x {args.repeat}, medians"),
-        ("(a) bare SSH read, newlines counted", f"{r['bare'] / 1e6:8.2f} M lines/s", f"baseline; {each('bare')}"),
+        ("(a) bare SSH read, newlines counted", lines_per_s(r["bare"]), f"baseline; {each('bare')}"),
         (
             "(b) SSHTransport.run, lines counted",
-            f"{r['transport'] / 1e6:8.2f} M lines/s",
+            lines_per_s(r["transport"]),
             f"{r['transport'] / r['bare']:.2f}x baseline; {each('transport')}",
         ),
         (
             "(c) LogFollowThread -> LogPane.ingest_batch",
-            f"{r['pane'] / 1e6:8.2f} M lines/s",
+            lines_per_s(r["pane"]),
             f"{r['pane'] / r['bare']:.2f}x baseline (target >= 0.7x); {each('pane')}; {r['kept']:,} kept",
         ),
-        ("(d) key->frame idle p50 / p95", f"{r['idle_p50']:6.1f} / {r['idle_p95']:.1f} ms", "baseline"),
+        ("(d) key->frame idle p50 / p95", p50_p95_ms(r["idle_p50"], r["idle_p95"]), "baseline"),
         (
             "(d) key->frame streaming p50 / p95",
-            f"{r['flood_p50']:6.1f} / {r['flood_p95']:.1f} ms",
+            p50_p95_ms(r["flood_p50"], r["flood_p95"]),
             f"{r['flood_p95'] / r['idle_p95']:.2f}x idle p95 (target <= 1.2x), max {r['flood_max']:.1f} ms, "
             f"{r['presses']} keys, "
             f"{r['flood_lines']:,} lines at {r['flood_lps'] / 1e6:.2f} M/s",
@@ -253,9 +253,7 @@ def main() -> None:
             f"{args.repeat * args.lines + r['flood_lines']:,} lines into the pane in all",
         ),
     ]
-    width = max(len(row[0]) for row in rows)
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:<24} {note}")
+    print_rows(rows, value_width=24)
 
 
 if __name__ == "__main__":

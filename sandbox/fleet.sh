@@ -154,6 +154,24 @@ vps_has_image() { # docker_host service release: the engine has the registry's i
   DOCKER_HOST=$1 timeout 30 docker image inspect -f '{{join .RepoDigests " "}}' "$REGISTRY/mr-dj-$2:$3" 2>/dev/null \
     | tr ' ' '\n' | grep -qx "$REGISTRY/mr-dj-$2@$digest"
 }
+vps_bundles() { # dir artifacts stack_fn env_fn: artifacts := v1/v2 bundles (built in dir/build/<release>, their stack file
+  # and env files written by stack_fn and env_fn) + the single host's image tarballs + SHA256SUMS (fleet.sh, swarm.sh)
+  local st=$1 artifacts=$2 stack_fn=$3 env_fn=$4 rel b
+  rm -rf "$artifacts"; mkdir -p "$artifacts"
+  for rel in "${RELEASES[@]}"; do
+    b="$st/build/$rel"
+    write_compose_bundle "$b" "$rel"
+    "$stack_fn" "$rel" > "$b/docker-compose.yml"
+    "$env_fn" "$b" "$rel"
+    tar -C "$b" --owner=0 --group=0 --numeric-owner -czf "$artifacts/$rel-compose.tar.gz" \
+      docker-compose.yml backend/.env frontend/.env docs/operations/deployment-rollback.md \
+      $(cd "$b" && ls migrations/*.sql)
+    cp -f "$ST/artifacts/$rel-images.tar" "$artifacts/$rel-images.tar"
+    chmod 600 "$artifacts/$rel-compose.tar.gz" "$artifacts/$rel-images.tar"
+  done
+  (cd "$artifacts" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
+  chmod 644 "$artifacts/SHA256SUMS.txt"
+}
 vps_database() { # name: its own database at migration 002 (v2)
   pg_admin -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname='$1'" | grep -q 1 \
     || pg_admin -d postgres -c "CREATE DATABASE $1 OWNER mrdj"
@@ -161,12 +179,71 @@ vps_database() { # name: its own database at migration 002 (v2)
   PGAPP_DB=$1 db_apply 001_init
   PGAPP_DB=$1 db_apply 002_add_booking_notes
 }
+vps_reset_state() { # state_dir source_dir database: what reset puts back besides the hosts (fleet.sh, swarm.sh)
+  mkdir -p "$1" "$2/artifacts"
+  find "$2/artifacts" -mindepth 1 -delete   # captures made since: the release log is back to v1/v2
+  vps_database "$3"
+}
 vps_run_parallel() { # function args...: function ARG for every arg at once; fails if one failed
   local a pids=() rc=0 p
   local fn=$1; shift
   for a in "$@"; do "$fn" "$a" & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   return $rc
+}
+
+# ---------------------------------------------------------------- a "VPS"'s config: the parts fleet.toml and swarm.toml share
+vps_health_toml() { # table addr: [[table]] entries for the demo's backend and frontend health on addr
+  local svc
+  for svc in backend frontend; do
+    printf '[[%s]]\nname = "%s"\nurl = "http://%s:%s/api/health"\nexpected_status = 200\ntimeout = 5\ninterval = 2\nversion_key = "version"\nexpect = { status = "ok" }\n\n' \
+      "$1" "$svc" "$2" "$(port_for "$svc")"
+  done
+}
+vps_commands_toml() { # health_wait_seconds [comment]: [commands] (the demo app's, run by exec) and [thresholds]
+  echo "[commands]"
+  if [ -n "${2:-}" ]; then echo "# $2"; fi
+  cat <<EOF
+maintenance = true
+migrations = true
+maintenance_on = ["npm", "run", "maintenance:on"]
+maintenance_off = ["npm", "run", "maintenance:off"]
+migrate_rollback = ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"]
+migrate_status = ["npm", "run", "migrate:status"]
+migration_down_sql = ["cat", "/app/migrations/{migration}.down.sql"]
+smoke_tests = [["npm", "run", "smoke:test", "--prefix", "backend"], ["npm", "run", "smoke:test", "--prefix", "frontend"]]
+migration_order = "before_down"
+service_command_mode = "exec"
+
+[thresholds]
+impact_window_minutes = 30
+validation_window_minutes = 15
+ttr_target_minutes = 15
+monitor_minutes = 1
+health_wait_seconds = $1
+EOF
+}
+vps_capture_toml() { # state_dir release_log source_dir env_sh database_env [note]: [paths], [capture] (the demo's
+  # bundle layout, its database URL in database_env, exported by env_sh) and [prerequisites]
+  cat <<EOF
+[paths]
+state_dir = "$1"
+release_log = "$2"
+
+[capture]
+# source $4 first ($5)${6:-}
+source_dir = "$3"
+compose_file = "docker-compose.yml"
+env_files = ["backend/.env", "frontend/.env"]
+extra_files = ["docs/operations/deployment-rollback.md"]
+migration_dirs = ["migrations"]
+local_artifacts_dir = "$3/artifacts"
+database_url = "env:$5"
+
+[prerequisites]
+backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
+alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
+EOF
 }
 
 # ---------------------------------------------------------------- fleet bundles (the same for every host)
@@ -201,25 +278,15 @@ services:
       - ./state:/opt/mr-dj/state
 EOF
 }
+fleet_env_files() { # dir release: the backend's env file, on the fleet's database (the frontend's stays the single host's)
+  printf 'RELEASE=%s\nNODE_ENV=production\nDATABASE_URL=%s\n' "$2" "$(db_url "$FLEET_DB")" > "$1/backend/.env"
+}
 fleet_build() { # $FLEET_ARTIFACTS := v1/v2 bundles for the fleet + the single host's image tarballs + SHA256SUMS
-  local fp rel b
-  fp=$( (cat "$ST/build/done"; declare -f fleet_compose_yaml fleet_build fleet_source; db_url "$FLEET_DB") | sha256sum | cut -d' ' -f1)
+  local fp
+  fp=$( (cat "$ST/build/done"; declare -f fleet_compose_yaml fleet_env_files vps_bundles fleet_build fleet_source; db_url "$FLEET_DB") | sha256sum | cut -d' ' -f1)
   [ "$(cat "$FLEET_ST/built" 2>/dev/null)" = "$fp" ] && return 0
   log "writing the fleet's release bundles"
-  rm -rf "$FLEET_ARTIFACTS"; mkdir -p "$FLEET_ARTIFACTS"
-  for rel in "${RELEASES[@]}"; do
-    b="$FLEET_ST/build/$rel"
-    write_compose_bundle "$b" "$rel"
-    fleet_compose_yaml "$rel" > "$b/docker-compose.yml"
-    printf 'RELEASE=%s\nNODE_ENV=production\nDATABASE_URL=%s\n' "$rel" "$(db_url "$FLEET_DB")" > "$b/backend/.env"
-    tar -C "$b" --owner=0 --group=0 --numeric-owner -czf "$FLEET_ARTIFACTS/$rel-compose.tar.gz" \
-      docker-compose.yml backend/.env frontend/.env docs/operations/deployment-rollback.md \
-      $(cd "$b" && ls migrations/*.sql)
-    cp -f "$ST/artifacts/$rel-images.tar" "$FLEET_ARTIFACTS/$rel-images.tar"
-    chmod 600 "$FLEET_ARTIFACTS/$rel-compose.tar.gz" "$FLEET_ARTIFACTS/$rel-images.tar"
-  done
-  (cd "$FLEET_ARTIFACTS" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
-  chmod 644 "$FLEET_ARTIFACTS/SHA256SUMS.txt"
+  vps_bundles "$FLEET_ST" "$FLEET_ARTIFACTS" fleet_compose_yaml fleet_env_files
   fleet_source
   rm -f "$FLEET_ST"/deployed-* "$FLEET_RELEASE_LOG"
   echo "$fp" > "$FLEET_ST/built"
@@ -231,7 +298,7 @@ fleet_source() { # [capture] source_dir of fleet.toml: the single host's "v3" wo
   fleet_compose_yaml v3 | sed -e "s|^    image: $REGISTRY/mr-dj-\(.*\):v3\$|    build: ./\1\n    image: mr-dj-\1:latest|" \
     -e '1s|.*|# Mister DJ working tree for the fleet (capture source). Build, then tag <registry>/<image>:<tag>.|' \
     > "$src/docker-compose.yml"
-  printf 'RELEASE=v3\nNODE_ENV=production\nDATABASE_URL=%s\n' "$(db_url "$FLEET_DB")" > "$src/backend/.env"
+  fleet_env_files "$src" v3
   printf '# the working tree'"'"'s own address (each fleet host has its own .env; no release carries one)\nHOST_ADDR=127.0.0.1\n' > "$src/.env"
   mkdir -p "$src/artifacts"
 }
@@ -324,26 +391,17 @@ fleet_known_hosts() {
     printf '[%s]:%s %s\n' "$(fleet_addr "$n")" "$SSH_PORT" "$(cut -d' ' -f1,2 "$FLEET_ST/$n/ssh_host_ed25519_key.pub")"
   done | write_if_changed "$FLEET_KNOWN_HOSTS" 644
 }
-fleet_health_toml() { # host
-  local addr svc port; addr=$(fleet_addr "$1")
-  for svc in backend frontend; do
-    port=$(port_for "$svc")
-    printf '[[hosts.health]]\nname = "%s"\nurl = "http://%s:%s/api/health"\nexpected_status = 200\ntimeout = 5\ninterval = 2\nversion_key = "version"\nexpect = { status = "ok" }\n\n' \
-      "$svc" "$addr" "$port"
-  done
-}
 fleet_hosts_toml() {
   local n roles
   for n in "${FLEET_HOSTS[@]}"; do
     if [ "$n" = web1 ]; then roles='["web", "migrations"]'; else roles='["web"]'; fi
     printf '[[hosts]]\nname = "%s"\nhost = "%s"\nroles = %s\nproject_dir = "%s"\nartifacts_dir = "%s"\n\n' \
       "$n" "$(fleet_addr "$n")" "$roles" "$(fleet_project_dir "$n")" "$(fleet_artifacts_dir "$n")"
-    fleet_health_toml "$n"
+    vps_health_toml hosts.health "$(fleet_addr "$n")"
   done
 }
 fleet_config() {
-  printf "# source me: the fleet's database (sandbox/fleet.sh)\nexport SANDBOX_FLEET_DATABASE_URL='%s'\n" \
-    "$(db_url "$FLEET_DB")" | write_if_changed "$ST/fleet-env.sh" 600
+  write_db_env "$ST/fleet-env.sh" SANDBOX_FLEET_DATABASE_URL "$FLEET_DB" "the fleet's database (sandbox/fleet.sh)"
   cat <<EOF | write_if_changed "$FLEET_CONFIG" 644
 # incident-console configuration for the sandbox's fleet (generated by sandbox/ctl; sandbox/fleet.sh).
 # Three hosts run the same compose project mr-dj (v2 deployed), one database ($FLEET_DB) migrated from web1.
@@ -351,11 +409,7 @@ fleet_config() {
 operator = "sandbox"
 
 [target]
-port = $SSH_PORT
-user = "$DEPLOY_USER"
-identity_file = "$ST/ssh/id_ed25519"
-agent = false
-known_hosts = "$FLEET_KNOWN_HOSTS"
+$(login_toml "$FLEET_KNOWN_HOSTS")
 project_name = "$FLEET_PROJECT"
 compose_command = "docker-compose"
 connect_timeout = 10
@@ -384,42 +438,9 @@ name = "mr-dj-frontend"
 image = "mr-dj-frontend"
 role = "frontend"
 
-[commands]
-maintenance = true
-migrations = true
-maintenance_on = ["npm", "run", "maintenance:on"]
-maintenance_off = ["npm", "run", "maintenance:off"]
-migrate_rollback = ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"]
-migrate_status = ["npm", "run", "migrate:status"]
-migration_down_sql = ["cat", "/app/migrations/{migration}.down.sql"]
-smoke_tests = [["npm", "run", "smoke:test", "--prefix", "backend"], ["npm", "run", "smoke:test", "--prefix", "frontend"]]
-migration_order = "before_down"
-service_command_mode = "exec"
+$(vps_commands_toml 30)
 
-[thresholds]
-impact_window_minutes = 30
-validation_window_minutes = 15
-ttr_target_minutes = 15
-monitor_minutes = 1
-health_wait_seconds = 30
-
-[paths]
-state_dir = "$FLEET_STATE_DIR"
-release_log = "$FLEET_RELEASE_LOG"
-
-[capture]
-# source $ST/fleet-env.sh first (SANDBOX_FLEET_DATABASE_URL); one bundle for every host
-source_dir = "$FLEET_ST/src"
-compose_file = "docker-compose.yml"
-env_files = ["backend/.env", "frontend/.env"]
-extra_files = ["docs/operations/deployment-rollback.md"]
-migration_dirs = ["migrations"]
-local_artifacts_dir = "$FLEET_ST/src/artifacts"
-database_url = "env:SANDBOX_FLEET_DATABASE_URL"
-
-[prerequisites]
-backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
-alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
+$(vps_capture_toml "$FLEET_STATE_DIR" "$FLEET_RELEASE_LOG" "$FLEET_ST/src" "$ST/fleet-env.sh" SANDBOX_FLEET_DATABASE_URL "; one bundle for every host")
 EOF
 }
 
@@ -440,9 +461,7 @@ ensure_fleet() {
   fleet_config
 }
 reset_fleet() {
-  mkdir -p "$FLEET_STATE_DIR" "$FLEET_ST/src/artifacts"
-  find "$FLEET_ST/src/artifacts" -mindepth 1 -delete   # captures made since: the release log is back to v1/v2
-  vps_database "$FLEET_DB"
+  vps_reset_state "$FLEET_STATE_DIR" "$FLEET_ST/src" "$FLEET_DB"
   vps_run_parallel fleet_reset_host "${FLEET_HOSTS[@]}" || die "the fleet did not go back to v2"
   write_release_log "$(( $(date -u +%s) - 300 ))" "$FLEET_ARTIFACTS/SHA256SUMS.txt" "$FLEET_RELEASE_LOG"
   fleet_config

@@ -39,53 +39,37 @@ swarm_stack_yaml() { # release
 # Images pinned by digest. No .env substitution (docker stack deploy does not read .env): values are literal.
 version: "3.8"
 services:
-  backend:
-    image: $(swarm_image "$1" backend)
-    init: true
-    env_file: backend/.env
-    volumes:
-      - $SWARM_DIR/state:/opt/mr-dj/state
-    networks: [hostnet]
-    deploy:
-      replicas: 1
-      update_config: {parallelism: 1, order: stop-first}
-      restart_policy: {condition: any, delay: 1s}
-  frontend:
-    image: $(swarm_image "$1" frontend)
-    init: true
-    env_file: frontend/.env
-    volumes:
-      - $SWARM_DIR/state:/opt/mr-dj/state
-    networks: [hostnet]
-    deploy:
-      replicas: 1
-      update_config: {parallelism: 1, order: stop-first}
-      restart_policy: {condition: any, delay: 1s}
+EOF
+  swarm_service_yaml "$1" backend
+  swarm_service_yaml "$1" frontend
+  cat <<EOF
 networks:
   hostnet:   # a single-node swarm on a --bridge=none engine: services share the host's network
     external: true
     name: host
 EOF
 }
+swarm_service_yaml() { # release service: one service of the stack (backend and frontend run alike)
+  cat <<EOF
+  $2:
+    image: $(swarm_image "$1" "$2")
+    init: true
+    env_file: $2/.env
+    volumes:
+      - $SWARM_DIR/state:/opt/mr-dj/state
+    networks: [hostnet]
+    deploy:
+      replicas: 1
+      update_config: {parallelism: 1, order: stop-first}
+      restart_policy: {condition: any, delay: 1s}
+EOF
+}
 swarm_build() { # $SWARM_ARTIFACTS := v1/v2 stack bundles + the single host's image tarballs + SHA256SUMS
-  local fp rel b
-  fp=$( (cat "$ST/build/done"; declare -f swarm_stack_yaml swarm_build swarm_env_files swarm_source; db_url "$SWARM_DB") | sha256sum | cut -d' ' -f1)
+  local fp
+  fp=$( (cat "$ST/build/done"; declare -f swarm_stack_yaml swarm_service_yaml vps_bundles swarm_build swarm_env_files swarm_source; db_url "$SWARM_DB") | sha256sum | cut -d' ' -f1)
   [ "$(cat "$SWARM_ST/built" 2>/dev/null)" = "$fp" ] && return 0
   log "writing the swarm's release bundles"
-  rm -rf "$SWARM_ARTIFACTS"; mkdir -p "$SWARM_ARTIFACTS"
-  for rel in "${RELEASES[@]}"; do
-    b="$SWARM_ST/build/$rel"
-    write_compose_bundle "$b" "$rel"
-    swarm_stack_yaml "$rel" > "$b/docker-compose.yml"
-    swarm_env_files "$b" "$rel"
-    tar -C "$b" --owner=0 --group=0 --numeric-owner -czf "$SWARM_ARTIFACTS/$rel-compose.tar.gz" \
-      docker-compose.yml backend/.env frontend/.env docs/operations/deployment-rollback.md \
-      $(cd "$b" && ls migrations/*.sql)
-    cp -f "$ST/artifacts/$rel-images.tar" "$SWARM_ARTIFACTS/$rel-images.tar"
-    chmod 600 "$SWARM_ARTIFACTS/$rel-compose.tar.gz" "$SWARM_ARTIFACTS/$rel-images.tar"
-  done
-  (cd "$SWARM_ARTIFACTS" && sha256sum v1-compose.tar.gz v1-images.tar v2-compose.tar.gz v2-images.tar > SHA256SUMS.txt)
-  chmod 644 "$SWARM_ARTIFACTS/SHA256SUMS.txt"
+  vps_bundles "$SWARM_ST" "$SWARM_ARTIFACTS" swarm_stack_yaml swarm_env_files
   swarm_source
   rm -f "$SWARM_ST/deployed" "$SWARM_RELEASE_LOG"
   echo "$fp" > "$SWARM_ST/built"
@@ -158,9 +142,7 @@ swarm_init() { # a single-node swarm advertised on the manager's own loopback ad
 swarm_start_engine() { vps_start_dockerd swarm "$SWARM_ST" "$SWARM_SOCK" "$SWARM_XROOT"; }
 
 swarm_config() {
-  local svc
-  printf "# source me: the swarm stack's database (sandbox/swarm.sh)\nexport SANDBOX_SWARM_DATABASE_URL='%s'\n" \
-    "$(db_url "$SWARM_DB")" | write_if_changed "$ST/swarm-env.sh" 600
+  write_db_env "$ST/swarm-env.sh" SANDBOX_SWARM_DATABASE_URL "$SWARM_DB" "the swarm stack's database (sandbox/swarm.sh)"
   printf '[%s]:%s %s\n' "$SWARM_ADDR" "$SSH_PORT" "$(cut -d' ' -f1,2 "$SWARM_ST/ssh_host_ed25519_key.pub")" \
     | write_if_changed "$SWARM_KNOWN_HOSTS" 644
   {
@@ -172,11 +154,7 @@ operator = "sandbox"
 [target]
 engine = "swarm"
 host = "$SWARM_ADDR"
-port = $SSH_PORT
-user = "$DEPLOY_USER"
-identity_file = "$ST/ssh/id_ed25519"
-agent = false
-known_hosts = "$SWARM_KNOWN_HOSTS"
+$(login_toml "$SWARM_KNOWN_HOSTS")
 project_name = "$SWARM_STACK"
 project_dir = "$SWARM_DIR"
 artifacts_dir = "$SWARM_ARTIFACTS_DIR"
@@ -199,49 +177,10 @@ image = "mr-dj-frontend"
 role = "frontend"
 
 EOF
-    for svc in backend frontend; do
-      printf '[[health]]\nname = "%s"\nurl = "http://%s:%s/api/health"\nexpected_status = 200\ntimeout = 5\ninterval = 2\nversion_key = "version"\nexpect = { status = "ok" }\n\n' \
-        "$svc" "$SWARM_ADDR" "$(port_for "$svc")"
-    done
-    cat <<EOF
-[commands]
-# run by exec in a running task of the service
-maintenance = true
-migrations = true
-maintenance_on = ["npm", "run", "maintenance:on"]
-maintenance_off = ["npm", "run", "maintenance:off"]
-migrate_rollback = ["npm", "run", "migrate:rollback", "--", "--to", "{migration}"]
-migrate_status = ["npm", "run", "migrate:status"]
-migration_down_sql = ["cat", "/app/migrations/{migration}.down.sql"]
-smoke_tests = [["npm", "run", "smoke:test", "--prefix", "backend"], ["npm", "run", "smoke:test", "--prefix", "frontend"]]
-migration_order = "before_down"
-service_command_mode = "exec"
-
-[thresholds]
-impact_window_minutes = 30
-validation_window_minutes = 15
-ttr_target_minutes = 15
-monitor_minutes = 1
-health_wait_seconds = 60
-
-[paths]
-state_dir = "$SWARM_STATE_DIR"
-release_log = "$SWARM_RELEASE_LOG"
-
-[capture]
-# source $ST/swarm-env.sh first (SANDBOX_SWARM_DATABASE_URL)
-source_dir = "$SWARM_ST/src"
-compose_file = "docker-compose.yml"
-env_files = ["backend/.env", "frontend/.env"]
-extra_files = ["docs/operations/deployment-rollback.md"]
-migration_dirs = ["migrations"]
-local_artifacts_dir = "$SWARM_ST/src/artifacts"
-database_url = "env:SANDBOX_SWARM_DATABASE_URL"
-
-[prerequisites]
-backup_check_command = ["sh", "-c", "test -f $ST/backups/latest.verified"]
-alerts_check_url = "http://127.0.0.1:$MOCK_PORT/alerts/unacknowledged"
-EOF
+    vps_health_toml health "$SWARM_ADDR"
+    vps_commands_toml 60 "run by exec in a running task of the service"
+    echo
+    vps_capture_toml "$SWARM_STATE_DIR" "$SWARM_RELEASE_LOG" "$SWARM_ST/src" "$ST/swarm-env.sh" SANDBOX_SWARM_DATABASE_URL
   } | write_if_changed "$SWARM_CONFIG" 644
 }
 
@@ -275,9 +214,7 @@ ensure_swarm() {
   swarm_config
 }
 reset_swarm() {
-  mkdir -p "$SWARM_STATE_DIR" "$SWARM_ST/src/artifacts"
-  find "$SWARM_ST/src/artifacts" -mindepth 1 -delete   # captures made since: the release log is back to v1/v2
-  vps_database "$SWARM_DB"
+  vps_reset_state "$SWARM_STATE_DIR" "$SWARM_ST/src" "$SWARM_DB"
   swarm_files_v2
   if ! { [ -f "$SWARM_ST/deployed" ] && swarm_runs_v2; }; then
     log "swarm: redeploying v2"

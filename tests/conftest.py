@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests._sandbox_access import sandbox_env as sandbox_env  # the sandbox tests import it from here
+from tests._sandbox_access import ssh_run
 
 ROOT = Path(__file__).resolve().parent.parent
 CTL = ROOT / "sandbox" / "ctl"
@@ -42,42 +44,6 @@ def fresh_sandbox(sandbox_config_path) -> Path:
     _ctl("reset")
 
 
-def sandbox_env(*more: str) -> dict[str, str]:
-    """This process's environment plus what ``sandbox/.state/env.sh`` (and each of ``more``, e.g.
-    ``fleet-env.sh``) exports."""
-    env = dict(os.environ)
-    for name in ("env.sh", *more):
-        env_sh = ROOT / "sandbox" / ".state" / name
-        if env_sh.exists():
-            for line in env_sh.read_text().splitlines():
-                if line.startswith("export ") and "=" in line:
-                    key, value = line[len("export ") :].split("=", 1)
-                    env[key] = value.strip("'\"")
-    return env
-
-
 def host(config, script: str) -> subprocess.CompletedProcess:
     """Run ``script`` on the sandbox host with OpenSSH, as the operator would by hand."""
-    t = config.target
-    return subprocess.run(
-        [
-            "ssh",
-            "-F",
-            "/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            f"UserKnownHostsFile={t.known_hosts}",
-            "-i",
-            t.identity_file,
-            "-p",
-            str(t.port),
-            f"{t.user}@{t.host}",
-            script,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return ssh_run(config.target, script)

@@ -6,16 +6,15 @@ tests and the console rely on. They need root (apt, useradd, dockerd).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests._sandbox_access import check_config, get_json, ssh_run
 
 pytestmark = pytest.mark.sandbox
 
@@ -51,35 +50,7 @@ def sandbox() -> dict:
 
 
 def _ssh(sandbox: dict, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    target = sandbox["config"]["target"]
-    argv = [
-        "ssh",
-        "-F",
-        "/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        f"UserKnownHostsFile={target['known_hosts']}",
-        "-o",
-        "ConnectTimeout=10",
-        "-i",
-        target["identity_file"],
-        "-p",
-        str(target["port"]),
-        f"{target['user']}@{target['host']}",
-        command,
-    ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-
-
-def _get(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return ssh_run(sandbox["config"]["target"], command, connect_timeout=10, timeout=timeout)
 
 
 def _container_ids() -> list[str]:
@@ -125,19 +96,7 @@ def test_config_points_at_the_sandbox(sandbox):
 
 
 def test_config_passes_the_console_validator(sandbox):
-    env = {**os.environ}
-    for line in (sandbox["path"].parent / "env.sh").read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].partition("=")
-            env[key] = value.strip("'")
-    proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "console", "check-config", str(sandbox["path"])],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-    )
+    proc = check_config(sandbox["path"], sandbox["path"].parent / "env.sh")
     if proc.returncode != 0 and "No module named" in proc.stderr:
         pytest.skip("console package not importable")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -157,10 +116,10 @@ def test_ssh_reaches_the_vps_and_v2_runs(sandbox):
 
 
 def test_v2_health_fails_from_the_console_machine(sandbox):
-    code, body = _get("http://127.0.0.1:18081/api/health")
+    code, body = get_json("http://127.0.0.1:18081/api/health")
     assert code == 500
     assert body["status"] == "error" and body["version"] == "v2" and body["service"] == "backend"
-    code, body = _get("http://127.0.0.1:18082/api/health")
+    code, body = get_json("http://127.0.0.1:18082/api/health")
     assert (code, body["status"], body["version"]) == (200, "ok", "v2")
 
 
@@ -250,7 +209,7 @@ def test_reset_restores_v2_deployed(sandbox):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert _get("http://127.0.0.1:18081/api/health")[0] == 503  # maintenance
+    assert get_json("http://127.0.0.1:18081/api/health")[0] == 503  # maintenance
     started = time.monotonic()
     proc = _ctl("reset", timeout=300)
     elapsed = time.monotonic() - started
@@ -259,7 +218,7 @@ def test_reset_restores_v2_deployed(sandbox):
     assert elapsed < 20, f"reset took {elapsed:.1f}s"
     assert not Path("/opt/mr-dj/.incident-console.lock").exists()
     assert not Path("/opt/mr-dj/state/maintenance.on").exists()
-    code, body = _get("http://127.0.0.1:18081/api/health")
+    code, body = get_json("http://127.0.0.1:18081/api/health")
     assert (code, body["version"]) == (500, "v2")
     proc = _ssh(sandbox, "cd /opt/mr-dj && docker-compose -p mr-dj exec -T mr-dj-backend npm run migrate:status")
     assert proc.stdout.splitlines()[-1] == "002_add_booking_notes"
@@ -267,7 +226,7 @@ def test_reset_restores_v2_deployed(sandbox):
 
 
 def test_staging_is_its_own_v2_stack_and_reset_puts_it_back(sandbox):
-    assert _get("http://127.0.0.1:28081/api/health")[1]["version"] == "v2"
+    assert get_json("http://127.0.0.1:28081/api/health")[1]["version"] == "v2"
     assert sandbox["config"]["staging"]["project_name"] == "mr-dj-staging"
     proc = _ssh(
         sandbox,
@@ -276,9 +235,9 @@ def test_staging_is_its_own_v2_stack_and_reset_puts_it_back(sandbox):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    code, body = _get("http://127.0.0.1:28081/api/health")
+    code, body = get_json("http://127.0.0.1:28081/api/health")
     assert (code, body["version"]) == (200, "v1")
-    assert _get("http://127.0.0.1:18081/api/health")[1]["version"] == "v2"  # production untouched
+    assert get_json("http://127.0.0.1:18081/api/health")[1]["version"] == "v2"  # production untouched
     proc = _ssh(
         sandbox,
         "cd /opt/mr-dj-staging && docker-compose -p mr-dj-staging exec -T mr-dj-backend "
@@ -287,8 +246,8 @@ def test_staging_is_its_own_v2_stack_and_reset_puts_it_back(sandbox):
     assert "PASS backend http://127.0.0.1:28081/api/health" in proc.stdout  # staging's own smoke URL
     proc = _ctl("reset", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert _get("http://127.0.0.1:28081/api/health")[1]["version"] == "v2"
-    assert _get("http://127.0.0.1:28082/api/health")[1]["version"] == "v2"
+    assert get_json("http://127.0.0.1:28081/api/health")[1]["version"] == "v2"
+    assert get_json("http://127.0.0.1:28082/api/health")[1]["version"] == "v2"
 
 
 def test_up_redeploys_when_another_checkout_deployed_the_shared_paths(sandbox):
@@ -302,4 +261,4 @@ def test_up_redeploys_when_another_checkout_deployed_the_shared_paths(sandbox):
     assert "deployed by another checkout" in proc.stderr
     assert owner.read_text().strip() == str(ROOT / "sandbox")
     assert "other:secret" not in Path("/opt/mr-dj/backend/.env").read_text()
-    assert _get("http://127.0.0.1:18081/api/health")[1]["version"] == "v2"
+    assert get_json("http://127.0.0.1:18081/api/health")[1]["version"] == "v2"

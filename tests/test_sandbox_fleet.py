@@ -7,17 +7,16 @@ v1 and v2 captured and v2 deployed; `ctl reset` puts v2 back where something dif
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import tomli_w
+
+from tests._sandbox_access import check_config, get_json, ssh_run
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.fleet]
 
@@ -47,40 +46,13 @@ def configs() -> dict:
 
 
 def _ssh(target: dict, host: str, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    argv = [
-        "ssh",
-        "-F",
-        "/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        f"UserKnownHostsFile={target['known_hosts']}",
-        "-o",
-        "ConnectTimeout=10",
-        "-i",
-        target["identity_file"],
-        "-p",
-        str(target["port"]),
-        f"{target['user']}@{host}",
-        command,
-    ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-
-
-def _get(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return ssh_run(target, command, host=host, connect_timeout=10, timeout=timeout)
 
 
 def _versions(addr: str) -> tuple[str, str]:
     return (
-        _get(f"http://{addr}:18081/api/health")[1]["version"],
-        _get(f"http://{addr}:18082/api/health")[1]["version"],
+        get_json(f"http://{addr}:18081/api/health")[1]["version"],
+        get_json(f"http://{addr}:18082/api/health")[1]["version"],
     )
 
 
@@ -164,9 +136,9 @@ def test_each_fleet_host_is_its_own_vps_running_v2_on_its_own_address(configs, n
     assert "mrdj_fleet" in out
     assert out[-1] == "002_add_booking_notes"
     assert "127.0.0.1:5000/mr-dj-backend:v2" in proc.stdout
-    code, body = _get(f"http://{addr}:18082/api/health")
+    code, body = get_json(f"http://{addr}:18082/api/health")
     assert (code, body["status"], body["version"]) == (200, "ok", "v2")
-    code, body = _get(f"http://{addr}:18081/api/health")
+    code, body = get_json(f"http://{addr}:18081/api/health")
     assert (code, body["version"]) == (500, "v2")
     if "main" in os.environ.get("SANDBOX_SCOPE", "main"):  # scripts/test changes that one meanwhile
         assert _versions("127.0.0.1") == ("v2", "v2")  # the single host's stack answers beside it
@@ -259,19 +231,7 @@ _NOT_YET_PARSED = {
 
 
 def _check_config(path: Path, which: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ}
-    for line in (STATE / f"{which}-env.sh").read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].partition("=")
-            env[key] = value.strip("'")
-    proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "console", "check-config", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-    )
+    proc = check_config(path, STATE / f"{which}-env.sh")
     if proc.returncode != 0 and "No module named" in proc.stderr:
         pytest.skip("console package not importable")
     return proc
@@ -383,7 +343,7 @@ def test_todays_console_rolls_one_fleet_host_back_as_a_single_host(configs, tmp_
             timeout=600,
         )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        assert _get(f"http://{FLEET['web2']}:18081/api/health") == (
+        assert get_json(f"http://{FLEET['web2']}:18081/api/health") == (
             200,
             {"status": "ok", "service": "backend", "version": "v1"},
         )
