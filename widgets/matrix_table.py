@@ -14,6 +14,9 @@ from textual.widgets import DataTable
 from console.decide.runbook import MatrixRow
 
 MARK = "✓"
+MARK_WIDTH = 1
+FAVOURS_WIDTH = 8
+CONDITION_MIN_WIDTH = 16
 
 
 class MatrixTable(DataTable):
@@ -55,13 +58,35 @@ class MatrixTable(DataTable):
         super().__init__(name=name, id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self.rows_by_id = {row.id: row for row in rows}
         self.marked: set[str] = set()
+        self._laid_out_for = 0
 
     def on_mount(self) -> None:
-        self.add_column(" ", key="mark", width=1)
-        self.add_column("Condition", key="condition")
-        self.add_column("Favours", key="favours", width=8)
+        self._lay_out(self._condition_width())
+
+    def on_resize(self) -> None:
+        width = self._condition_width()
+        if width != self._laid_out_for:
+            self._lay_out(width)
+
+    def _condition_width(self) -> int:
+        """What the conditions get of the table's width: the rest after the mark and "Favours"
+        columns, so "Favours" is never cut off; a long condition wraps onto a second line."""
+        padding = 2 * self.cell_padding * 3
+        return max(CONDITION_MIN_WIDTH, self.scrollable_content_region.width - MARK_WIDTH - FAVOURS_WIDTH - padding)
+
+    def _lay_out(self, condition_width: int) -> None:
+        """(Re)build the rows for a condition column this wide, keeping the marks and the cursor."""
+        self._laid_out_for = condition_width
+        cursor = self.cursor_row
+        self.clear(columns=True)
+        self.add_column(" ", key="mark", width=MARK_WIDTH)
+        self.add_column("Condition", key="condition", width=condition_width)
+        self.add_column("Favours", key="favours", width=FAVOURS_WIDTH)
         for row in self.rows_by_id.values():
-            self.add_row("", row.condition, self._favours(row), key=row.id)
+            self.add_row("", row.condition, self._favours(row), key=row.id, height=None)
+        for row_id in self.marked:
+            self.set_marked(row_id, True, announce=False)
+        self.move_cursor(row=cursor, animate=False)
 
     def _favours(self, row: MatrixRow) -> Text:
         return Text(row.favours, self.get_component_rich_style(f"matrix-table--{row.favours}", partial=True))
