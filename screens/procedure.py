@@ -15,6 +15,7 @@ over its own link and polls every host's health (screens/procedure_fleet.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from functools import partial
@@ -204,6 +205,7 @@ class ProcedureScreen(Screen[str]):
         self._finished_at: float | None = None
         self._engine: Worker | None = None
         self._poller: HealthPoller | None = None
+        self._metrics_due = asyncio.Event()  # set: refresh the metrics charts now
         self._leaving = False
         # A fleet's hosts: their own links for the logs (``host_transports`` in tests), their health.
         self.fleet = FleetWatch(config, host_transports) if config.fleet is not None else None
@@ -440,6 +442,9 @@ class ProcedureScreen(Screen[str]):
             return
         self.outcome = outcome
         self._finished_at = time.monotonic()
+        # The charts at once, not up to a refresh later: the metrics step may just have passed,
+        # and a chart still saying FAIL beside "succeeded" would mislead.
+        self._metrics_due.set()
         steps = self.query_one(StepList)
         for record in steps.records.values():
             if record.state in ("confirm", "running"):
@@ -633,8 +638,10 @@ class ProcedureScreen(Screen[str]):
         )
         pane = self.query_one(MetricsPane)
         while True:
+            self._metrics_due.clear()  # an end during this round asks for one more
             pane.update_charts(await chart_data(self.config, moments, self.procedure.to_tag))
-            await asyncio.sleep(METRICS_REFRESH_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._metrics_due.wait(), METRICS_REFRESH_SECONDS)
 
     def _stop_watchers(self) -> None:
         if self._poller is not None:

@@ -130,3 +130,43 @@ async def test_the_procedure_screens_charts_refresh_round_after_round(tmp_path, 
         assert rounds[0] == ["rollback"]  # this run's start is marked on the charts
         assert chart.data is not None and "unreachable" in str(chart.render())
         assert screen.workers and all(w.error is None for w in screen.workers if w.group == "procedure-metrics")
+
+
+@pytest.mark.asyncio
+async def test_the_charts_refresh_as_soon_as_the_procedure_ends(tmp_path, monkeypatch):
+    # The metrics step may have just passed: a chart left saying FAIL for another refresh beside
+    # "succeeded" would mislead, so the end asks for a round at once, not a refresh interval later.
+    import asyncio
+
+    import screens.procedure as procedure_screen
+    from console.engine.procedure import ActionResult, Procedure, Step
+    from console.observability import live
+    from test_screens_procedure_leave import open_procedure, rollback_incident
+
+    rounds = []
+    first_round = asyncio.Event()
+    real = live.chart_data
+
+    async def counted(config, incident, *args, **kwargs):
+        rounds.append(screen_outcome())
+        first_round.set()
+        return await real(config, incident, *args, **kwargs)
+
+    async def after_the_first_round(ctx) -> ActionResult:
+        await first_round.wait()
+        return ActionResult(True, "checked")
+
+    monkeypatch.setattr(live, "chart_data", counted)
+    monkeypatch.setattr(procedure_screen, "METRICS_REFRESH_SECONDS", 600)  # never by the clock here
+    config = config_with_metrics(tmp_path)
+    app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
+    app._announce = lambda event, **details: None
+
+    def screen_outcome():
+        return next((s.outcome for s in app.screen_stack if isinstance(s, procedure_screen.ProcedureScreen)), None)
+
+    step = Step("check", "A check", action=after_the_first_round, display="check", read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_procedure(app, pilot, rollback_incident(config), Procedure("rollback", [step], "v2", "v1"))
+        await wait_for(pilot, lambda: len(rounds) >= 2, what="a round once the procedure ended")
+        assert rounds[:2] == [None, "succeeded"]
