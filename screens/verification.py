@@ -126,7 +126,11 @@ class VerificationScreen(ConsoleScreen):
 
         pane = self.query_one(MetricsPane)
         while True:
-            pane.update_charts(await chart_data(self.console_app.config, self.journal.state))
+            state = self.journal.state
+            # The release the procedure went to: the charts' deploy mark is the deploy it left,
+            # not the rollback's own entry in the release log.
+            _, went_to = state.tags()
+            pane.update_charts(await chart_data(self.console_app.config, state, went_to))
             await asyncio.sleep(METRICS_REFRESH_SECONDS)
 
     def on_screen_resume(self) -> None:

@@ -170,3 +170,29 @@ async def test_the_charts_refresh_as_soon_as_the_procedure_ends(tmp_path, monkey
         await open_procedure(app, pilot, rollback_incident(config), Procedure("rollback", [step], "v2", "v1"))
         await wait_for(pilot, lambda: len(rounds) >= 2, what="a round once the procedure ended")
         assert rounds[:2] == [None, "succeeded"]
+
+
+@pytest.mark.asyncio
+async def test_the_verification_charts_mark_the_deploy_the_procedure_left(tmp_path, monkeypatch):
+    # After a rollback to v1 the release log says v1 was deployed just now: without the procedure's
+    # target the charts' deploy mark would be the rollback itself, after its own R.
+    from console.incident.records import ProcedureStarted
+    from console.observability import live
+    from screens.verification import VerificationScreen
+
+    asked = []
+
+    async def recorded(config, incident, expected_version=None, *args, **kwargs):
+        asked.append(expected_version)
+        return []
+
+    monkeypatch.setattr(live, "chart_data", recorded)
+    config = config_with_metrics(tmp_path)
+    journal = open_new_incident(config, "v2")
+    journal.append(ProcedureStarted(procedure="rollback", from_tag="v2", to_tag="v1"))
+    app = make_app(config, transport=HostStandIn(), clock=fixed_clock)
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.set_incident(journal)
+        await app.push_screen(VerificationScreen(journal, "succeeded"))
+        await wait_for(pilot, lambda: asked, what="the charts' first round")
+        assert asked[0] == "v1"
