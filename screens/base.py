@@ -92,9 +92,11 @@ class ConsoleScreen(Screen):
     def sync_incident(self) -> None:
         """Pass the app's incident (opened time, target) down to the header."""
         app = self.console_app
+        recovered = app.journal.state.ttr_seconds if app.journal is not None else None
         for clock in self.query(TTRClock):
             clock.target_minutes = app.config.thresholds.ttr_target_minutes
             clock.opened_at = app.incident_opened_at
+            clock.recovered_seconds = recovered
         for label in self.query("#incident-id").results(Static):
             label.update(f"incident {app.journal.incident_id}" if app.journal else "no open incident")
 

@@ -445,6 +445,8 @@ class ProcedureScreen(Screen[str]):
         # The charts at once, not up to a refresh later: the metrics step may just have passed,
         # and a chart still saying FAIL beside "succeeded" would mislead.
         self._metrics_due.set()
+        if self.journal is not None and not self.dry_run:  # a successful end is the recovery: the clock stops
+            self.query_one(TTRClock).recovered_seconds = self.journal.state.ttr_seconds
         steps = self.query_one(StepList)
         for record in steps.records.values():
             if record.state in ("confirm", "running"):

@@ -119,6 +119,19 @@ async def test_ttr_clock_colours_follow_the_target(minutes, level):
         assert ("OVER" in clock.render().plain) == (level == "over")
 
 
+@pytest.mark.asyncio
+async def test_ttr_clock_stops_at_the_recovery():
+    app = Clocked()
+    async with app.run_test(size=(60, 3)) as pilot:
+        clock = app.query_one(TTRClock)
+        clock.target_minutes = 15
+        clock.opened_at = FIXED_NOW - timedelta(minutes=40)  # follow-up went on long after
+        clock.recovered_seconds = 250.0
+        await pilot.pause()
+        assert clock.render().plain == "TTR 4m 10s / 15m recovered"
+        assert clock.level == "ok"
+
+
 def test_ttr_level_boundaries():
     assert ttr_level(0, 15) == "ok"
     assert ttr_level(15 * 60 * 0.75, 15) == "warning"

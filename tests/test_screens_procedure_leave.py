@@ -239,3 +239,18 @@ async def test_the_ttr_clock_is_in_the_procedure_status_line_and_fits(tmp_path, 
         assert len(line) <= status.content_region.width
         assert line.startswith("rollback v2 → v1 · running · 0/1 steps · 00:")
         assert (journal.incident_id in line) == (size[0] >= 110)
+
+
+@pytest.mark.asyncio
+async def test_the_clock_stops_when_the_procedure_succeeds_and_stays_stopped_on_the_next_screen(tmp_path):
+    app, _ = make_recording_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        journal = rollback_incident(app.config)
+        screen = await open_procedure(app, pilot, journal, rollback(QUICK))
+        await wait_for(pilot, lambda: screen.outcome == "succeeded", what="the end")
+        recovered = journal.state.ttr_seconds
+        assert recovered is not None
+        assert screen.query_one(TTRClock).recovered_seconds == recovered
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, VerificationScreen), what="verification")
+        assert app.screen.query_one(TTRClock).recovered_seconds == recovered

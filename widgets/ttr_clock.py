@@ -33,7 +33,9 @@ def ttr_level(elapsed_seconds: float, target_minutes: float) -> str:
 
 
 class TTRClock(Widget):
-    """``TTR 12m 34s / 15m``; hidden until an incident is open (``opened_at`` set)."""
+    """``TTR 12m 34s / 15m``; hidden until an incident is open (``opened_at`` set). Stopped at
+    ``recovered_seconds`` once the incident recovered (``TTR 4m 10s / 15m recovered``): the
+    follow-up that comes after is not time to recover, and the report says the same figure."""
 
     COMPONENT_CLASSES = {"ttr-clock--label", "ttr-clock--time", "ttr-clock--target"}
 
@@ -54,6 +56,7 @@ class TTRClock(Widget):
     """
 
     opened_at: reactive[datetime | None] = reactive(None)
+    recovered_seconds: reactive[float | None] = reactive(None)
     target_minutes: reactive[float] = reactive(15.0)
     level: reactive[str] = reactive("idle")
 
@@ -76,6 +79,8 @@ class TTRClock(Widget):
     def elapsed_seconds(self) -> float:
         if self.opened_at is None:
             return 0.0
+        if self.recovered_seconds is not None:
+            return self.recovered_seconds
         return max(0.0, (self._now() - self.opened_at).total_seconds())
 
     def tick(self) -> None:
@@ -86,6 +91,9 @@ class TTRClock(Widget):
         self.tick()
 
     def watch_target_minutes(self) -> None:
+        self.tick()
+
+    def watch_recovered_seconds(self) -> None:
         self.tick()
 
     def watch_level(self, old: str, new: str) -> None:
@@ -102,4 +110,6 @@ class TTRClock(Widget):
         text.append(f" / {self.target_minutes:g}m", style("ttr-clock--target"))
         if self.level == "over":
             text.append(" OVER", style("ttr-clock--time"))
+        if self.recovered_seconds is not None:
+            text.append(" recovered", style("ttr-clock--target"))
         return text
