@@ -168,7 +168,7 @@ async def test_the_charts_refresh_as_soon_as_the_procedure_ends(tmp_path, monkey
     step = Step("check", "A check", action=after_the_first_round, display="check", read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_procedure(app, pilot, rollback_incident(config), Procedure("rollback", [step], "v2", "v1"))
-        await wait_for(pilot, lambda: len(rounds) >= 2, what="a round once the procedure ended")
+        await wait_for(pilot, lambda: len(rounds) >= 2, timeout=30, what="a round once the procedure ended")
         assert rounds[:2] == [None, "succeeded"]
 
 
@@ -194,5 +194,5 @@ async def test_the_verification_charts_mark_the_deploy_the_procedure_left(tmp_pa
     async with app.run_test(size=(100, 40)) as pilot:
         app.set_incident(journal)
         await app.push_screen(VerificationScreen(journal, "succeeded"))
-        await wait_for(pilot, lambda: asked, what="the charts' first round")
+        await wait_for(pilot, lambda: asked, timeout=30, what="the charts' first round")
         assert asked[0] == "v1"

@@ -247,10 +247,10 @@ async def test_the_clock_stops_when_the_procedure_succeeds_and_stays_stopped_on_
     async with app.run_test(size=(120, 40)) as pilot:
         journal = rollback_incident(app.config)
         screen = await open_procedure(app, pilot, journal, rollback(QUICK))
-        await wait_for(pilot, lambda: screen.outcome == "succeeded", what="the end")
+        await wait_for(pilot, lambda: screen.outcome == "succeeded", timeout=30, what="the end")
         recovered = journal.state.ttr_seconds
         assert recovered is not None
         assert screen.query_one(TTRClock).recovered_seconds == recovered
         await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, VerificationScreen), what="verification")
+        await wait_for(pilot, lambda: isinstance(app.screen, VerificationScreen), timeout=30, what="verification")
         assert app.screen.query_one(TTRClock).recovered_seconds == recovered
