@@ -15,6 +15,7 @@ from datetime import datetime
 
 from console.incident.journal import utc_now
 from console.incident.records import ProcedureStarted, parse_iso
+from console.procfs import stat_fields
 
 
 def machine_name() -> str:
@@ -23,12 +24,11 @@ def machine_name() -> str:
 
 def _start_ticks(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
-    try:
-        stat = open(f"/proc/{pid}/stat", "rb").read().decode("ascii", "replace")
-    except OSError:
+    fields = stat_fields(pid)
+    if fields is None:
         return None
     try:
-        return int(stat[stat.rindex(")") + 2 :].split()[19])
+        return int(fields[19])
     except (ValueError, IndexError):
         return None
 

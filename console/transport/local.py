@@ -14,6 +14,7 @@ import signal
 import time
 
 from console.failures import CommandTimeout
+from console.procfs import stat_fields
 from console.secrets import SecretBytes, stdin_bytes
 from console.transport.aborting import finish_despite_cancel
 from console.transport.base import CommandResult, OutputCallback
@@ -166,13 +167,9 @@ def _has_live_member(pgid: int) -> bool:
         for entry in entries:
             if not entry.name.isdigit():
                 continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                    line = stat.read()
-            except OSError:  # ended while we looked
+            fields = stat_fields(entry.name)
+            if fields is None:  # ended while we looked
                 continue
-            # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-            state, _ppid, pgrp = line[line.rfind(b")") + 2 :].split()[:3]
-            if int(pgrp) == pgid and state != b"Z":
+            if int(fields[2]) == pgid and fields[0] != "Z":
                 return True
     return False
